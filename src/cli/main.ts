@@ -1,0 +1,118 @@
+// `runtrail serve | keys`: the command line, built with commander.
+
+import { Command, Option } from 'commander';
+import { ConfigError, loadConfig, type ConfigFlags } from '../config.js';
+import { createApiKey } from '../ledger/api-keys.js';
+import { openStorage } from '../ledger/open-storage.js';
+import { createLogger, startServer } from '../server.js';
+
+const program = new Command('runtrail').description('Self-hostable Runware-protocol task server with a byte-exact task ledger');
+
+const say = (line: string): void => {
+  process.stdout.write(line + '\n');
+};
+
+program
+  .command('serve')
+  .description('start the server (REST and media on one port)')
+  .addOption(new Option('--port <port>', 'port to listen on (PORT, default 8080; 0 picks a free one)'))
+  .addOption(new Option('--host <host>', 'address to bind (HOST, default 127.0.0.1)'))
+  .addOption(new Option('--data-dir <dir>', 'where the database lives (RUNTRAIL_DATA_DIR, default ./data)'))
+  .addOption(new Option('--media-dir <dir>', 'where images live (RUNTRAIL_MEDIA_DIR, default <data dir>/media)'))
+  .addOption(new Option('--api-key <key>', 'a key organization "default" holds from start (RUNTRAIL_API_KEY)'))
+  .addOption(new Option('--max-body-bytes <n>', 'largest request body accepted (RUNTRAIL_MAX_BODY_BYTES)'))
+  .addOption(new Option('--public-url <url>', 'base of media URLs handed out (RUNTRAIL_PUBLIC_URL)'))
+  .addOption(new Option('--log-level <level>', 'pino log level (RUNTRAIL_LOG_LEVEL, default info)'))
+  .action(async (flags: ConfigFlags) => {
+    const config = loadConfig(process.env, flags);
+    const log = createLogger(config);
+    const server = await startServer(config, log, say);
+    say(`runtrail listening on ${server.url} (data in ${config.dataDir})`);
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'shutting down');
+      server.close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+
+const keys = program.command('keys').description('manage organizations and API keys');
+const dataDirOption = () => new Option('--data-dir <dir>', 'the data folder (RUNTRAIL_DATA_DIR, default ./data)');
+
+keys
+  .command('create')
+  .description('create an API key (and the organization if new); the key is the last line printed')
+  .requiredOption('--org <name>', 'organization name')
+  .option('--label <text>', 'a note to recognise the key by')
+  .addOption(dataDirOption())
+  .action(async (opts: { org: string; label?: string; dataDir?: string }) => {
+    await withStorage(opts.dataDir, async (storage) => {
+      const { key, info } = await createApiKey(storage.accounts, opts.org, opts.label ?? null);
+      say(`Created key ${info.id} (${info.prefix}…) for organization '${info.orgName}'. Store it now: it is not shown again.`);
+      say(key);
+    });
+  });
+
+keys
+  .command('list')
+  .description('list API keys (prefixes only; keys themselves are never stored)')
+  .option('--org <name>', 'only this organization')
+  .option('--json', 'print JSON')
+  .addOption(dataDirOption())
+  .action(async (opts: { org?: string; json?: boolean; dataDir?: string }) => {
+    await withStorage(opts.dataDir, async (storage) => {
+      const list = await storage.accounts.listApiKeys(opts.org);
+      if (opts.json) return say(JSON.stringify(list, null, 2));
+      say(['ID'.padEnd(36), 'PREFIX'.padEnd(12), 'ORGANIZATION'.padEnd(16), 'CREATED'.padEnd(24), 'STATUS', 'LABEL'].join('  '));
+      for (const k of list) {
+        say(
+          [
+            k.id,
+            k.prefix.padEnd(12),
+            k.orgName.padEnd(16),
+            new Date(k.createdAt).toISOString().padEnd(24),
+            (k.revokedAt ? 'revoked' : 'active').padEnd(6),
+            k.label ?? '',
+          ].join('  '),
+        );
+      }
+    });
+  });
+
+keys
+  .command('revoke')
+  .description('revoke a key by its id or prefix')
+  .argument('<key-id-or-prefix>')
+  .addOption(dataDirOption())
+  .action(async (id: string, opts: { dataDir?: string }) => {
+    await withStorage(opts.dataDir, async (storage) => {
+      const n = await storage.accounts.revokeApiKey(id);
+      if (n === 0) {
+        process.stderr.write(`No active key with id or prefix '${id}'.\n`);
+        process.exitCode = 1;
+      } else say(`Revoked ${n} key${n === 1 ? '' : 's'}.`);
+    });
+  });
+
+async function withStorage(dataDir: string | undefined, run: (s: ReturnType<typeof openStorage>) => Promise<void>): Promise<void> {
+  const storage = openStorage(loadConfig(process.env, { dataDir }));
+  try {
+    await run(storage);
+  } finally {
+    await storage.close();
+  }
+}
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`runtrail: ${err instanceof ConfigError ? err.message : err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

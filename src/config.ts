@@ -1,0 +1,98 @@
+// The one place that reads process.env: environment variables and CLI flags become one typed,
+// validated config object. Flags win over the environment.
+
+import { readFileSync } from 'node:fs';
+import { resolve, join } from 'node:path';
+
+export interface PriceRule {
+  /** AIR pattern with `*` wildcards (`runware:*`, `*`), matched against the task's model. */
+  model: string;
+  taskType: string;
+  /** USD per produced item. */
+  perItem: number;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  mediaDir: string;
+  /** When set, organization `default` holds this key from start (scripts and tests). */
+  apiKey: string | undefined;
+  maxBodyBytes: number;
+  maxTasksPerRequest: number;
+  maxJsonDepth: number;
+  /** Base URL that produced media URLs start with. */
+  publicUrl: string;
+  /** Hosts or CIDRs that image inputs may be fetched from (and, later, webhooks sent to). */
+  outboundAllow: string[];
+  logLevel: string;
+  prices: PriceRule[];
+}
+
+/** Flag names as the CLI spells them; each matches an environment variable. */
+export interface ConfigFlags {
+  port?: string;
+  host?: string;
+  dataDir?: string;
+  mediaDir?: string;
+  apiKey?: string;
+  maxBodyBytes?: string;
+  publicUrl?: string;
+  logLevel?: string;
+}
+
+export const DEFAULT_PRICES: PriceRule[] = [
+  { model: '*', taskType: 'imageInference', perItem: 0.0013 },
+  { model: '*', taskType: 'imageUpload', perItem: 0 },
+];
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFlags = {}): Config {
+  const pick = (flag: string | undefined, name: string): string | undefined => {
+    const v = flag ?? env[name];
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const port = integer(pick(flags.port, 'PORT') ?? '8080', 'PORT', 0, 65535);
+  const host = pick(flags.host, 'HOST') ?? '127.0.0.1';
+  const dataDir = resolve(pick(flags.dataDir, 'RUNTRAIL_DATA_DIR') ?? './data');
+  const mediaDir = resolve(pick(flags.mediaDir, 'RUNTRAIL_MEDIA_DIR') ?? join(dataDir, 'media'));
+  const pricesFile = pick(undefined, 'RUNTRAIL_PRICES_FILE');
+  return {
+    port,
+    host,
+    dataDir,
+    mediaDir,
+    apiKey: pick(flags.apiKey, 'RUNTRAIL_API_KEY'),
+    maxBodyBytes: integer(pick(flags.maxBodyBytes, 'RUNTRAIL_MAX_BODY_BYTES') ?? String(32 * 1024 * 1024), 'RUNTRAIL_MAX_BODY_BYTES', 64),
+    maxTasksPerRequest: integer(pick(undefined, 'RUNTRAIL_MAX_TASKS_PER_REQUEST') ?? '100', 'RUNTRAIL_MAX_TASKS_PER_REQUEST', 1),
+    maxJsonDepth: integer(pick(undefined, 'RUNTRAIL_MAX_JSON_DEPTH') ?? '32', 'RUNTRAIL_MAX_JSON_DEPTH', 2),
+    publicUrl: (pick(flags.publicUrl, 'RUNTRAIL_PUBLIC_URL') ?? '').replace(/\/+$/, ''),
+    outboundAllow: (pick(undefined, 'RUNTRAIL_OUTBOUND_ALLOW') ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0),
+    logLevel: pick(flags.logLevel, 'RUNTRAIL_LOG_LEVEL') ?? 'info',
+    prices: pricesFile ? readPrices(pricesFile) : DEFAULT_PRICES,
+  };
+}
+
+function integer(raw: string, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function readPrices(file: string): PriceRule[] {
+  const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  if (!Array.isArray(parsed)) throw new ConfigError('RUNTRAIL_PRICES_FILE must hold a JSON array of price rules');
+  return parsed.map((r: unknown, i) => {
+    const rule = r as Partial<PriceRule>;
+    if (typeof rule.model !== 'string' || typeof rule.taskType !== 'string' || typeof rule.perItem !== 'number') {
+      throw new ConfigError(`price rule ${i} needs string model, string taskType and number perItem`);
+    }
+    return { model: rule.model, taskType: rule.taskType, perItem: rule.perItem };
+  });
+}

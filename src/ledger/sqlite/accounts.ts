@@ -1,0 +1,101 @@
+// Organizations and API keys on SQLite. Keys are stored only as SHA-256 hashes.
+
+import { randomUUID } from 'node:crypto';
+import type { AccountStore, ApiKeyInfo, Organization } from '../types.js';
+import type { GroupCommitter, SqliteDatabase } from './database.js';
+
+interface OrgRow {
+  id: string;
+  name: string;
+  created_at: number;
+}
+interface KeyRow {
+  id: string;
+  org_id: string;
+  org_name: string;
+  prefix: string;
+  label: string | null;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+const orgFromRow = (r: OrgRow): Organization => ({ id: r.id, name: r.name, createdAt: r.created_at });
+const keyFromRow = (r: KeyRow): ApiKeyInfo => ({
+  id: r.id,
+  orgId: r.org_id,
+  orgName: r.org_name,
+  prefix: r.prefix,
+  label: r.label,
+  createdAt: r.created_at,
+  revokedAt: r.revoked_at,
+});
+
+const KEY_COLUMNS = 'k.id, k.org_id, o.name AS org_name, k.prefix, k.label, k.created_at, k.revoked_at';
+
+export class SqliteAccountStore implements AccountStore {
+  private readonly byHash;
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly committer: GroupCommitter,
+  ) {
+    this.byHash = db.prepare<[string], OrgRow>(
+      `SELECT o.* FROM api_keys k JOIN organizations o ON o.id = k.org_id WHERE k.key_hash = ? AND k.revoked_at IS NULL`,
+    );
+  }
+
+  ensureOrganization(name: string): Promise<Organization> {
+    return this.committer.write(() => {
+      this.db
+        .prepare('INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING')
+        .run(randomUUID(), name, Date.now());
+      return orgFromRow(this.db.prepare<[string], OrgRow>('SELECT * FROM organizations WHERE name = ?').get(name)!);
+    });
+  }
+
+  async findOrganizationByName(name: string): Promise<Organization | undefined> {
+    const row = this.db.prepare<[string], OrgRow>('SELECT * FROM organizations WHERE name = ?').get(name);
+    return row ? orgFromRow(row) : undefined;
+  }
+
+  addApiKey(orgId: string, keyHash: string, prefix: string, label: string | null): Promise<ApiKeyInfo> {
+    return this.committer.write(() => {
+      const id = randomUUID();
+      this.db
+        .prepare('INSERT INTO api_keys (id, org_id, key_hash, prefix, label, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(id, orgId, keyHash, prefix, label, Date.now());
+      return keyFromRow(
+        this.db
+          .prepare<[string], KeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys k JOIN organizations o ON o.id = k.org_id WHERE k.id = ?`)
+          .get(id)!,
+      );
+    });
+  }
+
+  async findOrganizationByKeyHash(keyHash: string): Promise<Organization | undefined> {
+    const row = this.byHash.get(keyHash);
+    return row ? orgFromRow(row) : undefined;
+  }
+
+  async listApiKeys(orgName?: string): Promise<ApiKeyInfo[]> {
+    const sql = `SELECT ${KEY_COLUMNS} FROM api_keys k JOIN organizations o ON o.id = k.org_id
+                 ${orgName === undefined ? '' : 'WHERE o.name = ?'} ORDER BY k.created_at, k.id`;
+    const rows = orgName === undefined
+      ? this.db.prepare<[], KeyRow>(sql).all()
+      : this.db.prepare<[string], KeyRow>(sql).all(orgName);
+    return rows.map(keyFromRow);
+  }
+
+  revokeApiKey(idOrPrefix: string): Promise<number> {
+    return this.committer.write(
+      () =>
+        this.db
+          .prepare('UPDATE api_keys SET revoked_at = ? WHERE revoked_at IS NULL AND (id = ? OR prefix = ?)')
+          .run(Date.now(), idOrPrefix, idOrPrefix).changes,
+    );
+  }
+
+  async countApiKeys(): Promise<number> {
+    return this.db.prepare('SELECT count(*) FROM api_keys').pluck().get() as number;
+  }
+}

@@ -1,0 +1,20 @@
+// Opens the SQLite backend: one database file holding ledger, media index and accounts.
+
+import { join } from 'node:path';
+import type { Storage } from '../types.js';
+import { SqliteAccountStore } from './accounts.js';
+import { GroupCommitter, openDatabase } from './database.js';
+import { SqliteTaskLedger } from './ledger.js';
+
+export function openSqliteStorage(dataDir: string): Storage {
+  const db = openDatabase(join(dataDir, 'runtrail.db'));
+  const committer = new GroupCommitter(db);
+  return {
+    ledger: new SqliteTaskLedger(db, committer),
+    accounts: new SqliteAccountStore(db, committer),
+    async close() {
+      committer.close();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,95 @@
+// Turns an image input parameter into image bytes. The protocol accepts four forms: the UUID
+// of an image this organization uploaded or produced, a data URI, raw base64, or a URL (only on
+// the outbound allow-list, or a media URL of this server).
+
+import sharp from 'sharp';
+import { timingSafeEqual } from 'node:crypto';
+import { ProtocolError, upperFirst } from '../protocol/errors.js';
+import { looksLikeUuid } from '../protocol/uuid.js';
+import type { TaskLedger } from '../ledger/types.js';
+import type { MediaStore } from './media-store.js';
+import type { OutboundPolicy } from './outbound-policy.js';
+
+export interface DecodedImage {
+  data: Buffer;
+  width: number;
+  height: number;
+  format: string;
+}
+
+const DATA_URI = /^data:image\/[a-zA-Z0-9.+-]+;base64,/;
+const BASE64 = /^[A-Za-z0-9+/\r\n]+={0,2}$/;
+const FETCH_TIMEOUT_MS = 15_000;
+
+export class ImageInputResolver {
+  constructor(
+    private readonly ledger: TaskLedger,
+    private readonly media: MediaStore,
+    private readonly outbound: OutboundPolicy,
+    private readonly maxBytes: number,
+  ) {}
+
+  async resolve(orgId: string, parameter: string, value: string): Promise<DecodedImage> {
+    const fail = (why: string) =>
+      new ProtocolError(`invalid${upperFirst(parameter.split('.').pop() ?? parameter)}`, `Invalid value for '${parameter}' parameter. ${why}`, {
+        parameter,
+        type: 'string',
+      });
+    let bytes: Buffer;
+    if (looksLikeUuid(value)) {
+      const record = await this.ledger.findMedia(orgId, value);
+      if (!record) throw fail('No image with this UUID exists in your organization.');
+      bytes = await this.media.read(record);
+    } else if (DATA_URI.test(value)) {
+      bytes = Buffer.from(value.slice(value.indexOf(',') + 1), 'base64');
+    } else if (/^https?:\/\//i.test(value)) {
+      bytes = await this.fetchUrl(orgId, parameter, value, fail);
+    } else if (value.length >= 16 && BASE64.test(value)) {
+      bytes = Buffer.from(value, 'base64');
+    } else {
+      throw fail('Expected the UUID of an uploaded or generated image, a data URI, base64 data or a URL.');
+    }
+    try {
+      const meta = await sharp(bytes).metadata();
+      if (!meta.width || !meta.height || !meta.format) throw new Error('no dimensions');
+      return { data: bytes, width: meta.width, height: meta.height, format: meta.format };
+    } catch {
+      throw fail('The data is not a readable image (PNG, JPG, WEBP, GIF, TIFF or AVIF).');
+    }
+  }
+
+  private async fetchUrl(orgId: string, parameter: string, value: string, fail: (why: string) => ProtocolError): Promise<Buffer> {
+    const own = this.media.parseOwnUrl(value);
+    if (own) {
+      const record = await this.ledger.findMedia(orgId, own.mediaUUID);
+      const token = Buffer.from(own.accessToken);
+      if (!record || token.length !== record.accessToken.length || !timingSafeEqual(token, Buffer.from(record.accessToken))) {
+        throw fail('No image exists at this URL for your organization.');
+      }
+      return this.media.read(record);
+    }
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw fail('The URL is malformed.');
+    }
+    if (!this.outbound.allows(url)) {
+      throw fail(`The host '${url.hostname}' is not on this server's outbound allow-list (RUNTRAIL_OUTBOUND_ALLOW).`);
+    }
+    try {
+      const res = await fetch(url, { redirect: 'error', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const declared = Number(res.headers.get('content-length') ?? '0');
+      if (declared > this.maxBytes) throw new Error('too large');
+      const body = Buffer.from(await res.arrayBuffer());
+      if (body.length > this.maxBytes) throw new Error('too large');
+      return body;
+    } catch (err) {
+      throw new ProtocolError('downloadFailed', `Could not download the image given in '${parameter}': ${(err as Error).message}.`, {
+        parameter,
+        type: 'string',
+      });
+    }
+  }
+}

@@ -1,0 +1,69 @@
+// Where produced and uploaded images live: a local folder (RUNTRAIL_MEDIA_DIR). Files are
+// fsynced before their task completes, so a URL handed to a caller never points at nothing.
+// URLs carry a random access token stored with the media row: knowing an imageUUID is not
+// enough to fetch the image.
+
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { MediaRecord } from '../ledger/types.js';
+
+export type ImageFormat = MediaRecord['format'];
+
+export const CONTENT_TYPES: Record<ImageFormat, string> = { jpg: 'image/jpeg', png: 'image/png', webp: 'image/webp' };
+
+export class MediaStore {
+  /** Set once the server knows the port it listens on. */
+  publicUrl = '';
+
+  constructor(private readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  /** Writes the file durably and returns the record to commit with the task. */
+  async save(
+    orgId: string,
+    taskUUID: string | null,
+    image: { data: Buffer; format: ImageFormat; width: number; height: number },
+  ): Promise<MediaRecord> {
+    const mediaUUID = randomUUID();
+    const handle = await open(this.pathOf(mediaUUID, image.format), 'wx');
+    try {
+      await handle.writeFile(image.data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    return {
+      mediaUUID,
+      orgId,
+      taskUUID,
+      accessToken: randomBytes(16).toString('base64url'),
+      format: image.format,
+      width: image.width,
+      height: image.height,
+      bytes: image.data.length,
+      createdAt: Date.now(),
+    };
+  }
+
+  read(record: MediaRecord): Promise<Buffer> {
+    return readFile(this.pathOf(record.mediaUUID, record.format));
+  }
+
+  pathOf(mediaUUID: string, format: ImageFormat): string {
+    return join(this.dir, `${mediaUUID}.${format}`);
+  }
+
+  urlOf(record: MediaRecord): string {
+    return `${this.publicUrl}/media/${record.accessToken}/${record.mediaUUID}.${record.format}`;
+  }
+
+  /** Parses a URL produced by urlOf (on this server), or returns undefined. */
+  parseOwnUrl(url: string): { accessToken: string; mediaUUID: string } | undefined {
+    if (!url.startsWith(`${this.publicUrl}/media/`)) return undefined;
+    const m = /^\/media\/([A-Za-z0-9_-]+)\/([0-9a-fA-F-]{36})\.(jpg|png|webp)$/.exec(url.slice(this.publicUrl.length));
+    return m ? { accessToken: m[1]!, mediaUUID: m[2]! } : undefined;
+  }
+}

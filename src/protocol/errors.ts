@@ -1,0 +1,103 @@
+// The one list of protocol error codes runtrail emits, with their HTTP status, and the error
+// type that carries them. Validation codes built from a parameter name (`invalidWidth`,
+// `missingPositivePrompt`) follow the `invalid<Param>` / `missing<Param>` patterns and are 400.
+
+export const DOCUMENTATION_URL = 'https://runware.ai/docs';
+
+/** Fixed codes: code -> HTTP status. docs/protocol.md lists the same set (a test checks both ways). */
+export const ERROR_STATUS = {
+  invalidJSON: 400,
+  invalidPayload: 400,
+  payloadTooLarge: 413,
+  payloadTooDeep: 400,
+  tooManyTasks: 400,
+  missingApiKey: 401,
+  invalidApiKey: 401,
+  missingTaskType: 400,
+  unsupportedTaskType: 400,
+  missingTaskUUID: 400,
+  invalidTaskUUID: 400,
+  conflictTaskUUID: 400,
+  taskNotFound: 404,
+  mediaNotFound: 400,
+  unsupportedParameter: 400,
+  unsupportedModel: 400,
+  invalidImage: 400,
+  downloadFailed: 400,
+  notFound: 404,
+  methodNotAllowed: 405,
+  unsupportedMediaType: 415,
+  internalServerError: 500,
+  serviceUnavailable: 503,
+} as const;
+
+export type FixedErrorCode = keyof typeof ERROR_STATUS;
+
+/** The JSON error object of the protocol, in the key order runtrail writes it. */
+export interface ErrorObject {
+  code: string;
+  message: string;
+  parameter?: string;
+  type?: string;
+  min?: number;
+  max?: number;
+  multiplier?: number;
+  allowedValues?: readonly unknown[];
+  documentation?: string;
+  taskType?: string;
+  taskUUID?: string;
+}
+
+export function statusForCode(code: string): number {
+  const fixed = (ERROR_STATUS as Record<string, number>)[code];
+  if (fixed !== undefined) return fixed;
+  if (/^(invalid|missing|unsupported)[A-Z]/.test(code)) return 400;
+  return 500;
+}
+
+/** A protocol error raised anywhere below the transports; turned into an ErrorObject at the edge. */
+export class ProtocolError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly details: Omit<ErrorObject, 'code' | 'message'> = {},
+  ) {
+    super(message);
+    this.name = 'ProtocolError';
+    this.status = statusForCode(code);
+  }
+
+  toObject(context: { taskType?: string; taskUUID?: string } = {}): ErrorObject {
+    return errorObject(this.code, this.message, { ...this.details, ...definedOnly(context) });
+  }
+}
+
+/** Builds an error object with keys in a stable order, leaving out absent fields. */
+export function errorObject(
+  code: string,
+  message: string,
+  details: Omit<ErrorObject, 'code' | 'message'> = {},
+): ErrorObject {
+  const out: ErrorObject = { code, message };
+  if (details.parameter !== undefined) out.parameter = details.parameter;
+  if (details.type !== undefined) out.type = details.type;
+  if (details.min !== undefined) out.min = details.min;
+  if (details.max !== undefined) out.max = details.max;
+  if (details.multiplier !== undefined) out.multiplier = details.multiplier;
+  if (details.allowedValues !== undefined) out.allowedValues = details.allowedValues;
+  out.documentation = details.documentation ?? DOCUMENTATION_URL;
+  if (details.taskType !== undefined) out.taskType = details.taskType;
+  if (details.taskUUID !== undefined) out.taskUUID = details.taskUUID;
+  return out;
+}
+
+function definedOnly<T extends object>(obj: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(obj)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
+export function upperFirst(s: string): string {
+  return s.length === 0 ? s : s[0]!.toUpperCase() + s.slice(1);
+}

@@ -1,0 +1,12 @@
+// taskUUID rules (DESIGN decision 6): any canonical RFC 9562 UUID, any version, any case.
+
+const CANONICAL_UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+export function isCanonicalUuid(value: unknown): value is string {
+  return typeof value === 'string' && looksLikeUuid(value);
+}
+
+/** The same rule for a value already known to be a string (no type narrowing). */
+export function looksLikeUuid(value: string): boolean {
+  return value.length === 36 && CANONICAL_UUID.test(value);
+}

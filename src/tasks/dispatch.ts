@@ -1,0 +1,259 @@
+// The one path from a transport to the tasks. Every task object of a request runs on its own
+// and concurrently: checked, recorded (request durable before work starts), run, completed
+// (response durable before the caller sees it). REST and WebSocket both call dispatch().
+
+import { ProtocolError } from '../protocol/errors.js';
+import { outcomeFromEnvelope, taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
+import type { RequestElement } from '../protocol/request-reader.js';
+import { isCanonicalUuid } from '../protocol/uuid.js';
+import type { NewTask, Organization, StoredTask } from '../ledger/types.js';
+import type { Metrics } from '../metrics.js';
+import { findTaskModule, supportedTaskTypes } from './registry.js';
+import type { RecordedTaskModule, TaskResult, TaskServices } from './task-module.js';
+
+type Transport = NewTask['transport'];
+
+interface EchoContext {
+  taskType?: string;
+  taskUUID?: string;
+}
+
+/** How long an identical retry waits for the original, still running, task. */
+const REPLAY_WAIT_MS = 120_000;
+const REPLAY_POLL_MS = 100;
+
+export class TaskDispatcher {
+  /** Tasks running in this process, so an identical retry can wait for the original's outcome. */
+  private readonly inflight = new Map<string, Promise<SerializedOutcome>>();
+
+  constructor(
+    private readonly services: TaskServices,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /**
+   * Runs the task objects of one request; returns one outcome per task in request order.
+   * Task objects sharing a taskUUID form one task (which then fails with conflictTaskUUID).
+   * Throws ProtocolError('invalidPayload') when an element is not an object.
+   */
+  async dispatch(elements: readonly RequestElement[], org: Organization, transport: Transport): Promise<SerializedOutcome[]> {
+    const units: RequestElement[][] = [];
+    const byUuid = new Map<string, RequestElement[]>();
+    for (const element of elements) {
+      const v = element.value;
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+        throw new ProtocolError('invalidPayload', 'Every element of the request array must be a task object.');
+      }
+      const { taskUUID, taskType } = v as Record<string, unknown>;
+      const recordable = isCanonicalUuid(taskUUID) && typeof taskType === 'string' && findTaskModule(taskType)?.kind !== 'lookup' && taskType !== 'ping';
+      if (recordable) {
+        const key = taskUUID.toLowerCase();
+        const group = byUuid.get(key);
+        if (group) {
+          group.push(element);
+          continue;
+        }
+        byUuid.set(key, [element]);
+        units.push(byUuid.get(key)!);
+      } else {
+        units.push([element]);
+      }
+    }
+    return Promise.all(units.map((unit) => this.runUnit(unit, org, transport)));
+  }
+
+  private async runUnit(unit: RequestElement[], org: Organization, transport: Transport): Promise<SerializedOutcome> {
+    const first = unit[0]!.value as Record<string, unknown>;
+    const rawType = first['taskType'];
+    const rawUuid = first['taskUUID'];
+    const echo: EchoContext = {
+      taskType: typeof rawType === 'string' ? rawType : undefined,
+      taskUUID: typeof rawUuid === 'string' ? rawUuid : undefined,
+    };
+    const module = echo.taskType !== undefined ? findTaskModule(echo.taskType) : undefined;
+    const metricType = module?.taskType ?? (echo.taskType === 'ping' ? 'ping' : 'unsupported');
+    const outcome = await this.answer(unit, org, transport, echo, rawType, rawUuid);
+    this.metrics.tasks.inc({ task_type: metricType, outcome: outcome.data.length > 0 ? 'success' : 'error' });
+    return outcome;
+  }
+
+  private async answer(
+    unit: RequestElement[],
+    org: Organization,
+    transport: Transport,
+    echo: EchoContext,
+    rawType: unknown,
+    rawUuid: unknown,
+  ): Promise<SerializedOutcome> {
+    const first = unit[0]!.value as Record<string, unknown>;
+    if (rawType === 'ping') return { data: [JSON.stringify({ taskType: 'ping', pong: true })], errors: [] };
+
+    const module = echo.taskType !== undefined ? findTaskModule(echo.taskType) : undefined;
+    const uuidProblem =
+      rawUuid === undefined
+        ? new ProtocolError('missingTaskUUID', "Missing required parameter 'taskUUID'.", { parameter: 'taskUUID', type: 'string' })
+        : !isCanonicalUuid(rawUuid)
+          ? new ProtocolError('invalidTaskUUID', "Invalid value for 'taskUUID' parameter. It must be a UUID (8-4-4-4-12 hexadecimal digits).", {
+              parameter: 'taskUUID',
+              type: 'string',
+            })
+          : undefined;
+
+    if (module?.kind === 'lookup') {
+      if (uuidProblem) return failed(uuidProblem, echo);
+      return module.lookup({ org, taskUUID: rawUuid as string, taskType: module.taskType, services: this.services });
+    }
+
+    let problem: ProtocolError | undefined;
+    if (rawType === undefined) {
+      problem = new ProtocolError('missingTaskType', "Missing required parameter 'taskType'.", { parameter: 'taskType', type: 'string' });
+    } else if (typeof rawType !== 'string') {
+      problem = new ProtocolError('invalidTaskType', "Invalid value for 'taskType' parameter. It must be a string.", {
+        parameter: 'taskType',
+        type: 'string',
+      });
+    } else if (!module) {
+      problem = new ProtocolError(
+        'unsupportedTaskType',
+        `Task type '${rawType.length > 64 ? rawType.slice(0, 64) + '…' : rawType}' is not supported by this server. Supported task types: ${supportedTaskTypes().join(', ')}.`,
+        { parameter: 'taskType', type: 'string' },
+      );
+    }
+    if (uuidProblem) return failed(problem ?? uuidProblem, echo);
+
+    const taskUUID = rawUuid as string;
+    const task: NewTask = {
+      orgId: org.id,
+      taskUUID,
+      taskType: echo.taskType ?? '',
+      requestText: `[${unit.map((e) => e.source).join(',')}]`,
+      model: typeof first['model'] === 'string' ? first['model'] : null,
+      transport,
+      createdAt: Date.now(),
+    };
+
+    if (!problem && unit.length > 1) {
+      problem = new ProtocolError('conflictTaskUUID', `This request holds ${unit.length} task objects with the same taskUUID; each task needs its own.`, {
+        parameter: 'taskUUID',
+        type: 'string',
+      });
+    }
+    let params: unknown;
+    if (!problem) {
+      try {
+        params = (module as RecordedTaskModule).validate(first);
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+        problem = err;
+      }
+    }
+    if (problem) return this.recordFailure(task, problem, echo);
+
+    const recorded = await this.metrics.timeLedgerWrite('recordRequest', this.services.ledger.recordRequest(task));
+    if (!recorded.recorded) return this.replay(recorded.existing, task, echo);
+
+    const key = inflightKey(org.id, taskUUID);
+    const running = this.execute(module as RecordedTaskModule, params, org, task, echo);
+    this.inflight.set(key, running);
+    try {
+      return await running;
+    } finally {
+      this.inflight.delete(key);
+    }
+  }
+
+  private async execute(
+    module: RecordedTaskModule,
+    params: unknown,
+    org: Organization,
+    task: NewTask,
+    echo: EchoContext,
+  ): Promise<SerializedOutcome> {
+    let result: TaskResult;
+    try {
+      result = await module.run({ params, org, taskUUID: task.taskUUID, taskType: task.taskType, services: this.services });
+    } catch (err) {
+      const problem = err instanceof ProtocolError ? err : this.internalError(err, task);
+      result = { items: [], errors: [problem.toObject(echo)], cost: null, engine: null, media: [] };
+    }
+    const outcome: SerializedOutcome = {
+      data: result.items.map((i) => JSON.stringify(i)),
+      errors: result.errors.map((e) => JSON.stringify(e)),
+    };
+    await this.metrics.timeLedgerWrite(
+      'completeTask',
+      this.services.ledger.completeTask({
+        orgId: task.orgId,
+        taskUUID: task.taskUUID,
+        status: outcome.data.length > 0 ? 'success' : 'error',
+        responseText: taskEnvelope(outcome),
+        cost: result.cost,
+        errorCode: result.errors[0]?.code ?? null,
+        engine: result.engine,
+        completedAt: Date.now(),
+        media: result.media,
+      }),
+    );
+    return outcome;
+  }
+
+  private async recordFailure(task: NewTask, problem: ProtocolError, echo: EchoContext): Promise<SerializedOutcome> {
+    const outcome = failed(problem, echo);
+    const recorded = await this.metrics.timeLedgerWrite(
+      'recordFailedTask',
+      this.services.ledger.recordFailedTask(task, {
+        status: 'error',
+        responseText: taskEnvelope(outcome),
+        cost: null,
+        errorCode: problem.code,
+        engine: null,
+        completedAt: Date.now(),
+        media: [],
+      }),
+    );
+    return recorded.recorded ? outcome : this.replay(recorded.existing, task, echo);
+  }
+
+  /** A taskUUID seen before: an identical retry gets the stored answer, anything else a conflict. */
+  private async replay(existing: StoredTask, task: NewTask, echo: EchoContext): Promise<SerializedOutcome> {
+    if (existing.requestText !== task.requestText) {
+      return failed(
+        new ProtocolError('conflictTaskUUID', 'This taskUUID was already used for a different task. Send each new task with a new taskUUID.', {
+          parameter: 'taskUUID',
+          type: 'string',
+        }),
+        echo,
+      );
+    }
+    if (existing.responseText !== null) return outcomeFromEnvelope(existing.responseText);
+    const running = this.inflight.get(inflightKey(task.orgId, task.taskUUID));
+    if (running) return running;
+    // Running in another process (or interrupted): watch the ledger for its outcome.
+    const deadline = Date.now() + REPLAY_WAIT_MS;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, REPLAY_POLL_MS));
+      const now = await this.services.ledger.findTask(task.orgId, task.taskUUID);
+      if (now?.responseText) return outcomeFromEnvelope(now.responseText);
+    }
+    return failed(
+      new ProtocolError('conflictTaskUUID', 'A task with this taskUUID is still running; ask for its result with getTaskDetails later.', {
+        parameter: 'taskUUID',
+        type: 'string',
+      }),
+      echo,
+    );
+  }
+
+  private internalError(err: unknown, task: NewTask): ProtocolError {
+    this.services.log.error({ err, taskUUID: task.taskUUID, taskType: task.taskType }, 'task failed unexpectedly');
+    return new ProtocolError('internalServerError', 'The task failed because of an internal error on the server.');
+  }
+}
+
+function failed(problem: ProtocolError, echo: EchoContext): SerializedOutcome {
+  return { data: [], errors: [JSON.stringify(problem.toObject(echo))] };
+}
+
+function inflightKey(orgId: string, taskUUID: string): string {
+  return `${orgId}/${taskUUID.toLowerCase()}`;
+}

@@ -1,0 +1,33 @@
+// getTaskDetails: the original request array and response envelope of an earlier task, spliced
+// from the ledger's stored text without re-serializing, so both come back byte for byte.
+// Unknown tasks and other organizations' tasks get the very same not-found answer.
+
+import { errorObject } from '../protocol/errors.js';
+import type { SerializedOutcome } from '../protocol/envelope.js';
+import type { StoredTask } from '../ledger/types.js';
+import type { LookupTaskModule } from './task-module.js';
+
+export const TASK_NOT_FOUND_MESSAGE =
+  "No task was found for this 'taskUUID'. It may never have been run, may no longer be retained, or may belong to another organization.";
+
+export function taskNotFound(taskType: string, taskUUID: string): SerializedOutcome {
+  const error = errorObject('taskNotFound', TASK_NOT_FOUND_MESSAGE, { parameter: 'taskUUID', type: 'string', taskType, taskUUID });
+  return { data: [], errors: [JSON.stringify(error)] };
+}
+
+/** The response object of a stored task: its envelope, or the current state while it runs. */
+export function responseTextOf(task: StoredTask): string {
+  return task.responseText ?? `{"data":[${JSON.stringify({ taskType: task.taskType, taskUUID: task.taskUUID, status: 'processing' })}]}`;
+}
+
+export const getTaskDetails: LookupTaskModule = {
+  kind: 'lookup',
+  taskType: 'getTaskDetails',
+  async lookup({ org, taskUUID, taskType, services }) {
+    const task = await services.ledger.findTask(org.id, taskUUID);
+    if (!task) return taskNotFound(taskType, taskUUID);
+    const head = JSON.stringify({ taskType, taskUUID });
+    const item = `${head.slice(0, -1)},"request":${task.requestText},"response":${responseTextOf(task)}}`;
+    return { data: [item], errors: [] };
+  },
+};

@@ -1,0 +1,120 @@
+// imageInference: text-to-image (and image-to-image with seedImage) on the configured engines.
+// Parameters and ranges follow PROTOCOL.md §8.1; width/height start at 64 so tiny renders work
+// (docs/protocol.md records the decision). Parameters the built-in engine has no use for
+// (steps, CFGScale, scheduler, lora, …) are validated and recorded, then ignored.
+
+import { randomInt } from 'node:crypto';
+import { Type, type Static } from '@sinclair/typebox';
+import { ProtocolError } from '../protocol/errors.js';
+import type { ImageFormat } from '../media/media-store.js';
+import type { MediaRecord } from '../ledger/types.js';
+import { AIR_PATTERN, compileValidator, oneOf } from './validate.js';
+import type { RecordedTaskModule, TaskCall, TaskResult } from './task-module.js';
+import { OUTPUT_FORMATS, OUTPUT_TYPES, imageOutputFields, normalizeFormat } from './image-output.js';
+
+const Dimension = Type.Integer({ minimum: 64, maximum: 2048, multipleOf: 64 });
+const AdapterList = Type.Array(
+  Type.Object({ model: Type.String({ pattern: AIR_PATTERN }), weight: Type.Optional(Type.Number({ minimum: -4, maximum: 4 })) }),
+  { maxItems: 10 },
+);
+
+const ImageInferenceParams = Type.Object({
+  taskType: Type.String(),
+  taskUUID: Type.String(),
+  positivePrompt: Type.String({ minLength: 2, maxLength: 3000 }),
+  negativePrompt: Type.Optional(Type.String({ minLength: 2, maxLength: 3000 })),
+  model: Type.String({ pattern: AIR_PATTERN, 'x-format-hint': "A model is named by its AIR, 'source:id@version' (for example 'runware:101@1')." }),
+  width: Dimension,
+  height: Dimension,
+  steps: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  CFGScale: Type.Optional(Type.Number({ minimum: 0, maximum: 50 })),
+  scheduler: Type.Optional(Type.String({ maxLength: 100 })),
+  seed: Type.Optional(Type.Integer({ minimum: 1, maximum: 9223372036854776000 })),
+  clipSkip: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 })),
+  numberResults: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
+  seedImage: Type.Optional(Type.String({ minLength: 1 })),
+  maskImage: Type.Optional(Type.String({ minLength: 1 })),
+  strength: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  outputType: Type.Optional(oneOf(OUTPUT_TYPES)),
+  outputFormat: Type.Optional(oneOf(OUTPUT_FORMATS, true)),
+  outputQuality: Type.Optional(Type.Integer({ minimum: 20, maximum: 99 })),
+  includeCost: Type.Optional(Type.Boolean()),
+  checkNSFW: Type.Optional(Type.Boolean()),
+  ttl: Type.Optional(Type.Integer({ minimum: 60 })),
+  deliveryMethod: Type.Optional(oneOf(['sync'] as const)),
+  lora: Type.Optional(AdapterList),
+  embeddings: Type.Optional(AdapterList),
+  vae: Type.Optional(Type.String({ pattern: AIR_PATTERN })),
+});
+
+type Params = Static<typeof ImageInferenceParams>;
+
+const validateParams = compileValidator(ImageInferenceParams);
+
+/** Parameters whose feature arrives with a later capability; refused rather than silently dropped. */
+const NOT_YET_SUPPORTED = ['webhookURL', 'uploadEndpoint'] as const;
+
+export const imageInference: RecordedTaskModule<Params> = {
+  kind: 'recorded',
+  taskType: 'imageInference',
+  validate(value) {
+    const params = validateParams(value);
+    for (const name of NOT_YET_SUPPORTED) {
+      if ((value as Record<string, unknown>)[name] !== undefined) {
+        throw new ProtocolError('unsupportedParameter', `Parameter '${name}' is not supported by this server yet.`, {
+          parameter: name,
+        });
+      }
+    }
+    return params;
+  },
+  modelOf: (p) => p.model,
+  run,
+};
+
+async function run(call: TaskCall<Params>): Promise<TaskResult> {
+  const { params: p, services, org } = call;
+  const engine = services.engines.forModel('imageInference', p.model);
+  if (!engine) {
+    throw new ProtocolError('unsupportedModel', `No engine on this server serves model '${p.model}'.`, {
+      parameter: 'model',
+      type: 'string',
+    });
+  }
+  const count = p.numberResults ?? 1;
+  const firstSeed = p.seed ?? randomInt(1, 2 ** 31);
+  const seeds = Array.from({ length: count }, (_, i) => firstSeed + i);
+  const format: ImageFormat = normalizeFormat(p.outputFormat);
+  const base = p.seedImage ? await services.imageInputs.resolve(org.id, 'seedImage', p.seedImage) : undefined;
+
+  const images = await Promise.all(
+    engine.generateImages({
+      taskUUID: call.taskUUID,
+      model: p.model,
+      positivePrompt: p.positivePrompt,
+      negativePrompt: p.negativePrompt,
+      width: p.width,
+      height: p.height,
+      seeds,
+      format,
+      quality: p.outputQuality ?? 95,
+      baseImage: base ? { data: base.data, strength: p.strength ?? 0.8 } : undefined,
+    }),
+  );
+
+  const perItem = services.prices.perItem('imageInference', p.model);
+  const media: MediaRecord[] = await Promise.all(images.map((image) => services.media.save(org.id, call.taskUUID, image)));
+  const items = images.map((image, i) => ({
+    taskType: call.taskType,
+    taskUUID: call.taskUUID,
+    imageUUID: media[i]!.mediaUUID,
+    ...imageOutputFields(p.outputType ?? 'URL', services.media.urlOf(media[i]!), image),
+    seed: image.seed,
+    ...(p.includeCost ? { cost: perItem } : {}),
+  }));
+  return { items, errors: [], cost: round(perItem * count), engine: engine.name, media };
+}
+
+function round(usd: number): number {
+  return Math.round(usd * 1e8) / 1e8;
+}

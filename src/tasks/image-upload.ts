@@ -1,0 +1,62 @@
+// imageUpload: stores an image (data URI, raw base64, an allow-listed URL or an existing
+// imageUUID) so later tasks can use its imageUUID as an input. Stored images are kept at most
+// 2048 px on the long side (PROTOCOL.md §8.2); PNG, JPG and WEBP keep their format, anything
+// else is stored as PNG.
+
+import sharp from 'sharp';
+import { Type, type Static } from '@sinclair/typebox';
+import type { ImageFormat } from '../media/media-store.js';
+import { compileValidator } from './validate.js';
+import type { RecordedTaskModule, TaskCall, TaskResult } from './task-module.js';
+
+const ImageUploadParams = Type.Object({
+  taskType: Type.String(),
+  taskUUID: Type.String(),
+  image: Type.String({ minLength: 1 }),
+  includeCost: Type.Optional(Type.Boolean()),
+});
+
+type Params = Static<typeof ImageUploadParams>;
+
+const MAX_SIDE = 2048;
+const KEPT_FORMATS: Record<string, ImageFormat> = { jpeg: 'jpg', png: 'png', webp: 'webp' };
+
+export const imageUpload: RecordedTaskModule<Params> = {
+  kind: 'recorded',
+  taskType: 'imageUpload',
+  validate: compileValidator(ImageUploadParams),
+  modelOf: () => null,
+  run,
+};
+
+async function run(call: TaskCall<Params>): Promise<TaskResult> {
+  const { services, org } = call;
+  const input = await services.imageInputs.resolve(org.id, 'image', call.params.image);
+  const format = KEPT_FORMATS[input.format] ?? 'png';
+  let data = input.data;
+  let { width, height } = input;
+  if (Math.max(width, height) > MAX_SIDE || KEPT_FORMATS[input.format] === undefined) {
+    const pipeline = sharp(input.data).rotate().resize(MAX_SIDE, MAX_SIDE, { fit: 'inside', withoutEnlargement: true });
+    const out = await pipeline.toFormat(format === 'jpg' ? 'jpeg' : format).toBuffer({ resolveWithObject: true });
+    data = out.data;
+    width = out.info.width;
+    height = out.info.height;
+  }
+  const record = await services.media.save(org.id, call.taskUUID, { data, format, width, height });
+  const price = services.prices.perItem('imageUpload', null);
+  return {
+    items: [
+      {
+        taskType: call.taskType,
+        taskUUID: call.taskUUID,
+        imageUUID: record.mediaUUID,
+        imageURL: services.media.urlOf(record),
+        ...(call.params.includeCost ? { cost: price } : {}),
+      },
+    ],
+    errors: [],
+    cost: price,
+    engine: 'builtin',
+    media: [record],
+  };
+}

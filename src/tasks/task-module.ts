@@ -1,0 +1,60 @@
+// What a task type module provides, and what it may use. Each task type is one file in this
+// folder; registry.ts lists them.
+
+import type { Logger } from 'pino';
+import type { EngineRouter } from '../engines/engine.js';
+import type { ErrorObject } from '../protocol/errors.js';
+import type { MediaRecord, Organization, TaskLedger } from '../ledger/types.js';
+import type { ImageInputResolver } from '../media/image-input.js';
+import type { MediaStore } from '../media/media-store.js';
+import type { PriceTable } from './price-table.js';
+import type { SerializedOutcome } from '../protocol/envelope.js';
+
+export interface TaskServices {
+  ledger: TaskLedger;
+  media: MediaStore;
+  imageInputs: ImageInputResolver;
+  engines: EngineRouter;
+  prices: PriceTable;
+  log: Logger;
+}
+
+/** One task as a module sees it: validated parameters plus who asked. */
+export interface TaskCall<P> {
+  params: P;
+  org: Organization;
+  /** The taskUUID and taskType exactly as the caller sent them (echoed in every item). */
+  taskUUID: string;
+  taskType: string;
+  services: TaskServices;
+}
+
+export interface TaskResult {
+  items: object[];
+  errors: ErrorObject[];
+  /** Total cost in USD of what the task produced (recorded whether or not the caller asked). */
+  cost: number | null;
+  engine: string | null;
+  media: MediaRecord[];
+}
+
+/** A task type that is recorded in the ledger and runs work. */
+export interface RecordedTaskModule<P = unknown> {
+  kind: 'recorded';
+  taskType: string;
+  aliases?: readonly string[];
+  /** Validates the parsed task object; throws ProtocolError. */
+  validate(value: unknown): P;
+  /** The model the task names, recorded for search and pricing. */
+  modelOf(params: P): string | null;
+  run(call: TaskCall<P>): Promise<TaskResult>;
+}
+
+/** A task type that reads the ledger about another task and is never recorded itself. */
+export interface LookupTaskModule {
+  kind: 'lookup';
+  taskType: string;
+  lookup(call: { org: Organization; taskUUID: string; taskType: string; services: TaskServices }): Promise<SerializedOutcome>;
+}
+
+export type TaskModule = RecordedTaskModule<any> | LookupTaskModule; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -1,0 +1,120 @@
+// Parameter validation: each task type declares a JSON Schema (built with TypeBox); Ajv checks
+// it, and the first violation becomes the protocol's error (`missing<Param>`, `invalid<Param>`
+// with `type`, `min`/`max`/`multiplier` or `allowedValues`).
+
+import { Ajv, type ErrorObject as AjvError, type ValidateFunction } from 'ajv';
+import { Type, type TSchema, type Static, type TUnsafe } from '@sinclair/typebox';
+import { ProtocolError, upperFirst } from '../protocol/errors.js';
+
+const ajv = new Ajv({ allErrors: false, verbose: true, strict: false, coerceTypes: false, useDefaults: false });
+
+/** Schema keyword carrying the values to report in `allowedValues` (case variants hidden). */
+const ALLOWED = 'x-allowed';
+
+/** A string enum; `caseInsensitive` also accepts lower/upper-case spellings of each value. */
+export function oneOf<T extends string>(values: readonly T[], caseInsensitive = false): TUnsafe<T> {
+  const accepted = caseInsensitive
+    ? [...new Set(values.flatMap((v) => [v, v.toLowerCase(), v.toUpperCase()]))]
+    : [...values];
+  return Type.Unsafe<T>({ type: 'string', enum: accepted, [ALLOWED]: values });
+}
+
+/** The protocol's model identifier: `source:id@version`. */
+export const AIR_PATTERN = '^[A-Za-z0-9_-]+:[A-Za-z0-9._-]+@[A-Za-z0-9._-]+$';
+
+export type Validator<T> = (value: unknown) => T;
+
+export function compileValidator<S extends TSchema>(schema: S): Validator<Static<S>> {
+  const check: ValidateFunction = ajv.compile(schema);
+  return (value: unknown) => {
+    if (check(value)) return value as Static<S>;
+    throw toProtocolError(check.errors?.[0]);
+  };
+}
+
+const TYPE_NAMES: Record<string, string> = { integer: 'integer', number: 'float', string: 'string', boolean: 'boolean', object: 'object', array: 'array' };
+
+function toProtocolError(err: AjvError | undefined): ProtocolError {
+  if (!err) return new ProtocolError('invalidPayload', 'The task object is not valid.');
+  const path = err.instancePath.split('/').filter((s) => s.length > 0).map(unescapePointer);
+  if (err.keyword === 'required') {
+    const missing = String((err.params as { missingProperty: string }).missingProperty);
+    const parameter = [...path, missing].join('.');
+    return new ProtocolError(`missing${upperFirst(missing)}`, `Missing required parameter '${parameter}'.`, {
+      parameter,
+    });
+  }
+  if (err.keyword === 'additionalProperties') {
+    const extra = String((err.params as { additionalProperty: string }).additionalProperty);
+    const parameter = [...path, extra].join('.');
+    return new ProtocolError('unsupportedParameter', `Parameter '${parameter}' is not supported here.`, { parameter });
+  }
+  const parameter = path.join('.');
+  const name = [...path].reverse().find((s) => !/^\d+$/.test(s)) ?? 'value';
+  const schema = (err.parentSchema ?? {}) as Record<string, unknown>;
+  const type = TYPE_NAMES[String(schema['type'])] ?? 'value';
+  const code = `invalid${upperFirst(name)}`;
+  const head = `Invalid value for '${parameter}' parameter.`;
+
+  const allowed = (schema[ALLOWED] ?? schema['enum']) as unknown[] | undefined;
+  if (allowed) {
+    return new ProtocolError(code, `${head} Allowed values: ${allowed.map((v) => JSON.stringify(v)).join(', ')}.`, {
+      parameter,
+      type,
+      allowedValues: allowed,
+    });
+  }
+  if (type === 'string' && (schema['minLength'] !== undefined || schema['maxLength'] !== undefined) && err.keyword.endsWith('Length')) {
+    const min = schema['minLength'] as number | undefined;
+    const max = schema['maxLength'] as number | undefined;
+    return new ProtocolError(code, `${head} It must be a string of ${rangeText(min, max)} characters.`, {
+      parameter,
+      type,
+      min,
+      max,
+    });
+  }
+  if (type === 'array' && err.keyword.endsWith('Items')) {
+    const min = schema['minItems'] as number | undefined;
+    const max = schema['maxItems'] as number | undefined;
+    return new ProtocolError(`invalid${upperFirst(name)}Count`, `${head} It must hold ${rangeText(min, max)} elements.`, {
+      parameter,
+      type,
+      min,
+      max,
+    });
+  }
+  if (type === 'integer' || type === 'float') {
+    const min = (schema['minimum'] ?? schema['exclusiveMinimum']) as number | undefined;
+    const max = (schema['maximum'] ?? schema['exclusiveMaximum']) as number | undefined;
+    const multiplier = schema['multipleOf'] as number | undefined;
+    const article = type === 'integer' ? 'an integer' : 'a number';
+    const step = multiplier !== undefined ? `, in multiples of ${multiplier}` : '';
+    const range = min !== undefined || max !== undefined ? ` ${rangeWords(min, max)}` : '';
+    return new ProtocolError(code, `${head} It must be ${article}${range}${step}.`, { parameter, type, min, max, multiplier });
+  }
+  if (err.keyword === 'pattern' && schema['x-format-hint']) {
+    return new ProtocolError(code, `${head} ${String(schema['x-format-hint'])}`, { parameter, type });
+  }
+  return new ProtocolError(code, `${head} It must be ${article(type)}.`, { parameter, type });
+}
+
+function article(type: string): string {
+  return type === 'integer' || type === 'array' || type === 'object' ? `an ${type}` : `a ${type}`;
+}
+
+function rangeText(min: number | undefined, max: number | undefined): string {
+  if (min !== undefined && max !== undefined) return `${min} to ${max}`;
+  if (min !== undefined) return `at least ${min}`;
+  return `at most ${max}`;
+}
+
+function rangeWords(min: number | undefined, max: number | undefined): string {
+  if (min !== undefined && max !== undefined) return `between ${min} and ${max}`;
+  if (min !== undefined) return `of at least ${min}`;
+  return `of at most ${max}`;
+}
+
+function unescapePointer(s: string): string {
+  return s.replace(/~1/g, '/').replace(/~0/g, '~');
+}

@@ -1,0 +1,157 @@
+// The HTTP edge (Fastify): POST /v1 turns bytes into a dispatch and outcomes into bytes;
+// GET /media serves produced images; /healthz and /metrics for operators. Every failure,
+// including Fastify's own (oversized body, bad headers), leaves as the protocol's envelope.
+
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import type { Logger } from 'pino';
+import { ProtocolError, errorObject, statusForCode } from '../protocol/errors.js';
+import { replyEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
+import { decodeBody, readTaskArray, type RequestElement } from '../protocol/request-reader.js';
+import { isCanonicalUuid } from '../protocol/uuid.js';
+import { authenticate } from '../ledger/api-keys.js';
+import type { AccountStore, Organization, TaskLedger } from '../ledger/types.js';
+import { CONTENT_TYPES, type MediaStore } from '../media/media-store.js';
+import type { Metrics } from '../metrics.js';
+import type { TaskDispatcher } from '../tasks/dispatch.js';
+
+export interface HttpDeps {
+  dispatcher: TaskDispatcher;
+  accounts: AccountStore;
+  ledger: TaskLedger;
+  media: MediaStore;
+  metrics: Metrics;
+  log: Logger;
+  limits: { maxBodyBytes: number; maxTasksPerRequest: number; maxJsonDepth: number };
+}
+
+export function buildHttpApp(deps: HttpDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: deps.limits.maxBodyBytes,
+    requestTimeout: 60_000,
+    return503OnClosing: true,
+  });
+
+  // The body is read as raw bytes whatever the content type: the reader needs the exact text,
+  // and curl's `-d` without a content-type header must work too.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, _req, reply) => {
+    let problem: ProtocolError;
+    if (err instanceof ProtocolError) problem = err;
+    else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) {
+      problem = new ProtocolError('payloadTooLarge', `The request body is larger than ${deps.limits.maxBodyBytes} bytes.`);
+    } else if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+      problem = new ProtocolError('invalidPayload', 'The request could not be read.');
+    } else {
+      deps.log.error({ err }, 'unhandled error');
+      problem = new ProtocolError('internalServerError', 'The server failed to answer this request.');
+    }
+    void sendEnvelopeError(reply, problem, deps.metrics);
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const problem =
+      req.url.split('?')[0] === '/v1'
+        ? new ProtocolError('methodNotAllowed', 'Send tasks with POST /v1 (or over a WebSocket at /v1).')
+        : new ProtocolError('notFound', `Nothing is served at ${req.method} ${req.url.split('?')[0]}.`);
+    void sendEnvelopeError(reply, problem, deps.metrics);
+  });
+
+  app.post('/v1', async (req, reply) => {
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const { org, elements } = await authenticateRequest(req, body, deps);
+    const outcomes = await deps.dispatcher.dispatch(elements, org, 'rest');
+    const status = replyStatus(outcomes);
+    deps.metrics.requests.inc({ transport: 'rest', status });
+    return reply.code(status).type('application/json').send(replyEnvelope(outcomes));
+  });
+
+  app.get('/healthz', async (_req, reply) => reply.type('application/json').send('{"status":"ok"}'));
+
+  app.get('/metrics', async (_req, reply) =>
+    reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
+  );
+
+  app.get<{ Params: { token: string; file: string } }>('/media/:token/:file', async (req, reply) => {
+    const match = /^([0-9a-fA-F-]{36})\.(jpg|png|webp)$/.exec(req.params.file);
+    const record = match && isCanonicalUuid(match[1]) ? await deps.ledger.findMediaForServing(match[1]) : undefined;
+    const given = Buffer.from(req.params.token);
+    if (!record || record.format !== match?.[2] || given.length !== record.accessToken.length || !timingSafeEqual(given, Buffer.from(record.accessToken))) {
+      throw new ProtocolError('notFound', 'No media exists at this URL.');
+    }
+    const data = await deps.media.read(record);
+    return reply
+      .type(CONTENT_TYPES[record.format])
+      .header('cache-control', 'private, max-age=31536000, immutable')
+      .send(data);
+  });
+
+  return app;
+}
+
+/**
+ * Finds the caller's organization: the Authorization header, or else an `authentication`
+ * object first in the array (which is then dropped: credentials are never recorded).
+ */
+async function authenticateRequest(
+  req: FastifyRequest,
+  body: Buffer,
+  deps: HttpDeps,
+): Promise<{ org: Organization; elements: RequestElement[] }> {
+  const header = req.headers.authorization;
+  let org: Organization | undefined;
+  if (header !== undefined) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    org = m ? await authenticate(deps.accounts, m[1]!) : undefined;
+    if (!org) throw invalidApiKey();
+  }
+  const elements = readTaskArray(decodeBody(body), {
+    maxTasks: deps.limits.maxTasksPerRequest + 1,
+    maxDepth: deps.limits.maxJsonDepth,
+  });
+  const head = elements[0]?.value as Record<string, unknown> | undefined;
+  const authObject = head !== null && typeof head === 'object' && head['taskType'] === 'authentication';
+  const tasks = authObject ? elements.slice(1) : elements;
+  if (tasks.length > deps.limits.maxTasksPerRequest) {
+    throw new ProtocolError('tooManyTasks', `A request may hold at most ${deps.limits.maxTasksPerRequest} tasks.`);
+  }
+  if (!org) {
+    if (!authObject) {
+      throw new ProtocolError('missingApiKey', 'No API key was given: send an Authorization: Bearer header or an authentication task first in the array.', {
+        parameter: 'apiKey',
+        type: 'string',
+        taskType: 'authentication',
+      });
+    }
+    const key = head['apiKey'];
+    org = typeof key === 'string' ? await authenticate(deps.accounts, key) : undefined;
+    if (!org) throw invalidApiKey();
+  }
+  if (tasks.length === 0) throw new ProtocolError('invalidPayload', 'The request holds no task besides authentication.');
+  return { org, elements: tasks };
+}
+
+function invalidApiKey(): ProtocolError {
+  return new ProtocolError('invalidApiKey', 'Invalid API key. Ask the operator of this server for a key (runtrail keys create).', {
+    parameter: 'apiKey',
+    type: 'string',
+    taskType: 'authentication',
+  });
+}
+
+/** 200 when any task produced data; otherwise the status of the first error (DESIGN decision 8). */
+function replyStatus(outcomes: readonly SerializedOutcome[]): number {
+  if (outcomes.some((o) => o.data.length > 0)) return 200;
+  const firstError = outcomes.find((o) => o.errors.length > 0)?.errors[0];
+  return firstError ? statusForCode((JSON.parse(firstError) as { code: string }).code) : 200;
+}
+
+function sendEnvelopeError(reply: FastifyReply, problem: ProtocolError, metrics: Metrics): FastifyReply {
+  metrics.requests.inc({ transport: 'rest', status: problem.status });
+  const body = JSON.stringify({ data: [], errors: [errorObject(problem.code, problem.message, problem.details)] });
+  return reply.code(problem.status).type('application/json').send(body);
+}

@@ -1,0 +1,131 @@
+// Starts runtrail the way the README does (`node bin/runtrail.js serve`, i.e. `npm start`) on a
+// free port with a temporary data folder, and offers small helpers to talk to it over HTTP.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
+export const BIN = join(REPO_ROOT, 'bin/runtrail.js');
+
+export interface TestServer {
+  url: string;
+  /** The API key of organization `default` (RUNTRAIL_API_KEY). */
+  key: string;
+  dataDir: string;
+  process: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** POSTs a body (string or value) to /v1 with the given key (default: the server's key). */
+  post(body: unknown, options?: { key?: string | null; headers?: Record<string, string> }): Promise<Reply>;
+  /** Stops the process (SIGTERM, then SIGKILL) and, unless `keepData`, removes the data folder. */
+  stop(options?: { keepData?: boolean; signal?: NodeJS.Signals }): Promise<void>;
+}
+
+export interface Reply {
+  status: number;
+  text: string;
+  json: { data?: Record<string, unknown>[]; errors?: Record<string, unknown>[] } & Record<string, unknown>;
+  headers: Headers;
+}
+
+export function newApiKey(): string {
+  return 'rt_test_' + randomBytes(24).toString('base64url');
+}
+
+export function uuid(): string {
+  return randomUUID();
+}
+
+export async function startServer(options: { env?: Record<string, string>; dataDir?: string; key?: string } = {}): Promise<TestServer> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'runtrail-test-'));
+  const key = options.key ?? newApiKey();
+  const child = spawn(process.execPath, [BIN, 'serve'], {
+    cwd: REPO_ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      RUNTRAIL_DATA_DIR: dataDir,
+      RUNTRAIL_API_KEY: key,
+      RUNTRAIL_LOG_LEVEL: 'warn',
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in time\nstdout:\n${out}\nstderr:\n${err}`)), 20_000);
+    const onData = () => {
+      const m = /runtrail listening on (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        child.stdout!.off('data', onData);
+        resolveUrl(m[1]!);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}\nstdout:\n${out}\nstderr:\n${err}`));
+    });
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return {
+    url,
+    key,
+    dataDir,
+    process: child,
+    stdout: () => out,
+    stderr: () => err,
+    post: (body, opts = {}) => post(url, body, opts.key === undefined ? key : opts.key, opts.headers),
+    async stop(opts = {}) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill(opts.signal ?? 'SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      if (!opts.keepData && options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function post(url: string, body: unknown, key: string | null, headers: Record<string, string> = {}): Promise<Reply> {
+  const res = await fetch(`${url}/v1`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(key === null ? {} : { authorization: `Bearer ${key}` }),
+      ...headers,
+    },
+    body: typeof body === 'string' ? body : body instanceof Uint8Array ? Buffer.from(body) : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: Reply['json'] = {};
+  try {
+    json = JSON.parse(text) as Reply['json'];
+  } catch {
+    /* left empty: the caller asserts on text */
+  }
+  return { status: res.status, text, json, headers: res.headers };
+}
+
+/** An imageInference task with small defaults, overridable. */
+export function imageTask(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    taskType: 'imageInference',
+    taskUUID: uuid(),
+    model: 'runware:101@1',
+    positivePrompt: 'a lighthouse at dusk',
+    width: 64,
+    height: 64,
+    ...overrides,
+  };
+}
