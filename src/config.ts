@@ -28,6 +28,8 @@ export interface Config {
   outboundAllow: string[];
   logLevel: string;
   prices: PriceRule[];
+  /** `postgres://…` switches storage to PostgreSQL; unset means SQLite in dataDir. */
+  databaseUrl: string | undefined;
 }
 
 /** Flag names as the CLI spells them; each matches an environment variable. */
@@ -40,6 +42,7 @@ export interface ConfigFlags {
   maxBodyBytes?: string;
   publicUrl?: string;
   logLevel?: string;
+  databaseUrl?: string;
 }
 
 export const DEFAULT_PRICES: PriceRule[] = [
@@ -75,6 +78,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
       .filter((s) => s.length > 0),
     logLevel: pick(flags.logLevel, 'RUNTRAIL_LOG_LEVEL') ?? 'info',
     prices: pricesFile ? readPrices(pricesFile) : DEFAULT_PRICES,
+    databaseUrl: databaseUrl(pick(flags.databaseUrl, 'DATABASE_URL')),
   };
 }
 
@@ -83,6 +87,12 @@ function integer(raw: string, name: string, min: number, max = Number.MAX_SAFE_I
   const n = Number(raw);
   if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
   return n;
+}
+
+function databaseUrl(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^postgres(ql)?:\/\//.test(raw)) throw new ConfigError('DATABASE_URL must be a postgres:// URL');
+  return raw;
 }
 
 function readPrices(file: string): PriceRule[] {

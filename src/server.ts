@@ -28,7 +28,7 @@ export function createLogger(config: Config): Logger {
 }
 
 export async function startServer(config: Config, log: Logger, say: (line: string) => void): Promise<RunningServer> {
-  const storage = openStorage(config);
+  const storage = await openStorage(config);
   try {
     await provisionKeys(storage, config, say);
     const media = new MediaStore(config.mediaDir);

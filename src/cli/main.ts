@@ -3,7 +3,8 @@
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, type ConfigFlags } from '../config.js';
 import { createApiKey } from '../ledger/api-keys.js';
-import { openStorage } from '../ledger/open-storage.js';
+import { migrateStorage, openStorage } from '../ledger/open-storage.js';
+import type { Storage } from '../ledger/types.js';
 import { createLogger, startServer } from '../server.js';
 
 const program = new Command('runtrail').description('Self-hostable Runware-protocol task server with a byte-exact task ledger');
@@ -23,6 +24,7 @@ program
   .addOption(new Option('--max-body-bytes <n>', 'largest request body accepted (RUNTRAIL_MAX_BODY_BYTES)'))
   .addOption(new Option('--public-url <url>', 'base of media URLs handed out (RUNTRAIL_PUBLIC_URL)'))
   .addOption(new Option('--log-level <level>', 'pino log level (RUNTRAIL_LOG_LEVEL, default info)'))
+  .addOption(new Option('--database-url <url>', 'postgres:// URL; switches storage to PostgreSQL (DATABASE_URL)'))
   .action(async (flags: ConfigFlags) => {
     const config = loadConfig(process.env, flags);
     const log = createLogger(config);
@@ -43,6 +45,16 @@ program
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+  });
+
+program
+  .command('migrate')
+  .description('bring the database schema up to date (SQLite in the data folder, or DATABASE_URL)')
+  .addOption(new Option('--data-dir <dir>', 'the data folder (RUNTRAIL_DATA_DIR, default ./data)'))
+  .addOption(new Option('--database-url <url>', 'postgres:// URL (DATABASE_URL)'))
+  .action(async (opts: { dataDir?: string; databaseUrl?: string }) => {
+    const { backend, applied } = await migrateStorage(loadConfig(process.env, opts));
+    say(applied.length === 0 ? `${backend}: schema already up to date` : `${backend}: applied migrations ${applied.join(', ')}`);
   });
 
 const keys = program.command('keys').description('manage organizations and API keys');
@@ -103,8 +115,8 @@ keys
     });
   });
 
-async function withStorage(dataDir: string | undefined, run: (s: ReturnType<typeof openStorage>) => Promise<void>): Promise<void> {
-  const storage = openStorage(loadConfig(process.env, { dataDir }));
+async function withStorage(dataDir: string | undefined, run: (s: Storage) => Promise<void>): Promise<void> {
+  const storage = await openStorage(loadConfig(process.env, { dataDir }));
   try {
     await run(storage);
   } finally {

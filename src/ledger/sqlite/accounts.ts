@@ -3,34 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AccountStore, ApiKeyInfo, Organization } from '../types.js';
 import type { GroupCommitter, SqliteDatabase } from './database.js';
-
-interface OrgRow {
-  id: string;
-  name: string;
-  created_at: number;
-}
-interface KeyRow {
-  id: string;
-  org_id: string;
-  org_name: string;
-  prefix: string;
-  label: string | null;
-  created_at: number;
-  revoked_at: number | null;
-}
-
-const orgFromRow = (r: OrgRow): Organization => ({ id: r.id, name: r.name, createdAt: r.created_at });
-const keyFromRow = (r: KeyRow): ApiKeyInfo => ({
-  id: r.id,
-  orgId: r.org_id,
-  orgName: r.org_name,
-  prefix: r.prefix,
-  label: r.label,
-  createdAt: r.created_at,
-  revokedAt: r.revoked_at,
-});
-
-const KEY_COLUMNS = 'k.id, k.org_id, o.name AS org_name, k.prefix, k.label, k.created_at, k.revoked_at';
+import { KEY_COLUMNS, keyFromRow, orgFromRow, type KeyRow, type OrgRow } from '../rows.js';
 
 export class SqliteAccountStore implements AccountStore {
   private readonly byHash;

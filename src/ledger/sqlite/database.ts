@@ -10,18 +10,20 @@ import { MIGRATIONS } from './migrations.js';
 
 export type SqliteDatabase = Database.Database;
 
-export function openDatabase(file: string): SqliteDatabase {
+export function openDatabase(file: string, options: { migrate?: boolean } = {}): SqliteDatabase {
   mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  migrate(db);
+  if (options.migrate !== false) migrate(db);
   return db;
 }
 
-function migrate(db: SqliteDatabase): void {
+/** Applies pending migrations; returns the versions applied now. */
+export function migrate(db: SqliteDatabase): number[] {
+  const now: number[] = [];
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
   const applied = new Set(
     db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[],
@@ -32,7 +34,9 @@ function migrate(db: SqliteDatabase): void {
       db.exec(m.sql);
       db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, Date.now());
     })();
+    now.push(m.version);
   }
+  return now;
 }
 
 interface PendingWrite {

@@ -2,63 +2,8 @@
 // only acknowledged after its write committed, so readers never miss an acknowledged task).
 
 import type { MediaRecord, NewTask, RecordOutcome, StoredTask, TaskCompletion, TaskLedger } from '../types.js';
+import { mediaFromRow, taskFromRow, uuidKey as key, type MediaRow, type TaskRow } from '../rows.js';
 import type { GroupCommitter, SqliteDatabase } from './database.js';
-
-interface TaskRow {
-  org_id: string;
-  task_uuid: string;
-  task_type: string;
-  status: StoredTask['status'];
-  request_text: string;
-  response_text: string | null;
-  model: string | null;
-  transport: StoredTask['transport'];
-  cost: number | null;
-  error_code: string | null;
-  engine: string | null;
-  created_at: number;
-  completed_at: number | null;
-}
-
-interface MediaRow {
-  media_uuid: string;
-  org_id: string;
-  task_uuid: string | null;
-  access_token: string;
-  format: MediaRecord['format'];
-  width: number;
-  height: number;
-  bytes: number;
-  created_at: number;
-}
-
-const taskFromRow = (r: TaskRow): StoredTask => ({
-  orgId: r.org_id,
-  taskUUID: r.task_uuid,
-  taskType: r.task_type,
-  status: r.status,
-  requestText: r.request_text,
-  responseText: r.response_text,
-  model: r.model,
-  transport: r.transport,
-  cost: r.cost,
-  errorCode: r.error_code,
-  engine: r.engine,
-  createdAt: r.created_at,
-  completedAt: r.completed_at,
-});
-
-const mediaFromRow = (r: MediaRow): MediaRecord => ({
-  mediaUUID: r.media_uuid,
-  orgId: r.org_id,
-  taskUUID: r.task_uuid,
-  accessToken: r.access_token,
-  format: r.format,
-  width: r.width,
-  height: r.height,
-  bytes: r.bytes,
-  createdAt: r.created_at,
-});
 
 export class SqliteTaskLedger implements TaskLedger {
   private readonly insertTask;
@@ -164,9 +109,4 @@ export class SqliteTaskLedger implements TaskLedger {
     if (!existing) throw new Error('task insert conflicted but no row was found');
     return { recorded: false, existing: taskFromRow(existing) };
   }
-}
-
-/** UUIDs are case-insensitive; the ledger keys them in lower case. */
-function key(uuid: string): string {
-  return uuid.toLowerCase();
 }

@@ -6,8 +6,10 @@ import { SqliteAccountStore } from './accounts.js';
 import { GroupCommitter, openDatabase } from './database.js';
 import { SqliteTaskLedger } from './ledger.js';
 
+export const SQLITE_FILE = 'runtrail.db';
+
 export function openSqliteStorage(dataDir: string): Storage {
-  const db = openDatabase(join(dataDir, 'runtrail.db'));
+  const db = openDatabase(join(dataDir, SQLITE_FILE));
   const committer = new GroupCommitter(db);
   return {
     ledger: new SqliteTaskLedger(db, committer),

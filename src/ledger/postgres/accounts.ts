@@ -1,0 +1,71 @@
+// Organizations and API keys on PostgreSQL. Keys are stored only as SHA-256 hashes.
+
+import { randomUUID } from 'node:crypto';
+import type { AccountStore, ApiKeyInfo, Organization } from '../types.js';
+import { KEY_COLUMNS, keyFromRow, orgFromRow, type KeyRow, type OrgRow } from '../rows.js';
+import type { PgPool } from './database.js';
+
+export class PostgresAccountStore implements AccountStore {
+  constructor(private readonly pool: PgPool) {}
+
+  async ensureOrganization(name: string): Promise<Organization> {
+    await this.pool.query('INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING', [
+      randomUUID(),
+      name,
+      Date.now(),
+    ]);
+    return (await this.findOrganizationByName(name))!;
+  }
+
+  async findOrganizationByName(name: string): Promise<Organization | undefined> {
+    const { rows } = await this.pool.query<OrgRow>('SELECT * FROM organizations WHERE name = $1', [name]);
+    return rows[0] ? orgFromRow(rows[0]) : undefined;
+  }
+
+  async addApiKey(orgId: string, keyHash: string, prefix: string, label: string | null): Promise<ApiKeyInfo> {
+    const id = randomUUID();
+    await this.pool.query('INSERT INTO api_keys (id, org_id, key_hash, prefix, label, created_at) VALUES ($1, $2, $3, $4, $5, $6)', [
+      id,
+      orgId,
+      keyHash,
+      prefix,
+      label,
+      Date.now(),
+    ]);
+    const { rows } = await this.pool.query<KeyRow>(
+      `SELECT ${KEY_COLUMNS} FROM api_keys k JOIN organizations o ON o.id = k.org_id WHERE k.id = $1`,
+      [id],
+    );
+    return keyFromRow(rows[0]!);
+  }
+
+  async findOrganizationByKeyHash(keyHash: string): Promise<Organization | undefined> {
+    const { rows } = await this.pool.query<OrgRow>(
+      'SELECT o.* FROM api_keys k JOIN organizations o ON o.id = k.org_id WHERE k.key_hash = $1 AND k.revoked_at IS NULL',
+      [keyHash],
+    );
+    return rows[0] ? orgFromRow(rows[0]) : undefined;
+  }
+
+  async listApiKeys(orgName?: string): Promise<ApiKeyInfo[]> {
+    const { rows } = await this.pool.query<KeyRow>(
+      `SELECT ${KEY_COLUMNS} FROM api_keys k JOIN organizations o ON o.id = k.org_id
+       ${orgName === undefined ? '' : 'WHERE o.name = $1'} ORDER BY k.created_at, k.id`,
+      orgName === undefined ? [] : [orgName],
+    );
+    return rows.map(keyFromRow);
+  }
+
+  async revokeApiKey(idOrPrefix: string): Promise<number> {
+    const res = await this.pool.query('UPDATE api_keys SET revoked_at = $1 WHERE revoked_at IS NULL AND (id = $2 OR prefix = $2)', [
+      Date.now(),
+      idOrPrefix,
+    ]);
+    return res.rowCount ?? 0;
+  }
+
+  async countApiKeys(): Promise<number> {
+    const { rows } = await this.pool.query<{ n: string }>('SELECT count(*) AS n FROM api_keys');
+    return Number(rows[0]!.n);
+  }
+}

@@ -1,0 +1,100 @@
+// TaskLedger on PostgreSQL. Every write is one statement or one transaction, committed before
+// its promise resolves; PostgreSQL's own group commit batches the fsyncs of concurrent writers.
+
+import type { MediaRecord, NewTask, RecordOutcome, StoredTask, TaskCompletion, TaskLedger } from '../types.js';
+import { mediaFromRow, taskFromRow, uuidKey as key, type MediaRow, type TaskRow } from '../rows.js';
+import { inTransaction, type PgPool } from './database.js';
+import type pg from 'pg';
+
+const INSERT_TASK = `
+  INSERT INTO tasks (org_id, task_uuid, task_type, status, request_text, response_text, model, transport,
+                     cost, error_code, engine, created_at, completed_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+  ON CONFLICT (org_id, task_uuid) DO NOTHING`;
+
+const INSERT_MEDIA = `
+  INSERT INTO media (media_uuid, org_id, task_uuid, access_token, format, width, height, bytes, created_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
+
+export class PostgresTaskLedger implements TaskLedger {
+  constructor(private readonly pool: PgPool) {}
+
+  recordRequest(task: NewTask): Promise<RecordOutcome> {
+    return this.insertOrReport(this.pool, task, { status: 'processing' });
+  }
+
+  recordFailedTask(task: NewTask, completion: Omit<TaskCompletion, 'orgId' | 'taskUUID'>): Promise<RecordOutcome> {
+    if (completion.media.length === 0) return this.insertOrReport(this.pool, task, completion);
+    return inTransaction(this.pool, async (client) => {
+      const outcome = await this.insertOrReport(client, task, completion);
+      if (outcome.recorded) for (const m of completion.media) await insertMedia(client, m);
+      return outcome;
+    });
+  }
+
+  async completeTask(c: TaskCompletion): Promise<void> {
+    const update = (db: pg.Pool | pg.PoolClient) =>
+      db.query(
+        `UPDATE tasks SET status = $3, response_text = $4, cost = $5, error_code = $6, engine = $7, completed_at = $8
+         WHERE org_id = $1 AND task_uuid = $2`,
+        [c.orgId, key(c.taskUUID), c.status, c.responseText, c.cost, c.errorCode, c.engine, c.completedAt],
+      );
+    if (c.media.length === 0) {
+      await update(this.pool);
+      return;
+    }
+    await inTransaction(this.pool, async (client) => {
+      for (const m of c.media) await insertMedia(client, m);
+      await update(client);
+    });
+  }
+
+  async findTask(orgId: string, taskUUID: string): Promise<StoredTask | undefined> {
+    const { rows } = await this.pool.query<TaskRow>('SELECT * FROM tasks WHERE org_id = $1 AND task_uuid = $2', [orgId, key(taskUUID)]);
+    return rows[0] ? taskFromRow(rows[0]) : undefined;
+  }
+
+  async findMedia(orgId: string, mediaUUID: string): Promise<MediaRecord | undefined> {
+    const { rows } = await this.pool.query<MediaRow>('SELECT * FROM media WHERE media_uuid = $1 AND org_id = $2', [key(mediaUUID), orgId]);
+    return rows[0] ? mediaFromRow(rows[0]) : undefined;
+  }
+
+  async findMediaForServing(mediaUUID: string): Promise<MediaRecord | undefined> {
+    const { rows } = await this.pool.query<MediaRow>('SELECT * FROM media WHERE media_uuid = $1', [key(mediaUUID)]);
+    return rows[0] ? mediaFromRow(rows[0]) : undefined;
+  }
+
+  async close(): Promise<void> {
+    /* the pool is closed by the storage that owns it */
+  }
+
+  private async insertOrReport(
+    db: pg.Pool | pg.PoolClient,
+    task: NewTask,
+    done: { status: StoredTask['status'] } & Partial<Omit<TaskCompletion, 'orgId' | 'taskUUID' | 'status'>>,
+  ): Promise<RecordOutcome> {
+    const inserted = await db.query(INSERT_TASK, [
+      task.orgId,
+      key(task.taskUUID),
+      task.taskType,
+      done.status,
+      task.requestText,
+      done.responseText ?? null,
+      task.model,
+      task.transport,
+      done.cost ?? null,
+      done.errorCode ?? null,
+      done.engine ?? null,
+      task.createdAt,
+      done.completedAt ?? null,
+    ]);
+    if (inserted.rowCount === 1) return { recorded: true };
+    const { rows } = await db.query<TaskRow>('SELECT * FROM tasks WHERE org_id = $1 AND task_uuid = $2', [task.orgId, key(task.taskUUID)]);
+    if (!rows[0]) throw new Error('task insert conflicted but no row was found');
+    return { recorded: false, existing: taskFromRow(rows[0]) };
+  }
+}
+
+function insertMedia(client: pg.PoolClient, m: MediaRecord) {
+  return client.query(INSERT_MEDIA, [key(m.mediaUUID), m.orgId, m.taskUUID === null ? null : key(m.taskUUID), m.accessToken, m.format, m.width, m.height, m.bytes, m.createdAt]);
+}
