@@ -41,13 +41,12 @@ export function renderPlasma(width: number, height: number, seed: number, model:
   const palette = [0, 1, 2].map(() => ({ phase: rand() * 6.283, scale: 0.6 + rand() * 2.4 }));
 
   // Separable terms are tabulated; only the radial term is computed per pixel.
-  const tx = Float64Array.from({ length: width }, (_, x) => Math.sin(x * fx + px));
-  const ty = Float64Array.from({ length: height }, (_, y) => Math.sin(y * fy + py));
-  const td = Float64Array.from({ length: width + height }, (_, s) => Math.sin(s * fd + pd));
-  const lut = palette.map(({ phase, scale }) =>
-    Uint8Array.from({ length: 1024 }, (_, i) => Math.round(127.5 + 127.5 * Math.sin((i / 1023) * 4 * scale + phase))),
-  );
-  const [lr, lg, lb] = lut as [Uint8Array, Uint8Array, Uint8Array];
+  const tx = sineTable(width, fx, px);
+  const ty = sineTable(height, fy, py);
+  const td = sineTable(width + height, fd, pd);
+  const lr = paletteTable(palette[0]!);
+  const lg = paletteTable(palette[1]!);
+  const lb = paletteTable(palette[2]!);
 
   const out = Buffer.allocUnsafe(width * height * 3);
   let o = 0;
@@ -57,11 +56,25 @@ export function renderPlasma(width: number, height: number, seed: number, model:
     for (let x = 0; x < width; x++) {
       const radial = Math.sin(Math.sqrt((x - cx) * (x - cx) + dy) * fr);
       const v = (tx[x]! + rowY + td[x + y]! + radial + 4) / 8; // 0..1
-      const i = (v * 1023) | 0;
+      const i = (v * (LUT_SIZE - 1)) | 0;
       out[o++] = lr[i]!;
       out[o++] = lg[i]!;
       out[o++] = lb[i]!;
     }
   }
   return out;
+}
+
+const LUT_SIZE = 256;
+
+function sineTable(length: number, frequency: number, phase: number): Float64Array {
+  const table = new Float64Array(length);
+  for (let i = 0; i < length; i++) table[i] = Math.sin(i * frequency + phase);
+  return table;
+}
+
+function paletteTable({ phase, scale }: { phase: number; scale: number }): Uint8Array {
+  const table = new Uint8Array(LUT_SIZE);
+  for (let i = 0; i < LUT_SIZE; i++) table[i] = Math.round(127.5 + 127.5 * Math.sin((i / (LUT_SIZE - 1)) * 4 * scale + phase));
+  return table;
 }
