@@ -55,4 +55,13 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX media_by_task ON media (org_id, task_uuid);
     `,
   },
+  {
+    // Task history and retention (issue 7): per-organization retention in days (null: the
+    // server default, forever unless RUNTRAIL_RETENTION_DAYS is set); listings filter by these.
+    version: 2,
+    sql: `
+      ALTER TABLE organizations ADD COLUMN retention_days REAL;
+      CREATE INDEX tasks_by_org_type_time ON tasks (org_id, task_type, created_at);
+    `,
+  },
 ];
