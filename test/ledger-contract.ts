@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { MediaRecord, NewTask, Storage } from '../src/ledger/types.js';
+import type { MediaRecord, NewTask, Storage, StoredTask, TaskLedger } from '../src/ledger/types.js';
 
 export interface BackendUnderTest {
   name: string;
@@ -190,5 +190,166 @@ export function ledgerContract(backend: BackendUnderTest): void {
     assert.equal(await accounts.findOrganizationByKeyHash('hash-1'), undefined);
     assert.equal(await accounts.findOrganizationByKeyHash('hash-2'), undefined);
     assert.ok((await accounts.listApiKeys('a')).every((k) => k.revokedAt !== null));
+  });
+
+  // History, deletion, import and retention (issue 7).
+
+  const complete = (ledger: TaskLedger, orgId: string, taskUUID: string, status: 'success' | 'error', m: MediaRecord[] = []) =>
+    ledger.completeTask({
+      orgId,
+      taskUUID,
+      status,
+      responseText: status === 'success' ? '{"data":[{"ok":1.0}]}' : '{"errors":[{"code":"x"}]}',
+      cost: status === 'success' ? 0.0013 : null,
+      errorCode: status === 'success' ? null : 'x',
+      engine: 'builtin',
+      completedAt: Date.now(),
+      media: m,
+    });
+
+  run('lists tasks newest first with filters, cursor paging and counts', async ({ ledger, accounts }) => {
+    const a = await accounts.ensureOrganization('a');
+    const b = await accounts.ensureOrganization('b');
+    const base = 1_700_000_000_000;
+    const tasks: NewTask[] = [];
+    for (let i = 0; i < 7; i++) {
+      const t = newTask(a.id, {
+        createdAt: base + Math.floor(i / 2) * 1000, // pairs share a timestamp: the cursor must break ties
+        taskType: i % 3 === 0 ? 'imageUpload' : 'imageInference',
+        model: i % 2 === 0 ? 'runware:101@1' : 'civitai:4384@130072',
+      });
+      t.requestText = t.requestText.replace('"width"', `"positivePrompt":"${i === 4 ? 'A Red_Fox 100%' : 'a lighthouse'}","width"`);
+      tasks.push(t);
+      await ledger.recordRequest(t);
+    }
+    await complete(ledger, a.id, tasks[0]!.taskUUID, 'success');
+    await complete(ledger, a.id, tasks[1]!.taskUUID, 'error');
+    await ledger.recordRequest(newTask(b.id, { createdAt: base }));
+
+    const all: StoredTask[] = [];
+    let cursor = null;
+    for (let pages = 0; pages < 10; pages++) {
+      const page = await ledger.listTasks(a.id, {}, cursor, 3);
+      assert.ok(page.tasks.length <= 3);
+      all.push(...page.tasks);
+      cursor = page.next;
+      if (!cursor) break;
+    }
+    assert.equal(all.length, 7, 'every task once, none of the other organization');
+    assert.equal(new Set(all.map((t) => t.taskUUID)).size, 7);
+    for (let i = 1; i < all.length; i++) assert.ok(all[i - 1]!.createdAt >= all[i]!.createdAt, 'newest first');
+    assert.equal(all[0]!.requestText, tasks.find((t) => t.taskUUID === all[0]!.taskUUID)!.requestText);
+
+    const uuids = async (filter: Parameters<TaskLedger['listTasks']>[1]) =>
+      (await ledger.listTasks(a.id, filter, null, 100)).tasks.map((t) => t.taskUUID).sort();
+    const pick = (pred: (t: NewTask, i: number) => boolean) => tasks.filter(pred).map((t) => t.taskUUID).sort();
+    assert.deepEqual(await uuids({ taskType: 'imageUpload' }), pick((t) => t.taskType === 'imageUpload'));
+    assert.deepEqual(await uuids({ model: 'civitai:4384@130072' }), pick((t) => t.model === 'civitai:4384@130072'));
+    assert.deepEqual(await uuids({ status: 'success' }), [tasks[0]!.taskUUID]);
+    assert.deepEqual(await uuids({ status: 'processing' }), pick((_t, i) => i >= 2));
+    assert.deepEqual(await uuids({ createdFrom: base + 1000, createdBefore: base + 3000 }), pick((_t, i) => i >= 2 && i <= 5));
+    // Text search: a substring of the stored request, ASCII case ignored, % and _ taken literally.
+    assert.deepEqual(await uuids({ text: 'red_fox 100%' }), [tasks[4]!.taskUUID]);
+    assert.deepEqual(await uuids({ text: 'red%fox' }), []);
+    assert.deepEqual(await uuids({ text: 'LIGHTHOUSE', taskType: 'imageInference' }), pick((t, i) => i !== 4 && t.taskType === 'imageInference'));
+
+    assert.deepEqual(await ledger.countTasks(a.id, {}), { total: 7, processing: 5, success: 1, error: 1 });
+    assert.deepEqual(await ledger.countTasks(a.id, { taskType: 'imageUpload' }), { total: 3, processing: 2, success: 1, error: 0 });
+    assert.deepEqual(await ledger.countTasks(b.id, { text: 'nothing like this' }), { total: 0, processing: 0, success: 0, error: 0 });
+  });
+
+  run('deletes one task with its media rows; it is then simply not there', async ({ ledger, accounts }) => {
+    const a = await accounts.ensureOrganization('a');
+    const b = await accounts.ensureOrganization('b');
+    const task = newTask(a.id);
+    await ledger.recordRequest(task);
+    await ledger.recordRequest({ ...task, orgId: b.id });
+    const m = media(a.id, task.taskUUID);
+    await complete(ledger, a.id, task.taskUUID, 'success', [m]);
+    assert.deepEqual(await ledger.listTaskMedia(a.id, task.taskUUID.toUpperCase()), [m]);
+    assert.deepEqual(await ledger.listTaskMedia(b.id, task.taskUUID), []);
+
+    assert.deepEqual(await ledger.deleteTask(b.id, randomUUID()), { tasks: 0, media: [] });
+    const deleted = await ledger.deleteTask(a.id, task.taskUUID.toUpperCase());
+    assert.deepEqual(deleted, { tasks: 1, media: [m] });
+    assert.equal(await ledger.findTask(a.id, task.taskUUID), undefined);
+    assert.equal(await ledger.findMediaForServing(m.mediaUUID), undefined);
+    assert.deepEqual(await ledger.listTaskMedia(a.id, task.taskUUID), []);
+    assert.ok(await ledger.findTask(b.id, task.taskUUID), "another organization's task under the same UUID stays");
+    // The UUID is free again.
+    assert.deepEqual(await ledger.recordRequest(task), { recorded: true });
+  });
+
+  run('deletes tasks created before a time, oldest first, in batches', async ({ ledger, accounts }) => {
+    const a = await accounts.ensureOrganization('a');
+    const b = await accounts.ensureOrganization('b');
+    const base = 1_700_000_000_000;
+    const old = Array.from({ length: 5 }, (_, i) => newTask(a.id, { createdAt: base + i }));
+    const recent = newTask(a.id, { createdAt: base + 10_000 });
+    const otherOrg = newTask(b.id, { createdAt: base });
+    for (const t of [...old, recent, otherOrg]) await ledger.recordRequest(t);
+    const m = media(a.id, old[0]!.taskUUID);
+    await complete(ledger, a.id, old[0]!.taskUUID, 'success', [m]);
+
+    const first = await ledger.deleteTasksBefore(a.id, base + 5000, 3);
+    assert.equal(first.tasks, 3);
+    assert.deepEqual(first.media, [m]);
+    assert.equal(await ledger.findTask(a.id, old[0]!.taskUUID), undefined, 'the oldest go first');
+    const second = await ledger.deleteTasksBefore(a.id, base + 5000, 3);
+    assert.deepEqual(second, { tasks: 2, media: [] });
+    assert.deepEqual(await ledger.deleteTasksBefore(a.id, base + 5000, 3), { tasks: 0, media: [] });
+    assert.ok(await ledger.findTask(a.id, recent.taskUUID));
+    assert.ok(await ledger.findTask(b.id, otherOrg.taskUUID));
+    assert.equal((await ledger.countTasks(a.id, {})).total, 1);
+  });
+
+  run('imports an exported task byte for byte, once', async ({ ledger, accounts }) => {
+    const a = await accounts.ensureOrganization('a');
+    const b = await accounts.ensureOrganization('b');
+    const source = newTask(a.id);
+    await ledger.recordRequest(source);
+    const m = media(a.id, source.taskUUID);
+    await ledger.completeTask({
+      orgId: a.id,
+      taskUUID: source.taskUUID,
+      status: 'success',
+      responseText: '{"data":[{"n":1e3,"big":12345678901234567890,"s":"\\u00e9\\ud83d\\ude00"}]}',
+      cost: 0.0026,
+      errorCode: null,
+      engine: 'builtin',
+      completedAt: source.createdAt + 12,
+      media: [m],
+    });
+    const exported = (await ledger.findTask(a.id, source.taskUUID))!;
+    const exportedMedia = await ledger.listTaskMedia(a.id, source.taskUUID);
+    await ledger.deleteTask(a.id, source.taskUUID);
+
+    assert.equal(await ledger.importTask(exported, exportedMedia), true);
+    assert.deepEqual(await ledger.findTask(a.id, source.taskUUID), exported);
+    assert.deepEqual(await ledger.listTaskMedia(a.id, source.taskUUID), exportedMedia);
+    assert.equal(await ledger.importTask({ ...exported, responseText: '{"data":[]}' }, []), false, 'an existing task is kept');
+    assert.equal((await ledger.findTask(a.id, source.taskUUID))?.responseText, exported.responseText);
+    // Into another organization: the rows take that organization.
+    assert.equal(await ledger.importTask({ ...exported, orgId: b.id }, []), true);
+    assert.equal((await ledger.findTask(b.id, source.taskUUID))?.requestText, exported.requestText);
+    // A processing task imports as processing.
+    const running = newTask(a.id);
+    const asStored: StoredTask = { ...running, status: 'processing', responseText: null, cost: null, errorCode: null, engine: null, completedAt: null };
+    assert.equal(await ledger.importTask(asStored, []), true);
+    assert.deepEqual(await ledger.findTask(a.id, running.taskUUID), asStored);
+  });
+
+  run('organizations carry a retention setting, null by default', async ({ accounts }) => {
+    const a = await accounts.ensureOrganization('a');
+    const b = await accounts.ensureOrganization('b');
+    assert.deepEqual(
+      (await accounts.listOrganizations()).map((o) => [o.name, o.retentionDays]),
+      [['a', null], ['b', null]],
+    );
+    await accounts.setRetentionDays(a.id, 0.5);
+    await accounts.setRetentionDays(b.id, 30);
+    await accounts.setRetentionDays(b.id, null);
+    const orgs = await accounts.listOrganizations();
+    assert.deepEqual(orgs.map((o) => [o.id, o.name, o.retentionDays]), [[a.id, 'a', 0.5], [b.id, 'b', null]]);
   });
 }

@@ -1,7 +1,7 @@
 // Row shapes shared by the SQL backends (same column names in SQLite and PostgreSQL) and their
 // mapping to the domain types.
 
-import type { ApiKeyInfo, MediaRecord, Organization, StoredTask } from './types.js';
+import type { ApiKeyInfo, MediaRecord, Organization, OrganizationRetention, StoredTask } from './types.js';
 
 export interface TaskRow {
   org_id: string;
@@ -76,6 +76,15 @@ export const mediaFromRow = (r: MediaRow): MediaRecord => ({
 });
 
 export const orgFromRow = (r: OrgRow): Organization => ({ id: r.id, name: r.name, createdAt: r.created_at });
+
+export interface OrgRetentionRow extends OrgRow {
+  retention_days: number | null;
+}
+
+export const orgRetentionFromRow = (r: OrgRetentionRow): OrganizationRetention => ({
+  ...orgFromRow(r),
+  retentionDays: r.retention_days,
+});
 
 export const keyFromRow = (r: KeyRow): ApiKeyInfo => ({
   id: r.id,

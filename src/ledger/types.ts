@@ -60,6 +60,47 @@ export interface StoredTask {
 
 export type RecordOutcome = { recorded: true } | { recorded: false; existing: StoredTask };
 
+/** What a task listing may be narrowed to; every field is optional and they combine with AND. */
+export interface TaskFilter {
+  taskType?: string;
+  status?: TaskStatus;
+  model?: string;
+  /** Created at or after this time (ms since the epoch). */
+  createdFrom?: number;
+  /** Created before this time (ms since the epoch). */
+  createdBefore?: number;
+  /**
+   * Text that must occur in the stored request text (case-insensitive for ASCII letters). The
+   * request text is the JSON as sent, so this finds prompt words, and any other value too.
+   */
+  text?: string;
+}
+
+/** Where a listing continues: listings run newest first, ties broken by taskUUID. */
+export interface TaskCursor {
+  createdAt: number;
+  taskUUID: string;
+}
+
+export interface TaskPage {
+  tasks: StoredTask[];
+  /** Where the next page starts, or null when this was the last one. */
+  next: TaskCursor | null;
+}
+
+export interface TaskCounts {
+  total: number;
+  processing: number;
+  success: number;
+  error: number;
+}
+
+/** What a deletion removed from the ledger; the caller removes the media files themselves. */
+export interface DeletedTasks {
+  tasks: number;
+  media: MediaRecord[];
+}
+
 export interface TaskLedger {
   /** Makes the request durable before any work starts; reports an existing task under the UUID instead. */
   recordRequest(task: NewTask): Promise<RecordOutcome>;
@@ -73,6 +114,21 @@ export interface TaskLedger {
   findMedia(orgId: string, mediaUUID: string): Promise<MediaRecord | undefined>;
   /** Media lookup by UUID alone, for serving URLs; the caller checks the access token. */
   findMediaForServing(mediaUUID: string): Promise<MediaRecord | undefined>;
+  /** One page of the organization's tasks matching the filter, newest first. */
+  listTasks(orgId: string, filter: TaskFilter, cursor: TaskCursor | null, limit: number): Promise<TaskPage>;
+  /** How many of the organization's tasks match the filter, in all and by status. */
+  countTasks(orgId: string, filter: TaskFilter): Promise<TaskCounts>;
+  /** The media a task produced (or uploaded), oldest first. */
+  listTaskMedia(orgId: string, taskUUID: string): Promise<MediaRecord[]>;
+  /** Forgets one task and its media rows; afterwards it answers like a task that never existed. */
+  deleteTask(orgId: string, taskUUID: string): Promise<DeletedTasks>;
+  /** Forgets up to `limit` of the organization's tasks created before `before` (oldest first), with their media rows. */
+  deleteTasksBefore(orgId: string, before: number, limit: number): Promise<DeletedTasks>;
+  /**
+   * Restores an exported task (texts byte for byte) with its media rows, in one write; does
+   * nothing and returns false when the organization already has a task under that UUID.
+   */
+  importTask(task: StoredTask, media: MediaRecord[]): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -103,6 +159,15 @@ export interface AccountStore {
   /** Revokes by key id or by prefix; returns how many keys were revoked. */
   revokeApiKey(idOrPrefix: string): Promise<number>;
   countApiKeys(): Promise<number>;
+  /** Every organization with its retention setting, for the retention sweeper. */
+  listOrganizations(): Promise<OrganizationRetention[]>;
+  /** Sets how many days the organization's tasks are kept (fractions allowed); null keeps them forever (or the server default). */
+  setRetentionDays(orgId: string, days: number | null): Promise<void>;
+}
+
+export interface OrganizationRetention extends Organization {
+  /** Days a task is kept after it was created; null means the server default (RUNTRAIL_RETENTION_DAYS, or forever). */
+  retentionDays: number | null;
 }
 
 /** Everything one backend provides, opened and closed together. */

@@ -1,8 +1,8 @@
 // Organizations and API keys on PostgreSQL. Keys are stored only as SHA-256 hashes.
 
 import { randomUUID } from 'node:crypto';
-import type { AccountStore, ApiKeyInfo, Organization } from '../types.js';
-import { KEY_COLUMNS, keyFromRow, orgFromRow, type KeyRow, type OrgRow } from '../rows.js';
+import type { AccountStore, ApiKeyInfo, Organization, OrganizationRetention } from '../types.js';
+import { KEY_COLUMNS, keyFromRow, orgFromRow, orgRetentionFromRow, type KeyRow, type OrgRetentionRow, type OrgRow } from '../rows.js';
 import type { PgPool } from './database.js';
 
 export class PostgresAccountStore implements AccountStore {
@@ -67,5 +67,14 @@ export class PostgresAccountStore implements AccountStore {
   async countApiKeys(): Promise<number> {
     const { rows } = await this.pool.query<{ n: string }>('SELECT count(*) AS n FROM api_keys');
     return Number(rows[0]!.n);
+  }
+
+  async listOrganizations(): Promise<OrganizationRetention[]> {
+    const { rows } = await this.pool.query<OrgRetentionRow>('SELECT id, name, created_at, retention_days FROM organizations ORDER BY name');
+    return rows.map(orgRetentionFromRow);
+  }
+
+  async setRetentionDays(orgId: string, days: number | null): Promise<void> {
+    await this.pool.query('UPDATE organizations SET retention_days = $1 WHERE id = $2', [days, orgId]);
   }
 }

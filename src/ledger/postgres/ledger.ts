@@ -1,8 +1,21 @@
 // TaskLedger on PostgreSQL. Every write is one statement or one transaction, committed before
 // its promise resolves; PostgreSQL's own group commit batches the fsyncs of concurrent writers.
 
-import type { MediaRecord, NewTask, RecordOutcome, StoredTask, TaskCompletion, TaskLedger } from '../types.js';
+import type {
+  DeletedTasks,
+  MediaRecord,
+  NewTask,
+  RecordOutcome,
+  StoredTask,
+  TaskCompletion,
+  TaskCounts,
+  TaskCursor,
+  TaskFilter,
+  TaskLedger,
+  TaskPage,
+} from '../types.js';
 import { mediaFromRow, taskFromRow, uuidKey as key, type MediaRow, type TaskRow } from '../rows.js';
+import { countSql, countsFrom, pageFrom, taskPageSql, type SqlDialect } from '../task-query.js';
 import { inTransaction, type PgPool } from './database.js';
 import type pg from 'pg';
 
@@ -64,6 +77,77 @@ export class PostgresTaskLedger implements TaskLedger {
     return rows[0] ? mediaFromRow(rows[0]) : undefined;
   }
 
+  async listTasks(orgId: string, filter: TaskFilter, cursor: TaskCursor | null, limit: number): Promise<TaskPage> {
+    const params: unknown[] = [];
+    const sql = taskPageSql(orgId, filter, cursor, limit, dialect(params));
+    const { rows } = await this.pool.query<TaskRow>(sql, params);
+    return pageFrom(rows.map(taskFromRow), limit);
+  }
+
+  async countTasks(orgId: string, filter: TaskFilter): Promise<TaskCounts> {
+    const params: unknown[] = [];
+    const sql = countSql(orgId, filter, dialect(params));
+    const { rows } = await this.pool.query<{ status: string; n: string }>(sql, params);
+    return countsFrom(rows);
+  }
+
+  async listTaskMedia(orgId: string, taskUUID: string): Promise<MediaRecord[]> {
+    const { rows } = await this.pool.query<MediaRow>(
+      'SELECT * FROM media WHERE org_id = $1 AND task_uuid = $2 ORDER BY created_at, media_uuid',
+      [orgId, key(taskUUID)],
+    );
+    return rows.map(mediaFromRow);
+  }
+
+  deleteTask(orgId: string, taskUUID: string): Promise<DeletedTasks> {
+    return inTransaction(this.pool, (client) => deleteTasks(client, orgId, [key(taskUUID)]));
+  }
+
+  deleteTasksBefore(orgId: string, before: number, limit: number): Promise<DeletedTasks> {
+    return inTransaction(this.pool, async (client) => {
+      const { rows } = await client.query<{ task_uuid: string }>(
+        'SELECT task_uuid FROM tasks WHERE org_id = $1 AND created_at < $2 ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED',
+        [orgId, before, limit],
+      );
+      return deleteTasks(client, orgId, rows.map((r) => r.task_uuid));
+    });
+  }
+
+  importTask(task: StoredTask, media: MediaRecord[]): Promise<boolean> {
+    return inTransaction(this.pool, async (client) => {
+      const inserted = await client.query(INSERT_TASK, [
+        task.orgId,
+        key(task.taskUUID),
+        task.taskType,
+        task.status,
+        task.requestText,
+        task.responseText,
+        task.model,
+        task.transport,
+        task.cost,
+        task.errorCode,
+        task.engine,
+        task.createdAt,
+        task.completedAt,
+      ]);
+      if (inserted.rowCount !== 1) return false;
+      for (const m of media) {
+        await client.query(`${INSERT_MEDIA} ON CONFLICT (media_uuid) DO NOTHING`, [
+          key(m.mediaUUID),
+          task.orgId,
+          key(task.taskUUID),
+          m.accessToken,
+          m.format,
+          m.width,
+          m.height,
+          m.bytes,
+          m.createdAt,
+        ]);
+      }
+      return true;
+    });
+  }
+
   async close(): Promise<void> {
     /* the pool is closed by the storage that owns it */
   }
@@ -97,4 +181,21 @@ export class PostgresTaskLedger implements TaskLedger {
 
 function insertMedia(client: pg.PoolClient, m: MediaRecord) {
   return client.query(INSERT_MEDIA, [key(m.mediaUUID), m.orgId, m.taskUUID === null ? null : key(m.taskUUID), m.accessToken, m.format, m.width, m.height, m.bytes, m.createdAt]);
+}
+
+async function deleteTasks(client: pg.PoolClient, orgId: string, uuids: string[]): Promise<DeletedTasks> {
+  if (uuids.length === 0) return { tasks: 0, media: [] };
+  const media = await client.query<MediaRow>('DELETE FROM media WHERE org_id = $1 AND task_uuid = ANY($2::text[]) RETURNING *', [orgId, uuids]);
+  const tasks = await client.query('DELETE FROM tasks WHERE org_id = $1 AND task_uuid = ANY($2::text[])', [orgId, uuids]);
+  return { tasks: tasks.rowCount ?? 0, media: media.rows.map(mediaFromRow) };
+}
+
+function dialect(params: unknown[]): SqlDialect {
+  return {
+    param(value) {
+      params.push(value);
+      return `$${params.length}`;
+    },
+    likeOperator: 'ILIKE',
+  };
 }

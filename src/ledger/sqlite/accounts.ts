@@ -1,9 +1,9 @@
 // Organizations and API keys on SQLite. Keys are stored only as SHA-256 hashes.
 
 import { randomUUID } from 'node:crypto';
-import type { AccountStore, ApiKeyInfo, Organization } from '../types.js';
+import type { AccountStore, ApiKeyInfo, Organization, OrganizationRetention } from '../types.js';
 import type { GroupCommitter, SqliteDatabase } from './database.js';
-import { KEY_COLUMNS, keyFromRow, orgFromRow, type KeyRow, type OrgRow } from '../rows.js';
+import { KEY_COLUMNS, keyFromRow, orgFromRow, orgRetentionFromRow, type KeyRow, type OrgRetentionRow, type OrgRow } from '../rows.js';
 
 export class SqliteAccountStore implements AccountStore {
   private readonly byHash;
@@ -70,5 +70,18 @@ export class SqliteAccountStore implements AccountStore {
 
   async countApiKeys(): Promise<number> {
     return this.db.prepare('SELECT count(*) FROM api_keys').pluck().get() as number;
+  }
+
+  async listOrganizations(): Promise<OrganizationRetention[]> {
+    return this.db
+      .prepare<[], OrgRetentionRow>('SELECT id, name, created_at, retention_days FROM organizations ORDER BY name')
+      .all()
+      .map(orgRetentionFromRow);
+  }
+
+  setRetentionDays(orgId: string, days: number | null): Promise<void> {
+    return this.committer.write(() => {
+      this.db.prepare('UPDATE organizations SET retention_days = ? WHERE id = ?').run(days, orgId);
+    });
   }
 }

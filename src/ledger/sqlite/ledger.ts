@@ -1,8 +1,21 @@
 // TaskLedger on SQLite. Writes go through the group committer; reads are direct (a task is
 // only acknowledged after its write committed, so readers never miss an acknowledged task).
 
-import type { MediaRecord, NewTask, RecordOutcome, StoredTask, TaskCompletion, TaskLedger } from '../types.js';
+import type {
+  DeletedTasks,
+  MediaRecord,
+  NewTask,
+  RecordOutcome,
+  StoredTask,
+  TaskCompletion,
+  TaskCounts,
+  TaskCursor,
+  TaskFilter,
+  TaskLedger,
+  TaskPage,
+} from '../types.js';
 import { mediaFromRow, taskFromRow, uuidKey as key, type MediaRow, type TaskRow } from '../rows.js';
+import { countSql, countsFrom, pageFrom, taskPageSql, type SqlDialect } from '../task-query.js';
 import type { GroupCommitter, SqliteDatabase } from './database.js';
 
 export class SqliteTaskLedger implements TaskLedger {
@@ -14,7 +27,7 @@ export class SqliteTaskLedger implements TaskLedger {
   private readonly selectMedia;
 
   constructor(
-    db: SqliteDatabase,
+    private readonly db: SqliteDatabase,
     private readonly committer: GroupCommitter,
   ) {
     this.insertTask = db.prepare(
@@ -81,8 +94,70 @@ export class SqliteTaskLedger implements TaskLedger {
     return row ? mediaFromRow(row) : undefined;
   }
 
+  async listTasks(orgId: string, filter: TaskFilter, cursor: TaskCursor | null, limit: number): Promise<TaskPage> {
+    const params: unknown[] = [];
+    const sql = taskPageSql(orgId, filter, cursor, limit, dialect(params));
+    return pageFrom(this.db.prepare<unknown[], TaskRow>(sql).all(...params).map(taskFromRow), limit);
+  }
+
+  async countTasks(orgId: string, filter: TaskFilter): Promise<TaskCounts> {
+    const params: unknown[] = [];
+    const sql = countSql(orgId, filter, dialect(params));
+    return countsFrom(this.db.prepare<unknown[], { status: string; n: number }>(sql).all(...params));
+  }
+
+  async listTaskMedia(orgId: string, taskUUID: string): Promise<MediaRecord[]> {
+    return this.db
+      .prepare<[string, string], MediaRow>('SELECT * FROM media WHERE org_id = ? AND task_uuid = ? ORDER BY created_at, media_uuid')
+      .all(orgId, key(taskUUID))
+      .map(mediaFromRow);
+  }
+
+  deleteTask(orgId: string, taskUUID: string): Promise<DeletedTasks> {
+    return this.committer.write(() => this.deleteTasks(orgId, [key(taskUUID)]));
+  }
+
+  deleteTasksBefore(orgId: string, before: number, limit: number): Promise<DeletedTasks> {
+    return this.committer.write(() => {
+      const uuids = this.db
+        .prepare<[string, number, number], string>('SELECT task_uuid FROM tasks WHERE org_id = ? AND created_at < ? ORDER BY created_at LIMIT ?')
+        .pluck()
+        .all(orgId, before, limit);
+      return this.deleteTasks(orgId, uuids);
+    });
+  }
+
+  importTask(task: StoredTask, media: MediaRecord[]): Promise<boolean> {
+    return this.committer.write(() => {
+      const info = this.insertTask.run({ ...task, taskUUID: key(task.taskUUID) });
+      if (info.changes !== 1) return false;
+      for (const m of media) {
+        this.db
+          .prepare(
+            `INSERT INTO media (media_uuid, org_id, task_uuid, access_token, format, width, height, bytes, created_at)
+             VALUES (@mediaUUID, @orgId, @taskUUID, @accessToken, @format, @width, @height, @bytes, @createdAt)
+             ON CONFLICT (media_uuid) DO NOTHING`,
+          )
+          .run({ ...m, mediaUUID: key(m.mediaUUID), orgId: task.orgId, taskUUID: key(task.taskUUID) });
+      }
+      return true;
+    });
+  }
+
   async close(): Promise<void> {
     this.committer.flush();
+  }
+
+  /** Runs inside a committer write: removes the tasks and their media rows, returning the media. */
+  private deleteTasks(orgId: string, uuids: readonly string[]): DeletedTasks {
+    if (uuids.length === 0) return { tasks: 0, media: [] };
+    const list = JSON.stringify(uuids);
+    const media = this.db
+      .prepare<[string, string], MediaRow>('DELETE FROM media WHERE org_id = ? AND task_uuid IN (SELECT value FROM json_each(?)) RETURNING *')
+      .all(orgId, list)
+      .map(mediaFromRow);
+    const tasks = this.db.prepare('DELETE FROM tasks WHERE org_id = ? AND task_uuid IN (SELECT value FROM json_each(?))').run(orgId, list).changes;
+    return { tasks, media };
   }
 
   private insertOrReport(
@@ -109,4 +184,14 @@ export class SqliteTaskLedger implements TaskLedger {
     if (!existing) throw new Error('task insert conflicted but no row was found');
     return { recorded: false, existing: taskFromRow(existing) };
   }
+}
+
+function dialect(params: unknown[]): SqlDialect {
+  return {
+    param(value) {
+      params.push(value);
+      return '?';
+    },
+    likeOperator: 'LIKE',
+  };
 }
