@@ -30,6 +30,10 @@ export interface Config {
   prices: PriceRule[];
   /** `postgres://…` switches storage to PostgreSQL; unset means SQLite in dataDir. */
   databaseUrl: string | undefined;
+  /** Days a task is kept for organizations without their own setting (RUNTRAIL_RETENTION_DAYS); undefined keeps them forever. */
+  retentionDays: number | undefined;
+  /** Seconds between two runs of the retention sweeper (RUNTRAIL_RETENTION_SWEEP_SECONDS). */
+  retentionSweepSeconds: number;
 }
 
 /** Flag names as the CLI spells them; each matches an environment variable. */
@@ -79,6 +83,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     logLevel: pick(flags.logLevel, 'RUNTRAIL_LOG_LEVEL') ?? 'info',
     prices: pricesFile ? readPrices(pricesFile) : DEFAULT_PRICES,
     databaseUrl: databaseUrl(pick(flags.databaseUrl, 'DATABASE_URL')),
+    retentionDays: positiveNumber(pick(undefined, 'RUNTRAIL_RETENTION_DAYS'), 'RUNTRAIL_RETENTION_DAYS'),
+    retentionSweepSeconds: positiveNumber(pick(undefined, 'RUNTRAIL_RETENTION_SWEEP_SECONDS'), 'RUNTRAIL_RETENTION_SWEEP_SECONDS') ?? 600,
   };
 }
 
@@ -86,6 +92,14 @@ function integer(raw: string, name: string, min: number, max = Number.MAX_SAFE_I
   if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
   const n = Number(raw);
   if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+/** A number above zero, fractions allowed (`0.5` days); undefined when unset. */
+export function positiveNumber(raw: string | undefined, name: string): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!/^\d*\.?\d+$/.test(raw) || !Number.isFinite(n) || n <= 0) throw new ConfigError(`${name} must be a number above 0, got "${raw}"`);
   return n;
 }
 

@@ -14,6 +14,7 @@ import { OutboundPolicy } from './media/outbound-policy.js';
 import { Metrics } from './metrics.js';
 import { TaskDispatcher } from './tasks/dispatch.js';
 import { PriceTable } from './tasks/price-table.js';
+import { RetentionSweeper } from './retention/sweeper.js';
 import { buildHttpApp } from './transport/http.js';
 
 export interface RunningServer {
@@ -57,10 +58,16 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
     const displayHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `http://${displayHost}:${port}`;
     media.publicUrl = config.publicUrl || url;
+    const sweeper = new RetentionSweeper(
+      { ledger: storage.ledger, accounts: storage.accounts, media, log },
+      { defaultDays: config.retentionDays, intervalMs: config.retentionSweepSeconds * 1000 },
+    );
+    sweeper.start();
     return {
       url,
       app,
       async close() {
+        await sweeper.stop();
         await app.close();
         await storage.close();
       },

@@ -5,7 +5,7 @@
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MediaRecord } from '../ledger/types.js';
 
@@ -46,6 +46,36 @@ export class MediaStore {
       bytes: image.data.length,
       createdAt: Date.now(),
     };
+  }
+
+  /** Writes the file of an imported media record durably (an existing file is left as it is). */
+  async restore(record: MediaRecord, data: Buffer): Promise<void> {
+    // The record comes from an export file: its UUID and format become a file name.
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(record.mediaUUID) || !(record.format in CONTENT_TYPES)) {
+      throw new Error(`invalid media record ${JSON.stringify(record.mediaUUID)}.${String(record.format)}`);
+    }
+    let handle;
+    try {
+      handle = await open(this.pathOf(record.mediaUUID, record.format), 'wx');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return;
+      throw err;
+    }
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Removes the file of a deleted media record; a file already gone is fine. */
+  async remove(record: MediaRecord): Promise<void> {
+    try {
+      await unlink(this.pathOf(record.mediaUUID, record.format));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
   }
 
   read(record: MediaRecord): Promise<Buffer> {

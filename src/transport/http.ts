@@ -14,6 +14,8 @@ import type { AccountStore, Organization, TaskLedger } from '../ledger/types.js'
 import { CONTENT_TYPES, type MediaStore } from '../media/media-store.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskDispatcher } from '../tasks/dispatch.js';
+import { registerExplorerPage } from './explorer-page.js';
+import { registerHistoryApi } from './history-api.js';
 
 export interface HttpDeps {
   dispatcher: TaskDispatcher;
@@ -89,6 +91,9 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
       .header('cache-control', 'private, max-age=31536000, immutable')
       .send(data);
   });
+
+  registerHistoryApi(app, deps);
+  registerExplorerPage(app);
 
   return app;
 }

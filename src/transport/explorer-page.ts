@@ -1,0 +1,47 @@
+// Serves the task explorer (web/explorer/: plain HTML, CSS and JavaScript, no build step) at
+// /explorer. The page holds no data of its own: it signs in with an API key and reads the
+// history API like any other client.
+
+import type { FastifyInstance } from 'fastify';
+import { readdirSync, readFileSync } from 'node:fs';
+import { extname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** web/explorer relative to this file, both in src/ (ts) and in dist/src/ (compiled). */
+function explorerDir(): string {
+  const here = fileURLToPath(import.meta.url);
+  const repo = here.includes(`${join('dist', 'src')}`) ? resolve(here, '../../../..') : resolve(here, '../../..');
+  return join(repo, 'web', 'explorer');
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+};
+
+// Media URLs may live on another public host, so images may come from anywhere; scripts and
+// API calls only from here.
+const CSP = "default-src 'self'; img-src * data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+
+export function registerExplorerPage(app: FastifyInstance): void {
+  const dir = explorerDir();
+  const files = new Map<string, { body: Buffer; type: string }>();
+  for (const name of readdirSync(dir)) {
+    const type = TYPES[extname(name)];
+    if (type) files.set(name, { body: readFileSync(join(dir, name)), type });
+  }
+  const send = (name: string) => files.get(name);
+  app.get('/explorer', async (_req, reply) => {
+    const index = send('index.html')!;
+    return reply.type(index.type).header('content-security-policy', CSP).header('cache-control', 'no-cache').send(index.body);
+  });
+  app.get('/explorer/', async (_req, reply) => reply.redirect('/explorer', 301));
+  app.get<{ Params: { file: string } }>('/explorer/:file', async (req, reply) => {
+    const file = send(req.params.file);
+    if (!file) return reply.callNotFound();
+    return reply.type(file.type).header('content-security-policy', CSP).header('cache-control', 'no-cache').send(file.body);
+  });
+}

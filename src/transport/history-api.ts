@@ -1,0 +1,126 @@
+// The task history API, outside the Runware protocol: GET /api/tasks lists the caller's tasks
+// (filters, cursor paging, counts) and GET /api/tasks/:taskUUID shows one with its stored
+// request and response texts, timing, cost, engine, media and webhook attempts. Same API keys
+// (Bearer), scoped to the key's organization; errors leave as the protocol envelope.
+
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ProtocolError } from '../protocol/errors.js';
+import { isCanonicalUuid } from '../protocol/uuid.js';
+import { authenticate } from '../ledger/api-keys.js';
+import { decodeCursor, encodeCursor, parseLimit, parseTaskFilter } from '../ledger/task-filter.js';
+import type { AccountStore, Organization, StoredTask, TaskLedger } from '../ledger/types.js';
+import type { MediaStore } from '../media/media-store.js';
+import { replyEnvelope } from '../protocol/envelope.js';
+import { responseTextOf, taskNotFound } from '../tasks/get-task-details.js';
+
+/** Webhook deliveries of a task, when async delivery records them; absent otherwise. */
+export type WebhookAttemptsReader = (orgId: string, taskUUID: string) => Promise<readonly object[]>;
+
+export interface HistoryApiDeps {
+  accounts: AccountStore;
+  ledger: TaskLedger;
+  media: MediaStore;
+  webhookAttempts?: WebhookAttemptsReader;
+}
+
+const PAGE_SIZE = 50;
+const MAX_PAGE_SIZE = 500;
+const PROMPT_PREVIEW = 300;
+
+type ListQuery = Partial<Record<'taskType' | 'status' | 'model' | 'since' | 'until' | 'text' | 'cursor' | 'limit', string>>;
+
+export function registerHistoryApi(app: FastifyInstance, deps: HistoryApiDeps): void {
+  app.get<{ Querystring: ListQuery }>('/api/tasks', async (req, reply) => {
+    const org = await bearerOrganization(req, deps.accounts);
+    const q = req.query;
+    const filter = parseTaskFilter(q);
+    const cursor = decodeCursor(q.cursor);
+    const limit = parseLimit(q.limit, PAGE_SIZE, MAX_PAGE_SIZE);
+    const [page, counts] = await Promise.all([deps.ledger.listTasks(org.id, filter, cursor, limit), deps.ledger.countTasks(org.id, filter)]);
+    const body = {
+      data: page.tasks.map(taskSummary),
+      counts,
+      nextCursor: page.next ? encodeCursor(page.next) : null,
+    };
+    return reply.header('cache-control', 'no-store').type('application/json').send(JSON.stringify(body));
+  });
+
+  app.get<{ Params: { taskUUID: string } }>('/api/tasks/:taskUUID', async (req, reply) => {
+    const org = await bearerOrganization(req, deps.accounts);
+    const { taskUUID } = req.params;
+    if (!isCanonicalUuid(taskUUID)) {
+      throw new ProtocolError('invalidTaskUUID', "Invalid value for 'taskUUID' parameter. It must be a UUID (8-4-4-4-12 hexadecimal digits).", {
+        parameter: 'taskUUID',
+        type: 'string',
+        taskUUID,
+      });
+    }
+    const task = await deps.ledger.findTask(org.id, taskUUID);
+    if (!task) {
+      // The very bytes getTaskDetails answers for an unknown, expired or other organization's task.
+      return reply.code(404).header('cache-control', 'no-store').type('application/json').send(replyEnvelope([taskNotFound('getTaskDetails', taskUUID)]));
+    }
+    const [media, attempts] = await Promise.all([
+      deps.ledger.listTaskMedia(org.id, task.taskUUID),
+      deps.webhookAttempts ? deps.webhookAttempts(org.id, task.taskUUID) : Promise.resolve([]),
+    ]);
+    const meta = JSON.stringify({
+      ...taskSummary(task),
+      media: media.map((m) => ({ imageUUID: m.mediaUUID, imageURL: deps.media.urlOf(m), format: m.format, width: m.width, height: m.height, bytes: m.bytes })),
+      webhookAttempts: attempts,
+      requestText: task.requestText,
+      responseText: task.responseText,
+    });
+    // request/response are spliced in as stored (as getTaskDetails does); requestText and
+    // responseText carry the same bytes as strings for clients that parse before they look.
+    const item = `${meta.slice(0, -1)},"request":${task.requestText},"response":${responseTextOf(task)}}`;
+    return reply.header('cache-control', 'no-store').type('application/json').send(`{"data":[${item}]}`);
+  });
+}
+
+/** What a listing shows of a task: everything but the full texts. */
+function taskSummary(t: StoredTask) {
+  return {
+    taskUUID: t.taskUUID,
+    taskType: t.taskType,
+    status: t.status,
+    model: t.model,
+    prompt: promptOf(t.requestText),
+    transport: t.transport,
+    engine: t.engine,
+    cost: t.cost,
+    errorCode: t.errorCode,
+    createdAt: new Date(t.createdAt).toISOString(),
+    completedAt: t.completedAt === null ? null : new Date(t.completedAt).toISOString(),
+    durationMs: t.completedAt === null ? null : t.completedAt - t.createdAt,
+  };
+}
+
+/** The positivePrompt of the task's (first) object, shortened for listings. */
+export function promptOf(requestText: string): string | null {
+  if (!requestText.includes('"positivePrompt"')) return null;
+  try {
+    const first = (JSON.parse(requestText) as unknown[])[0] as Record<string, unknown> | undefined;
+    const p = first?.['positivePrompt'];
+    if (typeof p !== 'string') return null;
+    return p.length > PROMPT_PREVIEW ? `${p.slice(0, PROMPT_PREVIEW)}…` : p;
+  } catch {
+    return null;
+  }
+}
+
+async function bearerOrganization(req: FastifyRequest, accounts: AccountStore): Promise<Organization> {
+  const header = req.headers.authorization;
+  if (header === undefined) {
+    throw new ProtocolError('missingApiKey', 'No API key was given: send an Authorization: Bearer header.', { parameter: 'apiKey', type: 'string' });
+  }
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  const org = m ? await authenticate(accounts, m[1]!) : undefined;
+  if (!org) {
+    throw new ProtocolError('invalidApiKey', 'Invalid API key. Ask the operator of this server for a key (runtrail keys create).', {
+      parameter: 'apiKey',
+      type: 'string',
+    });
+  }
+  return org;
+}
