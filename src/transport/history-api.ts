@@ -8,7 +8,8 @@ import { ProtocolError } from '../protocol/errors.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
 import { authenticate } from '../ledger/api-keys.js';
 import { decodeCursor, encodeCursor, parseLimit, parseTaskFilter } from '../ledger/task-filter.js';
-import type { AccountStore, Organization, StoredTask, TaskLedger } from '../ledger/types.js';
+import { taskSummary } from '../ledger/task-summary.js';
+import type { AccountStore, Organization, TaskLedger } from '../ledger/types.js';
 import type { MediaStore } from '../media/media-store.js';
 import { replyEnvelope } from '../protocol/envelope.js';
 import { responseTextOf, taskNotFound } from '../tasks/get-task-details.js';
@@ -25,7 +26,6 @@ export interface HistoryApiDeps {
 
 const PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 500;
-const PROMPT_PREVIEW = 300;
 
 type ListQuery = Partial<Record<'taskType' | 'status' | 'model' | 'since' | 'until' | 'text' | 'cursor' | 'limit', string>>;
 
@@ -78,38 +78,7 @@ export function registerHistoryApi(app: FastifyInstance, deps: HistoryApiDeps): 
   });
 }
 
-/** What a listing shows of a task: everything but the full texts. */
-function taskSummary(t: StoredTask) {
-  return {
-    taskUUID: t.taskUUID,
-    taskType: t.taskType,
-    status: t.status,
-    model: t.model,
-    prompt: promptOf(t.requestText),
-    transport: t.transport,
-    engine: t.engine,
-    cost: t.cost,
-    errorCode: t.errorCode,
-    createdAt: new Date(t.createdAt).toISOString(),
-    completedAt: t.completedAt === null ? null : new Date(t.completedAt).toISOString(),
-    durationMs: t.completedAt === null ? null : t.completedAt - t.createdAt,
-  };
-}
-
-/** The positivePrompt of the task's (first) object, shortened for listings. */
-export function promptOf(requestText: string): string | null {
-  if (!requestText.includes('"positivePrompt"')) return null;
-  try {
-    const first = (JSON.parse(requestText) as unknown[])[0] as Record<string, unknown> | undefined;
-    const p = first?.['positivePrompt'];
-    if (typeof p !== 'string') return null;
-    return p.length > PROMPT_PREVIEW ? `${p.slice(0, PROMPT_PREVIEW)}…` : p;
-  } catch {
-    return null;
-  }
-}
-
-async function bearerOrganization(req: FastifyRequest, accounts: AccountStore): Promise<Organization> {
+export async function bearerOrganization(req: FastifyRequest, accounts: AccountStore): Promise<Organization> {
   const header = req.headers.authorization;
   if (header === undefined) {
     throw new ProtocolError('missingApiKey', 'No API key was given: send an Authorization: Bearer header.', { parameter: 'apiKey', type: 'string' });
