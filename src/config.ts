@@ -30,6 +30,10 @@ export interface Config {
   prices: PriceRule[];
   /** `postgres://…` switches storage to PostgreSQL; unset means SQLite in dataDir. */
   databaseUrl: string | undefined;
+  /** A WebSocket with no traffic either way for this long is closed (RUNTRAIL_WS_IDLE_MS, default 120 s). */
+  wsIdleMs: number;
+  /** How long frames a closed WebSocket could not receive are kept for a resumed session (RUNTRAIL_WS_RESUME_MS, default 120 s). */
+  wsResumeMs: number;
   /** Days a task is kept for organizations without their own setting (RUNTRAIL_RETENTION_DAYS); undefined keeps them forever. */
   retentionDays: number | undefined;
   /** Seconds between two runs of the retention sweeper (RUNTRAIL_RETENTION_SWEEP_SECONDS). */
@@ -52,6 +56,8 @@ export interface ConfigFlags {
 export const DEFAULT_PRICES: PriceRule[] = [
   { model: '*', taskType: 'imageInference', perItem: 0.0013 },
   { model: '*', taskType: 'imageUpload', perItem: 0 },
+  { model: '*', taskType: 'mediaStorage', perItem: 0 },
+  { model: '*', taskType: 'upscale', perItem: 0.0006 },
 ];
 
 export class ConfigError extends Error {}
@@ -83,6 +89,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     logLevel: pick(flags.logLevel, 'RUNTRAIL_LOG_LEVEL') ?? 'info',
     prices: pricesFile ? readPrices(pricesFile) : DEFAULT_PRICES,
     databaseUrl: databaseUrl(pick(flags.databaseUrl, 'DATABASE_URL')),
+    wsIdleMs: integer(pick(undefined, 'RUNTRAIL_WS_IDLE_MS') ?? '120000', 'RUNTRAIL_WS_IDLE_MS', 100),
+    wsResumeMs: integer(pick(undefined, 'RUNTRAIL_WS_RESUME_MS') ?? '120000', 'RUNTRAIL_WS_RESUME_MS', 0),
     retentionDays: positiveNumber(pick(undefined, 'RUNTRAIL_RETENTION_DAYS'), 'RUNTRAIL_RETENTION_DAYS'),
     retentionSweepSeconds: positiveNumber(pick(undefined, 'RUNTRAIL_RETENTION_SWEEP_SECONDS'), 'RUNTRAIL_RETENTION_SWEEP_SECONDS') ?? 600,
   };

@@ -16,6 +16,7 @@ import { TaskDispatcher } from './tasks/dispatch.js';
 import { PriceTable } from './tasks/price-table.js';
 import { RetentionSweeper } from './retention/sweeper.js';
 import { buildHttpApp } from './transport/http.js';
+import { WebSocketGateway } from './transport/websocket.js';
 
 export interface RunningServer {
   url: string;
@@ -52,6 +53,16 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       log,
       limits: { maxBodyBytes: config.maxBodyBytes, maxTasksPerRequest: config.maxTasksPerRequest, maxJsonDepth: config.maxJsonDepth },
     });
+    const websocket = new WebSocketGateway({
+      dispatcher,
+      accounts: storage.accounts,
+      metrics,
+      log,
+      limits: { maxMessageBytes: config.maxBodyBytes, maxTasksPerMessage: config.maxTasksPerRequest, maxJsonDepth: config.maxJsonDepth },
+      idleMs: config.wsIdleMs,
+      resumeMs: config.wsResumeMs,
+    });
+    websocket.attach(app.server);
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
@@ -68,6 +79,7 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       app,
       async close() {
         await sweeper.stop();
+        await websocket.close();
         await app.close();
         await storage.close();
       },

@@ -126,6 +126,34 @@ export function ledgerContract(backend: BackendUnderTest): void {
     assert.equal((await ledger.findTask(b.id, task.taskUUID))?.status, 'processing');
   });
 
+  run('media is deleted one record at a time, only by its own organization', async ({ ledger, accounts }) => {
+    const a = await accounts.ensureOrganization('a');
+    const b = await accounts.ensureOrganization('b');
+    const task = newTask(a.id);
+    await ledger.recordRequest(task);
+    const kept = media(a.id, task.taskUUID);
+    const gone = media(a.id, task.taskUUID);
+    await ledger.completeTask({
+      orgId: a.id,
+      taskUUID: task.taskUUID,
+      status: 'success',
+      responseText: '{"data":[]}',
+      cost: null,
+      errorCode: null,
+      engine: null,
+      completedAt: Date.now(),
+      media: [kept, gone],
+    });
+    assert.equal(await ledger.deleteMedia(b.id, gone.mediaUUID), undefined);
+    assert.deepEqual(await ledger.findMedia(a.id, gone.mediaUUID), gone);
+    assert.deepEqual(await ledger.deleteMedia(a.id, gone.mediaUUID.toUpperCase()), gone);
+    assert.equal(await ledger.findMedia(a.id, gone.mediaUUID), undefined);
+    assert.equal(await ledger.findMediaForServing(gone.mediaUUID), undefined);
+    assert.equal(await ledger.deleteMedia(a.id, gone.mediaUUID), undefined);
+    assert.deepEqual(await ledger.findMedia(a.id, kept.mediaUUID), kept);
+    assert.equal((await ledger.findTask(a.id, task.taskUUID))?.status, 'success');
+  });
+
   run('a failed task is recorded with its response in one write', async ({ ledger, accounts }) => {
     const org = await accounts.ensureOrganization('a');
     const task = newTask(org.id, { taskType: 'nonsense' });

@@ -114,6 +114,8 @@ export interface TaskLedger {
   findMedia(orgId: string, mediaUUID: string): Promise<MediaRecord | undefined>;
   /** Media lookup by UUID alone, for serving URLs; the caller checks the access token. */
   findMediaForServing(mediaUUID: string): Promise<MediaRecord | undefined>;
+  /** Forgets one media record of the organization (mediaStorage delete); returns it so the caller can remove the file. */
+  deleteMedia(orgId: string, mediaUUID: string): Promise<MediaRecord | undefined>;
   /** One page of the organization's tasks matching the filter, newest first. */
   listTasks(orgId: string, filter: TaskFilter, cursor: TaskCursor | null, limit: number): Promise<TaskPage>;
   /** How many of the organization's tasks match the filter, in all and by status. */

@@ -7,7 +7,8 @@ import sharp from 'sharp';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ImageFormat } from '../media/media-store.js';
 import { compileValidator } from './validate.js';
-import type { RecordedTaskModule, TaskCall, TaskResult } from './task-module.js';
+import type { MediaRecord } from '../ledger/types.js';
+import type { RecordedTaskModule, TaskCall, TaskResult, TaskServices } from './task-module.js';
 
 const ImageUploadParams = Type.Object({
   taskType: Type.String(),
@@ -31,18 +32,7 @@ export const imageUpload: RecordedTaskModule<Params> = {
 
 async function run(call: TaskCall<Params>): Promise<TaskResult> {
   const { services, org } = call;
-  const input = await services.imageInputs.resolve(org.id, 'image', call.params.image);
-  const format = KEPT_FORMATS[input.format] ?? 'png';
-  let data = input.data;
-  let { width, height } = input;
-  if (Math.max(width, height) > MAX_SIDE || KEPT_FORMATS[input.format] === undefined) {
-    const pipeline = sharp(input.data).rotate().resize(MAX_SIDE, MAX_SIDE, { fit: 'inside', withoutEnlargement: true });
-    const out = await pipeline.toFormat(format === 'jpg' ? 'jpeg' : format).toBuffer({ resolveWithObject: true });
-    data = out.data;
-    width = out.info.width;
-    height = out.info.height;
-  }
-  const record = await services.media.save(org.id, call.taskUUID, { data, format, width, height });
+  const record = await storeImage(services, org.id, call.taskUUID, 'image', call.params.image);
   const price = services.prices.perItem('imageUpload', null);
   return {
     items: [
@@ -59,4 +49,23 @@ async function run(call: TaskCall<Params>): Promise<TaskResult> {
     engine: 'builtin',
     media: [record],
   };
+}
+
+/**
+ * Reads an image input (any of the four forms) and stores it as new media of the task, at most
+ * 2048 px on the long side. Shared with mediaStorage, which stores uploads the same way.
+ */
+export async function storeImage(services: TaskServices, orgId: string, taskUUID: string, parameter: string, value: string): Promise<MediaRecord> {
+  const input = await services.imageInputs.resolve(orgId, parameter, value);
+  const format = KEPT_FORMATS[input.format] ?? 'png';
+  let data = input.data;
+  let { width, height } = input;
+  if (Math.max(width, height) > MAX_SIDE || KEPT_FORMATS[input.format] === undefined) {
+    const pipeline = sharp(input.data).rotate().resize(MAX_SIDE, MAX_SIDE, { fit: 'inside', withoutEnlargement: true });
+    const out = await pipeline.toFormat(format === 'jpg' ? 'jpeg' : format).toBuffer({ resolveWithObject: true });
+    data = out.data;
+    width = out.info.width;
+    height = out.info.height;
+  }
+  return services.media.save(orgId, taskUUID, { data, format, width, height });
 }

@@ -3,9 +3,12 @@
 import { getTaskDetails } from './get-task-details.js';
 import { imageInference } from './image-inference.js';
 import { imageUpload } from './image-upload.js';
+import { mediaStorage } from './media-storage.js';
+import { modelSearch } from './model-search.js';
+import { upscale } from './upscale.js';
 import type { TaskModule } from './task-module.js';
 
-const MODULES: readonly TaskModule[] = [imageInference, imageUpload, getTaskDetails];
+const MODULES: readonly TaskModule[] = [imageInference, imageUpload, getTaskDetails, upscale, modelSearch, mediaStorage];
 
 const BY_TYPE = new Map<string, TaskModule>();
 for (const m of MODULES) {
@@ -21,3 +24,28 @@ export function findTaskModule(taskType: string): TaskModule | undefined {
 export function supportedTaskTypes(): string[] {
   return [...BY_TYPE.keys(), 'authentication', 'ping'].sort();
 }
+
+/**
+ * Task types of the Runware protocol (PROTOCOL.md §8, CLIENTS.md §5) that this server knows of
+ * but runs no engine for. They answer `unsupportedTaskType` naming the supported types, exactly
+ * like unknown names, and are recorded in the ledger like every task with a taskUUID.
+ */
+export const KNOWN_TASK_TYPES_NOT_RUN = [
+  'videoInference',
+  'audioInference',
+  'textInference',
+  '3dInference',
+  'caption',
+  'imageCaption',
+  'removeBackground',
+  'imageBackgroundRemoval',
+  'promptEnhance',
+  'controlNetPreprocess',
+  'imageControlNetPreProcess',
+  'imageMasking',
+  'vectorize',
+  'training',
+  'modelUpload',
+  'photoMaker',
+  'accountManagement',
+] as const;

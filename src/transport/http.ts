@@ -140,7 +140,7 @@ async function authenticateRequest(
   return { org, elements: tasks };
 }
 
-function invalidApiKey(): ProtocolError {
+export function invalidApiKey(): ProtocolError {
   return new ProtocolError('invalidApiKey', 'Invalid API key. Ask the operator of this server for a key (runtrail keys create).', {
     parameter: 'apiKey',
     type: 'string',

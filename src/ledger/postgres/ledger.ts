@@ -77,6 +77,11 @@ export class PostgresTaskLedger implements TaskLedger {
     return rows[0] ? mediaFromRow(rows[0]) : undefined;
   }
 
+  async deleteMedia(orgId: string, mediaUUID: string): Promise<MediaRecord | undefined> {
+    const { rows } = await this.pool.query<MediaRow>('DELETE FROM media WHERE media_uuid = $1 AND org_id = $2 RETURNING *', [key(mediaUUID), orgId]);
+    return rows[0] ? mediaFromRow(rows[0]) : undefined;
+  }
+
   async listTasks(orgId: string, filter: TaskFilter, cursor: TaskCursor | null, limit: number): Promise<TaskPage> {
     const params: unknown[] = [];
     const sql = taskPageSql(orgId, filter, cursor, limit, dialect(params));

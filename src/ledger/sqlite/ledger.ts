@@ -94,6 +94,15 @@ export class SqliteTaskLedger implements TaskLedger {
     return row ? mediaFromRow(row) : undefined;
   }
 
+  deleteMedia(orgId: string, mediaUUID: string): Promise<MediaRecord | undefined> {
+    return this.committer.write(() => {
+      const row = this.db
+        .prepare<[string, string], MediaRow>('DELETE FROM media WHERE media_uuid = ? AND org_id = ? RETURNING *')
+        .get(key(mediaUUID), orgId);
+      return row ? mediaFromRow(row) : undefined;
+    });
+  }
+
   async listTasks(orgId: string, filter: TaskFilter, cursor: TaskCursor | null, limit: number): Promise<TaskPage> {
     const params: unknown[] = [];
     const sql = taskPageSql(orgId, filter, cursor, limit, dialect(params));

@@ -1,0 +1,109 @@
+// modelSearch: searches the models the configured engines serve (PROTOCOL.md §8.9) with the
+// documented filters and paging. Each result carries the documented fields plus what runtrail
+// knows besides: the task types the model serves and its price per produced item.
+
+import { Type, type Static } from '@sinclair/typebox';
+import type { ModelInfo } from '../engines/engine.js';
+import { compileValidator, oneOf } from './validate.js';
+import type { RecordedTaskModule, TaskCall, TaskResult, TaskServices } from './task-module.js';
+
+const CATEGORIES = ['checkpoint', 'lora', 'lycoris', 'controlnet', 'vae', 'embeddings'] as const;
+const VISIBILITIES = ['public', 'private', 'all', 'favorite', 'owned'] as const;
+
+const ModelSearchParams = Type.Object({
+  taskType: Type.String(),
+  taskUUID: Type.String(),
+  search: Type.Optional(Type.String({ maxLength: 200 })),
+  tags: Type.Optional(Type.Array(Type.String({ maxLength: 400 }), { maxItems: 100 })),
+  category: Type.Optional(oneOf(CATEGORIES)),
+  type: Type.Optional(Type.String({ maxLength: 100 })),
+  architecture: Type.Optional(Type.String({ maxLength: 100 })),
+  conditioning: Type.Optional(Type.String({ maxLength: 100 })),
+  visibility: Type.Optional(oneOf(VISIBILITIES)),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+
+type Params = Static<typeof ModelSearchParams>;
+
+export const modelSearch: RecordedTaskModule<Params> = {
+  kind: 'recorded',
+  taskType: 'modelSearch',
+  validate: compileValidator(ModelSearchParams),
+  modelOf: () => null,
+  run,
+};
+
+interface ModelResult {
+  air: string;
+  name: string;
+  version: string;
+  category: string;
+  architecture: string;
+  tags: string[];
+  private: boolean;
+  defaultWidth: number;
+  defaultHeight: number;
+  taskTypes: string[];
+  /** USD per produced item for the model's first task type. */
+  price: number;
+}
+
+async function run(call: TaskCall<Params>): Promise<TaskResult> {
+  const { params: p, services } = call;
+  const found = searchModels(services.engines.models(), p);
+  const offset = p.offset ?? 0;
+  const page = found.slice(offset, offset + (p.limit ?? 20)).map((m) => resultOf(m, services));
+  return {
+    items: [{ taskType: call.taskType, taskUUID: call.taskUUID, totalResults: found.length, results: page }],
+    errors: [],
+    cost: 0,
+    engine: null,
+    media: [],
+  };
+}
+
+/** Models matching every given filter; with `search`, best matches first (name phrase, then AIR, then the rest). */
+export function searchModels(models: readonly ModelInfo[], p: Omit<Params, 'taskType' | 'taskUUID'>): ModelInfo[] {
+  // Every model runtrail serves is public: only `public`/`all` (the default) find any.
+  if (p.visibility !== undefined && p.visibility !== 'public' && p.visibility !== 'all') return [];
+  const wanted = (a: string | undefined, b: string) => a === undefined || a.toLowerCase() === b.toLowerCase();
+  const tags = (p.tags ?? []).map((t) => t.toLowerCase());
+  const query = p.search?.trim().toLowerCase() ?? '';
+  const scored: { model: ModelInfo; score: number }[] = [];
+  for (const model of models) {
+    if (!wanted(p.category, model.category) || !wanted(p.architecture, model.architecture)) continue;
+    // Engines report no tags, types or conditionings yet, so those filters match nothing.
+    if (tags.length > 0 || p.type !== undefined || p.conditioning !== undefined) continue;
+    const score = query === '' ? 1 : relevance(model, query);
+    if (score > 0) scored.push({ model, score });
+  }
+  scored.sort((a, b) => b.score - a.score || a.model.air.localeCompare(b.model.air));
+  return scored.map((s) => s.model);
+}
+
+function relevance(model: ModelInfo, query: string): number {
+  const name = model.name.toLowerCase();
+  let score = 0;
+  if (name.includes(query)) score += 10;
+  if (model.air.toLowerCase().includes(query)) score += 5;
+  for (const word of query.split(/\s+/)) if (word !== '' && name.includes(word)) score += 1;
+  if (model.version.toLowerCase() === query) score += 1;
+  return score;
+}
+
+function resultOf(model: ModelInfo, services: TaskServices): ModelResult {
+  return {
+    air: model.air,
+    name: model.name,
+    version: model.version,
+    category: model.category,
+    architecture: model.architecture,
+    tags: [],
+    private: false,
+    defaultWidth: model.defaultWidth,
+    defaultHeight: model.defaultHeight,
+    taskTypes: model.taskTypes,
+    price: services.prices.perItem(model.taskTypes[0] ?? '', model.air),
+  };
+}

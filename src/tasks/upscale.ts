@@ -1,0 +1,91 @@
+// upscale (legacy name imageUpscale): enlarges an image by `upscaleFactor` (2–4) with Lanczos
+// resampling (sharp, lanczos3). Outputs are capped at 4096×4096 as PROTOCOL.md §8.3 says: a
+// larger result shrinks the input first, so the output is always (shrunk input) × factor; both
+// steps happen in one Lanczos pass. `model` is optional and only recorded: every model name gets
+// the same resampler, since this server has no learned upscaler.
+
+import sharp from 'sharp';
+import { Type, type Static } from '@sinclair/typebox';
+import { ProtocolError } from '../protocol/errors.js';
+import { looksLikeUuid } from '../protocol/uuid.js';
+import type { ImageFormat } from '../media/media-store.js';
+import { AIR_PATTERN, compileValidator, oneOf } from './validate.js';
+import type { RecordedTaskModule, TaskCall, TaskResult } from './task-module.js';
+import { OUTPUT_FORMATS, OUTPUT_TYPES, imageOutputFields, normalizeFormat } from './image-output.js';
+
+const UpscaleParams = Type.Object({
+  taskType: Type.String(),
+  taskUUID: Type.String(),
+  inputImage: Type.Optional(Type.String({ minLength: 1 })),
+  inputs: Type.Optional(Type.Object({ image: Type.Optional(Type.String({ minLength: 1 })) })),
+  upscaleFactor: Type.Integer({ minimum: 2, maximum: 4 }),
+  model: Type.Optional(Type.String({ pattern: AIR_PATTERN, 'x-format-hint': "A model is named by its AIR, 'source:id@version' (for example 'runware:503@1')." })),
+  outputType: Type.Optional(oneOf(OUTPUT_TYPES)),
+  outputFormat: Type.Optional(oneOf(OUTPUT_FORMATS, true)),
+  outputQuality: Type.Optional(Type.Integer({ minimum: 20, maximum: 99 })),
+  includeCost: Type.Optional(Type.Boolean()),
+});
+
+type Params = Static<typeof UpscaleParams>;
+
+const validateParams = compileValidator(UpscaleParams);
+
+/** Largest output side (PROTOCOL.md §8.3). */
+export const MAX_OUTPUT_SIDE = 4096;
+
+export const upscale: RecordedTaskModule<Params> = {
+  kind: 'recorded',
+  taskType: 'upscale',
+  aliases: ['imageUpscale'],
+  validate(value) {
+    const params = validateParams(value);
+    if (params.inputImage === undefined && params.inputs?.image === undefined) {
+      throw new ProtocolError('missingInputImage', "Missing required parameter 'inputImage'.", { parameter: 'inputImage', type: 'string' });
+    }
+    return params;
+  },
+  modelOf: (p) => p.model ?? null,
+  run,
+};
+
+/** The output size for an input of `width`×`height`: the input, shrunk to fit the cap if needed, times the factor. */
+export function upscaledSize(width: number, height: number, factor: number): { width: number; height: number } {
+  const shrink = Math.min(1, MAX_OUTPUT_SIDE / (width * factor), MAX_OUTPUT_SIDE / (height * factor));
+  return {
+    width: Math.max(1, Math.floor(width * shrink)) * factor,
+    height: Math.max(1, Math.floor(height * shrink)) * factor,
+  };
+}
+
+async function run(call: TaskCall<Params>): Promise<TaskResult> {
+  const { params: p, services, org } = call;
+  const [parameter, source] = p.inputImage !== undefined ? ['inputImage', p.inputImage] : ['inputs.image', p.inputs!.image!];
+  const input = await services.imageInputs.resolve(org.id, parameter, source);
+  // EXIF orientations 5–8 swap the sides once the image is turned upright.
+  const { orientation } = await sharp(input.data).metadata();
+  const upright = orientation !== undefined && orientation >= 5 ? { width: input.height, height: input.width } : input;
+  const size = upscaledSize(upright.width, upright.height, p.upscaleFactor);
+
+  const format: ImageFormat = normalizeFormat(p.outputFormat);
+  const quality = p.outputQuality ?? 95;
+  let pipeline = sharp(input.data).rotate().resize(size.width, size.height, { kernel: 'lanczos3', fit: 'fill' });
+  pipeline =
+    format === 'png'
+      ? pipeline.png()
+      : format === 'webp'
+        ? pipeline.webp({ quality })
+        : pipeline.flatten({ background: '#ffffff' }).jpeg({ quality });
+  const data = await pipeline.toBuffer();
+
+  const record = await services.media.save(org.id, call.taskUUID, { data, format, ...size });
+  const price = services.prices.perItem('upscale', p.model ?? null);
+  const item = {
+    taskType: call.taskType,
+    taskUUID: call.taskUUID,
+    imageUUID: record.mediaUUID,
+    ...(looksLikeUuid(source) ? { inputImageUUID: source } : {}),
+    ...imageOutputFields(p.outputType ?? 'URL', services.media.urlOf(record), { data, format }),
+    ...(p.includeCost ? { cost: price } : {}),
+  };
+  return { items: [item], errors: [], cost: price, engine: 'builtin', media: [record] };
+}

@@ -1,0 +1,436 @@
+// The WebSocket edge at /v1 (same port as REST): the authentication handshake, ping/pong, the
+// idle close, and session resume. Task messages go through the same request reader and the same
+// dispatcher as REST bodies, so they land in the ledger the same way; each task's answer leaves
+// as one frame holding only that task's items, and that frame's items are the recorded response.
+// Decisions (auth failure frame, resume, limits, idle) are written down in docs/websocket.md.
+
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { ProtocolError, errorObject, type ErrorObject } from '../protocol/errors.js';
+import { taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
+import { decodeBody, readTaskArray, type RequestElement } from '../protocol/request-reader.js';
+import { authenticate } from '../ledger/api-keys.js';
+import type { AccountStore, Organization } from '../ledger/types.js';
+import type { Metrics } from '../metrics.js';
+import type { TaskDispatcher } from '../tasks/dispatch.js';
+import { invalidApiKey } from './http.js';
+
+export interface WebSocketDeps {
+  dispatcher: TaskDispatcher;
+  accounts: AccountStore;
+  metrics: Metrics;
+  log: Logger;
+  limits: { maxMessageBytes: number; maxTasksPerMessage: number; maxJsonDepth: number };
+  /** Close a socket after this long without traffic either way. */
+  idleMs: number;
+  /** Keep frames a closed socket could not receive this long, for a resumed session. */
+  resumeMs: number;
+}
+
+const PONG_FRAME = '{"data":[{"taskType":"ping","pong":true}]}';
+/** Frames kept per disconnected session at most; beyond it the oldest are dropped (the ledger keeps them all). */
+const PENDING_LIMIT_BYTES = 64 * 1024 * 1024;
+/** How long shutdown waits for running tasks before closing sockets. */
+const SHUTDOWN_WAIT_MS = 30_000;
+
+/** Close codes: 1000 idle, 1001 shutdown, 1008 failed authentication, 4000 session taken over. */
+const CLOSE_IDLE = 1000;
+const CLOSE_SHUTDOWN = 1001;
+const CLOSE_AUTH_FAILED = 1008;
+const CLOSE_SESSION_MOVED = 4000;
+
+/**
+ * A connectionSessionUUID and what belongs to it: the organization, the socket currently
+ * attached (if any), and the frames produced while no socket could take them.
+ */
+class Session {
+  connection: Connection | null = null;
+  private pending: { frame: string; at: number }[] = [];
+  private pendingBytes = 0;
+  private expiry: NodeJS.Timeout | null = null;
+  expired = false;
+
+  constructor(
+    readonly uuid: string,
+    readonly org: Organization,
+    private readonly gateway: WebSocketGateway,
+  ) {}
+
+  /** Sends a task's frame on the attached socket, or keeps it for a resume. */
+  deliver(frame: string): void {
+    if (this.expired) return;
+    const conn = this.connection;
+    if (conn && conn.send(frame, (err) => err && this.keep(frame))) return;
+    this.keep(frame);
+  }
+
+  attach(conn: Connection): void {
+    if (this.expiry) clearTimeout(this.expiry);
+    this.expiry = null;
+    const previous = this.connection;
+    this.connection = conn;
+    if (previous && previous !== conn) previous.detach(CLOSE_SESSION_MOVED, 'session resumed on another connection');
+  }
+
+  /** Sends what was kept while no socket was attached, oldest first, dropping what is past its time. */
+  replay(): number {
+    const cutoff = Date.now() - this.gateway.resumeMs;
+    const frames = this.pending.filter((p) => p.at >= cutoff).map((p) => p.frame);
+    this.pending = [];
+    this.pendingBytes = 0;
+    for (const frame of frames) this.deliver(frame);
+    return frames.length;
+  }
+
+  detach(conn: Connection): void {
+    if (this.connection !== conn) return;
+    this.connection = null;
+    this.scheduleExpiry();
+  }
+
+  private keep(frame: string): void {
+    if (this.expired) return;
+    this.pending.push({ frame, at: Date.now() });
+    this.pendingBytes += frame.length;
+    while (this.pendingBytes > PENDING_LIMIT_BYTES && this.pending.length > 1) {
+      this.pendingBytes -= this.pending.shift()!.frame.length;
+      this.gateway.log.warn({ connectionSessionUUID: this.uuid }, 'undelivered WebSocket frame dropped: session buffer full');
+    }
+    if (!this.connection) this.scheduleExpiry();
+  }
+
+  /** A detached session lives until `resumeMs` after its last kept frame (or its detachment). */
+  private scheduleExpiry(): void {
+    if (this.expiry) clearTimeout(this.expiry);
+    this.expiry = setTimeout(() => this.expire(), this.gateway.resumeMs);
+    this.expiry.unref();
+  }
+
+  expire(): void {
+    if (this.expiry) clearTimeout(this.expiry);
+    this.expiry = null;
+    this.expired = true;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.gateway.forget(this);
+  }
+}
+
+/** One socket: its handshake state, its idle timer, and the order its messages are read in. */
+class Connection {
+  session: Session | null = null;
+  private lastTraffic = Date.now();
+  private idleTimer: NodeJS.Timeout;
+  /** Messages are read one after another (an authentication must finish before the next message). */
+  private reading: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly gateway: WebSocketGateway,
+  ) {
+    this.idleTimer = setTimeout(() => this.checkIdle(), gateway.idleMs);
+    this.idleTimer.unref();
+    ws.on('message', (data, isBinary) => {
+      this.touch();
+      this.reading = this.reading.then(() => this.read(data, isBinary)).catch((err: unknown) => {
+        this.gateway.log.error({ err }, 'WebSocket message failed');
+        this.sendError(new ProtocolError('internalServerError', 'The server failed to read this message.'));
+      });
+    });
+    ws.on('ping', () => this.touch());
+    ws.on('pong', () => this.touch());
+    ws.on('error', (err) => this.gateway.log.debug({ err }, 'WebSocket error'));
+    ws.on('close', () => {
+      clearTimeout(this.idleTimer);
+      this.session?.detach(this);
+      this.gateway.dropConnection(this);
+    });
+  }
+
+  /** Sends a text frame if the socket is open; false when it is not. */
+  send(frame: string, done?: (err?: Error) => void): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN) return false;
+    this.touch();
+    this.ws.send(frame, done);
+    return true;
+  }
+
+  sendError(problem: ProtocolError, context: { taskType?: string; taskUUID?: string } = {}): void {
+    this.send(JSON.stringify({ errors: [problem.toObject(context)] }));
+  }
+
+  /** Leaves the session (taken over by another socket) and closes. */
+  detach(code: number, reason: string): void {
+    this.session = null;
+    this.ws.close(code, reason);
+  }
+
+  private touch(): void {
+    this.lastTraffic = Date.now();
+  }
+
+  private checkIdle(): void {
+    const quiet = Date.now() - this.lastTraffic;
+    if (quiet >= this.gateway.idleMs) {
+      this.ws.close(CLOSE_IDLE, `no traffic for ${Math.round(this.gateway.idleMs / 1000)} s`);
+      return;
+    }
+    this.idleTimer = setTimeout(() => this.checkIdle(), this.gateway.idleMs - quiet);
+    this.idleTimer.unref();
+  }
+
+  private async read(data: RawData, isBinary: boolean): Promise<void> {
+    const { limits, metrics } = this.gateway.deps;
+    if (isBinary) {
+      metrics.requests.inc({ transport: 'websocket', status: 400 });
+      this.sendError(new ProtocolError('invalidPayload', 'Binary frames are not accepted: send each message as a text frame holding a JSON array of tasks.'));
+      return;
+    }
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    let elements: RequestElement[];
+    try {
+      if (bytes.length > limits.maxMessageBytes) {
+        throw new ProtocolError('payloadTooLarge', `The message is larger than ${limits.maxMessageBytes} bytes.`);
+      }
+      elements = readTaskArray(decodeBody(bytes), { maxTasks: limits.maxTasksPerMessage + 1, maxDepth: limits.maxJsonDepth });
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      metrics.requests.inc({ transport: 'websocket', status: err.status });
+      this.sendError(err);
+      return;
+    }
+    metrics.requests.inc({ transport: 'websocket', status: 200 });
+
+    const head = elements[0]!.value as Record<string, unknown> | null;
+    if (head !== null && typeof head === 'object' && head['taskType'] === 'authentication') {
+      const ok = await this.authenticate(head);
+      if (!ok) return;
+      elements = elements.slice(1);
+    }
+    if (elements.length > limits.maxTasksPerMessage) {
+      this.sendError(new ProtocolError('tooManyTasks', `A message may hold at most ${limits.maxTasksPerMessage} tasks.`));
+      return;
+    }
+    const tasks: RequestElement[] = [];
+    for (const element of elements) {
+      if (taskTypeOf(element) === 'ping') this.send(PONG_FRAME);
+      else tasks.push(element);
+    }
+    const session = this.session;
+    if (!session) {
+      for (const element of tasks) this.refuseUnauthenticated(element);
+      return;
+    }
+    for (const group of groupByTaskUUID(tasks)) this.gateway.run(group, session);
+  }
+
+  /** The authentication task: a new session, or the resumed one named by connectionSessionUUID. */
+  private async authenticate(auth: Record<string, unknown>): Promise<boolean> {
+    const key = auth['apiKey'];
+    const org = typeof key === 'string' ? await authenticate(this.gateway.deps.accounts, key) : undefined;
+    if (!org) {
+      const problem =
+        typeof key === 'string'
+          ? invalidApiKey()
+          : new ProtocolError('missingApiKey', "Missing required parameter 'apiKey' in the authentication task.", {
+              parameter: 'apiKey',
+              type: 'string',
+              taskType: 'authentication',
+            });
+      if (this.session) {
+        // An authenticated socket keeps its session; the failed attempt is only reported.
+        this.sendError(problem, { taskType: 'authentication' });
+        return false;
+      }
+      // The documented plural `errors`, plus a mirror `error` object that @runware/sdk's
+      // authentication step reads (CLIENTS.md §1); then the socket is closed.
+      const error = problem.toObject({ taskType: 'authentication' });
+      const frame = JSON.stringify({ errors: [error], error });
+      if (!this.send(frame, () => this.ws.close(CLOSE_AUTH_FAILED, 'authentication failed'))) this.ws.terminate();
+      return false;
+    }
+    if (this.session && this.session.org.id !== org.id) {
+      this.sendError(
+        new ProtocolError('invalidApiKey', 'This connection is already authenticated for another organization; open a new connection for this key.', {
+          parameter: 'apiKey',
+          type: 'string',
+        }),
+        { taskType: 'authentication' },
+      );
+      return false;
+    }
+    const session = this.session ?? this.gateway.openSession(org, auth['connectionSessionUUID'], this);
+    this.session = session;
+    this.send(JSON.stringify({ data: [{ taskType: 'authentication', connectionSessionUUID: session.uuid }] }));
+    const replayed = session.replay();
+    if (replayed > 0) this.gateway.log.info({ connectionSessionUUID: session.uuid, frames: replayed }, 'WebSocket session resumed');
+    return true;
+  }
+
+  private refuseUnauthenticated(element: RequestElement): void {
+    const v = element.value as Record<string, unknown> | null;
+    const context = typeof v === 'object' && v !== null ? echoOf(v) : {};
+    this.sendError(
+      new ProtocolError('missingApiKey', 'Authenticate first: send [{"taskType":"authentication","apiKey":"<key>"}] as the first message on this connection.', {
+        parameter: 'apiKey',
+        type: 'string',
+      }),
+      context,
+    );
+  }
+}
+
+/** Owns the WebSocketServer, the open connections and the sessions; attaches to the HTTP server. */
+export class WebSocketGateway {
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Set<Connection>();
+  private readonly sessions = new Map<string, Session>();
+  private readonly running = new Set<Promise<void>>();
+  private closing = false;
+  readonly log: Logger;
+  readonly idleMs: number;
+  readonly resumeMs: number;
+
+  constructor(readonly deps: WebSocketDeps) {
+    this.log = deps.log;
+    this.idleMs = deps.idleMs;
+    this.resumeMs = deps.resumeMs;
+    // Messages up to twice the limit are read and answered with payloadTooLarge; larger ones
+    // make `ws` close the socket (1009), since reading them would cost the memory the limit guards.
+    this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: deps.limits.maxMessageBytes * 2 });
+  }
+
+  attach(server: Server): void {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => socket.destroy());
+      const path = (req.url ?? '').split('?')[0];
+      if (path !== '/v1' && path !== '/v1/') {
+        return rejectUpgrade(socket, 404, errorObject('notFound', `Nothing is served at ${path}; the WebSocket endpoint is /v1.`));
+      }
+      if (this.closing) return rejectUpgrade(socket, 503, errorObject('serviceUnavailable', 'The server is shutting down.'));
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        this.connections.add(new Connection(ws, this));
+      });
+    });
+  }
+
+  /** Runs one task group (the objects sharing a taskUUID) and delivers its answer to the session. */
+  run(group: RequestElement[], session: Session): void {
+    if (this.closing) {
+      for (const element of group) {
+        const v = element.value as Record<string, unknown> | null;
+        const context = typeof v === 'object' && v !== null ? echoOf(v) : {};
+        session.deliver(JSON.stringify({ errors: [new ProtocolError('serviceUnavailable', 'The server is shutting down.').toObject(context)] }));
+      }
+      return;
+    }
+    const job = this.deps.dispatcher
+      .dispatch(group, session.org, 'websocket')
+      .then((outcomes) => {
+        for (const outcome of outcomes) {
+          const frame = frameOf(outcome);
+          if (frame) session.deliver(frame);
+        }
+      })
+      .catch((err: unknown) => {
+        const problem = err instanceof ProtocolError ? err : undefined;
+        if (!problem) this.log.error({ err }, 'WebSocket task failed unexpectedly');
+        const v = group[0]!.value as Record<string, unknown> | null;
+        const context = typeof v === 'object' && v !== null ? echoOf(v) : {};
+        const error = (problem ?? new ProtocolError('internalServerError', 'The task failed because of an internal error on the server.')).toObject(context);
+        session.deliver(JSON.stringify({ errors: [error] }));
+      })
+      .finally(() => this.running.delete(job));
+    this.running.add(job);
+  }
+
+  openSession(org: Organization, requested: unknown, conn: Connection): Session {
+    const existing = typeof requested === 'string' ? this.sessions.get(requested.toLowerCase()) : undefined;
+    // A session is resumed only by its own organization; anyone else (or an expired or unknown
+    // UUID) gets a new session, so a foreign or stale UUID reveals nothing.
+    const session = existing && existing.org.id === org.id && !existing.expired ? existing : new Session(randomUUID(), org, this);
+    this.sessions.set(session.uuid, session);
+    session.attach(conn);
+    return session;
+  }
+
+  forget(session: Session): void {
+    if (this.sessions.get(session.uuid) === session) this.sessions.delete(session.uuid);
+  }
+
+  dropConnection(conn: Connection): void {
+    this.connections.delete(conn);
+  }
+
+  /** Stops taking connections, lets running tasks finish (bounded), then closes every socket. */
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.running.size > 0) {
+      const deadline = new Promise<void>((r) => setTimeout(r, SHUTDOWN_WAIT_MS).unref());
+      await Promise.race([Promise.allSettled([...this.running]), deadline]);
+    }
+    const closed = [...this.connections].map(
+      (conn) =>
+        new Promise<void>((resolve) => {
+          if (conn.ws.readyState === WebSocket.CLOSED) return resolve();
+          conn.ws.once('close', () => resolve());
+          conn.ws.close(CLOSE_SHUTDOWN, 'server shutting down');
+          setTimeout(() => conn.ws.terminate(), 2_000).unref();
+        }),
+    );
+    await Promise.all(closed);
+    for (const session of [...this.sessions.values()]) session.expire();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+}
+
+/**
+ * The frame for one task's outcome: its ledger envelope, so the frame's items are exactly the
+ * recorded ones. Never an empty `data` or `errors` array (an empty outcome sends nothing).
+ */
+function frameOf(outcome: SerializedOutcome): string | undefined {
+  if (outcome.data.length === 0 && outcome.errors.length === 0) return undefined;
+  return taskEnvelope(outcome);
+}
+
+/** Tasks sharing a taskUUID go to the dispatcher together (it answers them with conflictTaskUUID). */
+function groupByTaskUUID(elements: readonly RequestElement[]): RequestElement[][] {
+  const groups: RequestElement[][] = [];
+  const byUuid = new Map<string, RequestElement[]>();
+  for (const element of elements) {
+    const v = element.value as Record<string, unknown> | null;
+    const uuid = typeof v === 'object' && v !== null && typeof v['taskUUID'] === 'string' ? v['taskUUID'].toLowerCase() : undefined;
+    const group = uuid !== undefined ? byUuid.get(uuid) : undefined;
+    if (group) {
+      group.push(element);
+      continue;
+    }
+    const fresh = [element];
+    if (uuid !== undefined) byUuid.set(uuid, fresh);
+    groups.push(fresh);
+  }
+  return groups;
+}
+
+function taskTypeOf(element: RequestElement): unknown {
+  const v = element.value as Record<string, unknown> | null;
+  return typeof v === 'object' && v !== null ? v['taskType'] : undefined;
+}
+
+function echoOf(v: Record<string, unknown>): { taskType?: string; taskUUID?: string } {
+  const out: { taskType?: string; taskUUID?: string } = {};
+  if (typeof v['taskType'] === 'string') out.taskType = v['taskType'];
+  if (typeof v['taskUUID'] === 'string') out.taskUUID = v['taskUUID'];
+  return out;
+}
+
+function rejectUpgrade(socket: Duplex, status: number, error: ErrorObject): void {
+  const body = JSON.stringify({ errors: [error] });
+  const reason = status === 404 ? 'Not Found' : 'Service Unavailable';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
