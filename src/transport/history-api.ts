@@ -78,6 +78,7 @@ export function registerHistoryApi(app: FastifyInstance, deps: HistoryApiDeps): 
   });
 }
 
+/** The organization of the request's Bearer key (the same keys as /v1), or the protocol's 401 error. */
 export async function bearerOrganization(req: FastifyRequest, accounts: AccountStore): Promise<Organization> {
   const header = req.headers.authorization;
   if (header === undefined) {
