@@ -30,6 +30,8 @@ export interface Config {
   prices: PriceRule[];
   /** `postgres://…` switches storage to PostgreSQL; unset means SQLite in dataDir. */
   databaseUrl: string | undefined;
+  /** Async delivery: the worker pool, the sync time limit, shutdown and webhook retries (docs/async.md). */
+  async: AsyncConfig;
   /** A WebSocket with no traffic either way for this long is closed (RUNTRAIL_WS_IDLE_MS, default 120 s). */
   wsIdleMs: number;
   /** How long frames a closed WebSocket could not receive are kept for a resumed session (RUNTRAIL_WS_RESUME_MS, default 120 s). */
@@ -51,6 +53,7 @@ export interface ConfigFlags {
   publicUrl?: string;
   logLevel?: string;
   databaseUrl?: string;
+  workers?: string;
 }
 
 export const DEFAULT_PRICES: PriceRule[] = [
@@ -59,6 +62,23 @@ export const DEFAULT_PRICES: PriceRule[] = [
   { model: '*', taskType: 'mediaStorage', perItem: 0 },
   { model: '*', taskType: 'upscale', perItem: 0.0006 },
 ];
+
+export interface AsyncConfig {
+  /** Queued tasks run concurrently at most (RUNTRAIL_WORKERS). */
+  workers: number;
+  /** Runs a queued task may start before it ends with taskInterrupted (RUNTRAIL_JOB_MAX_ATTEMPTS). */
+  jobMaxAttempts: number;
+  /** A sync task's caller gets syncTimeout after this long; the task keeps running (RUNTRAIL_SYNC_TIMEOUT_MS). */
+  syncTimeoutMs: number;
+  /** How long SIGTERM waits for running tasks and deliveries before closing (RUNTRAIL_SHUTDOWN_GRACE_MS). */
+  shutdownGraceMs: number;
+  webhookMaxAttempts: number;
+  /** One webhook or upload attempt fails when the receiver has not answered in this long. */
+  webhookTimeoutMs: number;
+  /** First retry delay; each further retry doubles it, up to webhookBackoffMaxMs, with jitter. */
+  webhookBackoffMs: number;
+  webhookBackoffMaxMs: number;
+}
 
 export class ConfigError extends Error {}
 
@@ -89,6 +109,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     logLevel: pick(flags.logLevel, 'RUNTRAIL_LOG_LEVEL') ?? 'info',
     prices: pricesFile ? readPrices(pricesFile) : DEFAULT_PRICES,
     databaseUrl: databaseUrl(pick(flags.databaseUrl, 'DATABASE_URL')),
+    async: {
+      workers: integer(pick(flags.workers, 'RUNTRAIL_WORKERS') ?? '4', 'RUNTRAIL_WORKERS', 1, 1024),
+      jobMaxAttempts: integer(pick(undefined, 'RUNTRAIL_JOB_MAX_ATTEMPTS') ?? '3', 'RUNTRAIL_JOB_MAX_ATTEMPTS', 1, 100),
+      syncTimeoutMs: integer(pick(undefined, 'RUNTRAIL_SYNC_TIMEOUT_MS') ?? '120000', 'RUNTRAIL_SYNC_TIMEOUT_MS', 1),
+      shutdownGraceMs: integer(pick(undefined, 'RUNTRAIL_SHUTDOWN_GRACE_MS') ?? '8000', 'RUNTRAIL_SHUTDOWN_GRACE_MS', 0),
+      webhookMaxAttempts: integer(pick(undefined, 'RUNTRAIL_WEBHOOK_MAX_ATTEMPTS') ?? '10', 'RUNTRAIL_WEBHOOK_MAX_ATTEMPTS', 1, 100),
+      webhookTimeoutMs: integer(pick(undefined, 'RUNTRAIL_WEBHOOK_TIMEOUT_MS') ?? '5000', 'RUNTRAIL_WEBHOOK_TIMEOUT_MS', 1),
+      webhookBackoffMs: integer(pick(undefined, 'RUNTRAIL_WEBHOOK_BACKOFF_MS') ?? '250', 'RUNTRAIL_WEBHOOK_BACKOFF_MS', 1),
+      webhookBackoffMaxMs: integer(pick(undefined, 'RUNTRAIL_WEBHOOK_BACKOFF_MAX_MS') ?? '60000', 'RUNTRAIL_WEBHOOK_BACKOFF_MAX_MS', 1),
+    },
     wsIdleMs: integer(pick(undefined, 'RUNTRAIL_WS_IDLE_MS') ?? '120000', 'RUNTRAIL_WS_IDLE_MS', 100),
     wsResumeMs: integer(pick(undefined, 'RUNTRAIL_WS_RESUME_MS') ?? '120000', 'RUNTRAIL_WS_RESUME_MS', 0),
     retentionDays: positiveNumber(pick(undefined, 'RUNTRAIL_RETENTION_DAYS'), 'RUNTRAIL_RETENTION_DAYS'),

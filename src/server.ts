@@ -14,6 +14,11 @@ import { OutboundPolicy } from './media/outbound-policy.js';
 import { Metrics } from './metrics.js';
 import { TaskDispatcher } from './tasks/dispatch.js';
 import { PriceTable } from './tasks/price-table.js';
+import { ProgressBoard } from './tasks/progress-board.js';
+import { WorkerPool } from './tasks/worker-pool.js';
+import { DeliveryWorker } from './webhooks/delivery-worker.js';
+import { deliveryView } from './webhooks/delivery-view.js';
+import { OutboundTargetGuard } from './webhooks/outbound-target.js';
 import { RetentionSweeper } from './retention/sweeper.js';
 import { buildHttpApp } from './transport/http.js';
 import { WebSocketGateway } from './transport/websocket.js';
@@ -35,15 +40,38 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
     await provisionKeys(storage, config, say);
     const media = new MediaStore(config.mediaDir);
     const metrics = new Metrics();
+    const outbound = new OutboundPolicy(config.outboundAllow);
     const services = {
       ledger: storage.ledger,
+      queue: storage.queue,
+      progress: new ProgressBoard(),
       media,
-      imageInputs: new ImageInputResolver(storage.ledger, media, new OutboundPolicy(config.outboundAllow), config.maxBodyBytes),
+      imageInputs: new ImageInputResolver(storage.ledger, media, outbound, config.maxBodyBytes),
       engines: new EngineRouter([new BuiltinEngine(true)]),
       prices: new PriceTable(config.prices),
       log,
     };
-    const dispatcher = new TaskDispatcher(services, metrics);
+    const targets = new OutboundTargetGuard(outbound);
+    const deliveries = new DeliveryWorker(
+      { store: storage.deliveries, accounts: storage.accounts, ledger: storage.ledger, media, guard: targets, log },
+      {
+        maxAttempts: config.async.webhookMaxAttempts,
+        timeoutMs: config.async.webhookTimeoutMs,
+        backoffMs: config.async.webhookBackoffMs,
+        backoffMaxMs: config.async.webhookBackoffMaxMs,
+      },
+    );
+    const workers = new WorkerPool(services, storage.accounts, { size: config.async.workers, maxAttempts: config.async.jobMaxAttempts }, () =>
+      deliveries.wake(),
+    );
+    const dispatcher = new TaskDispatcher(services, metrics, {
+      syncTimeoutMs: config.async.syncTimeoutMs,
+      targets,
+      onEnqueued: () => workers.wake(),
+      onDeliveries: () => deliveries.wake(),
+    });
+    const recovered = { ...(await workers.recover()), deliveries: await deliveries.recover() };
+    if (recovered.requeued + recovered.ended + recovered.deliveries > 0) log.warn(recovered, 'recovered work a previous run left unfinished');
     const app = buildHttpApp({
       dispatcher,
       accounts: storage.accounts,
@@ -52,6 +80,8 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       metrics,
       log,
       limits: { maxBodyBytes: config.maxBodyBytes, maxTasksPerRequest: config.maxTasksPerRequest, maxJsonDepth: config.maxJsonDepth },
+      deliveries: storage.deliveries,
+      webhookAttempts: async (orgId, taskUUID) => (await storage.deliveries.listForTask(taskUUID, orgId)).map(deliveryView),
     });
     const websocket = new WebSocketGateway({
       dispatcher,
@@ -69,6 +99,9 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
     const displayHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `http://${displayHost}:${port}`;
     media.publicUrl = config.publicUrl || url;
+    // Queued tasks start only now: their results carry media URLs, which need the public URL.
+    workers.start();
+    deliveries.start();
     const sweeper = new RetentionSweeper(
       { ledger: storage.ledger, accounts: storage.accounts, media, log },
       { defaultDays: config.retentionDays, intervalMs: config.retentionSweepSeconds * 1000 },
@@ -78,9 +111,14 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       url,
       app,
       async close() {
+        // Drain within the grace period: answer in-flight requests, let running tasks finish
+        // (unfinished queued ones go back to the queue), give deliveries in flight time to land.
+        const deadline = Date.now() + config.async.shutdownGraceMs;
+        const left = () => Math.max(0, deadline - Date.now());
         await sweeper.stop();
         await websocket.close();
-        await app.close();
+        await Promise.all([bounded(app.close(), left()), workers.stop(left()), bounded(dispatcher.idle(), left())]);
+        await deliveries.stop(left());
         await storage.close();
       },
     };
@@ -88,6 +126,13 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
     await storage.close();
     throw err;
   }
+}
+
+/** Waits for `work`, but no longer than `ms`. */
+async function bounded(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
 
 /** RUNTRAIL_API_KEY joins organization `default`; a server with no keys at all gets a first one. */

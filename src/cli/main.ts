@@ -8,6 +8,7 @@ import type { Storage } from '../ledger/types.js';
 // The server (Fastify, sharp, engines) loads only for `serve`: the other commands start ~1 s faster.
 import { registerRetentionCommand } from './retention.js';
 import { registerTasksCommands } from './tasks.js';
+import { registerDeliveryCommands } from './deliveries.js';
 
 const program = new Command('runtrail').description('Self-hostable Runware-protocol task server with a byte-exact task ledger');
 
@@ -27,6 +28,7 @@ program
   .addOption(new Option('--public-url <url>', 'base of media URLs handed out (RUNTRAIL_PUBLIC_URL)'))
   .addOption(new Option('--log-level <level>', 'pino log level (RUNTRAIL_LOG_LEVEL, default info)'))
   .addOption(new Option('--database-url <url>', 'postgres:// URL; switches storage to PostgreSQL (DATABASE_URL)'))
+  .addOption(new Option('--workers <n>', 'queued (async) tasks run at once (RUNTRAIL_WORKERS, default 4)'))
   .action(async (flags: ConfigFlags) => {
     const config = loadConfig(process.env, flags);
     const { createLogger, startServer } = await import('../server.js');
@@ -129,6 +131,7 @@ async function withStorage(dataDir: string | undefined, run: (s: Storage) => Pro
 
 registerRetentionCommand(keys);
 registerTasksCommands(program);
+registerDeliveryCommands(keys, program.commands.find((c) => c.name() === 'tasks')!);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`runtrail: ${err instanceof ConfigError ? err.message : err instanceof Error ? err.message : String(err)}\n`);

@@ -27,6 +27,8 @@ export interface ImageRequest {
   quality: number;
   /** An input image to start from (image-to-image), with how strongly to transform it (0..1). */
   baseImage: { data: Buffer; strength: number } | undefined;
+  /** Called with progress (0–100) on image `index` by engines that can tell. */
+  onProgress?: (index: number, percent: number) => void;
 }
 
 export interface GeneratedImage {

@@ -1,7 +1,18 @@
 // Row shapes shared by the SQL backends (same column names in SQLite and PostgreSQL) and their
 // mapping to the domain types.
 
-import type { ApiKeyInfo, MediaRecord, Organization, OrganizationRetention, StoredTask } from './types.js';
+import type {
+  ApiKeyInfo,
+  DeliveryAttempt,
+  DeliveryRecord,
+  MediaRecord,
+  NewDelivery,
+  Organization,
+  OrganizationRetention,
+  PendingDelivery,
+  ResultItem,
+  StoredTask,
+} from './types.js';
 
 export interface TaskRow {
   org_id: string;
@@ -103,3 +114,82 @@ export function uuidKey(uuid: string): string {
 
 /** Columns of a key listing joined with its organization's name. */
 export const KEY_COLUMNS = 'k.id, k.org_id, o.name AS org_name, k.prefix, k.label, k.created_at, k.revoked_at';
+
+export interface ItemRow {
+  item_index: number;
+  status: ResultItem['status'];
+  item_text: string;
+}
+
+export const itemFromRow = (r: ItemRow): ResultItem => ({ index: r.item_index, status: r.status, text: r.item_text });
+
+export interface DeliveryRow {
+  id: string;
+  org_id: string;
+  task_uuid: string;
+  kind: NewDelivery['kind'];
+  url: string;
+  item_index: number;
+  body: string | null;
+  media_uuid: string | null;
+  state: DeliveryRecord['state'];
+  attempts: number;
+  next_attempt_at: number | null;
+  created_at: number;
+  finished_at: number | null;
+}
+
+export interface AttemptRow {
+  delivery_id: string;
+  attempt: number;
+  started_at: number;
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+}
+
+const newDeliveryFromRow = (r: DeliveryRow): NewDelivery => ({
+  id: r.id,
+  orgId: r.org_id,
+  taskUUID: r.task_uuid,
+  kind: r.kind,
+  url: r.url,
+  itemIndex: r.item_index,
+  body: r.body,
+  mediaUUID: r.media_uuid,
+  createdAt: r.created_at,
+});
+
+export const pendingDeliveryFromRow = (r: DeliveryRow): PendingDelivery => ({ ...newDeliveryFromRow(r), attempts: r.attempts });
+
+export const attemptFromRow = (r: AttemptRow): DeliveryAttempt => ({
+  attempt: r.attempt,
+  startedAt: r.started_at,
+  statusCode: r.status_code,
+  latencyMs: r.latency_ms,
+  error: r.error,
+});
+
+/** Deliveries with their attempts, given both row sets (attempts in any order). */
+export function deliveryRecords(rows: DeliveryRow[], attempts: AttemptRow[]): DeliveryRecord[] {
+  const byId = new Map<string, DeliveryAttempt[]>();
+  for (const a of attempts) {
+    const list = byId.get(a.delivery_id) ?? [];
+    list.push(attemptFromRow(a));
+    byId.set(a.delivery_id, list);
+  }
+  return rows.map((r) => ({
+    ...newDeliveryFromRow(r),
+    state: r.state,
+    attempts: (byId.get(r.id) ?? []).sort((x, y) => x.attempt - y.attempt),
+    nextAttemptAt: r.state === 'pending' ? r.next_attempt_at : null,
+    finishedAt: r.finished_at,
+  }));
+}
+
+/** Column values of a new delivery row, in the order of DELIVERY_COLUMNS. */
+export function deliveryValues(d: NewDelivery): unknown[] {
+  return [d.id, d.orgId, uuidKey(d.taskUUID), d.kind, d.url, d.itemIndex, d.body, d.mediaUUID, 'pending', 0, d.createdAt, d.createdAt];
+}
+
+export const DELIVERY_COLUMNS = 'id, org_id, task_uuid, kind, url, item_index, body, media_uuid, state, attempts, next_attempt_at, created_at';

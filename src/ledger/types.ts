@@ -1,6 +1,6 @@
-// The storage contract, in the domain's words. Each backend (sqlite/ today, postgres/ later)
-// implements these interfaces with the same file names, and test/ledger-contract runs one suite
-// against every backend.
+// The storage contract, in the domain's words. Each backend (sqlite/, postgres/) implements
+// these interfaces with the same file names, and test/ledger-contract and test/queue-contract
+// run one suite against every backend.
 
 export type TaskStatus = 'processing' | 'success' | 'error';
 
@@ -40,6 +40,8 @@ export interface TaskCompletion {
   completedAt: number;
   /** Media produced by the task, committed together with the completion. */
   media: MediaRecord[];
+  /** Outbound deliveries (webhook POSTs, uploads) to make durable with the completion. */
+  deliveries?: NewDelivery[];
 }
 
 export interface StoredTask {
@@ -134,6 +136,111 @@ export interface TaskLedger {
   close(): Promise<void>;
 }
 
+/** One result of a task, recorded as soon as it is ready (async tasks). */
+export interface ResultItem {
+  /** Position among the task's results: the stable order getResponse reports them in. */
+  index: number;
+  status: 'success' | 'error';
+  /** The item (or error object) text, exactly as delivered. */
+  text: string;
+}
+
+/** A task waiting in, or claimed from, the queue. */
+export interface QueuedJob {
+  orgId: string;
+  taskUUID: string;
+  /** How many times the job has been claimed, this claim included. */
+  attempts: number;
+  enqueuedAt: number;
+}
+
+export interface TaskQueue {
+  /** Records the request and queues the task in one write; reports an existing task instead. */
+  enqueue(task: NewTask): Promise<RecordOutcome>;
+  /**
+   * Claims the oldest runnable job for `owner` for `leaseMs`: a queued one, or a running one
+   * whose lease ran out (its owner is gone). Each claim counts as an attempt.
+   */
+  claimNext(owner: string, leaseMs: number): Promise<QueuedJob | undefined>;
+  /** Keeps `owner`'s claims alive while its jobs run. */
+  renewLeases(owner: string, leaseMs: number): Promise<void>;
+  /** Gives `owner`'s unfinished jobs back to the queue without counting the attempt (graceful stop). */
+  releaseJobs(owner: string): Promise<number>;
+  /** Records one result (with its media and deliveries) while the task still runs. */
+  recordItem(orgId: string, taskUUID: string, item: ResultItem, media: MediaRecord[], deliveries: NewDelivery[]): Promise<void>;
+  /** The results recorded so far, in index order. */
+  listItems(orgId: string, taskUUID: string): Promise<ResultItem[]>;
+  /** Completes the task and removes its job in one write. */
+  finishJob(completion: TaskCompletion): Promise<void>;
+  /**
+   * At startup: jobs a previous process left running become claimable now (the attempt still
+   * counts), where the backend knows no other process can be running them (SQLite: one process
+   * owns the file). Shared backends (PostgreSQL) leave them to their leases; returns how many.
+   */
+  releaseAbandonedJobs(): Promise<number>;
+  /**
+   * Tasks left `processing` with no job behind them: sync tasks whose process died. Only a
+   * backend that knows no other process can be running them returns any (as above).
+   */
+  findOrphanedTasks(limit: number): Promise<StoredTask[]>;
+  countJobs(): Promise<{ queued: number; running: number }>;
+}
+
+export type DeliveryKind = 'webhook' | 'upload';
+
+export interface NewDelivery {
+  /** Also the `webhook-id` header: stable across retries so receivers can de-duplicate. */
+  id: string;
+  orgId: string;
+  taskUUID: string;
+  kind: DeliveryKind;
+  url: string;
+  itemIndex: number;
+  /** webhook: the JSON body to POST. */
+  body: string | null;
+  /** upload: the media file to PUT. */
+  mediaUUID: string | null;
+  createdAt: number;
+}
+
+export interface PendingDelivery extends NewDelivery {
+  /** Attempts made before this one. */
+  attempts: number;
+}
+
+export interface DeliveryAttempt {
+  attempt: number;
+  startedAt: number;
+  /** HTTP status of the answer; null when none came (timeout, refused, DNS). */
+  statusCode: number | null;
+  latencyMs: number;
+  error: string | null;
+}
+
+export interface DeliveryRecord extends NewDelivery {
+  state: 'pending' | 'delivered' | 'failed';
+  attempts: DeliveryAttempt[];
+  nextAttemptAt: number | null;
+  finishedAt: number | null;
+}
+
+export interface DeliveryStore {
+  /** Claims up to `limit` deliveries due at `now` for `owner` for `leaseMs`. */
+  claimDue(owner: string, now: number, limit: number, leaseMs: number): Promise<PendingDelivery[]>;
+  /** At startup: deliveries a previous process left mid-attempt are due now (SQLite; see releaseAbandonedJobs). */
+  releaseAbandonedDeliveries(): Promise<number>;
+  /** When the next pending delivery falls due (ms epoch), if any. */
+  nextDueAt(): Promise<number | undefined>;
+  /** Records an attempt and what follows: another try at `retryAt`, or a final state. */
+  recordAttempt(
+    deliveryId: string,
+    attempt: DeliveryAttempt,
+    next: { state: 'pending'; retryAt: number } | { state: 'delivered' | 'failed' },
+  ): Promise<void>;
+  /** Every delivery of a task with its attempts; all organizations when `orgId` is undefined. */
+  listForTask(taskUUID: string, orgId?: string): Promise<DeliveryRecord[]>;
+}
+
 export interface Organization {
   id: string;
   name: string;
@@ -165,6 +272,11 @@ export interface AccountStore {
   listOrganizations(): Promise<OrganizationRetention[]>;
   /** Sets how many days the organization's tasks are kept (fractions allowed); null keeps them forever (or the server default). */
   setRetentionDays(orgId: string, days: number | null): Promise<void>;
+  findOrganizationById(id: string): Promise<Organization | undefined>;
+  /** The organization's webhook signing secret, stored as `candidate` when it has none yet. */
+  webhookSecret(orgId: string, candidate: string): Promise<string>;
+  /** Replaces the organization's webhook signing secret. */
+  setWebhookSecret(orgId: string, secret: string): Promise<void>;
 }
 
 export interface OrganizationRetention extends Organization {
@@ -175,6 +287,8 @@ export interface OrganizationRetention extends Organization {
 /** Everything one backend provides, opened and closed together. */
 export interface Storage {
   ledger: TaskLedger;
+  queue: TaskQueue;
+  deliveries: DeliveryStore;
   accounts: AccountStore;
   close(): Promise<void>;
 }

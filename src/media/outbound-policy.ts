@@ -1,5 +1,7 @@
-// Which hosts runtrail may contact on a caller's behalf (image inputs given as URLs). Entries
-// of RUNTRAIL_OUTBOUND_ALLOW are host names, IP addresses or CIDR blocks; nothing else is reached.
+// Which hosts runtrail may contact on a caller's behalf. Entries of RUNTRAIL_OUTBOUND_ALLOW are
+// host names, IP addresses or CIDR blocks. Image inputs given as URLs reach nothing else;
+// webhooks and uploads reach public addresses, and private ones only when listed here
+// (webhooks/outbound-target.ts).
 
 import { BlockList, isIP } from 'node:net';
 
@@ -20,8 +22,12 @@ export class OutboundPolicy {
 
   allows(url: URL): boolean {
     const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
-    if (this.hosts.has(host)) return true;
-    const family = isIP(host);
-    return family !== 0 && this.blocks.check(host, family === 6 ? 'ipv6' : 'ipv4');
+    return this.hosts.has(host) || this.allowsAddress(host);
+  }
+
+  /** Whether a resolved address is on the list (an IP entry or inside a CIDR entry). */
+  allowsAddress(address: string): boolean {
+    const family = isIP(address);
+    return family !== 0 && this.blocks.check(address, family === 6 ? 'ipv6' : 'ipv4');
   }
 }

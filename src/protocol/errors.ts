@@ -26,6 +26,8 @@ export const ERROR_STATUS = {
   methodNotAllowed: 405,
   internalServerError: 500,
   serviceUnavailable: 503,
+  syncTimeout: 504,
+  taskInterrupted: 500,
 } as const;
 
 export type FixedErrorCode = keyof typeof ERROR_STATUS;

@@ -1,15 +1,21 @@
 // The one path from a transport to the tasks. Every task object of a request runs on its own
 // and concurrently: checked, recorded (request durable before work starts), run, completed
 // (response durable before the caller sees it). REST and WebSocket both call dispatch().
+// An async task is recorded and queued in one write and acknowledged at once; the worker pool
+// (worker-pool.ts) runs it. A sync task that outlives the time limit answers syncTimeout and
+// keeps running, so its result still reaches the ledger.
 
 import { ProtocolError } from '../protocol/errors.js';
 import { outcomeFromEnvelope, taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import type { RequestElement } from '../protocol/request-reader.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
 import type { NewTask, Organization, StoredTask } from '../ledger/types.js';
+import { OutboundPolicy } from '../media/outbound-policy.js';
+import { OutboundTargetGuard } from '../webhooks/outbound-target.js';
 import type { Metrics } from '../metrics.js';
 import { findTaskModule, supportedTaskTypes } from './registry.js';
 import type { RecordedTaskModule, TaskResult, TaskServices } from './task-module.js';
+import { checkDeliveryTargets, deliveriesFor, splitDeliveryOptions, type DeliveryOptions } from './delivery-options.js';
 
 type Transport = NewTask['transport'];
 
@@ -21,15 +27,39 @@ interface EchoContext {
 /** How long an identical retry waits for the original, still running, task. */
 const REPLAY_WAIT_MS = 120_000;
 const REPLAY_POLL_MS = 100;
+const DEFAULT_SYNC_TIMEOUT_MS = 120_000;
+
+export interface DispatchOptions {
+  /** A sync caller gets syncTimeout after this long while the task keeps running. */
+  syncTimeoutMs?: number;
+  /** Checks webhookURL and uploadEndpoint when a task is submitted. */
+  targets?: OutboundTargetGuard;
+  /** Told after a task was queued, so an idle worker picks it up at once. */
+  onEnqueued?: () => void;
+  /** Told after a completion that holds outbound deliveries. */
+  onDeliveries?: () => void;
+}
 
 export class TaskDispatcher {
   /** Tasks running in this process, so an identical retry can wait for the original's outcome. */
   private readonly inflight = new Map<string, Promise<SerializedOutcome>>();
 
+  private readonly syncTimeoutMs: number;
+  private readonly targets: OutboundTargetGuard;
+
   constructor(
     private readonly services: TaskServices,
     private readonly metrics: Metrics,
-  ) {}
+    private readonly options: DispatchOptions = {},
+  ) {
+    this.syncTimeoutMs = options.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS;
+    this.targets = options.targets ?? new OutboundTargetGuard(new OutboundPolicy([]));
+  }
+
+  /** Resolves when no sync task runs in this process any more (graceful shutdown). */
+  async idle(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight.values()]);
+  }
 
   /**
    * Runs the task objects of one request; returns one outcome per task in request order.
@@ -139,9 +169,13 @@ export class TaskDispatcher {
       });
     }
     let params: unknown;
+    let delivery: DeliveryOptions = { method: 'sync', webhookURL: undefined, uploadEndpoint: undefined };
     if (!problem) {
       try {
-        params = (module as RecordedTaskModule).validate(first);
+        const split = splitDeliveryOptions(first);
+        params = (module as RecordedTaskModule).validate(split.params);
+        delivery = split.options;
+        await checkDeliveryTargets(delivery, this.targets);
       } catch (err) {
         if (!(err instanceof ProtocolError)) throw err;
         problem = err;
@@ -149,17 +183,42 @@ export class TaskDispatcher {
     }
     if (problem) return this.recordFailure(task, problem, echo);
 
+    if (delivery.method === 'async') return this.enqueue(task, echo);
+
     const recorded = await this.metrics.timeLedgerWrite('recordRequest', this.services.ledger.recordRequest(task));
     if (!recorded.recorded) return this.replay(recorded.existing, task, echo);
 
     const key = inflightKey(org.id, taskUUID);
-    const running = this.execute(module as RecordedTaskModule, params, org, task, echo);
+    const running = this.execute(module as RecordedTaskModule, params, org, task, echo, delivery);
     this.inflight.set(key, running);
-    try {
-      return await running;
-    } finally {
-      this.inflight.delete(key);
-    }
+    const forget = () => this.inflight.delete(key);
+    running.then(forget, forget);
+    return this.withinSyncLimit(running, echo);
+  }
+
+  /** Records and queues an async task in one write, then acknowledges it (an identical resubmit is acknowledged again). */
+  private async enqueue(task: NewTask, echo: EchoContext): Promise<SerializedOutcome> {
+    const recorded = await this.metrics.timeLedgerWrite('enqueue', this.services.queue.enqueue(task));
+    if (!recorded.recorded && recorded.existing.requestText !== task.requestText) return conflict(echo);
+    if (recorded.recorded) this.options.onEnqueued?.();
+    return { data: [JSON.stringify({ taskType: echo.taskType, taskUUID: echo.taskUUID })], errors: [] };
+  }
+
+  /** The task's outcome if it arrives within the sync limit; otherwise syncTimeout while it runs on. */
+  private withinSyncLimit(running: Promise<SerializedOutcome>, echo: EchoContext): Promise<SerializedOutcome> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<SerializedOutcome>((resolve) => {
+      timer = setTimeout(() => {
+        const seconds = this.syncTimeoutMs / 1000;
+        const problem = new ProtocolError(
+          'syncTimeout',
+          `The task did not finish within this server's ${seconds} s limit for synchronous tasks. It keeps running: ask for its result with getResponse (or getTaskDetails) and this taskUUID, or send long tasks with deliveryMethod "async".`,
+          { parameter: 'deliveryMethod', type: 'string' },
+        );
+        resolve(failed(problem, echo));
+      }, this.syncTimeoutMs);
+    });
+    return Promise.race([running, late]).finally(() => clearTimeout(timer));
   }
 
   private async execute(
@@ -168,6 +227,7 @@ export class TaskDispatcher {
     org: Organization,
     task: NewTask,
     echo: EchoContext,
+    delivery: DeliveryOptions,
   ): Promise<SerializedOutcome> {
     let result: TaskResult;
     try {
@@ -180,6 +240,10 @@ export class TaskDispatcher {
       data: result.items.map((i) => JSON.stringify(i)),
       errors: result.errors.map((e) => JSON.stringify(e)),
     };
+    // Results of a sync task reach webhook and upload endpoints too, once it completes.
+    const deliveries = [...outcome.data, ...outcome.errors].flatMap((text, i) =>
+      deliveriesFor(delivery, task, i, text, i < result.media.length && i < outcome.data.length ? [result.media[i]!] : []),
+    );
     await this.metrics.timeLedgerWrite(
       'completeTask',
       this.services.ledger.completeTask({
@@ -192,8 +256,10 @@ export class TaskDispatcher {
         engine: result.engine,
         completedAt: Date.now(),
         media: result.media,
+        deliveries,
       }),
     );
+    if (deliveries.length > 0) this.options.onDeliveries?.();
     return outcome;
   }
 
@@ -216,15 +282,7 @@ export class TaskDispatcher {
 
   /** A taskUUID seen before: an identical retry gets the stored answer, anything else a conflict. */
   private async replay(existing: StoredTask, task: NewTask, echo: EchoContext): Promise<SerializedOutcome> {
-    if (existing.requestText !== task.requestText) {
-      return failed(
-        new ProtocolError('conflictTaskUUID', 'This taskUUID was already used for a different task. Send each new task with a new taskUUID.', {
-          parameter: 'taskUUID',
-          type: 'string',
-        }),
-        echo,
-      );
-    }
+    if (existing.requestText !== task.requestText) return conflict(echo);
     if (existing.responseText !== null) return outcomeFromEnvelope(existing.responseText);
     const running = this.inflight.get(inflightKey(task.orgId, task.taskUUID));
     if (running) return running;
@@ -248,6 +306,16 @@ export class TaskDispatcher {
     this.services.log.error({ err, taskUUID: task.taskUUID, taskType: task.taskType }, 'task failed unexpectedly');
     return new ProtocolError('internalServerError', 'The task failed because of an internal error on the server.');
   }
+}
+
+function conflict(echo: EchoContext): SerializedOutcome {
+  return failed(
+    new ProtocolError('conflictTaskUUID', 'This taskUUID was already used for a different task. Send each new task with a new taskUUID.', {
+      parameter: 'taskUUID',
+      type: 'string',
+    }),
+    echo,
+  );
 }
 
 function failed(problem: ProtocolError, echo: EchoContext): SerializedOutcome {

@@ -3,9 +3,10 @@
 // Unknown tasks and other organizations' tasks get the very same not-found answer.
 
 import { errorObject } from '../protocol/errors.js';
-import type { SerializedOutcome } from '../protocol/envelope.js';
+import { taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import type { StoredTask } from '../ledger/types.js';
 import type { LookupTaskModule } from './task-module.js';
+import { currentState } from './get-response.js';
 
 export const TASK_NOT_FOUND_MESSAGE =
   "No task was found for this 'taskUUID'. It may never have been run, may no longer be retained, or may belong to another organization.";
@@ -15,7 +16,7 @@ export function taskNotFound(taskType: string, taskUUID: string): SerializedOutc
   return { data: [], errors: [JSON.stringify(error)] };
 }
 
-/** The response object of a stored task: its envelope, or the current state while it runs. */
+/** The response object of a stored task: its envelope, or a processing placeholder while it runs (no ledger reads). */
 export function responseTextOf(task: StoredTask): string {
   return task.responseText ?? `{"data":[${JSON.stringify({ taskType: task.taskType, taskUUID: task.taskUUID, status: 'processing' })}]}`;
 }
@@ -27,7 +28,9 @@ export const getTaskDetails: LookupTaskModule = {
     const task = await services.ledger.findTask(org.id, taskUUID);
     if (!task) return taskNotFound(taskType, taskUUID);
     const head = JSON.stringify({ taskType, taskUUID });
-    const item = `${head.slice(0, -1)},"request":${task.requestText},"response":${responseTextOf(task)}}`;
+    // While the task runs, its response is its current state (DESIGN decision 3), as getResponse shows it.
+    const response = task.responseText ?? taskEnvelope(await currentState(task, services));
+    const item = `${head.slice(0, -1)},"request":${task.requestText},"response":${response}}`;
     return { data: [item], errors: [] };
   },
 };

@@ -7,9 +7,8 @@ import { randomInt } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { ProtocolError } from '../protocol/errors.js';
 import type { ImageFormat } from '../media/media-store.js';
-import type { MediaRecord } from '../ledger/types.js';
 import { AIR_PATTERN, compileValidator, oneOf } from './validate.js';
-import type { RecordedTaskModule, TaskCall, TaskResult } from './task-module.js';
+import { resultError, type ItemResult, type RecordedTaskModule, type TaskCall, type TaskResult } from './task-module.js';
 import { OUTPUT_FORMATS, OUTPUT_TYPES, imageOutputFields, normalizeFormat } from './image-output.js';
 
 const Dimension = Type.Integer({ minimum: 64, maximum: 2048, multipleOf: 64 });
@@ -41,7 +40,6 @@ const ImageInferenceParams = Type.Object({
   includeCost: Type.Optional(Type.Boolean()),
   checkNSFW: Type.Optional(Type.Boolean()),
   ttl: Type.Optional(Type.Integer({ minimum: 60 })),
-  deliveryMethod: Type.Optional(oneOf(['sync'] as const)),
   lora: Type.Optional(AdapterList),
   embeddings: Type.Optional(AdapterList),
   vae: Type.Optional(Type.String({ pattern: AIR_PATTERN })),
@@ -51,23 +49,10 @@ type Params = Static<typeof ImageInferenceParams>;
 
 const validateParams = compileValidator(ImageInferenceParams);
 
-/** Parameters whose feature arrives with a later capability; refused rather than silently dropped. */
-const NOT_YET_SUPPORTED = ['webhookURL', 'uploadEndpoint'] as const;
-
 export const imageInference: RecordedTaskModule<Params> = {
   kind: 'recorded',
   taskType: 'imageInference',
-  validate(value) {
-    const params = validateParams(value);
-    for (const name of NOT_YET_SUPPORTED) {
-      if ((value as Record<string, unknown>)[name] !== undefined) {
-        throw new ProtocolError('unsupportedParameter', `Parameter '${name}' is not supported by this server yet.`, {
-          parameter: name,
-        });
-      }
-    }
-    return params;
-  },
+  validate: validateParams,
   modelOf: (p) => p.model,
   run,
 };
@@ -87,32 +72,53 @@ async function run(call: TaskCall<Params>): Promise<TaskResult> {
   const format: ImageFormat = normalizeFormat(p.outputFormat);
   const base = p.seedImage ? await services.imageInputs.resolve(org.id, 'seedImage', p.seedImage) : undefined;
 
-  const images = await Promise.all(
-    engine.generateImages({
-      taskUUID: call.taskUUID,
-      model: p.model,
-      positivePrompt: p.positivePrompt,
-      negativePrompt: p.negativePrompt,
-      width: p.width,
-      height: p.height,
-      seeds,
-      format,
-      quality: p.outputQuality ?? 95,
-      baseImage: base ? { data: base.data, strength: p.strength ?? 0.8 } : undefined,
+  const perItem = services.prices.perItem('imageInference', p.model);
+  const rendering = engine.generateImages({
+    taskUUID: call.taskUUID,
+    model: p.model,
+    positivePrompt: p.positivePrompt,
+    negativePrompt: p.negativePrompt,
+    width: p.width,
+    height: p.height,
+    seeds,
+    format,
+    quality: p.outputQuality ?? 95,
+    baseImage: base ? { data: base.data, strength: p.strength ?? 0.8 } : undefined,
+    onProgress: call.onProgress,
+  });
+
+  // Each image becomes its result as soon as it is ready; one failing image fails only itself.
+  const results: ItemResult[] = await Promise.all(
+    rendering.map(async (pending, i) => {
+      let result: ItemResult;
+      try {
+        const image = await pending;
+        const record = await services.media.save(org.id, call.taskUUID, image);
+        const item = {
+          taskType: call.taskType,
+          taskUUID: call.taskUUID,
+          imageUUID: record.mediaUUID,
+          ...imageOutputFields(p.outputType ?? 'URL', services.media.urlOf(record), image),
+          seed: image.seed,
+          ...(p.includeCost ? { cost: perItem } : {}),
+        };
+        result = { item, media: [record] };
+      } catch (err) {
+        result = { error: resultError(err, call) };
+      }
+      await call.onResult?.(i, result);
+      return result;
     }),
   );
 
-  const perItem = services.prices.perItem('imageInference', p.model);
-  const media: MediaRecord[] = await Promise.all(images.map((image) => services.media.save(org.id, call.taskUUID, image)));
-  const items = images.map((image, i) => ({
-    taskType: call.taskType,
-    taskUUID: call.taskUUID,
-    imageUUID: media[i]!.mediaUUID,
-    ...imageOutputFields(p.outputType ?? 'URL', services.media.urlOf(media[i]!), image),
-    seed: image.seed,
-    ...(p.includeCost ? { cost: perItem } : {}),
-  }));
-  return { items, errors: [], cost: round(perItem * count), engine: engine.name, media };
+  const produced = results.filter((r) => 'item' in r);
+  return {
+    items: produced.map((r) => r.item),
+    errors: results.flatMap((r) => ('error' in r ? [r.error] : [])),
+    cost: round(perItem * produced.length),
+    engine: engine.name,
+    media: produced.flatMap((r) => r.media),
+  };
 }
 
 function round(usd: number): number {

@@ -1,5 +1,6 @@
 // taskType -> module. Adding a task type means adding its file and one line here.
 
+import { getResponse } from './get-response.js';
 import { getTaskDetails } from './get-task-details.js';
 import { imageInference } from './image-inference.js';
 import { imageUpload } from './image-upload.js';
@@ -8,7 +9,7 @@ import { modelSearch } from './model-search.js';
 import { upscale } from './upscale.js';
 import type { TaskModule } from './task-module.js';
 
-const MODULES: readonly TaskModule[] = [imageInference, imageUpload, getTaskDetails, upscale, modelSearch, mediaStorage];
+const MODULES: readonly TaskModule[] = [imageInference, imageUpload, getTaskDetails, getResponse, upscale, modelSearch, mediaStorage];
 
 const BY_TYPE = new Map<string, TaskModule>();
 for (const m of MODULES) {

@@ -3,15 +3,18 @@
 
 import type { Logger } from 'pino';
 import type { EngineRouter } from '../engines/engine.js';
-import type { ErrorObject } from '../protocol/errors.js';
-import type { MediaRecord, Organization, TaskLedger } from '../ledger/types.js';
+import type { MediaRecord, Organization, TaskLedger, TaskQueue } from '../ledger/types.js';
 import type { ImageInputResolver } from '../media/image-input.js';
 import type { MediaStore } from '../media/media-store.js';
 import type { PriceTable } from './price-table.js';
 import type { SerializedOutcome } from '../protocol/envelope.js';
+import { ProtocolError, type ErrorObject } from '../protocol/errors.js';
+import type { ProgressBoard } from './progress-board.js';
 
 export interface TaskServices {
   ledger: TaskLedger;
+  queue: TaskQueue;
+  progress: ProgressBoard;
   media: MediaStore;
   imageInputs: ImageInputResolver;
   engines: EngineRouter;
@@ -27,6 +30,24 @@ export interface TaskCall<P> {
   taskUUID: string;
   taskType: string;
   services: TaskServices;
+  /**
+   * Set when the task runs from the queue: call it as each result is ready (index = its place
+   * among the task's results) so it is recorded, visible to getResponse and delivered at once.
+   * A module that never calls it has its results recorded when it returns.
+   */
+  onResult?: (index: number, result: ItemResult) => Promise<void>;
+  /** Set when the task runs from the queue: the engine's progress (0–100) on result `index`. */
+  onProgress?: (index: number, percent: number) => void;
+}
+
+export type ItemResult = { item: object; media: MediaRecord[] } | { error: ErrorObject };
+
+/** The error object for one result that failed: its protocol error, or a logged internal one. */
+export function resultError(err: unknown, call: TaskCall<unknown>): ErrorObject {
+  const context = { taskType: call.taskType, taskUUID: call.taskUUID };
+  if (err instanceof ProtocolError) return err.toObject(context);
+  call.services.log.error({ err, ...context }, 'a result of the task failed unexpectedly');
+  return new ProtocolError('internalServerError', 'Producing this result failed because of an internal error on the server.').toObject(context);
 }
 
 export interface TaskResult {

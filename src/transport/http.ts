@@ -10,12 +10,13 @@ import { replyEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import { decodeBody, readTaskArray, type RequestElement } from '../protocol/request-reader.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
 import { authenticate } from '../ledger/api-keys.js';
-import type { AccountStore, Organization, TaskLedger } from '../ledger/types.js';
+import type { AccountStore, DeliveryStore, Organization, TaskLedger } from '../ledger/types.js';
 import { CONTENT_TYPES, type MediaStore } from '../media/media-store.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskDispatcher } from '../tasks/dispatch.js';
 import { registerExplorerPage } from './explorer-page.js';
-import { registerHistoryApi } from './history-api.js';
+import { registerHistoryApi, type WebhookAttemptsReader } from './history-api.js';
+import { registerDeliveryApi } from './delivery-api.js';
 
 export interface HttpDeps {
   dispatcher: TaskDispatcher;
@@ -25,6 +26,9 @@ export interface HttpDeps {
   metrics: Metrics;
   log: Logger;
   limits: { maxBodyBytes: number; maxTasksPerRequest: number; maxJsonDepth: number };
+  /** Webhook and upload deliveries, for GET /api/tasks/:taskUUID/deliveries. */
+  deliveries?: DeliveryStore;
+  webhookAttempts?: WebhookAttemptsReader;
 }
 
 export function buildHttpApp(deps: HttpDeps): FastifyInstance {
@@ -93,6 +97,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   });
 
   registerHistoryApi(app, deps);
+  if (deps.deliveries) registerDeliveryApi(app, { accounts: deps.accounts, ledger: deps.ledger, deliveries: deps.deliveries });
   registerExplorerPage(app);
 
   return app;

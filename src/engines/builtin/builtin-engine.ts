@@ -5,6 +5,7 @@
 import sharp from 'sharp';
 import type { Engine, GeneratedImage, ImageRequest, ModelInfo } from '../engine.js';
 import { renderPlasma } from './procedural-image.js';
+import { readTestSwitches, withTestSwitches } from './test-switches.js';
 
 const BUILTIN_MODELS: ModelInfo[] = [
   {
@@ -34,7 +35,9 @@ export class BuiltinEngine implements Engine {
   }
 
   generateImages(request: ImageRequest): Promise<GeneratedImage>[] {
-    return request.seeds.map((seed) => this.renderOne(request, seed));
+    const switches = readTestSwitches(request.positivePrompt);
+    if (!switches) return request.seeds.map((seed) => this.renderOne(request, seed));
+    return request.seeds.map((seed, i) => withTestSwitches(switches, i, request.onProgress, () => this.renderOne(request, seed)));
   }
 
   private async renderOne(req: ImageRequest, seed: number): Promise<GeneratedImage> {

@@ -77,4 +77,27 @@ export class PostgresAccountStore implements AccountStore {
   async setRetentionDays(orgId: string, days: number | null): Promise<void> {
     await this.pool.query('UPDATE organizations SET retention_days = $1 WHERE id = $2', [days, orgId]);
   }
+
+  async findOrganizationById(id: string): Promise<Organization | undefined> {
+    const { rows } = await this.pool.query<OrgRow>('SELECT * FROM organizations WHERE id = $1', [id]);
+    return rows[0] ? orgFromRow(rows[0]) : undefined;
+  }
+
+  async webhookSecret(orgId: string, candidate: string): Promise<string> {
+    await this.pool.query('INSERT INTO webhook_secrets (org_id, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (org_id) DO NOTHING', [
+      orgId,
+      candidate,
+      Date.now(),
+    ]);
+    const { rows } = await this.pool.query<{ secret: string }>('SELECT secret FROM webhook_secrets WHERE org_id = $1', [orgId]);
+    return rows[0]!.secret;
+  }
+
+  async setWebhookSecret(orgId: string, secret: string): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO webhook_secrets (org_id, secret, created_at) VALUES ($1, $2, $3)
+       ON CONFLICT (org_id) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at`,
+      [orgId, secret, Date.now()],
+    );
+  }
 }

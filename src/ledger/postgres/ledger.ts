@@ -3,6 +3,7 @@
 
 import type {
   DeletedTasks,
+  NewDelivery,
   MediaRecord,
   NewTask,
   RecordOutcome,
@@ -14,7 +15,7 @@ import type {
   TaskLedger,
   TaskPage,
 } from '../types.js';
-import { mediaFromRow, taskFromRow, uuidKey as key, type MediaRow, type TaskRow } from '../rows.js';
+import { DELIVERY_COLUMNS, deliveryValues, mediaFromRow, taskFromRow, uuidKey as key, type MediaRow, type TaskRow } from '../rows.js';
 import { countSql, countsFrom, pageFrom, taskPageSql, type SqlDialect } from '../task-query.js';
 import { inTransaction, type PgPool } from './database.js';
 import type pg from 'pg';
@@ -46,20 +47,11 @@ export class PostgresTaskLedger implements TaskLedger {
   }
 
   async completeTask(c: TaskCompletion): Promise<void> {
-    const update = (db: pg.Pool | pg.PoolClient) =>
-      db.query(
-        `UPDATE tasks SET status = $3, response_text = $4, cost = $5, error_code = $6, engine = $7, completed_at = $8
-         WHERE org_id = $1 AND task_uuid = $2`,
-        [c.orgId, key(c.taskUUID), c.status, c.responseText, c.cost, c.errorCode, c.engine, c.completedAt],
-      );
-    if (c.media.length === 0) {
-      await update(this.pool);
+    if (c.media.length === 0 && (c.deliveries ?? []).length === 0) {
+      await updateCompletion(this.pool, c);
       return;
     }
-    await inTransaction(this.pool, async (client) => {
-      for (const m of c.media) await insertMedia(client, m);
-      await update(client);
-    });
+    await inTransaction(this.pool, (client) => applyCompletion(client, c));
   }
 
   async findTask(orgId: string, taskUUID: string): Promise<StoredTask | undefined> {
@@ -157,7 +149,8 @@ export class PostgresTaskLedger implements TaskLedger {
     /* the pool is closed by the storage that owns it */
   }
 
-  private async insertOrReport(
+  /** Inserts the task row, or reports the task already under its UUID (the queue reuses this). */
+  async insertOrReport(
     db: pg.Pool | pg.PoolClient,
     task: NewTask,
     done: { status: StoredTask['status'] } & Partial<Omit<TaskCompletion, 'orgId' | 'taskUUID' | 'status'>>,
@@ -184,7 +177,28 @@ export class PostgresTaskLedger implements TaskLedger {
   }
 }
 
-function insertMedia(client: pg.PoolClient, m: MediaRecord) {
+/** Writes a completion (media, deliveries, final state) on a client inside a transaction. */
+export async function applyCompletion(client: pg.PoolClient, c: TaskCompletion): Promise<void> {
+  for (const m of c.media) await insertMedia(client, m);
+  await insertDeliveries(client, c.deliveries ?? []);
+  await updateCompletion(client, c);
+}
+
+function updateCompletion(db: pg.Pool | pg.PoolClient, c: TaskCompletion) {
+  return db.query(
+    `UPDATE tasks SET status = $3, response_text = $4, cost = $5, error_code = $6, engine = $7, completed_at = $8
+     WHERE org_id = $1 AND task_uuid = $2`,
+    [c.orgId, key(c.taskUUID), c.status, c.responseText, c.cost, c.errorCode, c.engine, c.completedAt],
+  );
+}
+
+export async function insertDeliveries(client: pg.PoolClient, deliveries: readonly NewDelivery[]): Promise<void> {
+  for (const d of deliveries) {
+    await client.query(`INSERT INTO deliveries (${DELIVERY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, deliveryValues(d));
+  }
+}
+
+export function insertMedia(client: pg.PoolClient, m: MediaRecord) {
   return client.query(INSERT_MEDIA, [key(m.mediaUUID), m.orgId, m.taskUUID === null ? null : key(m.taskUUID), m.accessToken, m.format, m.width, m.height, m.bytes, m.createdAt]);
 }
 

@@ -1,9 +1,12 @@
-// Opens the PostgreSQL backend: ledger, media index and accounts on one connection pool.
+// Opens the PostgreSQL backend: ledger, job queue, deliveries, media index and accounts on one
+// connection pool.
 
 import type { Storage } from '../types.js';
 import { PostgresAccountStore } from './accounts.js';
 import { migrate, openPool, type PgOptions } from './database.js';
+import { PostgresDeliveryStore } from './deliveries.js';
 import { PostgresTaskLedger } from './ledger.js';
+import { PostgresTaskQueue } from './queue.js';
 
 export async function openPostgresStorage(options: PgOptions & { migrate?: boolean }): Promise<Storage> {
   const pool = await openPool(options);
@@ -13,8 +16,11 @@ export async function openPostgresStorage(options: PgOptions & { migrate?: boole
     await pool.end();
     throw err;
   }
+  const ledger = new PostgresTaskLedger(pool);
   return {
-    ledger: new PostgresTaskLedger(pool),
+    ledger,
+    queue: new PostgresTaskQueue(pool, ledger),
+    deliveries: new PostgresDeliveryStore(pool),
     accounts: new PostgresAccountStore(pool),
     async close() {
       if (!pool.ended) await pool.end();

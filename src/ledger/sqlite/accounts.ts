@@ -84,4 +84,24 @@ export class SqliteAccountStore implements AccountStore {
       this.db.prepare('UPDATE organizations SET retention_days = ? WHERE id = ?').run(days, orgId);
     });
   }
+
+  async findOrganizationById(id: string): Promise<Organization | undefined> {
+    const row = this.db.prepare<[string], OrgRow>('SELECT * FROM organizations WHERE id = ?').get(id);
+    return row ? orgFromRow(row) : undefined;
+  }
+
+  webhookSecret(orgId: string, candidate: string): Promise<string> {
+    return this.committer.write(() => {
+      this.db.prepare('INSERT INTO webhook_secrets (org_id, secret, created_at) VALUES (?, ?, ?) ON CONFLICT (org_id) DO NOTHING').run(orgId, candidate, Date.now());
+      return this.db.prepare('SELECT secret FROM webhook_secrets WHERE org_id = ?').pluck().get(orgId) as string;
+    });
+  }
+
+  async setWebhookSecret(orgId: string, secret: string): Promise<void> {
+    await this.committer.write(() =>
+      this.db
+        .prepare('INSERT INTO webhook_secrets (org_id, secret, created_at) VALUES (?, ?, ?) ON CONFLICT (org_id) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at')
+        .run(orgId, secret, Date.now()),
+    );
+  }
 }

@@ -3,6 +3,7 @@
 
 import type {
   DeletedTasks,
+  NewDelivery,
   MediaRecord,
   NewTask,
   RecordOutcome,
@@ -14,7 +15,7 @@ import type {
   TaskLedger,
   TaskPage,
 } from '../types.js';
-import { mediaFromRow, taskFromRow, uuidKey as key, type MediaRow, type TaskRow } from '../rows.js';
+import { DELIVERY_COLUMNS, deliveryValues, mediaFromRow, taskFromRow, uuidKey as key, type MediaRow, type TaskRow } from '../rows.js';
 import { countSql, countsFrom, pageFrom, taskPageSql, type SqlDialect } from '../task-query.js';
 import type { GroupCommitter, SqliteDatabase } from './database.js';
 
@@ -25,6 +26,7 @@ export class SqliteTaskLedger implements TaskLedger {
   private readonly insertMedia;
   private readonly selectMediaForOrg;
   private readonly selectMedia;
+  private readonly insertDeliveryRow;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -49,6 +51,7 @@ export class SqliteTaskLedger implements TaskLedger {
     );
     this.selectMediaForOrg = db.prepare<[string, string], MediaRow>('SELECT * FROM media WHERE media_uuid = ? AND org_id = ?');
     this.selectMedia = db.prepare<[string], MediaRow>('SELECT * FROM media WHERE media_uuid = ?');
+    this.insertDeliveryRow = db.prepare(`INSERT INTO deliveries (${DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   }
 
   recordRequest(task: NewTask): Promise<RecordOutcome> {
@@ -58,25 +61,39 @@ export class SqliteTaskLedger implements TaskLedger {
   recordFailedTask(task: NewTask, completion: Omit<TaskCompletion, 'orgId' | 'taskUUID'>): Promise<RecordOutcome> {
     return this.committer.write(() => {
       const outcome = this.insertOrReport(task, completion);
-      if (outcome.recorded) for (const m of completion.media) this.insertMedia.run(m);
+      if (outcome.recorded) this.insertMediaRecords(completion.media);
       return outcome;
     });
   }
 
   completeTask(c: TaskCompletion): Promise<void> {
-    return this.committer.write(() => {
-      for (const m of c.media) this.insertMedia.run(m);
-      this.updateCompletion.run({
-        orgId: c.orgId,
-        taskUUID: key(c.taskUUID),
-        status: c.status,
-        responseText: c.responseText,
-        cost: c.cost,
-        errorCode: c.errorCode,
-        engine: c.engine,
-        completedAt: c.completedAt,
-      });
+    return this.committer.write(() => this.applyCompletion(c));
+  }
+
+  // The methods below run inside a committer write; the queue composes them with its own rows.
+
+  /** Writes a completion: media, deliveries and the task's final state. */
+  applyCompletion(c: TaskCompletion): void {
+    this.insertMediaRecords(c.media);
+    this.insertDeliveries(c.deliveries ?? []);
+    this.updateCompletion.run({
+      orgId: c.orgId,
+      taskUUID: key(c.taskUUID),
+      status: c.status,
+      responseText: c.responseText,
+      cost: c.cost,
+      errorCode: c.errorCode,
+      engine: c.engine,
+      completedAt: c.completedAt,
     });
+  }
+
+  insertMediaRecords(media: readonly MediaRecord[]): void {
+    for (const m of media) this.insertMedia.run(m);
+  }
+
+  insertDeliveries(deliveries: readonly NewDelivery[]): void {
+    for (const d of deliveries) this.insertDeliveryRow.run(...deliveryValues(d));
   }
 
   async findTask(orgId: string, taskUUID: string): Promise<StoredTask | undefined> {
@@ -169,7 +186,7 @@ export class SqliteTaskLedger implements TaskLedger {
     return { tasks, media };
   }
 
-  private insertOrReport(
+  insertOrReport(
     task: NewTask,
     done: { status: StoredTask['status'] } & Partial<Omit<TaskCompletion, 'orgId' | 'taskUUID' | 'status'>>,
   ): RecordOutcome {

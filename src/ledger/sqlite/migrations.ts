@@ -64,4 +64,66 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX tasks_by_org_type_time ON tasks (org_id, task_type, created_at);
     `,
   },
+  {
+    // Async delivery: the job queue, results recorded as they complete, outbound deliveries
+    // (webhooks, uploads) with every attempt, and per-organization webhook signing secrets.
+    // (Numbered 3: version 2, retention, was committed first.)
+    version: 3,
+    sql: `
+      CREATE TABLE jobs (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id TEXT NOT NULL,
+        task_uuid TEXT NOT NULL,
+        state TEXT NOT NULL,
+        owner TEXT,
+        lease_until INTEGER,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        enqueued_at INTEGER NOT NULL,
+        UNIQUE (org_id, task_uuid)
+      );
+      CREATE INDEX jobs_by_state ON jobs (state, seq);
+      CREATE TABLE task_items (
+        org_id TEXT NOT NULL,
+        task_uuid TEXT NOT NULL,
+        item_index INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        item_text TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (org_id, task_uuid, item_index)
+      ) WITHOUT ROWID;
+      CREATE TABLE deliveries (
+        id TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL,
+        task_uuid TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        url TEXT NOT NULL,
+        item_index INTEGER NOT NULL,
+        body TEXT,
+        media_uuid TEXT,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER,
+        owner TEXT,
+        created_at INTEGER NOT NULL,
+        finished_at INTEGER
+      );
+      CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state = 'pending';
+      CREATE INDEX deliveries_by_task ON deliveries (task_uuid, org_id);
+      CREATE TABLE delivery_attempts (
+        delivery_id TEXT NOT NULL REFERENCES deliveries(id),
+        attempt INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        status_code INTEGER,
+        latency_ms INTEGER NOT NULL,
+        error TEXT,
+        PRIMARY KEY (delivery_id, attempt)
+      ) WITHOUT ROWID;
+      CREATE TABLE webhook_secrets (
+        org_id TEXT PRIMARY KEY REFERENCES organizations(id),
+        secret TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX tasks_processing ON tasks (created_at) WHERE status = 'processing';
+    `,
+  },
 ];

@@ -1,18 +1,24 @@
-// Opens the SQLite backend: one database file holding ledger, media index and accounts.
+// Opens the SQLite backend: one database file holding ledger, job queue, deliveries, media index
+// and accounts.
 
 import { join } from 'node:path';
 import type { Storage } from '../types.js';
 import { SqliteAccountStore } from './accounts.js';
 import { GroupCommitter, openDatabase } from './database.js';
+import { SqliteDeliveryStore } from './deliveries.js';
 import { SqliteTaskLedger } from './ledger.js';
+import { SqliteTaskQueue } from './queue.js';
 
 export const SQLITE_FILE = 'runtrail.db';
 
 export function openSqliteStorage(dataDir: string): Storage {
   const db = openDatabase(join(dataDir, SQLITE_FILE));
   const committer = new GroupCommitter(db);
+  const ledger = new SqliteTaskLedger(db, committer);
   return {
-    ledger: new SqliteTaskLedger(db, committer),
+    ledger,
+    queue: new SqliteTaskQueue(db, committer, ledger),
+    deliveries: new SqliteDeliveryStore(db, committer),
     accounts: new SqliteAccountStore(db, committer),
     async close() {
       committer.close();

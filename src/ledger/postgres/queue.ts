@@ -1,0 +1,102 @@
+// The async job queue on PostgreSQL: jobs are claimed with FOR UPDATE SKIP LOCKED so any number
+// of replicas share one queue; a claim is a lease that its owner renews while the job runs, and a
+// lease that ran out (its replica died) makes the job claimable again. Enqueue and finish share a
+// transaction with the ledger rows they belong to.
+
+import type { MediaRecord, NewDelivery, NewTask, QueuedJob, RecordOutcome, ResultItem, StoredTask, TaskCompletion, TaskQueue } from '../types.js';
+import { itemFromRow, uuidKey as key, type ItemRow } from '../rows.js';
+import { inTransaction, type PgPool } from './database.js';
+import { applyCompletion, insertDeliveries, insertMedia, type PostgresTaskLedger } from './ledger.js';
+
+export class PostgresTaskQueue implements TaskQueue {
+  constructor(
+    private readonly pool: PgPool,
+    private readonly ledger: PostgresTaskLedger,
+  ) {}
+
+  enqueue(task: NewTask): Promise<RecordOutcome> {
+    return inTransaction(this.pool, async (client) => {
+      const outcome = await this.ledger.insertOrReport(client, task, { status: 'processing' });
+      if (outcome.recorded) {
+        await client.query(`INSERT INTO jobs (org_id, task_uuid, state, attempts, enqueued_at) VALUES ($1, $2, 'queued', 0, $3)`, [
+          task.orgId,
+          key(task.taskUUID),
+          task.createdAt,
+        ]);
+      }
+      return outcome;
+    });
+  }
+
+  async claimNext(owner: string, leaseMs: number): Promise<QueuedJob | undefined> {
+    const now = Date.now();
+    const { rows } = await this.pool.query<{ org_id: string; task_uuid: string; attempts: number; enqueued_at: number }>(
+      `UPDATE jobs SET state = 'running', owner = $1, lease_until = $2, attempts = attempts + 1
+       WHERE seq = (SELECT seq FROM jobs WHERE state = 'queued' OR (state = 'running' AND lease_until < $3)
+                    ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
+       RETURNING org_id, task_uuid, attempts, enqueued_at`,
+      [owner, now + leaseMs, now],
+    );
+    const row = rows[0];
+    return row ? { orgId: row.org_id, taskUUID: row.task_uuid, attempts: row.attempts, enqueuedAt: row.enqueued_at } : undefined;
+  }
+
+  async renewLeases(owner: string, leaseMs: number): Promise<void> {
+    await this.pool.query(`UPDATE jobs SET lease_until = $1 WHERE owner = $2 AND state = 'running'`, [Date.now() + leaseMs, owner]);
+  }
+
+  async releaseJobs(owner: string): Promise<number> {
+    const res = await this.pool.query(
+      `UPDATE jobs SET state = 'queued', owner = NULL, lease_until = NULL, attempts = greatest(attempts - 1, 0) WHERE owner = $1 AND state = 'running'`,
+      [owner],
+    );
+    return res.rowCount ?? 0;
+  }
+
+  async recordItem(orgId: string, taskUUID: string, item: ResultItem, media: MediaRecord[], deliveries: NewDelivery[]): Promise<void> {
+    await inTransaction(this.pool, async (client) => {
+      const res = await client.query(
+        `INSERT INTO task_items (org_id, task_uuid, item_index, status, item_text, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (org_id, task_uuid, item_index) DO NOTHING`,
+        [orgId, key(taskUUID), item.index, item.status, item.text, Date.now()],
+      );
+      // A result recorded before (by an earlier, interrupted run) stays; this copy is dropped whole.
+      if (res.rowCount !== 1) return;
+      for (const m of media) await insertMedia(client, m);
+      await insertDeliveries(client, deliveries);
+    });
+  }
+
+  async listItems(orgId: string, taskUUID: string): Promise<ResultItem[]> {
+    const { rows } = await this.pool.query<ItemRow>(
+      'SELECT item_index, status, item_text FROM task_items WHERE org_id = $1 AND task_uuid = $2 ORDER BY item_index',
+      [orgId, key(taskUUID)],
+    );
+    return rows.map(itemFromRow);
+  }
+
+  async finishJob(c: TaskCompletion): Promise<void> {
+    await inTransaction(this.pool, async (client) => {
+      await applyCompletion(client, c);
+      await client.query('DELETE FROM jobs WHERE org_id = $1 AND task_uuid = $2', [c.orgId, key(c.taskUUID)]);
+    });
+  }
+
+  async releaseAbandonedJobs(): Promise<number> {
+    // Another replica may hold any running job; abandoned ones come back when their lease runs out.
+    return 0;
+  }
+
+  async findOrphanedTasks(): Promise<StoredTask[]> {
+    // Replicas share the database: a processing task without a job may be running right now on
+    // another replica, so none is ever declared orphaned here (docs/async.md).
+    return [];
+  }
+
+  async countJobs(): Promise<{ queued: number; running: number }> {
+    const { rows } = await this.pool.query<{ state: string; n: string }>('SELECT state, count(*) AS n FROM jobs GROUP BY state');
+    const counts = { queued: 0, running: 0 };
+    for (const r of rows) if (r.state === 'queued' || r.state === 'running') counts[r.state] = Number(r.n);
+    return counts;
+  }
+}

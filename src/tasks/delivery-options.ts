@@ -1,0 +1,90 @@
+// How a task's results travel, common to every recorded task type: `deliveryMethod` (sync: in the
+// reply; async: acknowledged at once, then getResponse), `webhookURL` (one signed POST per result)
+// and `uploadEndpoint` (one PUT per produced file). The dispatcher reads them here, so task
+// modules validate only their own parameters and every task type gets async delivery alike.
+
+import { randomUUID } from 'node:crypto';
+import { ProtocolError } from '../protocol/errors.js';
+import type { MediaRecord, NewDelivery } from '../ledger/types.js';
+import { OutboundTargetRefused, type OutboundTargetGuard } from '../webhooks/outbound-target.js';
+
+export const DELIVERY_METHODS = ['sync', 'async'] as const;
+
+export interface DeliveryOptions {
+  method: (typeof DELIVERY_METHODS)[number];
+  webhookURL: string | undefined;
+  uploadEndpoint: string | undefined;
+}
+
+const URL_PARAMETERS = ['webhookURL', 'uploadEndpoint'] as const;
+const MAX_URL_LENGTH = 2048;
+
+/** Splits a task object into its delivery options and the parameters its module validates. */
+export function splitDeliveryOptions(task: Record<string, unknown>): { options: DeliveryOptions; params: Record<string, unknown> } {
+  const { deliveryMethod, webhookURL, uploadEndpoint, ...params } = task;
+  if (deliveryMethod !== undefined && !DELIVERY_METHODS.includes(deliveryMethod as DeliveryOptions['method'])) {
+    throw new ProtocolError('invalidDeliveryMethod', `Invalid value for 'deliveryMethod' parameter. Allowed values: "sync", "async".`, {
+      parameter: 'deliveryMethod',
+      type: 'string',
+      allowedValues: DELIVERY_METHODS,
+    });
+  }
+  const urls = { webhookURL, uploadEndpoint };
+  for (const name of URL_PARAMETERS) {
+    const value = urls[name];
+    if (value !== undefined && (typeof value !== 'string' || value.length === 0 || value.length > MAX_URL_LENGTH)) {
+      throw invalidUrl(name, `It must be an http:// or https:// URL of at most ${MAX_URL_LENGTH} characters.`);
+    }
+  }
+  return {
+    options: {
+      method: (deliveryMethod as DeliveryOptions['method'] | undefined) ?? 'sync',
+      webhookURL: webhookURL as string | undefined,
+      uploadEndpoint: uploadEndpoint as string | undefined,
+    },
+    params,
+  };
+}
+
+/** Refuses webhook and upload URLs that are malformed or reach a non-public address (at submit time). */
+export async function checkDeliveryTargets(options: DeliveryOptions, guard: OutboundTargetGuard): Promise<void> {
+  for (const name of URL_PARAMETERS) {
+    const value = options[name];
+    if (value === undefined) continue;
+    try {
+      await guard.check(value);
+    } catch (err) {
+      if (err instanceof OutboundTargetRefused) throw invalidUrl(name, err.message);
+      throw err;
+    }
+  }
+}
+
+function invalidUrl(name: (typeof URL_PARAMETERS)[number], why: string): ProtocolError {
+  const code = name === 'webhookURL' ? 'invalidWebhookURL' : 'invalidUploadEndpoint';
+  return new ProtocolError(code, `Invalid value for '${name}' parameter. ${why}`, { parameter: name, type: 'string' });
+}
+
+/** The outbound deliveries one result causes: a webhook POST of its text, an upload of each file. */
+export function deliveriesFor(
+  options: DeliveryOptions,
+  task: { orgId: string; taskUUID: string },
+  itemIndex: number,
+  itemText: string,
+  media: readonly MediaRecord[],
+): NewDelivery[] {
+  const out: NewDelivery[] = [];
+  const base = { orgId: task.orgId, taskUUID: task.taskUUID, itemIndex, createdAt: Date.now() };
+  if (options.webhookURL !== undefined) {
+    out.push({ ...base, id: messageId(), kind: 'webhook', url: options.webhookURL, body: itemText, mediaUUID: null });
+  }
+  if (options.uploadEndpoint !== undefined) {
+    for (const m of media) out.push({ ...base, id: messageId(), kind: 'upload', url: options.uploadEndpoint, body: null, mediaUUID: m.mediaUUID });
+  }
+  return out;
+}
+
+/** A Standard Webhooks message id: unique per delivery, the same on every retry of it. */
+function messageId(): string {
+  return `msg_${randomUUID().replace(/-/g, '')}`;
+}

@@ -1,0 +1,70 @@
+// getResponse: the full current state of an earlier task, every result in a stable order (its
+// index), each with `status`: `processing` (with `progress` where the engine reports it),
+// `success`, or `error` (in `errors`). A task still running shows a placeholder for every result
+// not produced yet, never an empty list. Works for sync tasks too, finished or not. Never recorded;
+// unknown and other organizations' tasks get the same taskNotFound as getTaskDetails.
+
+import { outcomeFromEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
+import type { StoredTask } from '../ledger/types.js';
+import { taskNotFound } from './get-task-details.js';
+import type { LookupTaskModule, TaskServices } from './task-module.js';
+
+const MAX_RESULTS = 100;
+
+export const getResponse: LookupTaskModule = {
+  kind: 'lookup',
+  taskType: 'getResponse',
+  async lookup({ org, taskUUID, taskType, services }) {
+    const task = await services.ledger.findTask(org.id, taskUUID);
+    if (!task) return taskNotFound(taskType, taskUUID);
+    return currentState(task, services);
+  },
+};
+
+/** A task's results as they stand: the recorded outcome once finished, else results so far plus placeholders. */
+export async function currentState(task: StoredTask, services: TaskServices): Promise<SerializedOutcome> {
+  if (task.responseText !== null) {
+    const outcome = outcomeFromEnvelope(task.responseText);
+    return { data: outcome.data.map((t) => withStatus(t, 'success')), errors: outcome.errors.map((t) => withStatus(t, 'error')) };
+  }
+  const original = originalTask(task);
+  const results = await services.queue.listItems(task.orgId, task.taskUUID);
+  const byIndex = new Map(results.map((r) => [r.index, r]));
+  const count = Math.max(original.numberResults, (results.at(-1)?.index ?? -1) + 1);
+  const progress = services.progress.of(task.orgId, task.taskUUID);
+  const data: string[] = [];
+  const errors: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const result = byIndex.get(i);
+    if (result?.status === 'error') errors.push(withStatus(result.text, 'error'));
+    else if (result) data.push(withStatus(result.text, 'success'));
+    else {
+      const percent = progress?.get(i);
+      data.push(JSON.stringify({ taskType: original.taskType, taskUUID: original.taskUUID, status: 'processing', ...(percent === undefined ? {} : { progress: percent }) }));
+    }
+  }
+  return { data, errors };
+}
+
+/** The taskType and taskUUID as the task's sender spelled them, and how many results it asked for. */
+function originalTask(task: StoredTask): { taskType: string; taskUUID: string; numberResults: number } {
+  let first: Record<string, unknown> = {};
+  try {
+    first = ((JSON.parse(task.requestText) as unknown[])[0] ?? {}) as Record<string, unknown>;
+  } catch {
+    /* the stored request is the exact text received; a task that ran was valid JSON */
+  }
+  const n = first['numberResults'];
+  return {
+    taskType: typeof first['taskType'] === 'string' ? first['taskType'] : task.taskType,
+    taskUUID: typeof first['taskUUID'] === 'string' ? first['taskUUID'] : task.taskUUID,
+    numberResults: Number.isInteger(n) && (n as number) >= 1 ? Math.min(n as number, MAX_RESULTS) : 1,
+  };
+}
+
+/** Adds `"status"` to a result's text when it has none (sync results are stored as sent, without it). */
+export function withStatus(text: string, status: 'success' | 'error'): string {
+  const value = JSON.parse(text) as Record<string, unknown>;
+  if (value !== null && typeof value === 'object' && 'status' in value) return text;
+  return text === '{}' ? `{"status":"${status}"}` : `${text.slice(0, -1)},"status":"${status}"}`;
+}

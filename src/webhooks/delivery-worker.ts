@@ -1,0 +1,159 @@
+// Sends the pending deliveries the ledger holds: webhook POSTs (the result's text, flat, signed
+// with the organization's Standard Webhooks secret) and uploadEndpoint PUTs (the file's bytes).
+// A 2xx answer delivers; anything else is retried with exponential backoff and jitter until the
+// attempt limit. Every attempt is recorded. Pending deliveries live in the database, so they
+// survive restarts; a delivery interrupted mid-attempt is sent again (at least once; the
+// webhook-id stays the same so receivers can de-duplicate).
+
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { AccountStore, DeliveryAttempt, DeliveryStore, PendingDelivery, TaskLedger } from '../ledger/types.js';
+import { CONTENT_TYPES, type MediaStore } from '../media/media-store.js';
+import { sendRequest, type SendResult } from './http-send.js';
+import type { OutboundTargetGuard } from './outbound-target.js';
+import { generateWebhookSecret, signatureHeaders } from './signing.js';
+
+export interface DeliveryPolicy {
+  maxAttempts: number;
+  timeoutMs: number;
+  /** Delay before the first retry; doubled for each further one, capped at backoffMaxMs. */
+  backoffMs: number;
+  backoffMaxMs: number;
+  /** Deliveries in flight at once. */
+  concurrency?: number;
+  /** How often to look for due deliveries when told of nothing. */
+  pollMs?: number;
+}
+
+export interface DeliveryDeps {
+  store: DeliveryStore;
+  accounts: AccountStore;
+  ledger: TaskLedger;
+  media: MediaStore;
+  guard: OutboundTargetGuard;
+  log: Logger;
+}
+
+/** The delay before retry number `attempt` (1 = the first retry): exponential, capped, with equal jitter. */
+export function retryDelay(attempt: number, policy: Pick<DeliveryPolicy, 'backoffMs' | 'backoffMaxMs'>, random = Math.random): number {
+  const ceiling = Math.min(policy.backoffMaxMs, policy.backoffMs * 2 ** (attempt - 1));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+export class DeliveryWorker {
+  private readonly owner = `deliveries-${randomUUID()}`;
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly concurrency: number;
+  private readonly pollMs: number;
+  private stopping = false;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+
+  constructor(
+    private readonly deps: DeliveryDeps,
+    private readonly policy: DeliveryPolicy,
+  ) {
+    this.concurrency = policy.concurrency ?? 16;
+    this.pollMs = policy.pollMs ?? 500;
+  }
+
+  /** Before start: deliveries a dead process left mid-attempt are due again (where the backend can tell). */
+  recover(): Promise<number> {
+    return this.deps.store.releaseAbandonedDeliveries();
+  }
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  /** New deliveries were recorded: look now. */
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  /** Stops taking deliveries; waits up to `graceMs` for attempts in flight. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    this.wake();
+    await this.loop;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      let wait = this.pollMs;
+      try {
+        const free = this.concurrency - this.inflight.size;
+        const now = Date.now();
+        // A claim lasts as long as an attempt can, plus a margin; then another process may retry it.
+        const claimed = free > 0 ? await this.deps.store.claimDue(this.owner, now, free, this.policy.timeoutMs + 30_000) : [];
+        for (const d of claimed) {
+          const attempt: Promise<void> = this.attempt(d)
+            .catch((err: unknown) => this.deps.log.error({ err, deliveryId: d.id }, 'recording a delivery attempt failed'))
+            .finally(() => {
+              this.inflight.delete(attempt);
+              this.wake();
+            });
+          this.inflight.add(attempt);
+        }
+        if (claimed.length > 0 && claimed.length === free) continue;
+        const due = await this.deps.store.nextDueAt();
+        if (due !== undefined) wait = Math.max(0, Math.min(wait, due - Date.now()));
+      } catch (err) {
+        this.deps.log.error({ err }, 'looking for due deliveries failed');
+      }
+      if (this.inflight.size >= this.concurrency) wait = this.pollMs;
+      await this.idle(wait);
+    }
+  }
+
+  private idle(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = done;
+    });
+  }
+
+  private async attempt(d: PendingDelivery): Promise<void> {
+    const number = d.attempts + 1;
+    const startedAt = Date.now();
+    let result: SendResult;
+    try {
+      result = await this.send(d, startedAt);
+    } catch (err) {
+      result = { statusCode: null, latencyMs: Date.now() - startedAt, error: (err as Error).message };
+    }
+    const delivered = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
+    const attempt: DeliveryAttempt = { attempt: number, startedAt, ...result, error: delivered ? null : (result.error ?? `HTTP ${result.statusCode}`) };
+    const next = delivered
+      ? ({ state: 'delivered' } as const)
+      : number >= this.policy.maxAttempts
+        ? ({ state: 'failed' } as const)
+        : ({ state: 'pending', retryAt: Date.now() + retryDelay(number, this.policy) } as const);
+    await this.deps.store.recordAttempt(d.id, attempt, next);
+    if (next.state === 'failed') this.deps.log.warn({ deliveryId: d.id, taskUUID: d.taskUUID, kind: d.kind, attempts: number }, 'delivery failed for good');
+  }
+
+  private async send(d: PendingDelivery, startedAt: number): Promise<SendResult> {
+    // Checked again at send time: the answer may have changed since the task was submitted.
+    const url = await this.deps.guard.check(d.url);
+    const common = { url, timeoutMs: this.policy.timeoutMs, lookup: this.deps.guard.lookupFor(url) };
+    if (d.kind === 'webhook') {
+      const body = d.body ?? '';
+      const secret = await this.deps.accounts.webhookSecret(d.orgId, generateWebhookSecret());
+      const headers = { 'content-type': 'application/json', ...signatureHeaders(secret, d.id, Math.floor(startedAt / 1000), body) };
+      return sendRequest({ ...common, method: 'POST', headers, body: Buffer.from(body, 'utf8') });
+    }
+    const record = d.mediaUUID === null ? undefined : await this.deps.ledger.findMedia(d.orgId, d.mediaUUID);
+    if (!record) return { statusCode: null, latencyMs: 0, error: 'the file to upload no longer exists' };
+    const data = await this.deps.media.read(record);
+    return sendRequest({ ...common, method: 'PUT', headers: { 'content-type': CONTENT_TYPES[record.format] }, body: data });
+  }
+}

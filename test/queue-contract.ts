@@ -1,0 +1,186 @@
+// The queue and delivery contract: one suite every storage backend runs unchanged (the job
+// queue, results recorded while a task runs, outbound deliveries with their attempts, webhook
+// secrets). A backend is given as a factory, as in ledger-contract.ts.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { NewDelivery, NewTask, Storage } from '../src/ledger/types.js';
+import type { BackendUnderTest } from './ledger-contract.js';
+
+function newTask(orgId: string): NewTask {
+  const taskUUID = randomUUID();
+  return {
+    orgId,
+    taskUUID,
+    taskType: 'imageInference',
+    requestText: `[{"taskType":"imageInference","taskUUID":"${taskUUID}","deliveryMethod":"async"}]`,
+    model: 'runware:101@1',
+    transport: 'rest',
+    createdAt: Date.now(),
+  };
+}
+
+function webhook(orgId: string, taskUUID: string, itemIndex = 0): NewDelivery {
+  return {
+    id: `msg_${randomUUID().replace(/-/g, '')}`,
+    orgId,
+    taskUUID,
+    kind: 'webhook',
+    url: 'https://example.com/hook',
+    itemIndex,
+    body: `{"taskUUID":"${taskUUID}","n":${itemIndex}}`,
+    mediaUUID: null,
+    createdAt: Date.now(),
+  };
+}
+
+const completion = (orgId: string, taskUUID: string, responseText = '{"data":[]}') => ({
+  orgId,
+  taskUUID,
+  status: 'success' as const,
+  responseText,
+  cost: null,
+  errorCode: null,
+  engine: 'builtin',
+  completedAt: Date.now(),
+  media: [],
+});
+
+export function queueContract(backend: BackendUnderTest): void {
+  const run = (name: string, body: (s: Storage) => Promise<void>) =>
+    test(`${backend.name} queue: ${name}`, async () => {
+      const storage = await backend.open();
+      try {
+        await body(storage);
+      } finally {
+        await storage.close();
+        await backend.dispose();
+      }
+    });
+
+  run('enqueue records the task and its job in one write; a second enqueue reports the task', async ({ ledger, queue, accounts }) => {
+    const org = await accounts.ensureOrganization('a');
+    const task = newTask(org.id);
+    assert.deepEqual(await queue.enqueue(task), { recorded: true });
+    assert.equal((await ledger.findTask(org.id, task.taskUUID))?.status, 'processing');
+    assert.deepEqual(await queue.countJobs(), { queued: 1, running: 0 });
+    const again = await queue.enqueue(task);
+    assert.equal(again.recorded, false);
+    assert.deepEqual(await queue.countJobs(), { queued: 1, running: 0 });
+  });
+
+  run('jobs are claimed oldest first, once each, and each claim counts as an attempt', async ({ queue, accounts }) => {
+    const org = await accounts.ensureOrganization('a');
+    const tasks = [newTask(org.id), newTask(org.id), newTask(org.id)];
+    for (const t of tasks) await queue.enqueue(t);
+    const first = await queue.claimNext('w1', 60_000);
+    assert.equal(first?.taskUUID, tasks[0]!.taskUUID);
+    assert.equal(first?.attempts, 1);
+    // Concurrent claimers never get the same job; between them they get each job once.
+    const concurrent = await Promise.all([queue.claimNext('w1', 60_000), queue.claimNext('w2', 60_000), queue.claimNext('w3', 60_000)]);
+    const claimed = concurrent.flatMap((c) => (c ? [c.taskUUID] : []));
+    for (let c = await queue.claimNext('w4', 60_000); c; c = await queue.claimNext('w4', 60_000)) claimed.push(c.taskUUID);
+    assert.deepEqual(claimed.sort(), [tasks[1]!.taskUUID, tasks[2]!.taskUUID].sort());
+    assert.deepEqual(await queue.countJobs(), { queued: 0, running: 3 });
+  });
+
+  run('a released job goes back to the queue without counting the attempt', async ({ queue, accounts }) => {
+    const org = await accounts.ensureOrganization('a');
+    const task = newTask(org.id);
+    await queue.enqueue(task);
+    await queue.claimNext('w1', 60_000);
+    assert.equal(await queue.releaseJobs('w1'), 1);
+    const again = await queue.claimNext('w2', 60_000);
+    assert.equal(again?.taskUUID, task.taskUUID);
+    assert.equal(again?.attempts, 1);
+  });
+
+  run('a claim whose lease ran out can be claimed again, as a further attempt', async ({ queue, accounts }) => {
+    const org = await accounts.ensureOrganization('a');
+    const task = newTask(org.id);
+    await queue.enqueue(task);
+    assert.ok(await queue.claimNext('dead-owner', 1));
+    await new Promise((r) => setTimeout(r, 20));
+    const again = await queue.claimNext('w2', 60_000);
+    assert.equal(again?.taskUUID, task.taskUUID);
+    assert.equal(again?.attempts, 2);
+    // The new owner renews its lease; nobody else gets the job meanwhile.
+    await queue.renewLeases('w2', 60_000);
+    assert.equal(await queue.claimNext('w3', 60_000), undefined);
+  });
+
+  run('results are recorded as they come, kept in index order, never twice', async ({ queue, deliveries, accounts }) => {
+    const org = await accounts.ensureOrganization('a');
+    const task = newTask(org.id);
+    await queue.enqueue(task);
+    await queue.recordItem(org.id, task.taskUUID, { index: 2, status: 'success', text: '{"i":2}' }, [], [webhook(org.id, task.taskUUID, 2)]);
+    await queue.recordItem(org.id, task.taskUUID, { index: 0, status: 'error', text: '{"code":"x"}' }, [], []);
+    // A second copy of result 2 (a rerun after a crash) is dropped with its deliveries.
+    await queue.recordItem(org.id, task.taskUUID, { index: 2, status: 'success', text: '{"i":"again"}' }, [], [webhook(org.id, task.taskUUID, 2)]);
+    assert.deepEqual(await queue.listItems(org.id, task.taskUUID.toUpperCase()), [
+      { index: 0, status: 'error', text: '{"code":"x"}' },
+      { index: 2, status: 'success', text: '{"i":2}' },
+    ]);
+    assert.equal((await deliveries.listForTask(task.taskUUID, org.id)).length, 1);
+  });
+
+  run('finishing a job completes its task and removes the job in one write', async ({ ledger, queue, accounts }) => {
+    const org = await accounts.ensureOrganization('a');
+    const task = newTask(org.id);
+    await queue.enqueue(task);
+    await queue.claimNext('w1', 60_000);
+    await queue.finishJob({ ...completion(org.id, task.taskUUID, '{"data":[{"ok":true}]}'), deliveries: [webhook(org.id, task.taskUUID)] });
+    const done = await ledger.findTask(org.id, task.taskUUID);
+    assert.equal(done?.status, 'success');
+    assert.equal(done?.responseText, '{"data":[{"ok":true}]}');
+    assert.deepEqual(await queue.countJobs(), { queued: 0, running: 0 });
+    assert.equal(await queue.claimNext('w1', 60_000), undefined);
+  });
+
+  run('deliveries: claimed when due, retried on schedule, every attempt recorded, org-scoped listing', async ({ deliveries, ledger, accounts }) => {
+    const a = await accounts.ensureOrganization('a');
+    const b = await accounts.ensureOrganization('b');
+    const task = newTask(a.id);
+    await ledger.recordRequest(task);
+    const d = webhook(a.id, task.taskUUID);
+    await ledger.completeTask({ ...completion(a.id, task.taskUUID), deliveries: [d] });
+    const now = Date.now();
+    const [claimed] = await deliveries.claimDue('s1', now + 1, 10, 30_000);
+    assert.equal(claimed?.id, d.id);
+    assert.equal(claimed?.attempts, 0);
+    assert.equal(claimed?.body, d.body);
+    assert.deepEqual(await deliveries.claimDue('s1', now + 2, 10, 30_000), [], 'a leased delivery is not handed out again');
+    await deliveries.recordAttempt(d.id, { attempt: 1, startedAt: now, statusCode: 500, latencyMs: 12, error: 'HTTP 500' }, { state: 'pending', retryAt: now + 1000 });
+    assert.deepEqual(await deliveries.claimDue('s1', now + 500, 10, 30_000), [], 'not due before its retry time');
+    assert.equal(await deliveries.nextDueAt(), now + 1000);
+    const [retry] = await deliveries.claimDue('s1', now + 1000, 10, 30_000);
+    assert.equal(retry?.attempts, 1);
+    await deliveries.recordAttempt(d.id, { attempt: 2, startedAt: now + 1000, statusCode: 204, latencyMs: 3, error: null }, { state: 'delivered' });
+    const [record] = await deliveries.listForTask(task.taskUUID.toUpperCase(), a.id);
+    assert.equal(record?.state, 'delivered');
+    assert.equal(record?.finishedAt, now + 1003);
+    assert.deepEqual(
+      record?.attempts.map((x) => [x.attempt, x.statusCode, x.latencyMs, x.error]),
+      [
+        [1, 500, 12, 'HTTP 500'],
+        [2, 204, 3, null],
+      ],
+    );
+    assert.deepEqual(await deliveries.listForTask(task.taskUUID, b.id), []);
+    assert.equal((await deliveries.listForTask(task.taskUUID)).length, 1);
+    assert.equal(await deliveries.nextDueAt(), undefined);
+  });
+
+  run('webhook secrets: created once, stable, replaced on rotation, per organization', async ({ accounts }) => {
+    const a = await accounts.ensureOrganization('a');
+    const b = await accounts.ensureOrganization('b');
+    assert.equal(await accounts.webhookSecret(a.id, 'whsec_first'), 'whsec_first');
+    assert.equal(await accounts.webhookSecret(a.id, 'whsec_other'), 'whsec_first');
+    assert.equal(await accounts.webhookSecret(b.id, 'whsec_b'), 'whsec_b');
+    await accounts.setWebhookSecret(a.id, 'whsec_rotated');
+    assert.equal(await accounts.webhookSecret(a.id, 'whsec_x'), 'whsec_rotated');
+    assert.equal((await accounts.findOrganizationById(a.id))?.name, 'a');
+    assert.equal(await accounts.findOrganizationById(randomUUID()), undefined);
+  });
+}

@@ -1,0 +1,32 @@
+// The queue contract suite against PostgreSQL, each test in its own schema.
+
+import { test } from 'node:test';
+import { openPostgresStorage } from '../src/ledger/postgres/storage.js';
+import { queueContract } from './queue-contract.js';
+import { TEST_DATABASE_URL, dropSchema, postgresUnavailable, uniqueSchema } from './helpers/postgres.js';
+
+const why = await postgresUnavailable();
+if (why !== undefined) {
+  if (process.env.CI === 'true') {
+    test('PostgreSQL is required in CI', () => {
+      throw new Error(`${why}; CI requires the PostgreSQL suites to run`);
+    });
+  } else {
+    test(`postgres queue contract (skipped: ${why})`, { skip: why }, () => {});
+  }
+} else {
+  let schema = '';
+  queueContract({
+    name: 'postgres',
+    async open() {
+      schema = uniqueSchema();
+      return openPostgresStorage({ connectionString: TEST_DATABASE_URL, schema, poolSize: 4 });
+    },
+    async reopen() {
+      return openPostgresStorage({ connectionString: TEST_DATABASE_URL, schema, poolSize: 4 });
+    },
+    async dispose() {
+      await dropSchema(schema);
+    },
+  });
+}
