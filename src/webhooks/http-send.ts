@@ -24,6 +24,7 @@ export function sendRequest(options: {
   const elapsed = () => Math.round(performance.now() - started);
   return new Promise((resolve) => {
     let settled = false;
+    let answered: number | null = null;
     const finish = (statusCode: number | null, error: string | null) => {
       if (settled) return;
       settled = true;
@@ -40,6 +41,7 @@ export function sendRequest(options: {
         agent: false,
       },
       (res) => {
+        answered = res.statusCode ?? null;
         // The answer's body is not used; read (and drop) it so the socket closes cleanly.
         res.on('data', () => undefined);
         res.on('end', () => finish(res.statusCode ?? null, null));
@@ -47,7 +49,7 @@ export function sendRequest(options: {
       },
     );
     const timer = setTimeout(() => {
-      finish(null, `no answer within ${options.timeoutMs} ms`);
+      finish(answered, `no ${answered === null ? 'answer' : 'complete answer'} within ${options.timeoutMs} ms`);
       req.destroy();
     }, options.timeoutMs);
     req.on('error', (err: NodeJS.ErrnoException) => finish(null, err.code ? `${err.code}: ${err.message}` : err.message));
