@@ -169,6 +169,16 @@ describe('@runware/sdk-js against runtrail', () => {
     assert.equal(found.results[0]!.air, 'runtrail:1@1');
   });
 
+  test('upscale with deliveryMethod async: acknowledged, then polled with getResponse until its result', async () => {
+    const rw = await connect(proxy.wsUrl, server.key);
+    const [source] = (await rw.requestImages({ positivePrompt: 'a small boat', model: 'runware:101@1', width: 64, height: 128 })) as unknown as Item[];
+    const result = (await rw.upscale({ inputImage: source!['imageUUID'] as string, upscaleFactor: 2, deliveryMethod: 'async' })) as unknown as Item;
+    assert.equal(result['status'], 'success');
+    assert.equal(result['taskType'], 'upscale');
+    const meta = await imageOf(result);
+    assert.deepEqual([meta.width, meta.height], [128, 256]);
+  });
+
   test('mediaStorage uploads and deletes', async () => {
     const rw = await connect(proxy.wsUrl, server.key);
     const stored = (await rw.mediaStorage({ media: PNG_DATA_URI })) as unknown as Item;

@@ -234,6 +234,46 @@ describe('WebSocket protocol (default settings)', () => {
     assert.equal((await c.forTask(t.taskUUID as string)).text, first.text);
   });
 
+  test('the async cycle (runware-ts): one ACK item, then getResponse with processing items, then the full set in stable order', async () => {
+    const { c } = await authed(server);
+    const t = slowTask({ numberResults: 3, deliveryMethod: 'async' });
+    c.send([t]);
+    const ack = await c.forTask(t.taskUUID as string);
+    assert.deepEqual(ack.json, { data: [{ taskType: 'imageInference', taskUUID: t.taskUUID }] });
+    const polls: Item[][] = [];
+    for (let i = 0; i < 400; i++) {
+      c.send([{ taskType: 'getResponse', taskUUID: t.taskUUID }]);
+      const items = (await c.forTask(t.taskUUID as string)).json.data!;
+      polls.push(items);
+      if (items.length === 3 && items.every((item) => item['status'] === 'success')) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const last = polls.at(-1)!;
+    assert.equal(last.length, 3);
+    assert.equal(new Set(last.map((i) => i['imageUUID'])).size, 3);
+    assert.ok(polls[0]!.some((i) => i['status'] === 'processing'), 'the first poll saw the task running');
+    for (const poll of polls) {
+      assert.ok(poll.length > 0);
+      poll.forEach((item, k) => {
+        assert.equal(item['taskType'], 'imageInference');
+        if (item['status'] === 'success') assert.equal(item['imageUUID'], last[k]!['imageUUID'], 'stable order across polls');
+      });
+    }
+
+    // A task failing while it runs surfaces in errors, with its taskUUID.
+    const failing = { taskType: 'upscale', taskUUID: uuid(), inputImage: uuid(), upscaleFactor: 2, deliveryMethod: 'async' };
+    c.send([failing]);
+    assert.deepEqual((await c.forTask(failing.taskUUID)).json, { data: [{ taskType: 'upscale', taskUUID: failing.taskUUID }] });
+    let error: Item | undefined;
+    for (let i = 0; i < 200 && !error; i++) {
+      c.send([{ taskType: 'getResponse', taskUUID: failing.taskUUID }]);
+      error = (await c.forTask(failing.taskUUID)).json.errors?.[0];
+      if (!error) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(error?.['code'], 'invalidInputImage');
+    assert.equal(error?.['taskUUID'], failing.taskUUID);
+  });
+
   test('session resume: a result whose socket died is replayed, after the auth answer, to the socket resuming the session', async () => {
     const first = await authed(server);
     const t = slowTask();

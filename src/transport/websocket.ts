@@ -204,9 +204,8 @@ class Connection {
     }
     metrics.requests.inc({ transport: 'websocket', status: 200 });
 
-    const head = elements[0]!.value as Record<string, unknown> | null;
-    if (head !== null && typeof head === 'object' && head['taskType'] === 'authentication') {
-      const ok = await this.authenticate(head);
+    if (fieldOf(elements[0]!, 'taskType') === 'authentication') {
+      const ok = await this.authenticate(elements[0]!.value as Record<string, unknown>);
       if (!ok) return;
       elements = elements.slice(1);
     }
@@ -216,7 +215,7 @@ class Connection {
     }
     const tasks: RequestElement[] = [];
     for (const element of elements) {
-      if (taskTypeOf(element) === 'ping') this.send(PONG_FRAME);
+      if (fieldOf(element, 'taskType') === 'ping') this.send(PONG_FRAME);
       else tasks.push(element);
     }
     const session = this.session;
@@ -271,14 +270,12 @@ class Connection {
   }
 
   private refuseUnauthenticated(element: RequestElement): void {
-    const v = element.value as Record<string, unknown> | null;
-    const context = typeof v === 'object' && v !== null ? echoOf(v) : {};
     this.sendError(
       new ProtocolError('missingApiKey', 'Authenticate first: send [{"taskType":"authentication","apiKey":"<key>"}] as the first message on this connection.', {
         parameter: 'apiKey',
         type: 'string',
       }),
-      context,
+      contextOf(element),
     );
   }
 }
@@ -321,9 +318,7 @@ export class WebSocketGateway {
   run(group: RequestElement[], session: Session): void {
     if (this.closing) {
       for (const element of group) {
-        const v = element.value as Record<string, unknown> | null;
-        const context = typeof v === 'object' && v !== null ? echoOf(v) : {};
-        session.deliver(JSON.stringify({ errors: [new ProtocolError('serviceUnavailable', 'The server is shutting down.').toObject(context)] }));
+        session.deliver(JSON.stringify({ errors: [new ProtocolError('serviceUnavailable', 'The server is shutting down.').toObject(contextOf(element))] }));
       }
       return;
     }
@@ -338,9 +333,7 @@ export class WebSocketGateway {
       .catch((err: unknown) => {
         const problem = err instanceof ProtocolError ? err : undefined;
         if (!problem) this.log.error({ err }, 'WebSocket task failed unexpectedly');
-        const v = group[0]!.value as Record<string, unknown> | null;
-        const context = typeof v === 'object' && v !== null ? echoOf(v) : {};
-        const error = (problem ?? new ProtocolError('internalServerError', 'The task failed because of an internal error on the server.')).toObject(context);
+        const error = (problem ?? new ProtocolError('internalServerError', 'The task failed because of an internal error on the server.')).toObject(contextOf(group[0]!));
         session.deliver(JSON.stringify({ errors: [error] }));
       })
       .finally(() => this.running.delete(job));
@@ -401,8 +394,7 @@ function groupByTaskUUID(elements: readonly RequestElement[]): RequestElement[][
   const groups: RequestElement[][] = [];
   const byUuid = new Map<string, RequestElement[]>();
   for (const element of elements) {
-    const v = element.value as Record<string, unknown> | null;
-    const uuid = typeof v === 'object' && v !== null && typeof v['taskUUID'] === 'string' ? v['taskUUID'].toLowerCase() : undefined;
+    const uuid = fieldOf(element, 'taskUUID')?.toLowerCase();
     const group = uuid !== undefined ? byUuid.get(uuid) : undefined;
     if (group) {
       group.push(element);
@@ -415,16 +407,15 @@ function groupByTaskUUID(elements: readonly RequestElement[]): RequestElement[][
   return groups;
 }
 
-function taskTypeOf(element: RequestElement): unknown {
+function fieldOf(element: RequestElement, name: 'taskType' | 'taskUUID'): string | undefined {
   const v = element.value as Record<string, unknown> | null;
-  return typeof v === 'object' && v !== null ? v['taskType'] : undefined;
+  const field = typeof v === 'object' && v !== null ? v[name] : undefined;
+  return typeof field === 'string' ? field : undefined;
 }
 
-function echoOf(v: Record<string, unknown>): { taskType?: string; taskUUID?: string } {
-  const out: { taskType?: string; taskUUID?: string } = {};
-  if (typeof v['taskType'] === 'string') out.taskType = v['taskType'];
-  if (typeof v['taskUUID'] === 'string') out.taskUUID = v['taskUUID'];
-  return out;
+/** The taskType and taskUUID an error about this element echoes (those that are strings). */
+function contextOf(element: RequestElement): { taskType?: string; taskUUID?: string } {
+  return { taskType: fieldOf(element, 'taskType'), taskUUID: fieldOf(element, 'taskUUID') };
 }
 
 function rejectUpgrade(socket: Duplex, status: number, error: ErrorObject): void {
