@@ -1,17 +1,17 @@
 // The task explorer in real headless Chromium (Debian's /usr/bin/chromium, driven by
 // playwright-core) against the real server: sign in, filter, open a task, see its image, copy
-// as curl and run that command, run again, watch a processing task finish, and a second
-// organization that sees nothing of the first. Screenshots go to test-results/.
+// as curl and run that command, run again, watch an async task finish and its webhook land,
+// and a second organization that sees nothing of the first. Screenshots go to test-results/.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { createServer } from 'node:http';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { imageTask, REPO_ROOT, startServer, uuid, type TestServer } from './helpers/server.js';
-import { cliOk, createKey } from './helpers/cli.js';
+import { imageTask, REPO_ROOT, startServer, type TestServer } from './helpers/server.js';
+import { createKey } from './helpers/cli.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(REPO_ROOT, 'test-results');
@@ -44,7 +44,7 @@ function explorerSuite(): void {
   const fox = imageTask({ positivePrompt: 'a red fox in fresh snow', width: 256, height: 256, outputFormat: 'PNG', includeCost: true, seed: 42 });
   const lighthouse = imageTask({ positivePrompt: 'a lighthouse at dusk', width: 128, height: 128 });
   const failed = imageTask({ positivePrompt: 'a fox, too wide', width: 100 });
-  const processingUUID = uuid();
+  let hook: { url: string; received: string[]; close(): Promise<void> };
 
   const stored = async (taskUUID: string, key = server.key): Promise<{ status: number; item: StoredView }> => {
     const res = await fetch(`${server.url}/api/tasks/${taskUUID}`, { headers: { authorization: `Bearer ${key}` } });
@@ -57,29 +57,10 @@ function explorerSuite(): void {
 
   before(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    server = await startServer();
+    server = await startServer({ env: { RUNTRAIL_OUTBOUND_ALLOW: '127.0.0.1' } });
     otherKey = await createKey(server.dataDir, 'other');
     for (const t of [lighthouse, failed, fox]) await server.post([t]);
-    // A task still running (as an async task would be): imported in the `processing` state.
-    const line = JSON.stringify({
-      taskUUID: processingUUID,
-      taskType: 'imageInference',
-      status: 'processing',
-      model: 'runware:101@1',
-      transport: 'rest',
-      engine: null,
-      cost: null,
-      errorCode: null,
-      createdAt: Date.now(),
-      completedAt: null,
-      requestText: `[{"taskType":"imageInference","taskUUID":"${processingUUID}","model":"runware:101@1","positivePrompt":"a slow owl","width":64,"height":64}]`,
-      responseText: null,
-      media: [],
-    });
-    const file = join(server.dataDir, 'processing.ndjson');
-    writeFileSync(file, line + '\n');
-    await cliOk(['tasks', 'import', file, '--org', 'default'], { dataDir: server.dataDir });
-
+    hook = await startHookReceiver();
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -93,6 +74,7 @@ function explorerSuite(): void {
   after(async () => {
     await browser?.close();
     await server?.stop();
+    await hook?.close();
   });
 
   test('sign in with an API key (a wrong one is refused)', async () => {
@@ -105,9 +87,9 @@ function explorerSuite(): void {
     await page.fill('#api-key', server.key);
     await page.click('#sign-in-form button[type=submit]');
     await page.locator('#list-view').waitFor({ state: 'visible' });
-    await rows().nth(3).waitFor();
-    assert.equal(await rows().count(), 4);
-    assert.equal(await page.locator('#counts').innerText(), '4 tasks · 2 success · 1 error · 1 processing');
+    await rows().nth(2).waitFor();
+    assert.equal(await rows().count(), 3);
+    assert.equal(await page.locator('#counts').innerText(), '3 tasks · 2 success · 1 error · 0 processing');
     assert.equal(await page.evaluate(() => sessionStorage.getItem('runtrail.apiKey')), server.key);
     await shot('explorer-list');
   });
@@ -141,7 +123,6 @@ function explorerSuite(): void {
     assert.match(meta, /ENGINE\s+builtin/i);
     assert.equal(await page.locator('#t-images img').getAttribute('src'), item.media[0]!.imageURL);
     await shot('explorer-task');
-    if (process.env.RUNTRAIL_UPDATE_DOCS_SCREENSHOT === '1') await page.screenshot({ path: join(REPO_ROOT, 'docs/explorer.png') });
 
     // Indenting re-spaces tokens only: without whitespace it is the stored text again.
     await page.check('.indent[data-pane=request]');
@@ -184,31 +165,52 @@ function explorerSuite(): void {
     assert.equal(await page.locator('#t-uuid').innerText(), newUUID);
     await shot('explorer-run-again');
     const list = await fetch(`${server.url}/api/tasks`, { headers: { authorization: `Bearer ${server.key}` } });
-    assert.equal(((await list.json()) as { counts: { total: number } }).counts.total, 5);
+    assert.equal(((await list.json()) as { counts: { total: number } }).counts.total, 4);
   });
 
-  test('a processing task updates live when it finishes', async () => {
-    await page.goto(`${server.url}/explorer#/task/${processingUUID}`);
+  test('a running async task updates live, and its webhook attempts show', async () => {
+    const task = imageTask({
+      deliveryMethod: 'async',
+      positivePrompt: 'a snowy owl at night [slow:2500]',
+      width: 256,
+      height: 256,
+      outputFormat: 'PNG',
+      includeCost: true,
+      webhookURL: `${hook.url}/hook`,
+    });
+    assert.equal((await server.post([task])).status, 200);
+    await page.goto(`${server.url}/explorer#/task/${task.taskUUID}`);
     await page.waitForFunction(() => document.querySelector('#t-status')?.textContent === 'processing');
     assert.equal(await page.locator('#t-live').isVisible(), true);
     assert.match((await page.locator('#response-code').textContent())!, /"status":"processing"/);
     await shot('explorer-processing');
 
-    // The task completes (as a worker would complete it) while the page is open.
-    const responseText = `{"data":[{"taskType":"imageInference","taskUUID":"${processingUUID}","imageUUID":"${uuid()}","seed":5,"cost":0.0013}]}`;
-    const db = new Database(join(server.dataDir, 'runtrail.db'));
-    try {
-      db.prepare("UPDATE tasks SET status = 'success', response_text = ?, completed_at = ?, engine = 'builtin', cost = 0.0013 WHERE task_uuid = ?").run(
-        responseText,
-        Date.now(),
-        processingUUID,
-      );
-    } finally {
-      db.close();
-    }
-    await page.waitForFunction(() => document.querySelector('#t-status')?.textContent === 'success');
-    assert.equal(await page.locator('#response-code').textContent(), responseText);
+    await page.waitForFunction(() => document.querySelector('#t-status')?.textContent === 'success', undefined, { timeout: 20_000 });
+    const { item } = await stored(task.taskUUID as string);
+    assert.equal(await page.locator('#response-code').textContent(), item.responseText);
     assert.equal(await page.locator('#t-live').isVisible(), false);
+    await page.waitForFunction(() => (document.querySelector('#t-images img') as HTMLImageElement | null)?.naturalWidth === 256);
+
+    // The webhook POST arrives and its attempt is recorded; the task view lists it.
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const attempts = ((await stored(task.taskUUID as string)).item as unknown as { webhookAttempts: { attempts: unknown[] }[] }).webhookAttempts;
+      if (attempts.length > 0 && attempts[0]!.attempts.length > 0) break;
+      assert.ok(Date.now() < deadline, 'the webhook attempt was recorded');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(hook.received.some((body) => body.includes(task.taskUUID as string)));
+    await page.reload();
+    await page.locator('#t-webhooks table tbody tr').first().waitFor();
+    const row = await page.locator('#t-webhooks table tbody tr').first().innerText();
+    assert.match(row, /webhook/);
+    assert.ok(row.includes(`${hook.url}/hook`));
+    assert.match(row, /delivered/);
+    assert.match(row, /\b204\b/);
+    await page.waitForFunction(() => (document.querySelector('#t-images img') as HTMLImageElement | null)?.complete === true);
+    await shot('explorer-webhooks');
+    // The README's picture: RUNTRAIL_UPDATE_DOCS_SCREENSHOT=1 node --test dist/test/explorer.browser.test.js
+    if (process.env.RUNTRAIL_UPDATE_DOCS_SCREENSHOT === '1') await page.screenshot({ path: join(REPO_ROOT, 'docs/explorer.png') });
   });
 
   test('a second organization sees none of the first one\'s tasks', async () => {
@@ -233,4 +235,25 @@ function explorerSuite(): void {
       await other.close();
     }
   });
+}
+
+/** A webhook receiver on this machine: records each body and answers 204. */
+async function startHookReceiver(): Promise<{ url: string; received: string[]; close(): Promise<void> }> {
+  const received: string[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (d: string) => (body += d));
+    req.on('end', () => {
+      received.push(body);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    received,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }

@@ -308,6 +308,41 @@ export function ledgerContract(backend: BackendUnderTest): void {
     assert.deepEqual(await ledger.recordRequest(task), { recorded: true });
   });
 
+  run('deleting a task also forgets its queue job, recorded results and webhook deliveries', async ({ ledger, accounts, queue, deliveries }) => {
+    const a = await accounts.ensureOrganization('a');
+    const task = newTask(a.id);
+    const kept = newTask(a.id, { createdAt: task.createdAt + 10 });
+    for (const t of [task, kept]) {
+      assert.deepEqual(await queue.enqueue(t), { recorded: true });
+      await queue.recordItem(a.id, t.taskUUID, { index: 0, status: 'success', text: '{"n":1}' }, [], [
+        {
+          id: randomUUID(),
+          orgId: a.id,
+          taskUUID: t.taskUUID,
+          kind: 'webhook',
+          url: 'https://example.test/hook',
+          itemIndex: 0,
+          body: '{"n":1}',
+          mediaUUID: null,
+          createdAt: Date.now(),
+        },
+      ]);
+    }
+    const [delivery] = await deliveries.listForTask(task.taskUUID, a.id);
+    await deliveries.recordAttempt(delivery!.id, { attempt: 1, startedAt: Date.now(), statusCode: 500, latencyMs: 3, error: null }, { state: 'failed' });
+    assert.equal((await queue.countJobs()).queued, 2);
+
+    assert.equal((await ledger.deleteTasksBefore(a.id, task.createdAt + 1, 10)).tasks, 1);
+    assert.deepEqual(await queue.listItems(a.id, task.taskUUID), []);
+    assert.deepEqual(await deliveries.listForTask(task.taskUUID, a.id), []);
+    assert.equal((await queue.countJobs()).queued, 1);
+    assert.equal((await queue.listItems(a.id, kept.taskUUID)).length, 1, 'the other task keeps its results');
+    assert.equal((await deliveries.listForTask(kept.taskUUID, a.id)).length, 1);
+    await ledger.deleteTask(a.id, kept.taskUUID);
+    assert.deepEqual(await deliveries.listForTask(kept.taskUUID), []);
+    assert.deepEqual(await queue.countJobs(), { queued: 0, running: 0 });
+  });
+
   run('deletes tasks created before a time, oldest first, in batches', async ({ ledger, accounts }) => {
     const a = await accounts.ensureOrganization('a');
     const b = await accounts.ensureOrganization('b');

@@ -219,9 +219,7 @@ async function refreshTask(uuid, first) {
   const ticket = ++state.rendering;
   let task;
   try {
-    const [details, deliveries] = await Promise.all([api(`/api/tasks/${uuid}`), webhookDeliveries(uuid)]);
-    task = details.data[0];
-    if (deliveries) task.webhookAttempts = deliveries;
+    task = (await api(`/api/tasks/${uuid}`)).data[0];
   } catch (e) {
     if (ticket !== state.rendering || e.status === 401) return;
     clearTask();
@@ -240,16 +238,6 @@ async function refreshTask(uuid, first) {
   if (changed) renderTask(task);
   $('#t-live').hidden = task.status !== 'processing';
   if (task.status === 'processing') state.timer = setTimeout(() => refreshTask(uuid, false), TASK_POLL_MS);
-}
-
-/** The task's webhook deliveries with their attempts, where async delivery is present. */
-async function webhookDeliveries(uuid) {
-  try {
-    const body = await api(`/api/tasks/${uuid}/deliveries`);
-    return body.data[0].deliveries;
-  } catch {
-    return undefined;
-  }
 }
 
 function clearTask() {
@@ -331,7 +319,7 @@ function renderWebhooks(deliveries) {
           el('td', { className: 'mono' }, d.url || ''),
           el('td', {}, d.state || ''),
           el('td', { className: 'num' }, a ? String(a.attempt) : '—'),
-          el('td', {}, a ? formatTime(a.at || a.startedAt) : '—'),
+          el('td', {}, a ? formatTime(a.at) : '—'),
           el('td', { className: 'num' }, a && a.statusCode !== null ? String(a.statusCode) : '—'),
           el('td', { className: 'num' }, a ? `${a.latencyMs} ms` : '—'),
           el('td', {}, a && a.error ? a.error : ''),
