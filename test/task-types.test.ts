@@ -217,6 +217,9 @@ describe('new task types, end to end', () => {
       { taskType: 'mediaStorage', media: png },
       { taskType: 'mediaStorage', operation: 'delete', media: uuid() },
       { taskType: 'getTaskDetails', taskUUID: uuid() },
+      { taskType: 'getResponse', taskUUID: uuid() },
+      imageTask({ deliveryMethod: 'async' }),
+      imageTask({ deliveryMethod: 'later' }),
       { taskType: 'imageInference' },
       ...KNOWN_TASK_TYPES_NOT_RUN.map((taskType) => ({ taskType })),
     ];
@@ -229,8 +232,10 @@ describe('new task types, end to end', () => {
           .replace(/"(imageURL|mediaURL)":"[^"]+"/g, '"$1":"<url>"'),
       ) as Item[];
     for (const c of cases) {
-      const restTask = { ...c, taskUUID: (c['taskUUID'] as string | undefined) ?? uuid() };
-      const wsTask = { ...c, taskUUID: (c['taskUUID'] as string | undefined) ?? uuid() };
+      // Each run is a task of its own; lookups name the task they look at.
+      const lookup = c['taskType'] === 'getTaskDetails' || c['taskType'] === 'getResponse';
+      const restTask = { ...c, taskUUID: lookup ? (c['taskUUID'] as string) : uuid() };
+      const wsTask = { ...c, taskUUID: lookup ? (c['taskUUID'] as string) : uuid() };
       const rest = await server.post([restTask]);
       ws.send([wsTask]);
       const frame = await ws.forTask(wsTask.taskUUID);
