@@ -3,15 +3,15 @@
 // history API like any other client.
 
 import type { FastifyInstance } from 'fastify';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** web/explorer relative to this file, both in src/ (ts) and in dist/src/ (compiled). */
+/** web/explorer of the repository, seen from this file compiled (dist/src/transport) or not (src/transport). */
 function explorerDir(): string {
   const here = fileURLToPath(import.meta.url);
-  const repo = here.includes(`${join('dist', 'src')}`) ? resolve(here, '../../../..') : resolve(here, '../../..');
-  return join(repo, 'web', 'explorer');
+  const candidates = [resolve(here, '../../../../web/explorer'), resolve(here, '../../../web/explorer')];
+  return candidates.find((dir) => existsSync(join(dir, 'index.html'))) ?? candidates[0]!;
 }
 
 const TYPES: Record<string, string> = {
