@@ -21,6 +21,7 @@ export function oneOf<T extends string>(values: readonly T[], caseInsensitive = 
 
 /** The protocol's model identifier: `source:id@version`. */
 export const AIR_PATTERN = '^[A-Za-z0-9_-]+:[A-Za-z0-9._-]+@[A-Za-z0-9._-]+$';
+const AIR_HINT = "A model is named by its AIR, 'source:id@version' (for example 'runware:101@1').";
 
 export type Validator<T> = (value: unknown) => T;
 
@@ -93,8 +94,10 @@ function toProtocolError(err: AjvError | undefined): ProtocolError {
     const range = min !== undefined || max !== undefined ? ` ${rangeWords(min, max)}` : '';
     return new ProtocolError(code, `${head} It must be ${article}${range}${step}.`, { parameter, type, min, max, multiplier });
   }
-  if (err.keyword === 'pattern' && schema['x-format-hint']) {
-    return new ProtocolError(code, `${head} ${String(schema['x-format-hint'])}`, { parameter, type });
+  if (err.keyword === 'pattern') {
+    // A string of the right type in the wrong shape: say which shape ("It must be a string" would mislead).
+    const hint = schema['x-format-hint'] ?? (schema['pattern'] === AIR_PATTERN ? AIR_HINT : `It must match the pattern ${String(schema['pattern'])}.`);
+    return new ProtocolError(code, `${head} ${String(hint)}`, { parameter, type });
   }
   return new ProtocolError(code, `${head} It must be ${article(type)}.`, { parameter, type });
 }
