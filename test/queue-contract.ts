@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { NewDelivery, NewTask, Storage } from '../src/ledger/types.js';
+import type { NewDelivery, NewTask, QueuedJob, Storage, TaskQueue } from '../src/ledger/types.js';
 import type { BackendUnderTest } from './ledger-contract.js';
 
 function newTask(orgId: string): NewTask {
@@ -47,6 +47,13 @@ const completion = (orgId: string, taskUUID: string, responseText = '{"data":[]}
   media: [],
 });
 
+/** Claims one job (or none). */
+async function claimOne(queue: TaskQueue, owner: string, leaseMs: number): Promise<QueuedJob | undefined> {
+  const jobs = await queue.claimNext(owner, leaseMs, 1);
+  assert.ok(jobs.length <= 1);
+  return jobs[0];
+}
+
 export function queueContract(backend: BackendUnderTest): void {
   const run = (name: string, body: (s: Storage) => Promise<void>) =>
     test(`${backend.name} queue: ${name}`, async () => {
@@ -74,24 +81,34 @@ export function queueContract(backend: BackendUnderTest): void {
     const org = await accounts.ensureOrganization('a');
     const tasks = [newTask(org.id), newTask(org.id), newTask(org.id)];
     for (const t of tasks) await queue.enqueue(t);
-    const first = await queue.claimNext('w1', 60_000);
+    const first = await claimOne(queue, 'w1', 60_000);
     assert.equal(first?.taskUUID, tasks[0]!.taskUUID);
     assert.equal(first?.attempts, 1);
     // Concurrent claimers never get the same job; between them they get each job once.
-    const concurrent = await Promise.all([queue.claimNext('w1', 60_000), queue.claimNext('w2', 60_000), queue.claimNext('w3', 60_000)]);
+    const concurrent = await Promise.all([claimOne(queue, 'w1', 60_000), claimOne(queue, 'w2', 60_000), claimOne(queue, 'w3', 60_000)]);
     const claimed = concurrent.flatMap((c) => (c ? [c.taskUUID] : []));
-    for (let c = await queue.claimNext('w4', 60_000); c; c = await queue.claimNext('w4', 60_000)) claimed.push(c.taskUUID);
+    for (let c = await claimOne(queue, 'w4', 60_000); c; c = await claimOne(queue, 'w4', 60_000)) claimed.push(c.taskUUID);
     assert.deepEqual(claimed.sort(), [tasks[1]!.taskUUID, tasks[2]!.taskUUID].sort());
     assert.deepEqual(await queue.countJobs(), { queued: 0, running: 3 });
+  });
+
+  run('several jobs are claimed in one call, oldest first, at most the limit', async ({ queue, accounts }) => {
+    const org = await accounts.ensureOrganization('a');
+    const tasks = [newTask(org.id), newTask(org.id), newTask(org.id)];
+    for (const t of tasks) await queue.enqueue(t);
+    const two = await queue.claimNext('w1', 60_000, 2);
+    assert.deepEqual(two.map((j) => j.taskUUID), [tasks[0]!.taskUUID, tasks[1]!.taskUUID]);
+    assert.deepEqual((await queue.claimNext('w1', 60_000, 5)).map((j) => j.taskUUID), [tasks[2]!.taskUUID]);
+    assert.deepEqual(await queue.claimNext('w1', 60_000, 5), []);
   });
 
   run('a released job goes back to the queue without counting the attempt', async ({ queue, accounts }) => {
     const org = await accounts.ensureOrganization('a');
     const task = newTask(org.id);
     await queue.enqueue(task);
-    await queue.claimNext('w1', 60_000);
+    await claimOne(queue, 'w1', 60_000);
     assert.equal(await queue.releaseJobs('w1'), 1);
-    const again = await queue.claimNext('w2', 60_000);
+    const again = await claimOne(queue, 'w2', 60_000);
     assert.equal(again?.taskUUID, task.taskUUID);
     assert.equal(again?.attempts, 1);
   });
@@ -100,14 +117,14 @@ export function queueContract(backend: BackendUnderTest): void {
     const org = await accounts.ensureOrganization('a');
     const task = newTask(org.id);
     await queue.enqueue(task);
-    assert.ok(await queue.claimNext('dead-owner', 1));
+    assert.ok(await claimOne(queue, 'dead-owner', 1));
     await new Promise((r) => setTimeout(r, 20));
-    const again = await queue.claimNext('w2', 60_000);
+    const again = await claimOne(queue, 'w2', 60_000);
     assert.equal(again?.taskUUID, task.taskUUID);
     assert.equal(again?.attempts, 2);
     // The new owner renews its lease; nobody else gets the job meanwhile.
     await queue.renewLeases('w2', 60_000);
-    assert.equal(await queue.claimNext('w3', 60_000), undefined);
+    assert.equal(await claimOne(queue, 'w3', 60_000), undefined);
   });
 
   run('results are recorded as they come, kept in index order, never twice', async ({ queue, deliveries, accounts }) => {
@@ -129,13 +146,13 @@ export function queueContract(backend: BackendUnderTest): void {
     const org = await accounts.ensureOrganization('a');
     const task = newTask(org.id);
     await queue.enqueue(task);
-    await queue.claimNext('w1', 60_000);
+    await claimOne(queue, 'w1', 60_000);
     await queue.finishJob({ ...completion(org.id, task.taskUUID, '{"data":[{"ok":true}]}'), deliveries: [webhook(org.id, task.taskUUID)] });
     const done = await ledger.findTask(org.id, task.taskUUID);
     assert.equal(done?.status, 'success');
     assert.equal(done?.responseText, '{"data":[{"ok":true}]}');
     assert.deepEqual(await queue.countJobs(), { queued: 0, running: 0 });
-    assert.equal(await queue.claimNext('w1', 60_000), undefined);
+    assert.equal(await claimOne(queue, 'w1', 60_000), undefined);
   });
 
   run('deliveries: claimed when due, retried on schedule, every attempt recorded, org-scoped listing', async ({ deliveries, ledger, accounts }) => {

@@ -158,10 +158,10 @@ export interface TaskQueue {
   /** Records the request and queues the task in one write; reports an existing task instead. */
   enqueue(task: NewTask): Promise<RecordOutcome>;
   /**
-   * Claims the oldest runnable job for `owner` for `leaseMs`: a queued one, or a running one
-   * whose lease ran out (its owner is gone). Each claim counts as an attempt.
+   * Claims up to `limit` of the oldest runnable jobs for `owner` for `leaseMs`: queued ones, or
+   * running ones whose lease ran out (their owner is gone). Each claim counts as an attempt.
    */
-  claimNext(owner: string, leaseMs: number): Promise<QueuedJob | undefined>;
+  claimNext(owner: string, leaseMs: number, limit: number): Promise<QueuedJob[]>;
   /** Keeps `owner`'s claims alive while its jobs run. */
   renewLeases(owner: string, leaseMs: number): Promise<void>;
   /** Gives `owner`'s unfinished jobs back to the queue without counting the attempt (graceful stop). */

@@ -119,23 +119,25 @@ export class WorkerPool {
         await this.idle(this.pollMs);
         continue;
       }
-      let job: QueuedJob | undefined;
+      let jobs: QueuedJob[] = [];
       try {
-        job = await this.services.queue.claimNext(this.owner, this.leaseMs);
+        jobs = await this.services.queue.claimNext(this.owner, this.leaseMs, this.options.size - this.running.size);
       } catch (err) {
-        this.services.log.error({ err }, 'claiming a queued task failed');
+        this.services.log.error({ err }, 'claiming queued tasks failed');
       }
-      if (!job) {
+      if (jobs.length === 0) {
         await this.idle(this.pollMs);
         continue;
       }
-      const run: Promise<void> = this.runJob(job)
-        .catch((err: unknown) => this.services.log.error({ err, taskUUID: job.taskUUID }, 'a queued task could not be completed'))
-        .finally(() => {
-          this.running.delete(run);
-          this.wake();
-        });
-      this.running.add(run);
+      for (const job of jobs) {
+        const run: Promise<void> = this.runJob(job)
+          .catch((err: unknown) => this.services.log.error({ err, taskUUID: job.taskUUID }, 'a queued task could not be completed'))
+          .finally(() => {
+            this.running.delete(run);
+            this.wake();
+          });
+        this.running.add(run);
+      }
     }
   }
 

@@ -28,17 +28,18 @@ export class PostgresTaskQueue implements TaskQueue {
     });
   }
 
-  async claimNext(owner: string, leaseMs: number): Promise<QueuedJob | undefined> {
+  async claimNext(owner: string, leaseMs: number, limit: number): Promise<QueuedJob[]> {
     const now = Date.now();
-    const { rows } = await this.pool.query<{ org_id: string; task_uuid: string; attempts: number; enqueued_at: number }>(
+    const { rows } = await this.pool.query<{ seq: number; org_id: string; task_uuid: string; attempts: number; enqueued_at: number }>(
       `UPDATE jobs SET state = 'running', owner = $1, lease_until = $2, attempts = attempts + 1
-       WHERE seq = (SELECT seq FROM jobs WHERE state = 'queued' OR (state = 'running' AND lease_until < $3)
-                    ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
-       RETURNING org_id, task_uuid, attempts, enqueued_at`,
-      [owner, now + leaseMs, now],
+       WHERE seq IN (SELECT seq FROM jobs WHERE state = 'queued' OR (state = 'running' AND lease_until < $3)
+                     ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)
+       RETURNING seq, org_id, task_uuid, attempts, enqueued_at`,
+      [owner, now + leaseMs, now, limit],
     );
-    const row = rows[0];
-    return row ? { orgId: row.org_id, taskUUID: row.task_uuid, attempts: row.attempts, enqueuedAt: row.enqueued_at } : undefined;
+    return rows
+      .sort((a, b) => a.seq - b.seq)
+      .map((row) => ({ orgId: row.org_id, taskUUID: row.task_uuid, attempts: row.attempts, enqueuedAt: row.enqueued_at }));
   }
 
   async renewLeases(owner: string, leaseMs: number): Promise<void> {

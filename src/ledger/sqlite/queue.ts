@@ -36,10 +36,10 @@ export class SqliteTaskQueue implements TaskQueue {
     private readonly ledger: SqliteTaskLedger,
   ) {
     this.insertJob = db.prepare(`INSERT INTO jobs (org_id, task_uuid, state, attempts, enqueued_at) VALUES (?, ?, 'queued', 0, ?)`);
-    this.selectClaimable = db.prepare<[number], JobRow>(
+    this.selectClaimable = db.prepare<[number, number], JobRow>(
       `SELECT seq, org_id, task_uuid, attempts, enqueued_at FROM jobs
        WHERE state = 'queued' OR (state = 'running' AND lease_until < ?)
-       ORDER BY seq LIMIT 1`,
+       ORDER BY seq LIMIT ?`,
     );
     this.markClaimed = db.prepare(`UPDATE jobs SET state = 'running', owner = ?, lease_until = ?, attempts = attempts + 1 WHERE seq = ?`);
     this.renew = db.prepare(`UPDATE jobs SET lease_until = ? WHERE owner = ? AND state = 'running'`);
@@ -71,13 +71,13 @@ export class SqliteTaskQueue implements TaskQueue {
     });
   }
 
-  claimNext(owner: string, leaseMs: number): Promise<QueuedJob | undefined> {
+  claimNext(owner: string, leaseMs: number, limit: number): Promise<QueuedJob[]> {
     return this.committer.write(() => {
       const now = Date.now();
-      const row = this.selectClaimable.get(now);
-      if (!row) return undefined;
-      this.markClaimed.run(owner, now + leaseMs, row.seq);
-      return { orgId: row.org_id, taskUUID: row.task_uuid, attempts: row.attempts + 1, enqueuedAt: row.enqueued_at };
+      return this.selectClaimable.all(now, limit).map((row) => {
+        this.markClaimed.run(owner, now + leaseMs, row.seq);
+        return { orgId: row.org_id, taskUUID: row.task_uuid, attempts: row.attempts + 1, enqueuedAt: row.enqueued_at };
+      });
     });
   }
 
