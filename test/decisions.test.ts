@@ -158,10 +158,9 @@ describe('decision 2: the request array, and credentials never stored', () => {
   });
 });
 
-describe('decision 2: known defects (todo until fixed in src/tasks/dispatch.ts)', () => {
+describe('decision 2: credentials and shared taskUUIDs', () => {
   test(
     'an authentication object that is not first in the array is never recorded, even with a taskUUID',
-    { todo: 'dispatch.ts records it as an unsupportedTaskType task, apiKey included (see the test report)' },
     async () => {
       const key = await createOrgKey('auth-not-first');
       const uuid = randomUUID();
@@ -174,7 +173,6 @@ describe('decision 2: known defects (todo until fixed in src/tasks/dispatch.ts)'
 
   test(
     'objects sharing a taskUUID form one task even when one of them lacks a taskType',
-    { todo: 'dispatch.ts groups only objects with a string taskType; the valid one gets conflictTaskUUID and the request records one object' },
     async () => {
       const uuid = randomUUID();
       const a = `{"taskUUID":"${uuid}","width":64}`;

@@ -21,8 +21,8 @@ export interface ImageRequest {
   negativePrompt: string | undefined;
   width: number;
   height: number;
-  /** One seed per requested image. */
-  seeds: number[];
+  /** One seed per requested image. BigInt, so seeds above 2^53 stay distinct (seed, seed+1, …). */
+  seeds: bigint[];
   format: ImageFormat;
   quality: number;
   /** An input image to start from (image-to-image), with how strongly to transform it (0..1). */
@@ -36,7 +36,7 @@ export interface GeneratedImage {
   format: ImageFormat;
   width: number;
   height: number;
-  seed: number;
+  seed: bigint;
 }
 
 export interface Engine {

@@ -1,7 +1,7 @@
 // Response envelopes, built from item texts that were serialized exactly once. The same texts
 // go to the ledger and onto the wire, so what getTaskDetails returns is what the caller got.
 
-import type { ErrorObject } from './errors.js';
+import { randomBytes } from 'node:crypto';
 
 /** One task's outcome as serialized item texts. */
 export interface SerializedOutcome {
@@ -9,8 +9,20 @@ export interface SerializedOutcome {
   errors: string[];
 }
 
-export function serializeItems(data: readonly object[], errors: readonly ErrorObject[]): SerializedOutcome {
-  return { data: data.map((d) => JSON.stringify(d)), errors: errors.map((e) => JSON.stringify(e)) };
+// BigInt values (seeds above 2^53) are written as exact JSON integers: JSON.stringify cannot, so
+// they pass through as marked strings and the marks are replaced by the digits afterwards.
+const BIGINT_MARK = `\u0000rt-bigint-${randomBytes(6).toString('hex')}:`;
+const BIGINT_MARKED = new RegExp(`"${JSON.stringify(BIGINT_MARK).slice(1, -1).replace(/\\/g, '\\\\')}(-?\\d+)"`, 'g');
+
+/** Serializes one result item, once: the text that goes both to the ledger and to the wire. */
+export function serializeItem(item: object): string {
+  let marked = false;
+  const text = JSON.stringify(item, (_key, value: unknown) => {
+    if (typeof value !== 'bigint') return value;
+    marked = true;
+    return `${BIGINT_MARK}${value}`;
+  });
+  return marked ? text.replace(BIGINT_MARKED, '$1') : text;
 }
 
 /**

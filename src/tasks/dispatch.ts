@@ -6,7 +6,7 @@
 // keeps running, so its result still reaches the ledger.
 
 import { ProtocolError } from '../protocol/errors.js';
-import { outcomeFromEnvelope, taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
+import { outcomeFromEnvelope, serializeItem, taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import type { RequestElement } from '../protocol/request-reader.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
 import type { NewTask, Organization, StoredTask } from '../ledger/types.js';
@@ -23,6 +23,9 @@ interface EchoContext {
   taskType?: string;
   taskUUID?: string;
 }
+
+/** Task types answered without a ledger record: `ping`, and `authentication` (a credential). */
+const NEVER_RECORDED = new Set(['ping', 'authentication']);
 
 /** How long an identical retry waits for the original, still running, task. */
 const REPLAY_WAIT_MS = 120_000;
@@ -75,7 +78,9 @@ export class TaskDispatcher {
         throw new ProtocolError('invalidPayload', 'Every element of the request array must be a task object.');
       }
       const { taskUUID, taskType } = v as Record<string, unknown>;
-      const recordable = isCanonicalUuid(taskUUID) && typeof taskType === 'string' && findTaskModule(taskType)?.kind !== 'lookup' && taskType !== 'ping';
+      // Objects sharing a taskUUID form one task whatever else is wrong with them, so an invalid
+      // object can never take a UUID away from a valid one in the same request.
+      const recordable = isCanonicalUuid(taskUUID) && !(typeof taskType === 'string' && NEVER_RECORDED.has(taskType)) && findTaskModule(String(taskType))?.kind !== 'lookup';
       if (recordable) {
         const key = taskUUID.toLowerCase();
         const group = byUuid.get(key);
@@ -117,6 +122,17 @@ export class TaskDispatcher {
   ): Promise<SerializedOutcome> {
     const first = unit[0]!.value as Record<string, unknown>;
     if (rawType === 'ping') return { data: [JSON.stringify({ taskType: 'ping', pong: true })], errors: [] };
+    if (rawType === 'authentication') {
+      // Only the first element may authenticate; anywhere else it is refused and, since it holds
+      // a credential, never recorded.
+      return failed(
+        new ProtocolError('invalidAuthentication', 'An authentication object is only accepted as the first element of the request.', {
+          parameter: 'taskType',
+          type: 'string',
+        }),
+        echo,
+      );
+    }
 
     const module = echo.taskType !== undefined ? findTaskModule(echo.taskType) : undefined;
     const uuidProblem =
@@ -162,7 +178,7 @@ export class TaskDispatcher {
       createdAt: Date.now(),
     };
 
-    if (!problem && unit.length > 1) {
+    if (unit.length > 1) {
       problem = new ProtocolError('conflictTaskUUID', `This request holds ${unit.length} task objects with the same taskUUID; each task needs its own.`, {
         parameter: 'taskUUID',
         type: 'string',
@@ -237,7 +253,7 @@ export class TaskDispatcher {
       result = { items: [], errors: [problem.toObject(echo)], cost: null, engine: null, media: [] };
     }
     const outcome: SerializedOutcome = {
-      data: result.items.map((i) => JSON.stringify(i)),
+      data: result.items.map(serializeItem),
       errors: result.errors.map((e) => JSON.stringify(e)),
     };
     // Results of a sync task reach webhook and upload endpoints too, once it completes.

@@ -67,8 +67,10 @@ async function run(call: TaskCall<Params>): Promise<TaskResult> {
     });
   }
   const count = p.numberResults ?? 1;
-  const firstSeed = p.seed ?? randomInt(1, 2 ** 31);
-  const seeds = Array.from({ length: count }, (_, i) => firstSeed + i);
+  // Seeds count in BigInt: above 2^53, `seed + i` in floating point would repeat a seed (and an
+  // image). Items carry such seeds as exact JSON integers (protocol/envelope.ts serializeItem).
+  const firstSeed = BigInt(p.seed ?? randomInt(1, 2 ** 31));
+  const seeds = Array.from({ length: count }, (_, i) => firstSeed + BigInt(i));
   const format: ImageFormat = normalizeFormat(p.outputFormat);
   const base = p.seedImage ? await services.imageInputs.resolve(org.id, 'seedImage', p.seedImage) : undefined;
 
@@ -99,7 +101,7 @@ async function run(call: TaskCall<Params>): Promise<TaskResult> {
           taskUUID: call.taskUUID,
           imageUUID: record.mediaUUID,
           ...imageOutputFields(p.outputType ?? 'URL', services.media.urlOf(record), image),
-          seed: image.seed,
+          seed: image.seed <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(image.seed) : image.seed,
           ...(p.includeCost ? { cost: perItem } : {}),
         };
         result = { item, media: [record] };

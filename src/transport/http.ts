@@ -44,6 +44,14 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   // and curl's `-d` without a content-type header must work too.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  // Fastify refuses an empty or malformed content-type before any parser runs; the type is
+  // ignored anyway, so such a header is replaced rather than answered with an error.
+  app.addHook('onRequest', async (req) => {
+    const type = req.headers['content-type'];
+    if (type !== undefined && !/^\s*[\w!#$&^.+-]+\/[\w!#$&^.+-]+\s*(;.*)?$/.test(type)) {
+      req.headers['content-type'] = 'application/octet-stream';
+    }
+  });
 
   app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, _req, reply) => {
     let problem: ProtocolError;

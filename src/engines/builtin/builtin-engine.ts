@@ -40,7 +40,7 @@ export class BuiltinEngine implements Engine {
     return request.seeds.map((seed, i) => withTestSwitches(switches, i, request.onProgress, () => this.renderOne(request, seed)));
   }
 
-  private async renderOne(req: ImageRequest, seed: number): Promise<GeneratedImage> {
+  private async renderOne(req: ImageRequest, seed: bigint): Promise<GeneratedImage> {
     const { width, height } = req;
     const pixels = renderPlasma(width, height, seed, req.model, req.positivePrompt);
     if (req.baseImage) {

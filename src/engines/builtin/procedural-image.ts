@@ -25,7 +25,7 @@ function prng(seedBytes: Buffer): () => number {
   };
 }
 
-export function renderPlasma(width: number, height: number, seed: number, model: string, prompt: string): Buffer {
+export function renderPlasma(width: number, height: number, seed: bigint, model: string, prompt: string): Buffer {
   const digest = createHash('sha256').update(`${seed}\u0000${model}\u0000${prompt}`).digest();
   const rand = prng(digest);
   const freq = () => (0.5 + rand() * 6) * (2 * Math.PI);
