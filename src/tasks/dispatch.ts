@@ -256,9 +256,10 @@ export class TaskDispatcher {
       data: result.items.map(serializeItem),
       errors: result.errors.map((e) => JSON.stringify(e)),
     };
-    // Results of a sync task reach webhook and upload endpoints too, once it completes.
+    // Results of a sync task reach webhook and upload endpoints too, once it completes (the i-th
+    // item produced the i-th file).
     const deliveries = [...outcome.data, ...outcome.errors].flatMap((text, i) =>
-      deliveriesFor(delivery, task, i, text, i < result.media.length && i < outcome.data.length ? [result.media[i]!] : []),
+      deliveriesFor(delivery, task, i, text, i < outcome.data.length ? result.media.slice(i, i + 1) : []),
     );
     await this.metrics.timeLedgerWrite(
       'completeTask',

@@ -6,8 +6,9 @@
 // server down cannot do so forever and no task stays processing.
 
 import { randomUUID } from 'node:crypto';
+import { Doorbell } from '../doorbell.js';
 import type { AccountStore, NewDelivery, QueuedJob, ResultItem, StoredTask } from '../ledger/types.js';
-import { taskEnvelope } from '../protocol/envelope.js';
+import { serializeItem, taskEnvelope } from '../protocol/envelope.js';
 import { ProtocolError, type ErrorObject } from '../protocol/errors.js';
 import { deliveriesFor, splitDeliveryOptions } from './delivery-options.js';
 import { findTaskModule } from './registry.js';
@@ -39,7 +40,7 @@ export class WorkerPool {
   private stopping = false;
   private loop: Promise<void> | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
-  private wakeUp: (() => void) | undefined;
+  private readonly doorbell = new Doorbell();
 
   constructor(
     private readonly services: TaskServices,
@@ -93,7 +94,7 @@ export class WorkerPool {
 
   /** Something was queued: an idle worker looks now instead of at its next poll. */
   wake(): void {
-    this.wakeUp?.();
+    this.doorbell.ring();
   }
 
   /**
@@ -142,15 +143,7 @@ export class WorkerPool {
   }
 
   private idle(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wakeUp = done;
-    });
+    return this.stopping ? Promise.resolve() : this.doorbell.wait(ms);
   }
 
   private async runJob(job: QueuedJob): Promise<void> {
@@ -223,7 +216,7 @@ export class WorkerPool {
     };
     if (result && reported === 0) {
       const media = result.media;
-      result.items.forEach((item, i) => add({ item, media: media[i] ? [media[i]] : [] }));
+      result.items.forEach((item, i) => add({ item, media: media.slice(i, i + 1) }));
       for (const error of result.errors) add({ error });
     }
     if (taskError) add({ error: taskError });
@@ -251,7 +244,7 @@ export class WorkerPool {
 /** A result as recorded for an async task: its text carries `status`, as getResponse and webhooks show it. */
 function resultItem(index: number, r: ItemResult): ResultItem {
   return 'item' in r
-    ? { index, status: 'success', text: JSON.stringify({ ...r.item, status: 'success' }) }
+    ? { index, status: 'success', text: serializeItem({ ...r.item, status: 'success' }) }
     : { index, status: 'error', text: JSON.stringify({ ...r.error, status: 'error' }) };
 }
 

@@ -6,6 +6,7 @@
 // webhook-id stays the same so receivers can de-duplicate).
 
 import { randomUUID } from 'node:crypto';
+import { Doorbell } from '../doorbell.js';
 import type { Logger } from 'pino';
 import type { AccountStore, DeliveryAttempt, DeliveryStore, PendingDelivery, TaskLedger } from '../ledger/types.js';
 import { CONTENT_TYPES, type MediaStore } from '../media/media-store.js';
@@ -47,7 +48,7 @@ export class DeliveryWorker {
   private readonly pollMs: number;
   private stopping = false;
   private loop: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
+  private readonly doorbell = new Doorbell();
 
   constructor(
     private readonly deps: DeliveryDeps,
@@ -68,7 +69,7 @@ export class DeliveryWorker {
 
   /** New deliveries were recorded: look now. */
   wake(): void {
-    this.wakeUp?.();
+    this.doorbell.ring();
   }
 
   /** Stops taking deliveries; waits up to `graceMs` for attempts in flight. */
@@ -100,7 +101,8 @@ export class DeliveryWorker {
         }
         if (claimed.length > 0 && claimed.length === free) continue;
         const due = await this.deps.store.nextDueAt();
-        if (due !== undefined) wait = Math.max(0, Math.min(wait, due - Date.now()));
+        // (At least a few ms: rows another replica holds locked may look due a moment longer.)
+        if (due !== undefined) wait = Math.max(5, Math.min(wait, due - Date.now()));
       } catch (err) {
         this.deps.log.error({ err }, 'looking for due deliveries failed');
       }
@@ -110,15 +112,7 @@ export class DeliveryWorker {
   }
 
   private idle(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wakeUp = done;
-    });
+    return this.stopping ? Promise.resolve() : this.doorbell.wait(ms);
   }
 
   private async attempt(d: PendingDelivery): Promise<void> {

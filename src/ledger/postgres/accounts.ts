@@ -84,6 +84,8 @@ export class PostgresAccountStore implements AccountStore {
   }
 
   async webhookSecret(orgId: string, candidate: string): Promise<string> {
+    const found = await this.pool.query<{ secret: string }>('SELECT secret FROM webhook_secrets WHERE org_id = $1', [orgId]);
+    if (found.rows[0]) return found.rows[0].secret;
     await this.pool.query('INSERT INTO webhook_secrets (org_id, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (org_id) DO NOTHING', [
       orgId,
       candidate,

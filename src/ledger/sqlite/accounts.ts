@@ -90,7 +90,9 @@ export class SqliteAccountStore implements AccountStore {
     return row ? orgFromRow(row) : undefined;
   }
 
-  webhookSecret(orgId: string, candidate: string): Promise<string> {
+  async webhookSecret(orgId: string, candidate: string): Promise<string> {
+    const existing = this.db.prepare('SELECT secret FROM webhook_secrets WHERE org_id = ?').pluck().get(orgId) as string | undefined;
+    if (existing !== undefined) return existing;
     return this.committer.write(() => {
       this.db.prepare('INSERT INTO webhook_secrets (org_id, secret, created_at) VALUES (?, ?, ?) ON CONFLICT (org_id) DO NOTHING').run(orgId, candidate, Date.now());
       return this.db.prepare('SELECT secret FROM webhook_secrets WHERE org_id = ?').pluck().get(orgId) as string;
