@@ -302,7 +302,7 @@ export class TaskDispatcher {
     if (existing.requestText !== task.requestText) return conflict(echo);
     if (existing.responseText !== null) return outcomeFromEnvelope(existing.responseText);
     const running = this.inflight.get(inflightKey(task.orgId, task.taskUUID));
-    if (running) return running;
+    if (running) return this.withinSyncLimit(running, echo);
     // Running in another process (or interrupted): watch the ledger for its outcome.
     const deadline = Date.now() + REPLAY_WAIT_MS;
     while (Date.now() < deadline) {

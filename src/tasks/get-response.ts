@@ -46,14 +46,19 @@ export async function currentState(task: StoredTask, services: TaskServices): Pr
   return { data, errors };
 }
 
-/** The taskType and taskUUID as the task's sender spelled them, and how many results it asked for. */
-function originalTask(task: StoredTask): { taskType: string; taskUUID: string; numberResults: number } {
-  let first: Record<string, unknown> = {};
+/** The (first) task object of a stored request, parsed. */
+export function requestObject(task: StoredTask): Record<string, unknown> {
   try {
-    first = ((JSON.parse(task.requestText) as unknown[])[0] ?? {}) as Record<string, unknown>;
+    const first = (JSON.parse(task.requestText) as unknown[])[0];
+    return first !== null && typeof first === 'object' ? (first as Record<string, unknown>) : {};
   } catch {
-    /* the stored request is the exact text received; a task that ran was valid JSON */
+    return {}; // the stored request is the exact text received; a task that ran was valid JSON
   }
+}
+
+/** The taskType and taskUUID as the task's sender spelled them, and how many results it asked for. */
+export function originalTask(task: StoredTask): { taskType: string; taskUUID: string; numberResults: number } {
+  const first = requestObject(task);
   const n = first['numberResults'];
   return {
     taskType: typeof first['taskType'] === 'string' ? first['taskType'] : task.taskType,

@@ -11,6 +11,7 @@ import type { AccountStore, NewDelivery, QueuedJob, ResultItem, StoredTask } fro
 import { serializeItem, taskEnvelope } from '../protocol/envelope.js';
 import { ProtocolError, type ErrorObject } from '../protocol/errors.js';
 import { deliveriesFor, splitDeliveryOptions } from './delivery-options.js';
+import { originalTask, requestObject } from './get-response.js';
 import { findTaskModule } from './registry.js';
 import type { ItemResult, TaskResult, TaskServices } from './task-module.js';
 
@@ -22,11 +23,6 @@ export interface WorkerPoolOptions {
   leaseMs?: number;
   /** How often idle workers look for work they were not told about (other replicas, retries). */
   pollMs?: number;
-}
-
-interface Echo {
-  taskType: string;
-  taskUUID: string;
 }
 
 const ORPHAN_BATCH = 200;
@@ -64,7 +60,7 @@ export class WorkerPool {
     for (;;) {
       const orphans = await this.services.queue.findOrphanedTasks(ORPHAN_BATCH);
       for (const task of orphans) {
-        const echo = echoOf(task);
+        const echo = originalTask(task);
         const error = interrupted('The server stopped while this task ran, and its result was lost. Send it again with a new taskUUID.').toObject(echo);
         await this.services.ledger.completeTask({
           orgId: task.orgId,
@@ -155,7 +151,7 @@ export class WorkerPool {
       await queue.finishJob(task ? completionOf(task) : dropped(job));
       return;
     }
-    const echo = echoOf(task);
+    const echo = originalTask(task);
     const recorded = new Map((await queue.listItems(job.orgId, job.taskUUID)).map((r) => [r.index, r]));
     const first = requestObject(task);
     const { options: delivery, params: raw } = splitDeliveryOptions(first);
@@ -246,24 +242,6 @@ function resultItem(index: number, r: ItemResult): ResultItem {
   return 'item' in r
     ? { index, status: 'success', text: serializeItem({ ...r.item, status: 'success' }) }
     : { index, status: 'error', text: JSON.stringify({ ...r.error, status: 'error' }) };
-}
-
-function requestObject(task: StoredTask): Record<string, unknown> {
-  return ((JSON.parse(task.requestText) as unknown[])[0] ?? {}) as Record<string, unknown>;
-}
-
-/** The taskType and taskUUID exactly as the task's sender wrote them. */
-function echoOf(task: StoredTask): Echo {
-  let first: Record<string, unknown> = {};
-  try {
-    first = requestObject(task);
-  } catch {
-    /* a task that reached the ledger as processing was valid JSON */
-  }
-  return {
-    taskType: typeof first['taskType'] === 'string' ? first['taskType'] : task.taskType,
-    taskUUID: typeof first['taskUUID'] === 'string' ? first['taskUUID'] : task.taskUUID,
-  };
 }
 
 function interrupted(message: string): ProtocolError {
