@@ -126,4 +126,26 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX tasks_processing ON tasks (created_at) WHERE status = 'processing';
     `,
   },
+  {
+    // Upstream engine (issue 8): what a Runware-compatible upstream answered for a task, beside
+    // the task (its own taskUUID, HTTP status, raw reply) for audit. The caller's view stays in
+    // tasks.response_text; these rows never reach the caller through the protocol.
+    version: 4,
+    sql: `
+      CREATE TABLE upstream_exchanges (
+        org_id TEXT NOT NULL,
+        task_uuid TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        upstream_url TEXT NOT NULL,
+        upstream_task_uuid TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        http_status INTEGER,
+        reply_text TEXT,
+        error TEXT,
+        latency_ms INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (org_id, task_uuid, seq)
+      );
+    `,
+  },
 ];
