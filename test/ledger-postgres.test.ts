@@ -1,8 +1,9 @@
-// The ledger contract suite against PostgreSQL, each test in its own schema.
+// The ledger and queue contract suites against PostgreSQL, each test in its own schema.
 
 import { test } from 'node:test';
 import { openPostgresStorage } from '../src/ledger/postgres/storage.js';
-import { ledgerContract } from './ledger-contract.js';
+import { ledgerContract, type BackendUnderTest } from './ledger-contract.js';
+import { queueContract } from './queue-contract.js';
 import { TEST_DATABASE_URL, dropSchema, postgresUnavailable, uniqueSchema } from './helpers/postgres.js';
 
 const why = await postgresUnavailable();
@@ -16,7 +17,7 @@ if (why !== undefined) {
   }
 } else {
   let schema = '';
-  ledgerContract({
+  const postgres: BackendUnderTest = {
     name: 'postgres',
     async open() {
       schema = uniqueSchema();
@@ -28,5 +29,7 @@ if (why !== undefined) {
     async dispose() {
       await dropSchema(schema);
     },
-  });
+  };
+  ledgerContract(postgres);
+  queueContract(postgres);
 }

@@ -1,14 +1,15 @@
-// The ledger contract suite against the embedded SQLite backend, on a temporary file (not
-// :memory:, so WAL and fsync paths run).
+// The ledger and queue contract suites against the embedded SQLite backend, on a temporary
+// file (not :memory:, so WAL and fsync paths run).
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStorage } from '../src/ledger/sqlite/storage.js';
-import { ledgerContract } from './ledger-contract.js';
+import { ledgerContract, type BackendUnderTest } from './ledger-contract.js';
+import { queueContract } from './queue-contract.js';
 
 let dir = '';
-ledgerContract({
+const sqlite: BackendUnderTest = {
   name: 'sqlite',
   async open() {
     dir = mkdtempSync(join(tmpdir(), 'runtrail-ledger-'));
@@ -20,4 +21,6 @@ ledgerContract({
   async dispose() {
     rmSync(dir, { recursive: true, force: true });
   },
-});
+};
+ledgerContract(sqlite);
+queueContract(sqlite);

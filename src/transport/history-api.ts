@@ -9,7 +9,7 @@ import { isCanonicalUuid } from '../protocol/uuid.js';
 import { authenticate } from '../ledger/api-keys.js';
 import { decodeCursor, encodeCursor, parseLimit, parseTaskFilter } from '../ledger/task-filter.js';
 import { taskSummary } from '../ledger/task-summary.js';
-import type { AccountStore, Organization, TaskLedger } from '../ledger/types.js';
+import type { AccountStore, Organization, StoredTask, TaskLedger } from '../ledger/types.js';
 import type { MediaStore } from '../media/media-store.js';
 import { replyEnvelope } from '../protocol/envelope.js';
 import { responseTextOf, taskNotFound } from '../tasks/get-task-details.js';
@@ -46,20 +46,9 @@ export function registerHistoryApi(app: FastifyInstance, deps: HistoryApiDeps): 
   });
 
   app.get<{ Params: { taskUUID: string } }>('/api/tasks/:taskUUID', async (req, reply) => {
-    const org = await bearerOrganization(req, deps.accounts);
-    const { taskUUID } = req.params;
-    if (!isCanonicalUuid(taskUUID)) {
-      throw new ProtocolError('invalidTaskUUID', "Invalid value for 'taskUUID' parameter. It must be a UUID (8-4-4-4-12 hexadecimal digits).", {
-        parameter: 'taskUUID',
-        type: 'string',
-        taskUUID,
-      });
-    }
-    const task = await deps.ledger.findTask(org.id, taskUUID);
-    if (!task) {
-      // The very bytes getTaskDetails answers for an unknown, expired or other organization's task.
-      return reply.code(404).header('cache-control', 'no-store').type('application/json').send(replyEnvelope([taskNotFound('getTaskDetails', taskUUID)]));
-    }
+    const found = await ownTask(req, deps);
+    if (!found) return reply.code(404).header('cache-control', 'no-store').type('application/json').send(notFoundBody(req.params.taskUUID));
+    const { org, task } = found;
     const [media, attempts] = await Promise.all([
       deps.ledger.listTaskMedia(org.id, task.taskUUID),
       deps.webhookAttempts ? deps.webhookAttempts(org.id, task.taskUUID) : Promise.resolve([]),
@@ -79,6 +68,32 @@ export function registerHistoryApi(app: FastifyInstance, deps: HistoryApiDeps): 
 }
 
 /** The organization of the request's Bearer key (the same keys as /v1), or the protocol's 401 error. */
+/**
+ * The caller's task named by the `:taskUUID` path parameter (Bearer key; invalidTaskUUID for a
+ * malformed one), or undefined when the organization has no such task: answer notFoundBody then.
+ */
+export async function ownTask(
+  req: FastifyRequest<{ Params: { taskUUID: string } }>,
+  deps: { accounts: AccountStore; ledger: TaskLedger },
+): Promise<{ org: Organization; task: StoredTask } | undefined> {
+  const org = await bearerOrganization(req, deps.accounts);
+  const { taskUUID } = req.params;
+  if (!isCanonicalUuid(taskUUID)) {
+    throw new ProtocolError('invalidTaskUUID', "Invalid value for 'taskUUID' parameter. It must be a UUID (8-4-4-4-12 hexadecimal digits).", {
+      parameter: 'taskUUID',
+      type: 'string',
+      taskUUID,
+    });
+  }
+  const task = await deps.ledger.findTask(org.id, taskUUID);
+  return task ? { org, task } : undefined;
+}
+
+/** The very bytes getTaskDetails answers for an unknown, expired or other organization's task (HTTP 404). */
+export function notFoundBody(taskUUID: string): string {
+  return replyEnvelope([taskNotFound('getTaskDetails', taskUUID)]);
+}
+
 export async function bearerOrganization(req: FastifyRequest, accounts: AccountStore): Promise<Organization> {
   const header = req.headers.authorization;
   if (header === undefined) {
