@@ -40,6 +40,36 @@ export interface Config {
   retentionDays: number | undefined;
   /** Seconds between two runs of the retention sweeper (RUNTRAIL_RETENTION_SWEEP_SECONDS). */
   retentionSweepSeconds: number;
+  /** A Runware-compatible API tasks are forwarded to (RUNTRAIL_UPSTREAM_URL + _API_KEY; docs/engines.md). */
+  upstream: UpstreamConfig | undefined;
+  /** Which engine runs which (taskType, model): RUNTRAIL_ROUTES, first match wins; empty means the defaults. */
+  routes: RouteRule[];
+}
+
+/** One routing rule: tasks whose taskType and model AIR match (`*` wildcards; absent matches all) go to `engine`. */
+export interface RouteRule {
+  taskType?: string;
+  model?: string;
+  engine: 'builtin' | 'upstream';
+}
+
+export interface UpstreamConfig {
+  /** The POST URL, e.g. https://api.runware.ai/v1. */
+  url: string;
+  /** Sent as `Authorization: Bearer`; never logged, recorded or shown. */
+  apiKey: string;
+  /** One HTTP attempt's deadline (RUNTRAIL_UPSTREAM_TIMEOUT_MS). */
+  timeoutMs: number;
+  /** Further attempts after a failure that is safe to retry (RUNTRAIL_UPSTREAM_RETRIES). */
+  retries: number;
+  retryBackoffMs: number;
+  /** Consecutive failures that open the circuit (RUNTRAIL_UPSTREAM_BREAKER_FAILURES). */
+  breakerFailures: number;
+  /** How long an open circuit fails tasks at once (RUNTRAIL_UPSTREAM_BREAKER_COOLDOWN_MS). */
+  breakerCooldownMs: number;
+  /** getResponse polling of async tasks upstream (RUNTRAIL_UPSTREAM_POLL_MS) and its overall bound. */
+  pollMs: number;
+  asyncTimeoutMs: number;
 }
 
 /** Flag names as the CLI spells them; each matches an environment variable. */
@@ -123,7 +153,55 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     wsResumeMs: integer(pick(undefined, 'RUNTRAIL_WS_RESUME_MS') ?? '120000', 'RUNTRAIL_WS_RESUME_MS', 0),
     retentionDays: positiveNumber(pick(undefined, 'RUNTRAIL_RETENTION_DAYS'), 'RUNTRAIL_RETENTION_DAYS'),
     retentionSweepSeconds: positiveNumber(pick(undefined, 'RUNTRAIL_RETENTION_SWEEP_SECONDS'), 'RUNTRAIL_RETENTION_SWEEP_SECONDS') ?? 600,
+    upstream: upstreamConfig(pick),
+    routes: readRoutes(pick(undefined, 'RUNTRAIL_ROUTES')),
   };
+}
+
+function upstreamConfig(pick: (flag: string | undefined, name: string) => string | undefined): UpstreamConfig | undefined {
+  const url = pick(undefined, 'RUNTRAIL_UPSTREAM_URL');
+  const apiKey = pick(undefined, 'RUNTRAIL_UPSTREAM_API_KEY');
+  if (url === undefined && apiKey === undefined) return undefined;
+  if (url === undefined || apiKey === undefined) throw new ConfigError('RUNTRAIL_UPSTREAM_URL and RUNTRAIL_UPSTREAM_API_KEY are set together');
+  if (!/^https?:\/\//.test(url)) throw new ConfigError('RUNTRAIL_UPSTREAM_URL must be an http(s) URL');
+  const n = (name: string, fallback: string, min: number) => integer(pick(undefined, name) ?? fallback, name, min);
+  return {
+    url,
+    apiKey,
+    timeoutMs: n('RUNTRAIL_UPSTREAM_TIMEOUT_MS', '100000', 1),
+    retries: n('RUNTRAIL_UPSTREAM_RETRIES', '2', 0),
+    retryBackoffMs: n('RUNTRAIL_UPSTREAM_RETRY_BACKOFF_MS', '250', 0),
+    breakerFailures: n('RUNTRAIL_UPSTREAM_BREAKER_FAILURES', '5', 1),
+    breakerCooldownMs: n('RUNTRAIL_UPSTREAM_BREAKER_COOLDOWN_MS', '30000', 0),
+    pollMs: n('RUNTRAIL_UPSTREAM_POLL_MS', '1000', 1),
+    asyncTimeoutMs: n('RUNTRAIL_UPSTREAM_ASYNC_TIMEOUT_MS', '600000', 1),
+  };
+}
+
+/** RUNTRAIL_ROUTES: a JSON array of rules inline, or the path of a file holding one. */
+function readRoutes(raw: string | undefined): RouteRule[] {
+  if (raw === undefined) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw.trimStart().startsWith('[') ? raw : readFileSync(raw, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`RUNTRAIL_ROUTES must be a JSON array or the path of a JSON file holding one (${(err as Error).message})`);
+  }
+  if (!Array.isArray(parsed)) throw new ConfigError('RUNTRAIL_ROUTES must be a JSON array of routing rules');
+  return parsed.map((r: unknown, i) => {
+    const rule = (r ?? {}) as Record<string, unknown>;
+    const optional = (k: string) => (rule[k] === undefined || typeof rule[k] === 'string' ? (rule[k] as string | undefined) : bad(k));
+    const bad = (k: string): never => {
+      throw new ConfigError(`routing rule ${i}: '${k}' must be a string`);
+    };
+    if (rule['engine'] !== 'builtin' && rule['engine'] !== 'upstream') throw new ConfigError(`routing rule ${i}: 'engine' must be "builtin" or "upstream"`);
+    const out: RouteRule = { engine: rule['engine'] };
+    const taskType = optional('taskType');
+    const model = optional('model');
+    if (taskType !== undefined) out.taskType = taskType;
+    if (model !== undefined) out.model = model;
+    return out;
+  });
 }
 
 function integer(raw: string, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {

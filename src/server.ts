@@ -3,8 +3,7 @@
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
-import { BuiltinEngine } from './engines/builtin/builtin-engine.js';
-import { EngineRouter } from './engines/engine.js';
+import { buildEngineRouter } from './engines/routing.js';
 import { createApiKey, ensureApiKey } from './ledger/api-keys.js';
 import { openStorage } from './ledger/open-storage.js';
 import type { Storage } from './ledger/types.js';
@@ -47,7 +46,7 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       progress: new ProgressBoard(),
       media,
       imageInputs: new ImageInputResolver(storage.ledger, media, outbound, config.maxBodyBytes),
-      engines: new EngineRouter([new BuiltinEngine(true)]),
+      engines: buildEngineRouter(config, storage.audit),
       prices: new PriceTable(config.prices),
       log,
     };
@@ -82,6 +81,7 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       limits: { maxBodyBytes: config.maxBodyBytes, maxTasksPerRequest: config.maxTasksPerRequest, maxJsonDepth: config.maxJsonDepth },
       deliveries: storage.deliveries,
       webhookAttempts: async (orgId, taskUUID) => (await storage.deliveries.listForTask(taskUUID, orgId)).map(deliveryView),
+      audit: storage.audit,
     });
     const websocket = new WebSocketGateway({
       dispatcher,

@@ -290,5 +290,39 @@ export interface Storage {
   queue: TaskQueue;
   deliveries: DeliveryStore;
   accounts: AccountStore;
+  audit: AuditStore;
   close(): Promise<void>;
+}
+
+/** One call runtrail made to an upstream for a task (engines/upstream), kept beside the task for audit. */
+export interface UpstreamExchange {
+  orgId: string;
+  taskUUID: string;
+  upstreamUrl: string;
+  /** The taskUUID the upstream saw (runtrail's own, derived from the organization and the caller's). */
+  upstreamTaskUUID: string;
+  /** `task` (the forwarded task), `poll` (a getResponse for an async task). */
+  kind: 'task' | 'poll';
+  /** null when no HTTP answer came (timeout, connection refused, circuit open). */
+  httpStatus: number | null;
+  /** The upstream's reply body as received (never the upstream key). */
+  replyText: string | null;
+  error: string | null;
+  latencyMs: number;
+  createdAt: number;
+}
+
+/** Spend of one organization: total recorded cost, by engine and task type. */
+export interface SpendRow {
+  engine: string | null;
+  taskType: string;
+  tasks: number;
+  cost: number;
+}
+
+/** Audit records beside the ledger: upstream exchanges, and spend totals read from the tasks. */
+export interface AuditStore {
+  recordUpstreamExchange(exchange: UpstreamExchange): Promise<void>;
+  listUpstreamExchanges(orgId: string, taskUUID: string): Promise<UpstreamExchange[]>;
+  spend(orgId: string, since?: number, until?: number): Promise<SpendRow[]>;
 }

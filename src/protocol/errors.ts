@@ -28,6 +28,11 @@ export const ERROR_STATUS = {
   serviceUnavailable: 503,
   syncTimeout: 504,
   taskInterrupted: 500,
+  timeoutProvider: 504,
+  providerRateLimitExceeded: 429,
+  providerError: 502,
+  providerUnavailable: 503,
+  unrecognizedResponse: 502,
 } as const;
 
 export type FixedErrorCode = keyof typeof ERROR_STATUS;

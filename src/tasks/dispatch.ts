@@ -13,7 +13,7 @@ import type { NewTask, Organization, StoredTask } from '../ledger/types.js';
 import { OutboundPolicy } from '../media/outbound-policy.js';
 import { OutboundTargetGuard } from '../webhooks/outbound-target.js';
 import type { Metrics } from '../metrics.js';
-import { findTaskModule, supportedTaskTypes } from './registry.js';
+import { findTaskModule, routeTaskModule, supportedTaskTypes } from './registry.js';
 import type { RecordedTaskModule, TaskResult, TaskServices } from './task-module.js';
 import { checkDeliveryTargets, deliveriesFor, splitDeliveryOptions, type DeliveryOptions } from './delivery-options.js';
 
@@ -134,7 +134,8 @@ export class TaskDispatcher {
       );
     }
 
-    const module = echo.taskType !== undefined ? findTaskModule(echo.taskType) : undefined;
+    // The routes may send the task to a forwarding engine (engines/upstream) whatever its type.
+    const module = echo.taskType !== undefined ? routeTaskModule(echo.taskType, first['model'], this.services.engines) : undefined;
     const uuidProblem =
       rawUuid === undefined
         ? new ProtocolError('missingTaskUUID', "Missing required parameter 'taskUUID'.", { parameter: 'taskUUID', type: 'string' })
@@ -247,7 +248,7 @@ export class TaskDispatcher {
   ): Promise<SerializedOutcome> {
     let result: TaskResult;
     try {
-      result = await module.run({ params, org, taskUUID: task.taskUUID, taskType: task.taskType, services: this.services });
+      result = await module.run({ params, org, taskUUID: task.taskUUID, taskType: task.taskType, services: this.services, requestText: task.requestText });
     } catch (err) {
       const problem = err instanceof ProtocolError ? err : this.internalError(err, task);
       result = { items: [], errors: [problem.toObject(echo)], cost: null, engine: null, media: [] };

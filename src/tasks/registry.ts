@@ -8,6 +8,8 @@ import { mediaStorage } from './media-storage.js';
 import { modelSearch } from './model-search.js';
 import { upscale } from './upscale.js';
 import type { TaskModule } from './task-module.js';
+import type { EngineRouter } from '../engines/engine.js';
+import { forwardedTask, unroutableTask } from './forward.js';
 
 const MODULES: readonly TaskModule[] = [imageInference, imageUpload, getTaskDetails, getResponse, upscale, modelSearch, mediaStorage];
 
@@ -19,6 +21,23 @@ for (const m of MODULES) {
 
 export function findTaskModule(taskType: string): TaskModule | undefined {
   return BY_TYPE.get(taskType);
+}
+
+/** Task types always answered here: modelSearch lists what the routes reach; lookups read this ledger. */
+const ALWAYS_LOCAL = new Set(['modelSearch']);
+
+/**
+ * The module that runs a task, given the routes: a forwarding engine's pass-through for tasks
+ * routed to one (any task type, even those without a module here), a refusal for a model no
+ * route takes, otherwise the task type's own module.
+ */
+export function routeTaskModule(taskType: string, model: unknown, engines: EngineRouter): TaskModule | undefined {
+  const local = findTaskModule(taskType);
+  if (local?.kind === 'lookup' || ALWAYS_LOCAL.has(taskType)) return local;
+  const m = typeof model === 'string' ? model : null;
+  if (engines.forwarderFor(taskType, m)) return forwardedTask;
+  if (!local && !engines.routable(taskType, m)) return unroutableTask;
+  return local;
 }
 
 /** Every taskType this server answers, for the unsupportedTaskType message. */

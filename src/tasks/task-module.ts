@@ -30,6 +30,8 @@ export interface TaskCall<P> {
   taskUUID: string;
   taskType: string;
   services: TaskServices;
+  /** The recorded request text, `[<task object source>]`, for modules that forward it as sent. */
+  requestText?: string;
   /**
    * Set when the task runs from the queue: call it as each result is ready (index = its place
    * among the task's results) so it is recorded, visible to getResponse and delivered at once.

@@ -12,7 +12,7 @@ import { serializeItem, taskEnvelope } from '../protocol/envelope.js';
 import { ProtocolError, type ErrorObject } from '../protocol/errors.js';
 import { deliveriesFor, splitDeliveryOptions } from './delivery-options.js';
 import { originalTask, requestObject } from './get-response.js';
-import { findTaskModule } from './registry.js';
+import { routeTaskModule } from './registry.js';
 import type { ItemResult, TaskResult, TaskServices } from './task-module.js';
 
 export interface WorkerPoolOptions {
@@ -179,7 +179,7 @@ export class WorkerPool {
         if (deliveries.length > 0) this.onDeliveries();
       };
       try {
-        const module = findTaskModule(task.taskType);
+        const module = routeTaskModule(task.taskType, task.model, this.services.engines);
         if (module?.kind !== 'recorded') throw new Error(`task type ${task.taskType} cannot run from the queue`);
         const org = (await this.accounts.findOrganizationById(job.orgId)) ?? { id: job.orgId, name: '', createdAt: 0 };
         result = await module.run({
@@ -188,6 +188,7 @@ export class WorkerPool {
           taskUUID: echo.taskUUID,
           taskType: echo.taskType,
           services: this.services,
+          requestText: task.requestText,
           onResult,
           onProgress: (index, percent) => progress.set(job.orgId, job.taskUUID, index, percent),
         });

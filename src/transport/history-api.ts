@@ -9,7 +9,7 @@ import { isCanonicalUuid } from '../protocol/uuid.js';
 import { authenticate } from '../ledger/api-keys.js';
 import { decodeCursor, encodeCursor, parseLimit, parseTaskFilter } from '../ledger/task-filter.js';
 import { taskSummary } from '../ledger/task-summary.js';
-import type { AccountStore, Organization, StoredTask, TaskLedger } from '../ledger/types.js';
+import type { AccountStore, AuditStore, Organization, StoredTask, TaskLedger } from '../ledger/types.js';
 import type { MediaStore } from '../media/media-store.js';
 import { replyEnvelope } from '../protocol/envelope.js';
 import { responseTextOf, taskNotFound } from '../tasks/get-task-details.js';
@@ -22,6 +22,8 @@ export interface HistoryApiDeps {
   ledger: TaskLedger;
   media: MediaStore;
   webhookAttempts?: WebhookAttemptsReader;
+  /** Upstream exchanges beside each task and per-organization spend (engines/upstream). */
+  audit?: AuditStore;
 }
 
 const PAGE_SIZE = 50;
@@ -45,18 +47,41 @@ export function registerHistoryApi(app: FastifyInstance, deps: HistoryApiDeps): 
     return reply.header('cache-control', 'no-store').type('application/json').send(JSON.stringify(body));
   });
 
+  // Spend of the caller's organization: recorded cost by engine and task type, and the total.
+  app.get<{ Querystring: { since?: string; until?: string } }>('/api/spend', async (req, reply) => {
+    const org = await bearerOrganization(req, deps.accounts);
+    const since = timeParam(req.query.since, 'since');
+    const until = timeParam(req.query.until, 'until');
+    const rows = deps.audit ? await deps.audit.spend(org.id, since, until) : [];
+    const total = Math.round(rows.reduce((sum, r) => sum + r.cost, 0) * 1e8) / 1e8;
+    const body = { data: [{ organization: org.name, currency: 'USD', total, tasks: rows.reduce((n, r) => n + r.tasks, 0), byEngine: rows }] };
+    return reply.header('cache-control', 'no-store').type('application/json').send(JSON.stringify(body));
+  });
+
   app.get<{ Params: { taskUUID: string } }>('/api/tasks/:taskUUID', async (req, reply) => {
     const found = await ownTask(req, deps);
     if (!found) return reply.code(404).header('cache-control', 'no-store').type('application/json').send(notFoundBody(req.params.taskUUID));
     const { org, task } = found;
-    const [media, attempts] = await Promise.all([
+    const [media, attempts, exchanges] = await Promise.all([
       deps.ledger.listTaskMedia(org.id, task.taskUUID),
       deps.webhookAttempts ? deps.webhookAttempts(org.id, task.taskUUID) : Promise.resolve([]),
+      deps.audit ? deps.audit.listUpstreamExchanges(org.id, task.taskUUID) : Promise.resolve([]),
     ]);
     const meta = JSON.stringify({
       ...taskSummary(task),
       media: media.map((m) => ({ imageUUID: m.mediaUUID, imageURL: deps.media.urlOf(m), format: m.format, width: m.width, height: m.height, bytes: m.bytes })),
       webhookAttempts: attempts,
+      // What the upstream engine sent and got for this task: its own taskUUID and raw replies.
+      upstream: exchanges.map((x) => ({
+        upstreamTaskUUID: x.upstreamTaskUUID,
+        url: x.upstreamUrl,
+        kind: x.kind,
+        httpStatus: x.httpStatus,
+        error: x.error,
+        latencyMs: x.latencyMs,
+        at: new Date(x.createdAt).toISOString(),
+        replyText: x.replyText,
+      })),
       requestText: task.requestText,
       responseText: task.responseText,
     });
@@ -108,4 +133,12 @@ export async function bearerOrganization(req: FastifyRequest, accounts: AccountS
     });
   }
   return org;
+}
+
+/** An ISO date or epoch milliseconds; undefined when absent. */
+function timeParam(raw: string | undefined, name: string): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const ms = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
+  if (!Number.isFinite(ms)) throw new ProtocolError(`invalid${name[0]!.toUpperCase()}${name.slice(1)}`, `Invalid value for '${name}': an ISO date or epoch milliseconds.`, { parameter: name, type: 'string' });
+  return ms;
 }

@@ -29,6 +29,7 @@ export interface HttpDeps {
   /** Webhook and upload deliveries, for GET /api/tasks/:taskUUID/deliveries. */
   deliveries?: DeliveryStore;
   webhookAttempts?: WebhookAttemptsReader;
+  audit?: import('../ledger/types.js').AuditStore;
 }
 
 export function buildHttpApp(deps: HttpDeps): FastifyInstance {

@@ -3,6 +3,7 @@
 
 import type { Storage } from '../types.js';
 import { PostgresAccountStore } from './accounts.js';
+import { PostgresAuditStore } from './audit.js';
 import { migrate, openPool, type PgOptions } from './database.js';
 import { PostgresDeliveryStore } from './deliveries.js';
 import { PostgresTaskLedger } from './ledger.js';
@@ -22,6 +23,7 @@ export async function openPostgresStorage(options: PgOptions & { migrate?: boole
     queue: new PostgresTaskQueue(pool, ledger),
     deliveries: new PostgresDeliveryStore(pool),
     accounts: new PostgresAccountStore(pool),
+    audit: new PostgresAuditStore(pool),
     async close() {
       if (!pool.ended) await pool.end();
     },

@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import type { Storage } from '../types.js';
 import { SqliteAccountStore } from './accounts.js';
+import { SqliteAuditStore } from './audit.js';
 import { GroupCommitter, openDatabase } from './database.js';
 import { SqliteDeliveryStore } from './deliveries.js';
 import { SqliteTaskLedger } from './ledger.js';
@@ -20,6 +21,7 @@ export function openSqliteStorage(dataDir: string): Storage {
     queue: new SqliteTaskQueue(db, committer, ledger),
     deliveries: new SqliteDeliveryStore(db, committer),
     accounts: new SqliteAccountStore(db, committer),
+    audit: new SqliteAuditStore(db, committer),
     async close() {
       committer.close();
       db.close();

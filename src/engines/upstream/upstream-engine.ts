@@ -1,0 +1,155 @@
+// The upstream engine: forwards whole task objects to a Runware-compatible API and hands back
+// its items and errors echoing the caller's taskUUID and taskType. Upstream, each task runs
+// under a taskUUID derived from (organization, caller's taskUUID): stable across retries and
+// re-runs after a crash (so the upstream answers a repeat idempotently), distinct across
+// organizations. Async tasks are sent async and polled with getResponse until every result ends.
+
+import { createHash } from 'node:crypto';
+import { ProtocolError } from '../../protocol/errors.js';
+import type { AuditStore } from '../../ledger/types.js';
+import type { EngineRoute, ForwardingEngine, ForwardOutcome, ForwardRequest, ModelInfo } from '../engine.js';
+import { UpstreamClient, type ExchangeRecorder, type UpstreamClientOptions } from './upstream-client.js';
+
+export interface UpstreamEngineOptions extends UpstreamClientOptions {
+  pollMs: number;
+  asyncTimeoutMs: number;
+}
+
+/** Delivery options runtrail carries out itself: sending them on would deliver twice. */
+const HANDLED_HERE = ['webhookURL', 'uploadEndpoint'];
+
+export class UpstreamEngine implements ForwardingEngine {
+  readonly name = 'upstream';
+  readonly client: UpstreamClient;
+
+  constructor(
+    private readonly options: UpstreamEngineOptions,
+    private readonly audit: AuditStore,
+    private readonly routes: () => EngineRoute[] = () => [],
+  ) {
+    this.client = new UpstreamClient(options);
+  }
+
+  /** One entry per model pattern routed here, so modelSearch shows what goes upstream. */
+  models(): ModelInfo[] {
+    return this.routes().map((r) => ({
+        air: r.model ?? '*',
+        name: `${r.model ?? 'any model'} (upstream)`,
+        version: '*',
+        category: 'checkpoint',
+        architecture: 'upstream',
+        taskTypes: [r.taskType ?? '*'],
+        defaultWidth: 1024,
+        defaultHeight: 1024,
+      }));
+  }
+
+  async forward(req: ForwardRequest): Promise<ForwardOutcome> {
+    const upstreamTaskUUID = upstreamTaskUuid(req.orgId, req.taskUUID);
+    const record =
+      (kind: 'task' | 'poll'): ExchangeRecorder =>
+      (x) =>
+        this.audit.recordUpstreamExchange({ ...x, orgId: req.orgId, taskUUID: req.taskUUID, upstreamTaskUUID, kind, upstreamUrl: this.options.url });
+    const body = `[${forwardedSource(req, upstreamTaskUUID)}]`;
+    const reply = await this.client.post(body, record('task'));
+    const first = parseEnvelope(reply.text, req);
+    if (req.value['deliveryMethod'] !== 'async' || first.errors.length > 0) return first;
+    return this.poll(req, upstreamTaskUUID, record('poll'));
+  }
+
+  /** Polls getResponse until every result has ended (or the async bound passes). */
+  private async poll(req: ForwardRequest, upstreamTaskUUID: string, record: ExchangeRecorder): Promise<ForwardOutcome> {
+    const expected = typeof req.value['numberResults'] === 'number' ? req.value['numberResults'] : 1;
+    const body = JSON.stringify([{ taskType: 'getResponse', taskUUID: upstreamTaskUUID }]);
+    const deadline = Date.now() + this.options.asyncTimeoutMs;
+    // Only the last poll (and failures) are kept for audit: a long task would leave hundreds.
+    let pending: Parameters<ExchangeRecorder>[0] | undefined;
+    const keep: ExchangeRecorder = async (x) => {
+      if (x.error !== null || x.httpStatus === null || x.httpStatus >= 300) await record(x);
+      else pending = x;
+    };
+    try {
+      while (Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, this.options.pollMs));
+        const reply = await this.client.post(body, keep);
+        const outcome = parseEnvelope(reply.text, req);
+        const processing = outcome.items.filter((i) => i['status'] === 'processing');
+        processing.forEach((item, i) => {
+          if (typeof item['progress'] === 'number') req.onProgress?.(i, item['progress']);
+        });
+        const ended = outcome.items.length - processing.length + outcome.errors.length;
+        if (processing.length === 0 && (ended >= expected || outcome.errors.length > 0)) {
+          return { items: outcome.items.map(withoutPollFields), errors: outcome.errors.map(withoutPollFields) };
+        }
+      }
+    } finally {
+      if (pending) await record(pending);
+    }
+    throw new ProtocolError('timeoutProvider', `The upstream provider did not finish this async task within ${this.options.asyncTimeoutMs / 1000} s.`);
+  }
+}
+
+/** The taskUUID a task runs under upstream: a v4-shaped UUID from a hash of (organization, taskUUID). */
+export function upstreamTaskUuid(orgId: string, taskUUID: string): string {
+  const b = createHash('sha256').update(`runtrail-upstream\n${orgId}\n${taskUUID.toLowerCase()}`).digest().subarray(0, 16);
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/**
+ * The task object sent upstream: the caller's source text with only the taskUUID's value
+ * replaced, so numbers and key order travel as written. Tasks naming a webhookURL or
+ * uploadEndpoint (which runtrail delivers itself) are re-serialized without them.
+ */
+export function forwardedSource(req: ForwardRequest, upstreamTaskUUID: string): string {
+  if (HANDLED_HERE.every((k) => !(k in req.value))) {
+    const at = /("taskUUID"\s*:\s*")([0-9A-Fa-f-]{36})"/.exec(req.source);
+    if (at && at[2] === req.taskUUID) {
+      const start = at.index + at[1]!.length;
+      return req.source.slice(0, start) + upstreamTaskUUID + req.source.slice(start + 36);
+    }
+  }
+  const copy: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(req.value)) if (!HANDLED_HERE.includes(k)) copy[k] = k === 'taskUUID' ? upstreamTaskUUID : v;
+  return JSON.stringify(copy);
+}
+
+/** Reads an upstream reply: `{data, errors}` (or the older singular `error`), items echoing the caller. */
+export function parseEnvelope(text: string, req: Pick<ForwardRequest, 'taskUUID' | 'taskType'>): ForwardOutcome {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw unrecognized('is not JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw unrecognized('is not a JSON object');
+  const env = parsed as Record<string, unknown>;
+  const data = env['data'];
+  let errors = env['errors'];
+  if (errors === undefined && env['error'] !== undefined) errors = Array.isArray(env['error']) ? env['error'] : [env['error']];
+  if (data === undefined && errors === undefined) throw unrecognized('holds neither data nor errors');
+  const objects = (v: unknown, name: string): Record<string, unknown>[] => {
+    if (v === undefined) return [];
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'object' || x === null || Array.isArray(x))) throw unrecognized(`has a ${name} that is not an array of objects`);
+    return v as Record<string, unknown>[];
+  };
+  const echo = (o: Record<string, unknown>) => ({ ...o, taskType: req.taskType, taskUUID: req.taskUUID });
+  return {
+    items: objects(data, 'data').map(echo),
+    errors: objects(errors, 'errors').map((e) => {
+      if (typeof e['code'] !== 'string') throw unrecognized('has an error without a code');
+      return echo(e);
+    }),
+  };
+}
+
+function withoutPollFields(o: Record<string, unknown>): Record<string, unknown> {
+  const { status: _s, progress: _p, ...rest } = o;
+  return rest;
+}
+
+function unrecognized(what: string): ProtocolError {
+  return new ProtocolError('unrecognizedResponse', `The upstream provider's reply ${what}, so its results could not be read.`);
+}
