@@ -205,11 +205,11 @@ export function insertMedia(client: pg.PoolClient, m: MediaRecord) {
 async function deleteTasks(client: pg.PoolClient, orgId: string, uuids: string[]): Promise<DeletedTasks> {
   if (uuids.length === 0) return { tasks: 0, media: [] };
   const media = await client.query<MediaRow>('DELETE FROM media WHERE org_id = $1 AND task_uuid = ANY($2::text[]) RETURNING *', [orgId, uuids]);
-  // Everything else kept about the task goes with it: its queue job, its recorded results,
+  // Everything else kept about the task goes with it: its queue job, its recorded results, its upstream exchanges,
   // and its webhook deliveries with their attempts (whose bodies are the results themselves).
   const inList = 'org_id = $1 AND task_uuid = ANY($2::text[])';
   await client.query(`DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE ${inList})`, [orgId, uuids]);
-  for (const table of ['deliveries', 'task_items', 'jobs']) await client.query(`DELETE FROM ${table} WHERE ${inList}`, [orgId, uuids]);
+  for (const table of ['deliveries', 'task_items', 'jobs', 'upstream_exchanges']) await client.query(`DELETE FROM ${table} WHERE ${inList}`, [orgId, uuids]);
   const tasks = await client.query(`DELETE FROM tasks WHERE ${inList}`, [orgId, uuids]);
   return { tasks: tasks.rowCount ?? 0, media: media.rows.map(mediaFromRow) };
 }

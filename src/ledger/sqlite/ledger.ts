@@ -182,11 +182,11 @@ export class SqliteTaskLedger implements TaskLedger {
       .prepare<[string, string], MediaRow>('DELETE FROM media WHERE org_id = ? AND task_uuid IN (SELECT value FROM json_each(?)) RETURNING *')
       .all(orgId, list)
       .map(mediaFromRow);
-    // Everything else kept about the task goes with it: its queue job, its recorded results,
+    // Everything else kept about the task goes with it: its queue job, its recorded results, its upstream exchanges,
     // and its webhook deliveries with their attempts (whose bodies are the results themselves).
     const inList = 'org_id = ? AND task_uuid IN (SELECT value FROM json_each(?))';
     this.db.prepare(`DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE ${inList})`).run(orgId, list);
-    for (const table of ['deliveries', 'task_items', 'jobs']) this.db.prepare(`DELETE FROM ${table} WHERE ${inList}`).run(orgId, list);
+    for (const table of ['deliveries', 'task_items', 'jobs', 'upstream_exchanges']) this.db.prepare(`DELETE FROM ${table} WHERE ${inList}`).run(orgId, list);
     const tasks = this.db.prepare(`DELETE FROM tasks WHERE ${inList}`).run(orgId, list).changes;
     return { tasks, media };
   }
