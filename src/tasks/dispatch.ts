@@ -105,7 +105,8 @@ export class TaskDispatcher {
       taskType: typeof rawType === 'string' ? rawType : undefined,
       taskUUID: typeof rawUuid === 'string' ? rawUuid : undefined,
     };
-    const module = echo.taskType !== undefined ? findTaskModule(echo.taskType) : undefined;
+    // Forwarded tasks count as `forwarded` (their task types are the caller's words: unbounded labels).
+    const module = echo.taskType !== undefined ? routeTaskModule(echo.taskType, first['model'], this.services.engines) : undefined;
     const metricType = module?.taskType ?? (echo.taskType === 'ping' ? 'ping' : 'unsupported');
     const outcome = await this.answer(unit, org, transport, echo, rawType, rawUuid);
     this.metrics.tasks.inc({ task_type: metricType, outcome: outcome.data.length > 0 ? 'success' : 'error' });

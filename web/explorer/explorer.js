@@ -233,7 +233,8 @@ async function refreshTask(uuid, first) {
     !state.task ||
     state.task.status !== task.status ||
     state.task.responseText !== task.responseText ||
-    JSON.stringify(state.task.webhookAttempts) !== JSON.stringify(task.webhookAttempts);
+    JSON.stringify(state.task.webhookAttempts) !== JSON.stringify(task.webhookAttempts) ||
+    JSON.stringify(state.task.upstream) !== JSON.stringify(task.upstream);
   state.task = task;
   if (changed) renderTask(task);
   $('#t-live').hidden = task.status !== 'processing';
@@ -243,7 +244,8 @@ async function refreshTask(uuid, first) {
 function clearTask() {
   state.task = null;
   for (const id of ['#t-type', '#t-uuid', '#t-status']) $(id).textContent = '';
-  for (const id of ['#t-meta', '#t-images', '#request-code', '#response-code', '#t-webhooks']) $(id).replaceChildren();
+  for (const id of ['#t-meta', '#t-images', '#request-code', '#response-code', '#t-webhooks', '#t-upstream']) $(id).replaceChildren();
+  $('#t-upstream-box').hidden = true;
 }
 
 function renderTask(t) {
@@ -275,6 +277,26 @@ function renderTask(t) {
   renderCode('request', t.requestText);
   renderCode('response', t.responseText ?? JSON.stringify(t.response));
   renderWebhooks(t.webhookAttempts || []);
+  renderUpstream(t.upstream || []);
+}
+
+// What the upstream engine sent and got (docs/engines.md): the taskUUID the upstream saw and each
+// raw reply, for audit. Hidden for tasks that ran here.
+function renderUpstream(exchanges) {
+  $('#t-upstream-box').hidden = exchanges.length === 0;
+  const rows = exchanges.map((x) =>
+    el('tr', {},
+      el('td', {}, x.kind),
+      el('td', { className: 'mono' }, x.upstreamTaskUUID),
+      el('td', {}, formatTime(x.at)),
+      el('td', { className: 'num' }, x.httpStatus === null ? '—' : String(x.httpStatus)),
+      el('td', { className: 'num' }, `${x.latencyMs} ms`),
+      el('td', {}, x.error || ''),
+      el('td', {}, x.replyText === null ? '' : el('details', {}, el('summary', {}, `${x.replyText.length} characters`), el('pre', { className: 'mono upstream-reply' }, x.replyText))),
+    ),
+  );
+  const head = el('tr', {}, ...['Kind', 'Upstream taskUUID', 'At', 'HTTP', 'Latency', 'Error', 'Raw reply'].map((h) => el('th', {}, h)));
+  $('#t-upstream').replaceChildren(el('table', { className: 'webhooks' }, el('thead', {}, head), el('tbody', {}, ...rows)));
 }
 
 function renderCode(pane, text) {
