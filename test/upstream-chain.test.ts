@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { newApiKey, startServer, uuid, type TestServer } from './helpers/server.js';
+import { RawClient } from './helpers/ws-client.js';
 
 let b: TestServer;
 let a: TestServer;
@@ -150,6 +151,23 @@ test('an async task through A is sent async to B and polled with getResponse unt
   const upstreamTaskUUID = exchanges[0]!['upstreamTaskUUID'] as string;
   const inB = JSON.parse(await details(b, upstreamTaskUUID)) as { data: { request: Record<string, unknown>[] }[] };
   assert.equal(inB.data[0]!.request[0]!['deliveryMethod'], 'async');
+});
+
+test('over WebSocket too: a caption task (no module in A) goes to B, its answer frame is what A recalls', async () => {
+  const ws = await RawClient.connect(a.url);
+  try {
+    await ws.authenticate(a.key);
+    const taskUUID = uuid();
+    ws.send([{ taskType: 'caption', taskUUID, inputImage: 'b7db282d-2943-4f12-992f-77df3ad3ec71' }]);
+    const frame = await ws.forTask(taskUUID);
+    assert.equal(frame.json.errors![0]!['code'], 'unsupportedTaskType', 'B answered (A forwards every task type)');
+    const h = await history(a, taskUUID);
+    assert.equal((h['upstream'] as unknown[]).length, 1);
+    assert.equal(h['transport'], 'websocket');
+    assert.ok((await details(a, taskUUID)).includes(`"response":${recorded(frame.text)}`));
+  } finally {
+    await ws.close();
+  }
 });
 
 test('spend on A sums upstream costs per engine', async () => {
