@@ -74,8 +74,8 @@ export class UpstreamEngine implements ForwardingEngine {
         const reply = await this.client.post(body, keep);
         const outcome = parseEnvelope(reply.text, req);
         const processing = outcome.items.filter((i) => i['status'] === 'processing');
-        processing.forEach((item, i) => {
-          if (typeof item['progress'] === 'number') req.onProgress?.(i, item['progress']);
+        outcome.items.forEach((item, i) => {
+          if (item['status'] === 'processing' && typeof item['progress'] === 'number') req.onProgress?.(i, item['progress']);
         });
         const ended = outcome.items.length - processing.length + outcome.errors.length;
         if (processing.length === 0 && (ended >= expected || outcome.errors.length > 0)) {
