@@ -128,6 +128,14 @@ describe('imageInference', () => {
     assert.ok(alone.equals(bytes[2]!), 'result i is the image of seed + i');
   });
 
+  test('an identical retry of a task with a seed above 2^53 replays the first reply byte for byte', async () => {
+    const body = `[${JSON.stringify(imageTask({ numberResults: 2, outputType: 'base64Data' })).slice(0, -1)},"seed":9223372036854775000}]`;
+    const first = await server.post(body);
+    assert.equal(first.status, 200, first.text.slice(0, 300));
+    const again = await server.post(body);
+    assert.equal(again.text, first.text);
+  });
+
   test('numberResults with a seed above 2^53 still gives each result its own seed and image', async () => {
     const seed = 2 ** 60;
     const { reply, items } = await run({ numberResults: 3, seed, outputType: 'base64Data' });

@@ -2,6 +2,7 @@
 // go to the ledger and onto the wire, so what getTaskDetails returns is what the caller got.
 
 import { randomBytes } from 'node:crypto';
+import { arrayElementTexts } from './request-reader.js';
 
 /** One task's outcome as serialized item texts. */
 export interface SerializedOutcome {
@@ -52,14 +53,21 @@ export function replyEnvelope(outcomes: readonly SerializedOutcome[]): string {
 }
 
 /**
- * Splits a stored task envelope back into item texts. The envelope was written by taskEnvelope
- * from JSON.stringify output, and JSON.stringify(JSON.parse(t)) === t holds for such text, so the
- * items come back byte-identical.
+ * Splits a stored task envelope (as written by taskEnvelope) back into its item texts, by
+ * position and without parsing values, so the items come back byte-identical — including exact
+ * integers beyond 2^53, which a JSON.parse/JSON.stringify round trip would round.
  */
 export function outcomeFromEnvelope(envelope: string): SerializedOutcome {
-  const parsed = JSON.parse(envelope) as { data?: unknown[]; errors?: unknown[] };
-  return {
-    data: (parsed.data ?? []).map((d) => JSON.stringify(d)),
-    errors: (parsed.errors ?? []).map((e) => JSON.stringify(e)),
-  };
+  const outcome: SerializedOutcome = { data: [], errors: [] };
+  let at = 1; // just after '{'
+  while (at < envelope.length - 1) {
+    const open = envelope.indexOf('":[', at);
+    if (open < 0) throw new Error('stored response is not a task envelope');
+    const key = envelope.slice(at + 1, open);
+    const { elements, close } = arrayElementTexts(envelope, open + 2);
+    if (key === 'data') outcome.data.push(...elements);
+    else if (key === 'errors') outcome.errors.push(...elements);
+    at = close + 2; // past ']' and the ',' before the next key
+  }
+  return outcome;
 }

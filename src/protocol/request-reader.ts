@@ -116,6 +116,36 @@ export function readTaskArray(text: string, limits: ReaderLimits): RequestElemen
   return out;
 }
 
+/**
+ * The texts of the elements of the (valid) JSON array whose '[' is at `open`, and the index of
+ * its closing ']'. For text runtrail wrote itself, e.g. stored envelopes.
+ */
+export function arrayElementTexts(text: string, open: number): { elements: string[]; close: number } {
+  const elements: string[] = [];
+  let depth = 0;
+  let start = open + 1;
+  for (let i = open; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      i = endOfString(text, i);
+      if (i < 0) break;
+    } else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
+      depth++;
+    } else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) {
+      depth--;
+      if (depth === 0) {
+        const last = text.slice(start, i).trim();
+        if (last.length > 0) elements.push(last);
+        return { elements, close: i };
+      }
+    } else if (c === COMMA && depth === 1) {
+      elements.push(text.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  throw new Error('unterminated JSON array');
+}
+
 /** Index of the closing quote of the string opening at `open`, or -1 when unterminated. */
 function endOfString(text: string, open: number): number {
   let from = open + 1;
