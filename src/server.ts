@@ -12,6 +12,7 @@ import { MediaStore } from './media/media-store.js';
 import { OutboundPolicy } from './media/outbound-policy.js';
 import { Metrics } from './metrics.js';
 import { TaskDispatcher } from './tasks/dispatch.js';
+import { currentResponseText } from './tasks/get-task-details.js';
 import { PriceTable } from './tasks/price-table.js';
 import { ProgressBoard } from './tasks/progress-board.js';
 import { WorkerPool } from './tasks/worker-pool.js';
@@ -82,6 +83,7 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       deliveries: storage.deliveries,
       webhookAttempts: async (orgId, taskUUID) => (await storage.deliveries.listForTask(taskUUID, orgId)).map(deliveryView),
       audit: storage.audit,
+      currentResponse: (task) => currentResponseText(task, services),
     });
     const websocket = new WebSocketGateway({
       dispatcher,

@@ -43,6 +43,9 @@ test('async: one acknowledgment item at once, then getResponse polls to success;
   assert.deepEqual(running['request'], [task]);
   const runningResponse = running['response'] as { data: Record<string, unknown>[] };
   assert.deepEqual(withoutProgress(runningResponse.data), withoutProgress(data(pending)), 'while it runs, getTaskDetails shows the current state');
+  const history = await fetch(`${server.url}/api/tasks/${task.taskUUID}`, { headers: { authorization: `Bearer ${server.key}` } });
+  const historyItem = ((await history.json()) as { data: { response: { data: Record<string, unknown>[] } }[] }).data[0]!;
+  assert.deepEqual(withoutProgress(historyItem.response.data), withoutProgress(data(pending)), 'the history API shows the same current state');
 
   const done = await pollUntil(() => getResponse(server, task.taskUUID as string), finished);
   assert.equal(done.status, 200);

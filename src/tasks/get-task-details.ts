@@ -5,7 +5,7 @@
 import { errorObject } from '../protocol/errors.js';
 import { taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import type { StoredTask } from '../ledger/types.js';
-import type { LookupTaskModule } from './task-module.js';
+import type { LookupTaskModule, TaskServices } from './task-module.js';
 import { currentState } from './get-response.js';
 
 export const TASK_NOT_FOUND_MESSAGE =
@@ -21,6 +21,11 @@ export function responseTextOf(task: StoredTask): string {
   return task.responseText ?? `{"data":[${JSON.stringify({ taskType: task.taskType, taskUUID: task.taskUUID, status: 'processing' })}]}`;
 }
 
+/** The response of a stored task: its envelope, or while it runs its current state (DESIGN decision 3). */
+export async function currentResponseText(task: StoredTask, services: TaskServices): Promise<string> {
+  return task.responseText ?? taskEnvelope(await currentState(task, services));
+}
+
 export const getTaskDetails: LookupTaskModule = {
   kind: 'lookup',
   taskType: 'getTaskDetails',
@@ -28,9 +33,7 @@ export const getTaskDetails: LookupTaskModule = {
     const task = await services.ledger.findTask(org.id, taskUUID);
     if (!task) return taskNotFound(taskType, taskUUID);
     const head = JSON.stringify({ taskType, taskUUID });
-    // While the task runs, its response is its current state (DESIGN decision 3), as getResponse shows it.
-    const response = task.responseText ?? taskEnvelope(await currentState(task, services));
-    const item = `${head.slice(0, -1)},"request":${task.requestText},"response":${response}}`;
+    const item = `${head.slice(0, -1)},"request":${task.requestText},"response":${await currentResponseText(task, services)}}`;
     return { data: [item], errors: [] };
   },
 };

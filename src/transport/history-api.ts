@@ -24,6 +24,8 @@ export interface HistoryApiDeps {
   webhookAttempts?: WebhookAttemptsReader;
   /** Upstream exchanges beside each task and per-organization spend (engines/upstream). */
   audit?: AuditStore;
+  /** A task's response as getTaskDetails shows it (the current state while it runs). */
+  currentResponse?: (task: StoredTask) => Promise<string>;
 }
 
 const PAGE_SIZE = 50;
@@ -87,7 +89,8 @@ export function registerHistoryApi(app: FastifyInstance, deps: HistoryApiDeps): 
     });
     // request/response are spliced in as stored (as getTaskDetails does); requestText and
     // responseText carry the same bytes as strings for clients that parse before they look.
-    const item = `${meta.slice(0, -1)},"request":${task.requestText},"response":${responseTextOf(task)}}`;
+    const response = deps.currentResponse ? await deps.currentResponse(task) : responseTextOf(task);
+    const item = `${meta.slice(0, -1)},"request":${task.requestText},"response":${response}}`;
     return reply.header('cache-control', 'no-store').type('application/json').send(`{"data":[${item}]}`);
   });
 }

@@ -10,7 +10,7 @@ import { replyEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import { decodeBody, readTaskArray, type RequestElement } from '../protocol/request-reader.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
 import { authenticate } from '../ledger/api-keys.js';
-import type { AccountStore, DeliveryStore, Organization, TaskLedger } from '../ledger/types.js';
+import type { AccountStore, DeliveryStore, Organization, StoredTask, TaskLedger } from '../ledger/types.js';
 import { CONTENT_TYPES, type MediaStore } from '../media/media-store.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskDispatcher } from '../tasks/dispatch.js';
@@ -30,6 +30,8 @@ export interface HttpDeps {
   deliveries?: DeliveryStore;
   webhookAttempts?: WebhookAttemptsReader;
   audit?: import('../ledger/types.js').AuditStore;
+  /** A task's response as getTaskDetails shows it (the current state while it runs). */
+  currentResponse?: (task: StoredTask) => Promise<string>;
 }
 
 export function buildHttpApp(deps: HttpDeps): FastifyInstance {
