@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BIN, REPO_ROOT, imageTask, startServer, type Reply, type TestServer } from './helpers/server.js';
+import { BIN, REPO_ROOT, backendEnv, databaseText, imageTask, startServer, type Reply, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
 before(async () => {
@@ -22,7 +22,7 @@ after(async () => {
 async function createOrgKey(org: string): Promise<string> {
   const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'keys', 'create', '--org', org, '--data-dir', server.dataDir], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '' },
+    env: { PATH: process.env.PATH ?? '', ...backendEnv(server.dataDir) },
   });
   return stdout.trim().split('\n').pop()!;
 }
@@ -143,7 +143,14 @@ describe('decision 2: the request array, and credentials never stored', () => {
     assert.equal((await server.post([headerTask])).status, 200);
 
     const stored = filesUnder(server.dataDir);
-    assert.ok(stored.some((f) => f.endsWith('runtrail.db')), `the database is in the data folder: ${stored.join(', ')}`);
+    const rows = await databaseText(server.dataDir);
+    if (rows === undefined) assert.ok(stored.some((f) => f.endsWith('runtrail.db')), `the database is in the data folder: ${stored.join(', ')}`);
+    else {
+      // PostgreSQL: the database is not in the data folder; its rows get the same checks.
+      assert.ok(rows.includes(uuid), 'the task is in the PostgreSQL schema');
+      for (const key of [otherKey, server.key]) assert.equal(rows.indexOf(key), -1, 'the PostgreSQL schema holds an API key');
+      assert.equal(rows.indexOf('"taskType":"authentication"'), -1, 'the PostgreSQL schema holds an authentication object');
+    }
     for (const file of stored) {
       const bytes = readFileSync(file);
       for (const key of [otherKey, server.key]) {

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { BIN, REPO_ROOT, imageTask, startServer, type Reply, type TestServer } from './helpers/server.js';
+import { BIN, REPO_ROOT, backendEnv, imageTask, startServer, type Reply, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
 let keyA: string;
@@ -37,7 +37,7 @@ before(async () => {
   keyA = server.key;
   const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'keys', 'create', '--org', 'other', '--data-dir', server.dataDir], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '' },
+    env: { PATH: process.env.PATH ?? '', ...backendEnv(server.dataDir) },
   });
   keyB = stdout.trim().split('\n').pop()!;
   assert.match(keyB, /^\S{20,}$/);

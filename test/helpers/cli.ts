@@ -2,7 +2,7 @@
 // folder, and collects what it prints.
 
 import { spawn } from 'node:child_process';
-import { BIN, REPO_ROOT } from './server.js';
+import { BIN, REPO_ROOT, backendEnv } from './server.js';
 
 export interface CliResult {
   code: number | null;
@@ -14,7 +14,7 @@ export function runCli(args: string[], options: { dataDir: string; env?: Record<
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', RUNTRAIL_DATA_DIR: options.dataDir, ...options.env },
+      env: { PATH: process.env.PATH ?? '', RUNTRAIL_DATA_DIR: options.dataDir, ...backendEnv(options.dataDir), ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const out: Buffer[] = [];

@@ -1,12 +1,16 @@
 // Starts runtrail the way the README does (`node bin/runtrail.js serve`, i.e. `npm start`) on a
 // free port with a temporary data folder, and offers small helpers to talk to it over HTTP.
+// With RUNTRAIL_TEST_BACKEND=postgres every server gets its own PostgreSQL schema (DATABASE_URL),
+// tied to its data folder (a restart on the same folder finds the same schema) and dropped with it.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { TEST_DATABASE_URL } from './postgres.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 export const BIN = join(REPO_ROOT, 'bin/runtrail.js');
@@ -32,6 +36,72 @@ export interface Reply {
   headers: Headers;
 }
 
+/** The backend the end-to-end suites run on: `postgres` when RUNTRAIL_TEST_BACKEND says so. */
+export const TEST_BACKEND = process.env.RUNTRAIL_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
+
+/** DATABASE_URL of the servers started on each data folder (PostgreSQL backend only). */
+const databaseUrls = new Map<string, string>();
+
+/**
+ * Environment a CLI command needs to reach the same storage as the server on `dataDir`
+ * (DATABASE_URL under the PostgreSQL backend; nothing for SQLite, where the folder is enough).
+ */
+export function backendEnv(dataDir: string): Record<string, string> {
+  const url = databaseUrls.get(resolve(dataDir));
+  return url === undefined ? {} : { DATABASE_URL: url };
+}
+
+/** A PostgreSQL URL whose connections use `schema` (search_path), created if missing. */
+export async function schemaDatabaseUrl(schema: string): Promise<string> {
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(TEST_DATABASE_URL);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return url.toString();
+}
+
+export async function dropSchemaOf(databaseUrl: string): Promise<void> {
+  const m = /search_path=([a-z0-9_]+)/.exec(new URL(databaseUrl).searchParams.get('options') ?? '');
+  if (!m) return;
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${m[1]} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Everything the PostgreSQL schema of the server on `dataDir` holds, as text (every row of every
+ * table), for tests that look for what must never be stored; undefined under SQLite, whose
+ * database is a file in the data folder.
+ */
+export async function databaseText(dataDir: string): Promise<string | undefined> {
+  const url = databaseUrls.get(resolve(dataDir));
+  if (url === undefined) return undefined;
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const tables = await client.query<{ table_name: string }>(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`,
+    );
+    const parts: string[] = [];
+    for (const { table_name } of tables.rows) {
+      const rows = await client.query<{ t: string }>(`SELECT t::text AS t FROM "${table_name}" t`);
+      parts.push(...rows.rows.map((r) => r.t));
+    }
+    return parts.join('\n');
+  } finally {
+    await client.end();
+  }
+}
+
 export function newApiKey(): string {
   return 'rt_test_' + randomBytes(24).toString('base64url');
 }
@@ -43,6 +113,13 @@ export function uuid(): string {
 export async function startServer(options: { env?: Record<string, string>; dataDir?: string; key?: string } = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'runtrail-test-'));
   const key = options.key ?? newApiKey();
+  let databaseUrl = options.env?.['DATABASE_URL'];
+  if (databaseUrl === undefined && TEST_BACKEND === 'postgres') {
+    const schema = 'rt_e2e_' + createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 16);
+    databaseUrl = await schemaDatabaseUrl(schema);
+    databaseUrls.set(resolve(dataDir), databaseUrl);
+  }
+  const ownsSchema = databaseUrl !== undefined && options.env?.['DATABASE_URL'] === undefined;
   const child = spawn(process.execPath, [BIN, 'serve'], {
     cwd: REPO_ROOT,
     env: {
@@ -52,6 +129,7 @@ export async function startServer(options: { env?: Record<string, string>; dataD
       RUNTRAIL_DATA_DIR: dataDir,
       RUNTRAIL_API_KEY: key,
       RUNTRAIL_LOG_LEVEL: 'warn',
+      ...(databaseUrl !== undefined ? { DATABASE_URL: databaseUrl } : {}),
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -92,7 +170,13 @@ export async function startServer(options: { env?: Record<string, string>; dataD
         await exited;
         clearTimeout(timer);
       }
-      if (!opts.keepData && options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
+      if (!opts.keepData && options.dataDir === undefined) {
+        rmSync(dataDir, { recursive: true, force: true });
+        if (ownsSchema) {
+          databaseUrls.delete(resolve(dataDir));
+          await dropSchemaOf(databaseUrl!);
+        }
+      }
     },
   };
 }

@@ -1,0 +1,48 @@
+// The end-to-end suites against a PostgreSQL-backed server: a representative subset of the
+// SQLite suites, run unchanged with RUNTRAIL_TEST_BACKEND=postgres, so every server they start
+// gets its own schema (test/helpers/server.ts). Skipped, saying why, without PostgreSQL; a
+// failure under CI=true.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO_ROOT } from './helpers/server.js';
+import { TEST_DATABASE_URL, postgresUnavailable } from './helpers/postgres.js';
+
+const SUITES = ['smoke', 'decisions', 'isolation', 'async-delivery', 'websocket-protocol', 'history-api', 'task-types'];
+
+const why = await postgresUnavailable();
+if (why !== undefined) {
+  if (process.env.CI === 'true') {
+    test('PostgreSQL is required in CI', () => {
+      throw new Error(`${why}; CI requires the PostgreSQL suites to run`);
+    });
+  } else {
+    test(`end-to-end suites on PostgreSQL (skipped: ${why})`, { skip: why }, () => {});
+  }
+} else {
+  for (const suite of SUITES) {
+    test(`${suite} on a PostgreSQL-backed server`, { timeout: 180_000 }, async () => {
+      const file = join(REPO_ROOT, 'dist/test', `${suite}.test.js`);
+      // The child is a test run of its own, not a part of this one (node sets NODE_TEST_CONTEXT).
+      const env: NodeJS.ProcessEnv = { ...process.env, RUNTRAIL_TEST_BACKEND: 'postgres', RUNTRAIL_TEST_DATABASE_URL: TEST_DATABASE_URL };
+      delete env['NODE_TEST_CONTEXT'];
+      const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
+        const child = spawn(process.execPath, ['--test', '--test-reporter=tap', file], {
+          cwd: REPO_ROOT,
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let output = '';
+        child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+        child.on('error', reject);
+        child.on('close', (c) => resolve({ code: c, output }));
+      });
+      const passed = Number(/^# pass (\d+)/m.exec(output)?.[1] ?? 0);
+      assert.equal(code, 0, `${suite} failed on PostgreSQL:\n${output.slice(-6000)}`);
+      assert.ok(passed > 0, `${suite} ran no test on PostgreSQL:\n${output.slice(-2000)}`);
+    });
+  }
+}
