@@ -98,6 +98,10 @@ export interface AsyncConfig {
   workers: number;
   /** Runs a queued task may start before it ends with taskInterrupted (RUNTRAIL_JOB_MAX_ATTEMPTS). */
   jobMaxAttempts: number;
+  /** How long a claim on a queued task holds without renewal (RUNTRAIL_JOB_LEASE_MS); a replica that died loses its claims after this. */
+  jobLeaseMs: number;
+  /** How often idle workers look for work queued by other replicas (RUNTRAIL_JOB_POLL_MS). */
+  jobPollMs: number;
   /** A sync task's caller gets syncTimeout after this long; the task keeps running (RUNTRAIL_SYNC_TIMEOUT_MS). */
   syncTimeoutMs: number;
   /** How long SIGTERM waits for running tasks and deliveries before closing (RUNTRAIL_SHUTDOWN_GRACE_MS). */
@@ -142,6 +146,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     async: {
       workers: integer(pick(flags.workers, 'RUNTRAIL_WORKERS') ?? '4', 'RUNTRAIL_WORKERS', 1, 1024),
       jobMaxAttempts: integer(pick(undefined, 'RUNTRAIL_JOB_MAX_ATTEMPTS') ?? '3', 'RUNTRAIL_JOB_MAX_ATTEMPTS', 1, 100),
+      jobLeaseMs: integer(pick(undefined, 'RUNTRAIL_JOB_LEASE_MS') ?? '60000', 'RUNTRAIL_JOB_LEASE_MS', 300),
+      jobPollMs: integer(pick(undefined, 'RUNTRAIL_JOB_POLL_MS') ?? '1000', 'RUNTRAIL_JOB_POLL_MS', 10),
       syncTimeoutMs: integer(pick(undefined, 'RUNTRAIL_SYNC_TIMEOUT_MS') ?? '120000', 'RUNTRAIL_SYNC_TIMEOUT_MS', 1),
       shutdownGraceMs: integer(pick(undefined, 'RUNTRAIL_SHUTDOWN_GRACE_MS') ?? '8000', 'RUNTRAIL_SHUTDOWN_GRACE_MS', 0),
       webhookMaxAttempts: integer(pick(undefined, 'RUNTRAIL_WEBHOOK_MAX_ATTEMPTS') ?? '10', 'RUNTRAIL_WEBHOOK_MAX_ATTEMPTS', 1, 100),

@@ -61,8 +61,11 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
         backoffMaxMs: config.async.webhookBackoffMaxMs,
       },
     );
-    const workers = new WorkerPool(services, storage.accounts, { size: config.async.workers, maxAttempts: config.async.jobMaxAttempts }, () =>
-      deliveries.wake(),
+    const workers = new WorkerPool(
+      services,
+      storage.accounts,
+      { size: config.async.workers, maxAttempts: config.async.jobMaxAttempts, leaseMs: config.async.jobLeaseMs, pollMs: config.async.jobPollMs },
+      () => deliveries.wake(),
     );
     const dispatcher = new TaskDispatcher(services, metrics, {
       syncTimeoutMs: config.async.syncTimeoutMs,
