@@ -91,6 +91,7 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
     const websocket = new WebSocketGateway({
       dispatcher,
       accounts: storage.accounts,
+      sessions: storage.sessions,
       metrics,
       log,
       limits: { maxMessageBytes: config.maxBodyBytes, maxTasksPerMessage: config.maxTasksPerRequest, maxJsonDepth: config.maxJsonDepth },

@@ -13,6 +13,7 @@ import pg from 'pg';
 import { dropSchemaOf, imageTask, newApiKey, schemaDatabaseUrl, startServer, type TestServer } from './helpers/server.js';
 import { finished, getResponse, pollUntil } from './helpers/async.js';
 import { postgresUnavailable, uniqueSchema } from './helpers/postgres.js';
+import { RawClient } from './helpers/ws-client.js';
 
 type Item = Record<string, unknown>;
 
@@ -105,6 +106,43 @@ if (why !== undefined) {
       const url = new URL(onA.json.data![0]!['imageURL'] as string);
       const forged = url.pathname.replace(/\/media\/[^/]+\//, '/media/notthetoken/');
       assert.equal((await fetch(r.b.url + forged)).status, 404);
+    });
+
+    test('a WebSocket client that resumes its session on the other replica gets its undelivered results', async () => {
+      const first = await RawClient.connect(r.a.url);
+      const session = await first.authenticate(r.a.key);
+      const task = imageTask({ numberResults: 2, positivePrompt: 'a harbour [slow:200]' });
+      first.send([task]);
+      // The socket dies while the task runs on A; A keeps the frame for the session, in the database.
+      await new Promise((res) => setTimeout(res, 50));
+      first.destroy();
+      await pollUntil(
+        () => query<{ n: string }>(r.databaseUrl, `SELECT count(*) AS n FROM ws_frames WHERE session_uuid = '${session}'`),
+        (rows) => Number(rows[0]!.n) > 0,
+        15_000,
+        25,
+      );
+      const onB = await RawClient.connect(r.b.url);
+      try {
+        assert.equal(await onB.authenticate(r.b.key, session), session);
+        const replayed = await onB.forTask(task.taskUUID as string);
+        assert.equal(replayed.json.data!.length, 2);
+        const details = await r.b.post([{ taskType: 'getTaskDetails', taskUUID: task.taskUUID }]);
+        assert.equal(JSON.stringify(details.json.data![0]!['response']), replayed.text);
+        // Replayed once: resuming again, on A, gets the session and nothing more.
+        const again = await RawClient.connect(r.a.url);
+        assert.equal(await again.authenticate(r.a.key, session), session);
+        await again.ping();
+        assert.deepEqual(again.pending(), []);
+        await again.close();
+        // The resumed session serves new tasks on B.
+        const next = imageTask();
+        onB.send([next]);
+        assert.equal((await onB.forTask(next.taskUUID as string)).json.data!.length, 1);
+        assert.deepEqual(onB.violations, []);
+      } finally {
+        await onB.close();
+      }
     });
 
     test('200 async tasks spread over both replicas each run exactly once', async () => {

@@ -291,7 +291,29 @@ export interface Storage {
   deliveries: DeliveryStore;
   accounts: AccountStore;
   audit: AuditStore;
+  sessions: SessionStore;
   close(): Promise<void>;
+}
+
+/**
+ * WebSocket sessions (connectionSessionUUID) and the frames produced while no socket of theirs
+ * was open, kept in the database so any replica can resume a session (docs/websocket.md).
+ */
+export interface SessionStore {
+  /** A socket of this organization is attached to the session (created if new); it does not expire while attached. */
+  attachSession(sessionUUID: string, orgId: string): Promise<void>;
+  /** No socket is attached any more: the session ends at `expiresAt` unless resumed or given a frame. */
+  detachSession(sessionUUID: string, expiresAt: number): Promise<void>;
+  /** Keeps a frame for a resume; the session then lives until `expiresAt`. */
+  keepFrame(sessionUUID: string, frame: string, keptAt: number, expiresAt: number): Promise<void>;
+  /**
+   * Resumes a session of `orgId` that has not expired at `now`: attaches it and hands over (and
+   * forgets) its kept frames, oldest first, those kept since `keptSince`. Undefined when there is
+   * no such session (unknown, expired, or another organization's).
+   */
+  resumeSession(sessionUUID: string, orgId: string, now: number, keptSince: number): Promise<string[] | undefined>;
+  /** Forgets sessions that expired before `now` (and their frames); returns how many. */
+  deleteExpiredSessions(now: number): Promise<number>;
 }
 
 /** One call runtrail made to an upstream for a task (engines/upstream), kept beside the task for audit. */

@@ -3,6 +3,8 @@
 // dispatcher as REST bodies, so they land in the ledger the same way; each task's answer leaves
 // as one frame holding only that task's items, and that frame's items are the recorded response.
 // Decisions (auth failure frame, resume, limits, idle) are written down in docs/websocket.md.
+// Sessions and the frames kept for a resume live in the database (SessionStore), so a client may
+// resume on any replica sharing it (docs/scaling.md); this process holds only its open sockets.
 
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
@@ -13,7 +15,7 @@ import { ProtocolError, errorObject, type ErrorObject } from '../protocol/errors
 import { taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import { decodeBody, readTaskArray, type RequestElement } from '../protocol/request-reader.js';
 import { authenticate } from '../ledger/api-keys.js';
-import type { AccountStore, Organization } from '../ledger/types.js';
+import type { AccountStore, Organization, SessionStore } from '../ledger/types.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskDispatcher } from '../tasks/dispatch.js';
 import { invalidApiKey } from './http.js';
@@ -21,6 +23,8 @@ import { invalidApiKey } from './http.js';
 export interface WebSocketDeps {
   dispatcher: TaskDispatcher;
   accounts: AccountStore;
+  /** Where sessions and their undelivered frames are kept, for a resume on any replica. */
+  sessions: SessionStore;
   metrics: Metrics;
   log: Logger;
   limits: { maxMessageBytes: number; maxTasksPerMessage: number; maxJsonDepth: number };
@@ -31,8 +35,6 @@ export interface WebSocketDeps {
 }
 
 const PONG_FRAME = '{"data":[{"taskType":"ping","pong":true}]}';
-/** Frames kept per disconnected session at most; beyond it the oldest are dropped (the ledger keeps them all). */
-const PENDING_LIMIT_BYTES = 64 * 1024 * 1024;
 /** How long shutdown waits for running tasks before closing sockets. */
 const SHUTDOWN_WAIT_MS = 30_000;
 
@@ -43,14 +45,15 @@ const CLOSE_AUTH_FAILED = 1008;
 const CLOSE_SESSION_MOVED = 4000;
 
 /**
- * A connectionSessionUUID and what belongs to it: the organization, the socket currently
- * attached (if any), and the frames produced while no socket could take them.
+ * A connectionSessionUUID and what belongs to it in this process: the organization and the socket
+ * currently attached (if any). Frames produced while no socket could take them are kept in the
+ * SessionStore, where a resume on any replica finds them.
  */
 class Session {
   connection: Connection | null = null;
-  private pending: { frame: string; at: number }[] = [];
-  private pendingBytes = 0;
   private expiry: NodeJS.Timeout | null = null;
+  /** Session writes still under way, in order: a resume waits for them so it sees every kept frame. */
+  writes: Promise<void> = Promise.resolve();
   expired = false;
 
   constructor(
@@ -75,30 +78,26 @@ class Session {
     if (previous && previous !== conn) previous.detach(CLOSE_SESSION_MOVED, 'session resumed on another connection');
   }
 
-  /** Sends what was kept while no socket was attached, oldest first, dropping what is past its time. */
-  replay(): number {
-    const cutoff = Date.now() - this.gateway.resumeMs;
-    const frames = this.pending.filter((p) => p.at >= cutoff).map((p) => p.frame);
-    this.pending = [];
-    this.pendingBytes = 0;
-    for (const frame of frames) this.deliver(frame);
-    return frames.length;
-  }
-
   detach(conn: Connection): void {
     if (this.connection !== conn) return;
     this.connection = null;
+    const expiresAt = Date.now() + this.gateway.resumeMs;
+    this.write(() => this.gateway.deps.sessions.detachSession(this.uuid, expiresAt));
     this.scheduleExpiry();
+  }
+
+  /** Runs session writes one after another; a failed one is logged (the ledger still holds every result). */
+  write(work: () => Promise<unknown>): void {
+    this.writes = this.writes.then(work).then(
+      () => undefined,
+      (err: unknown) => this.gateway.log.error({ err, connectionSessionUUID: this.uuid }, 'WebSocket session write failed'),
+    );
   }
 
   private keep(frame: string): void {
     if (this.expired) return;
-    this.pending.push({ frame, at: Date.now() });
-    this.pendingBytes += frame.length;
-    while (this.pendingBytes > PENDING_LIMIT_BYTES && this.pending.length > 1) {
-      this.pendingBytes -= this.pending.shift()!.frame.length;
-      this.gateway.log.warn({ connectionSessionUUID: this.uuid }, 'undelivered WebSocket frame dropped: session buffer full');
-    }
+    const now = Date.now();
+    this.write(() => this.gateway.deps.sessions.keepFrame(this.uuid, frame, now, now + this.gateway.resumeMs));
     if (!this.connection) this.scheduleExpiry();
   }
 
@@ -109,13 +108,13 @@ class Session {
     this.expiry.unref();
   }
 
+  /** Forgets the session in this process; its stored rows go once they have expired (a resume elsewhere keeps them alive). */
   expire(): void {
     if (this.expiry) clearTimeout(this.expiry);
     this.expiry = null;
     this.expired = true;
-    this.pending = [];
-    this.pendingBytes = 0;
     this.gateway.forget(this);
+    this.write(() => this.gateway.deps.sessions.deleteExpiredSessions(Date.now()));
   }
 }
 
@@ -261,11 +260,16 @@ class Connection {
       );
       return false;
     }
-    const session = this.session ?? this.gateway.openSession(org, auth['connectionSessionUUID'], this);
+    if (this.session) {
+      this.send(JSON.stringify({ data: [{ taskType: 'authentication', connectionSessionUUID: this.session.uuid }] }));
+      return true;
+    }
+    const { session, kept } = await this.gateway.openSession(org, auth['connectionSessionUUID'], this);
     this.session = session;
     this.send(JSON.stringify({ data: [{ taskType: 'authentication', connectionSessionUUID: session.uuid }] }));
-    const replayed = session.replay();
-    if (replayed > 0) this.gateway.log.info({ connectionSessionUUID: session.uuid, frames: replayed }, 'WebSocket session resumed');
+    // The kept frames, oldest first, then the live frames of tasks still running.
+    for (const frame of kept) session.deliver(frame);
+    if (kept.length > 0) this.gateway.log.info({ connectionSessionUUID: session.uuid, frames: kept.length }, 'WebSocket session resumed');
     return true;
   }
 
@@ -287,6 +291,7 @@ export class WebSocketGateway {
   private readonly sessions = new Map<string, Session>();
   private readonly running = new Set<Promise<void>>();
   private closing = false;
+  private readonly sweep: NodeJS.Timeout;
   readonly log: Logger;
   readonly idleMs: number;
   readonly resumeMs: number;
@@ -298,6 +303,11 @@ export class WebSocketGateway {
     // Messages up to twice the limit are read and answered with payloadTooLarge; larger ones
     // make `ws` close the socket (1009), since reading them would cost the memory the limit guards.
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: deps.limits.maxMessageBytes * 2 });
+    // Sessions a replica left behind (it died, or expired them while another replica held them) go here.
+    this.sweep = setInterval(() => {
+      deps.sessions.deleteExpiredSessions(Date.now()).catch((err: unknown) => this.log.error({ err }, 'deleting expired WebSocket sessions failed'));
+    }, Math.max(1_000, deps.resumeMs));
+    this.sweep.unref();
   }
 
   attach(server: Server): void {
@@ -340,14 +350,34 @@ export class WebSocketGateway {
     this.running.add(job);
   }
 
-  openSession(org: Organization, requested: unknown, conn: Connection): Session {
-    const existing = typeof requested === 'string' ? this.sessions.get(requested.toLowerCase()) : undefined;
-    // A session is resumed only by its own organization; anyone else (or an expired or unknown
-    // UUID) gets a new session, so a foreign or stale UUID reveals nothing.
-    const session = existing && existing.org.id === org.id && !existing.expired ? existing : new Session(randomUUID(), org, this);
+  /**
+   * The session a socket authenticates into: the one named by `requested` if this organization
+   * owns it and it has not expired (here or on another replica), with the frames kept for it;
+   * otherwise a new one. Anyone else (or an expired or unknown UUID) gets a new session, so a
+   * foreign or stale UUID reveals nothing.
+   */
+  async openSession(org: Organization, requested: unknown, conn: Connection): Promise<{ session: Session; kept: string[] }> {
+    const store = this.deps.sessions;
+    const uuid = typeof requested === 'string' ? requested.toLowerCase() : undefined;
+    let session: Session | undefined;
+    let kept: string[] | undefined;
+    if (uuid !== undefined) {
+      const local = this.sessions.get(uuid);
+      if (!local || (local.org.id === org.id && !local.expired)) {
+        await local?.writes;
+        const now = Date.now();
+        kept = await store.resumeSession(uuid, org.id, now, now - this.resumeMs);
+        // Known here but gone from the store (cannot normally happen): resume it with nothing kept.
+        if (kept !== undefined || local) session = local ?? new Session(uuid, org, this);
+      }
+    }
+    if (!session) {
+      session = new Session(randomUUID(), org, this);
+      await store.attachSession(session.uuid, org.id);
+    }
     this.sessions.set(session.uuid, session);
     session.attach(conn);
-    return session;
+    return { session, kept: kept ?? [] };
   }
 
   forget(session: Session): void {
@@ -375,7 +405,9 @@ export class WebSocketGateway {
         }),
     );
     await Promise.all(closed);
-    for (const session of [...this.sessions.values()]) session.expire();
+    clearInterval(this.sweep);
+    // Sessions stay in the store for a resume on another replica (or after a restart).
+    await Promise.all([...this.sessions.values()].map((session) => session.writes));
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 }

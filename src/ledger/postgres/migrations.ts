@@ -147,4 +147,25 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    // Scale-out (issue 5): WebSocket sessions and the frames their sockets could not take, in the
+    // database rather than one process's memory, so a client resuming its connectionSessionUUID
+    // on another replica still gets its undelivered results (docs/scaling.md). expires_at is null
+    // while a socket is attached.
+    version: 5,
+    sql: `
+      CREATE TABLE ws_sessions (
+        session_uuid TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL,
+        expires_at BIGINT
+      );
+      CREATE TABLE ws_frames (
+        seq BIGSERIAL PRIMARY KEY,
+        session_uuid TEXT NOT NULL,
+        frame TEXT NOT NULL,
+        kept_at BIGINT NOT NULL
+      );
+      CREATE INDEX ws_frames_by_session ON ws_frames (session_uuid, seq);
+    `,
+  },
 ];

@@ -2,6 +2,7 @@
 // connection pool.
 
 import type { Storage } from '../types.js';
+import { PostgresSessionStore } from './sessions.js';
 import { PostgresAccountStore } from './accounts.js';
 import { PostgresAuditStore } from './audit.js';
 import { migrate, openPool, type PgOptions } from './database.js';
@@ -24,6 +25,7 @@ export async function openPostgresStorage(options: PgOptions & { migrate?: boole
     deliveries: new PostgresDeliveryStore(pool),
     accounts: new PostgresAccountStore(pool),
     audit: new PostgresAuditStore(pool),
+    sessions: new PostgresSessionStore(pool),
     async close() {
       if (!pool.ended) await pool.end();
     },

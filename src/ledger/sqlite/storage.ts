@@ -3,6 +3,7 @@
 
 import { join } from 'node:path';
 import type { Storage } from '../types.js';
+import { SqliteSessionStore } from './sessions.js';
 import { SqliteAccountStore } from './accounts.js';
 import { SqliteAuditStore } from './audit.js';
 import { GroupCommitter, openDatabase } from './database.js';
@@ -22,6 +23,7 @@ export function openSqliteStorage(dataDir: string): Storage {
     deliveries: new SqliteDeliveryStore(db, committer),
     accounts: new SqliteAccountStore(db, committer),
     audit: new SqliteAuditStore(db, committer),
+    sessions: new SqliteSessionStore(db, committer),
     async close() {
       committer.close();
       db.close();
