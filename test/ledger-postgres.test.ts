@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { openPostgresStorage } from '../src/ledger/postgres/storage.js';
 import { ledgerContract, type BackendUnderTest } from './ledger-contract.js';
 import { queueContract } from './queue-contract.js';
+import { sessionContract } from './session-contract.js';
 import { TEST_DATABASE_URL, dropSchema, postgresUnavailable, uniqueSchema } from './helpers/postgres.js';
 
 const why = await postgresUnavailable();
@@ -32,4 +33,5 @@ if (why !== undefined) {
   };
   ledgerContract(postgres);
   queueContract(postgres);
+  sessionContract(postgres);
 }

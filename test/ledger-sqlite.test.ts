@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { openSqliteStorage } from '../src/ledger/sqlite/storage.js';
 import { ledgerContract, type BackendUnderTest } from './ledger-contract.js';
 import { queueContract } from './queue-contract.js';
+import { sessionContract } from './session-contract.js';
 
 let dir = '';
 const sqlite: BackendUnderTest = {
@@ -24,3 +25,4 @@ const sqlite: BackendUnderTest = {
 };
 ledgerContract(sqlite);
 queueContract(sqlite);
+sessionContract(sqlite);
