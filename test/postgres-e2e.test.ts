@@ -3,14 +3,18 @@
 // gets its own schema (test/helpers/server.ts). Skipped, saying why, without PostgreSQL; a
 // failure under CI=true.
 
-import { test } from 'node:test';
+import { after, test } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from './helpers/server.js';
 import { TEST_DATABASE_URL, postgresUnavailable } from './helpers/postgres.js';
 
-const SUITES = ['smoke', 'decisions', 'isolation', 'async-delivery', 'websocket-protocol', 'history-api', 'task-types'];
+// crash-recovery is left out: it opens the SQLite file itself; test/replicas.test.ts covers a
+// SIGKILL on PostgreSQL.
+const SUITES = ['smoke', 'decisions', 'isolation', 'async-delivery', 'websocket-protocol', 'history-api', 'task-types', 'webhooks', 'sdk-async'];
 
 const why = await postgresUnavailable();
 if (why !== undefined) {
@@ -22,11 +26,23 @@ if (why !== undefined) {
     test(`end-to-end suites on PostgreSQL (skipped: ${why})`, { skip: why }, () => {});
   }
 } else {
+  // Every schema this run's servers made starts with this prefix; all are dropped at the end.
+  const prefix = `rt_e2e_${randomBytes(4).toString('hex')}_`;
+  after(async () => {
+    const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ nspname: string }>('SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)', [prefix]);
+      for (const { nspname } of rows) await client.query(`DROP SCHEMA IF EXISTS ${nspname} CASCADE`);
+    } finally {
+      await client.end();
+    }
+  });
   for (const suite of SUITES) {
     test(`${suite} on a PostgreSQL-backed server`, { timeout: 180_000 }, async () => {
       const file = join(REPO_ROOT, 'dist/test', `${suite}.test.js`);
       // The child is a test run of its own, not a part of this one (node sets NODE_TEST_CONTEXT).
-      const env: NodeJS.ProcessEnv = { ...process.env, RUNTRAIL_TEST_BACKEND: 'postgres', RUNTRAIL_TEST_DATABASE_URL: TEST_DATABASE_URL };
+      const env: NodeJS.ProcessEnv = { ...process.env, RUNTRAIL_TEST_BACKEND: 'postgres', RUNTRAIL_TEST_DATABASE_URL: TEST_DATABASE_URL, RUNTRAIL_TEST_SCHEMA_PREFIX: prefix };
       delete env['NODE_TEST_CONTEXT'];
       const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
         const child = spawn(process.execPath, ['--test', '--test-reporter=tap', file], {

@@ -115,7 +115,10 @@ export async function startServer(options: { env?: Record<string, string>; dataD
   const key = options.key ?? newApiKey();
   let databaseUrl = options.env?.['DATABASE_URL'];
   if (databaseUrl === undefined && TEST_BACKEND === 'postgres') {
-    const schema = 'rt_e2e_' + createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 16);
+    // RUNTRAIL_TEST_SCHEMA_PREFIX lets a runner drop every schema of its run at the end (servers
+    // restarted on a folder the test made itself leave theirs behind).
+    const prefix = /^[a-z_][a-z0-9_]{0,40}$/.test(process.env.RUNTRAIL_TEST_SCHEMA_PREFIX ?? '') ? process.env.RUNTRAIL_TEST_SCHEMA_PREFIX! : 'rt_e2e_';
+    const schema = prefix + createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 16);
     databaseUrl = await schemaDatabaseUrl(schema);
     databaseUrls.set(resolve(dataDir), databaseUrl);
   }
