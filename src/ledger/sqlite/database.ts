@@ -6,6 +6,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { ProtocolError } from '../../protocol/errors.js';
 import { MIGRATIONS } from './migrations.js';
 
 export type SqliteDatabase = Database.Database;
@@ -103,14 +104,31 @@ export class GroupCommitter {
       this.runBatch(batch, results, failures);
     } catch (err) {
       // The commit itself failed (disk full, I/O error): nothing in the batch is durable.
-      for (const w of batch) w.reject(err);
+      const problem = unavailable(err);
+      for (const w of batch) w.reject(problem);
       return;
     }
-    batch.forEach((w, i) => (failures[i] !== undefined ? w.reject(failures[i]) : w.resolve(results[i])));
+    batch.forEach((w, i) => (failures[i] !== undefined ? w.reject(unavailable(failures[i])) : w.resolve(results[i])));
   }
 
   close(): void {
     this.flush();
     this.closed = true;
   }
+}
+
+/** SQLite result codes that mean the database cannot take writes right now (full, locked, read-only, I/O). */
+const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN)/;
+
+/**
+ * A write that failed because storage is unavailable becomes the caller's serviceUnavailable
+ * (nothing of it was recorded; retrying later works once space or the lock returns); other
+ * errors pass through unchanged. The SQLite error is kept as the cause, for the log.
+ */
+function unavailable(err: unknown): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !UNAVAILABLE.test(code)) return err;
+  const problem = new ProtocolError('serviceUnavailable', 'The task ledger cannot record writes right now (storage is full, locked or failing); nothing was recorded. Retry later.');
+  (problem as Error & { cause?: unknown }).cause = err;
+  return problem;
 }
