@@ -29,8 +29,21 @@ export async function openPool(options: PgOptions): Promise<PgPool> {
   pool.on('error', () => {
     /* an idle client died (server restart); the pool replaces it on next use */
   });
-  if (schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  // A schema named in the URL (`?options=-c search_path=X`) is created too, like the option's.
+  const target = schema ?? schemaInUrl(options.connectionString);
+  if (target) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${target}`);
   return pool;
+}
+
+function schemaInUrl(connectionString: string): string | undefined {
+  let options: string | null;
+  try {
+    options = new URL(connectionString).searchParams.get('options');
+  } catch {
+    return undefined;
+  }
+  const m = /search_path\s*=\s*([a-z_][a-z0-9_]*)\s*$/.exec(options ?? '');
+  return m?.[1];
 }
 
 /** Applies pending migrations; returns the versions applied now. */
