@@ -5,18 +5,9 @@ import { openPostgresStorage } from '../src/ledger/postgres/storage.js';
 import { ledgerContract, type BackendUnderTest } from './ledger-contract.js';
 import { queueContract } from './queue-contract.js';
 import { sessionContract } from './session-contract.js';
-import { TEST_DATABASE_URL, dropSchema, postgresUnavailable, uniqueSchema } from './helpers/postgres.js';
+import { TEST_DATABASE_URL, dropSchema, postgresSuiteGate, uniqueSchema } from './helpers/postgres.js';
 
-const why = await postgresUnavailable();
-if (why !== undefined) {
-  if (process.env.CI === 'true') {
-    test('PostgreSQL is required in CI', () => {
-      throw new Error(`${why}; CI requires the PostgreSQL suites to run`);
-    });
-  } else {
-    test(`postgres ledger contract (skipped: ${why})`, { skip: why }, () => {});
-  }
-} else {
+if (await postgresSuiteGate('postgres ledger contract')) {
   let schema = '';
   const postgres: BackendUnderTest = {
     name: 'postgres',

@@ -10,22 +10,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from './helpers/server.js';
-import { TEST_DATABASE_URL, postgresUnavailable } from './helpers/postgres.js';
+import { TEST_DATABASE_URL, postgresSuiteGate } from './helpers/postgres.js';
 
 // crash-recovery is left out: it opens the SQLite file itself; test/replicas.test.ts covers a
 // SIGKILL on PostgreSQL.
 const SUITES = ['smoke', 'decisions', 'isolation', 'async-delivery', 'websocket-protocol', 'history-api', 'task-types', 'webhooks', 'sdk-async'];
 
-const why = await postgresUnavailable();
-if (why !== undefined) {
-  if (process.env.CI === 'true') {
-    test('PostgreSQL is required in CI', () => {
-      throw new Error(`${why}; CI requires the PostgreSQL suites to run`);
-    });
-  } else {
-    test(`end-to-end suites on PostgreSQL (skipped: ${why})`, { skip: why }, () => {});
-  }
-} else {
+if (await postgresSuiteGate('end-to-end suites on PostgreSQL')) {
   // Every schema this run's servers made starts with this prefix; all are dropped at the end.
   const prefix = `rt_e2e_${randomBytes(4).toString('hex')}_`;
   after(async () => {

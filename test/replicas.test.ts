@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { dropSchemaOf, imageTask, newApiKey, schemaDatabaseUrl, startServer, type TestServer } from './helpers/server.js';
 import { finished, getResponse, pollUntil } from './helpers/async.js';
-import { postgresUnavailable, uniqueSchema } from './helpers/postgres.js';
+import { postgresSuiteGate, uniqueSchema } from './helpers/postgres.js';
 import { RawClient } from './helpers/ws-client.js';
 
 type Item = Record<string, unknown>;
@@ -48,16 +48,7 @@ async function query<T extends pg.QueryResultRow>(databaseUrl: string, sql: stri
   }
 }
 
-const why = await postgresUnavailable();
-if (why !== undefined) {
-  if (process.env.CI === 'true') {
-    test('PostgreSQL is required in CI', () => {
-      throw new Error(`${why}; CI requires the PostgreSQL suites to run`);
-    });
-  } else {
-    test(`replicas (skipped: ${why})`, { skip: why }, () => {});
-  }
-} else {
+if (await postgresSuiteGate('replicas')) {
   describe('two replicas on one database', () => {
     let r: Awaited<ReturnType<typeof startReplicas>>;
     before(async () => {

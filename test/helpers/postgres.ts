@@ -3,6 +3,7 @@
 // saying why; under CI=true that is a failure instead, so CI never passes silently.
 
 import pg from 'pg';
+import { test } from 'node:test';
 import { randomBytes } from 'node:crypto';
 
 export const TEST_DATABASE_URL = process.env.RUNTRAIL_TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -26,12 +27,20 @@ export function postgresUnavailable(): Promise<string | undefined> {
   return reachable;
 }
 
-/** Skips (or, under CI, fails) the calling suite when PostgreSQL is unavailable. */
-export async function requirePostgres(t: { skip(message: string): void }): Promise<boolean> {
+/**
+ * True when PostgreSQL answers. Otherwise registers one test saying why the suite did not run:
+ * skipped locally, failed under CI=true (CI must never pass without the PostgreSQL suites).
+ */
+export async function postgresSuiteGate(suite: string): Promise<boolean> {
   const why = await postgresUnavailable();
   if (why === undefined) return true;
-  if (process.env.CI === 'true') throw new Error(`${why}; CI requires the PostgreSQL suites to run`);
-  t.skip(`skipped: ${why}`);
+  if (process.env.CI === 'true') {
+    test(`${suite}: PostgreSQL is required in CI`, () => {
+      throw new Error(`${why}; CI requires the PostgreSQL suites to run`);
+    });
+  } else {
+    test(`${suite} (skipped: ${why})`, { skip: why }, () => {});
+  }
   return false;
 }
 
