@@ -5,7 +5,8 @@
 //   P3 getTaskDetails p50/p99 with --tasks stored tasks (bulk-loaded through the ledger)
 //   P4 ledger bytes on disk per raw request+response byte, on the same data set
 //   P5 server RSS while --tasks tasks run through it over WebSocket (start, every 10 %, end)
-// Usage: npm run bench [-- --tasks 1000000 --seconds 5 --runs 3]
+// Usage: npm run bench [-- --tasks 1000000 --seconds 5 --runs 3] (--only p1,p2,p3,p5 for parts,
+// written to bench/results/all-<parts>.json)
 
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
@@ -389,4 +390,6 @@ if (wanted('p5')) {
 console.table(rows);
 results['table'] = rows;
 mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
-writeFileSync(join(REPO_ROOT, 'bench/results/all.json'), JSON.stringify(results, null, 2) + '\n');
+// A partial run (--only) writes beside the full one instead of over it.
+const resultFile = only ? `all-${only.join('-')}.json` : 'all.json';
+writeFileSync(join(REPO_ROOT, 'bench/results', resultFile), JSON.stringify(results, null, 2) + '\n');
