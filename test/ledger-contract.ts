@@ -42,9 +42,10 @@ function media(orgId: string, taskUUID: string): MediaRecord {
   };
 }
 
-export function ledgerContract(backend: BackendUnderTest): void {
-  const run = (name: string, body: (s: Storage) => Promise<void>) =>
-    test(`${backend.name} ledger: ${name}`, async () => {
+/** One contract case: fresh storage from the backend, closed and disposed of afterwards. */
+export function contractCase(backend: BackendUnderTest, suite: string) {
+  return (name: string, body: (s: Storage) => Promise<void>) =>
+    test(`${backend.name} ${suite}: ${name}`, async () => {
       const storage = await backend.open();
       try {
         await body(storage);
@@ -53,6 +54,10 @@ export function ledgerContract(backend: BackendUnderTest): void {
         await backend.dispose();
       }
     });
+}
+
+export function ledgerContract(backend: BackendUnderTest): void {
+  const run = contractCase(backend, 'ledger');
 
   run('records a request, completes it, and returns both texts unchanged', async ({ ledger, accounts }) => {
     const org = await accounts.ensureOrganization('a');

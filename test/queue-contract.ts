@@ -2,11 +2,10 @@
 // queue, results recorded while a task runs, outbound deliveries with their attempts, webhook
 // secrets). A backend is given as a factory, as in ledger-contract.ts.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { NewDelivery, NewTask, QueuedJob, Storage, TaskQueue } from '../src/ledger/types.js';
-import type { BackendUnderTest } from './ledger-contract.js';
+import { contractCase, type BackendUnderTest } from './ledger-contract.js';
 
 function newTask(orgId: string): NewTask {
   const taskUUID = randomUUID();
@@ -55,16 +54,7 @@ async function claimOne(queue: TaskQueue, owner: string, leaseMs: number): Promi
 }
 
 export function queueContract(backend: BackendUnderTest): void {
-  const run = (name: string, body: (s: Storage) => Promise<void>) =>
-    test(`${backend.name} queue: ${name}`, async () => {
-      const storage = await backend.open();
-      try {
-        await body(storage);
-      } finally {
-        await storage.close();
-        await backend.dispose();
-      }
-    });
+  const run = contractCase(backend, 'queue');
 
   run('enqueue records the task and its job in one write; a second enqueue reports the task', async ({ ledger, queue, accounts }) => {
     const org = await accounts.ensureOrganization('a');

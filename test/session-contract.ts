@@ -2,23 +2,13 @@
 // unchanged. Sessions and their undelivered frames live in the database so that a resume on any
 // replica finds them (docs/websocket.md, docs/scaling.md).
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Storage } from '../src/ledger/types.js';
-import type { BackendUnderTest } from './ledger-contract.js';
+import { contractCase, type BackendUnderTest } from './ledger-contract.js';
 
 export function sessionContract(backend: BackendUnderTest): void {
-  const run = (name: string, body: (s: Storage) => Promise<void>) =>
-    test(`${backend.name} sessions: ${name}`, async () => {
-      const storage = await backend.open();
-      try {
-        await body(storage);
-      } finally {
-        await storage.close();
-        await backend.dispose();
-      }
-    });
+  const run = contractCase(backend, 'sessions');
 
   run('frames kept for a detached session are handed over once, oldest first, to a resume by its organization', async ({ sessions }) => {
     const uuid = randomUUID();

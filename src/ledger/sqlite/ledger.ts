@@ -24,6 +24,7 @@ export class SqliteTaskLedger implements TaskLedger {
   private readonly selectTask;
   private readonly updateCompletion;
   private readonly insertMedia;
+  private readonly insertMediaIfNew;
   private readonly selectMediaForOrg;
   private readonly selectMedia;
   private readonly insertDeliveryRow;
@@ -48,6 +49,11 @@ export class SqliteTaskLedger implements TaskLedger {
     this.insertMedia = db.prepare(
       `INSERT INTO media (media_uuid, org_id, task_uuid, access_token, format, width, height, bytes, created_at)
        VALUES (@mediaUUID, @orgId, @taskUUID, @accessToken, @format, @width, @height, @bytes, @createdAt)`,
+    );
+    this.insertMediaIfNew = db.prepare(
+      `INSERT INTO media (media_uuid, org_id, task_uuid, access_token, format, width, height, bytes, created_at)
+       VALUES (@mediaUUID, @orgId, @taskUUID, @accessToken, @format, @width, @height, @bytes, @createdAt)
+       ON CONFLICT (media_uuid) DO NOTHING`,
     );
     this.selectMediaForOrg = db.prepare<[string, string], MediaRow>('SELECT * FROM media WHERE media_uuid = ? AND org_id = ?');
     this.selectMedia = db.prepare<[string], MediaRow>('SELECT * FROM media WHERE media_uuid = ?');
@@ -158,13 +164,7 @@ export class SqliteTaskLedger implements TaskLedger {
       const info = this.insertTask.run({ ...task, taskUUID: key(task.taskUUID) });
       if (info.changes !== 1) return false;
       for (const m of media) {
-        this.db
-          .prepare(
-            `INSERT INTO media (media_uuid, org_id, task_uuid, access_token, format, width, height, bytes, created_at)
-             VALUES (@mediaUUID, @orgId, @taskUUID, @accessToken, @format, @width, @height, @bytes, @createdAt)
-             ON CONFLICT (media_uuid) DO NOTHING`,
-          )
-          .run({ ...m, mediaUUID: key(m.mediaUUID), orgId: task.orgId, taskUUID: key(task.taskUUID) });
+        this.insertMediaIfNew.run({ ...m, mediaUUID: key(m.mediaUUID), orgId: task.orgId, taskUUID: key(task.taskUUID) });
       }
       return true;
     });
