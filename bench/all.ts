@@ -250,7 +250,7 @@ async function p3p4() {
     if (reply.status !== 200) throw new Error(`template task failed: ${reply.text}`);
     await server.stop({ keepData: true });
     const db = new Database(join(dataDir, SQLITE_FILE), { readonly: true });
-    const template = db.prepare('SELECT * FROM tasks LIMIT 1').get() as Record<string, unknown>;
+    const template = db.prepare('SELECT o.org_id FROM tasks t JOIN task_orgs o ON o.seq = t.org LIMIT 1').get() as Record<string, unknown>;
     db.close();
     const storage = openSqliteStorage(dataDir);
     const ledgerTemplate = await storage.ledger.findTask(String(template['org_id']), templateUUID);

@@ -5,8 +5,56 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MIGRATIONS as SQLITE } from '../src/ledger/sqlite/migrations.js';
 import { MIGRATIONS as POSTGRES } from '../src/ledger/postgres/migrations.js';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase } from '../src/ledger/sqlite/database.js';
+import { openSqliteStorage, SQLITE_FILE } from '../src/ledger/sqlite/storage.js';
 
 test('migration versions are unique and increase by one, on both backends alike', () => {
   for (const list of [SQLITE, POSTGRES]) assert.deepEqual(list.map((m) => m.version), list.map((_m, i) => i + 1));
   assert.deepEqual(POSTGRES.map((m) => m.version), SQLITE.map((m) => m.version));
+});
+
+test('SQLite migration 6 moves tasks recorded before it into the new layout, readable and unique as before', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runtrail-migrate-'));
+  try {
+    const file = join(dir, SQLITE_FILE);
+    // A database as version 5 left it, with one finished and one running task.
+    const old = openDatabase(file, { migrate: false });
+    old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+    for (const m of SQLITE.filter((m) => m.version <= 5)) {
+      old.exec(m.sql);
+      old.prepare('INSERT INTO schema_migrations VALUES (?, ?)').run(m.version, 0);
+    }
+    const done = randomUUID();
+    const running = randomUUID();
+    const insert = old.prepare(
+      `INSERT INTO tasks (org_id, task_uuid, task_type, status, request_text, response_text, transport, created_at) VALUES ('org-a', ?, 'modelSearch', ?, ?, ?, 'rest', ?)`,
+    );
+    insert.run(done, 'success', `{"taskType":"modelSearch","taskUUID":"${done}"}`, `{"data":[{"taskType":"modelSearch","taskUUID":"${done}"}]}`, 1);
+    insert.run(running, 'processing', `{"taskType":"modelSearch","taskUUID":"${running}"}`, null, 2);
+    old.close();
+
+    const storage = openSqliteStorage(dir);
+    try {
+      const found = await storage.ledger.findTask('org-a', done);
+      assert.equal(found?.responseText, `{"data":[{"taskType":"modelSearch","taskUUID":"${done}"}]}`);
+      assert.equal(await storage.ledger.findTask('org-b', done), undefined, 'still scoped to its organization');
+      const again = await storage.ledger.recordRequest({
+        orgId: 'org-a', taskUUID: running.toUpperCase(), taskType: 'modelSearch', requestText: '{}', model: null, transport: 'rest', createdAt: 3,
+      });
+      assert.equal(again.recorded, false, 'a migrated taskUUID is still taken');
+      await storage.ledger.completeTask({
+        orgId: 'org-a', taskUUID: running, status: 'success', responseText: `{"data":[{"taskType":"modelSearch","taskUUID":"${running}"}]}`,
+        cost: null, errorCode: null, engine: null, completedAt: 4, media: [],
+      });
+      assert.equal((await storage.ledger.findTask('org-a', running))?.requestText, `{"taskType":"modelSearch","taskUUID":"${running}"}`);
+    } finally {
+      await storage.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -13,14 +13,17 @@ import type {
   ResultItem,
   StoredTask,
 } from './types.js';
+import { unpackTexts } from './packed-texts.js';
 
 export interface TaskRow {
   org_id: string;
   task_uuid: string;
   task_type: string;
   status: StoredTask['status'];
-  request_text: string;
+  request_text: string | null;
   response_text: string | null;
+  /** SQLite only (migration 6): a finished task's request and response, packed together. */
+  packed_texts?: Uint8Array | null;
   model: string | null;
   transport: StoredTask['transport'];
   cost: number | null;
@@ -63,8 +66,7 @@ export const taskFromRow = (r: TaskRow): StoredTask => ({
   taskUUID: r.task_uuid,
   taskType: r.task_type,
   status: r.status,
-  requestText: r.request_text,
-  responseText: r.response_text,
+  ...textsOf(r),
   model: r.model,
   transport: r.transport,
   cost: r.cost,
@@ -73,6 +75,12 @@ export const taskFromRow = (r: TaskRow): StoredTask => ({
   createdAt: r.created_at,
   completedAt: r.completed_at,
 });
+
+function textsOf(r: TaskRow): { requestText: string; responseText: string | null } {
+  if (r.packed_texts) return unpackTexts(r.packed_texts);
+  if (r.request_text === null) throw new Error(`task ${r.task_uuid} has neither request text nor packed texts`);
+  return { requestText: r.request_text, responseText: r.response_text };
+}
 
 export const mediaFromRow = (r: MediaRow): MediaRecord => ({
   mediaUUID: r.media_uuid,

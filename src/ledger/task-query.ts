@@ -8,6 +8,10 @@ export interface SqlDialect {
   param(value: unknown): string;
   /** The operator that matches a LIKE pattern ignoring (at least ASCII) case. */
   likeOperator: 'LIKE' | 'ILIKE';
+  /** The SQL expression of a task's request text (SQLite may keep it packed with the response). */
+  requestText: string;
+  /** The condition "the task belongs to the organization whose id is in `placeholder`". */
+  orgCondition(placeholder: string): string;
 }
 
 /** `\`, `%` and `_` are literal in a search text, so the pattern escapes them. */
@@ -17,14 +21,14 @@ export function containsPattern(text: string): string {
 
 /** The conditions of a filtered, org-scoped task query (without the cursor). */
 export function taskWhere(orgId: string, filter: TaskFilter, sql: SqlDialect): string {
-  const where = [`org_id = ${sql.param(orgId)}`];
+  const where = [sql.orgCondition(sql.param(orgId))];
   if (filter.taskType !== undefined) where.push(`task_type = ${sql.param(filter.taskType)}`);
   if (filter.status !== undefined) where.push(`status = ${sql.param(filter.status)}`);
   if (filter.model !== undefined) where.push(`model = ${sql.param(filter.model)}`);
   if (filter.createdFrom !== undefined) where.push(`created_at >= ${sql.param(filter.createdFrom)}`);
   if (filter.createdBefore !== undefined) where.push(`created_at < ${sql.param(filter.createdBefore)}`);
   if (filter.text !== undefined && filter.text !== '') {
-    where.push(`request_text ${sql.likeOperator} ${sql.param(containsPattern(filter.text))} ESCAPE '\\'`);
+    where.push(`${sql.requestText} ${sql.likeOperator} ${sql.param(containsPattern(filter.text))} ESCAPE '\\'`);
   }
   return where.join(' AND ');
 }

@@ -9,7 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import pg from 'pg';
+import { unpackTexts } from '../../src/ledger/packed-texts.js';
 import { TEST_DATABASE_URL } from './postgres.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
@@ -78,13 +80,14 @@ export async function dropSchemaOf(databaseUrl: string): Promise<void> {
 }
 
 /**
- * Everything the PostgreSQL schema of the server on `dataDir` holds, as text (every row of every
- * table), for tests that look for what must never be stored; undefined under SQLite, whose
- * database is a file in the data folder.
+ * Everything the database of the server on `dataDir` holds, as text (every row of every table),
+ * for tests that look for what must never be stored. SQLite rows are read from the database file
+ * with packed task texts unpacked (deflated bytes would hide a string from a plain grep of the
+ * file); PostgreSQL rows come from the server's schema.
  */
-export async function databaseText(dataDir: string): Promise<string | undefined> {
+export async function databaseText(dataDir: string): Promise<string> {
   const url = databaseUrls.get(resolve(dataDir));
-  if (url === undefined) return undefined;
+  if (url === undefined) return sqliteText(join(dataDir, 'runtrail.db'));
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -99,6 +102,24 @@ export async function databaseText(dataDir: string): Promise<string | undefined>
     return parts.join('\n');
   } finally {
     await client.end();
+  }
+}
+
+function sqliteText(file: string): string {
+  const db = new Database(file, { readonly: true });
+  try {
+    const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).pluck().all() as string[];
+    const parts: string[] = [];
+    for (const table of tables) {
+      for (const row of db.prepare(`SELECT * FROM "${table}"`).all() as Record<string, unknown>[]) {
+        const packed = row['packed_texts'];
+        if (packed instanceof Uint8Array) Object.assign(row, unpackTexts(packed), { packed_texts: null });
+        parts.push(JSON.stringify(row, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : v)));
+      }
+    }
+    return parts.join('\n');
+  } finally {
+    db.close();
   }
 }
 

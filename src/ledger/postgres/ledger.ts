@@ -221,5 +221,7 @@ function dialect(params: unknown[]): SqlDialect {
       return `$${params.length}`;
     },
     likeOperator: 'ILIKE',
+    requestText: 'request_text',
+    orgCondition: (placeholder) => `org_id = ${placeholder}`,
   };
 }

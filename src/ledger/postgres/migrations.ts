@@ -168,4 +168,11 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX ws_frames_by_session ON ws_frames (session_uuid, seq);
     `,
   },
+  {
+    // Version 6 changed SQLite's task storage layout (rowid table, packed texts). PostgreSQL keeps
+    // its layout: its heap tables append already, and TOAST compresses large texts. The version is
+    // kept so that both backends number their migrations alike.
+    version: 6,
+    sql: `SELECT 1;`,
+  },
 ];

@@ -4,6 +4,7 @@
 import type { AuditStore, SpendRow, UpstreamExchange } from '../types.js';
 import { uuidKey as key } from '../rows.js';
 import type { GroupCommitter, SqliteDatabase } from './database.js';
+import { orgSeq } from './ledger.js';
 
 interface ExchangeRow {
   org_id: string;
@@ -48,7 +49,7 @@ export class SqliteAuditStore implements AuditStore {
     const rows = this.db
       .prepare<unknown[], { engine: string | null; task_type: string; tasks: number; cost: number | null }>(
         `SELECT engine, task_type, count(*) AS tasks, sum(cost) AS cost FROM tasks
-         WHERE org_id = ? AND created_at >= ? AND created_at < ? AND cost IS NOT NULL GROUP BY engine, task_type ORDER BY engine, task_type`,
+         WHERE org = ${orgSeq('?')} AND created_at >= ? AND created_at < ? AND cost IS NOT NULL GROUP BY engine, task_type ORDER BY engine, task_type`,
       )
       .all(orgId, since ?? 0, until ?? Number.MAX_SAFE_INTEGER);
     return rows.map((r) => ({ engine: r.engine, taskType: r.task_type, tasks: r.tasks, cost: Math.round((r.cost ?? 0) * 1e8) / 1e8 }));

@@ -1,13 +1,16 @@
 // Opens the embedded SQLite database (WAL, full fsync on commit), applies versioned migrations,
-// and provides group commit: writes queued during one event-loop turn commit in one transaction,
-// and each caller's promise settles only after that commit. This keeps "durable before
-// acknowledged" while paying for one fsync per batch instead of one per task.
+// and provides group commit: queued writes commit together in one transaction, and each caller's
+// promise settles only after the write-ahead log holding that commit has been fsynced. This keeps
+// "durable before acknowledged" while paying for one fsync per batch instead of one per task, and
+// the fsync runs on libuv's thread pool instead of blocking the event loop (docs/performance.md).
 
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ProtocolError } from '../../protocol/errors.js';
 import { MIGRATIONS } from './migrations.js';
+import { unpackRequestText } from '../packed-texts.js';
+import { uuidLookupKey } from './uuid-key.js';
 
 export type SqliteDatabase = Database.Database;
 type Statement = Database.Statement;
@@ -19,6 +22,9 @@ export function openDatabase(file: string, options: { migrate?: boolean } = {}):
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
+  // SQL functions the schema and the queries rely on (migration 6, text search of packed rows).
+  db.function('runtrail_uuid_key', { deterministic: true }, (uuid) => (typeof uuid === 'string' ? uuidLookupKey(uuid) : 0));
+  db.function('runtrail_request_text', { deterministic: true }, (packed) => (packed instanceof Uint8Array ? unpackRequestText(packed) : null));
   if (options.migrate !== false) migrate(db);
   return db;
 }
@@ -47,10 +53,60 @@ interface PendingWrite {
   reject: (err: unknown) => void;
 }
 
+/**
+ * fsyncs the database's write-ahead log through a descriptor of our own. On Linux an fsync on any
+ * descriptor of a file flushes all of that file's written pages, so after it returns every commit
+ * SQLite appended to the log before the call is on disk, exactly as `synchronous=FULL` would have
+ * made it, but without holding the event loop for the length of the disk flush.
+ */
+export interface LogSyncer {
+  /** Makes every commit made so far durable; `done` runs on the event loop afterwards. */
+  sync(done: (err: Error | null) => void): void;
+  syncNow(): void;
+  close(): void;
+}
+
+class WalSyncer implements LogSyncer {
+  private fd: number | undefined;
+
+  constructor(private readonly walPath: string) {}
+
+  /** Flushes the log on the thread pool; `done` runs on the event loop afterwards. */
+  sync(done: (err: Error | null) => void): void {
+    let fd: number;
+    try {
+      fd = this.descriptor();
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    fsync(fd, done);
+  }
+
+  syncNow(): void {
+    fsyncSync(this.descriptor());
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  // Opened on first use: the log file exists once the connection has committed a write. SQLite
+  // removes it only when the last connection to the database closes, which cannot happen while
+  // the committer's own connection is open, so the descriptor stays on the live file.
+  private descriptor(): number {
+    this.fd ??= openSync(this.walPath, 'r');
+    return this.fd;
+  }
+}
+
 export class GroupCommitter {
   private pending: PendingWrite[] = [];
   private scheduled = false;
+  private syncing = false;
   private closed = false;
+  private readonly wal: LogSyncer | undefined;
 
   // Prepared once: building a better-sqlite3 transaction function per write (and per batch) cost
   // about a tenth of the server's CPU under pipelined load (docs/performance.md).
@@ -59,11 +115,21 @@ export class GroupCommitter {
   private readonly rollback: Statement;
   private readonly runBatch: (batch: PendingWrite[], results: unknown[], failures: unknown[]) => void;
 
-  constructor(private readonly db: SqliteDatabase) {
+  /** `logSyncer` replaces the fsync of the write-ahead log (tests observe the ordering with it). */
+  constructor(
+    private readonly db: SqliteDatabase,
+    logSyncer?: LogSyncer,
+  ) {
+    if (!db.memory && db.pragma('journal_mode', { simple: true }) === 'wal') {
+      // This connection's commits become durable through the committer's own fsync of the log
+      // (below), so SQLite itself need not sync on commit. Checkpoints still sync the database.
+      db.pragma('synchronous = NORMAL');
+      this.wal = logSyncer ?? new WalSyncer(`${db.name}-wal`);
+    }
     this.savepoint = db.prepare('SAVEPOINT runtrail_write');
     this.release = db.prepare('RELEASE runtrail_write');
     this.rollback = db.prepare('ROLLBACK TO runtrail_write');
-    this.runBatch = db.transaction((batch: PendingWrite[], results: unknown[], failures: unknown[]) => {
+    const batchTransaction = db.transaction((batch: PendingWrite[], results: unknown[], failures: unknown[]) => {
       batch.forEach((w, i) => {
         // A savepoint per write: one failing write must not undo the others in the batch.
         this.savepoint.run();
@@ -79,42 +145,95 @@ export class GroupCommitter {
         }
       });
     });
+    // IMMEDIATE: the batch takes the write lock before its first read, so a write that looks
+    // before it inserts (the ledger's taskUUID check) sees every commit of other processes too.
+    this.runBatch = batchTransaction.immediate;
   }
 
-  /** Queues `run` to execute inside the next batch transaction; settles after the commit. */
+  /** Queues `run` to execute inside the next batch transaction; settles once it is durable. */
   write<T>(run: () => T): Promise<T> {
     if (this.closed) return Promise.reject(new Error('ledger is closed'));
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ run, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.scheduled) {
+      if (!this.scheduled && !this.syncing) {
         this.scheduled = true;
         setImmediate(() => this.flush());
       }
     });
   }
 
+  /**
+   * Commits the queued writes as one transaction and starts the log fsync that makes them
+   * durable. While an fsync is running, new writes wait and commit together when it ends: a
+   * write has to wait for a sync that starts after its commit anyway, so holding it back costs
+   * no latency and makes batches (and the log) no bigger than one commit per disk flush.
+   */
   flush(): void {
     this.scheduled = false;
+    if (this.syncing) return;
+    const batch = this.commitPending();
+    if (batch === undefined) return;
+    if (this.wal === undefined) {
+      batch.settle();
+      return;
+    }
+    this.syncing = true;
+    this.wal.sync((err) => {
+      this.syncing = false;
+      if (err) batch.fail(notDurable(err));
+      else batch.settle();
+      if (this.pending.length > 0) this.flush();
+    });
+  }
+
+  /** Commits and syncs whatever is queued, synchronously (shutdown); later writes are refused. */
+  close(): void {
+    const batch = this.commitPending();
+    if (batch !== undefined) {
+      try {
+        this.wal?.syncNow();
+        batch.settle();
+      } catch (err) {
+        batch.fail(notDurable(err));
+      }
+    }
+    this.closed = true;
+    this.wal?.close();
+  }
+
+  /** Runs the queued writes in one transaction; returns how to settle their callers, or undefined if none. */
+  private commitPending(): { settle: () => void; fail: (err: unknown) => void } | undefined {
     const batch = this.pending;
-    if (batch.length === 0) return;
+    if (batch.length === 0) return undefined;
     this.pending = [];
     const results: unknown[] = new Array(batch.length);
     const failures: unknown[] = new Array(batch.length);
+    const fail = (err: unknown) => {
+      for (const w of batch) w.reject(err);
+    };
     try {
       this.runBatch(batch, results, failures);
     } catch (err) {
-      // The commit itself failed (disk full, I/O error): nothing in the batch is durable.
-      const problem = unavailable(err);
-      for (const w of batch) w.reject(problem);
-      return;
+      // The commit itself failed (disk full, I/O error): nothing in the batch is recorded.
+      fail(unavailable(err));
+      return undefined;
     }
-    batch.forEach((w, i) => (failures[i] !== undefined ? w.reject(unavailable(failures[i])) : w.resolve(results[i])));
+    return {
+      settle: () => batch.forEach((w, i) => (failures[i] !== undefined ? w.reject(unavailable(failures[i])) : w.resolve(results[i]))),
+      fail,
+    };
   }
+}
 
-  close(): void {
-    this.flush();
-    this.closed = true;
-  }
+/**
+ * The log fsync failed after the commit: the batch is in the database file's log but the disk did
+ * not confirm it, so the caller must not be told it is durable. Nothing better can be said than
+ * "unavailable, retry" (a retry with the same taskUUID finds the task if it did survive).
+ */
+function notDurable(err: unknown): ProtocolError {
+  const problem = new ProtocolError('serviceUnavailable', 'The task ledger could not confirm the write reached the disk. Retry later.');
+  (problem as Error & { cause?: unknown }).cause = err;
+  return problem;
 }
 
 /** SQLite result codes that mean the database cannot take writes right now (full, locked, read-only, I/O). */

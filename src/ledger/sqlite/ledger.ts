@@ -18,8 +18,11 @@ import type {
 import { DELIVERY_COLUMNS, deliveryValues, mediaFromRow, taskFromRow, uuidKey as key, type MediaRow, type TaskRow } from '../rows.js';
 import { countSql, countsFrom, pageFrom, taskPageSql, type SqlDialect } from '../task-query.js';
 import type { GroupCommitter, SqliteDatabase } from './database.js';
+import { packTexts } from '../packed-texts.js';
+import { uuidLookupKey } from './uuid-key.js';
 
 export class SqliteTaskLedger implements TaskLedger {
+  private readonly ensureOrg;
   private readonly insertTask;
   private readonly selectTask;
   private readonly updateCompletion;
@@ -33,18 +36,22 @@ export class SqliteTaskLedger implements TaskLedger {
     private readonly db: SqliteDatabase,
     private readonly committer: GroupCommitter,
   ) {
+    // No ON CONFLICT: (org, task_uuid) is kept unique by looking before inserting, inside the
+    // committer's write transaction (migration 6 says why the index is on uuid_key alone).
+    this.ensureOrg = db.prepare('INSERT INTO task_orgs (org_id) VALUES (?) ON CONFLICT (org_id) DO NOTHING');
     this.insertTask = db.prepare(
-      `INSERT INTO tasks (org_id, task_uuid, task_type, status, request_text, response_text, model, transport,
-                          cost, error_code, engine, created_at, completed_at)
-       VALUES (@orgId, @taskUUID, @taskType, @status, @requestText, @responseText, @model, @transport,
-               @cost, @errorCode, @engine, @createdAt, @completedAt)
-       ON CONFLICT (org_id, task_uuid) DO NOTHING`,
+      `INSERT INTO tasks (uuid_key, org, task_uuid, task_type, status, request_text, response_text, packed_texts, model,
+                          transport, cost, error_code, engine, created_at, completed_at)
+       VALUES (@uuidKey, ${orgSeq('@orgId')}, @taskUUID, @taskType, @status, @requestText, @responseText, @packedTexts, @model,
+               @transport, @cost, @errorCode, @engine, @createdAt, @completedAt)`,
     );
-    this.selectTask = db.prepare<[string, string], TaskRow>('SELECT * FROM tasks WHERE org_id = ? AND task_uuid = ?');
+    this.selectTask = db.prepare<[number, string, string], TaskTableRow>(
+      `SELECT * FROM tasks WHERE uuid_key = ? AND org = ${orgSeq('?')} AND task_uuid = ?`,
+    );
     this.updateCompletion = db.prepare(
-      `UPDATE tasks SET status = @status, response_text = @responseText, cost = @cost, error_code = @errorCode,
-                        engine = @engine, completed_at = @completedAt
-       WHERE org_id = @orgId AND task_uuid = @taskUUID`,
+      `UPDATE tasks SET status = @status, request_text = @requestText, response_text = @responseText, packed_texts = @packedTexts,
+                        cost = @cost, error_code = @errorCode, engine = @engine, completed_at = @completedAt
+       WHERE id = @id`,
     );
     this.insertMedia = db.prepare(
       `INSERT INTO media (media_uuid, org_id, task_uuid, access_token, format, width, height, bytes, created_at)
@@ -78,15 +85,17 @@ export class SqliteTaskLedger implements TaskLedger {
 
   // The methods below run inside a committer write; the queue composes them with its own rows.
 
-  /** Writes a completion: media, deliveries and the task's final state. */
+  /** Writes a completion: media, deliveries and the task's final state (its texts packed when that pays). */
   applyCompletion(c: TaskCompletion): void {
     this.insertMediaRecords(c.media);
     this.insertDeliveries(c.deliveries ?? []);
+    const row = this.findRow(c.orgId, c.taskUUID);
+    if (!row) return;
+    const { requestText } = taskOf(row, c.orgId);
     this.updateCompletion.run({
-      orgId: c.orgId,
-      taskUUID: key(c.taskUUID),
+      id: row.id,
       status: c.status,
-      responseText: c.responseText,
+      ...storedTexts(requestText, c.responseText),
       cost: c.cost,
       errorCode: c.errorCode,
       engine: c.engine,
@@ -103,8 +112,13 @@ export class SqliteTaskLedger implements TaskLedger {
   }
 
   async findTask(orgId: string, taskUUID: string): Promise<StoredTask | undefined> {
-    const row = this.selectTask.get(orgId, key(taskUUID));
-    return row ? taskFromRow(row) : undefined;
+    const row = this.findRow(orgId, taskUUID);
+    return row ? taskOf(row, orgId) : undefined;
+  }
+
+  private findRow(orgId: string, taskUUID: string): TaskTableRow | undefined {
+    const uuid = key(taskUUID);
+    return this.selectTask.get(uuidLookupKey(uuid), orgId, uuid);
   }
 
   async findMedia(orgId: string, mediaUUID: string): Promise<MediaRecord | undefined> {
@@ -129,7 +143,7 @@ export class SqliteTaskLedger implements TaskLedger {
   async listTasks(orgId: string, filter: TaskFilter, cursor: TaskCursor | null, limit: number): Promise<TaskPage> {
     const params: unknown[] = [];
     const sql = taskPageSql(orgId, filter, cursor, limit, dialect(params));
-    return pageFrom(this.db.prepare<unknown[], TaskRow>(sql).all(...params).map(taskFromRow), limit);
+    return pageFrom(this.db.prepare<unknown[], TaskTableRow>(sql).all(...params).map((row) => taskOf(row, orgId)), limit);
   }
 
   async countTasks(orgId: string, filter: TaskFilter): Promise<TaskCounts> {
@@ -152,7 +166,7 @@ export class SqliteTaskLedger implements TaskLedger {
   deleteTasksBefore(orgId: string, before: number, limit: number): Promise<DeletedTasks> {
     return this.committer.write(() => {
       const uuids = this.db
-        .prepare<[string, number, number], string>('SELECT task_uuid FROM tasks WHERE org_id = ? AND created_at < ? ORDER BY created_at LIMIT ?')
+        .prepare<[string, number, number], string>(`SELECT task_uuid FROM tasks WHERE org = ${orgSeq('?')} AND created_at < ? ORDER BY created_at LIMIT ?`)
         .pluck()
         .all(orgId, before, limit);
       return this.deleteTasks(orgId, uuids);
@@ -161,8 +175,10 @@ export class SqliteTaskLedger implements TaskLedger {
 
   importTask(task: StoredTask, media: MediaRecord[]): Promise<boolean> {
     return this.committer.write(() => {
-      const info = this.insertTask.run({ ...task, taskUUID: key(task.taskUUID) });
-      if (info.changes !== 1) return false;
+      if (this.findRow(task.orgId, task.taskUUID)) return false;
+      const uuid = key(task.taskUUID);
+      this.ensureOrg.run(task.orgId);
+      this.insertTask.run({ ...task, uuidKey: uuidLookupKey(uuid), taskUUID: uuid, ...storedTexts(task.requestText, task.responseText) });
       for (const m of media) {
         this.insertMediaIfNew.run({ ...m, mediaUUID: key(m.mediaUUID), orgId: task.orgId, taskUUID: key(task.taskUUID) });
       }
@@ -178,6 +194,7 @@ export class SqliteTaskLedger implements TaskLedger {
   private deleteTasks(orgId: string, uuids: readonly string[]): DeletedTasks {
     if (uuids.length === 0) return { tasks: 0, media: [] };
     const list = JSON.stringify(uuids);
+    const keys = JSON.stringify(uuids.map(uuidLookupKey));
     const media = this.db
       .prepare<[string, string], MediaRow>('DELETE FROM media WHERE org_id = ? AND task_uuid IN (SELECT value FROM json_each(?)) RETURNING *')
       .all(orgId, list)
@@ -187,7 +204,10 @@ export class SqliteTaskLedger implements TaskLedger {
     const inList = 'org_id = ? AND task_uuid IN (SELECT value FROM json_each(?))';
     this.db.prepare(`DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE ${inList})`).run(orgId, list);
     for (const table of ['deliveries', 'task_items', 'jobs', 'upstream_exchanges']) this.db.prepare(`DELETE FROM ${table} WHERE ${inList}`).run(orgId, list);
-    const tasks = this.db.prepare(`DELETE FROM tasks WHERE ${inList}`).run(orgId, list).changes;
+    const tasks = this.db
+      // INDEXED BY: without statistics the planner would rather walk the organization's whole time index.
+      .prepare(`DELETE FROM tasks INDEXED BY tasks_by_uuid WHERE uuid_key IN (SELECT value FROM json_each(?)) AND org = ${orgSeq('?')} AND task_uuid IN (SELECT value FROM json_each(?))`)
+      .run(keys, orgId, list).changes;
     return { tasks, media };
   }
 
@@ -195,13 +215,17 @@ export class SqliteTaskLedger implements TaskLedger {
     task: NewTask,
     done: { status: StoredTask['status'] } & Partial<Omit<TaskCompletion, 'orgId' | 'taskUUID' | 'status'>>,
   ): RecordOutcome {
-    const info = this.insertTask.run({
+    const existing = this.findRow(task.orgId, task.taskUUID);
+    if (existing) return { recorded: false, existing: taskOf(existing, task.orgId) };
+    const uuid = key(task.taskUUID);
+    this.ensureOrg.run(task.orgId);
+    this.insertTask.run({
+      uuidKey: uuidLookupKey(uuid),
       orgId: task.orgId,
-      taskUUID: key(task.taskUUID),
+      taskUUID: uuid,
       taskType: task.taskType,
       status: done.status,
-      requestText: task.requestText,
-      responseText: done.responseText ?? null,
+      ...storedTexts(task.requestText, done.responseText ?? null),
       model: task.model,
       transport: task.transport,
       cost: done.cost ?? null,
@@ -210,11 +234,27 @@ export class SqliteTaskLedger implements TaskLedger {
       createdAt: task.createdAt,
       completedAt: done.completedAt ?? null,
     });
-    if (info.changes === 1) return { recorded: true };
-    const existing = this.selectTask.get(task.orgId, key(task.taskUUID));
-    if (!existing) throw new Error('task insert conflicted but no row was found');
-    return { recorded: false, existing: taskFromRow(existing) };
+    return { recorded: true };
   }
+}
+
+/** A row of the tasks table (migration 6): the organization is its task_orgs number, `org`. */
+export type TaskTableRow = Omit<TaskRow, 'org_id'> & { id: number; org: number };
+
+/** The organization number of the id in `placeholder`, as an SQL scalar. */
+export function orgSeq(placeholder: string): string {
+  return `(SELECT seq FROM task_orgs WHERE org_id = ${placeholder})`;
+}
+
+/** A tasks-table row as a task of the organization the query was scoped to. */
+export function taskOf(row: TaskTableRow, orgId: string): StoredTask {
+  return taskFromRow({ ...row, org_id: orgId });
+}
+
+/** The text columns of a task row: packed once the response is known and packing pays, plain otherwise. */
+function storedTexts(requestText: string, responseText: string | null): { requestText: string | null; responseText: string | null; packedTexts: Buffer | null } {
+  const packed = responseText === null ? undefined : packTexts(requestText, responseText);
+  return packed ? { requestText: null, responseText: null, packedTexts: packed } : { requestText, responseText, packedTexts: null };
 }
 
 function dialect(params: unknown[]): SqlDialect {
@@ -224,5 +264,7 @@ function dialect(params: unknown[]): SqlDialect {
       return '?';
     },
     likeOperator: 'LIKE',
+    requestText: 'coalesce(request_text, runtrail_request_text(packed_texts))',
+    orgCondition: (placeholder) => `org = ${orgSeq(placeholder)}`,
   };
 }

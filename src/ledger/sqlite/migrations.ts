@@ -169,4 +169,54 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX ws_frames_by_session ON ws_frames (session_uuid, seq);
     `,
   },
+  {
+    // Storage layout (issue 6, P4 and the write path; docs/performance.md). Tasks move from a
+    // table clustered on (org_id, task_uuid), where random UUIDs scattered every insert over the
+    // whole B-tree and left pages half empty, to a rowid table that new tasks append to.
+    // - Lookups by taskUUID go through uuid_key, a 52-bit integer from the UUID's leading hex
+    //   digits (runtrail_uuid_key(), registered on every connection by openDatabase); the ledger
+    //   compares org and task_uuid on the rows it finds and inserts only after looking, inside the
+    //   committer's write transaction, so (organization, taskUUID) stays unique.
+    // - The organization is a small integer (task_orgs.seq) instead of a 36-character id repeated
+    //   in the row and in both listing indexes.
+    // - Finished tasks may keep their request and response in packed_texts instead
+    //   (src/ledger/packed-texts.ts); rows from before stay as they are.
+    version: 6,
+    sql: `
+      CREATE TABLE task_orgs (
+        seq INTEGER PRIMARY KEY,
+        org_id TEXT NOT NULL UNIQUE
+      );
+      INSERT INTO task_orgs (org_id) SELECT DISTINCT org_id FROM tasks ORDER BY org_id;
+      CREATE TABLE tasks_v6 (
+        id INTEGER PRIMARY KEY,
+        uuid_key INTEGER NOT NULL,
+        org INTEGER NOT NULL REFERENCES task_orgs(seq),
+        task_uuid TEXT NOT NULL,
+        task_type TEXT NOT NULL,
+        status TEXT NOT NULL,
+        request_text TEXT,
+        response_text TEXT,
+        packed_texts BLOB,
+        model TEXT,
+        transport TEXT NOT NULL,
+        cost REAL,
+        error_code TEXT,
+        engine TEXT,
+        created_at INTEGER NOT NULL,
+        completed_at INTEGER
+      );
+      INSERT INTO tasks_v6 (uuid_key, org, task_uuid, task_type, status, request_text, response_text, model, transport,
+                            cost, error_code, engine, created_at, completed_at)
+        SELECT runtrail_uuid_key(t.task_uuid), o.seq, t.task_uuid, t.task_type, t.status, t.request_text, t.response_text, t.model,
+               t.transport, t.cost, t.error_code, t.engine, t.created_at, t.completed_at
+        FROM tasks t JOIN task_orgs o ON o.org_id = t.org_id ORDER BY t.created_at, t.task_uuid;
+      DROP TABLE tasks;
+      ALTER TABLE tasks_v6 RENAME TO tasks;
+      CREATE INDEX tasks_by_uuid ON tasks (uuid_key);
+      CREATE INDEX tasks_by_org_time ON tasks (org, created_at);
+      CREATE INDEX tasks_by_org_type_time ON tasks (org, task_type, created_at);
+      CREATE INDEX tasks_processing ON tasks (created_at) WHERE status = 'processing';
+    `,
+  },
 ];

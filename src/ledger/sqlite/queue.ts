@@ -56,8 +56,8 @@ export class SqliteTaskQueue implements TaskQueue {
     );
     this.deleteJob = db.prepare('DELETE FROM jobs WHERE org_id = ? AND task_uuid = ?');
     this.selectOrphans = db.prepare<[number], TaskRow>(
-      `SELECT t.* FROM tasks t WHERE t.status = 'processing'
-         AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.org_id = t.org_id AND j.task_uuid = t.task_uuid)
+      `SELECT t.*, o.org_id AS org_id FROM tasks t JOIN task_orgs o ON o.seq = t.org WHERE t.status = 'processing'
+         AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.org_id = o.org_id AND j.task_uuid = t.task_uuid)
        ORDER BY t.created_at LIMIT ?`,
     );
     this.countByState = db.prepare<[], { state: string; n: number }>('SELECT state, count(*) AS n FROM jobs GROUP BY state');
