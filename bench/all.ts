@@ -1,6 +1,7 @@
 // `npm run bench`: the performance figures of docs/performance.md in one command, each against a
 // baseline measured in the same run (absolute figures drift on a shared machine), medians of runs.
-//   P1 REST imageInference 64×64 vs a bare Fastify server (bench/bare-server.ts)
+//   P1 REST imageInference 64×64 vs a bare Fastify server (bench/bare-server.ts), and vs one doing
+//      the same engine work without recording (bench/bare-engine-server.ts)
 //   P2 WebSocket pipelined tasks/s (imageInference, and ledger-only modelSearch) vs a bare ws server
 //   P3 getTaskDetails p50/p99 with --tasks stored tasks (bulk-loaded through the ledger)
 //   P4 ledger bytes on disk per raw request+response byte, on the same data set
@@ -76,7 +77,7 @@ const imageTask = (taskUUID: string, i: number) =>
 const searchTask = (taskUUID: string) => JSON.stringify({ taskType: 'modelSearch', taskUUID, search: 'plasma', limit: 1 });
 
 // ---------- P1 ----------
-async function restLoad(url: string, key: string): Promise<{ rps: number; p99: number; non2xx: number }> {
+async function restLoad(url: string, key: string, makeTask: (taskUUID: string, i: number) => string = imageTask): Promise<{ rps: number; p99: number; non2xx: number }> {
   let i = 0;
   const result = await autocannon({
     url: `${url}/v1`,
@@ -84,32 +85,55 @@ async function restLoad(url: string, key: string): Promise<{ rps: number; p99: n
     connections: CONNECTIONS,
     duration: SECONDS,
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    requests: [{ setupRequest: (req) => ({ ...req, body: `[${imageTask(randomUUID(), i++)}]` }) }],
+    requests: [{ setupRequest: (req) => ({ ...req, body: `[${makeTask(randomUUID(), i++)}]` }) }],
   });
   return { rps: result.requests.average, p99: result.latency.p99, non2xx: result.non2xx };
 }
 
+/**
+ * P1 as the issue defines it (runtrail against fixed bytes), and two figures that say where the
+ * gap is: against a bare server doing the same image work without recording (what recording
+ * costs), and REST modelSearch, a task with no engine work, against the fixed bytes.
+ */
 async function p1() {
-  log('P1: REST imageInference 64x64 vs bare Fastify');
+  log('P1: REST imageInference 64x64 vs bare Fastify (fixed bytes) and vs the same engine work without recording');
   const server = await startServer();
   const baseline = await startBaseline('bare-server.js');
+  const engineBaseline = await startBaseline('bare-engine-server.js');
   const rt: number[] = [];
   const base: number[] = [];
+  const engineBase: number[] = [];
+  const search: number[] = [];
   let non2xx = 0;
   try {
     await restLoad(server.url, server.key);
+    await restLoad(engineBaseline.url, 'x');
     for (let r = 0; r < RUNS; r++) {
       base.push((await restLoad(baseline.url, 'x')).rps);
+      engineBase.push((await restLoad(engineBaseline.url, 'x')).rps);
       const got = await restLoad(server.url, server.key);
+      const searched = await restLoad(server.url, server.key, searchTask);
       rt.push(got.rps);
-      non2xx += got.non2xx;
-      log(`  run ${r + 1}: runtrail ${got.rps.toFixed(0)}/s, baseline ${base.at(-1)!.toFixed(0)}/s`);
+      search.push(searched.rps);
+      non2xx += got.non2xx + searched.non2xx;
+      log(`  run ${r + 1}: runtrail ${got.rps.toFixed(0)}/s, bare ${base.at(-1)!.toFixed(0)}/s, bare+engine ${engineBase.at(-1)!.toFixed(0)}/s, runtrail modelSearch ${searched.rps.toFixed(0)}/s`);
     }
   } finally {
     baseline.stop();
+    engineBaseline.stop();
     await server.stop();
   }
-  return { runtrail: median(rt), baseline: median(base), ratio: median(rt) / median(base), non2xx, samples: { rt, base } };
+  return {
+    runtrail: median(rt),
+    baseline: median(base),
+    ratio: median(rt) / median(base),
+    engineBaseline: median(engineBase),
+    engineRatio: median(rt) / median(engineBase),
+    modelSearch: median(search),
+    modelSearchRatio: median(search) / median(base),
+    non2xx,
+    samples: { rt, base, engineBase, search },
+  };
 }
 
 // ---------- P2 / P5 ----------
@@ -358,6 +382,10 @@ if (wanted('p1')) {
   row('P1 REST imageInference 64x64, runtrail tasks/s', r.runtrail.toFixed(0));
   row('P1 bare Fastify baseline, requests/s', r.baseline.toFixed(0));
   row('P1 ratio runtrail / baseline', r.ratio.toFixed(3), '>= 0.7', r.ratio >= 0.7);
+  row('P1 bare Fastify + the same engine work, no recording, requests/s', r.engineBaseline.toFixed(0));
+  row('P1 ratio runtrail / bare + engine (what recording costs)', r.engineRatio.toFixed(3));
+  row('P1 REST modelSearch (no engine work), runtrail tasks/s', r.modelSearch.toFixed(0));
+  row('P1 ratio REST modelSearch / bare Fastify', r.modelSearchRatio.toFixed(3));
 }
 if (wanted('p2')) {
   const r = await p2();
