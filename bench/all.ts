@@ -5,7 +5,8 @@
 //   P2 WebSocket pipelined tasks/s (imageInference, and ledger-only modelSearch) vs a bare ws server
 //   P3 getTaskDetails p50/p99 with --tasks stored tasks (bulk-loaded through the ledger)
 //   P4 ledger bytes on disk per raw request+response byte, on the same data set
-//   P5 server RSS while --tasks tasks run through it over WebSocket (start, every 10 %, end)
+//   P5 server RSS while --tasks tasks run through it over WebSocket (start, every 10 %, end), and P4
+//      again on the ledger that run wrote (live writes, packed at completion)
 // Usage: npm run bench [-- --tasks 1000000 --seconds 5 --runs 3] (--only p1,p2,p3,p5 for parts,
 // written to bench/results/all-<parts>.json)
 
@@ -20,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
 import { openSqliteStorage, SQLITE_FILE } from '../src/ledger/sqlite/storage.js';
 import type { StoredTask } from '../src/ledger/types.js';
+import { taskOf, type TaskTableRow } from '../src/ledger/sqlite/ledger.js';
 import { newApiKey, REPO_ROOT, startServer } from '../test/helpers/server.js';
 
 const { values } = parseArgs({
@@ -255,13 +257,44 @@ async function p5() {
     samples.push({ tasks: result.answered, rssMiB: rssMiB(pid) });
     const peak = Math.max(...samples.map((s) => s.rssMiB));
     const firstTenth = samples.find((s) => s.tasks > 0)?.rssMiB ?? NaN;
-    return { tasks: result.answered, perSecond: result.perSecond, errors: result.errors, finalMiB: samples.at(-1)!.rssMiB, peakMiB: peak, growthAfterFirstTenthMiB: samples.at(-1)!.rssMiB - firstTenth, samples };
+    await server.stop({ keepData: true });
+    const storage = liveStorage(server.dataDir);
+    return { tasks: result.answered, perSecond: result.perSecond, errors: result.errors, finalMiB: samples.at(-1)!.rssMiB, peakMiB: peak, growthAfterFirstTenthMiB: samples.at(-1)!.rssMiB - firstTenth, samples, storage };
   } finally {
     await server.stop();
+    rmSync(server.dataDir, { recursive: true, force: true });
   }
 }
 
 // ---------- P3 / P4 ----------
+/** The SQLite files' size after a checkpoint folds the write-ahead log into the database. */
+function ledgerFileBytes(dataDir: string): number {
+  const ck = new Database(join(dataDir, SQLITE_FILE));
+  ck.pragma('wal_checkpoint(TRUNCATE)');
+  ck.close();
+  return [SQLITE_FILE, `${SQLITE_FILE}-wal`, `${SQLITE_FILE}-shm`]
+    .map((f) => join(dataDir, f))
+    .filter((f) => existsSync(f))
+    .reduce((sum, f) => sum + statSync(f).size, 0);
+}
+
+/** P4 on a ledger written by live traffic: its files against the raw texts of every task in it. */
+function liveStorage(dataDir: string): { tasks: number; fileBytes: number; rawBytes: number; ratio: number } {
+  const fileBytes = ledgerFileBytes(dataDir);
+  const db = new Database(join(dataDir, SQLITE_FILE), { readonly: true });
+  let tasks = 0;
+  let rawBytes = 0;
+  try {
+    for (const row of db.prepare('SELECT * FROM tasks').iterate() as IterableIterator<TaskTableRow>) {
+      const task = taskOf(row, '');
+      tasks++;
+      rawBytes += Buffer.byteLength(task.requestText) + Buffer.byteLength(task.responseText ?? '');
+    }
+  } finally {
+    db.close();
+  }
+  return { tasks, fileBytes, rawBytes, ratio: fileBytes / rawBytes };
+}
 async function p3p4() {
   log(`P3/P4: ${TASKS} stored tasks, bulk-loaded through the ledger`);
   const dataDir = mkdtempSync(join(tmpdir(), 'runtrail-bench-'));
@@ -316,13 +349,7 @@ async function p3p4() {
     lookups.sort((a, b) => a - b);
     await storage.close();
     // P4: bytes on disk after a checkpoint, against the raw texts.
-    const ck = new Database(join(dataDir, SQLITE_FILE));
-    ck.pragma('wal_checkpoint(TRUNCATE)');
-    ck.close();
-    const fileBytes = [SQLITE_FILE, `${SQLITE_FILE}-wal`, `${SQLITE_FILE}-shm`]
-      .map((f) => join(dataDir, f))
-      .filter((f) => existsSync(f))
-      .reduce((sum, f) => sum + statSync(f).size, 0);
+    const fileBytes = ledgerFileBytes(dataDir);
     // P3 (end to end): getTaskDetails over HTTP, one request at a time on a keep-alive connection,
     // against the bare Fastify server's answer over the same client.
     server = await startServer({ dataDir, key });
@@ -414,6 +441,7 @@ if (wanted('p5')) {
   row(`P5 server RSS after ${r.tasks} WS tasks, MiB`, r.finalMiB.toFixed(1), '<= 300', r.finalMiB <= 300);
   row('P5 RSS growth after the first tenth, MiB', r.growthAfterFirstTenthMiB.toFixed(1), 'flat');
   row('P5 tasks/s during the run', r.perSecond.toFixed(0));
+  row(`P4 (live) ledger bytes / raw bytes after the P5 run (${r.storage.tasks} modelSearch tasks)`, r.storage.ratio.toFixed(3), '<= 1.0', r.storage.ratio <= 1);
 }
 console.table(rows);
 results['table'] = rows;
