@@ -180,3 +180,14 @@ test('keys retention: shows and sets days per organization', async () => {
   const bad = await runCli(['keys', 'retention', '--org', 'default', '--days', '-1'], { dataDir: server.dataDir });
   assert.equal(bad.code, 1);
 });
+
+test('tasks show of a running async task: one processing entry per requested result, as getResponse shows it', async () => {
+  const running = imageTask({ deliveryMethod: 'async', numberResults: 2, positivePrompt: 'still rendering [slow:4000]' });
+  assert.equal((await server.post([running])).status, 200);
+  const raw = JSON.parse(await cli(['tasks', 'show', running.taskUUID as string, '--org', 'default', '--raw', 'response'])) as { data: Record<string, unknown>[] };
+  assert.equal(raw.data.length, 2, JSON.stringify(raw));
+  for (const item of raw.data) assert.deepEqual([item['taskUUID'], item['status']], [running.taskUUID, 'processing']);
+  const pretty = await cli(['tasks', 'show', running.taskUUID as string, '--org', 'default']);
+  assert.match(pretty, /^status\s+processing$/m);
+  assert.equal(pretty.match(/"status": "processing"/g)?.length, 2);
+});

@@ -15,7 +15,7 @@ import type { MediaRecord, Organization, Storage, StoredTask, TaskFilter } from 
 import { MediaStore } from '../media/media-store.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
-import { responseTextOf } from '../tasks/get-task-details.js';
+import { currentResponseText } from '../tasks/get-task-details.js';
 import { indentJson } from './json-indent.js';
 
 /** Raised for mistakes in what the user asked; printed without a stack, exit code 1. */
@@ -131,7 +131,7 @@ export function registerTasksCommands(program: Command): void {
         if (!task) throw new UsageError(`No task ${uuid} in organization '${opts.org}'.`);
         if (opts.raw !== undefined) {
           const part = opts.raw === true ? 'both' : opts.raw;
-          const response = responseTextOf(task);
+          const response = task.responseText ?? (await currentResponseText(task, storage));
           out(part === 'request' ? task.requestText : part === 'response' ? response : `${task.requestText}\n${response}\n`);
           return;
         }
@@ -151,7 +151,9 @@ export function registerTasksCommands(program: Command): void {
         ];
         for (const [k, v] of lines) out(`${k.padEnd(10)} ${v}\n`);
         for (const m of files) out(`${'media'.padEnd(10)} ${m.mediaUUID}.${m.format} ${m.width}x${m.height} ${m.bytes} bytes  ${media.pathOf(m.mediaUUID, m.format)}\n`);
-        out(`\nrequest:\n${indentJson(task.requestText)}\n\nresponse:\n${indentJson(responseTextOf(task))}\n`);
+        // A running task shows what it has so far: the results recorded, processing for the rest.
+        const response = task.responseText ?? (await currentResponseText(task, storage));
+        out(`\nrequest:\n${indentJson(task.requestText)}\n\nresponse:\n${indentJson(response)}\n`);
       });
     });
 

@@ -22,7 +22,10 @@ export const getResponse: LookupTaskModule = {
 };
 
 /** A task's results as they stand: the recorded outcome once finished, else results so far plus placeholders. */
-export async function currentState(task: StoredTask, services: TaskServices): Promise<SerializedOutcome> {
+/** What reading a running task's state needs: the recorded results, and (in the server) live progress. */
+export type TaskStateSources = Pick<TaskServices, 'queue'> & Partial<Pick<TaskServices, 'progress'>>;
+
+export async function currentState(task: StoredTask, services: TaskStateSources): Promise<SerializedOutcome> {
   if (task.responseText !== null) {
     const outcome = outcomeFromEnvelope(task.responseText);
     return { data: outcome.data.map((t) => withStatus(t, 'success')), errors: outcome.errors.map((t) => withStatus(t, 'error')) };
@@ -31,7 +34,7 @@ export async function currentState(task: StoredTask, services: TaskServices): Pr
   const results = await services.queue.listItems(task.orgId, task.taskUUID);
   const byIndex = new Map(results.map((r) => [r.index, r]));
   const count = Math.max(original.numberResults, (results.at(-1)?.index ?? -1) + 1);
-  const progress = services.progress.of(task.orgId, task.taskUUID);
+  const progress = services.progress?.of(task.orgId, task.taskUUID);
   const data: string[] = [];
   const errors: string[] = [];
   for (let i = 0; i < count; i++) {

@@ -6,7 +6,7 @@ import { errorObject } from '../protocol/errors.js';
 import { taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import type { StoredTask } from '../ledger/types.js';
 import type { LookupTaskModule, TaskServices } from './task-module.js';
-import { currentState } from './get-response.js';
+import { currentState, type TaskStateSources } from './get-response.js';
 
 export const TASK_NOT_FOUND_MESSAGE =
   "No task was found for this 'taskUUID'. It may never have been run, may no longer be retained, or may belong to another organization.";
@@ -22,7 +22,7 @@ export function responseTextOf(task: StoredTask): string {
 }
 
 /** The response of a stored task: its envelope, or while it runs its current state (DESIGN decision 3). */
-export async function currentResponseText(task: StoredTask, services: TaskServices): Promise<string> {
+export async function currentResponseText(task: StoredTask, services: TaskStateSources): Promise<string> {
   return task.responseText ?? taskEnvelope(await currentState(task, services));
 }
 
