@@ -14,7 +14,7 @@ import { TEST_DATABASE_URL, postgresSuiteGate } from './helpers/postgres.js';
 
 // crash-recovery is left out: it opens the SQLite file itself; test/replicas.test.ts covers a
 // SIGKILL on PostgreSQL.
-const SUITES = ['smoke', 'decisions', 'isolation', 'async-delivery', 'websocket-protocol', 'history-api', 'task-types', 'webhooks', 'sdk-async'];
+const SUITES = ['smoke', 'decisions', 'isolation', 'async-delivery', 'websocket-protocol', 'history-api', 'task-types', 'webhooks', 'sdk-async', 'secrets', 'isolation-timing'];
 
 if (await postgresSuiteGate('end-to-end suites on PostgreSQL')) {
   // Every schema this run's servers made starts with this prefix; all are dropped at the end.

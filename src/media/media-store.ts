@@ -1,12 +1,14 @@
 // Where produced and uploaded images live: a local folder (RUNTRAIL_MEDIA_DIR). Files are
-// fsynced before their task completes, so a URL handed to a caller never points at nothing.
-// URLs carry a random access token stored with the media row: knowing an imageUUID is not
-// enough to fetch the image.
+// fsynced before their task completes, so a URL handed to a caller never points at nothing, and a
+// write that fails (a full or failing disk) leaves no file behind: the caller gets
+// serviceUnavailable, never a URL to a truncated image. URLs carry a random access token stored
+// with the media row: knowing an imageUUID is not enough to fetch the image.
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { open, readFile, unlink } from 'node:fs/promises';
+import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ProtocolError } from '../protocol/errors.js';
 import type { MediaRecord } from '../ledger/types.js';
 
 export type ImageFormat = MediaRecord['format'];
@@ -28,13 +30,7 @@ export class MediaStore {
     image: { data: Buffer; format: ImageFormat; width: number; height: number },
   ): Promise<MediaRecord> {
     const mediaUUID = randomUUID();
-    const handle = await open(this.pathOf(mediaUUID, image.format), 'wx');
-    try {
-      await handle.writeFile(image.data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await writeWhole(this.pathOf(mediaUUID, image.format), image.data);
     return {
       mediaUUID,
       orgId,
@@ -54,18 +50,10 @@ export class MediaStore {
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(record.mediaUUID) || !(record.format in CONTENT_TYPES)) {
       throw new Error(`invalid media record ${JSON.stringify(record.mediaUUID)}.${String(record.format)}`);
     }
-    let handle;
     try {
-      handle = await open(this.pathOf(record.mediaUUID, record.format), 'wx');
+      await writeWhole(this.pathOf(record.mediaUUID, record.format), data);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return;
-      throw err;
-    }
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
   }
 
@@ -96,4 +84,43 @@ export class MediaStore {
     const m = /^\/media\/([A-Za-z0-9_-]+)\/([0-9a-fA-F-]{36})\.(jpg|png|webp)$/.exec(url.slice(this.publicUrl.length));
     return m ? { accessToken: m[1]!, mediaUUID: m[2]! } : undefined;
   }
+}
+
+/** Error codes that mean the media folder cannot take files now (full, over quota, failing, read-only, out of inodes). */
+const UNAVAILABLE = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EFBIG']);
+
+/**
+ * Creates `path` (it must not exist), writes all of `data` and fsyncs it. On any failure the file
+ * is removed again, so no partial file is ever left where a URL could point; a full or failing
+ * disk becomes serviceUnavailable (nothing stored, retry later), the original error kept as cause.
+ */
+async function writeWhole(path: string, data: Buffer): Promise<void> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'wx');
+  } catch (err) {
+    throw unavailable(err);
+  }
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await unlink(path).catch(() => undefined);
+    throw unavailable(err);
+  }
+  try {
+    await handle.close();
+  } catch (err) {
+    await unlink(path).catch(() => undefined);
+    throw unavailable(err);
+  }
+}
+
+function unavailable(err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code === undefined || !UNAVAILABLE.has(code)) return err;
+  const problem = new ProtocolError('serviceUnavailable', 'The server cannot store images right now (its media storage is full or failing), so the image was not stored. Retry later.');
+  (problem as Error & { cause?: unknown }).cause = err;
+  return problem;
 }

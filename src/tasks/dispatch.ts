@@ -5,7 +5,7 @@
 // (worker-pool.ts) runs it. A sync task that outlives the time limit answers syncTimeout and
 // keeps running, so its result still reaches the ledger.
 
-import { ProtocolError } from '../protocol/errors.js';
+import { ProtocolError, type ErrorObject } from '../protocol/errors.js';
 import { outcomeFromEnvelope, serializeItem, taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import type { RequestElement } from '../protocol/request-reader.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
@@ -80,7 +80,11 @@ export class TaskDispatcher {
       const { taskUUID, taskType } = v as Record<string, unknown>;
       // Objects sharing a taskUUID form one task whatever else is wrong with them, so an invalid
       // object can never take a UUID away from a valid one in the same request.
-      const recordable = isCanonicalUuid(taskUUID) && !(typeof taskType === 'string' && NEVER_RECORDED.has(taskType)) && findTaskModule(String(taskType))?.kind !== 'lookup';
+      const recordable =
+        isCanonicalUuid(taskUUID) &&
+        !(typeof taskType === 'string' && NEVER_RECORDED.has(taskType)) &&
+        findTaskModule(String(taskType))?.kind !== 'lookup' &&
+        credentialPath(element) === undefined;
       if (recordable) {
         const key = taskUUID.toLowerCase();
         const group = byUuid.get(key);
@@ -108,7 +112,15 @@ export class TaskDispatcher {
     // Forwarded tasks count as `forwarded` (their task types are the caller's words: unbounded labels).
     const module = echo.taskType !== undefined ? routeTaskModule(echo.taskType, first['model'], this.services.engines) : undefined;
     const metricType = module?.taskType ?? (echo.taskType === 'ping' ? 'ping' : 'unsupported');
-    const outcome = await this.answer(unit, org, transport, echo, rawType, rawUuid);
+    let outcome: SerializedOutcome;
+    try {
+      outcome = await this.answer(unit, org, transport, echo, rawType, rawUuid);
+    } catch (err) {
+      // The ledger refused a write (full, locked or failing disk): this task's own error, naming
+      // it, so the other tasks of the request still get their answers.
+      if (!(err instanceof ProtocolError) || err.code !== 'serviceUnavailable') throw err;
+      outcome = failed(err, echo);
+    }
     this.metrics.tasks.inc({ task_type: metricType, outcome: outcome.data.length > 0 ? 'success' : 'error' });
     return outcome;
   }
@@ -131,6 +143,20 @@ export class TaskDispatcher {
           parameter: 'taskType',
           type: 'string',
         }),
+        echo,
+      );
+    }
+
+    const credential = credentialPath(unit[0]!);
+    if (credential !== undefined) {
+      // A key inside a task would be recorded (and shown by getTaskDetails, the history, exports)
+      // with the task's exact text, so such a task is refused whole and never recorded.
+      return failed(
+        new ProtocolError(
+          'unsupportedParameter',
+          `A task may not carry an API key ('${credential}'): send it in the Authorization header or in an authentication object first in the array. This task was not run or recorded.`,
+          { parameter: credential, type: 'string' },
+        ),
         echo,
       );
     }
@@ -254,6 +280,10 @@ export class TaskDispatcher {
       const problem = err instanceof ProtocolError ? err : this.internalError(err, task);
       result = { items: [], errors: [problem.toObject(echo)], cost: null, engine: null, media: [] };
     }
+    // This server's storage failed under the task (an upstream's own serviceUnavailable, by
+    // contrast, is its answer and is recorded like any other).
+    const unavailable = module.taskType === 'forwarded' ? undefined : result.errors.find((e) => e.code === 'serviceUnavailable');
+    if (unavailable) return this.withdraw(task, result, unavailable);
     const outcome: SerializedOutcome = {
       data: result.items.map(serializeItem),
       errors: result.errors.map((e) => JSON.stringify(e)),
@@ -279,6 +309,38 @@ export class TaskDispatcher {
       }),
     );
     if (deliveries.length > 0) this.options.onDeliveries?.();
+    return outcome;
+  }
+
+  /**
+   * Storage failed under a running task (a media file could not be written: disk full or failing).
+   * Nothing of it is kept — the files it did write and its recorded request go — and the caller
+   * gets serviceUnavailable, as when the ledger refuses the first write, so a retry with the same
+   * taskUUID runs it afresh once storage is back. Should the ledger refuse the removal too, the
+   * error is recorded as the task's response instead (or, failing that, reaches the caller).
+   */
+  private async withdraw(task: NewTask, result: TaskResult, problem: ErrorObject): Promise<SerializedOutcome> {
+    await Promise.all(result.media.map((m) => this.services.media.remove(m).catch(() => undefined)));
+    const outcome: SerializedOutcome = { data: [], errors: [JSON.stringify(problem)] };
+    try {
+      await this.metrics.timeLedgerWrite('deleteTask', this.services.ledger.deleteTask(task.orgId, task.taskUUID));
+    } catch (err) {
+      this.services.log.error({ err, taskUUID: task.taskUUID }, 'a task refused for unavailable storage could not be withdrawn; recording its error');
+      await this.metrics.timeLedgerWrite(
+        'completeTask',
+        this.services.ledger.completeTask({
+          orgId: task.orgId,
+          taskUUID: task.taskUUID,
+          status: 'error',
+          responseText: taskEnvelope(outcome),
+          cost: null,
+          errorCode: problem.code,
+          engine: result.engine,
+          completedAt: Date.now(),
+          media: [],
+        }),
+      );
+    }
     return outcome;
   }
 
@@ -325,6 +387,26 @@ export class TaskDispatcher {
     this.services.log.error({ err, taskUUID: task.taskUUID, taskType: task.taskType }, 'task failed unexpectedly');
     return new ProtocolError('internalServerError', 'The task failed because of an internal error on the server.');
   }
+}
+
+/**
+ * Where a task object holds an `apiKey` member (the authentication object's field), at any depth,
+ * as a parameter path; undefined for the (usual) task without one. The source text is checked
+ * first (the name, or an escape that could spell it), so most tasks cost one search.
+ */
+function credentialPath(element: RequestElement): string | undefined {
+  if (!element.source.includes('"apiKey"') && !element.source.includes('\\u')) return undefined;
+  const find = (value: unknown, path: string, depth: number): string | undefined => {
+    if (value === null || typeof value !== 'object' || depth > 64) return undefined;
+    for (const [name, child] of Object.entries(value)) {
+      const here = Array.isArray(value) ? `${path}[${name}]` : path === '' ? name : `${path}.${name}`;
+      if (name === 'apiKey' && !Array.isArray(value)) return here;
+      const below = find(child, here, depth + 1);
+      if (below !== undefined) return below;
+    }
+    return undefined;
+  };
+  return find(element.value, '', 0);
 }
 
 function conflict(echo: EchoContext): SerializedOutcome {
