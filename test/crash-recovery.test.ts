@@ -7,25 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { finished, pollUntil, type Item } from './helpers/async.js';
+import { finished, pollUntil, taskStates, type Item } from './helpers/async.js';
 import { imageTask, startServer, uuid, type TestServer } from './helpers/server.js';
 import { openSqliteStorage } from '../src/ledger/sqlite/storage.js';
 
 const DB_FILE = 'runtrail.db';
-
-/** Polls getResponse for many tasks, 100 per request. */
-async function states(server: TestServer, uuids: string[]): Promise<Map<string, { status: number; data: Item[]; errors: Item[] }>> {
-  const out = new Map<string, { status: number; data: Item[]; errors: Item[] }>();
-  for (let i = 0; i < uuids.length; i += 100) {
-    const batch = uuids.slice(i, i + 100);
-    const reply = await server.post(batch.map((taskUUID) => ({ taskType: 'getResponse', taskUUID })));
-    for (const u of batch) {
-      const mine = (list: Item[] | undefined) => (list ?? []).filter((x) => x['taskUUID'] === u);
-      out.set(u, { status: reply.status, data: mine(reply.json.data), errors: mine(reply.json.errors) });
-    }
-  }
-  return out;
-}
 
 function readDb<T>(dataDir: string, read: (db: Database.Database) => T): T {
   const db = new Database(join(dataDir, DB_FILE), { readonly: true });
@@ -65,7 +51,7 @@ test('SIGKILL with 600 async tasks queued or running: after restart none is lost
     second = await startServer({ dataDir: first.dataDir, key: first.key, env: { RUNTRAIL_WORKERS: '16' } });
     const uuids = tasks.map((task) => task.taskUUID as string);
     const final = await pollUntil(
-      () => states(second!, uuids),
+      () => taskStates(second!, uuids),
       (m) => [...m.values()].every((s) => !s.data.some((i) => i['status'] === 'processing')),
       90_000,
       250,

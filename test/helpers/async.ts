@@ -24,6 +24,27 @@ export async function pollUntil<T>(probe: () => Promise<T>, done: (value: T) => 
   }
 }
 
+export interface TaskState {
+  /** HTTP status of the getResponse request that carried this task's items. */
+  status: number;
+  data: Item[];
+  errors: Item[];
+}
+
+/** Polls getResponse for many tasks, 100 per request: each task's items (taskNotFound for unknown ones). */
+export async function taskStates(server: Pick<TestServer, 'post'>, uuids: string[]): Promise<Map<string, TaskState>> {
+  const out = new Map<string, TaskState>();
+  for (let i = 0; i < uuids.length; i += 100) {
+    const batch = uuids.slice(i, i + 100);
+    const reply = await server.post(batch.map((taskUUID) => ({ taskType: 'getResponse', taskUUID })));
+    for (const u of batch) {
+      const mine = (list: Item[] | undefined) => (list ?? []).filter((x) => x['taskUUID'] === u);
+      out.set(u, { status: reply.status, data: mine(reply.json.data), errors: mine(reply.json.errors) });
+    }
+  }
+  return out;
+}
+
 /** True when no result of the task is processing any more. */
 export const finished = (reply: Reply): boolean => reply.status !== 200 || !(reply.json.data ?? []).some((i) => i['status'] === 'processing');
 
