@@ -6,6 +6,7 @@
 // (corrupt) and be finished (stuck). Tasks cut off by the kill are reported by where they ended.
 // The run itself is test/helpers/crash-soak.ts, shared with test/crash-inflight.test.ts.
 // Usage: npm run bench:crash [-- --tasks 10000 --seed N --senders 1000 --connections 8]
+// (senders default to a tenth of the tasks, at most 1 000)
 // (RUNTRAIL_TEST_BACKEND=postgres runs it on PostgreSQL.) Exits 1 when anything was lost,
 // corrupt or stuck.
 
@@ -20,7 +21,7 @@ const { values } = parseArgs({
   options: {
     tasks: { type: 'string', default: '10000' },
     seed: { type: 'string' },
-    senders: { type: 'string', default: '1000' },
+    senders: { type: 'string' },
     connections: { type: 'string', default: '8' },
     'settle-seconds': { type: 'string', default: '300' },
   },
@@ -31,7 +32,7 @@ console.log(`crash soak: ${values.tasks} tasks, seed ${seed} (repeat with --seed
 const result = await runCrashSoak({
   tasks: Number(values.tasks),
   seed,
-  senders: Number(values.senders),
+  ...(values.senders === undefined ? {} : { senders: Number(values.senders) }),
   wsConnections: Number(values.connections),
   settleMs: Number(values['settle-seconds']) * 1000,
   log: (line) => console.log(`  ${line}`),

@@ -21,7 +21,7 @@ export interface CrashSoakOptions {
   tasks: number;
   seed: number;
   /**
-   * Senders (default 1 000): each sends the next REST request or WebSocket message of the plan and
+   * Senders (default a tenth of `tasks`, at most 1 000): each sends the next REST request or WebSocket message of the plan and
    * waits for its answers, so REST requests and WebSocket messages are in flight together, in plan
    * order, and each WebSocket connection carries several messages at once (pipelined).
    */
@@ -348,7 +348,8 @@ export async function runCrashSoak(options: CrashSoakOptions): Promise<CrashSoak
 
   let result: CrashSoakResult;
   try {
-    await Promise.all(Array.from({ length: options.senders ?? 1000 }, sender));
+    // More senders than a tenth of the tasks would send everything at once, before any kill point.
+    await Promise.all(Array.from({ length: options.senders ?? Math.max(1, Math.min(1000, Math.round(options.tasks / 10))) }, sender));
     await gate;
     await Promise.all(connections.map((c) => c.close()));
     const lastAnswer = performance.now();
