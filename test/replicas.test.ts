@@ -201,4 +201,39 @@ if (await postgresSuiteGate('replicas')) {
       await r.stop();
     }
   });
+
+  test('sync tasks cut off by a replica killed with SIGKILL end as taskInterrupted on the other once its heartbeat runs out; the living replica\'s own keep running', async () => {
+    const r = await startReplicas({ RUNTRAIL_JOB_LEASE_MS: '1500', RUNTRAIL_SYNC_TIMEOUT_MS: '60000' });
+    try {
+      const doomed = Array.from({ length: 8 }, (_, i) => imageTask({ positivePrompt: `cut off ${i} [slow:60000]` }));
+      for (const t of doomed) void r.a.post([t]).catch(() => undefined); // answered by nobody: A dies
+      const survivor = imageTask({ positivePrompt: 'still here [slow:5000]' });
+      const survivorReply = r.b.post([survivor]);
+      await pollUntil(
+        () => query<{ n: string }>(r.databaseUrl, "SELECT count(*) AS n FROM tasks WHERE status = 'processing' AND runner IS NOT NULL"),
+        (rows) => Number(rows[0]?.n) === doomed.length + 1,
+        15_000,
+        20,
+      );
+      await r.a.stop({ signal: 'SIGKILL', keepData: true });
+      const started = Date.now();
+      for (const t of doomed) {
+        const details = await pollUntil(
+          () => r.b.post([{ taskType: 'getTaskDetails', taskUUID: t.taskUUID }]),
+          (reply) => JSON.stringify(reply.json.data?.[0]?.['response'] ?? '').includes('taskInterrupted'),
+          20_000,
+          100,
+        );
+        assert.equal(details.status, 200, details.text);
+      }
+      const waited = Date.now() - started;
+      assert.ok(waited >= 1000, `not ended before A's heartbeat ran out (${waited} ms)`);
+      const kept = await survivorReply;
+      assert.equal(kept.status, 200, kept.text);
+      assert.equal(kept.json.data?.[0]?.['taskUUID'], survivor.taskUUID, "B's own running task was left alone and finished");
+      assert.equal((await query(r.databaseUrl, "SELECT 1 FROM tasks WHERE status = 'processing'")).length, 0);
+    } finally {
+      await r.stop();
+    }
+  });
 }

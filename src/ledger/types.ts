@@ -42,6 +42,8 @@ export interface TaskCompletion {
   media: MediaRecord[];
   /** Outbound deliveries (webhook POSTs, uploads) to make durable with the completion. */
   deliveries?: NewDelivery[];
+  /** Only if the task is still processing (ending a task judged dead must not undo its real end). */
+  onlyIfProcessing?: boolean;
 }
 
 export interface StoredTask {
@@ -183,6 +185,16 @@ export interface TaskQueue {
    * backend that knows no other process can be running them returns any (as above).
    */
   findOrphanedTasks(limit: number): Promise<StoredTask[]>;
+  /**
+   * Says this process is alive for the next `ttlMs` (shared backends: other replicas judge its
+   * tasks by it). Called when the worker pool starts and every third of that time after.
+   */
+  heartbeat(ttlMs: number): Promise<void>;
+  /**
+   * Tasks left `processing`, with no job, by a replica whose heartbeat ran out: sync tasks a dead
+   * replica was running. Safe to call at any time; a backend with one process returns none.
+   */
+  findTasksOfDeadReplicas(limit: number): Promise<StoredTask[]>;
   countJobs(): Promise<{ queued: number; running: number }>;
 }
 

@@ -56,9 +56,32 @@ export class WorkerPool {
    */
   async recover(): Promise<{ requeued: number; ended: number }> {
     const requeued = await this.services.queue.releaseAbandonedJobs();
+    const ended = await this.endAll((limit) => this.services.queue.findOrphanedTasks(limit));
+    return { requeued, ended };
+  }
+
+  start(): void {
+    this.loop = this.claimLoop();
+    // Alive for another lease, said every third of one; each time, the tasks of replicas that
+    // stopped saying so are ended (shared backends; docs/async.md).
+    const beat = () => {
+      this.services.queue
+        .heartbeat(this.leaseMs)
+        .then(() => this.endAll((limit) => this.services.queue.findTasksOfDeadReplicas(limit)))
+        .catch((err: unknown) => this.services.log.error({ err }, 'replica heartbeat or sweep failed'));
+      if (this.running.size === 0) return;
+      this.services.queue.renewLeases(this.owner, this.leaseMs).catch((err: unknown) => this.services.log.error({ err }, 'renewing job leases failed'));
+    };
+    beat();
+    this.renewTimer = setInterval(beat, this.leaseMs / 3);
+    this.renewTimer.unref();
+  }
+
+  /** Ends every task `find` returns (in batches) with taskInterrupted: its caller is gone and its work lost. */
+  private async endAll(find: (limit: number) => Promise<StoredTask[]>): Promise<number> {
     let ended = 0;
     for (;;) {
-      const orphans = await this.services.queue.findOrphanedTasks(ORPHAN_BATCH);
+      const orphans = await find(ORPHAN_BATCH);
       for (const task of orphans) {
         const echo = originalTask(task);
         const error = interrupted('The server stopped while this task ran, and its result was lost. Send it again with a new taskUUID.').toObject(echo);
@@ -72,20 +95,12 @@ export class WorkerPool {
           engine: null,
           completedAt: Date.now(),
           media: [],
+          onlyIfProcessing: true,
         });
       }
       ended += orphans.length;
-      if (orphans.length < ORPHAN_BATCH) return { requeued, ended };
+      if (orphans.length < ORPHAN_BATCH) return ended;
     }
-  }
-
-  start(): void {
-    this.loop = this.claimLoop();
-    this.renewTimer = setInterval(() => {
-      if (this.running.size === 0) return;
-      this.services.queue.renewLeases(this.owner, this.leaseMs).catch((err: unknown) => this.services.log.error({ err }, 'renewing job leases failed'));
-    }, this.leaseMs / 3);
-    this.renewTimer.unref();
   }
 
   /** Something was queued: an idle worker looks now instead of at its next poll. */

@@ -22,8 +22,8 @@ import type pg from 'pg';
 
 const INSERT_TASK = `
   INSERT INTO tasks (org_id, task_uuid, task_type, status, request_text, response_text, model, transport,
-                     cost, error_code, engine, created_at, completed_at)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                     cost, error_code, engine, created_at, completed_at, runner)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
   ON CONFLICT (org_id, task_uuid) DO NOTHING`;
 
 const INSERT_MEDIA = `
@@ -31,7 +31,11 @@ const INSERT_MEDIA = `
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
 
 export class PostgresTaskLedger implements TaskLedger {
-  constructor(private readonly pool: PgPool) {}
+  constructor(
+    private readonly pool: PgPool,
+    /** Recorded as tasks.runner: which replica runs a task, so others can end it if that replica dies. */
+    private readonly replicaId: string | null = null,
+  ) {}
 
   recordRequest(task: NewTask): Promise<RecordOutcome> {
     return this.insertOrReport(this.pool, task, { status: 'processing' });
@@ -126,6 +130,7 @@ export class PostgresTaskLedger implements TaskLedger {
         task.engine,
         task.createdAt,
         task.completedAt,
+        null,
       ]);
       if (inserted.rowCount !== 1) return false;
       for (const m of media) {
@@ -169,6 +174,7 @@ export class PostgresTaskLedger implements TaskLedger {
       done.engine ?? null,
       task.createdAt,
       done.completedAt ?? null,
+      done.status === 'processing' ? this.replicaId : null,
     ]);
     if (inserted.rowCount === 1) return { recorded: true };
     const { rows } = await db.query<TaskRow>('SELECT * FROM tasks WHERE org_id = $1 AND task_uuid = $2', [task.orgId, key(task.taskUUID)]);
@@ -187,8 +193,8 @@ export async function applyCompletion(client: pg.PoolClient, c: TaskCompletion):
 function updateCompletion(db: pg.Pool | pg.PoolClient, c: TaskCompletion) {
   return db.query(
     `UPDATE tasks SET status = $3, response_text = $4, cost = $5, error_code = $6, engine = $7, completed_at = $8
-     WHERE org_id = $1 AND task_uuid = $2`,
-    [c.orgId, key(c.taskUUID), c.status, c.responseText, c.cost, c.errorCode, c.engine, c.completedAt],
+     WHERE org_id = $1 AND task_uuid = $2 AND (NOT $9 OR status = 'processing')`,
+    [c.orgId, key(c.taskUUID), c.status, c.responseText, c.cost, c.errorCode, c.engine, c.completedAt, c.onlyIfProcessing === true],
   );
 }
 

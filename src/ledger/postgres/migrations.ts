@@ -175,4 +175,17 @@ export const MIGRATIONS: Migration[] = [
     version: 6,
     sql: `SELECT 1;`,
   },
+  {
+    // Sync tasks of a replica that died (issue 6, R1): each task records the replica running it,
+    // and each replica says it is alive in replicas until a time; the others end the tasks of a
+    // replica past that time as taskInterrupted (docs/async.md).
+    version: 7,
+    sql: `
+      ALTER TABLE tasks ADD COLUMN runner TEXT;
+      CREATE TABLE replicas (
+        replica_id TEXT PRIMARY KEY,
+        alive_until BIGINT NOT NULL
+      );
+    `,
+  },
 ];

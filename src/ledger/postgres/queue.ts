@@ -4,7 +4,7 @@
 // transaction with the ledger rows they belong to.
 
 import type { MediaRecord, NewDelivery, NewTask, QueuedJob, RecordOutcome, ResultItem, StoredTask, TaskCompletion, TaskQueue } from '../types.js';
-import { itemFromRow, uuidKey as key, type ItemRow } from '../rows.js';
+import { itemFromRow, taskFromRow, uuidKey as key, type ItemRow, type TaskRow } from '../rows.js';
 import { inTransaction, type PgPool } from './database.js';
 import { applyCompletion, insertDeliveries, insertMedia, type PostgresTaskLedger } from './ledger.js';
 
@@ -12,6 +12,8 @@ export class PostgresTaskQueue implements TaskQueue {
   constructor(
     private readonly pool: PgPool,
     private readonly ledger: PostgresTaskLedger,
+    /** This process, as tasks.runner and replicas.replica_id (one per opened storage). */
+    private readonly replicaId: string,
   ) {}
 
   enqueue(task: NewTask): Promise<RecordOutcome> {
@@ -90,8 +92,31 @@ export class PostgresTaskQueue implements TaskQueue {
 
   async findOrphanedTasks(): Promise<StoredTask[]> {
     // Replicas share the database: a processing task without a job may be running right now on
-    // another replica, so none is ever declared orphaned here (docs/async.md).
+    // another replica, so none is declared orphaned at start; findTasksOfDeadReplicas finds the
+    // ones whose replica stopped saying it is alive (docs/async.md).
     return [];
+  }
+
+  async heartbeat(ttlMs: number): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO replicas (replica_id, alive_until) VALUES ($1, $2) ON CONFLICT (replica_id) DO UPDATE SET alive_until = EXCLUDED.alive_until`,
+      [this.replicaId, Date.now() + ttlMs],
+    );
+  }
+
+  async findTasksOfDeadReplicas(limit: number): Promise<StoredTask[]> {
+    // A runner without a replicas row never said it was alive (or was forgotten): dead as well.
+    // Rows of replicas dead for a day go, so the table does not grow with every restart.
+    await this.pool.query('DELETE FROM replicas WHERE alive_until < $1', [Date.now() - 86_400_000]);
+    const { rows } = await this.pool.query<TaskRow>(
+      `SELECT t.* FROM tasks t
+       WHERE t.status = 'processing' AND t.runner IS NOT NULL AND t.runner <> $1
+         AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.org_id = t.org_id AND j.task_uuid = t.task_uuid)
+         AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.replica_id = t.runner AND r.alive_until >= $2)
+       ORDER BY t.created_at LIMIT $3`,
+      [this.replicaId, Date.now(), limit],
+    );
+    return rows.map(taskFromRow);
   }
 
   async countJobs(): Promise<{ queued: number; running: number }> {

@@ -1,6 +1,7 @@
 // Opens the PostgreSQL backend: ledger, job queue, deliveries, media index and accounts on one
 // connection pool.
 
+import { randomUUID } from 'node:crypto';
 import type { Storage } from '../types.js';
 import { PostgresSessionStore } from './sessions.js';
 import { PostgresAccountStore } from './accounts.js';
@@ -18,10 +19,12 @@ export async function openPostgresStorage(options: PgOptions & { migrate?: boole
     await pool.end();
     throw err;
   }
-  const ledger = new PostgresTaskLedger(pool);
+  // This process among the replicas: stamped on the tasks it runs, kept alive by the worker pool's heartbeat.
+  const replicaId = randomUUID();
+  const ledger = new PostgresTaskLedger(pool, replicaId);
   return {
     ledger,
-    queue: new PostgresTaskQueue(pool, ledger),
+    queue: new PostgresTaskQueue(pool, ledger, replicaId),
     deliveries: new PostgresDeliveryStore(pool),
     accounts: new PostgresAccountStore(pool),
     audit: new PostgresAuditStore(pool),

@@ -90,7 +90,7 @@ export class SqliteTaskLedger implements TaskLedger {
     this.insertMediaRecords(c.media);
     this.insertDeliveries(c.deliveries ?? []);
     const row = this.findRow(c.orgId, c.taskUUID);
-    if (!row) return;
+    if (!row || (c.onlyIfProcessing && row.status !== 'processing')) return;
     const { requestText } = taskOf(row, c.orgId);
     this.updateCompletion.run({
       id: row.id,

@@ -219,4 +219,10 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX tasks_processing ON tasks (created_at) WHERE status = 'processing';
     `,
   },
+  {
+    // Version 7 records which replica runs a task, for PostgreSQL's shared database. One process
+    // owns a SQLite file and ends its own cut-off tasks at its next start; nothing changes here.
+    version: 7,
+    sql: `SELECT 1;`,
+  },
 ];

@@ -114,6 +114,15 @@ export class SqliteTaskQueue implements TaskQueue {
     });
   }
 
+  async heartbeat(): Promise<void> {
+    // One process owns the database file: nobody else judges its tasks.
+  }
+
+  async findTasksOfDeadReplicas(): Promise<StoredTask[]> {
+    // Tasks of a process that died are found at the next start (findOrphanedTasks).
+    return [];
+  }
+
   async findOrphanedTasks(limit: number): Promise<StoredTask[]> {
     return this.selectOrphans.all(limit).map(taskFromRow);
   }
