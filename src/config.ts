@@ -22,6 +22,8 @@ export interface Config {
   maxBodyBytes: number;
   maxTasksPerRequest: number;
   maxJsonDepth: number;
+  /** A request whose headers and body have not all arrived after this long is answered requestTimeout (RUNTRAIL_REQUEST_TIMEOUT_MS, default 60 s). */
+  requestTimeoutMs: number;
   /** Base URL that produced media URLs start with. */
   publicUrl: string;
   /** Hosts or CIDRs that image inputs may be fetched from (and, later, webhooks sent to). */
@@ -135,6 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     maxBodyBytes: integer(pick(flags.maxBodyBytes, 'RUNTRAIL_MAX_BODY_BYTES') ?? String(32 * 1024 * 1024), 'RUNTRAIL_MAX_BODY_BYTES', 64),
     maxTasksPerRequest: integer(pick(undefined, 'RUNTRAIL_MAX_TASKS_PER_REQUEST') ?? '100', 'RUNTRAIL_MAX_TASKS_PER_REQUEST', 1),
     maxJsonDepth: integer(pick(undefined, 'RUNTRAIL_MAX_JSON_DEPTH') ?? '32', 'RUNTRAIL_MAX_JSON_DEPTH', 2),
+    requestTimeoutMs: integer(pick(undefined, 'RUNTRAIL_REQUEST_TIMEOUT_MS') ?? '60000', 'RUNTRAIL_REQUEST_TIMEOUT_MS', 100),
     publicUrl: (pick(flags.publicUrl, 'RUNTRAIL_PUBLIC_URL') ?? '').replace(/\/+$/, ''),
     outboundAllow: (pick(undefined, 'RUNTRAIL_OUTBOUND_ALLOW') ?? '')
       .split(',')

@@ -82,7 +82,12 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       media,
       metrics,
       log,
-      limits: { maxBodyBytes: config.maxBodyBytes, maxTasksPerRequest: config.maxTasksPerRequest, maxJsonDepth: config.maxJsonDepth },
+      limits: {
+        maxBodyBytes: config.maxBodyBytes,
+        maxTasksPerRequest: config.maxTasksPerRequest,
+        maxJsonDepth: config.maxJsonDepth,
+        requestTimeoutMs: config.requestTimeoutMs,
+      },
       deliveries: storage.deliveries,
       webhookAttempts: async (orgId, taskUUID) => (await storage.deliveries.listForTask(taskUUID, orgId)).map(deliveryView),
       audit: storage.audit,

@@ -11,6 +11,8 @@ export const ERROR_STATUS = {
   payloadTooLarge: 413,
   payloadTooDeep: 400,
   tooManyTasks: 400,
+  requestTimeout: 408,
+  headersTooLarge: 431,
   missingApiKey: 401,
   invalidApiKey: 401,
   missingTaskType: 400,

@@ -6,7 +6,9 @@ import { Ajv, type ErrorObject as AjvError, type ValidateFunction } from 'ajv';
 import { Type, type TSchema, type Static, type TUnsafe } from '@sinclair/typebox';
 import { ProtocolError, upperFirst } from '../protocol/errors.js';
 
-const ajv = new Ajv({ allErrors: false, verbose: true, strict: false, coerceTypes: false, useDefaults: false });
+// strictNumbers: JSON allows 1e999, which parses to Infinity; without it Ajv counts Infinity as an
+// integer, and parameters with no maximum (offset, ttl) would accept it.
+const ajv = new Ajv({ allErrors: false, verbose: true, strict: false, strictNumbers: true, coerceTypes: false, useDefaults: false });
 
 /** Schema keyword carrying the values to report in `allowedValues` (case variants hidden). */
 const ALLOWED = 'x-allowed';
@@ -29,7 +31,11 @@ export function compileValidator<S extends TSchema>(schema: S): Validator<Static
   const check: ValidateFunction = ajv.compile(schema);
   return (value: unknown) => {
     if (check(value)) return value as Static<S>;
-    throw toProtocolError(check.errors?.[0]);
+    const problem = toProtocolError(check.errors?.[0]);
+    // With `verbose`, Ajv's errors hold the offending value (`data`) and stay on the compiled
+    // function until its next call: a multi-MB invalid prompt would stay in memory until then.
+    check.errors = null;
+    throw problem;
   };
 }
 

@@ -4,6 +4,8 @@
 
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { ProtocolError, errorObject, statusForCode } from '../protocol/errors.js';
 import { replyEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
@@ -25,7 +27,7 @@ export interface HttpDeps {
   media: MediaStore;
   metrics: Metrics;
   log: Logger;
-  limits: { maxBodyBytes: number; maxTasksPerRequest: number; maxJsonDepth: number };
+  limits: { maxBodyBytes: number; maxTasksPerRequest: number; maxJsonDepth: number; requestTimeoutMs: number };
   /** Webhook and upload deliveries, for GET /api/tasks/:taskUUID/deliveries. */
   deliveries?: DeliveryStore;
   webhookAttempts?: WebhookAttemptsReader;
@@ -39,9 +41,30 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     loggerInstance: deps.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.limits.maxBodyBytes,
-    requestTimeout: 60_000,
+    // A request whose headers and body have not all arrived by then (a stalled or trickling
+    // client) is answered requestTimeout and closed. Node looks for such requests only every
+    // connectionsCheckingInterval (30 s by default), so check often enough for the limit to hold;
+    // and with its default headersTimeout (60 s) above a shorter requestTimeout, Node 20 never
+    // expires a request stalled in its body, so the two are kept equal.
+    requestTimeout: deps.limits.requestTimeoutMs,
+    http: {
+      headersTimeout: deps.limits.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.round(deps.limits.requestTimeoutMs / 4))),
+      // Node answers an HTTP/1.1 request without Host with an empty 400 of its own; the onRequest
+      // hook below refuses it with the protocol's envelope instead.
+      requireHostHeader: false,
+    },
+    // Requests Node's parser refuses before Fastify sees them, and URLs Fastify cannot decode,
+    // would otherwise get Fastify's own {"error","message","statusCode"} shape.
+    clientErrorHandler: (err, socket) => answerClientError(err, socket, deps),
+    frameworkErrors: (_err, _req, reply) => {
+      void sendEnvelopeError(reply, new ProtocolError('invalidPayload', 'The request URL could not be read.'), deps.metrics);
+    },
     return503OnClosing: true,
   });
+  // Node answers an Expect other than 100-continue with an empty 417. RFC 9110 §10.1.1 lets a
+  // server ignore expectations it does not know, so such a request is handled like any other.
+  app.server.on('checkExpectation', (req, res) => app.server.emit('request', req, res));
 
   // The body is read as raw bytes whatever the content type: the reader needs the exact text,
   // and curl's `-d` without a content-type header must work too.
@@ -50,6 +73,9 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   // Fastify refuses an empty or malformed content-type before any parser runs; the type is
   // ignored anyway, so such a header is replaced rather than answered with an error.
   app.addHook('onRequest', async (req) => {
+    if (req.headers.host === undefined && req.raw.httpVersion === '1.1') {
+      throw new ProtocolError('invalidPayload', 'An HTTP/1.1 request must carry a Host header.');
+    }
     const type = req.headers['content-type'];
     if (type !== undefined && !/^\s*[\w!#$&^.+-]+\/[\w!#$&^.+-]+\s*(;.*)?$/.test(type)) {
       req.headers['content-type'] = 'application/octet-stream';
@@ -169,6 +195,34 @@ function replyStatus(outcomes: readonly SerializedOutcome[]): number {
   if (outcomes.some((o) => o.data.length > 0)) return 200;
   const firstError = outcomes.find((o) => o.errors.length > 0)?.errors[0];
   return firstError ? statusForCode((JSON.parse(firstError) as { code: string }).code) : 200;
+}
+
+/**
+ * Answers a request Node's HTTP parser refused (malformed request line, headers or chunk framing;
+ * headers over Node's size limit; a request not complete within the request timeout) with the
+ * protocol's envelope on the raw socket, then closes the connection: after such an error the
+ * rest of the byte stream cannot be trusted to hold request boundaries.
+ */
+function answerClientError(err: Error & { code?: string }, socket: Socket, deps: HttpDeps): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const problem =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new ProtocolError('requestTimeout', `The request did not arrive completely within ${deps.limits.requestTimeoutMs} ms.`)
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? new ProtocolError('headersTooLarge', 'The request headers are larger than this server accepts.')
+        : new ProtocolError('invalidPayload', 'The HTTP request could not be read.');
+  deps.log.debug({ err }, 'HTTP request refused by the parser');
+  deps.metrics.requests.inc({ transport: 'rest', status: problem.status });
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({ data: [], errors: [errorObject(problem.code, problem.message, problem.details)] });
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 function sendEnvelopeError(reply: FastifyReply, problem: ProtocolError, metrics: Metrics): FastifyReply {

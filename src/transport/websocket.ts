@@ -7,7 +7,7 @@
 // resume on any replica sharing it (docs/scaling.md); this process holds only its open sockets.
 
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
@@ -311,6 +311,15 @@ export class WebSocketGateway {
   }
 
   attach(server: Server): void {
+    // A handshake `ws` refuses (wrong method, Upgrade, Sec-WebSocket-Key or -Version header) would
+    // get a text/html body; answer it with the protocol's error object like every other refusal.
+    this.wss.on('wsClientError', (err: Error, socket: Duplex) => {
+      const notGet = err.message === 'Invalid HTTP method';
+      const error = notGet
+        ? errorObject('methodNotAllowed', 'A WebSocket handshake at /v1 is a GET request.')
+        : errorObject('invalidPayload', `The WebSocket handshake was refused: ${err.message}.`);
+      rejectUpgrade(socket, notGet ? 405 : 400, error, /Version/.test(err.message) ? { 'Sec-WebSocket-Version': '13, 8' } : {});
+    });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => socket.destroy());
       const path = (req.url ?? '').split('?')[0];
@@ -450,10 +459,10 @@ function contextOf(element: RequestElement): { taskType?: string; taskUUID?: str
   return { taskType: fieldOf(element, 'taskType'), taskUUID: fieldOf(element, 'taskUUID') };
 }
 
-function rejectUpgrade(socket: Duplex, status: number, error: ErrorObject): void {
+function rejectUpgrade(socket: Duplex, status: number, error: ErrorObject, headers: Record<string, string> = {}): void {
   const body = JSON.stringify({ errors: [error] });
-  const reason = status === 404 ? 'Not Found' : 'Service Unavailable';
+  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`,
   );
 }
