@@ -8,17 +8,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { imageTask, startServer, uuid, type TestServer } from './helpers/server.js';
-
-const DOCS = 'https://runware.ai/docs';
-
-interface Expected {
-  status: number;
-  code: string;
-  /** Fields the error object must hold with exactly these values (`undefined`: must be absent). */
-  fields?: Record<string, unknown>;
-  /** A substring of the message. */
-  message?: string;
-}
+import { assertErrorEnvelope, type Expected } from './helpers/error-envelope.js';
 
 interface Case extends Expected {
   name: string;
@@ -354,32 +344,6 @@ async function check(server: TestServer, c: Case): Promise<void> {
   }
   const text = await res.text();
   assertErrorEnvelope(res, text, c);
-}
-
-function assertErrorEnvelope(res: Pick<Response, 'status' | 'headers'>, text: string, expected: Expected): void {
-  assert.equal(res.status, expected.status, `status; body: ${text.slice(0, 400)}`);
-  assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
-  assert.ok(text.startsWith('{"data":[],"errors":[{"code":'), `the error envelope: ${text.slice(0, 400)}`);
-  const body = JSON.parse(text) as { data: unknown[]; errors: Record<string, unknown>[] };
-  assert.deepEqual(Object.keys(body), ['data', 'errors']);
-  assert.deepEqual(body.data, []);
-  assert.equal(body.errors.length, 1, text.slice(0, 400));
-  const err = body.errors[0]!;
-  assert.equal(err['code'], expected.code, `code; body: ${text.slice(0, 400)}`);
-  assert.equal(typeof err['message'], 'string');
-  assert.ok((err['message'] as string).length > 0);
-  // Nothing internal leaks: no stack frames, no source paths.
-  assert.doesNotMatch(err['message'] as string, /\bat .*:\d+:\d+|\/src\/|\.ts\b|node_modules/);
-  assert.equal(err['documentation'], DOCS);
-  if (expected.message) assert.ok((err['message'] as string).includes(expected.message), `message mentions ${expected.message}: ${err['message']}`);
-  for (const [k, v] of Object.entries(expected.fields ?? {})) {
-    if (v === undefined) assert.ok(!(k in err), `${k} absent; body: ${text.slice(0, 400)}`);
-    else assert.deepEqual(err[k], v, `${k}; body: ${text.slice(0, 400)}`);
-  }
-  // invalid<Param> errors carry the parameter's type (DESIGN decision 7).
-  if (/^invalid[A-Z]/.test(expected.code) && 'parameter' in (expected.fields ?? {})) {
-    assert.equal(typeof err['type'], 'string', `type present: ${text.slice(0, 400)}`);
-  }
 }
 
 describe('bad input over REST', () => {
