@@ -1,6 +1,10 @@
 // The ledger and queue contract suites against the embedded SQLite backend, on a temporary
 // file (not :memory:, so WAL and fsync paths run).
 
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,3 +30,37 @@ const sqlite: BackendUnderTest = {
 ledgerContract(sqlite);
 queueContract(sqlite);
 sessionContract(sqlite);
+
+test('SQLite: a task completed by the process that recorded it and one completed after a reopen are stored alike (packed) and recalled exactly', async () => {
+  const folder = mkdtempSync(join(tmpdir(), 'runtrail-ledger-'));
+  try {
+    const task = (uuid: string) => ({
+      orgId: 'org-p', taskUUID: uuid, taskType: 'modelSearch', model: null, transport: 'rest' as const, createdAt: 1,
+      requestText: `{"taskType":"modelSearch","taskUUID":"${uuid}","search":"plasma"}`,
+    });
+    const done = (uuid: string) => ({
+      orgId: 'org-p', taskUUID: uuid, status: 'success' as const, cost: null, errorCode: null, engine: null, completedAt: 2, media: [],
+      responseText: `{"data":[{"taskType":"modelSearch","taskUUID":"${uuid}","totalResults":1,"results":[{"air":"runtrail:1@1","name":"runtrail plasma"}]}]}`,
+    });
+    const here = randomUUID();
+    const later = randomUUID();
+    const first = openSqliteStorage(folder);
+    await first.ledger.recordRequest(task(here));
+    await first.ledger.recordRequest(task(later));
+    await first.ledger.completeTask(done(here)); // request text still in memory
+    await first.close();
+    const second = openSqliteStorage(folder);
+    await second.ledger.completeTask(done(later)); // read back from the row
+    for (const uuid of [here, later]) {
+      const found = await second.ledger.findTask('org-p', uuid);
+      assert.deepEqual([found?.requestText, found?.responseText], [task(uuid).requestText, done(uuid).responseText]);
+    }
+    await second.close();
+    const db = new Database(join(folder, 'runtrail.db'), { readonly: true });
+    const rows = db.prepare('SELECT request_text, packed_texts FROM tasks').all() as { request_text: string | null; packed_texts: Buffer | null }[];
+    db.close();
+    assert.deepEqual(rows.map((r) => [r.request_text, r.packed_texts instanceof Buffer]), [[null, true], [null, true]]);
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+});

@@ -9,7 +9,7 @@
 // The dictionary is part of the stored format: changing it would make stored tasks unreadable,
 // so a different dictionary needs a new format byte (test/packed-texts.test.ts pins this one).
 
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { deflateRawSync, inflateRawSync, type ZlibOptions } from 'node:zlib';
 
 const FORMAT_DEFLATE_V1 = 1;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -45,15 +45,24 @@ export const PACK_DICTIONARY_V1 = Buffer.from(
  * not well-formed Unicode (a lone surrogate would not survive UTF-8), or not made smaller.
  */
 export function packTexts(requestText: string, responseText: string): Buffer | undefined {
+  const input = packInput(requestText, responseText);
+  return input && withHeader(input, deflateRawSync(input.both, DEFLATE_OPTIONS));
+}
+
+const DEFLATE_OPTIONS: ZlibOptions = { level: 6, windowBits: 12, memLevel: 8, dictionary: PACK_DICTIONARY_V1 };
+
+function packInput(requestText: string, responseText: string): { requestBytes: number; both: Buffer } | undefined {
   if (requestText.length + responseText.length > PACK_LIMIT_BYTES) return undefined;
   if (LONE_SURROGATE.test(requestText) || LONE_SURROGATE.test(responseText)) return undefined;
   const request = Buffer.from(requestText, 'utf8');
-  const both = Buffer.concat([request, Buffer.from(responseText, 'utf8')]);
-  const deflated = deflateRawSync(both, { level: 6, windowBits: 12, memLevel: 8, dictionary: PACK_DICTIONARY_V1 });
-  if (deflated.length + HEADER_BYTES >= both.length) return undefined;
+  return { requestBytes: request.length, both: Buffer.concat([request, Buffer.from(responseText, 'utf8')]) };
+}
+
+function withHeader(input: { requestBytes: number; both: Buffer }, deflated: Buffer): Buffer | undefined {
+  if (deflated.length + HEADER_BYTES >= input.both.length) return undefined;
   const packed = Buffer.allocUnsafe(HEADER_BYTES + deflated.length);
   packed[0] = FORMAT_DEFLATE_V1;
-  packed.writeUInt32BE(request.length, 1);
+  packed.writeUInt32BE(input.requestBytes, 1);
   deflated.copy(packed, HEADER_BYTES);
   return packed;
 }

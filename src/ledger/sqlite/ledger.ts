@@ -26,6 +26,9 @@ export class SqliteTaskLedger implements TaskLedger {
   private readonly insertTask;
   private readonly selectTask;
   private readonly updateCompletion;
+  private readonly updateCompletionByUuid;
+  /** Request texts of the tasks this process recorded and has not completed yet (see completeTask). */
+  private readonly runningRequests = new Map<string, string>();
   private readonly insertMedia;
   private readonly insertMediaIfNew;
   private readonly selectMediaForOrg;
@@ -53,6 +56,11 @@ export class SqliteTaskLedger implements TaskLedger {
                         cost = @cost, error_code = @errorCode, engine = @engine, completed_at = @completedAt
        WHERE id = @id`,
     );
+    this.updateCompletionByUuid = db.prepare(
+      `UPDATE tasks SET status = @status, request_text = @requestText, response_text = @responseText, packed_texts = @packedTexts,
+                        cost = @cost, error_code = @errorCode, engine = @engine, completed_at = @completedAt
+       WHERE uuid_key = @uuidKey AND org = ${orgSeq('@orgId')} AND task_uuid = @taskUUID`,
+    );
     this.insertMedia = db.prepare(
       `INSERT INTO media (media_uuid, org_id, task_uuid, access_token, format, width, height, bytes, created_at)
        VALUES (@mediaUUID, @orgId, @taskUUID, @accessToken, @format, @width, @height, @bytes, @createdAt)`,
@@ -68,7 +76,13 @@ export class SqliteTaskLedger implements TaskLedger {
   }
 
   recordRequest(task: NewTask): Promise<RecordOutcome> {
-    return this.committer.write(() => this.insertOrReport(task, { status: 'processing' }));
+    const recorded = this.committer.write(() => {
+      const outcome = this.insertOrReport(task, { status: 'processing' });
+      if (outcome.recorded) this.rememberRequest(task);
+      return outcome;
+    });
+    recorded.catch(() => this.runningRequests.delete(runningKey(task.orgId, task.taskUUID)));
+    return recorded;
   }
 
   recordFailedTask(task: NewTask, completion: Omit<TaskCompletion, 'orgId' | 'taskUUID'>): Promise<RecordOutcome> {
@@ -80,15 +94,45 @@ export class SqliteTaskLedger implements TaskLedger {
   }
 
   completeTask(c: TaskCompletion): Promise<void> {
-    return this.committer.write(() => this.applyCompletion(c));
+    // The request text is still in memory for a task recorded by this process, so the write
+    // needs no read of the row.
+    const requestText = c.onlyIfProcessing ? undefined : this.runningRequests.get(runningKey(c.orgId, c.taskUUID));
+    return this.committer.write(() => this.applyCompletion(c, requestText === undefined ? undefined : { requestText, packed: packTexts(requestText, c.responseText) }));
+  }
+
+  /** Keeps a running task's request text until it completes (bounded: past the bound, completions read the row). */
+  private rememberRequest(task: NewTask): void {
+    if (this.runningRequests.size >= RUNNING_REQUESTS_KEPT) this.runningRequests.clear();
+    this.runningRequests.set(runningKey(task.orgId, task.taskUUID), task.requestText);
   }
 
   // The methods below run inside a committer write; the queue composes them with its own rows.
 
-  /** Writes a completion: media, deliveries and the task's final state (its texts packed when that pays). */
-  applyCompletion(c: TaskCompletion): void {
+  /**
+   * Writes a completion: media, deliveries and the task's final state (its texts packed when that
+   * pays). `prepared` carries the request text and its packing when completeTask had them.
+   */
+  applyCompletion(c: TaskCompletion, prepared?: { requestText: string; packed: Buffer | undefined }): void {
     this.insertMediaRecords(c.media);
     this.insertDeliveries(c.deliveries ?? []);
+    this.runningRequests.delete(runningKey(c.orgId, c.taskUUID));
+    if (prepared) {
+      const uuid = key(c.taskUUID);
+      this.updateCompletionByUuid.run({
+        uuidKey: uuidLookupKey(uuid),
+        orgId: c.orgId,
+        taskUUID: uuid,
+        status: c.status,
+        ...(prepared.packed
+          ? { requestText: null, responseText: null, packedTexts: prepared.packed }
+          : { requestText: prepared.requestText, responseText: c.responseText, packedTexts: null }),
+        cost: c.cost,
+        errorCode: c.errorCode,
+        engine: c.engine,
+        completedAt: c.completedAt,
+      });
+      return;
+    }
     const row = this.findRow(c.orgId, c.taskUUID);
     if (!row || (c.onlyIfProcessing && row.status !== 'processing')) return;
     const { requestText } = taskOf(row, c.orgId);
@@ -236,6 +280,12 @@ export class SqliteTaskLedger implements TaskLedger {
     });
     return { recorded: true };
   }
+}
+
+const RUNNING_REQUESTS_KEPT = 50_000;
+
+function runningKey(orgId: string, taskUUID: string): string {
+  return `${orgId}\n${key(taskUUID)}`;
 }
 
 /** A row of the tasks table (migration 6): the organization is its task_orgs number, `org`. */
