@@ -219,15 +219,9 @@ describe('and takes the same time, within noise', () => {
     });
   }
 
-  // Known difference, reported and not fixed here (src/transport/ is not this change's): for a
-  // connectionSessionUUID that another organization holds in this process, Gateway.openSession
-  // skips store.resumeSession, so it makes one ledger write fewer than for an unknown UUID
-  // (measured 0.28–0.31 ms faster on PostgreSQL, ~0.04 ms on SQLite). The fix: always call
-  // resumeSession (it refuses another organization's row) and use the local session only when the
-  // organization matches. The test stays, as todo, until then.
-  const sessionTodo =
-    'src/transport/websocket.ts openSession skips store.resumeSession for a session UUID another organization holds in this process (one write fewer; ~0.3 ms on PostgreSQL)';
-  test('WebSocket session resume with a connectionSessionUUID: 150 + 150 authentications interleaved', { todo: sessionTodo }, async (t) => {
+  // Gateway.openSession asks the session store about another organization's live session too
+  // (the store refuses it), so both kinds make the same write.
+  test('WebSocket session resume with a connectionSessionUUID: 150 + 150 authentications interleaved', async (t) => {
     // Organization B's session is live on this server; A names it (or an unknown UUID) when it
     // authenticates. Either way A gets a new session: the bytes are checked in test/websocket-protocol.test.ts.
     const keyB = await createOrgKey(server, 'sessions');
