@@ -100,7 +100,7 @@ export interface AsyncConfig {
   workers: number;
   /** Runs a queued task may start before it ends with taskInterrupted (RUNTRAIL_JOB_MAX_ATTEMPTS). */
   jobMaxAttempts: number;
-  /** How long a claim on a queued task holds without renewal (RUNTRAIL_JOB_LEASE_MS); a replica that died loses its claims after this. */
+  /** How long a claim on a queued task holds without renewal (RUNTRAIL_JOB_LEASE_MS); a replica that died loses its claims after this, and its running sync tasks end (PostgreSQL heartbeat). */
   jobLeaseMs: number;
   /** How often idle workers look for work queued by other replicas (RUNTRAIL_JOB_POLL_MS). */
   jobPollMs: number;
