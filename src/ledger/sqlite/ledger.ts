@@ -26,7 +26,6 @@ export class SqliteTaskLedger implements TaskLedger {
   private readonly insertTask;
   private readonly selectTask;
   private readonly updateCompletion;
-  private readonly updateCompletionByUuid;
   /** Request texts of the tasks this process recorded and has not completed yet (see completeTask). */
   private readonly runningRequests = new Map<string, string>();
   private readonly insertMedia;
@@ -52,11 +51,6 @@ export class SqliteTaskLedger implements TaskLedger {
       `SELECT * FROM tasks WHERE uuid_key = ? AND org = ${orgSeq('?')} AND task_uuid = ?`,
     );
     this.updateCompletion = db.prepare(
-      `UPDATE tasks SET status = @status, request_text = @requestText, response_text = @responseText, packed_texts = @packedTexts,
-                        cost = @cost, error_code = @errorCode, engine = @engine, completed_at = @completedAt
-       WHERE id = @id`,
-    );
-    this.updateCompletionByUuid = db.prepare(
       `UPDATE tasks SET status = @status, request_text = @requestText, response_text = @responseText, packed_texts = @packedTexts,
                         cost = @cost, error_code = @errorCode, engine = @engine, completed_at = @completedAt
        WHERE uuid_key = @uuidKey AND org = ${orgSeq('@orgId')} AND task_uuid = @taskUUID`,
@@ -97,7 +91,7 @@ export class SqliteTaskLedger implements TaskLedger {
     // The request text is still in memory for a task recorded by this process, so the write
     // needs no read of the row.
     const requestText = c.onlyIfProcessing ? undefined : this.runningRequests.get(runningKey(c.orgId, c.taskUUID));
-    return this.committer.write(() => this.applyCompletion(c, requestText === undefined ? undefined : { requestText, packed: packTexts(requestText, c.responseText) }));
+    return this.committer.write(() => this.applyCompletion(c, requestText));
   }
 
   /** Keeps a running task's request text until it completes (bounded: past the bound, completions read the row). */
@@ -110,34 +104,23 @@ export class SqliteTaskLedger implements TaskLedger {
 
   /**
    * Writes a completion: media, deliveries and the task's final state (its texts packed when that
-   * pays). `prepared` carries the request text and its packing when completeTask had them.
+   * pays). `knownRequestText` is the request when completeTask still had it; otherwise the row is read.
    */
-  applyCompletion(c: TaskCompletion, prepared?: { requestText: string; packed: Buffer | undefined }): void {
+  applyCompletion(c: TaskCompletion, knownRequestText?: string): void {
     this.insertMediaRecords(c.media);
     this.insertDeliveries(c.deliveries ?? []);
     this.runningRequests.delete(runningKey(c.orgId, c.taskUUID));
-    if (prepared) {
-      const uuid = key(c.taskUUID);
-      this.updateCompletionByUuid.run({
-        uuidKey: uuidLookupKey(uuid),
-        orgId: c.orgId,
-        taskUUID: uuid,
-        status: c.status,
-        ...(prepared.packed
-          ? { requestText: null, responseText: null, packedTexts: prepared.packed }
-          : { requestText: prepared.requestText, responseText: c.responseText, packedTexts: null }),
-        cost: c.cost,
-        errorCode: c.errorCode,
-        engine: c.engine,
-        completedAt: c.completedAt,
-      });
-      return;
+    let requestText = knownRequestText;
+    if (requestText === undefined) {
+      const row = this.findRow(c.orgId, c.taskUUID);
+      if (!row || (c.onlyIfProcessing && row.status !== 'processing')) return;
+      requestText = taskOf(row, c.orgId).requestText;
     }
-    const row = this.findRow(c.orgId, c.taskUUID);
-    if (!row || (c.onlyIfProcessing && row.status !== 'processing')) return;
-    const { requestText } = taskOf(row, c.orgId);
+    const uuid = key(c.taskUUID);
     this.updateCompletion.run({
-      id: row.id,
+      uuidKey: uuidLookupKey(uuid),
+      orgId: c.orgId,
+      taskUUID: uuid,
       status: c.status,
       ...storedTexts(requestText, c.responseText),
       cost: c.cost,
