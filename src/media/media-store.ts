@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ProtocolError } from '../protocol/errors.js';
+import { storageUnavailable } from '../protocol/errors.js';
 import type { MediaRecord } from '../ledger/types.js';
 
 export type ImageFormat = MediaRecord['format'];
@@ -120,7 +120,5 @@ async function writeWhole(path: string, data: Buffer): Promise<void> {
 function unavailable(err: unknown): unknown {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   if (code === undefined || !UNAVAILABLE.has(code)) return err;
-  const problem = new ProtocolError('serviceUnavailable', 'The server cannot store images right now (its media storage is full or failing), so the image was not stored. Retry later.');
-  (problem as Error & { cause?: unknown }).cause = err;
-  return problem;
+  return storageUnavailable('The server cannot store images right now (its media storage is full or failing), so the image was not stored. Retry later.', err);
 }

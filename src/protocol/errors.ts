@@ -79,6 +79,16 @@ export class ProtocolError extends Error {
   }
 }
 
+/**
+ * The caller's serviceUnavailable for storage that failed under a write (ledger or media): what
+ * the caller reads is `message`; the underlying error stays attached as `cause`, for the log only.
+ */
+export function storageUnavailable(message: string, cause: unknown): ProtocolError {
+  const problem = new ProtocolError('serviceUnavailable', message);
+  (problem as Error & { cause?: unknown }).cause = cause;
+  return problem;
+}
+
 /** Builds an error object with keys in a stable order, leaving out absent fields. */
 export function errorObject(
   code: string,

@@ -7,7 +7,7 @@
 import Database from 'better-sqlite3';
 import { closeSync, fsync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ProtocolError } from '../../protocol/errors.js';
+import { storageUnavailable, type ProtocolError } from '../../protocol/errors.js';
 import { MIGRATIONS } from './migrations.js';
 import { unpackRequestText } from '../packed-texts.js';
 import { uuidLookupKey } from './uuid-key.js';
@@ -53,12 +53,7 @@ interface PendingWrite {
   reject: (err: unknown) => void;
 }
 
-/**
- * fsyncs the database's write-ahead log through a descriptor of our own. On Linux an fsync on any
- * descriptor of a file flushes all of that file's written pages, so after it returns every commit
- * SQLite appended to the log before the call is on disk, exactly as `synchronous=FULL` would have
- * made it, but without holding the event loop for the length of the disk flush.
- */
+/** Makes the committed writes durable; the group committer calls it after each batch's commit. */
 export interface LogSyncer {
   /** Makes every commit made so far durable; `done` runs on the event loop afterwards. */
   sync(done: (err: Error | null) => void): void;
@@ -66,6 +61,12 @@ export interface LogSyncer {
   close(): void;
 }
 
+/**
+ * fsyncs the database's write-ahead log through a descriptor of our own. On Linux an fsync on any
+ * descriptor of a file flushes all of that file's written pages, so after it returns every commit
+ * SQLite appended to the log before the call is on disk, exactly as `synchronous=FULL` would have
+ * made it, but without holding the event loop for the length of the disk flush.
+ */
 class WalSyncer implements LogSyncer {
   private fd: number | undefined;
 
@@ -231,9 +232,7 @@ export class GroupCommitter {
  * "unavailable, retry" (a retry with the same taskUUID finds the task if it did survive).
  */
 function notDurable(err: unknown): ProtocolError {
-  const problem = new ProtocolError('serviceUnavailable', 'The task ledger could not confirm the write reached the disk. Retry later.');
-  (problem as Error & { cause?: unknown }).cause = err;
-  return problem;
+  return storageUnavailable('The task ledger could not confirm the write reached the disk. Retry later.', err);
 }
 
 /** SQLite result codes that mean the database cannot take writes right now (full, locked, read-only, I/O). */
@@ -247,7 +246,5 @@ const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN)/;
 function unavailable(err: unknown): unknown {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== 'string' || !UNAVAILABLE.test(code)) return err;
-  const problem = new ProtocolError('serviceUnavailable', 'The task ledger cannot record writes right now (storage is full, locked or failing); nothing was recorded. Retry later.');
-  (problem as Error & { cause?: unknown }).cause = err;
-  return problem;
+  return storageUnavailable('The task ledger cannot record writes right now (storage is full, locked or failing); nothing was recorded. Retry later.', err);
 }
