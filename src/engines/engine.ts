@@ -116,6 +116,7 @@ export interface ResolvedModel {
 export class EngineRouter {
   private readonly routes: { taskType: RegExp | undefined; model: RegExp | undefined; engine: string; rule: EngineRoute }[];
   private readonly map: { taskType: RegExp | undefined; model: RegExp; anyModel: boolean; runs: string | null }[];
+  private readonly ownAirs: ReadonlySet<string>;
 
   constructor(
     private readonly engines: readonly Engine[],
@@ -131,6 +132,7 @@ export class EngineRouter {
       anyModel: m.model === '*',
       runs: m.runs,
     }));
+    this.ownAirs = new Set(engines.flatMap((e) => e.models().map((m) => m.air.toLowerCase())));
   }
 
   /** The engine name the routes give (taskType, model); undefined when no rule matches or no routes are set. */
@@ -139,9 +141,13 @@ export class EngineRouter {
     return r?.engine;
   }
 
-  /** The local AIR a task's model runs on: its own when an engine serves it, else the first map rule's; null when refused. */
+  /**
+   * The local AIR a task's model runs on: a local model's own AIR always means that model (and
+   * nothing, for a task type it does not serve); any other AIR takes the first map rule's; null
+   * when refused.
+   */
   localModel(taskType: string, model: string | null): string | null {
-    if (model !== null && this.engines.some((e) => e.serves(taskType, model))) return model;
+    if (model !== null && this.ownAirs.has(model.toLowerCase())) return model;
     const rule = this.map.find((m) => (!m.taskType || m.taskType.test(taskType)) && (model === null ? m.anyModel : m.model.test(model)));
     return rule?.runs ?? null;
   }

@@ -20,6 +20,8 @@ export interface CpuPoolOptions {
   threads: number;
   /** Operations that may wait for a thread (RUNTRAIL_ENGINE_QUEUE); more are refused. */
   maxQueue: number;
+  /** The thread entry point; cpu-worker.js unless a test brings its own. */
+  workerFile?: URL;
 }
 
 export interface RunOptions {
@@ -39,6 +41,8 @@ export interface CpuPoolStats {
 export function defaultThreads(): number {
   return Math.max(1, availableParallelism());
 }
+
+const POOL_NICENESS = 10;
 
 export const DEFAULT_POOL_OPTIONS: CpuPoolOptions = { threads: defaultThreads(), maxQueue: 64 };
 
@@ -91,12 +95,15 @@ export class CpuPool {
 
   private threads(): Piscina<WorkerJob, WorkerReply> {
     this.piscina ??= new Piscina<WorkerJob, WorkerReply>({
-      filename: new URL('./cpu-worker.js', import.meta.url).href,
+      filename: (this.options.workerFile ?? new URL('./cpu-worker.js', import.meta.url)).href,
       name: 'default',
       minThreads: 0,
       maxThreads: this.options.threads,
       // Idle threads stay: each holds the models it loaded.
       idleTimeout: Infinity,
+      // Pool threads run at a lower priority (Linux nice is per thread), so the event loop gets
+      // a core as soon as it has a socket to serve, however busy the pool is.
+      niceIncrement: POOL_NICENESS,
       maxQueue: Infinity,
     });
     return this.piscina;
