@@ -44,7 +44,7 @@ export function defaultThreads(): number {
 
 const POOL_NICENESS = 10;
 
-export const DEFAULT_POOL_OPTIONS: CpuPoolOptions = { threads: defaultThreads(), maxQueue: 64 };
+export const DEFAULT_POOL_OPTIONS: CpuPoolOptions = { threads: defaultThreads(), maxQueue: 256 };
 
 export class CpuPool {
   private piscina: Piscina<WorkerJob, WorkerReply> | undefined;
