@@ -6,6 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { ProtocolError } from '../protocol/errors.js';
+import { exactSeed } from '../protocol/source-integers.js';
 import type { ImageFormat } from '../media/media-store.js';
 import { AIR_PATTERN, compileValidator, oneOf } from './validate.js';
 import { resultError, type ItemResult, type RecordedTaskModule, type TaskCall, type TaskResult } from './task-module.js';
@@ -69,7 +70,7 @@ async function run(call: TaskCall<Params>): Promise<TaskResult> {
   const count = p.numberResults ?? 1;
   // Seeds count in BigInt: above 2^53, `seed + i` in floating point would repeat a seed (and an
   // image). Items carry such seeds as exact JSON integers (protocol/envelope.ts serializeItem).
-  const firstSeed = BigInt(p.seed ?? randomInt(1, 2 ** 31));
+  const firstSeed = exactSeed(call.requestText, p.seed) ?? BigInt(randomInt(1, 2 ** 31));
   const seeds = Array.from({ length: count }, (_, i) => firstSeed + BigInt(i));
   const format: ImageFormat = normalizeFormat(p.outputFormat);
   const base = p.seedImage ? await services.imageInputs.resolve(org.id, 'seedImage', p.seedImage) : undefined;
