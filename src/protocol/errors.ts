@@ -119,7 +119,7 @@ export const MAX_MESSAGE_CHARS = 1_024;
 function bounded(text: string, max: number): string {
   if (text.length <= max) return text;
   let end = max - 1;
-  // Never split a surrogate pair (a lone half would not be valid UTF-8 on the wire).
+  // Never split a surrogate pair (the cut would leave a lone surrogate).
   const last = text.charCodeAt(end - 1);
   if (last >= 0xd800 && last <= 0xdbff) end--;
   return `${text.slice(0, end)}…`;
