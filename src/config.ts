@@ -40,6 +40,14 @@ export interface Config {
   wsIdleMs: number;
   /** How long frames a closed WebSocket could not receive are kept for a resumed session (RUNTRAIL_WS_RESUME_MS, default 120 s). */
   wsResumeMs: number;
+  /** Stop reading a WebSocket whose unsent frames exceed this many bytes (RUNTRAIL_WS_MAX_BUFFERED_BYTES, default 8 MiB). */
+  wsMaxBufferedBytes: number;
+  /** Close (4001) a WebSocket that stays over that bound without sending anything for this long (RUNTRAIL_WS_SEND_STALL_MS, default 30 s). */
+  wsSendStallMs: number;
+  /** GET /metrics needs `Authorization: Bearer <token>` when set (RUNTRAIL_METRICS_TOKEN). */
+  metricsToken: string | undefined;
+  /** `host:port` where /metrics is served instead of the API port (RUNTRAIL_METRICS_LISTEN). */
+  metricsListen: { host: string; port: number } | undefined;
   /** Days a task is kept for organizations without their own setting (RUNTRAIL_RETENTION_DAYS); undefined keeps them forever. */
   retentionDays: number | undefined;
   /** Seconds between two runs of the retention sweeper (RUNTRAIL_RETENTION_SWEEP_SECONDS). */
@@ -174,6 +182,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     },
     wsIdleMs: integer(pick(undefined, 'RUNTRAIL_WS_IDLE_MS') ?? '120000', 'RUNTRAIL_WS_IDLE_MS', 100),
     wsResumeMs: integer(pick(undefined, 'RUNTRAIL_WS_RESUME_MS') ?? '120000', 'RUNTRAIL_WS_RESUME_MS', 0),
+    wsMaxBufferedBytes: integer(pick(undefined, 'RUNTRAIL_WS_MAX_BUFFERED_BYTES') ?? String(8 * 1024 * 1024), 'RUNTRAIL_WS_MAX_BUFFERED_BYTES', 1024),
+    wsSendStallMs: integer(pick(undefined, 'RUNTRAIL_WS_SEND_STALL_MS') ?? '30000', 'RUNTRAIL_WS_SEND_STALL_MS', 100),
+    metricsToken: pick(undefined, 'RUNTRAIL_METRICS_TOKEN'),
+    metricsListen: listenAddress(pick(undefined, 'RUNTRAIL_METRICS_LISTEN'), 'RUNTRAIL_METRICS_LISTEN'),
     retentionDays: positiveNumber(pick(undefined, 'RUNTRAIL_RETENTION_DAYS'), 'RUNTRAIL_RETENTION_DAYS'),
     retentionSweepSeconds: positiveNumber(pick(undefined, 'RUNTRAIL_RETENTION_SWEEP_SECONDS'), 'RUNTRAIL_RETENTION_SWEEP_SECONDS') ?? 600,
     upstream: upstreamConfig(pick),
@@ -268,6 +280,14 @@ export function positiveNumber(raw: string | undefined, name: string): number | 
   const n = Number(raw);
   if (!/^\d*\.?\d+$/.test(raw) || !Number.isFinite(n) || n <= 0) throw new ConfigError(`${name} must be a number above 0, got "${raw}"`);
   return n;
+}
+
+/** `host:port` (IPv6 hosts in brackets), or a bare port on 127.0.0.1. */
+function listenAddress(raw: string | undefined, name: string): { host: string; port: number } | undefined {
+  if (raw === undefined) return undefined;
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+)):(\d+)$/.exec(raw) ?? /^()()(\d+)$/.exec(raw);
+  if (!m) throw new ConfigError(`${name} must be host:port (or a port), got "${raw}"`);
+  return { host: m[1] || m[2] || '127.0.0.1', port: integer(m[3]!, name, 0, 65535) };
 }
 
 function databaseUrl(raw: string | undefined): string | undefined {

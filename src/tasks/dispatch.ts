@@ -17,6 +17,7 @@ import { findTaskModule, routeTaskModule, supportedTaskTypes } from './registry.
 import type { RecordedTaskModule, TaskServices } from './task-module.js';
 import { checkDeliveryTargets, splitDeliveryOptions, type DeliveryOptions } from './delivery-options.js';
 import { TaskRunner } from './task-runner.js';
+import { ReceivedTasks, type Receipt } from './received-tasks.js';
 
 type Transport = NewTask['transport'];
 
@@ -47,6 +48,8 @@ export interface DispatchOptions {
 export class TaskDispatcher {
   /** Tasks running in this process, so an identical retry can wait for the original's outcome. */
   private readonly inflight = new Map<string, Promise<SerializedOutcome>>();
+  /** Tasks received but not yet recorded: lookups wait for them (read-after-receive). */
+  private readonly received = new ReceivedTasks();
 
   private readonly syncTimeoutMs: number;
   private readonly targets: OutboundTargetGuard;
@@ -75,6 +78,7 @@ export class TaskDispatcher {
   async dispatch(elements: readonly RequestElement[], org: Organization, transport: Transport): Promise<SerializedOutcome[]> {
     const units: RequestElement[][] = [];
     const byUuid = new Map<string, RequestElement[]>();
+    const recordable = new Map<RequestElement[], string>();
     for (const element of elements) {
       const v = element.value;
       if (typeof v !== 'object' || v === null || Array.isArray(v)) {
@@ -83,12 +87,12 @@ export class TaskDispatcher {
       const { taskUUID, taskType } = v as Record<string, unknown>;
       // Objects sharing a taskUUID form one task whatever else is wrong with them, so an invalid
       // object can never take a UUID away from a valid one in the same request.
-      const recordable =
+      const recorded =
         isCanonicalUuid(taskUUID) &&
         !(typeof taskType === 'string' && NEVER_RECORDED.has(taskType)) &&
         findTaskModule(String(taskType))?.kind !== 'lookup' &&
         credentialPath(element) === undefined;
-      if (recordable) {
+      if (recorded) {
         const key = taskUUID.toLowerCase();
         const group = byUuid.get(key);
         if (group) {
@@ -97,14 +101,22 @@ export class TaskDispatcher {
         }
         byUuid.set(key, [element]);
         units.push(byUuid.get(key)!);
+        recordable.set(byUuid.get(key)!, key);
       } else {
         units.push([element]);
       }
     }
-    return Promise.all(units.map((unit) => this.runUnit(unit, org, transport)));
+    // Noted before anything is awaited, so a lookup dispatched after this call waits for them.
+    return Promise.all(
+      units.map((unit) => {
+        const key = recordable.get(unit);
+        const receipt = key !== undefined ? this.received.receive(org.id, key) : ReceivedTasks.none;
+        return this.runUnit(unit, org, transport, receipt).finally(() => receipt.settle());
+      }),
+    );
   }
 
-  private async runUnit(unit: RequestElement[], org: Organization, transport: Transport): Promise<SerializedOutcome> {
+  private async runUnit(unit: RequestElement[], org: Organization, transport: Transport, receipt: Receipt): Promise<SerializedOutcome> {
     const first = unit[0]!.value as Record<string, unknown>;
     const rawType = first['taskType'];
     const rawUuid = first['taskUUID'];
@@ -117,7 +129,7 @@ export class TaskDispatcher {
     const metricType = module?.taskType ?? (echo.taskType === 'ping' ? 'ping' : 'unsupported');
     let outcome: SerializedOutcome;
     try {
-      outcome = await this.answer(unit, org, transport, echo, rawType, rawUuid);
+      outcome = await this.answer(unit, org, transport, echo, rawType, rawUuid, receipt);
     } catch (err) {
       // The ledger refused a write (full, locked or failing disk): this task's own error, naming
       // it, so the other tasks of the request still get their answers.
@@ -135,6 +147,7 @@ export class TaskDispatcher {
     echo: EchoContext,
     rawType: unknown,
     rawUuid: unknown,
+    receipt: Receipt,
   ): Promise<SerializedOutcome> {
     const first = unit[0]!.value as Record<string, unknown>;
     if (rawType === 'ping') return { data: [JSON.stringify({ taskType: 'ping', pong: true })], errors: [] };
@@ -178,6 +191,7 @@ export class TaskDispatcher {
 
     if (module?.kind === 'lookup') {
       if (uuidProblem) return failed(uuidProblem, echo);
+      await this.received.recorded(org.id, rawUuid as string);
       return module.lookup({ org, taskUUID: rawUuid as string, taskType: module.taskType, services: this.services });
     }
 
@@ -232,7 +246,7 @@ export class TaskDispatcher {
 
     if (delivery.method === 'async') return this.enqueue(task, echo);
 
-    const recorded = await this.metrics.timeLedgerWrite('recordRequest', this.services.ledger.recordRequest(task));
+    const recorded = await this.metrics.timeLedgerWrite('recordRequest', this.services.ledger.recordRequest(task)).finally(() => receipt.settle());
     if (!recorded.recorded) return this.replay(recorded.existing, task, echo);
 
     const key = inflightKey(org.id, taskUUID);
