@@ -293,7 +293,7 @@ export class TaskDispatcher {
     const deliveries = [...outcome.data, ...outcome.errors].flatMap((text, i) =>
       deliveriesFor(delivery, task, i, text, i < outcome.data.length ? result.media.slice(i, i + 1) : []),
     );
-    await this.metrics.timeLedgerWrite(
+    const applied = await this.metrics.timeLedgerWrite(
       'completeTask',
       this.services.ledger.completeTask({
         orgId: task.orgId,
@@ -308,8 +308,20 @@ export class TaskDispatcher {
         deliveries,
       }),
     );
+    if (!applied) return this.alreadyFinished(task, result, outcome);
     if (deliveries.length > 0) this.options.onDeliveries?.();
     return outcome;
+  }
+
+  /**
+   * The task was ended while it ran (another replica judged this one dead and recorded
+   * taskInterrupted): what is recorded is final, so the caller gets that, and this run's files go.
+   */
+  private async alreadyFinished(task: NewTask, result: TaskResult, own: SerializedOutcome): Promise<SerializedOutcome> {
+    await Promise.all(result.media.map((m) => this.services.media.remove(m).catch(() => undefined)));
+    this.services.log.warn({ taskUUID: task.taskUUID }, 'a sync task had been ended elsewhere before it completed here; answering what is recorded');
+    const stored = await this.services.ledger.findTask(task.orgId, task.taskUUID);
+    return stored?.responseText ? outcomeFromEnvelope(stored.responseText) : own;
   }
 
   /**

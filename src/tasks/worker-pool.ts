@@ -7,7 +7,8 @@
 
 import { randomUUID } from 'node:crypto';
 import { Doorbell } from '../doorbell.js';
-import type { AccountStore, NewDelivery, QueuedJob, ResultItem, StoredTask } from '../ledger/types.js';
+import { JobLeaseLost } from '../ledger/job-lease.js';
+import type { AccountStore, MediaRecord, NewDelivery, QueuedJob, ResultItem, StoredTask } from '../ledger/types.js';
 import { serializeItem, taskEnvelope } from '../protocol/envelope.js';
 import { ProtocolError, type ErrorObject } from '../protocol/errors.js';
 import { deliveriesFor, splitDeliveryOptions } from './delivery-options.js';
@@ -95,7 +96,6 @@ export class WorkerPool {
           engine: null,
           completedAt: Date.now(),
           media: [],
-          onlyIfProcessing: true,
         });
       }
       ended += orphans.length;
@@ -143,7 +143,10 @@ export class WorkerPool {
       }
       for (const job of jobs) {
         const run: Promise<void> = this.runJob(job)
-          .catch((err: unknown) => this.services.log.error({ err, taskUUID: job.taskUUID }, 'a queued task could not be completed'))
+          .catch((err: unknown) => {
+            if (err instanceof JobLeaseLost) this.services.log.warn({ taskUUID: job.taskUUID, claim: job.claim }, 'a queued task was taken over by another worker; this run was dropped');
+            else this.services.log.error({ err, taskUUID: job.taskUUID }, 'a queued task could not be completed');
+          })
           .finally(() => {
             this.running.delete(run);
             this.wake();
@@ -151,6 +154,15 @@ export class WorkerPool {
         this.running.add(run);
       }
     }
+  }
+
+  /**
+   * A job write was refused: when because this run lost the job (JobLeaseLost), the files it
+   * produced for that write are removed, since no record names them; the error goes on either way.
+   */
+  private async dropFenced(err: unknown, media: readonly MediaRecord[]): Promise<never> {
+    if (err instanceof JobLeaseLost) await Promise.all(media.map((m) => this.services.media.remove(m).catch(() => undefined)));
+    throw err;
   }
 
   private idle(ms: number): Promise<void> {
@@ -163,7 +175,7 @@ export class WorkerPool {
     if (!task || task.responseText !== null) {
       // Deleted while queued (retention), or already complete: nothing to run; just drop the job.
       if (task?.responseText) this.services.log.warn({ taskUUID: job.taskUUID }, 'a completed task still had a job');
-      await queue.finishJob(task ? completionOf(task) : dropped(job));
+      await queue.finishJob(task ? completionOf(task) : dropped(job), job.claim);
       return;
     }
     const echo = originalTask(task);
@@ -189,7 +201,7 @@ export class WorkerPool {
         const item = resultItem(index, r);
         const media = 'media' in r ? r.media : [];
         const deliveries = deliveriesFor(delivery, task, index, item.text, media);
-        await queue.recordItem(job.orgId, job.taskUUID, item, media, deliveries);
+        await queue.recordItem(job.orgId, job.taskUUID, item, media, deliveries, job.claim).catch((err: unknown) => this.dropFenced(err, media));
         recorded.set(index, item);
         if (deliveries.length > 0) this.onDeliveries();
       };
@@ -208,6 +220,7 @@ export class WorkerPool {
           onProgress: (index, percent) => progress.set(job.orgId, job.taskUUID, index, percent),
         });
       } catch (err) {
+        if (err instanceof JobLeaseLost) throw err;
         if (err instanceof ProtocolError) taskError = err.toObject(echo);
         else {
           this.services.log.error({ err, taskUUID: echo.taskUUID, taskType: echo.taskType }, 'task failed unexpectedly');
@@ -236,6 +249,7 @@ export class WorkerPool {
     const all = [...recorded.values(), ...late].sort((a, b) => a.index - b.index);
     const data = all.filter((r) => r.status === 'success').map((r) => r.text);
     const errors = all.filter((r) => r.status === 'error').map((r) => r.text);
+    const finalMedia = result && reported === 0 ? result.media : [];
     await queue.finishJob({
       orgId: job.orgId,
       taskUUID: job.taskUUID,
@@ -245,9 +259,9 @@ export class WorkerPool {
       errorCode: errors.length > 0 ? (JSON.parse(errors[0]!) as { code: string }).code : null,
       engine: result?.engine ?? null,
       completedAt: Date.now(),
-      media: result && reported === 0 ? result.media : [],
+      media: finalMedia,
       deliveries,
-    });
+    }, job.claim).catch((err: unknown) => this.dropFenced(err, finalMedia));
     progress.clear(job.orgId, job.taskUUID);
     if (deliveries.length > 0) this.onDeliveries();
   }
