@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { buildEngineRouter } from './engines/routing.js';
 import { createApiKey, ensureApiKey } from './ledger/api-keys.js';
-import { openStorage } from './ledger/open-storage.js';
+import { openServerStorage } from './ledger/open-storage.js';
 import type { Storage } from './ledger/types.js';
 import { ImageInputResolver } from './media/image-input.js';
 import { MediaStore } from './media/media-store.js';
@@ -35,7 +35,7 @@ export function createLogger(config: Config): Logger {
 }
 
 export async function startServer(config: Config, log: Logger, say: (line: string) => void): Promise<RunningServer> {
-  const storage = await openStorage(config);
+  const storage = await openServerStorage(config);
   try {
     await provisionKeys(storage, config, say);
     const media = new MediaStore(config.mediaDir);
