@@ -92,6 +92,7 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       webhookAttempts: async (orgId, taskUUID) => (await storage.deliveries.listForTask(taskUUID, orgId)).map(deliveryView),
       audit: storage.audit,
       currentResponse: (task) => currentResponseText(task, services),
+      probeStorage: () => storage.probe(),
     });
     const websocket = new WebSocketGateway({
       dispatcher,

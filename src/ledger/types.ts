@@ -319,6 +319,11 @@ export interface Storage {
   accounts: AccountStore;
   audit: AuditStore;
   sessions: SessionStore;
+  /**
+   * Resolves when the ledger answers a read (for /healthz); rejects saying what failed. A write
+   * refused for a full disk is not a failure here: it is that task's serviceUnavailable.
+   */
+  probe(): Promise<void>;
   close(): Promise<void>;
 }
 

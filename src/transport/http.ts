@@ -34,6 +34,8 @@ export interface HttpDeps {
   audit?: import('../ledger/types.js').AuditStore;
   /** A task's response as getTaskDetails shows it (the current state while it runs). */
   currentResponse?: (task: StoredTask) => Promise<string>;
+  /** Checks storage for /healthz (Storage.probe); rejects when it failed. */
+  probeStorage?: () => Promise<void>;
 }
 
 export function buildHttpApp(deps: HttpDeps): FastifyInstance {
@@ -113,7 +115,17 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     return reply.code(status).type('application/json').send(replyEnvelope(outcomes));
   });
 
-  app.get('/healthz', async (_req, reply) => reply.type('application/json').send('{"status":"ok"}'));
+  // A server whose storage fails is not healthy, even though it still answers: a load balancer
+  // or supervisor should take it out of service (the reason goes to the log, not to the caller).
+  app.get('/healthz', async (_req, reply) => {
+    try {
+      await deps.probeStorage?.();
+    } catch (err) {
+      deps.log.error({ err }, 'health check: storage failed');
+      return reply.code(503).type('application/json').send('{"status":"unavailable","storage":"failing"}');
+    }
+    return reply.type('application/json').send('{"status":"ok"}');
+  });
 
   app.get('/metrics', async (_req, reply) =>
     reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),

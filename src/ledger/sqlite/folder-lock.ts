@@ -25,7 +25,9 @@ export function lockDataFolder(dataDir: string): FolderLock {
   const file = join(dataDir, LOCK_FILE);
   const db = new Database(file, { timeout: 0 });
   try {
-    // In exclusive locking mode the lock a write takes is kept after its commit, until close.
+    // In exclusive locking mode the lock a write takes is kept after its commit, until close. The
+    // file's content does not matter, so no journal is kept for it (none is left in the folder).
+    db.pragma('journal_mode = MEMORY');
     db.pragma('locking_mode = EXCLUSIVE');
     db.exec(`BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS holder (pid INTEGER, since INTEGER); DELETE FROM holder;
              INSERT INTO holder VALUES (${process.pid}, ${Date.now()}); COMMIT`);
