@@ -1,8 +1,9 @@
 // Values one backend would take and the other refuse never reach storage, and a storage failure
 // under one task never costs the other tasks of its request their answers. Driven over REST on
-// SQLite and on PostgreSQL: a taskType or model holding U+0000, and a taskType of 3 000 bytes,
-// get the same invalidTaskType / invalidModel answer on both, beside tasks that run and answer;
-// a write the database refuses (a trigger) fails only its own task.
+// SQLite and on PostgreSQL: a taskType holding U+0000 or of 3 000 bytes (unsupportedTaskType)
+// and a model holding U+0000 (invalidModel, whatever the task type) get the same answers on
+// both, beside tasks that run and answer; a write the database refuses (a trigger) fails only
+// its own task.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,16 +16,22 @@ import { postgresSuiteGate, uniqueSchema } from './helpers/postgres.js';
 type Item = Record<string, unknown>;
 
 const NUL_TYPE = 'image\u0000Inference';
+const PNG_1X1 =
+  'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 const LONG_TYPE = 'imageInference' + 'x'.repeat(3000 - 'imageInference'.length);
 
 /** One request mixing good tasks with tasks whose taskType or model no backend may store. */
 function mixedRequest(): { tasks: Item[]; bad: { task: Item; code: string; parameter: string }[] } {
   const bad = [
-    { task: { ...imageTask(), taskType: NUL_TYPE }, code: 'invalidTaskType', parameter: 'taskType' },
-    { task: { ...imageTask(), taskType: LONG_TYPE }, code: 'invalidTaskType', parameter: 'taskType' },
+    { task: { ...imageTask(), taskType: NUL_TYPE }, code: 'unsupportedTaskType', parameter: 'taskType' },
+    { task: { ...imageTask(), taskType: LONG_TYPE }, code: 'unsupportedTaskType', parameter: 'taskType' },
     { task: imageTask({ model: 'runware:101@1\u0000' }), code: 'invalidModel', parameter: 'model' },
-    { task: { taskType: 'ping', taskUUID: uuid(), model: 'x\u0000' }, code: '', parameter: '' },
-  ].filter((b) => b.code !== '');
+    {
+      task: { taskType: 'upscale', taskUUID: uuid(), inputImage: PNG_1X1, upscaleFactor: 2, model: 'runware:upscale\u0000@1' },
+      code: 'invalidModel',
+      parameter: 'model',
+    },
+  ];
   return { tasks: [imageTask(), ...bad.map((b) => b.task), imageTask()], bad };
 }
 
@@ -95,7 +102,7 @@ describe('SQLite', () => {
     await server?.stop();
   });
 
-  test('taskType / model with U+0000 or a 3 000-byte taskType: those tasks get invalidTaskType / invalidModel, the others run', async () => {
+  test('taskType / model with U+0000 or a 3 000-byte taskType: those tasks get unsupportedTaskType / invalidModel, the others run', async () => {
     shapes['sqlite'] = await checkMixedRequest(server);
   });
 
@@ -124,7 +131,7 @@ if (await postgresSuiteGate('recorded fields on PostgreSQL')) {
       await dropSchemaOf(databaseUrl);
     });
 
-    test('taskType / model with U+0000 or a 3 000-byte taskType: those tasks get invalidTaskType / invalidModel, the others run', async () => {
+    test('taskType / model with U+0000 or a 3 000-byte taskType: those tasks get unsupportedTaskType / invalidModel, the others run', async () => {
       shapes['postgres'] = await checkMixedRequest(server);
       if (shapes['sqlite']) assert.deepEqual(shapes['postgres'], shapes['sqlite'], 'the same answers on both backends');
     });

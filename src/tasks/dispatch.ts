@@ -16,7 +16,7 @@ import type { Metrics } from '../metrics.js';
 import { findTaskModule, routeTaskModule, supportedTaskTypes } from './registry.js';
 import type { RecordedTaskModule, TaskResult, TaskServices } from './task-module.js';
 import { checkDeliveryTargets, deliveriesFor, splitDeliveryOptions, type DeliveryOptions } from './delivery-options.js';
-import { modelProblem, recordedModel, recordedTaskType, taskTypeProblem } from './recorded-fields.js';
+import { modelProblem, recordedModel, recordedTaskType } from './recorded-fields.js';
 
 type Transport = NewTask['transport'];
 
@@ -189,8 +189,6 @@ export class TaskDispatcher {
         parameter: 'taskType',
         type: 'string',
       });
-    } else if (taskTypeProblem(rawType)) {
-      problem = taskTypeProblem(rawType);
     } else if (!module) {
       problem = new ProtocolError(
         'unsupportedTaskType',
