@@ -144,8 +144,10 @@ export class WorkerPool {
       for (const job of jobs) {
         const run: Promise<void> = this.runJob(job)
           .catch((err: unknown) => {
-            if (err instanceof JobLeaseLost) this.services.log.warn({ taskUUID: job.taskUUID, claim: job.claim }, 'a queued task was taken over by another worker; this run was dropped');
-            else this.services.log.error({ err, taskUUID: job.taskUUID }, 'a queued task could not be completed');
+            if (err instanceof JobLeaseLost) {
+              this.services.progress.clear(job.orgId, job.taskUUID);
+              this.services.log.warn({ taskUUID: job.taskUUID, claim: job.claim }, 'a queued task was taken over by another worker; this run was dropped');
+            } else this.services.log.error({ err, taskUUID: job.taskUUID }, 'a queued task could not be completed');
           })
           .finally(() => {
             this.running.delete(run);
