@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { availableParallelism } from 'node:os';
+import { apiKeyProblem } from './ledger/api-keys.js';
 
 export interface PriceRule {
   /** AIR pattern with `*` wildcards (`runware:*`, `*`), matched against the task's model. */
@@ -140,6 +141,12 @@ export interface AsyncConfig {
 
 export class ConfigError extends Error {}
 
+function configuredApiKey(key: string | undefined): string | undefined {
+  const problem = key === undefined ? undefined : apiKeyProblem(key);
+  if (problem !== undefined) throw new ConfigError(`RUNTRAIL_API_KEY (or --api-key) ${problem}`);
+  return key;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFlags = {}): Config {
   const pick = (flag: string | undefined, name: string): string | undefined => {
     const v = flag ?? env[name];
@@ -155,7 +162,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     host,
     dataDir,
     mediaDir,
-    apiKey: pick(flags.apiKey, 'RUNTRAIL_API_KEY'),
+    apiKey: configuredApiKey(pick(flags.apiKey, 'RUNTRAIL_API_KEY')),
     maxBodyBytes: integer(pick(flags.maxBodyBytes, 'RUNTRAIL_MAX_BODY_BYTES') ?? String(32 * 1024 * 1024), 'RUNTRAIL_MAX_BODY_BYTES', 64),
     maxTasksPerRequest: integer(pick(undefined, 'RUNTRAIL_MAX_TASKS_PER_REQUEST') ?? '100', 'RUNTRAIL_MAX_TASKS_PER_REQUEST', 1),
     maxJsonDepth: integer(pick(undefined, 'RUNTRAIL_MAX_JSON_DEPTH') ?? '32', 'RUNTRAIL_MAX_JSON_DEPTH', 2),

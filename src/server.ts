@@ -6,7 +6,7 @@ import type { Config } from './config.js';
 import { buildEngineRouter } from './engines/routing.js';
 import type { EngineRouter } from './engines/engine.js';
 import { createApiKey, ensureApiKey } from './ledger/api-keys.js';
-import { openStorage } from './ledger/open-storage.js';
+import { openServerStorage } from './ledger/open-storage.js';
 import type { Storage } from './ledger/types.js';
 import { ImageInputResolver } from './media/image-input.js';
 import { MediaStore } from './media/media-store.js';
@@ -43,7 +43,7 @@ export function createLogger(config: Config): Logger {
 }
 
 export async function startServer(config: Config, log: Logger, say: (line: string) => void): Promise<RunningServer> {
-  const storage = await openStorage(config);
+  const storage = await openServerStorage(config);
   let engines: EngineRouter | undefined;
   try {
     await provisionKeys(storage, config, say);
@@ -109,6 +109,7 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       currentResponse: (task) => currentResponseText(task, services),
       health: async () => ({ engines: await services.engines.health() }),
       metricsEndpoint: { onApiPort: config.metricsListen === undefined, token: config.metricsToken },
+      probeStorage: () => storage.probe(),
     });
     const websocket = new WebSocketGateway({
       dispatcher,

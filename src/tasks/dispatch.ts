@@ -18,6 +18,7 @@ import type { RecordedTaskModule, TaskServices } from './task-module.js';
 import { checkDeliveryTargets, splitDeliveryOptions, type DeliveryOptions } from './delivery-options.js';
 import { TaskRunner } from './task-runner.js';
 import { ReceivedTasks, type Receipt } from './received-tasks.js';
+import { modelProblem, recordedModel, recordedTaskType } from './recorded-fields.js';
 
 type Transport = NewTask['transport'];
 
@@ -131,10 +132,12 @@ export class TaskDispatcher {
     try {
       outcome = await this.answer(unit, org, transport, echo, rawType, rawUuid, receipt);
     } catch (err) {
-      // The ledger refused a write (full, locked or failing disk): this task's own error, naming
-      // it, so the other tasks of the request still get their answers.
-      if (!(err instanceof ProtocolError) || err.code !== 'serviceUnavailable') throw err;
-      outcome = failed(err, echo);
+      // Storage failed under this task: its own error, naming it, so the other tasks of the
+      // request still get their answers. The backend says which failures mean storage is
+      // unavailable (full, locked, failing, unreachable: serviceUnavailable, retry later); any
+      // other failure (a value the storage refused) is this task's internal error.
+      if (err instanceof ProtocolError && err.code !== 'serviceUnavailable') throw err;
+      outcome = failed(err instanceof ProtocolError ? err : this.internalError(err, { taskUUID: echo.taskUUID, taskType: echo.taskType }), echo);
     }
     this.metrics.tasks.inc({ task_type: metricType, outcome: outcome.data.length > 0 ? 'success' : 'error' });
     return outcome;
@@ -216,13 +219,14 @@ export class TaskDispatcher {
     const task: NewTask = {
       orgId: org.id,
       taskUUID,
-      taskType: echo.taskType ?? '',
+      taskType: recordedTaskType(echo.taskType),
       requestText: `[${unit.map((e) => e.source).join(',')}]`,
-      model: typeof first['model'] === 'string' ? first['model'] : null,
+      model: recordedModel(first['model']),
       transport,
       createdAt: Date.now(),
     };
 
+    problem ??= modelProblem(first['model']);
     if (unit.length > 1) {
       problem = new ProtocolError('conflictTaskUUID', `This request holds ${unit.length} task objects with the same taskUUID; each task needs its own.`, {
         parameter: 'taskUUID',
@@ -326,6 +330,10 @@ export class TaskDispatcher {
     );
   }
 
+  private internalError(err: unknown, task: { taskUUID?: string; taskType?: string }): ProtocolError {
+    this.services.log.error({ err, taskUUID: task.taskUUID, taskType: task.taskType }, 'task failed unexpectedly');
+    return new ProtocolError('internalServerError', 'The task failed because of an internal error on the server.');
+  }
 }
 
 /**

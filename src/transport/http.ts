@@ -40,6 +40,8 @@ export interface HttpDeps {
   currentResponse?: (task: StoredTask) => Promise<string>;
   /** GET /metrics: whether this port serves it (not when it has a listen address of its own), and the token it needs. */
   metricsEndpoint?: { onApiPort: boolean; token: string | undefined };
+  /** Checks storage for /healthz (Storage.probe); rejects when it failed. */
+  probeStorage?: () => Promise<void>;
 }
 
 export function buildHttpApp(deps: HttpDeps): FastifyInstance {
@@ -123,8 +125,18 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     return reply.code(status).type('application/json').send(replyEnvelope(outcomes));
   });
 
-  // The engines' readiness rides along: which operations can run, and why the others cannot.
-  app.get('/healthz', async (_req, reply) => reply.type('application/json').send(JSON.stringify({ status: 'ok', ...(deps.health ? await deps.health() : {}) })));
+  // The engines' readiness rides along: which operations can run, and why the others cannot. A
+  // server whose storage fails is not healthy, even though it still answers: a load balancer or
+  // supervisor should take it out of service (the reason goes to the log, not to the caller).
+  app.get('/healthz', async (_req, reply) => {
+    try {
+      await deps.probeStorage?.();
+    } catch (err) {
+      deps.log.error({ err }, 'health check: storage failed');
+      return reply.code(503).type('application/json').send('{"status":"unavailable","storage":"failing"}');
+    }
+    return reply.type('application/json').send(JSON.stringify({ status: 'ok', ...(deps.health ? await deps.health() : {}) }));
+  });
 
   const metricsEndpoint = deps.metricsEndpoint ?? { onApiPort: true, token: undefined };
   if (metricsEndpoint.onApiPort) {

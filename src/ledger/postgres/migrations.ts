@@ -188,4 +188,11 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    // Version 8 fences job writes: every claim of a job takes the next claim token, and results
+    // and completions are taken only under the job's latest claim, so a replica whose lease ran
+    // out (paused, partitioned) cannot overwrite what the replica that took the job over recorded.
+    version: 8,
+    sql: `ALTER TABLE jobs ADD COLUMN claim_token BIGINT NOT NULL DEFAULT 0;`,
+  },
 ];

@@ -225,4 +225,11 @@ export const MIGRATIONS: Migration[] = [
     version: 7,
     sql: `SELECT 1;`,
   },
+  {
+    // Version 8 fences job writes: every claim of a job takes the next claim token, and results
+    // and completions are taken only under the job's latest claim, so a worker whose lease ran out
+    // cannot overwrite what the worker that took the job over recorded (docs/async.md).
+    version: 8,
+    sql: `ALTER TABLE jobs ADD COLUMN claim_token INTEGER NOT NULL DEFAULT 0;`,
+  },
 ];
