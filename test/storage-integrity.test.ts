@@ -116,7 +116,7 @@ describe('/healthz reports storage failure', () => {
       assert.equal((await server.post([imageTask()])).status, 200);
       const ok = await fetch(`${server.url}/healthz`);
       assert.equal(ok.status, 200);
-      assert.deepEqual(await ok.json(), { status: 'ok' });
+      assert.equal(((await ok.json()) as { status: string }).status, 'ok');
       // The database file, its log and the log's index all lose their contents.
       truncateSync(join(server.dataDir, 'runtrail.db'), 0);
       truncateSync(join(server.dataDir, 'runtrail.db-wal'), 0);
