@@ -13,14 +13,17 @@ export type Param = (value: unknown) => string;
  * lease ran out at `now`. `perOrgLimit` 0 means no cap (round robin only).
  */
 export function fairJobsSql(p: Param, now: number, limit: number, perOrgLimit: number): string {
-  const cap = capCondition(p, perOrgLimit);
+  // (Placeholders in text order: SQLite's `?` take the values in the order they were added.)
+  const now1 = p(now);
+  const now2 = p(now);
+  const cap = perOrgLimit > 0 ? `WHERE c.place + coalesce(busy.n, 0) <= ${p(perOrgLimit)}` : '';
   return `SELECT c.seq AS seq, c.place + coalesce(busy.n, 0) AS turn FROM (
       SELECT seq, org_id, row_number() OVER (PARTITION BY org_id ORDER BY seq) AS place FROM jobs
-      WHERE state = 'queued' OR (state = 'running' AND lease_until < ${p(now)})
+      WHERE state = 'queued' OR (state = 'running' AND lease_until < ${now1})
     ) c LEFT JOIN (
-      SELECT org_id, count(*) AS n FROM jobs WHERE state = 'running' AND lease_until >= ${p(now)} GROUP BY org_id
+      SELECT org_id, count(*) AS n FROM jobs WHERE state = 'running' AND lease_until >= ${now2} GROUP BY org_id
     ) busy ON busy.org_id = c.org_id
-    ${cap ? `WHERE c.place + coalesce(busy.n, 0) <= ${cap}` : ''}
+    ${cap}
     ORDER BY c.place + coalesce(busy.n, 0), c.seq LIMIT ${p(limit)}`;
 }
 
@@ -29,19 +32,17 @@ export function fairJobsSql(p: Param, now: number, limit: number, perOrgLimit: n
  * pending with an owner and a next_attempt_at in the future (its lease).
  */
 export function fairDeliveriesSql(p: Param, now: number, limit: number, perOrgLimit: number): string {
-  const cap = capCondition(p, perOrgLimit);
+  const now1 = p(now);
+  const now2 = p(now);
+  const cap = perOrgLimit > 0 ? `WHERE c.place + coalesce(busy.n, 0) <= ${p(perOrgLimit)}` : '';
   return `SELECT c.id FROM (
       SELECT id, org_id, next_attempt_at, row_number() OVER (PARTITION BY org_id ORDER BY next_attempt_at, id) AS place FROM deliveries
-      WHERE state = 'pending' AND next_attempt_at <= ${p(now)}
+      WHERE state = 'pending' AND next_attempt_at <= ${now1}
     ) c LEFT JOIN (
-      SELECT org_id, count(*) AS n FROM deliveries WHERE state = 'pending' AND owner IS NOT NULL AND next_attempt_at > ${p(now)} GROUP BY org_id
+      SELECT org_id, count(*) AS n FROM deliveries WHERE state = 'pending' AND owner IS NOT NULL AND next_attempt_at > ${now2} GROUP BY org_id
     ) busy ON busy.org_id = c.org_id
-    ${cap ? `WHERE c.place + coalesce(busy.n, 0) <= ${cap}` : ''}
+    ${cap}
     ORDER BY c.place + coalesce(busy.n, 0), c.next_attempt_at, c.id LIMIT ${p(limit)}`;
-}
-
-function capCondition(p: Param, perOrgLimit: number): string | undefined {
-  return perOrgLimit > 0 ? p(perOrgLimit) : undefined;
 }
 
 /** Placeholders for SQLite: `?`, the values collected in order. */
