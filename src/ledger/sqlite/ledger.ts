@@ -19,6 +19,7 @@ import { DELIVERY_COLUMNS, deliveryValues, mediaFromRow, taskFromRow, uuidKey as
 import { countSql, countsFrom, pageFrom, taskPageSql, type SqlDialect } from '../task-query.js';
 import type { GroupCommitter, SqliteDatabase } from './database.js';
 import { packTexts } from '../packed-texts.js';
+import { wordSearch } from '../text-search.js';
 import { uuidLookupKey } from './uuid-key.js';
 
 export class SqliteTaskLedger implements TaskLedger {
@@ -33,6 +34,7 @@ export class SqliteTaskLedger implements TaskLedger {
   private readonly selectMediaForOrg;
   private readonly selectMedia;
   private readonly insertDeliveryRow;
+  private readonly indexText;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -67,6 +69,9 @@ export class SqliteTaskLedger implements TaskLedger {
     this.selectMediaForOrg = db.prepare<[string, string], MediaRow>('SELECT * FROM media WHERE media_uuid = ? AND org_id = ?');
     this.selectMedia = db.prepare<[string], MediaRow>('SELECT * FROM media WHERE media_uuid = ?');
     this.insertDeliveryRow = db.prepare(`INSERT INTO deliveries (${DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    // The word index of request texts (migration 9), fed the plain text as the task is recorded:
+    // later the row may hold it only packed.
+    this.indexText = db.prepare('INSERT INTO tasks_text (rowid, request_text) VALUES (?, ?)');
   }
 
   recordRequest(task: NewTask): Promise<RecordOutcome> {
@@ -205,7 +210,8 @@ export class SqliteTaskLedger implements TaskLedger {
       if (this.findRow(task.orgId, task.taskUUID)) return false;
       const uuid = key(task.taskUUID);
       this.ensureOrg.run(task.orgId);
-      this.insertTask.run({ ...task, uuidKey: uuidLookupKey(uuid), taskUUID: uuid, ...storedTexts(task.requestText, task.responseText) });
+      const row = this.insertTask.run({ ...task, uuidKey: uuidLookupKey(uuid), taskUUID: uuid, ...storedTexts(task.requestText, task.responseText) });
+      this.indexText.run(row.lastInsertRowid, task.requestText);
       for (const m of media) {
         this.insertMediaIfNew.run({ ...m, mediaUUID: key(m.mediaUUID), orgId: task.orgId, taskUUID: key(task.taskUUID) });
       }
@@ -231,10 +237,13 @@ export class SqliteTaskLedger implements TaskLedger {
     const inList = 'org_id = ? AND task_uuid IN (SELECT value FROM json_each(?))';
     this.db.prepare(`DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE ${inList})`).run(orgId, list);
     for (const table of ['deliveries', 'task_items', 'jobs', 'upstream_exchanges']) this.db.prepare(`DELETE FROM ${table} WHERE ${inList}`).run(orgId, list);
-    const tasks = this.db
-      // INDEXED BY: without statistics the planner would rather walk the organization's whole time index.
-      .prepare(`DELETE FROM tasks INDEXED BY tasks_by_uuid WHERE uuid_key IN (SELECT value FROM json_each(?)) AND org = ${orgSeq('?')} AND task_uuid IN (SELECT value FROM json_each(?))`)
-      .run(keys, orgId, list).changes;
+    // INDEXED BY: without statistics the planner would rather walk the organization's whole time index.
+    const these = `FROM tasks INDEXED BY tasks_by_uuid WHERE uuid_key IN (SELECT value FROM json_each(?)) AND org = ${orgSeq('?')} AND task_uuid IN (SELECT value FROM json_each(?))`;
+    // A contentless index forgets a row when told the words it indexed: the same request text.
+    this.db
+      .prepare(`INSERT INTO tasks_text (tasks_text, rowid, request_text) SELECT 'delete', id, coalesce(request_text, runtrail_request_text(packed_texts)) ${these}`)
+      .run(keys, orgId, list);
+    const tasks = this.db.prepare(`DELETE ${these}`).run(keys, orgId, list).changes;
     return { tasks, media };
   }
 
@@ -246,7 +255,7 @@ export class SqliteTaskLedger implements TaskLedger {
     if (existing) return { recorded: false, existing: taskOf(existing, task.orgId) };
     const uuid = key(task.taskUUID);
     this.ensureOrg.run(task.orgId);
-    this.insertTask.run({
+    const row = this.insertTask.run({
       uuidKey: uuidLookupKey(uuid),
       orgId: task.orgId,
       taskUUID: uuid,
@@ -261,6 +270,7 @@ export class SqliteTaskLedger implements TaskLedger {
       createdAt: task.createdAt,
       completedAt: done.completedAt ?? null,
     });
+    this.indexText.run(row.lastInsertRowid, task.requestText);
     return { recorded: true };
   }
 }
@@ -299,5 +309,12 @@ function dialect(params: unknown[]): SqlDialect {
     likeOperator: 'LIKE',
     requestText: 'coalesce(request_text, runtrail_request_text(packed_texts))',
     orgCondition: (placeholder) => `org = ${orgSeq(placeholder)}`,
+    textCondition(text) {
+      const search = wordSearch(text);
+      // `+id`: the candidates are a set the organization's time index is checked against, newest
+      // first, so a page stops at its limit instead of sorting every candidate.
+      const indexed = `+id IN (SELECT rowid FROM tasks_text WHERE tasks_text MATCH ${this.param(search.match)})`;
+      return search.check === undefined ? indexed : `${indexed} AND runtrail_text_has(request_text, packed_texts, ${this.param(search.check)})`;
+    },
   };
 }
