@@ -38,12 +38,17 @@ export function taskWhere(orgId: string, filter: TaskFilter, sql: SqlDialect): s
 
 /** A page query: newest first, continuing strictly after the cursor, one row more than asked to tell whether another page follows. */
 export function taskPageSql(orgId: string, filter: TaskFilter, cursor: TaskCursor | null, limit: number, sql: SqlDialect): string {
+  return `SELECT * FROM tasks WHERE ${pageWhere(orgId, filter, cursor, sql)} ORDER BY created_at DESC, task_uuid DESC LIMIT ${sql.param(limit + 1)}`;
+}
+
+/** The conditions of a page: the filter's, and "strictly after the cursor". */
+export function pageWhere(orgId: string, filter: TaskFilter, cursor: TaskCursor | null, sql: SqlDialect): string {
   let where = taskWhere(orgId, filter, sql);
   if (cursor) {
     const at = sql.param(cursor.createdAt);
     where += ` AND (created_at < ${at} OR (created_at = ${sql.param(cursor.createdAt)} AND task_uuid < ${sql.param(cursor.taskUUID.toLowerCase())}))`;
   }
-  return `SELECT * FROM tasks WHERE ${where} ORDER BY created_at DESC, task_uuid DESC LIMIT ${sql.param(limit + 1)}`;
+  return where;
 }
 
 export function countSql(orgId: string, filter: TaskFilter, sql: SqlDialect): string {

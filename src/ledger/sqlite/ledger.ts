@@ -19,7 +19,7 @@ import { DELIVERY_COLUMNS, deliveryValues, mediaFromRow, taskFromRow, uuidKey as
 import { countSql, countsFrom, pageFrom, taskPageSql, type SqlDialect } from '../task-query.js';
 import type { GroupCommitter, SqliteDatabase } from './database.js';
 import { packTexts } from '../packed-texts.js';
-import { wordSearch } from '../text-search.js';
+import { searchCounts, searchPage, type SearchContext } from './history-search.js';
 import { uuidLookupKey } from './uuid-key.js';
 
 export class SqliteTaskLedger implements TaskLedger {
@@ -35,6 +35,9 @@ export class SqliteTaskLedger implements TaskLedger {
   private readonly selectMedia;
   private readonly insertDeliveryRow;
   private readonly indexText;
+  /** The last history query queued (see inTurn). */
+  private historyQueries: Promise<unknown> = Promise.resolve();
+  private readonly search: SearchContext;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -72,6 +75,7 @@ export class SqliteTaskLedger implements TaskLedger {
     // The word index of request texts (migration 9), fed the plain text as the task is recorded:
     // later the row may hold it only packed.
     this.indexText = db.prepare('INSERT INTO tasks_text (rowid, request_text) VALUES (?, ?)');
+    this.search = { db, inTurn: (query) => this.inTurn(query), dialect };
   }
 
   recordRequest(task: NewTask): Promise<RecordOutcome> {
@@ -173,15 +177,32 @@ export class SqliteTaskLedger implements TaskLedger {
   }
 
   async listTasks(orgId: string, filter: TaskFilter, cursor: TaskCursor | null, limit: number): Promise<TaskPage> {
-    const params: unknown[] = [];
-    const sql = taskPageSql(orgId, filter, cursor, limit, dialect(params));
-    return pageFrom(this.db.prepare<unknown[], TaskTableRow>(sql).all(...params).map((row) => taskOf(row, orgId)), limit);
+    if (filter.text) return pageFrom((await searchPage(this.search, orgId, filter, cursor, limit)).map((row) => taskOf(row, orgId)), limit);
+    return this.inTurn(() => {
+      const params: unknown[] = [];
+      const sql = taskPageSql(orgId, filter, cursor, limit, dialect(params));
+      return pageFrom(this.db.prepare<unknown[], TaskTableRow>(sql).all(...params).map((row) => taskOf(row, orgId)), limit);
+    });
   }
 
-  async countTasks(orgId: string, filter: TaskFilter): Promise<TaskCounts> {
-    const params: unknown[] = [];
-    const sql = countSql(orgId, filter, dialect(params));
-    return countsFrom(this.db.prepare<unknown[], { status: string; n: number }>(sql).all(...params));
+  countTasks(orgId: string, filter: TaskFilter): Promise<TaskCounts> {
+    if (filter.text) return searchCounts(this.search, orgId, filter);
+    return this.inTurn(() => {
+      const params: unknown[] = [];
+      const sql = countSql(orgId, filter, dialect(params));
+      return countsFrom(this.db.prepare<unknown[], { status: string; n: number }>(sql).all(...params));
+    });
+  }
+
+  /**
+   * Runs a history query (synchronous, like every better-sqlite3 call) after the ones queued
+   * before it, each in a turn of the event loop of its own: requests that arrive meanwhile
+   * (a /healthz, a task) are served between two queries instead of after all of them.
+   */
+  private inTurn<T>(query: () => T): Promise<T> {
+    const turn = this.historyQueries.then(() => new Promise<void>((resolve) => setImmediate(resolve))).then(query);
+    this.historyQueries = turn.catch(() => undefined);
+    return turn;
   }
 
   async listTaskMedia(orgId: string, taskUUID: string): Promise<MediaRecord[]> {
@@ -309,12 +330,6 @@ function dialect(params: unknown[]): SqlDialect {
     likeOperator: 'LIKE',
     requestText: 'coalesce(request_text, runtrail_request_text(packed_texts))',
     orgCondition: (placeholder) => `org = ${orgSeq(placeholder)}`,
-    textCondition(text) {
-      const search = wordSearch(text);
-      // `+id`: the candidates are a set the organization's time index is checked against, newest
-      // first, so a page stops at its limit instead of sorting every candidate.
-      const indexed = `+id IN (SELECT rowid FROM tasks_text WHERE tasks_text MATCH ${this.param(search.match)})`;
-      return search.check === undefined ? indexed : `${indexed} AND runtrail_text_has(request_text, packed_texts, ${this.param(search.check)})`;
-    },
+    // (No textCondition: text filters never reach this dialect; history-search.ts answers them in steps.)
   };
 }
