@@ -9,7 +9,10 @@
 //      again on the ledger that run wrote (live writes, packed at completion)
 //   fair    a quiet organization's queue and webhook wait behind a noisy one, vs alone (bench/tenant-fairness.ts)
 //   search  history text search latency over --search-tasks tasks, /healthz beside it (bench/history-search.ts)
-// Usage: npm run bench [-- --tasks 1000000 --seconds 5 --runs 3] (--only p1,p2,p3,p5 for parts,
+//   tenant-latency  another organization's WebSocket ping and /healthz latency while the heaviest
+//      allowed task runs, against the idle server (bench/engine-latency.ts)
+//   task-latency  per task type: p50/p99 with 1 and 2 at once, throughput, ping beside it
+// Usage: npm run bench [-- --tasks 1000000 --seconds 5 --runs 3] (--only p1,p2,p3,p5,tenant-latency,task-latency,fair,search for parts,
 // written to bench/results/all-<parts>.json)
 
 import autocannon from 'autocannon';
@@ -25,6 +28,7 @@ import { openSqliteStorage, SQLITE_FILE } from '../src/ledger/sqlite/storage.js'
 import type { StoredTask } from '../src/ledger/types.js';
 import { taskOf, type TaskTableRow } from '../src/ledger/sqlite/ledger.js';
 import { newApiKey, REPO_ROOT, startServer } from '../test/helpers/server.js';
+import { taskLatency, tenantLatency } from './engine-latency.js';
 import { historySearch } from './history-search.js';
 import { fairness } from './tenant-fairness.js';
 
@@ -468,6 +472,17 @@ if (wanted('search')) {
   row('search: /healthz p50/p99 ms on the idle server', `${r.healthzAloneP50Ms.toFixed(1)} / ${r.healthzAloneP99Ms.toFixed(1)}`);
   row('search: /healthz p99/max ms while 8 searches run at once', `${r.healthzDuringP99Ms.toFixed(1)} / ${r.healthzDuringMaxMs.toFixed(1)}`);
   row('search: ratio /healthz p99 during / idle', r.healthzRatio.toFixed(1));
+}
+if (wanted('tenant-latency')) {
+  const r = await tenantLatency({ seconds: SECONDS, heavy: 1 });
+  results['tenantLatency'] = r;
+  row("another org's WebSocket ping p99 while imageInference 2048²×20 runs, ms", `${r.loaded.ping.p99} (idle ${r.idle.ping.p99})`, '≤ 50', r.loaded.ping.p99 <= 50);
+  row('/healthz p99 while it runs, ms', `${r.loaded.healthz.p99} (idle ${r.idle.healthz.p99})`);
+}
+if (wanted('task-latency')) {
+  const r = await taskLatency({ runs: RUNS * 2 });
+  results['taskLatency'] = r;
+  for (const t of r) row(`${String(t['task'])}, ${String(t['atOnce'])} at once: p50/p99 ms, tasks/s, ping p99 ms`, `${String(t['p50'])}/${String(t['p99'])}, ${String(t['tasksPerS'])}, ${String(t['pingP99'])}`);
 }
 console.table(rows);
 results['table'] = rows;

@@ -3,6 +3,8 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { apiKeyProblem } from './ledger/api-keys.js';
 
 export interface PriceRule {
   /** AIR pattern with `*` wildcards (`runware:*`, `*`), matched against the task's model. */
@@ -29,6 +31,7 @@ export interface Config {
   /** Hosts or CIDRs that image inputs may be fetched from (and, later, webhooks sent to). */
   outboundAllow: string[];
   logLevel: string;
+  /** RUNTRAIL_PRICES_FILE's rules; they come before each task type's default prices (empty when unset). */
   prices: PriceRule[];
   /** `postgres://…` switches storage to PostgreSQL; unset means SQLite in dataDir. */
   databaseUrl: string | undefined;
@@ -38,6 +41,14 @@ export interface Config {
   wsIdleMs: number;
   /** How long frames a closed WebSocket could not receive are kept for a resumed session (RUNTRAIL_WS_RESUME_MS, default 120 s). */
   wsResumeMs: number;
+  /** Stop reading a WebSocket whose unsent frames exceed this many bytes (RUNTRAIL_WS_MAX_BUFFERED_BYTES, default 8 MiB). */
+  wsMaxBufferedBytes: number;
+  /** Close (4001) a WebSocket that stays over that bound without sending anything for this long (RUNTRAIL_WS_SEND_STALL_MS, default 30 s). */
+  wsSendStallMs: number;
+  /** GET /metrics needs `Authorization: Bearer <token>` when set (RUNTRAIL_METRICS_TOKEN). */
+  metricsToken: string | undefined;
+  /** `host:port` where /metrics is served instead of the API port (RUNTRAIL_METRICS_LISTEN). */
+  metricsListen: { host: string; port: number } | undefined;
   /** Days a task is kept for organizations without their own setting (RUNTRAIL_RETENTION_DAYS); undefined keeps them forever. */
   retentionDays: number | undefined;
   /** Seconds between two runs of the retention sweeper (RUNTRAIL_RETENTION_SWEEP_SECONDS). */
@@ -46,6 +57,24 @@ export interface Config {
   upstream: UpstreamConfig | undefined;
   /** Which engine runs which (taskType, model): RUNTRAIL_ROUTES, first match wins; empty means the defaults. */
   routes: RouteRule[];
+  /** RUNTRAIL_MODEL_MAP: which local model runs a task naming another AIR, before the engines' own mapping. */
+  modelMap: ModelMapRule[];
+  /** The built-in engine's worker-thread pool. */
+  engine: EngineConfig;
+}
+
+/** A model map rule: tasks (of `taskType`, all when absent) naming an AIR matching `model` run the local model `runs`; null refuses them. */
+export interface ModelMapRule {
+  taskType?: string;
+  model: string;
+  runs: string | null;
+}
+
+export interface EngineConfig {
+  /** Worker threads that run engine operations (RUNTRAIL_ENGINE_THREADS, default one per core). */
+  threads: number;
+  /** Operations that may wait for a thread before new ones are refused with queueCapacityExceeded (RUNTRAIL_ENGINE_QUEUE). */
+  maxQueue: number;
 }
 
 /** One routing rule: tasks whose taskType and model AIR match (`*` wildcards; absent matches all) go to `engine`. */
@@ -88,12 +117,6 @@ export interface ConfigFlags {
   workers?: string;
 }
 
-export const DEFAULT_PRICES: PriceRule[] = [
-  { model: '*', taskType: 'imageInference', perItem: 0.0013 },
-  { model: '*', taskType: 'imageUpload', perItem: 0 },
-  { model: '*', taskType: 'mediaStorage', perItem: 0 },
-  { model: '*', taskType: 'upscale', perItem: 0.0006 },
-];
 
 export interface AsyncConfig {
   /** Queued tasks run concurrently at most (RUNTRAIL_WORKERS). */
@@ -122,6 +145,12 @@ export interface AsyncConfig {
 
 export class ConfigError extends Error {}
 
+function configuredApiKey(key: string | undefined): string | undefined {
+  const problem = key === undefined ? undefined : apiKeyProblem(key);
+  if (problem !== undefined) throw new ConfigError(`RUNTRAIL_API_KEY (or --api-key) ${problem}`);
+  return key;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFlags = {}): Config {
   const pick = (flag: string | undefined, name: string): string | undefined => {
     const v = flag ?? env[name];
@@ -137,7 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     host,
     dataDir,
     mediaDir,
-    apiKey: pick(flags.apiKey, 'RUNTRAIL_API_KEY'),
+    apiKey: configuredApiKey(pick(flags.apiKey, 'RUNTRAIL_API_KEY')),
     maxBodyBytes: integer(pick(flags.maxBodyBytes, 'RUNTRAIL_MAX_BODY_BYTES') ?? String(32 * 1024 * 1024), 'RUNTRAIL_MAX_BODY_BYTES', 64),
     maxTasksPerRequest: integer(pick(undefined, 'RUNTRAIL_MAX_TASKS_PER_REQUEST') ?? '100', 'RUNTRAIL_MAX_TASKS_PER_REQUEST', 1),
     maxJsonDepth: integer(pick(undefined, 'RUNTRAIL_MAX_JSON_DEPTH') ?? '32', 'RUNTRAIL_MAX_JSON_DEPTH', 2),
@@ -148,7 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
       .map((s) => s.trim())
       .filter((s) => s.length > 0),
     logLevel: pick(flags.logLevel, 'RUNTRAIL_LOG_LEVEL') ?? 'info',
-    prices: pricesFile ? readPrices(pricesFile) : DEFAULT_PRICES,
+    prices: pricesFile ? readPrices(pricesFile) : [],
     databaseUrl: databaseUrl(pick(flags.databaseUrl, 'DATABASE_URL')),
     async: {
       workers: integer(pick(flags.workers, 'RUNTRAIL_WORKERS') ?? '4', 'RUNTRAIL_WORKERS', 1, 1024),
@@ -166,10 +195,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     },
     wsIdleMs: integer(pick(undefined, 'RUNTRAIL_WS_IDLE_MS') ?? '120000', 'RUNTRAIL_WS_IDLE_MS', 100),
     wsResumeMs: integer(pick(undefined, 'RUNTRAIL_WS_RESUME_MS') ?? '120000', 'RUNTRAIL_WS_RESUME_MS', 0),
+    wsMaxBufferedBytes: integer(pick(undefined, 'RUNTRAIL_WS_MAX_BUFFERED_BYTES') ?? String(8 * 1024 * 1024), 'RUNTRAIL_WS_MAX_BUFFERED_BYTES', 1024),
+    wsSendStallMs: integer(pick(undefined, 'RUNTRAIL_WS_SEND_STALL_MS') ?? '30000', 'RUNTRAIL_WS_SEND_STALL_MS', 100),
+    metricsToken: pick(undefined, 'RUNTRAIL_METRICS_TOKEN'),
+    metricsListen: listenAddress(pick(undefined, 'RUNTRAIL_METRICS_LISTEN'), 'RUNTRAIL_METRICS_LISTEN'),
     retentionDays: positiveNumber(pick(undefined, 'RUNTRAIL_RETENTION_DAYS'), 'RUNTRAIL_RETENTION_DAYS'),
     retentionSweepSeconds: positiveNumber(pick(undefined, 'RUNTRAIL_RETENTION_SWEEP_SECONDS'), 'RUNTRAIL_RETENTION_SWEEP_SECONDS') ?? 600,
     upstream: upstreamConfig(pick),
     routes: readRoutes(pick(undefined, 'RUNTRAIL_ROUTES')),
+    modelMap: readModelMap(pick(undefined, 'RUNTRAIL_MODEL_MAP')),
+    engine: {
+      threads: integer(pick(undefined, 'RUNTRAIL_ENGINE_THREADS') ?? String(Math.max(1, availableParallelism())), 'RUNTRAIL_ENGINE_THREADS', 1, 256),
+      maxQueue: integer(pick(undefined, 'RUNTRAIL_ENGINE_QUEUE') ?? '256', 'RUNTRAIL_ENGINE_QUEUE', 0, 100_000),
+    },
   };
 }
 
@@ -219,6 +257,29 @@ function readRoutes(raw: string | undefined): RouteRule[] {
   });
 }
 
+/** RUNTRAIL_MODEL_MAP: a JSON array of `{taskType?, model, runs}` inline, or the path of a file holding one. */
+function readModelMap(raw: string | undefined): ModelMapRule[] {
+  if (raw === undefined) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw.trimStart().startsWith('[') ? raw : readFileSync(raw, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`RUNTRAIL_MODEL_MAP must be a JSON array or the path of a JSON file holding one (${(err as Error).message})`);
+  }
+  if (!Array.isArray(parsed)) throw new ConfigError('RUNTRAIL_MODEL_MAP must be a JSON array of {taskType, model, runs} rules');
+  return parsed.map((r: unknown, i) => {
+    const rule = (r ?? {}) as Record<string, unknown>;
+    if (typeof rule['model'] !== 'string' || rule['model'] === '') throw new ConfigError(`model map rule ${i}: 'model' must be an AIR or a pattern`);
+    if (rule['runs'] !== null && (typeof rule['runs'] !== 'string' || !rule['runs'].startsWith('runtrail:'))) {
+      throw new ConfigError(`model map rule ${i}: 'runs' must be a runtrail: AIR (see modelSearch) or null to refuse the model`);
+    }
+    if (rule['taskType'] !== undefined && typeof rule['taskType'] !== 'string') throw new ConfigError(`model map rule ${i}: 'taskType' must be a string`);
+    const out: ModelMapRule = { model: rule['model'], runs: rule['runs'] as string | null };
+    if (rule['taskType'] !== undefined) out.taskType = rule['taskType'] as string;
+    return out;
+  });
+}
+
 function integer(raw: string, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
   const n = Number(raw);
@@ -232,6 +293,14 @@ export function positiveNumber(raw: string | undefined, name: string): number | 
   const n = Number(raw);
   if (!/^\d*\.?\d+$/.test(raw) || !Number.isFinite(n) || n <= 0) throw new ConfigError(`${name} must be a number above 0, got "${raw}"`);
   return n;
+}
+
+/** `host:port` (IPv6 hosts in brackets), or a bare port on 127.0.0.1. */
+function listenAddress(raw: string | undefined, name: string): { host: string; port: number } | undefined {
+  if (raw === undefined) return undefined;
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+)):(\d+)$/.exec(raw) ?? /^()()(\d+)$/.exec(raw);
+  if (!m) throw new ConfigError(`${name} must be host:port (or a port), got "${raw}"`);
+  return { host: m[1] || m[2] || '127.0.0.1', port: integer(m[3]!, name, 0, 65535) };
 }
 
 function databaseUrl(raw: string | undefined): string | undefined {

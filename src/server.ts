@@ -4,8 +4,9 @@ import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { buildEngineRouter } from './engines/routing.js';
+import type { EngineRouter } from './engines/engine.js';
 import { createApiKey, ensureApiKey } from './ledger/api-keys.js';
-import { openStorage } from './ledger/open-storage.js';
+import { openServerStorage } from './ledger/open-storage.js';
 import type { Storage } from './ledger/types.js';
 import { ImageInputResolver } from './media/image-input.js';
 import { MediaStore } from './media/media-store.js';
@@ -16,12 +17,14 @@ import { currentResponseText } from './tasks/get-task-details.js';
 import { PriceTable } from './tasks/price-table.js';
 import { ProgressBoard } from './tasks/progress-board.js';
 import { WorkerPool } from './tasks/worker-pool.js';
+import { defaultPrices } from './tasks/registry.js';
 import { DeliveryWorker } from './webhooks/delivery-worker.js';
 import { deliveryView } from './webhooks/delivery-view.js';
 import { OutboundTargetGuard } from './webhooks/outbound-target.js';
 import { RetentionSweeper } from './retention/sweeper.js';
 import { buildHttpApp } from './transport/http.js';
 import { WebSocketGateway } from './transport/websocket.js';
+import { startMetricsListener } from './transport/metrics-endpoint.js';
 
 export interface RunningServer {
   url: string;
@@ -31,11 +34,17 @@ export interface RunningServer {
 
 export function createLogger(config: Config): Logger {
   // Logs go to stderr as JSON; stdout carries the few lines meant for a person.
-  return pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.apiKey'] }, pino.destination(2));
+  // An error Node's HTTP parser raised carries the raw request bytes (`rawPacket`): never logged.
+  const err = (e: Error) => {
+    const { rawPacket: _raw, ...rest } = pino.stdSerializers.err(e) as ReturnType<typeof pino.stdSerializers.err> & { rawPacket?: unknown };
+    return rest;
+  };
+  return pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.apiKey'], serializers: { err } }, pino.destination(2));
 }
 
 export async function startServer(config: Config, log: Logger, say: (line: string) => void): Promise<RunningServer> {
-  const storage = await openStorage(config);
+  const storage = await openServerStorage(config);
+  let engines: EngineRouter | undefined;
   try {
     await provisionKeys(storage, config, say);
     const media = new MediaStore(config.mediaDir);
@@ -47,8 +56,8 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       progress: new ProgressBoard(),
       media,
       imageInputs: new ImageInputResolver(storage.ledger, media, outbound, config.maxBodyBytes),
-      engines: buildEngineRouter(config, storage.audit),
-      prices: new PriceTable(config.prices),
+      engines: (engines = buildEngineRouter(config, storage.audit)),
+      prices: new PriceTable(config.prices, defaultPrices()),
       log,
     };
     const targets = new OutboundTargetGuard(outbound);
@@ -74,6 +83,12 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       onEnqueued: () => workers.wake(),
       onDeliveries: () => deliveries.wake(),
     });
+    const engineHealth = await services.engines.health();
+    for (const engine of engineHealth) {
+      const notReady = engine.operations.filter((o) => !o.ready);
+      if (notReady.length === 0) log.info({ engine: engine.name, operations: engine.operations.map((o) => o.name) }, 'engine ready');
+      else log.warn({ engine: engine.name, notReady }, 'engine cannot run some operations');
+    }
     const recovered = { ...(await workers.recover()), deliveries: await deliveries.recover() };
     if (recovered.requeued + recovered.ended + recovered.deliveries > 0) log.warn(recovered, 'recovered work a previous run left unfinished');
     const app = buildHttpApp({
@@ -93,6 +108,9 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       webhookAttempts: async (orgId, taskUUID) => (await storage.deliveries.listForTask(taskUUID, orgId)).map(deliveryView),
       audit: storage.audit,
       currentResponse: (task) => currentResponseText(task, services),
+      health: async () => ({ engines: await services.engines.health() }),
+      metricsEndpoint: { onApiPort: config.metricsListen === undefined, token: config.metricsToken },
+      probeStorage: () => storage.probe(),
     });
     const websocket = new WebSocketGateway({
       dispatcher,
@@ -103,6 +121,7 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       limits: { maxMessageBytes: config.maxBodyBytes, maxTasksPerMessage: config.maxTasksPerRequest, maxJsonDepth: config.maxJsonDepth },
       idleMs: config.wsIdleMs,
       resumeMs: config.wsResumeMs,
+      backpressure: { maxBufferedBytes: config.wsMaxBufferedBytes, stallMs: config.wsSendStallMs },
     });
     websocket.attach(app.server);
     await app.listen({ port: config.port, host: config.host });
@@ -111,6 +130,11 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
     const displayHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `http://${displayHost}:${port}`;
     media.publicUrl = config.publicUrl || url;
+    const metricsListener = config.metricsListen ? await startMetricsListener(metrics, config.metricsListen, config.metricsToken, log) : undefined;
+    if (metricsListener) say(`runtrail metrics on ${metricsListener.url}`);
+    else if (config.metricsToken === undefined && !/^(127\.|::1$|localhost$)/.test(config.host)) {
+      log.warn('GET /metrics is open to anyone who reaches this port; set RUNTRAIL_METRICS_TOKEN or RUNTRAIL_METRICS_LISTEN');
+    }
     // Queued tasks start only now: their results carry media URLs, which need the public URL.
     workers.start();
     deliveries.start();
@@ -128,13 +152,18 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
         const deadline = Date.now() + config.async.shutdownGraceMs;
         const left = () => Math.max(0, deadline - Date.now());
         await sweeper.stop();
+        await metricsListener?.close();
         await websocket.close();
         await Promise.all([bounded(app.close(), left()), workers.stop(left()), bounded(dispatcher.idle(), left())]);
         await deliveries.stop(left());
+        // Engine threads end once no task can start work on them (an operation still running
+        // past the grace gets a second more; the process exits after this anyway).
+        await bounded(services.engines.close(), left() + 1000);
         await storage.close();
       },
     };
   } catch (err) {
+    await engines?.close();
     await storage.close();
     throw err;
   }

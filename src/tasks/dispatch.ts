@@ -5,8 +5,8 @@
 // (worker-pool.ts) runs it. A sync task that outlives the time limit answers syncTimeout and
 // keeps running, so its result still reaches the ledger.
 
-import { ProtocolError, type ErrorObject } from '../protocol/errors.js';
-import { outcomeFromEnvelope, serializeItem, taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
+import { ProtocolError } from '../protocol/errors.js';
+import { outcomeFromEnvelope, taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import type { RequestElement } from '../protocol/request-reader.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
 import type { NewTask, Organization, StoredTask } from '../ledger/types.js';
@@ -14,8 +14,11 @@ import { OutboundPolicy } from '../media/outbound-policy.js';
 import { OutboundTargetGuard } from '../webhooks/outbound-target.js';
 import type { Metrics } from '../metrics.js';
 import { findTaskModule, routeTaskModule, supportedTaskTypes } from './registry.js';
-import type { RecordedTaskModule, TaskResult, TaskServices } from './task-module.js';
-import { checkDeliveryTargets, deliveriesFor, splitDeliveryOptions, type DeliveryOptions } from './delivery-options.js';
+import type { RecordedTaskModule, TaskServices } from './task-module.js';
+import { checkDeliveryTargets, splitDeliveryOptions, type DeliveryOptions } from './delivery-options.js';
+import { TaskRunner } from './task-runner.js';
+import { ReceivedTasks, type Receipt } from './received-tasks.js';
+import { modelProblem, recordedModel, recordedTaskType } from './recorded-fields.js';
 
 type Transport = NewTask['transport'];
 
@@ -46,9 +49,12 @@ export interface DispatchOptions {
 export class TaskDispatcher {
   /** Tasks running in this process, so an identical retry can wait for the original's outcome. */
   private readonly inflight = new Map<string, Promise<SerializedOutcome>>();
+  /** Tasks received but not yet recorded: lookups wait for them (read-after-receive). */
+  private readonly received = new ReceivedTasks();
 
   private readonly syncTimeoutMs: number;
   private readonly targets: OutboundTargetGuard;
+  private readonly runner: TaskRunner;
 
   constructor(
     private readonly services: TaskServices,
@@ -57,6 +63,7 @@ export class TaskDispatcher {
   ) {
     this.syncTimeoutMs = options.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS;
     this.targets = options.targets ?? new OutboundTargetGuard(new OutboundPolicy([]));
+    this.runner = new TaskRunner(services, metrics, { onDeliveries: () => options.onDeliveries?.() });
   }
 
   /** Resolves when no sync task runs in this process any more (graceful shutdown). */
@@ -72,6 +79,7 @@ export class TaskDispatcher {
   async dispatch(elements: readonly RequestElement[], org: Organization, transport: Transport): Promise<SerializedOutcome[]> {
     const units: RequestElement[][] = [];
     const byUuid = new Map<string, RequestElement[]>();
+    const recordable = new Map<RequestElement[], string>();
     for (const element of elements) {
       const v = element.value;
       if (typeof v !== 'object' || v === null || Array.isArray(v)) {
@@ -80,12 +88,12 @@ export class TaskDispatcher {
       const { taskUUID, taskType } = v as Record<string, unknown>;
       // Objects sharing a taskUUID form one task whatever else is wrong with them, so an invalid
       // object can never take a UUID away from a valid one in the same request.
-      const recordable =
+      const recorded =
         isCanonicalUuid(taskUUID) &&
         !(typeof taskType === 'string' && NEVER_RECORDED.has(taskType)) &&
         findTaskModule(String(taskType))?.kind !== 'lookup' &&
         credentialPath(element) === undefined;
-      if (recordable) {
+      if (recorded) {
         const key = taskUUID.toLowerCase();
         const group = byUuid.get(key);
         if (group) {
@@ -94,14 +102,22 @@ export class TaskDispatcher {
         }
         byUuid.set(key, [element]);
         units.push(byUuid.get(key)!);
+        recordable.set(byUuid.get(key)!, key);
       } else {
         units.push([element]);
       }
     }
-    return Promise.all(units.map((unit) => this.runUnit(unit, org, transport)));
+    // Noted before anything is awaited, so a lookup dispatched after this call waits for them.
+    return Promise.all(
+      units.map((unit) => {
+        const key = recordable.get(unit);
+        const receipt = key !== undefined ? this.received.receive(org.id, key) : ReceivedTasks.none;
+        return this.runUnit(unit, org, transport, receipt).finally(() => receipt.settle());
+      }),
+    );
   }
 
-  private async runUnit(unit: RequestElement[], org: Organization, transport: Transport): Promise<SerializedOutcome> {
+  private async runUnit(unit: RequestElement[], org: Organization, transport: Transport, receipt: Receipt): Promise<SerializedOutcome> {
     const first = unit[0]!.value as Record<string, unknown>;
     const rawType = first['taskType'];
     const rawUuid = first['taskUUID'];
@@ -114,12 +130,14 @@ export class TaskDispatcher {
     const metricType = module?.taskType ?? (echo.taskType === 'ping' ? 'ping' : 'unsupported');
     let outcome: SerializedOutcome;
     try {
-      outcome = await this.answer(unit, org, transport, echo, rawType, rawUuid);
+      outcome = await this.answer(unit, org, transport, echo, rawType, rawUuid, receipt);
     } catch (err) {
-      // The ledger refused a write (full, locked or failing disk): this task's own error, naming
-      // it, so the other tasks of the request still get their answers.
-      if (!(err instanceof ProtocolError) || err.code !== 'serviceUnavailable') throw err;
-      outcome = failed(err, echo);
+      // Storage failed under this task: its own error, naming it, so the other tasks of the
+      // request still get their answers. The backend says which failures mean storage is
+      // unavailable (full, locked, failing, unreachable: serviceUnavailable, retry later); any
+      // other failure (a value the storage refused) is this task's internal error.
+      if (err instanceof ProtocolError && err.code !== 'serviceUnavailable') throw err;
+      outcome = failed(err instanceof ProtocolError ? err : this.internalError(err, { taskUUID: echo.taskUUID, taskType: echo.taskType }), echo);
     }
     this.metrics.tasks.inc({ task_type: metricType, outcome: outcome.data.length > 0 ? 'success' : 'error' });
     return outcome;
@@ -132,6 +150,7 @@ export class TaskDispatcher {
     echo: EchoContext,
     rawType: unknown,
     rawUuid: unknown,
+    receipt: Receipt,
   ): Promise<SerializedOutcome> {
     const first = unit[0]!.value as Record<string, unknown>;
     if (rawType === 'ping') return { data: [JSON.stringify({ taskType: 'ping', pong: true })], errors: [] };
@@ -175,6 +194,7 @@ export class TaskDispatcher {
 
     if (module?.kind === 'lookup') {
       if (uuidProblem) return failed(uuidProblem, echo);
+      await this.received.recorded(org.id, rawUuid as string);
       return module.lookup({ org, taskUUID: rawUuid as string, taskType: module.taskType, services: this.services });
     }
 
@@ -199,13 +219,14 @@ export class TaskDispatcher {
     const task: NewTask = {
       orgId: org.id,
       taskUUID,
-      taskType: echo.taskType ?? '',
+      taskType: recordedTaskType(echo.taskType),
       requestText: `[${unit.map((e) => e.source).join(',')}]`,
-      model: typeof first['model'] === 'string' ? first['model'] : null,
+      model: recordedModel(first['model']),
       transport,
       createdAt: Date.now(),
     };
 
+    problem ??= modelProblem(first['model']);
     if (unit.length > 1) {
       problem = new ProtocolError('conflictTaskUUID', `This request holds ${unit.length} task objects with the same taskUUID; each task needs its own.`, {
         parameter: 'taskUUID',
@@ -229,11 +250,16 @@ export class TaskDispatcher {
 
     if (delivery.method === 'async') return this.enqueue(task, echo);
 
-    const recorded = await this.metrics.timeLedgerWrite('recordRequest', this.services.ledger.recordRequest(task));
+    const recorded = await this.metrics.timeLedgerWrite('recordRequest', this.services.ledger.recordRequest(task)).finally(() => receipt.settle());
     if (!recorded.recorded) return this.replay(recorded.existing, task, echo);
 
     const key = inflightKey(org.id, taskUUID);
-    const running = this.execute(module as RecordedTaskModule, params, org, task, echo, delivery);
+    const running = this.runner.runSync(
+      module as RecordedTaskModule,
+      { params, org, taskUUID: task.taskUUID, taskType: task.taskType, services: this.services, requestText: task.requestText },
+      task,
+      delivery,
+    );
     this.inflight.set(key, running);
     const forget = () => this.inflight.delete(key);
     running.then(forget, forget);
@@ -263,85 +289,6 @@ export class TaskDispatcher {
       }, this.syncTimeoutMs);
     });
     return Promise.race([running, late]).finally(() => clearTimeout(timer));
-  }
-
-  private async execute(
-    module: RecordedTaskModule,
-    params: unknown,
-    org: Organization,
-    task: NewTask,
-    echo: EchoContext,
-    delivery: DeliveryOptions,
-  ): Promise<SerializedOutcome> {
-    let result: TaskResult;
-    try {
-      result = await module.run({ params, org, taskUUID: task.taskUUID, taskType: task.taskType, services: this.services, requestText: task.requestText });
-    } catch (err) {
-      const problem = err instanceof ProtocolError ? err : this.internalError(err, task);
-      result = { items: [], errors: [problem.toObject(echo)], cost: null, engine: null, media: [] };
-    }
-    // This server's storage failed under the task (an upstream's own serviceUnavailable, by
-    // contrast, is its answer and is recorded like any other).
-    const unavailable = module.taskType === 'forwarded' ? undefined : result.errors.find((e) => e.code === 'serviceUnavailable');
-    if (unavailable) return this.withdraw(task, result, unavailable);
-    const outcome: SerializedOutcome = {
-      data: result.items.map(serializeItem),
-      errors: result.errors.map((e) => JSON.stringify(e)),
-    };
-    // Results of a sync task reach webhook and upload endpoints too, once it completes (the i-th
-    // item produced the i-th file).
-    const deliveries = [...outcome.data, ...outcome.errors].flatMap((text, i) =>
-      deliveriesFor(delivery, task, i, text, i < outcome.data.length ? result.media.slice(i, i + 1) : []),
-    );
-    await this.metrics.timeLedgerWrite(
-      'completeTask',
-      this.services.ledger.completeTask({
-        orgId: task.orgId,
-        taskUUID: task.taskUUID,
-        status: outcome.data.length > 0 ? 'success' : 'error',
-        responseText: taskEnvelope(outcome),
-        cost: result.cost,
-        errorCode: result.errors[0]?.code ?? null,
-        engine: result.engine,
-        completedAt: Date.now(),
-        media: result.media,
-        deliveries,
-      }),
-    );
-    if (deliveries.length > 0) this.options.onDeliveries?.();
-    return outcome;
-  }
-
-  /**
-   * Storage failed under a running task (a media file could not be written: disk full or failing).
-   * Nothing of it is kept — the files it did write and its recorded request go — and the caller
-   * gets serviceUnavailable, as when the ledger refuses the first write, so a retry with the same
-   * taskUUID runs it afresh once storage is back. Should the ledger refuse the removal too, the
-   * error is recorded as the task's response instead (or, failing that, reaches the caller).
-   */
-  private async withdraw(task: NewTask, result: TaskResult, problem: ErrorObject): Promise<SerializedOutcome> {
-    await Promise.all(result.media.map((m) => this.services.media.remove(m).catch(() => undefined)));
-    const outcome: SerializedOutcome = { data: [], errors: [JSON.stringify(problem)] };
-    try {
-      await this.metrics.timeLedgerWrite('deleteTask', this.services.ledger.deleteTask(task.orgId, task.taskUUID));
-    } catch (err) {
-      this.services.log.error({ err, taskUUID: task.taskUUID }, 'a task refused for unavailable storage could not be withdrawn; recording its error');
-      await this.metrics.timeLedgerWrite(
-        'completeTask',
-        this.services.ledger.completeTask({
-          orgId: task.orgId,
-          taskUUID: task.taskUUID,
-          status: 'error',
-          responseText: taskEnvelope(outcome),
-          cost: null,
-          errorCode: problem.code,
-          engine: result.engine,
-          completedAt: Date.now(),
-          media: [],
-        }),
-      );
-    }
-    return outcome;
   }
 
   private async recordFailure(task: NewTask, problem: ProtocolError, echo: EchoContext): Promise<SerializedOutcome> {
@@ -383,7 +330,7 @@ export class TaskDispatcher {
     );
   }
 
-  private internalError(err: unknown, task: NewTask): ProtocolError {
+  private internalError(err: unknown, task: { taskUUID?: string; taskType?: string }): ProtocolError {
     this.services.log.error({ err, taskUUID: task.taskUUID, taskType: task.taskType }, 'task failed unexpectedly');
     return new ProtocolError('internalServerError', 'The task failed because of an internal error on the server.');
   }

@@ -189,10 +189,11 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
-    // PLACEHOLDER for the version 8 of another change being merged alongside this one; the merge
-    // keeps that one instead (numbers here must run without a gap).
+    // Version 8 fences job writes: every claim of a job takes the next claim token, and results
+    // and completions are taken only under the job's latest claim, so a replica whose lease ran
+    // out (paused, partitioned) cannot overwrite what the replica that took the job over recorded.
     version: 8,
-    sql: `SELECT 1;`,
+    sql: `ALTER TABLE jobs ADD COLUMN claim_token BIGINT NOT NULL DEFAULT 0;`,
   },
   {
     // History text search (docs/explorer.md): a trigram index of request texts, which ILIKE

@@ -11,6 +11,8 @@ import { PostgresDeliveryStore } from './deliveries.js';
 import { PostgresTaskLedger } from './ledger.js';
 import { PostgresTaskQueue } from './queue.js';
 
+const PROBE_TIMEOUT_MS = 2000;
+
 export async function openPostgresStorage(options: PgOptions & { migrate?: boolean }): Promise<Storage> {
   const pool = await openPool(options);
   try {
@@ -29,6 +31,16 @@ export async function openPostgresStorage(options: PgOptions & { migrate?: boole
     accounts: new PostgresAccountStore(pool),
     audit: new PostgresAuditStore(pool),
     sessions: new PostgresSessionStore(pool),
+    async probe() {
+      // The pool waits for a connection without limit; a probe must answer, so it gives up after a while.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`PostgreSQL did not answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS)));
+      try {
+        await Promise.race([pool.query('SELECT 1 FROM schema_migrations LIMIT 1'), late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
     async close() {
       if (!pool.ended) await pool.end();
     },

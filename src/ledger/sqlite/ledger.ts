@@ -58,7 +58,7 @@ export class SqliteTaskLedger implements TaskLedger {
     this.updateCompletion = db.prepare(
       `UPDATE tasks SET status = @status, request_text = @requestText, response_text = @responseText, packed_texts = @packedTexts,
                         cost = @cost, error_code = @errorCode, engine = @engine, completed_at = @completedAt
-       WHERE uuid_key = @uuidKey AND org = ${orgSeq('@orgId')} AND task_uuid = @taskUUID`,
+       WHERE uuid_key = @uuidKey AND org = ${orgSeq('@orgId')} AND task_uuid = @taskUUID AND status = 'processing'`,
     );
     this.insertMedia = db.prepare(
       `INSERT INTO media (media_uuid, org_id, task_uuid, access_token, format, width, height, bytes, created_at)
@@ -96,10 +96,10 @@ export class SqliteTaskLedger implements TaskLedger {
     });
   }
 
-  completeTask(c: TaskCompletion): Promise<void> {
+  completeTask(c: TaskCompletion): Promise<boolean> {
     // The request text is still in memory for a task recorded by this process, so the write
     // needs no read of the row.
-    const requestText = c.onlyIfProcessing ? undefined : this.runningRequests.get(runningKey(c.orgId, c.taskUUID));
+    const requestText = this.runningRequests.get(runningKey(c.orgId, c.taskUUID));
     return this.committer.write(() => this.applyCompletion(c, requestText));
   }
 
@@ -112,21 +112,21 @@ export class SqliteTaskLedger implements TaskLedger {
   // The methods below run inside a committer write; the queue composes them with its own rows.
 
   /**
-   * Writes a completion: media, deliveries and the task's final state (its texts packed when that
-   * pays). `knownRequestText` is the request when completeTask still had it; otherwise the row is read.
+   * Writes a completion: the task's final state (its texts packed when that pays), and with it its
+   * media and deliveries; none of them when the task had already finished or is gone (false: a
+   * finished task is final). `knownRequestText` is the request when completeTask still had it;
+   * otherwise the row is read.
    */
-  applyCompletion(c: TaskCompletion, knownRequestText?: string): void {
-    this.insertMediaRecords(c.media);
-    this.insertDeliveries(c.deliveries ?? []);
+  applyCompletion(c: TaskCompletion, knownRequestText?: string): boolean {
     this.runningRequests.delete(runningKey(c.orgId, c.taskUUID));
     let requestText = knownRequestText;
     if (requestText === undefined) {
       const row = this.findRow(c.orgId, c.taskUUID);
-      if (!row || (c.onlyIfProcessing && row.status !== 'processing')) return;
+      if (!row || row.status !== 'processing') return false;
       requestText = taskOf(row, c.orgId).requestText;
     }
     const uuid = key(c.taskUUID);
-    this.updateCompletion.run({
+    const updated = this.updateCompletion.run({
       uuidKey: uuidLookupKey(uuid),
       orgId: c.orgId,
       taskUUID: uuid,
@@ -137,6 +137,10 @@ export class SqliteTaskLedger implements TaskLedger {
       engine: c.engine,
       completedAt: c.completedAt,
     });
+    if (updated.changes !== 1) return false;
+    this.insertMediaRecords(c.media);
+    this.insertDeliveries(c.deliveries ?? []);
+    return true;
   }
 
   insertMediaRecords(media: readonly MediaRecord[]): void {

@@ -226,10 +226,11 @@ export const MIGRATIONS: Migration[] = [
     sql: `SELECT 1;`,
   },
   {
-    // PLACEHOLDER for the version 8 of another change being merged alongside this one; the merge
-    // keeps that one instead (numbers here must run without a gap).
+    // Version 8 fences job writes: every claim of a job takes the next claim token, and results
+    // and completions are taken only under the job's latest claim, so a worker whose lease ran out
+    // cannot overwrite what the worker that took the job over recorded (docs/async.md).
     version: 8,
-    sql: `SELECT 1;`,
+    sql: `ALTER TABLE jobs ADD COLUMN claim_token INTEGER NOT NULL DEFAULT 0;`,
   },
   {
     // History text search (docs/explorer.md): a word index of every task's request text, so a

@@ -24,6 +24,10 @@ export function openSqliteStorage(dataDir: string): Storage {
     accounts: new SqliteAccountStore(db, committer),
     audit: new SqliteAuditStore(db, committer),
     sessions: new SqliteSessionStore(db, committer),
+    async probe() {
+      db.prepare('SELECT 1 FROM schema_migrations LIMIT 1').get();
+      db.prepare('SELECT 1 FROM tasks LIMIT 1').get();
+    },
     async close() {
       committer.close();
       db.close();
