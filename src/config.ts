@@ -121,6 +121,8 @@ export interface ConfigFlags {
 export interface AsyncConfig {
   /** Queued tasks run concurrently at most (RUNTRAIL_WORKERS). */
   workers: number;
+  /** One organization's queued tasks running at once, on all replicas together; 0: no cap, turns only (RUNTRAIL_ORG_WORKERS). */
+  orgWorkers: number;
   /** Runs a queued task may start before it ends with taskInterrupted (RUNTRAIL_JOB_MAX_ATTEMPTS). */
   jobMaxAttempts: number;
   /** How long a claim on a queued task holds without renewal (RUNTRAIL_JOB_LEASE_MS); a replica that died loses its claims after this, and its running sync tasks end (PostgreSQL heartbeat). */
@@ -137,6 +139,8 @@ export interface AsyncConfig {
   /** First retry delay; each further retry doubles it, up to webhookBackoffMaxMs, with jitter. */
   webhookBackoffMs: number;
   webhookBackoffMaxMs: number;
+  /** One organization's webhook and upload attempts in flight at once, on all replicas together; 0: no cap (RUNTRAIL_WEBHOOK_ORG_CONCURRENCY). */
+  webhookOrgConcurrency: number;
 }
 
 export class ConfigError extends Error {}
@@ -177,6 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     databaseUrl: databaseUrl(pick(flags.databaseUrl, 'DATABASE_URL')),
     async: {
       workers: integer(pick(flags.workers, 'RUNTRAIL_WORKERS') ?? '4', 'RUNTRAIL_WORKERS', 1, 1024),
+      orgWorkers: integer(pick(undefined, 'RUNTRAIL_ORG_WORKERS') ?? '0', 'RUNTRAIL_ORG_WORKERS', 0, 1024),
       jobMaxAttempts: integer(pick(undefined, 'RUNTRAIL_JOB_MAX_ATTEMPTS') ?? '3', 'RUNTRAIL_JOB_MAX_ATTEMPTS', 1, 100),
       jobLeaseMs: integer(pick(undefined, 'RUNTRAIL_JOB_LEASE_MS') ?? '60000', 'RUNTRAIL_JOB_LEASE_MS', 300),
       jobPollMs: integer(pick(undefined, 'RUNTRAIL_JOB_POLL_MS') ?? '1000', 'RUNTRAIL_JOB_POLL_MS', 10),
@@ -186,6 +191,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
       webhookTimeoutMs: integer(pick(undefined, 'RUNTRAIL_WEBHOOK_TIMEOUT_MS') ?? '5000', 'RUNTRAIL_WEBHOOK_TIMEOUT_MS', 1),
       webhookBackoffMs: integer(pick(undefined, 'RUNTRAIL_WEBHOOK_BACKOFF_MS') ?? '250', 'RUNTRAIL_WEBHOOK_BACKOFF_MS', 1),
       webhookBackoffMaxMs: integer(pick(undefined, 'RUNTRAIL_WEBHOOK_BACKOFF_MAX_MS') ?? '60000', 'RUNTRAIL_WEBHOOK_BACKOFF_MAX_MS', 1),
+      webhookOrgConcurrency: integer(pick(undefined, 'RUNTRAIL_WEBHOOK_ORG_CONCURRENCY') ?? '8', 'RUNTRAIL_WEBHOOK_ORG_CONCURRENCY', 0, 1024),
     },
     wsIdleMs: integer(pick(undefined, 'RUNTRAIL_WS_IDLE_MS') ?? '120000', 'RUNTRAIL_WS_IDLE_MS', 100),
     wsResumeMs: integer(pick(undefined, 'RUNTRAIL_WS_RESUME_MS') ?? '120000', 'RUNTRAIL_WS_RESUME_MS', 0),

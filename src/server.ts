@@ -68,12 +68,13 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
         timeoutMs: config.async.webhookTimeoutMs,
         backoffMs: config.async.webhookBackoffMs,
         backoffMaxMs: config.async.webhookBackoffMaxMs,
+        perOrgConcurrency: config.async.webhookOrgConcurrency,
       },
     );
     const workers = new WorkerPool(
       services,
       storage.accounts,
-      { size: config.async.workers, maxAttempts: config.async.jobMaxAttempts, leaseMs: config.async.jobLeaseMs, pollMs: config.async.jobPollMs },
+      { size: config.async.workers, perOrgLimit: config.async.orgWorkers, maxAttempts: config.async.jobMaxAttempts, leaseMs: config.async.jobLeaseMs, pollMs: config.async.jobPollMs },
       () => deliveries.wake(),
     );
     const dispatcher = new TaskDispatcher(services, metrics, {

@@ -303,6 +303,19 @@ export function ledgerContract(backend: BackendUnderTest): void {
     assert.deepEqual(await ledger.countTasks(a.id, {}), { total: 7, processing: 5, success: 1, error: 1 });
     assert.deepEqual(await ledger.countTasks(a.id, { taskType: 'imageUpload' }), { total: 3, processing: 2, success: 1, error: 0 });
     assert.deepEqual(await ledger.countTasks(b.id, { text: 'nothing like this' }), { total: 0, processing: 0, success: 0, error: 0 });
+    // Searches find text that starts a word (docs/explorer.md): the start of a word finds it, its
+    // middle does not; punctuation and several words are matched exactly, in order.
+    assert.deepEqual(await uuids({ text: 'lightHOU', taskType: 'imageInference' }), pick((t, i) => i !== 4 && t.taskType === 'imageInference'));
+    assert.deepEqual(await uuids({ text: 'ighthouse' }), []);
+    assert.deepEqual(await uuids({ text: 'a red_fox' }), [tasks[4]!.taskUUID]);
+    assert.deepEqual(await uuids({ text: 'red_fox 100' }), [tasks[4]!.taskUUID]);
+    assert.deepEqual(await uuids({ text: 'fox red' }), []);
+    assert.deepEqual(await uuids({ text: `"${tasks[4]!.taskUUID.toUpperCase()}"` }), [tasks[4]!.taskUUID], 'a taskUUID, quotes and all, ignoring case');
+    assert.deepEqual(await ledger.countTasks(a.id, { text: 'lighthouse' }), { total: 6, processing: 4, success: 1, error: 1 });
+    await ledger.deleteTask(a.id, tasks[4]!.taskUUID);
+    assert.deepEqual(await uuids({ text: 'red_fox' }), [], 'a deleted task leaves the search');
+    await ledger.importTask({ ...(await ledger.findTask(a.id, tasks[5]!.taskUUID))!, taskUUID: randomUUID(), requestText: '[{"taskType":"ping","ping":"imported red_fox"}]' }, []);
+    assert.equal((await uuids({ text: 'red_fox' })).length, 1, 'an imported task is searchable');
   });
 
   run('deletes one task with its media rows; it is then simply not there', async ({ ledger, accounts }) => {

@@ -207,6 +207,50 @@ export function queueContract(backend: BackendUnderTest): void {
     assert.equal(await deliveries.nextDueAt(), undefined);
   });
 
+  run('organizations take turns at the queue, and a per-organization cap holds across claimers', async ({ queue, accounts }) => {
+    const noisy = await accounts.ensureOrganization('noisy');
+    const quiet = await accounts.ensureOrganization('quiet');
+    const backlog: NewTask[] = [];
+    for (let i = 0; i < 20; i++) backlog.push({ ...newTask(noisy.id), createdAt: Date.now() + i });
+    for (const t of backlog) await queue.enqueue(t);
+    const late = newTask(quiet.id);
+    await queue.enqueue(late);
+    // Round robin: the quiet organization's one job comes in the first claim, behind the noisy
+    // one's oldest only, although nineteen of the noisy one's were queued before it.
+    const first = await queue.claimNext('w1', 60_000, 2);
+    assert.deepEqual(first.map((j) => j.taskUUID), [backlog[0]!.taskUUID, late.taskUUID]);
+    // A cap of 3: two more of the noisy organization's, whoever claims, then none while 3 run.
+    const more = [...(await queue.claimNext('w2', 60_000, 1, 3)), ...(await queue.claimNext('w3', 60_000, 5, 3))];
+    assert.deepEqual(more.map((j) => j.taskUUID), [backlog[1]!.taskUUID, backlog[2]!.taskUUID]);
+    assert.deepEqual(await queue.claimNext('w4', 60_000, 5, 3), [], 'three of its jobs run: the cap holds');
+    await queue.finishJob(completion(noisy.id, backlog[0]!.taskUUID), first[0]!.claim);
+    assert.deepEqual((await queue.claimNext('w4', 60_000, 5, 3)).map((j) => j.taskUUID), [backlog[3]!.taskUUID], 'one finished: one more');
+    // Without a cap the rest go, oldest first.
+    assert.equal((await queue.claimNext('w5', 60_000, 100)).length, 16);
+  });
+
+  run('deliveries: organizations take turns, and a cap on attempts in flight holds per organization', async ({ deliveries, ledger, accounts }) => {
+    const noisy = await accounts.ensureOrganization('noisy');
+    const quiet = await accounts.ensureOrganization('quiet');
+    const task = newTask(noisy.id);
+    await ledger.recordRequest(task);
+    const many = Array.from({ length: 30 }, (_, i) => ({ ...webhook(noisy.id, task.taskUUID, i), createdAt: Date.now() }));
+    await ledger.completeTask({ ...completion(noisy.id, task.taskUUID), deliveries: many });
+    const other = newTask(quiet.id);
+    await ledger.recordRequest(other);
+    const one = webhook(quiet.id, other.taskUUID);
+    await ledger.completeTask({ ...completion(quiet.id, other.taskUUID), deliveries: [one] });
+    const now = Date.now() + 10;
+    const first = await deliveries.claimDue('s1', now, 4, 30_000, 3);
+    assert.equal(first.length, 4);
+    assert.ok(first.some((d) => d.id === one.id), 'the quiet organization is served in the first claim');
+    assert.equal(first.filter((d) => d.orgId === noisy.id).length, 3);
+    assert.deepEqual(await deliveries.claimDue('s2', now, 10, 30_000, 3), [], 'three of its attempts in flight: the cap holds for every claimer');
+    const [done] = first.filter((d) => d.orgId === noisy.id);
+    await deliveries.recordAttempt(done!.id, { attempt: 1, startedAt: now, statusCode: null, latencyMs: 5000, error: 'timeout' }, { state: 'pending', retryAt: now + 60_000 });
+    assert.equal((await deliveries.claimDue('s2', now, 10, 30_000, 3)).length, 1, 'one attempt ended: one more');
+  });
+
   run('webhook secrets: created once, stable, replaced on rotation, per organization', async ({ accounts }) => {
     const a = await accounts.ensureOrganization('a');
     const b = await accounts.ensureOrganization('b');

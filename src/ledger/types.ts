@@ -170,8 +170,10 @@ export interface TaskQueue {
   /**
    * Claims up to `limit` of the oldest runnable jobs for `owner` for `leaseMs`: queued ones, or
    * running ones whose lease ran out (their owner is gone). Each claim counts as an attempt.
+   * Organizations take turns (round robin, fewest running first), and with `perOrgLimit` above
+   * 0 no organization has more than that many jobs running at once, on all replicas together.
    */
-  claimNext(owner: string, leaseMs: number, limit: number): Promise<QueuedJob[]>;
+  claimNext(owner: string, leaseMs: number, limit: number, perOrgLimit?: number): Promise<QueuedJob[]>;
   /** Keeps `owner`'s claims alive while its jobs run. */
   renewLeases(owner: string, leaseMs: number): Promise<void>;
   /** Gives `owner`'s unfinished jobs back to the queue without counting the attempt (graceful stop). */
@@ -252,8 +254,11 @@ export interface DeliveryRecord extends NewDelivery {
 }
 
 export interface DeliveryStore {
-  /** Claims up to `limit` deliveries due at `now` for `owner` for `leaseMs`. */
-  claimDue(owner: string, now: number, limit: number, leaseMs: number): Promise<PendingDelivery[]>;
+  /**
+   * Claims up to `limit` deliveries due at `now` for `owner` for `leaseMs`, organizations taking
+   * turns; with `perOrgLimit` above 0, no organization has more than that many mid-attempt at once.
+   */
+  claimDue(owner: string, now: number, limit: number, leaseMs: number, perOrgLimit?: number): Promise<PendingDelivery[]>;
   /** At startup: deliveries a previous process left mid-attempt are due now (SQLite; see releaseAbandonedJobs). */
   releaseAbandonedDeliveries(): Promise<number>;
   /** When the next pending delivery falls due (ms epoch), if any. */

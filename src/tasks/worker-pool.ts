@@ -19,6 +19,8 @@ import { TaskRunner } from './task-runner.js';
 
 export interface WorkerPoolOptions {
   size: number;
+  /** Jobs of one organization running at once on all replicas (0: no cap; organizations still take turns). */
+  perOrgLimit?: number;
   /** Claims a job may have; the claim after that ends the task with taskInterrupted. */
   maxAttempts: number;
   /** How long a claim holds without renewal (renewed every third of it while the job runs). */
@@ -136,7 +138,7 @@ export class WorkerPool {
       }
       let jobs: QueuedJob[] = [];
       try {
-        jobs = await this.services.queue.claimNext(this.owner, this.leaseMs, this.options.size - this.running.size);
+        jobs = await this.services.queue.claimNext(this.owner, this.leaseMs, this.options.size - this.running.size, this.options.perOrgLimit ?? 0);
       } catch (err) {
         this.services.log.error({ err }, 'claiming queued tasks failed');
       }

@@ -16,7 +16,8 @@ import type {
   TaskPage,
 } from '../types.js';
 import { DELIVERY_COLUMNS, deliveryValues, mediaFromRow, taskFromRow, uuidKey as key, type MediaRow, type TaskRow } from '../rows.js';
-import { countSql, countsFrom, pageFrom, taskPageSql, type SqlDialect } from '../task-query.js';
+import { containsPattern, countSql, countsFrom, pageFrom, taskPageSql, type SqlDialect } from '../task-query.js';
+import { startsWithWordChar } from '../text-search.js';
 import { inTransaction, type PgPool } from './database.js';
 import type pg from 'pg';
 
@@ -232,5 +233,13 @@ function dialect(params: unknown[]): SqlDialect {
     likeOperator: 'ILIKE',
     requestText: 'request_text',
     orgCondition: (placeholder) => `org_id = ${placeholder}`,
+    textCondition(text) {
+      // The same match as SQLite's word index (text-search.ts): ILIKE finds the substring through
+      // the trigram index (migration 9); the regular expression keeps those at a word start.
+      const like = `request_text ILIKE ${this.param(containsPattern(text))} ESCAPE '\\'`;
+      if (!startsWithWordChar(text)) return like;
+      const literal = text.replace(/[^\p{L}\p{N}]/gu, (c) => `\\${c}`);
+      return `${like} AND request_text ~* ${this.param(`(^|[^[:alnum:]])${literal}`)}`;
+    },
   };
 }

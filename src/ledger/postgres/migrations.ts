@@ -195,4 +195,26 @@ export const MIGRATIONS: Migration[] = [
     version: 8,
     sql: `ALTER TABLE jobs ADD COLUMN claim_token BIGINT NOT NULL DEFAULT 0;`,
   },
+  {
+    // History text search (docs/explorer.md): a trigram index of request texts, which ILIKE
+    // '%…%' searches use instead of reading every row. pg_trgm ships with PostgreSQL (contrib)
+    // and is a trusted extension; where it cannot be created (no privilege, not installed) the
+    // search still works, by a scan inside PostgreSQL. The index is built for the rows that exist.
+    version: 9,
+    sql: `
+      DO $$
+      DECLARE trgm_schema TEXT;
+      BEGIN
+        BEGIN
+          CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;
+        EXCEPTION WHEN insufficient_privilege OR undefined_file OR feature_not_supported OR invalid_schema_name THEN
+          RAISE NOTICE 'pg_trgm is not available: history text search reads every row';
+        END;
+        SELECT n.nspname INTO trgm_schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm';
+        IF trgm_schema IS NOT NULL THEN
+          EXECUTE format('CREATE INDEX tasks_request_trigrams ON tasks USING gin (request_text %I.gin_trgm_ops)', trgm_schema);
+        END IF;
+      END $$;
+    `,
+  },
 ];

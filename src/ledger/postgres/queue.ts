@@ -5,10 +5,14 @@
 
 import type { MediaRecord, NewDelivery, NewTask, QueuedJob, RecordOutcome, ResultItem, StoredTask, TaskCompletion, TaskQueue } from '../types.js';
 import { itemFromRow, taskFromRow, uuidKey as key, type ItemRow, type TaskRow } from '../rows.js';
+import { dollarParams, fairJobsSql } from '../fair-share.js';
 import { inTransaction, type PgPool } from './database.js';
 import { applyCompletion, insertDeliveries, insertMedia, type PostgresTaskLedger } from './ledger.js';
 import { JobLeaseLost } from '../job-lease.js';
 import type pg from 'pg';
+
+/** Advisory lock key of job claims (any constant other than the migration lock's). */
+const JOB_CLAIM_LOCK = 0x72746a62; // 'rtjb'
 
 export class PostgresTaskQueue implements TaskQueue {
   constructor(
@@ -32,18 +36,26 @@ export class PostgresTaskQueue implements TaskQueue {
     });
   }
 
-  async claimNext(owner: string, leaseMs: number, limit: number): Promise<QueuedJob[]> {
-    const now = Date.now();
-    const { rows } = await this.pool.query<{ seq: number; org_id: string; task_uuid: string; attempts: number; enqueued_at: number; claim_token: number }>(
-      `UPDATE jobs SET state = 'running', owner = $1, lease_until = $2, attempts = attempts + 1, claim_token = claim_token + 1
-       WHERE seq IN (SELECT seq FROM jobs WHERE state = 'queued' OR (state = 'running' AND lease_until < $3)
-                     ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)
-       RETURNING seq, org_id, task_uuid, attempts, enqueued_at, claim_token`,
-      [owner, now + leaseMs, now, limit],
-    );
-    return rows
-      .sort((a, b) => a.seq - b.seq)
-      .map((row) => ({ orgId: row.org_id, taskUUID: row.task_uuid, attempts: row.attempts, enqueuedAt: row.enqueued_at, claim: row.claim_token }));
+  async claimNext(owner: string, leaseMs: number, limit: number, perOrgLimit = 0): Promise<QueuedJob[]> {
+    return inTransaction(this.pool, async (client) => {
+      // Claims take turns across replicas, so each sees the running counts the one before left
+      // (a cap counted by two claims at once could be passed); a claim is one short statement.
+      await client.query('SELECT pg_advisory_xact_lock($1)', [JOB_CLAIM_LOCK]);
+      const now = Date.now();
+      const values: unknown[] = [owner, now + leaseMs, now];
+      const fair = fairJobsSql(dollarParams(values), now, limit, perOrgLimit);
+      const { rows } = await client.query<{ seq: number; org_id: string; task_uuid: string; attempts: number; enqueued_at: number; claim_token: number; turn: string }>(
+        `UPDATE jobs SET state = 'running', owner = $1, lease_until = $2, attempts = attempts + 1, claim_token = claim_token + 1
+         FROM (${fair}) fair
+         WHERE jobs.seq = fair.seq AND (jobs.state = 'queued' OR (jobs.state = 'running' AND jobs.lease_until < $3))
+         RETURNING jobs.seq, jobs.org_id, jobs.task_uuid, jobs.attempts, jobs.enqueued_at, jobs.claim_token, fair.turn`,
+        values,
+      );
+      // In the order the turns give (RETURNING keeps none).
+      return rows
+        .sort((a, b) => Number(a.turn) - Number(b.turn) || a.seq - b.seq)
+        .map((row) => ({ orgId: row.org_id, taskUUID: row.task_uuid, attempts: row.attempts, enqueuedAt: row.enqueued_at, claim: row.claim_token }));
+    });
   }
 
   async renewLeases(owner: string, leaseMs: number): Promise<void> {

@@ -232,4 +232,18 @@ export const MIGRATIONS: Migration[] = [
     version: 8,
     sql: `ALTER TABLE jobs ADD COLUMN claim_token INTEGER NOT NULL DEFAULT 0;`,
   },
+  {
+    // History text search (docs/explorer.md): a word index of every task's request text, so a
+    // search reads the index instead of unpacking every stored request. Contentless (the texts
+    // are in tasks already), words only (detail=none: no positions), no per-row sizes: about 65
+    // bytes a task. The ledger adds each task's plain request text as it records it; rows that
+    // exist are indexed here.
+    version: 9,
+    sql: `
+      CREATE VIRTUAL TABLE tasks_text USING fts5(
+        request_text, content='', detail=none, columnsize=0, tokenize='unicode61 remove_diacritics 0'
+      );
+      INSERT INTO tasks_text (rowid, request_text) SELECT id, coalesce(request_text, runtrail_request_text(packed_texts)) FROM tasks;
+    `,
+  },
 ];

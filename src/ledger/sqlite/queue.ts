@@ -6,6 +6,7 @@
 
 import type { MediaRecord, NewDelivery, NewTask, QueuedJob, RecordOutcome, ResultItem, StoredTask, TaskCompletion, TaskQueue } from '../types.js';
 import { itemFromRow, taskFromRow, uuidKey as key, type ItemRow, type TaskRow } from '../rows.js';
+import { fairJobsSql, questionMarks } from '../fair-share.js';
 import type { GroupCommitter, SqliteDatabase } from './database.js';
 import type { SqliteTaskLedger } from './ledger.js';
 import { JobLeaseLost } from '../job-lease.js';
@@ -21,7 +22,7 @@ interface JobRow {
 
 export class SqliteTaskQueue implements TaskQueue {
   private readonly insertJob;
-  private readonly selectClaimable;
+  private readonly selectJob;
   private readonly markClaimed;
   private readonly renew;
   private readonly release;
@@ -34,16 +35,12 @@ export class SqliteTaskQueue implements TaskQueue {
   private readonly countByState;
 
   constructor(
-    db: SqliteDatabase,
+    private readonly db: SqliteDatabase,
     private readonly committer: GroupCommitter,
     private readonly ledger: SqliteTaskLedger,
   ) {
     this.insertJob = db.prepare(`INSERT INTO jobs (org_id, task_uuid, state, attempts, enqueued_at) VALUES (?, ?, 'queued', 0, ?)`);
-    this.selectClaimable = db.prepare<[number, number], JobRow>(
-      `SELECT seq, org_id, task_uuid, attempts, enqueued_at, claim_token FROM jobs
-       WHERE state = 'queued' OR (state = 'running' AND lease_until < ?)
-       ORDER BY seq LIMIT ?`,
-    );
+    this.selectJob = db.prepare<[number], JobRow>('SELECT seq, org_id, task_uuid, attempts, enqueued_at, claim_token FROM jobs WHERE seq = ?');
     this.markClaimed = db.prepare(
       `UPDATE jobs SET state = 'running', owner = ?, lease_until = ?, attempts = attempts + 1, claim_token = claim_token + 1 WHERE seq = ?`,
     );
@@ -79,12 +76,18 @@ export class SqliteTaskQueue implements TaskQueue {
     });
   }
 
-  claimNext(owner: string, leaseMs: number, limit: number): Promise<QueuedJob[]> {
+  claimNext(owner: string, leaseMs: number, limit: number, perOrgLimit = 0): Promise<QueuedJob[]> {
     return this.committer.write(() => {
       const now = Date.now();
-      return this.selectClaimable.all(now, limit).map((row) => {
+      const values: unknown[] = [];
+      const sql = fairJobsSql(questionMarks(values), now, limit, perOrgLimit);
+      // (Prepared per claim: the cap changes the statement's shape; preparing is microseconds.)
+      const seqs = this.db.prepare<unknown[], number>(sql).pluck().all(...values);
+      return seqs.flatMap((seq) => {
+        const row = this.selectJob.get(seq);
+        if (!row) return [];
         this.markClaimed.run(owner, now + leaseMs, row.seq);
-        return { orgId: row.org_id, taskUUID: row.task_uuid, attempts: row.attempts + 1, enqueuedAt: row.enqueued_at, claim: row.claim_token + 1 };
+        return [{ orgId: row.org_id, taskUUID: row.task_uuid, attempts: row.attempts + 1, enqueuedAt: row.enqueued_at, claim: row.claim_token + 1 }];
       });
     });
   }
