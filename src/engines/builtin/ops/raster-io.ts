@@ -1,0 +1,85 @@
+// Decoding input bytes to upright pixels and encoding pixels to the requested format, for the
+// operations that take and give images. Inputs arrive as bytes in any format sharp reads.
+
+import sharp, { type Metadata, type Sharp } from 'sharp';
+import { OperationError } from './operation-error.js';
+
+export interface ImageEncoding {
+  format: 'png' | 'jpg' | 'webp';
+  /** 1–100, for JPG and WEBP. */
+  quality: number;
+}
+
+export interface EncodedImage {
+  image: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export interface UprightPhoto {
+  /** Interleaved RGB, width × height × 3 bytes (alpha dropped, EXIF orientation applied). */
+  rgb: Buffer;
+  width: number;
+  height: number;
+}
+
+/** A bytes view that sharp takes without copying (a Buffer sent to a worker arrives as a Uint8Array). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Decodes `bytes` to upright RGB; refuses images wider or taller than `maxSide` before decoding
+ * their pixels, and images whose pixel data is damaged.
+ */
+export async function decodeUpright(bytes: Uint8Array, maxSide: number, what: string): Promise<UprightPhoto> {
+  const input = asBuffer(bytes);
+  let meta: Metadata;
+  try {
+    meta = await sharp(input).metadata();
+  } catch {
+    throw new OperationError('invalidImage', 'The image could not be read (PNG, JPG, WEBP, GIF, TIFF or AVIF expected).');
+  }
+  const swapped = meta.orientation !== undefined && meta.orientation >= 5;
+  const width = (swapped ? meta.height : meta.width) ?? 0;
+  const height = (swapped ? meta.width : meta.height) ?? 0;
+  if (width > maxSide || height > maxSide) {
+    throw new OperationError(
+      'unsupportedDimensions',
+      `The image is ${width}×${height} pixels; ${what} takes images of at most ${maxSide}×${maxSide}.`,
+    );
+  }
+  try {
+    const { data, info } = await sharp(input, { failOn: 'error' })
+      .rotate()
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`expected 3 channels, got ${info.channels}`);
+    return { rgb: data, width: info.width, height: info.height };
+  } catch {
+    throw new OperationError('invalidImage', 'The image data is damaged or truncated and could not be decoded.');
+  }
+}
+
+/**
+ * Encodes a pipeline of `width`×`height` pixels. JPG has no alpha: transparent pixels are
+ * flattened onto `flattenOn` (white when null).
+ */
+export async function encodeImage(
+  pipeline: Sharp,
+  encoding: ImageEncoding,
+  flattenOn: readonly [number, number, number] | null,
+  width: number,
+  height: number,
+): Promise<EncodedImage> {
+  let out: Sharp;
+  if (encoding.format === 'png') out = pipeline.png();
+  else if (encoding.format === 'webp') out = pipeline.webp({ quality: encoding.quality, alphaQuality: 100 });
+  else {
+    const [r, g, b] = flattenOn ?? [255, 255, 255];
+    out = pipeline.flatten({ background: { r, g, b } }).jpeg({ quality: encoding.quality });
+  }
+  return { image: await out.toBuffer(), width, height };
+}
