@@ -154,8 +154,11 @@ function weightsResource(): ChunkedResource {
 
 /** Opening (drops specks and thin bridges), a light blur, then a hard threshold at the middle. */
 async function cleanMask(mask: Buffer, width: number, height: number): Promise<Buffer> {
-  const opened = await sharp(mask, { raw: { width, height, channels: 1 } }).erode(1).dilate(1).raw().toBuffer();
-  return sharp(opened, { raw: { width, height, channels: 1 } }).blur(2).threshold(128).extractChannel(0).raw().toBuffer();
+  const opened = await sharp(mask, { raw: { width, height, channels: 1 } }).erode(1).dilate(1).extractChannel(0).raw().toBuffer();
+  // Separate pipelines: sharp applies its operations in its own fixed order, not in call order.
+  const blurred = await sharp(opened, { raw: { width, height, channels: 1 } }).blur(2).extractChannel(0).raw().toBuffer();
+  for (let i = 0; i < blurred.length; i++) blurred[i] = blurred[i]! >= 128 ? 255 : 0;
+  return blurred;
 }
 
 /**

@@ -75,7 +75,9 @@ export async function run(input: VectorizeInput): Promise<VectorizeOutput> {
       colorsampling: 2, // a deterministic grid of samples: the same photo gives the same SVG
       pathomit: 8,
       roundcoords: 1,
-      strokewidth: 0, // strokes would fatten every shape by half a pixel on each side
+      // a 1 px stroke in each shape's own colour closes the hairline seams between neighbouring
+      // shapes, which otherwise let the background show through (twice the colour error here)
+      strokewidth: 1,
       scale: width / traceWidth,
     },
   );
