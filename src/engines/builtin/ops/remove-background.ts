@@ -106,7 +106,7 @@ async function predict(rgb: Buffer): Promise<Buffer> {
   const ort = await import('onnxruntime-node');
   session ??= loadSession().catch((err: unknown) => {
     session = undefined; // a failed load is retried by the next call rather than cached
-    throw err;
+    throw new OperationError('engineUnavailable', `the ISNet model could not be loaded (${(err as Error).message})`);
   });
   const model = await session;
   const pixels = MODEL_SIDE * MODEL_SIDE;
