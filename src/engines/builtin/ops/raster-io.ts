@@ -3,17 +3,12 @@
 
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import { OperationError } from './operation-error.js';
+import { asBuffer, type EncodedFormat, type EncodedImage } from '../operation.js';
 
 export interface ImageEncoding {
-  format: 'png' | 'jpg' | 'webp';
+  format: EncodedFormat;
   /** 1–100, for JPG and WEBP. */
   quality: number;
-}
-
-export interface EncodedImage {
-  image: Uint8Array;
-  width: number;
-  height: number;
 }
 
 export interface UprightPhoto {
@@ -21,11 +16,6 @@ export interface UprightPhoto {
   rgb: Buffer;
   width: number;
   height: number;
-}
-
-/** A bytes view that sharp takes without copying (a Buffer sent to a worker arrives as a Uint8Array). */
-export function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /**
@@ -81,5 +71,5 @@ export async function encodeImage(
     const [r, g, b] = flattenOn ?? [255, 255, 255];
     out = pipeline.flatten({ background: { r, g, b } }).jpeg({ quality: encoding.quality });
   }
-  return { image: await out.toBuffer(), width, height };
+  return { image: await out.toBuffer(), format: encoding.format, width, height };
 }

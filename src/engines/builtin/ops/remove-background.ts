@@ -12,7 +12,8 @@ import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import type { InferenceSession } from 'onnxruntime-node';
 import { OperationError } from './operation-error.js';
-import { decodeUpright, encodeImage, type EncodedImage, type ImageEncoding } from './raster-io.js';
+import type { Availability, EncodedImage } from '../operation.js';
+import { decodeUpright, encodeImage, type ImageEncoding } from './raster-io.js';
 
 declare module './op-table.js' {
   interface OpTable {
@@ -62,7 +63,7 @@ interface ChunkedResource {
 
 let session: Promise<InferenceSession> | undefined;
 
-export function availability(): { ready: true } | { ready: false; reason: string } {
+export function availability(): Availability {
   try {
     const require = createRequire(import.meta.url);
     require.resolve('onnxruntime-node');

@@ -6,7 +6,8 @@
 import { createRequire } from 'node:module';
 import sharp from 'sharp';
 import { OperationError } from './operation-error.js';
-import { asBuffer, decodeUpright } from './raster-io.js';
+import { asBuffer, type Availability } from '../operation.js';
+import { decodeUpright } from './raster-io.js';
 
 declare module './op-table.js' {
   interface OpTable {
@@ -46,7 +47,7 @@ interface ImageTracer {
 
 let tracer: ImageTracer | undefined;
 
-export function availability(): { ready: true } | { ready: false; reason: string } {
+export function availability(): Availability {
   try {
     createRequire(import.meta.url).resolve('imagetracerjs');
     return { ready: true };
