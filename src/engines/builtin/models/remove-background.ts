@@ -17,7 +17,7 @@ export const removeBackgroundModels: BuiltinModel[] = [
     defaultWidth: 1024,
     defaultHeight: 1024,
     shortDescription:
-      'ISNet dichotomous image segmentation at 1024×1024 on onnxruntime (CPU); MIT-licensed weights. Cuts out the main object; its mask is scaled back to the input size.',
+      'ISNet dichotomous image segmentation at 1024×1024 on onnxruntime (CPU), with weights published as MIT. Cuts out the main object; its mask is scaled back to the input size.',
     operations: ['remove-background'],
     standsIn: [
       { taskType: 'removeBackground', model: 'runware:109@1' },
