@@ -96,7 +96,7 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
         background: settings.rgba ?? null,
         format,
         quality: p.outputQuality ?? 95,
-      })
+      }, { onProgress: (percent) => call.onProgress?.(0, percent) })
       .catch((err: unknown) => {
         throw operationErrorFor(err, parameter);
       });

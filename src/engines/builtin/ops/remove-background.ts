@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import type { InferenceSession } from 'onnxruntime-node';
 import { OperationError } from './operation-error.js';
-import type { Availability, EncodedImage } from '../operation.js';
+import type { Availability, EncodedImage, OperationContext } from '../operation.js';
 import { decodeUpright, encodeImage, type ImageEncoding } from './raster-io.js';
 
 declare module './op-table.js' {
@@ -76,7 +76,7 @@ export function availability(): Availability {
   }
 }
 
-export async function run(input: RemoveBackgroundInput): Promise<RemoveBackgroundOutput> {
+export async function run(input: RemoveBackgroundInput, context?: OperationContext): Promise<RemoveBackgroundOutput> {
   const photo = await decodeUpright(input.image, MAX_INPUT_SIDE, 'removeBackground');
   const { width, height } = photo;
 
@@ -84,7 +84,9 @@ export async function run(input: RemoveBackgroundInput): Promise<RemoveBackgroun
     .resize(MODEL_SIDE, MODEL_SIDE, { fit: 'fill', kernel: 'lanczos3' })
     .raw()
     .toBuffer();
+  context?.progress(10);
   const prediction = await predict(modelInput);
+  context?.progress(90);
 
   let mask: Buffer = await sharp(prediction, { raw: { width: MODEL_SIDE, height: MODEL_SIDE, channels: 1 } })
     .resize(width, height, { fit: 'fill', kernel: 'cubic' })

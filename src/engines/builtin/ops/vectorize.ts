@@ -29,8 +29,8 @@ export interface VectorizeOutput {
 /** The runtrail AIR of the tracer. */
 export const TRACER_MODEL_AIR = 'runtrail:imagetracer@1';
 
-/** Largest input side accepted. */
-export const MAX_INPUT_SIDE = 8192;
+/** Largest input side accepted: the image is decoded whole before it is shrunk for tracing. */
+export const MAX_INPUT_SIDE = 4096;
 /** Photos are traced with their long side at most this; tracing time grows with the pixel count. */
 const TRACE_SIDE = 512;
 const COLOURS = 16;
