@@ -1,9 +1,9 @@
-// Decoding input bytes to upright pixels and encoding pixels to the requested format, for the
-// operations that take and give images. Inputs arrive as bytes in any format sharp reads.
+// Decoding input bytes to upright pixels, with the size limit checked first, for the operations
+// that take images. Inputs arrive as bytes in any format sharp reads.
 
-import sharp, { type Metadata, type Sharp } from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import { OperationError } from './operation-error.js';
-import { asBuffer, type EncodedFormat, type EncodedImage } from '../operation.js';
+import { asBuffer, type EncodedFormat } from '../operation.js';
 
 export interface ImageEncoding {
   format: EncodedFormat;
@@ -51,25 +51,4 @@ export async function decodeUpright(bytes: Uint8Array, maxSide: number, what: st
   } catch {
     throw new OperationError('invalidImage', 'The image data is damaged or truncated and could not be decoded.');
   }
-}
-
-/**
- * Encodes a pipeline of `width`×`height` pixels. JPG has no alpha: transparent pixels are
- * flattened onto `flattenOn` (white when null).
- */
-export async function encodeImage(
-  pipeline: Sharp,
-  encoding: ImageEncoding,
-  flattenOn: readonly [number, number, number] | null,
-  width: number,
-  height: number,
-): Promise<EncodedImage> {
-  let out: Sharp;
-  if (encoding.format === 'png') out = pipeline.png();
-  else if (encoding.format === 'webp') out = pipeline.webp({ quality: encoding.quality, alphaQuality: 100 });
-  else {
-    const [r, g, b] = flattenOn ?? [255, 255, 255];
-    out = pipeline.flatten({ background: { r, g, b } }).jpeg({ quality: encoding.quality });
-  }
-  return { image: await out.toBuffer(), format: encoding.format, width, height };
 }

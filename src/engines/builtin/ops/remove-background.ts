@@ -13,7 +13,8 @@ import sharp from 'sharp';
 import type { InferenceSession } from 'onnxruntime-node';
 import { OperationError } from './operation-error.js';
 import type { Availability, EncodedImage, OperationContext } from '../operation.js';
-import { decodeUpright, encodeImage, type ImageEncoding } from './raster-io.js';
+import { encodeAs } from '../encode.js';
+import { decodeUpright, type ImageEncoding } from './raster-io.js';
 
 declare module './op-table.js' {
   interface OpTable {
@@ -97,11 +98,16 @@ export async function run(input: RemoveBackgroundInput, context?: OperationConte
   if (input.alphaMatting) mask = refineEdges(mask, photo.rgb, width, height, input.alphaMatting);
 
   if (input.returnOnlyMask) {
-    return encodeImage(sharp(mask, { raw: { width, height, channels: 1 } }).toColourspace('b-w'), input, null, width, height);
+    const image = await encodeAs(sharp(mask, { raw: { width, height, channels: 1 } }).toColourspace('b-w'), input.format, input.quality).toBuffer();
+    return { image, format: input.format, width, height };
   }
-  const cutout = composite(photo.rgb, mask, width * height, input.background);
-  const flattenOn = input.background ? input.background.slice(0, 3) : [255, 255, 255];
-  return encodeImage(sharp(cutout, { raw: { width, height, channels: 4 } }), input, flattenOn as [number, number, number], width, height);
+  // JPG has no alpha: an rgba background is painted fully opaque there (without one, encodeAs
+  // flattens the transparent cut-out onto white).
+  const given = input.background;
+  const background: RemoveBackgroundInput['background'] = input.format === 'jpg' && given ? [given[0], given[1], given[2], 1] : given;
+  const cutout = composite(photo.rgb, mask, width * height, background);
+  const image = await encodeAs(sharp(cutout, { raw: { width, height, channels: 4 } }), input.format, input.quality).toBuffer();
+  return { image, format: input.format, width, height };
 }
 
 /** Runs ISNet on a 1024×1024 RGB picture; returns its mask as 1024×1024 bytes (255 = object). */
