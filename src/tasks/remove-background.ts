@@ -64,7 +64,7 @@ export const removeBackground: RecordedTaskModule<Params> = {
         { parameter: 'inputs.video' },
       );
     }
-    imageInputOf(params); // a missing image is refused before the task is recorded as started
+    imageInputOf(params); // a missing image is a validation error like any other parameter's
     return params;
   },
   modelOf: (p) => p.model ?? null,
