@@ -21,7 +21,7 @@ export interface MediaRecord {
   taskUUID: string | null;
   /** Random token that makes the media URL unguessable even to someone who knows mediaUUID. */
   accessToken: string;
-  format: 'jpg' | 'png' | 'webp';
+  format: 'jpg' | 'png' | 'webp' | 'svg';
   width: number;
   height: number;
   bytes: number;

@@ -13,7 +13,7 @@ import { decodeBody, readTaskArray, type RequestElement } from '../protocol/requ
 import { isCanonicalUuid } from '../protocol/uuid.js';
 import { authenticate } from '../ledger/api-keys.js';
 import type { AccountStore, DeliveryStore, Organization, StoredTask, TaskLedger } from '../ledger/types.js';
-import { CONTENT_TYPES, type MediaStore } from '../media/media-store.js';
+import { CONTENT_TYPES, SVG_HEADERS, type MediaStore } from '../media/media-store.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskDispatcher } from '../tasks/dispatch.js';
 import { registerExplorerPage } from './explorer-page.js';
@@ -147,13 +147,14 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   }
 
   app.get<{ Params: { token: string; file: string } }>('/media/:token/:file', async (req, reply) => {
-    const match = /^([0-9a-fA-F-]{36})\.(jpg|png|webp)$/.exec(req.params.file);
+    const match = /^([0-9a-fA-F-]{36})\.(jpg|png|webp|svg)$/.exec(req.params.file);
     const record = match && isCanonicalUuid(match[1]) ? await deps.ledger.findMediaForServing(match[1]) : undefined;
     const given = Buffer.from(req.params.token);
     if (!record || record.format !== match?.[2] || given.length !== record.accessToken.length || !timingSafeEqual(given, Buffer.from(record.accessToken))) {
       throw new ProtocolError('notFound', 'No media exists at this URL.');
     }
     const data = await deps.media.read(record);
+    if (record.format === 'svg') reply.headers(SVG_HEADERS);
     return reply
       .type(CONTENT_TYPES[record.format])
       .header('cache-control', 'private, max-age=31536000, immutable')
