@@ -99,13 +99,13 @@ test('model map: own AIRs run as themselves, the operator rules come before the 
   assert.equal(mapped.resolve('upscale', 'civitai:1@1'), undefined, 'a rule naming a model of another task type runs nothing');
 });
 
-test('end to end: /healthz reports the engine and its operations; threads start with the first task; SIGTERM leaves none behind', async () => {
+test('end to end: /healthz is ok while every operation is ready, /healthz/engines reports each; threads start with the first task; SIGTERM leaves none behind', async () => {
   const server = await startServer({ env: { RUNTRAIL_ENGINE_THREADS: '2', RUNTRAIL_MODEL_MAP: '[{"model":"runware:100@1","runs":null}]' } });
   try {
     const pid = server.process.pid!;
-    const health = async () => (await (await fetch(`${server.url}/healthz`)).json()) as { status: string; engines: { name: string; ready: boolean; operations: { name: string; ready: boolean }[]; pool: { threads: { started: number; max: number } } }[] };
+    assert.equal(await (await fetch(`${server.url}/healthz`)).text(), '{"status":"ok"}', 'every operation ready');
+    const health = async () => (await (await fetch(`${server.url}/healthz/engines`)).json()) as { engines: { name: string; ready: boolean; operations: { name: string; ready: boolean }[]; pool: { threads: { started: number; max: number } } }[] };
     const idle = await health();
-    assert.equal(idle.status, 'ok');
     assert.deepEqual(idle.engines.map((e) => [e.name, e.ready]), [['builtin', true]]);
     assert.deepEqual(idle.engines[0]!.operations.map((o) => [o.name, o.ready]).sort(), [['lanczos-upscale', true], ['procedural-render', true]]);
     assert.deepEqual(idle.engines[0]!.pool.threads, { started: 0, max: 2 });
