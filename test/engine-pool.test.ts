@@ -14,6 +14,7 @@ import { EngineRouter, type OperationName } from '../src/engines/engine.js';
 import { run as renderInline } from '../src/engines/builtin/ops/procedural-render.js';
 import { ProtocolError } from '../src/protocol/errors.js';
 import { imageTask, startServer, uuid } from './helpers/server.js';
+import { RawClient } from './helpers/ws-client.js';
 
 const threadsOf = (pid: number | 'self') => Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
 const render = (size: number, seed = 7n) => ({ width: size, height: size, seed, model: 'runware:101@1', prompt: 'a pool test', format: 'png' as const, quality: 90 });
@@ -158,5 +159,23 @@ test('an operation\'s progress reaches the caller from its thread', async () => 
     assert.equal(image.width, 256);
   } finally {
     await pool.close();
+  }
+});
+
+test('end to end: a WebSocket waiting for its running task is not idle, now that the event loop stays free', async () => {
+  const server = await startServer({ env: { RUNTRAIL_WS_IDLE_MS: '500' } });
+  const ws = await RawClient.connect(server.url);
+  try {
+    await ws.authenticate(server.key);
+    const task = imageTask({ positivePrompt: 'a long one [slow:1500]' });
+    ws.send([task]);
+    const frame = await ws.forTask(task['taskUUID'] as string);
+    assert.equal(frame.json.data?.[0]?.['taskUUID'], task['taskUUID'], frame.text);
+    assert.ok(ws.isOpen, 'the socket stayed open while the server owed it an answer');
+    await ws.next(() => false, 1_500).catch(() => undefined);
+    assert.ok(!ws.isOpen, 'once answered and quiet, it is closed as idle');
+  } finally {
+    await ws.close();
+    await server.stop();
   }
 });
