@@ -204,8 +204,9 @@ async function analyse(
     tensor.dispose();
   }
   if (result.error) throw new Error(`Human detection failed: ${result.error}`);
-  const annotationsOf = (a: Record<string, number[][]>): Record<string, Point[]> =>
-    Object.fromEntries(Object.entries(a).map(([name, points]) => [name, points.map(pt)]));
+  // Without the mesh some annotation groups hold holes; only real points are kept.
+  const annotationsOf = (a: Record<string, (number[] | undefined)[]>): Record<string, Point[]> =>
+    Object.fromEntries(Object.entries(a).map(([name, points]) => [name, points.filter((p): p is number[] => Array.isArray(p)).map(pt)]));
   return {
     width: decoded.original.width,
     height: decoded.original.height,
@@ -214,7 +215,7 @@ async function analyse(
       score: f.boxScore ?? f.score,
       age: typeof f.age === 'number' && Number.isFinite(f.age) ? f.age : null,
       mesh: f.mesh.map(pt),
-      annotations: annotationsOf(f.annotations as unknown as Record<string, number[][]>),
+      annotations: annotationsOf(f.annotations as unknown as Record<string, (number[] | undefined)[]>),
     })),
     bodies: result.body.map((b) => ({
       box: box(b.box),
