@@ -1,5 +1,5 @@
-// The typed operations engines run in the worker pool. Each operation file adds its own entry by
-// declaration merging (`declare module './op-table.js' { interface OpTable { … } }`), so adding an
-// operation edits no shared file.
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
+// The operations engines can run, by name: each op file in this folder adds its own entry
+// (`declare module './op-table.js' { interface OpTable { 'op-name': { input: …; output: … } } }`),
+// so adding an operation never edits a shared file. Inputs and outputs cross a worker-thread
+// boundary: plain data only (structured clone).
 export interface OpTable {}

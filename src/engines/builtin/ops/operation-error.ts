@@ -1,6 +1,6 @@
-// An operation's refusal of its input (too large, unreadable, the wrong kind): the task module
-// turns it into the protocol error with this code and parameter. Anything else an operation
-// throws is an internal error.
+// The one error an operation throws on purpose: input the model cannot take (too large,
+// unreadable, wrong kind) or a model that could not load. `code` is a protocol error code; the
+// engine turns it into the caller's error. Any other exception is an internal error.
 export class OperationError extends Error {
   constructor(
     readonly code: string,
