@@ -153,12 +153,12 @@ test('an async task through A is sent async to B and polled with getResponse unt
   assert.equal(inB.data[0]!.request[0]!['deliveryMethod'], 'async');
 });
 
-test('over WebSocket too: a caption task (no module in A) goes to B, its answer frame is what A recalls', async () => {
+test('over WebSocket too: a promptEnhance task (no module in A) goes to B, its answer frame is what A recalls', async () => {
   const ws = await RawClient.connect(a.url);
   try {
     await ws.authenticate(a.key);
     const taskUUID = uuid();
-    ws.send([{ taskType: 'caption', taskUUID, inputImage: 'b7db282d-2943-4f12-992f-77df3ad3ec71' }]);
+    ws.send([{ taskType: 'promptEnhance', taskUUID, prompt: 'a lighthouse', promptMaxLength: 64, promptVersions: 1 }]);
     const frame = await ws.forTask(taskUUID);
     assert.equal(frame.json.errors![0]!['code'], 'unsupportedTaskType', 'B answered (A forwards every task type)');
     const h = await history(a, taskUUID);

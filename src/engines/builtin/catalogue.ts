@@ -6,6 +6,9 @@ import type { ModelInfo, ModelStandIn } from '../engine.js';
 import type { OperationName } from './operation.js';
 import { imageInferenceModels } from './models/image-inference.js';
 import { upscaleModels } from './models/upscale.js';
+import { imageMaskingModels } from './models/image-masking.js';
+import { controlNetPreprocessModels } from './models/controlnet-preprocess.js';
+import { captionModels } from './models/caption.js';
 
 export interface BuiltinModel extends ModelInfo {
   /** The operations a task on this model runs. */
@@ -14,4 +17,4 @@ export interface BuiltinModel extends ModelInfo {
   standsIn: ModelStandIn[];
 }
 
-export const BUILTIN_MODELS: readonly BuiltinModel[] = [...imageInferenceModels, ...upscaleModels];
+export const BUILTIN_MODELS: readonly BuiltinModel[] = [...imageInferenceModels, ...upscaleModels, ...imageMaskingModels, ...controlNetPreprocessModels, ...captionModels];

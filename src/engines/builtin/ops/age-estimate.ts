@@ -1,7 +1,8 @@
 // Operation `age-estimate`: an age in years for each face, from Human's face description model
 // (FaceRes), after BlazeFace finds the faces and the face mesh aligns them.
 
-import { detectPeople, humanAvailability, type Box } from './human-runtime.js';
+import type { Availability } from '../operation.js';
+import { humanAvailability, type Box } from './human-files.js';
 
 export interface AgeEstimateInput {
   image: Uint8Array;
@@ -30,11 +31,12 @@ declare module './op-table.js' {
   }
 }
 
-export function availability(): { ready: true } | { ready: false; reason: string } {
+export function availability(): Availability {
   return humanAvailability();
 }
 
 export async function run(input: AgeEstimateInput): Promise<AgeEstimateOutput> {
+  const { detectPeople } = await import('./human-runtime.js');
   const found = await detectPeople(input.image, { faces: true, age: true, minConfidence: input.minConfidence, maxDetected: input.maxFaces });
   const faces = found.faces
     .filter((f): f is typeof f & { age: number } => f.age !== null && f.score >= input.minConfidence)

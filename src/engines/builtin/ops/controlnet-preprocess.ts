@@ -5,10 +5,11 @@
 
 import sharp, { type Metadata } from 'sharp';
 import { OperationError } from './operation-error.js';
-import { MAX_INPUT_PIXELS, detectPeople, humanAvailability } from './human-runtime.js';
+import { MAX_INPUT_PIXELS, humanAvailability } from './human-files.js';
 import { cannyEdges } from './canny-edges.js';
 import { poseSvg } from './openpose-drawing.js';
-import { encodeImage, type EncodedImage, type OutputImageFormat } from './encode-image.js';
+import { encodeImage } from './encode-image.js';
+import type { Availability, EncodedFormat, EncodedImage } from '../operation.js';
 
 export const PREPROCESSORS = ['canny', 'tile', 'shuffle', 'openpose'] as const;
 export type Preprocessor = (typeof PREPROCESSORS)[number];
@@ -26,7 +27,7 @@ export interface ControlNetPreprocessInput {
   includeHandsAndFace: boolean;
   /** shuffle: the warp's seed. */
   seed: number;
-  format: OutputImageFormat;
+  format: EncodedFormat;
   quality: number;
 }
 
@@ -39,7 +40,7 @@ declare module './op-table.js' {
 }
 
 /** canny, tile and shuffle need nothing installed; openpose needs Human's models. */
-export function availability(): { ready: true } | { ready: false; reason: string } {
+export function availability(): Availability {
   return humanAvailability();
 }
 
@@ -66,7 +67,8 @@ export async function run(input: ControlNetPreprocessInput): Promise<ControlNetP
     }
     case 'openpose': {
       const png = await sharp(Buffer.from(pixels), raw).png({ compressionLevel: 1 }).toBuffer();
-      const found = await detectPeople(new Uint8Array(png.buffer, png.byteOffset, png.byteLength), {
+      const { detectPeople } = await import('./human-runtime.js');
+  const found = await detectPeople(new Uint8Array(png.buffer, png.byteOffset, png.byteLength), {
         bodies: true,
         hands: input.includeHandsAndFace,
         faces: input.includeHandsAndFace,

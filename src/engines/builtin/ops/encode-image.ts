@@ -1,26 +1,14 @@
-// How operations hand images back: encoded in the requested format, as a Uint8Array that
-// survives structured clone out of a worker thread.
+// Helpers the people operations share: the encoded result in the core's shape, and numbers
+// written into SVG markup.
 
 import type { Sharp } from 'sharp';
+import { encodeAs } from '../encode.js';
+import type { EncodedFormat, EncodedImage } from '../operation.js';
 
-export type OutputImageFormat = 'png' | 'jpg' | 'webp';
-
-export interface EncodedImage {
-  image: Uint8Array;
-  format: OutputImageFormat;
-  width: number;
-  height: number;
-}
-
-export async function encodeImage(pipeline: Sharp, format: OutputImageFormat, quality: number): Promise<EncodedImage> {
-  const encoded =
-    format === 'png'
-      ? pipeline.png()
-      : format === 'webp'
-        ? pipeline.webp({ quality })
-        : pipeline.flatten({ background: '#000000' }).jpeg({ quality });
-  const { data, info } = await encoded.toBuffer({ resolveWithObject: true });
-  return { image: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), format, width: info.width, height: info.height };
+/** Encodes the pipeline's image and says what came out. */
+export async function encodeImage(pipeline: Sharp, format: EncodedFormat, quality: number): Promise<EncodedImage> {
+  const { data, info } = await encodeAs(pipeline, format, quality).toBuffer({ resolveWithObject: true });
+  return { image: data, format, width: info.width, height: info.height };
 }
 
 /** Numbers written into SVG markup: finite, two decimals at most. */

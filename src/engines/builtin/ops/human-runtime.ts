@@ -1,6 +1,7 @@
 // @vladmandic/human (MIT) for the people operations: one Human instance per thread, created on
 // first use with every model it needs read from the package's own models/ folder (its defaults
-// are CDN URLs). Results leave as plain numbers so they survive structured clone.
+// are CDN URLs). Results leave as plain numbers so they survive structured clone. Imported by
+// the operations on first run only (it pulls in TensorFlow.js).
 
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -8,82 +9,9 @@ import sharp, { type Metadata } from 'sharp';
 import type { Config, Human, Result } from '@vladmandic/human';
 import { loadTfjs, localModelUrl, wasmFolder } from './tfjs-runtime.js';
 import { OperationError } from './operation-error.js';
+import { ANALYSIS_SIDE, MAX_INPUT_PIXELS, humanFolder, type Box, type DetectOptions, type PeopleFound, type Point } from './human-files.js';
 
 const require = createRequire(import.meta.url);
-
-/** Largest input the people operations accept, in pixels (as the upscaler's output cap). */
-export const MAX_INPUT_PIXELS = 4096 * 4096;
-/** Images are analysed at most this large (longest side); coordinates are scaled back. */
-const ANALYSIS_SIDE = 1280;
-
-export type Point = [number, number];
-/** [x, y, width, height] in pixels of the input image. */
-export type Box = [number, number, number, number];
-
-export interface FaceFound {
-  box: Box;
-  score: number;
-  /** Estimated age in years from the face description model. */
-  age: number | null;
-  /** 468 face-mesh points (478 with irises), pixels of the input image. */
-  mesh: Point[];
-  annotations: Record<string, Point[]>;
-}
-export interface BodyFound {
-  box: Box;
-  score: number;
-  keypoints: { part: string; x: number; y: number; score: number }[];
-}
-export interface HandFound {
-  box: Box;
-  score: number;
-  keypoints: Point[];
-}
-export interface ObjectFound {
-  box: Box;
-  score: number;
-  label: string;
-}
-export interface PeopleFound {
-  width: number;
-  height: number;
-  faces: FaceFound[];
-  bodies: BodyFound[];
-  hands: HandFound[];
-  objects: ObjectFound[];
-}
-
-export interface DetectOptions {
-  faces?: boolean;
-  /** Face mesh and irises (needs faces). */
-  mesh?: boolean;
-  /** Age from the face description model (needs faces). */
-  age?: boolean;
-  bodies?: boolean;
-  hands?: boolean;
-  objects?: boolean;
-  minConfidence: number;
-  maxDetected: number;
-}
-
-function humanFolder(): string {
-  // The package's exports map hides package.json; its main file lives in dist/.
-  return path.resolve(path.dirname(require.resolve('@vladmandic/human')), '..');
-}
-
-/** Cheap check, no model load: are the package, its models and the wasm backend installed? */
-export function humanAvailability(): { ready: true } | { ready: false; reason: string } {
-  try {
-    const folder = humanFolder();
-    for (const file of ['dist/human.node-wasm.js', 'models/blazeface.json', 'models/facemesh.json', 'models/faceres.json', 'models/movenet-lightning.json', 'models/handtrack.json', 'models/centernet.json']) {
-      require.resolve(path.join(folder, file));
-    }
-    require.resolve(path.join(wasmFolder(), 'tfjs-backend-wasm-simd.wasm'));
-    return { ready: true };
-  } catch (err) {
-    return { ready: false, reason: `@vladmandic/human or its models are not installed (${(err as Error).message.split('\n')[0]})` };
-  }
-}
 
 let human: Promise<Human> | undefined;
 
@@ -131,7 +59,9 @@ function loadHuman(): Promise<Human> {
     const instance = new HumanClass(config);
     await instance.load();
     return instance;
-  })();
+  })().catch((err: unknown) => {
+    throw new OperationError('engineUnavailable', `The people models (@vladmandic/human) could not load: ${(err as Error).message}`);
+  });
   human.catch(() => {
     human = undefined; // a failed load is retried by the next call rather than cached
   });

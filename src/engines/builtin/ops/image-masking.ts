@@ -4,8 +4,9 @@
 // class (their boxes: no person silhouette model ships under a permissive licence).
 
 import sharp from 'sharp';
-import { detectPeople, humanAvailability, type Box, type FaceFound, type Point } from './human-runtime.js';
-import { encodeImage, svgNumber, type EncodedImage, type OutputImageFormat } from './encode-image.js';
+import { humanAvailability, type Box, type FaceFound, type Point } from './human-files.js';
+import { encodeImage, svgNumber } from './encode-image.js';
+import type { Availability, EncodedFormat, EncodedImage } from '../operation.js';
 
 /** What a mask covers. */
 export const MASK_TARGETS = ['face-box', 'face-mesh', 'eyes', 'lips', 'nose', 'eyes-lips', 'nose-eyes', 'nose-lips', 'hand', 'person'] as const;
@@ -22,7 +23,7 @@ export interface ImageMaskingInput {
   maskPadding: number;
   /** Blur radius of the mask's edge in pixels (0: hard edge). */
   maskBlur: number;
-  format: OutputImageFormat;
+  format: EncodedFormat;
   quality: number;
 }
 
@@ -43,7 +44,7 @@ declare module './op-table.js' {
   }
 }
 
-export function availability(): { ready: true } | { ready: false; reason: string } {
+export function availability(): Availability {
   return humanAvailability();
 }
 
@@ -58,6 +59,7 @@ const NOSE_POINTS = [168, 6, 197, 195, 5, 4, 1, 19, 94, 2, 98, 327, 64, 294, 48,
 
 export async function run(input: ImageMaskingInput): Promise<ImageMaskingOutput> {
   const byFaces = input.target !== 'hand' && input.target !== 'person';
+  const { detectPeople } = await import('./human-runtime.js');
   const found = await detectPeople(input.image, {
     faces: byFaces,
     mesh: byFaces && input.target !== 'face-box',

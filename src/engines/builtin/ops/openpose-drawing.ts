@@ -2,7 +2,7 @@
 // 18-keypoint body (COCO's 17 plus a neck between the shoulders) with OpenPose's colour per limb
 // and joint, optionally hands (21 points, rainbow edges) and face landmarks (white dots).
 
-import type { BodyFound, FaceFound, HandFound, Point } from './human-runtime.js';
+import type { BodyFound, FaceFound, HandFound, Point } from './human-files.js';
 import { svgNumber } from './encode-image.js';
 
 // OpenPose's 18 body points, in its order, named as the body model names them.

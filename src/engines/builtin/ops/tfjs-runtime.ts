@@ -2,12 +2,12 @@
 // cpu backend is about 20× slower), with its .wasm files and every model read from npm package
 // folders on disk. tfjs-core has no file loader outside tfjs-node, so a load router answers
 // `runtrail-file://<absolute path to model.json>` URLs by reading model.json and its shards.
+// TensorFlow.js itself is imported on first use only: the main thread imports op files too.
 
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import type * as Tfjs from '@tensorflow/tfjs';
 
 const require = createRequire(import.meta.url);
 const LOCAL_SCHEME = 'runtrail-file://';
@@ -24,13 +24,13 @@ export function wasmFolder(): string {
 
 interface WeightsGroup {
   paths: string[];
-  weights: tf.io.WeightsManifestEntry[];
+  weights: Tfjs.io.WeightsManifestEntry[];
 }
 
-async function readModelArtifacts(modelJsonPath: string): Promise<tf.io.ModelArtifacts> {
-  const json = JSON.parse(await readFile(modelJsonPath, 'utf8')) as tf.io.ModelJSON & { weightsManifest: WeightsGroup[] };
+async function readModelArtifacts(modelJsonPath: string): Promise<Tfjs.io.ModelArtifacts> {
+  const json = JSON.parse(await readFile(modelJsonPath, 'utf8')) as Tfjs.io.ModelJSON & { weightsManifest: WeightsGroup[] };
   const folder = path.dirname(modelJsonPath);
-  const specs: tf.io.WeightsManifestEntry[] = [];
+  const specs: Tfjs.io.WeightsManifestEntry[] = [];
   const shards: Buffer[] = [];
   for (const group of json.weightsManifest) {
     specs.push(...group.weights);
@@ -49,22 +49,27 @@ async function readModelArtifacts(modelJsonPath: string): Promise<tf.io.ModelArt
   };
 }
 
-let ready: Promise<typeof tf> | undefined;
+let ready: Promise<typeof Tfjs> | undefined;
 
 /** TensorFlow.js on the wasm backend with the local model loader registered (once per thread). */
-export function loadTfjs(): Promise<typeof tf> {
+export function loadTfjs(): Promise<typeof Tfjs> {
   ready ??= (async () => {
-    tf.io.registerLoadRouter((url): tf.io.IOHandler => {
+    const tf = await import('@tensorflow/tfjs');
+    const { setWasmPaths } = await import('@tensorflow/tfjs-backend-wasm');
+    tf.io.registerLoadRouter((url): Tfjs.io.IOHandler => {
       const first = Array.isArray(url) ? url[0] : url;
       // A router declines a URL by answering null (tfjs types leave that out).
-      if (typeof first !== 'string' || !first.startsWith(LOCAL_SCHEME)) return null as unknown as tf.io.IOHandler;
+      if (typeof first !== 'string' || !first.startsWith(LOCAL_SCHEME)) return null as unknown as Tfjs.io.IOHandler;
       const file = first.slice(LOCAL_SCHEME.length);
       return { load: () => readModelArtifacts(file) };
     });
     setWasmPaths(wasmFolder());
-    await tf.setBackend('wasm');
+    if (!(await tf.setBackend('wasm'))) throw new Error('the TensorFlow.js wasm backend did not start');
     await tf.ready();
     return tf;
   })();
+  ready.catch(() => {
+    ready = undefined;
+  });
   return ready;
 }
