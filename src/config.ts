@@ -181,7 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     modelMap: readModelMap(pick(undefined, 'RUNTRAIL_MODEL_MAP')),
     engine: {
       threads: integer(pick(undefined, 'RUNTRAIL_ENGINE_THREADS') ?? String(Math.max(1, availableParallelism())), 'RUNTRAIL_ENGINE_THREADS', 1, 256),
-      maxQueue: integer(pick(undefined, 'RUNTRAIL_ENGINE_QUEUE') ?? '64', 'RUNTRAIL_ENGINE_QUEUE', 0, 100_000),
+      maxQueue: integer(pick(undefined, 'RUNTRAIL_ENGINE_QUEUE') ?? '256', 'RUNTRAIL_ENGINE_QUEUE', 0, 100_000),
     },
   };
 }

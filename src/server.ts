@@ -140,8 +140,9 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
         await websocket.close();
         await Promise.all([bounded(app.close(), left()), workers.stop(left()), bounded(dispatcher.idle(), left())]);
         await deliveries.stop(left());
-        // Engine threads end once no task can start work on them.
-        await services.engines.close();
+        // Engine threads end once no task can start work on them (an operation still running
+        // past the grace gets a second more; the process exits after this anyway).
+        await bounded(services.engines.close(), left() + 1000);
         await storage.close();
       },
     };

@@ -131,3 +131,19 @@ test('end to end: /healthz reports the engine and its operations; threads start 
   }
   assert.deepEqual(readdirSync('/proc').includes(String(server.process.pid)), false);
 });
+
+test('end to end: results past the engine queue bound answer queueCapacityExceeded (429) and the rest are delivered', async () => {
+  const server = await startServer({ env: { RUNTRAIL_ENGINE_THREADS: '1', RUNTRAIL_ENGINE_QUEUE: '0' } });
+  try {
+    const reply = await server.post([imageTask({ numberResults: 3, width: 512, height: 512 })]);
+    assert.equal(reply.json.data?.length, 1, reply.text);
+    assert.deepEqual(reply.json.errors?.map((e) => e['code']), ['queueCapacityExceeded', 'queueCapacityExceeded']);
+    const alone = await server.post([imageTask({ taskUUID: uuid(), numberResults: 1 })]);
+    assert.equal(alone.status, 200, 'room again once the first task is done');
+    const refusedOnly = await Promise.all([server.post([imageTask({ taskUUID: uuid(), width: 2048, height: 2048 })]), server.post([imageTask({ taskUUID: uuid(), width: 2048, height: 2048 })])]);
+    const statuses = refusedOnly.map((r) => r.status).sort();
+    assert.deepEqual(statuses, [200, 429], 'a task whose only result was refused answers HTTP 429');
+  } finally {
+    await server.stop();
+  }
+});

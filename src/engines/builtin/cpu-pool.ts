@@ -44,7 +44,7 @@ export function defaultThreads(): number {
 
 const POOL_NICENESS = 10;
 
-export const DEFAULT_POOL_OPTIONS: CpuPoolOptions = { threads: defaultThreads(), maxQueue: 64 };
+export const DEFAULT_POOL_OPTIONS: CpuPoolOptions = { threads: defaultThreads(), maxQueue: 256 };
 
 export class CpuPool {
   private piscina: Piscina<WorkerJob, WorkerReply> | undefined;
@@ -85,12 +85,15 @@ export class CpuPool {
     };
   }
 
-  /** Ends every thread; running operations are waited for (the caller drains tasks first). */
+  /**
+   * Ends every thread once its running operation is done; operations still waiting for a thread
+   * are refused. The server drains its tasks within the shutdown grace before calling this.
+   */
   async close(): Promise<void> {
     this.closed = true;
     const piscina = this.piscina;
     this.piscina = undefined;
-    await piscina?.close();
+    await piscina?.close({ force: true });
   }
 
   private threads(): Piscina<WorkerJob, WorkerReply> {
