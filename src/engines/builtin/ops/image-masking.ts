@@ -62,7 +62,8 @@ export async function run(input: ImageMaskingInput): Promise<ImageMaskingOutput>
   const { detectPeople } = await import('./human-runtime.js');
   const found = await detectPeople(input.image, {
     faces: byFaces,
-    mesh: byFaces && input.target !== 'face-box',
+    // The mesh also vets BlazeFace's boxes: faces it cannot fit are dropped, even for box masks.
+    mesh: byFaces,
     hands: input.target === 'hand',
     objects: input.target === 'person',
     minConfidence: input.confidence,
