@@ -10,7 +10,7 @@
 
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run as renderProcedural } from '../src/engines/builtin/ops/procedural-render.js';
 import { REPO_ROOT, startServer, uuid, type TestServer } from '../test/helpers/server.js';
@@ -27,6 +27,8 @@ export interface TaskEntry {
 export interface BenchInputs {
   /** A 256×256 PNG (procedural), as a data URI. */
   png256: string;
+  /** test/fixtures/photos/people-two-faces.jpg (700×360, two faces), as a data URI. */
+  peoplePhoto: string;
 }
 
 // Add one entry per task type (docs/adding-a-task-type.md).
@@ -35,6 +37,9 @@ export const TASKS: TaskEntry[] = [
   { name: 'imageInference 1024² ×1', task: (taskUUID) => ({ taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: 'a bench', width: 1024, height: 1024 }) },
   { name: 'imageInference 2048² ×4', task: (taskUUID) => ({ taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: 'a bench', width: 2048, height: 2048, numberResults: 4 }) },
   { name: 'upscale Lanczos ×4 256²→1024²', task: (taskUUID, inputs) => ({ taskType: 'upscale', taskUUID, inputImage: inputs.png256, upscaleFactor: 4 }) },
+  { name: 'imageMasking face mesh 700×360', task: (taskUUID, inputs) => ({ taskType: 'imageMasking', taskUUID, model: 'runware:35@8', inputs: { image: inputs.peoplePhoto } }) },
+  { name: 'controlNetPreprocess openpose 700×360', task: (taskUUID, inputs) => ({ taskType: 'controlNetPreprocess', taskUUID, model: 'runware:controlnet-preprocess@openpose', inputs: { image: inputs.peoplePhoto } }) },
+  { name: 'caption age 700×360', task: (taskUUID, inputs) => ({ taskType: 'caption', taskUUID, model: 'runware:153@1', inputs: { image: inputs.peoplePhoto } }) },
 ];
 
 /** The heaviest task the parameter ranges allow. */
@@ -135,7 +140,10 @@ export async function tenantLatency(options: { seconds: number; heavy: number })
 
 export async function taskLatency(options: { runs: number; only?: string[] }) {
   const base = await renderProcedural({ width: 256, height: 256, seed: 1n, model: 'bench', prompt: 'bench input', format: 'png', quality: 90 });
-  const inputs: BenchInputs = { png256: `data:image/png;base64,${Buffer.from(base.image).toString('base64')}` };
+  const inputs: BenchInputs = {
+    png256: `data:image/png;base64,${Buffer.from(base.image).toString('base64')}`,
+    peoplePhoto: `data:image/jpeg;base64,${readFileSync(join(REPO_ROOT, 'test/fixtures/photos/people-two-faces.jpg')).toString('base64')}`,
+  };
   return withServer(async (server, otherKey) => {
     const rows: Record<string, unknown>[] = [];
     for (const entry of TASKS) {
