@@ -4,6 +4,7 @@
 // upstream, failures B is told to produce (its built-in engine's [fail] switches, a wrong key,
 // B down) surface in A as documented errors, and the upstream key is nowhere in A's data.
 
+import { BUILTIN_MODELS } from '../src/engines/builtin/catalogue.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -93,9 +94,11 @@ test('runtrail: models stay on A; modelSearch on A lists them and the upstream r
   assert.equal(h['engine'], 'builtin');
   assert.deepEqual(h['upstream'], []);
 
-  const search = await a.post([{ taskType: 'modelSearch', taskUUID: uuid() }]);
+  const search = await a.post([{ taskType: 'modelSearch', taskUUID: uuid(), limit: 100 }]);
   const airs = (search.json.data![0]!['results'] as { air: string }[]).map((r) => r.air);
-  assert.deepEqual(airs.sort(), ['*', 'runtrail:lanczos@3', 'runtrail:procedural@plasma-1']);
+  // Every built-in model (runtrail:lanczos@3, runtrail:procedural@plasma-1, …) and the upstream route.
+  assert.deepEqual(airs.sort(), ['*', ...BUILTIN_MODELS.map((m) => m.air)].sort());
+  assert.ok(airs.includes('runtrail:lanczos@3') && airs.includes('runtrail:procedural@plasma-1'));
 });
 
 test('a task type A has no module for is forwarded and B’s answer passes through, recorded in A', async () => {
