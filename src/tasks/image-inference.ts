@@ -75,6 +75,9 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
 
   const renderOne = async (index: number): Promise<ItemResult> => {
     const seed = firstSeed + BigInt(index);
+    // The renderer's own progress, for queued tasks (the test switches report theirs instead).
+    const onProgress = call.onProgress;
+    const progress = onProgress && !switches ? { onProgress: (percent: number) => onProgress(index, percent) } : {};
     const render = () =>
       engine.run('procedural-render', {
         width: p.width,
@@ -85,7 +88,7 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
         format,
         quality: p.outputQuality ?? 95,
         ...(base ? { base: { image: base.data, strength: p.strength ?? 0.8 } } : {}),
-      });
+      }, progress);
     const image = switches ? await withTestSwitches(switches, index, call.onProgress, render) : await render();
     const record = await services.media.save(org.id, call.taskUUID, { data: asBuffer(image.image), format: image.format, width: image.width, height: image.height });
     const item = {
