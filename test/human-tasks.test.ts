@@ -243,7 +243,8 @@ test('bad input: Runware codes and parameters, every refusal recorded, and the e
     const details = await server.post([{ taskType: 'getTaskDetails', taskUUID }]);
     assert.ok(details.text.includes(JSON.stringify(err)), `${label} is recorded`);
   }
-  const health = (await (await fetch(`${server.url}/healthz`)).json()) as { engines: { operations: { name: string; ready: boolean }[] }[] };
+  assert.equal(await (await fetch(`${server.url}/healthz`)).text(), '{"status":"ok"}');
+  const health = (await (await fetch(`${server.url}/healthz/engines`)).json()) as { engines: { operations: { name: string; ready: boolean }[] }[] };
   const ops = health.engines.flatMap((e) => e.operations).filter((o) => ['image-masking', 'controlnet-preprocess', 'age-estimate'].includes(o.name));
   assert.deepEqual(ops.map((o) => o.ready), [true, true, true]);
   const after = await server.post([{ taskType: 'imageMasking', taskUUID: uuid(), model: 'runware:35@2', inputs: { image: ASTRONAUT } }]);
