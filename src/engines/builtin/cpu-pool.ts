@@ -1,6 +1,7 @@
 // The worker-thread pool that runs operations off the main thread (piscina), so a long render or
-// model run never stalls the event loop that serves every other organization. Threads start on
-// the first operation and then stay (each keeps the models it loaded); `close()` ends them all.
+// model run never stalls the event loop that serves every other organization. The threads start
+// together on the first operation and then stay (each keeps the models it loaded); `close()`
+// ends them all.
 // The queue is bounded: past `threads + maxQueue` operations waiting or running, a new one is
 // refused at once with queueCapacityExceeded (HTTP 429, retryable), as Runware answers when its
 // queues are full, rather than piling up work and memory without limit. The default bound sits
@@ -103,7 +104,10 @@ export class CpuPool {
     this.piscina ??= new Piscina<WorkerJob, WorkerReply>({
       filename: (this.options.workerFile ?? new URL('./cpu-worker.js', import.meta.url)).href,
       name: 'default',
-      minThreads: 0,
+      // Every thread starts with the first operation (the pool itself is made only then): a
+      // thread spawned later, mid-task, would take its start-up time out of one result and let
+      // the next one finish first.
+      minThreads: this.options.threads,
       maxThreads: this.options.threads,
       // Idle threads stay: each holds the models it loaded.
       idleTimeout: Infinity,
