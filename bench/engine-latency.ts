@@ -10,7 +10,7 @@
 
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run as renderProcedural } from '../src/engines/builtin/ops/procedural-render.js';
 import { REPO_ROOT, startServer, uuid, type TestServer } from '../test/helpers/server.js';
@@ -27,6 +27,8 @@ export interface TaskEntry {
 export interface BenchInputs {
   /** A 256×256 PNG (procedural), as a data URI. */
   png256: string;
+  /** test/fixtures/photos/people-two-faces.jpg (700×360, two faces), as a data URI. */
+  peoplePhoto: string;
 }
 
 // Add one entry per task type (docs/adding-a-task-type.md).
@@ -38,6 +40,9 @@ export const TASKS: TaskEntry[] = [
   // ISNet always runs at 1024², so the input's size hardly matters; the tracer's time grows with it.
   { name: 'removeBackground ISNet 256²', task: (taskUUID, inputs) => ({ taskType: 'removeBackground', taskUUID, model: 'runware:109@1', inputs: { image: inputs.png256 } }) },
   { name: 'vectorize imagetracer 256²', task: (taskUUID, inputs) => ({ taskType: 'vectorize', taskUUID, model: 'recraft:1@1', inputs: { image: inputs.png256 } }) },
+  { name: 'imageMasking face mesh 700×360', task: (taskUUID, inputs) => ({ taskType: 'imageMasking', taskUUID, model: 'runware:35@8', inputs: { image: inputs.peoplePhoto } }) },
+  { name: 'controlNetPreprocess openpose 700×360', task: (taskUUID, inputs) => ({ taskType: 'controlNetPreprocess', taskUUID, model: 'runware:controlnet-preprocess@openpose', inputs: { image: inputs.peoplePhoto } }) },
+  { name: 'caption age 700×360', task: (taskUUID, inputs) => ({ taskType: 'caption', taskUUID, model: 'runware:153@1', inputs: { image: inputs.peoplePhoto } }) },
 ];
 
 /** The heaviest task the parameter ranges allow. */
@@ -141,7 +146,10 @@ export async function tenantLatency(options: { seconds: number; heavy: number })
 
 export async function taskLatency(options: { runs: number; only?: string[] }) {
   const base = await renderProcedural({ width: 256, height: 256, seed: 1n, model: 'bench', prompt: 'bench input', format: 'png', quality: 90 });
-  const inputs: BenchInputs = { png256: `data:image/png;base64,${Buffer.from(base.image).toString('base64')}` };
+  const inputs: BenchInputs = {
+    png256: `data:image/png;base64,${Buffer.from(base.image).toString('base64')}`,
+    peoplePhoto: `data:image/jpeg;base64,${readFileSync(join(REPO_ROOT, 'test/fixtures/photos/people-two-faces.jpg')).toString('base64')}`,
+  };
   return withServer(async (server, otherKey) => {
     const rows: Record<string, unknown>[] = [];
     for (const entry of TASKS) {
