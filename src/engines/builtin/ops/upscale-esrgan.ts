@@ -76,14 +76,21 @@ function model(tf: typeof TF, factor: EsrganFactor): Promise<TF.LayersModel> {
   if (!loading) {
     const folder = packageFolder(PACKAGE);
     if (!folder) throw new Error(`${PACKAGE} is not installed`);
-    loading = tf.loadLayersModel(modelFolderHandler(path.join(folder, 'models', `x${factor}`)));
+    loading = tf.loadLayersModel(modelFolderHandler(path.join(folder, 'models', `x${factor}`))).catch((err: unknown) => {
+      throw new OperationError('engineUnavailable', `the ESRGAN ×${factor} model did not load (${(err as Error).message})`);
+    });
     loading.catch(() => models.delete(factor)); // a later call may try again
     models.set(factor, loading);
   }
   return loading;
 }
 
-export async function run(input: UpscaleEsrganInput): Promise<UpscaleEsrganOutput> {
+/** How far a run is, 0–100 (the engine's pool passes one; unit tests may leave it out). */
+export interface ProgressReporter {
+  progress(percent: number): void;
+}
+
+export async function run(input: UpscaleEsrganInput, context?: ProgressReporter): Promise<UpscaleEsrganOutput> {
   if (!ESRGAN_FACTORS.includes(input.factor)) {
     throw new OperationError('invalidUpscaleFactor', `ESRGAN upscales by 2 or 4, not ${String(input.factor)}.`, 'upscaleFactor');
   }
@@ -117,7 +124,7 @@ export async function run(input: UpscaleEsrganInput): Promise<UpscaleEsrganOutpu
 
   const tf = await tfjs();
   const network = await model(tf, input.factor);
-  const upscaled = await upscaleTiles(tf, network, rgb, networkInput.width, networkInput.height, input.factor);
+  const upscaled = await upscaleTiles(tf, network, rgb, networkInput.width, networkInput.height, input.factor, context);
 
   let image = sharp(upscaled, { raw: { width: output.width, height: output.height, channels: 3 } });
   if (keepAlpha) {
@@ -155,8 +162,11 @@ async function upscaleTiles(
   width: number,
   height: number,
   factor: number,
+  context: ProgressReporter | undefined,
 ): Promise<Buffer> {
   const outWidth = width * factor;
+  const tiles = Math.ceil(width / TILE) * Math.ceil(height / TILE);
+  let done = 0;
   const out = Buffer.alloc(outWidth * height * factor * 3);
   const clamp = new Uint8ClampedArray(1);
   for (let top = 0; top < height; top += TILE) {
@@ -190,6 +200,7 @@ async function upscaleTiles(
           out[to + i] = clamp[0]!;
         }
       }
+      context?.progress(Math.floor((++done / tiles) * 100));
     }
   }
   return out;
