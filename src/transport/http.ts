@@ -22,6 +22,8 @@ import { registerDeliveryApi } from './delivery-api.js';
 
 export interface HttpDeps {
   dispatcher: TaskDispatcher;
+  /** Extra /healthz members (the engines' readiness). */
+  health?: () => Promise<Record<string, unknown>>;
   accounts: AccountStore;
   ledger: TaskLedger;
   media: MediaStore;
@@ -113,7 +115,8 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     return reply.code(status).type('application/json').send(replyEnvelope(outcomes));
   });
 
-  app.get('/healthz', async (_req, reply) => reply.type('application/json').send('{"status":"ok"}'));
+  // The engines' readiness rides along: which operations can run, and why the others cannot.
+  app.get('/healthz', async (_req, reply) => reply.type('application/json').send(JSON.stringify({ status: 'ok', ...(deps.health ? await deps.health() : {}) })));
 
   app.get('/metrics', async (_req, reply) =>
     reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),

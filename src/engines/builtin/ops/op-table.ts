@@ -1,5 +1,5 @@
-// The typed table of engine operations: each operation file adds its own entry by declaration
-// merging (`declare module './op-table.js' { interface OpTable { … } }`), so registering an
-// operation never means editing a shared file.
-
+// The operations engines can run, by name: each op file in this folder adds its own entry
+// (`declare module './op-table.js' { interface OpTable { 'op-name': { input: …; output: … } } }`),
+// so adding an operation never edits a shared file. Inputs and outputs cross a worker-thread
+// boundary: plain data only (structured clone).
 export interface OpTable {}

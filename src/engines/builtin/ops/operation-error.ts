@@ -1,7 +1,6 @@
-// The error an operation throws for input its model cannot take (too large, unreadable, wrong
-// kind). It survives the trip out of a worker thread as plain data; the task module turns it into
-// the protocol error with `code` and `parameter`. Anything else an operation throws is internal.
-
+// The one error an operation throws on purpose: input the model cannot take (too large,
+// unreadable, wrong kind) or a model that could not load. `code` is a protocol error code; the
+// engine turns it into the caller's error. Any other exception is an internal error.
 export class OperationError extends Error {
   constructor(
     readonly code: string,
