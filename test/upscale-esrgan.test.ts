@@ -49,7 +49,7 @@ describe('upscale-esrgan operation', () => {
     const restored = await rawRgb((await run({ image: half, factor: 2, format: 'png', quality: 95 })).image);
     const lanczos = await lanczosUpscale(half, 300, 200);
     const [esrganDb, lanczosDb] = [psnr(restored, original), psnr(lanczos, original)];
-    assert.ok(esrganDb > lanczosDb + 0.3, `PSNR to the original: ESRGAN ${esrganDb.toFixed(2)} dB, Lanczos ${lanczosDb.toFixed(2)} dB`);
+    assert.ok(esrganDb > lanczosDb + 1, `PSNR to the original: ESRGAN ${esrganDb.toFixed(2)} dB, Lanczos ${lanczosDb.toFixed(2)} dB`);
     assert.equal((await sharp(out.image).metadata()).format, 'webp');
   });
 

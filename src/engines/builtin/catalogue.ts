@@ -6,6 +6,8 @@ import type { ModelInfo, ModelStandIn } from '../engine.js';
 import type { OperationName } from './operation.js';
 import { imageInferenceModels } from './models/image-inference.js';
 import { upscaleModels } from './models/upscale.js';
+import { esrganModels } from './models/esrgan.js';
+import { nsfwModels } from './models/nsfw.js';
 
 export interface BuiltinModel extends ModelInfo {
   /** The operations a task on this model runs. */
@@ -14,4 +16,5 @@ export interface BuiltinModel extends ModelInfo {
   standsIn: ModelStandIn[];
 }
 
-export const BUILTIN_MODELS: readonly BuiltinModel[] = [...imageInferenceModels, ...upscaleModels];
+// ESRGAN before Lanczos: Lanczos stands in for every other upscale AIR ('*').
+export const BUILTIN_MODELS: readonly BuiltinModel[] = [...imageInferenceModels, ...esrganModels, ...upscaleModels, ...nsfwModels];
