@@ -192,11 +192,24 @@ describe('upscale with ESRGAN', () => {
     }
   });
 
-  test('modelSearch announces ESRGAN under its own AIR', async () => {
+  test('modelSearch announces ESRGAN and the NSFW classifiers under their own AIRs; /healthz has their operations ready', async () => {
     const reply = await server.post([{ taskType: 'modelSearch', taskUUID: uuid(), search: 'esrgan' }]);
     const results = (reply.json.data![0]!['results'] ?? []) as Item[];
     const esrgan = results.find((m) => m['air'] === ESRGAN);
     assert.ok(esrgan, reply.text.slice(0, 500));
-    assert.deepEqual(esrgan['taskTypes'], ['upscale']);
+    assert.deepEqual([esrgan['taskTypes'], esrgan['category'], esrgan['architecture']], [['upscale'], 'upscaler', 'esrgan']);
+    const classifiers = await server.post([{ taskType: 'modelSearch', taskUUID: uuid(), search: 'nsfwjs' }]);
+    const airs = ((classifiers.json.data![0]!['results'] ?? []) as Item[]).map((m) => [m['air'], m['taskTypes']]);
+    assert.deepEqual(airs, [
+      ['runtrail:nsfwjs@inception-v3', []],
+      ['runtrail:nsfwjs@mobilenet-v2', []],
+    ]);
+    // A classifier is no imageInference model: naming it runs nothing.
+    const named = await server.post([{ taskType: 'imageInference', taskUUID: uuid(), model: 'runtrail:nsfwjs@mobilenet-v2', positivePrompt: 'a cat', width: 64, height: 64 }]);
+    assert.equal(named.json.errors?.[0]?.['code'], 'unsupportedModel', named.text.slice(0, 300));
+
+    const health = (await (await fetch(`${server.url}/healthz`)).json()) as { engines: { operations: { name: string; ready: boolean }[] }[] };
+    const operations = health.engines.flatMap((e) => e.operations).filter((o) => o.name === 'upscale-esrgan' || o.name === 'classify-nsfw');
+    assert.deepEqual(operations.map((o) => [o.name, o.ready]).sort(), [['classify-nsfw', true], ['upscale-esrgan', true]]);
   });
 });
