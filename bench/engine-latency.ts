@@ -35,6 +35,8 @@ export const TASKS: TaskEntry[] = [
   { name: 'imageInference 1024² ×1', task: (taskUUID) => ({ taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: 'a bench', width: 1024, height: 1024 }) },
   { name: 'imageInference 2048² ×4', task: (taskUUID) => ({ taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: 'a bench', width: 2048, height: 2048, numberResults: 4 }) },
   { name: 'upscale Lanczos ×4 256²→1024²', task: (taskUUID, inputs) => ({ taskType: 'upscale', taskUUID, inputImage: inputs.png256, upscaleFactor: 4 }) },
+  { name: 'upscale ESRGAN ×2 256²→512²', task: (taskUUID, inputs) => ({ taskType: 'upscale', taskUUID, model: 'runtrail:esrgan@slim', inputImage: inputs.png256, upscaleFactor: 2 }) },
+  { name: 'imageInference 512² ×1 + NSFW check', task: (taskUUID) => ({ taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: 'a bench', width: 512, height: 512, safety: { checkContent: true } }) },
 ];
 
 /** The heaviest task the parameter ranges allow. */
