@@ -150,3 +150,16 @@ test('end to end: results past the engine queue bound answer queueCapacityExceed
     await server.stop();
   }
 });
+
+test('an operation\'s progress reaches the caller from its thread', async () => {
+  const pool = new CpuPool({ threads: 1, maxQueue: 1 });
+  try {
+    let reported!: (percent: number) => void;
+    const progress = new Promise<number>((r) => (reported = r));
+    const [image, percent] = await Promise.all([pool.run('procedural-render', render(256), { onProgress: (p) => reported(p) }), progress]);
+    assert.equal(percent, 50);
+    assert.equal(image.width, 256);
+  } finally {
+    await pool.close();
+  }
+});

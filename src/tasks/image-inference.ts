@@ -80,6 +80,9 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
 
   const renderOne = async (index: number): Promise<ItemResult> => {
     const seed = firstSeed + BigInt(index);
+    // The renderer's own progress, for queued tasks (the test switches report theirs instead).
+    const onProgress = call.onProgress;
+    const progress = onProgress && !switches ? { onProgress: (percent: number) => onProgress(index, percent) } : {};
     const render = () =>
       engine.run('procedural-render', {
         width: p.width,
@@ -90,7 +93,7 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
         format,
         quality: p.outputQuality ?? 95,
         ...(base ? { base: { image: base.data, strength: p.strength ?? 0.8 } } : {}),
-      });
+      }, progress);
     const image = switches ? await withTestSwitches(switches, index, call.onProgress, render) : await render();
     // Classified before it is saved: a failed check fails the result and leaves no stray file.
     const verdict = nsfwNetwork ? await engine.run('classify-nsfw', { image: image.image, network: nsfwNetwork }) : undefined;

@@ -5,7 +5,7 @@
 import sharp from 'sharp';
 import { renderPlasma } from '../procedural-image.js';
 import { encodeAs } from '../encode.js';
-import { asBuffer, type Availability, type EncodedFormat, type EncodedImage } from '../operation.js';
+import { asBuffer, type Availability, type EncodedFormat, type EncodedImage, type OperationContext } from '../operation.js';
 
 export interface ProceduralRenderInput {
   width: number;
@@ -30,9 +30,11 @@ export function availability(): Availability {
   return { ready: true };
 }
 
-export async function run(input: ProceduralRenderInput): Promise<EncodedImage> {
+export async function run(input: ProceduralRenderInput, context?: OperationContext): Promise<EncodedImage> {
   const { width, height } = input;
   const pixels = renderPlasma(width, height, input.seed, input.model, input.prompt);
+  // Drawing and encoding take about the same time.
+  context?.progress(50);
   if (input.base) {
     const base = await sharp(asBuffer(input.base.image)).resize(width, height, { fit: 'cover' }).removeAlpha().toColourspace('srgb').raw().toBuffer();
     const s = input.base.strength;
