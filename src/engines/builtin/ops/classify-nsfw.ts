@@ -6,6 +6,7 @@
 import sharp from 'sharp';
 import type * as TF from '@tensorflow/tfjs';
 import { OperationError } from './operation-error.js';
+import { asBuffer, type Availability } from '../operation.js';
 import { packageFolder, tfjs, tfjsAvailability } from './tfjs-runtime.js';
 
 export type NsfwNetwork = 'mobilenet-v2' | 'inception-v3';
@@ -40,7 +41,7 @@ export function isNsfw(scores: Record<NsfwClass, number>): boolean {
   return UNSAFE_CLASSES.reduce((sum, name) => sum + scores[name], 0) > NSFW_THRESHOLD;
 }
 
-export function availability(): { ready: true } | { ready: false; reason: string } {
+export function availability(): Availability {
   const runtime = tfjsAvailability();
   if (!runtime.ready) return runtime;
   if (!packageFolder('nsfwjs')) return { ready: false, reason: 'nsfwjs is not installed' };
@@ -120,7 +121,7 @@ interface BundledModelJson {
 
 export async function run(input: ClassifyNsfwInput): Promise<ClassifyNsfwOutput> {
   const net = await classifier(input.network);
-  const bytes = Buffer.from(input.image.buffer, input.image.byteOffset, input.image.byteLength);
+  const bytes = asBuffer(input.image);
   // The network's own input size, the whole picture squeezed in (as the network was trained).
   const pixels = await sharp(bytes)
     .rotate()

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
+import type { Availability } from '../operation.js';
 
 export type Tfjs = typeof TF;
 
@@ -26,7 +27,7 @@ export function packageFolder(name: string): string | undefined {
 }
 
 /** Cheap check, no load: are TF.js and its wasm backend installed? */
-export function tfjsAvailability(): { ready: true } | { ready: false; reason: string } {
+export function tfjsAvailability(): Availability {
   if (!packageFolder('@tensorflow/tfjs')) return { ready: false, reason: '@tensorflow/tfjs is not installed' };
   const wasm = packageFolder('@tensorflow/tfjs-backend-wasm');
   if (!wasm || !existsSync(path.join(wasm, 'dist', 'tfjs-backend-wasm-simd.wasm'))) {

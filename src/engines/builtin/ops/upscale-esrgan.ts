@@ -8,6 +8,8 @@ import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import type * as TF from '@tensorflow/tfjs';
 import { OperationError } from './operation-error.js';
+import { encodeAs } from '../encode.js';
+import { asBuffer, type Availability, type EncodedFormat, type OperationContext } from '../operation.js';
 import { modelFolderHandler, packageFolder, tfjs, tfjsAvailability } from './tfjs-runtime.js';
 
 export type EsrganFactor = 2 | 4;
@@ -16,13 +18,13 @@ export interface UpscaleEsrganInput {
   /** Encoded image bytes, any format sharp reads. */
   image: Uint8Array;
   factor: EsrganFactor;
-  format: 'png' | 'jpg' | 'webp';
+  format: EncodedFormat;
   quality: number;
 }
 
 export interface UpscaleEsrganOutput {
   image: Uint8Array;
-  format: 'png' | 'jpg' | 'webp';
+  format: EncodedFormat;
   width: number;
   height: number;
   /** The size the network saw (the upright input, shrunk first when the output would pass the cap). */
@@ -49,7 +51,7 @@ const TILE = 128;
 const MARGIN = 8;
 const PACKAGE = '@upscalerjs/esrgan-slim';
 
-export function availability(): { ready: true } | { ready: false; reason: string } {
+export function availability(): Availability {
   const runtime = tfjsAvailability();
   if (!runtime.ready) return runtime;
   const folder = packageFolder(PACKAGE);
@@ -85,16 +87,11 @@ function model(tf: typeof TF, factor: EsrganFactor): Promise<TF.LayersModel> {
   return loading;
 }
 
-/** How far a run is, 0–100 (the engine's pool passes one; unit tests may leave it out). */
-export interface ProgressReporter {
-  progress(percent: number): void;
-}
-
-export async function run(input: UpscaleEsrganInput, context?: ProgressReporter): Promise<UpscaleEsrganOutput> {
+export async function run(input: UpscaleEsrganInput, context?: OperationContext): Promise<UpscaleEsrganOutput> {
   if (!ESRGAN_FACTORS.includes(input.factor)) {
     throw new OperationError('invalidUpscaleFactor', `ESRGAN upscales by 2 or 4, not ${String(input.factor)}.`, 'upscaleFactor');
   }
-  const bytes = Buffer.from(input.image.buffer, input.image.byteOffset, input.image.byteLength);
+  const bytes = asBuffer(input.image);
   const meta = await sharp(bytes)
     .metadata()
     .catch(() => undefined);
@@ -136,12 +133,7 @@ export async function run(input: UpscaleEsrganInput, context?: ProgressReporter)
       .toBuffer();
     image = image.joinChannel(alpha, { raw: { width: output.width, height: output.height, channels: 1 } });
   }
-  const encoded =
-    input.format === 'png'
-      ? await image.png().toBuffer()
-      : input.format === 'webp'
-        ? await image.webp({ quality: input.quality }).toBuffer()
-        : await image.jpeg({ quality: input.quality }).toBuffer();
+  const encoded = await encodeAs(image, input.format, input.quality).toBuffer();
   return { image: new Uint8Array(encoded.buffer, encoded.byteOffset, encoded.byteLength), format: input.format, ...output, networkInput };
 }
 
@@ -162,7 +154,7 @@ async function upscaleTiles(
   width: number,
   height: number,
   factor: number,
-  context: ProgressReporter | undefined,
+  context: OperationContext | undefined,
 ): Promise<Buffer> {
   const outWidth = width * factor;
   const tiles = Math.ceil(width / TILE) * Math.ceil(height / TILE);
