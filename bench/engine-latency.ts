@@ -6,7 +6,7 @@
 //   task-latency    per task type (TASKS below): latency p50/p99 with 1 and 2 tasks at once,
 //                   throughput, and the main thread's ping latency beside it
 // Usage: npm run bench -- --only tenant-latency,task-latency, or alone:
-//   npm run build && node dist/bench/engine-latency.js [--only tenant-latency] [--seconds 5] [--runs 6] [--heavy 1]
+//   npm run build && node dist/bench/engine-latency.js [--only tenant-latency] [--seconds 5] [--runs 6] [--heavy 1] [--nice N]
 
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -97,8 +97,11 @@ async function startProbe(server: TestServer, key: string): Promise<Probe> {
 
 const summary = (xs: number[]) => ({ n: xs.length, p50: round(quantile(xs, 0.5)), p99: round(quantile(xs, 0.99)), max: round(Math.max(...xs)) });
 
+/** Extra server settings for a run (e.g. RUNTRAIL_ENGINE_NICE from --nice). */
+const serverEnv: Record<string, string> = {};
+
 async function withServer<T>(work: (server: TestServer, otherKey: string) => Promise<T>): Promise<T> {
-  const server = await startServer({ env: { RUNTRAIL_SYNC_TIMEOUT_MS: '600000' } });
+  const server = await startServer({ env: { RUNTRAIL_SYNC_TIMEOUT_MS: '600000', ...serverEnv } });
   try {
     return await work(server, await createOrgKey(server, 'quiet-tenant'));
   } finally {
@@ -187,8 +190,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       runs: { type: 'string', default: '6' },
       heavy: { type: 'string', default: '1' },
       task: { type: 'string' },
+      nice: { type: 'string' },
     },
   });
+  if (values.nice !== undefined) serverEnv['RUNTRAIL_ENGINE_NICE'] = values.nice;
   const parts = values.only?.split(',') ?? ['tenant-latency', 'task-latency'];
   const results: Record<string, unknown> = { date: new Date().toISOString() };
   if (parts.includes('tenant-latency')) results['tenantLatency'] = await tenantLatency({ seconds: Number(values.seconds), heavy: Number(values.heavy) });

@@ -101,7 +101,7 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       webhookAttempts: async (orgId, taskUUID) => (await storage.deliveries.listForTask(taskUUID, orgId)).map(deliveryView),
       audit: storage.audit,
       currentResponse: (task) => currentResponseText(task, services),
-      health: async () => ({ engines: await services.engines.health() }),
+      health: () => services.engines.health(),
     });
     const websocket = new WebSocketGateway({
       dispatcher,

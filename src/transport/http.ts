@@ -16,14 +16,15 @@ import type { AccountStore, DeliveryStore, Organization, StoredTask, TaskLedger 
 import { CONTENT_TYPES, type MediaStore } from '../media/media-store.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskDispatcher } from '../tasks/dispatch.js';
+import type { EngineHealth } from '../engines/engine.js';
 import { registerExplorerPage } from './explorer-page.js';
 import { registerHistoryApi, type WebhookAttemptsReader } from './history-api.js';
 import { registerDeliveryApi } from './delivery-api.js';
 
 export interface HttpDeps {
   dispatcher: TaskDispatcher;
-  /** Extra /healthz members (the engines' readiness). */
-  health?: () => Promise<Record<string, unknown>>;
+  /** The engines' readiness, for /healthz and /healthz/engines. */
+  health?: () => Promise<EngineHealth[]>;
   accounts: AccountStore;
   ledger: TaskLedger;
   media: MediaStore;
@@ -115,8 +116,14 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     return reply.code(status).type('application/json').send(replyEnvelope(outcomes));
   });
 
-  // The engines' readiness rides along: which operations can run, and why the others cannot.
-  app.get('/healthz', async (_req, reply) => reply.type('application/json').send(JSON.stringify({ status: 'ok', ...(deps.health ? await deps.health() : {}) })));
+  // `ok` while every engine operation can run; otherwise `degraded` with what cannot and why
+  // (the server still answers every other task). /healthz/engines has the whole report.
+  app.get('/healthz', async (_req, reply) => {
+    const engines = deps.health ? await deps.health() : [];
+    const notReady = engines.filter((e) => !e.ready).map((e) => ({ name: e.name, operations: e.operations.filter((o) => !o.ready) }));
+    return reply.type('application/json').send(notReady.length === 0 ? '{"status":"ok"}' : JSON.stringify({ status: 'degraded', engines: notReady }));
+  });
+  app.get('/healthz/engines', async (_req, reply) => reply.type('application/json').send(JSON.stringify({ engines: deps.health ? await deps.health() : [] })));
 
   app.get('/metrics', async (_req, reply) =>
     reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
