@@ -192,7 +192,7 @@ describe('upscale with ESRGAN', () => {
     }
   });
 
-  test('modelSearch announces ESRGAN and the NSFW classifiers under their own AIRs; /healthz has their operations ready', async () => {
+  test('modelSearch announces ESRGAN and the NSFW classifiers under their own AIRs; /healthz/engines has their operations ready', async () => {
     const reply = await server.post([{ taskType: 'modelSearch', taskUUID: uuid(), search: 'esrgan' }]);
     const results = (reply.json.data![0]!['results'] ?? []) as Item[];
     const esrgan = results.find((m) => m['air'] === ESRGAN);
@@ -208,7 +208,8 @@ describe('upscale with ESRGAN', () => {
     const named = await server.post([{ taskType: 'imageInference', taskUUID: uuid(), model: 'runtrail:nsfwjs@mobilenet-v2', positivePrompt: 'a cat', width: 64, height: 64 }]);
     assert.equal(named.json.errors?.[0]?.['code'], 'unsupportedModel', named.text.slice(0, 300));
 
-    const health = (await (await fetch(`${server.url}/healthz`)).json()) as { engines: { operations: { name: string; ready: boolean }[] }[] };
+    assert.equal(await (await fetch(`${server.url}/healthz`)).text(), '{"status":"ok"}');
+    const health = (await (await fetch(`${server.url}/healthz/engines`)).json()) as { engines: { operations: { name: string; ready: boolean }[] }[] };
     const operations = health.engines.flatMap((e) => e.operations).filter((o) => o.name === 'upscale-esrgan' || o.name === 'classify-nsfw');
     assert.deepEqual(operations.map((o) => [o.name, o.ready]).sort(), [['classify-nsfw', true], ['upscale-esrgan', true]]);
   });
