@@ -43,6 +43,8 @@ export const TASKS: TaskEntry[] = [
   { name: 'imageMasking face mesh 700×360', task: (taskUUID, inputs) => ({ taskType: 'imageMasking', taskUUID, model: 'runware:35@8', inputs: { image: inputs.peoplePhoto } }) },
   { name: 'controlNetPreprocess openpose 700×360', task: (taskUUID, inputs) => ({ taskType: 'controlNetPreprocess', taskUUID, model: 'runware:controlnet-preprocess@openpose', inputs: { image: inputs.peoplePhoto } }) },
   { name: 'caption age 700×360', task: (taskUUID, inputs) => ({ taskType: 'caption', taskUUID, model: 'runware:153@1', inputs: { image: inputs.peoplePhoto } }) },
+  { name: 'upscale ESRGAN ×2 256²→512²', task: (taskUUID, inputs) => ({ taskType: 'upscale', taskUUID, model: 'runtrail:esrgan@slim', inputImage: inputs.png256, upscaleFactor: 2 }) },
+  { name: 'imageInference 512² ×1 + NSFW check', task: (taskUUID) => ({ taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: 'a bench', width: 512, height: 512, safety: { checkContent: true } }) },
 ];
 
 /** The heaviest task the parameter ranges allow. */

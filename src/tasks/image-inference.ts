@@ -4,6 +4,8 @@
 // (steps, CFGScale, scheduler, lora, …) are validated and recorded, then ignored. Every image is
 // one `procedural-render` operation on the engine's thread pool; the prompt's test switches
 // ([slow:MS], [fail], [fail:I]) act on the main thread around it (they wait, they do not compute).
+// With a safety check asked for (safety-check.ts), each image is also classified by the
+// `classify-nsfw` operation and its result carries NSFWContent.
 
 import { randomInt } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
@@ -14,6 +16,7 @@ import type { ItemResult, RecordedTaskModule, TaskCall, TaskRun } from './task-m
 import { asBuffer } from '../engines/builtin/operation.js';
 import { readTestSwitches, withTestSwitches } from '../engines/builtin/test-switches.js';
 import { OUTPUT_FORMATS, OUTPUT_TYPES, imageOutputFields, normalizeFormat } from './image-output.js';
+import { SafetyParam, nsfwNetworkFor } from './safety-check.js';
 
 const Dimension = Type.Integer({ minimum: 64, maximum: 2048, multipleOf: 64 });
 const AdapterList = Type.Array(
@@ -43,6 +46,7 @@ const ImageInferenceParams = Type.Object({
   outputQuality: Type.Optional(Type.Integer({ minimum: 20, maximum: 99 })),
   includeCost: Type.Optional(Type.Boolean()),
   checkNSFW: Type.Optional(Type.Boolean()),
+  safety: Type.Optional(SafetyParam),
   ttl: Type.Optional(Type.Integer({ minimum: 60 })),
   lora: Type.Optional(AdapterList),
   embeddings: Type.Optional(AdapterList),
@@ -73,6 +77,7 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const base = p.seedImage ? await services.imageInputs.resolve(org.id, 'seedImage', p.seedImage) : undefined;
   const perItem = services.prices.perItem('imageInference', p.model);
   const switches = readTestSwitches(p.positivePrompt);
+  const nsfwNetwork = nsfwNetworkFor(p);
 
   const renderOne = async (index: number): Promise<ItemResult> => {
     const seed = firstSeed + BigInt(index);
@@ -91,6 +96,8 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
         ...(base ? { base: { image: base.data, strength: p.strength ?? 0.8 } } : {}),
       }, progress);
     const image = switches ? await withTestSwitches(switches, index, call.onProgress, render) : await render();
+    // Classified before it is saved: a failed check fails the result and leaves no stray file.
+    const verdict = nsfwNetwork ? await engine.run('classify-nsfw', { image: image.image, network: nsfwNetwork }) : undefined;
     const record = await services.media.save(org.id, call.taskUUID, { data: asBuffer(image.image), format: image.format, width: image.width, height: image.height });
     const item = {
       taskType: call.taskType,
@@ -98,6 +105,7 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
       imageUUID: record.mediaUUID,
       ...imageOutputFields(p.outputType ?? 'URL', services.media.urlOf(record), { data: asBuffer(image.image), format: image.format }),
       seed: seed <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(seed) : seed,
+      ...(verdict ? { NSFWContent: verdict.nsfw } : {}),
       ...(p.includeCost ? { cost: perItem } : {}),
     };
     return { item, media: [record], cost: perItem };

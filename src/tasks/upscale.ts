@@ -1,8 +1,9 @@
 // upscale (legacy name imageUpscale): enlarges an image by `upscaleFactor` (2–4). Outputs are
 // capped at 4096×4096 as PROTOCOL.md §8.3 says: a larger result shrinks the input first, so the
 // output is always (shrunk input) × factor. `model` is optional; the engines' model map says what
-// runs for it (by default the Lanczos resampler, `lanczos-upscale`, which does both steps in one
-// pass on the engine's thread pool).
+// runs for it: the Lanczos resampler (`lanczos-upscale`, both steps in one pass) for no model and
+// most AIRs, or ESRGAN (`upscale-esrgan`: factors 2 and 4, a bounded input) for runtrail:esrgan@slim
+// and Runware's learned upscalers. Both run on the engine's thread pool.
 
 import sharp from 'sharp';
 import { Type, type Static } from '@sinclair/typebox';
@@ -13,6 +14,8 @@ import { AIR_PATTERN, compileValidator, oneOf } from './validate.js';
 import type { RecordedTaskModule, TaskCall, TaskRun } from './task-module.js';
 import { asBuffer } from '../engines/builtin/operation.js';
 import { OUTPUT_FORMATS, OUTPUT_TYPES, imageOutputFields, normalizeFormat } from './image-output.js';
+import { ESRGAN_SLIM } from '../engines/builtin/models/esrgan.js';
+import { checkEsrganInput, namedAs } from './upscale-esrgan-input.js';
 
 const UpscaleParams = Type.Object({
   taskType: Type.String(),
@@ -72,7 +75,8 @@ export function upscaledSize(width: number, height: number, factor: number): { w
 
 async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const { params: p, services, org } = call;
-  const { engine } = services.engines.require('upscale', p.model ?? null);
+  const { engine, model } = services.engines.require('upscale', p.model ?? null);
+  const learned = model.air === ESRGAN_SLIM;
   const [parameter, source] = p.inputImage !== undefined ? ['inputImage', p.inputImage] : ['inputs.image', p.inputs!.image!];
   const input = await services.imageInputs.resolve(org.id, parameter, source);
   // EXIF orientations 5–8 swap the sides once the image is turned upright.
@@ -80,9 +84,17 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const upright = orientation !== undefined && orientation >= 5 ? { width: input.height, height: input.width } : input;
   const size = upscaledSize(upright.width, upright.height, p.upscaleFactor);
   const format: ImageFormat = normalizeFormat(p.outputFormat);
+  if (learned) checkEsrganInput(p.upscaleFactor, upright, parameter);
 
   const upscaled = async () => {
-    const out = await engine.run('lanczos-upscale', { image: input.data, ...size, format, quality: p.outputQuality ?? 95 });
+    const quality = p.outputQuality ?? 95;
+    const out = learned
+      ? await engine
+          .run('upscale-esrgan', { image: input.data, factor: p.upscaleFactor as 2 | 4, format, quality }, { onProgress: (percent) => call.onProgress?.(0, percent) })
+          .catch((err: unknown) => {
+            throw namedAs(err, parameter);
+          })
+      : await engine.run('lanczos-upscale', { image: input.data, ...size, format, quality });
     const data = asBuffer(out.image);
     const record = await services.media.save(org.id, call.taskUUID, { data, format: out.format, width: out.width, height: out.height });
     const price = services.prices.perItem('upscale', p.model ?? null);

@@ -11,6 +11,8 @@ import { vectorizeModels } from './models/vectorize.js';
 import { imageMaskingModels } from './models/image-masking.js';
 import { controlNetPreprocessModels } from './models/controlnet-preprocess.js';
 import { captionModels } from './models/caption.js';
+import { esrganModels } from './models/esrgan.js';
+import { nsfwModels } from './models/nsfw.js';
 
 export interface BuiltinModel extends ModelInfo {
   /** The operations a task on this model runs. */
@@ -19,9 +21,12 @@ export interface BuiltinModel extends ModelInfo {
   standsIn: ModelStandIn[];
 }
 
+// ESRGAN before Lanczos: Lanczos stands in for every other upscale AIR ('*').
 export const BUILTIN_MODELS: readonly BuiltinModel[] = [
   ...imageInferenceModels,
+  ...esrganModels,
   ...upscaleModels,
+  ...nsfwModels,
   ...removeBackgroundModels,
   ...vectorizeModels,
   ...imageMaskingModels,
