@@ -18,6 +18,8 @@ export interface TaskSummary {
   createdAt: string;
   completedAt: string | null;
   durationMs: number | null;
+  /** Id of the API key the task came in with (null: recorded before keys were noted, or imported). */
+  apiKeyId: string | null;
 }
 
 export function taskSummary(t: StoredTask): TaskSummary {
@@ -34,6 +36,7 @@ export function taskSummary(t: StoredTask): TaskSummary {
     createdAt: new Date(t.createdAt).toISOString(),
     completedAt: t.completedAt === null ? null : new Date(t.completedAt).toISOString(),
     durationMs: t.completedAt === null ? null : t.completedAt - t.createdAt,
+    apiKeyId: t.apiKeyId ?? null,
   };
 }
 

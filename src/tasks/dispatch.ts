@@ -113,6 +113,7 @@ export class TaskDispatcher {
     const module = echo.taskType !== undefined ? routeTaskModule(echo.taskType, first['model'], this.services.engines) : undefined;
     const metricType = module?.taskType ?? (echo.taskType === 'ping' ? 'ping' : 'unsupported');
     let outcome: SerializedOutcome;
+    const endTimer = this.metrics.taskDuration.startTimer({ task_type: metricType });
     try {
       outcome = await this.answer(unit, org, transport, echo, rawType, rawUuid);
     } catch (err) {
@@ -122,6 +123,7 @@ export class TaskDispatcher {
       outcome = failed(err, echo);
     }
     this.metrics.tasks.inc({ task_type: metricType, outcome: outcome.data.length > 0 ? 'success' : 'error' });
+    endTimer();
     return outcome;
   }
 
@@ -204,6 +206,7 @@ export class TaskDispatcher {
       model: typeof first['model'] === 'string' ? first['model'] : null,
       transport,
       createdAt: Date.now(),
+      apiKeyId: org.apiKeyId ?? null,
     };
 
     if (unit.length > 1) {

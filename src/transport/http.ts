@@ -19,6 +19,9 @@ import type { TaskDispatcher } from '../tasks/dispatch.js';
 import { registerExplorerPage } from './explorer-page.js';
 import { registerHistoryApi, type WebhookAttemptsReader } from './history-api.js';
 import { registerDeliveryApi } from './delivery-api.js';
+import { registerDashboardApi } from './dashboard-api.js';
+import { noteCaller, registerRequestLog } from './request-log.js';
+import type { AggregateStore, TaskLinkStore } from '../ledger/aggregate-types.js';
 
 export interface HttpDeps {
   dispatcher: TaskDispatcher;
@@ -34,6 +37,9 @@ export interface HttpDeps {
   audit?: import('../ledger/types.js').AuditStore;
   /** A task's response as getTaskDetails shows it (the current state while it runs). */
   currentResponse?: (task: StoredTask) => Promise<string>;
+  /** The explorer's dashboard aggregates and "run again" links. */
+  aggregates?: AggregateStore;
+  links?: TaskLinkStore;
 }
 
 export function buildHttpApp(deps: HttpDeps): FastifyInstance {
@@ -82,6 +88,8 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     }
   });
 
+  registerRequestLog(app, deps.log);
+
   app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, _req, reply) => {
     let problem: ProtocolError;
     if (err instanceof ProtocolError) problem = err;
@@ -107,6 +115,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   app.post('/v1', async (req, reply) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const { org, elements } = await authenticateRequest(req, body, deps);
+    noteCaller(req, org.id, elements.length);
     const outcomes = await deps.dispatcher.dispatch(elements, org, 'rest');
     const status = replyStatus(outcomes);
     deps.metrics.requests.inc({ transport: 'rest', status });
@@ -134,6 +143,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   });
 
   registerHistoryApi(app, deps);
+  if (deps.aggregates && deps.links) registerDashboardApi(app, { accounts: deps.accounts, ledger: deps.ledger, aggregates: deps.aggregates, links: deps.links });
   if (deps.deliveries) registerDeliveryApi(app, { accounts: deps.accounts, ledger: deps.ledger, deliveries: deps.deliveries });
   registerExplorerPage(app);
 

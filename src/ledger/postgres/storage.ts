@@ -10,6 +10,8 @@ import { migrate, openPool, type PgOptions } from './database.js';
 import { PostgresDeliveryStore } from './deliveries.js';
 import { PostgresTaskLedger } from './ledger.js';
 import { PostgresTaskQueue } from './queue.js';
+import { PostgresAggregateStore } from './aggregates.js';
+import { PostgresTaskLinkStore } from './task-links.js';
 
 export async function openPostgresStorage(options: PgOptions & { migrate?: boolean }): Promise<Storage> {
   const pool = await openPool(options);
@@ -29,6 +31,8 @@ export async function openPostgresStorage(options: PgOptions & { migrate?: boole
     accounts: new PostgresAccountStore(pool),
     audit: new PostgresAuditStore(pool),
     sessions: new PostgresSessionStore(pool),
+    aggregates: new PostgresAggregateStore(pool),
+    links: new PostgresTaskLinkStore(pool),
     async close() {
       if (!pool.ended) await pool.end();
     },
