@@ -13,6 +13,7 @@ import type { AggregateStore, TaskLinkStore } from '../ledger/aggregate-types.js
 import { parseTime } from '../ledger/task-filter.js';
 import { statsRange, statsSummary } from '../ledger/stats-summary.js';
 import type { AccountStore, TaskLedger } from '../ledger/types.js';
+import type { MediaStore } from '../media/media-store.js';
 import { bearerOrganization, notFoundBody, ownTask } from './history-api.js';
 
 export interface DashboardApiDeps {
@@ -20,6 +21,7 @@ export interface DashboardApiDeps {
   ledger: TaskLedger;
   aggregates: AggregateStore;
   links: TaskLinkStore;
+  media: MediaStore;
 }
 
 const json = (body: unknown) => JSON.stringify(body);
@@ -60,7 +62,7 @@ export function registerDashboardApi(app: FastifyInstance, deps: DashboardApiDep
     if (!media) {
       throw new ProtocolError('notFound', `No image ${mediaUUID} in your organization.`, { parameter: 'mediaUUID', type: 'string' });
     }
-    return reply.header('cache-control', 'no-store').type('application/json').send(json({ data: [{ mediaUUID: media.mediaUUID, taskUUID: media.taskUUID }] }));
+    return reply.header('cache-control', 'no-store').type('application/json').send(json({ data: [{ mediaUUID: media.mediaUUID, taskUUID: media.taskUUID, imageURL: deps.media.urlOf(media) }] }));
   });
 
   app.post<{ Params: { taskUUID: string } }>('/api/tasks/:taskUUID/reruns', async (req, reply) => {

@@ -4,7 +4,7 @@
 // (Bearer), scoped to the key's organization; errors leave as the protocol envelope.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ProtocolError } from '../protocol/errors.js';
+import { ProtocolError, statusForCode } from '../protocol/errors.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
 import { authenticate } from '../ledger/api-keys.js';
 import { decodeCursor, encodeCursor, parseLimit, parseTaskFilter } from '../ledger/task-filter.js';
@@ -89,6 +89,8 @@ export function registerHistoryApi(app: FastifyInstance, deps: HistoryApiDeps): 
         at: new Date(x.createdAt).toISOString(),
         replyText: x.replyText,
       })),
+      // What a REST request holding only this task was answered with (200 once any result succeeded).
+      httpStatus: httpStatusOf(task),
       // Run again, both ways: the task this one re-ran, and the tasks run again from it.
       rerunOf: links.rerunOf ? links.rerunOf.originalTaskUUID : null,
       reruns: links.reruns.map((l) => ({ taskUUID: l.rerunTaskUUID, createdAt: new Date(l.createdAt).toISOString() })),
@@ -145,6 +147,19 @@ export async function bearerOrganization(req: FastifyRequest, accounts: AccountS
   }
   noteCaller(req, org.id);
   return org;
+}
+
+/** The HTTP status of a REST reply holding only this task: 200 with any result, else its first error's status. */
+function httpStatusOf(task: StoredTask): number | null {
+  if (task.responseText === null) return null;
+  try {
+    const r = JSON.parse(task.responseText) as { data?: unknown[]; errors?: { code?: unknown }[] };
+    if (Array.isArray(r.data) && r.data.length > 0) return 200;
+    const code = Array.isArray(r.errors) ? r.errors[0]?.code : undefined;
+    return typeof code === 'string' ? statusForCode(code) : 200;
+  } catch {
+    return null;
+  }
 }
 
 /** An ISO date or epoch milliseconds; undefined when absent. */

@@ -143,7 +143,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   });
 
   registerHistoryApi(app, deps);
-  if (deps.aggregates && deps.links) registerDashboardApi(app, { accounts: deps.accounts, ledger: deps.ledger, aggregates: deps.aggregates, links: deps.links });
+  if (deps.aggregates && deps.links) registerDashboardApi(app, { accounts: deps.accounts, ledger: deps.ledger, aggregates: deps.aggregates, links: deps.links, media: deps.media });
   if (deps.deliveries) registerDeliveryApi(app, { accounts: deps.accounts, ledger: deps.ledger, deliveries: deps.deliveries });
   registerExplorerPage(app);
 

@@ -21,7 +21,7 @@ export class PostgresAggregateStore implements AggregateStore {
 
   async groups(orgId: string, range: StatsRange): Promise<StatsGroup[]> {
     const { rows } = await this.pool.query<GroupRow>(
-      `SELECT (created_at / $1) * $1 AS bucket, status, error_code, model, api_key_id,
+      `SELECT (created_at / $1::bigint) * $1::bigint AS bucket, status, error_code, model, api_key_id,
               count(*) AS tasks, coalesce(sum(cost), 0) AS cost, count(cost) AS costed
        FROM tasks WHERE org_id = $2 AND created_at >= $3 AND created_at < $4
        GROUP BY 1, status, error_code, model, api_key_id`,

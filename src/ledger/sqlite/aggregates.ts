@@ -34,7 +34,7 @@ export class SqliteAggregateStore implements AggregateStore {
 
   constructor(db: SqliteDatabase) {
     this.selectGroups = db.prepare<[number, number, string, number, number], GroupRow>(
-      `SELECT (created_at / ?) * ? AS bucket, status, error_code, model, api_key_id,
+      `SELECT (created_at / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS bucket, status, error_code, model, api_key_id,
               count(*) AS tasks, total(cost) AS cost, count(cost) AS costed
        FROM tasks INDEXED BY tasks_stats
        WHERE org = ${orgSeq('?')} AND created_at >= ? AND created_at < ?
