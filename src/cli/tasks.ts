@@ -327,6 +327,8 @@ async function exportLine(task: StoredTask, files: MediaRecord[], media: MediaSt
     completedAt: task.completedAt,
     requestText: task.requestText,
     responseText: task.responseText,
+    // The id of the key the task came in with, on the exporting server (not a secret).
+    apiKeyId: task.apiKeyId ?? null,
     media: exported,
   };
 }
@@ -363,6 +365,7 @@ function importLine(v: unknown, orgId: string): { task: StoredTask; media: { rec
     engine: strOrNull('engine'),
     createdAt: num(o, 'createdAt'),
     completedAt: o['completedAt'] === null || o['completedAt'] === undefined ? null : num(o, 'completedAt'),
+    apiKeyId: strOrNull('apiKeyId'),
   };
   const list = o['media'] ?? [];
   if (!Array.isArray(list)) throw new Error(`'media' must be an array`);
