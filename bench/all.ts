@@ -7,7 +7,9 @@
 //   P4 ledger bytes on disk per raw request+response byte, on the same data set
 //   P5 server RSS while --tasks tasks run through it over WebSocket (start, every 10 %, end), and P4
 //      again on the ledger that run wrote (live writes, packed at completion)
-// Usage: npm run bench [-- --tasks 1000000 --seconds 5 --runs 3] (--only p1,p2,p3,p5 for parts,
+//   P6 the dashboard's aggregates on --tasks stored tasks, per range preset, vs the listing's count
+//      query over the same range (bench/dashboard.ts)
+// Usage: npm run bench [-- --tasks 1000000 --seconds 5 --runs 3] (--only p1,p2,p3,p5,p6 for parts,
 // written to bench/results/all-<parts>.json)
 
 import autocannon from 'autocannon';
@@ -23,6 +25,7 @@ import { openSqliteStorage, SQLITE_FILE } from '../src/ledger/sqlite/storage.js'
 import type { StoredTask } from '../src/ledger/types.js';
 import { taskOf, type TaskTableRow } from '../src/ledger/sqlite/ledger.js';
 import { newApiKey, REPO_ROOT, startServer } from '../test/helpers/server.js';
+import { dashboardBench } from './dashboard.js';
 
 const { values } = parseArgs({
   options: {
@@ -442,6 +445,14 @@ if (wanted('p5')) {
   row('P5 RSS growth after the first tenth, MiB', r.growthAfterFirstTenthMiB.toFixed(1), 'flat');
   row('P5 tasks/s during the run', r.perSecond.toFixed(0));
   row(`P4 (live) ledger bytes / raw bytes after the P5 run (${r.storage.tasks} modelSearch tasks)`, r.storage.ratio.toFixed(3), '<= 1.0', r.storage.ratio <= 1);
+}
+if (wanted('p6')) {
+  log(`P6: the dashboard's aggregates on ${TASKS} stored tasks`);
+  const r = await dashboardBench(TASKS);
+  results['p6'] = r;
+  for (const [preset, p] of Object.entries(r.presets)) {
+    row(`P6 /api/stats aggregates ${preset} (${p.tasksInRange} tasks) ms, ratio to the listing count`, `${p.statsMs.toFixed(1)} (x${p.ratio.toFixed(2)})`);
+  }
 }
 console.table(rows);
 results['table'] = rows;

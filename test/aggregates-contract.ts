@@ -6,7 +6,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { NewTask, Storage } from '../src/ledger/types.js';
-import { statsSummary } from '../src/ledger/stats-summary.js';
+import { latencyFrom, statsSummary } from '../src/ledger/stats-summary.js';
+import type { StatsRow } from '../src/ledger/aggregate-types.js';
 import type { BackendUnderTest } from './ledger-contract.js';
 
 const HOUR = 3_600_000;
@@ -74,35 +75,60 @@ export function aggregatesContract(backend: BackendUnderTest): void {
       await backend.dispose();
     });
 
-    test('groups count the organization\'s tasks of the range by bucket, status, code, model and key', async () => {
-      const range = { from: T0, until: T0 + 2 * DAY, bucketMs: HOUR };
-      const groups = await storage.aggregates.groups(orgA, range);
-      const total = groups.reduce((n, g) => n + g.tasks, 0);
-      assert.equal(total, 15);
-      const at = (bucket: number) => groups.filter((g) => g.bucket === bucket);
-      assert.deepEqual(at(T0 + HOUR).map((g) => [g.status, g.tasks, g.cost, g.costed, g.apiKeyId]), [['success', 10, 5, 10, keyA1]]);
-      const hour2 = at(T0 + 2 * HOUR).map((g) => `${g.errorCode}:${g.tasks}:${g.model}:${g.apiKeyId === keyA2}:${g.costed}`).sort();
-      assert.deepEqual(hour2, ['invalidWidth:2:runtrail:1@1:true:0', 'syncTimeout:1:runware:101@1:true:0']);
-      const day2 = at(T0 + DAY + HOUR);
-      assert.deepEqual(day2.map((g) => `${g.status}:${g.tasks}:${g.apiKeyId === keyA1 ? 'A1' : g.apiKeyId}`).sort(), ['processing:1:A1', 'success:1:null']);
-      assert.deepEqual(await storage.aggregates.groups(orgB, range).then((g) => g.map((x) => x.tasks)), [1]);
+    const sumBy = (rows: StatsRow[], key: (r: StatsRow) => string) => {
+      const out = new Map<string, { tasks: number; cost: number; costed: number }>();
+      for (const r of rows) {
+        const e = out.get(key(r)) ?? { tasks: 0, cost: 0, costed: 0 };
+        e.tasks += r.tasks;
+        e.cost = Math.round((e.cost + r.cost) * 1e8) / 1e8;
+        e.costed += r.costed;
+        out.set(key(r), e);
+      }
+      return Object.fromEntries([...out.entries()].sort());
+    };
+    const keyName = (id: string | null) => (id === keyA1 ? 'A1' : id === keyA2 ? 'A2' : String(id));
+    const groupKey = (r: StatsRow) => `${r.bucket - T0}|${r.status}|${r.errorCode}|${r.model}|${keyName(r.apiKeyId)}`;
+
+    test("rows count the organization's tasks of the range by bucket, status, code, model and key", async () => {
+      const hourly = await storage.aggregates.rows(orgA, { from: T0, until: T0 + 2 * DAY, bucketMs: HOUR });
+      assert.deepEqual(sumBy(hourly, groupKey), {
+        [`${HOUR}|success|null|runware:101@1|A1`]: { tasks: 10, cost: 5, costed: 10 },
+        [`${2 * HOUR}|error|invalidWidth|runtrail:1@1|A2`]: { tasks: 2, cost: 0, costed: 0 },
+        [`${2 * HOUR}|error|syncTimeout|runware:101@1|A2`]: { tasks: 1, cost: 0, costed: 0 },
+        [`${DAY + HOUR}|success|null|runware:101@1|null`]: { tasks: 1, cost: 0.25, costed: 1 },
+        [`${DAY + HOUR}|processing|null|runware:101@1|A1`]: { tasks: 1, cost: 0, costed: 0 },
+      });
+      assert.deepEqual(sumBy(await storage.aggregates.rows(orgB, { from: T0, until: T0 + 2 * DAY, bucketMs: HOUR }), () => 'all'), { all: { tasks: 1, cost: 100, costed: 1 } });
     });
 
-    test('latency percentiles are nearest-rank over finished tasks, by task type', async () => {
-      const latency = await storage.aggregates.latency(orgA, { from: T0, until: T0 + 2 * DAY, bucketMs: HOUR });
+    test('wide buckets and minute buckets count the same tasks (summed slots agree with the task rows)', async () => {
+      const perMinute = await storage.aggregates.rows(orgA, { from: T0, until: T0 + 2 * DAY, bucketMs: 60_000 });
+      const perHour = await storage.aggregates.rows(orgA, { from: T0, until: T0 + 2 * DAY, bucketMs: HOUR });
+      const hourOf = (r: StatsRow) => `${Math.floor((r.bucket - T0) / HOUR)}|${r.taskType}|${r.status}|${r.errorCode}|${r.model}|${keyName(r.apiKeyId)}|${r.latencyBucket}`;
+      assert.deepEqual(sumBy(perMinute, hourOf), sumBy(perHour, hourOf));
+      assert.deepEqual(latencyFrom(perMinute), latencyFrom(perHour));
+    });
+
+    test('latency percentiles: the bucket edge above the nearest-rank value, by task type', async () => {
+      const latency = latencyFrom(await storage.aggregates.rows(orgA, { from: T0, until: T0 + 2 * DAY, bucketMs: HOUR }));
+      const near = (actual: number, exact: number) => assert.ok(actual >= exact && actual <= Math.ceil(exact * 1.19) + 1, `${actual} for ${exact}`);
       const inference = latency.find((l) => l.taskType === 'imageInference')!;
       // 13 finished: durations 10…100 (ten) and 100, 100, 100 (the errors).
-      assert.deepEqual(inference, { taskType: 'imageInference', tasks: 13, p50: 70, p90: 100, p99: 100, max: 100 });
+      assert.equal(inference.tasks, 13);
+      near(inference.p50, 70);
+      assert.equal(inference.p90, 100);
+      assert.equal(inference.p99, 100);
+      assert.equal(inference.max, 100);
       assert.deepEqual(latency.find((l) => l.taskType === 'upscale'), { taskType: 'upscale', tasks: 1, p50: 40, p90: 40, p99: 40, max: 40 });
-      const firstHour = await storage.aggregates.latency(orgA, { from: T0 + HOUR, until: T0 + 2 * HOUR, bucketMs: HOUR });
-      assert.deepEqual(firstHour.map((l) => [l.p50, l.p90, l.p99]), [[50, 90, 100]]);
+      const firstHour = latencyFrom(await storage.aggregates.rows(orgA, { from: T0 + HOUR, until: T0 + 2 * HOUR, bucketMs: HOUR }));
+      near(firstHour[0]!.p50, 50);
+      near(firstHour[0]!.p90, 90);
+      assert.equal(firstHour[0]!.p99, 100);
     });
 
     test('the summary: every bucket, errors by code with rates, cost by UTC day, model and key', async () => {
       const range = { from: T0, until: T0 + 2 * DAY, bucketMs: 6 * HOUR };
-      const s = statsSummary(range, await storage.aggregates.groups(orgA, range), await storage.aggregates.latency(orgA, range), [
-        { id: keyA1, prefix: 'rt_a1', label: 'ci' },
-      ]);
+      const s = statsSummary(range, await storage.aggregates.rows(orgA, range), [{ id: keyA1, prefix: 'rt_a1', label: 'ci' }]);
       assert.equal(s.overTime.length, 8);
       assert.deepEqual(s.overTime.map((p) => p.tasks), [13, 0, 0, 0, 2, 0, 0, 0]);
       assert.deepEqual(s.totals, { tasks: 15, success: 11, error: 3, processing: 1, errorRate: 0.2, cost: 5.25, costedTasks: 11 });
@@ -120,6 +146,20 @@ export function aggregatesContract(backend: BackendUnderTest): void {
         [null, null, 0, 3],
       ]);
       assert.deepEqual(s.costByModel.map((m) => [m.model, m.cost]), [['runware:101@1', 5.25], ['runtrail:1@1', 0]]);
+    });
+
+    test('the counts follow a completion and a deletion', async () => {
+      const range = { from: T0 + 3 * DAY, until: T0 + 4 * DAY, bucketMs: 6 * HOUR };
+      const totals = async () => statsSummary(range, await storage.aggregates.rows(orgA, range), []).totals;
+      const running = await record(orgA, T0 + 3 * DAY + 10, { running: true });
+      assert.deepEqual(await totals(), { tasks: 1, success: 0, error: 0, processing: 1, errorRate: 0, cost: 0, costedTasks: 0 });
+      await storage.ledger.completeTask({ orgId: orgA, taskUUID: running, status: 'success', responseText: '{"data":[{}]}', cost: 0.125, errorCode: null, engine: 'builtin', completedAt: T0 + 3 * DAY + 60, media: [] });
+      assert.deepEqual(await totals(), { tasks: 1, success: 1, error: 0, processing: 0, errorRate: 0, cost: 0.125, costedTasks: 1 });
+      const other = await record(orgA, T0 + 3 * DAY + 20, { status: 'error', code: 'invalidWidth', cost: null });
+      assert.equal((await totals()).error, 1);
+      assert.equal((await storage.ledger.deleteTask(orgA, other)).tasks, 1);
+      assert.equal((await storage.ledger.deleteTask(orgA, running)).tasks, 1);
+      assert.deepEqual(await totals(), { tasks: 0, success: 0, error: 0, processing: 0, errorRate: 0, cost: 0, costedTasks: 0 });
     });
 
     test('the queue state counts queued async tasks and their oldest', async () => {

@@ -14,19 +14,27 @@ export interface StatsRange {
   bucketMs: number;
 }
 
-/** One group of the range's tasks: a time bucket and the values tasks are counted by. */
-export interface StatsGroup {
+/**
+ * One group of the range's tasks: a time bucket and the values tasks are counted by, with the
+ * task's latency as a histogram bucket (LATENCY_BUCKETS_PER_DOUBLING per doubling of the
+ * milliseconds; -1 while the task runs).
+ */
+export interface StatsRow {
   /** Start of the bucket (ms since the epoch, a multiple of bucketMs). */
   bucket: number;
+  taskType: string;
   status: TaskStatus;
   errorCode: string | null;
   model: string | null;
   apiKeyId: string | null;
+  latencyBucket: number;
   tasks: number;
   /** Sum of the recorded costs of these tasks (tasks without a cost add nothing). */
   cost: number;
   /** How many of these tasks recorded a cost. */
   costed: number;
+  /** The longest latency among them (ms). */
+  maxMs: number;
 }
 
 export interface LatencyPercentiles {
@@ -39,11 +47,17 @@ export interface LatencyPercentiles {
   max: number;
 }
 
+/** The latency histogram: bucket b holds latencies d with floor(4 * log2(d + 1)) = b. */
+export const LATENCY_BUCKETS_PER_DOUBLING = 4;
+
+/** The largest latency (ms, rounded up) bucket b can hold: its upper edge. */
+export function latencyBucketTop(b: number): number {
+  return Math.ceil(2 ** ((b + 1) / LATENCY_BUCKETS_PER_DOUBLING) - 1);
+}
+
 export interface AggregateStore {
-  /** The organization's tasks created in the range, counted by bucket, status, error code, model and API key. */
-  groups(orgId: string, range: StatsRange): Promise<StatsGroup[]>;
-  /** Milliseconds from creation to completion of the range's finished tasks, by task type (nearest-rank percentiles). */
-  latency(orgId: string, range: StatsRange): Promise<LatencyPercentiles[]>;
+  /** The organization's tasks created in the range, counted by bucket, type, status, error code, model, API key and latency bucket. */
+  rows(orgId: string, range: StatsRange): Promise<StatsRow[]>;
   /** Async tasks waiting for a worker, over every organization (the queue depth and age metrics). */
   queueState(): Promise<{ queued: number; oldestEnqueuedAt: number | null }>;
 }
@@ -62,11 +76,4 @@ export interface TaskLinkStore {
   addRerun(orgId: string, originalTaskUUID: string, rerunTaskUUID: string, createdAt: number): Promise<void>;
   /** The tasks run again from this one (oldest first) and the task this one was run again from, if any. */
   linksOf(orgId: string, taskUUID: string): Promise<{ rerunOf: TaskLink | null; reruns: TaskLink[] }>;
-}
-
-/** Nearest-rank percentile of ascending `sorted` values (p in 0–100). */
-export function nearestRank(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[Math.min(sorted.length, rank) - 1]!;
 }

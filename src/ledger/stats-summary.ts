@@ -2,7 +2,7 @@
 // empty ones too), errors by code, cost by UTC day, by model and by API key. Pure functions, so
 // both backends answer the same shape from the same rows.
 
-import type { LatencyPercentiles, StatsGroup, StatsRange } from './aggregate-types.js';
+import { latencyBucketTop, type LatencyPercentiles, type StatsRange, type StatsRow } from './aggregate-types.js';
 import { ProtocolError } from '../protocol/errors.js';
 
 const DAY_MS = 86_400_000;
@@ -38,7 +38,9 @@ export function statsRange(input: { preset?: string | undefined; from?: number |
     throw new ProtocolError('invalidRange', "Invalid range: 'since' must be before 'until', at most 400 days apart.", { parameter: 'since', type: 'string' });
   }
   const bucketMs = BUCKETS_MS.find((b) => (until - from) / b <= MAX_BUCKETS) ?? DAY_MS;
-  return { from, until, bucketMs };
+  // A range starts where its first bucket starts, so every bucket is whole (and the stores may
+  // sum whole quarter hours).
+  return { from: Math.floor(from / bucketMs) * bucketMs, until, bucketMs };
 }
 
 export interface KeyName {
@@ -49,7 +51,40 @@ export interface KeyName {
 
 const money = (n: number) => Math.round(n * 1e8) / 1e8;
 
-export function statsSummary(range: StatsRange, groups: readonly StatsGroup[], latency: readonly LatencyPercentiles[], keys: readonly KeyName[]) {
+/**
+ * Latency percentiles by task type from the rows' histogram: each is the upper edge of the bucket
+ * holding the nearest-rank value (at most 19 % above it, 4 buckets per doubling), never above
+ * the largest latency seen.
+ */
+export function latencyFrom(rows: readonly StatsRow[]): LatencyPercentiles[] {
+  const byType = new Map<string, { buckets: Map<number, number>; n: number; max: number }>();
+  for (const r of rows) {
+    if (r.latencyBucket < 0 || r.tasks <= 0) continue;
+    const t = byType.get(r.taskType) ?? { buckets: new Map<number, number>(), n: 0, max: 0 };
+    t.buckets.set(r.latencyBucket, (t.buckets.get(r.latencyBucket) ?? 0) + r.tasks);
+    t.n += r.tasks;
+    t.max = Math.max(t.max, r.maxMs);
+    byType.set(r.taskType, t);
+  }
+  const out: LatencyPercentiles[] = [];
+  for (const [taskType, t] of byType) {
+    const sorted = [...t.buckets.entries()].sort((a, b) => a[0] - b[0]);
+    const at = (p: number) => {
+      const rank = Math.max(1, Math.ceil((p / 100) * t.n));
+      let seen = 0;
+      for (const [b, n] of sorted) {
+        seen += n;
+        if (seen >= rank) return Math.min(latencyBucketTop(b), t.max);
+      }
+      return t.max;
+    };
+    out.push({ taskType, tasks: t.n, p50: at(50), p90: at(90), p99: at(99), max: t.max });
+  }
+  return out;
+}
+
+export function statsSummary(range: StatsRange, groups: readonly StatsRow[], keys: readonly KeyName[]) {
+  const latency = latencyFrom(groups);
   const totals = { tasks: 0, success: 0, error: 0, processing: 0, errorRate: 0, cost: 0, costedTasks: 0 };
   const series = new Map<number, { at: string; tasks: number; success: number; error: number; processing: number; cost: number }>();
   const first = Math.floor(range.from / range.bucketMs) * range.bucketMs;
@@ -58,7 +93,7 @@ export function statsSummary(range: StatsRange, groups: readonly StatsGroup[], l
   const days = new Map<number, { cost: number; tasks: number }>();
   const models = new Map<string | null, { cost: number; tasks: number }>();
   const byKey = new Map<string | null, { cost: number; tasks: number }>();
-  const add = <K>(m: Map<K, { cost: number; tasks: number }>, k: K, g: StatsGroup) => {
+  const add = <K>(m: Map<K, { cost: number; tasks: number }>, k: K, g: StatsRow) => {
     const e = m.get(k) ?? { cost: 0, tasks: 0 };
     e.cost += g.cost;
     e.tasks += g.tasks;

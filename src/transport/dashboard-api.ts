@@ -30,12 +30,8 @@ export function registerDashboardApi(app: FastifyInstance, deps: DashboardApiDep
   app.get<{ Querystring: { range?: string; since?: string; until?: string } }>('/api/stats', async (req, reply) => {
     const org = await bearerOrganization(req, deps.accounts);
     const range = statsRange({ preset: req.query.range || undefined, from: parseTime(req.query.since, 'since'), until: parseTime(req.query.until, 'until') });
-    const [groups, latency, keys] = await Promise.all([
-      deps.aggregates.groups(org.id, range),
-      deps.aggregates.latency(org.id, range),
-      deps.accounts.listApiKeys(org.name),
-    ]);
-    const body = { data: [{ organization: org.name, ...statsSummary(range, groups, latency, keys) }] };
+    const [rows, keys] = await Promise.all([deps.aggregates.rows(org.id, range), deps.accounts.listApiKeys(org.name)]);
+    const body = { data: [{ organization: org.name, ...statsSummary(range, rows, keys) }] };
     return reply.header('cache-control', 'no-store').type('application/json').send(json(body));
   });
 

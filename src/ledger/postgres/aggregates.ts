@@ -1,60 +1,30 @@
-// The dashboard's aggregates on PostgreSQL, the same contract as sqlite/aggregates.ts. The
-// tasks_stats index (migration 10) carries every column read, so the planner can answer from the
-// index alone once the table is vacuumed; percentile_disc is the nearest-rank percentile.
+// The dashboard's aggregates on PostgreSQL, the same contract as sqlite/aggregates.ts, counted
+// from the task rows through the tasks_stats index (migration 10), which carries every column
+// read. There is no rollup table here: with many replicas writing at once, every task of an
+// organization's quarter hour would update (and lock until its commit) the same rollup row.
 
-import type { AggregateStore, LatencyPercentiles, StatsGroup, StatsRange } from '../aggregate-types.js';
+import type { AggregateStore, StatsRange, StatsRow } from '../aggregate-types.js';
+import { statsRowOf } from '../sqlite/aggregates.js';
 import type { PgPool } from './database.js';
-
-interface GroupRow {
-  bucket: number | string;
-  status: StatsGroup['status'];
-  error_code: string | null;
-  model: string | null;
-  api_key_id: string | null;
-  tasks: string;
-  cost: number | null;
-  costed: string;
-}
 
 export class PostgresAggregateStore implements AggregateStore {
   constructor(private readonly pool: PgPool) {}
 
-  async groups(orgId: string, range: StatsRange): Promise<StatsGroup[]> {
-    const { rows } = await this.pool.query<GroupRow>(
-      `SELECT (created_at / $1::bigint) * $1::bigint AS bucket, status, error_code, model, api_key_id,
-              count(*) AS tasks, coalesce(sum(cost), 0) AS cost, count(cost) AS costed
+  async rows(orgId: string, range: StatsRange): Promise<StatsRow[]> {
+    const { rows } = await this.pool.query<Parameters<typeof statsRowOf>[0]>(
+      `SELECT (created_at / $1::bigint) * $1::bigint AS bucket, task_type, status, coalesce(error_code, '') AS error_code,
+              coalesce(model, '') AS model, coalesce(api_key_id, '') AS api_key_id,
+              CASE WHEN completed_at IS NULL THEN -1 ELSE floor(4 * log(2.0, (greatest(completed_at - created_at, 0) + 1)::numeric))::int END AS latency_bucket,
+              count(*) AS tasks, coalesce(sum(cost), 0) AS cost, count(cost) AS costed, max(coalesce(completed_at - created_at, 0)) AS max_ms
        FROM tasks WHERE org_id = $2 AND created_at >= $3 AND created_at < $4
-       GROUP BY 1, status, error_code, model, api_key_id`,
+       GROUP BY 1, 2, 3, 4, 5, 6, 7`,
       [range.bucketMs, orgId, range.from, range.until],
     );
-    return rows.map((r) => ({
-      bucket: Number(r.bucket),
-      status: r.status,
-      errorCode: r.error_code,
-      model: r.model,
-      apiKeyId: r.api_key_id,
-      tasks: Number(r.tasks),
-      cost: Number(r.cost ?? 0),
-      costed: Number(r.costed),
-    }));
+    return rows.map(statsRowOf);
   }
 
   async queueState(): Promise<{ queued: number; oldestEnqueuedAt: number | null }> {
     const { rows } = await this.pool.query<{ n: string; oldest: string | null }>(`SELECT count(*) AS n, min(enqueued_at) AS oldest FROM jobs WHERE state = 'queued'`);
     return { queued: Number(rows[0]!.n), oldestEnqueuedAt: rows[0]!.oldest === null ? null : Number(rows[0]!.oldest) };
-  }
-
-  async latency(orgId: string, range: StatsRange): Promise<LatencyPercentiles[]> {
-    const { rows } = await this.pool.query<{ task_type: string; n: string; p50: string; p90: string; p99: string; max: string }>(
-      `SELECT task_type, count(*) AS n,
-              percentile_disc(0.5) WITHIN GROUP (ORDER BY completed_at - created_at) AS p50,
-              percentile_disc(0.9) WITHIN GROUP (ORDER BY completed_at - created_at) AS p90,
-              percentile_disc(0.99) WITHIN GROUP (ORDER BY completed_at - created_at) AS p99,
-              max(completed_at - created_at) AS max
-       FROM tasks WHERE org_id = $1 AND created_at >= $2 AND created_at < $3 AND completed_at IS NOT NULL
-       GROUP BY task_type ORDER BY task_type`,
-      [orgId, range.from, range.until],
-    );
-    return rows.map((r) => ({ taskType: r.task_type, tasks: Number(r.n), p50: Number(r.p50), p90: Number(r.p90), p99: Number(r.p99), max: Number(r.max) }));
   }
 }

@@ -6,6 +6,51 @@ export interface Migration {
   sql: string;
 }
 
+/** Width of one task_rollups slot (migration 10): a quarter hour, a divisor of the dashboard's wider buckets. */
+export const ROLLUP_SLOT_MS = 900_000;
+
+/** The latency histogram bucket of a tasks row `r` (-1 while it runs); see LATENCY_BUCKETS_PER_DOUBLING. */
+const latencyBucket = (r: string) =>
+  `CASE WHEN ${r}.completed_at IS NULL THEN -1 ELSE CAST(floor(4 * log2(max(${r}.completed_at - ${r}.created_at, 0) + 1)) AS INTEGER) END`;
+/** The key columns of task_rollups for a tasks row `r`, in the order of its primary key. */
+const rollupKey = (r: string) =>
+  `${r}.org, (${r}.created_at / ${ROLLUP_SLOT_MS}) * ${ROLLUP_SLOT_MS}, ${r}.task_type, ${r}.status, coalesce(${r}.error_code, ''), coalesce(${r}.model, ''), coalesce(${r}.api_key_id, ''), ${latencyBucket(r)}`;
+const KEY_COLUMNS = 'org, slot, task_type, status, error_code, model, api_key_id, latency_bucket';
+const addRow = (r: string) => `
+        INSERT INTO task_rollups (${KEY_COLUMNS}, tasks, cost, costed, max_ms)
+        VALUES (${rollupKey(r)}, 1, coalesce(${r}.cost, 0), ${r}.cost IS NOT NULL, coalesce(${r}.completed_at - ${r}.created_at, 0))
+        ON CONFLICT (${KEY_COLUMNS}) DO UPDATE SET tasks = tasks + 1, cost = cost + excluded.cost, costed = costed + excluded.costed, max_ms = max(max_ms, excluded.max_ms);`;
+const removeRow = (r: string) => `
+        UPDATE task_rollups SET tasks = tasks - 1, cost = cost - coalesce(${r}.cost, 0), costed = costed - (${r}.cost IS NOT NULL)
+        WHERE (${KEY_COLUMNS}) = (${rollupKey(r)});`;
+/** The columns whose change moves a task to another rollup row. */
+const ROLLED_COLUMNS = 'org, created_at, task_type, status, error_code, model, api_key_id, cost, completed_at';
+const ROLLUP_SQL = `
+      CREATE TABLE task_rollups (
+        org INTEGER NOT NULL,
+        slot INTEGER NOT NULL,
+        task_type TEXT NOT NULL,
+        status TEXT NOT NULL,
+        error_code TEXT NOT NULL,
+        model TEXT NOT NULL,
+        api_key_id TEXT NOT NULL,
+        latency_bucket INTEGER NOT NULL,
+        tasks INTEGER NOT NULL,
+        cost REAL NOT NULL,
+        costed INTEGER NOT NULL,
+        max_ms INTEGER NOT NULL,
+        PRIMARY KEY (${KEY_COLUMNS})
+      ) WITHOUT ROWID;
+      INSERT INTO task_rollups (${KEY_COLUMNS}, tasks, cost, costed, max_ms)
+        SELECT ${rollupKey('t')}, count(*), total(t.cost), count(t.cost), max(coalesce(t.completed_at - t.created_at, 0))
+        FROM tasks t GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
+      CREATE TRIGGER tasks_rollup_insert AFTER INSERT ON tasks BEGIN${addRow('NEW')}
+      END;
+      CREATE TRIGGER tasks_rollup_delete AFTER DELETE ON tasks BEGIN${removeRow('OLD')}
+      END;
+      CREATE TRIGGER tasks_rollup_update AFTER UPDATE OF ${ROLLED_COLUMNS} ON tasks BEGIN${removeRow('OLD')}${addRow('NEW')}
+      END;`;
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -245,9 +290,14 @@ export const MIGRATIONS: Migration[] = [
     //   are large); it stays fast into millions of tasks (docs/performance.md).
     // - task_links: a task run again from another, both ways, beside the tasks rather than in
     //   their stored texts.
+    // - task_rollups: the same counts summed per organization and quarter hour, kept by triggers
+    //   on every insert, completion and delete of a task (existing tasks are summed once here),
+    //   so a 30-day dashboard reads a few thousand rows however many tasks the range holds.
+    //   SQLite has one writer at a time, so the triggers' upserts add no contention.
     version: 10,
     sql: `
       ALTER TABLE tasks ADD COLUMN api_key_id TEXT;
+${ROLLUP_SQL}
       CREATE INDEX tasks_stats ON tasks (org, created_at, status, error_code, model, api_key_id, cost, completed_at, task_type);
       CREATE TABLE task_links (
         org_id TEXT NOT NULL,
