@@ -14,11 +14,7 @@ export interface StatsRange {
   bucketMs: number;
 }
 
-/**
- * One group of the range's tasks: a time bucket and the values tasks are counted by, with the
- * task's latency as a histogram bucket (LATENCY_BUCKETS_PER_DOUBLING per doubling of the
- * milliseconds; -1 while the task runs).
- */
+/** One group of the range's tasks: a time bucket and the values tasks are counted by. */
 export interface StatsRow {
   /** Start of the bucket (ms since the epoch, a multiple of bucketMs). */
   bucket: number;
@@ -27,12 +23,18 @@ export interface StatsRow {
   errorCode: string | null;
   model: string | null;
   apiKeyId: string | null;
-  latencyBucket: number;
   tasks: number;
   /** Sum of the recorded costs of these tasks (tasks without a cost add nothing). */
   cost: number;
   /** How many of these tasks recorded a cost. */
   costed: number;
+}
+
+/** Finished tasks of one type in one latency histogram bucket (LATENCY_BUCKETS_PER_DOUBLING per doubling of the milliseconds). */
+export interface LatencyRow {
+  taskType: string;
+  latencyBucket: number;
+  tasks: number;
   /** The longest latency among them (ms). */
   maxMs: number;
 }
@@ -58,6 +60,8 @@ export function latencyBucketTop(b: number): number {
 export interface AggregateStore {
   /** The organization's tasks created in the range, counted by bucket, type, status, error code, model, API key and latency bucket. */
   rows(orgId: string, range: StatsRange): Promise<StatsRow[]>;
+  /** The latency histogram of the range's finished tasks, by task type. */
+  latencyRows(orgId: string, range: StatsRange): Promise<LatencyRow[]>;
   /** Async tasks waiting for a worker, over every organization (the queue depth and age metrics). */
   queueState(): Promise<{ queued: number; oldestEnqueuedAt: number | null }>;
 }

@@ -2,7 +2,7 @@
 // empty ones too), errors by code, cost by UTC day, by model and by API key. Pure functions, so
 // both backends answer the same shape from the same rows.
 
-import { latencyBucketTop, type LatencyPercentiles, type StatsRange, type StatsRow } from './aggregate-types.js';
+import { latencyBucketTop, type LatencyPercentiles, type LatencyRow, type StatsRange, type StatsRow } from './aggregate-types.js';
 import { ProtocolError } from '../protocol/errors.js';
 
 const DAY_MS = 86_400_000;
@@ -56,7 +56,7 @@ const money = (n: number) => Math.round(n * 1e8) / 1e8;
  * holding the nearest-rank value (at most 19 % above it, 4 buckets per doubling), never above
  * the largest latency seen.
  */
-export function latencyFrom(rows: readonly StatsRow[]): LatencyPercentiles[] {
+export function latencyFrom(rows: readonly LatencyRow[]): LatencyPercentiles[] {
   const byType = new Map<string, { buckets: Map<number, number>; n: number; max: number }>();
   for (const r of rows) {
     if (r.latencyBucket < 0 || r.tasks <= 0) continue;
@@ -83,8 +83,8 @@ export function latencyFrom(rows: readonly StatsRow[]): LatencyPercentiles[] {
   return out;
 }
 
-export function statsSummary(range: StatsRange, groups: readonly StatsRow[], keys: readonly KeyName[]) {
-  const latency = latencyFrom(groups);
+export function statsSummary(range: StatsRange, groups: readonly StatsRow[], latencyRows: readonly LatencyRow[], keys: readonly KeyName[]) {
+  const latency = latencyFrom(latencyRows);
   const totals = { tasks: 0, success: 0, error: 0, processing: 0, errorRate: 0, cost: 0, costedTasks: 0 };
   const series = new Map<number, { at: string; tasks: number; success: number; error: number; processing: number; cost: number }>();
   const first = Math.floor(range.from / range.bucketMs) * range.bucketMs;

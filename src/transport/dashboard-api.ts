@@ -30,8 +30,8 @@ export function registerDashboardApi(app: FastifyInstance, deps: DashboardApiDep
   app.get<{ Querystring: { range?: string; since?: string; until?: string } }>('/api/stats', async (req, reply) => {
     const org = await bearerOrganization(req, deps.accounts);
     const range = statsRange({ preset: req.query.range || undefined, from: parseTime(req.query.since, 'since'), until: parseTime(req.query.until, 'until') });
-    const [rows, keys] = await Promise.all([deps.aggregates.rows(org.id, range), deps.accounts.listApiKeys(org.name)]);
-    const body = { data: [{ organization: org.name, ...statsSummary(range, rows, keys) }] };
+    const [rows, latency, keys] = await Promise.all([deps.aggregates.rows(org.id, range), deps.aggregates.latencyRows(org.id, range), deps.accounts.listApiKeys(org.name)]);
+    const body = { data: [{ organization: org.name, ...statsSummary(range, rows, latency, keys) }] };
     return reply.header('cache-control', 'no-store').type('application/json').send(json(body));
   });
 

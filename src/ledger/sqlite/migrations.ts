@@ -9,21 +9,28 @@ export interface Migration {
 /** Width of one task_rollups slot (migration 10): a quarter hour, a divisor of the dashboard's wider buckets. */
 export const ROLLUP_SLOT_MS = 900_000;
 
-/** The latency histogram bucket of a tasks row `r` (-1 while it runs); see LATENCY_BUCKETS_PER_DOUBLING. */
-const latencyBucket = (r: string) =>
-  `CASE WHEN ${r}.completed_at IS NULL THEN -1 ELSE CAST(floor(4 * log2(max(${r}.completed_at - ${r}.created_at, 0) + 1)) AS INTEGER) END`;
+/** The latency histogram bucket of a finished tasks row `r`; see LATENCY_BUCKETS_PER_DOUBLING. */
+const latencyBucket = (r: string) => `CAST(floor(4 * log2(max(${r}.completed_at - ${r}.created_at, 0) + 1)) AS INTEGER)`;
+const slotOf = (r: string) => `(${r}.created_at / ${ROLLUP_SLOT_MS}) * ${ROLLUP_SLOT_MS}`;
 /** The key columns of task_rollups for a tasks row `r`, in the order of its primary key. */
-const rollupKey = (r: string) =>
-  `${r}.org, (${r}.created_at / ${ROLLUP_SLOT_MS}) * ${ROLLUP_SLOT_MS}, ${r}.task_type, ${r}.status, coalesce(${r}.error_code, ''), coalesce(${r}.model, ''), coalesce(${r}.api_key_id, ''), ${latencyBucket(r)}`;
-const KEY_COLUMNS = 'org, slot, task_type, status, error_code, model, api_key_id, latency_bucket';
+const countKey = (r: string) =>
+  `${r}.org, ${slotOf(r)}, ${r}.task_type, ${r}.status, coalesce(${r}.error_code, ''), coalesce(${r}.model, ''), coalesce(${r}.api_key_id, '')`;
+const COUNT_COLUMNS = 'org, slot, task_type, status, error_code, model, api_key_id';
+const latencyKey = (r: string) => `${r}.org, ${slotOf(r)}, ${r}.task_type, ${latencyBucket(r)}`;
+const LATENCY_COLUMNS = 'org, slot, task_type, latency_bucket';
 const addRow = (r: string) => `
-        INSERT INTO task_rollups (${KEY_COLUMNS}, tasks, cost, costed, max_ms)
-        VALUES (${rollupKey(r)}, 1, coalesce(${r}.cost, 0), ${r}.cost IS NOT NULL, coalesce(${r}.completed_at - ${r}.created_at, 0))
-        ON CONFLICT (${KEY_COLUMNS}) DO UPDATE SET tasks = tasks + 1, cost = cost + excluded.cost, costed = costed + excluded.costed, max_ms = max(max_ms, excluded.max_ms);`;
+        INSERT INTO task_rollups (${COUNT_COLUMNS}, tasks, cost, costed)
+        VALUES (${countKey(r)}, 1, coalesce(${r}.cost, 0), ${r}.cost IS NOT NULL)
+        ON CONFLICT (${COUNT_COLUMNS}) DO UPDATE SET tasks = tasks + 1, cost = cost + excluded.cost, costed = costed + excluded.costed;
+        INSERT INTO task_latency_rollups (${LATENCY_COLUMNS}, tasks, max_ms)
+        SELECT ${latencyKey(r)}, 1, ${r}.completed_at - ${r}.created_at WHERE ${r}.completed_at IS NOT NULL
+        ON CONFLICT (${LATENCY_COLUMNS}) DO UPDATE SET tasks = tasks + 1, max_ms = max(max_ms, excluded.max_ms);`;
 const removeRow = (r: string) => `
         UPDATE task_rollups SET tasks = tasks - 1, cost = cost - coalesce(${r}.cost, 0), costed = costed - (${r}.cost IS NOT NULL)
-        WHERE (${KEY_COLUMNS}) = (${rollupKey(r)});`;
-/** The columns whose change moves a task to another rollup row. */
+        WHERE (${COUNT_COLUMNS}) = (${countKey(r)});
+        UPDATE task_latency_rollups SET tasks = tasks - 1
+        WHERE ${r}.completed_at IS NOT NULL AND (${LATENCY_COLUMNS}) = (${latencyKey(r)});`;
+/** The columns whose change moves a task to other rollup rows. */
 const ROLLED_COLUMNS = 'org, created_at, task_type, status, error_code, model, api_key_id, cost, completed_at';
 const ROLLUP_SQL = `
       CREATE TABLE task_rollups (
@@ -34,16 +41,24 @@ const ROLLUP_SQL = `
         error_code TEXT NOT NULL,
         model TEXT NOT NULL,
         api_key_id TEXT NOT NULL,
-        latency_bucket INTEGER NOT NULL,
         tasks INTEGER NOT NULL,
         cost REAL NOT NULL,
         costed INTEGER NOT NULL,
-        max_ms INTEGER NOT NULL,
-        PRIMARY KEY (${KEY_COLUMNS})
+        PRIMARY KEY (${COUNT_COLUMNS})
       ) WITHOUT ROWID;
-      INSERT INTO task_rollups (${KEY_COLUMNS}, tasks, cost, costed, max_ms)
-        SELECT ${rollupKey('t')}, count(*), total(t.cost), count(t.cost), max(coalesce(t.completed_at - t.created_at, 0))
-        FROM tasks t GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
+      CREATE TABLE task_latency_rollups (
+        org INTEGER NOT NULL,
+        slot INTEGER NOT NULL,
+        task_type TEXT NOT NULL,
+        latency_bucket INTEGER NOT NULL,
+        tasks INTEGER NOT NULL,
+        max_ms INTEGER NOT NULL,
+        PRIMARY KEY (${LATENCY_COLUMNS})
+      ) WITHOUT ROWID;
+      INSERT INTO task_rollups (${COUNT_COLUMNS}, tasks, cost, costed)
+        SELECT ${countKey('t')}, count(*), total(t.cost), count(t.cost) FROM tasks t GROUP BY 1, 2, 3, 4, 5, 6, 7;
+      INSERT INTO task_latency_rollups (${LATENCY_COLUMNS}, tasks, max_ms)
+        SELECT ${latencyKey('t')}, count(*), max(t.completed_at - t.created_at) FROM tasks t WHERE t.completed_at IS NOT NULL GROUP BY 1, 2, 3, 4;
       CREATE TRIGGER tasks_rollup_insert AFTER INSERT ON tasks BEGIN${addRow('NEW')}
       END;
       CREATE TRIGGER tasks_rollup_delete AFTER DELETE ON tasks BEGIN${removeRow('OLD')}
