@@ -1,7 +1,8 @@
 // One log line per HTTP request at `info`: method, route, status, latency, the caller's
-// organization id and how many tasks the request held. A refusal (4xx/5xx) adds its error code
-// and message, read from the protocol envelope it answered. Keys, headers and bodies never
-// reach the log: only these fields are written.
+// organization id and how many tasks the request held. A refusal (4xx/5xx) adds its reason: the
+// error code and the parameter, read from the protocol envelope it answered. Not the message:
+// messages may quote what the caller sent (a key pasted into the wrong field, say), and keys,
+// headers and bodies never reach the log. Only these fields are written.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -12,7 +13,7 @@ interface Caller {
 }
 
 const callers = new WeakMap<FastifyRequest, Caller>();
-const refusals = new WeakMap<FastifyRequest, { errorCode: string; reason: string }>();
+const refusals = new WeakMap<FastifyRequest, Refusal>();
 /** Error envelopes are small; a larger body is not read for its reason. */
 const MAX_REASON_BODY = 64 * 1024;
 
@@ -47,11 +48,20 @@ export function registerRequestLog(app: FastifyInstance, log: Logger): void {
   });
 }
 
-function firstError(payload: string): { errorCode: string; reason: string } | undefined {
+interface Refusal {
+  errorCode: string;
+  parameter?: string;
+}
+
+function firstError(payload: string): Refusal | undefined {
   try {
-    const body = JSON.parse(payload) as { errors?: { code?: unknown; message?: unknown }[] };
+    const body = JSON.parse(payload) as { errors?: { code?: unknown; parameter?: unknown }[] };
     const e = Array.isArray(body.errors) ? body.errors[0] : undefined;
-    if (e && typeof e.code === 'string') return { errorCode: e.code, reason: typeof e.message === 'string' ? e.message.slice(0, 300) : '' };
+    if (!e || typeof e.code !== 'string' || !/^\w{1,64}$/.test(e.code)) return undefined;
+    // A parameter the server knows by name; an unsupported one is the caller's own key name.
+    const p = e.parameter;
+    const named = e.code !== 'unsupportedParameter' && typeof p === 'string' && /^[A-Za-z][\w.[\]]{0,63}$/.test(p);
+    return named ? { errorCode: e.code, parameter: p } : { errorCode: e.code };
   } catch {
     /* not an envelope */
   }
