@@ -9,7 +9,10 @@
 //      again on the ledger that run wrote (live writes, packed at completion)
 //   P6 the dashboard's aggregates on --tasks stored tasks, per range preset, vs the listing's count
 //      query over the same range (bench/dashboard.ts)
-// Usage: npm run bench [-- --tasks 1000000 --seconds 5 --runs 3] (--only p1,p2,p3,p5,p6 for parts,
+//   tenant-latency  another organization's WebSocket ping and /healthz latency while the heaviest
+//      allowed task runs, against the idle server (bench/engine-latency.ts)
+//   task-latency  per task type: p50/p99 with 1 and 2 at once, throughput, ping beside it
+// Usage: npm run bench [-- --tasks 1000000 --seconds 5 --runs 3] (--only p1,p2,p3,p5,p6,tenant-latency,task-latency for parts,
 // written to bench/results/all-<parts>.json)
 
 import autocannon from 'autocannon';
@@ -26,6 +29,7 @@ import type { StoredTask } from '../src/ledger/types.js';
 import { taskOf, type TaskTableRow } from '../src/ledger/sqlite/ledger.js';
 import { newApiKey, REPO_ROOT, startServer } from '../test/helpers/server.js';
 import { dashboardBench } from './dashboard.js';
+import { taskLatency, tenantLatency } from './engine-latency.js';
 
 const { values } = parseArgs({
   options: {
@@ -455,6 +459,18 @@ if (wanted('p6')) {
   }
 }
 console.table(rows);
+if (wanted('tenant-latency')) {
+  const r = await tenantLatency({ seconds: SECONDS, heavy: 1 });
+  results['tenantLatency'] = r;
+  row("another org's WebSocket ping p99 while imageInference 2048²×20 runs, ms", `${r.loaded.ping.p99} (idle ${r.idle.ping.p99})`, '≤ 50', r.loaded.ping.p99 <= 50);
+  row('/healthz p99 while it runs, ms', `${r.loaded.healthz.p99} (idle ${r.idle.healthz.p99})`);
+}
+if (wanted('task-latency')) {
+  const r = await taskLatency({ runs: RUNS * 2 });
+  results['taskLatency'] = r;
+  for (const t of r) row(`${String(t['task'])}, ${String(t['atOnce'])} at once: p50/p99 ms, tasks/s, ping p99 ms`, `${String(t['p50'])}/${String(t['p99'])}, ${String(t['tasksPerS'])}, ${String(t['pingP99'])}`);
+}
+
 results['table'] = rows;
 mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
 // A partial run (--only) writes beside the full one instead of over it.

@@ -1,6 +1,7 @@
 // Second baseline for P1: a bare Fastify server that does the image work runtrail does for a
-// 64×64 imageInference (the built-in engine's render and JPEG encode, the file written and
-// fsynced by the media store) and nothing else: no validation, authentication or recording.
+// 64×64 imageInference (the built-in engine's render and JPEG encode on its thread pool, the
+// file written and fsynced by the media store) and nothing else: no validation, authentication
+// or recording.
 // runtrail against it isolates what recording costs; against bench/bare-server.ts (fixed bytes)
 // the figure also carries the engine.
 
@@ -14,7 +15,7 @@ import { MediaStore } from '../src/media/media-store.js';
 
 const mediaDir = mkdtempSync(join(tmpdir(), 'runtrail-bare-engine-'));
 const media = new MediaStore(mediaDir);
-const engine = new BuiltinEngine(true);
+const engine = new BuiltinEngine();
 
 interface Task {
   taskUUID: string;
@@ -28,28 +29,25 @@ const app = Fastify();
 app.post('/v1', async (req, res) => {
   const [task] = req.body as Task[];
   const t = task!;
-  const [pending] = engine.generateImages({
-    taskUUID: t.taskUUID,
-    model: t.model,
-    positivePrompt: t.positivePrompt,
-    negativePrompt: undefined,
+  const seed = BigInt(randomInt(1, 2 ** 31));
+  const image = await engine.run('procedural-render', {
     width: t.width,
     height: t.height,
-    seeds: [BigInt(randomInt(1, 2 ** 31))],
+    seed,
+    model: t.model,
+    prompt: t.positivePrompt,
     format: 'jpg',
     quality: 95,
-    baseImage: undefined,
   });
-  const image = await pending!;
-  const record = await media.save('bench', t.taskUUID, image);
-  const item = { taskType: 'imageInference', taskUUID: t.taskUUID, imageUUID: record.mediaUUID, imageURL: media.urlOf(record), seed: Number(image.seed), cost: 0.0013 };
+  const record = await media.save('bench', t.taskUUID, { data: Buffer.from(image.image), format: image.format, width: image.width, height: image.height });
+  const item = { taskType: 'imageInference', taskUUID: t.taskUUID, imageUUID: record.mediaUUID, imageURL: media.urlOf(record), seed: Number(seed), cost: 0.0013 };
   return res.type('application/json').send(JSON.stringify({ data: [item] }));
 });
 const address = await app.listen({ port: 0, host: '127.0.0.1' });
 media.publicUrl = address;
 process.stdout.write(`runtrail listening on ${address}\n`);
 process.on('SIGTERM', () =>
-  void app.close().then(() => {
+  void Promise.all([app.close(), engine.close()]).then(() => {
     rmSync(mediaDir, { recursive: true, force: true });
     process.exit(0);
   }),

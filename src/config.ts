@@ -3,6 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
+import { availableParallelism } from 'node:os';
 
 export interface PriceRule {
   /** AIR pattern with `*` wildcards (`runware:*`, `*`), matched against the task's model. */
@@ -29,6 +30,7 @@ export interface Config {
   /** Hosts or CIDRs that image inputs may be fetched from (and, later, webhooks sent to). */
   outboundAllow: string[];
   logLevel: string;
+  /** RUNTRAIL_PRICES_FILE's rules; they come before each task type's default prices (empty when unset). */
   prices: PriceRule[];
   /** `postgres://…` switches storage to PostgreSQL; unset means SQLite in dataDir. */
   databaseUrl: string | undefined;
@@ -46,6 +48,24 @@ export interface Config {
   upstream: UpstreamConfig | undefined;
   /** Which engine runs which (taskType, model): RUNTRAIL_ROUTES, first match wins; empty means the defaults. */
   routes: RouteRule[];
+  /** RUNTRAIL_MODEL_MAP: which local model runs a task naming another AIR, before the engines' own mapping. */
+  modelMap: ModelMapRule[];
+  /** The built-in engine's worker-thread pool. */
+  engine: EngineConfig;
+}
+
+/** A model map rule: tasks (of `taskType`, all when absent) naming an AIR matching `model` run the local model `runs`; null refuses them. */
+export interface ModelMapRule {
+  taskType?: string;
+  model: string;
+  runs: string | null;
+}
+
+export interface EngineConfig {
+  /** Worker threads that run engine operations (RUNTRAIL_ENGINE_THREADS, default one per core). */
+  threads: number;
+  /** Operations that may wait for a thread before new ones are refused with queueCapacityExceeded (RUNTRAIL_ENGINE_QUEUE). */
+  maxQueue: number;
 }
 
 /** One routing rule: tasks whose taskType and model AIR match (`*` wildcards; absent matches all) go to `engine`. */
@@ -88,12 +108,6 @@ export interface ConfigFlags {
   workers?: string;
 }
 
-export const DEFAULT_PRICES: PriceRule[] = [
-  { model: '*', taskType: 'imageInference', perItem: 0.0013 },
-  { model: '*', taskType: 'imageUpload', perItem: 0 },
-  { model: '*', taskType: 'mediaStorage', perItem: 0 },
-  { model: '*', taskType: 'upscale', perItem: 0.0006 },
-];
 
 export interface AsyncConfig {
   /** Queued tasks run concurrently at most (RUNTRAIL_WORKERS). */
@@ -144,7 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
       .map((s) => s.trim())
       .filter((s) => s.length > 0),
     logLevel: pick(flags.logLevel, 'RUNTRAIL_LOG_LEVEL') ?? 'info',
-    prices: pricesFile ? readPrices(pricesFile) : DEFAULT_PRICES,
+    prices: pricesFile ? readPrices(pricesFile) : [],
     databaseUrl: databaseUrl(pick(flags.databaseUrl, 'DATABASE_URL')),
     async: {
       workers: integer(pick(flags.workers, 'RUNTRAIL_WORKERS') ?? '4', 'RUNTRAIL_WORKERS', 1, 1024),
@@ -164,6 +178,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     retentionSweepSeconds: positiveNumber(pick(undefined, 'RUNTRAIL_RETENTION_SWEEP_SECONDS'), 'RUNTRAIL_RETENTION_SWEEP_SECONDS') ?? 600,
     upstream: upstreamConfig(pick),
     routes: readRoutes(pick(undefined, 'RUNTRAIL_ROUTES')),
+    modelMap: readModelMap(pick(undefined, 'RUNTRAIL_MODEL_MAP')),
+    engine: {
+      threads: integer(pick(undefined, 'RUNTRAIL_ENGINE_THREADS') ?? String(Math.max(1, availableParallelism())), 'RUNTRAIL_ENGINE_THREADS', 1, 256),
+      maxQueue: integer(pick(undefined, 'RUNTRAIL_ENGINE_QUEUE') ?? '256', 'RUNTRAIL_ENGINE_QUEUE', 0, 100_000),
+    },
   };
 }
 
@@ -209,6 +228,29 @@ function readRoutes(raw: string | undefined): RouteRule[] {
     const model = optional('model');
     if (taskType !== undefined) out.taskType = taskType;
     if (model !== undefined) out.model = model;
+    return out;
+  });
+}
+
+/** RUNTRAIL_MODEL_MAP: a JSON array of `{taskType?, model, runs}` inline, or the path of a file holding one. */
+function readModelMap(raw: string | undefined): ModelMapRule[] {
+  if (raw === undefined) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw.trimStart().startsWith('[') ? raw : readFileSync(raw, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`RUNTRAIL_MODEL_MAP must be a JSON array or the path of a JSON file holding one (${(err as Error).message})`);
+  }
+  if (!Array.isArray(parsed)) throw new ConfigError('RUNTRAIL_MODEL_MAP must be a JSON array of {taskType, model, runs} rules');
+  return parsed.map((r: unknown, i) => {
+    const rule = (r ?? {}) as Record<string, unknown>;
+    if (typeof rule['model'] !== 'string' || rule['model'] === '') throw new ConfigError(`model map rule ${i}: 'model' must be an AIR or a pattern`);
+    if (rule['runs'] !== null && (typeof rule['runs'] !== 'string' || !rule['runs'].startsWith('runtrail:'))) {
+      throw new ConfigError(`model map rule ${i}: 'runs' must be a runtrail: AIR (see modelSearch) or null to refuse the model`);
+    }
+    if (rule['taskType'] !== undefined && typeof rule['taskType'] !== 'string') throw new ConfigError(`model map rule ${i}: 'taskType' must be a string`);
+    const out: ModelMapRule = { model: rule['model'], runs: rule['runs'] as string | null };
+    if (rule['taskType'] !== undefined) out.taskType = rule['taskType'] as string;
     return out;
   });
 }

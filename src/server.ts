@@ -4,6 +4,7 @@ import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { buildEngineRouter } from './engines/routing.js';
+import type { EngineRouter } from './engines/engine.js';
 import { createApiKey, ensureApiKey } from './ledger/api-keys.js';
 import { openStorage } from './ledger/open-storage.js';
 import type { Storage } from './ledger/types.js';
@@ -16,6 +17,7 @@ import { currentResponseText } from './tasks/get-task-details.js';
 import { PriceTable } from './tasks/price-table.js';
 import { ProgressBoard } from './tasks/progress-board.js';
 import { WorkerPool } from './tasks/worker-pool.js';
+import { defaultPrices } from './tasks/registry.js';
 import { DeliveryWorker } from './webhooks/delivery-worker.js';
 import { deliveryView } from './webhooks/delivery-view.js';
 import { OutboundTargetGuard } from './webhooks/outbound-target.js';
@@ -36,6 +38,7 @@ export function createLogger(config: Config): Logger {
 
 export async function startServer(config: Config, log: Logger, say: (line: string) => void): Promise<RunningServer> {
   const storage = await openStorage(config);
+  let engines: EngineRouter | undefined;
   try {
     await provisionKeys(storage, config, say);
     const media = new MediaStore(config.mediaDir);
@@ -49,8 +52,8 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       progress: new ProgressBoard(),
       media,
       imageInputs: new ImageInputResolver(storage.ledger, media, outbound, config.maxBodyBytes),
-      engines: buildEngineRouter(config, storage.audit),
-      prices: new PriceTable(config.prices),
+      engines: (engines = buildEngineRouter(config, storage.audit)),
+      prices: new PriceTable(config.prices, defaultPrices()),
       log,
     };
     const targets = new OutboundTargetGuard(outbound);
@@ -83,6 +86,12 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       onEnqueued: () => workers.wake(),
       onDeliveries: () => deliveries.wake(),
     });
+    const engineHealth = await services.engines.health();
+    for (const engine of engineHealth) {
+      const notReady = engine.operations.filter((o) => !o.ready);
+      if (notReady.length === 0) log.info({ engine: engine.name, operations: engine.operations.map((o) => o.name) }, 'engine ready');
+      else log.warn({ engine: engine.name, notReady }, 'engine cannot run some operations');
+    }
     const recovered = { ...(await workers.recover()), deliveries: await deliveries.recover() };
     if (recovered.requeued + recovered.ended + recovered.deliveries > 0) log.warn(recovered, 'recovered work a previous run left unfinished');
     const app = buildHttpApp({
@@ -104,6 +113,7 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       currentResponse: (task) => currentResponseText(task, services),
       aggregates: storage.aggregates,
       links: storage.links,
+      health: async () => ({ engines: await services.engines.health() }),
     });
     const websocket = new WebSocketGateway({
       dispatcher,
@@ -142,10 +152,14 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
         await websocket.close();
         await Promise.all([bounded(app.close(), left()), workers.stop(left()), bounded(dispatcher.idle(), left())]);
         await deliveries.stop(left());
+        // Engine threads end once no task can start work on them (an operation still running
+        // past the grace gets a second more; the process exits after this anyway).
+        await bounded(services.engines.close(), left() + 1000);
         await storage.close();
       },
     };
   } catch (err) {
+    await engines?.close();
     await storage.close();
     throw err;
   }

@@ -166,7 +166,7 @@ describe('@runware/sdk-js against runtrail', () => {
     assert.equal(found.taskType, 'modelSearch');
     assert.equal(typeof found.totalResults, 'number');
     assert.ok(found.results.length <= 2);
-    assert.equal(found.results[0]!.air, 'runtrail:1@1');
+    assert.equal(found.results[0]!.air, 'runtrail:procedural@plasma-1');
   });
 
   test('upscale with deliveryMethod async: acknowledged, then polled with getResponse until its result', async () => {

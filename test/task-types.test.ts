@@ -140,12 +140,27 @@ describe('new task types, end to end', () => {
 
   test('modelSearch: the models the engines serve, with filters, paging and price', async () => {
     const all = (await run({ taskType: 'modelSearch', taskUUID: uuid() })).item;
-    assert.equal(all['totalResults'], 1);
+    // The catalogue names what really runs: a procedural renderer and a resampler, under runtrail AIRs.
+    assert.equal(all['totalResults'], 2);
     assert.deepEqual(all['results'], [
       {
-        air: 'runtrail:1@1',
-        name: 'runtrail plasma',
-        version: '1',
+        air: 'runtrail:lanczos@3',
+        name: 'runtrail Lanczos resampler (not a learned upscaler)',
+        version: '3',
+        category: 'upscaler',
+        architecture: 'resampler',
+        tags: [],
+        private: false,
+        defaultWidth: 0,
+        defaultHeight: 0,
+        taskTypes: ['upscale'],
+        price: 0.0006,
+        shortDescription: 'Lanczos-3 resampling (libvips through sharp): enlarges without inventing detail.',
+      },
+      {
+        air: 'runtrail:procedural@plasma-1',
+        name: 'runtrail procedural plasma (not a diffusion model)',
+        version: 'plasma-1',
         category: 'checkpoint',
         architecture: 'procedural',
         tags: [],
@@ -154,16 +169,18 @@ describe('new task types, end to end', () => {
         defaultHeight: 512,
         taskTypes: ['imageInference'],
         price: 0.0013,
+        shortDescription:
+          'Deterministic sine-wave plasma pictures drawn from seed, model and prompt; no neural network. It gives the protocol and the ledger real images at CPU cost.',
       },
     ]);
     const found = async (filters: Record<string, unknown>) => (await run({ taskType: 'modelSearch', taskUUID: uuid(), ...filters })).item;
     assert.equal((await found({ search: 'Plasma' }))['totalResults'], 1);
-    assert.equal((await found({ search: 'runtrail:1' }))['totalResults'], 1);
+    assert.equal((await found({ search: 'runtrail:procedural' }))['totalResults'], 1);
     assert.equal((await found({ search: 'sdxl' }))['totalResults'], 0);
     assert.equal((await found({ category: 'lora' }))['totalResults'], 0);
     assert.equal((await found({ architecture: 'procedural' }))['totalResults'], 1);
     assert.equal((await found({ visibility: 'private' }))['totalResults'], 0);
-    assert.deepEqual(await found({ offset: 1, limit: 1 }).then((i) => [i['totalResults'], i['results']]), [1, []]);
+    assert.deepEqual(await found({ offset: 2, limit: 1 }).then((i) => [i['totalResults'], i['results']]), [2, []]);
     assert.equal((await found({ limit: 0 }))['code'], 'invalidLimit');
     assert.equal((await found({ limit: 101 }))['code'], 'invalidLimit');
     assert.equal((await found({ offset: -1 }))['code'], 'invalidOffset');

@@ -61,7 +61,7 @@ test('circuit breaker: opens at the threshold, lets one probe through after the 
 
 test('routes: first match wins, `*` wildcards, model rules never match tasks without a model', () => {
   const up: ForwardingEngine = { name: 'upstream', models: () => [], forward: () => Promise.reject(new Error('unused')) };
-  const r = new EngineRouter([new BuiltinEngine(true)], [up], [
+  const r = new EngineRouter([new BuiltinEngine()], [up], [
     { model: 'runtrail:*', engine: 'builtin' },
     { model: 'civitai:*@*', engine: 'upstream' },
     { taskType: 'caption', engine: 'upstream' },
@@ -74,7 +74,7 @@ test('routes: first match wins, `*` wildcards, model rules never match tasks wit
   assert.equal(r.forwarderFor('imageUpload', null), undefined);
   assert.ok(!r.routable('videoInference', 'klingai:5@3'));
   assert.ok(r.routable('imageUpload', null));
-  const plain = new EngineRouter([new BuiltinEngine(true)]);
+  const plain = new EngineRouter([new BuiltinEngine()]);
   assert.equal(plain.forModel('imageInference', 'runware:101@1')?.name, 'builtin', 'without routes the built-in engine takes any AIR');
   assert.equal(plain.forwarderFor('caption', null), undefined);
 });

@@ -1,9 +1,18 @@
-// The engine contract: run one validated task and produce its outputs. Task modules own the
-// protocol (parameters, items, media URLs); engines own the work.
+// The engine contract. An engine declares the (taskType, model) pairs it serves (its models, and
+// the Runware AIRs they stand in for) and runs typed operations (ops/op-table.ts): a task module
+// owns the protocol and asks an engine for work by operation name. The built-in engine runs
+// operations on a worker-thread pool; the upstream engine forwards whole tasks instead
+// (ForwardingEngine below).
 
-import type { ImageFormat } from '../media/media-store.js';
+import { ProtocolError } from '../protocol/errors.js';
+import type { OperationInput, OperationName, OperationOutput } from './builtin/operation.js';
+import type { CpuPoolStats, RunOptions } from './builtin/cpu-pool.js';
+
+export type { OperationInput, OperationName, OperationOutput } from './builtin/operation.js';
+export type { RunOptions } from './builtin/cpu-pool.js';
 
 export interface ModelInfo {
+  /** A runtrail AIR naming what really runs: `runtrail:<network>@<variant>`. */
   air: string;
   name: string;
   version: string;
@@ -12,39 +21,52 @@ export interface ModelInfo {
   taskTypes: string[];
   defaultWidth: number;
   defaultHeight: number;
+  /** One sentence on what the model really is. */
+  shortDescription?: string;
 }
 
-export interface ImageRequest {
-  taskUUID: string;
+/** A (taskType, AIR pattern) pair a local model stands in for. */
+export interface ModelStandIn {
+  taskType: string;
+  /** An AIR or a pattern with `*` wildcards; `*` also matches a task that names no model. */
   model: string;
-  positivePrompt: string;
-  negativePrompt: string | undefined;
-  width: number;
-  height: number;
-  /** One seed per requested image. BigInt, so seeds above 2^53 stay distinct (seed, seed+1, …). */
-  seeds: bigint[];
-  format: ImageFormat;
-  quality: number;
-  /** An input image to start from (image-to-image), with how strongly to transform it (0..1). */
-  baseImage: { data: Buffer; strength: number } | undefined;
-  /** Called with progress (0–100) on image `index` by engines that can tell. */
-  onProgress?: (index: number, percent: number) => void;
 }
 
-export interface GeneratedImage {
-  data: Buffer;
-  format: ImageFormat;
-  width: number;
-  height: number;
-  seed: bigint;
+/** One rule of the model map: tasks of `taskType` (all when absent) naming `model` run `runs`, or are refused when it is null. */
+export interface ModelMapping {
+  taskType?: string;
+  model: string;
+  runs: string | null;
+}
+
+export interface OperationHealth {
+  name: string;
+  ready: boolean;
+  reason?: string;
+}
+
+export interface EngineHealth {
+  name: string;
+  ready: boolean;
+  operations: OperationHealth[];
+  pool?: CpuPoolStats;
 }
 
 export interface Engine {
   readonly name: string;
   models(): ModelInfo[];
+  /** The Runware AIRs its models stand in for by default (RUNTRAIL_MODEL_MAP rules come first). */
+  mappings(): ModelMapping[];
+  /** True when `model` is one of its own AIRs serving `taskType`. */
   serves(taskType: string, model: string): boolean;
-  /** One promise per requested image, so callers can deliver each as soon as it is ready. */
-  generateImages(request: ImageRequest): Promise<GeneratedImage>[];
+  /**
+   * Runs one operation. Rejects with ProtocolError for what the caller should see (the input,
+   * a full queue, engineUnavailable naming the engine), with Error for internal failures.
+   */
+  run<K extends OperationName>(operation: K, input: OperationInput<K>, options?: RunOptions): Promise<OperationOutput<K>>;
+  /** Which operations are ready, and why not (cheap: no model is loaded). */
+  health(): Promise<EngineHealth>;
+  close(): Promise<void>;
 }
 
 /** One task handed as it is to an engine that runs it elsewhere (engines/upstream). */
@@ -80,19 +102,37 @@ export interface EngineRoute {
   engine: string;
 }
 
+/** A task's engine and the local model that runs it. */
+export interface ResolvedModel {
+  engine: Engine;
+  model: ModelInfo;
+}
+
 /**
- * Picks the engine for a task. Without routes, the first configured engine that serves its
- * model; with routes, the engine of the first rule matching (taskType, model), or none.
+ * Picks the engine for a task. Without routes, the first engine whose model the task names, or
+ * (through the model map) stands in for; with routes, the engine of the first rule matching
+ * (taskType, model) as the caller named it, or none.
  */
 export class EngineRouter {
   private readonly routes: { taskType: RegExp | undefined; model: RegExp | undefined; engine: string; rule: EngineRoute }[];
+  private readonly map: { taskType: RegExp | undefined; model: RegExp; anyModel: boolean; runs: string | null }[];
+  private readonly ownAirs: ReadonlySet<string>;
 
   constructor(
     private readonly engines: readonly Engine[],
     private readonly forwarders: readonly ForwardingEngine[] = [],
     routes: readonly EngineRoute[] = [],
+    /** RUNTRAIL_MODEL_MAP: these rules come before the engines' own. */
+    modelMap: readonly ModelMapping[] = [],
   ) {
     this.routes = routes.map((r) => ({ taskType: r.taskType ? glob(r.taskType) : undefined, model: r.model ? glob(r.model) : undefined, engine: r.engine, rule: r }));
+    this.map = [...modelMap, ...engines.flatMap((e) => e.mappings())].map((m) => ({
+      taskType: m.taskType ? glob(m.taskType) : undefined,
+      model: glob(m.model),
+      anyModel: m.model === '*',
+      runs: m.runs,
+    }));
+    this.ownAirs = new Set(engines.flatMap((e) => e.models().map((m) => m.air.toLowerCase())));
   }
 
   /** The engine name the routes give (taskType, model); undefined when no rule matches or no routes are set. */
@@ -101,10 +141,49 @@ export class EngineRouter {
     return r?.engine;
   }
 
+  /**
+   * The local AIR a task's model runs on: a local model's own AIR always means that model (and
+   * nothing, for a task type it does not serve); any other AIR takes the first map rule's; null
+   * when refused.
+   */
+  localModel(taskType: string, model: string | null): string | null {
+    if (model !== null && this.ownAirs.has(model.toLowerCase())) return model;
+    const rule = this.map.find((m) => (!m.taskType || m.taskType.test(taskType)) && (model === null ? m.anyModel : m.model.test(model)));
+    return rule?.runs ?? null;
+  }
+
+  /** The engine and local model for a task, or undefined when nothing here runs it. */
+  resolve(taskType: string, model: string | null): ResolvedModel | undefined {
+    const name = this.routes.length === 0 ? undefined : this.routed(taskType, model);
+    if (this.routes.length > 0 && name === undefined) return undefined;
+    const local = this.localModel(taskType, model);
+    if (local === null) return undefined;
+    for (const engine of this.engines) {
+      if (name !== undefined && engine.name !== name) continue;
+      if (!engine.serves(taskType, local)) continue;
+      const info = engine.models().find((m) => m.air.toLowerCase() === local.toLowerCase());
+      if (info) return { engine, model: info };
+    }
+    return undefined;
+  }
+
+  /**
+   * The engine and local model for a task, or unsupportedModel naming what this server has for
+   * the task type (task modules call this first).
+   */
+  require(taskType: string, model: string | null): ResolvedModel {
+    const found = this.resolve(taskType, model);
+    if (found) return found;
+    const offered = this.models().filter((m) => m.taskTypes.includes(taskType)).map((m) => m.air);
+    throw new ProtocolError(
+      'unsupportedModel',
+      `No engine on this server serves model '${String(model).slice(0, 200)}' for ${taskType}.${offered.length > 0 ? ` Models here: ${offered.join(', ')} (see modelSearch).` : ''}`,
+      { parameter: 'model', type: 'string' },
+    );
+  }
+
   forModel(taskType: string, model: string): Engine | undefined {
-    if (this.routes.length === 0) return this.engines.find((e) => e.serves(taskType, model));
-    const name = this.routed(taskType, model);
-    return this.engines.find((e) => e.name === name && e.serves(taskType, model));
+    return this.resolve(taskType, model)?.engine;
   }
 
   /** The forwarding engine a task goes to, if the routes send it to one. */
@@ -128,6 +207,16 @@ export class EngineRouter {
   /** Model patterns the routes send to `engine` (for forwarders listing what they take). */
   patternsFor(engine: string): EngineRoute[] {
     return this.routes.filter((r) => r.engine === engine).map((r) => r.rule);
+  }
+
+  /** Every engine's readiness, for /healthz and the start log. */
+  health(): Promise<EngineHealth[]> {
+    return Promise.all(this.engines.map((e) => e.health()));
+  }
+
+  /** Ends the engines' threads (server stop). */
+  async close(): Promise<void> {
+    await Promise.all(this.engines.map((e) => e.close()));
   }
 }
 

@@ -28,6 +28,8 @@ export const ERROR_STATUS = {
   methodNotAllowed: 405,
   internalServerError: 500,
   serviceUnavailable: 503,
+  engineUnavailable: 503,
+  queueCapacityExceeded: 429,
   syncTimeout: 504,
   taskInterrupted: 500,
   timeoutProvider: 504,

@@ -5,8 +5,8 @@
 // (worker-pool.ts) runs it. A sync task that outlives the time limit answers syncTimeout and
 // keeps running, so its result still reaches the ledger.
 
-import { ProtocolError, type ErrorObject } from '../protocol/errors.js';
-import { outcomeFromEnvelope, serializeItem, taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
+import { ProtocolError } from '../protocol/errors.js';
+import { outcomeFromEnvelope, taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import type { RequestElement } from '../protocol/request-reader.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
 import type { NewTask, Organization, StoredTask } from '../ledger/types.js';
@@ -14,8 +14,9 @@ import { OutboundPolicy } from '../media/outbound-policy.js';
 import { OutboundTargetGuard } from '../webhooks/outbound-target.js';
 import type { Metrics } from '../metrics.js';
 import { findTaskModule, routeTaskModule, supportedTaskTypes } from './registry.js';
-import type { RecordedTaskModule, TaskResult, TaskServices } from './task-module.js';
-import { checkDeliveryTargets, deliveriesFor, splitDeliveryOptions, type DeliveryOptions } from './delivery-options.js';
+import type { RecordedTaskModule, TaskServices } from './task-module.js';
+import { checkDeliveryTargets, splitDeliveryOptions, type DeliveryOptions } from './delivery-options.js';
+import { TaskRunner } from './task-runner.js';
 
 type Transport = NewTask['transport'];
 
@@ -49,6 +50,7 @@ export class TaskDispatcher {
 
   private readonly syncTimeoutMs: number;
   private readonly targets: OutboundTargetGuard;
+  private readonly runner: TaskRunner;
 
   constructor(
     private readonly services: TaskServices,
@@ -57,6 +59,7 @@ export class TaskDispatcher {
   ) {
     this.syncTimeoutMs = options.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS;
     this.targets = options.targets ?? new OutboundTargetGuard(new OutboundPolicy([]));
+    this.runner = new TaskRunner(services, metrics, { onDeliveries: () => options.onDeliveries?.() });
   }
 
   /** Resolves when no sync task runs in this process any more (graceful shutdown). */
@@ -236,7 +239,12 @@ export class TaskDispatcher {
     if (!recorded.recorded) return this.replay(recorded.existing, task, echo);
 
     const key = inflightKey(org.id, taskUUID);
-    const running = this.execute(module as RecordedTaskModule, params, org, task, echo, delivery);
+    const running = this.runner.runSync(
+      module as RecordedTaskModule,
+      { params, org, taskUUID: task.taskUUID, taskType: task.taskType, services: this.services, requestText: task.requestText },
+      task,
+      delivery,
+    );
     this.inflight.set(key, running);
     const forget = () => this.inflight.delete(key);
     running.then(forget, forget);
@@ -266,85 +274,6 @@ export class TaskDispatcher {
       }, this.syncTimeoutMs);
     });
     return Promise.race([running, late]).finally(() => clearTimeout(timer));
-  }
-
-  private async execute(
-    module: RecordedTaskModule,
-    params: unknown,
-    org: Organization,
-    task: NewTask,
-    echo: EchoContext,
-    delivery: DeliveryOptions,
-  ): Promise<SerializedOutcome> {
-    let result: TaskResult;
-    try {
-      result = await module.run({ params, org, taskUUID: task.taskUUID, taskType: task.taskType, services: this.services, requestText: task.requestText });
-    } catch (err) {
-      const problem = err instanceof ProtocolError ? err : this.internalError(err, task);
-      result = { items: [], errors: [problem.toObject(echo)], cost: null, engine: null, media: [] };
-    }
-    // This server's storage failed under the task (an upstream's own serviceUnavailable, by
-    // contrast, is its answer and is recorded like any other).
-    const unavailable = module.taskType === 'forwarded' ? undefined : result.errors.find((e) => e.code === 'serviceUnavailable');
-    if (unavailable) return this.withdraw(task, result, unavailable);
-    const outcome: SerializedOutcome = {
-      data: result.items.map(serializeItem),
-      errors: result.errors.map((e) => JSON.stringify(e)),
-    };
-    // Results of a sync task reach webhook and upload endpoints too, once it completes (the i-th
-    // item produced the i-th file).
-    const deliveries = [...outcome.data, ...outcome.errors].flatMap((text, i) =>
-      deliveriesFor(delivery, task, i, text, i < outcome.data.length ? result.media.slice(i, i + 1) : []),
-    );
-    await this.metrics.timeLedgerWrite(
-      'completeTask',
-      this.services.ledger.completeTask({
-        orgId: task.orgId,
-        taskUUID: task.taskUUID,
-        status: outcome.data.length > 0 ? 'success' : 'error',
-        responseText: taskEnvelope(outcome),
-        cost: result.cost,
-        errorCode: result.errors[0]?.code ?? null,
-        engine: result.engine,
-        completedAt: Date.now(),
-        media: result.media,
-        deliveries,
-      }),
-    );
-    if (deliveries.length > 0) this.options.onDeliveries?.();
-    return outcome;
-  }
-
-  /**
-   * Storage failed under a running task (a media file could not be written: disk full or failing).
-   * Nothing of it is kept — the files it did write and its recorded request go — and the caller
-   * gets serviceUnavailable, as when the ledger refuses the first write, so a retry with the same
-   * taskUUID runs it afresh once storage is back. Should the ledger refuse the removal too, the
-   * error is recorded as the task's response instead (or, failing that, reaches the caller).
-   */
-  private async withdraw(task: NewTask, result: TaskResult, problem: ErrorObject): Promise<SerializedOutcome> {
-    await Promise.all(result.media.map((m) => this.services.media.remove(m).catch(() => undefined)));
-    const outcome: SerializedOutcome = { data: [], errors: [JSON.stringify(problem)] };
-    try {
-      await this.metrics.timeLedgerWrite('deleteTask', this.services.ledger.deleteTask(task.orgId, task.taskUUID));
-    } catch (err) {
-      this.services.log.error({ err, taskUUID: task.taskUUID }, 'a task refused for unavailable storage could not be withdrawn; recording its error');
-      await this.metrics.timeLedgerWrite(
-        'completeTask',
-        this.services.ledger.completeTask({
-          orgId: task.orgId,
-          taskUUID: task.taskUUID,
-          status: 'error',
-          responseText: taskEnvelope(outcome),
-          cost: null,
-          errorCode: problem.code,
-          engine: result.engine,
-          completedAt: Date.now(),
-          media: [],
-        }),
-      );
-    }
-    return outcome;
   }
 
   private async recordFailure(task: NewTask, problem: ProtocolError, echo: EchoContext): Promise<SerializedOutcome> {
@@ -386,10 +315,6 @@ export class TaskDispatcher {
     );
   }
 
-  private internalError(err: unknown, task: NewTask): ProtocolError {
-    this.services.log.error({ err, taskUUID: task.taskUUID, taskType: task.taskType }, 'task failed unexpectedly');
-    return new ProtocolError('internalServerError', 'The task failed because of an internal error on the server.');
-  }
 }
 
 /**

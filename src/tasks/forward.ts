@@ -5,7 +5,7 @@
 
 import { ProtocolError } from '../protocol/errors.js';
 import type { ErrorObject } from '../protocol/errors.js';
-import type { RecordedTaskModule, TaskCall, TaskResult } from './task-module.js';
+import type { ItemResult, RecordedTaskModule, TaskCall, TaskRun } from './task-module.js';
 
 type Params = Record<string, unknown>;
 
@@ -32,7 +32,7 @@ export const unroutableTask: RecordedTaskModule<Params> = {
   run: () => Promise.reject(new Error('unreachable')),
 };
 
-async function run(call: TaskCall<Params>): Promise<TaskResult> {
+async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const { params: p, services } = call;
   const model = typeof p['model'] === 'string' ? p['model'] : null;
   const engine = services.engines.forwarderFor(call.taskType, model);
@@ -49,21 +49,11 @@ async function run(call: TaskCall<Params>): Promise<TaskResult> {
     onProgress: call.onProgress,
   });
   const perItem = services.prices.perItem(call.taskType, model);
-  let cost = 0;
-  const items = outcome.items.map((item) => {
+  const items: ItemResult[] = outcome.items.map((item) => {
     const upstreamCost = item['cost'];
-    if (typeof upstreamCost === 'number' && Number.isFinite(upstreamCost)) {
-      cost += upstreamCost;
-      return item;
-    }
-    cost += perItem;
-    return value['includeCost'] === true ? { ...item, cost: perItem } : item;
+    if (typeof upstreamCost === 'number' && Number.isFinite(upstreamCost)) return { item, media: [], cost: upstreamCost };
+    return { item: value['includeCost'] === true ? { ...item, cost: perItem } : item, media: [], cost: perItem };
   });
-  return {
-    items,
-    errors: outcome.errors as unknown as ErrorObject[],
-    cost: Math.round(cost * 1e8) / 1e8,
-    engine: engine.name,
-    media: [],
-  };
+  const errors: ItemResult[] = outcome.errors.map((error) => ({ error: error as unknown as ErrorObject }));
+  return { engine: engine.name, results: [...items, ...errors] };
 }

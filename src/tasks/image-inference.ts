@@ -1,14 +1,17 @@
 // imageInference: text-to-image (and image-to-image with seedImage) on the configured engines.
 // Parameters and ranges follow PROTOCOL.md §8.1; width/height start at 64 so tiny renders work
 // (docs/protocol.md records the decision). Parameters the built-in engine has no use for
-// (steps, CFGScale, scheduler, lora, …) are validated and recorded, then ignored.
+// (steps, CFGScale, scheduler, lora, …) are validated and recorded, then ignored. Every image is
+// one `procedural-render` operation on the engine's thread pool; the prompt's test switches
+// ([slow:MS], [fail], [fail:I]) act on the main thread around it (they wait, they do not compute).
 
 import { randomInt } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
-import { ProtocolError } from '../protocol/errors.js';
 import type { ImageFormat } from '../media/media-store.js';
 import { AIR_PATTERN, compileValidator, oneOf } from './validate.js';
-import { resultError, type ItemResult, type RecordedTaskModule, type TaskCall, type TaskResult } from './task-module.js';
+import type { ItemResult, RecordedTaskModule, TaskCall, TaskRun } from './task-module.js';
+import { asBuffer } from '../engines/builtin/operation.js';
+import { readTestSwitches, withTestSwitches } from '../engines/builtin/test-switches.js';
 import { OUTPUT_FORMATS, OUTPUT_TYPES, imageOutputFields, normalizeFormat } from './image-output.js';
 
 const Dimension = Type.Integer({ minimum: 64, maximum: 2048, multipleOf: 64 });
@@ -54,75 +57,50 @@ export const imageInference: RecordedTaskModule<Params> = {
   taskType: 'imageInference',
   validate: validateParams,
   modelOf: (p) => p.model,
+  prices: [{ model: '*', perItem: 0.0013 }],
   run,
 };
 
-async function run(call: TaskCall<Params>): Promise<TaskResult> {
+async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const { params: p, services, org } = call;
-  const engine = services.engines.forModel('imageInference', p.model);
-  if (!engine) {
-    throw new ProtocolError('unsupportedModel', `No engine on this server serves model '${p.model}'.`, {
-      parameter: 'model',
-      type: 'string',
-    });
-  }
+  const { engine } = services.engines.require('imageInference', p.model);
   const count = p.numberResults ?? 1;
   // Seeds count in BigInt: above 2^53, `seed + i` in floating point would repeat a seed (and an
   // image). Items carry such seeds as exact JSON integers (protocol/envelope.ts serializeItem).
   const firstSeed = BigInt(p.seed ?? randomInt(1, 2 ** 31));
-  const seeds = Array.from({ length: count }, (_, i) => firstSeed + BigInt(i));
   const format: ImageFormat = normalizeFormat(p.outputFormat);
   const base = p.seedImage ? await services.imageInputs.resolve(org.id, 'seedImage', p.seedImage) : undefined;
-
   const perItem = services.prices.perItem('imageInference', p.model);
-  const rendering = engine.generateImages({
-    taskUUID: call.taskUUID,
-    model: p.model,
-    positivePrompt: p.positivePrompt,
-    negativePrompt: p.negativePrompt,
-    width: p.width,
-    height: p.height,
-    seeds,
-    format,
-    quality: p.outputQuality ?? 95,
-    baseImage: base ? { data: base.data, strength: p.strength ?? 0.8 } : undefined,
-    onProgress: call.onProgress,
-  });
+  const switches = readTestSwitches(p.positivePrompt);
 
-  // Each image becomes its result as soon as it is ready; one failing image fails only itself.
-  const results: ItemResult[] = await Promise.all(
-    rendering.map(async (pending, i) => {
-      let result: ItemResult;
-      try {
-        const image = await pending;
-        const record = await services.media.save(org.id, call.taskUUID, image);
-        const item = {
-          taskType: call.taskType,
-          taskUUID: call.taskUUID,
-          imageUUID: record.mediaUUID,
-          ...imageOutputFields(p.outputType ?? 'URL', services.media.urlOf(record), image),
-          seed: image.seed <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(image.seed) : image.seed,
-          ...(p.includeCost ? { cost: perItem } : {}),
-        };
-        result = { item, media: [record] };
-      } catch (err) {
-        result = { error: resultError(err, call) };
-      }
-      await call.onResult?.(i, result);
-      return result;
-    }),
-  );
-
-  const produced = results.filter((r) => 'item' in r);
-  return {
-    items: produced.map((r) => r.item),
-    errors: results.flatMap((r) => ('error' in r ? [r.error] : [])),
-    cost: round(perItem * produced.length),
-    engine: engine.name,
-    media: produced.flatMap((r) => r.media),
+  const renderOne = async (index: number): Promise<ItemResult> => {
+    const seed = firstSeed + BigInt(index);
+    // The renderer's own progress, for queued tasks (the test switches report theirs instead).
+    const onProgress = call.onProgress;
+    const progress = onProgress && !switches ? { onProgress: (percent: number) => onProgress(index, percent) } : {};
+    const render = () =>
+      engine.run('procedural-render', {
+        width: p.width,
+        height: p.height,
+        seed,
+        model: p.model,
+        prompt: p.positivePrompt,
+        format,
+        quality: p.outputQuality ?? 95,
+        ...(base ? { base: { image: base.data, strength: p.strength ?? 0.8 } } : {}),
+      }, progress);
+    const image = switches ? await withTestSwitches(switches, index, call.onProgress, render) : await render();
+    const record = await services.media.save(org.id, call.taskUUID, { data: asBuffer(image.image), format: image.format, width: image.width, height: image.height });
+    const item = {
+      taskType: call.taskType,
+      taskUUID: call.taskUUID,
+      imageUUID: record.mediaUUID,
+      ...imageOutputFields(p.outputType ?? 'URL', services.media.urlOf(record), { data: asBuffer(image.image), format: image.format }),
+      seed: seed <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(seed) : seed,
+      ...(p.includeCost ? { cost: perItem } : {}),
+    };
+    return { item, media: [record], cost: perItem };
   };
-}
-
-function round(usd: number): number {
-  return Math.round(usd * 1e8) / 1e8;
+  // Each image is its own result, recorded as soon as it is ready; one failing image fails only itself.
+  return { engine: engine.name, results: Array.from({ length: count }, (_, i) => renderOne(i)) };
 }

@@ -8,7 +8,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { ImageFormat } from '../media/media-store.js';
 import { compileValidator } from './validate.js';
 import type { MediaRecord } from '../ledger/types.js';
-import type { RecordedTaskModule, TaskCall, TaskResult, TaskServices } from './task-module.js';
+import type { RecordedTaskModule, TaskCall, TaskRun, TaskServices } from './task-module.js';
 
 const ImageUploadParams = Type.Object({
   taskType: Type.String(),
@@ -27,28 +27,22 @@ export const imageUpload: RecordedTaskModule<Params> = {
   taskType: 'imageUpload',
   validate: compileValidator(ImageUploadParams),
   modelOf: () => null,
+  prices: [{ model: '*', perItem: 0 }],
   run,
 };
 
-async function run(call: TaskCall<Params>): Promise<TaskResult> {
+async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const { services, org } = call;
   const record = await storeImage(services, org.id, call.taskUUID, 'image', call.params.image);
   const price = services.prices.perItem('imageUpload', null);
-  return {
-    items: [
-      {
-        taskType: call.taskType,
-        taskUUID: call.taskUUID,
-        imageUUID: record.mediaUUID,
-        imageURL: services.media.urlOf(record),
-        ...(call.params.includeCost ? { cost: price } : {}),
-      },
-    ],
-    errors: [],
-    cost: price,
-    engine: 'builtin',
-    media: [record],
+  const item = {
+    taskType: call.taskType,
+    taskUUID: call.taskUUID,
+    imageUUID: record.mediaUUID,
+    imageURL: services.media.urlOf(record),
+    ...(call.params.includeCost ? { cost: price } : {}),
   };
+  return { engine: 'builtin', results: [{ item, media: [record], cost: price }] };
 }
 
 /**

@@ -7,7 +7,7 @@ import { ProtocolError } from '../protocol/errors.js';
 import { looksLikeUuid } from '../protocol/uuid.js';
 import { storeImage } from './image-upload.js';
 import { compileValidator, oneOf } from './validate.js';
-import type { RecordedTaskModule, TaskCall, TaskResult } from './task-module.js';
+import type { RecordedTaskModule, TaskCall, TaskRun } from './task-module.js';
 
 const MediaStorageParams = Type.Object({
   taskType: Type.String(),
@@ -24,10 +24,11 @@ export const mediaStorage: RecordedTaskModule<Params> = {
   taskType: 'mediaStorage',
   validate: compileValidator(MediaStorageParams),
   modelOf: () => null,
+  prices: [{ model: '*', perItem: 0 }],
   run,
 };
 
-async function run(call: TaskCall<Params>): Promise<TaskResult> {
+async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const { params: p, services, org } = call;
   const head = { taskType: call.taskType, taskUUID: call.taskUUID };
   if (p.operation === 'delete') {
@@ -36,7 +37,7 @@ async function run(call: TaskCall<Params>): Promise<TaskResult> {
     const record = await services.ledger.deleteMedia(org.id, p.media);
     if (!record) throw invalid('No media with this UUID exists in your organization.');
     await services.media.remove(record);
-    return { items: [{ ...head, operation: 'delete', mediaUUID: p.media }], errors: [], cost: 0, engine: null, media: [] };
+    return { engine: null, results: [{ item: { ...head, operation: 'delete', mediaUUID: p.media }, media: [], cost: 0 }] };
   }
   const record = await storeImage(services, org.id, call.taskUUID, 'media', p.media);
   const price = services.prices.perItem('mediaStorage', null);
@@ -47,5 +48,5 @@ async function run(call: TaskCall<Params>): Promise<TaskResult> {
     mediaURL: services.media.urlOf(record),
     ...(p.includeCost ? { cost: price } : {}),
   };
-  return { items: [item], errors: [], cost: price, engine: 'builtin', media: [record] };
+  return { engine: 'builtin', results: [{ item, media: [record], cost: price }] };
 }

@@ -5,7 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { ModelInfo } from '../engines/engine.js';
 import { compileValidator, oneOf } from './validate.js';
-import type { RecordedTaskModule, TaskCall, TaskResult, TaskServices } from './task-module.js';
+import type { RecordedTaskModule, TaskCall, TaskRun, TaskServices } from './task-module.js';
 
 const CATEGORIES = ['checkpoint', 'lora', 'lycoris', 'controlnet', 'vae', 'embeddings'] as const;
 const VISIBILITIES = ['public', 'private', 'all', 'favorite', 'owned'] as const;
@@ -47,20 +47,16 @@ interface ModelResult {
   taskTypes: string[];
   /** USD per produced item for the model's first task type. */
   price: number;
+  /** What the model really is, in a sentence (runtrail's own models say whether a network runs). */
+  shortDescription?: string;
 }
 
-async function run(call: TaskCall<Params>): Promise<TaskResult> {
+async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const { params: p, services } = call;
   const found = searchModels(services.engines.models(), p);
   const offset = p.offset ?? 0;
   const page = found.slice(offset, offset + (p.limit ?? 20)).map((m) => resultOf(m, services));
-  return {
-    items: [{ taskType: call.taskType, taskUUID: call.taskUUID, totalResults: found.length, results: page }],
-    errors: [],
-    cost: 0,
-    engine: null,
-    media: [],
-  };
+  return { engine: null, results: [{ item: { taskType: call.taskType, taskUUID: call.taskUUID, totalResults: found.length, results: page }, media: [], cost: 0 }] };
 }
 
 /** Models matching every given filter; with `search`, best matches first (name phrase, then AIR, then the rest). */
@@ -105,5 +101,6 @@ function resultOf(model: ModelInfo, services: TaskServices): ModelResult {
     defaultHeight: model.defaultHeight,
     taskTypes: model.taskTypes,
     price: services.prices.perItem(model.taskTypes[0] ?? '', model.air),
+    ...(model.shortDescription !== undefined ? { shortDescription: model.shortDescription } : {}),
   };
 }

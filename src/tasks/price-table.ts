@@ -1,13 +1,13 @@
-// Prices per produced item, from the config's price table: the first rule whose task type and
-// model pattern match wins.
+// Prices per produced item: the operator's rules (RUNTRAIL_PRICES_FILE) first, then each task
+// module's default prices; the first rule whose task type and model pattern match wins.
 
 import type { PriceRule } from '../config.js';
 
 export class PriceTable {
   private readonly rules: { taskType: string; model: RegExp; perItem: number }[];
 
-  constructor(rules: readonly PriceRule[]) {
-    this.rules = rules.map((r) => ({
+  constructor(operatorRules: readonly PriceRule[], defaults: readonly PriceRule[] = []) {
+    this.rules = [...operatorRules, ...defaults].map((r) => ({
       taskType: r.taskType,
       perItem: r.perItem,
       model: new RegExp(`^${r.model.split('*').map(escapeRegExp).join('.*')}$`),

@@ -8,6 +8,7 @@ import { mediaStorage } from './media-storage.js';
 import { modelSearch } from './model-search.js';
 import { upscale } from './upscale.js';
 import type { TaskModule } from './task-module.js';
+import type { PriceRule } from '../config.js';
 import type { EngineRouter } from '../engines/engine.js';
 import { forwardedTask, unroutableTask } from './forward.js';
 
@@ -17,6 +18,11 @@ const BY_TYPE = new Map<string, TaskModule>();
 for (const m of MODULES) {
   BY_TYPE.set(m.taskType, m);
   if (m.kind === 'recorded') for (const alias of m.aliases ?? []) BY_TYPE.set(alias, m);
+}
+
+/** Every task module's default prices, as price rules (RUNTRAIL_PRICES_FILE's rules come before them). */
+export function defaultPrices(): PriceRule[] {
+  return MODULES.flatMap((m) => (m.kind === 'recorded' ? (m.prices ?? []).map((p) => ({ taskType: m.taskType, model: p.model, perItem: p.perItem })) : []));
 }
 
 export function findTaskModule(taskType: string): TaskModule | undefined {

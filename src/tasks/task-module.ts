@@ -1,5 +1,6 @@
 // What a task type module provides, and what it may use. Each task type is one file in this
-// folder; registry.ts lists them.
+// folder; registry.ts lists them. A module owns the protocol (parameters, defaults, price, result
+// items); engines own the work (operations); task-runner.ts runs modules and records results.
 
 import type { Logger } from 'pino';
 import type { EngineRouter } from '../engines/engine.js';
@@ -32,17 +33,22 @@ export interface TaskCall<P> {
   services: TaskServices;
   /** The recorded request text, `[<task object source>]`, for modules that forward it as sent. */
   requestText?: string;
-  /**
-   * Set when the task runs from the queue: call it as each result is ready (index = its place
-   * among the task's results) so it is recorded, visible to getResponse and delivered at once.
-   * A module that never calls it has its results recorded when it returns.
-   */
-  onResult?: (index: number, result: ItemResult) => Promise<void>;
   /** Set when the task runs from the queue: the engine's progress (0–100) on result `index`. */
   onProgress?: (index: number, percent: number) => void;
 }
 
-export type ItemResult = { item: object; media: MediaRecord[] } | { error: ErrorObject };
+/** One result of a task: an item with the files it produced and what it costs, or an error. */
+export type ItemResult = { item: object; media: MediaRecord[]; cost: number } | { error: ErrorObject };
+
+/**
+ * What a module's run gives back: the engine that works on it, and one entry per result in
+ * result order. A pending result is recorded (async tasks) the moment it settles; a rejected one
+ * becomes that result's error, so one failing image fails only itself.
+ */
+export interface TaskRun {
+  engine: string | null;
+  results: readonly (ItemResult | Promise<ItemResult>)[];
+}
 
 /** The error object for one result that failed: its protocol error, or a logged internal one. */
 export function resultError(err: unknown, call: TaskCall<unknown>): ErrorObject {
@@ -52,13 +58,10 @@ export function resultError(err: unknown, call: TaskCall<unknown>): ErrorObject 
   return new ProtocolError('internalServerError', 'Producing this result failed because of an internal error on the server.').toObject(context);
 }
 
-export interface TaskResult {
-  items: object[];
-  errors: ErrorObject[];
-  /** Total cost in USD of what the task produced (recorded whether or not the caller asked). */
-  cost: number | null;
-  engine: string | null;
-  media: MediaRecord[];
+/** A default price: USD per produced result for models matching `model` (`*` wildcards). RUNTRAIL_PRICES_FILE rules come first. */
+export interface DefaultPrice {
+  model: string;
+  perItem: number;
 }
 
 /** A task type that is recorded in the ledger and runs work. */
@@ -70,7 +73,10 @@ export interface RecordedTaskModule<P = unknown> {
   validate(value: unknown): P;
   /** The model the task names, recorded for search and pricing. */
   modelOf(params: P): string | null;
-  run(call: TaskCall<P>): Promise<TaskResult>;
+  /** Prices per produced result when the operator's price file says nothing (first match wins). */
+  prices?: readonly DefaultPrice[];
+  /** Starts the task: throws ProtocolError for the whole task, or returns its results as they come. */
+  run(call: TaskCall<P>): Promise<TaskRun>;
 }
 
 /** A task type that reads the ledger about another task and is never recorded itself. */

@@ -1,8 +1,8 @@
-// upscale (legacy name imageUpscale): enlarges an image by `upscaleFactor` (2–4) with Lanczos
-// resampling (sharp, lanczos3). Outputs are capped at 4096×4096 as PROTOCOL.md §8.3 says: a
-// larger result shrinks the input first, so the output is always (shrunk input) × factor; both
-// steps happen in one Lanczos pass. `model` is optional and only recorded: every model name gets
-// the same resampler, since this server has no learned upscaler.
+// upscale (legacy name imageUpscale): enlarges an image by `upscaleFactor` (2–4). Outputs are
+// capped at 4096×4096 as PROTOCOL.md §8.3 says: a larger result shrinks the input first, so the
+// output is always (shrunk input) × factor. `model` is optional; the engines' model map says what
+// runs for it (by default the Lanczos resampler, `lanczos-upscale`, which does both steps in one
+// pass on the engine's thread pool).
 
 import sharp from 'sharp';
 import { Type, type Static } from '@sinclair/typebox';
@@ -10,7 +10,8 @@ import { ProtocolError } from '../protocol/errors.js';
 import { looksLikeUuid } from '../protocol/uuid.js';
 import type { ImageFormat } from '../media/media-store.js';
 import { AIR_PATTERN, compileValidator, oneOf } from './validate.js';
-import type { RecordedTaskModule, TaskCall, TaskResult } from './task-module.js';
+import type { RecordedTaskModule, TaskCall, TaskRun } from './task-module.js';
+import { asBuffer } from '../engines/builtin/operation.js';
 import { OUTPUT_FORMATS, OUTPUT_TYPES, imageOutputFields, normalizeFormat } from './image-output.js';
 
 const UpscaleParams = Type.Object({
@@ -45,6 +46,7 @@ export const upscale: RecordedTaskModule<Params> = {
     return params;
   },
   modelOf: (p) => p.model ?? null,
+  prices: [{ model: '*', perItem: 0.0006 }],
   run,
 };
 
@@ -57,35 +59,31 @@ export function upscaledSize(width: number, height: number, factor: number): { w
   };
 }
 
-async function run(call: TaskCall<Params>): Promise<TaskResult> {
+async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const { params: p, services, org } = call;
+  const { engine } = services.engines.require('upscale', p.model ?? null);
   const [parameter, source] = p.inputImage !== undefined ? ['inputImage', p.inputImage] : ['inputs.image', p.inputs!.image!];
   const input = await services.imageInputs.resolve(org.id, parameter, source);
   // EXIF orientations 5–8 swap the sides once the image is turned upright.
   const { orientation } = await sharp(input.data).metadata();
   const upright = orientation !== undefined && orientation >= 5 ? { width: input.height, height: input.width } : input;
   const size = upscaledSize(upright.width, upright.height, p.upscaleFactor);
-
   const format: ImageFormat = normalizeFormat(p.outputFormat);
-  const quality = p.outputQuality ?? 95;
-  let pipeline = sharp(input.data).rotate().resize(size.width, size.height, { kernel: 'lanczos3', fit: 'fill' });
-  pipeline =
-    format === 'png'
-      ? pipeline.png()
-      : format === 'webp'
-        ? pipeline.webp({ quality })
-        : pipeline.flatten({ background: '#ffffff' }).jpeg({ quality });
-  const data = await pipeline.toBuffer();
 
-  const record = await services.media.save(org.id, call.taskUUID, { data, format, ...size });
-  const price = services.prices.perItem('upscale', p.model ?? null);
-  const item = {
-    taskType: call.taskType,
-    taskUUID: call.taskUUID,
-    imageUUID: record.mediaUUID,
-    ...(looksLikeUuid(source) ? { inputImageUUID: source } : {}),
-    ...imageOutputFields(p.outputType ?? 'URL', services.media.urlOf(record), { data, format }),
-    ...(p.includeCost ? { cost: price } : {}),
+  const upscaled = async () => {
+    const out = await engine.run('lanczos-upscale', { image: input.data, ...size, format, quality: p.outputQuality ?? 95 });
+    const data = asBuffer(out.image);
+    const record = await services.media.save(org.id, call.taskUUID, { data, format: out.format, width: out.width, height: out.height });
+    const price = services.prices.perItem('upscale', p.model ?? null);
+    const item = {
+      taskType: call.taskType,
+      taskUUID: call.taskUUID,
+      imageUUID: record.mediaUUID,
+      ...(looksLikeUuid(source) ? { inputImageUUID: source } : {}),
+      ...imageOutputFields(p.outputType ?? 'URL', services.media.urlOf(record), { data, format: out.format }),
+      ...(p.includeCost ? { cost: price } : {}),
+    };
+    return { item, media: [record], cost: price };
   };
-  return { items: [item], errors: [], cost: price, engine: 'builtin', media: [record] };
+  return { engine: engine.name, results: [upscaled()] };
 }

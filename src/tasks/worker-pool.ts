@@ -7,13 +7,14 @@
 
 import { randomUUID } from 'node:crypto';
 import { Doorbell } from '../doorbell.js';
-import type { AccountStore, NewDelivery, QueuedJob, ResultItem, StoredTask } from '../ledger/types.js';
-import { serializeItem, taskEnvelope } from '../protocol/envelope.js';
-import { ProtocolError, type ErrorObject } from '../protocol/errors.js';
-import { deliveriesFor, splitDeliveryOptions } from './delivery-options.js';
+import type { AccountStore, QueuedJob, StoredTask } from '../ledger/types.js';
+import { taskEnvelope } from '../protocol/envelope.js';
+import { ProtocolError } from '../protocol/errors.js';
+import { splitDeliveryOptions } from './delivery-options.js';
 import { originalTask, requestObject } from './get-response.js';
 import { routeTaskModule } from './registry.js';
-import type { ItemResult, TaskResult, TaskServices } from './task-module.js';
+import type { TaskServices } from './task-module.js';
+import { TaskRunner } from './task-runner.js';
 
 export interface WorkerPoolOptions {
   size: number;
@@ -37,6 +38,7 @@ export class WorkerPool {
   private loop: Promise<void> | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   private readonly doorbell = new Doorbell();
+  private readonly runner: TaskRunner;
 
   constructor(
     private readonly services: TaskServices,
@@ -47,6 +49,7 @@ export class WorkerPool {
   ) {
     this.leaseMs = options.leaseMs ?? 60_000;
     this.pollMs = options.pollMs ?? 1_000;
+    this.runner = new TaskRunner(services, undefined, { onDeliveries: () => this.onDeliveries() });
   }
 
   /**
@@ -167,97 +170,42 @@ export class WorkerPool {
       return;
     }
     const echo = originalTask(task);
-    const recorded = new Map((await queue.listItems(job.orgId, job.taskUUID)).map((r) => [r.index, r]));
-    const first = requestObject(task);
-    const { options: delivery, params: raw } = splitDeliveryOptions(first);
+    const recorded = await queue.listItems(job.orgId, job.taskUUID);
+    const { options: delivery, params: raw } = splitDeliveryOptions(requestObject(task));
 
-    let result: TaskResult | undefined;
-    let taskError: ErrorObject | undefined;
-    let reported = 0;
+    let start: Parameters<TaskRunner['runQueued']>[4];
     if (job.attempts > this.options.maxAttempts) {
-      taskError = interrupted(
-        `The server stopped ${job.attempts - 1} times while running this task, so it was not started again. Results produced before are kept.`,
-      ).toObject(echo);
-    } else {
-      const onResult = async (index: number, r: ItemResult) => {
-        reported++;
-        if (recorded.has(index)) {
-          // Produced again after a crash: the first copy was recorded (and maybe delivered); keep it.
-          if ('media' in r) await Promise.all(r.media.map((m) => this.services.media.remove(m).catch(() => undefined)));
-          return;
-        }
-        const item = resultItem(index, r);
-        const media = 'media' in r ? r.media : [];
-        const deliveries = deliveriesFor(delivery, task, index, item.text, media);
-        await queue.recordItem(job.orgId, job.taskUUID, item, media, deliveries);
-        recorded.set(index, item);
-        if (deliveries.length > 0) this.onDeliveries();
+      start = {
+        refused: interrupted(
+          `The server stopped ${job.attempts - 1} times while running this task, so it was not started again. Results produced before are kept.`,
+        ).toObject(echo),
       };
+    } else {
       try {
         const module = routeTaskModule(task.taskType, task.model, this.services.engines);
         if (module?.kind !== 'recorded') throw new Error(`task type ${task.taskType} cannot run from the queue`);
         const org = (await this.accounts.findOrganizationById(job.orgId)) ?? { id: job.orgId, name: '', createdAt: 0 };
-        result = await module.run({
+        const call = {
           params: module.validate(raw),
           org,
           taskUUID: echo.taskUUID,
           taskType: echo.taskType,
           services: this.services,
           requestText: task.requestText,
-          onResult,
-          onProgress: (index, percent) => progress.set(job.orgId, job.taskUUID, index, percent),
-        });
+          onProgress: (index: number, percent: number) => progress.set(job.orgId, job.taskUUID, index, percent),
+        };
+        start = { module, call };
       } catch (err) {
-        if (err instanceof ProtocolError) taskError = err.toObject(echo);
+        if (err instanceof ProtocolError) start = { refused: err.toObject(echo) };
         else {
           this.services.log.error({ err, taskUUID: echo.taskUUID, taskType: echo.taskType }, 'task failed unexpectedly');
-          taskError = new ProtocolError('internalServerError', 'The task failed because of an internal error on the server.').toObject(echo);
+          start = { refused: new ProtocolError('internalServerError', 'The task failed because of an internal error on the server.').toObject(echo) };
         }
       }
     }
-
-    // Modules that return all results at once (they never called onResult) have them recorded
-    // with the completion; so does an error that ended the whole task.
-    // (Their i-th item produced their i-th file, as in the sync path.)
-    const late: ResultItem[] = [];
-    const deliveries: NewDelivery[] = [];
-    const add = (r: ItemResult) => {
-      const item = resultItem(Math.max(-1, ...recorded.keys(), ...late.map((l) => l.index)) + 1, r);
-      late.push(item);
-      deliveries.push(...deliveriesFor(delivery, task, item.index, item.text, 'media' in r ? r.media : []));
-    };
-    if (result && reported === 0) {
-      const media = result.media;
-      result.items.forEach((item, i) => add({ item, media: media.slice(i, i + 1) }));
-      for (const error of result.errors) add({ error });
-    }
-    if (taskError) add({ error: taskError });
-
-    const all = [...recorded.values(), ...late].sort((a, b) => a.index - b.index);
-    const data = all.filter((r) => r.status === 'success').map((r) => r.text);
-    const errors = all.filter((r) => r.status === 'error').map((r) => r.text);
-    await queue.finishJob({
-      orgId: job.orgId,
-      taskUUID: job.taskUUID,
-      status: data.length > 0 ? 'success' : 'error',
-      responseText: taskEnvelope({ data, errors }),
-      cost: result?.cost ?? null,
-      errorCode: errors.length > 0 ? (JSON.parse(errors[0]!) as { code: string }).code : null,
-      engine: result?.engine ?? null,
-      completedAt: Date.now(),
-      media: result && reported === 0 ? result.media : [],
-      deliveries,
-    });
+    await this.runner.runQueued(job, task, delivery, recorded, start);
     progress.clear(job.orgId, job.taskUUID);
-    if (deliveries.length > 0) this.onDeliveries();
   }
-}
-
-/** A result as recorded for an async task: its text carries `status`, as getResponse and webhooks show it. */
-function resultItem(index: number, r: ItemResult): ResultItem {
-  return 'item' in r
-    ? { index, status: 'success', text: serializeItem({ ...r.item, status: 'success' }) }
-    : { index, status: 'error', text: JSON.stringify({ ...r.error, status: 'error' }) };
 }
 
 function interrupted(message: string): ProtocolError {

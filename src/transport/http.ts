@@ -25,6 +25,8 @@ import type { AggregateStore, TaskLinkStore } from '../ledger/aggregate-types.js
 
 export interface HttpDeps {
   dispatcher: TaskDispatcher;
+  /** Extra /healthz members (the engines' readiness). */
+  health?: () => Promise<Record<string, unknown>>;
   accounts: AccountStore;
   ledger: TaskLedger;
   media: MediaStore;
@@ -122,7 +124,8 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     return reply.code(status).type('application/json').send(replyEnvelope(outcomes));
   });
 
-  app.get('/healthz', async (_req, reply) => reply.type('application/json').send('{"status":"ok"}'));
+  // The engines' readiness rides along: which operations can run, and why the others cannot.
+  app.get('/healthz', async (_req, reply) => reply.type('application/json').send(JSON.stringify({ status: 'ok', ...(deps.health ? await deps.health() : {}) })));
 
   app.get('/metrics', async (_req, reply) =>
     reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),

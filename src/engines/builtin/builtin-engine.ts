@@ -1,65 +1,86 @@
-// The built-in CPU engine: renders procedural images with sharp. It serves its own `runtrail:`
-// models and, while it is the only engine configured, any well-formed AIR, so client code
-// written for other servers (`runware:101@1`, …) runs unchanged against a fresh runtrail.
+// The built-in CPU engine: its models (catalogue.ts) and the operations they run, on a
+// worker-thread pool. An operation whose packages are missing, or whose model failed to load,
+// answers engineUnavailable naming this engine, and /healthz says why.
 
-import sharp from 'sharp';
-import type { Engine, GeneratedImage, ImageRequest, ModelInfo } from '../engine.js';
-import { renderPlasma } from './procedural-image.js';
-import { readTestSwitches, withTestSwitches } from './test-switches.js';
-
-const BUILTIN_MODELS: ModelInfo[] = [
-  {
-    air: 'runtrail:1@1',
-    name: 'runtrail plasma',
-    version: '1',
-    category: 'checkpoint',
-    architecture: 'procedural',
-    taskTypes: ['imageInference'],
-    defaultWidth: 512,
-    defaultHeight: 512,
-  },
-];
+import { ProtocolError } from '../../protocol/errors.js';
+import type { Engine, EngineHealth, ModelInfo, ModelMapping, OperationHealth } from '../engine.js';
+import { BUILTIN_MODELS, type BuiltinModel } from './catalogue.js';
+import { CpuPool, type RunOptions } from './cpu-pool.js';
+import { loadOperation } from './cpu-worker.js';
+import type { Availability, OperationInput, OperationName, OperationOutput } from './operation.js';
 
 export class BuiltinEngine implements Engine {
   readonly name = 'builtin';
+  private readonly pool: CpuPool;
+  private readonly catalogue: readonly BuiltinModel[];
+  /** Each operation's availability() as the main thread sees it, asked once. */
+  private readonly checked = new Map<string, Promise<Availability>>();
+  /** The last load failure a pool thread reported, per operation, until a run succeeds. */
+  private readonly failures = new Map<string, string>();
 
-  constructor(private readonly servesAnyModel: boolean) {}
+  constructor(options: { pool?: CpuPool; catalogue?: readonly BuiltinModel[] } = {}) {
+    this.pool = options.pool ?? new CpuPool();
+    this.catalogue = options.catalogue ?? BUILTIN_MODELS;
+  }
 
   models(): ModelInfo[] {
-    return BUILTIN_MODELS;
+    return this.catalogue.map(({ operations: _o, standsIn: _s, ...info }) => info);
+  }
+
+  mappings(): ModelMapping[] {
+    return this.catalogue.flatMap((m) => m.standsIn.map((s) => ({ taskType: s.taskType, model: s.model, runs: m.air })));
   }
 
   serves(taskType: string, model: string): boolean {
-    if (taskType !== 'imageInference') return false;
-    return this.servesAnyModel || model.startsWith('runtrail:');
+    const air = model.toLowerCase();
+    return this.catalogue.some((m) => m.air.toLowerCase() === air && m.taskTypes.includes(taskType));
   }
 
-  generateImages(request: ImageRequest): Promise<GeneratedImage>[] {
-    const switches = readTestSwitches(request.positivePrompt);
-    if (!switches) return request.seeds.map((seed) => this.renderOne(request, seed));
-    return request.seeds.map((seed, i) => withTestSwitches(switches, i, request.onProgress, () => this.renderOne(request, seed)));
-  }
-
-  private async renderOne(req: ImageRequest, seed: bigint): Promise<GeneratedImage> {
-    const { width, height } = req;
-    const pixels = renderPlasma(width, height, seed, req.model, req.positivePrompt);
-    if (req.baseImage) {
-      const base = await sharp(req.baseImage.data)
-        .resize(width, height, { fit: 'cover' })
-        .removeAlpha()
-        .toColourspace('srgb')
-        .raw()
-        .toBuffer();
-      const s = req.baseImage.strength;
-      for (let i = 0; i < pixels.length; i++) pixels[i] = Math.round(base[i]! * (1 - s) + pixels[i]! * s);
+  async run<K extends OperationName>(operation: K, input: OperationInput<K>, options?: RunOptions): Promise<OperationOutput<K>> {
+    const available = await this.availability(operation);
+    if (!available.ready) throw this.unavailable(operation, available.reason);
+    try {
+      const output = await this.pool.run(operation, input, options);
+      this.failures.delete(operation);
+      return output;
+    } catch (err) {
+      if (err instanceof ProtocolError && err.code === 'engineUnavailable') {
+        this.failures.set(operation, err.message);
+        throw this.unavailable(operation, err.message);
+      }
+      throw err;
     }
-    let image = sharp(pixels, { raw: { width, height, channels: 3 } });
-    image =
-      req.format === 'png'
-        ? image.png()
-        : req.format === 'webp'
-          ? image.webp({ quality: req.quality })
-          : image.jpeg({ quality: req.quality });
-    return { data: await image.toBuffer(), format: req.format, width, height, seed };
+  }
+
+  async health(): Promise<EngineHealth> {
+    const names = [...new Set(this.catalogue.flatMap((m) => m.operations))];
+    const operations: OperationHealth[] = await Promise.all(
+      names.map(async (name) => {
+        const available = await this.availability(name);
+        const reason = available.ready ? this.failures.get(name) : available.reason;
+        return reason === undefined ? { name, ready: true } : { name, ready: false, reason };
+      }),
+    );
+    return { name: this.name, ready: operations.every((o) => o.ready), operations, pool: this.pool.stats() };
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  private availability(operation: string): Promise<Availability> {
+    let known = this.checked.get(operation);
+    if (!known) {
+      known = loadOperation(operation).then(
+        (op) => op.availability(),
+        (err: unknown) => ({ ready: false, reason: `its module did not load (${(err as Error).message})` }),
+      );
+      this.checked.set(operation, known);
+    }
+    return known;
+  }
+
+  private unavailable(operation: string, reason: string): ProtocolError {
+    return new ProtocolError('engineUnavailable', `The ${this.name} engine cannot run '${operation}' now: ${reason}`);
   }
 }

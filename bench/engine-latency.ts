@@ -1,0 +1,197 @@
+// Engine work against the event loop: what one organization's CPU-heavy tasks do to everyone
+// else's latency, measured on a real server (test/helpers/server.ts, as `npm start` runs it).
+//   tenant-latency  another organization's WebSocket ping p50/p99 and /healthz latency while the
+//                   heaviest allowed task runs (imageInference 2048×2048 × 20), against the same
+//                   probes on the idle server in the same run
+//   task-latency    per task type (TASKS below): latency p50/p99 with 1 and 2 tasks at once,
+//                   throughput, and the main thread's ping latency beside it
+// Usage: npm run bench -- --only tenant-latency,task-latency, or alone:
+//   npm run build && node dist/bench/engine-latency.js [--only tenant-latency] [--seconds 5] [--runs 6] [--heavy 1]
+
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run as renderProcedural } from '../src/engines/builtin/ops/procedural-render.js';
+import { REPO_ROOT, startServer, uuid, type TestServer } from '../test/helpers/server.js';
+import { createOrgKey } from '../test/helpers/org-key.js';
+import { RawClient } from '../test/helpers/ws-client.js';
+
+/** One task type's entry: the task to send (the bench gives each its taskUUID). */
+export interface TaskEntry {
+  name: string;
+  task: (taskUUID: string, inputs: BenchInputs) => Record<string, unknown>;
+}
+
+/** Images the entries may use as input, made once per run. */
+export interface BenchInputs {
+  /** A 256×256 PNG (procedural), as a data URI. */
+  png256: string;
+}
+
+// Add one entry per task type (docs/adding-a-task-type.md).
+export const TASKS: TaskEntry[] = [
+  { name: 'imageInference 64² ×1', task: (taskUUID) => ({ taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: 'a bench', width: 64, height: 64 }) },
+  { name: 'imageInference 1024² ×1', task: (taskUUID) => ({ taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: 'a bench', width: 1024, height: 1024 }) },
+  { name: 'imageInference 2048² ×4', task: (taskUUID) => ({ taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: 'a bench', width: 2048, height: 2048, numberResults: 4 }) },
+  { name: 'upscale Lanczos ×4 256²→1024²', task: (taskUUID, inputs) => ({ taskType: 'upscale', taskUUID, inputImage: inputs.png256, upscaleFactor: 4 }) },
+];
+
+/** The heaviest task the parameter ranges allow. */
+const heaviestTask = (taskUUID: string) => ({
+  taskType: 'imageInference',
+  taskUUID,
+  model: 'runware:101@1',
+  positivePrompt: 'the heaviest allowed task',
+  width: 2048,
+  height: 2048,
+  numberResults: 20,
+});
+
+const quantile = (xs: number[], q: number) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+};
+const round = (x: number) => Math.round(x * 10) / 10;
+const log = (s: string) => process.stderr.write(s + '\n');
+
+interface Probe {
+  stop(): Promise<{ ping: number[]; healthz: number[] }>;
+}
+
+/** Another organization's WebSocket pings, one after another, and /healthz GETs beside them. */
+async function startProbe(server: TestServer, key: string): Promise<Probe> {
+  const ws = await RawClient.connect(server.url);
+  await ws.authenticate(key);
+  const ping: number[] = [];
+  const healthz: number[] = [];
+  let running = true;
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const pinging = (async () => {
+    while (running) {
+      const t0 = performance.now();
+      await ws.ping();
+      ping.push(performance.now() - t0);
+      await pause(10);
+    }
+  })();
+  const checking = (async () => {
+    while (running) {
+      const t0 = performance.now();
+      await (await fetch(`${server.url}/healthz`)).arrayBuffer();
+      healthz.push(performance.now() - t0);
+      await pause(25);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await Promise.all([pinging, checking]);
+      await ws.close();
+      return { ping, healthz };
+    },
+  };
+}
+
+const summary = (xs: number[]) => ({ n: xs.length, p50: round(quantile(xs, 0.5)), p99: round(quantile(xs, 0.99)), max: round(Math.max(...xs)) });
+
+async function withServer<T>(work: (server: TestServer, otherKey: string) => Promise<T>): Promise<T> {
+  const server = await startServer({ env: { RUNTRAIL_SYNC_TIMEOUT_MS: '600000' } });
+  try {
+    return await work(server, await createOrgKey(server, 'quiet-tenant'));
+  } finally {
+    await server.stop();
+  }
+}
+
+export async function tenantLatency(options: { seconds: number; heavy: number }) {
+  return withServer(async (server, otherKey) => {
+    log(`tenant-latency: idle server, ${options.seconds} s of pings`);
+    let probe = await startProbe(server, otherKey);
+    await new Promise((r) => setTimeout(r, options.seconds * 1000));
+    const idle = await probe.stop();
+
+    log(`tenant-latency: ${options.heavy} × imageInference 2048×2048 × 20 from another organization`);
+    probe = await startProbe(server, otherKey);
+    const t0 = performance.now();
+    const replies = await Promise.all(Array.from({ length: options.heavy }, () => server.post([heaviestTask(uuid())])));
+    const heavyMs = performance.now() - t0;
+    const loaded = await probe.stop();
+    const produced = replies.reduce((n, r) => n + (r.json.data?.length ?? 0), 0);
+    if (produced !== options.heavy * 20) throw new Error(`the heavy tasks produced ${produced} images: ${replies[0]?.text.slice(0, 300)}`);
+    const result = {
+      heavyTasks: options.heavy,
+      heavyTaskMs: Math.round(heavyMs),
+      idle: { ping: summary(idle.ping), healthz: summary(idle.healthz) },
+      loaded: { ping: summary(loaded.ping), healthz: summary(loaded.healthz) },
+    };
+    log(
+      `  ping p50/p99: idle ${result.idle.ping.p50}/${result.idle.ping.p99} ms, loaded ${result.loaded.ping.p50}/${result.loaded.ping.p99} ms (max ${result.loaded.ping.max}); ` +
+        `/healthz p99 idle ${result.idle.healthz.p99} ms, loaded ${result.loaded.healthz.p99} ms; heavy task ${result.heavyTaskMs} ms`,
+    );
+    return result;
+  });
+}
+
+export async function taskLatency(options: { runs: number; only?: string[] }) {
+  const base = await renderProcedural({ width: 256, height: 256, seed: 1n, model: 'bench', prompt: 'bench input', format: 'png', quality: 90 });
+  const inputs: BenchInputs = { png256: `data:image/png;base64,${Buffer.from(base.image).toString('base64')}` };
+  return withServer(async (server, otherKey) => {
+    const rows: Record<string, unknown>[] = [];
+    for (const entry of TASKS) {
+      if (options.only && !options.only.some((o) => entry.name.includes(o))) continue;
+      // One untimed run first: threads start and models load once per thread, not in the figures.
+      const warm = await server.post([entry.task(uuid(), inputs)]);
+      if (warm.status !== 200) throw new Error(`${entry.name}: ${warm.text.slice(0, 300)}`);
+      for (const concurrency of [1, 2]) {
+        const probe = await startProbe(server, otherKey);
+        const latencies: number[] = [];
+        const t0 = performance.now();
+        await Promise.all(
+          Array.from({ length: concurrency }, async () => {
+            for (let i = 0; i < options.runs; i++) {
+              const started = performance.now();
+              const reply = await server.post([entry.task(uuid(), inputs)]);
+              if (reply.status !== 200) throw new Error(`${entry.name}: ${reply.text.slice(0, 300)}`);
+              latencies.push(performance.now() - started);
+            }
+          }),
+        );
+        const wallS = (performance.now() - t0) / 1000;
+        const { ping } = await probe.stop();
+        const row = {
+          task: entry.name,
+          atOnce: concurrency,
+          p50: round(quantile(latencies, 0.5)),
+          p99: round(quantile(latencies, 0.99)),
+          tasksPerS: round(latencies.length / wallS),
+          pingP50: round(quantile(ping, 0.5)),
+          pingP99: round(quantile(ping, 0.99)),
+        };
+        rows.push(row);
+        log(`  ${row.task}, ${row.atOnce} at once: p50 ${row.p50} ms, p99 ${row.p99} ms, ${row.tasksPerS} tasks/s; other org's ping p50 ${row.pingP50} ms, p99 ${row.pingP99} ms`);
+      }
+    }
+    return rows;
+  });
+}
+
+// Run alone: node dist/bench/engine-latency.js
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({
+    options: {
+      only: { type: 'string' },
+      seconds: { type: 'string', default: '5' },
+      runs: { type: 'string', default: '6' },
+      heavy: { type: 'string', default: '1' },
+      task: { type: 'string' },
+    },
+  });
+  const parts = values.only?.split(',') ?? ['tenant-latency', 'task-latency'];
+  const results: Record<string, unknown> = { date: new Date().toISOString() };
+  if (parts.includes('tenant-latency')) results['tenantLatency'] = await tenantLatency({ seconds: Number(values.seconds), heavy: Number(values.heavy) });
+  if (parts.includes('task-latency')) results['taskLatency'] = await taskLatency({ runs: Number(values.runs), ...(values.task ? { only: values.task.split(',') } : {}) });
+  mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(join(REPO_ROOT, 'bench/results', `engine-latency-${parts.join('-')}.json`), JSON.stringify(results, null, 2) + '\n');
+  process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+}

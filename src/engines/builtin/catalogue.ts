@@ -1,0 +1,17 @@
+// Every model the built-in engine serves: one file per task type under models/, listed here.
+// Each model names the operations it runs (for /healthz) and the Runware AIRs it stands in for
+// by default (RUNTRAIL_MODEL_MAP rules come before these; docs/engines.md has the table).
+
+import type { ModelInfo, ModelStandIn } from '../engine.js';
+import type { OperationName } from './operation.js';
+import { imageInferenceModels } from './models/image-inference.js';
+import { upscaleModels } from './models/upscale.js';
+
+export interface BuiltinModel extends ModelInfo {
+  /** The operations a task on this model runs. */
+  operations: OperationName[];
+  /** (taskType, AIR pattern) pairs this model runs for when no RUNTRAIL_MODEL_MAP rule says otherwise; first match wins, more specific first. */
+  standsIn: ModelStandIn[];
+}
+
+export const BUILTIN_MODELS: readonly BuiltinModel[] = [...imageInferenceModels, ...upscaleModels];
