@@ -76,7 +76,8 @@ export const taskFromRow = (r: TaskRow): StoredTask => ({
   engine: r.engine,
   createdAt: r.created_at,
   completedAt: r.completed_at,
-  apiKeyId: r.api_key_id ?? null,
+  // Only when recorded: tasks from before migration 10, and imported ones without it, have none.
+  ...(r.api_key_id ? { apiKeyId: r.api_key_id } : {}),
 });
 
 function textsOf(r: TaskRow): { requestText: string; responseText: string | null } {
