@@ -9,10 +9,12 @@
 //      again on the ledger that run wrote (live writes, packed at completion)
 //   P6 the dashboard's aggregates on --tasks stored tasks, per range preset, vs the listing's count
 //      query over the same range (bench/dashboard.ts)
+//   fair    a quiet organization's queue and webhook wait behind a noisy one, vs alone (bench/tenant-fairness.ts)
+//   search  history text search latency over --search-tasks tasks, /healthz beside it (bench/history-search.ts)
 //   tenant-latency  another organization's WebSocket ping and /healthz latency while the heaviest
 //      allowed task runs, against the idle server (bench/engine-latency.ts)
 //   task-latency  per task type: p50/p99 with 1 and 2 at once, throughput, ping beside it
-// Usage: npm run bench [-- --tasks 1000000 --seconds 5 --runs 3] (--only p1,p2,p3,p5,p6,tenant-latency,task-latency for parts,
+// Usage: npm run bench [-- --tasks 1000000 --seconds 5 --runs 3] (--only p1,p2,p3,p5,p6,tenant-latency,task-latency,fair,search for parts,
 // written to bench/results/all-<parts>.json)
 
 import autocannon from 'autocannon';
@@ -30,6 +32,8 @@ import { taskOf, type TaskTableRow } from '../src/ledger/sqlite/ledger.js';
 import { newApiKey, REPO_ROOT, startServer } from '../test/helpers/server.js';
 import { dashboardBench } from './dashboard.js';
 import { taskLatency, tenantLatency } from './engine-latency.js';
+import { historySearch } from './history-search.js';
+import { fairness } from './tenant-fairness.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,6 +43,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '16' },
     window: { type: 'string', default: '256' },
     'p5-seconds': { type: 'string', default: '600' },
+    'search-tasks': { type: 'string', default: '200000' },
     only: { type: 'string' },
   },
 });
@@ -458,7 +463,27 @@ if (wanted('p6')) {
     row(`P6 /api/stats aggregates ${preset} (${p.tasksInRange} tasks) ms, ratio to the listing count`, `${p.statsMs.toFixed(1)} (x${p.ratio.toFixed(2)})`);
   }
 }
-console.table(rows);
+if (wanted('fair')) {
+  const r = await fairness(RUNS, log);
+  results['fair'] = r;
+  row('fair: quiet org async task, ACK to success, alone, ms', r.queueAloneMs.toFixed(0));
+  row('fair: the same behind 100 queued noisy tasks (250 ms each), ms', r.queueBehindMs.toFixed(0));
+  row('fair: ratio queue wait behind / alone', r.queueRatio.toFixed(2));
+  row('fair: quiet org webhook, ACK to arrival, alone, ms', r.webhookAloneMs.toFixed(0));
+  row('fair: the same behind 200 noisy webhooks to a black hole, ms', r.webhookBehindMs.toFixed(0));
+  row('fair: ratio webhook wait behind / alone', r.webhookRatio.toFixed(2));
+  row('fair: webhook behind the black hole with no per-org cap (turns only), ms', r.webhookBehindNoCapMs.toFixed(0));
+}
+if (wanted('search')) {
+  const searchTasks = Number(values['search-tasks']);
+  const started = performance.now();
+  const r = await historySearch(searchTasks, RUNS, log, (done) => progress('  loading', done, searchTasks, started));
+  results['search'] = r;
+  row(`search: GET /api/tasks?text= p50/p99 ms (${r.tasks} tasks)`, `${r.searchP50Ms.toFixed(1)} / ${r.searchP99Ms.toFixed(1)}`);
+  row('search: /healthz p50/p99 ms on the idle server', `${r.healthzAloneP50Ms.toFixed(1)} / ${r.healthzAloneP99Ms.toFixed(1)}`);
+  row('search: /healthz p99/max ms while 8 searches run at once', `${r.healthzDuringP99Ms.toFixed(1)} / ${r.healthzDuringMaxMs.toFixed(1)}`);
+  row('search: ratio /healthz p99 during / idle', r.healthzRatio.toFixed(1));
+}
 if (wanted('tenant-latency')) {
   const r = await tenantLatency({ seconds: SECONDS, heavy: 1 });
   results['tenantLatency'] = r;
@@ -470,7 +495,7 @@ if (wanted('task-latency')) {
   results['taskLatency'] = r;
   for (const t of r) row(`${String(t['task'])}, ${String(t['atOnce'])} at once: p50/p99 ms, tasks/s, ping p99 ms`, `${String(t['p50'])}/${String(t['p99'])}, ${String(t['tasksPerS'])}, ${String(t['pingP99'])}`);
 }
-
+console.table(rows);
 results['table'] = rows;
 mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
 // A partial run (--only) writes beside the full one instead of over it.

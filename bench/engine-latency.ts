@@ -35,6 +35,9 @@ export const TASKS: TaskEntry[] = [
   { name: 'imageInference 1024² ×1', task: (taskUUID) => ({ taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: 'a bench', width: 1024, height: 1024 }) },
   { name: 'imageInference 2048² ×4', task: (taskUUID) => ({ taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: 'a bench', width: 2048, height: 2048, numberResults: 4 }) },
   { name: 'upscale Lanczos ×4 256²→1024²', task: (taskUUID, inputs) => ({ taskType: 'upscale', taskUUID, inputImage: inputs.png256, upscaleFactor: 4 }) },
+  // ISNet always runs at 1024², so the input's size hardly matters; the tracer's time grows with it.
+  { name: 'removeBackground ISNet 256²', task: (taskUUID, inputs) => ({ taskType: 'removeBackground', taskUUID, model: 'runware:109@1', inputs: { image: inputs.png256 } }) },
+  { name: 'vectorize imagetracer 256²', task: (taskUUID, inputs) => ({ taskType: 'vectorize', taskUUID, model: 'recraft:1@1', inputs: { image: inputs.png256 } }) },
 ];
 
 /** The heaviest task the parameter ranges allow. */

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { availableParallelism } from 'node:os';
+import { apiKeyProblem } from './ledger/api-keys.js';
 
 export interface PriceRule {
   /** AIR pattern with `*` wildcards (`runware:*`, `*`), matched against the task's model. */
@@ -40,6 +41,14 @@ export interface Config {
   wsIdleMs: number;
   /** How long frames a closed WebSocket could not receive are kept for a resumed session (RUNTRAIL_WS_RESUME_MS, default 120 s). */
   wsResumeMs: number;
+  /** Stop reading a WebSocket whose unsent frames exceed this many bytes (RUNTRAIL_WS_MAX_BUFFERED_BYTES, default 8 MiB). */
+  wsMaxBufferedBytes: number;
+  /** Close (4001) a WebSocket that stays over that bound without sending anything for this long (RUNTRAIL_WS_SEND_STALL_MS, default 30 s). */
+  wsSendStallMs: number;
+  /** GET /metrics needs `Authorization: Bearer <token>` when set (RUNTRAIL_METRICS_TOKEN). */
+  metricsToken: string | undefined;
+  /** `host:port` where /metrics is served instead of the API port (RUNTRAIL_METRICS_LISTEN). */
+  metricsListen: { host: string; port: number } | undefined;
   /** Days a task is kept for organizations without their own setting (RUNTRAIL_RETENTION_DAYS); undefined keeps them forever. */
   retentionDays: number | undefined;
   /** Seconds between two runs of the retention sweeper (RUNTRAIL_RETENTION_SWEEP_SECONDS). */
@@ -112,6 +121,8 @@ export interface ConfigFlags {
 export interface AsyncConfig {
   /** Queued tasks run concurrently at most (RUNTRAIL_WORKERS). */
   workers: number;
+  /** One organization's queued tasks running at once, on all replicas together; 0: no cap, turns only (RUNTRAIL_ORG_WORKERS). */
+  orgWorkers: number;
   /** Runs a queued task may start before it ends with taskInterrupted (RUNTRAIL_JOB_MAX_ATTEMPTS). */
   jobMaxAttempts: number;
   /** How long a claim on a queued task holds without renewal (RUNTRAIL_JOB_LEASE_MS); a replica that died loses its claims after this, and its running sync tasks end (PostgreSQL heartbeat). */
@@ -128,9 +139,17 @@ export interface AsyncConfig {
   /** First retry delay; each further retry doubles it, up to webhookBackoffMaxMs, with jitter. */
   webhookBackoffMs: number;
   webhookBackoffMaxMs: number;
+  /** One organization's webhook and upload attempts in flight at once, on all replicas together; 0: no cap (RUNTRAIL_WEBHOOK_ORG_CONCURRENCY). */
+  webhookOrgConcurrency: number;
 }
 
 export class ConfigError extends Error {}
+
+function configuredApiKey(key: string | undefined): string | undefined {
+  const problem = key === undefined ? undefined : apiKeyProblem(key);
+  if (problem !== undefined) throw new ConfigError(`RUNTRAIL_API_KEY (or --api-key) ${problem}`);
+  return key;
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFlags = {}): Config {
   const pick = (flag: string | undefined, name: string): string | undefined => {
@@ -147,7 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     host,
     dataDir,
     mediaDir,
-    apiKey: pick(flags.apiKey, 'RUNTRAIL_API_KEY'),
+    apiKey: configuredApiKey(pick(flags.apiKey, 'RUNTRAIL_API_KEY')),
     maxBodyBytes: integer(pick(flags.maxBodyBytes, 'RUNTRAIL_MAX_BODY_BYTES') ?? String(32 * 1024 * 1024), 'RUNTRAIL_MAX_BODY_BYTES', 64),
     maxTasksPerRequest: integer(pick(undefined, 'RUNTRAIL_MAX_TASKS_PER_REQUEST') ?? '100', 'RUNTRAIL_MAX_TASKS_PER_REQUEST', 1),
     maxJsonDepth: integer(pick(undefined, 'RUNTRAIL_MAX_JSON_DEPTH') ?? '32', 'RUNTRAIL_MAX_JSON_DEPTH', 2),
@@ -162,6 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     databaseUrl: databaseUrl(pick(flags.databaseUrl, 'DATABASE_URL')),
     async: {
       workers: integer(pick(flags.workers, 'RUNTRAIL_WORKERS') ?? '4', 'RUNTRAIL_WORKERS', 1, 1024),
+      orgWorkers: integer(pick(undefined, 'RUNTRAIL_ORG_WORKERS') ?? '0', 'RUNTRAIL_ORG_WORKERS', 0, 1024),
       jobMaxAttempts: integer(pick(undefined, 'RUNTRAIL_JOB_MAX_ATTEMPTS') ?? '3', 'RUNTRAIL_JOB_MAX_ATTEMPTS', 1, 100),
       jobLeaseMs: integer(pick(undefined, 'RUNTRAIL_JOB_LEASE_MS') ?? '60000', 'RUNTRAIL_JOB_LEASE_MS', 300),
       jobPollMs: integer(pick(undefined, 'RUNTRAIL_JOB_POLL_MS') ?? '1000', 'RUNTRAIL_JOB_POLL_MS', 10),
@@ -171,9 +191,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
       webhookTimeoutMs: integer(pick(undefined, 'RUNTRAIL_WEBHOOK_TIMEOUT_MS') ?? '5000', 'RUNTRAIL_WEBHOOK_TIMEOUT_MS', 1),
       webhookBackoffMs: integer(pick(undefined, 'RUNTRAIL_WEBHOOK_BACKOFF_MS') ?? '250', 'RUNTRAIL_WEBHOOK_BACKOFF_MS', 1),
       webhookBackoffMaxMs: integer(pick(undefined, 'RUNTRAIL_WEBHOOK_BACKOFF_MAX_MS') ?? '60000', 'RUNTRAIL_WEBHOOK_BACKOFF_MAX_MS', 1),
+      webhookOrgConcurrency: integer(pick(undefined, 'RUNTRAIL_WEBHOOK_ORG_CONCURRENCY') ?? '8', 'RUNTRAIL_WEBHOOK_ORG_CONCURRENCY', 0, 1024),
     },
     wsIdleMs: integer(pick(undefined, 'RUNTRAIL_WS_IDLE_MS') ?? '120000', 'RUNTRAIL_WS_IDLE_MS', 100),
     wsResumeMs: integer(pick(undefined, 'RUNTRAIL_WS_RESUME_MS') ?? '120000', 'RUNTRAIL_WS_RESUME_MS', 0),
+    wsMaxBufferedBytes: integer(pick(undefined, 'RUNTRAIL_WS_MAX_BUFFERED_BYTES') ?? String(8 * 1024 * 1024), 'RUNTRAIL_WS_MAX_BUFFERED_BYTES', 1024),
+    wsSendStallMs: integer(pick(undefined, 'RUNTRAIL_WS_SEND_STALL_MS') ?? '30000', 'RUNTRAIL_WS_SEND_STALL_MS', 100),
+    metricsToken: pick(undefined, 'RUNTRAIL_METRICS_TOKEN'),
+    metricsListen: listenAddress(pick(undefined, 'RUNTRAIL_METRICS_LISTEN'), 'RUNTRAIL_METRICS_LISTEN'),
     retentionDays: positiveNumber(pick(undefined, 'RUNTRAIL_RETENTION_DAYS'), 'RUNTRAIL_RETENTION_DAYS'),
     retentionSweepSeconds: positiveNumber(pick(undefined, 'RUNTRAIL_RETENTION_SWEEP_SECONDS'), 'RUNTRAIL_RETENTION_SWEEP_SECONDS') ?? 600,
     upstream: upstreamConfig(pick),
@@ -268,6 +293,14 @@ export function positiveNumber(raw: string | undefined, name: string): number | 
   const n = Number(raw);
   if (!/^\d*\.?\d+$/.test(raw) || !Number.isFinite(n) || n <= 0) throw new ConfigError(`${name} must be a number above 0, got "${raw}"`);
   return n;
+}
+
+/** `host:port` (IPv6 hosts in brackets), or a bare port on 127.0.0.1. */
+function listenAddress(raw: string | undefined, name: string): { host: string; port: number } | undefined {
+  if (raw === undefined) return undefined;
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+)):(\d+)$/.exec(raw) ?? /^()()(\d+)$/.exec(raw);
+  if (!m) throw new ConfigError(`${name} must be host:port (or a port), got "${raw}"`);
+  return { host: m[1] || m[2] || '127.0.0.1', port: integer(m[3]!, name, 0, 65535) };
 }
 
 function databaseUrl(raw: string | undefined): string | undefined {

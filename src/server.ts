@@ -6,7 +6,7 @@ import type { Config } from './config.js';
 import { buildEngineRouter } from './engines/routing.js';
 import type { EngineRouter } from './engines/engine.js';
 import { createApiKey, ensureApiKey } from './ledger/api-keys.js';
-import { openStorage } from './ledger/open-storage.js';
+import { openServerStorage } from './ledger/open-storage.js';
 import type { Storage } from './ledger/types.js';
 import { ImageInputResolver } from './media/image-input.js';
 import { MediaStore } from './media/media-store.js';
@@ -24,6 +24,7 @@ import { OutboundTargetGuard } from './webhooks/outbound-target.js';
 import { RetentionSweeper } from './retention/sweeper.js';
 import { buildHttpApp } from './transport/http.js';
 import { WebSocketGateway } from './transport/websocket.js';
+import { startMetricsListener } from './transport/metrics-endpoint.js';
 
 export interface RunningServer {
   url: string;
@@ -33,11 +34,16 @@ export interface RunningServer {
 
 export function createLogger(config: Config): Logger {
   // Logs go to stderr as JSON; stdout carries the few lines meant for a person.
-  return pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.apiKey'] }, pino.destination(2));
+  // An error Node's HTTP parser raised carries the raw request bytes (`rawPacket`): never logged.
+  const err = (e: Error) => {
+    const { rawPacket: _raw, ...rest } = pino.stdSerializers.err(e) as ReturnType<typeof pino.stdSerializers.err> & { rawPacket?: unknown };
+    return rest;
+  };
+  return pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.apiKey'], serializers: { err } }, pino.destination(2));
 }
 
 export async function startServer(config: Config, log: Logger, say: (line: string) => void): Promise<RunningServer> {
-  const storage = await openStorage(config);
+  const storage = await openServerStorage(config);
   let engines: EngineRouter | undefined;
   try {
     await provisionKeys(storage, config, say);
@@ -72,12 +78,13 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
         timeoutMs: config.async.webhookTimeoutMs,
         backoffMs: config.async.webhookBackoffMs,
         backoffMaxMs: config.async.webhookBackoffMaxMs,
+        perOrgConcurrency: config.async.webhookOrgConcurrency,
       },
     );
     const workers = new WorkerPool(
       services,
       storage.accounts,
-      { size: config.async.workers, maxAttempts: config.async.jobMaxAttempts, leaseMs: config.async.jobLeaseMs, pollMs: config.async.jobPollMs },
+      { size: config.async.workers, perOrgLimit: config.async.orgWorkers, maxAttempts: config.async.jobMaxAttempts, leaseMs: config.async.jobLeaseMs, pollMs: config.async.jobPollMs },
       () => deliveries.wake(),
     );
     const dispatcher = new TaskDispatcher(services, metrics, {
@@ -114,6 +121,8 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       aggregates: storage.aggregates,
       links: storage.links,
       health: async () => ({ engines: await services.engines.health() }),
+      metricsEndpoint: { onApiPort: config.metricsListen === undefined, token: config.metricsToken },
+      probeStorage: () => storage.probe(),
     });
     const websocket = new WebSocketGateway({
       dispatcher,
@@ -124,6 +133,7 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       limits: { maxMessageBytes: config.maxBodyBytes, maxTasksPerMessage: config.maxTasksPerRequest, maxJsonDepth: config.maxJsonDepth },
       idleMs: config.wsIdleMs,
       resumeMs: config.wsResumeMs,
+      backpressure: { maxBufferedBytes: config.wsMaxBufferedBytes, stallMs: config.wsSendStallMs },
     });
     websocket.attach(app.server);
     await app.listen({ port: config.port, host: config.host });
@@ -132,6 +142,11 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
     const displayHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `http://${displayHost}:${port}`;
     media.publicUrl = config.publicUrl || url;
+    const metricsListener = config.metricsListen ? await startMetricsListener(metrics, config.metricsListen, config.metricsToken, log) : undefined;
+    if (metricsListener) say(`runtrail metrics on ${metricsListener.url}`);
+    else if (config.metricsToken === undefined && !/^(127\.|::1$|localhost$)/.test(config.host)) {
+      log.warn('GET /metrics is open to anyone who reaches this port; set RUNTRAIL_METRICS_TOKEN or RUNTRAIL_METRICS_LISTEN');
+    }
     // Queued tasks start only now: their results carry media URLs, which need the public URL.
     workers.start();
     deliveries.start();
@@ -149,6 +164,7 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
         const deadline = Date.now() + config.async.shutdownGraceMs;
         const left = () => Math.max(0, deadline - Date.now());
         await sweeper.stop();
+        await metricsListener?.close();
         await websocket.close();
         await Promise.all([bounded(app.close(), left()), workers.stop(left()), bounded(dispatcher.idle(), left())]);
         await deliveries.stop(left());

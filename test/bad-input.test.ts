@@ -372,7 +372,7 @@ describe('bad input over REST', () => {
   test('afterwards the server is healthy: /healthz answers and a valid task succeeds', async () => {
     const health = await fetch(`${server.url}/healthz`);
     assert.equal(health.status, 200);
-    assert.deepEqual(await health.json(), { status: 'ok' });
+    assert.equal(((await health.json()) as { status: string }).status, 'ok');
     const task = imageTask();
     const run = await server.post([task]);
     assert.equal(run.status, 200, run.text);

@@ -97,12 +97,16 @@ test('a task interrupted more often than RUNTRAIL_JOB_MAX_ATTEMPTS, and a sync t
   });
   // Three runs of the async task died (each claim is an attempt); one result was recorded.
   await storage.queue.enqueue(record(asyncTask));
+  let lastClaim = 0;
   for (let run = 0; run < 3; run++) {
     await storage.queue.releaseAbandonedJobs();
-    assert.equal((await storage.queue.claimNext(`dead-${run}`, 60_000, 1))[0]?.attempts, run + 1);
+    const [job] = await storage.queue.claimNext(`dead-${run}`, 60_000, 1);
+    assert.equal(job?.attempts, run + 1);
+    lastClaim = job!.claim;
   }
   const kept = JSON.stringify({ taskType: 'imageInference', taskUUID: asyncTask.taskUUID, imageUUID: uuid(), status: 'success' });
-  await storage.queue.recordItem(org.id, asyncTask.taskUUID as string, { index: 0, status: 'success', text: kept }, [], []);
+  // Recorded by the last run, under its claim.
+  await storage.queue.recordItem(org.id, asyncTask.taskUUID as string, { index: 0, status: 'success', text: kept }, [], [], lastClaim);
   // A sync task was running when its process died: recorded, no job, no response.
   await storage.ledger.recordRequest(record(syncTask));
   await storage.close();

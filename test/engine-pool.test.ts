@@ -107,7 +107,7 @@ test('end to end: /healthz reports the engine and its operations; threads start 
     const idle = await health();
     assert.equal(idle.status, 'ok');
     assert.deepEqual(idle.engines.map((e) => [e.name, e.ready]), [['builtin', true]]);
-    assert.deepEqual(idle.engines[0]!.operations.map((o) => [o.name, o.ready]).sort(), [['lanczos-upscale', true], ['procedural-render', true]]);
+    assert.deepEqual(idle.engines[0]!.operations.map((o) => [o.name, o.ready]).sort(), [['lanczos-upscale', true], ['procedural-render', true], ['remove-background', true], ['vectorize', true]]);
     assert.deepEqual(idle.engines[0]!.pool.threads, { started: 0, max: 2 });
     const threadsIdle = threadsOf(pid);
 

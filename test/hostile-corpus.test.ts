@@ -507,7 +507,7 @@ describe('the hostile corpus (R2): the server answers every request with the env
     assert.equal(server.process.signalCode, null);
     const health = await fetch(`${server.url}/healthz`);
     assert.equal(health.status, 200);
-    assert.deepEqual(await health.json(), { status: 'ok' });
+    assert.equal(((await health.json()) as { status: string }).status, 'ok');
     // pino levels 50 (error) and 60 (fatal): an internal failure, which no input may cause.
     const errors = server.stderr().split('\n').filter((line) => /"level":(50|60)/.test(line));
     assert.deepEqual(errors, []);

@@ -137,8 +137,12 @@ describe('imageInference', () => {
   });
 
   test('numberResults with a seed above 2^53 still gives each result its own seed and image', async () => {
-    const seed = 2 ** 60;
-    const { reply, items } = await run({ numberResults: 3, seed, outputType: 'base64Data' });
+    // The seed's digits are sent as written: JSON.stringify(2 ** 60) would send 1152921504606847000,
+    // which the server now keeps exactly as sent.
+    const body = `[${JSON.stringify(imageTask({ numberResults: 3, outputType: 'base64Data' })).slice(0, -1)},"seed":1152921504606846976}]`;
+    const reply = await server.post(body);
+    assert.equal(reply.status, 200, reply.text);
+    const items = reply.json.data!;
     // JSON.parse rounds such integers, so the exact seeds are read from the reply text.
     const seeds = [...reply.text.matchAll(/"seed":(\d+)/g)].map((m) => m[1]);
     assert.deepEqual(seeds, ['1152921504606846976', '1152921504606846977', '1152921504606846978'], reply.text.slice(0, 300));

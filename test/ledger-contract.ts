@@ -91,6 +91,20 @@ export function ledgerContract(backend: BackendUnderTest): void {
     assert.deepEqual(await ledger.findMediaForServing(m.mediaUUID), m);
   });
 
+  run('a finished task is final: a later completion changes nothing and keeps none of its media', async ({ ledger, accounts }) => {
+    const org = await accounts.ensureOrganization('a');
+    const task = newTask(org.id);
+    await ledger.recordRequest(task);
+    const end = (responseText: string, m: MediaRecord[]) =>
+      ledger.completeTask({ orgId: org.id, taskUUID: task.taskUUID, status: 'error', responseText, cost: null, errorCode: 'x', engine: null, completedAt: Date.now(), media: m });
+    assert.equal(await end('{"errors":[{"code":"taskInterrupted"}]}', []), true);
+    const late = media(org.id, task.taskUUID);
+    assert.equal(await end('{"errors":[{"code":"late"}]}', [late]), false);
+    assert.equal((await ledger.findTask(org.id, task.taskUUID))?.responseText, '{"errors":[{"code":"taskInterrupted"}]}');
+    assert.equal(await ledger.findMedia(org.id, late.mediaUUID), undefined);
+    assert.equal(await end('{"errors":[{"code":"late"}]}', []), false, 'without media too');
+  });
+
   run('a second record under the same UUID reports the existing task instead', async ({ ledger, accounts }) => {
     const org = await accounts.ensureOrganization('a');
     const task = newTask(org.id);
@@ -289,6 +303,19 @@ export function ledgerContract(backend: BackendUnderTest): void {
     assert.deepEqual(await ledger.countTasks(a.id, {}), { total: 7, processing: 5, success: 1, error: 1 });
     assert.deepEqual(await ledger.countTasks(a.id, { taskType: 'imageUpload' }), { total: 3, processing: 2, success: 1, error: 0 });
     assert.deepEqual(await ledger.countTasks(b.id, { text: 'nothing like this' }), { total: 0, processing: 0, success: 0, error: 0 });
+    // Searches find text that starts a word (docs/explorer.md): the start of a word finds it, its
+    // middle does not; punctuation and several words are matched exactly, in order.
+    assert.deepEqual(await uuids({ text: 'lightHOU', taskType: 'imageInference' }), pick((t, i) => i !== 4 && t.taskType === 'imageInference'));
+    assert.deepEqual(await uuids({ text: 'ighthouse' }), []);
+    assert.deepEqual(await uuids({ text: 'a red_fox' }), [tasks[4]!.taskUUID]);
+    assert.deepEqual(await uuids({ text: 'red_fox 100' }), [tasks[4]!.taskUUID]);
+    assert.deepEqual(await uuids({ text: 'fox red' }), []);
+    assert.deepEqual(await uuids({ text: `"${tasks[4]!.taskUUID.toUpperCase()}"` }), [tasks[4]!.taskUUID], 'a taskUUID, quotes and all, ignoring case');
+    assert.deepEqual(await ledger.countTasks(a.id, { text: 'lighthouse' }), { total: 6, processing: 4, success: 1, error: 1 });
+    await ledger.deleteTask(a.id, tasks[4]!.taskUUID);
+    assert.deepEqual(await uuids({ text: 'red_fox' }), [], 'a deleted task leaves the search');
+    await ledger.importTask({ ...(await ledger.findTask(a.id, tasks[5]!.taskUUID))!, taskUUID: randomUUID(), requestText: '[{"taskType":"ping","ping":"imported red_fox"}]' }, []);
+    assert.equal((await uuids({ text: 'red_fox' })).length, 1, 'an imported task is searchable');
   });
 
   run('deletes one task with its media rows; it is then simply not there', async ({ ledger, accounts }) => {
@@ -319,6 +346,7 @@ export function ledgerContract(backend: BackendUnderTest): void {
     const kept = newTask(a.id, { createdAt: task.createdAt + 10 });
     for (const t of [task, kept]) {
       assert.deepEqual(await queue.enqueue(t), { recorded: true });
+      const [job] = await queue.claimNext('w1', 60_000, 1);
       await queue.recordItem(a.id, t.taskUUID, { index: 0, status: 'success', text: '{"n":1}' }, [], [
         {
           id: randomUUID(),
@@ -331,8 +359,10 @@ export function ledgerContract(backend: BackendUnderTest): void {
           mediaUUID: null,
           createdAt: Date.now(),
         },
-      ]);
+      ], job!.claim);
     }
+    // Both jobs wait in the queue again, as if never claimed.
+    await queue.releaseJobs('w1');
     const [delivery] = await deliveries.listForTask(task.taskUUID, a.id);
     await deliveries.recordAttempt(delivery!.id, { attempt: 1, startedAt: Date.now(), statusCode: 500, latencyMs: 3, error: null }, { state: 'failed' });
     assert.equal((await queue.countJobs()).queued, 2);

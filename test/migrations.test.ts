@@ -58,3 +58,42 @@ test('SQLite migration 6 moves tasks recorded before it into the new layout, rea
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('SQLite migration 9 indexes the tasks recorded before it, packed or plain, for text search', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runtrail-migrate-'));
+  try {
+    // Tasks written by the storage as version 8 left it: one finished (its texts packed), one running.
+    const old = openDatabase(join(dir, SQLITE_FILE), { migrate: false });
+    old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+    for (const m of SQLITE.filter((m) => m.version <= 8)) {
+      old.exec(m.sql);
+      old.prepare('INSERT INTO schema_migrations VALUES (?, ?)').run(m.version, 0);
+    }
+    old.prepare(`INSERT INTO task_orgs (org_id) VALUES ('org-a')`).run();
+    const done = randomUUID();
+    const running = randomUUID();
+    const request = (uuid: string, prompt: string) => `[{"taskType":"imageInference","taskUUID":"${uuid}","positivePrompt":"${prompt}","model":"runware:101@1","width":512,"height":512}]`;
+    const { packTexts } = await import('../src/ledger/packed-texts.js');
+    const packed = packTexts(request(done, 'a lighthouse at dusk'), `{"data":[{"taskType":"imageInference","taskUUID":"${done}","imageUUID":"${randomUUID()}"}]}`);
+    assert.ok(packed, 'the finished task is stored packed, as the ledger would');
+    const insert = old.prepare(
+      `INSERT INTO tasks (uuid_key, org, task_uuid, task_type, status, request_text, packed_texts, transport, created_at) VALUES (runtrail_uuid_key(?), 1, ?, 'imageInference', ?, ?, ?, 'rest', ?)`,
+    );
+    insert.run(done, done, 'success', null, packed, 1);
+    insert.run(running, running, 'processing', request(running, 'a red fox in the snow'), null, 2);
+    old.close();
+
+    const storage = openSqliteStorage(dir);
+    try {
+      const found = async (text: string) => (await storage.ledger.listTasks('org-a', { text }, null, 10)).tasks.map((t) => t.taskUUID);
+      assert.deepEqual(await found('LIGHTHOUSE at'), [done]);
+      assert.deepEqual(await found('red fox'), [running]);
+      assert.deepEqual(await found('imageInference'), [running, done]);
+      assert.deepEqual(await storage.ledger.countTasks('org-a', { text: 'runware' }), { total: 2, processing: 1, success: 1, error: 0 });
+    } finally {
+      await storage.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

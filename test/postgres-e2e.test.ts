@@ -14,7 +14,7 @@ import { TEST_DATABASE_URL, postgresSuiteGate } from './helpers/postgres.js';
 
 // crash-recovery is left out: it opens the SQLite file itself; test/replicas.test.ts and
 // crash-inflight (a SIGKILL with ~2 000 tasks in flight, about 10 s) cover a SIGKILL on PostgreSQL.
-const SUITES = ['smoke', 'decisions', 'isolation', 'async-delivery', 'websocket-protocol', 'history-api', 'task-types', 'webhooks', 'sdk-async', 'crash-inflight', 'secrets', 'isolation-timing'];
+const SUITES = ['smoke', 'decisions', 'isolation', 'async-delivery', 'websocket-protocol', 'history-api', 'task-types', 'webhooks', 'sdk-async', 'crash-inflight', 'secrets', 'isolation-timing', 'tenant-fairness', 'history-search'];
 
 if (await postgresSuiteGate('end-to-end suites on PostgreSQL')) {
   // Every schema this run's servers made starts with this prefix; all are dropped at the end.

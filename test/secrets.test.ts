@@ -17,6 +17,7 @@ import { cliOk } from './helpers/cli.js';
 import { filesUnder } from './helpers/files.js';
 import { TEST_BACKEND, databaseText, imageTask, newApiKey, startServer, uuid, type TestServer } from './helpers/server.js';
 import { RawClient } from './helpers/ws-client.js';
+import { rawHttp } from './helpers/raw-wire.js';
 
 const PNG_1X1 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 
@@ -82,6 +83,7 @@ before(async () => {
 
   await exerciseRest();
   await exerciseWrongPlaces();
+  await exerciseRefusedRequests();
   await exerciseWebSocket();
   await exerciseAsync();
   await exerciseReads();
@@ -236,6 +238,30 @@ async function exerciseWrongPlaces(): Promise<void> {
   await get('the key as a path', `/v1/${key}`, good, key);
 }
 
+/**
+ * Requests Node's HTTP parser refuses before any route runs (a bad chunk, a bad header line,
+ * headers over 16 KiB, too many header lines), each carrying a key in its Authorization header
+ * and another in an authentication object of its body: the parser's error holds the raw bytes
+ * it had read, which must never reach the log.
+ */
+async function exerciseRefusedRequests(): Promise<void> {
+  const port = Number(new URL(server.url).port);
+  const body = JSON.stringify([{ taskType: 'authentication', apiKey: keys['acme2'] }, imageTask()]);
+  const head = (extra: string) => `POST /v1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${keys['acme']}\r\nContent-Type: application/json\r\n${extra}`;
+  const chunk = `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n`;
+  const cases: [string, string, number][] = [
+    ['a bad chunk size', head('Transfer-Encoding: chunked\r\n\r\n') + chunk + 'zz\r\nnot a chunk\r\n0\r\n\r\n', 400],
+    ['a bad header line', head(`Content-Length: ${Buffer.byteLength(body)}\r\nX-Bad\u0001Name: 1\r\n\r\n`) + body, 400],
+    ['headers over 16 KiB', head(`Content-Length: ${Buffer.byteLength(body)}\r\nX-Big: ${'b'.repeat(17 * 1024)}\r\n\r\n`) + body, 431],
+    ['1 001 header lines', head(`Content-Length: ${Buffer.byteLength(body)}\r\n` + Array.from({ length: 1_000 }, (_, i) => `x-${i}: 1\r\n`).join('') + '\r\n') + body, 431],
+  ];
+  for (const [name, request, status] of cases) {
+    const answer = await rawHttp(port, [request]);
+    expose(`response to a refused request (${name})`, answer.raw);
+    assert.equal(answer.status, status, `${name}: ${answer.raw.slice(0, 200)}`);
+  }
+}
+
 async function exerciseWebSocket(): Promise<void> {
   const clients: RawClient[] = [];
   try {
@@ -266,7 +292,8 @@ async function exerciseWebSocket(): Promise<void> {
       const c = await RawClient.connect(server.url, '/v1');
       clients.push(c);
       c.send([{ taskType: 'authentication', apiKey: keys[name] }]);
-      await c.closed;
+      // A failed authentication is answered and the socket stays open.
+      await c.next();
     }
     // A dropped socket whose task finishes meanwhile, resumed (logged with its session), and a
     // frame that is not UTF-8 (a WebSocket error, logged at debug).
@@ -353,6 +380,8 @@ function keyForms(key: string): { form: string; bytes: Buffer }[] {
     { form: 'hex', bytes: Buffer.from(plain.toString('hex')) },
     { form: 'HEX', bytes: Buffer.from(plain.toString('hex').toUpperCase()) },
     { form: 'UTF-16', bytes: Buffer.from(key, 'utf16le') },
+    // A Buffer logged as JSON: its bytes as a decimal list ([114,116,95,…]).
+    { form: 'decimal bytes', bytes: Buffer.from(Array.from(plain).join(',')) },
   ];
   // The random part decoded, as a careless store of "the key's bytes" would hold it.
   const secret = Buffer.from(key.replace(/^rt_(test_)?/, ''), 'base64url');
@@ -386,7 +415,7 @@ test('every surface was exercised, and the search finds a key in each form (so t
   assert.ok(recordedTasks.length >= 40, `${recordedTasks.length} tasks`);
   if (TEST_BACKEND === 'sqlite') assert.ok(where(/data folder while running: runtrail\.db-wal$/).length === 2, 'the SQLite log was searched while it existed');
   assert.ok(where(/data folder .*media\//).length >= 10, 'media files were searched');
-  for (const line of ['Server listening', 'WebSocket session resumed', 'WebSocket error', 'delivery failed for good', 'shutting down']) {
+  for (const line of ['Server listening', 'WebSocket session resumed', 'WebSocket error', 'delivery failed for good', 'shutting down', 'HTTP request refused by the parser']) {
     assert.ok(server.stderr().includes(line), `the log has '${line}': ${server.stderr().slice(0, 2000)}`);
   }
   assert.ok(receiver.received.length >= 5, 'webhook and upload requests arrived');
@@ -400,6 +429,7 @@ test('every surface was exercised, and the search finds a key in each form (so t
     Buffer.from(key).toString('hex').toUpperCase(),
   ].map((text, i) => ({ where: `planted ${i}`, bytes: Buffer.from(text) }));
   planted.push({ where: 'planted utf-16', bytes: Buffer.from(`"${key}"`, 'utf16le') });
+  planted.push({ where: 'planted decimal bytes', bytes: Buffer.from(JSON.stringify({ rawPacket: Array.from(Buffer.from(`Authorization: Bearer ${key}\r\n`)) })) });
   planted.push({ where: 'planted secret bytes', bytes: Buffer.concat([Buffer.from([1, 2]), Buffer.from(key.replace(/^rt_/, ''), 'base64url')]) });
   for (const p of planted) assert.ok(hits([p]).length > 0, `${p.where} is found`);
 });

@@ -140,9 +140,39 @@ describe('new task types, end to end', () => {
 
   test('modelSearch: the models the engines serve, with filters, paging and price', async () => {
     const all = (await run({ taskType: 'modelSearch', taskUUID: uuid() })).item;
-    // The catalogue names what really runs: a procedural renderer and a resampler, under runtrail AIRs.
-    assert.equal(all['totalResults'], 2);
+    // The catalogue names what really runs: a tracer, a segmentation network, a resampler and a
+    // procedural renderer, under runtrail AIRs.
+    assert.equal(all['totalResults'], 4);
     assert.deepEqual(all['results'], [
+      {
+        air: 'runtrail:imagetracer@1',
+        name: 'imagetracerjs colour tracer (not a learned vectorizer)',
+        version: '1',
+        category: 'vectorizer',
+        architecture: 'tracer',
+        tags: [],
+        private: false,
+        defaultWidth: 0,
+        defaultHeight: 0,
+        taskTypes: ['vectorize'],
+        price: 0.002,
+        shortDescription: 'Quantises the image to 16 colours and traces each colour region into SVG paths (imagetracerjs 1.2.6).',
+      },
+      {
+        air: 'runtrail:isnet@general-use',
+        name: 'ISNet general-use (DIS), half precision',
+        version: 'general-use',
+        category: 'background-removal',
+        architecture: 'isnet',
+        tags: [],
+        private: false,
+        defaultWidth: 1024,
+        defaultHeight: 1024,
+        taskTypes: ['removeBackground'],
+        price: 0.0006,
+        shortDescription:
+          'ISNet dichotomous image segmentation at 1024×1024 on onnxruntime (CPU), with weights published as MIT. Cuts out the main object; its mask is scaled back to the input size.',
+      },
       {
         air: 'runtrail:lanczos@3',
         name: 'runtrail Lanczos resampler (not a learned upscaler)',
@@ -180,7 +210,7 @@ describe('new task types, end to end', () => {
     assert.equal((await found({ category: 'lora' }))['totalResults'], 0);
     assert.equal((await found({ architecture: 'procedural' }))['totalResults'], 1);
     assert.equal((await found({ visibility: 'private' }))['totalResults'], 0);
-    assert.deepEqual(await found({ offset: 2, limit: 1 }).then((i) => [i['totalResults'], i['results']]), [2, []]);
+    assert.deepEqual(await found({ offset: 4, limit: 1 }).then((i) => [i['totalResults'], i['results']]), [4, []]);
     assert.equal((await found({ limit: 0 }))['code'], 'invalidLimit');
     assert.equal((await found({ limit: 101 }))['code'], 'invalidLimit');
     assert.equal((await found({ offset: -1 }))['code'], 'invalidOffset');

@@ -95,7 +95,7 @@ test('runtrail: models stay on A; modelSearch on A lists them and the upstream r
 
   const search = await a.post([{ taskType: 'modelSearch', taskUUID: uuid() }]);
   const airs = (search.json.data![0]!['results'] as { air: string }[]).map((r) => r.air);
-  assert.deepEqual(airs.sort(), ['*', 'runtrail:lanczos@3', 'runtrail:procedural@plasma-1']);
+  assert.deepEqual(airs.sort(), ['*', 'runtrail:imagetracer@1', 'runtrail:isnet@general-use', 'runtrail:lanczos@3', 'runtrail:procedural@plasma-1']);
 });
 
 test('a task type A has no module for is forwarded and B’s answer passes through, recorded in A', async () => {

@@ -242,7 +242,7 @@ test('routes: models no rule takes get unsupportedModel; modelSearch lists the r
     assert.equal(hits.length - from, 1, 'only runware:101@1 went upstream');
     const search = await routed.post([{ taskType: 'modelSearch', taskUUID: uuid() }]);
     const airs = (search.json.data![0]!['results'] as { air: string }[]).map((r) => r.air).sort();
-    assert.deepEqual(airs, ['runtrail:lanczos@3', 'runtrail:procedural@plasma-1', 'runware:*']);
+    assert.deepEqual(airs, ['runtrail:imagetracer@1', 'runtrail:isnet@general-use', 'runtrail:lanczos@3', 'runtrail:procedural@plasma-1', 'runware:*']);
   } finally {
     await routed.stop();
   }

@@ -42,6 +42,20 @@ test('addresses: private, loopback, link-local and special ranges are not public
   assert.equal(isPublicAddress('not-an-ip'), false);
 });
 
+test('IPv4-translated (RFC 6145), local-use NAT64 (64:ff9b:1::/48, every RFC 6052 placement) and 6to4 addresses are judged by the IPv4 they carry', () => {
+  const notPublic = [
+    '::ffff:0:127.0.0.1', '::ffff:0:7f00:1', '::ffff:0:10.0.0.1',
+    // 127.0.0.1 at the /48, /56, /64 and /96 places of the local-use prefix.
+    '64:ff9b:1:7f00:0:100::', '64:ff9b:1:7f:0:1::', '64:ff9b:1::7f:0:100:0', '64:ff9b:1::7f00:1',
+    '2002:7f00:1::', '2002:a00:1::1', '2002:c0a8:101::',
+    // 8.8.8.8 at the /96 place, but 0.0.0.0 at the /48 one: which the operator uses is not known.
+    '64:ff9b:1::808:808',
+  ];
+  const isPublic = ['::ffff:0:8.8.8.8', '2002:808:808::1'];
+  for (const a of notPublic) assert.equal(isPublicAddress(a), false, a);
+  for (const a of isPublic) assert.equal(isPublicAddress(a), true, a);
+});
+
 test('the URL guard checks every resolved address and honours the allow-list', async () => {
   const dns: Record<string, string[]> = {
     'public.example': ['93.184.216.34', '2606:4700:4700::1111'],

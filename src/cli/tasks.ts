@@ -375,7 +375,7 @@ function importLine(v: unknown, orgId: string): { task: StoredTask; media: { rec
     const mediaUUID = m['mediaUUID'];
     const format = m['format'];
     if (typeof mediaUUID !== 'string' || !isCanonicalUuid(mediaUUID)) throw new Error(`a media entry has no valid 'mediaUUID'`);
-    if (format !== 'jpg' && format !== 'png' && format !== 'webp') throw new Error(`a media entry has no valid 'format'`);
+    if (format !== 'jpg' && format !== 'png' && format !== 'webp' && format !== 'svg') throw new Error(`a media entry has no valid 'format'`);
     if (typeof m['accessToken'] !== 'string' || !/^[A-Za-z0-9_-]+$/.test(m['accessToken'])) throw new Error(`a media entry has no valid 'accessToken'`);
     const record: MediaRecord = {
       mediaUUID,

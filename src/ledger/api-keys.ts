@@ -7,6 +7,24 @@ import type { AccountStore, ApiKeyInfo, Organization } from './types.js';
 
 const KEY_PREFIX = 'rt_';
 
+/**
+ * The lengths a key may have. Listings show a key's first 11 characters, so a short key would be
+ * stored and shown almost whole; authentication refuses anything longer than the maximum without
+ * hashing it, so a longer configured key could never be used.
+ */
+export const API_KEY_MIN_LENGTH = 32;
+export const API_KEY_MAX_LENGTH = 512;
+
+/** Why `key` cannot be a configured key (RUNTRAIL_API_KEY), or undefined when it can. */
+export function apiKeyProblem(key: string): string | undefined {
+  if (key.length < API_KEY_MIN_LENGTH || key.length > API_KEY_MAX_LENGTH) {
+    return `must be ${API_KEY_MIN_LENGTH} to ${API_KEY_MAX_LENGTH} characters long (it has ${key.length}); \`runtrail keys create\` makes a fitting one`;
+  }
+  // It travels in an Authorization header or a JSON string: printable ASCII without spaces keeps it intact in both.
+  if (!/^[\x21-\x7e]+$/.test(key)) return 'may hold only printable ASCII characters, without spaces';
+  return undefined;
+}
+
 export function generateApiKey(): string {
   return KEY_PREFIX + randomBytes(32).toString('base64url');
 }
@@ -42,6 +60,6 @@ export async function ensureApiKey(accounts: AccountStore, orgName: string, key:
 }
 
 export async function authenticate(accounts: AccountStore, key: string): Promise<Organization | undefined> {
-  if (key.length === 0 || key.length > 512) return undefined;
+  if (key.length === 0 || key.length > API_KEY_MAX_LENGTH) return undefined;
   return accounts.findOrganizationByKeyHash(hashApiKey(key));
 }

@@ -8,6 +8,8 @@ import { migrate as migratePostgres, openPool } from './postgres/database.js';
 import { migrate as migrateSqlite, openDatabase } from './sqlite/database.js';
 import { join } from 'node:path';
 import type { Storage } from './types.js';
+import { lockDataFolder } from './sqlite/folder-lock.js';
+import { checkDatabaseAtStart } from './sqlite/startup-check.js';
 
 /** Brings the schema up to date without starting anything; returns what was applied. */
 export async function migrateStorage(config: Pick<Config, 'dataDir' | 'databaseUrl'>): Promise<{ backend: string; applied: number[] }> {
@@ -30,4 +32,32 @@ export async function migrateStorage(config: Pick<Config, 'dataDir' | 'databaseU
 export async function openStorage(config: Pick<Config, 'dataDir' | 'databaseUrl'>): Promise<Storage> {
   if (config.databaseUrl !== undefined) return openPostgresStorage({ connectionString: config.databaseUrl });
   return openSqliteStorage(config.dataDir);
+}
+
+/**
+ * The storage of a server, which on SQLite owns its data folder: it takes the folder's lock
+ * (a second server on the folder stops here, DataFolderInUse) and checks the database before it
+ * opens it (a damaged or lost one stops the start, DatabaseDamaged); the lock goes with close().
+ * The CLI opens the same database with openStorage, beside a running server.
+ */
+export async function openServerStorage(config: Pick<Config, 'dataDir' | 'databaseUrl' | 'mediaDir'>): Promise<Storage> {
+  if (config.databaseUrl !== undefined) return openStorage(config);
+  const lock = lockDataFolder(config.dataDir);
+  try {
+    checkDatabaseAtStart(join(config.dataDir, SQLITE_FILE), config.mediaDir);
+    const storage = openSqliteStorage(config.dataDir);
+    return {
+      ...storage,
+      async close() {
+        try {
+          await storage.close();
+        } finally {
+          lock.release();
+        }
+      },
+    };
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
 }

@@ -3,6 +3,7 @@
 // invalid<Param> errors, so the HTTP edge answers with the usual envelope.
 
 import { ProtocolError } from '../protocol/errors.js';
+import { hasWord } from './text-search.js';
 import type { TaskCursor, TaskFilter, TaskStatus } from './types.js';
 
 export const TASK_STATUSES: readonly TaskStatus[] = ['processing', 'success', 'error'];
@@ -40,6 +41,12 @@ export function parseTaskFilter(input: FilterInput): TaskFilter {
   const until = parseTime(input.until, 'until');
   if (until !== undefined) filter.createdBefore = until;
   const text = short(input.text, 'text', 256);
+  if (text !== undefined && !hasWord(text)) {
+    throw new ProtocolError('invalidText', "Invalid value for 'text'. It must hold at least one letter or digit: the search finds words and what follows them.", {
+      parameter: 'text',
+      type: 'string',
+    });
+  }
   if (text !== undefined) filter.text = text;
   const errorCode = short(input.errorCode, 'errorCode', 64);
   if (errorCode !== undefined) filter.errorCode = errorCode;

@@ -25,7 +25,7 @@ export interface MediaRecord {
   taskUUID: string | null;
   /** Random token that makes the media URL unguessable even to someone who knows mediaUUID. */
   accessToken: string;
-  format: 'jpg' | 'png' | 'webp';
+  format: 'jpg' | 'png' | 'webp' | 'svg';
   width: number;
   height: number;
   bytes: number;
@@ -42,12 +42,10 @@ export interface TaskCompletion {
   errorCode: string | null;
   engine: string | null;
   completedAt: number;
-  /** Media produced by the task, committed together with the completion. */
+  /** Media produced by the task, committed together with the completion (only if it applies). */
   media: MediaRecord[];
-  /** Outbound deliveries (webhook POSTs, uploads) to make durable with the completion. */
+  /** Outbound deliveries (webhook POSTs, uploads) to make durable with the completion (only if it applies). */
   deliveries?: NewDelivery[];
-  /** Only if the task is still processing (ending a task judged dead must not undo its real end). */
-  onlyIfProcessing?: boolean;
 }
 
 export interface StoredTask {
@@ -120,8 +118,12 @@ export interface DeletedTasks {
 export interface TaskLedger {
   /** Makes the request durable before any work starts; reports an existing task under the UUID instead. */
   recordRequest(task: NewTask): Promise<RecordOutcome>;
-  /** Makes the response (and any media it names) durable before the caller sees it. */
-  completeTask(completion: TaskCompletion): Promise<void>;
+  /**
+   * Makes the response (and any media and deliveries it names) durable before the caller sees it.
+   * A finished task is final: the completion applies only to a task still `processing`, and
+   * resolves false (nothing written) when the task had already finished or is gone.
+   */
+  completeTask(completion: TaskCompletion): Promise<boolean>;
   /** Records a task that failed before running (validation): request and response in one write. */
   recordFailedTask(task: NewTask, completion: Omit<TaskCompletion, 'orgId' | 'taskUUID'>): Promise<RecordOutcome>;
   /** Org-scoped lookup: another organization's task is simply not there. */
@@ -166,6 +168,12 @@ export interface QueuedJob {
   /** How many times the job has been claimed, this claim included. */
   attempts: number;
   enqueuedAt: number;
+  /**
+   * The fencing token of this claim: it grows with every claim of the job, and the queue takes a
+   * job's writes (recordItem, finishJob) only under its latest claim, so a worker that lost its
+   * lease (paused, partitioned) can no longer change the task another worker took over.
+   */
+  claim: number;
 }
 
 export interface TaskQueue {
@@ -174,18 +182,27 @@ export interface TaskQueue {
   /**
    * Claims up to `limit` of the oldest runnable jobs for `owner` for `leaseMs`: queued ones, or
    * running ones whose lease ran out (their owner is gone). Each claim counts as an attempt.
+   * Organizations take turns (round robin, fewest running first), and with `perOrgLimit` above
+   * 0 no organization has more than that many jobs running at once, on all replicas together.
    */
-  claimNext(owner: string, leaseMs: number, limit: number): Promise<QueuedJob[]>;
+  claimNext(owner: string, leaseMs: number, limit: number, perOrgLimit?: number): Promise<QueuedJob[]>;
   /** Keeps `owner`'s claims alive while its jobs run. */
   renewLeases(owner: string, leaseMs: number): Promise<void>;
   /** Gives `owner`'s unfinished jobs back to the queue without counting the attempt (graceful stop). */
   releaseJobs(owner: string): Promise<number>;
-  /** Records one result (with its media and deliveries) while the task still runs. */
-  recordItem(orgId: string, taskUUID: string, item: ResultItem, media: MediaRecord[], deliveries: NewDelivery[]): Promise<void>;
+  /**
+   * Records one result (with its media and deliveries) while the task still runs, under the claim
+   * `claim` (QueuedJob.claim). A result already recorded at that index is final: this copy is
+   * dropped whole. Rejects with JobLeaseLost, writing nothing, when the claim is no longer the job's.
+   */
+  recordItem(orgId: string, taskUUID: string, item: ResultItem, media: MediaRecord[], deliveries: NewDelivery[], claim: number): Promise<void>;
   /** The results recorded so far, in index order. */
   listItems(orgId: string, taskUUID: string): Promise<ResultItem[]>;
-  /** Completes the task and removes its job in one write. */
-  finishJob(completion: TaskCompletion): Promise<void>;
+  /**
+   * Completes the task (if still processing) and removes its job in one write, under the claim
+   * `claim`; rejects with JobLeaseLost, writing nothing, when the claim is no longer the job's.
+   */
+  finishJob(completion: TaskCompletion, claim: number): Promise<void>;
   /**
    * At startup: jobs a previous process left running become claimable now (the attempt still
    * counts), where the backend knows no other process can be running them (SQLite: one process
@@ -249,8 +266,11 @@ export interface DeliveryRecord extends NewDelivery {
 }
 
 export interface DeliveryStore {
-  /** Claims up to `limit` deliveries due at `now` for `owner` for `leaseMs`. */
-  claimDue(owner: string, now: number, limit: number, leaseMs: number): Promise<PendingDelivery[]>;
+  /**
+   * Claims up to `limit` deliveries due at `now` for `owner` for `leaseMs`, organizations taking
+   * turns; with `perOrgLimit` above 0, no organization has more than that many mid-attempt at once.
+   */
+  claimDue(owner: string, now: number, limit: number, leaseMs: number, perOrgLimit?: number): Promise<PendingDelivery[]>;
   /** At startup: deliveries a previous process left mid-attempt are due now (SQLite; see releaseAbandonedJobs). */
   releaseAbandonedDeliveries(): Promise<number>;
   /** When the next pending delivery falls due (ms epoch), if any. */
@@ -322,6 +342,11 @@ export interface Storage {
   links: TaskLinkStore;
   /** Calls `listener` with the number of writes in each commit, where the backend batches them (SQLite). */
   observeCommitBatches?(listener: (writes: number) => void): void;
+  /**
+   * Resolves when the ledger answers a read (for /healthz); rejects saying what failed. A write
+   * refused for a full disk is not a failure here: it is that task's serviceUnavailable.
+   */
+  probe(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -21,6 +21,28 @@ const DATA_URI = /^data:image\/[a-zA-Z0-9.+-]+;base64,/;
 const BASE64 = /^[A-Za-z0-9+/\r\n]+={0,2}$/;
 const FETCH_TIMEOUT_MS = 15_000;
 
+/**
+ * The body of a response, read as it streams in and abandoned as soon as it passes `maxBytes`:
+ * a body without a Content-Length (chunked, or a lying header) must never be held whole first.
+ */
+async function readAtMost(res: Response, maxBytes: number): Promise<Buffer> {
+  if (!res.body) return Buffer.alloc(0);
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw new Error(`it is larger than ${maxBytes} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, total);
+}
+
 export class ImageInputResolver {
   constructor(
     private readonly ledger: TaskLedger,
@@ -81,10 +103,8 @@ export class ImageInputResolver {
       const res = await fetch(url, { redirect: 'error', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const declared = Number(res.headers.get('content-length') ?? '0');
-      if (declared > this.maxBytes) throw new Error('too large');
-      const body = Buffer.from(await res.arrayBuffer());
-      if (body.length > this.maxBytes) throw new Error('too large');
-      return body;
+      if (declared > this.maxBytes) throw new Error(`it is larger than ${this.maxBytes} bytes`);
+      return await readAtMost(res, this.maxBytes);
     } catch (err) {
       throw new ProtocolError('downloadFailed', `Could not download the image given in '${parameter}': ${(err as Error).message}.`, {
         parameter,

@@ -13,7 +13,17 @@ import type { MediaRecord } from '../ledger/types.js';
 
 export type ImageFormat = MediaRecord['format'];
 
-export const CONTENT_TYPES: Record<ImageFormat, string> = { jpg: 'image/jpeg', png: 'image/png', webp: 'image/webp' };
+export const CONTENT_TYPES: Record<ImageFormat, string> = { jpg: 'image/jpeg', png: 'image/png', webp: 'image/webp', svg: 'image/svg+xml' };
+
+/**
+ * Headers for serving an SVG (vectorize's output): SVG is a document that could carry script or
+ * load other resources. This policy lets it draw itself and nothing else, and `sandbox` gives it an
+ * opaque origin even when opened directly, so an SVG URL can never act on the server's own origin.
+ */
+export const SVG_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+  'x-content-type-options': 'nosniff',
+};
 
 export class MediaStore {
   /** Set once the server knows the port it listens on. */
@@ -81,7 +91,7 @@ export class MediaStore {
   /** Parses a URL produced by urlOf (on this server), or returns undefined. */
   parseOwnUrl(url: string): { accessToken: string; mediaUUID: string } | undefined {
     if (!url.startsWith(`${this.publicUrl}/media/`)) return undefined;
-    const m = /^\/media\/([A-Za-z0-9_-]+)\/([0-9a-fA-F-]{36})\.(jpg|png|webp)$/.exec(url.slice(this.publicUrl.length));
+    const m = /^\/media\/([A-Za-z0-9_-]+)\/([0-9a-fA-F-]{36})\.(jpg|png|webp|svg)$/.exec(url.slice(this.publicUrl.length));
     return m ? { accessToken: m[1]!, mediaUUID: m[2]! } : undefined;
   }
 }

@@ -97,17 +97,34 @@ export function errorObject(
   message: string,
   details: Omit<ErrorObject, 'code' | 'message'> = {},
 ): ErrorObject {
-  const out: ErrorObject = { code, message };
-  if (details.parameter !== undefined) out.parameter = details.parameter;
+  const out: ErrorObject = { code, message: bounded(message, MAX_MESSAGE_CHARS) };
+  if (details.parameter !== undefined) out.parameter = bounded(details.parameter, MAX_ECHO_CHARS);
   if (details.type !== undefined) out.type = details.type;
   if (details.min !== undefined) out.min = details.min;
   if (details.max !== undefined) out.max = details.max;
   if (details.multiplier !== undefined) out.multiplier = details.multiplier;
   if (details.allowedValues !== undefined) out.allowedValues = details.allowedValues;
   out.documentation = details.documentation ?? DOCUMENTATION_URL;
-  if (details.taskType !== undefined) out.taskType = details.taskType;
-  if (details.taskUUID !== undefined) out.taskUUID = details.taskUUID;
+  if (details.taskType !== undefined) out.taskType = bounded(details.taskType, MAX_ECHO_CHARS);
+  if (details.taskUUID !== undefined) out.taskUUID = bounded(details.taskUUID, MAX_ECHO_CHARS);
   return out;
+}
+
+/**
+ * Error objects echo what the caller sent (its taskType, taskUUID, a parameter's name, values in
+ * the message); a megabyte-long value must not come back whole (nor be recorded whole in the
+ * task's response), so each is cut to a bound, marked with '…'. Real values are far shorter.
+ */
+export const MAX_ECHO_CHARS = 256;
+export const MAX_MESSAGE_CHARS = 1_024;
+
+function bounded(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max - 1;
+  // Never split a surrogate pair (the cut would leave a lone surrogate).
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${text.slice(0, end)}…`;
 }
 
 function definedOnly<T extends object>(obj: T): Partial<T> {

@@ -147,7 +147,7 @@ export function arrayElementTexts(text: string, open: number): { elements: strin
 }
 
 /** Index of the closing quote of the string opening at `open`, or -1 when unterminated. */
-function endOfString(text: string, open: number): number {
+export function endOfString(text: string, open: number): number {
   let from = open + 1;
   for (;;) {
     const close = text.indexOf('"', from);

@@ -17,6 +17,8 @@ import { findTaskModule, routeTaskModule, supportedTaskTypes } from './registry.
 import type { RecordedTaskModule, TaskServices } from './task-module.js';
 import { checkDeliveryTargets, splitDeliveryOptions, type DeliveryOptions } from './delivery-options.js';
 import { TaskRunner } from './task-runner.js';
+import { ReceivedTasks, type Receipt } from './received-tasks.js';
+import { modelProblem, recordedModel, recordedTaskType } from './recorded-fields.js';
 
 type Transport = NewTask['transport'];
 
@@ -47,6 +49,8 @@ export interface DispatchOptions {
 export class TaskDispatcher {
   /** Tasks running in this process, so an identical retry can wait for the original's outcome. */
   private readonly inflight = new Map<string, Promise<SerializedOutcome>>();
+  /** Tasks received but not yet recorded: lookups wait for them (read-after-receive). */
+  private readonly received = new ReceivedTasks();
 
   private readonly syncTimeoutMs: number;
   private readonly targets: OutboundTargetGuard;
@@ -75,6 +79,7 @@ export class TaskDispatcher {
   async dispatch(elements: readonly RequestElement[], org: Organization, transport: Transport): Promise<SerializedOutcome[]> {
     const units: RequestElement[][] = [];
     const byUuid = new Map<string, RequestElement[]>();
+    const recordable = new Map<RequestElement[], string>();
     for (const element of elements) {
       const v = element.value;
       if (typeof v !== 'object' || v === null || Array.isArray(v)) {
@@ -83,12 +88,12 @@ export class TaskDispatcher {
       const { taskUUID, taskType } = v as Record<string, unknown>;
       // Objects sharing a taskUUID form one task whatever else is wrong with them, so an invalid
       // object can never take a UUID away from a valid one in the same request.
-      const recordable =
+      const recorded =
         isCanonicalUuid(taskUUID) &&
         !(typeof taskType === 'string' && NEVER_RECORDED.has(taskType)) &&
         findTaskModule(String(taskType))?.kind !== 'lookup' &&
         credentialPath(element) === undefined;
-      if (recordable) {
+      if (recorded) {
         const key = taskUUID.toLowerCase();
         const group = byUuid.get(key);
         if (group) {
@@ -97,14 +102,22 @@ export class TaskDispatcher {
         }
         byUuid.set(key, [element]);
         units.push(byUuid.get(key)!);
+        recordable.set(byUuid.get(key)!, key);
       } else {
         units.push([element]);
       }
     }
-    return Promise.all(units.map((unit) => this.runUnit(unit, org, transport)));
+    // Noted before anything is awaited, so a lookup dispatched after this call waits for them.
+    return Promise.all(
+      units.map((unit) => {
+        const key = recordable.get(unit);
+        const receipt = key !== undefined ? this.received.receive(org.id, key) : ReceivedTasks.none;
+        return this.runUnit(unit, org, transport, receipt).finally(() => receipt.settle());
+      }),
+    );
   }
 
-  private async runUnit(unit: RequestElement[], org: Organization, transport: Transport): Promise<SerializedOutcome> {
+  private async runUnit(unit: RequestElement[], org: Organization, transport: Transport, receipt: Receipt): Promise<SerializedOutcome> {
     const first = unit[0]!.value as Record<string, unknown>;
     const rawType = first['taskType'];
     const rawUuid = first['taskUUID'];
@@ -118,12 +131,14 @@ export class TaskDispatcher {
     let outcome: SerializedOutcome;
     const endTimer = this.metrics.taskDuration.startTimer({ task_type: metricType });
     try {
-      outcome = await this.answer(unit, org, transport, echo, rawType, rawUuid);
+      outcome = await this.answer(unit, org, transport, echo, rawType, rawUuid, receipt);
     } catch (err) {
-      // The ledger refused a write (full, locked or failing disk): this task's own error, naming
-      // it, so the other tasks of the request still get their answers.
-      if (!(err instanceof ProtocolError) || err.code !== 'serviceUnavailable') throw err;
-      outcome = failed(err, echo);
+      // Storage failed under this task: its own error, naming it, so the other tasks of the
+      // request still get their answers. The backend says which failures mean storage is
+      // unavailable (full, locked, failing, unreachable: serviceUnavailable, retry later); any
+      // other failure (a value the storage refused) is this task's internal error.
+      if (err instanceof ProtocolError && err.code !== 'serviceUnavailable') throw err;
+      outcome = failed(err instanceof ProtocolError ? err : this.internalError(err, { taskUUID: echo.taskUUID, taskType: echo.taskType }), echo);
     }
     this.metrics.tasks.inc({ task_type: metricType, outcome: outcome.data.length > 0 ? 'success' : 'error' });
     endTimer();
@@ -137,6 +152,7 @@ export class TaskDispatcher {
     echo: EchoContext,
     rawType: unknown,
     rawUuid: unknown,
+    receipt: Receipt,
   ): Promise<SerializedOutcome> {
     const first = unit[0]!.value as Record<string, unknown>;
     if (rawType === 'ping') return { data: [JSON.stringify({ taskType: 'ping', pong: true })], errors: [] };
@@ -180,6 +196,7 @@ export class TaskDispatcher {
 
     if (module?.kind === 'lookup') {
       if (uuidProblem) return failed(uuidProblem, echo);
+      await this.received.recorded(org.id, rawUuid as string);
       return module.lookup({ org, taskUUID: rawUuid as string, taskType: module.taskType, services: this.services });
     }
 
@@ -204,14 +221,15 @@ export class TaskDispatcher {
     const task: NewTask = {
       orgId: org.id,
       taskUUID,
-      taskType: echo.taskType ?? '',
+      taskType: recordedTaskType(echo.taskType),
       requestText: `[${unit.map((e) => e.source).join(',')}]`,
-      model: typeof first['model'] === 'string' ? first['model'] : null,
+      model: recordedModel(first['model']),
       transport,
       createdAt: Date.now(),
       apiKeyId: org.apiKeyId ?? null,
     };
 
+    problem ??= modelProblem(first['model']);
     if (unit.length > 1) {
       problem = new ProtocolError('conflictTaskUUID', `This request holds ${unit.length} task objects with the same taskUUID; each task needs its own.`, {
         parameter: 'taskUUID',
@@ -235,7 +253,7 @@ export class TaskDispatcher {
 
     if (delivery.method === 'async') return this.enqueue(task, echo);
 
-    const recorded = await this.metrics.timeLedgerWrite('recordRequest', this.services.ledger.recordRequest(task));
+    const recorded = await this.metrics.timeLedgerWrite('recordRequest', this.services.ledger.recordRequest(task)).finally(() => receipt.settle());
     if (!recorded.recorded) return this.replay(recorded.existing, task, echo);
 
     const key = inflightKey(org.id, taskUUID);
@@ -315,6 +333,10 @@ export class TaskDispatcher {
     );
   }
 
+  private internalError(err: unknown, task: { taskUUID?: string; taskType?: string }): ProtocolError {
+    this.services.log.error({ err, taskUUID: task.taskUUID, taskType: task.taskType }, 'task failed unexpectedly');
+    return new ProtocolError('internalServerError', 'The task failed because of an internal error on the server.');
+  }
 }
 
 /**

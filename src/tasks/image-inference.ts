@@ -7,6 +7,7 @@
 
 import { randomInt } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
+import { exactSeed } from '../protocol/source-integers.js';
 import type { ImageFormat } from '../media/media-store.js';
 import { AIR_PATTERN, compileValidator, oneOf } from './validate.js';
 import type { ItemResult, RecordedTaskModule, TaskCall, TaskRun } from './task-module.js';
@@ -67,7 +68,7 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const count = p.numberResults ?? 1;
   // Seeds count in BigInt: above 2^53, `seed + i` in floating point would repeat a seed (and an
   // image). Items carry such seeds as exact JSON integers (protocol/envelope.ts serializeItem).
-  const firstSeed = BigInt(p.seed ?? randomInt(1, 2 ** 31));
+  const firstSeed = exactSeed(call.requestText, p.seed) ?? BigInt(randomInt(1, 2 ** 31));
   const format: ImageFormat = normalizeFormat(p.outputFormat);
   const base = p.seedImage ? await services.imageInputs.resolve(org.id, 'seedImage', p.seedImage) : undefined;
   const perItem = services.prices.perItem('imageInference', p.model);

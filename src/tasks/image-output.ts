@@ -9,7 +9,8 @@ export type OutputType = (typeof OUTPUT_TYPES)[number];
 export const OUTPUT_FORMATS = ['JPG', 'PNG', 'WEBP'] as const;
 
 /** Accepts the documented names in any case (and JPEG for JPG). */
-export function normalizeFormat(outputFormat: string | undefined): ImageFormat {
+/** A raster format: SVG comes only from vectorize, never from an outputFormat of a raster task. */
+export function normalizeFormat(outputFormat: string | undefined): Exclude<ImageFormat, 'svg'> {
   switch ((outputFormat ?? 'JPG').toUpperCase()) {
     case 'PNG':
       return 'png';

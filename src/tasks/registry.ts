@@ -7,12 +7,14 @@ import { imageUpload } from './image-upload.js';
 import { mediaStorage } from './media-storage.js';
 import { modelSearch } from './model-search.js';
 import { upscale } from './upscale.js';
+import { removeBackground } from './remove-background.js';
+import { vectorize } from './vectorize.js';
 import type { TaskModule } from './task-module.js';
 import type { PriceRule } from '../config.js';
 import type { EngineRouter } from '../engines/engine.js';
 import { forwardedTask, unroutableTask } from './forward.js';
 
-const MODULES: readonly TaskModule[] = [imageInference, imageUpload, getTaskDetails, getResponse, upscale, modelSearch, mediaStorage];
+const MODULES: readonly TaskModule[] = [imageInference, imageUpload, getTaskDetails, getResponse, upscale, modelSearch, mediaStorage, removeBackground, vectorize];
 
 const BY_TYPE = new Map<string, TaskModule>();
 for (const m of MODULES) {
@@ -63,13 +65,10 @@ export const KNOWN_TASK_TYPES_NOT_RUN = [
   '3dInference',
   'caption',
   'imageCaption',
-  'removeBackground',
-  'imageBackgroundRemoval',
   'promptEnhance',
   'controlNetPreprocess',
   'imageControlNetPreProcess',
   'imageMasking',
-  'vectorize',
   'training',
   'modelUpload',
   'photoMaker',

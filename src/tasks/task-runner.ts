@@ -4,9 +4,10 @@
 // see it at once, and the completion written with the last one. Both build their completion
 // (items, errors, cost, media, deliveries) here from the same per-result outcomes.
 
+import { JobLeaseLost } from '../ledger/job-lease.js';
 import type { MediaRecord, NewDelivery, NewTask, QueuedJob, ResultItem, StoredTask, TaskCompletion } from '../ledger/types.js';
 import type { Metrics } from '../metrics.js';
-import { serializeItem, taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
+import { outcomeFromEnvelope, serializeItem, taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import { ProtocolError, type ErrorObject } from '../protocol/errors.js';
 import { deliveriesFor, type DeliveryOptions } from './delivery-options.js';
 import { resultError, type ItemResult, type RecordedTaskModule, type TaskCall, type TaskServices } from './task-module.js';
@@ -52,14 +53,26 @@ export class TaskRunner {
     // order of the answer: items, then errors.
     const texts = [...outcome.data.map((text, i) => ({ text, media: successes[i]!.media })), ...outcome.errors.map((text) => ({ text, media: [] }))];
     const deliveries = texts.flatMap((t, i) => deliveriesFor(delivery, task, i, t.text, t.media));
-    await this.timed(
+    const applied = await this.timed(
       'completeTask',
       this.services.ledger.completeTask(
         completion(task, outcome, { cost: settled.failure ? null : costOf(successes), engine: settled.engine, media, deliveries }),
       ),
     );
+    if (!applied) return this.alreadyFinished(task, media, outcome);
     if (deliveries.length > 0) this.hooks.onDeliveries?.();
     return outcome;
+  }
+
+  /**
+   * The task was ended while it ran (another replica judged this one dead and recorded
+   * taskInterrupted): what is recorded is final, so the caller gets that, and this run's files go.
+   */
+  private async alreadyFinished(task: NewTask, media: MediaRecord[], own: SerializedOutcome): Promise<SerializedOutcome> {
+    await Promise.all(media.map((m) => this.services.media.remove(m).catch(() => undefined)));
+    this.services.log.warn({ taskUUID: task.taskUUID }, 'a sync task had been ended elsewhere before it completed here; answering what is recorded');
+    const stored = await this.services.ledger.findTask(task.orgId, task.taskUUID);
+    return stored?.responseText ? outcomeFromEnvelope(stored.responseText) : own;
   }
 
   /**
@@ -103,7 +116,7 @@ export class TaskRunner {
             deliveries.push(...itemDeliveries);
             return;
           }
-          await queue.recordItem(job.orgId, job.taskUUID, item, media, itemDeliveries);
+          await queue.recordItem(job.orgId, job.taskUUID, item, media, itemDeliveries, job.claim).catch((err: unknown) => dropFenced(err, media, store));
           recorded.set(index, item);
           if (itemDeliveries.length > 0) this.hooks.onDeliveries?.();
         },
@@ -120,14 +133,17 @@ export class TaskRunner {
     const data = all.filter((r) => r.status === 'success').map((r) => r.text);
     const errors = all.filter((r) => r.status === 'error').map((r) => r.text);
     const started = 'module' in start;
-    await queue.finishJob(
-      completion(job, { data, errors }, {
-        cost: started && !settled.failure ? costOf(settled.results.filter(isSuccess)) : null,
-        engine: settled.engine,
-        media: lateMedia,
-        deliveries,
-      }),
-    );
+    await queue
+      .finishJob(
+        completion(job, { data, errors }, {
+          cost: started && !settled.failure ? costOf(settled.results.filter(isSuccess)) : null,
+          engine: settled.engine,
+          media: lateMedia,
+          deliveries,
+        }),
+        job.claim,
+      )
+      .catch((err: unknown) => dropFenced(err, lateMedia, store));
     if (deliveries.length > 0) this.hooks.onDeliveries?.();
   }
 
@@ -218,6 +234,15 @@ export function resultItem(index: number, r: ItemResult): ResultItem {
   return 'item' in r
     ? { index, status: 'success', text: serializeItem({ ...r.item, status: 'success' }) }
     : { index, status: 'error', text: JSON.stringify({ ...r.error, status: 'error' }) };
+}
+
+/**
+ * A job write was refused: when because this run lost the job (JobLeaseLost), the files it
+ * produced for that write are removed, since no record names them; the error goes on either way.
+ */
+async function dropFenced(err: unknown, media: readonly MediaRecord[], store: TaskServices['media']): Promise<never> {
+  if (err instanceof JobLeaseLost) await Promise.all(media.map((m) => store.remove(m).catch(() => undefined)));
+  throw err;
 }
 
 function isSuccess(r: ItemResult): r is Extract<ItemResult, { item: object }> {

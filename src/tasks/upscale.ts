@@ -39,6 +39,12 @@ export const upscale: RecordedTaskModule<Params> = {
   taskType: 'upscale',
   aliases: ['imageUpscale'],
   validate(value) {
+    if (hasVideoInput(value)) {
+      throw new ProtocolError('unsupportedParameter', "Video input is not supported: this server upscales images only ('inputImage' or 'inputs.image').", {
+        parameter: 'inputs.video',
+        type: 'string',
+      });
+    }
     const params = validateParams(value);
     if (params.inputImage === undefined && params.inputs?.image === undefined) {
       throw new ProtocolError('missingInputImage', "Missing required parameter 'inputImage'.", { parameter: 'inputImage', type: 'string' });
@@ -49,6 +55,11 @@ export const upscale: RecordedTaskModule<Params> = {
   prices: [{ model: '*', perItem: 0.0006 }],
   run,
 };
+
+function hasVideoInput(value: unknown): boolean {
+  const inputs = (value as { inputs?: unknown } | null)?.inputs;
+  return typeof inputs === 'object' && inputs !== null && (inputs as { video?: unknown }).video !== undefined;
+}
 
 /** The output size for an input of `width`×`height`: the input, shrunk to fit the cap if needed, times the factor. */
 export function upscaledSize(width: number, height: number, factor: number): { width: number; height: number } {

@@ -7,6 +7,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { Doorbell } from '../doorbell.js';
+import { JobLeaseLost } from '../ledger/job-lease.js';
 import type { AccountStore, QueuedJob, StoredTask } from '../ledger/types.js';
 import { taskEnvelope } from '../protocol/envelope.js';
 import { ProtocolError } from '../protocol/errors.js';
@@ -18,6 +19,8 @@ import { TaskRunner } from './task-runner.js';
 
 export interface WorkerPoolOptions {
   size: number;
+  /** Jobs of one organization running at once on all replicas (0: no cap; organizations still take turns). */
+  perOrgLimit?: number;
   /** Claims a job may have; the claim after that ends the task with taskInterrupted. */
   maxAttempts: number;
   /** How long a claim holds without renewal (renewed every third of it while the job runs). */
@@ -98,7 +101,6 @@ export class WorkerPool {
           engine: null,
           completedAt: Date.now(),
           media: [],
-          onlyIfProcessing: true,
         });
       }
       ended += orphans.length;
@@ -136,7 +138,7 @@ export class WorkerPool {
       }
       let jobs: QueuedJob[] = [];
       try {
-        jobs = await this.services.queue.claimNext(this.owner, this.leaseMs, this.options.size - this.running.size);
+        jobs = await this.services.queue.claimNext(this.owner, this.leaseMs, this.options.size - this.running.size, this.options.perOrgLimit ?? 0);
       } catch (err) {
         this.services.log.error({ err }, 'claiming queued tasks failed');
       }
@@ -146,7 +148,12 @@ export class WorkerPool {
       }
       for (const job of jobs) {
         const run: Promise<void> = this.runJob(job)
-          .catch((err: unknown) => this.services.log.error({ err, taskUUID: job.taskUUID }, 'a queued task could not be completed'))
+          .catch((err: unknown) => {
+            if (err instanceof JobLeaseLost) {
+              this.services.progress.clear(job.orgId, job.taskUUID);
+              this.services.log.warn({ taskUUID: job.taskUUID, claim: job.claim }, 'a queued task was taken over by another worker; this run was dropped');
+            } else this.services.log.error({ err, taskUUID: job.taskUUID }, 'a queued task could not be completed');
+          })
           .finally(() => {
             this.running.delete(run);
             this.wake();
@@ -166,7 +173,7 @@ export class WorkerPool {
     if (!task || task.responseText !== null) {
       // Deleted while queued (retention), or already complete: nothing to run; just drop the job.
       if (task?.responseText) this.services.log.warn({ taskUUID: job.taskUUID }, 'a completed task still had a job');
-      await queue.finishJob(task ? completionOf(task) : dropped(job));
+      await queue.finishJob(task ? completionOf(task) : dropped(job), job.claim);
       return;
     }
     const echo = originalTask(task);

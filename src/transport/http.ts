@@ -13,7 +13,7 @@ import { decodeBody, readTaskArray, type RequestElement } from '../protocol/requ
 import { isCanonicalUuid } from '../protocol/uuid.js';
 import { authenticate } from '../ledger/api-keys.js';
 import type { AccountStore, DeliveryStore, Organization, StoredTask, TaskLedger } from '../ledger/types.js';
-import { CONTENT_TYPES, type MediaStore } from '../media/media-store.js';
+import { CONTENT_TYPES, SVG_HEADERS, type MediaStore } from '../media/media-store.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskDispatcher } from '../tasks/dispatch.js';
 import { registerExplorerPage } from './explorer-page.js';
@@ -22,6 +22,8 @@ import { registerDeliveryApi } from './delivery-api.js';
 import { registerDashboardApi } from './dashboard-api.js';
 import { noteCaller, registerRequestLog } from './request-log.js';
 import type { AggregateStore, TaskLinkStore } from '../ledger/aggregate-types.js';
+import { MAX_HEADER_COUNT, PARSER_HEADER_COUNT, tooManyHeaders } from './header-count.js';
+import { metricsAuthorized, refuseMetrics } from './metrics-endpoint.js';
 
 export interface HttpDeps {
   dispatcher: TaskDispatcher;
@@ -42,6 +44,10 @@ export interface HttpDeps {
   /** The explorer's dashboard aggregates and "run again" links. */
   aggregates?: AggregateStore;
   links?: TaskLinkStore;
+  /** GET /metrics: whether this port serves it (not when it has a listen address of its own), and the token it needs. */
+  metricsEndpoint?: { onApiPort: boolean; token: string | undefined };
+  /** Checks storage for /healthz (Storage.probe); rejects when it failed. */
+  probeStorage?: () => Promise<void>;
 }
 
 export function buildHttpApp(deps: HttpDeps): FastifyInstance {
@@ -73,6 +79,9 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   // Node answers an Expect other than 100-continue with an empty 417. RFC 9110 §10.1.1 lets a
   // server ignore expectations it does not know, so such a request is handled like any other.
   app.server.on('checkExpectation', (req, res) => app.server.emit('request', req, res));
+  // Node keeps only about the first 1 000 header lines and drops the rest without a word; let it
+  // keep them all (the 16 KiB header size limit bounds them) so that too many can be refused.
+  app.server.maxHeadersCount = PARSER_HEADER_COUNT;
 
   // The body is read as raw bytes whatever the content type: the reader needs the exact text,
   // and curl's `-d` without a content-type header must work too.
@@ -81,6 +90,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   // Fastify refuses an empty or malformed content-type before any parser runs; the type is
   // ignored anyway, so such a header is replaced rather than answered with an error.
   app.addHook('onRequest', async (req) => {
+    if (req.raw.rawHeaders.length / 2 > MAX_HEADER_COUNT) throw tooManyHeaders();
     if (req.headers.host === undefined && req.raw.httpVersion === '1.1') {
       throw new ProtocolError('invalidPayload', 'An HTTP/1.1 request must carry a Host header.');
     }
@@ -124,21 +134,36 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     return reply.code(status).type('application/json').send(replyEnvelope(outcomes));
   });
 
-  // The engines' readiness rides along: which operations can run, and why the others cannot.
-  app.get('/healthz', async (_req, reply) => reply.type('application/json').send(JSON.stringify({ status: 'ok', ...(deps.health ? await deps.health() : {}) })));
+  // The engines' readiness rides along: which operations can run, and why the others cannot. A
+  // server whose storage fails is not healthy, even though it still answers: a load balancer or
+  // supervisor should take it out of service (the reason goes to the log, not to the caller).
+  app.get('/healthz', async (_req, reply) => {
+    try {
+      await deps.probeStorage?.();
+    } catch (err) {
+      deps.log.error({ err }, 'health check: storage failed');
+      return reply.code(503).type('application/json').send('{"status":"unavailable","storage":"failing"}');
+    }
+    return reply.type('application/json').send(JSON.stringify({ status: 'ok', ...(deps.health ? await deps.health() : {}) }));
+  });
 
-  app.get('/metrics', async (_req, reply) =>
-    reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
-  );
+  const metricsEndpoint = deps.metricsEndpoint ?? { onApiPort: true, token: undefined };
+  if (metricsEndpoint.onApiPort) {
+    app.get('/metrics', async (req, reply) => {
+      if (!metricsAuthorized(req.headers.authorization, metricsEndpoint.token)) throw refuseMetrics();
+      return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+    });
+  }
 
   app.get<{ Params: { token: string; file: string } }>('/media/:token/:file', async (req, reply) => {
-    const match = /^([0-9a-fA-F-]{36})\.(jpg|png|webp)$/.exec(req.params.file);
+    const match = /^([0-9a-fA-F-]{36})\.(jpg|png|webp|svg)$/.exec(req.params.file);
     const record = match && isCanonicalUuid(match[1]) ? await deps.ledger.findMediaForServing(match[1]) : undefined;
     const given = Buffer.from(req.params.token);
     if (!record || record.format !== match?.[2] || given.length !== record.accessToken.length || !timingSafeEqual(given, Buffer.from(record.accessToken))) {
       throw new ProtocolError('notFound', 'No media exists at this URL.');
     }
     const data = await deps.media.read(record);
+    if (record.format === 'svg') reply.headers(SVG_HEADERS);
     return reply
       .type(CONTENT_TYPES[record.format])
       .header('cache-control', 'private, max-age=31536000, immutable')
@@ -224,7 +249,9 @@ function answerClientError(err: Error & { code?: string }, socket: Socket, deps:
       : err.code === 'HPE_HEADER_OVERFLOW'
         ? new ProtocolError('headersTooLarge', 'The request headers are larger than this server accepts.')
         : new ProtocolError('invalidPayload', 'The HTTP request could not be read.');
-  deps.log.debug({ err }, 'HTTP request refused by the parser');
+  // Never the error object itself: Node attaches the bytes it had read (`rawPacket`), which hold
+  // the Authorization header and the body, credentials included.
+  deps.log.debug({ code: err.code, reason: err.message }, 'HTTP request refused by the parser');
   deps.metrics.requests.inc({ transport: 'rest', status: problem.status });
   if (!socket.writable) {
     socket.destroy();

@@ -19,6 +19,8 @@ import type { AccountStore, Organization, SessionStore } from '../ledger/types.j
 import type { Metrics } from '../metrics.js';
 import type { TaskDispatcher } from '../tasks/dispatch.js';
 import { invalidApiKey } from './http.js';
+import { MAX_HEADER_COUNT, tooManyHeaders } from './header-count.js';
+import { SendBackpressure, type BackpressureLimits } from './send-backpressure.js';
 
 export interface WebSocketDeps {
   dispatcher: TaskDispatcher;
@@ -32,17 +34,31 @@ export interface WebSocketDeps {
   idleMs: number;
   /** Keep frames a closed socket could not receive this long, for a resumed session. */
   resumeMs: number;
+  /** When to stop reading a socket whose frames are not being read, and when to close it. */
+  backpressure: BackpressureLimits;
 }
 
 const PONG_FRAME = '{"data":[{"taskType":"ping","pong":true}]}';
 /** How long shutdown waits for running tasks before closing sockets. */
 const SHUTDOWN_WAIT_MS = 30_000;
 
-/** Close codes: 1000 idle, 1001 shutdown, 1008 failed authentication, 4000 session taken over. */
+/**
+ * Close codes: 1000 idle, 1001 shutdown, 1008 repeated failed authentication or too many messages
+ * before authenticating, 4000 session taken over, 4001 the client does not read its frames.
+ */
 const CLOSE_IDLE = 1000;
 const CLOSE_SHUTDOWN = 1001;
-const CLOSE_AUTH_FAILED = 1008;
+const CLOSE_POLICY = 1008;
 const CLOSE_SESSION_MOVED = 4000;
+const CLOSE_NOT_READING = 4001;
+
+/** Failed authentications an unauthenticated socket may make; the last one's answer is followed by a close. */
+const MAX_AUTH_FAILURES = 3;
+/** Messages a socket may send before it authenticates (pings and refused tasks cost the server too). */
+const MAX_UNAUTHENTICATED_MESSAGES = 10;
+/** Messages received but not yet read, and task groups running, above which a socket is not read. */
+const MAX_QUEUED_MESSAGES = 16;
+const MAX_TASKS_IN_FLIGHT = 1_000;
 
 /**
  * A connectionSessionUUID and what belongs to it in this process: the organization and the socket
@@ -125,6 +141,11 @@ class Connection {
   private idleTimer: NodeJS.Timeout;
   /** Messages are read one after another (an authentication must finish before the next message). */
   private reading: Promise<void> = Promise.resolve();
+  private queuedMessages = 0;
+  private tasksInFlight = 0;
+  private authFailures = 0;
+  private unauthenticatedMessages = 0;
+  private readonly flow: SendBackpressure;
 
   constructor(
     readonly ws: WebSocket,
@@ -132,18 +153,41 @@ class Connection {
   ) {
     this.idleTimer = setTimeout(() => this.checkIdle(), gateway.idleMs);
     this.idleTimer.unref();
+    this.flow = new SendBackpressure(
+      ws,
+      gateway.deps.backpressure,
+      () => this.queuedMessages > MAX_QUEUED_MESSAGES || this.tasksInFlight > MAX_TASKS_IN_FLIGHT,
+      (bufferedBytes) => {
+        this.gateway.log.warn(
+          { connectionSessionUUID: this.session?.uuid, bufferedBytes, closeCode: CLOSE_NOT_READING },
+          'closing a WebSocket whose client does not read its frames',
+        );
+        this.ws.close(CLOSE_NOT_READING, 'the client does not read its frames');
+        // The close frame waits behind the unread ones; the socket goes at once.
+        setTimeout(() => this.ws.terminate(), 1_000).unref();
+      },
+    );
     ws.on('message', (data, isBinary) => {
       this.touch();
-      this.reading = this.reading.then(() => this.read(data, isBinary)).catch((err: unknown) => {
-        this.gateway.log.error({ err }, 'WebSocket message failed');
-        this.sendError(new ProtocolError('internalServerError', 'The server failed to read this message.'));
-      });
+      this.queuedMessages++;
+      this.flow.check();
+      this.reading = this.reading
+        .then(() => this.read(data, isBinary))
+        .catch((err: unknown) => {
+          this.gateway.log.error({ err }, 'WebSocket message failed');
+          this.sendError(new ProtocolError('internalServerError', 'The server failed to read this message.'));
+        })
+        .finally(() => {
+          this.queuedMessages--;
+          this.flow.check();
+        });
     });
     ws.on('ping', () => this.touch());
     ws.on('pong', () => this.touch());
     ws.on('error', (err) => this.gateway.log.debug({ err }, 'WebSocket error'));
     ws.on('close', () => {
       clearTimeout(this.idleTimer);
+      this.flow.stop();
       this.session?.detach(this);
       this.gateway.dropConnection(this);
     });
@@ -154,6 +198,7 @@ class Connection {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
     this.touch();
     this.ws.send(frame, done);
+    this.flow.check();
     return true;
   }
 
@@ -205,8 +250,14 @@ class Connection {
 
     if (fieldOf(elements[0]!, 'taskType') === 'authentication') {
       const ok = await this.authenticate(elements[0]!.value as Record<string, unknown>);
-      if (!ok) return;
+      // An authenticated socket ignores the rest of a message whose authentication failed; on an
+      // unauthenticated one its tasks are refused one by one below, as before any authentication.
+      if (!ok && (this.session || this.ws.readyState !== WebSocket.OPEN)) return;
       elements = elements.slice(1);
+    } else if (!this.session && ++this.unauthenticatedMessages > MAX_UNAUTHENTICATED_MESSAGES) {
+      this.gateway.log.info({ closeCode: CLOSE_POLICY }, 'closing a WebSocket that sent too many messages without authenticating');
+      this.ws.close(CLOSE_POLICY, 'authenticate first');
+      return;
     }
     if (elements.length > limits.maxTasksPerMessage) {
       this.sendError(new ProtocolError('tooManyTasks', `A message may hold at most ${limits.maxTasksPerMessage} tasks.`));
@@ -222,7 +273,13 @@ class Connection {
       for (const element of tasks) this.refuseUnauthenticated(element);
       return;
     }
-    for (const group of groupByTaskUUID(tasks)) this.gateway.run(group, session);
+    for (const group of groupByTaskUUID(tasks)) {
+      this.tasksInFlight++;
+      void this.gateway.run(group, session).finally(() => {
+        this.tasksInFlight--;
+        this.flow.check();
+      });
+    }
   }
 
   /** The authentication task: a new session, or the resumed one named by connectionSessionUUID. */
@@ -243,11 +300,15 @@ class Connection {
         this.sendError(problem, { taskType: 'authentication' });
         return false;
       }
-      // The documented plural `errors`, plus a mirror `error` object that @runware/sdk's
-      // authentication step reads (CLIENTS.md §1); then the socket is closed.
-      const error = problem.toObject({ taskType: 'authentication' });
-      const frame = JSON.stringify({ errors: [error], error });
-      if (!this.send(frame, () => this.ws.close(CLOSE_AUTH_FAILED, 'authentication failed'))) this.ws.terminate();
+      // The documented plural `errors` only, and the socket stays open (a client may try again
+      // with another key); a few failures in a row close it, so guessing keys costs connections.
+      const frame = JSON.stringify({ errors: [problem.toObject({ taskType: 'authentication' })] });
+      if (++this.authFailures < MAX_AUTH_FAILURES) {
+        this.send(frame);
+        return false;
+      }
+      this.gateway.log.info({ closeCode: CLOSE_POLICY, failures: this.authFailures }, 'closing a WebSocket after repeated failed authentication');
+      if (!this.send(frame, () => this.ws.close(CLOSE_POLICY, 'authentication failed'))) this.ws.terminate();
       return false;
     }
     if (this.session && this.session.org.id !== org.id) {
@@ -326,6 +387,7 @@ export class WebSocketGateway {
       if (path !== '/v1' && path !== '/v1/') {
         return rejectUpgrade(socket, 404, errorObject('notFound', `Nothing is served at ${path}; the WebSocket endpoint is /v1.`));
       }
+      if (req.rawHeaders.length / 2 > MAX_HEADER_COUNT) return rejectUpgrade(socket, 431, tooManyHeaders().toObject());
       if (this.closing) return rejectUpgrade(socket, 503, errorObject('serviceUnavailable', 'The server is shutting down.'));
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         this.connections.add(new Connection(ws, this));
@@ -333,13 +395,13 @@ export class WebSocketGateway {
     });
   }
 
-  /** Runs one task group (the objects sharing a taskUUID) and delivers its answer to the session. */
-  run(group: RequestElement[], session: Session): void {
+  /** Runs one task group (the objects sharing a taskUUID) and delivers its answer to the session; settles once delivered. */
+  run(group: RequestElement[], session: Session): Promise<void> {
     if (this.closing) {
       for (const element of group) {
         session.deliver(JSON.stringify({ errors: [new ProtocolError('serviceUnavailable', 'The server is shutting down.').toObject(contextOf(element))] }));
       }
-      return;
+      return Promise.resolve();
     }
     const job = this.deps.dispatcher
       .dispatch(group, session.org, 'websocket')
@@ -357,6 +419,7 @@ export class WebSocketGateway {
       })
       .finally(() => this.running.delete(job));
     this.running.add(job);
+    return job;
   }
 
   /**

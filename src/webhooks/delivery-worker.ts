@@ -22,6 +22,11 @@ export interface DeliveryPolicy {
   backoffMaxMs: number;
   /** Deliveries in flight at once. */
   concurrency?: number;
+  /**
+   * One organization's deliveries in flight at once, on all replicas (0: no cap): a receiver that
+   * never answers holds its organization's slots for a timeout each, not everyone's.
+   */
+  perOrgConcurrency?: number;
   /** How often to look for due deliveries when told of nothing. */
   pollMs?: number;
 }
@@ -91,7 +96,7 @@ export class DeliveryWorker {
         const free = this.concurrency - this.inflight.size;
         const now = Date.now();
         // A claim lasts as long as an attempt can, plus a margin; then another process may retry it.
-        const claimed = free > 0 ? await this.deps.store.claimDue(this.owner, now, free, this.policy.timeoutMs + 30_000) : [];
+        const claimed = free > 0 ? await this.deps.store.claimDue(this.owner, now, free, this.policy.timeoutMs + 30_000, this.policy.perOrgConcurrency ?? 0) : [];
         for (const d of claimed) {
           const attempt: Promise<void> = this.attempt(d)
             .catch((err: unknown) => this.deps.log.error({ err, deliveryId: d.id }, 'recording a delivery attempt failed'))
@@ -103,8 +108,10 @@ export class DeliveryWorker {
         }
         if (claimed.length > 0 && claimed.length === free) continue;
         const due = await this.deps.store.nextDueAt();
-        // (At least a few ms: rows another replica holds locked may look due a moment longer.)
-        if (due !== undefined) wait = Math.max(5, Math.min(wait, due - Date.now()));
+        // A delivery already due that this claim left is held back by its organization's cap (or
+        // another replica just took it): it waits for an attempt to end (the doorbell) or the poll,
+        // rather than for a few ms again and again.
+        if (due !== undefined) wait = due <= now ? this.pollMs : Math.max(5, Math.min(wait, due - Date.now()));
       } catch (err) {
         this.deps.log.error({ err }, 'looking for due deliveries failed');
       }

@@ -22,24 +22,43 @@ for (const cidr of ['::/96', '100::/64', '2001:db8::/32', 'fc00::/7', 'fe80::/10
   NON_PUBLIC.addSubnet(net!, Number(bits), 'ipv6');
 }
 
-/** Whether an address is publicly routable; IPv4 inside IPv6 (mapped, NAT64) is judged as IPv4. */
+/**
+ * Whether an address is publicly routable. An IPv6 address that carries an IPv4 address (mapped,
+ * translated, NAT64, 6to4) is judged by the IPv4 address it carries, since that is where a packet
+ * to it ends up.
+ */
 export function isPublicAddress(address: string): boolean {
   const family = isIP(address);
   if (family === 4) return !NON_PUBLIC.check(address, 'ipv4');
   if (family !== 6) return false;
   const embedded = embeddedIpv4(address);
-  if (embedded !== undefined) return !NON_PUBLIC.check(embedded, 'ipv4');
+  if (embedded !== undefined) return embedded.every((v4) => !NON_PUBLIC.check(v4, 'ipv4'));
   return !NON_PUBLIC.check(address, 'ipv6');
 }
 
-/** The IPv4 address inside an IPv4-mapped (::ffff:a.b.c.d) or NAT64 (64:ff9b::a.b.c.d) address. */
-function embeddedIpv4(address: string): string | undefined {
-  const groups = expandIpv6(address);
-  if (!groups) return undefined;
-  const mapped = groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff;
-  const nat64 = groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((g) => g === 0);
-  if (!mapped && !nat64) return undefined;
-  return [groups[6]! >> 8, groups[6]! & 0xff, groups[7]! >> 8, groups[7]! & 0xff].join('.');
+/**
+ * The IPv4 addresses an IPv6 address carries: IPv4-mapped `::ffff:a.b.c.d`, IPv4-translated
+ * `::ffff:0:a.b.c.d` (RFC 6145), well-known NAT64 `64:ff9b::a.b.c.d`, 6to4 `2002:aabb:ccdd::`
+ * (RFC 3056), and for the local-use NAT64 prefix `64:ff9b:1::/48` (RFC 8215) every place RFC 6052
+ * may put it (the operator picks a prefix of 48, 56, 64 or 96 bits inside it, which the address
+ * does not tell). Undefined for an address that carries none.
+ */
+function embeddedIpv4(address: string): string[] | undefined {
+  const g = expandIpv6(address);
+  if (!g) return undefined;
+  const zero = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
+  const v4 = (hi: number, lo: number) => [hi >> 8, hi & 0xff, lo >> 8, lo & 0xff].join('.');
+  if (zero(0, 5) && g[5] === 0xffff) return [v4(g[6]!, g[7]!)];
+  if (zero(0, 4) && g[4] === 0xffff && g[5] === 0) return [v4(g[6]!, g[7]!)];
+  if (g[0] === 0x64 && g[1] === 0xff9b && zero(2, 6)) return [v4(g[6]!, g[7]!)];
+  if (g[0] === 0x2002) return [v4(g[1]!, g[2]!)];
+  if (g[0] === 0x64 && g[1] === 0xff9b && g[2] === 1) {
+    // Bits 64–71 (the "u" octet) never hold address bits.
+    const bytes = g.flatMap((x) => [x >> 8, x & 0xff]);
+    const at = (...i: number[]) => i.map((k) => bytes[k]).join('.');
+    return [at(6, 7, 9, 10), at(7, 9, 10, 11), at(9, 10, 11, 12), at(12, 13, 14, 15)];
+  }
+  return undefined;
 }
 
 function expandIpv6(address: string): number[] | undefined {

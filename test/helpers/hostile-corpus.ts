@@ -140,10 +140,13 @@ function envelopeError(status: number, code: string): Outcome {
   return { kind: 'error', status, code, fields: { taskUUID: undefined, taskType: undefined } };
 }
 
-/** The error a task answers: it echoes its taskType and taskUUID when those are strings. */
+/** An echoed value as the server bounds it: up to 256 characters, a longer one cut to 255 and '…'. */
+const bounded = (v: string) => (v.length <= 256 ? v : `${v.slice(0, 255)}…`);
+
+/** The error a task answers: it echoes its taskType and taskUUID when those are strings (bounded). */
 function taskError(task: Task, code: string, fields: Record<string, unknown> = {}): Outcome {
   const status = code === 'taskNotFound' ? 404 : code === 'invalidApiKey' || code === 'missingApiKey' ? 401 : 400;
-  const echo = (k: string) => (typeof task[k] === 'string' ? task[k] : undefined);
+  const echo = (k: string) => (typeof task[k] === 'string' ? bounded(task[k]) : undefined);
   return { kind: 'error', status, code, fields: { taskType: echo('taskType'), taskUUID: echo('taskUUID'), ...fields } };
 }
 

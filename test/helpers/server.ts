@@ -108,7 +108,10 @@ export async function databaseText(dataDir: string): Promise<string> {
 function sqliteText(file: string): string {
   const db = new Database(file, { readonly: true });
   try {
-    const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).pluck().all() as string[];
+    // Virtual tables are left out: the text index (tasks_text) cannot be read row by row; what it
+    // holds is in its shadow tables (tasks_text_data, …), read like any other, and it is fed only
+    // the request texts the tasks table holds.
+    const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'`).pluck().all() as string[];
     const parts: string[] = [];
     for (const table of tables) {
       for (const row of db.prepare(`SELECT * FROM "${table}"`).all() as Record<string, unknown>[]) {

@@ -6,6 +6,8 @@ import type { ModelInfo, ModelStandIn } from '../engine.js';
 import type { OperationName } from './operation.js';
 import { imageInferenceModels } from './models/image-inference.js';
 import { upscaleModels } from './models/upscale.js';
+import { removeBackgroundModels } from './models/remove-background.js';
+import { vectorizeModels } from './models/vectorize.js';
 
 export interface BuiltinModel extends ModelInfo {
   /** The operations a task on this model runs. */
@@ -14,4 +16,4 @@ export interface BuiltinModel extends ModelInfo {
   standsIn: ModelStandIn[];
 }
 
-export const BUILTIN_MODELS: readonly BuiltinModel[] = [...imageInferenceModels, ...upscaleModels];
+export const BUILTIN_MODELS: readonly BuiltinModel[] = [...imageInferenceModels, ...upscaleModels, ...removeBackgroundModels, ...vectorizeModels];

@@ -3,6 +3,7 @@
 // everything to one schema (tests give each suite its own).
 
 import pg from 'pg';
+import { storageUnavailable } from '../../protocol/errors.js';
 import { MIGRATIONS } from './migrations.js';
 
 // BIGINT columns hold millisecond timestamps, well inside a double's exact range.
@@ -29,6 +30,10 @@ export async function openPool(options: PgOptions): Promise<PgPool> {
   pool.on('error', () => {
     /* an idle client died (server restart); the pool replaces it on next use */
   });
+  // Every statement of the backend runs through pool.query or inTransaction: both say which of
+  // their failures mean the database is unavailable.
+  const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+  pool.query = ((...args: unknown[]) => query(...args).catch((err: unknown) => Promise.reject(unavailable(err)))) as typeof pool.query;
   // A schema named in the URL (`?options=-c search_path=X`) is created too, like the option's.
   const target = schema ?? schemaInUrl(options.connectionString);
   if (target) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${target}`);
@@ -76,7 +81,7 @@ export async function migrate(pool: PgPool): Promise<number[]> {
 
 /** Runs `work` in a transaction on one pooled client. */
 export async function inTransaction<T>(pool: PgPool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+  const client = await pool.connect().catch((err: unknown) => Promise.reject(unavailable(err)));
   try {
     await client.query('BEGIN');
     const result = await work(client);
@@ -84,8 +89,32 @@ export async function inTransaction<T>(pool: PgPool, work: (client: pg.PoolClien
     return result;
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
+    throw unavailable(err);
   } finally {
     client.release();
   }
+}
+
+/**
+ * SQLSTATE classes that mean the database cannot serve writes right now rather than that this
+ * write was wrong: 08 connection exception, 53 insufficient resources (disk full, out of memory,
+ * too many connections), 57 operator intervention (shutdown, recovery), 58 system error (I/O).
+ */
+const UNAVAILABLE_SQLSTATE = /^(08|53|57|58)/;
+/** The same, seen by the driver before PostgreSQL could answer (refused, reset or dropped connections). */
+const UNAVAILABLE_NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']);
+
+/**
+ * A failure that means PostgreSQL is unavailable becomes the caller's serviceUnavailable (nothing
+ * of the write was committed; a retry later works), the error kept as its cause for the log;
+ * anything else (a constraint, a value the database refused) passes through unchanged.
+ */
+export function unavailable(err: unknown): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : '';
+  const down =
+    (typeof code === 'string' && (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_NETWORK.has(code))) ||
+    /^Connection terminated|timeout exceeded when trying to connect/.test(message);
+  if (!down) return err;
+  return storageUnavailable('The task ledger cannot record writes right now (its database is unreachable or failing); nothing was recorded. Retry later.', err);
 }

@@ -4,20 +4,30 @@
 
 import type { DeliveryAttempt, DeliveryRecord, DeliveryStore, PendingDelivery } from '../types.js';
 import { deliveryRecords, pendingDeliveryFromRow, uuidKey as key, type AttemptRow, type DeliveryRow } from '../rows.js';
+import { dollarParams, fairDeliveriesSql } from '../fair-share.js';
 import { inTransaction, type PgPool } from './database.js';
+
+/** Advisory lock key of delivery claims (see the queue's). */
+const DELIVERY_CLAIM_LOCK = 0x72746476; // 'rtdv'
 
 export class PostgresDeliveryStore implements DeliveryStore {
   constructor(private readonly pool: PgPool) {}
 
-  async claimDue(owner: string, now: number, limit: number, leaseMs: number): Promise<PendingDelivery[]> {
-    const { rows } = await this.pool.query<DeliveryRow>(
-      `UPDATE deliveries SET owner = $1, next_attempt_at = $2
-       WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_at <= $3
-                    ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
-       RETURNING *`,
-      [owner, now + leaseMs, now, limit],
-    );
-    return rows.map(pendingDeliveryFromRow);
+  async claimDue(owner: string, now: number, limit: number, leaseMs: number, perOrgLimit = 0): Promise<PendingDelivery[]> {
+    return inTransaction(this.pool, async (client) => {
+      // One claim at a time across replicas, so the mid-attempt counts each reads are current
+      // (replicas never send the same attempt twice, and a cap holds on all of them together).
+      await client.query('SELECT pg_advisory_xact_lock($1)', [DELIVERY_CLAIM_LOCK]);
+      const values: unknown[] = [owner, now + leaseMs, now];
+      const fair = fairDeliveriesSql(dollarParams(values), now, limit, perOrgLimit);
+      const { rows } = await client.query<DeliveryRow>(
+        `UPDATE deliveries SET owner = $1, next_attempt_at = $2
+         WHERE id IN (${fair}) AND state = 'pending' AND next_attempt_at <= $3
+         RETURNING *`,
+        values,
+      );
+      return rows.map(pendingDeliveryFromRow);
+    });
   }
 
   async releaseAbandonedDeliveries(): Promise<number> {

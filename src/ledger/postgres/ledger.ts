@@ -16,7 +16,8 @@ import type {
   TaskPage,
 } from '../types.js';
 import { DELIVERY_COLUMNS, deliveryValues, mediaFromRow, taskFromRow, uuidKey as key, type MediaRow, type TaskRow } from '../rows.js';
-import { countSql, countsFrom, pageFrom, taskPageSql, type SqlDialect } from '../task-query.js';
+import { containsPattern, countSql, countsFrom, pageFrom, taskPageSql, type SqlDialect } from '../task-query.js';
+import { startsWithWordChar } from '../text-search.js';
 import { inTransaction, type PgPool } from './database.js';
 import type pg from 'pg';
 
@@ -50,12 +51,9 @@ export class PostgresTaskLedger implements TaskLedger {
     });
   }
 
-  async completeTask(c: TaskCompletion): Promise<void> {
-    if (c.media.length === 0 && (c.deliveries ?? []).length === 0) {
-      await updateCompletion(this.pool, c);
-      return;
-    }
-    await inTransaction(this.pool, (client) => applyCompletion(client, c));
+  async completeTask(c: TaskCompletion): Promise<boolean> {
+    if (c.media.length === 0 && (c.deliveries ?? []).length === 0) return updateCompletion(this.pool, c);
+    return inTransaction(this.pool, (client) => applyCompletion(client, c));
   }
 
   async findTask(orgId: string, taskUUID: string): Promise<StoredTask | undefined> {
@@ -185,19 +183,25 @@ export class PostgresTaskLedger implements TaskLedger {
   }
 }
 
-/** Writes a completion (media, deliveries, final state) on a client inside a transaction. */
-export async function applyCompletion(client: pg.PoolClient, c: TaskCompletion): Promise<void> {
+/**
+ * Writes a completion on a client inside a transaction: the task's final state, and with it its
+ * media and deliveries; none of them when the task had already finished (false).
+ */
+export async function applyCompletion(client: pg.PoolClient, c: TaskCompletion): Promise<boolean> {
+  if (!(await updateCompletion(client, c))) return false;
   for (const m of c.media) await insertMedia(client, m);
   await insertDeliveries(client, c.deliveries ?? []);
-  await updateCompletion(client, c);
+  return true;
 }
 
-function updateCompletion(db: pg.Pool | pg.PoolClient, c: TaskCompletion) {
-  return db.query(
+/** Ends a task still processing (a finished task is final); false when there was none. */
+async function updateCompletion(db: pg.Pool | pg.PoolClient, c: TaskCompletion): Promise<boolean> {
+  const res = await db.query(
     `UPDATE tasks SET status = $3, response_text = $4, cost = $5, error_code = $6, engine = $7, completed_at = $8
-     WHERE org_id = $1 AND task_uuid = $2 AND (NOT $9 OR status = 'processing')`,
-    [c.orgId, key(c.taskUUID), c.status, c.responseText, c.cost, c.errorCode, c.engine, c.completedAt, c.onlyIfProcessing === true],
+     WHERE org_id = $1 AND task_uuid = $2 AND status = 'processing'`,
+    [c.orgId, key(c.taskUUID), c.status, c.responseText, c.cost, c.errorCode, c.engine, c.completedAt],
   );
+  return res.rowCount === 1;
 }
 
 export async function insertDeliveries(client: pg.PoolClient, deliveries: readonly NewDelivery[]): Promise<void> {
@@ -231,5 +235,13 @@ function dialect(params: unknown[]): SqlDialect {
     likeOperator: 'ILIKE',
     requestText: 'request_text',
     orgCondition: (placeholder) => `org_id = ${placeholder}`,
+    textCondition(text) {
+      // The same match as SQLite's word index (text-search.ts): ILIKE finds the substring through
+      // the trigram index (migration 9); the regular expression keeps those at a word start.
+      const like = `request_text ILIKE ${this.param(containsPattern(text))} ESCAPE '\\'`;
+      if (!startsWithWordChar(text)) return like;
+      const literal = text.replace(/[^\p{L}\p{N}]/gu, (c) => `\\${c}`);
+      return `${like} AND request_text ~* ${this.param(`(^|[^[:alnum:]])${literal}`)}`;
+    },
   };
 }

@@ -189,15 +189,33 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
-    // Placeholder: version 8 belongs to another change being made at the same time; its real
-    // migration replaces this line when the changes are merged.
+    // Version 8 fences job writes: every claim of a job takes the next claim token, and results
+    // and completions are taken only under the job's latest claim, so a replica whose lease ran
+    // out (paused, partitioned) cannot overwrite what the replica that took the job over recorded.
     version: 8,
-    sql: `SELECT 1;`,
+    sql: `ALTER TABLE jobs ADD COLUMN claim_token BIGINT NOT NULL DEFAULT 0;`,
   },
   {
-    // Placeholder for version 9, like 8.
+    // History text search (docs/explorer.md): a trigram index of request texts, which ILIKE
+    // '%…%' searches use instead of reading every row. pg_trgm ships with PostgreSQL (contrib)
+    // and is a trusted extension; where it cannot be created (no privilege, not installed) the
+    // search still works, by a scan inside PostgreSQL. The index is built for the rows that exist.
     version: 9,
-    sql: `SELECT 1;`,
+    sql: `
+      DO $$
+      DECLARE trgm_schema TEXT;
+      BEGIN
+        BEGIN
+          CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;
+        EXCEPTION WHEN insufficient_privilege OR undefined_file OR feature_not_supported OR invalid_schema_name THEN
+          RAISE NOTICE 'pg_trgm is not available: history text search reads every row';
+        END;
+        SELECT n.nspname INTO trgm_schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm';
+        IF trgm_schema IS NOT NULL THEN
+          EXECUTE format('CREATE INDEX tasks_request_trigrams ON tasks USING gin (request_text %I.gin_trgm_ops)', trgm_schema);
+        END IF;
+      END $$;
+    `,
   },
   {
     // The dashboard and "run again" (docs/explorer.md):

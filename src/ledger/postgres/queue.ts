@@ -5,8 +5,14 @@
 
 import type { MediaRecord, NewDelivery, NewTask, QueuedJob, RecordOutcome, ResultItem, StoredTask, TaskCompletion, TaskQueue } from '../types.js';
 import { itemFromRow, taskFromRow, uuidKey as key, type ItemRow, type TaskRow } from '../rows.js';
+import { dollarParams, fairJobsSql } from '../fair-share.js';
 import { inTransaction, type PgPool } from './database.js';
 import { applyCompletion, insertDeliveries, insertMedia, type PostgresTaskLedger } from './ledger.js';
+import { JobLeaseLost } from '../job-lease.js';
+import type pg from 'pg';
+
+/** Advisory lock key of job claims (any constant other than the migration lock's). */
+const JOB_CLAIM_LOCK = 0x72746a62; // 'rtjb'
 
 export class PostgresTaskQueue implements TaskQueue {
   constructor(
@@ -30,18 +36,26 @@ export class PostgresTaskQueue implements TaskQueue {
     });
   }
 
-  async claimNext(owner: string, leaseMs: number, limit: number): Promise<QueuedJob[]> {
-    const now = Date.now();
-    const { rows } = await this.pool.query<{ seq: number; org_id: string; task_uuid: string; attempts: number; enqueued_at: number }>(
-      `UPDATE jobs SET state = 'running', owner = $1, lease_until = $2, attempts = attempts + 1
-       WHERE seq IN (SELECT seq FROM jobs WHERE state = 'queued' OR (state = 'running' AND lease_until < $3)
-                     ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)
-       RETURNING seq, org_id, task_uuid, attempts, enqueued_at`,
-      [owner, now + leaseMs, now, limit],
-    );
-    return rows
-      .sort((a, b) => a.seq - b.seq)
-      .map((row) => ({ orgId: row.org_id, taskUUID: row.task_uuid, attempts: row.attempts, enqueuedAt: row.enqueued_at }));
+  async claimNext(owner: string, leaseMs: number, limit: number, perOrgLimit = 0): Promise<QueuedJob[]> {
+    return inTransaction(this.pool, async (client) => {
+      // Claims take turns across replicas, so each sees the running counts the one before left
+      // (a cap counted by two claims at once could be passed); a claim is one short statement.
+      await client.query('SELECT pg_advisory_xact_lock($1)', [JOB_CLAIM_LOCK]);
+      const now = Date.now();
+      const values: unknown[] = [owner, now + leaseMs, now];
+      const fair = fairJobsSql(dollarParams(values), now, limit, perOrgLimit);
+      const { rows } = await client.query<{ seq: number; org_id: string; task_uuid: string; attempts: number; enqueued_at: number; claim_token: number; turn: string }>(
+        `UPDATE jobs SET state = 'running', owner = $1, lease_until = $2, attempts = attempts + 1, claim_token = claim_token + 1
+         FROM (${fair}) fair
+         WHERE jobs.seq = fair.seq AND (jobs.state = 'queued' OR (jobs.state = 'running' AND jobs.lease_until < $3))
+         RETURNING jobs.seq, jobs.org_id, jobs.task_uuid, jobs.attempts, jobs.enqueued_at, jobs.claim_token, fair.turn`,
+        values,
+      );
+      // In the order the turns give (RETURNING keeps none).
+      return rows
+        .sort((a, b) => Number(a.turn) - Number(b.turn) || a.seq - b.seq)
+        .map((row) => ({ orgId: row.org_id, taskUUID: row.task_uuid, attempts: row.attempts, enqueuedAt: row.enqueued_at, claim: row.claim_token }));
+    });
   }
 
   async renewLeases(owner: string, leaseMs: number): Promise<void> {
@@ -56,8 +70,14 @@ export class PostgresTaskQueue implements TaskQueue {
     return res.rowCount ?? 0;
   }
 
-  async recordItem(orgId: string, taskUUID: string, item: ResultItem, media: MediaRecord[], deliveries: NewDelivery[]): Promise<void> {
+  async recordItem(orgId: string, taskUUID: string, item: ResultItem, media: MediaRecord[], deliveries: NewDelivery[], claim: number): Promise<void> {
     await inTransaction(this.pool, async (client) => {
+      // The job row stays locked until the commit, so no claim can slip in between the check and the write.
+      const held = await client.query(
+        `SELECT 1 FROM jobs WHERE org_id = $1 AND task_uuid = $2 AND state = 'running' AND claim_token = $3 FOR UPDATE`,
+        [orgId, key(taskUUID), claim],
+      );
+      if (held.rowCount !== 1) throw new JobLeaseLost(taskUUID, claim);
       const res = await client.query(
         `INSERT INTO task_items (org_id, task_uuid, item_index, status, item_text, created_at) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (org_id, task_uuid, item_index) DO NOTHING`,
@@ -78,10 +98,10 @@ export class PostgresTaskQueue implements TaskQueue {
     return rows.map(itemFromRow);
   }
 
-  async finishJob(c: TaskCompletion): Promise<void> {
+  async finishJob(c: TaskCompletion, claim: number): Promise<void> {
     await inTransaction(this.pool, async (client) => {
+      await removeHeldJob(client, c.orgId, c.taskUUID, claim);
       await applyCompletion(client, c);
-      await client.query('DELETE FROM jobs WHERE org_id = $1 AND task_uuid = $2', [c.orgId, key(c.taskUUID)]);
     });
   }
 
@@ -125,4 +145,14 @@ export class PostgresTaskQueue implements TaskQueue {
     for (const r of rows) if (r.state === 'queued' || r.state === 'running') counts[r.state] = Number(r.n);
     return counts;
   }
+}
+
+/** Removes the job if `claim` still holds it (locking it until the commit); otherwise JobLeaseLost. */
+async function removeHeldJob(client: pg.PoolClient, orgId: string, taskUUID: string, claim: number): Promise<void> {
+  const res = await client.query(`DELETE FROM jobs WHERE org_id = $1 AND task_uuid = $2 AND state = 'running' AND claim_token = $3`, [
+    orgId,
+    key(taskUUID),
+    claim,
+  ]);
+  if (res.rowCount !== 1) throw new JobLeaseLost(taskUUID, claim);
 }

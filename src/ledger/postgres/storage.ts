@@ -13,6 +13,8 @@ import { PostgresTaskQueue } from './queue.js';
 import { PostgresAggregateStore } from './aggregates.js';
 import { PostgresTaskLinkStore } from './task-links.js';
 
+const PROBE_TIMEOUT_MS = 2000;
+
 export async function openPostgresStorage(options: PgOptions & { migrate?: boolean }): Promise<Storage> {
   const pool = await openPool(options);
   try {
@@ -33,6 +35,16 @@ export async function openPostgresStorage(options: PgOptions & { migrate?: boole
     sessions: new PostgresSessionStore(pool),
     aggregates: new PostgresAggregateStore(pool),
     links: new PostgresTaskLinkStore(pool),
+    async probe() {
+      // The pool waits for a connection without limit; a probe must answer, so it gives up after a while.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`PostgreSQL did not answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS)));
+      try {
+        await Promise.race([pool.query('SELECT 1 FROM schema_migrations LIMIT 1'), late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
     async close() {
       if (!pool.ended) await pool.end();
     },

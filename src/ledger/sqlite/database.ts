@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import { storageUnavailable, type ProtocolError } from '../../protocol/errors.js';
 import { MIGRATIONS } from './migrations.js';
 import { unpackRequestText } from '../packed-texts.js';
+import { containsAtWordStart } from '../text-search.js';
 import { uuidLookupKey } from './uuid-key.js';
 
 export type SqliteDatabase = Database.Database;
@@ -25,6 +26,11 @@ export function openDatabase(file: string, options: { migrate?: boolean } = {}):
   // SQL functions the schema and the queries rely on (migration 6, text search of packed rows).
   db.function('runtrail_uuid_key', { deterministic: true }, (uuid) => (typeof uuid === 'string' ? uuidLookupKey(uuid) : 0));
   db.function('runtrail_request_text', { deterministic: true }, (packed) => (packed instanceof Uint8Array ? unpackRequestText(packed) : null));
+  // The exact check of a text search's candidates (text-search.ts): the plain request, or the packed one unpacked.
+  db.function('runtrail_text_has', { deterministic: true }, (plain, packed, needle) => {
+    const text = typeof plain === 'string' ? plain : packed instanceof Uint8Array ? unpackRequestText(packed) : '';
+    return typeof needle === 'string' && containsAtWordStart(text, needle) ? 1 : 0;
+  });
   if (options.migrate !== false) migrate(db);
   return db;
 }

@@ -4,6 +4,7 @@
 
 import type { DeliveryAttempt, DeliveryRecord, DeliveryStore, PendingDelivery } from '../types.js';
 import { deliveryRecords, pendingDeliveryFromRow, uuidKey as key, type AttemptRow, type DeliveryRow } from '../rows.js';
+import { fairDeliveriesSql, questionMarks } from '../fair-share.js';
 import type { GroupCommitter, SqliteDatabase } from './database.js';
 
 export class SqliteDeliveryStore implements DeliveryStore {
@@ -18,9 +19,7 @@ export class SqliteDeliveryStore implements DeliveryStore {
     private readonly db: SqliteDatabase,
     private readonly committer: GroupCommitter,
   ) {
-    this.selectDue = db.prepare<[number, number], DeliveryRow>(
-      `SELECT * FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`,
-    );
+    this.selectDue = db.prepare<[string], DeliveryRow>('SELECT * FROM deliveries WHERE id = ?');
     this.lease = db.prepare('UPDATE deliveries SET owner = ?, next_attempt_at = ? WHERE id = ?');
     this.selectNextDue = db.prepare<[], { due: number | null }>(`SELECT min(next_attempt_at) AS due FROM deliveries WHERE state = 'pending'`);
     this.insertAttempt = db.prepare(
@@ -31,11 +30,16 @@ export class SqliteDeliveryStore implements DeliveryStore {
     this.finish = db.prepare(`UPDATE deliveries SET attempts = ?, state = ?, owner = NULL, next_attempt_at = NULL, finished_at = ? WHERE id = ?`);
   }
 
-  claimDue(owner: string, now: number, limit: number, leaseMs: number): Promise<PendingDelivery[]> {
+  claimDue(owner: string, now: number, limit: number, leaseMs: number, perOrgLimit = 0): Promise<PendingDelivery[]> {
     return this.committer.write(() => {
-      const rows = this.selectDue.all(now, limit);
-      for (const r of rows) this.lease.run(owner, now + leaseMs, r.id);
-      return rows.map(pendingDeliveryFromRow);
+      const values: unknown[] = [];
+      const ids = this.db.prepare<unknown[], string>(fairDeliveriesSql(questionMarks(values), now, limit, perOrgLimit)).pluck().all(...values);
+      return ids.flatMap((id) => {
+        const row = this.selectDue.get(id);
+        if (!row) return [];
+        this.lease.run(owner, now + leaseMs, id);
+        return [pendingDeliveryFromRow(row)];
+      });
     });
   }
 

@@ -19,6 +19,7 @@ import { DELIVERY_COLUMNS, deliveryValues, mediaFromRow, taskFromRow, uuidKey as
 import { countSql, countsFrom, pageFrom, taskPageSql, type SqlDialect } from '../task-query.js';
 import type { GroupCommitter, SqliteDatabase } from './database.js';
 import { packTexts } from '../packed-texts.js';
+import { searchCounts, searchPage, type SearchContext } from './history-search.js';
 import { uuidLookupKey } from './uuid-key.js';
 
 export class SqliteTaskLedger implements TaskLedger {
@@ -33,6 +34,10 @@ export class SqliteTaskLedger implements TaskLedger {
   private readonly selectMediaForOrg;
   private readonly selectMedia;
   private readonly insertDeliveryRow;
+  private readonly indexText;
+  /** The last history query queued (see inTurn). */
+  private historyQueries: Promise<unknown> = Promise.resolve();
+  private readonly search: SearchContext;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -53,7 +58,7 @@ export class SqliteTaskLedger implements TaskLedger {
     this.updateCompletion = db.prepare(
       `UPDATE tasks SET status = @status, request_text = @requestText, response_text = @responseText, packed_texts = @packedTexts,
                         cost = @cost, error_code = @errorCode, engine = @engine, completed_at = @completedAt
-       WHERE uuid_key = @uuidKey AND org = ${orgSeq('@orgId')} AND task_uuid = @taskUUID`,
+       WHERE uuid_key = @uuidKey AND org = ${orgSeq('@orgId')} AND task_uuid = @taskUUID AND status = 'processing'`,
     );
     this.insertMedia = db.prepare(
       `INSERT INTO media (media_uuid, org_id, task_uuid, access_token, format, width, height, bytes, created_at)
@@ -67,6 +72,10 @@ export class SqliteTaskLedger implements TaskLedger {
     this.selectMediaForOrg = db.prepare<[string, string], MediaRow>('SELECT * FROM media WHERE media_uuid = ? AND org_id = ?');
     this.selectMedia = db.prepare<[string], MediaRow>('SELECT * FROM media WHERE media_uuid = ?');
     this.insertDeliveryRow = db.prepare(`INSERT INTO deliveries (${DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    // The word index of request texts (migration 9), fed the plain text as the task is recorded:
+    // later the row may hold it only packed.
+    this.indexText = db.prepare('INSERT INTO tasks_text (rowid, request_text) VALUES (?, ?)');
+    this.search = { db, inTurn: (query) => this.inTurn(query), dialect };
   }
 
   recordRequest(task: NewTask): Promise<RecordOutcome> {
@@ -87,10 +96,10 @@ export class SqliteTaskLedger implements TaskLedger {
     });
   }
 
-  completeTask(c: TaskCompletion): Promise<void> {
+  completeTask(c: TaskCompletion): Promise<boolean> {
     // The request text is still in memory for a task recorded by this process, so the write
     // needs no read of the row.
-    const requestText = c.onlyIfProcessing ? undefined : this.runningRequests.get(runningKey(c.orgId, c.taskUUID));
+    const requestText = this.runningRequests.get(runningKey(c.orgId, c.taskUUID));
     return this.committer.write(() => this.applyCompletion(c, requestText));
   }
 
@@ -103,21 +112,21 @@ export class SqliteTaskLedger implements TaskLedger {
   // The methods below run inside a committer write; the queue composes them with its own rows.
 
   /**
-   * Writes a completion: media, deliveries and the task's final state (its texts packed when that
-   * pays). `knownRequestText` is the request when completeTask still had it; otherwise the row is read.
+   * Writes a completion: the task's final state (its texts packed when that pays), and with it its
+   * media and deliveries; none of them when the task had already finished or is gone (false: a
+   * finished task is final). `knownRequestText` is the request when completeTask still had it;
+   * otherwise the row is read.
    */
-  applyCompletion(c: TaskCompletion, knownRequestText?: string): void {
-    this.insertMediaRecords(c.media);
-    this.insertDeliveries(c.deliveries ?? []);
+  applyCompletion(c: TaskCompletion, knownRequestText?: string): boolean {
     this.runningRequests.delete(runningKey(c.orgId, c.taskUUID));
     let requestText = knownRequestText;
     if (requestText === undefined) {
       const row = this.findRow(c.orgId, c.taskUUID);
-      if (!row || (c.onlyIfProcessing && row.status !== 'processing')) return;
+      if (!row || row.status !== 'processing') return false;
       requestText = taskOf(row, c.orgId).requestText;
     }
     const uuid = key(c.taskUUID);
-    this.updateCompletion.run({
+    const updated = this.updateCompletion.run({
       uuidKey: uuidLookupKey(uuid),
       orgId: c.orgId,
       taskUUID: uuid,
@@ -128,6 +137,10 @@ export class SqliteTaskLedger implements TaskLedger {
       engine: c.engine,
       completedAt: c.completedAt,
     });
+    if (updated.changes !== 1) return false;
+    this.insertMediaRecords(c.media);
+    this.insertDeliveries(c.deliveries ?? []);
+    return true;
   }
 
   insertMediaRecords(media: readonly MediaRecord[]): void {
@@ -168,15 +181,32 @@ export class SqliteTaskLedger implements TaskLedger {
   }
 
   async listTasks(orgId: string, filter: TaskFilter, cursor: TaskCursor | null, limit: number): Promise<TaskPage> {
-    const params: unknown[] = [];
-    const sql = taskPageSql(orgId, filter, cursor, limit, dialect(params));
-    return pageFrom(this.db.prepare<unknown[], TaskTableRow>(sql).all(...params).map((row) => taskOf(row, orgId)), limit);
+    if (filter.text) return pageFrom((await searchPage(this.search, orgId, filter, cursor, limit)).map((row) => taskOf(row, orgId)), limit);
+    return this.inTurn(() => {
+      const params: unknown[] = [];
+      const sql = taskPageSql(orgId, filter, cursor, limit, dialect(params));
+      return pageFrom(this.db.prepare<unknown[], TaskTableRow>(sql).all(...params).map((row) => taskOf(row, orgId)), limit);
+    });
   }
 
-  async countTasks(orgId: string, filter: TaskFilter): Promise<TaskCounts> {
-    const params: unknown[] = [];
-    const sql = countSql(orgId, filter, dialect(params));
-    return countsFrom(this.db.prepare<unknown[], { status: string; n: number }>(sql).all(...params));
+  countTasks(orgId: string, filter: TaskFilter): Promise<TaskCounts> {
+    if (filter.text) return searchCounts(this.search, orgId, filter);
+    return this.inTurn(() => {
+      const params: unknown[] = [];
+      const sql = countSql(orgId, filter, dialect(params));
+      return countsFrom(this.db.prepare<unknown[], { status: string; n: number }>(sql).all(...params));
+    });
+  }
+
+  /**
+   * Runs a history query (synchronous, like every better-sqlite3 call) after the ones queued
+   * before it, each in a turn of the event loop of its own: requests that arrive meanwhile
+   * (a /healthz, a task) are served between two queries instead of after all of them.
+   */
+  private inTurn<T>(query: () => T): Promise<T> {
+    const turn = this.historyQueries.then(() => new Promise<void>((resolve) => setImmediate(resolve))).then(query);
+    this.historyQueries = turn.catch(() => undefined);
+    return turn;
   }
 
   async listTaskMedia(orgId: string, taskUUID: string): Promise<MediaRecord[]> {
@@ -205,7 +235,8 @@ export class SqliteTaskLedger implements TaskLedger {
       if (this.findRow(task.orgId, task.taskUUID)) return false;
       const uuid = key(task.taskUUID);
       this.ensureOrg.run(task.orgId);
-      this.insertTask.run({ ...task, uuidKey: uuidLookupKey(uuid), taskUUID: uuid, ...storedTexts(task.requestText, task.responseText), apiKeyId: task.apiKeyId ?? null });
+      const row = this.insertTask.run({ ...task, uuidKey: uuidLookupKey(uuid), taskUUID: uuid, ...storedTexts(task.requestText, task.responseText), apiKeyId: task.apiKeyId ?? null });
+      this.indexText.run(row.lastInsertRowid, task.requestText);
       for (const m of media) {
         this.insertMediaIfNew.run({ ...m, mediaUUID: key(m.mediaUUID), orgId: task.orgId, taskUUID: key(task.taskUUID) });
       }
@@ -231,10 +262,13 @@ export class SqliteTaskLedger implements TaskLedger {
     const inList = 'org_id = ? AND task_uuid IN (SELECT value FROM json_each(?))';
     this.db.prepare(`DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE ${inList})`).run(orgId, list);
     for (const table of ['deliveries', 'task_items', 'jobs', 'upstream_exchanges']) this.db.prepare(`DELETE FROM ${table} WHERE ${inList}`).run(orgId, list);
-    const tasks = this.db
-      // INDEXED BY: without statistics the planner would rather walk the organization's whole time index.
-      .prepare(`DELETE FROM tasks INDEXED BY tasks_by_uuid WHERE uuid_key IN (SELECT value FROM json_each(?)) AND org = ${orgSeq('?')} AND task_uuid IN (SELECT value FROM json_each(?))`)
-      .run(keys, orgId, list).changes;
+    // INDEXED BY: without statistics the planner would rather walk the organization's whole time index.
+    const these = `FROM tasks INDEXED BY tasks_by_uuid WHERE uuid_key IN (SELECT value FROM json_each(?)) AND org = ${orgSeq('?')} AND task_uuid IN (SELECT value FROM json_each(?))`;
+    // A contentless index forgets a row when told the words it indexed: the same request text.
+    this.db
+      .prepare(`INSERT INTO tasks_text (tasks_text, rowid, request_text) SELECT 'delete', id, coalesce(request_text, runtrail_request_text(packed_texts)) ${these}`)
+      .run(keys, orgId, list);
+    const tasks = this.db.prepare(`DELETE ${these}`).run(keys, orgId, list).changes;
     return { tasks, media };
   }
 
@@ -246,7 +280,7 @@ export class SqliteTaskLedger implements TaskLedger {
     if (existing) return { recorded: false, existing: taskOf(existing, task.orgId) };
     const uuid = key(task.taskUUID);
     this.ensureOrg.run(task.orgId);
-    this.insertTask.run({
+    const row = this.insertTask.run({
       uuidKey: uuidLookupKey(uuid),
       orgId: task.orgId,
       taskUUID: uuid,
@@ -262,6 +296,7 @@ export class SqliteTaskLedger implements TaskLedger {
       completedAt: done.completedAt ?? null,
       apiKeyId: task.apiKeyId ?? null,
     });
+    this.indexText.run(row.lastInsertRowid, task.requestText);
     return { recorded: true };
   }
 }
@@ -300,5 +335,6 @@ function dialect(params: unknown[]): SqlDialect {
     likeOperator: 'LIKE',
     requestText: 'coalesce(request_text, runtrail_request_text(packed_texts))',
     orgCondition: (placeholder) => `org = ${orgSeq(placeholder)}`,
+    // (No textCondition: text filters never reach this dialect; history-search.ts answers them in steps.)
   };
 }

@@ -286,15 +286,25 @@ export const MIGRATIONS: Migration[] = [
     sql: `SELECT 1;`,
   },
   {
-    // Placeholder: version 8 belongs to another change being made at the same time; its real
-    // migration replaces this line when the changes are merged.
+    // Version 8 fences job writes: every claim of a job takes the next claim token, and results
+    // and completions are taken only under the job's latest claim, so a worker whose lease ran out
+    // cannot overwrite what the worker that took the job over recorded (docs/async.md).
     version: 8,
-    sql: `SELECT 1;`,
+    sql: `ALTER TABLE jobs ADD COLUMN claim_token INTEGER NOT NULL DEFAULT 0;`,
   },
   {
-    // Placeholder for version 9, like 8.
+    // History text search (docs/explorer.md): a word index of every task's request text, so a
+    // search reads the index instead of unpacking every stored request. Contentless (the texts
+    // are in tasks already), words only (detail=none: no positions), no per-row sizes: about 65
+    // bytes a task. The ledger adds each task's plain request text as it records it; rows that
+    // exist are indexed here.
     version: 9,
-    sql: `SELECT 1;`,
+    sql: `
+      CREATE VIRTUAL TABLE tasks_text USING fts5(
+        request_text, content='', detail=none, columnsize=0, tokenize='unicode61 remove_diacritics 0'
+      );
+      INSERT INTO tasks_text (rowid, request_text) SELECT id, coalesce(request_text, runtrail_request_text(packed_texts)) FROM tasks;
+    `,
   },
   {
     // The dashboard and "run again" (docs/explorer.md):

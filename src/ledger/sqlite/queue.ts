@@ -6,8 +6,10 @@
 
 import type { MediaRecord, NewDelivery, NewTask, QueuedJob, RecordOutcome, ResultItem, StoredTask, TaskCompletion, TaskQueue } from '../types.js';
 import { itemFromRow, taskFromRow, uuidKey as key, type ItemRow, type TaskRow } from '../rows.js';
+import { fairJobsSql, questionMarks } from '../fair-share.js';
 import type { GroupCommitter, SqliteDatabase } from './database.js';
 import type { SqliteTaskLedger } from './ledger.js';
+import { JobLeaseLost } from '../job-lease.js';
 
 interface JobRow {
   seq: number;
@@ -15,33 +17,33 @@ interface JobRow {
   task_uuid: string;
   attempts: number;
   enqueued_at: number;
+  claim_token: number;
 }
 
 export class SqliteTaskQueue implements TaskQueue {
   private readonly insertJob;
-  private readonly selectClaimable;
+  private readonly selectJob;
   private readonly markClaimed;
   private readonly renew;
   private readonly release;
   private readonly releaseAll;
   private readonly insertItem;
   private readonly selectItems;
-  private readonly deleteJob;
+  private readonly selectHeld;
+  private readonly deleteHeldJob;
   private readonly selectOrphans;
   private readonly countByState;
 
   constructor(
-    db: SqliteDatabase,
+    private readonly db: SqliteDatabase,
     private readonly committer: GroupCommitter,
     private readonly ledger: SqliteTaskLedger,
   ) {
     this.insertJob = db.prepare(`INSERT INTO jobs (org_id, task_uuid, state, attempts, enqueued_at) VALUES (?, ?, 'queued', 0, ?)`);
-    this.selectClaimable = db.prepare<[number, number], JobRow>(
-      `SELECT seq, org_id, task_uuid, attempts, enqueued_at FROM jobs
-       WHERE state = 'queued' OR (state = 'running' AND lease_until < ?)
-       ORDER BY seq LIMIT ?`,
+    this.selectJob = db.prepare<[number], JobRow>('SELECT seq, org_id, task_uuid, attempts, enqueued_at, claim_token FROM jobs WHERE seq = ?');
+    this.markClaimed = db.prepare(
+      `UPDATE jobs SET state = 'running', owner = ?, lease_until = ?, attempts = attempts + 1, claim_token = claim_token + 1 WHERE seq = ?`,
     );
-    this.markClaimed = db.prepare(`UPDATE jobs SET state = 'running', owner = ?, lease_until = ?, attempts = attempts + 1 WHERE seq = ?`);
     this.renew = db.prepare(`UPDATE jobs SET lease_until = ? WHERE owner = ? AND state = 'running'`);
     this.release = db.prepare(
       `UPDATE jobs SET state = 'queued', owner = NULL, lease_until = NULL, attempts = max(attempts - 1, 0) WHERE owner = ? AND state = 'running'`,
@@ -54,7 +56,10 @@ export class SqliteTaskQueue implements TaskQueue {
     this.selectItems = db.prepare<[string, string], ItemRow>(
       'SELECT item_index, status, item_text FROM task_items WHERE org_id = ? AND task_uuid = ? ORDER BY item_index',
     );
-    this.deleteJob = db.prepare('DELETE FROM jobs WHERE org_id = ? AND task_uuid = ?');
+    // A job's writes are taken only under its latest claim (QueuedJob.claim).
+    const held = `org_id = ? AND task_uuid = ? AND state = 'running' AND claim_token = ?`;
+    this.selectHeld = db.prepare<[string, string, number], { seq: number }>(`SELECT seq FROM jobs WHERE ${held}`);
+    this.deleteHeldJob = db.prepare(`DELETE FROM jobs WHERE ${held}`);
     this.selectOrphans = db.prepare<[number], TaskRow>(
       `SELECT t.*, o.org_id AS org_id FROM tasks t JOIN task_orgs o ON o.seq = t.org WHERE t.status = 'processing'
          AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.org_id = o.org_id AND j.task_uuid = t.task_uuid)
@@ -71,12 +76,18 @@ export class SqliteTaskQueue implements TaskQueue {
     });
   }
 
-  claimNext(owner: string, leaseMs: number, limit: number): Promise<QueuedJob[]> {
+  claimNext(owner: string, leaseMs: number, limit: number, perOrgLimit = 0): Promise<QueuedJob[]> {
     return this.committer.write(() => {
       const now = Date.now();
-      return this.selectClaimable.all(now, limit).map((row) => {
+      const values: unknown[] = [];
+      const sql = fairJobsSql(questionMarks(values), now, limit, perOrgLimit);
+      // (Prepared per claim: the cap changes the statement's shape; preparing is microseconds.)
+      const seqs = this.db.prepare<unknown[], number>(sql).pluck().all(...values);
+      return seqs.flatMap((seq) => {
+        const row = this.selectJob.get(seq);
+        if (!row) return [];
         this.markClaimed.run(owner, now + leaseMs, row.seq);
-        return { orgId: row.org_id, taskUUID: row.task_uuid, attempts: row.attempts + 1, enqueuedAt: row.enqueued_at };
+        return [{ orgId: row.org_id, taskUUID: row.task_uuid, attempts: row.attempts + 1, enqueuedAt: row.enqueued_at, claim: row.claim_token + 1 }];
       });
     });
   }
@@ -93,8 +104,9 @@ export class SqliteTaskQueue implements TaskQueue {
     return this.committer.write(() => this.releaseAll.run().changes);
   }
 
-  async recordItem(orgId: string, taskUUID: string, item: ResultItem, media: MediaRecord[], deliveries: NewDelivery[]): Promise<void> {
+  async recordItem(orgId: string, taskUUID: string, item: ResultItem, media: MediaRecord[], deliveries: NewDelivery[], claim: number): Promise<void> {
     await this.committer.write(() => {
+      if (this.selectHeld.get(orgId, key(taskUUID), claim) === undefined) throw new JobLeaseLost(taskUUID, claim);
       const inserted = this.insertItem.run(orgId, key(taskUUID), item.index, item.status, item.text, Date.now()).changes === 1;
       // A result recorded before (by an earlier, interrupted run) stays; this copy is dropped whole.
       if (!inserted) return;
@@ -107,10 +119,10 @@ export class SqliteTaskQueue implements TaskQueue {
     return this.selectItems.all(orgId, key(taskUUID)).map(itemFromRow);
   }
 
-  async finishJob(c: TaskCompletion): Promise<void> {
+  async finishJob(c: TaskCompletion, claim: number): Promise<void> {
     await this.committer.write(() => {
+      if (this.deleteHeldJob.run(c.orgId, key(c.taskUUID), claim).changes !== 1) throw new JobLeaseLost(c.taskUUID, claim);
       this.ledger.applyCompletion(c);
-      this.deleteJob.run(c.orgId, key(c.taskUUID));
     });
   }
 

@@ -31,6 +31,10 @@ export function openSqliteStorage(dataDir: string): Storage {
     observeCommitBatches(listener) {
       committer.onBatch = listener;
     },
+    async probe() {
+      db.prepare('SELECT 1 FROM schema_migrations LIMIT 1').get();
+      db.prepare('SELECT 1 FROM tasks LIMIT 1').get();
+    },
     async close() {
       committer.close();
       db.close();

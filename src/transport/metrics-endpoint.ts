@@ -1,0 +1,67 @@
+// GET /metrics shows every organization's activity (requests, tasks by type and outcome), so an
+// operator can keep it off the API port (RUNTRAIL_METRICS_LISTEN: a listen address of its own,
+// e.g. one only the scraper reaches) or behind a bearer token (RUNTRAIL_METRICS_TOKEN), or both.
+
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { Logger } from 'pino';
+import { ProtocolError, errorObject } from '../protocol/errors.js';
+import type { Metrics } from '../metrics.js';
+
+/** Whether an Authorization header carries the metrics token (always, when no token is set). */
+export function metricsAuthorized(header: string | undefined, token: string | undefined): boolean {
+  if (token === undefined) return true;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  if (!m) return false;
+  // Digests of equal length, so the comparison takes the same time whatever was sent.
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(m[1]!), digest(token));
+}
+
+export function refuseMetrics(): ProtocolError {
+  return new ProtocolError('invalidApiKey', 'GET /metrics needs Authorization: Bearer <the token set in RUNTRAIL_METRICS_TOKEN>.', {
+    parameter: 'Authorization',
+    type: 'string',
+  });
+}
+
+/** Serves GET /metrics (and nothing else) on an address of its own. */
+export async function startMetricsListener(
+  metrics: Metrics,
+  address: { host: string; port: number },
+  token: string | undefined,
+  log: Logger,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    const answer = (status: number, problem: ProtocolError) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ data: [], errors: [errorObject(problem.code, problem.message, problem.details)] }));
+    };
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/metrics') return answer(404, new ProtocolError('notFound', 'Only GET /metrics is served on this address.'));
+    if (req.method !== 'GET' && req.method !== 'HEAD') return answer(405, new ProtocolError('methodNotAllowed', 'GET /metrics.'));
+    if (!metricsAuthorized(req.headers.authorization, token)) return answer(401, refuseMetrics());
+    metrics.registry.metrics().then(
+      (text) => {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(text);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'collecting metrics failed');
+        answer(500, new ProtocolError('internalServerError', 'Collecting the metrics failed.'));
+      },
+    );
+  });
+  server.on('clientError', (_err, socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(address.port, address.host, () => resolve());
+  });
+  const bound = server.address();
+  const port = typeof bound === 'object' && bound ? bound.port : address.port;
+  const host = address.host.includes(':') ? `[${address.host}]` : address.host;
+  return {
+    url: `http://${host}:${port}/metrics`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
