@@ -6,11 +6,11 @@
 //   task-latency    per task type (TASKS below): latency p50/p99 with 1 and 2 tasks at once,
 //                   throughput, and the main thread's ping latency beside it
 // Usage: npm run bench -- --only tenant-latency,task-latency, or alone:
-//   npm run build && node dist/bench/engine-latency.js [--only tenant-latency] [--seconds 5] [--runs 6] [--heavy 1]
+//   npm run build && node dist/bench/engine-latency.js [--only tenant-latency] [--seconds 5] [--runs 6] [--heavy 1] [--nice N]
 
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run as renderProcedural } from '../src/engines/builtin/ops/procedural-render.js';
 import { REPO_ROOT, startServer, uuid, type TestServer } from '../test/helpers/server.js';
@@ -27,6 +27,8 @@ export interface TaskEntry {
 export interface BenchInputs {
   /** A 256×256 PNG (procedural), as a data URI. */
   png256: string;
+  /** test/fixtures/photos/people-two-faces.jpg (700×360, two faces), as a data URI. */
+  peoplePhoto: string;
 }
 
 // Add one entry per task type (docs/adding-a-task-type.md).
@@ -38,6 +40,9 @@ export const TASKS: TaskEntry[] = [
   // ISNet always runs at 1024², so the input's size hardly matters; the tracer's time grows with it.
   { name: 'removeBackground ISNet 256²', task: (taskUUID, inputs) => ({ taskType: 'removeBackground', taskUUID, model: 'runware:109@1', inputs: { image: inputs.png256 } }) },
   { name: 'vectorize imagetracer 256²', task: (taskUUID, inputs) => ({ taskType: 'vectorize', taskUUID, model: 'recraft:1@1', inputs: { image: inputs.png256 } }) },
+  { name: 'imageMasking face mesh 700×360', task: (taskUUID, inputs) => ({ taskType: 'imageMasking', taskUUID, model: 'runware:35@8', inputs: { image: inputs.peoplePhoto } }) },
+  { name: 'controlNetPreprocess openpose 700×360', task: (taskUUID, inputs) => ({ taskType: 'controlNetPreprocess', taskUUID, model: 'runware:controlnet-preprocess@openpose', inputs: { image: inputs.peoplePhoto } }) },
+  { name: 'caption age 700×360', task: (taskUUID, inputs) => ({ taskType: 'caption', taskUUID, model: 'runware:153@1', inputs: { image: inputs.peoplePhoto } }) },
 ];
 
 /** The heaviest task the parameter ranges allow. */
@@ -98,8 +103,11 @@ async function startProbe(server: TestServer, key: string): Promise<Probe> {
 
 const summary = (xs: number[]) => ({ n: xs.length, p50: round(quantile(xs, 0.5)), p99: round(quantile(xs, 0.99)), max: round(Math.max(...xs)) });
 
+/** Extra server settings for a run (e.g. RUNTRAIL_ENGINE_NICE from --nice). */
+const serverEnv: Record<string, string> = {};
+
 async function withServer<T>(work: (server: TestServer, otherKey: string) => Promise<T>): Promise<T> {
-  const server = await startServer({ env: { RUNTRAIL_SYNC_TIMEOUT_MS: '600000' } });
+  const server = await startServer({ env: { RUNTRAIL_SYNC_TIMEOUT_MS: '600000', ...serverEnv } });
   try {
     return await work(server, await createOrgKey(server, 'quiet-tenant'));
   } finally {
@@ -138,7 +146,10 @@ export async function tenantLatency(options: { seconds: number; heavy: number })
 
 export async function taskLatency(options: { runs: number; only?: string[] }) {
   const base = await renderProcedural({ width: 256, height: 256, seed: 1n, model: 'bench', prompt: 'bench input', format: 'png', quality: 90 });
-  const inputs: BenchInputs = { png256: `data:image/png;base64,${Buffer.from(base.image).toString('base64')}` };
+  const inputs: BenchInputs = {
+    png256: `data:image/png;base64,${Buffer.from(base.image).toString('base64')}`,
+    peoplePhoto: `data:image/jpeg;base64,${readFileSync(join(REPO_ROOT, 'test/fixtures/photos/people-two-faces.jpg')).toString('base64')}`,
+  };
   return withServer(async (server, otherKey) => {
     const rows: Record<string, unknown>[] = [];
     for (const entry of TASKS) {
@@ -188,8 +199,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       runs: { type: 'string', default: '6' },
       heavy: { type: 'string', default: '1' },
       task: { type: 'string' },
+      nice: { type: 'string' },
     },
   });
+  if (values.nice !== undefined) serverEnv['RUNTRAIL_ENGINE_NICE'] = values.nice;
   const parts = values.only?.split(',') ?? ['tenant-latency', 'task-latency'];
   const results: Record<string, unknown> = { date: new Date().toISOString() };
   if (parts.includes('tenant-latency')) results['tenantLatency'] = await tenantLatency({ seconds: Number(values.seconds), heavy: Number(values.heavy) });

@@ -75,6 +75,8 @@ export interface EngineConfig {
   threads: number;
   /** Operations that may wait for a thread before new ones are refused with queueCapacityExceeded (RUNTRAIL_ENGINE_QUEUE). */
   maxQueue: number;
+  /** How much lower than the event loop the pool threads are scheduled (RUNTRAIL_ENGINE_NICE, Linux nice 0–19). */
+  niceness: number;
 }
 
 /** One routing rule: tasks whose taskType and model AIR match (`*` wildcards; absent matches all) go to `engine`. */
@@ -206,7 +208,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     modelMap: readModelMap(pick(undefined, 'RUNTRAIL_MODEL_MAP')),
     engine: {
       threads: integer(pick(undefined, 'RUNTRAIL_ENGINE_THREADS') ?? String(Math.max(1, availableParallelism())), 'RUNTRAIL_ENGINE_THREADS', 1, 256),
-      maxQueue: integer(pick(undefined, 'RUNTRAIL_ENGINE_QUEUE') ?? '256', 'RUNTRAIL_ENGINE_QUEUE', 0, 100_000),
+      maxQueue: integer(pick(undefined, 'RUNTRAIL_ENGINE_QUEUE') ?? '10000', 'RUNTRAIL_ENGINE_QUEUE', 0, 1_000_000),
+      niceness: integer(pick(undefined, 'RUNTRAIL_ENGINE_NICE') ?? '0', 'RUNTRAIL_ENGINE_NICE', 0, 19),
     },
   };
 }

@@ -120,7 +120,7 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       currentResponse: (task) => currentResponseText(task, services),
       aggregates: storage.aggregates,
       links: storage.links,
-      health: async () => ({ engines: await services.engines.health() }),
+      health: () => services.engines.health(),
       metricsEndpoint: { onApiPort: config.metricsListen === undefined, token: config.metricsToken },
       probeStorage: () => storage.probe(),
     });

@@ -14,6 +14,7 @@ import { EngineRouter, type OperationName } from '../src/engines/engine.js';
 import { run as renderInline } from '../src/engines/builtin/ops/procedural-render.js';
 import { ProtocolError } from '../src/protocol/errors.js';
 import { imageTask, startServer, uuid } from './helpers/server.js';
+import { RawClient } from './helpers/ws-client.js';
 
 const threadsOf = (pid: number | 'self') => Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
 const render = (size: number, seed = 7n) => ({ width: size, height: size, seed, model: 'runware:101@1', prompt: 'a pool test', format: 'png' as const, quality: 90 });
@@ -99,15 +100,18 @@ test('model map: own AIRs run as themselves, the operator rules come before the 
   assert.equal(mapped.resolve('upscale', 'civitai:1@1'), undefined, 'a rule naming a model of another task type runs nothing');
 });
 
-test('end to end: /healthz reports the engine and its operations; threads start with the first task; SIGTERM leaves none behind', async () => {
+test('end to end: /healthz is ok while every operation is ready, /healthz/engines reports each; threads start with the first task; SIGTERM leaves none behind', async () => {
   const server = await startServer({ env: { RUNTRAIL_ENGINE_THREADS: '2', RUNTRAIL_MODEL_MAP: '[{"model":"runware:100@1","runs":null}]' } });
   try {
     const pid = server.process.pid!;
-    const health = async () => (await (await fetch(`${server.url}/healthz`)).json()) as { status: string; engines: { name: string; ready: boolean; operations: { name: string; ready: boolean }[]; pool: { threads: { started: number; max: number } } }[] };
+    assert.equal(await (await fetch(`${server.url}/healthz`)).text(), '{"status":"ok"}', 'every operation ready');
+    const health = async () => (await (await fetch(`${server.url}/healthz/engines`)).json()) as { engines: { name: string; ready: boolean; operations: { name: string; ready: boolean }[]; pool: { threads: { started: number; max: number } } }[] };
     const idle = await health();
-    assert.equal(idle.status, 'ok');
     assert.deepEqual(idle.engines.map((e) => [e.name, e.ready]), [['builtin', true]]);
-    assert.deepEqual(idle.engines[0]!.operations.map((o) => [o.name, o.ready]).sort(), [['lanczos-upscale', true], ['procedural-render', true], ['remove-background', true], ['vectorize', true]]);
+    // Every operation a built-in model names is reported, ready (all are installed by npm ci).
+    const declared = [...new Set(BUILTIN_MODELS.flatMap((m) => m.operations))].sort();
+    assert.deepEqual(idle.engines[0]!.operations.map((o) => [o.name, o.ready]).sort(), declared.map((name) => [name, true]));
+    assert.ok(declared.includes('lanczos-upscale') && declared.includes('procedural-render') && declared.includes('remove-background') && declared.includes('vectorize'));
     assert.deepEqual(idle.engines[0]!.pool.threads, { started: 0, max: 2 });
     const threadsIdle = threadsOf(pid);
 
@@ -158,5 +162,23 @@ test('an operation\'s progress reaches the caller from its thread', async () => 
     assert.equal(image.width, 256);
   } finally {
     await pool.close();
+  }
+});
+
+test('end to end: a WebSocket waiting for its running task is not idle, now that the event loop stays free', async () => {
+  const server = await startServer({ env: { RUNTRAIL_WS_IDLE_MS: '500' } });
+  const ws = await RawClient.connect(server.url);
+  try {
+    await ws.authenticate(server.key);
+    const task = imageTask({ positivePrompt: 'a long one [slow:1500]' });
+    ws.send([task]);
+    const frame = await ws.forTask(task['taskUUID'] as string);
+    assert.equal(frame.json.data?.[0]?.['taskUUID'], task['taskUUID'], frame.text);
+    assert.ok(ws.isOpen, 'the socket stayed open while the server owed it an answer');
+    await ws.next(() => false, 1_500).catch(() => undefined);
+    assert.ok(!ws.isOpen, 'once answered and quiet, it is closed as idle');
+  } finally {
+    await ws.close();
+    await server.stop();
   }
 });

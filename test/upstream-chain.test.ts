@@ -4,6 +4,7 @@
 // upstream, failures B is told to produce (its built-in engine's [fail] switches, a wrong key,
 // B down) surface in A as documented errors, and the upstream key is nowhere in A's data.
 
+import { BUILTIN_MODELS } from '../src/engines/builtin/catalogue.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -93,9 +94,11 @@ test('runtrail: models stay on A; modelSearch on A lists them and the upstream r
   assert.equal(h['engine'], 'builtin');
   assert.deepEqual(h['upstream'], []);
 
-  const search = await a.post([{ taskType: 'modelSearch', taskUUID: uuid() }]);
+  const search = await a.post([{ taskType: 'modelSearch', taskUUID: uuid(), limit: 100 }]);
   const airs = (search.json.data![0]!['results'] as { air: string }[]).map((r) => r.air);
-  assert.deepEqual(airs.sort(), ['*', 'runtrail:imagetracer@1', 'runtrail:isnet@general-use', 'runtrail:lanczos@3', 'runtrail:procedural@plasma-1']);
+  // Every built-in model (runtrail:lanczos@3, runtrail:procedural@plasma-1, …) and the upstream route.
+  assert.deepEqual(airs.sort(), ['*', ...BUILTIN_MODELS.map((m) => m.air)].sort());
+  assert.ok(airs.includes('runtrail:lanczos@3') && airs.includes('runtrail:procedural@plasma-1') && airs.includes('runtrail:isnet@general-use') && airs.includes('runtrail:imagetracer@1'));
 });
 
 test('a task type A has no module for is forwarded and B’s answer passes through, recorded in A', async () => {
@@ -153,12 +156,12 @@ test('an async task through A is sent async to B and polled with getResponse unt
   assert.equal(inB.data[0]!.request[0]!['deliveryMethod'], 'async');
 });
 
-test('over WebSocket too: a caption task (no module in A) goes to B, its answer frame is what A recalls', async () => {
+test('over WebSocket too: a promptEnhance task (no module in A) goes to B, its answer frame is what A recalls', async () => {
   const ws = await RawClient.connect(a.url);
   try {
     await ws.authenticate(a.key);
     const taskUUID = uuid();
-    ws.send([{ taskType: 'caption', taskUUID, inputImage: 'b7db282d-2943-4f12-992f-77df3ad3ec71' }]);
+    ws.send([{ taskType: 'promptEnhance', taskUUID, prompt: 'a lighthouse', promptMaxLength: 64, promptVersions: 1 }]);
     const frame = await ws.forTask(taskUUID);
     assert.equal(frame.json.errors![0]!['code'], 'unsupportedTaskType', 'B answered (A forwards every task type)');
     const h = await history(a, taskUUID);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startServer, uuid, type TestServer } from './helpers/server.js';
+import { BUILTIN_MODELS } from '../src/engines/builtin/catalogue.js';
 
 interface Hit {
   auth: string | undefined;
@@ -240,9 +241,11 @@ test('routes: models no rule takes get unsupportedModel; modelSearch lists the r
     );
     assert.equal(reply.json.data!.length, 2);
     assert.equal(hits.length - from, 1, 'only runware:101@1 went upstream');
-    const search = await routed.post([{ taskType: 'modelSearch', taskUUID: uuid() }]);
+    const search = await routed.post([{ taskType: 'modelSearch', taskUUID: uuid(), limit: 100 }]);
     const airs = (search.json.data![0]!['results'] as { air: string }[]).map((r) => r.air).sort();
-    assert.deepEqual(airs, ['runtrail:imagetracer@1', 'runtrail:isnet@general-use', 'runtrail:lanczos@3', 'runtrail:procedural@plasma-1', 'runware:*']);
+    // Every built-in model (runtrail:lanczos@3, runtrail:procedural@plasma-1, …) and the route.
+    assert.deepEqual(airs, [...BUILTIN_MODELS.map((m) => m.air), 'runware:*'].sort());
+    assert.ok(airs.includes('runtrail:lanczos@3') && airs.includes('runtrail:procedural@plasma-1') && airs.includes('runtrail:isnet@general-use') && airs.includes('runtrail:imagetracer@1'));
   } finally {
     await routed.stop();
   }

@@ -24,7 +24,7 @@ export function buildEngineRouter(config: Pick<Config, 'upstream' | 'routes' | '
   const forwarders: ForwardingEngine[] = [];
   let router: EngineRouter | undefined;
   if (config.upstream) forwarders.push(new UpstreamEngine(config.upstream, audit, () => router?.patternsFor('upstream') ?? []));
-  const builtin = new BuiltinEngine({ pool: new CpuPool({ threads: config.engine.threads, maxQueue: config.engine.maxQueue }) });
+  const builtin = new BuiltinEngine({ pool: new CpuPool({ threads: config.engine.threads, maxQueue: config.engine.maxQueue, niceness: config.engine.niceness }) });
   router = new EngineRouter([builtin], forwarders, routes, config.modelMap);
   return router;
 }

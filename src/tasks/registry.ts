@@ -9,12 +9,28 @@ import { modelSearch } from './model-search.js';
 import { upscale } from './upscale.js';
 import { removeBackground } from './remove-background.js';
 import { vectorize } from './vectorize.js';
+import { imageMasking } from './image-masking.js';
+import { controlNetPreprocess } from './controlnet-preprocess.js';
+import { caption } from './caption.js';
 import type { TaskModule } from './task-module.js';
 import type { PriceRule } from '../config.js';
 import type { EngineRouter } from '../engines/engine.js';
 import { forwardedTask, unroutableTask } from './forward.js';
 
-const MODULES: readonly TaskModule[] = [imageInference, imageUpload, getTaskDetails, getResponse, upscale, modelSearch, mediaStorage, removeBackground, vectorize];
+const MODULES: readonly TaskModule[] = [
+  imageInference,
+  imageUpload,
+  getTaskDetails,
+  getResponse,
+  upscale,
+  modelSearch,
+  mediaStorage,
+  removeBackground,
+  vectorize,
+  imageMasking,
+  controlNetPreprocess,
+  caption,
+];
 
 const BY_TYPE = new Map<string, TaskModule>();
 for (const m of MODULES) {
@@ -63,12 +79,7 @@ export const KNOWN_TASK_TYPES_NOT_RUN = [
   'audioInference',
   'textInference',
   '3dInference',
-  'caption',
-  'imageCaption',
   'promptEnhance',
-  'controlNetPreprocess',
-  'imageControlNetPreProcess',
-  'imageMasking',
   'training',
   'modelUpload',
   'photoMaker',

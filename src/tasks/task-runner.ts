@@ -1,7 +1,7 @@
 // The one place a task module runs and its results are recorded, for both deliveries: a sync
 // task (dispatch.ts) is recorded in one write when its last result is ready; a queued task
 // (worker-pool.ts) has each result recorded the moment it is ready, so getResponse and webhooks
-// see it at once, and the completion written with the last one. Both build their completion
+// see it at once, then its completion. Both build their completion
 // (items, errors, cost, media, deliveries) here from the same per-result outcomes.
 
 import { JobLeaseLost } from '../ledger/job-lease.js';
@@ -90,36 +90,23 @@ export class TaskRunner {
     const { queue, media: store } = this.services;
     const recorded = new Map(recordedBefore.map((r) => [r.index, r]));
     const late: ResultItem[] = [];
-    const lateMedia: MediaRecord[] = [];
     const deliveries: NewDelivery[] = [];
     let settled: SettledTask = { results: [], failure: 'refused' in start ? start.refused : undefined, engine: null };
 
     if ('module' in start) {
-      let pending = 0;
-      settled = await this.settle(start.module, start.call, {
-        started: (count) => (pending = count),
-        // Each result is recorded as soon as it is ready, except the last to arrive, which goes
-        // with the completion (one write fewer; it is just as soon).
-        settledOne: async (index, r) => {
-          pending--;
-          if (recorded.has(index)) {
-            // Produced again after a crash: the first copy was recorded (and maybe delivered); keep it.
-            if ('media' in r) await Promise.all(r.media.map((m) => store.remove(m).catch(() => undefined)));
-            return;
-          }
-          const item = resultItem(index, r);
-          const media = 'media' in r ? r.media : [];
-          const itemDeliveries = deliveriesFor(delivery, task, index, item.text, media);
-          if (pending === 0) {
-            late.push(item);
-            lateMedia.push(...media);
-            deliveries.push(...itemDeliveries);
-            return;
-          }
-          await queue.recordItem(job.orgId, job.taskUUID, item, media, itemDeliveries, job.claim).catch((err: unknown) => dropFenced(err, media, store));
-          recorded.set(index, item);
-          if (itemDeliveries.length > 0) this.hooks.onDeliveries?.();
-        },
+      settled = await this.settle(start.module, start.call, async (index, r) => {
+        if (recorded.has(index)) {
+          // Produced again after a crash: the first copy was recorded (and maybe delivered); keep it.
+          if ('media' in r) await Promise.all(r.media.map((m) => store.remove(m).catch(() => undefined)));
+          return;
+        }
+        // Recorded the moment it is ready: getResponse shows it and its webhook goes out at once.
+        const item = resultItem(index, r);
+        const media = 'media' in r ? r.media : [];
+        const itemDeliveries = deliveriesFor(delivery, task, index, item.text, media);
+        await queue.recordItem(job.orgId, job.taskUUID, item, media, itemDeliveries, job.claim).catch((err: unknown) => dropFenced(err, media, store));
+        recorded.set(index, item);
+        if (itemDeliveries.length > 0) this.hooks.onDeliveries?.();
       });
     }
     if (settled.failure) {
@@ -138,23 +125,23 @@ export class TaskRunner {
         completion(job, { data, errors }, {
           cost: started && !settled.failure ? costOf(settled.results.filter(isSuccess)) : null,
           engine: settled.engine,
-          media: lateMedia,
+          media: [],
           deliveries,
         }),
         job.claim,
       )
-      .catch((err: unknown) => dropFenced(err, lateMedia, store));
+      .catch((err: unknown) => dropFenced(err, [], store));
     if (deliveries.length > 0) this.hooks.onDeliveries?.();
   }
 
   /**
-   * Runs the module and waits for every result; `observe.settledOne` is awaited for each as it
+   * Runs the module and waits for every result; `settledOne` is awaited for each as it
    * settles (results of a failed module never reach it). A thrown error becomes `failure`.
    */
   private async settle(
     module: RecordedTaskModule,
     call: TaskCall<unknown>,
-    observe: { started(count: number): void; settledOne(index: number, result: ItemResult): Promise<void> } | undefined,
+    settledOne: ((index: number, result: ItemResult) => Promise<void>) | undefined,
   ): Promise<SettledTask> {
     let run;
     try {
@@ -162,7 +149,6 @@ export class TaskRunner {
     } catch (err) {
       return { results: [], failure: this.taskError(err, call), engine: null };
     }
-    observe?.started(run.results.length);
     const results = await Promise.all(
       run.results.map(async (pending, index) => {
         let result: ItemResult;
@@ -171,7 +157,7 @@ export class TaskRunner {
         } catch (err) {
           result = { error: resultError(err, call) };
         }
-        await observe?.settledOne(index, result);
+        await settledOne?.(index, result);
         return result;
       }),
     );

@@ -9,13 +9,12 @@ import { randomUUID } from 'node:crypto';
 import { Doorbell } from '../doorbell.js';
 import { JobLeaseLost } from '../ledger/job-lease.js';
 import type { AccountStore, QueuedJob, StoredTask } from '../ledger/types.js';
-import { taskEnvelope } from '../protocol/envelope.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { splitDeliveryOptions } from './delivery-options.js';
 import { originalTask, requestObject } from './get-response.js';
 import { routeTaskModule } from './registry.js';
 import type { TaskServices } from './task-module.js';
-import { TaskRunner } from './task-runner.js';
+import { TaskRunner, completion } from './task-runner.js';
 
 export interface WorkerPoolOptions {
   size: number;
@@ -92,15 +91,7 @@ export class WorkerPool {
         const echo = originalTask(task);
         const error = interrupted('The server stopped while this task ran, and its result was lost. Send it again with a new taskUUID.').toObject(echo);
         await this.services.ledger.completeTask({
-          orgId: task.orgId,
-          taskUUID: task.taskUUID,
-          status: 'error',
-          responseText: taskEnvelope({ data: [], errors: [JSON.stringify(error)] }),
-          cost: null,
-          errorCode: error.code,
-          engine: null,
-          completedAt: Date.now(),
-          media: [],
+          ...completion(task, { data: [], errors: [JSON.stringify(error)] }, { cost: null, engine: null, media: [] }),
         });
       }
       ended += orphans.length;

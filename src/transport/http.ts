@@ -16,6 +16,7 @@ import type { AccountStore, DeliveryStore, Organization, StoredTask, TaskLedger 
 import { CONTENT_TYPES, SVG_HEADERS, type MediaStore } from '../media/media-store.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskDispatcher } from '../tasks/dispatch.js';
+import type { EngineHealth } from '../engines/engine.js';
 import { registerExplorerPage } from './explorer-page.js';
 import { registerHistoryApi, type WebhookAttemptsReader } from './history-api.js';
 import { registerDeliveryApi } from './delivery-api.js';
@@ -27,8 +28,8 @@ import { metricsAuthorized, refuseMetrics } from './metrics-endpoint.js';
 
 export interface HttpDeps {
   dispatcher: TaskDispatcher;
-  /** Extra /healthz members (the engines' readiness). */
-  health?: () => Promise<Record<string, unknown>>;
+  /** The engines' readiness, for /healthz and /healthz/engines. */
+  health?: () => Promise<EngineHealth[]>;
   accounts: AccountStore;
   ledger: TaskLedger;
   media: MediaStore;
@@ -134,9 +135,10 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     return reply.code(status).type('application/json').send(replyEnvelope(outcomes));
   });
 
-  // The engines' readiness rides along: which operations can run, and why the others cannot. A
-  // server whose storage fails is not healthy, even though it still answers: a load balancer or
-  // supervisor should take it out of service (the reason goes to the log, not to the caller).
+  // `ok` while storage answers and every engine operation can run; otherwise `degraded` with what
+  // cannot and why (the server still answers every other task). /healthz/engines has the whole
+  // report. A server whose storage fails is not healthy, even though it still answers: a load
+  // balancer or supervisor should take it out of service (the reason goes to the log, not to the caller).
   app.get('/healthz', async (_req, reply) => {
     try {
       await deps.probeStorage?.();
@@ -144,8 +146,11 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
       deps.log.error({ err }, 'health check: storage failed');
       return reply.code(503).type('application/json').send('{"status":"unavailable","storage":"failing"}');
     }
-    return reply.type('application/json').send(JSON.stringify({ status: 'ok', ...(deps.health ? await deps.health() : {}) }));
+    const engines = deps.health ? await deps.health() : [];
+    const notReady = engines.filter((e) => !e.ready).map((e) => ({ name: e.name, operations: e.operations.filter((o) => !o.ready) }));
+    return reply.type('application/json').send(notReady.length === 0 ? '{"status":"ok"}' : JSON.stringify({ status: 'degraded', engines: notReady }));
   });
+  app.get('/healthz/engines', async (_req, reply) => reply.type('application/json').send(JSON.stringify({ engines: deps.health ? await deps.health() : [] })));
 
   const metricsEndpoint = deps.metricsEndpoint ?? { onApiPort: true, token: undefined };
   if (metricsEndpoint.onApiPort) {

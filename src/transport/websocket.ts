@@ -71,6 +71,8 @@ class Session {
   /** Session writes still under way, in order: a resume waits for them so it sees every kept frame. */
   writes: Promise<void> = Promise.resolve();
   expired = false;
+  /** Task groups still running for this session: while the server owes an answer, its socket is not idle. */
+  running = 0;
 
   constructor(
     readonly uuid: string,
@@ -217,6 +219,9 @@ class Connection {
   }
 
   private checkIdle(): void {
+    // Engine work runs beside the event loop, so a long task no longer holds this timer back:
+    // waiting for the server's own answer does not count as idle.
+    if ((this.session?.running ?? 0) > 0) this.touch();
     const quiet = Date.now() - this.lastTraffic;
     if (quiet >= this.gateway.idleMs) {
       this.ws.close(CLOSE_IDLE, `no traffic for ${Math.round(this.gateway.idleMs / 1000)} s`);
@@ -403,6 +408,7 @@ export class WebSocketGateway {
       }
       return Promise.resolve();
     }
+    session.running++;
     const job = this.deps.dispatcher
       .dispatch(group, session.org, 'websocket')
       .then((outcomes) => {
@@ -417,7 +423,10 @@ export class WebSocketGateway {
         const error = (problem ?? new ProtocolError('internalServerError', 'The task failed because of an internal error on the server.')).toObject(contextOf(group[0]!));
         session.deliver(JSON.stringify({ errors: [error] }));
       })
-      .finally(() => this.running.delete(job));
+      .finally(() => {
+        session.running--;
+        this.running.delete(job);
+      });
     this.running.add(job);
     return job;
   }

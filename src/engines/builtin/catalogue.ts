@@ -8,6 +8,9 @@ import { imageInferenceModels } from './models/image-inference.js';
 import { upscaleModels } from './models/upscale.js';
 import { removeBackgroundModels } from './models/remove-background.js';
 import { vectorizeModels } from './models/vectorize.js';
+import { imageMaskingModels } from './models/image-masking.js';
+import { controlNetPreprocessModels } from './models/controlnet-preprocess.js';
+import { captionModels } from './models/caption.js';
 
 export interface BuiltinModel extends ModelInfo {
   /** The operations a task on this model runs. */
@@ -16,4 +19,12 @@ export interface BuiltinModel extends ModelInfo {
   standsIn: ModelStandIn[];
 }
 
-export const BUILTIN_MODELS: readonly BuiltinModel[] = [...imageInferenceModels, ...upscaleModels, ...removeBackgroundModels, ...vectorizeModels];
+export const BUILTIN_MODELS: readonly BuiltinModel[] = [
+  ...imageInferenceModels,
+  ...upscaleModels,
+  ...removeBackgroundModels,
+  ...vectorizeModels,
+  ...imageMaskingModels,
+  ...controlNetPreprocessModels,
+  ...captionModels,
+];

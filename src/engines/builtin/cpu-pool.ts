@@ -1,9 +1,11 @@
 // The worker-thread pool that runs operations off the main thread (piscina), so a long render or
-// model run never stalls the event loop that serves every other organization. Threads start on
-// the first operation and then stay (each keeps the models it loaded); `close()` ends them all.
+// model run never stalls the event loop that serves every other organization. The threads start
+// together on the first operation and then stay (each keeps the models it loaded); `close()`
+// ends them all.
 // The queue is bounded: past `threads + maxQueue` operations waiting or running, a new one is
 // refused at once with queueCapacityExceeded (HTTP 429, retryable), as Runware answers when its
-// queues are full, rather than piling up work and memory without limit.
+// queues are full, rather than piling up work and memory without limit. The default bound sits
+// above what heavy but legitimate load queues (thousands of small tasks in flight).
 
 // On glibc Linux sharp must be loaded by the main thread before any worker thread loads it, so
 // that its shared libraries stay mapped until every thread has ended (sharp's install notes).
@@ -20,6 +22,8 @@ export interface CpuPoolOptions {
   threads: number;
   /** Operations that may wait for a thread (RUNTRAIL_ENGINE_QUEUE); more are refused. */
   maxQueue: number;
+  /** How much lower than the main thread pool threads run (Linux nice, 0–19; RUNTRAIL_ENGINE_NICE). */
+  niceness?: number;
   /** The thread entry point; cpu-worker.js unless a test brings its own. */
   workerFile?: URL;
 }
@@ -42,9 +46,9 @@ export function defaultThreads(): number {
   return Math.max(1, availableParallelism());
 }
 
-const POOL_NICENESS = 10;
+export const DEFAULT_NICENESS = 0;
 
-export const DEFAULT_POOL_OPTIONS: CpuPoolOptions = { threads: defaultThreads(), maxQueue: 256 };
+export const DEFAULT_POOL_OPTIONS: CpuPoolOptions = { threads: defaultThreads(), maxQueue: 10_000 };
 
 export class CpuPool {
   private piscina: Piscina<WorkerJob, WorkerReply> | undefined;
@@ -100,13 +104,17 @@ export class CpuPool {
     this.piscina ??= new Piscina<WorkerJob, WorkerReply>({
       filename: (this.options.workerFile ?? new URL('./cpu-worker.js', import.meta.url)).href,
       name: 'default',
-      minThreads: 0,
+      // Every thread starts with the first operation (the pool itself is made only then): a
+      // thread spawned later, mid-task, would take its start-up time out of one result and let
+      // the next one finish first.
+      minThreads: this.options.threads,
       maxThreads: this.options.threads,
       // Idle threads stay: each holds the models it loaded.
       idleTimeout: Infinity,
-      // Pool threads run at a lower priority (Linux nice is per thread), so the event loop gets
-      // a core as soon as it has a socket to serve, however busy the pool is.
-      niceIncrement: POOL_NICENESS,
+      // Optionally lower the pool threads' priority (Linux nice is per thread). Off by default:
+      // the kernel already wakes the mostly-waiting event loop ahead of busy threads, and on a
+      // machine shared with other processes niced threads starve behind all of them.
+      niceIncrement: this.options.niceness ?? DEFAULT_NICENESS,
       maxQueue: Infinity,
     });
     return this.piscina;
