@@ -7,12 +7,14 @@
 //   P4 ledger bytes on disk per raw request+response byte, on the same data set
 //   P5 server RSS while --tasks tasks run through it over WebSocket (start, every 10 %, end), and P4
 //      again on the ledger that run wrote (live writes, packed at completion)
+//   P6 the dashboard's aggregates on --tasks stored tasks, per range preset, vs the listing's count
+//      query over the same range (bench/dashboard.ts)
 //   fair    a quiet organization's queue and webhook wait behind a noisy one, vs alone (bench/tenant-fairness.ts)
 //   search  history text search latency over --search-tasks tasks, /healthz beside it (bench/history-search.ts)
 //   tenant-latency  another organization's WebSocket ping and /healthz latency while the heaviest
 //      allowed task runs, against the idle server (bench/engine-latency.ts)
 //   task-latency  per task type: p50/p99 with 1 and 2 at once, throughput, ping beside it
-// Usage: npm run bench [-- --tasks 1000000 --seconds 5 --runs 3] (--only p1,p2,p3,p5,tenant-latency,task-latency,fair,search for parts,
+// Usage: npm run bench [-- --tasks 1000000 --seconds 5 --runs 3] (--only p1,p2,p3,p5,p6,tenant-latency,task-latency,fair,search for parts,
 // written to bench/results/all-<parts>.json)
 
 import autocannon from 'autocannon';
@@ -28,6 +30,7 @@ import { openSqliteStorage, SQLITE_FILE } from '../src/ledger/sqlite/storage.js'
 import type { StoredTask } from '../src/ledger/types.js';
 import { taskOf, type TaskTableRow } from '../src/ledger/sqlite/ledger.js';
 import { newApiKey, REPO_ROOT, startServer } from '../test/helpers/server.js';
+import { dashboardBench } from './dashboard.js';
 import { taskLatency, tenantLatency } from './engine-latency.js';
 import { historySearch } from './history-search.js';
 import { fairness } from './tenant-fairness.js';
@@ -451,6 +454,14 @@ if (wanted('p5')) {
   row('P5 RSS growth after the first tenth, MiB', r.growthAfterFirstTenthMiB.toFixed(1), 'flat');
   row('P5 tasks/s during the run', r.perSecond.toFixed(0));
   row(`P4 (live) ledger bytes / raw bytes after the P5 run (${r.storage.tasks} modelSearch tasks)`, r.storage.ratio.toFixed(3), '<= 1.0', r.storage.ratio <= 1);
+}
+if (wanted('p6')) {
+  log(`P6: the dashboard's aggregates on ${TASKS} stored tasks`);
+  const r = await dashboardBench(TASKS);
+  results['p6'] = r;
+  for (const [preset, p] of Object.entries(r.presets)) {
+    row(`P6 /api/stats aggregates ${preset} (${p.tasksInRange} tasks) ms, ratio to the listing count`, `${p.statsMs.toFixed(1)} (x${p.ratio.toFixed(2)})`);
+  }
 }
 if (wanted('fair')) {
   const r = await fairness(RUNS, log);

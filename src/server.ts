@@ -49,6 +49,8 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
     await provisionKeys(storage, config, say);
     const media = new MediaStore(config.mediaDir);
     const metrics = new Metrics();
+    metrics.watchQueue(() => storage.aggregates.queueState());
+    storage.observeCommitBatches?.((writes) => metrics.commitBatch.observe(writes));
     const outbound = new OutboundPolicy(config.outboundAllow);
     const services = {
       ledger: storage.ledger,
@@ -62,7 +64,15 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
     };
     const targets = new OutboundTargetGuard(outbound);
     const deliveries = new DeliveryWorker(
-      { store: storage.deliveries, accounts: storage.accounts, ledger: storage.ledger, media, guard: targets, log },
+      {
+        store: storage.deliveries,
+        accounts: storage.accounts,
+        ledger: storage.ledger,
+        media,
+        guard: targets,
+        log,
+        onAttempt: (kind, outcome) => metrics.webhookAttempts.inc({ kind, outcome }),
+      },
       {
         maxAttempts: config.async.webhookMaxAttempts,
         timeoutMs: config.async.webhookTimeoutMs,
@@ -108,6 +118,8 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       webhookAttempts: async (orgId, taskUUID) => (await storage.deliveries.listForTask(taskUUID, orgId)).map(deliveryView),
       audit: storage.audit,
       currentResponse: (task) => currentResponseText(task, services),
+      aggregates: storage.aggregates,
+      links: storage.links,
       health: () => services.engines.health(),
       metricsEndpoint: { onApiPort: config.metricsListen === undefined, token: config.metricsToken },
       probeStorage: () => storage.probe(),

@@ -154,6 +154,9 @@ function explorerSuite(): void {
 
   test('run again creates a new task with the same parameters', async () => {
     await page.click('#run-again');
+    // It asks first (running again may spend money upstream); the seed the request gave is kept.
+    await page.locator('#rerun-dialog').waitFor({ state: 'visible' });
+    await page.click('#rerun-confirm');
     await page.waitForFunction((old) => /^#\/task\/[0-9a-f-]{36}$/.test(location.hash) && !location.hash.endsWith(old), fox.taskUUID as string);
     const newUUID = page.url().split('#/task/')[1]!;
     await page.waitForFunction(() => document.querySelector('#t-status')?.textContent === 'success');

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { isCanonicalUuid } from '../protocol/uuid.js';
 import { deliveryView } from '../webhooks/delivery-view.js';
 import { generateWebhookSecret } from '../webhooks/signing.js';
-import { organization, storageOptions, UsageError, withCliStorage } from './tasks.js';
+import { ORG_HELP, organization, storageOptions, UsageError, withCliStorage } from './tasks.js';
 
 const out = (text: string): void => {
   process.stdout.write(text);
@@ -15,9 +15,9 @@ const out = (text: string): void => {
 export function registerDeliveryCommands(keys: Command, tasks: Command): void {
   storageOptions(keys.command('webhook-secret'))
     .description("show the organization's webhook signing secret (whsec_…, Standard Webhooks), or --rotate it")
-    .requiredOption('--org <name>', 'organization')
+    .option('--org <name>', ORG_HELP)
     .option('--rotate', 'replace the secret; deliveries from now on are signed with the new one')
-    .action(async (opts: { org: string; rotate?: boolean; dataDir?: string }) => {
+    .action(async (opts: { org?: string; rotate?: boolean; dataDir?: string }) => {
       await withCliStorage(opts, async ({ storage }) => {
         const org = await organization(storage, opts.org);
         let secret: string;

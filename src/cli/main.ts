@@ -7,8 +7,17 @@ import { migrateStorage, openStorage } from '../ledger/open-storage.js';
 import type { Storage } from '../ledger/types.js';
 // The server (Fastify, sharp, engines) loads only for `serve`: the other commands start ~1 s faster.
 import { registerRetentionCommand } from './retention.js';
-import { registerTasksCommands } from './tasks.js';
+import { defaultOrganizationName, registerTasksCommands, UsageError } from './tasks.js';
 import { registerDeliveryCommands } from './deliveries.js';
+
+// A reader that stops early (`runtrail tasks list | head`) closes the pipe: the output is
+// simply no longer wanted, so the command ends quietly instead of crashing with EPIPE.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
 
 const program = new Command('runtrail').description('Self-hostable Runware-protocol task server with a byte-exact task ledger');
 
@@ -35,6 +44,7 @@ program
     const log = createLogger(config);
     const server = await startServer(config, log, say);
     say(`runtrail listening on ${server.url} (data in ${config.dataDir})`);
+    say(`Task explorer: ${server.url}/explorer`);
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -68,12 +78,13 @@ const dataDirOption = () => new Option('--data-dir <dir>', 'the data folder (RUN
 keys
   .command('create')
   .description('create an API key (and the organization if new); the key is the last line printed')
-  .requiredOption('--org <name>', 'organization name')
+  .option('--org <name>', "organization name (default: the only one there is, else 'default')")
   .option('--label <text>', 'a note to recognise the key by')
   .addOption(dataDirOption())
-  .action(async (opts: { org: string; label?: string; dataDir?: string }) => {
+  .action(async (opts: { org?: string; label?: string; dataDir?: string }) => {
     await withStorage(opts.dataDir, async (storage) => {
-      const { key, info } = await createApiKey(storage.accounts, opts.org, opts.label ?? null);
+      const orgName = opts.org ?? (await defaultOrganizationName(storage));
+      const { key, info } = await createApiKey(storage.accounts, orgName, opts.label ?? null);
       say(`Created key ${info.id} (${info.prefix}…) for organization '${info.orgName}'. Store it now: it is not shown again.`);
       say(key);
     });
@@ -134,6 +145,6 @@ registerTasksCommands(program);
 registerDeliveryCommands(keys, program.commands.find((c) => c.name() === 'tasks')!);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`runtrail: ${err instanceof ConfigError ? err.message : err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`runtrail: ${err instanceof ConfigError || err instanceof UsageError ? err.message : err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

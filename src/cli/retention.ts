@@ -3,15 +3,15 @@
 // or forever).
 
 import type { Command } from 'commander';
-import { organization, storageOptions, UsageError, withCliStorage } from './tasks.js';
+import { ORG_HELP, organization, storageOptions, UsageError, withCliStorage } from './tasks.js';
 
 export function registerRetentionCommand(keys: Command): void {
   storageOptions(keys.command('retention'))
     .description("show or set how many days an organization's tasks are kept (fractions allowed)")
-    .requiredOption('--org <name>', 'organization')
+    .option('--org <name>', ORG_HELP)
     .option('--days <n>', 'keep tasks this many days after they were created')
     .option('--default', 'use the server default again (RUNTRAIL_RETENTION_DAYS, or forever)')
-    .action(async (opts: { org: string; days?: string; default?: boolean; dataDir?: string }) => {
+    .action(async (opts: { org?: string; days?: string; default?: boolean; dataDir?: string }) => {
       if (opts.days !== undefined && opts.default) throw new UsageError('Give --days or --default, not both.');
       let days: number | null | undefined;
       if (opts.days !== undefined) {

@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { once } from 'node:events';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { loadConfig } from '../config.js';
 import { openStorage } from '../ledger/open-storage.js';
@@ -55,10 +56,24 @@ export async function withCliStorage(flags: StorageFlags, run: (opened: Opened) 
   }
 }
 
-export async function organization(storage: Storage, name: string): Promise<Organization> {
-  const org = await storage.accounts.findOrganizationByName(name);
-  if (!org) throw new UsageError(`No organization named '${name}'.`);
+export const ORG_HELP = "organization (default: the only one there is, else 'default')";
+
+/**
+ * The organization a command acts for: the one named by --org; without it, the only
+ * organization when there is exactly one, else `default`.
+ */
+export async function organization(storage: Storage, name: string | undefined): Promise<Organization> {
+  const wanted = name ?? (await defaultOrganizationName(storage));
+  const org = await storage.accounts.findOrganizationByName(wanted);
+  if (!org) throw new UsageError(`No organization named '${wanted}'.`);
   return org;
+}
+
+export async function defaultOrganizationName(storage: Storage): Promise<string> {
+  const all = await storage.accounts.listOrganizations();
+  if (all.length === 1) return all[0]!.name;
+  if (all.length === 0 || all.some((o) => o.name === 'default')) return 'default';
+  throw new UsageError(`There are ${all.length} organizations and none is named 'default': name one with --org (${all.map((o) => o.name).join(', ')}).`);
 }
 
 function filterOptions(cmd: Command): Command {
@@ -85,11 +100,11 @@ export function registerTasksCommands(program: Command): void {
 
   storageOptions(filterOptions(tasks.command('list')))
     .description('list tasks, newest first')
-    .requiredOption('--org <name>', 'organization')
+    .option('--org <name>', ORG_HELP)
     .option('--limit <n>', 'tasks per page (default 50, at most 10000)')
     .option('--cursor <cursor>', 'continue after a previous page (printed at its end)')
     .option('--json', 'print JSON: {data, counts, nextCursor}, as GET /api/tasks does')
-    .action(async (opts: FilterFlags & StorageFlags & { org: string; limit?: string; cursor?: string; json?: boolean }) => {
+    .action(async (opts: FilterFlags & StorageFlags & { org?: string; limit?: string; cursor?: string; json?: boolean }) => {
       await withCliStorage(opts, async ({ storage }) => {
         const org = await organization(storage, opts.org);
         const filter = filterFrom(opts);
@@ -122,13 +137,13 @@ export function registerTasksCommands(program: Command): void {
   storageOptions(tasks.command('show'))
     .description('show one task: its details, request and response (indented), or --raw for the exact stored bytes')
     .argument('<taskUUID>')
-    .requiredOption('--org <name>', 'organization')
+    .option('--org <name>', ORG_HELP)
     .addOption(new Option('--raw [part]', 'print the stored text exactly: request, response, or both (one per line)').choices(['request', 'response', 'both']))
-    .action(async (uuid: string, opts: StorageFlags & { org: string; raw?: true | 'request' | 'response' | 'both' }) => {
+    .action(async (uuid: string, opts: StorageFlags & { org?: string; raw?: true | 'request' | 'response' | 'both' }) => {
       await withCliStorage(opts, async ({ storage, media }) => {
         const org = await organization(storage, opts.org);
         const task = isCanonicalUuid(uuid) ? await storage.ledger.findTask(org.id, uuid) : undefined;
-        if (!task) throw new UsageError(`No task ${uuid} in organization '${opts.org}'.`);
+        if (!task) throw new UsageError(`No task ${uuid} in organization '${org.name}'.`);
         if (opts.raw !== undefined) {
           const part = opts.raw === true ? 'both' : opts.raw;
           const response = task.responseText ?? (await currentResponseText(task, storage));
@@ -159,10 +174,10 @@ export function registerTasksCommands(program: Command): void {
 
   storageOptions(filterOptions(tasks.command('export')))
     .description('write tasks (exact request and response texts) as NDJSON, one task per line, oldest last')
-    .requiredOption('--org <name>', 'organization')
+    .option('--org <name>', ORG_HELP)
     .requiredOption('--ndjson <file>', 'where to write ("-" for stdout)')
     .option('--with-media', 'embed the media files (base64) so import can restore them')
-    .action(async (opts: FilterFlags & StorageFlags & { org: string; ndjson: string; withMedia?: boolean }) => {
+    .action(async (opts: FilterFlags & StorageFlags & { org?: string; ndjson: string; withMedia?: boolean }) => {
       await withCliStorage(opts, async ({ storage, media }) => {
         const org = await organization(storage, opts.org);
         const filter = filterFrom(opts);
@@ -190,22 +205,23 @@ export function registerTasksCommands(program: Command): void {
           await rename(temp, opts.ndjson);
         }
         progress.done();
-        process.stderr.write(`Exported ${written} task${written === 1 ? '' : 's'} of organization '${opts.org}'${toStdout ? '' : ` to ${opts.ndjson}`}.\n`);
+        process.stderr.write(`Exported ${written} task${written === 1 ? '' : 's'} of organization '${org.name}'${toStdout ? '' : ` to ${opts.ndjson}`}.\n`);
       });
     });
 
   storageOptions(tasks.command('import'))
     .description('read tasks written by `tasks export` into an organization (created if new); tasks it already has are skipped')
     .argument('<file>', 'NDJSON file from `runtrail tasks export`')
-    .requiredOption('--org <name>', 'organization')
-    .action(async (file: string, opts: StorageFlags & { org: string }) => {
+    .option('--org <name>', ORG_HELP)
+    .action(async (file: string, opts: StorageFlags & { org?: string }) => {
       await withCliStorage(opts, async ({ storage, media }) => {
-        const org = await storage.accounts.ensureOrganization(opts.org);
+        const org = await storage.accounts.ensureOrganization(opts.org ?? (await defaultOrganizationName(storage)));
         const stream = createReadStream(file);
         const progress = new ProgressBar('importing', statSync(file).size, 'bytes');
         stream.on('data', () => progress.update(stream.bytesRead));
         let imported = 0;
         let skipped = 0;
+        let files = 0;
         let lineNo = 0;
         for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
           lineNo++;
@@ -216,27 +232,32 @@ export function registerTasksCommands(program: Command): void {
           } catch (err) {
             throw new UsageError(`${file}:${lineNo}: ${(err as Error).message}`);
           }
-          const withData = parsed.media.filter((m) => m.data !== null);
           if (await storage.ledger.findTask(org.id, parsed.task.taskUUID)) {
             skipped++;
             continue;
           }
+          const copies = await mediaCopies(parsed.media, org.id, storage, media);
           // Files first, then rows: a row never points at a file that is not there.
-          for (const m of withData) await media.restore(m.record, m.data!);
-          if (await storage.ledger.importTask(parsed.task, withData.map((m) => m.record))) imported++;
-          else skipped++;
+          for (const c of copies) await media.restore(c.record, c.data);
+          if (await storage.ledger.importTask(parsed.task, copies.map((c) => c.record))) {
+            imported++;
+            files += copies.length;
+          } else skipped++;
         }
         progress.done();
-        out(`Imported ${imported} task${imported === 1 ? '' : 's'} into organization '${opts.org}'${skipped ? `; skipped ${skipped} already there` : ''}.\n`);
+        out(
+          `Imported ${imported} task${imported === 1 ? '' : 's'} into organization '${org.name}'${skipped ? `; skipped ${skipped} already there` : ''}.` +
+            ` Restored ${files} media file${files === 1 ? '' : 's'}.\n`,
+        );
       });
     });
 
   storageOptions(tasks.command('delete'))
     .description('delete one task, or every task created before a date, with their media files')
     .argument('[taskUUID]')
-    .requiredOption('--org <name>', 'organization')
+    .option('--org <name>', ORG_HELP)
     .option('--before <time>', 'delete every task created before this time (ISO date/time, ms, or 30d ago)')
-    .action(async (uuid: string | undefined, opts: StorageFlags & { org: string; before?: string }) => {
+    .action(async (uuid: string | undefined, opts: StorageFlags & { org?: string; before?: string }) => {
       if ((uuid === undefined) === (opts.before === undefined)) throw new UsageError('Give either a taskUUID or --before <time>.');
       await withCliStorage(opts, async ({ storage, media }) => {
         const org = await organization(storage, opts.org);
@@ -248,7 +269,7 @@ export function registerTasksCommands(program: Command): void {
         };
         if (uuid !== undefined) {
           const deleted = isCanonicalUuid(uuid) ? await storage.ledger.deleteTask(org.id, uuid) : { tasks: 0, media: [] };
-          if (deleted.tasks === 0) throw new UsageError(`No task ${uuid} in organization '${opts.org}'.`);
+          if (deleted.tasks === 0) throw new UsageError(`No task ${uuid} in organization '${org.name}'.`);
           tasksDeleted = deleted.tasks;
           await removeFiles(deleted.media);
         } else {
@@ -306,6 +327,8 @@ async function exportLine(task: StoredTask, files: MediaRecord[], media: MediaSt
     completedAt: task.completedAt,
     requestText: task.requestText,
     responseText: task.responseText,
+    // The id of the key the task came in with, on the exporting server (not a secret).
+    apiKeyId: task.apiKeyId ?? null,
     media: exported,
   };
 }
@@ -342,6 +365,7 @@ function importLine(v: unknown, orgId: string): { task: StoredTask; media: { rec
     engine: strOrNull('engine'),
     createdAt: num(o, 'createdAt'),
     completedAt: o['completedAt'] === null || o['completedAt'] === undefined ? null : num(o, 'completedAt'),
+    apiKeyId: strOrNull('apiKeyId'),
   };
   const list = o['media'] ?? [];
   if (!Array.isArray(list)) throw new Error(`'media' must be an array`);
@@ -367,6 +391,33 @@ function importLine(v: unknown, orgId: string): { task: StoredTask; media: { rec
     return { record, data: typeof m['data'] === 'string' ? Buffer.from(m['data'], 'base64') : null };
   });
   return { task, media };
+}
+
+/**
+ * The media rows and files an imported task gets. An image UUID names one image of one
+ * organization on a server, so where the export's UUID is already taken here (the same task
+ * imported into another organization of the same server) the file is copied under a new UUID
+ * and access token: the target organization owns its copy, which outlives the original. The
+ * stored response keeps naming the original URL, byte for byte. Files come from the export
+ * (--with-media) or, failing that, from this server's own copy of the original.
+ */
+async function mediaCopies(
+  exported: readonly { record: MediaRecord; data: Buffer | null }[],
+  orgId: string,
+  storage: Storage,
+  media: MediaStore,
+): Promise<{ record: MediaRecord; data: Buffer }[]> {
+  const copies: { record: MediaRecord; data: Buffer }[] = [];
+  for (const m of exported) {
+    const existing = await storage.ledger.findMediaForServing(m.record.mediaUUID);
+    let data = m.data;
+    if (data === null && existing) data = await media.read(existing).catch(() => null);
+    if (data === null) continue;
+    if (existing && existing.orgId === orgId) continue;
+    const record = existing ? { ...m.record, mediaUUID: randomUUID(), accessToken: randomBytes(16).toString('base64url') } : m.record;
+    copies.push({ record, data });
+  }
+  return copies;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -31,6 +31,8 @@ export interface TaskRow {
   engine: string | null;
   created_at: number;
   completed_at: number | null;
+  /** Migration 10; undefined in rows selected without it. */
+  api_key_id?: string | null;
 }
 
 export interface MediaRow {
@@ -74,6 +76,8 @@ export const taskFromRow = (r: TaskRow): StoredTask => ({
   engine: r.engine,
   createdAt: r.created_at,
   completedAt: r.completed_at,
+  // Only when recorded: tasks from before migration 10, and imported ones without it, have none.
+  ...(r.api_key_id ? { apiKeyId: r.api_key_id } : {}),
 });
 
 function textsOf(r: TaskRow): { requestText: string; responseText: string | null } {

@@ -15,6 +15,9 @@ export interface FilterInput {
   since?: string | undefined;
   until?: string | undefined;
   text?: string | undefined;
+  errorCode?: string | undefined;
+  engine?: string | undefined;
+  apiKey?: string | undefined;
 }
 
 export function parseTaskFilter(input: FilterInput): TaskFilter {
@@ -45,6 +48,13 @@ export function parseTaskFilter(input: FilterInput): TaskFilter {
     });
   }
   if (text !== undefined) filter.text = text;
+  const errorCode = short(input.errorCode, 'errorCode', 64);
+  if (errorCode !== undefined) filter.errorCode = errorCode;
+  const engine = short(input.engine, 'engine', 64);
+  if (engine !== undefined) filter.engine = engine;
+  // An API key is named by its id (`runtrail keys list`), never by the key itself.
+  const apiKey = short(input.apiKey, 'apiKey', 64);
+  if (apiKey !== undefined) filter.apiKeyId = apiKey;
   return filter;
 }
 

@@ -27,6 +27,9 @@ export function taskWhere(orgId: string, filter: TaskFilter, sql: SqlDialect): s
   if (filter.taskType !== undefined) where.push(`task_type = ${sql.param(filter.taskType)}`);
   if (filter.status !== undefined) where.push(`status = ${sql.param(filter.status)}`);
   if (filter.model !== undefined) where.push(`model = ${sql.param(filter.model)}`);
+  if (filter.errorCode !== undefined) where.push(`error_code = ${sql.param(filter.errorCode)}`);
+  if (filter.engine !== undefined) where.push(`engine = ${sql.param(filter.engine)}`);
+  if (filter.apiKeyId !== undefined) where.push(`api_key_id = ${sql.param(filter.apiKeyId)}`);
   if (filter.createdFrom !== undefined) where.push(`created_at >= ${sql.param(filter.createdFrom)}`);
   if (filter.createdBefore !== undefined) where.push(`created_at < ${sql.param(filter.createdBefore)}`);
   if (filter.text !== undefined && filter.text !== '' && sql.textCondition) where.push(sql.textCondition(filter.text));

@@ -18,6 +18,10 @@ export interface TaskSummary {
   createdAt: string;
   completedAt: string | null;
   durationMs: number | null;
+  /** Id of the API key the task came in with (null: recorded before keys were noted, or imported). */
+  apiKeyId: string | null;
+  /** A finished task whose response holds results and errors both (some of its results failed). */
+  partial: boolean;
 }
 
 export function taskSummary(t: StoredTask): TaskSummary {
@@ -34,7 +38,20 @@ export function taskSummary(t: StoredTask): TaskSummary {
     createdAt: new Date(t.createdAt).toISOString(),
     completedAt: t.completedAt === null ? null : new Date(t.completedAt).toISOString(),
     durationMs: t.completedAt === null ? null : t.completedAt - t.createdAt,
+    apiKeyId: t.apiKeyId ?? null,
+    partial: isPartial(t),
   };
+}
+
+/** Some results succeeded and some failed: the response holds both `data` items and `errors`. */
+function isPartial(t: StoredTask): boolean {
+  if (t.status !== 'success' || t.responseText === null || !t.responseText.includes('"errors"')) return false;
+  try {
+    const r = JSON.parse(t.responseText) as { data?: unknown[]; errors?: unknown[] };
+    return Array.isArray(r.data) && r.data.length > 0 && Array.isArray(r.errors) && r.errors.length > 0;
+  } catch {
+    return false;
+  }
 }
 
 /** The positivePrompt of the task's (first) object, shortened for listings. */

@@ -2,6 +2,8 @@
 // these interfaces with the same file names, and test/ledger-contract and test/queue-contract
 // run one suite against every backend.
 
+import type { AggregateStore, TaskLinkStore } from './aggregate-types.js';
+
 export type TaskStatus = 'processing' | 'success' | 'error';
 
 export interface NewTask {
@@ -13,6 +15,8 @@ export interface NewTask {
   model: string | null;
   transport: 'rest' | 'websocket';
   createdAt: number;
+  /** The id (never the key) of the API key the task came in with; absent for imported tasks. */
+  apiKeyId?: string | null;
 }
 
 export interface MediaRecord {
@@ -58,6 +62,8 @@ export interface StoredTask {
   engine: string | null;
   createdAt: number;
   completedAt: number | null;
+  /** The id of the API key the task came in with (migration 10); null for older and imported tasks. */
+  apiKeyId?: string | null;
 }
 
 export type RecordOutcome = { recorded: true } | { recorded: false; existing: StoredTask };
@@ -76,6 +82,12 @@ export interface TaskFilter {
    * request text is the JSON as sent, so this finds prompt words, and any other value too.
    */
   text?: string;
+  /** Tasks that failed with this error code. */
+  errorCode?: string;
+  /** Tasks run by this engine (`builtin`, `upstream`). */
+  engine?: string;
+  /** Tasks that came in with this API key (its id). */
+  apiKeyId?: string;
 }
 
 /** Where a listing continues: listings run newest first, ties broken by taskUUID. */
@@ -277,6 +289,8 @@ export interface Organization {
   id: string;
   name: string;
   createdAt: number;
+  /** Set when the organization was found by an API key: that key's id, recorded with each task. */
+  apiKeyId?: string;
 }
 
 export interface ApiKeyInfo {
@@ -324,6 +338,10 @@ export interface Storage {
   accounts: AccountStore;
   audit: AuditStore;
   sessions: SessionStore;
+  aggregates: AggregateStore;
+  links: TaskLinkStore;
+  /** Calls `listener` with the number of writes in each commit, where the backend batches them (SQLite). */
+  observeCommitBatches?(listener: (writes: number) => void): void;
   /**
    * Resolves when the ledger answers a read (for /healthz); rejects saying what failed. A write
    * refused for a full disk is not a failure here: it is that task's serviceUnavailable.

@@ -129,6 +129,7 @@ export class TaskDispatcher {
     const module = echo.taskType !== undefined ? routeTaskModule(echo.taskType, first['model'], this.services.engines) : undefined;
     const metricType = module?.taskType ?? (echo.taskType === 'ping' ? 'ping' : 'unsupported');
     let outcome: SerializedOutcome;
+    const endTimer = this.metrics.taskDuration.startTimer({ task_type: metricType });
     try {
       outcome = await this.answer(unit, org, transport, echo, rawType, rawUuid, receipt);
     } catch (err) {
@@ -140,6 +141,7 @@ export class TaskDispatcher {
       outcome = failed(err instanceof ProtocolError ? err : this.internalError(err, { taskUUID: echo.taskUUID, taskType: echo.taskType }), echo);
     }
     this.metrics.tasks.inc({ task_type: metricType, outcome: outcome.data.length > 0 ? 'success' : 'error' });
+    endTimer();
     return outcome;
   }
 
@@ -224,6 +226,7 @@ export class TaskDispatcher {
       model: recordedModel(first['model']),
       transport,
       createdAt: Date.now(),
+      apiKeyId: org.apiKeyId ?? null,
     };
 
     problem ??= modelProblem(first['model']);

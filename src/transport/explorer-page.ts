@@ -38,6 +38,20 @@ export function registerExplorerPage(app: FastifyInstance): void {
     const index = send('index.html')!;
     return reply.type(index.type).header('content-security-policy', CSP).header('cache-control', 'no-cache').send(index.body);
   });
+  // The root: a browser goes to the explorer; any other client gets a pointer to what is served.
+  app.get('/', async (req, reply) => {
+    if (/\btext\/html\b/.test(req.headers.accept ?? '')) return reply.redirect('/explorer', 302);
+    const pointer = {
+      name: 'runtrail',
+      tasks: { rest: 'POST /v1', websocket: '/v1' },
+      explorer: '/explorer',
+      history: '/api/tasks',
+      dashboard: '/api/stats',
+      health: '/healthz',
+      metrics: '/metrics',
+    };
+    return reply.type('application/json').header('cache-control', 'no-cache').send(JSON.stringify(pointer));
+  });
   app.get('/explorer/', async (_req, reply) => reply.redirect('/explorer', 301));
   app.get<{ Params: { file: string } }>('/explorer/:file', async (req, reply) => {
     const file = send(req.params.file);

@@ -4,15 +4,17 @@
 // (Bearer), scoped to the key's organization; errors leave as the protocol envelope.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ProtocolError } from '../protocol/errors.js';
+import { ProtocolError, statusForCode } from '../protocol/errors.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
 import { authenticate } from '../ledger/api-keys.js';
 import { decodeCursor, encodeCursor, parseLimit, parseTaskFilter } from '../ledger/task-filter.js';
 import { taskSummary } from '../ledger/task-summary.js';
 import type { AccountStore, AuditStore, Organization, StoredTask, TaskLedger } from '../ledger/types.js';
 import type { MediaStore } from '../media/media-store.js';
+import type { TaskLinkStore } from '../ledger/aggregate-types.js';
 import { replyEnvelope } from '../protocol/envelope.js';
 import { responseTextOf, taskNotFound } from '../tasks/get-task-details.js';
+import { noteCaller } from './request-log.js';
 
 /** Webhook deliveries of a task, when async delivery records them; absent otherwise. */
 export type WebhookAttemptsReader = (orgId: string, taskUUID: string) => Promise<readonly object[]>;
@@ -26,12 +28,14 @@ export interface HistoryApiDeps {
   audit?: AuditStore;
   /** A task's response as getTaskDetails shows it (the current state while it runs). */
   currentResponse?: (task: StoredTask) => Promise<string>;
+  /** "Run again" links of each task, both ways. */
+  links?: TaskLinkStore;
 }
 
 const PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 500;
 
-type ListQuery = Partial<Record<'taskType' | 'status' | 'model' | 'since' | 'until' | 'text' | 'cursor' | 'limit', string>>;
+type ListQuery = Partial<Record<'taskType' | 'status' | 'model' | 'since' | 'until' | 'text' | 'errorCode' | 'engine' | 'apiKey' | 'cursor' | 'limit', string>>;
 
 export function registerHistoryApi(app: FastifyInstance, deps: HistoryApiDeps): void {
   app.get<{ Querystring: ListQuery }>('/api/tasks', async (req, reply) => {
@@ -64,10 +68,11 @@ export function registerHistoryApi(app: FastifyInstance, deps: HistoryApiDeps): 
     const found = await ownTask(req, deps);
     if (!found) return reply.code(404).header('cache-control', 'no-store').type('application/json').send(notFoundBody(req.params.taskUUID));
     const { org, task } = found;
-    const [media, attempts, exchanges] = await Promise.all([
+    const [media, attempts, exchanges, links] = await Promise.all([
       deps.ledger.listTaskMedia(org.id, task.taskUUID),
       deps.webhookAttempts ? deps.webhookAttempts(org.id, task.taskUUID) : Promise.resolve([]),
       deps.audit ? deps.audit.listUpstreamExchanges(org.id, task.taskUUID) : Promise.resolve([]),
+      deps.links ? deps.links.linksOf(org.id, task.taskUUID) : Promise.resolve({ rerunOf: null, reruns: [] }),
     ]);
     const meta = JSON.stringify({
       ...taskSummary(task),
@@ -84,6 +89,11 @@ export function registerHistoryApi(app: FastifyInstance, deps: HistoryApiDeps): 
         at: new Date(x.createdAt).toISOString(),
         replyText: x.replyText,
       })),
+      // What a REST request holding only this task was answered with (200 once any result succeeded).
+      httpStatus: httpStatusOf(task),
+      // Run again, both ways: the task this one re-ran, and the tasks run again from it.
+      rerunOf: links.rerunOf ? links.rerunOf.originalTaskUUID : null,
+      reruns: links.reruns.map((l) => ({ taskUUID: l.rerunTaskUUID, createdAt: new Date(l.createdAt).toISOString() })),
       requestText: task.requestText,
       responseText: task.responseText,
     });
@@ -135,7 +145,21 @@ export async function bearerOrganization(req: FastifyRequest, accounts: AccountS
       type: 'string',
     });
   }
+  noteCaller(req, org.id);
   return org;
+}
+
+/** The HTTP status of a REST reply holding only this task: 200 with any result, else its first error's status. */
+function httpStatusOf(task: StoredTask): number | null {
+  if (task.responseText === null) return null;
+  try {
+    const r = JSON.parse(task.responseText) as { data?: unknown[]; errors?: { code?: unknown }[] };
+    if (Array.isArray(r.data) && r.data.length > 0) return 200;
+    const code = Array.isArray(r.errors) ? r.errors[0]?.code : undefined;
+    return typeof code === 'string' ? statusForCode(code) : 200;
+  } catch {
+    return null;
+  }
 }
 
 /** An ISO date or epoch milliseconds; undefined when absent. */

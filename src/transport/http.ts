@@ -20,6 +20,9 @@ import type { EngineHealth } from '../engines/engine.js';
 import { registerExplorerPage } from './explorer-page.js';
 import { registerHistoryApi, type WebhookAttemptsReader } from './history-api.js';
 import { registerDeliveryApi } from './delivery-api.js';
+import { registerDashboardApi } from './dashboard-api.js';
+import { noteCaller, registerRequestLog } from './request-log.js';
+import type { AggregateStore, TaskLinkStore } from '../ledger/aggregate-types.js';
 import { MAX_HEADER_COUNT, PARSER_HEADER_COUNT, tooManyHeaders } from './header-count.js';
 import { metricsAuthorized, refuseMetrics } from './metrics-endpoint.js';
 
@@ -39,6 +42,9 @@ export interface HttpDeps {
   audit?: import('../ledger/types.js').AuditStore;
   /** A task's response as getTaskDetails shows it (the current state while it runs). */
   currentResponse?: (task: StoredTask) => Promise<string>;
+  /** The explorer's dashboard aggregates and "run again" links. */
+  aggregates?: AggregateStore;
+  links?: TaskLinkStore;
   /** GET /metrics: whether this port serves it (not when it has a listen address of its own), and the token it needs. */
   metricsEndpoint?: { onApiPort: boolean; token: string | undefined };
   /** Checks storage for /healthz (Storage.probe); rejects when it failed. */
@@ -95,6 +101,8 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     }
   });
 
+  registerRequestLog(app, deps.log);
+
   app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, _req, reply) => {
     let problem: ProtocolError;
     if (err instanceof ProtocolError) problem = err;
@@ -120,6 +128,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   app.post('/v1', async (req, reply) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const { org, elements } = await authenticateRequest(req, body, deps);
+    noteCaller(req, org.id, elements.length);
     const outcomes = await deps.dispatcher.dispatch(elements, org, 'rest');
     const status = replyStatus(outcomes);
     deps.metrics.requests.inc({ transport: 'rest', status });
@@ -167,6 +176,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   });
 
   registerHistoryApi(app, deps);
+  if (deps.aggregates && deps.links) registerDashboardApi(app, { accounts: deps.accounts, ledger: deps.ledger, aggregates: deps.aggregates, links: deps.links, media: deps.media });
   if (deps.deliveries) registerDeliveryApi(app, { accounts: deps.accounts, ledger: deps.ledger, deliveries: deps.deliveries });
   registerExplorerPage(app);
 

@@ -38,6 +38,8 @@ export interface DeliveryDeps {
   media: MediaStore;
   guard: OutboundTargetGuard;
   log: Logger;
+  /** Told each attempt's outcome once recorded (the webhook attempts metric). */
+  onAttempt?: (kind: string, outcome: 'delivered' | 'retry' | 'failed') => void;
 }
 
 /** The delay before retry number `attempt` (1 = the first retry): exponential, capped, with equal jitter. */
@@ -139,6 +141,7 @@ export class DeliveryWorker {
         ? ({ state: 'failed' } as const)
         : ({ state: 'pending', retryAt: Date.now() + retryDelay(number, this.policy) } as const);
     await this.deps.store.recordAttempt(d.id, attempt, next);
+    this.deps.onAttempt?.(d.kind, next.state === 'pending' ? 'retry' : next.state);
     if (next.state === 'failed') this.deps.log.warn({ deliveryId: d.id, taskUUID: d.taskUUID, kind: d.kind, attempts: number }, 'delivery failed for good');
   }
 

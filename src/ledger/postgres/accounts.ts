@@ -40,11 +40,11 @@ export class PostgresAccountStore implements AccountStore {
   }
 
   async findOrganizationByKeyHash(keyHash: string): Promise<Organization | undefined> {
-    const { rows } = await this.pool.query<OrgRow>(
-      'SELECT o.* FROM api_keys k JOIN organizations o ON o.id = k.org_id WHERE k.key_hash = $1 AND k.revoked_at IS NULL',
+    const { rows } = await this.pool.query<OrgRow & { api_key_id: string }>(
+      'SELECT o.*, k.id AS api_key_id FROM api_keys k JOIN organizations o ON o.id = k.org_id WHERE k.key_hash = $1 AND k.revoked_at IS NULL',
       [keyHash],
     );
-    return rows[0] ? orgFromRow(rows[0]) : undefined;
+    return rows[0] ? { ...orgFromRow(rows[0]), apiKeyId: rows[0].api_key_id } : undefined;
   }
 
   async listApiKeys(orgName?: string): Promise<ApiKeyInfo[]> {

@@ -23,8 +23,8 @@ import type pg from 'pg';
 
 const INSERT_TASK = `
   INSERT INTO tasks (org_id, task_uuid, task_type, status, request_text, response_text, model, transport,
-                     cost, error_code, engine, created_at, completed_at, runner)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                     cost, error_code, engine, created_at, completed_at, runner, api_key_id)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
   ON CONFLICT (org_id, task_uuid) DO NOTHING`;
 
 const INSERT_MEDIA = `
@@ -129,6 +129,7 @@ export class PostgresTaskLedger implements TaskLedger {
         task.createdAt,
         task.completedAt,
         null,
+        task.apiKeyId ?? null,
       ]);
       if (inserted.rowCount !== 1) return false;
       for (const m of media) {
@@ -173,6 +174,7 @@ export class PostgresTaskLedger implements TaskLedger {
       task.createdAt,
       done.completedAt ?? null,
       done.status === 'processing' ? this.replicaId : null,
+      task.apiKeyId ?? null,
     ]);
     if (inserted.rowCount === 1) return { recorded: true };
     const { rows } = await db.query<TaskRow>('SELECT * FROM tasks WHERE org_id = $1 AND task_uuid = $2', [task.orgId, key(task.taskUUID)]);

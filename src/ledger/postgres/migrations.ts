@@ -217,4 +217,27 @@ export const MIGRATIONS: Migration[] = [
       END $$;
     `,
   },
+  {
+    // The dashboard and "run again" (docs/explorer.md):
+    // - api_key_id: the id (never the key) of the API key a task came in with, for cost by key
+    //   and the key filter; tasks recorded before this version keep null ("unknown key").
+    // - tasks_stats: one index that holds every column the dashboard's aggregates read, so they
+    //   scan the organization's time range in the index without touching task rows (whose texts
+    //   are large); it stays fast into millions of tasks (docs/performance.md).
+    // - task_links: a task run again from another, both ways, beside the tasks rather than in
+    //   their stored texts.
+    version: 10,
+    sql: `
+      ALTER TABLE tasks ADD COLUMN api_key_id TEXT;
+      CREATE INDEX tasks_stats ON tasks (org_id, created_at) INCLUDE (status, error_code, model, api_key_id, cost, completed_at, task_type);
+      CREATE TABLE task_links (
+        org_id TEXT NOT NULL,
+        original_uuid TEXT NOT NULL,
+        rerun_uuid TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (org_id, original_uuid, rerun_uuid)
+      );
+      CREATE INDEX task_links_by_rerun ON task_links (org_id, rerun_uuid);
+    `,
+  },
 ];

@@ -10,6 +10,8 @@ import { migrate, openPool, type PgOptions } from './database.js';
 import { PostgresDeliveryStore } from './deliveries.js';
 import { PostgresTaskLedger } from './ledger.js';
 import { PostgresTaskQueue } from './queue.js';
+import { PostgresAggregateStore } from './aggregates.js';
+import { PostgresTaskLinkStore } from './task-links.js';
 
 const PROBE_TIMEOUT_MS = 2000;
 
@@ -31,6 +33,8 @@ export async function openPostgresStorage(options: PgOptions & { migrate?: boole
     accounts: new PostgresAccountStore(pool),
     audit: new PostgresAuditStore(pool),
     sessions: new PostgresSessionStore(pool),
+    aggregates: new PostgresAggregateStore(pool),
+    links: new PostgresTaskLinkStore(pool),
     async probe() {
       // The pool waits for a connection without limit; a probe must answer, so it gives up after a while.
       let timer: NodeJS.Timeout | undefined;

@@ -12,8 +12,8 @@ export class SqliteAccountStore implements AccountStore {
     private readonly db: SqliteDatabase,
     private readonly committer: GroupCommitter,
   ) {
-    this.byHash = db.prepare<[string], OrgRow>(
-      `SELECT o.* FROM api_keys k JOIN organizations o ON o.id = k.org_id WHERE k.key_hash = ? AND k.revoked_at IS NULL`,
+    this.byHash = db.prepare<[string], OrgRow & { api_key_id: string }>(
+      `SELECT o.*, k.id AS api_key_id FROM api_keys k JOIN organizations o ON o.id = k.org_id WHERE k.key_hash = ? AND k.revoked_at IS NULL`,
     );
   }
 
@@ -47,7 +47,7 @@ export class SqliteAccountStore implements AccountStore {
 
   async findOrganizationByKeyHash(keyHash: string): Promise<Organization | undefined> {
     const row = this.byHash.get(keyHash);
-    return row ? orgFromRow(row) : undefined;
+    return row ? { ...orgFromRow(row), apiKeyId: row.api_key_id } : undefined;
   }
 
   async listApiKeys(orgName?: string): Promise<ApiKeyInfo[]> {

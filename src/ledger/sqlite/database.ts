@@ -110,6 +110,8 @@ class WalSyncer implements LogSyncer {
 
 export class GroupCommitter {
   private pending: PendingWrite[] = [];
+  /** Told the size of each batch as it commits (the commit batch size metric). */
+  onBatch: ((writes: number) => void) | undefined;
   private scheduled = false;
   private syncing = false;
   private closed = false;
@@ -212,6 +214,7 @@ export class GroupCommitter {
   private commitPending(): { settle: () => void; fail: (err: unknown) => void } | undefined {
     const batch = this.pending;
     if (batch.length === 0) return undefined;
+    this.onBatch?.(batch.length);
     this.pending = [];
     const results: unknown[] = new Array(batch.length);
     const failures: unknown[] = new Array(batch.length);

@@ -48,9 +48,9 @@ export class SqliteTaskLedger implements TaskLedger {
     this.ensureOrg = db.prepare('INSERT INTO task_orgs (org_id) VALUES (?) ON CONFLICT (org_id) DO NOTHING');
     this.insertTask = db.prepare(
       `INSERT INTO tasks (uuid_key, org, task_uuid, task_type, status, request_text, response_text, packed_texts, model,
-                          transport, cost, error_code, engine, created_at, completed_at)
+                          transport, cost, error_code, engine, created_at, completed_at, api_key_id)
        VALUES (@uuidKey, ${orgSeq('@orgId')}, @taskUUID, @taskType, @status, @requestText, @responseText, @packedTexts, @model,
-               @transport, @cost, @errorCode, @engine, @createdAt, @completedAt)`,
+               @transport, @cost, @errorCode, @engine, @createdAt, @completedAt, @apiKeyId)`,
     );
     this.selectTask = db.prepare<[number, string, string], TaskTableRow>(
       `SELECT * FROM tasks WHERE uuid_key = ? AND org = ${orgSeq('?')} AND task_uuid = ?`,
@@ -235,7 +235,7 @@ export class SqliteTaskLedger implements TaskLedger {
       if (this.findRow(task.orgId, task.taskUUID)) return false;
       const uuid = key(task.taskUUID);
       this.ensureOrg.run(task.orgId);
-      const row = this.insertTask.run({ ...task, uuidKey: uuidLookupKey(uuid), taskUUID: uuid, ...storedTexts(task.requestText, task.responseText) });
+      const row = this.insertTask.run({ ...task, uuidKey: uuidLookupKey(uuid), taskUUID: uuid, ...storedTexts(task.requestText, task.responseText), apiKeyId: task.apiKeyId ?? null });
       this.indexText.run(row.lastInsertRowid, task.requestText);
       for (const m of media) {
         this.insertMediaIfNew.run({ ...m, mediaUUID: key(m.mediaUUID), orgId: task.orgId, taskUUID: key(task.taskUUID) });
@@ -294,6 +294,7 @@ export class SqliteTaskLedger implements TaskLedger {
       engine: done.engine ?? null,
       createdAt: task.createdAt,
       completedAt: done.completedAt ?? null,
+      apiKeyId: task.apiKeyId ?? null,
     });
     this.indexText.run(row.lastInsertRowid, task.requestText);
     return { recorded: true };

@@ -6,6 +6,66 @@ export interface Migration {
   sql: string;
 }
 
+/** Width of one task_rollups slot (migration 10): a quarter hour, a divisor of the dashboard's wider buckets. */
+export const ROLLUP_SLOT_MS = 900_000;
+
+/** The latency histogram bucket of a finished tasks row `r`; see LATENCY_BUCKETS_PER_DOUBLING. */
+const latencyBucket = (r: string) => `CAST(floor(4 * log2(max(${r}.completed_at - ${r}.created_at, 0) + 1)) AS INTEGER)`;
+const slotOf = (r: string) => `(${r}.created_at / ${ROLLUP_SLOT_MS}) * ${ROLLUP_SLOT_MS}`;
+/** The key columns of task_rollups for a tasks row `r`, in the order of its primary key. */
+const countKey = (r: string) =>
+  `${r}.org, ${slotOf(r)}, ${r}.task_type, ${r}.status, coalesce(${r}.error_code, ''), coalesce(${r}.model, ''), coalesce(${r}.api_key_id, '')`;
+const COUNT_COLUMNS = 'org, slot, task_type, status, error_code, model, api_key_id';
+const latencyKey = (r: string) => `${r}.org, ${slotOf(r)}, ${r}.task_type, ${latencyBucket(r)}`;
+const LATENCY_COLUMNS = 'org, slot, task_type, latency_bucket';
+const addRow = (r: string) => `
+        INSERT INTO task_rollups (${COUNT_COLUMNS}, tasks, cost, costed)
+        VALUES (${countKey(r)}, 1, coalesce(${r}.cost, 0), ${r}.cost IS NOT NULL)
+        ON CONFLICT (${COUNT_COLUMNS}) DO UPDATE SET tasks = tasks + 1, cost = cost + excluded.cost, costed = costed + excluded.costed;
+        INSERT INTO task_latency_rollups (${LATENCY_COLUMNS}, tasks, max_ms)
+        SELECT ${latencyKey(r)}, 1, ${r}.completed_at - ${r}.created_at WHERE ${r}.completed_at IS NOT NULL
+        ON CONFLICT (${LATENCY_COLUMNS}) DO UPDATE SET tasks = tasks + 1, max_ms = max(max_ms, excluded.max_ms);`;
+const removeRow = (r: string) => `
+        UPDATE task_rollups SET tasks = tasks - 1, cost = cost - coalesce(${r}.cost, 0), costed = costed - (${r}.cost IS NOT NULL)
+        WHERE (${COUNT_COLUMNS}) = (${countKey(r)});
+        UPDATE task_latency_rollups SET tasks = tasks - 1
+        WHERE ${r}.completed_at IS NOT NULL AND (${LATENCY_COLUMNS}) = (${latencyKey(r)});`;
+/** The columns whose change moves a task to other rollup rows. */
+const ROLLED_COLUMNS = 'org, created_at, task_type, status, error_code, model, api_key_id, cost, completed_at';
+const ROLLUP_SQL = `
+      CREATE TABLE task_rollups (
+        org INTEGER NOT NULL,
+        slot INTEGER NOT NULL,
+        task_type TEXT NOT NULL,
+        status TEXT NOT NULL,
+        error_code TEXT NOT NULL,
+        model TEXT NOT NULL,
+        api_key_id TEXT NOT NULL,
+        tasks INTEGER NOT NULL,
+        cost REAL NOT NULL,
+        costed INTEGER NOT NULL,
+        PRIMARY KEY (${COUNT_COLUMNS})
+      ) WITHOUT ROWID;
+      CREATE TABLE task_latency_rollups (
+        org INTEGER NOT NULL,
+        slot INTEGER NOT NULL,
+        task_type TEXT NOT NULL,
+        latency_bucket INTEGER NOT NULL,
+        tasks INTEGER NOT NULL,
+        max_ms INTEGER NOT NULL,
+        PRIMARY KEY (${LATENCY_COLUMNS})
+      ) WITHOUT ROWID;
+      INSERT INTO task_rollups (${COUNT_COLUMNS}, tasks, cost, costed)
+        SELECT ${countKey('t')}, count(*), total(t.cost), count(t.cost) FROM tasks t GROUP BY 1, 2, 3, 4, 5, 6, 7;
+      INSERT INTO task_latency_rollups (${LATENCY_COLUMNS}, tasks, max_ms)
+        SELECT ${latencyKey('t')}, count(*), max(t.completed_at - t.created_at) FROM tasks t WHERE t.completed_at IS NOT NULL GROUP BY 1, 2, 3, 4;
+      CREATE TRIGGER tasks_rollup_insert AFTER INSERT ON tasks BEGIN${addRow('NEW')}
+      END;
+      CREATE TRIGGER tasks_rollup_delete AFTER DELETE ON tasks BEGIN${removeRow('OLD')}
+      END;
+      CREATE TRIGGER tasks_rollup_update AFTER UPDATE OF ${ROLLED_COLUMNS} ON tasks BEGIN${removeRow('OLD')}${addRow('NEW')}
+      END;`;
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -244,6 +304,34 @@ export const MIGRATIONS: Migration[] = [
         request_text, content='', detail=none, columnsize=0, tokenize='unicode61 remove_diacritics 0'
       );
       INSERT INTO tasks_text (rowid, request_text) SELECT id, coalesce(request_text, runtrail_request_text(packed_texts)) FROM tasks;
+    `,
+  },
+  {
+    // The dashboard and "run again" (docs/explorer.md):
+    // - api_key_id: the id (never the key) of the API key a task came in with, for cost by key
+    //   and the key filter; tasks recorded before this version keep null ("unknown key").
+    // - tasks_stats: one index that holds every column the dashboard's aggregates read, so they
+    //   scan the organization's time range in the index without touching task rows (whose texts
+    //   are large); it stays fast into millions of tasks (docs/performance.md).
+    // - task_links: a task run again from another, both ways, beside the tasks rather than in
+    //   their stored texts.
+    // - task_rollups: the same counts summed per organization and quarter hour, kept by triggers
+    //   on every insert, completion and delete of a task (existing tasks are summed once here),
+    //   so a 30-day dashboard reads a few thousand rows however many tasks the range holds.
+    //   SQLite has one writer at a time, so the triggers' upserts add no contention.
+    version: 10,
+    sql: `
+      ALTER TABLE tasks ADD COLUMN api_key_id TEXT;
+${ROLLUP_SQL}
+      CREATE INDEX tasks_stats ON tasks (org, created_at, status, error_code, model, api_key_id, cost, completed_at, task_type);
+      CREATE TABLE task_links (
+        org_id TEXT NOT NULL,
+        original_uuid TEXT NOT NULL,
+        rerun_uuid TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (org_id, original_uuid, rerun_uuid)
+      ) WITHOUT ROWID;
+      CREATE INDEX task_links_by_rerun ON task_links (org_id, rerun_uuid);
     `,
   },
 ];

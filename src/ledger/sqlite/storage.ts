@@ -10,6 +10,8 @@ import { GroupCommitter, openDatabase } from './database.js';
 import { SqliteDeliveryStore } from './deliveries.js';
 import { SqliteTaskLedger } from './ledger.js';
 import { SqliteTaskQueue } from './queue.js';
+import { SqliteAggregateStore } from './aggregates.js';
+import { SqliteTaskLinkStore } from './task-links.js';
 
 export const SQLITE_FILE = 'runtrail.db';
 
@@ -24,6 +26,11 @@ export function openSqliteStorage(dataDir: string): Storage {
     accounts: new SqliteAccountStore(db, committer),
     audit: new SqliteAuditStore(db, committer),
     sessions: new SqliteSessionStore(db, committer),
+    aggregates: new SqliteAggregateStore(db),
+    links: new SqliteTaskLinkStore(db, committer),
+    observeCommitBatches(listener) {
+      committer.onBatch = listener;
+    },
     async probe() {
       db.prepare('SELECT 1 FROM schema_migrations LIMIT 1').get();
       db.prepare('SELECT 1 FROM tasks LIMIT 1').get();

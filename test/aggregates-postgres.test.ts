@@ -1,0 +1,24 @@
+// The dashboard's aggregates and run-again links against PostgreSQL, in a schema of their own.
+
+import { openPostgresStorage } from '../src/ledger/postgres/storage.js';
+import { aggregatesContract } from './aggregates-contract.js';
+import type { BackendUnderTest } from './ledger-contract.js';
+import { TEST_DATABASE_URL, dropSchema, postgresSuiteGate, uniqueSchema } from './helpers/postgres.js';
+
+if (await postgresSuiteGate('postgres aggregates contract')) {
+  let schema = '';
+  const postgres: BackendUnderTest = {
+    name: 'postgres',
+    async open() {
+      schema = uniqueSchema();
+      return openPostgresStorage({ connectionString: TEST_DATABASE_URL, schema, poolSize: 4 });
+    },
+    async reopen() {
+      return openPostgresStorage({ connectionString: TEST_DATABASE_URL, schema, poolSize: 4 });
+    },
+    async dispose() {
+      await dropSchema(schema);
+    },
+  };
+  aggregatesContract(postgres);
+}
