@@ -209,6 +209,11 @@ describe('new task types, end to end', () => {
     ]);
     const found = async (filters: Record<string, unknown>) => (await run({ taskType: 'modelSearch', taskUUID: uuid(), ...filters })).item;
     assert.equal((await found({ search: 'Plasma' }))['totalResults'], 1);
+    // Runware's AIRs (the README's examples) find the local model that runs them.
+    const airsFor = async (search: string) => ((await found({ search, limit: 100 }))['results'] as Item[]).map((m) => m['air']);
+    assert.ok((await airsFor('runware:101@1')).includes('runtrail:procedural@plasma-1'));
+    assert.ok((await airsFor('runware')).includes('runtrail:procedural@plasma-1'));
+    assert.ok((await airsFor('runware:109@1')).includes('runtrail:isnet@general-use'));
     assert.equal((await found({ search: 'runtrail:procedural' }))['totalResults'], 1);
     assert.equal((await found({ search: 'sdxl' }))['totalResults'], 0);
     assert.equal((await found({ category: 'lora' }))['totalResults'], 0);

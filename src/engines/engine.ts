@@ -23,6 +23,8 @@ export interface ModelInfo {
   defaultHeight: number;
   /** One sentence on what the model really is. */
   shortDescription?: string;
+  /** Other AIRs (Runware's) this model runs for by default, so that searching for them finds it. */
+  standsInFor?: string[];
 }
 
 /** A (taskType, AIR pattern) pair a local model stands in for. */

@@ -85,6 +85,8 @@ function relevance(model: ModelInfo, query: string): number {
   if (model.air.toLowerCase().includes(query)) score += 5;
   for (const word of query.split(/\s+/)) if (word !== '' && name.includes(word)) score += 1;
   if (model.version.toLowerCase() === query) score += 1;
+  // Runware's AIRs find the local model that runs them (`runware:101@1` finds the renderer).
+  if ((model.standsInFor ?? []).some((air) => air.toLowerCase().includes(query))) score += 3;
   return score;
 }
 

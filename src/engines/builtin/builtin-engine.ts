@@ -24,7 +24,10 @@ export class BuiltinEngine implements Engine {
   }
 
   models(): ModelInfo[] {
-    return this.catalogue.map(({ operations: _o, standsIn: _s, ...info }) => info);
+    return this.catalogue.map(({ operations: _o, standsIn, ...info }) => {
+      const airs = [...new Set(standsIn.map((s) => s.model).filter((m) => m !== '*'))];
+      return airs.length > 0 ? { ...info, standsInFor: airs } : info;
+    });
   }
 
   mappings(): ModelMapping[] {

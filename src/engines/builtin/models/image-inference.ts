@@ -22,6 +22,9 @@ export const imageInferenceModels: BuiltinModel[] = [
     standsIn: [
       // runtrail:1@1 is this renderer's earlier name.
       { taskType: 'imageInference', model: 'runtrail:1@1' },
+      // Named so that modelSearch for them (the README's examples) finds what runs them.
+      { taskType: 'imageInference', model: 'runware:101@1' },
+      { taskType: 'imageInference', model: 'runware:100@1' },
       { taskType: 'imageInference', model: '*' },
     ],
   },
