@@ -3,9 +3,10 @@
 // (the content swirled by a smooth random warp, seeded), and `openpose` (the OpenPose-style
 // skeleton drawn from MoveNet's body keypoints, with HandTrack hands and face-mesh points).
 
-import sharp, { type Metadata } from 'sharp';
+import sharp from 'sharp';
 import { OperationError } from './operation-error.js';
-import { MAX_INPUT_PIXELS, humanAvailability } from './human-files.js';
+import { uprightSize } from './upright-size.js';
+import { humanAvailability } from './human-files.js';
 import { cannyEdges } from './canny-edges.js';
 import { poseSvg } from './openpose-drawing.js';
 import { encodeImage } from './encode-image.js';
@@ -83,19 +84,7 @@ export async function run(input: ControlNetPreprocessInput): Promise<ControlNetP
 
 async function decodeResized(input: ControlNetPreprocessInput): Promise<{ pixels: Uint8Array; width: number; height: number }> {
   const bytes = Buffer.from(input.image.buffer, input.image.byteOffset, input.image.byteLength);
-  let meta: Metadata;
-  try {
-    meta = await sharp(bytes).metadata();
-  } catch {
-    throw new OperationError('invalidInputImage', 'The input image is not a readable image (PNG, JPG, WEBP, GIF, TIFF or AVIF).');
-  }
-  if (!meta.width || !meta.height) throw new OperationError('invalidInputImage', 'The input image has no dimensions.');
-  const turned = meta.orientation !== undefined && meta.orientation >= 5;
-  const w0 = turned ? meta.height : meta.width;
-  const h0 = turned ? meta.width : meta.height;
-  if (w0 * h0 > MAX_INPUT_PIXELS) {
-    throw new OperationError('invalidInputImage', `The input image is ${w0}×${h0}; the preprocessors take at most ${MAX_INPUT_PIXELS} pixels (4096×4096).`);
-  }
+  const { width: w0, height: h0 } = await uprightSize(bytes, 'the preprocessors');
   const width = input.width ?? (input.height !== undefined ? Math.max(1, Math.round((w0 * input.height) / h0)) : w0);
   const height = input.height ?? (input.width !== undefined ? Math.max(1, Math.round((h0 * input.width) / w0)) : h0);
   try {

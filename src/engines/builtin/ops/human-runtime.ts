@@ -5,11 +5,12 @@
 
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import sharp, { type Metadata } from 'sharp';
+import sharp from 'sharp';
 import type { Config, Human, Result } from '@vladmandic/human';
 import { loadTfjs, localModelUrl, wasmFolder } from './tfjs-runtime.js';
 import { OperationError } from './operation-error.js';
-import { ANALYSIS_SIDE, MAX_INPUT_PIXELS, humanFolder, type Box, type DetectOptions, type PeopleFound, type Point } from './human-files.js';
+import { uprightSize } from './upright-size.js';
+import { ANALYSIS_SIDE, humanFolder, type Box, type DetectOptions, type PeopleFound, type Point } from './human-files.js';
 
 const require = createRequire(import.meta.url);
 
@@ -71,18 +72,7 @@ function loadHuman(): Promise<Human> {
 /** Decodes any image sharp reads, upright (EXIF), as RGB pixels no larger than the analysis size. */
 export async function decodeForAnalysis(image: Uint8Array): Promise<{ rgb: Uint8Array; width: number; height: number; scale: number; original: { width: number; height: number } }> {
   const bytes = Buffer.from(image.buffer, image.byteOffset, image.byteLength);
-  let meta: Metadata;
-  try {
-    meta = await sharp(bytes).metadata();
-  } catch {
-    throw new OperationError('invalidInputImage', 'The input image is not a readable image (PNG, JPG, WEBP, GIF, TIFF or AVIF).');
-  }
-  if (!meta.width || !meta.height) throw new OperationError('invalidInputImage', 'The input image has no dimensions.');
-  const turned = meta.orientation !== undefined && meta.orientation >= 5;
-  const original = turned ? { width: meta.height, height: meta.width } : { width: meta.width, height: meta.height };
-  if (original.width * original.height > MAX_INPUT_PIXELS) {
-    throw new OperationError('invalidInputImage', `The input image is ${original.width}×${original.height}; this model takes at most ${MAX_INPUT_PIXELS} pixels (4096×4096).`);
-  }
+  const original = await uprightSize(bytes, 'this model');
   const scale = Math.min(1, ANALYSIS_SIDE / Math.max(original.width, original.height));
   const width = Math.max(1, Math.round(original.width * scale));
   const height = Math.max(1, Math.round(original.height * scale));
