@@ -340,6 +340,8 @@ function dashboardSuite(): void {
     await page.click('#rerun-confirm');
     await page.waitForFunction((old) => /^#\/task\/[0-9a-f-]{36}$/.test(location.hash) && !location.hash.endsWith(old), lighthouse.taskUUID as string);
     const newUUID = page.url().split('#/task/')[1]!;
+    // The page must show the new task before its status says anything (the original's was success too).
+    await page.waitForFunction((u) => document.querySelector('#t-uuid')?.textContent === u, newUUID);
     await page.waitForFunction(() => document.querySelector('#t-status')?.textContent === 'success');
     const again = await detail(newUUID);
     assert.ok(again.requestText.includes(`"seed":${seed},`), again.requestText);
