@@ -9,7 +9,7 @@
 //     per-organization cap and with none (RUNTRAIL_WEBHOOK_ORG_CONCURRENCY=0: turns only)
 
 import { randomUUID } from 'node:crypto';
-import { getResponse, startReceiver, type Item } from '../test/helpers/async.js';
+import { getResponse, startReceiver } from '../test/helpers/async.js';
 import { createOrgKey } from '../test/helpers/org-key.js';
 import { startServer, type TestServer } from '../test/helpers/server.js';
 
@@ -30,7 +30,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function untilDone(server: TestServer, taskUUID: string, key: string, from: number): Promise<number> {
   for (;;) {
     const r = await getResponse(server, taskUUID, key);
-    const status = (r.json.data as Item[] | undefined)?.[0]?.['status'];
+    const status = (r.json.data)?.[0]?.['status'];
     if (status === 'success' || status === 'error') return performance.now() - from;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }

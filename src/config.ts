@@ -246,7 +246,7 @@ function readRoutes(raw: string | undefined): RouteRule[] {
   if (!Array.isArray(parsed)) throw new ConfigError('RUNTRAIL_ROUTES must be a JSON array of routing rules');
   return parsed.map((r: unknown, i) => {
     const rule = (r ?? {}) as Record<string, unknown>;
-    const optional = (k: string) => (rule[k] === undefined || typeof rule[k] === 'string' ? (rule[k] as string | undefined) : bad(k));
+    const optional = (k: string) => (rule[k] === undefined || typeof rule[k] === 'string' ? (rule[k]) : bad(k));
     const bad = (k: string): never => {
       throw new ConfigError(`routing rule ${i}: '${k}' must be a string`);
     };
@@ -277,8 +277,8 @@ function readModelMap(raw: string | undefined): ModelMapRule[] {
       throw new ConfigError(`model map rule ${i}: 'runs' must be a runtrail: AIR (see modelSearch) or null to refuse the model`);
     }
     if (rule['taskType'] !== undefined && typeof rule['taskType'] !== 'string') throw new ConfigError(`model map rule ${i}: 'taskType' must be a string`);
-    const out: ModelMapRule = { model: rule['model'], runs: rule['runs'] as string | null };
-    if (rule['taskType'] !== undefined) out.taskType = rule['taskType'] as string;
+    const out: ModelMapRule = { model: rule['model'], runs: rule['runs'] };
+    if (rule['taskType'] !== undefined) out.taskType = rule['taskType'];
     return out;
   });
 }
@@ -301,7 +301,7 @@ export function positiveNumber(raw: string | undefined, name: string): number | 
 /** `host:port` (IPv6 hosts in brackets), or a bare port on 127.0.0.1. */
 function listenAddress(raw: string | undefined, name: string): { host: string; port: number } | undefined {
   if (raw === undefined) return undefined;
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+)):(\d+)$/.exec(raw) ?? /^()()(\d+)$/.exec(raw);
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d+)$/.exec(raw) ?? /^()()(\d+)$/.exec(raw);
   if (!m) throw new ConfigError(`${name} must be host:port (or a port), got "${raw}"`);
   return { host: m[1] || m[2] || '127.0.0.1', port: integer(m[3]!, name, 0, 65535) };
 }

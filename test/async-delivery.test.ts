@@ -53,7 +53,7 @@ test('async: one acknowledgment item at once, then getResponse polls to success;
   assert.equal(item?.['status'], 'success');
   assert.equal(item?.['taskUUID'], task.taskUUID);
   assert.equal(item?.['taskType'], 'imageInference');
-  const image = await fetch(item!['imageURL'] as string);
+  const image = await fetch(item['imageURL'] as string);
   assert.equal(image.status, 200);
   assert.ok((await image.arrayBuffer()).byteLength > 100);
 

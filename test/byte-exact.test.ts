@@ -168,7 +168,7 @@ const breakages: readonly ((m: Map<string, string>) => void)[] = [
 function uuidIn(style: 'lower' | 'upper' | 'mixed'): string {
   const u = randomUUID();
   if (style === 'upper') return u.toUpperCase();
-  if (style === 'mixed') return [...u].map((c, i) => (i % 2 === 0 ? c.toUpperCase() : c)).join('');
+  if (style === 'mixed') return u.split('').map((c, i) => (i % 2 === 0 ? c.toUpperCase() : c)).join('');
   return u;
 }
 
@@ -252,7 +252,7 @@ interface ParsedReply {
 /** The texts of this task's items in a reply, each checked to occur verbatim in the reply bytes. */
 function itemsOf(reply: Reply, uuid: string): { data: string[]; errors: string[] } {
   const parsed = JSON.parse(reply.text) as ParsedReply;
-  const mine = (o: Record<string, unknown>) => typeof o['taskUUID'] === 'string' && (o['taskUUID'] as string).toLowerCase() === uuid.toLowerCase();
+  const mine = (o: Record<string, unknown>) => typeof o['taskUUID'] === 'string' && (o['taskUUID']).toLowerCase() === uuid.toLowerCase();
   // Items were serialized once by JSON.stringify, for which stringify(parse(t)) === t; the
   // substring check makes sure these are the very bytes of the reply.
   const data = (parsed.data ?? []).filter(mine).map((o) => JSON.stringify(o));
@@ -311,7 +311,10 @@ test(`getTaskDetails returns each of ${TARGET_TASKS}+ generated task objects and
           }
         });
         sent += tasks.length;
-        for (const t of tasks) t.valid ? validSent++ : invalidSent++;
+        for (const t of tasks) {
+          if (t.valid) validSent++;
+          else invalidSent++;
+        }
       }),
       { seed: SEED, numRuns: 180, endOnFailure: true },
     );

@@ -102,7 +102,7 @@ test('a task interrupted more often than RUNTRAIL_JOB_MAX_ATTEMPTS, and a sync t
     await storage.queue.releaseAbandonedJobs();
     const [job] = await storage.queue.claimNext(`dead-${run}`, 60_000, 1);
     assert.equal(job?.attempts, run + 1);
-    lastClaim = job!.claim;
+    lastClaim = job.claim;
   }
   const kept = JSON.stringify({ taskType: 'imageInference', taskUUID: asyncTask.taskUUID, imageUUID: uuid(), status: 'success' });
   // Recorded by the last run, under its claim.

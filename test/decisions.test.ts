@@ -278,7 +278,7 @@ describe('decision 5: reused taskUUID', () => {
     const replies = await Promise.all([server.post(body), server.post(body), server.post(body)]);
     for (const r of replies) {
       assert.equal(r.status, 200, r.text);
-      assert.equal(r.text, replies[0]!.text);
+      assert.equal(r.text, replies[0].text);
     }
     assert.equal(mediaFiles().length, filesBefore + 3);
   });

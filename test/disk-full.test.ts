@@ -38,14 +38,13 @@ function unmount(dir: string): void {
     try {
       execFileSync('umount', [dir], { stdio: 'pipe' });
       break;
-    } catch (err) {
+    } catch {
       // A process just stopped may hold the mount for a moment; after that, detach it lazily.
       if (i === 20) {
         execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
         break;
       }
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
-      void err;
     }
   }
   rmSync(dir, { recursive: true, force: true });

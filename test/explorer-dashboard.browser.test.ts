@@ -269,12 +269,12 @@ function dashboardSuite(): void {
     const foxImage = (await detail(fox.taskUUID as string)).media[0]!;
     const own = await detail(seeded['taskUUID'] as string);
     await go(page, `#/task/${seeded['taskUUID']}`);
-    await page.waitForFunction(() => (document.querySelector('#t-images img') as HTMLImageElement | null)?.naturalWidth === 128);
+    await page.waitForFunction(() => document.querySelector<HTMLImageElement>('#t-images img')?.naturalWidth === 128);
     assert.equal(await page.locator('#t-prompt').innerText(), 'the fox again, from its picture');
     assert.equal(await page.locator('#t-images img').getAttribute('src'), own.media[0]!.imageURL);
     assert.equal(await page.locator('#t-images figcaption a', { hasText: 'download' }).getAttribute('href'), own.media[0]!.imageURL);
     await page.locator('#t-inputs-box').waitFor({ state: 'visible' });
-    await page.waitForFunction(() => (document.querySelector('#t-inputs img') as HTMLImageElement | null)?.naturalWidth === 256);
+    await page.waitForFunction(() => document.querySelector<HTMLImageElement>('#t-inputs img')?.naturalWidth === 256);
     assert.equal(await page.locator('#t-inputs img').getAttribute('src'), foxImage.imageURL);
     assert.match(await page.locator('#t-inputs figcaption').innerText(), /seedImage/);
     await shot(page, 'task-inputs');
@@ -299,7 +299,7 @@ function dashboardSuite(): void {
     await page.uncheck('.indent[data-pane=request]');
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-json')]);
-    const text = readFileSync((await download.path())!, 'utf8');
+    const text = readFileSync((await download.path()), 'utf8');
     assert.ok(text.includes(`"request":${foxDetail.requestText},"response":${foxDetail.responseText}}`), 'request and response as stored');
     const parsed = JSON.parse(text) as { taskUUID: string; request: unknown };
     assert.equal(parsed.taskUUID, fox.taskUUID);
@@ -425,7 +425,7 @@ function dashboardSuite(): void {
       await p.fill('#search-input', fox.taskUUID as string);
       await p.click('#search button[type=submit]');
       await p.waitForFunction((u) => document.querySelector('#t-uuid')?.textContent === u, fox.taskUUID as string);
-      await p.waitForFunction(() => (document.querySelector('#t-images img') as HTMLImageElement | null)?.complete === true);
+      await p.waitForFunction(() => document.querySelector<HTMLImageElement>('#t-images img')?.complete === true);
       await noSidewaysScroll(p, 'task');
       await shot(p, 'phone-task');
       await p.click('#run-again');

@@ -111,7 +111,7 @@ function explorerSuite(): void {
   test('open a task: request and response exactly as stored, the image inline, timing and cost', async () => {
     await rows().first().click();
     await page.locator('#task-view').waitFor({ state: 'visible' });
-    await page.waitForFunction(() => (document.querySelector('#t-images img') as HTMLImageElement | null)?.naturalWidth === 256);
+    await page.waitForFunction(() => document.querySelector<HTMLImageElement>('#t-images img')?.naturalWidth === 256);
     const { item } = await stored(fox.taskUUID as string);
     assert.equal(await page.locator('#request-code').textContent(), item.requestText);
     assert.equal(await page.locator('#response-code').textContent(), item.responseText);
@@ -160,7 +160,7 @@ function explorerSuite(): void {
     await page.waitForFunction((old) => /^#\/task\/[0-9a-f-]{36}$/.test(location.hash) && !location.hash.endsWith(old), fox.taskUUID as string);
     const newUUID = page.url().split('#/task/')[1]!;
     await page.waitForFunction(() => document.querySelector('#t-status')?.textContent === 'success');
-    await page.waitForFunction(() => (document.querySelector('#t-images img') as HTMLImageElement | null)?.naturalWidth === 256);
+    await page.waitForFunction(() => document.querySelector<HTMLImageElement>('#t-images img')?.naturalWidth === 256);
     const original = await stored(fox.taskUUID as string);
     const again = await stored(newUUID);
     assert.equal(again.status, 200);
@@ -192,7 +192,7 @@ function explorerSuite(): void {
     const { item } = await stored(task.taskUUID as string);
     assert.equal(await page.locator('#response-code').textContent(), item.responseText);
     assert.equal(await page.locator('#t-live').isVisible(), false);
-    await page.waitForFunction(() => (document.querySelector('#t-images img') as HTMLImageElement | null)?.naturalWidth === 256);
+    await page.waitForFunction(() => document.querySelector<HTMLImageElement>('#t-images img')?.naturalWidth === 256);
 
     // The webhook POST arrives and its attempt is recorded; the task view lists it.
     const deadline = Date.now() + 15_000;
@@ -210,7 +210,7 @@ function explorerSuite(): void {
     assert.ok(row.includes(`${hook.url}/hook`));
     assert.match(row, /delivered/);
     assert.match(row, /\b204\b/);
-    await page.waitForFunction(() => (document.querySelector('#t-images img') as HTMLImageElement | null)?.complete === true);
+    await page.waitForFunction(() => document.querySelector<HTMLImageElement>('#t-images img')?.complete === true);
     await shot('explorer-webhooks');
     // The README's picture: RUNTRAIL_UPDATE_DOCS_SCREENSHOT=1 node --test dist/test/explorer.browser.test.js
     if (process.env.RUNTRAIL_UPDATE_DOCS_SCREENSHOT === '1') await page.screenshot({ path: join(REPO_ROOT, 'docs/explorer.png') });

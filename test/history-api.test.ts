@@ -13,6 +13,7 @@ const lighthouse = imageTask({ positivePrompt: 'a lighthouse', model: 'runware:1
 const failed = imageTask({ positivePrompt: 'too wide fox', width: 100 });
 const exactText = `[{"taskType":"imageInference","taskUUID":"${uuid()}","model":"runware:101@1","positivePrompt":"exact bytes","width":64.0,"height":64,"seed":1e3}]`;
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each test reads the fields it asserts
 async function get(path: string, key: string | null = server.key): Promise<{ status: number; text: string; json: any }> {
   const res = await fetch(`${server.url}${path}`, { headers: key === null ? {} : { authorization: `Bearer ${key}` } });
   const text = await res.text();

@@ -247,10 +247,10 @@ function assertRawError(answer: RawHttpAnswer, status: number, codes: readonly s
   const json = JSON.parse(answer.body) as Envelope;
   if ('data' in json) assert.deepEqual(json.data, []);
   assert.equal(json.errors?.length, 1, answer.body);
-  const code = String(json.errors![0]!['code']);
+  const code = String(json.errors[0]!['code']);
   assert.ok(codes.includes(code), `code ${code} is one of ${codes.join(', ')}`);
   // invalidWidth is the one task-level code these cases expect; the others name no task.
-  assertErrorObject(json.errors![0]!, { code, fields: code === 'invalidWidth' ? {} : { taskUUID: undefined } }, answer.body);
+  assertErrorObject(json.errors[0]!, { code, fields: code === 'invalidWidth' ? {} : { taskUUID: undefined } }, answer.body);
 }
 
 describe('the hostile corpus (R2): the server answers every request with the envelope, and stays healthy', () => {

@@ -192,21 +192,21 @@ test('async: imageMasking and caption are acknowledged, then getResponse shows t
 
 test('sdk-js: imageMasking, controlNetPreProcess (async, polled) and requestImageToText, each recalled with getTaskDetails', async () => {
   const rw = await sdk();
-  const masked = (await rw.imageMasking({ model: 'runware:35@15', inputImage: ASTRONAUT } as never)) as unknown as Item;
+  const masked = (await rw.imageMasking({ model: 'runware:35@15', inputImage: ASTRONAUT })) as unknown as Item;
   assert.equal(masked['taskType'], 'imageMasking');
   assert.equal((masked['detections'] as unknown[]).length, 1);
   assert.ok(String(masked['maskImageURL']).startsWith(server.url));
 
-  const guide = (await rw.controlNetPreProcess({ inputImage: ASTRONAUT, preProcessorType: 'canny' as never, lowThresholdCanny: 100, highThresholdCanny: 200 } as never)) as unknown as Item;
+  const guide = (await rw.controlNetPreProcess({ inputImage: ASTRONAUT, preProcessorType: 'canny' as never, lowThresholdCanny: 100, highThresholdCanny: 200 })) as unknown as Item;
   assert.equal(guide['taskType'], 'imageControlNetPreProcess');
   assert.equal(guide['status'], 'success');
   assert.equal((await fetch(String(guide['guideImageURL']))).status, 200);
 
   const taskUUID = uuid();
-  const caption = (await rw.requestImageToText({ taskUUID, inputImage: TWO_FACES, model: 'runware:153@1' } as never)) as unknown as Item;
+  const caption = (await rw.requestImageToText({ taskUUID, inputImage: TWO_FACES, model: 'runware:153@1' })) as unknown as Item;
   assert.equal((caption['structuredData'] as { faces: unknown[] }).faces.length, 2);
 
-  const details = (await rw.getTaskDetails({ taskUUID } as never)) as unknown as { request: Item[]; response: { data: Item[] } };
+  const details = (await rw.getTaskDetails({ taskUUID })) as unknown as { request: Item[]; response: { data: Item[] } };
   assert.equal(details.request[0]!['taskType'], 'caption');
   assert.equal(details.request[0]!['model'], 'runware:153@1');
   assert.deepEqual(details.response.data[0], caption);

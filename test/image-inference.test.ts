@@ -41,7 +41,7 @@ async function run(overrides: Record<string, unknown>): Promise<{ reply: Reply; 
 /** The image bytes of a result item, whatever its outputType. */
 async function bytesOf(item: Record<string, unknown>): Promise<Buffer> {
   if (typeof item['imageBase64Data'] === 'string') return Buffer.from(item['imageBase64Data'], 'base64');
-  if (typeof item['imageDataURI'] === 'string') return Buffer.from((item['imageDataURI'] as string).split(',')[1]!, 'base64');
+  if (typeof item['imageDataURI'] === 'string') return Buffer.from((item['imageDataURI']).split(',')[1]!, 'base64');
   const res = await fetch(item['imageURL'] as string);
   assert.equal(res.status, 200);
   return Buffer.from(await res.arrayBuffer());
@@ -98,7 +98,7 @@ describe('imageInference', () => {
         assert.ok(url.endsWith(`.${ext}`), url);
         const res = await fetch(url);
         assert.equal(res.headers.get('content-type'), mime);
-        assert.equal((await sharp(Buffer.from(await res.arrayBuffer())).metadata()).format, format, `${outputFormat}`);
+        assert.equal((await sharp(Buffer.from(await res.arrayBuffer())).metadata()).format, format, outputFormat);
         const uri = (await run({ outputFormat, outputType: 'dataURI' })).items[0]!['imageDataURI'] as string;
         assert.ok(uri.startsWith(`data:${mime};base64,`), uri.slice(0, 40));
       }

@@ -235,7 +235,7 @@ describe('and takes the same time, within noise', () => {
         sockets.push(...fresh);
         const unknown = Array.from({ length: WARMUP + pairs }, () => seededUuid(random));
         return interleaved(
-          { a: (i) => fresh[2 * i]!.authenticate(keyA, unknown[i]!), b: (i) => fresh[2 * i + 1]!.authenticate(keyA, foreignSession) },
+          { a: (i) => fresh[2 * i]!.authenticate(keyA, unknown[i]), b: (i) => fresh[2 * i + 1]!.authenticate(keyA, foreignSession) },
           { pairs, warmup: WARMUP, random },
         );
       };

@@ -44,8 +44,9 @@ function media(orgId: string, taskUUID: string): MediaRecord {
 
 /** One contract case: fresh storage from the backend, closed and disposed of afterwards. */
 export function contractCase(backend: BackendUnderTest, suite: string) {
-  return (name: string, body: (s: Storage) => Promise<void>) =>
-    test(`${backend.name} ${suite}: ${name}`, async () => {
+  // Returns nothing: node:test awaits the test it registers, so its promise is not the caller's to hold.
+  return (name: string, body: (s: Storage) => Promise<void>): void => {
+    void test(`${backend.name} ${suite}: ${name}`, async () => {
       const storage = await backend.open();
       try {
         await body(storage);
@@ -54,6 +55,7 @@ export function contractCase(backend: BackendUnderTest, suite: string) {
         await backend.dispose();
       }
     });
+  };
 }
 
 export function ledgerContract(backend: BackendUnderTest): void {
@@ -111,7 +113,7 @@ export function ledgerContract(backend: BackendUnderTest): void {
     await ledger.recordRequest(task);
     const again = await ledger.recordRequest({ ...task, requestText: '[{"different":true}]' });
     assert.equal(again.recorded, false);
-    assert.equal(again.recorded === false && again.existing.requestText, task.requestText);
+    assert.equal(!again.recorded && again.existing.requestText, task.requestText);
   });
 
   run('UUIDs are matched case-insensitively', async ({ ledger, accounts }) => {

@@ -1,6 +1,5 @@
 // The ledger and queue contract suites against PostgreSQL, each test in its own schema.
 
-import { test } from 'node:test';
 import { openPostgresStorage } from '../src/ledger/postgres/storage.js';
 import { ledgerContract, type BackendUnderTest } from './ledger-contract.js';
 import { queueContract } from './queue-contract.js';

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { NewDelivery, NewTask, QueuedJob, Storage, TaskQueue } from '../src/ledger/types.js';
+import type { NewDelivery, NewTask, QueuedJob, TaskQueue } from '../src/ledger/types.js';
 import { JobLeaseLost } from '../src/ledger/job-lease.js';
 import { contractCase, type BackendUnderTest } from './ledger-contract.js';
 

@@ -85,7 +85,7 @@ describe('removeBackground', () => {
         { taskType: 'removeBackground', taskUUID, model: 'bria:2@1', inputs: { image: uploadedUUID }, settings: { rgba: [0, 0, 255, 1] }, outputFormat: 'JPG', outputType: 'dataURI' },
       ]);
       const frame = await client.forTask(taskUUID, MODEL_TIMEOUT_MS);
-      const item = frame.json.data![0]! as Item;
+      const item = frame.json.data![0]!;
       assert.equal(item['inputImageUUID'], uploadedUUID);
       const uri = String(item['imageDataURI']);
       assert.match(uri, /^data:image\/jpeg;base64,/);

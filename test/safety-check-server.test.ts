@@ -103,7 +103,7 @@ describe('imageInference safety check', () => {
         height: 128,
         numberResults: 2,
         safety: { checkContent: true },
-      } as Parameters<typeof sdk.requestImages>[0])) as unknown as Item[];
+      })) as unknown as Item[];
       assert.equal(current.length, 2);
       assert.ok(current.every((i) => i['NSFWContent'] === false), JSON.stringify(current));
     } finally {

@@ -51,7 +51,7 @@ test('requestImages async: the ACK at once, then getResponse and the SDK\'s own 
     height: 64,
     numberResults: 3,
     deliveryMethod: 'async',
-  } as never)) as unknown as Item[];
+  })) as unknown as Item[];
   assert.deepEqual(ack, [{ taskType: 'imageInference', taskUUID }]);
 
   const first = (await rw.getResponse({ taskUUID })) as unknown as Item[];
@@ -70,7 +70,7 @@ test('requestImages async: the ACK at once, then getResponse and the SDK\'s own 
 test('a failing async task and an unknown taskUUID reject getResponse with the error for that taskUUID', async () => {
   const rw = await connect();
   const taskUUID = uuid();
-  await rw.requestImages({ taskUUID, positivePrompt: 'a boat [fail]', model: 'runware:101@1', width: 64, height: 64, deliveryMethod: 'async' } as never);
+  await rw.requestImages({ taskUUID, positivePrompt: 'a boat [fail]', model: 'runware:101@1', width: 64, height: 64, deliveryMethod: 'async' });
   const failure = await rejection(pollForAsyncResults(rw, { taskUUID }));
   assert.equal(failure['taskUUID'], taskUUID);
   assert.equal(failure['code'], 'internalServerError');

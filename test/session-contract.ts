@@ -4,7 +4,6 @@
 
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { Storage } from '../src/ledger/types.js';
 import { contractCase, type BackendUnderTest } from './ledger-contract.js';
 
 export function sessionContract(backend: BackendUnderTest): void {

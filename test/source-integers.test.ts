@@ -21,6 +21,7 @@ test('exactSeed: the digits when the text has them, the validated value otherwis
   assert.equal(exactSeed('[{"seed":1e3}]', 1000), 1000n);
   assert.equal(exactSeed(undefined, 7), 7n);
   assert.equal(exactSeed('[{}]', undefined), undefined);
+  // eslint-disable-next-line no-loss-of-precision -- the rounded number is what JSON.parse hands over
   assert.equal(exactSeed('[{"seed":9223372036854775807}]', 9223372036854775807), 9223372036854775807n);
   assert.throws(() => exactSeed('[{"seed":9223372036854775808}]', 9223372036854775808), /invalidSeed|seed/);
 });

@@ -59,7 +59,7 @@ async function assertRecalled(task: Record<string, unknown>, replyText: string):
 function onlyError(reply: Reply): Item {
   assert.equal((reply.json.data ?? []).length, 0, reply.text.slice(0, 300));
   assert.equal(reply.json.errors?.length, 1, reply.text.slice(0, 300));
-  return reply.json.errors![0]!;
+  return reply.json.errors[0]!;
 }
 
 describe('upscale with ESRGAN', () => {

@@ -80,7 +80,7 @@ describe('vectorize', () => {
       const taskUUID = uuid();
       client.send([{ taskType: 'vectorize', taskUUID, model: 'picsart:1@1', inputs: { image: uploadedUUID }, outputType: 'base64Data' }]);
       const frame = await client.forTask(taskUUID, TIMEOUT_MS);
-      const item = frame.json.data![0]! as Item;
+      const item = frame.json.data![0]!;
       await assertTracedCup(Buffer.from(String(item['imageBase64Data']), 'base64'));
       const details = await server.post([{ taskType: 'getTaskDetails', taskUUID }]);
       assert.ok(details.text.endsWith(`"response":${frame.text}}]}`));

@@ -84,7 +84,7 @@ test('a receiver that fails twice, then succeeds: 3 attempts recorded, one deliv
     [2, 500, 'HTTP 500'],
     [3, 204, null],
   ]);
-  assert.ok(d!.attempts.every((a) => a.latencyMs >= 0 && !Number.isNaN(Date.parse(a.at))));
+  assert.ok(d.attempts.every((a) => a.latencyMs >= 0 && !Number.isNaN(Date.parse(a.at))));
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(hook.received.length, 3, 'nothing is sent after a 2xx');
 
@@ -95,7 +95,7 @@ test('a receiver that fails twice, then succeeds: 3 attempts recorded, one deliv
     assert.equal(req.method, 'POST');
     assert.equal(req.url, '/hook?token=abc');
     assert.equal(req.headers['content-type'], 'application/json');
-    assert.equal(req.headers['webhook-id'], d!.id, 'one message id across retries');
+    assert.equal(req.headers['webhook-id'], d.id, 'one message id across retries');
     assert.ok(verifyStandardWebhook(secret, req.headers, req.body.toString('utf8')), 'signature verifies');
     assert.deepEqual(JSON.parse(req.body.toString('utf8')), final.json.data![0]);
   }
@@ -118,7 +118,7 @@ test('a receiver that never answers: attempts are bounded, the task still succee
   const [d] = await settledDeliveries(task.taskUUID as string, 1);
   assert.equal(d?.state, 'failed');
   assert.equal(d?.attempts.length, 3);
-  for (const a of d!.attempts) {
+  for (const a of d.attempts) {
     assert.equal(a.statusCode, null);
     assert.match(a.error ?? '', /no answer within 400 ms/);
     assert.ok(a.latencyMs >= 390, `latency ${a.latencyMs}`);

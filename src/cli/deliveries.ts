@@ -39,7 +39,7 @@ export function registerDeliveryCommands(keys: Command, tasks: Command): void {
     .option('--org <name>', 'organization (default: look in every organization)')
     .option('--json', 'print JSON, as GET /api/tasks/:taskUUID/deliveries does')
     .action(async (uuid: string, opts: { org?: string; json?: boolean; dataDir?: string }) => {
-      if (!isCanonicalUuid(uuid)) throw new UsageError(`'${uuid}' is not a taskUUID.`);
+      if (!isCanonicalUuid(uuid)) throw new UsageError(`'${String(uuid)}' is not a taskUUID.`);
       await withCliStorage(opts, async ({ storage }) => {
         const orgId = opts.org === undefined ? undefined : (await organization(storage, opts.org)).id;
         const deliveries = (await storage.deliveries.listForTask(uuid, orgId)).map(deliveryView);

@@ -99,7 +99,7 @@ keys
   .action(async (opts: { org?: string; json?: boolean; dataDir?: string }) => {
     await withStorage(opts.dataDir, async (storage) => {
       const list = await storage.accounts.listApiKeys(opts.org);
-      if (opts.json) return say(JSON.stringify(list, null, 2));
+      if (opts.json) { say(JSON.stringify(list, null, 2)); return; }
       say(['ID'.padEnd(36), 'PREFIX'.padEnd(12), 'ORGANIZATION'.padEnd(16), 'CREATED'.padEnd(24), 'STATUS', 'LABEL'].join('  '));
       for (const k of list) {
         say(

@@ -22,6 +22,8 @@ export function buildEngineRouter(config: Pick<Config, 'upstream' | 'routes' | '
     throw new ConfigError('RUNTRAIL_ROUTES sends tasks to "upstream", but RUNTRAIL_UPSTREAM_URL is not set');
   }
   const forwarders: ForwardingEngine[] = [];
+  // Assigned below, after the forwarders that ask it for their patterns exist.
+  // eslint-disable-next-line prefer-const
   let router: EngineRouter | undefined;
   if (config.upstream) forwarders.push(new UpstreamEngine(config.upstream, audit, () => router?.patternsFor('upstream') ?? []));
   const builtin = new BuiltinEngine({ pool: new CpuPool({ threads: config.engine.threads, maxQueue: config.engine.maxQueue, niceness: config.engine.niceness }) });

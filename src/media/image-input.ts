@@ -73,6 +73,7 @@ export class ImageInputResolver {
     }
     try {
       const meta = await sharp(bytes).metadata();
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- sharp's typings say set; a damaged header leaves them out
       if (!meta.width || !meta.height || !meta.format) throw new Error('no dimensions');
       return { data: bytes, width: meta.width, height: meta.height, format: meta.format };
     } catch {

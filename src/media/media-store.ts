@@ -58,7 +58,7 @@ export class MediaStore {
   async restore(record: MediaRecord, data: Buffer): Promise<void> {
     // The record comes from an export file: its UUID and format become a file name.
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(record.mediaUUID) || !(record.format in CONTENT_TYPES)) {
-      throw new Error(`invalid media record ${JSON.stringify(record.mediaUUID)}.${String(record.format)}`);
+      throw new Error(`invalid media record ${JSON.stringify(record.mediaUUID)}.${record.format}`);
     }
     try {
       await writeWhole(this.pathOf(record.mediaUUID, record.format), data);

@@ -23,6 +23,7 @@ export function serializeItem(item: object): string {
     marked = true;
     return `${BIGINT_MARK}${value}`;
   });
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the replacer above sets it
   return marked ? text.replace(BIGINT_MARKED, '$1') : text;
 }
 

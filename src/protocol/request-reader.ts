@@ -105,7 +105,7 @@ export function readTaskArray(text: string, limits: ReaderLimits): RequestElemen
     // Cannot happen for text JSON.parse accepted; guard against a scanner defect all the same.
     throw new ProtocolError('invalidJSON', 'The request body could not be split into task objects.');
   }
-  const out: RequestElement[] = new Array(parsed.length);
+  const out = new Array<RequestElement>(parsed.length);
   for (let k = 0; k < parsed.length; k++) {
     let start = cuts[2 * k]!;
     let end = cuts[2 * k + 1]!;

@@ -5,7 +5,7 @@
 import { errorObject } from '../protocol/errors.js';
 import { taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import type { StoredTask } from '../ledger/types.js';
-import type { LookupTaskModule, TaskServices } from './task-module.js';
+import type { LookupTaskModule } from './task-module.js';
 import { currentState, type TaskStateSources } from './get-response.js';
 
 export const TASK_NOT_FOUND_MESSAGE =

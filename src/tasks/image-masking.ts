@@ -69,7 +69,7 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const { parameter, source } = inputImageOf(p);
   const input = await services.imageInputs.resolve(org.id, parameter, source);
   const format = normalizeFormat(p.outputFormat);
-  const setting = <K extends keyof typeof MASKING_DEFAULTS>(key: K): number => p.settings?.[key] ?? p[key] ?? MASKING_DEFAULTS[key];
+  const setting = (key: keyof typeof MASKING_DEFAULTS): number => p.settings?.[key] ?? p[key] ?? MASKING_DEFAULTS[key];
 
   const masked = async () => {
     const out = await engine

@@ -8,7 +8,7 @@ export class ProgressBoard {
   set(orgId: string, taskUUID: string, index: number, percent: number): void {
     const key = keyOf(orgId, taskUUID);
     let entry = this.byTask.get(key);
-    if (!entry) this.byTask.set(key, (entry = new Map()));
+    if (!entry) this.byTask.set(key, (entry = new Map<number, number>()));
     entry.set(index, Math.max(0, Math.min(100, Math.round(percent))));
   }
 

@@ -30,7 +30,7 @@ export type Validator<T> = (value: unknown) => T;
 export function compileValidator<S extends TSchema>(schema: S): Validator<Static<S>> {
   const check: ValidateFunction = ajv.compile(schema);
   return (value: unknown) => {
-    if (check(value)) return value as Static<S>;
+    if (check(value)) return value;
     const problem = toProtocolError(check.errors?.[0]);
     // With `verbose`, Ajv's errors hold the offending value (`data`) and stay on the compiled
     // function until its next call: a multi-MB invalid prompt would stay in memory until then.
@@ -45,14 +45,14 @@ function toProtocolError(err: AjvError | undefined): ProtocolError {
   if (!err) return new ProtocolError('invalidPayload', 'The task object is not valid.');
   const path = err.instancePath.split('/').filter((s) => s.length > 0).map(unescapePointer);
   if (err.keyword === 'required') {
-    const missing = String((err.params as { missingProperty: string }).missingProperty);
+    const missing = (err.params as { missingProperty: string }).missingProperty;
     const parameter = [...path, missing].join('.');
     return new ProtocolError(`missing${upperFirst(missing)}`, `Missing required parameter '${parameter}'.`, {
       parameter,
     });
   }
   if (err.keyword === 'additionalProperties') {
-    const extra = String((err.params as { additionalProperty: string }).additionalProperty);
+    const extra = (err.params as { additionalProperty: string }).additionalProperty;
     const parameter = [...path, extra].join('.');
     return new ProtocolError('unsupportedParameter', `Parameter '${parameter}' is not supported here.`, { parameter });
   }
@@ -102,8 +102,14 @@ function toProtocolError(err: AjvError | undefined): ProtocolError {
   }
   if (err.keyword === 'pattern') {
     // A string of the right type in the wrong shape: say which shape ("It must be a string" would mislead).
-    const hint = schema['x-format-hint'] ?? (schema['pattern'] === AIR_PATTERN ? AIR_HINT : `It must match the pattern ${String(schema['pattern'])}.`);
-    return new ProtocolError(code, `${head} ${String(hint)}`, { parameter, type });
+    const given = schema['x-format-hint'];
+    const hint =
+      typeof given === 'string'
+        ? given
+        : schema['pattern'] === AIR_PATTERN
+          ? AIR_HINT
+          : `It must match the pattern ${String(schema['pattern'])}.`;
+    return new ProtocolError(code, `${head} ${hint}`, { parameter, type });
   }
   return new ProtocolError(code, `${head} It must be ${article(type)}.`, { parameter, type });
 }

@@ -184,7 +184,7 @@ export class WorkerPool {
         if (module?.kind !== 'recorded') throw new Error(`task type ${task.taskType} cannot run from the queue`);
         const org = (await this.accounts.findOrganizationById(job.orgId)) ?? { id: job.orgId, name: '', createdAt: 0 };
         const call = {
-          params: module.validate(raw),
+          params: module.validate(raw) as unknown,
           org,
           taskUUID: echo.taskUUID,
           taskType: echo.taskType,

@@ -55,7 +55,7 @@ export function registerExplorerPage(app: FastifyInstance): void {
   app.get('/explorer/', async (_req, reply) => reply.redirect('/explorer', 301));
   app.get<{ Params: { file: string } }>('/explorer/:file', async (req, reply) => {
     const file = send(req.params.file);
-    if (!file) return reply.callNotFound();
+    if (!file) { reply.callNotFound(); return; }
     return reply.type(file.type).header('content-security-policy', CSP).header('cache-control', 'no-cache').send(file.body);
   });
 }

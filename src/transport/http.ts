@@ -53,6 +53,8 @@ export interface HttpDeps {
 
 export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   const app = Fastify({
+    // The cast widens pino's Logger to the interface Fastify's generics are written against.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     loggerInstance: deps.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.limits.maxBodyBytes,
@@ -203,8 +205,9 @@ async function authenticateRequest(
     maxTasks: deps.limits.maxTasksPerRequest + 1,
     maxDepth: deps.limits.maxJsonDepth,
   });
-  const head = elements[0]?.value as Record<string, unknown> | undefined;
-  const authObject = head !== null && typeof head === 'object' && head['taskType'] === 'authentication';
+  const head: unknown = elements[0]?.value;
+  const authObject =
+    head !== null && typeof head === 'object' && (head as Record<string, unknown>)['taskType'] === 'authentication';
   const tasks = authObject ? elements.slice(1) : elements;
   if (tasks.length > deps.limits.maxTasksPerRequest) {
     throw new ProtocolError('tooManyTasks', `A request may hold at most ${deps.limits.maxTasksPerRequest} tasks.`);
@@ -217,7 +220,7 @@ async function authenticateRequest(
         taskType: 'authentication',
       });
     }
-    const key = head['apiKey'];
+    const key = (head as Record<string, unknown>)['apiKey'];
     org = typeof key === 'string' ? await authenticate(deps.accounts, key) : undefined;
     if (!org) throw invalidApiKey();
   }

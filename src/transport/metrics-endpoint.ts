@@ -38,9 +38,9 @@ export async function startMetricsListener(
       res.end(JSON.stringify({ data: [], errors: [errorObject(problem.code, problem.message, problem.details)] }));
     };
     const path = (req.url ?? '').split('?')[0];
-    if (path !== '/metrics') return answer(404, new ProtocolError('notFound', 'Only GET /metrics is served on this address.'));
-    if (req.method !== 'GET' && req.method !== 'HEAD') return answer(405, new ProtocolError('methodNotAllowed', 'GET /metrics.'));
-    if (!metricsAuthorized(req.headers.authorization, token)) return answer(401, refuseMetrics());
+    if (path !== '/metrics') { answer(404, new ProtocolError('notFound', 'Only GET /metrics is served on this address.')); return; }
+    if (req.method !== 'GET' && req.method !== 'HEAD') { answer(405, new ProtocolError('methodNotAllowed', 'GET /metrics.')); return; }
+    if (!metricsAuthorized(req.headers.authorization, token)) { answer(401, refuseMetrics()); return; }
     metrics.registry.metrics().then(
       (text) => {
         res.writeHead(200, { 'content-type': metrics.registry.contentType });

@@ -146,7 +146,7 @@ export class OutboundTargetGuard {
           if (options.all) callback(null, entries);
           else callback(null, entries[0]!.address, entries[0]!.family);
         },
-        (err: NodeJS.ErrnoException) => callback(err, '', 0),
+        (err: unknown) => callback(err as NodeJS.ErrnoException, '', 0),
       );
     };
   }

@@ -15,7 +15,7 @@ export interface BulkLedger {
   /** The server, started again on the loaded ledger. */
   server: TestServer;
   /** Stops the server and removes its data folder (and PostgreSQL schema). */
-  cleanup(): Promise<void>;
+  cleanup: () => Promise<void>;
 }
 
 /**
@@ -67,7 +67,7 @@ export async function bulkLoad(
   return {
     orgId,
     server: again,
-    async cleanup() {
+    cleanup: async () => {
       await again.stop();
       rmSync(server.dataDir, { recursive: true, force: true });
       if (databaseUrl) await dropSchemaOf(databaseUrl);

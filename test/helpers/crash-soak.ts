@@ -118,9 +118,9 @@ function generator(seed: number): () => number {
     z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
     return [x, (z ^ (z >>> 16)) >>> 0] as const;
   };
-  let [s, a] = split(seed);
-  let b: number;
-  [s, b] = split(s);
+  const first = split(seed);
+  let a = first[1];
+  let b = split(first[0])[1];
   return () => {
     let x = a;
     const y = b;
@@ -274,7 +274,7 @@ export async function runCrashSoak(options: CrashSoakOptions): Promise<CrashSoak
     inFlight.restRequests--;
     inFlight.restTasks -= unit.tasks.length;
     for (const task of unit.tasks) {
-      Object.assign(task, answer instanceof Error ? { noAck: `${answer.message} (${String((answer.cause as Error | undefined)?.message ?? '')})` } : envelopeIn(answer.text, answer.json, task));
+      Object.assign(task, answer instanceof Error ? { noAck: `${answer.message} (${(answer.cause as Error | undefined)?.message ?? ''})` } : envelopeIn(answer.text, answer.json, task));
     }
   };
 
@@ -381,7 +381,9 @@ export async function runCrashSoak(options: CrashSoakOptions): Promise<CrashSoak
     // Recall every task, 100 per getTaskDetails request.
     const channels = Object.fromEntries(CHANNELS.map((c) => [c, emptyFigures()])) as Record<Channel, ChannelFigures>;
     const defects: CrashSoakResult['defects'] = { lost: [], corrupt: [], stuck: [], unanswered: [], unexpected: [] };
-    const note = (list: string[], line: string) => void (list.length < 20 && list.push(line));
+    const note = (list: string[], line: string): void => {
+      if (list.length < 20) list.push(line);
+    };
     let unansweredAfterRestart = 0;
     for (let i = 0; i < all.length; i += 100) {
       const batch = all.slice(i, i + 100);

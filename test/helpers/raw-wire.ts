@@ -111,7 +111,7 @@ export function wsFrame(opcode: number, payload: string | Buffer, options: Frame
   }
   head[0] = ((options.fin ?? true) ? 0x80 : 0) | ((options.rsv ?? 0) << 4) | opcode;
   if (options.mask === false) return Buffer.concat([head, data]);
-  head[1]! |= 0x80;
+  head[1] |= 0x80;
   const key = randomBytes(4);
   for (let i = 0; i < data.length; i++) data[i]! ^= key[i % 4]!;
   return Buffer.concat([head, key, data]);

@@ -166,6 +166,8 @@ export class TcpProxy {
 
   static async start(targetUrl: string): Promise<TcpProxy> {
     const target = new URL(targetUrl);
+    // Set once the server below exists; its connection handler reads it later.
+    // eslint-disable-next-line prefer-const
     let proxy: TcpProxy | undefined;
     const server = createServer((client) => {
       proxy!.connections++;

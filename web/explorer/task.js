@@ -6,7 +6,7 @@
 import { api, session, ApiError } from './api.js';
 import { highlight, toggleFold } from './json-view.js';
 import { statusOf } from './list.js';
-import { $, badge, copyText, download, el, formatBytes, formatCost, formatDuration, formatTimeZoned, isUuid, note, randomUUID } from './util.js';
+import { $, copyText, download, el, formatBytes, formatCost, formatDuration, formatTimeZoned, isUuid, note, randomUUID } from './util.js';
 
 const TASK_POLL_MS = 1000;
 const state = { task: null, timer: null, ticket: 0 };

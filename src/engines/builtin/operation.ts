@@ -4,6 +4,8 @@
 
 import type { OpTable } from './ops/op-table.js';
 
+// `& string`: keys of an interface may be numbers or symbols as far as keyof knows; ours are names.
+// eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents
 export type OperationName = keyof OpTable & string;
 export type OperationInput<K extends OperationName> = OpTable[K] extends { input: infer I } ? I : never;
 export type OperationOutput<K extends OperationName> = OpTable[K] extends { output: infer O } ? O : never;

@@ -142,8 +142,10 @@ function failureFor(reply: UpstreamReply): ProtocolError {
 
 function isEnvelopeWithErrors(text: string): boolean {
   try {
-    const v = JSON.parse(text) as { errors?: unknown; error?: unknown };
-    return typeof v === 'object' && v !== null && (Array.isArray(v.errors) || (typeof v.error === 'object' && v.error !== null));
+    const v: unknown = JSON.parse(text);
+    if (typeof v !== 'object' || v === null) return false;
+    const { errors, error } = v as { errors?: unknown; error?: unknown };
+    return Array.isArray(errors) || (typeof error === 'object' && error !== null);
   } catch {
     return false;
   }

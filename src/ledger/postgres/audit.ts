@@ -24,7 +24,7 @@ export class PostgresAuditStore implements AuditStore {
   }
 
   async spend(orgId: string, since?: number, until?: number): Promise<SpendRow[]> {
-    const { rows } = await this.pool.query<{ engine: string | null; task_type: string; tasks: string; cost: number | null }>(
+    const { rows } = await this.pool.query<{ engine: string | null; task_type: string; tasks: string; cost: string | null }>(
       `SELECT engine, task_type, count(*) AS tasks, sum(cost) AS cost FROM tasks
        WHERE org_id = $1 AND created_at >= $2 AND created_at < $3 AND cost IS NOT NULL GROUP BY engine, task_type ORDER BY engine, task_type`,
       [orgId, since ?? 0, until ?? Number.MAX_SAFE_INTEGER],

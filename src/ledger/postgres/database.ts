@@ -33,7 +33,7 @@ export async function openPool(options: PgOptions): Promise<PgPool> {
   // Every statement of the backend runs through pool.query or inTransaction: both say which of
   // their failures mean the database is unavailable.
   const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
-  pool.query = ((...args: unknown[]) => query(...args).catch((err: unknown) => Promise.reject(unavailable(err)))) as typeof pool.query;
+  pool.query = ((...args: unknown[]) => query(...args).catch((err: unknown) => { throw unavailable(err); })) as typeof pool.query;
   // A schema named in the URL (`?options=-c search_path=X`) is created too, like the option's.
   const target = schema ?? schemaInUrl(options.connectionString);
   if (target) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${target}`);
@@ -81,7 +81,9 @@ export async function migrate(pool: PgPool): Promise<number[]> {
 
 /** Runs `work` in a transaction on one pooled client. */
 export async function inTransaction<T>(pool: PgPool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect().catch((err: unknown) => Promise.reject(unavailable(err)));
+  const client = await pool.connect().catch((err: unknown) => {
+    throw unavailable(err);
+  });
   try {
     await client.query('BEGIN');
     const result = await work(client);

@@ -63,11 +63,11 @@ export function exchangeFromRow(r: ExchangeRow): UpstreamExchange {
     upstreamUrl: r.upstream_url,
     upstreamTaskUUID: r.upstream_task_uuid,
     kind: r.kind === 'poll' ? 'poll' : 'task',
-    httpStatus: r.http_status === null ? null : Number(r.http_status),
+    httpStatus: r.http_status,
     replyText: r.reply_text,
     error: r.error,
-    latencyMs: Number(r.latency_ms),
-    createdAt: Number(r.created_at),
+    latencyMs: r.latency_ms,
+    createdAt: r.created_at,
   };
 }
 

@@ -156,6 +156,7 @@ export class GroupCommitter {
     });
     // IMMEDIATE: the batch takes the write lock before its first read, so a write that looks
     // before it inserts (the ledger's taskUUID check) sees every commit of other processes too.
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- better-sqlite3 binds a transaction's variants itself
     this.runBatch = batchTransaction.immediate;
   }
 

@@ -6,7 +6,6 @@
 
 import Database from 'better-sqlite3';
 import { closeSync, existsSync, openSync, opendirSync, readSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 
 /** The database cannot be trusted; the message says what was found and what to do. */
 export class DatabaseDamaged extends Error {}

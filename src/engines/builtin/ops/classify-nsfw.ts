@@ -81,7 +81,7 @@ async function loadClassifier(network: NsfwNetwork): Promise<Classifier> {
   for (let i = 0; i < definition.numOfWeightBundles; i++) {
     const bundle = definition.weightBundles[i];
     if (!bundle) throw new Error(`nsfwjs ${definition.name} lacks weight bundle ${i + 1}`);
-    shards.set(`group1-shard${i + 1}of${definition.numOfWeightBundles}`, (await bundle()).default as string);
+    shards.set(`group1-shard${i + 1}of${definition.numOfWeightBundles}`, (await bundle()).default);
   }
   const handler: TF.io.IOHandler = {
     async load() {

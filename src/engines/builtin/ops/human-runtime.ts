@@ -27,22 +27,22 @@ function loadHuman(): Promise<Human> {
       cacheModels: false,
       debug: false,
       async: true,
-      filter: { enabled: false } as Config['filter'],
+      filter: { enabled: false },
       gesture: { enabled: false },
-      segmentation: { enabled: false } as Config['segmentation'],
+      segmentation: { enabled: false },
       face: {
         enabled: true,
         detector: { modelPath: 'blazeface.json', rotation: false, maxDetected: 20, minConfidence: 0.2, iouThreshold: 0.1, return: false, skipFrames: 0, skipTime: 0, mask: false, cropFactor: 1.6 } as Config['face']['detector'],
-        mesh: { enabled: true, modelPath: 'facemesh.json', keepInvalid: false } as Config['face']['mesh'],
-        iris: { enabled: true, modelPath: 'iris.json', scale: 2.3 } as Config['face']['iris'],
-        description: { enabled: true, modelPath: 'faceres.json', minConfidence: 0.1, skipFrames: 0, skipTime: 0 } as Config['face']['description'],
-        emotion: { enabled: false } as Config['face']['emotion'],
-        antispoof: { enabled: false } as Config['face']['antispoof'],
-        liveness: { enabled: false } as Config['face']['liveness'],
-        attention: { enabled: false } as Config['face']['attention'],
-        gear: { enabled: false } as Config['face']['gear'],
-      } as Config['face'],
-      body: { enabled: true, modelPath: 'movenet-lightning.json', maxDetected: 1, minConfidence: 0.2, skipFrames: 0, skipTime: 0 } as Config['body'],
+        mesh: { enabled: true, modelPath: 'facemesh.json', keepInvalid: false },
+        iris: { enabled: true, modelPath: 'iris.json', scale: 2.3 },
+        description: { enabled: true, modelPath: 'faceres.json', minConfidence: 0.1, skipFrames: 0, skipTime: 0 },
+        emotion: { enabled: false },
+        antispoof: { enabled: false },
+        liveness: { enabled: false },
+        attention: { enabled: false },
+        gear: { enabled: false },
+      },
+      body: { enabled: true, modelPath: 'movenet-lightning.json', maxDetected: 1, minConfidence: 0.2, skipFrames: 0, skipTime: 0 },
       hand: {
         enabled: true,
         rotation: true,
@@ -54,8 +54,8 @@ function loadHuman(): Promise<Human> {
         landmarks: true,
         detector: { modelPath: 'handtrack.json' },
         skeleton: { modelPath: 'handlandmark-lite.json' },
-      } as Config['hand'],
-      object: { enabled: true, modelPath: 'centernet.json', minConfidence: 0.2, iouThreshold: 0.4, maxDetected: 20, skipFrames: 0, skipTime: 0 } as Config['object'],
+      },
+      object: { enabled: true, modelPath: 'centernet.json', minConfidence: 0.2, iouThreshold: 0.4, maxDetected: 20, skipFrames: 0, skipTime: 0 },
     };
     const instance = new HumanClass(config);
     await instance.load();
@@ -108,7 +108,7 @@ async function analyse(
   const tensor = tf.tensor3d(decoded.rgb, [decoded.height, decoded.width, 3], 'int32');
   let result: Result;
   try {
-    result = await instance.detect(tensor as never, {
+    result = await instance.detect(tensor, {
       face: {
         enabled: o.faces === true,
         detector: { maxDetected: o.maxDetected, minConfidence: o.minConfidence },
@@ -119,7 +119,7 @@ async function analyse(
       body: { enabled: o.bodies === true, minConfidence: Math.min(o.minConfidence, 0.3) },
       hand: { enabled: o.hands === true, maxDetected: o.maxDetected, minConfidence: o.minConfidence },
       object: { enabled: o.objects === true, maxDetected: o.maxDetected, minConfidence: o.minConfidence },
-    } as Partial<Config>);
+    });
   } finally {
     tensor.dispose();
   }
@@ -132,6 +132,7 @@ async function analyse(
     height: decoded.original.height,
     faces: result.face.map((f) => ({
       box: box(f.box),
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- Human's typings say set; older models leave it out
       score: f.boxScore ?? f.score,
       age: typeof f.age === 'number' && Number.isFinite(f.age) ? f.age : null,
       mesh: f.mesh.map(pt),
@@ -140,8 +141,9 @@ async function analyse(
     bodies: result.body.map((b) => ({
       box: box(b.box),
       score: b.score,
-      keypoints: b.keypoints.map((kp) => ({ part: kp.part, x: (kp.position[0] ?? 0) * k, y: (kp.position[1] ?? 0) * k, score: kp.score })),
+      keypoints: b.keypoints.map((kp) => ({ part: kp.part, x: kp.position[0] * k, y: kp.position[1] * k, score: kp.score })),
     })),
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- as for faces
     hands: result.hand.map((h) => ({ box: box(h.box), score: h.boxScore ?? h.score, keypoints: h.keypoints.map(pt) })),
     objects: result.object.map((obj) => ({ box: box(obj.box), score: obj.score, label: obj.label })),
   };

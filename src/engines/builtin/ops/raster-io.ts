@@ -30,9 +30,12 @@ export async function decodeUpright(bytes: Uint8Array, maxSide: number, what: st
   } catch {
     throw new OperationError('invalidImage', 'The image could not be read (PNG, JPG, WEBP, GIF, TIFF or AVIF expected).');
   }
+  
   const swapped = meta.orientation !== undefined && meta.orientation >= 5;
+  /* eslint-disable @typescript-eslint/no-unnecessary-condition -- sharp's typings say set; a damaged header leaves them out */
   const width = (swapped ? meta.height : meta.width) ?? 0;
   const height = (swapped ? meta.width : meta.height) ?? 0;
+  /* eslint-enable @typescript-eslint/no-unnecessary-condition */
   if (width > maxSide || height > maxSide) {
     throw new OperationError(
       'unsupportedDimensions',

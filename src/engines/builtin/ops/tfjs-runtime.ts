@@ -96,7 +96,7 @@ interface ModelJson {
   generatedBy?: string;
   convertedBy?: string | null;
   signature?: object;
-  userDefinedMetadata?: { [key: string]: {} };
+  userDefinedMetadata?: Record<string, object>;
   weightsManifest: { paths: string[]; weights: TF.io.WeightsManifestEntry[] }[];
 }
 

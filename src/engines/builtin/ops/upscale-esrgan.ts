@@ -111,7 +111,7 @@ export async function run(input: UpscaleEsrganInput, context?: OperationContext)
     );
   }
 
-  const keepAlpha = meta.hasAlpha === true && input.format !== 'jpg';
+  const keepAlpha = meta.hasAlpha && input.format !== 'jpg';
   const rgb = await prepared(bytes, networkInput, input.format === 'jpg' ? 'flatten' : 'drop')
     .raw()
     .toBuffer()
