@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openSqliteStorage, SQLITE_FILE } from '../src/ledger/sqlite/storage.js';
 import { uuidLookupKey } from '../src/ledger/sqlite/uuid-key.js';
-import { statsRange } from '../src/ledger/stats-summary.js';
+import { statsRange } from '../src/history/stats-summary.js';
 
 const DAY = 86_400_000;
 const PRESETS = ['1h', '24h', '7d', '30d'] as const;

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { buildEngineRouter } from './engines/routing.js';
 import type { EngineRouter } from './engines/engine.js';
-import { createApiKey, ensureApiKey } from './ledger/api-keys.js';
+import { createApiKey, ensureApiKey } from './accounts/api-keys.js';
 import { openServerStorage } from './ledger/open-storage.js';
 import type { Storage } from './ledger/types.js';
 import { ImageInputResolver } from './media/image-input.js';

@@ -3,9 +3,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeCursor, encodeCursor, parseLimit, parseTaskFilter, parseTime } from '../src/ledger/task-filter.js';
+import { decodeCursor, encodeCursor, parseLimit, parseTaskFilter, parseTime } from '../src/history/task-filter.js';
 import { containsPattern } from '../src/ledger/task-query.js';
-import { promptOf } from '../src/ledger/task-summary.js';
+import { promptOf } from '../src/history/task-summary.js';
 import { indentJson } from '../src/cli/json-indent.js';
 import { ProtocolError } from '../src/protocol/errors.js';
 

@@ -2,7 +2,7 @@
 
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, type ConfigFlags } from '../config.js';
-import { createApiKey } from '../ledger/api-keys.js';
+import { createApiKey } from '../accounts/api-keys.js';
 import { migrateStorage, openStorage } from '../ledger/open-storage.js';
 import type { Storage } from '../ledger/types.js';
 // The server (Fastify, sharp, engines) loads only for `serve`: the other commands start ~1 s faster.

@@ -6,9 +6,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ProtocolError, statusForCode } from '../protocol/errors.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
-import { authenticate } from '../ledger/api-keys.js';
-import { decodeCursor, encodeCursor, parseLimit, parseTaskFilter } from '../ledger/task-filter.js';
-import { taskSummary } from '../ledger/task-summary.js';
+import { authenticate } from '../accounts/api-keys.js';
+import { decodeCursor, encodeCursor, parseLimit, parseTaskFilter } from '../history/task-filter.js';
+import { taskSummary } from '../history/task-summary.js';
 import type { AccountStore, AuditStore, Organization, StoredTask, TaskLedger } from '../ledger/types.js';
 import type { MediaStore } from '../media/media-store.js';
 import type { TaskLinkStore } from '../ledger/aggregate-types.js';
