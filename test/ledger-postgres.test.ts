@@ -5,6 +5,10 @@ import { openPostgresStorage } from '../src/ledger/postgres/storage.js';
 import { ledgerContract, type BackendUnderTest } from './ledger-contract.js';
 import { queueContract } from './queue-contract.js';
 import { sessionContract } from './session-contract.js';
+import { isStorageUnavailable } from '../src/ledger/postgres/database.js';
+import { auditContract } from './audit-contract.js';
+import { storageUnavailableContract } from './storage-unavailable-contract.js';
+import { startTcpProxy } from './helpers/tcp-proxy.js';
 import { TEST_DATABASE_URL, dropSchema, postgresSuiteGate, uniqueSchema } from './helpers/postgres.js';
 
 if (await postgresSuiteGate('postgres ledger contract')) {
@@ -25,4 +29,25 @@ if (await postgresSuiteGate('postgres ledger contract')) {
   ledgerContract(postgres);
   queueContract(postgres);
   sessionContract(postgres);
+  auditContract(postgres);
+  storageUnavailableContract({
+    name: 'postgres',
+    how: 'unreachable',
+    async open() {
+      schema = uniqueSchema();
+      const target = new URL(TEST_DATABASE_URL);
+      const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
+      const viaProxy = new URL(TEST_DATABASE_URL);
+      viaProxy.hostname = '127.0.0.1';
+      viaProxy.port = String(proxy.port);
+      const storage = await openPostgresStorage({ connectionString: viaProxy.toString(), schema, poolSize: 4 });
+      return {
+        storage: { ...storage, close: async () => { await storage.close(); await proxy.close(); } },
+        takeAway: () => proxy.cut(),
+        giveBack: () => proxy.restore(),
+      };
+    },
+    isStorageUnavailable,
+    dispose: postgres.dispose,
+  });
 }

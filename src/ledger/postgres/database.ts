@@ -104,17 +104,22 @@ const UNAVAILABLE_SQLSTATE = /^(08|53|57|58)/;
 /** The same, seen by the driver before PostgreSQL could answer (refused, reset or dropped connections). */
 const UNAVAILABLE_NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']);
 
+/** Whether a PostgreSQL (or driver) error means the database cannot serve writes right now. */
+export function isStorageUnavailable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : '';
+  return (
+    (typeof code === 'string' && (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_NETWORK.has(code))) ||
+    /^Connection terminated|timeout exceeded when trying to connect/.test(message)
+  );
+}
+
 /**
  * A failure that means PostgreSQL is unavailable becomes the caller's serviceUnavailable (nothing
  * of the write was committed; a retry later works), the error kept as its cause for the log;
  * anything else (a constraint, a value the database refused) passes through unchanged.
  */
 export function unavailable(err: unknown): unknown {
-  const code = (err as { code?: unknown } | null)?.code;
-  const message = err instanceof Error ? err.message : '';
-  const down =
-    (typeof code === 'string' && (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_NETWORK.has(code))) ||
-    /^Connection terminated|timeout exceeded when trying to connect/.test(message);
-  if (!down) return err;
+  if (!isStorageUnavailable(err)) return err;
   return storageUnavailable('The task ledger cannot record writes right now (its database is unreachable or failing); nothing was recorded. Retry later.', err);
 }
