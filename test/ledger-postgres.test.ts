@@ -1,6 +1,7 @@
 // The ledger and queue contract suites against PostgreSQL, each test in its own schema.
 
 import { test } from 'node:test';
+import assert from 'node:assert/strict';
 import { openPostgresStorage } from '../src/ledger/postgres/storage.js';
 import { ledgerContract, type BackendUnderTest } from './ledger-contract.js';
 import { queueContract } from './queue-contract.js';
@@ -26,6 +27,13 @@ if (await postgresSuiteGate('postgres ledger contract')) {
       await dropSchema(schema);
     },
   };
+  test('postgres: isStorageUnavailable names unreachable, full, locked and read-only stores, not wrong writes', () => {
+    for (const code of ['08006', '53100', '57P01', '58030', '55P03', '40001', '40P01', '25006', 'ECONNREFUSED']) {
+      assert.equal(isStorageUnavailable(Object.assign(new Error(code), { code })), true, code);
+    }
+    for (const code of ['23505', '22P02', '42P01', undefined]) assert.equal(isStorageUnavailable(Object.assign(new Error('x'), { code })), false, code);
+    assert.equal(isStorageUnavailable(new Error('Connection terminated unexpectedly')), true);
+  });
   ledgerContract(postgres);
   queueContract(postgres);
   sessionContract(postgres);

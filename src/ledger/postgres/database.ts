@@ -98,9 +98,12 @@ export async function inTransaction<T>(pool: PgPool, work: (client: pg.PoolClien
 /**
  * SQLSTATE classes that mean the database cannot serve writes right now rather than that this
  * write was wrong: 08 connection exception, 53 insufficient resources (disk full, out of memory,
- * too many connections), 57 operator intervention (shutdown, recovery), 58 system error (I/O).
+ * too many connections), 57 operator intervention (shutdown, recovery), 58 system error (I/O);
+ * and the codes of a locked or read-only store, the same as SQLite's BUSY/LOCKED/READONLY:
+ * 55P03 lock not available, 40001 / 40P01 serialization failure and deadlock (a retry works),
+ * 25006 read-only transaction (a standby after failover, or a read-only database).
  */
-const UNAVAILABLE_SQLSTATE = /^(08|53|57|58)/;
+const UNAVAILABLE_SQLSTATE = /^(08|53|57|58)|^(55P03|40001|40P01|25006)$/;
 /** The same, seen by the driver before PostgreSQL could answer (refused, reset or dropped connections). */
 const UNAVAILABLE_NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']);
 
