@@ -13,7 +13,7 @@ import { MediaStore } from './media/media-store.js';
 import { OutboundPolicy } from './media/outbound-policy.js';
 import { Metrics } from './metrics.js';
 import { TaskDispatcher } from './tasks/dispatch.js';
-import { currentResponseText } from './tasks/get-task-details.js';
+import { currentResponseText } from './tasks/task-state.js';
 import { PriceTable } from './tasks/price-table.js';
 import { ProgressBoard } from './tasks/progress-board.js';
 import { WorkerPool } from './tasks/worker-pool.js';

@@ -16,7 +16,7 @@ import type { MediaRecord, Organization, Storage, StoredTask, TaskFilter } from 
 import { MediaStore } from '../media/media-store.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
-import { currentResponseText } from '../tasks/get-task-details.js';
+import { currentResponseText } from '../tasks/task-state.js';
 import { indentJson } from './json-indent.js';
 
 /** Raised for mistakes in what the user asked; printed without a stack, exit code 1. */

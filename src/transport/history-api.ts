@@ -13,7 +13,7 @@ import type { AccountStore, AuditStore, Organization, StoredTask, TaskLedger } f
 import type { MediaStore } from '../media/media-store.js';
 import type { TaskLinkStore } from '../ledger/aggregate-types.js';
 import { replyEnvelope } from '../protocol/envelope.js';
-import { responseTextOf, taskNotFound } from '../tasks/get-task-details.js';
+import { responseTextOf, taskNotFound } from '../tasks/task-state.js';
 import { noteCaller } from './request-log.js';
 
 /** Webhook deliveries of a task, when async delivery records them; absent otherwise. */
