@@ -3,12 +3,13 @@
 // fresh API keys, posting to /v1. The benchmarks use this instead of the test helpers, so the two
 // can change apart.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 /** The repository root (this file runs from dist/bench/). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -99,4 +100,15 @@ export async function startServer(options: { env?: Record<string, string>; dataD
       if (!opts.keepData && options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Creates an API key for another organization with the CLI, as an operator would, while the server runs. */
+export async function createOrgKey(server: Pick<BenchServer, 'dataDir'>, org: string, env: Record<string, string> = {}): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, [join(REPO_ROOT, 'bin/runtrail.js'), 'keys', 'create', '--org', org, '--data-dir', server.dataDir], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+  });
+  const key = stdout.trim().split('\n').pop();
+  if (!key) throw new Error(`keys create printed no key for ${org}`);
+  return key;
 }
