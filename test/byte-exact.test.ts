@@ -13,8 +13,6 @@ import type { Reply } from './helpers/server.js';
 import { startInProcess } from './helpers/in-process.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
 
-guardOpenHandles();
-
 const SEED = 20240611;
 const MAX_DEPTH = 32; // the server's default RUNTRAIL_MAX_JSON_DEPTH
 const TARGET_TASKS = 1000;
@@ -349,3 +347,5 @@ test('objects nested to exactly the depth limit are recalled byte for byte; one 
     await server.stop();
   }
 });
+
+guardOpenHandles();

@@ -32,15 +32,26 @@ export async function startInProcess(options: { env?: Record<string, string> } =
     const prefix = /^[a-z_][a-z0-9_]{0,40}$/.test(process.env.RUNTRAIL_TEST_SCHEMA_PREFIX ?? '') ? (process.env.RUNTRAIL_TEST_SCHEMA_PREFIX ?? '') : 'rt_e2e_';
     databaseUrl = await schemaDatabaseUrl(prefix + createHash('sha256').update(dataDir).digest('hex').slice(0, 16));
   }
-  const config = loadConfig({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    RUNTRAIL_DATA_DIR: dataDir,
-    RUNTRAIL_API_KEY: key,
-    ...(databaseUrl !== undefined ? { DATABASE_URL: databaseUrl } : {}),
-    ...options.env,
+  const removeFolder = () => rmSync(dataDir, { recursive: true, force: true });
+  let config;
+  try {
+    config = loadConfig({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      RUNTRAIL_DATA_DIR: dataDir,
+      RUNTRAIL_API_KEY: key,
+      ...(databaseUrl !== undefined ? { DATABASE_URL: databaseUrl } : {}),
+      ...options.env,
+    });
+  } catch (err) {
+    removeFolder();
+    throw err;
+  }
+  const running = await startRuntrail(config, pino({ level: 'silent' }), () => undefined).catch(async (err: unknown) => {
+    removeFolder();
+    if (databaseUrl !== undefined) await dropSchemaOf(databaseUrl);
+    throw err;
   });
-  const running = await startRuntrail(config, pino({ level: 'silent' }), () => undefined);
   return {
     key,
     dataDir,
@@ -67,7 +78,7 @@ export async function startInProcess(options: { env?: Record<string, string> } =
     },
     async stop() {
       await running.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      removeFolder();
       if (databaseUrl !== undefined) await dropSchemaOf(databaseUrl);
     },
   };

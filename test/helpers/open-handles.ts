@@ -1,8 +1,10 @@
 // A guard against suites that leave handles open (a server not stopped, a socket not closed, a
 // timer not cleared, a child process not reaped): such a suite would keep its test process alive
-// or leak into the next test. Called once at the top of a suite file, it notes what is open
-// before the suite's first test and fails the suite, naming the kinds left over, when more is
-// open after its last one. Handles that are closing get a moment to finish first.
+// or leak into the next test. Called once in a suite file, it notes what is open before the
+// suite's first test and fails the suite, naming the kinds left over, when more is open after its
+// last one. Handles that are closing get a moment to finish first. node:test runs a file's
+// top-level after() hooks in the order they were registered, so call it after the file's own
+// top-level after() hooks (at the end of the file is always right).
 
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
