@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
 
@@ -53,3 +54,5 @@ test('task modules are imported by the registry alone', () => {
   const users = [...graph].flatMap(([f, deps]) => (f === registry ? [] : deps.filter((d) => taskModules.has(d)).map((d) => `${name(f)} -> ${name(d)}`)));
   assert.deepEqual(users, []);
 });
+
+guardOpenHandles();

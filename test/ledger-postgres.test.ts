@@ -11,6 +11,7 @@ import { auditContract } from './audit-contract.js';
 import { storageUnavailableContract } from './storage-unavailable-contract.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 import { TEST_DATABASE_URL, dropSchema, postgresSuiteGate, uniqueSchema } from './helpers/postgres.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 if (await postgresSuiteGate('postgres ledger contract')) {
   let schema = '';
@@ -59,3 +60,5 @@ if (await postgresSuiteGate('postgres ledger contract')) {
     dispose: postgres.dispose,
   });
 }
+
+guardOpenHandles();

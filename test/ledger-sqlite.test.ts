@@ -15,6 +15,7 @@ import { storageUnavailableContract } from './storage-unavailable-contract.js';
 import { ledgerContract, type BackendUnderTest } from './ledger-contract.js';
 import { queueContract } from './queue-contract.js';
 import { sessionContract } from './session-contract.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 let dir = '';
 const sqlite: BackendUnderTest = {
@@ -92,3 +93,5 @@ test('SQLite: a task completed by the process that recorded it and one completed
     rmSync(folder, { recursive: true, force: true });
   }
 });
+
+guardOpenHandles();
