@@ -1,10 +1,10 @@
-// PostgreSQL for the replica benchmark: RUNTRAIL_BENCH_DATABASE_URL, DATABASE_URL, or the local
+// PostgreSQL for the replica benchmark: RUNTRAIL_TEST_DATABASE_URL, DATABASE_URL, or the local
 // server (127.0.0.1:5432, database `test`); the run gets a schema of its own, dropped at the end.
 
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
-const DATABASE_URL = process.env.RUNTRAIL_BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const DATABASE_URL = process.env.RUNTRAIL_TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /** Undefined when PostgreSQL answers; otherwise why not. */
 export async function postgresUnavailable(): Promise<string | undefined> {
