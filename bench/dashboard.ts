@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openSqliteStorage, SQLITE_FILE } from '../src/ledger/sqlite/storage.js';
-import { uuidLookupKey } from '../src/ledger/sqlite/uuid-key.js';
-import { statsRange } from '../src/ledger/stats-summary.js';
+import type { StoredTask } from '../src/ledger/types.js';
+import { statsRange } from '../src/history/stats-summary.js';
 
 const DAY = 86_400_000;
 const PRESETS = ['1h', '24h', '7d', '30d'] as const;
@@ -33,51 +33,50 @@ export async function dashboardBench(tasks: number, runs = 5, log = (s: string) 
     const storage = openSqliteStorage(dataDir);
     const orgA = (await storage.accounts.ensureOrganization('measured')).id;
     const orgB = (await storage.accounts.ensureOrganization('neighbour')).id;
-    await storage.close();
     const now = Date.now();
-    const db = new Database(join(dataDir, SQLITE_FILE));
-    db.function('runtrail_uuid_key', (u: string) => uuidLookupKey(u));
-    for (const org of [orgA, orgB]) db.prepare('INSERT INTO task_orgs (org_id) VALUES (?) ON CONFLICT DO NOTHING').run(org);
-    const seq = (org: string) => (db.prepare('SELECT seq FROM task_orgs WHERE org_id = ?').get(org) as { seq: number }).seq;
-    const [seqA, seqB] = [seq(orgA), seq(orgB)];
-    const insert = db.prepare(
-      `INSERT INTO tasks (uuid_key, org, task_uuid, task_type, status, request_text, response_text, model, transport, cost, error_code, engine, created_at, completed_at, api_key_id)
-       VALUES (?, ?, ?, 'imageInference', ?, ?, ?, ?, 'rest', ?, ?, 'builtin', ?, ?, ?)`,
-    );
     const models = ['runware:101@1', 'runware:100@1', 'runtrail:1@1'];
     const codes = ['invalidWidth', 'syncTimeout', 'providerError'];
     const keys = [randomUUID(), randomUUID(), randomUUID()];
     const started = performance.now();
-    const BATCH = 20_000;
+    const BATCH = 5_000;
     const span = 30 * DAY;
-    for (let done = 0; done < tasks; ) {
-      db.transaction(() => {
+    // Written through the ledger's import path (the one `runtrail tasks import` uses), so the rows,
+    // their word index and the rollups are what the server itself would have stored.
+    try {
+      for (let done = 0; done < tasks; ) {
+        const writes: Promise<boolean>[] = [];
         for (let i = 0; i < BATCH && done < tasks; i++, done++) {
           const taskUUID = randomUUID();
           const failed = done % 20 === 7;
           const createdAt = now - span + Math.floor((done / tasks) * span);
-          const request = `[{"taskType":"imageInference","taskUUID":"${taskUUID}","model":"${models[done % 3]}","positivePrompt":"a benchmark picture ${done}","width":512,"height":512,"includeCost":true}]`;
-          const response = failed
-            ? `{"data":[],"errors":[{"code":"${codes[done % 3]}","message":"failed","taskUUID":"${taskUUID}"}]}`
-            : `{"data":[{"taskType":"imageInference","taskUUID":"${taskUUID}","imageUUID":"${randomUUID()}","imageURL":"http://127.0.0.1:8080/media/token/x.jpg","seed":${done},"cost":0.0013}]}`;
-          insert.run(
-            uuidLookupKey(taskUUID),
-            done % 10 === 9 ? seqB : seqA,
+          const task: StoredTask = {
+            orgId: done % 10 === 9 ? orgB : orgA,
             taskUUID,
-            failed ? 'error' : 'success',
-            request,
-            response,
-            models[done % 3],
-            failed ? null : 0.0013,
-            failed ? codes[done % 3] : null,
+            taskType: 'imageInference',
+            status: failed ? 'error' : 'success',
+            requestText: `[{"taskType":"imageInference","taskUUID":"${taskUUID}","model":"${models[done % 3]}","positivePrompt":"a benchmark picture ${done}","width":512,"height":512,"includeCost":true}]`,
+            responseText: failed
+              ? `{"data":[],"errors":[{"code":"${codes[done % 3]}","message":"failed","taskUUID":"${taskUUID}"}]}`
+              : `{"data":[{"taskType":"imageInference","taskUUID":"${taskUUID}","imageUUID":"${randomUUID()}","imageURL":"http://127.0.0.1:8080/media/token/x.jpg","seed":${done},"cost":0.0013}]}`,
+            model: models[done % 3] ?? null,
+            transport: 'rest',
+            cost: failed ? null : 0.0013,
+            errorCode: failed ? (codes[done % 3] ?? null) : null,
+            engine: 'builtin',
             createdAt,
-            createdAt + 20 + (done % 977),
-            keys[done % 3],
-          );
+            completedAt: createdAt + 20 + (done % 977),
+            apiKeyId: keys[done % 3] ?? null,
+          };
+          writes.push(storage.ledger.importTask(task, []));
         }
-      })();
-      if (done % 200_000 === 0 || done === tasks) log(`  loaded ${done}/${tasks} (${(done / ((performance.now() - started) / 1000)).toFixed(0)}/s)`);
+        await Promise.all(writes);
+        if (done % 200_000 === 0 || done === tasks) log(`  loaded ${done}/${tasks} (${(done / ((performance.now() - started) / 1000)).toFixed(0)}/s)`);
+      }
+    } finally {
+      await storage.close();
     }
+    // Planner statistics, as a database that has been in use a while would have them.
+    const db = new Database(join(dataDir, SQLITE_FILE));
     db.exec('ANALYZE');
     db.close();
 

@@ -1,5 +1,5 @@
 // Engine work against the event loop: what one organization's CPU-heavy tasks do to everyone
-// else's latency, measured on a real server (test/helpers/server.ts, as `npm start` runs it).
+// else's latency, measured on a real server (bench/bench-server.ts, as `npm start` runs it).
 //   tenant-latency  another organization's WebSocket ping p50/p99 and /healthz latency while the
 //                   heaviest allowed task runs (imageInference 2048×2048 × 20), against the same
 //                   probes on the idle server in the same run
@@ -13,9 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run as renderProcedural } from '../src/engines/builtin/ops/procedural-render.js';
-import { REPO_ROOT, startServer, uuid, type TestServer } from '../test/helpers/server.js';
-import { createOrgKey } from '../test/helpers/org-key.js';
-import { RawClient } from '../test/helpers/ws-client.js';
+import { BenchSocket } from './bench-clients.js';
+import { createOrgKey, REPO_ROOT, startServer, uuid, type BenchServer } from './bench-server.js';
 
 /** One task type's entry: the task to send (the bench gives each its taskUUID). */
 export interface TaskEntry {
@@ -70,8 +69,8 @@ interface Probe {
 }
 
 /** Another organization's WebSocket pings, one after another, and /healthz GETs beside them. */
-async function startProbe(server: TestServer, key: string): Promise<Probe> {
-  const ws = await RawClient.connect(server.url);
+async function startProbe(server: BenchServer, key: string): Promise<Probe> {
+  const ws = await BenchSocket.connect(server.url);
   await ws.authenticate(key);
   const ping: number[] = [];
   const healthz: number[] = [];
@@ -108,7 +107,7 @@ const summary = (xs: number[]) => ({ n: xs.length, p50: round(quantile(xs, 0.5))
 /** Extra server settings for a run (e.g. RUNTRAIL_ENGINE_NICE from --nice). */
 const serverEnv: Record<string, string> = {};
 
-async function withServer<T>(work: (server: TestServer, otherKey: string) => Promise<T>): Promise<T> {
+async function withServer<T>(work: (server: BenchServer, otherKey: string) => Promise<T>): Promise<T> {
   const server = await startServer({ env: { RUNTRAIL_SYNC_TIMEOUT_MS: '600000', ...serverEnv } });
   try {
     return await work(server, await createOrgKey(server, 'quiet-tenant'));

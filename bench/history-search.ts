@@ -2,8 +2,8 @@
 // ledger of --search-tasks tasks (bulk-loaded through the ledger's import path), and /healthz
 // latency beside it: on an idle server (the baseline), and while eight searches run at once.
 
-import { bulkLoad } from '../test/helpers/bulk-ledger.js';
-import { startServer, type TestServer } from '../test/helpers/server.js';
+import { bulkLoad } from './bulk-load.js';
+import { startServer, type BenchServer } from './bench-server.js';
 
 const WORDS = ['lighthouse', 'fox', 'mountain', 'river', 'portrait', 'neon', 'city', 'forest', 'ocean', 'robot'];
 const prompt = (i: number) => (i % 1000 === 7 ? `a needle in the haystack ${i}` : `a ${WORDS[i % WORDS.length]} at dusk ${i}`);
@@ -23,7 +23,7 @@ async function timed(url: string, key?: string): Promise<number> {
   return performance.now() - t0;
 }
 
-const searchUrl = (server: TestServer, text: string) => `${server.url}/api/tasks?text=${encodeURIComponent(text)}`;
+const searchUrl = (server: BenchServer, text: string) => `${server.url}/api/tasks?text=${encodeURIComponent(text)}`;
 
 export interface SearchResult {
   tasks: number;
@@ -41,7 +41,7 @@ export interface SearchResult {
 export async function historySearch(tasks: number, runs: number, log: (s: string) => void, progress: (done: number) => void): Promise<SearchResult> {
   log(`search: GET /api/tasks?text=… over ${tasks} tasks, and /healthz beside it`);
   const started = performance.now();
-  const { server, cleanup } = await bulkLoad(await startServer(), tasks, prompt, {}, progress);
+  const { server, cleanup } = await bulkLoad(await startServer(), tasks, prompt, progress);
   const loadSeconds = (performance.now() - started) / 1000;
   try {
     for (const text of SEARCHES) await timed(searchUrl(server, text), server.key); // warm the page cache

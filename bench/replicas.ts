@@ -11,8 +11,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { REPO_ROOT, dropSchemaOf, newApiKey, schemaDatabaseUrl, startServer, type TestServer } from '../test/helpers/server.js';
-import { postgresUnavailable, uniqueSchema } from '../test/helpers/postgres.js';
+import { dropSchemaOf, postgresUnavailable, schemaDatabaseUrl, uniqueSchema } from './bench-postgres.js';
+import { newApiKey, REPO_ROOT, startServer, type BenchServer } from './bench-server.js';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '5' }, runs: { type: 'string', default: '3' }, connections: { type: 'string', default: '16' } },
@@ -40,7 +40,7 @@ interface Load {
   errors: number;
 }
 
-async function load(server: TestServer, conns: number): Promise<Load> {
+async function load(server: BenchServer, conns: number): Promise<Load> {
   const result = await autocannon({
     url: `${server.url}/v1`,
     method: 'POST',
@@ -53,7 +53,7 @@ async function load(server: TestServer, conns: number): Promise<Load> {
 }
 
 /** The total connections spread evenly over the given replicas, all at once. */
-async function loadAll(servers: TestServer[]): Promise<Load> {
+async function loadAll(servers: BenchServer[]): Promise<Load> {
   const parts = await Promise.all(servers.map((s, i) => load(s, Math.floor(connections / servers.length) + (i < connections % servers.length ? 1 : 0))));
   return {
     rps: parts.reduce((n, p) => n + p.rps, 0),

@@ -9,9 +9,8 @@
 //     per-organization cap and with none (RUNTRAIL_WEBHOOK_ORG_CONCURRENCY=0: turns only)
 
 import { randomUUID } from 'node:crypto';
-import { getResponse, startReceiver } from '../test/helpers/async.js';
-import { createOrgKey } from '../test/helpers/org-key.js';
-import { startServer, type TestServer } from '../test/helpers/server.js';
+import { startWebhookReceiver } from './bench-clients.js';
+import { createOrgKey, startServer, type BenchServer } from './bench-server.js';
 
 const task = (overrides: Record<string, unknown>) => ({
   taskType: 'imageInference',
@@ -27,10 +26,10 @@ const task = (overrides: Record<string, unknown>) => ({
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 /** Polls getResponse every 10 ms until the task has a final status; returns ms since `from`. */
-async function untilDone(server: TestServer, taskUUID: string, key: string, from: number): Promise<number> {
+async function untilDone(server: BenchServer, taskUUID: string, key: string, from: number): Promise<number> {
   for (;;) {
-    const r = await getResponse(server, taskUUID, key);
-    const status = (r.json.data)?.[0]?.['status'];
+    const r = await server.post([{ taskType: 'getResponse', taskUUID }], key);
+    const status = r.json.data?.[0]?.['status'];
     if (status === 'success' || status === 'error') return performance.now() - from;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
@@ -42,7 +41,7 @@ async function queueWait(noisyTasks: number): Promise<number> {
     const quietKey = await createOrgKey(server, 'quiet');
     // One task first, so neither figure includes the first task's start-up costs.
     const warm = task({});
-    await server.post([warm], { key: quietKey });
+    await server.post([warm], quietKey);
     await untilDone(server, warm.taskUUID, quietKey, performance.now());
     for (let sent = 0; sent < noisyTasks; sent += 100) {
       const batch = Array.from({ length: Math.min(100, noisyTasks - sent) }, () => task({ positivePrompt: 'noisy [slow:250]' }));
@@ -51,7 +50,7 @@ async function queueWait(noisyTasks: number): Promise<number> {
     }
     const quiet = task({});
     const started = performance.now();
-    const r = await server.post([quiet], { key: quietKey });
+    const r = await server.post([quiet], quietKey);
     if (r.status !== 200) throw new Error(`quiet task failed: ${r.text}`);
     return await untilDone(server, quiet.taskUUID, quietKey, started);
   } finally {
@@ -61,12 +60,12 @@ async function queueWait(noisyTasks: number): Promise<number> {
 
 /** `inFlight`: how many noisy attempts the black hole holds before the quiet task is sent (every slot the cap allows). */
 async function webhookWait(noisyWebhooks: number, inFlight: number, env: Record<string, string> = {}): Promise<number> {
-  const blackHole = await startReceiver(() => 'hang');
-  const healthy = await startReceiver(() => 200);
+  const blackHole = await startWebhookReceiver('hang');
+  const healthy = await startWebhookReceiver(200);
   const server = await startServer({ env: { RUNTRAIL_OUTBOUND_ALLOW: '127.0.0.1', RUNTRAIL_SHUTDOWN_GRACE_MS: '100', ...env } });
   try {
     const quietKey = await createOrgKey(server, 'quiet');
-    await server.post([task({ webhookURL: healthy.url })], { key: quietKey });
+    await server.post([task({ webhookURL: healthy.url })], quietKey);
     await healthy.waitFor(1, 60_000);
     for (let sent = 0; sent < noisyWebhooks; sent += 100) {
       const batch = Array.from({ length: Math.min(100, noisyWebhooks - sent) }, () => task({ positivePrompt: 'noisy', webhookURL: blackHole.url }));
@@ -75,7 +74,7 @@ async function webhookWait(noisyWebhooks: number, inFlight: number, env: Record<
     }
     if (noisyWebhooks > 0) await blackHole.waitFor(Math.min(inFlight, noisyWebhooks), 60_000);
     const started = performance.now();
-    const r = await server.post([task({ webhookURL: healthy.url })], { key: quietKey });
+    const r = await server.post([task({ webhookURL: healthy.url })], quietKey);
     if (r.status !== 200) throw new Error(`quiet task failed: ${r.text}`);
     await healthy.waitFor(2, 120_000);
     return performance.now() - started;

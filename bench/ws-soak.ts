@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { WebSocket } from 'ws';
-import { REPO_ROOT, startServer, type TestServer } from '../test/helpers/server.js';
+import { REPO_ROOT, startServer, type BenchServer } from './bench-server.js';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '60' }, clients: { type: 'string', default: '200' }, 'rest-seconds': { type: 'string', default: '10' } },
@@ -84,7 +84,7 @@ async function runClient(wsUrl: string, key: string, deadline: number, id: numbe
 }
 
 /** Recalls every task with getTaskDetails (REST, 100 per request) and compares the stored texts byte for byte. */
-async function recall(server: TestServer, sent: Sent[]): Promise<{ missing: number; mismatched: number; examples: string[] }> {
+async function recall(server: BenchServer, sent: Sent[]): Promise<{ missing: number; mismatched: number; examples: string[] }> {
   let missing = 0;
   let mismatched = 0;
   const examples: string[] = [];
@@ -113,7 +113,7 @@ async function recall(server: TestServer, sent: Sent[]): Promise<{ missing: numb
 }
 
 /** The same task mix over REST with the same concurrency, for a throughput ratio. */
-async function restPhase(server: TestServer, durationMs: number): Promise<number> {
+async function restPhase(server: BenchServer, durationMs: number): Promise<number> {
   const deadline = Date.now() + durationMs;
   let done = 0;
   await Promise.all(

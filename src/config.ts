@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { apiKeyProblem } from './ledger/api-keys.js';
+import { apiKeyProblem } from './accounts/api-keys.js';
 
 export interface PriceRule {
   /** AIR pattern with `*` wildcards (`runware:*`, `*`), matched against the task's model. */

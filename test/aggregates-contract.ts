@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { NewTask, Storage } from '../src/ledger/types.js';
-import { latencyFrom, statsSummary } from '../src/ledger/stats-summary.js';
+import { latencyFrom, statsSummary } from '../src/history/stats-summary.js';
 import type { StatsRow } from '../src/ledger/aggregate-types.js';
 import type { BackendUnderTest } from './ledger-contract.js';
 

@@ -4,6 +4,7 @@ import { openPostgresStorage } from '../src/ledger/postgres/storage.js';
 import { aggregatesContract } from './aggregates-contract.js';
 import type { BackendUnderTest } from './ledger-contract.js';
 import { TEST_DATABASE_URL, dropSchema, postgresSuiteGate, uniqueSchema } from './helpers/postgres.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 if (await postgresSuiteGate('postgres aggregates contract')) {
   let schema = '';
@@ -22,3 +23,5 @@ if (await postgresSuiteGate('postgres aggregates contract')) {
   };
   aggregatesContract(postgres);
 }
+
+guardOpenHandles();

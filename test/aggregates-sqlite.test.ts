@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { openSqliteStorage } from '../src/ledger/sqlite/storage.js';
 import { aggregatesContract } from './aggregates-contract.js';
 import type { BackendUnderTest } from './ledger-contract.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 let dir = '';
 const sqlite: BackendUnderTest = {
@@ -48,3 +49,5 @@ test('sqlite: the dashboard queries are answered from the covering index alone',
     rmSync(folder, { recursive: true, force: true });
   }
 });
+
+guardOpenHandles();

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { finished, getResponse, pollUntil, type Item } from './helpers/async.js';
 import { createOrgKey } from './helpers/org-key.js';
 import { imageTask, startServer, uuid, type Reply, type TestServer } from './helpers/server.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 let server: TestServer;
 
@@ -195,3 +196,5 @@ test('async works for every recorded task type (imageUpload here)', async () => 
   assert.equal(data(done)[0]?.['status'], 'success');
   assert.equal(typeof data(done)[0]?.['imageUUID'], 'string');
 });
+
+guardOpenHandles();

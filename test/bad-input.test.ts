@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { imageTask, startServer, uuid, type TestServer } from './helpers/server.js';
 import { assertErrorEnvelope, type Expected } from './helpers/error-envelope.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 interface Case extends Expected {
   name: string;
@@ -451,3 +452,5 @@ describe('limits that need their own server', () => {
     assert.equal(res.status, 200, res.text);
   });
 });
+
+guardOpenHandles();

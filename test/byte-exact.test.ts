@@ -1,13 +1,17 @@
 // Property test of byte-exact recall (issue 2, "Done means"): generated task objects, written as
-// raw JSON text full of things JSON.parse + JSON.stringify would change, go to the real server
-// over HTTP; getTaskDetails must give back each object's source text byte for byte and the
-// response envelope exactly as first sent.
+// raw JSON text full of things JSON.parse + JSON.stringify would change, go to the server's HTTP
+// edge as raw bodies; getTaskDetails must give back each object's source text byte for byte and
+// the response envelope exactly as first sent. The server runs in this process and the requests go
+// through inject() (test/helpers/in-process.ts): bytes in and out are the edge's own, and a socket
+// would add only time.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
-import { startServer, type Reply } from './helpers/server.js';
+import type { Reply } from './helpers/server.js';
+import { startInProcess } from './helpers/in-process.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const SEED = 20240611;
 const MAX_DEPTH = 32; // the server's default RUNTRAIL_MAX_JSON_DEPTH
@@ -269,7 +273,7 @@ function envelopeOf(items: { data: string[]; errors: string[] }): string {
 }
 
 test(`getTaskDetails returns each of ${TARGET_TASKS}+ generated task objects and its response byte for byte`, async () => {
-  const server = await startServer();
+  const server = await startInProcess();
   let sent = 0;
   let validSent = 0;
   let invalidSent = 0;
@@ -327,7 +331,7 @@ test(`getTaskDetails returns each of ${TARGET_TASKS}+ generated task objects and
 });
 
 test('objects nested to exactly the depth limit are recalled byte for byte; one level more is payloadTooDeep', async () => {
-  const server = await startServer();
+  const server = await startInProcess();
   try {
     const uuid = randomUUID();
     // request array (1) + task object (2) + 30 levels = 32.
@@ -346,3 +350,5 @@ test('objects nested to exactly the depth limit are recalled byte for byte; one 
     await server.stop();
   }
 });
+
+guardOpenHandles();

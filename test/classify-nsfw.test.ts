@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { OperationError } from '../src/engines/builtin/ops/operation-error.js';
 import { NSFW_CLASSES, availability, isNsfw, run, type ClassifyNsfwOutput } from '../src/engines/builtin/ops/classify-nsfw.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const photo = (name: string) => readFileSync(new URL(`../../test/fixtures/photos/${name}`, import.meta.url));
 const PHOTOS = ['astronaut-portrait.jpg', 'cat-face.jpg', 'coffee-cup-on-table.jpg'];
@@ -64,3 +65,5 @@ describe('classify-nsfw operation', () => {
     assert.equal(err.code, 'invalidImage');
   });
 });
+
+guardOpenHandles();

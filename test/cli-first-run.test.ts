@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, REPO_ROOT, backendEnv, imageTask, startServer, type TestServer } from './helpers/server.js';
 import { cliOk, createKey, runCli } from './helpers/cli.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 let server: TestServer;
 let work: string;
@@ -143,3 +144,5 @@ function pipeline(command: string, dataDir: string): Promise<{ code: number | nu
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+guardOpenHandles();

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, REPO_ROOT, imageTask, post, startServer } from './helpers/server.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 interface CliResult {
   code: number;
@@ -238,3 +239,5 @@ test('a server started with RUNTRAIL_API_KEY prints no key of its own', async ()
     await server.stop();
   }
 });
+
+guardOpenHandles();

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatCrashSoak, runCrashSoak } from './helpers/crash-soak.js';
 import { TEST_BACKEND } from './helpers/server.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 // Fixed by default (deterministic plan and kill point); RUNTRAIL_CRASH_SEED tries another.
 const SEED = Number(process.env.RUNTRAIL_CRASH_SEED ?? 20261130);
@@ -32,3 +33,5 @@ test(`SIGKILL with ~2 000 tasks in flight over REST and WebSocket: every acknowl
   if (TEST_BACKEND === 'sqlite') assert.equal(cut.processing, 0, 'no unacknowledged task left processing');
   for (const c of ['rest-async', 'ws-async'] as const) assert.equal(r.channels[c].unacknowledged.processing, 0, `${c}: none left processing`);
 });
+
+guardOpenHandles();

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { finished, pollUntil, taskStates, type Item } from './helpers/async.js';
 import { imageTask, startServer, uuid, type TestServer } from './helpers/server.js';
 import { openSqliteStorage } from '../src/ledger/sqlite/storage.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const DB_FILE = 'runtrail.db';
 
@@ -169,3 +170,5 @@ test('SIGTERM drains running tasks within the grace period; past it, unfinished 
     await hurried.stop();
   }
 });
+
+guardOpenHandles();

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, REPO_ROOT, imageTask, startServer } from './helpers/server.js';
 import { cliOk, runCli } from './helpers/cli.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 /** Forces SQLite whatever RUNTRAIL_TEST_BACKEND says (an empty DATABASE_URL counts as unset). */
 const SQLITE = { DATABASE_URL: '' };
@@ -79,3 +80,5 @@ test('a second server on a running server\'s data folder refuses to start; the C
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+guardOpenHandles();

@@ -9,6 +9,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { BIN, REPO_ROOT, backendEnv, databaseText, imageTask, startServer, type Reply, type TestServer } from './helpers/server.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 let server: TestServer;
 before(async () => {
@@ -481,3 +482,5 @@ describe('decision 8: the HTTP status of a mixed request', () => {
     });
   }
 });
+
+guardOpenHandles();

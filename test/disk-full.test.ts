@@ -17,6 +17,7 @@ import sharp from 'sharp';
 import { pollUntil } from './helpers/async.js';
 import { TEST_BACKEND, imageTask, startServer, uuid, type Reply, type TestServer } from './helpers/server.js';
 import { RawClient } from './helpers/ws-client.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const PNG_1X1 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 
@@ -264,3 +265,5 @@ if (mount.dir === undefined) {
     },
   );
 }
+
+guardOpenHandles();

@@ -15,6 +15,7 @@ import { run as renderInline } from '../src/engines/builtin/ops/procedural-rende
 import { ProtocolError } from '../src/protocol/errors.js';
 import { imageTask, startServer, uuid } from './helpers/server.js';
 import { RawClient } from './helpers/ws-client.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const threadsOf = (pid: number | 'self') => Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
 const render = (size: number, seed = 7n) => ({ width: size, height: size, seed, model: 'runware:101@1', prompt: 'a pool test', format: 'png' as const, quality: 90 });
@@ -182,3 +183,5 @@ test('end to end: a WebSocket waiting for its running task is not idle, now that
     await server.stop();
   }
 });
+
+guardOpenHandles();

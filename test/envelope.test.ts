@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { outcomeFromEnvelope, serializeItem, taskEnvelope } from '../src/protocol/envelope.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 test('taskEnvelope -> outcomeFromEnvelope gives back every item text unchanged', () => {
   const item = fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 6 });
@@ -22,3 +23,5 @@ test('taskEnvelope -> outcomeFromEnvelope gives back every item text unchanged',
     { seed: 424242, numRuns: 300 },
   );
 });
+
+guardOpenHandles();

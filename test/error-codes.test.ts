@@ -7,6 +7,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ERROR_STATUS } from '../src/protocol/errors.js';
 import { REPO_ROOT } from './helpers/server.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 test('every fixed error code is documented with its status, and every documented code exists', () => {
   const doc = readFileSync(join(REPO_ROOT, 'docs/protocol.md'), 'utf8');
@@ -36,3 +37,5 @@ test('every code the source raises is in the table or follows the invalid/missin
     assert.ok(code in ERROR_STATUS || /^(invalid|missing|unsupported)[A-Z]/.test(code), `undocumented code ${code}`);
   }
 });
+
+guardOpenHandles();

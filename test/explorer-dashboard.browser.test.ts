@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { imageTask, REPO_ROOT, startServer, type TestServer } from './helpers/server.js';
 import { cliOk, createKey } from './helpers/cli.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const DOCS_SHOTS = process.env.RUNTRAIL_UPDATE_DOCS_SCREENSHOT === '1';
@@ -462,3 +463,5 @@ function shell(command: string, env: Record<string, string>): Promise<{ code: nu
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+guardOpenHandles();

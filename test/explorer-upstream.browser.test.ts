@@ -7,6 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { imageTask, REPO_ROOT, startServer, type TestServer } from './helpers/server.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(REPO_ROOT, 'test-results');
@@ -61,3 +62,5 @@ if (!existsSync(CHROMIUM)) {
     assert.equal(await page.locator('#t-upstream-box').isHidden(), true);
   });
 }
+
+guardOpenHandles();

@@ -12,6 +12,7 @@ import { createServer } from 'node:http';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { imageTask, REPO_ROOT, startServer, type TestServer } from './helpers/server.js';
 import { createKey } from './helpers/cli.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(REPO_ROOT, 'test-results');
@@ -260,3 +261,5 @@ async function startHookReceiver(): Promise<{ url: string; received: string[]; c
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+guardOpenHandles();

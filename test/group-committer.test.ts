@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GroupCommitter, openDatabase, type LogSyncer, type SqliteDatabase } from '../src/ledger/sqlite/database.js';
 import { ProtocolError } from '../src/protocol/errors.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 /** A log syncer whose flushes finish only when the test says so. */
 class ManualSyncer implements LogSyncer {
@@ -124,3 +125,5 @@ test(
     committer.close();
   }),
 );
+
+guardOpenHandles();

@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { imageTask, startServer, uuid, type TestServer } from './helpers/server.js';
 import { createKey } from './helpers/cli.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 let server: TestServer;
 let otherKey: string;
@@ -153,3 +154,5 @@ test('needs a valid Bearer key', async () => {
   assert.equal(wrong.status, 401);
   assert.equal(wrong.json.errors[0].code, 'invalidApiKey');
 });
+
+guardOpenHandles();

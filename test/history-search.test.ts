@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bulkLoad } from './helpers/bulk-ledger.js';
 import { startServer } from './helpers/server.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const TASKS = 30_000;
 const WORDS = ['lighthouse', 'fox', 'mountain', 'river', 'portrait', 'neon', 'city', 'forest', 'ocean', 'robot'];
@@ -59,3 +60,5 @@ test(`text searches over ${TASKS} tasks answer in bounded time, exactly, while /
     await cleanup();
   }
 });
+
+guardOpenHandles();

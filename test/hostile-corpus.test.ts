@@ -19,6 +19,7 @@ import { assertErrorEnvelope, assertErrorObject } from './helpers/error-envelope
 import { CATEGORIES, hostileCorpus, isUtf8, restOnly, type HostileCase, type Outcome } from './helpers/hostile-corpus.js';
 import { RawWebSocket, OPCODE, rawHttp, trickle, wsFrame, type RawHttpAnswer, type ServerFrame } from './helpers/raw-wire.js';
 import { RawClient, frameViolations, type Envelope } from './helpers/ws-client.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
 const REQUEST_TIMEOUT_MS = 3_000;
@@ -534,3 +535,5 @@ describe('the hostile corpus (R2): the server answers every request with the env
     assert.ok(total >= 300, `${total} requests`);
   });
 });
+
+guardOpenHandles();

@@ -13,6 +13,7 @@ import { WebSocket } from 'ws';
 import { imageTask, startServer, uuid, type TestServer } from './helpers/server.js';
 import { rawHttp } from './helpers/raw-wire.js';
 import { pollUntil } from './helpers/async.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const MiB = 1024 * 1024;
 
@@ -189,3 +190,5 @@ describe('/metrics', () => {
     }
   });
 });
+
+guardOpenHandles();

@@ -13,6 +13,7 @@ import { cannyEdges } from '../src/engines/builtin/ops/canny-edges.js';
 import { OperationError } from '../src/engines/builtin/ops/operation-error.js';
 import { ageGroupOf, ageStructuredData } from '../src/tasks/caption.js';
 import { REPO_ROOT } from './helpers/server.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const photo = (name: string) => readFileSync(join(REPO_ROOT, 'test/fixtures/photos', name));
 const TWO_FACES = photo('people-two-faces.jpg'); // astronaut on the left half (x < 350), cameraman on the right
@@ -223,3 +224,5 @@ test('age groups: boundaries, confidence as the share of the estimate’s spread
 test('convex hull of a square and its centre is the square', () => {
   assert.equal(convexHull([[0, 0], [2, 0], [1, 1], [2, 2], [0, 2]]).length, 4);
 });
+
+guardOpenHandles();

@@ -12,6 +12,7 @@ import { RunwareServer } from '@runware/sdk-js';
 import { REPO_ROOT, startServer, uuid, type Reply, type TestServer } from './helpers/server.js';
 import { RawClient, type Item } from './helpers/ws-client.js';
 import { finished, getResponse, pollUntil } from './helpers/async.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 type Sdk = InstanceType<typeof RunwareServer>;
 
@@ -261,3 +262,5 @@ test('modelSearch announces the local networks under runtrail AIRs with their ta
   assert.equal(model['air'], 'runtrail:faceres@age');
   assert.deepEqual(model['taskTypes'], ['caption']);
 });
+
+guardOpenHandles();

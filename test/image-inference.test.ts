@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { imageTask, startServer, type Reply, type TestServer } from './helpers/server.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 let server: TestServer;
 let images: Server;
@@ -309,3 +310,5 @@ describe('metrics', () => {
     assert.match(text, /^runtrail_requests_total\{transport="rest",status="200"\} \d+/m);
   });
 });
+
+guardOpenHandles();

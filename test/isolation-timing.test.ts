@@ -21,6 +21,7 @@ import { createOrgKey } from './helpers/org-key.js';
 import { imageTask, startServer, type Reply, type TestServer } from './helpers/server.js';
 import { compareTimings, interleaved, seededRandom, seededUuid, timingVerdict } from './helpers/timing.js';
 import { RawClient } from './helpers/ws-client.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const PAIRS = 300;
 const WARMUP = 30;
@@ -255,3 +256,5 @@ describe('and takes the same time, within noise', () => {
     assert.equal(timingVerdict({ a: base, b: same.map((ms) => ms - 0.15) }).withinNoise, false);
   });
 });
+
+guardOpenHandles();

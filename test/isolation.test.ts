@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { BIN, REPO_ROOT, backendEnv, imageTask, startServer, type Reply, type TestServer } from './helpers/server.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 let server: TestServer;
 let keyA: string;
@@ -195,3 +196,5 @@ describe('image URLs', () => {
     for (const t of tokens) assert.ok(t.length >= 16, t);
   });
 });
+
+guardOpenHandles();

@@ -1,10 +1,17 @@
 // The ledger and queue contract suites against PostgreSQL, each test in its own schema.
 
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
 import { openPostgresStorage } from '../src/ledger/postgres/storage.js';
 import { ledgerContract, type BackendUnderTest } from './ledger-contract.js';
 import { queueContract } from './queue-contract.js';
 import { sessionContract } from './session-contract.js';
+import { isStorageUnavailable } from '../src/ledger/postgres/database.js';
+import { auditContract } from './audit-contract.js';
+import { storageUnavailableContract } from './storage-unavailable-contract.js';
+import { startTcpProxy } from './helpers/tcp-proxy.js';
 import { TEST_DATABASE_URL, dropSchema, postgresSuiteGate, uniqueSchema } from './helpers/postgres.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 if (await postgresSuiteGate('postgres ledger contract')) {
   let schema = '';
@@ -21,7 +28,37 @@ if (await postgresSuiteGate('postgres ledger contract')) {
       await dropSchema(schema);
     },
   };
+  test('postgres: isStorageUnavailable names unreachable, full, locked and read-only stores, not wrong writes', () => {
+    for (const code of ['08006', '53100', '57P01', '58030', '55P03', '40001', '40P01', '25006', 'ECONNREFUSED']) {
+      assert.equal(isStorageUnavailable(Object.assign(new Error(code), { code })), true, code);
+    }
+    for (const code of ['23505', '22P02', '42P01', undefined]) assert.equal(isStorageUnavailable(Object.assign(new Error('x'), { code })), false, code);
+    assert.equal(isStorageUnavailable(new Error('Connection terminated unexpectedly')), true);
+  });
   ledgerContract(postgres);
   queueContract(postgres);
   sessionContract(postgres);
+  auditContract(postgres);
+  storageUnavailableContract({
+    name: 'postgres',
+    how: 'unreachable',
+    async open() {
+      schema = uniqueSchema();
+      const target = new URL(TEST_DATABASE_URL);
+      const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
+      const viaProxy = new URL(TEST_DATABASE_URL);
+      viaProxy.hostname = '127.0.0.1';
+      viaProxy.port = String(proxy.port);
+      const storage = await openPostgresStorage({ connectionString: viaProxy.toString(), schema, poolSize: 4 });
+      return {
+        storage: { ...storage, close: async () => { await storage.close(); await proxy.close(); } },
+        takeAway: () => proxy.cut(),
+        giveBack: () => proxy.restore(),
+      };
+    },
+    isStorageUnavailable,
+    dispose: postgres.dispose,
+  });
 }
+
+guardOpenHandles();

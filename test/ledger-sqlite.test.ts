@@ -9,9 +9,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStorage } from '../src/ledger/sqlite/storage.js';
+import { isStorageUnavailable } from '../src/ledger/sqlite/database.js';
+import { auditContract } from './audit-contract.js';
+import { storageUnavailableContract } from './storage-unavailable-contract.js';
 import { ledgerContract, type BackendUnderTest } from './ledger-contract.js';
 import { queueContract } from './queue-contract.js';
 import { sessionContract } from './session-contract.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 let dir = '';
 const sqlite: BackendUnderTest = {
@@ -30,6 +34,31 @@ const sqlite: BackendUnderTest = {
 ledgerContract(sqlite);
 queueContract(sqlite);
 sessionContract(sqlite);
+auditContract(sqlite);
+storageUnavailableContract({
+  name: 'sqlite',
+  how: 'locked by another connection',
+  async open() {
+    dir = mkdtempSync(join(tmpdir(), 'runtrail-ledger-'));
+    const storage = openSqliteStorage(dir);
+    let lock: Database.Database | undefined;
+    return {
+      storage,
+      async takeAway() {
+        lock = new Database(join(dir, 'runtrail.db'));
+        lock.exec('BEGIN EXCLUSIVE');
+      },
+      async giveBack() {
+        if (!lock) return;
+        lock.exec('ROLLBACK');
+        lock.close();
+        lock = undefined;
+      },
+    };
+  },
+  isStorageUnavailable,
+  dispose: sqlite.dispose,
+});
 
 test('SQLite: a task completed by the process that recorded it and one completed after a reopen are stored alike (packed) and recalled exactly', async () => {
   const folder = mkdtempSync(join(tmpdir(), 'runtrail-ledger-'));
@@ -64,3 +93,5 @@ test('SQLite: a task completed by the process that recorded it and one completed
     rmSync(folder, { recursive: true, force: true });
   }
 });
+
+guardOpenHandles();

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../src/ledger/sqlite/database.js';
 import { openSqliteStorage, SQLITE_FILE } from '../src/ledger/sqlite/storage.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 test('migration versions are unique and increase by one, on both backends alike', () => {
   for (const list of [SQLITE, POSTGRES]) assert.deepEqual(list.map((m) => m.version), list.map((_m, i) => i + 1));
@@ -97,3 +98,5 @@ test('SQLite migration 9 indexes the tasks recorded before it, packed or plain, 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+guardOpenHandles();

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { PACK_DICTIONARY_V1, PACK_LIMIT_BYTES, packTexts, unpackTexts } from '../src/ledger/packed-texts.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 test('the dictionary is part of the stored format and never changes (a new one needs a new format byte)', () => {
   assert.equal(createHash('sha256').update(PACK_DICTIONARY_V1).digest('hex'), '61bbc2c506985e4e57d6d36aa9ea3a6ff9822f372beba30d90a0c46758aafe27');
@@ -48,3 +49,5 @@ test('an unknown format byte is refused, not misread', () => {
   packed[0] = 9;
   assert.throws(() => unpackTexts(packed), /unknown packed task format 9/);
 });
+
+guardOpenHandles();

@@ -13,6 +13,7 @@ import pg from 'pg';
 import { dropSchemaOf, imageTask, newApiKey, schemaDatabaseUrl, startServer, type TestServer } from './helpers/server.js';
 import { finished, getResponse, pollUntil, taskStates } from './helpers/async.js';
 import { postgresSuiteGate, uniqueSchema } from './helpers/postgres.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const LEASE_MS = 3000;
 const TASKS = 4;
@@ -107,3 +108,5 @@ if (await postgresSuiteGate('paused replica')) {
     });
   });
 }
+
+guardOpenHandles();

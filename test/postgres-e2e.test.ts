@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from './helpers/server.js';
 import { TEST_DATABASE_URL, postgresSuiteGate } from './helpers/postgres.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 // crash-recovery is left out: it opens the SQLite file itself; test/replicas.test.ts and
 // crash-inflight (a SIGKILL with ~2 000 tasks in flight, about 10 s) cover a SIGKILL on PostgreSQL.
@@ -53,3 +54,5 @@ if (await postgresSuiteGate('end-to-end suites on PostgreSQL')) {
     });
   }
 }
+
+guardOpenHandles();

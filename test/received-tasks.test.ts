@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReceivedTasks } from '../src/tasks/received-tasks.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const UUID = '0f5c6a1e-3f0e-4a59-9d0c-6d8d2b1f4e21';
 
@@ -25,3 +26,5 @@ test('a lookup waits for every note of its taskUUID in its organization, and onl
   assert.equal(received.size, 0);
   await received.recorded('org-a', UUID);
 });
+
+guardOpenHandles();

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { dropSchemaOf, imageTask, newApiKey, schemaDatabaseUrl, startServer, uuid, type TestServer } from './helpers/server.js';
 import { postgresSuiteGate, uniqueSchema } from './helpers/postgres.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 type Item = Record<string, unknown>;
 
@@ -156,3 +157,5 @@ if (await postgresSuiteGate('recorded fields on PostgreSQL')) {
     });
   });
 }
+
+guardOpenHandles();

@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import { availability, run, type RemoveBackgroundInput } from '../src/engines/builtin/ops/remove-background.js';
 import { OperationError } from '../src/engines/builtin/ops/operation-error.js';
 import { CUP_PHOTO, CUP_REGIONS, meanOfChannel, photo } from './helpers/photos.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const cup = photo(CUP_PHOTO);
 const plain: RemoveBackgroundInput = {
@@ -77,3 +78,5 @@ test('bytes that are not an image, a truncated photo and an oversized image are 
   const wide = await sharp({ create: { width: 5000, height: 10, channels: 3, background: '#808080' } }).png().toBuffer();
   await assert.rejects(run({ ...plain, image: wide }), (err: unknown) => err instanceof OperationError && err.code === 'unsupportedDimensions' && /4096/.test(err.message));
 });
+
+guardOpenHandles();

@@ -12,6 +12,7 @@ import { startServer, uuid, type TestServer } from './helpers/server.js';
 import { RawClient, type Item } from './helpers/ws-client.js';
 import { finished, getResponse, pollUntil } from './helpers/async.js';
 import { CUP_PHOTO, CUP_REGIONS, meanOfChannel, photo } from './helpers/photos.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 type Sdk = InstanceType<typeof RunwareServer>;
 
@@ -150,3 +151,5 @@ describe('removeBackground', () => {
     await assertCutout(Buffer.from(String(after.json.data![0]!['imageBase64Data']), 'base64'));
   });
 });
+
+guardOpenHandles();

@@ -14,6 +14,7 @@ import { dropSchemaOf, imageTask, newApiKey, schemaDatabaseUrl, startServer, typ
 import { finished, getResponse, pollUntil } from './helpers/async.js';
 import { postgresSuiteGate, uniqueSchema } from './helpers/postgres.js';
 import { RawClient } from './helpers/ws-client.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 type Item = Record<string, unknown>;
 
@@ -237,3 +238,5 @@ if (await postgresSuiteGate('replicas')) {
     }
   });
 }
+
+guardOpenHandles();

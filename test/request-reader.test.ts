@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeBody, readTaskArray, type ReaderLimits } from '../src/protocol/request-reader.js';
 import { ProtocolError } from '../src/protocol/errors.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const LIMITS: ReaderLimits = { maxTasks: 100, maxDepth: 32 };
 
@@ -217,3 +218,5 @@ test('large inputs are read in linear time (long strings full of escapes, many t
   assert.equal(els[100]!.source, `{"s":"${big}"}`);
   assert.ok(ms < 2000, `took ${ms} ms`);
 });
+
+guardOpenHandles();

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { imageTask, startServer, uuid, type TestServer } from './helpers/server.js';
 import { cliOk, createKey } from './helpers/cli.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const SECOND_IN_DAYS = 1 / 86_400;
 
@@ -77,3 +78,5 @@ test('RUNTRAIL_RETENTION_DAYS is the default for organizations without their own
     await server.stop();
   }
 });
+
+guardOpenHandles();

@@ -9,6 +9,7 @@ import { RunwareServer } from '@runware/sdk-js';
 import { imageTask, startServer, uuid, type TestServer } from './helpers/server.js';
 import { finished, getResponse, pollUntil, type Item } from './helpers/async.js';
 import { RawClient } from './helpers/ws-client.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 let server: TestServer;
 before(async () => {
@@ -111,3 +112,5 @@ describe('imageInference safety check', () => {
     }
   });
 });
+
+guardOpenHandles();

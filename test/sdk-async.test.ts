@@ -7,6 +7,7 @@ import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RunwareServer } from '@runware/sdk-js';
 import { startServer, uuid, type TestServer } from './helpers/server.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 type Sdk = InstanceType<typeof RunwareServer>;
 type Item = Record<string, unknown>;
@@ -91,3 +92,5 @@ async function rejection(promise: Promise<unknown>): Promise<Item> {
   }
   throw new Error('expected the SDK call to reject');
 }
+
+guardOpenHandles();

@@ -8,6 +8,7 @@ import sharp, { type Metadata } from 'sharp';
 import { RunwareServer } from '@runware/sdk-js';
 import { startServer, uuid, type TestServer } from './helpers/server.js';
 import { TcpProxy } from './helpers/ws-client.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 type Sdk = InstanceType<typeof RunwareServer>;
 type Item = Record<string, unknown>;
@@ -273,3 +274,5 @@ test('the server closes an idle socket; the SDK reconnects and the next call suc
     await server.stop();
   }
 });
+
+guardOpenHandles();

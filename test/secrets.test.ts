@@ -18,6 +18,7 @@ import { filesUnder } from './helpers/files.js';
 import { TEST_BACKEND, databaseText, imageTask, newApiKey, startServer, uuid, type TestServer } from './helpers/server.js';
 import { RawClient } from './helpers/ws-client.js';
 import { rawHttp } from './helpers/raw-wire.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const PNG_1X1 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 
@@ -458,3 +459,5 @@ test('no webhook or upload request holds a key', () => {
 test('no CLI output or export file holds a key (keys create aside)', () => {
   assert.deepEqual(hits(where(/^(export|tasks|keys list)/)), []);
 });
+
+guardOpenHandles();

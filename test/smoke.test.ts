@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { imageTask, startServer } from './helpers/server.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 test('the README flow: run an imageInference task, then recall it with getTaskDetails', async () => {
   const server = await startServer();
@@ -17,3 +18,5 @@ test('the README flow: run an imageInference task, then recall it with getTaskDe
     await server.stop();
   }
 });
+
+guardOpenHandles();

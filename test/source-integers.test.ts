@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { exactSeed, integerMemberText } from '../src/protocol/source-integers.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 test('the top-level member only, the last of duplicates, escaped names, integer literals only', () => {
   assert.equal(integerMemberText('{"seed":9007199254740993}', 'seed'), '9007199254740993');
@@ -25,3 +26,5 @@ test('exactSeed: the digits when the text has them, the validated value otherwis
   assert.equal(exactSeed('[{"seed":9223372036854775807}]', 9223372036854775807), 9223372036854775807n);
   assert.throws(() => exactSeed('[{"seed":9223372036854775808}]', 9223372036854775808), /invalidSeed|seed/);
 });
+
+guardOpenHandles();

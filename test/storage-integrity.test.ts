@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, REPO_ROOT, dropSchemaOf, imageTask, newApiKey, schemaDatabaseUrl, startServer } from './helpers/server.js';
 import { postgresSuiteGate, uniqueSchema } from './helpers/postgres.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 /** Forces SQLite whatever RUNTRAIL_TEST_BACKEND says (an empty DATABASE_URL counts as unset). */
 const SQLITE = { DATABASE_URL: '' };
@@ -178,3 +179,5 @@ if (await postgresSuiteGate('healthz on PostgreSQL')) {
     }
   });
 }
+
+guardOpenHandles();

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { WebSocket } from 'ws';
 import { startServer, TEST_BACKEND, uuid } from './helpers/server.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const task = (taskUUID: string) =>
   `[{"taskType":"imageInference","taskUUID":"${taskUUID}","model":"runware:101@1","positivePrompt":"a locked ledger","width":64,"height":64}]`;
@@ -57,3 +58,5 @@ test('a locked database gives serviceUnavailable over REST and WebSocket, and th
     await server.stop();
   }
 });
+
+guardOpenHandles();

@@ -3,11 +3,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeCursor, encodeCursor, parseLimit, parseTaskFilter, parseTime } from '../src/ledger/task-filter.js';
+import { decodeCursor, encodeCursor, parseLimit, parseTaskFilter, parseTime } from '../src/history/task-filter.js';
 import { containsPattern } from '../src/ledger/task-query.js';
-import { promptOf } from '../src/ledger/task-summary.js';
+import { promptOf } from '../src/history/task-summary.js';
 import { indentJson } from '../src/cli/json-indent.js';
 import { ProtocolError } from '../src/protocol/errors.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 test('times: ISO dates and date-times, epoch milliseconds, durations back from now', () => {
   const now = Date.UTC(2026, 0, 10, 12);
@@ -91,3 +92,5 @@ test('indenting changes whitespace only: every token stays as stored', () => {
   );
   assert.equal(indentJson('{ "a" :\n 1 }'), '{\n  "a": 1\n}');
 });
+
+guardOpenHandles();

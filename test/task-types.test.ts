@@ -12,6 +12,7 @@ import { upscaledSize } from '../src/tasks/upscale.js';
 import { imageTask, startServer, uuid, type TestServer } from './helpers/server.js';
 import { createOrgKey } from './helpers/org-key.js';
 import { RawClient, type Item } from './helpers/ws-client.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 test('upscaledSize: the factor, or the input shrunk first so neither side passes 4096', () => {
   assert.deepEqual(upscaledSize(64, 32, 2), { width: 128, height: 64 });
@@ -302,3 +303,5 @@ describe('new task types, end to end', () => {
     }
   });
 });
+
+guardOpenHandles();

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { imageTask, startServer, uuid, type TestServer } from './helpers/server.js';
 import { cliOk, runCli } from './helpers/cli.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 let server: TestServer;
 let work: string;
@@ -191,3 +192,5 @@ test('tasks show of a running async task: one processing entry per requested res
   assert.match(pretty, /^status\s+processing$/m);
   assert.equal(pretty.match(/"status": "processing"/g)?.length, 2);
 });
+
+guardOpenHandles();

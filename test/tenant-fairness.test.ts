@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { finished, getResponse, pollUntil, startReceiver, type Item } from './helpers/async.js';
 import { createOrgKey } from './helpers/org-key.js';
 import { imageTask, startServer } from './helpers/server.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 test('a quiet organization\'s async task runs promptly while a noisy one has 100 queued', { timeout: 120_000 }, async () => {
   // Two workers, each noisy task 400 ms: first come, first served would keep the quiet task
@@ -72,3 +73,5 @@ test('a quiet organization\'s webhook arrives promptly while a noisy one has 200
     await Promise.all([blackHole.close(), healthy.close()]);
   }
 });
+
+guardOpenHandles();

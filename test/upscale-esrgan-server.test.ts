@@ -13,6 +13,7 @@ import { startServer, uuid, type Reply, type TestServer } from './helpers/server
 import { finished, getResponse, pollUntil, type Item } from './helpers/async.js';
 import { RawClient } from './helpers/ws-client.js';
 import { gradientEnergy, rawRgb } from './helpers/sharpness.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const ESRGAN = 'runtrail:esrgan@slim';
 const LANCZOS = 'runtrail:lanczos@3';
@@ -214,3 +215,5 @@ describe('upscale with ESRGAN', () => {
     assert.deepEqual(operations.map((o) => [o.name, o.ready]).sort(), [['classify-nsfw', true], ['upscale-esrgan', true]]);
   });
 });
+
+guardOpenHandles();

@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { OperationError } from '../src/engines/builtin/ops/operation-error.js';
 import { MAX_NETWORK_PIXELS, availability, esrganSizes, run, type EsrganFactor } from '../src/engines/builtin/ops/upscale-esrgan.js';
 import { gradientEnergy, lanczosUpscale, psnr, rawRgb } from './helpers/sharpness.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const photo = (name: string) => readFileSync(new URL(`../../test/fixtures/photos/${name}`, import.meta.url));
 const shrunk = (image: Buffer, width: number) => sharp(image).resize(width).png().toBuffer();
@@ -88,3 +89,5 @@ describe('upscale-esrgan operation', () => {
     assert.equal(garbage.code, 'invalidInputImage');
   });
 });
+
+guardOpenHandles();

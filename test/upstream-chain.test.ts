@@ -11,6 +11,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { newApiKey, startServer, uuid, type TestServer } from './helpers/server.js';
 import { RawClient } from './helpers/ws-client.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 let b: TestServer;
 let a: TestServer;
@@ -211,3 +212,5 @@ test('B down: A answers providerUnavailable after its retries', async () => {
   assert.equal(exchanges.length, 3, 'one attempt and two retries, none answered');
   assert.ok(exchanges.every((x) => x['httpStatus'] === null));
 });
+
+guardOpenHandles();

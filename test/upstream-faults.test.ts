@@ -1,12 +1,16 @@
 // The upstream engine against a test-only upstream that misbehaves on purpose (issue 8): slow
 // answers, 429s, 500s, garbage, coded errors, async tasks polled with getResponse, the circuit
-// breaker, and routing rules. The prompt of each task tells the fake upstream what to do.
+// breaker, and routing rules. The prompt of each task tells the fake upstream what to do. The
+// upstream is a real HTTP server; runtrail runs in this process and gets its tasks through
+// inject() (test/helpers/in-process.ts), since its own socket adds nothing here.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startServer, uuid, type TestServer } from './helpers/server.js';
+import { uuid } from './helpers/server.js';
+import { startInProcess, type InProcessServer } from './helpers/in-process.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 import { BUILTIN_MODELS } from '../src/engines/builtin/catalogue.js';
 
 interface Hit {
@@ -20,7 +24,7 @@ const hits: Hit[] = [];
 const seen = new Map<string, number>();
 let upstream: Server;
 let upstreamUrl: string;
-let a: TestServer;
+let a: InProcessServer;
 
 function handle(hit: Hit): { status: number; body: string; delayMs?: number } {
   const task = hit.tasks[0]!;
@@ -72,7 +76,7 @@ before(async () => {
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
-  a = await startServer({
+  a = await startInProcess({
     env: {
       RUNTRAIL_UPSTREAM_URL: upstreamUrl,
       RUNTRAIL_UPSTREAM_API_KEY: UPSTREAM_KEY,
@@ -98,7 +102,7 @@ function task(prompt: string, extra: Record<string, unknown> = {}): Record<strin
 }
 
 /** Sends one task, returns the reply and the upstream hits it caused. */
-async function send(body: unknown): Promise<{ reply: Awaited<ReturnType<TestServer['post']>>; caused: Hit[] }> {
+async function send(body: unknown): Promise<{ reply: Awaited<ReturnType<InProcessServer['post']>>; caused: Hit[] }> {
   const from = hits.length;
   const reply = await a.post(body);
   return { reply, caused: hits.slice(from) };
@@ -216,7 +220,7 @@ test('circuit breaker: after 3 failures in a row tasks fail fast with providerUn
 });
 
 test('routes: models no rule takes get unsupportedModel; modelSearch lists the routes; a route to upstream needs an upstream', async () => {
-  const routed = await startServer({
+  const routed = await startInProcess({
     env: {
       RUNTRAIL_UPSTREAM_URL: upstreamUrl,
       RUNTRAIL_UPSTREAM_API_KEY: UPSTREAM_KEY,
@@ -249,5 +253,7 @@ test('routes: models no rule takes get unsupportedModel; modelSearch lists the r
   } finally {
     await routed.stop();
   }
-  await assert.rejects(startServer({ env: { RUNTRAIL_ROUTES: '[{"model":"runware:*","engine":"upstream"}]' } }), /RUNTRAIL_UPSTREAM_URL is not set/);
+  await assert.rejects(startInProcess({ env: { RUNTRAIL_ROUTES: '[{"model":"runware:*","engine":"upstream"}]' } }), /RUNTRAIL_UPSTREAM_URL is not set/);
 });
+
+guardOpenHandles();

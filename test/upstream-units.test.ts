@@ -9,6 +9,7 @@ import { EngineRouter, type ForwardingEngine } from '../src/engines/engine.js';
 import { BuiltinEngine } from '../src/engines/builtin/builtin-engine.js';
 import { isCanonicalUuid } from '../src/protocol/uuid.js';
 import { ProtocolError } from '../src/protocol/errors.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const T = '0f5c6a1e-3f0e-4a59-9d0c-6d8d2b1f4e21';
 
@@ -78,3 +79,5 @@ test('routes: first match wins, `*` wildcards, model rules never match tasks wit
   assert.equal(plain.forModel('imageInference', 'runware:101@1')?.name, 'builtin', 'without routes the built-in engine takes any AIR');
   assert.equal(plain.forwarderFor('caption', null), undefined);
 });
+
+guardOpenHandles();

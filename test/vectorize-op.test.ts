@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { availability, run } from '../src/engines/builtin/ops/vectorize.js';
 import { OperationError } from '../src/engines/builtin/ops/operation-error.js';
 import { CUP_PHOTO, meanAbsoluteDifference, photo } from './helpers/photos.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const cup = photo(CUP_PHOTO);
 
@@ -44,3 +45,5 @@ test('unreadable bytes and oversized images are refused', async () => {
   const tall = await sharp({ create: { width: 4, height: 9000, channels: 3, background: '#000' } }).png().toBuffer();
   await assert.rejects(run({ image: tall }), (err: unknown) => err instanceof OperationError && err.code === 'unsupportedDimensions');
 });
+
+guardOpenHandles();

@@ -11,6 +11,7 @@ import { startServer, uuid, type TestServer } from './helpers/server.js';
 import { RawClient, type Item } from './helpers/ws-client.js';
 import { finished, getResponse, pollUntil } from './helpers/async.js';
 import { CUP_PHOTO, meanAbsoluteDifference, photo } from './helpers/photos.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 type Sdk = InstanceType<typeof RunwareServer>;
 
@@ -124,3 +125,5 @@ describe('vectorize', () => {
     }
   });
 });
+
+guardOpenHandles();

@@ -9,6 +9,7 @@ import { OutboundTargetGuard, OutboundTargetRefused, isPublicAddress } from '../
 import { generateWebhookSecret, signatureHeaders } from '../src/webhooks/signing.js';
 import { retryDelay } from '../src/webhooks/delivery-worker.js';
 import { verifyStandardWebhook } from './helpers/standard-webhooks.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 test('signing reproduces the Standard Webhooks reference vector', () => {
   const headers = signatureHeaders('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232314}');
@@ -109,3 +110,5 @@ test('retries back off exponentially with equal jitter, up to the cap', () => {
     assert.ok(d >= ceiling / 2 && d <= ceiling, `${n}: ${d}`);
   }
 });
+
+guardOpenHandles();

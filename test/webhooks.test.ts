@@ -10,6 +10,7 @@ import { cliOk } from './helpers/cli.js';
 import { createOrgKey } from './helpers/org-key.js';
 import { imageTask, startServer, type TestServer } from './helpers/server.js';
 import { verifyStandardWebhook } from './helpers/standard-webhooks.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const RETRY_ENV = {
   RUNTRAIL_OUTBOUND_ALLOW: '127.0.0.1',
@@ -235,3 +236,5 @@ test('pending deliveries survive a crash: SIGKILL between attempts, delivered af
     await crashing.stop();
   }
 });
+
+guardOpenHandles();

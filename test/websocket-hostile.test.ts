@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { imageTask, startServer, uuid, type TestServer } from './helpers/server.js';
 import { OPCODE, RawWebSocket, wsFrame, type ServerFrame } from './helpers/raw-wire.js';
 import { RawClient } from './helpers/ws-client.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 /** Resident and peak resident memory of a process, in bytes (Linux /proc). */
 function memoryOf(pid: number): { rss: number; peak: number } {
@@ -187,3 +188,5 @@ describe('authentication failures and pipelined lookups', () => {
     assert.deepEqual(notFound, []);
   });
 });
+
+guardOpenHandles();

@@ -9,6 +9,7 @@ import { KNOWN_TASK_TYPES_NOT_RUN } from '../src/tasks/registry.js';
 import { imageTask, startServer, uuid, type TestServer } from './helpers/server.js';
 import { createOrgKey } from './helpers/org-key.js';
 import { RawClient, type Frame, type Item } from './helpers/ws-client.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const PONG = '{"data":[{"taskType":"ping","pong":true}]}';
 /** A task slow enough (about half a second or more) that a socket can die while it runs. */
@@ -406,3 +407,5 @@ test('shutting the server down closes open sockets with 1001', async () => {
     await server.stop();
   }
 });
+
+guardOpenHandles();

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { isCanonicalUuid } from '../protocol/uuid.js';
 import { deliveryView } from '../webhooks/delivery-view.js';
 import { generateWebhookSecret } from '../webhooks/signing.js';
-import { ORG_HELP, organization, storageOptions, UsageError, withCliStorage } from './tasks.js';
+import { ORG_HELP, organization, storageOptions, UsageError, withCliStorage } from './cli-storage.js';
 
 const out = (text: string): void => {
   process.stdout.write(text);

@@ -2,12 +2,13 @@
 
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, type ConfigFlags } from '../config.js';
-import { createApiKey } from '../ledger/api-keys.js';
+import { createApiKey } from '../accounts/api-keys.js';
 import { migrateStorage, openStorage } from '../ledger/open-storage.js';
 import type { Storage } from '../ledger/types.js';
 // The server (Fastify, sharp, engines) loads only for `serve`: the other commands start ~1 s faster.
 import { registerRetentionCommand } from './retention.js';
-import { defaultOrganizationName, registerTasksCommands, UsageError } from './tasks.js';
+import { defaultOrganizationName, UsageError } from './cli-storage.js';
+import { registerTasksCommands } from './tasks.js';
 import { registerDeliveryCommands } from './deliveries.js';
 
 // A reader that stops early (`runtrail tasks list | head`) closes the pipe: the output is

@@ -3,7 +3,7 @@
 // or forever).
 
 import type { Command } from 'commander';
-import { ORG_HELP, organization, storageOptions, UsageError, withCliStorage } from './tasks.js';
+import { ORG_HELP, organization, storageOptions, UsageError, withCliStorage } from './cli-storage.js';
 
 export function registerRetentionCommand(keys: Command): void {
   storageOptions(keys.command('retention'))

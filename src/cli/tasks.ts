@@ -2,79 +2,23 @@
 // line. The commands open the data folder (or DATABASE_URL) directly, so they work while the
 // server runs and without an API key; `--org` names the organization they act for.
 
-import { Command, Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { once } from 'node:events';
-import { randomBytes, randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import { loadConfig } from '../config.js';
-import { openStorage } from '../ledger/open-storage.js';
-import { decodeCursor, encodeCursor, parseLimit, parseTaskFilter, parseTime, type FilterInput } from '../ledger/task-filter.js';
-import { taskSummary } from '../ledger/task-summary.js';
-import type { MediaRecord, Organization, Storage, StoredTask, TaskFilter } from '../ledger/types.js';
-import { MediaStore } from '../media/media-store.js';
-import { ProtocolError } from '../protocol/errors.js';
+import { decodeCursor, encodeCursor, parseLimit, parseTaskFilter, parseTime, type FilterInput } from '../history/task-filter.js';
+import { taskSummary } from '../history/task-summary.js';
+import type { MediaRecord, StoredTask, TaskFilter } from '../ledger/types.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
-import { currentResponseText } from '../tasks/get-task-details.js';
+import { currentResponseText } from '../tasks/task-state.js';
 import { indentJson } from './json-indent.js';
-
-/** Raised for mistakes in what the user asked; printed without a stack, exit code 1. */
-export class UsageError extends Error {}
-
-interface StorageFlags {
-  dataDir?: string;
-  mediaDir?: string;
-  databaseUrl?: string;
-}
-
-interface Opened {
-  storage: Storage;
-  media: MediaStore;
-}
+import { defaultOrganizationName, organization, ORG_HELP, storageOptions, UsageError, withCliStorage, type StorageFlags } from './cli-storage.js';
+import { exportLine, importLine, mediaCopies } from './task-export.js';
+import { clip, out, ProgressBar, table } from './output.js';
 
 const EXPORT_PAGE = 200;
 const DELETE_BATCH = 500;
-
-export function storageOptions(cmd: Command): Command {
-  return cmd
-    .addOption(new Option('--data-dir <dir>', 'the data folder (RUNTRAIL_DATA_DIR, default ./data)'))
-    .addOption(new Option('--media-dir <dir>', 'the media folder (RUNTRAIL_MEDIA_DIR, default <data dir>/media)'))
-    .addOption(new Option('--database-url <url>', 'postgres:// URL (DATABASE_URL)'));
-}
-
-export async function withCliStorage(flags: StorageFlags, run: (opened: Opened) => Promise<void>): Promise<void> {
-  const config = loadConfig(process.env, { dataDir: flags.dataDir, mediaDir: flags.mediaDir, databaseUrl: flags.databaseUrl });
-  const storage = await openStorage(config);
-  try {
-    await run({ storage, media: new MediaStore(config.mediaDir) });
-  } catch (err) {
-    if (err instanceof ProtocolError) throw new UsageError(err.message);
-    throw err;
-  } finally {
-    await storage.close();
-  }
-}
-
-export const ORG_HELP = "organization (default: the only one there is, else 'default')";
-
-/**
- * The organization a command acts for: the one named by --org; without it, the only
- * organization when there is exactly one, else `default`.
- */
-export async function organization(storage: Storage, name: string | undefined): Promise<Organization> {
-  const wanted = name ?? (await defaultOrganizationName(storage));
-  const org = await storage.accounts.findOrganizationByName(wanted);
-  if (!org) throw new UsageError(`No organization named '${wanted}'.`);
-  return org;
-}
-
-export async function defaultOrganizationName(storage: Storage): Promise<string> {
-  const all = await storage.accounts.listOrganizations();
-  if (all.length === 1) return all[0]!.name;
-  if (all.length === 0 || all.some((o) => o.name === 'default')) return 'default';
-  throw new UsageError(`There are ${all.length} organizations and none is named 'default': name one with --org (${all.map((o) => o.name).join(', ')}).`);
-}
 
 function filterOptions(cmd: Command): Command {
   return cmd
@@ -92,8 +36,6 @@ function filterFrom(flags: FilterFlags): TaskFilter {
   const input: FilterInput = { taskType: flags.type, status: flags.status, model: flags.model, since: flags.since, until: flags.until, text: flags.text };
   return parseTaskFilter(input);
 }
-
-const out = (text: string) => process.stdout.write(text);
 
 export function registerTasksCommands(program: Command): void {
   const tasks = program.command('tasks').description('see, search, export, import and delete recorded tasks');
@@ -284,186 +226,4 @@ export function registerTasksCommands(program: Command): void {
         out(`Deleted ${tasksDeleted} task${tasksDeleted === 1 ? '' : 's'} and ${files} media file${files === 1 ? '' : 's'}.\n`);
       });
     });
-}
-
-// ---------------------------------------------------------------------------------------------
-// The NDJSON line: every stored field, the texts as JSON strings (which round-trip exactly).
-
-interface ExportedMedia {
-  mediaUUID: string;
-  accessToken: string;
-  format: MediaRecord['format'];
-  width: number;
-  height: number;
-  bytes: number;
-  createdAt: number;
-  /** The file, base64, with --with-media. */
-  data?: string;
-}
-
-async function exportLine(task: StoredTask, files: MediaRecord[], media: MediaStore | undefined) {
-  const exported: ExportedMedia[] = [];
-  for (const m of files) {
-    const entry: ExportedMedia = { mediaUUID: m.mediaUUID, accessToken: m.accessToken, format: m.format, width: m.width, height: m.height, bytes: m.bytes, createdAt: m.createdAt };
-    if (media) {
-      try {
-        entry.data = (await media.read(m)).toString('base64');
-      } catch {
-        /* a file already gone is exported without data */
-      }
-    }
-    exported.push(entry);
-  }
-  return {
-    taskUUID: task.taskUUID,
-    taskType: task.taskType,
-    status: task.status,
-    model: task.model,
-    transport: task.transport,
-    engine: task.engine,
-    cost: task.cost,
-    errorCode: task.errorCode,
-    createdAt: task.createdAt,
-    completedAt: task.completedAt,
-    requestText: task.requestText,
-    responseText: task.responseText,
-    // The id of the key the task came in with, on the exporting server (not a secret).
-    apiKeyId: task.apiKeyId ?? null,
-    media: exported,
-  };
-}
-
-function importLine(v: unknown, orgId: string): { task: StoredTask; media: { record: MediaRecord; data: Buffer | null }[] } {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a task object');
-  const o = v as Record<string, unknown>;
-  const str = (k: string) => {
-    if (typeof o[k] !== 'string') throw new Error(`'${k}' must be a string`);
-    return o[k];
-  };
-  const strOrNull = (k: string) => (o[k] === null || o[k] === undefined ? null : str(k));
-  const num = (rec: Record<string, unknown>, k: string) => {
-    if (typeof rec[k] !== 'number' || !Number.isFinite(rec[k])) throw new Error(`'${k}' must be a number`);
-    return rec[k];
-  };
-  const taskUUID = str('taskUUID');
-  if (!isCanonicalUuid(taskUUID)) throw new Error(`'taskUUID' is not a UUID`);
-  const status = str('status');
-  if (status !== 'processing' && status !== 'success' && status !== 'error') throw new Error(`'status' must be processing, success or error`);
-  const transport = str('transport');
-  if (transport !== 'rest' && transport !== 'websocket') throw new Error(`'transport' must be rest or websocket`);
-  const task: StoredTask = {
-    orgId,
-    taskUUID,
-    taskType: str('taskType'),
-    status,
-    requestText: str('requestText'),
-    responseText: strOrNull('responseText'),
-    model: strOrNull('model'),
-    transport,
-    cost: o['cost'] === null || o['cost'] === undefined ? null : num(o, 'cost'),
-    errorCode: strOrNull('errorCode'),
-    engine: strOrNull('engine'),
-    createdAt: num(o, 'createdAt'),
-    completedAt: o['completedAt'] === null || o['completedAt'] === undefined ? null : num(o, 'completedAt'),
-    apiKeyId: strOrNull('apiKeyId'),
-  };
-  const list = o['media'] ?? [];
-  if (!Array.isArray(list)) throw new Error(`'media' must be an array`);
-  const media = list.map((entry: unknown) => {
-    if (typeof entry !== 'object' || entry === null) throw new Error('a media entry is not an object');
-    const m = entry as Record<string, unknown>;
-    const mediaUUID = m['mediaUUID'];
-    const format = m['format'];
-    if (typeof mediaUUID !== 'string' || !isCanonicalUuid(mediaUUID)) throw new Error(`a media entry has no valid 'mediaUUID'`);
-    if (format !== 'jpg' && format !== 'png' && format !== 'webp' && format !== 'svg') throw new Error(`a media entry has no valid 'format'`);
-    if (typeof m['accessToken'] !== 'string' || !/^[A-Za-z0-9_-]+$/.test(m['accessToken'])) throw new Error(`a media entry has no valid 'accessToken'`);
-    const record: MediaRecord = {
-      mediaUUID,
-      orgId,
-      taskUUID,
-      accessToken: m['accessToken'],
-      format,
-      width: num(m, 'width'),
-      height: num(m, 'height'),
-      bytes: num(m, 'bytes'),
-      createdAt: num(m, 'createdAt'),
-    };
-    return { record, data: typeof m['data'] === 'string' ? Buffer.from(m['data'], 'base64') : null };
-  });
-  return { task, media };
-}
-
-/**
- * The media rows and files an imported task gets. An image UUID names one image of one
- * organization on a server, so where the export's UUID is already taken here (the same task
- * imported into another organization of the same server) the file is copied under a new UUID
- * and access token: the target organization owns its copy, which outlives the original. The
- * stored response keeps naming the original URL, byte for byte. Files come from the export
- * (--with-media) or, failing that, from this server's own copy of the original.
- */
-async function mediaCopies(
-  exported: readonly { record: MediaRecord; data: Buffer | null }[],
-  orgId: string,
-  storage: Storage,
-  media: MediaStore,
-): Promise<{ record: MediaRecord; data: Buffer }[]> {
-  const copies: { record: MediaRecord; data: Buffer }[] = [];
-  for (const m of exported) {
-    const existing = await storage.ledger.findMediaForServing(m.record.mediaUUID);
-    let data = m.data;
-    if (data === null && existing) data = await media.read(existing).catch(() => null);
-    if (data === null) continue;
-    if (existing && existing.orgId === orgId) continue;
-    const record = existing ? { ...m.record, mediaUUID: randomUUID(), accessToken: randomBytes(16).toString('base64url') } : m.record;
-    copies.push({ record, data });
-  }
-  return copies;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Output helpers
-
-function clip(s: string, n: number): string {
-  const flat = s.replace(/\s+/g, ' ');
-  return flat.length > n ? `${flat.slice(0, n - 1)}…` : flat;
-}
-
-function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd() + '\n';
-  return line(head) + rows.map(line).join('');
-}
-
-/** A progress bar on stderr (redrawn in place on a terminal, a line per tenth otherwise). */
-class ProgressBar {
-  private lastDraw = 0;
-  private lastTenth = -1;
-  private readonly tty = process.stderr.isTTY;
-
-  constructor(
-    private readonly label: string,
-    private readonly total: number,
-    private readonly unit: string,
-  ) {}
-
-  update(n: number): void {
-    const now = Date.now();
-    const tenth = this.total === 0 ? 10 : Math.floor((n / this.total) * 10);
-    if (this.tty ? now - this.lastDraw < 100 : tenth === this.lastTenth) return;
-    this.lastDraw = now;
-    this.lastTenth = tenth;
-    this.draw(n, this.tty ? '\r' : '', this.tty ? '' : '\n');
-  }
-
-  done(): void {
-    this.draw(this.total, this.tty ? '\r' : '', '\n');
-  }
-
-  private draw(n: number, start: string, end: string): void {
-    const ratio = this.total === 0 ? 1 : Math.min(1, n / this.total);
-    const width = 30;
-    const full = Math.round(ratio * width);
-    const bar = '#'.repeat(full) + '-'.repeat(width - full);
-    process.stderr.write(`${start}${this.label} [${bar}] ${String(Math.round(ratio * 100)).padStart(3)}% ${n}/${this.total} ${this.unit}${end}`);
-  }
 }

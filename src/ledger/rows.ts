@@ -12,7 +12,9 @@ import type {
   PendingDelivery,
   ResultItem,
   StoredTask,
+  UpstreamExchange,
 } from './types.js';
+import type { TaskLink } from './aggregate-types.js';
 import { unpackTexts } from './packed-texts.js';
 
 export interface TaskRow {
@@ -205,3 +207,46 @@ export function deliveryValues(d: NewDelivery): unknown[] {
 }
 
 export const DELIVERY_COLUMNS = 'id, org_id, task_uuid, kind, url, item_index, body, media_uuid, state, attempts, next_attempt_at, created_at';
+
+export interface ExchangeRow {
+  org_id: string;
+  task_uuid: string;
+  upstream_url: string;
+  upstream_task_uuid: string;
+  kind: string;
+  http_status: number | null;
+  reply_text: string | null;
+  error: string | null;
+  latency_ms: number;
+  created_at: number;
+}
+
+export function exchangeFromRow(r: ExchangeRow): UpstreamExchange {
+  return {
+    orgId: r.org_id,
+    taskUUID: r.task_uuid,
+    upstreamUrl: r.upstream_url,
+    upstreamTaskUUID: r.upstream_task_uuid,
+    kind: r.kind === 'poll' ? 'poll' : 'task',
+    httpStatus: r.http_status === null ? null : Number(r.http_status),
+    replyText: r.reply_text,
+    error: r.error,
+    latencyMs: Number(r.latency_ms),
+    createdAt: Number(r.created_at),
+  };
+}
+
+export interface LinkRow {
+  original_uuid: string;
+  rerun_uuid: string;
+  created_at: number;
+}
+
+export const linkFromRow = (r: LinkRow): TaskLink => ({ originalTaskUUID: r.original_uuid, rerunTaskUUID: r.rerun_uuid, createdAt: r.created_at });
+
+/**
+ * The tables holding rows that belong to one task (keyed by org_id and task_uuid), besides the
+ * task row itself and its media: deleting a task deletes its rows in all of them. A delivery's
+ * attempts go first, through their delivery (delivery_attempts has no task column).
+ */
+export const TASK_OWNED_TABLES = ['deliveries', 'task_items', 'jobs', 'upstream_exchanges'] as const;

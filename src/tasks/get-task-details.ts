@@ -2,29 +2,8 @@
 // from the ledger's stored text without re-serializing, so both come back byte for byte.
 // Unknown tasks and other organizations' tasks get the very same not-found answer.
 
-import { errorObject } from '../protocol/errors.js';
-import { taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
-import type { StoredTask } from '../ledger/types.js';
 import type { LookupTaskModule } from './task-module.js';
-import { currentState, type TaskStateSources } from './get-response.js';
-
-export const TASK_NOT_FOUND_MESSAGE =
-  "No task was found for this 'taskUUID'. It may never have been run, may no longer be retained, or may belong to another organization.";
-
-export function taskNotFound(taskType: string, taskUUID: string): SerializedOutcome {
-  const error = errorObject('taskNotFound', TASK_NOT_FOUND_MESSAGE, { parameter: 'taskUUID', type: 'string', taskType, taskUUID });
-  return { data: [], errors: [JSON.stringify(error)] };
-}
-
-/** The response object of a stored task: its envelope, or a processing placeholder while it runs (no ledger reads). */
-export function responseTextOf(task: StoredTask): string {
-  return task.responseText ?? `{"data":[${JSON.stringify({ taskType: task.taskType, taskUUID: task.taskUUID, status: 'processing' })}]}`;
-}
-
-/** The response of a stored task: its envelope, or while it runs its current state (DESIGN decision 3). */
-export async function currentResponseText(task: StoredTask, services: TaskStateSources): Promise<string> {
-  return task.responseText ?? taskEnvelope(await currentState(task, services));
-}
+import { currentResponseText, taskNotFound } from './task-state.js';
 
 export const getTaskDetails: LookupTaskModule = {
   kind: 'lookup',

@@ -3,12 +3,10 @@
 // 2048 px on the long side (PROTOCOL.md §8.2); PNG, JPG and WEBP keep their format, anything
 // else is stored as PNG.
 
-import sharp from 'sharp';
 import { Type, type Static } from '@sinclair/typebox';
-import type { ImageFormat } from '../media/media-store.js';
 import { compileValidator } from './validate.js';
-import type { MediaRecord } from '../ledger/types.js';
-import type { RecordedTaskModule, TaskCall, TaskRun, TaskServices } from './task-module.js';
+import type { RecordedTaskModule, TaskCall, TaskRun } from './task-module.js';
+import { storeImage } from './stored-image.js';
 
 const ImageUploadParams = Type.Object({
   taskType: Type.String(),
@@ -18,9 +16,6 @@ const ImageUploadParams = Type.Object({
 });
 
 type Params = Static<typeof ImageUploadParams>;
-
-const MAX_SIDE = 2048;
-const KEPT_FORMATS: Record<string, ImageFormat> = { jpeg: 'jpg', png: 'png', webp: 'webp' };
 
 export const imageUpload: RecordedTaskModule<Params> = {
   kind: 'recorded',
@@ -43,23 +38,4 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
     ...(call.params.includeCost ? { cost: price } : {}),
   };
   return { engine: 'builtin', results: [{ item, media: [record], cost: price }] };
-}
-
-/**
- * Reads an image input (any of the four forms) and stores it as new media of the task, at most
- * 2048 px on the long side. Shared with mediaStorage, which stores uploads the same way.
- */
-export async function storeImage(services: TaskServices, orgId: string, taskUUID: string, parameter: string, value: string): Promise<MediaRecord> {
-  const input = await services.imageInputs.resolve(orgId, parameter, value);
-  const format = KEPT_FORMATS[input.format] ?? 'png';
-  let data = input.data;
-  let { width, height } = input;
-  if (Math.max(width, height) > MAX_SIDE || KEPT_FORMATS[input.format] === undefined) {
-    const pipeline = sharp(input.data).rotate().resize(MAX_SIDE, MAX_SIDE, { fit: 'inside', withoutEnlargement: true });
-    const out = await pipeline.toFormat(format === 'jpg' ? 'jpeg' : format).toBuffer({ resolveWithObject: true });
-    data = out.data;
-    width = out.info.width;
-    height = out.info.height;
-  }
-  return services.media.save(orgId, taskUUID, { data, format, width, height });
 }

@@ -5,7 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ProtocolError } from '../protocol/errors.js';
 import { looksLikeUuid } from '../protocol/uuid.js';
-import { storeImage } from './image-upload.js';
+import { storeImage } from './stored-image.js';
 import { compileValidator, oneOf } from './validate.js';
 import type { RecordedTaskModule, TaskCall, TaskRun } from './task-module.js';
 

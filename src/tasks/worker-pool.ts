@@ -11,7 +11,7 @@ import { JobLeaseLost } from '../ledger/job-lease.js';
 import type { AccountStore, QueuedJob, StoredTask } from '../ledger/types.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { splitDeliveryOptions } from './delivery-options.js';
-import { originalTask, requestObject } from './get-response.js';
+import { originalTask, requestObject } from './task-state.js';
 import { routeTaskModule } from './registry.js';
 import type { TaskServices } from './task-module.js';
 import { TaskRunner, completion } from './task-runner.js';

@@ -6,14 +6,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ProtocolError, statusForCode } from '../protocol/errors.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
-import { authenticate } from '../ledger/api-keys.js';
-import { decodeCursor, encodeCursor, parseLimit, parseTaskFilter } from '../ledger/task-filter.js';
-import { taskSummary } from '../ledger/task-summary.js';
+import { authenticate } from '../accounts/api-keys.js';
+import { decodeCursor, encodeCursor, parseLimit, parseTaskFilter } from '../history/task-filter.js';
+import { taskSummary } from '../history/task-summary.js';
 import type { AccountStore, AuditStore, Organization, StoredTask, TaskLedger } from '../ledger/types.js';
 import type { MediaStore } from '../media/media-store.js';
 import type { TaskLinkStore } from '../ledger/aggregate-types.js';
 import { replyEnvelope } from '../protocol/envelope.js';
-import { responseTextOf, taskNotFound } from '../tasks/get-task-details.js';
+import { responseTextOf, taskNotFound } from '../tasks/task-state.js';
 import { noteCaller } from './request-log.js';
 
 /** Webhook deliveries of a task, when async delivery records them; absent otherwise. */

@@ -11,7 +11,7 @@ import { ProtocolError, errorObject, statusForCode } from '../protocol/errors.js
 import { replyEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import { decodeBody, readTaskArray, type RequestElement } from '../protocol/request-reader.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
-import { authenticate } from '../ledger/api-keys.js';
+import { authenticate } from '../accounts/api-keys.js';
 import type { AccountStore, DeliveryStore, Organization, StoredTask, TaskLedger } from '../ledger/types.js';
 import { CONTENT_TYPES, SVG_HEADERS, type MediaStore } from '../media/media-store.js';
 import type { Metrics } from '../metrics.js';

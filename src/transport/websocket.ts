@@ -14,7 +14,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { ProtocolError, errorObject, type ErrorObject } from '../protocol/errors.js';
 import { taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import { decodeBody, readTaskArray, type RequestElement } from '../protocol/request-reader.js';
-import { authenticate } from '../ledger/api-keys.js';
+import { authenticate } from '../accounts/api-keys.js';
 import type { AccountStore, Organization, SessionStore } from '../ledger/types.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskDispatcher } from '../tasks/dispatch.js';

@@ -5,7 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { hashApiKey } from '../../src/ledger/api-keys.js';
+import { hashApiKey } from '../../src/accounts/api-keys.js';
 import { openStorage } from '../../src/ledger/open-storage.js';
 import type { StoredTask } from '../../src/ledger/types.js';
 import { backendEnv, dropSchemaOf, startServer, type TestServer } from './server.js';

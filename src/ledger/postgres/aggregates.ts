@@ -4,7 +4,7 @@
 // organization's quarter hour would update (and lock until its commit) the same rollup row.
 
 import type { AggregateStore, LatencyRow, StatsRange, StatsRow } from '../aggregate-types.js';
-import { latencyRowOf, statsRowOf, type CountShape, type LatencyShape } from '../sqlite/aggregates.js';
+import { latencyRowOf, statsRowOf, type CountShape, type LatencyShape } from '../aggregate-rows.js';
 import type { PgPool } from './database.js';
 
 export class PostgresAggregateStore implements AggregateStore {

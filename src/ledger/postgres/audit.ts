@@ -2,8 +2,7 @@
 // summed from the tasks table. Same contract as sqlite/audit.ts.
 
 import type { AuditStore, SpendRow, UpstreamExchange } from '../types.js';
-import { uuidKey as key } from '../rows.js';
-import { exchangeFromRow, type ExchangeRow } from '../sqlite/audit.js';
+import { exchangeFromRow, uuidKey as key, type ExchangeRow } from '../rows.js';
 import type { PgPool } from './database.js';
 
 export class PostgresAuditStore implements AuditStore {

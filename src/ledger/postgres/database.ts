@@ -100,11 +100,24 @@ export async function inTransaction<T>(pool: PgPool, work: (client: pg.PoolClien
 /**
  * SQLSTATE classes that mean the database cannot serve writes right now rather than that this
  * write was wrong: 08 connection exception, 53 insufficient resources (disk full, out of memory,
- * too many connections), 57 operator intervention (shutdown, recovery), 58 system error (I/O).
+ * too many connections), 57 operator intervention (shutdown, recovery), 58 system error (I/O);
+ * and the codes of a locked or read-only store, the same as SQLite's BUSY/LOCKED/READONLY:
+ * 55P03 lock not available, 40001 / 40P01 serialization failure and deadlock (a retry works),
+ * 25006 read-only transaction (a standby after failover, or a read-only database).
  */
-const UNAVAILABLE_SQLSTATE = /^(08|53|57|58)/;
+const UNAVAILABLE_SQLSTATE = /^(08|53|57|58)|^(55P03|40001|40P01|25006)$/;
 /** The same, seen by the driver before PostgreSQL could answer (refused, reset or dropped connections). */
 const UNAVAILABLE_NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']);
+
+/** Whether a PostgreSQL (or driver) error means the database cannot serve writes right now. */
+export function isStorageUnavailable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : '';
+  return (
+    (typeof code === 'string' && (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_NETWORK.has(code))) ||
+    /^Connection terminated|timeout exceeded when trying to connect/.test(message)
+  );
+}
 
 /**
  * A failure that means PostgreSQL is unavailable becomes the caller's serviceUnavailable (nothing
@@ -112,11 +125,6 @@ const UNAVAILABLE_NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 
  * anything else (a constraint, a value the database refused) passes through unchanged.
  */
 export function unavailable(err: unknown): unknown {
-  const code = (err as { code?: unknown } | null)?.code;
-  const message = err instanceof Error ? err.message : '';
-  const down =
-    (typeof code === 'string' && (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_NETWORK.has(code))) ||
-    /^Connection terminated|timeout exceeded when trying to connect/.test(message);
-  if (!down) return err;
+  if (!isStorageUnavailable(err)) return err;
   return storageUnavailable('The task ledger cannot record writes right now (its database is unreachable or failing); nothing was recorded. Retry later.', err);
 }

@@ -15,7 +15,7 @@ import type {
   TaskLedger,
   TaskPage,
 } from '../types.js';
-import { DELIVERY_COLUMNS, deliveryValues, mediaFromRow, taskFromRow, uuidKey as key, type MediaRow, type TaskRow } from '../rows.js';
+import { DELIVERY_COLUMNS, TASK_OWNED_TABLES, deliveryValues, mediaFromRow, taskFromRow, uuidKey as key, type MediaRow, type TaskRow } from '../rows.js';
 import { containsPattern, countSql, countsFrom, pageFrom, taskPageSql, type SqlDialect } from '../task-query.js';
 import { startsWithWordChar } from '../text-search.js';
 import { inTransaction, type PgPool } from './database.js';
@@ -46,14 +46,14 @@ export class PostgresTaskLedger implements TaskLedger {
     if (completion.media.length === 0) return this.insertOrReport(this.pool, task, completion);
     return inTransaction(this.pool, async (client) => {
       const outcome = await this.insertOrReport(client, task, completion);
-      if (outcome.recorded) for (const m of completion.media) await insertMedia(client, m);
+      if (outcome.recorded) await insertMedia(client, completion.media);
       return outcome;
     });
   }
 
   async completeTask(c: TaskCompletion): Promise<boolean> {
     if (c.media.length === 0 && (c.deliveries ?? []).length === 0) return updateCompletion(this.pool, c);
-    return inTransaction(this.pool, (client) => applyCompletion(client, c));
+    return inTransaction(this.pool, (client) => this.applyCompletion(client, c));
   }
 
   async findTask(orgId: string, taskUUID: string): Promise<StoredTask | undefined> {
@@ -153,7 +153,29 @@ export class PostgresTaskLedger implements TaskLedger {
     /* the pool is closed by the storage that owns it */
   }
 
-  /** Inserts the task row, or reports the task already under its UUID (the queue reuses this). */
+  // The methods below run on a client inside a transaction; the queue composes them with its own
+  // rows (the same shape as the SQLite ledger's, which run inside a committer write).
+
+  /**
+   * Writes a completion: the task's final state, and with it its media and deliveries; none of
+   * them when the task had already finished (false: a finished task is final).
+   */
+  async applyCompletion(client: pg.PoolClient, c: TaskCompletion): Promise<boolean> {
+    if (!(await updateCompletion(client, c))) return false;
+    await insertMedia(client, c.media);
+    await insertDeliveries(client, c.deliveries ?? []);
+    return true;
+  }
+
+  insertMediaRecords(client: pg.PoolClient, media: readonly MediaRecord[]): Promise<void> {
+    return insertMedia(client, media);
+  }
+
+  insertDeliveries(client: pg.PoolClient, deliveries: readonly NewDelivery[]): Promise<void> {
+    return insertDeliveries(client, deliveries);
+  }
+
+  /** Inserts the task row, or reports the task already under its UUID. */
   async insertOrReport(
     db: pg.Pool | pg.PoolClient,
     task: NewTask,
@@ -183,17 +205,6 @@ export class PostgresTaskLedger implements TaskLedger {
   }
 }
 
-/**
- * Writes a completion on a client inside a transaction: the task's final state, and with it its
- * media and deliveries; none of them when the task had already finished (false).
- */
-export async function applyCompletion(client: pg.PoolClient, c: TaskCompletion): Promise<boolean> {
-  if (!(await updateCompletion(client, c))) return false;
-  for (const m of c.media) await insertMedia(client, m);
-  await insertDeliveries(client, c.deliveries ?? []);
-  return true;
-}
-
 /** Ends a task still processing (a finished task is final); false when there was none. */
 async function updateCompletion(db: pg.Pool | pg.PoolClient, c: TaskCompletion): Promise<boolean> {
   const res = await db.query(
@@ -204,14 +215,16 @@ async function updateCompletion(db: pg.Pool | pg.PoolClient, c: TaskCompletion):
   return res.rowCount === 1;
 }
 
-export async function insertDeliveries(client: pg.PoolClient, deliveries: readonly NewDelivery[]): Promise<void> {
+async function insertDeliveries(client: pg.PoolClient, deliveries: readonly NewDelivery[]): Promise<void> {
   for (const d of deliveries) {
     await client.query(`INSERT INTO deliveries (${DELIVERY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, deliveryValues(d));
   }
 }
 
-export function insertMedia(client: pg.PoolClient, m: MediaRecord) {
-  return client.query(INSERT_MEDIA, [key(m.mediaUUID), m.orgId, m.taskUUID === null ? null : key(m.taskUUID), m.accessToken, m.format, m.width, m.height, m.bytes, m.createdAt]);
+async function insertMedia(client: pg.PoolClient, media: readonly MediaRecord[]): Promise<void> {
+  for (const m of media) {
+    await client.query(INSERT_MEDIA, [key(m.mediaUUID), m.orgId, m.taskUUID === null ? null : key(m.taskUUID), m.accessToken, m.format, m.width, m.height, m.bytes, m.createdAt]);
+  }
 }
 
 async function deleteTasks(client: pg.PoolClient, orgId: string, uuids: string[]): Promise<DeletedTasks> {
@@ -221,7 +234,7 @@ async function deleteTasks(client: pg.PoolClient, orgId: string, uuids: string[]
   // and its webhook deliveries with their attempts (whose bodies are the results themselves).
   const inList = 'org_id = $1 AND task_uuid = ANY($2::text[])';
   await client.query(`DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE ${inList})`, [orgId, uuids]);
-  for (const table of ['deliveries', 'task_items', 'jobs', 'upstream_exchanges']) await client.query(`DELETE FROM ${table} WHERE ${inList}`, [orgId, uuids]);
+  for (const table of TASK_OWNED_TABLES) await client.query(`DELETE FROM ${table} WHERE ${inList}`, [orgId, uuids]);
   const tasks = await client.query(`DELETE FROM tasks WHERE ${inList}`, [orgId, uuids]);
   return { tasks: tasks.rowCount ?? 0, media: media.rows.map(mediaFromRow) };
 }

@@ -7,7 +7,7 @@ import type { MediaRecord, NewDelivery, NewTask, QueuedJob, RecordOutcome, Resul
 import { itemFromRow, taskFromRow, uuidKey as key, type ItemRow, type TaskRow } from '../rows.js';
 import { dollarParams, fairJobsSql } from '../fair-share.js';
 import { inTransaction, type PgPool } from './database.js';
-import { applyCompletion, insertDeliveries, insertMedia, type PostgresTaskLedger } from './ledger.js';
+import type { PostgresTaskLedger } from './ledger.js';
 import { JobLeaseLost } from '../job-lease.js';
 import type pg from 'pg';
 
@@ -85,8 +85,8 @@ export class PostgresTaskQueue implements TaskQueue {
       );
       // A result recorded before (by an earlier, interrupted run) stays; this copy is dropped whole.
       if (res.rowCount !== 1) return;
-      for (const m of media) await insertMedia(client, m);
-      await insertDeliveries(client, deliveries);
+      await this.ledger.insertMediaRecords(client, media);
+      await this.ledger.insertDeliveries(client, deliveries);
     });
   }
 
@@ -101,7 +101,7 @@ export class PostgresTaskQueue implements TaskQueue {
   async finishJob(c: TaskCompletion, claim: number): Promise<void> {
     await inTransaction(this.pool, async (client) => {
       await removeHeldJob(client, c.orgId, c.taskUUID, claim);
-      await applyCompletion(client, c);
+      await this.ledger.applyCompletion(client, c);
     });
   }
 

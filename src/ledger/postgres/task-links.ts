@@ -1,8 +1,7 @@
 // "Run again" links on PostgreSQL, the same contract as sqlite/task-links.ts.
 
 import type { TaskLink, TaskLinkStore } from '../aggregate-types.js';
-import { uuidKey as key } from '../rows.js';
-import { linkFromRow, type LinkRow } from '../sqlite/task-links.js';
+import { linkFromRow, uuidKey as key, type LinkRow } from '../rows.js';
 import type { PgPool } from './database.js';
 
 export class PostgresTaskLinkStore implements TaskLinkStore {

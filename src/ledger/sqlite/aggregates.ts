@@ -4,28 +4,10 @@
 // task rows themselves, through the tasks_stats index, which holds every column read.
 
 import type { AggregateStore, LatencyRow, StatsRange, StatsRow } from '../aggregate-types.js';
+import { latencyRowOf, statsRowOf, type CountShape, type LatencyShape } from '../aggregate-rows.js';
 import type { SqliteDatabase } from './database.js';
 import { orgSeq } from './ledger.js';
 import { ROLLUP_SLOT_MS } from './migrations.js';
-
-export interface CountShape {
-  bucket: number | string;
-  task_type: string;
-  status: StatsRow['status'];
-  error_code: string;
-  model: string;
-  api_key_id: string;
-  tasks: number | string;
-  cost: number | string | null;
-  costed: number | string;
-}
-
-export interface LatencyShape {
-  task_type: string;
-  latency_bucket: number | string;
-  tasks: number | string;
-  max_ms: number | string | null;
-}
 
 const WHERE_TASKS = `org = ${orgSeq('?')} AND created_at >= ? AND created_at < ?`;
 const WHERE_SLOTS = `org = ${orgSeq('?')} AND slot >= ? AND slot < ?`;
@@ -79,23 +61,4 @@ export class SqliteAggregateStore implements AggregateStore {
 /** Rollup slots sum whole quarter hours: usable when the range is made of whole slots. */
 function rolled(range: StatsRange): boolean {
   return range.bucketMs % ROLLUP_SLOT_MS === 0 && range.from % ROLLUP_SLOT_MS === 0;
-}
-
-/** '' stands for none in the grouped columns (rollup keys cannot be null). */
-export function statsRowOf(r: CountShape): StatsRow {
-  return {
-    bucket: Number(r.bucket),
-    taskType: r.task_type,
-    status: r.status,
-    errorCode: r.error_code === '' ? null : r.error_code,
-    model: r.model === '' ? null : r.model,
-    apiKeyId: r.api_key_id === '' ? null : r.api_key_id,
-    tasks: Number(r.tasks),
-    cost: Number(r.cost ?? 0),
-    costed: Number(r.costed),
-  };
-}
-
-export function latencyRowOf(r: LatencyShape): LatencyRow {
-  return { taskType: r.task_type, latencyBucket: Number(r.latency_bucket), tasks: Number(r.tasks), maxMs: Number(r.max_ms ?? 0) };
 }

@@ -2,22 +2,9 @@
 // committer like every write) and per-organization spend summed from the tasks table.
 
 import type { AuditStore, SpendRow, UpstreamExchange } from '../types.js';
-import { uuidKey as key } from '../rows.js';
+import { exchangeFromRow, uuidKey as key, type ExchangeRow } from '../rows.js';
 import type { GroupCommitter, SqliteDatabase } from './database.js';
 import { orgSeq } from './ledger.js';
-
-interface ExchangeRow {
-  org_id: string;
-  task_uuid: string;
-  upstream_url: string;
-  upstream_task_uuid: string;
-  kind: string;
-  http_status: number | null;
-  reply_text: string | null;
-  error: string | null;
-  latency_ms: number;
-  created_at: number;
-}
 
 export class SqliteAuditStore implements AuditStore {
   private readonly insert;
@@ -55,20 +42,3 @@ export class SqliteAuditStore implements AuditStore {
     return rows.map((r) => ({ engine: r.engine, taskType: r.task_type, tasks: r.tasks, cost: Math.round((r.cost ?? 0) * 1e8) / 1e8 }));
   }
 }
-
-export function exchangeFromRow(r: ExchangeRow): UpstreamExchange {
-  return {
-    orgId: r.org_id,
-    taskUUID: r.task_uuid,
-    upstreamUrl: r.upstream_url,
-    upstreamTaskUUID: r.upstream_task_uuid,
-    kind: r.kind === 'poll' ? 'poll' : 'task',
-    httpStatus: r.http_status,
-    replyText: r.reply_text,
-    error: r.error,
-    latencyMs: r.latency_ms,
-    createdAt: r.created_at,
-  };
-}
-
-export type { ExchangeRow };

@@ -248,13 +248,18 @@ function notDurable(err: unknown): ProtocolError {
 /** SQLite result codes that mean the database cannot take writes right now (full, locked, read-only, I/O). */
 const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN)/;
 
+/** Whether a SQLite error means the database cannot take writes right now (rather than that this write was wrong). */
+export function isStorageUnavailable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && UNAVAILABLE.test(code);
+}
+
 /**
  * A write that failed because storage is unavailable becomes the caller's serviceUnavailable
  * (nothing of it was recorded; retrying later works once space or the lock returns); other
  * errors pass through unchanged. The SQLite error is kept as the cause, for the log.
  */
 function unavailable(err: unknown): unknown {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string' || !UNAVAILABLE.test(code)) return err;
+  if (!isStorageUnavailable(err)) return err;
   return storageUnavailable('The task ledger cannot record writes right now (storage is full, locked or failing); nothing was recorded. Retry later.', err);
 }

@@ -15,7 +15,7 @@ import type {
   TaskLedger,
   TaskPage,
 } from '../types.js';
-import { DELIVERY_COLUMNS, deliveryValues, mediaFromRow, taskFromRow, uuidKey as key, type MediaRow, type TaskRow } from '../rows.js';
+import { DELIVERY_COLUMNS, TASK_OWNED_TABLES, deliveryValues, mediaFromRow, taskFromRow, uuidKey as key, type MediaRow, type TaskRow } from '../rows.js';
 import { countSql, countsFrom, pageFrom, taskPageSql, type SqlDialect } from '../task-query.js';
 import type { GroupCommitter, SqliteDatabase } from './database.js';
 import { packTexts } from '../packed-texts.js';
@@ -261,7 +261,7 @@ export class SqliteTaskLedger implements TaskLedger {
     // and its webhook deliveries with their attempts (whose bodies are the results themselves).
     const inList = 'org_id = ? AND task_uuid IN (SELECT value FROM json_each(?))';
     this.db.prepare(`DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE ${inList})`).run(orgId, list);
-    for (const table of ['deliveries', 'task_items', 'jobs', 'upstream_exchanges']) this.db.prepare(`DELETE FROM ${table} WHERE ${inList}`).run(orgId, list);
+    for (const table of TASK_OWNED_TABLES) this.db.prepare(`DELETE FROM ${table} WHERE ${inList}`).run(orgId, list);
     // INDEXED BY: without statistics the planner would rather walk the organization's whole time index.
     const these = `FROM tasks INDEXED BY tasks_by_uuid WHERE uuid_key IN (SELECT value FROM json_each(?)) AND org = ${orgSeq('?')} AND task_uuid IN (SELECT value FROM json_each(?))`;
     // A contentless index forgets a row when told the words it indexed: the same request text.

@@ -1,16 +1,8 @@
 // "Run again" links on SQLite: which task was run from which, kept beside the tasks (migration 10).
 
 import type { TaskLink, TaskLinkStore } from '../aggregate-types.js';
-import { uuidKey as key } from '../rows.js';
+import { linkFromRow, uuidKey as key, type LinkRow } from '../rows.js';
 import type { GroupCommitter, SqliteDatabase } from './database.js';
-
-export interface LinkRow {
-  original_uuid: string;
-  rerun_uuid: string;
-  created_at: number;
-}
-
-export const linkFromRow = (r: LinkRow): TaskLink => ({ originalTaskUUID: r.original_uuid, rerunTaskUUID: r.rerun_uuid, createdAt: r.created_at });
 
 export class SqliteTaskLinkStore implements TaskLinkStore {
   private readonly insert;

@@ -3,7 +3,7 @@
 // to tell keys apart in listings.
 
 import { createHash, randomBytes } from 'node:crypto';
-import type { AccountStore, ApiKeyInfo, Organization } from './types.js';
+import type { AccountStore, ApiKeyInfo, Organization } from '../ledger/types.js';
 
 const KEY_PREFIX = 'rt_';
 

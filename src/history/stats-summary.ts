@@ -2,7 +2,7 @@
 // empty ones too), errors by code, cost by UTC day, by model and by API key. Pure functions, so
 // both backends answer the same shape from the same rows.
 
-import { latencyBucketTop, type LatencyPercentiles, type LatencyRow, type StatsRange, type StatsRow } from './aggregate-types.js';
+import { latencyBucketTop, type LatencyPercentiles, type LatencyRow, type StatsRange, type StatsRow } from '../ledger/aggregate-types.js';
 import { ProtocolError } from '../protocol/errors.js';
 
 const DAY_MS = 86_400_000;

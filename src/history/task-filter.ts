@@ -3,8 +3,8 @@
 // invalid<Param> errors, so the HTTP edge answers with the usual envelope.
 
 import { ProtocolError } from '../protocol/errors.js';
-import { hasWord } from './text-search.js';
-import type { TaskCursor, TaskFilter, TaskStatus } from './types.js';
+import { hasWord } from '../ledger/text-search.js';
+import type { TaskCursor, TaskFilter, TaskStatus } from '../ledger/types.js';
 
 export const TASK_STATUSES: readonly TaskStatus[] = ['processing', 'success', 'error'];
 

@@ -1,7 +1,7 @@
 // What a listing shows of a task (the history API and `runtrail tasks list` alike): everything
 // but the full texts, with the prompt pulled out of the request for people to recognise it by.
 
-import type { StoredTask } from './types.js';
+import type { StoredTask } from '../ledger/types.js';
 
 const PROMPT_PREVIEW = 300;
 

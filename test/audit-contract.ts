@@ -1,16 +1,10 @@
-// The audit store (upstream exchanges beside tasks, per-organization spend) on SQLite and, when
-// reachable, PostgreSQL: the same cases on both.
+// The audit-store contract (upstream exchanges beside tasks, per-organization spend): one suite
+// every storage backend runs unchanged (test/ledger-sqlite.test.ts, test/ledger-postgres.test.ts).
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { openSqliteStorage } from '../src/ledger/sqlite/storage.js';
-import { openPostgresStorage } from '../src/ledger/postgres/storage.js';
 import type { Storage } from '../src/ledger/types.js';
-import { TEST_DATABASE_URL, dropSchema, postgresUnavailable, uniqueSchema } from './helpers/postgres.js';
+import { contractCase, type BackendUnderTest } from './ledger-contract.js';
 
 async function cases(storage: Storage): Promise<void> {
   const T = randomUUID();
@@ -51,26 +45,35 @@ async function cases(storage: Storage): Promise<void> {
   assert.deepEqual(await storage.audit.spend('org-2'), []);
 }
 
-test('audit store on SQLite', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'runtrail-audit-'));
-  const storage = openSqliteStorage(dir);
-  try {
-    await cases(storage);
-  } finally {
-    await storage.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+export function auditContract(backend: BackendUnderTest): void {
+  const run = contractCase(backend, 'audit');
 
-const why = await postgresUnavailable();
-test('audit store on PostgreSQL', { skip: why !== undefined && process.env.CI !== 'true' ? why : false }, async () => {
-  if (why !== undefined) throw new Error(`${why}; CI requires the PostgreSQL suites to run`);
-  const schema = uniqueSchema();
-  const storage = await openPostgresStorage({ connectionString: TEST_DATABASE_URL, schema, poolSize: 2 });
-  try {
-    await cases(storage);
-  } finally {
-    await storage.close();
-    await dropSchema(schema);
-  }
-});
+  run('exchanges are listed in the order recorded, per organization; spend sums costed tasks by engine and type', cases);
+
+  run('exchanges of a task are kept apart from another task\'s, and go when the task is deleted', async (storage) => {
+    const orgId = 'org-audit';
+    const [kept, deleted] = [randomUUID(), randomUUID()];
+    for (const taskUUID of [kept, deleted]) {
+      await storage.ledger.recordRequest({ orgId, taskUUID, taskType: 'imageInference', requestText: '[{}]', model: null, transport: 'rest', createdAt: 1 });
+      for (const httpStatus of [502, 200]) {
+        await storage.audit.recordUpstreamExchange({
+          orgId,
+          taskUUID,
+          upstreamUrl: 'https://up/v1',
+          upstreamTaskUUID: taskUUID,
+          kind: httpStatus === 200 ? 'poll' : 'task',
+          httpStatus,
+          replyText: `{"status":${httpStatus}}`,
+          error: null,
+          latencyMs: 3,
+          createdAt: 2,
+        });
+      }
+    }
+    const of = async (taskUUID: string) => (await storage.audit.listUpstreamExchanges(orgId, taskUUID)).map((x) => [x.taskUUID, x.kind, x.httpStatus]);
+    assert.deepEqual(await of(kept), [[kept, 'task', 502], [kept, 'poll', 200]]);
+    assert.equal((await storage.ledger.deleteTask(orgId, deleted.toUpperCase())).tasks, 1);
+    assert.deepEqual(await of(deleted), [], 'a deleted task keeps no exchanges');
+    assert.deepEqual(await of(kept), [[kept, 'task', 502], [kept, 'poll', 200]]);
+  });
+}

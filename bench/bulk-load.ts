@@ -1,0 +1,59 @@
+// A large ledger for a benchmark, fast: one real task through the server as the template, then
+// copies of it written straight through the ledger's import path (the one `runtrail tasks import`
+// uses), each with its own taskUUID, prompt and time, with the server stopped (a SQLite data
+// folder has one writer), which then starts again on them.
+
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { hashApiKey } from '../src/accounts/api-keys.js';
+import { openStorage } from '../src/ledger/open-storage.js';
+import type { StoredTask } from '../src/ledger/types.js';
+import { startServer, type BenchServer } from './bench-server.js';
+
+/** Records `count` copies of a 64×64 imageInference task under `server`'s key, task i with the prompt `prompt(i)`. */
+export async function bulkLoad(
+  server: BenchServer,
+  count: number,
+  prompt: (i: number) => string,
+  onProgress?: (done: number) => void,
+): Promise<{ server: BenchServer; cleanup(): Promise<void> }> {
+  const templateUUID = randomUUID();
+  const reply = await server.post([{ taskType: 'imageInference', taskUUID: templateUUID, model: 'runware:101@1', positivePrompt: 'template prompt', width: 64, height: 64 }]);
+  if (reply.status !== 200) throw new Error(`template task failed: ${reply.text}`);
+  await server.stop({ keepData: true });
+  const storage = await openStorage({ dataDir: server.dataDir, databaseUrl: undefined });
+  try {
+    const org = await storage.accounts.findOrganizationByKeyHash(hashApiKey(server.key));
+    if (!org) throw new Error('the server key has no organization');
+    const template = await storage.ledger.findTask(org.id, templateUUID);
+    if (!template?.responseText) throw new Error('template task not found');
+    const BATCH = 2000;
+    for (let done = 0; done < count; ) {
+      const writes: Promise<boolean>[] = [];
+      for (let i = 0; i < BATCH && done < count; i++, done++) {
+        const taskUUID = randomUUID();
+        const task: StoredTask = {
+          ...template,
+          taskUUID,
+          requestText: template.requestText.replaceAll(templateUUID, taskUUID).replace('template prompt', prompt(done)),
+          responseText: template.responseText.replaceAll(templateUUID, taskUUID).replace(/[0-9a-f-]{36}(?=\.jpg)/, randomUUID()),
+          createdAt: template.createdAt - count + done,
+          completedAt: template.createdAt - count + done + 1,
+        };
+        writes.push(storage.ledger.importTask(task, []));
+      }
+      await Promise.all(writes);
+      onProgress?.(done);
+    }
+  } finally {
+    await storage.close();
+  }
+  const again = await startServer({ dataDir: server.dataDir, key: server.key });
+  return {
+    server: again,
+    async cleanup() {
+      await again.stop();
+      rmSync(server.dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,67 @@
+// P1: REST imageInference 64×64 against a bare Fastify server answering fixed bytes
+// (bench/bare-server.ts), and against one doing the same engine work without recording
+// (bench/bare-engine-server.ts); REST modelSearch beside them. Part of `npm run bench` (p1).
+
+import autocannon from 'autocannon';
+import { randomUUID } from 'node:crypto';
+import { startServer } from './bench-server.js';
+import { imageTask, log, median, searchTask, startBaseline, type BenchOptions } from './common.js';
+
+async function restLoad(o: BenchOptions, url: string, key: string, makeTask: (taskUUID: string, i: number) => string = imageTask): Promise<{ rps: number; p99: number; non2xx: number }> {
+  let i = 0;
+  const result = await autocannon({
+    url: `${url}/v1`,
+    method: 'POST',
+    connections: o.connections,
+    duration: o.seconds,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    requests: [{ setupRequest: (req) => ({ ...req, body: `[${makeTask(randomUUID(), i++)}]` }) }],
+  });
+  return { rps: result.requests.average, p99: result.latency.p99, non2xx: result.non2xx };
+}
+
+/**
+ * P1 as the issue defines it (runtrail against fixed bytes), and two figures that say where the
+ * gap is: against a bare server doing the same image work without recording (what recording
+ * costs), and REST modelSearch, a task with no engine work, against the fixed bytes.
+ */
+export async function p1(o: BenchOptions) {
+  log('P1: REST imageInference 64x64 vs bare Fastify (fixed bytes) and vs the same engine work without recording');
+  const server = await startServer();
+  const baseline = await startBaseline('bare-server.js');
+  const engineBaseline = await startBaseline('bare-engine-server.js');
+  const rt: number[] = [];
+  const base: number[] = [];
+  const engineBase: number[] = [];
+  const search: number[] = [];
+  let non2xx = 0;
+  try {
+    await restLoad(o, server.url, server.key);
+    await restLoad(o, engineBaseline.url, 'x');
+    for (let r = 0; r < o.runs; r++) {
+      base.push((await restLoad(o, baseline.url, 'x')).rps);
+      engineBase.push((await restLoad(o, engineBaseline.url, 'x')).rps);
+      const got = await restLoad(o, server.url, server.key);
+      const searched = await restLoad(o, server.url, server.key, searchTask);
+      rt.push(got.rps);
+      search.push(searched.rps);
+      non2xx += got.non2xx + searched.non2xx;
+      log(`  run ${r + 1}: runtrail ${got.rps.toFixed(0)}/s, bare ${base.at(-1)!.toFixed(0)}/s, bare+engine ${engineBase.at(-1)!.toFixed(0)}/s, runtrail modelSearch ${searched.rps.toFixed(0)}/s`);
+    }
+  } finally {
+    baseline.stop();
+    engineBaseline.stop();
+    await server.stop();
+  }
+  return {
+    runtrail: median(rt),
+    baseline: median(base),
+    ratio: median(rt) / median(base),
+    engineBaseline: median(engineBase),
+    engineRatio: median(rt) / median(engineBase),
+    modelSearch: median(search),
+    modelSearchRatio: median(search) / median(base),
+    non2xx,
+    samples: { rt, base, engineBase, search },
+  };
+}

@@ -1,0 +1,139 @@
+// The export format of `runtrail tasks export` / `import`: one NDJSON line per task with every
+// stored field, the texts as JSON strings (which round-trip exactly), and its media (the files
+// too, base64, with --with-media); and the media rows and files an imported task gets.
+
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { MediaRecord, Storage, StoredTask } from '../ledger/types.js';
+import type { MediaStore } from '../media/media-store.js';
+import { isCanonicalUuid } from '../protocol/uuid.js';
+
+interface ExportedMedia {
+  mediaUUID: string;
+  accessToken: string;
+  format: MediaRecord['format'];
+  width: number;
+  height: number;
+  bytes: number;
+  createdAt: number;
+  /** The file, base64, with --with-media. */
+  data?: string;
+}
+
+export async function exportLine(task: StoredTask, files: MediaRecord[], media: MediaStore | undefined) {
+  const exported: ExportedMedia[] = [];
+  for (const m of files) {
+    const entry: ExportedMedia = { mediaUUID: m.mediaUUID, accessToken: m.accessToken, format: m.format, width: m.width, height: m.height, bytes: m.bytes, createdAt: m.createdAt };
+    if (media) {
+      try {
+        entry.data = (await media.read(m)).toString('base64');
+      } catch {
+        /* a file already gone is exported without data */
+      }
+    }
+    exported.push(entry);
+  }
+  return {
+    taskUUID: task.taskUUID,
+    taskType: task.taskType,
+    status: task.status,
+    model: task.model,
+    transport: task.transport,
+    engine: task.engine,
+    cost: task.cost,
+    errorCode: task.errorCode,
+    createdAt: task.createdAt,
+    completedAt: task.completedAt,
+    requestText: task.requestText,
+    responseText: task.responseText,
+    // The id of the key the task came in with, on the exporting server (not a secret).
+    apiKeyId: task.apiKeyId ?? null,
+    media: exported,
+  };
+}
+
+export function importLine(v: unknown, orgId: string): { task: StoredTask; media: { record: MediaRecord; data: Buffer | null }[] } {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a task object');
+  const o = v as Record<string, unknown>;
+  const str = (k: string) => {
+    if (typeof o[k] !== 'string') throw new Error(`'${k}' must be a string`);
+    return o[k] as string;
+  };
+  const strOrNull = (k: string) => (o[k] === null || o[k] === undefined ? null : str(k));
+  const num = (rec: Record<string, unknown>, k: string) => {
+    if (typeof rec[k] !== 'number' || !Number.isFinite(rec[k])) throw new Error(`'${k}' must be a number`);
+    return rec[k] as number;
+  };
+  const taskUUID = str('taskUUID');
+  if (!isCanonicalUuid(taskUUID)) throw new Error(`'taskUUID' is not a UUID`);
+  const status = str('status');
+  if (status !== 'processing' && status !== 'success' && status !== 'error') throw new Error(`'status' must be processing, success or error`);
+  const transport = str('transport');
+  if (transport !== 'rest' && transport !== 'websocket') throw new Error(`'transport' must be rest or websocket`);
+  const task: StoredTask = {
+    orgId,
+    taskUUID,
+    taskType: str('taskType'),
+    status,
+    requestText: str('requestText'),
+    responseText: strOrNull('responseText'),
+    model: strOrNull('model'),
+    transport,
+    cost: o['cost'] === null || o['cost'] === undefined ? null : num(o, 'cost'),
+    errorCode: strOrNull('errorCode'),
+    engine: strOrNull('engine'),
+    createdAt: num(o, 'createdAt'),
+    completedAt: o['completedAt'] === null || o['completedAt'] === undefined ? null : num(o, 'completedAt'),
+    apiKeyId: strOrNull('apiKeyId'),
+  };
+  const list = o['media'] ?? [];
+  if (!Array.isArray(list)) throw new Error(`'media' must be an array`);
+  const media = list.map((entry: unknown) => {
+    const m = entry as Record<string, unknown>;
+    if (typeof m !== 'object' || m === null) throw new Error('a media entry is not an object');
+    const mediaUUID = m['mediaUUID'];
+    const format = m['format'];
+    if (typeof mediaUUID !== 'string' || !isCanonicalUuid(mediaUUID)) throw new Error(`a media entry has no valid 'mediaUUID'`);
+    if (format !== 'jpg' && format !== 'png' && format !== 'webp' && format !== 'svg') throw new Error(`a media entry has no valid 'format'`);
+    if (typeof m['accessToken'] !== 'string' || !/^[A-Za-z0-9_-]+$/.test(m['accessToken'])) throw new Error(`a media entry has no valid 'accessToken'`);
+    const record: MediaRecord = {
+      mediaUUID,
+      orgId,
+      taskUUID,
+      accessToken: m['accessToken'],
+      format,
+      width: num(m, 'width'),
+      height: num(m, 'height'),
+      bytes: num(m, 'bytes'),
+      createdAt: num(m, 'createdAt'),
+    };
+    return { record, data: typeof m['data'] === 'string' ? Buffer.from(m['data'], 'base64') : null };
+  });
+  return { task, media };
+}
+
+/**
+ * The media rows and files an imported task gets. An image UUID names one image of one
+ * organization on a server, so where the export's UUID is already taken here (the same task
+ * imported into another organization of the same server) the file is copied under a new UUID
+ * and access token: the target organization owns its copy, which outlives the original. The
+ * stored response keeps naming the original URL, byte for byte. Files come from the export
+ * (--with-media) or, failing that, from this server's own copy of the original.
+ */
+export async function mediaCopies(
+  exported: readonly { record: MediaRecord; data: Buffer | null }[],
+  orgId: string,
+  storage: Storage,
+  media: MediaStore,
+): Promise<{ record: MediaRecord; data: Buffer }[]> {
+  const copies: { record: MediaRecord; data: Buffer }[] = [];
+  for (const m of exported) {
+    const existing = await storage.ledger.findMediaForServing(m.record.mediaUUID);
+    let data = m.data;
+    if (data === null && existing) data = await media.read(existing).catch(() => null);
+    if (data === null) continue;
+    if (existing && existing.orgId === orgId) continue;
+    const record = existing ? { ...m.record, mediaUUID: randomUUID(), accessToken: randomBytes(16).toString('base64url') } : m.record;
+    copies.push({ record, data });
+  }
+  return copies;
+}
