@@ -180,7 +180,10 @@ export class EngineRouter {
     const offered = this.models().filter((m) => m.taskTypes.includes(taskType)).map((m) => m.air);
     throw new ProtocolError(
       'unsupportedModel',
-      `No engine on this server serves model '${String(model).slice(0, 200)}' for ${taskType}.${offered.length > 0 ? ` Models here: ${offered.join(', ')} (see modelSearch).` : ''}`,
+      {
+        what: `model '${String(model).slice(0, 200)}' for ${taskType}`,
+        hint: offered.length > 0 ? `Models here: ${offered.join(', ')} (see modelSearch).` : undefined,
+      },
       { parameter: 'model', type: 'string' },
     );
   }

@@ -10,3 +10,6 @@ export function isCanonicalUuid(value: unknown): value is string {
 export function looksLikeUuid(value: string): boolean {
   return value.length === 36 && CANONICAL_UUID.test(value);
 }
+
+/** What an invalidTaskUUID (or another UUID parameter's error) says the value must be. */
+export const UUID_SHAPE = 'It must be a UUID (8-4-4-4-12 hexadecimal digits).';

@@ -2,17 +2,15 @@
 // from the ledger's stored text without re-serializing, so both come back byte for byte.
 // Unknown tasks and other organizations' tasks get the very same not-found answer.
 
-import { errorObject } from '../protocol/errors.js';
+import { ProtocolError } from '../protocol/errors.js';
 import { taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import type { StoredTask } from '../ledger/types.js';
 import type { LookupTaskModule, TaskServices } from './task-module.js';
 import { currentState, type TaskStateSources } from './get-response.js';
 
-export const TASK_NOT_FOUND_MESSAGE =
-  "No task was found for this 'taskUUID'. It may never have been run, may no longer be retained, or may belong to another organization.";
 
 export function taskNotFound(taskType: string, taskUUID: string): SerializedOutcome {
-  const error = errorObject('taskNotFound', TASK_NOT_FOUND_MESSAGE, { parameter: 'taskUUID', type: 'string', taskType, taskUUID });
+  const error = new ProtocolError('taskNotFound', {}, { parameter: 'taskUUID', type: 'string' }).toObject({ taskType, taskUUID });
   return { data: [], errors: [JSON.stringify(error)] };
 }
 

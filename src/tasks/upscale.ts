@@ -43,14 +43,18 @@ export const upscale: RecordedTaskModule<Params> = {
   aliases: ['imageUpscale'],
   validate(value) {
     if (hasVideoInput(value)) {
-      throw new ProtocolError('unsupportedParameter', "Video input is not supported: this server upscales images only ('inputImage' or 'inputs.image').", {
-        parameter: 'inputs.video',
-        type: 'string',
-      });
+      throw new ProtocolError(
+        'unsupportedParameter',
+        { feature: 'Video input', hint: "It upscales images only ('inputImage' or 'inputs.image'); 'inputs.video' cannot be used." },
+        {
+          parameter: 'inputs.video',
+          type: 'string',
+        },
+      );
     }
     const params = validateParams(value);
     if (params.inputImage === undefined && params.inputs?.image === undefined) {
-      throw new ProtocolError('missingInputImage', "Missing required parameter 'inputImage'.", { parameter: 'inputImage', type: 'string' });
+      throw new ProtocolError('missingInputImage', { parameter: 'inputImage' }, { parameter: 'inputImage', type: 'string' });
     }
     return params;
   },

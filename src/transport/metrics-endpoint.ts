@@ -5,7 +5,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
-import { ProtocolError, errorObject } from '../protocol/errors.js';
+import { ProtocolError } from '../protocol/errors.js';
 import type { Metrics } from '../metrics.js';
 
 /** Whether an Authorization header carries the metrics token (always, when no token is set). */
@@ -19,7 +19,7 @@ export function metricsAuthorized(header: string | undefined, token: string | un
 }
 
 export function refuseMetrics(): ProtocolError {
-  return new ProtocolError('invalidApiKey', 'GET /metrics needs Authorization: Bearer <the token set in RUNTRAIL_METRICS_TOKEN>.', {
+  return new ProtocolError('invalidApiKey', { reason: 'GET /metrics needs Authorization: Bearer <the token set in RUNTRAIL_METRICS_TOKEN>' }, {
     parameter: 'Authorization',
     type: 'string',
   });
@@ -35,11 +35,11 @@ export async function startMetricsListener(
   const server: Server = createServer((req, res) => {
     const answer = (status: number, problem: ProtocolError) => {
       res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ data: [], errors: [errorObject(problem.code, problem.message, problem.details)] }));
+      res.end(JSON.stringify({ data: [], errors: [problem.toObject()] }));
     };
     const path = (req.url ?? '').split('?')[0];
-    if (path !== '/metrics') return answer(404, new ProtocolError('notFound', 'Only GET /metrics is served on this address.'));
-    if (req.method !== 'GET' && req.method !== 'HEAD') return answer(405, new ProtocolError('methodNotAllowed', 'GET /metrics.'));
+    if (path !== '/metrics') return answer(404, new ProtocolError('notFound', { target: path ?? '', hint: 'Only GET /metrics is served on this address.' }));
+    if (req.method !== 'GET' && req.method !== 'HEAD') return answer(405, new ProtocolError('methodNotAllowed', { allowed: 'Use GET /metrics.' }));
     if (!metricsAuthorized(req.headers.authorization, token)) return answer(401, refuseMetrics());
     metrics.registry.metrics().then(
       (text) => {
@@ -48,7 +48,7 @@ export async function startMetricsListener(
       },
       (err: unknown) => {
         log.error({ err }, 'collecting metrics failed');
-        answer(500, new ProtocolError('internalServerError', 'Collecting the metrics failed.'));
+        answer(500, new ProtocolError('internalServerError', { what: 'Collecting the metrics' }));
       },
     );
   });

@@ -11,15 +11,15 @@ import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { ProtocolError, errorObject, type ErrorObject } from '../protocol/errors.js';
+import { ProtocolError, type ErrorObject } from '../protocol/errors.js';
 import { taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import { decodeBody, readTaskArray, type RequestElement } from '../protocol/request-reader.js';
 import { authenticate } from '../ledger/api-keys.js';
 import type { AccountStore, Organization, SessionStore } from '../ledger/types.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskDispatcher } from '../tasks/dispatch.js';
-import { invalidApiKey } from './http.js';
 import { MAX_HEADER_COUNT, tooManyHeaders } from './header-count.js';
+import { invalidApiKey } from './http.js';
 import { SendBackpressure, type BackpressureLimits } from './send-backpressure.js';
 
 export interface WebSocketDeps {
@@ -177,7 +177,7 @@ class Connection {
         .then(() => this.read(data, isBinary))
         .catch((err: unknown) => {
           this.gateway.log.error({ err }, 'WebSocket message failed');
-          this.sendError(new ProtocolError('internalServerError', 'The server failed to read this message.'));
+          this.sendError(new ProtocolError('internalServerError', { what: 'Reading this message' }));
         })
         .finally(() => {
           this.queuedMessages--;
@@ -235,14 +235,16 @@ class Connection {
     const { limits, metrics } = this.gateway.deps;
     if (isBinary) {
       metrics.requests.inc({ transport: 'websocket', status: 400 });
-      this.sendError(new ProtocolError('invalidPayload', 'Binary frames are not accepted: send each message as a text frame holding a JSON array of tasks.'));
+      this.sendError(new ProtocolError('invalidPayload', {
+          reason: 'binary frames are not accepted; send each message as a text frame holding a JSON array of tasks',
+        }));
       return;
     }
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     let elements: RequestElement[];
     try {
       if (bytes.length > limits.maxMessageBytes) {
-        throw new ProtocolError('payloadTooLarge', `The message is larger than ${limits.maxMessageBytes} bytes.`);
+        throw new ProtocolError('payloadTooLarge', { what: 'message', max: limits.maxMessageBytes });
       }
       elements = readTaskArray(decodeBody(bytes), { maxTasks: limits.maxTasksPerMessage + 1, maxDepth: limits.maxJsonDepth });
     } catch (err) {
@@ -265,7 +267,7 @@ class Connection {
       return;
     }
     if (elements.length > limits.maxTasksPerMessage) {
-      this.sendError(new ProtocolError('tooManyTasks', `A message may hold at most ${limits.maxTasksPerMessage} tasks.`));
+      this.sendError(new ProtocolError('tooManyTasks', { what: 'message', max: limits.maxTasksPerMessage }));
       return;
     }
     const tasks: RequestElement[] = [];
@@ -295,7 +297,7 @@ class Connection {
       const problem =
         typeof key === 'string'
           ? invalidApiKey()
-          : new ProtocolError('missingApiKey', "Missing required parameter 'apiKey' in the authentication task.", {
+          : new ProtocolError('missingApiKey', { how: "the authentication task holds no 'apiKey'" }, {
               parameter: 'apiKey',
               type: 'string',
               taskType: 'authentication',
@@ -318,7 +320,10 @@ class Connection {
     }
     if (this.session && this.session.org.id !== org.id) {
       this.sendError(
-        new ProtocolError('invalidApiKey', 'This connection is already authenticated for another organization; open a new connection for this key.', {
+        new ProtocolError(
+          'invalidApiKey',
+          { reason: 'this connection is already authenticated for another organization; open a new connection for this key' },
+          {
           parameter: 'apiKey',
           type: 'string',
         }),
@@ -341,7 +346,10 @@ class Connection {
 
   private refuseUnauthenticated(element: RequestElement): void {
     this.sendError(
-      new ProtocolError('missingApiKey', 'Authenticate first: send [{"taskType":"authentication","apiKey":"<key>"}] as the first message on this connection.', {
+      new ProtocolError(
+        'missingApiKey',
+        { how: 'authenticate first: send [{"taskType":"authentication","apiKey":"<key>"}] as the first message on this connection' },
+        {
         parameter: 'apiKey',
         type: 'string',
       }),
@@ -382,18 +390,18 @@ export class WebSocketGateway {
     this.wss.on('wsClientError', (err: Error, socket: Duplex) => {
       const notGet = err.message === 'Invalid HTTP method';
       const error = notGet
-        ? errorObject('methodNotAllowed', 'A WebSocket handshake at /v1 is a GET request.')
-        : errorObject('invalidPayload', `The WebSocket handshake was refused: ${err.message}.`);
+        ? new ProtocolError('methodNotAllowed', { allowed: 'A WebSocket handshake at /v1 is a GET request.' }).toObject()
+        : new ProtocolError('invalidPayload', { reason: `the WebSocket handshake was refused (${err.message})` }).toObject();
       rejectUpgrade(socket, notGet ? 405 : 400, error, /Version/.test(err.message) ? { 'Sec-WebSocket-Version': '13, 8' } : {});
     });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => socket.destroy());
-      const path = (req.url ?? '').split('?')[0];
+      const path = (req.url ?? '').split('?')[0] ?? '';
       if (path !== '/v1' && path !== '/v1/') {
-        return rejectUpgrade(socket, 404, errorObject('notFound', `Nothing is served at ${path}; the WebSocket endpoint is /v1.`));
+        return rejectUpgrade(socket, 404, new ProtocolError('notFound', { target: path, hint: 'The WebSocket endpoint is /v1.' }).toObject());
       }
       if (req.rawHeaders.length / 2 > MAX_HEADER_COUNT) return rejectUpgrade(socket, 431, tooManyHeaders().toObject());
-      if (this.closing) return rejectUpgrade(socket, 503, errorObject('serviceUnavailable', 'The server is shutting down.'));
+      if (this.closing) return rejectUpgrade(socket, 503, new ProtocolError('serviceUnavailable', { reason: 'it is shutting down' }).toObject());
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         this.connections.add(new Connection(ws, this));
       });
@@ -404,7 +412,7 @@ export class WebSocketGateway {
   run(group: RequestElement[], session: Session): Promise<void> {
     if (this.closing) {
       for (const element of group) {
-        session.deliver(JSON.stringify({ errors: [new ProtocolError('serviceUnavailable', 'The server is shutting down.').toObject(contextOf(element))] }));
+        session.deliver(JSON.stringify({ errors: [new ProtocolError('serviceUnavailable', { reason: 'it is shutting down' }).toObject(contextOf(element))] }));
       }
       return Promise.resolve();
     }
@@ -420,7 +428,7 @@ export class WebSocketGateway {
       .catch((err: unknown) => {
         const problem = err instanceof ProtocolError ? err : undefined;
         if (!problem) this.log.error({ err }, 'WebSocket task failed unexpectedly');
-        const error = (problem ?? new ProtocolError('internalServerError', 'The task failed because of an internal error on the server.')).toObject(contextOf(group[0]!));
+        const error = (problem ?? new ProtocolError('internalServerError', { what: 'The task' })).toObject(contextOf(group[0]!));
         session.deliver(JSON.stringify({ errors: [error] }));
       })
       .finally(() => {
