@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ProtocolError, invalidCode, statusForCode } from '../protocol/errors.js';
 import { UUID_SHAPE, isCanonicalUuid } from '../protocol/uuid.js';
-import { authenticate } from '../ledger/api-keys.js';
+import { missingApiKey, organizationOfHeader } from '../auth/api-key.js';
 import { decodeCursor, encodeCursor, parseLimit, parseTaskFilter } from '../ledger/task-filter.js';
 import { taskSummary } from '../ledger/task-summary.js';
 import type { AccountStore, AuditStore, Organization, StoredTask, TaskLedger } from '../ledger/types.js';
@@ -134,17 +134,8 @@ export function notFoundBody(taskUUID: string): string {
 
 export async function bearerOrganization(req: FastifyRequest, accounts: AccountStore): Promise<Organization> {
   const header = req.headers.authorization;
-  if (header === undefined) {
-    throw new ProtocolError('missingApiKey', { how: 'send an Authorization: Bearer header' }, { parameter: 'apiKey', type: 'string' });
-  }
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  const org = m ? await authenticate(accounts, m[1]!) : undefined;
-  if (!org) {
-    throw new ProtocolError('invalidApiKey', { reason: 'ask the operator of this server for a key (runtrail keys create)' }, {
-      parameter: 'apiKey',
-      type: 'string',
-    });
-  }
+  if (header === undefined) throw missingApiKey('bearer');
+  const org = await organizationOfHeader(accounts, header);
   noteCaller(req, org.id);
   return org;
 }

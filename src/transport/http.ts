@@ -11,7 +11,7 @@ import { ProtocolError, statusForCode } from '../protocol/errors.js';
 import { replyEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import { decodeBody, readTaskArray, type RequestElement } from '../protocol/request-reader.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
-import { authenticate } from '../ledger/api-keys.js';
+import { missingApiKey, organizationOfHeader, organizationOfKey } from '../auth/api-key.js';
 import type { AccountStore, DeliveryStore, Organization, StoredTask, TaskLedger } from '../ledger/types.js';
 import { CONTENT_TYPES, SVG_HEADERS, type MediaStore } from '../media/media-store.js';
 import type { Metrics } from '../metrics.js';
@@ -193,12 +193,7 @@ async function authenticateRequest(
   deps: HttpDeps,
 ): Promise<{ org: Organization; elements: RequestElement[] }> {
   const header = req.headers.authorization;
-  let org: Organization | undefined;
-  if (header !== undefined) {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    org = m ? await authenticate(deps.accounts, m[1]!) : undefined;
-    if (!org) throw invalidApiKey();
-  }
+  let org = header !== undefined ? await organizationOfHeader(deps.accounts, header, AS_AUTHENTICATION) : undefined;
   const elements = readTaskArray(decodeBody(body), {
     maxTasks: deps.limits.maxTasksPerRequest + 1,
     maxDepth: deps.limits.maxJsonDepth,
@@ -210,28 +205,16 @@ async function authenticateRequest(
     throw new ProtocolError('tooManyTasks', { what: 'request', max: deps.limits.maxTasksPerRequest });
   }
   if (!org) {
-    if (!authObject) {
-      throw new ProtocolError('missingApiKey', { how: 'send an Authorization: Bearer header or an authentication task first in the array' }, {
-        parameter: 'apiKey',
-        type: 'string',
-        taskType: 'authentication',
-      });
-    }
+    if (!authObject) throw missingApiKey('rest', AS_AUTHENTICATION);
+    // Over REST an apiKey that is not a string is refused as an unknown key.
     const key = head['apiKey'];
-    org = typeof key === 'string' ? await authenticate(deps.accounts, key) : undefined;
-    if (!org) throw invalidApiKey();
+    org = await organizationOfKey(deps.accounts, typeof key === 'string' ? key : '', AS_AUTHENTICATION);
   }
   if (tasks.length === 0) throw new ProtocolError('invalidPayload', { reason: 'it holds no task besides authentication' });
   return { org, elements: tasks };
 }
 
-export function invalidApiKey(): ProtocolError {
-  return new ProtocolError('invalidApiKey', { reason: 'ask the operator of this server for a key (runtrail keys create)' }, {
-    parameter: 'apiKey',
-    type: 'string',
-    taskType: 'authentication',
-  });
-}
+const AS_AUTHENTICATION = { taskType: 'authentication' };
 
 /** 200 when any task produced data; otherwise the status of the first error (DESIGN decision 8). */
 function replyStatus(outcomes: readonly SerializedOutcome[]): number {

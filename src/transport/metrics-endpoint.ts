@@ -2,20 +2,15 @@
 // operator can keep it off the API port (RUNTRAIL_METRICS_LISTEN: a listen address of its own,
 // e.g. one only the scraper reaches) or behind a bearer token (RUNTRAIL_METRICS_TOKEN), or both.
 
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
+import { bearerMatches } from '../auth/bearer.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { Metrics } from '../metrics.js';
 
 /** Whether an Authorization header carries the metrics token (always, when no token is set). */
 export function metricsAuthorized(header: string | undefined, token: string | undefined): boolean {
-  if (token === undefined) return true;
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-  if (!m) return false;
-  // Digests of equal length, so the comparison takes the same time whatever was sent.
-  const digest = (s: string) => createHash('sha256').update(s).digest();
-  return timingSafeEqual(digest(m[1]!), digest(token));
+  return token === undefined || bearerMatches(header, token);
 }
 
 export function refuseMetrics(): ProtocolError {

@@ -14,12 +14,11 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { ProtocolError, type ErrorObject } from '../protocol/errors.js';
 import { taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import { decodeBody, readTaskArray, type RequestElement } from '../protocol/request-reader.js';
-import { authenticate } from '../ledger/api-keys.js';
+import { missingApiKey, organizationOfKey } from '../auth/api-key.js';
 import type { AccountStore, Organization, SessionStore } from '../ledger/types.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskDispatcher } from '../tasks/dispatch.js';
 import { MAX_HEADER_COUNT, tooManyHeaders } from './header-count.js';
-import { invalidApiKey } from './http.js';
 import { SendBackpressure, type BackpressureLimits } from './send-backpressure.js';
 
 export interface WebSocketDeps {
@@ -291,17 +290,12 @@ class Connection {
 
   /** The authentication task: a new session, or the resumed one named by connectionSessionUUID. */
   private async authenticate(auth: Record<string, unknown>): Promise<boolean> {
-    const key = auth['apiKey'];
-    const org = typeof key === 'string' ? await authenticate(this.gateway.deps.accounts, key) : undefined;
-    if (!org) {
-      const problem =
-        typeof key === 'string'
-          ? invalidApiKey()
-          : new ProtocolError('missingApiKey', { how: "the authentication task holds no 'apiKey'" }, {
-              parameter: 'apiKey',
-              type: 'string',
-              taskType: 'authentication',
-            });
+    let org: Organization;
+    try {
+      org = await organizationOfKey(this.gateway.deps.accounts, auth['apiKey'], { taskType: 'authentication' });
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      const problem = err;
       if (this.session) {
         // An authenticated socket keeps its session; the failed attempt is only reported.
         this.sendError(problem, { taskType: 'authentication' });
@@ -346,13 +340,7 @@ class Connection {
 
   private refuseUnauthenticated(element: RequestElement): void {
     this.sendError(
-      new ProtocolError(
-        'missingApiKey',
-        { how: 'authenticate first: send [{"taskType":"authentication","apiKey":"<key>"}] as the first message on this connection' },
-        {
-        parameter: 'apiKey',
-        type: 'string',
-      }),
+      missingApiKey('websocket'),
       contextOf(element),
     );
   }
