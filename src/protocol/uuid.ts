@@ -1,4 +1,4 @@
-// taskUUID rules (DESIGN decision 6): any canonical RFC 9562 UUID, any version, any case.
+// taskUUID rules (docs/protocol.md, "UUIDs"): any canonical RFC 9562 UUID, any version, any case.
 
 const CANONICAL_UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 

@@ -19,7 +19,7 @@ export function responseTextOf(task: StoredTask): string {
   return task.responseText ?? `{"data":[${JSON.stringify({ taskType: task.taskType, taskUUID: task.taskUUID, status: 'processing' })}]}`;
 }
 
-/** The response of a stored task: its envelope, or while it runs its current state (DESIGN decision 3). */
+/** The response of a stored task: its envelope, or while it runs its current state (docs/protocol.md, "What is recorded"). */
 export async function currentResponseText(task: StoredTask, services: TaskStateSources): Promise<string> {
   return task.responseText ?? taskEnvelope(await currentState(task, services));
 }

@@ -1,4 +1,4 @@
-// mediaStorage: the current name of upload (PROTOCOL.md §8.2). `upload` stores an image exactly
+// mediaStorage: the current name of upload (docs/protocol.md, task types). `upload` stores an image exactly
 // as imageUpload does and answers with mediaUUID/mediaURL; `delete` forgets one of the caller's
 // organization's media (uploaded or produced) and removes its file. Only images are stored.
 

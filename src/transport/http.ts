@@ -216,7 +216,7 @@ async function authenticateRequest(
 
 const AS_AUTHENTICATION = { taskType: 'authentication' };
 
-/** 200 when any task produced data; otherwise the status of the first error (DESIGN decision 8). */
+/** 200 when any task produced data; otherwise the status of the first error (docs/protocol.md, "Responses and HTTP status"). */
 function replyStatus(outcomes: readonly SerializedOutcome[]): number {
   if (outcomes.some((o) => o.data.length > 0)) return 200;
   const firstError = outcomes.find((o) => o.errors.length > 0)?.errors[0];

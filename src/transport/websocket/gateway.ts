@@ -143,7 +143,7 @@ export class WebSocketGateway {
       } else if (local.org.id !== org.id) {
         // Another organization's session: the store refuses it (its row names that organization),
         // but it is asked all the same, so this answer costs what one for an unknown UUID does
-        // and its timing tells nothing (issue 6, R3; test/isolation-timing.test.ts).
+        // and its timing tells nothing (docs/performance.md, R3; test/isolation-timing.test.ts).
         await store.resumeSession(uuid, org.id, now, now - this.resumeMs);
       }
     }
