@@ -9,9 +9,8 @@ export const DOCUMENTATION_URL = 'https://runware.ai/docs';
  * The catalogue: every fixed code with its HTTP status and the template of its message.
  * `{name}` is a required parameter; `{name?}` an optional one, written with a leading space when
  * given (for a sentence that only some call sites add). A template too long for one line is a list
- * of parts, read joined. docs/protocol.md lists the same codes,
- * statuses and templates (a test checks both ways). Adding a code is one line here and one row
- * there.
+ * of parts, read joined. docs/protocol.md lists the same codes, statuses and templates (a test
+ * checks both ways). Adding a code is one line here and one row there.
  */
 export const ERRORS = {
   invalidJSON: { status: 400, message: 'The request body is not valid JSON: {reason}.' },
@@ -196,8 +195,9 @@ export class ProtocolError<C extends ErrorCode = ErrorCode> extends Error {
   }
 
   /**
-   * An error whose message was already written from the catalogue elsewhere (by an engine's worker
-   * thread, or before its parameter was renamed), passed on unchanged.
+   * An error whose message was written elsewhere, passed on unchanged: a built-in engine
+   * operation's refusal (its OperationError, relayed from the worker thread; operations know no
+   * protocol wording), or a catalogue message whose parameter name is being corrected.
    */
   static relayed(code: ErrorCode, message: string, details: Details = {}): ProtocolError {
     const problem = new ProtocolError(code, ...([undefined, details] as unknown as ErrorArgs<ErrorCode>));
