@@ -45,12 +45,14 @@ export const SETTINGS = {
   DATABASE_URL: {
     flag: '--database-url <url>',
     description:
-      '`postgres://…` keeps everything in PostgreSQL instead of SQLite; any number of replicas may share it ([docs/scaling.md](docs/scaling.md))',
+      '`postgres://…` keeps everything in PostgreSQL instead of SQLite; any number of replicas may share it ' +
+      '([docs/scaling.md](docs/scaling.md))',
   },
   RUNTRAIL_API_KEY: {
     flag: '--api-key <key>',
     description:
-      'if set, organization `default` holds this key from start (scripts, tests); 32–512 printable ASCII characters without spaces, else the server does not start',
+      'if set, organization `default` holds this key from start (scripts, tests); 32–512 printable ASCII ' +
+      'characters without spaces, else the server does not start',
   },
   RUNTRAIL_MAX_BODY_BYTES: {
     flag: '--max-body-bytes <n>',
@@ -81,17 +83,20 @@ export const SETTINGS = {
     default: '60000',
     unit: 'ms',
     description:
-      'a request whose headers and body have not all arrived after this long gets 408 `requestTimeout` and its connection is closed',
+      'a request whose headers and body have not all arrived after this long gets 408 `requestTimeout` and its ' +
+      'connection is closed',
   },
   RUNTRAIL_OUTBOUND_ALLOW: {
     default: '',
     description:
-      'comma-separated hosts, IPs or CIDRs that image URLs may be fetched from, and that webhooks and uploads may reach although private',
+      'comma-separated hosts, IPs or CIDRs that image URLs may be fetched from, and that webhooks and uploads ' +
+      'may reach although private',
   },
   RUNTRAIL_PRICES_FILE: {
     shown: 'each task type\'s default',
     description:
-      'JSON array of `{model, taskType, perItem}` rules (`model` may use `*`) for `cost`; they come before the task types\' default prices',
+      'JSON array of `{model, taskType, perItem}` rules (`model` may use `*`) for `cost`; they come before the ' +
+      'task types\' default prices',
   },
   RUNTRAIL_ENGINE_THREADS: {
     shown: 'one per core',
@@ -101,17 +106,21 @@ export const SETTINGS = {
   RUNTRAIL_ENGINE_QUEUE: {
     default: '10000',
     description:
-      'engine operations (one per result) that may wait for a thread; past threads + this, results get 429 `queueCapacityExceeded`',
+      'engine operations (one per result) that may wait for a thread; past threads + this, results get 429 ' +
+      '`queueCapacityExceeded`',
   },
   RUNTRAIL_ENGINE_NICE: {
     default: '0',
     description:
-      'Linux nice increment of the engine threads (0–19): raise it to favour the event loop over engine work on a dedicated machine',
+      'Linux nice increment of the engine threads (0–19): raise it to favour the event loop over engine work on ' +
+      'a dedicated machine',
   },
   RUNTRAIL_MODEL_MAP: {
     shown: 'each model\'s defaults',
     description:
-      'which local model runs a task naming another AIR: JSON array of `{taskType?, model, runs}` (`model` may use `*`, `runs` a `runtrail:` AIR or `null` to refuse), inline or a file path; first match wins, before the built-in defaults ([docs/engines.md](docs/engines.md))',
+      'which local model runs a task naming another AIR: JSON array of `{taskType?, model, runs}` (`model` may ' +
+      'use `*`, `runs` a `runtrail:` AIR or `null` to refuse), inline or a file path; first match wins, before ' +
+      'the built-in defaults ([docs/engines.md](docs/engines.md))',
   },
   RUNTRAIL_WS_IDLE_MS: {
     default: '120000',
@@ -163,7 +172,8 @@ export const SETTINGS = {
   RUNTRAIL_ORG_WORKERS: {
     default: '0',
     description:
-      'one organization\'s async tasks running at once, all replicas together (0: no cap; organizations always take turns; docs/async.md)',
+      'one organization\'s async tasks running at once, all replicas together (0: no cap; organizations always ' +
+      'take turns; docs/async.md)',
   },
   RUNTRAIL_JOB_MAX_ATTEMPTS: {
     default: '3',
@@ -174,7 +184,8 @@ export const SETTINGS = {
     default: '60000',
     unit: 'ms',
     description:
-      'a claim on an async task, renewed while it runs; a dead replica\'s claims are taken over after this, and (PostgreSQL) its running sync tasks end as `taskInterrupted`',
+      'a claim on an async task, renewed while it runs; a dead replica\'s claims are taken over after this, and ' +
+      '(PostgreSQL) its running sync tasks end as `taskInterrupted`',
   },
   RUNTRAIL_JOB_POLL_MS: {
     default: '1000',
@@ -218,7 +229,8 @@ export const SETTINGS = {
   },
   RUNTRAIL_UPSTREAM_URL: {
     description:
-      'a Runware-compatible API (`https://api.runware.ai/v1`, another runtrail\'s `/v1`) to forward tasks to; with the key, every task except `runtrail:` models goes there ([docs/engines.md](docs/engines.md))',
+      'a Runware-compatible API (`https://api.runware.ai/v1`, another runtrail\'s `/v1`) to forward tasks to; ' +
+      'with the key, every task except `runtrail:` models goes there ([docs/engines.md](docs/engines.md))',
   },
   RUNTRAIL_UPSTREAM_API_KEY: {
     description:
@@ -227,13 +239,15 @@ export const SETTINGS = {
   RUNTRAIL_ROUTES: {
     shown: '`runtrail:*` here, the rest upstream',
     description:
-      'routing rules `[{"taskType","model","engine"}]` (`*` wildcards, first match wins; `engine` `builtin` or `upstream`), inline JSON or a file path',
+      'routing rules `[{"taskType","model","engine"}]` (`*` wildcards, first match wins; `engine` `builtin` or ' +
+      '`upstream`), inline JSON or a file path',
   },
   RUNTRAIL_UPSTREAM_TIMEOUT_MS: {
     default: '100000',
     unit: 'ms',
     description:
-      'one upstream attempt\'s deadline (below the sync time limit, so the caller gets `timeoutProvider` rather than `syncTimeout`)',
+      'one upstream attempt\'s deadline (below the sync time limit, so the caller gets `timeoutProvider` rather ' +
+      'than `syncTimeout`)',
   },
   RUNTRAIL_UPSTREAM_RETRIES: {
     default: '2',

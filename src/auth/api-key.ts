@@ -15,11 +15,13 @@ export const HOW_TO_AUTHENTICATE = {
   rest: 'send an Authorization: Bearer header or an authentication task first in the array',
   bearer: 'send an Authorization: Bearer header',
   authenticationTask: "the authentication task holds no 'apiKey'",
-  websocket: 'authenticate first: send [{"taskType":"authentication","apiKey":"<key>"}] as the first message on this connection',
+  websocket:
+    'authenticate first: send [{"taskType":"authentication","apiKey":"<key>"}] as the first message on this connection',
 } as const;
 
 export function missingApiKey(how: keyof typeof HOW_TO_AUTHENTICATE, details: Details = {}): ProtocolError {
-  return new ProtocolError('missingApiKey', { how: HOW_TO_AUTHENTICATE[how] }, { parameter: 'apiKey', type: 'string', ...details });
+  const fields = { parameter: 'apiKey', type: 'string', ...details };
+  return new ProtocolError('missingApiKey', { how: HOW_TO_AUTHENTICATE[how] }, fields);
 }
 
 export function invalidApiKey(details: Details = {}): ProtocolError {
@@ -31,7 +33,11 @@ export function invalidApiKey(details: Details = {}): ProtocolError {
 }
 
 /** The organization of a key given as a value (an authentication task's `apiKey`), or the protocol's 401. */
-export async function organizationOfKey(accounts: AccountStore, key: unknown, details: Details = {}): Promise<Organization> {
+export async function organizationOfKey(
+  accounts: AccountStore,
+  key: unknown,
+  details: Details = {},
+): Promise<Organization> {
   if (typeof key !== 'string') throw missingApiKey('authenticationTask', details);
   const org = await authenticate(accounts, key);
   if (!org) throw invalidApiKey(details);
@@ -42,7 +48,11 @@ export async function organizationOfKey(accounts: AccountStore, key: unknown, de
  * The organization of an Authorization header's Bearer key, or the protocol's 401: invalidApiKey
  * for a malformed header (another scheme, an empty token) as for an unknown key.
  */
-export async function organizationOfHeader(accounts: AccountStore, header: string, details: Details = {}): Promise<Organization> {
+export async function organizationOfHeader(
+  accounts: AccountStore,
+  header: string,
+  details: Details = {},
+): Promise<Organization> {
   const token = bearerToken(header);
   const org = token === undefined ? undefined : await authenticate(accounts, token);
   if (!org) throw invalidApiKey(details);

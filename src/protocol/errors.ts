@@ -113,7 +113,7 @@ export type MessageParams<S extends string> = { [K in RequiredName<Placeholders<
 };
 
 type Details = Omit<ErrorObject, 'code' | 'message'>;
-/** What follows the code: its parameters (none may be left out when the template has none) and the error's fields. */
+/** What follows the code: its parameters (optional when the template has no required one) and the error's fields. */
 export type ErrorArgs<C extends ErrorCode> = [RequiredName<Placeholders<TemplateOf<C>>>] extends [never]
   ? [params?: MessageParams<TemplateOf<C>>, details?: Details]
   : [params: MessageParams<TemplateOf<C>>, details?: Details];
