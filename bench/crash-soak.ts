@@ -1,4 +1,4 @@
-// Crash soak (issue 6, R1): 10 000 tasks in flight over REST and pipelined WebSocket connections
+// Crash soak (R1, docs/performance.md): 10 000 tasks in flight over REST and pipelined WebSocket connections
 // (sync and async imageInference 64×64, some slow or failing, and modelSearch), SIGKILL of the
 // server at a seeded moment between 20 % and 80 % of the sends, restart on the same data folder,
 // the rest sent to the restarted server, then every task recalled with getTaskDetails (100 per

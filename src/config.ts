@@ -1,10 +1,12 @@
 // The one place that reads process.env: environment variables and CLI flags become one typed,
-// validated config object. Flags win over the environment.
+// validated config object. Flags win over the environment. Which settings exist, their flags and
+// their defaults are the table in src/settings.ts; this file parses and checks their values.
 
 import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { apiKeyProblem } from './accounts/api-keys.js';
+import { SETTINGS, flagKey, type DefaultedSetting, type Setting, type SettingName } from './settings.js';
 
 export interface PriceRule {
   /** AIR pattern with `*` wildcards (`runware:*`, `*`), matched against the task's model. */
@@ -24,7 +26,7 @@ export interface Config {
   maxBodyBytes: number;
   maxTasksPerRequest: number;
   maxJsonDepth: number;
-  /** A request whose headers and body have not all arrived after this long is answered requestTimeout (RUNTRAIL_REQUEST_TIMEOUT_MS, default 60 s). */
+  /** A request whose headers and body have not all arrived after this long is answered requestTimeout (RUNTRAIL_REQUEST_TIMEOUT_MS). */
   requestTimeoutMs: number;
   /** Base URL that produced media URLs start with. */
   publicUrl: string;
@@ -37,13 +39,13 @@ export interface Config {
   databaseUrl: string | undefined;
   /** Async delivery: the worker pool, the sync time limit, shutdown and webhook retries (docs/async.md). */
   async: AsyncConfig;
-  /** A WebSocket with no traffic either way for this long is closed (RUNTRAIL_WS_IDLE_MS, default 120 s). */
+  /** A WebSocket with no traffic either way for this long is closed (RUNTRAIL_WS_IDLE_MS). */
   wsIdleMs: number;
-  /** How long frames a closed WebSocket could not receive are kept for a resumed session (RUNTRAIL_WS_RESUME_MS, default 120 s). */
+  /** How long frames a closed WebSocket could not receive are kept for a resumed session (RUNTRAIL_WS_RESUME_MS). */
   wsResumeMs: number;
-  /** Stop reading a WebSocket whose unsent frames exceed this many bytes (RUNTRAIL_WS_MAX_BUFFERED_BYTES, default 8 MiB). */
+  /** Stop reading a WebSocket whose unsent frames exceed this many bytes (RUNTRAIL_WS_MAX_BUFFERED_BYTES). */
   wsMaxBufferedBytes: number;
-  /** Close (4001) a WebSocket that stays over that bound without sending anything for this long (RUNTRAIL_WS_SEND_STALL_MS, default 30 s). */
+  /** Close (4001) a WebSocket that stays over that bound without sending anything for this long (RUNTRAIL_WS_SEND_STALL_MS). */
   wsSendStallMs: number;
   /** GET /metrics needs `Authorization: Bearer <token>` when set (RUNTRAIL_METRICS_TOKEN). */
   metricsToken: string | undefined;
@@ -71,7 +73,7 @@ export interface ModelMapRule {
 }
 
 export interface EngineConfig {
-  /** Worker threads that run engine operations (RUNTRAIL_ENGINE_THREADS, default one per core). */
+  /** Worker threads that run engine operations (RUNTRAIL_ENGINE_THREADS). */
   threads: number;
   /** Operations that may wait for a thread before new ones are refused with queueCapacityExceeded (RUNTRAIL_ENGINE_QUEUE). */
   maxQueue: number;
@@ -154,83 +156,97 @@ function configuredApiKey(key: string | undefined): string | undefined {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFlags = {}): Config {
-  const pick = (flag: string | undefined, name: string): string | undefined => {
-    const v = flag ?? env[name];
-    return v === undefined || v === '' ? undefined : v;
-  };
-  const port = integer(pick(flags.port, 'PORT') ?? '8080', 'PORT', 0, 65535);
-  const host = pick(flags.host, 'HOST') ?? '127.0.0.1';
-  const dataDir = resolve(pick(flags.dataDir, 'RUNTRAIL_DATA_DIR') ?? './data');
-  const mediaDir = resolve(pick(flags.mediaDir, 'RUNTRAIL_MEDIA_DIR') ?? join(dataDir, 'media'));
-  const pricesFile = pick(undefined, 'RUNTRAIL_PRICES_FILE');
+  const { raw, value, int } = settingReader(env, flags);
+  const dataDir = resolve(value('RUNTRAIL_DATA_DIR'));
+  const mediaDir = resolve(raw('RUNTRAIL_MEDIA_DIR') ?? join(dataDir, 'media'));
+  const pricesFile = raw('RUNTRAIL_PRICES_FILE');
   return {
-    port,
-    host,
+    port: int('PORT', 0, 65535),
+    host: value('HOST'),
     dataDir,
     mediaDir,
-    apiKey: configuredApiKey(pick(flags.apiKey, 'RUNTRAIL_API_KEY')),
-    maxBodyBytes: integer(pick(flags.maxBodyBytes, 'RUNTRAIL_MAX_BODY_BYTES') ?? String(32 * 1024 * 1024), 'RUNTRAIL_MAX_BODY_BYTES', 64),
-    maxTasksPerRequest: integer(pick(undefined, 'RUNTRAIL_MAX_TASKS_PER_REQUEST') ?? '100', 'RUNTRAIL_MAX_TASKS_PER_REQUEST', 1),
-    maxJsonDepth: integer(pick(undefined, 'RUNTRAIL_MAX_JSON_DEPTH') ?? '32', 'RUNTRAIL_MAX_JSON_DEPTH', 2),
-    requestTimeoutMs: integer(pick(undefined, 'RUNTRAIL_REQUEST_TIMEOUT_MS') ?? '60000', 'RUNTRAIL_REQUEST_TIMEOUT_MS', 100),
-    publicUrl: (pick(flags.publicUrl, 'RUNTRAIL_PUBLIC_URL') ?? '').replace(/\/+$/, ''),
-    outboundAllow: (pick(undefined, 'RUNTRAIL_OUTBOUND_ALLOW') ?? '')
+    apiKey: configuredApiKey(raw('RUNTRAIL_API_KEY')),
+    maxBodyBytes: int('RUNTRAIL_MAX_BODY_BYTES', 64),
+    maxTasksPerRequest: int('RUNTRAIL_MAX_TASKS_PER_REQUEST', 1),
+    maxJsonDepth: int('RUNTRAIL_MAX_JSON_DEPTH', 2),
+    requestTimeoutMs: int('RUNTRAIL_REQUEST_TIMEOUT_MS', 100),
+    publicUrl: (raw('RUNTRAIL_PUBLIC_URL') ?? '').replace(/\/+$/, ''),
+    outboundAllow: value('RUNTRAIL_OUTBOUND_ALLOW')
       .split(',')
       .map((s) => s.trim())
       .filter((s) => s.length > 0),
-    logLevel: pick(flags.logLevel, 'RUNTRAIL_LOG_LEVEL') ?? 'info',
+    logLevel: value('RUNTRAIL_LOG_LEVEL'),
     prices: pricesFile ? readPrices(pricesFile) : [],
-    databaseUrl: databaseUrl(pick(flags.databaseUrl, 'DATABASE_URL')),
+    databaseUrl: databaseUrl(raw('DATABASE_URL')),
     async: {
-      workers: integer(pick(flags.workers, 'RUNTRAIL_WORKERS') ?? '4', 'RUNTRAIL_WORKERS', 1, 1024),
-      orgWorkers: integer(pick(undefined, 'RUNTRAIL_ORG_WORKERS') ?? '0', 'RUNTRAIL_ORG_WORKERS', 0, 1024),
-      jobMaxAttempts: integer(pick(undefined, 'RUNTRAIL_JOB_MAX_ATTEMPTS') ?? '3', 'RUNTRAIL_JOB_MAX_ATTEMPTS', 1, 100),
-      jobLeaseMs: integer(pick(undefined, 'RUNTRAIL_JOB_LEASE_MS') ?? '60000', 'RUNTRAIL_JOB_LEASE_MS', 300),
-      jobPollMs: integer(pick(undefined, 'RUNTRAIL_JOB_POLL_MS') ?? '1000', 'RUNTRAIL_JOB_POLL_MS', 10),
-      syncTimeoutMs: integer(pick(undefined, 'RUNTRAIL_SYNC_TIMEOUT_MS') ?? '120000', 'RUNTRAIL_SYNC_TIMEOUT_MS', 1),
-      shutdownGraceMs: integer(pick(undefined, 'RUNTRAIL_SHUTDOWN_GRACE_MS') ?? '8000', 'RUNTRAIL_SHUTDOWN_GRACE_MS', 0),
-      webhookMaxAttempts: integer(pick(undefined, 'RUNTRAIL_WEBHOOK_MAX_ATTEMPTS') ?? '10', 'RUNTRAIL_WEBHOOK_MAX_ATTEMPTS', 1, 100),
-      webhookTimeoutMs: integer(pick(undefined, 'RUNTRAIL_WEBHOOK_TIMEOUT_MS') ?? '5000', 'RUNTRAIL_WEBHOOK_TIMEOUT_MS', 1),
-      webhookBackoffMs: integer(pick(undefined, 'RUNTRAIL_WEBHOOK_BACKOFF_MS') ?? '250', 'RUNTRAIL_WEBHOOK_BACKOFF_MS', 1),
-      webhookBackoffMaxMs: integer(pick(undefined, 'RUNTRAIL_WEBHOOK_BACKOFF_MAX_MS') ?? '60000', 'RUNTRAIL_WEBHOOK_BACKOFF_MAX_MS', 1),
-      webhookOrgConcurrency: integer(pick(undefined, 'RUNTRAIL_WEBHOOK_ORG_CONCURRENCY') ?? '8', 'RUNTRAIL_WEBHOOK_ORG_CONCURRENCY', 0, 1024),
+      workers: int('RUNTRAIL_WORKERS', 1, 1024),
+      orgWorkers: int('RUNTRAIL_ORG_WORKERS', 0, 1024),
+      jobMaxAttempts: int('RUNTRAIL_JOB_MAX_ATTEMPTS', 1, 100),
+      jobLeaseMs: int('RUNTRAIL_JOB_LEASE_MS', 300),
+      jobPollMs: int('RUNTRAIL_JOB_POLL_MS', 10),
+      syncTimeoutMs: int('RUNTRAIL_SYNC_TIMEOUT_MS', 1),
+      shutdownGraceMs: int('RUNTRAIL_SHUTDOWN_GRACE_MS', 0),
+      webhookMaxAttempts: int('RUNTRAIL_WEBHOOK_MAX_ATTEMPTS', 1, 100),
+      webhookTimeoutMs: int('RUNTRAIL_WEBHOOK_TIMEOUT_MS', 1),
+      webhookBackoffMs: int('RUNTRAIL_WEBHOOK_BACKOFF_MS', 1),
+      webhookBackoffMaxMs: int('RUNTRAIL_WEBHOOK_BACKOFF_MAX_MS', 1),
+      webhookOrgConcurrency: int('RUNTRAIL_WEBHOOK_ORG_CONCURRENCY', 0, 1024),
     },
-    wsIdleMs: integer(pick(undefined, 'RUNTRAIL_WS_IDLE_MS') ?? '120000', 'RUNTRAIL_WS_IDLE_MS', 100),
-    wsResumeMs: integer(pick(undefined, 'RUNTRAIL_WS_RESUME_MS') ?? '120000', 'RUNTRAIL_WS_RESUME_MS', 0),
-    wsMaxBufferedBytes: integer(pick(undefined, 'RUNTRAIL_WS_MAX_BUFFERED_BYTES') ?? String(8 * 1024 * 1024), 'RUNTRAIL_WS_MAX_BUFFERED_BYTES', 1024),
-    wsSendStallMs: integer(pick(undefined, 'RUNTRAIL_WS_SEND_STALL_MS') ?? '30000', 'RUNTRAIL_WS_SEND_STALL_MS', 100),
-    metricsToken: pick(undefined, 'RUNTRAIL_METRICS_TOKEN'),
-    metricsListen: listenAddress(pick(undefined, 'RUNTRAIL_METRICS_LISTEN'), 'RUNTRAIL_METRICS_LISTEN'),
-    retentionDays: positiveNumber(pick(undefined, 'RUNTRAIL_RETENTION_DAYS'), 'RUNTRAIL_RETENTION_DAYS'),
-    retentionSweepSeconds: positiveNumber(pick(undefined, 'RUNTRAIL_RETENTION_SWEEP_SECONDS'), 'RUNTRAIL_RETENTION_SWEEP_SECONDS') ?? 600,
-    upstream: upstreamConfig(pick),
-    routes: readRoutes(pick(undefined, 'RUNTRAIL_ROUTES')),
-    modelMap: readModelMap(pick(undefined, 'RUNTRAIL_MODEL_MAP')),
+    wsIdleMs: int('RUNTRAIL_WS_IDLE_MS', 100),
+    wsResumeMs: int('RUNTRAIL_WS_RESUME_MS', 0),
+    wsMaxBufferedBytes: int('RUNTRAIL_WS_MAX_BUFFERED_BYTES', 1024),
+    wsSendStallMs: int('RUNTRAIL_WS_SEND_STALL_MS', 100),
+    metricsToken: raw('RUNTRAIL_METRICS_TOKEN'),
+    metricsListen: listenAddress(raw('RUNTRAIL_METRICS_LISTEN'), 'RUNTRAIL_METRICS_LISTEN'),
+    retentionDays: positiveNumber(raw('RUNTRAIL_RETENTION_DAYS'), 'RUNTRAIL_RETENTION_DAYS'),
+    retentionSweepSeconds: positiveNumber(value('RUNTRAIL_RETENTION_SWEEP_SECONDS'), 'RUNTRAIL_RETENTION_SWEEP_SECONDS'),
+    upstream: upstreamConfig(raw, int),
+    routes: readRoutes(raw('RUNTRAIL_ROUTES')),
+    modelMap: readModelMap(raw('RUNTRAIL_MODEL_MAP')),
     engine: {
-      threads: integer(pick(undefined, 'RUNTRAIL_ENGINE_THREADS') ?? String(Math.max(1, availableParallelism())), 'RUNTRAIL_ENGINE_THREADS', 1, 256),
-      maxQueue: integer(pick(undefined, 'RUNTRAIL_ENGINE_QUEUE') ?? '10000', 'RUNTRAIL_ENGINE_QUEUE', 0, 1_000_000),
-      niceness: integer(pick(undefined, 'RUNTRAIL_ENGINE_NICE') ?? '0', 'RUNTRAIL_ENGINE_NICE', 0, 19),
+      // One thread per core unless set (SETTINGS shows it as "one per core").
+      threads: integer(raw('RUNTRAIL_ENGINE_THREADS') ?? String(Math.max(1, availableParallelism())), 'RUNTRAIL_ENGINE_THREADS', 1, 256),
+      maxQueue: int('RUNTRAIL_ENGINE_QUEUE', 0, 1_000_000),
+      niceness: int('RUNTRAIL_ENGINE_NICE', 0, 19),
     },
   };
 }
 
-function upstreamConfig(pick: (flag: string | undefined, name: string) => string | undefined): UpstreamConfig | undefined {
-  const url = pick(undefined, 'RUNTRAIL_UPSTREAM_URL');
-  const apiKey = pick(undefined, 'RUNTRAIL_UPSTREAM_API_KEY');
+type RawSetting = (name: SettingName) => string | undefined;
+type IntegerSetting = (name: DefaultedSetting, min: number, max?: number) => number;
+
+/**
+ * Reads settings through the table (src/settings.ts): a setting's flag first, then its
+ * environment variable (an empty one counts as unset), then its default.
+ */
+function settingReader(env: NodeJS.ProcessEnv, flags: ConfigFlags) {
+  const given = flags as Record<string, string | undefined>;
+  const raw: RawSetting = (name) => {
+    const setting: Setting = SETTINGS[name];
+    const v = (setting.flag !== undefined ? given[flagKey(setting.flag)] : undefined) ?? env[name];
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const value = (name: DefaultedSetting): string => raw(name) ?? SETTINGS[name].default;
+  const int: IntegerSetting = (name, min, max) => integer(value(name), name, min, max);
+  return { raw, value, int };
+}
+
+function upstreamConfig(raw: RawSetting, int: IntegerSetting): UpstreamConfig | undefined {
+  const url = raw('RUNTRAIL_UPSTREAM_URL');
+  const apiKey = raw('RUNTRAIL_UPSTREAM_API_KEY');
   if (url === undefined && apiKey === undefined) return undefined;
   if (url === undefined || apiKey === undefined) throw new ConfigError('RUNTRAIL_UPSTREAM_URL and RUNTRAIL_UPSTREAM_API_KEY are set together');
   if (!/^https?:\/\//.test(url)) throw new ConfigError('RUNTRAIL_UPSTREAM_URL must be an http(s) URL');
-  const n = (name: string, fallback: string, min: number) => integer(pick(undefined, name) ?? fallback, name, min);
   return {
     url,
     apiKey,
-    timeoutMs: n('RUNTRAIL_UPSTREAM_TIMEOUT_MS', '100000', 1),
-    retries: n('RUNTRAIL_UPSTREAM_RETRIES', '2', 0),
-    retryBackoffMs: n('RUNTRAIL_UPSTREAM_RETRY_BACKOFF_MS', '250', 0),
-    breakerFailures: n('RUNTRAIL_UPSTREAM_BREAKER_FAILURES', '5', 1),
-    breakerCooldownMs: n('RUNTRAIL_UPSTREAM_BREAKER_COOLDOWN_MS', '30000', 0),
-    pollMs: n('RUNTRAIL_UPSTREAM_POLL_MS', '1000', 1),
-    asyncTimeoutMs: n('RUNTRAIL_UPSTREAM_ASYNC_TIMEOUT_MS', '600000', 1),
+    timeoutMs: int('RUNTRAIL_UPSTREAM_TIMEOUT_MS', 1),
+    retries: int('RUNTRAIL_UPSTREAM_RETRIES', 0),
+    retryBackoffMs: int('RUNTRAIL_UPSTREAM_RETRY_BACKOFF_MS', 0),
+    breakerFailures: int('RUNTRAIL_UPSTREAM_BREAKER_FAILURES', 1),
+    breakerCooldownMs: int('RUNTRAIL_UPSTREAM_BREAKER_COOLDOWN_MS', 0),
+    pollMs: int('RUNTRAIL_UPSTREAM_POLL_MS', 1),
+    asyncTimeoutMs: int('RUNTRAIL_UPSTREAM_ASYNC_TIMEOUT_MS', 1),
   };
 }
 
@@ -291,6 +307,8 @@ function integer(raw: string, name: string, min: number, max = Number.MAX_SAFE_I
 }
 
 /** A number above zero, fractions allowed (`0.5` days); undefined when unset. */
+export function positiveNumber(raw: string, name: string): number;
+export function positiveNumber(raw: string | undefined, name: string): number | undefined;
 export function positiveNumber(raw: string | undefined, name: string): number | undefined {
   if (raw === undefined) return undefined;
   const n = Number(raw);

@@ -23,7 +23,7 @@ import { deliveryView } from './webhooks/delivery-view.js';
 import { OutboundTargetGuard } from './webhooks/outbound-target.js';
 import { RetentionSweeper } from './retention/sweeper.js';
 import { buildHttpApp } from './transport/http.js';
-import { WebSocketGateway } from './transport/websocket.js';
+import { WebSocketGateway } from './transport/websocket/gateway.js';
 import { startMetricsListener } from './transport/metrics-endpoint.js';
 
 export interface RunningServer {

@@ -1,5 +1,5 @@
 // Async delivery over REST, end to end against the real server: deliveryMethod "async" is
-// acknowledged at once and polled with getResponse (CLIENTS.md "Async delivery" rules), results
+// acknowledged at once and polled with getResponse (docs/async.md), results
 // appear one by one in a stable order, failures land in `errors`, and a sync task over the time
 // limit keeps running into the ledger. The built-in engine's prompt switches ([slow:MS],
 // [fail], [fail:I]) make results finish apart or fail on purpose.

@@ -1,4 +1,4 @@
-// The bad-input suite (issue 2, "Done means"): malformed JSON, wrong types, out-of-range values,
+// The bad-input suite: malformed JSON, wrong types, out-of-range values,
 // missing fields, unknown task types, bad UUIDs, oversized bodies, missing or wrong keys. Every
 // case must be answered with the error envelope {"data":[],"errors":[{code,message,…}]} and the
 // right HTTP status, and the server must stay healthy afterwards.

@@ -1,4 +1,4 @@
-// Property test of byte-exact recall (issue 2, "Done means"): generated task objects, written as
+// Property test of byte-exact recall: generated task objects, written as
 // raw JSON text full of things JSON.parse + JSON.stringify would change, go to the server's HTTP
 // edge as raw bodies; getTaskDetails must give back each object's source text byte for byte and
 // the response envelope exactly as first sent. The server runs in this process and the requests go

@@ -1,4 +1,4 @@
-// Issue 6, R1 (short form of `npm run bench:crash`): about 2 000 tasks in flight over REST and
+// R1 of docs/performance.md (short form of `npm run bench:crash`): about 2 000 tasks in flight over REST and
 // pipelined WebSocket connections (sync and async imageInference, some slow or failing, and
 // modelSearch), SIGKILL at a seeded moment, restart on the same data folder, the rest sent to the
 // restarted server, then every task recalled with getTaskDetails: 0 lost, 0 corrupt, 0 stuck.

@@ -1,5 +1,6 @@
-// One or more tests per DESIGN.md "Protocol decisions" 1-8, against the real server over HTTP.
-// (Decision 9, webhooks, belongs to the async delivery work and is tested there.)
+// One or more tests per protocol decision of docs/protocol.md, against the real server over HTTP.
+// The suites are numbered: 1-3 "What is recorded", 4 "getTaskDetails", 5 "Reused taskUUIDs",
+// 6 "UUIDs", 7-8 "Responses and HTTP status" (webhooks, docs/async.md, are tested with async delivery).
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// The explorer shows a forwarded task's upstream exchanges (issue 8): the taskUUID the upstream
+// The explorer shows a forwarded task's upstream exchanges (docs/engines.md): the taskUUID the upstream
 // saw and its raw reply, in real headless Chromium; hidden for tasks that ran locally.
 
 import { after, before, test } from 'node:test';

@@ -1,4 +1,4 @@
-// R2 (issue 6): a generated corpus of hostile requests against a real server, over REST and
+// R2 (docs/performance.md): a generated corpus of hostile requests against a real server, over REST and
 // WebSocket: truncated, malformed, huge, deeply nested, retyped and re-spelled task bodies,
 // duplicate keys, invalid UTF-8, lone surrogates, prototype keys, odd content types, empty bodies
 // (test/helpers/hostile-corpus.ts); HTTP the parser refuses, bodies that trickle in or stall, and
@@ -185,7 +185,7 @@ async function authedRaw(server: TestServer): Promise<RawWebSocket> {
   return ws;
 }
 
-/** The next message frame's envelope, checked against the CLIENTS.md frame rules. */
+/** The next message frame's envelope, checked against the frame rules (docs/protocol.md, "What clients rely on in a frame"). */
 function envelopeOf(frame: ServerFrame | undefined): Envelope {
   assert.ok(frame && 'text' in frame, `a message frame, got ${JSON.stringify(frame)}`);
   assert.equal(frame.opcode, OPCODE.text);
@@ -316,7 +316,7 @@ describe('the hostile corpus (R2): the server answers every request with the env
     const failures = await runAll(cases, clients.length, (c, worker) => checkWs(server, clients[worker]!, c));
     for (const client of clients) {
       assert.ok(client.isOpen, 'a socket that got only readable (if hostile) messages stays open');
-      assert.deepEqual(client.violations, [], 'every frame keeps the CLIENTS.md rules');
+      assert.deepEqual(client.violations, [], 'every frame keeps the frame rules');
       await client.close();
     }
     report(t, 'WebSocket', cases);

@@ -241,7 +241,7 @@ export function ledgerContract(backend: BackendUnderTest): void {
     assert.ok((await accounts.listApiKeys('a')).every((k) => k.revokedAt !== null));
   });
 
-  // History, deletion, import and retention (issue 7).
+  // History, deletion, import and retention.
 
   const complete = (ledger: TaskLedger, orgId: string, taskUUID: string, status: 'success' | 'error', m: MediaRecord[] = []) =>
     ledger.completeTask({

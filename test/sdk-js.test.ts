@@ -1,4 +1,4 @@
-// End to end through the official @runware/sdk-js 1.3.2 (CLIENTS.md §7.1), unchanged but for its
+// End to end through the official @runware/sdk-js 1.3.2, unchanged but for its
 // `url`, against runtrail started as the README says. A TCP proxy in front of the server counts
 // connections, keeps the handshake requests, and cuts connections to simulate a dropped socket.
 

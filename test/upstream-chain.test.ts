@@ -1,4 +1,4 @@
-// Two runtrail servers chained (issue 8): A forwards to B's /v1 with a key of B. Tasks through
+// Two runtrail servers chained (docs/engines.md): A forwards to B's /v1 with a key of B. Tasks through
 // A are recorded in both (B under the upstream taskUUID A keeps for audit), the caller's view is
 // byte-exact in A, `runtrail:` models stay on A, task types A has no module for still go
 // upstream, failures B is told to produce (its built-in engine's [fail] switches, a wrong key,

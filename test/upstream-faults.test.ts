@@ -1,4 +1,4 @@
-// The upstream engine against a test-only upstream that misbehaves on purpose (issue 8): slow
+// The upstream engine against a test-only upstream that misbehaves on purpose (docs/engines.md): slow
 // answers, 429s, 500s, garbage, coded errors, async tasks polled with getResponse, the circuit
 // breaker, and routing rules. The prompt of each task tells the fake upstream what to do. The
 // upstream is a real HTTP server; runtrail runs in this process and gets its tasks through

@@ -1,5 +1,5 @@
 // Pure parts of the upstream engine: the upstream taskUUID, the forwarded text, reading replies,
-// the circuit breaker, and routing rules.
+// the circuit breaker, routing rules and the wildcard matching they share with prices.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +10,8 @@ import { BuiltinEngine } from '../src/engines/builtin/builtin-engine.js';
 import { isCanonicalUuid } from '../src/protocol/uuid.js';
 import { ProtocolError } from '../src/protocol/errors.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
+import { wildcardMatcher } from '../src/protocol/model-pattern.js';
+import { PriceTable } from '../src/tasks/price-table.js';
 
 const T = '0f5c6a1e-3f0e-4a59-9d0c-6d8d2b1f4e21';
 
@@ -78,6 +80,23 @@ test('routes: first match wins, `*` wildcards, model rules never match tasks wit
   const plain = new EngineRouter([new BuiltinEngine()]);
   assert.equal(plain.forModel('imageInference', 'runware:101@1')?.name, 'builtin', 'without routes the built-in engine takes any AIR');
   assert.equal(plain.forwarderFor('caption', null), undefined);
+});
+
+test('a model is routed and priced by the same wildcard rules, whatever its case (RUNWARE:101@1)', () => {
+  const up: ForwardingEngine = { name: 'upstream', models: () => [], forward: () => Promise.reject(new Error('unused')) };
+  const router = new EngineRouter([new BuiltinEngine()], [up], [{ model: 'runware:*', engine: 'upstream' }]);
+  const prices = new PriceTable([{ taskType: 'imageInference', model: 'runware:*', perItem: 0.004 }], [
+    { taskType: 'imageInference', model: '*', perItem: 0.0013 },
+  ]);
+  for (const model of ['runware:101@1', 'RUNWARE:101@1', 'Runware:101@1']) {
+    assert.equal(router.forwarderFor('imageInference', model)?.name, 'upstream', model);
+    assert.equal(prices.perItem('imageInference', model), 0.004, model);
+  }
+  assert.equal(router.forwarderFor('imageInference', 'civitai:1@1'), undefined);
+  assert.equal(prices.perItem('imageInference', 'civitai:1@1'), 0.0013, 'the next rule');
+  assert.equal(prices.perItem('caption', 'RUNWARE:101@1'), 0, 'no rule for the task type');
+  const exact = wildcardMatcher('a.b+c');
+  assert.ok(exact('A.B+C') && !exact('axb+c'), 'only `*` is special');
 });
 
 guardOpenHandles();

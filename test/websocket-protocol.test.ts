@@ -1,6 +1,6 @@
-// Raw-protocol WebSocket conformance (CLIENTS.md §7.2), with our own client code standing in for
-// the official clients that cannot be installed here. Every frame any test receives is checked
-// against the (!) rules of CLIENTS.md §1 (see frameViolations).
+// Raw-protocol WebSocket conformance, with our own client code standing in for the official
+// clients that cannot be installed here. Every frame any test receives is checked against the
+// frame rules of docs/protocol.md, "What clients rely on in a frame" (see frameViolations).
 
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +21,7 @@ const clients: RawClient[] = [];
 afterEach(async () => {
   const open = clients.splice(0);
   for (const c of open) await c.close();
-  for (const c of open) assert.deepEqual(c.violations, [], 'every frame keeps the CLIENTS.md rules');
+  for (const c of open) assert.deepEqual(c.violations, [], 'every frame keeps the frame rules');
 });
 
 async function connect(server: TestServer, path?: string): Promise<RawClient> {

@@ -2,6 +2,7 @@
 
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, type ConfigFlags } from '../config.js';
+import { SETTINGS, flagHelp, type Setting, type SettingName } from '../settings.js';
 import { createApiKey } from '../accounts/api-keys.js';
 import { migrateStorage, openStorage } from '../ledger/open-storage.js';
 import type { Storage } from '../ledger/types.js';
@@ -26,19 +27,9 @@ const say = (line: string): void => {
   process.stdout.write(line + '\n');
 };
 
-program
+const serve = program
   .command('serve')
   .description('start the server (REST and media on one port)')
-  .addOption(new Option('--port <port>', 'port to listen on (PORT, default 8080; 0 picks a free one)'))
-  .addOption(new Option('--host <host>', 'address to bind (HOST, default 127.0.0.1)'))
-  .addOption(new Option('--data-dir <dir>', 'where the database lives (RUNTRAIL_DATA_DIR, default ./data)'))
-  .addOption(new Option('--media-dir <dir>', 'where images live (RUNTRAIL_MEDIA_DIR, default <data dir>/media)'))
-  .addOption(new Option('--api-key <key>', 'a key organization "default" holds from start (RUNTRAIL_API_KEY)'))
-  .addOption(new Option('--max-body-bytes <n>', 'largest request body accepted (RUNTRAIL_MAX_BODY_BYTES)'))
-  .addOption(new Option('--public-url <url>', 'base of media URLs handed out (RUNTRAIL_PUBLIC_URL)'))
-  .addOption(new Option('--log-level <level>', 'pino log level (RUNTRAIL_LOG_LEVEL, default info)'))
-  .addOption(new Option('--database-url <url>', 'postgres:// URL; switches storage to PostgreSQL (DATABASE_URL)'))
-  .addOption(new Option('--workers <n>', 'queued (async) tasks run at once (RUNTRAIL_WORKERS, default 4)'))
   .action(async (flags: ConfigFlags) => {
     const config = loadConfig(process.env, flags);
     const { createLogger, startServer } = await import('../server.js');
@@ -62,19 +53,24 @@ program
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   });
+// The serve flags, each setting the environment variable of the same setting (src/settings.ts).
+for (const name of Object.keys(SETTINGS) as SettingName[]) {
+  const setting: Setting = SETTINGS[name];
+  if (setting.flag !== undefined) serve.addOption(new Option(setting.flag, flagHelp(name)));
+}
 
 program
   .command('migrate')
   .description('bring the database schema up to date (SQLite in the data folder, or DATABASE_URL)')
-  .addOption(new Option('--data-dir <dir>', 'the data folder (RUNTRAIL_DATA_DIR, default ./data)'))
-  .addOption(new Option('--database-url <url>', 'postgres:// URL (DATABASE_URL)'))
+  .addOption(new Option('--data-dir <dir>', flagHelp('RUNTRAIL_DATA_DIR')))
+  .addOption(new Option('--database-url <url>', flagHelp('DATABASE_URL')))
   .action(async (opts: { dataDir?: string; databaseUrl?: string }) => {
     const { backend, applied } = await migrateStorage(loadConfig(process.env, opts));
     say(applied.length === 0 ? `${backend}: schema already up to date` : `${backend}: applied migrations ${applied.join(', ')}`);
   });
 
 const keys = program.command('keys').description('manage organizations and API keys');
-const dataDirOption = () => new Option('--data-dir <dir>', 'the data folder (RUNTRAIL_DATA_DIR, default ./data)');
+const dataDirOption = () => new Option('--data-dir <dir>', flagHelp('RUNTRAIL_DATA_DIR'));
 
 keys
   .command('create')

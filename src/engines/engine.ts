@@ -5,6 +5,7 @@
 // (ForwardingEngine below).
 
 import { ProtocolError } from '../protocol/errors.js';
+import { wildcardMatcher, type PatternTest } from '../protocol/model-pattern.js';
 import type { OperationInput, OperationName, OperationOutput } from './builtin/operation.js';
 import type { CpuPoolStats, RunOptions } from './builtin/cpu-pool.js';
 
@@ -116,8 +117,8 @@ export interface ResolvedModel {
  * (taskType, model) as the caller named it, or none.
  */
 export class EngineRouter {
-  private readonly routes: { taskType: RegExp | undefined; model: RegExp | undefined; engine: string; rule: EngineRoute }[];
-  private readonly map: { taskType: RegExp | undefined; model: RegExp; anyModel: boolean; runs: string | null }[];
+  private readonly routes: { taskType: PatternTest | undefined; model: PatternTest | undefined; engine: string; rule: EngineRoute }[];
+  private readonly map: { taskType: PatternTest | undefined; model: PatternTest; anyModel: boolean; runs: string | null }[];
   private readonly ownAirs: ReadonlySet<string>;
 
   constructor(
@@ -127,10 +128,10 @@ export class EngineRouter {
     /** RUNTRAIL_MODEL_MAP: these rules come before the engines' own. */
     modelMap: readonly ModelMapping[] = [],
   ) {
-    this.routes = routes.map((r) => ({ taskType: r.taskType ? glob(r.taskType) : undefined, model: r.model ? glob(r.model) : undefined, engine: r.engine, rule: r }));
+    this.routes = routes.map((r) => ({ taskType: r.taskType ? wildcardMatcher(r.taskType) : undefined, model: r.model ? wildcardMatcher(r.model) : undefined, engine: r.engine, rule: r }));
     this.map = [...modelMap, ...engines.flatMap((e) => e.mappings())].map((m) => ({
-      taskType: m.taskType ? glob(m.taskType) : undefined,
-      model: glob(m.model),
+      taskType: m.taskType ? wildcardMatcher(m.taskType) : undefined,
+      model: wildcardMatcher(m.model),
       anyModel: m.model === '*',
       runs: m.runs,
     }));
@@ -139,7 +140,7 @@ export class EngineRouter {
 
   /** The engine name the routes give (taskType, model); undefined when no rule matches or no routes are set. */
   private routed(taskType: string, model: string | null): string | undefined {
-    const r = this.routes.find((r) => (!r.taskType || r.taskType.test(taskType)) && (!r.model || (model !== null && r.model.test(model))));
+    const r = this.routes.find((r) => (!r.taskType || r.taskType(taskType)) && (!r.model || (model !== null && r.model(model))));
     return r?.engine;
   }
 
@@ -150,7 +151,7 @@ export class EngineRouter {
    */
   localModel(taskType: string, model: string | null): string | null {
     if (model !== null && this.ownAirs.has(model.toLowerCase())) return model;
-    const rule = this.map.find((m) => (!m.taskType || m.taskType.test(taskType)) && (model === null ? m.anyModel : m.model.test(model)));
+    const rule = this.map.find((m) => (!m.taskType || m.taskType(taskType)) && (model === null ? m.anyModel : m.model(model)));
     return rule?.runs ?? null;
   }
 
@@ -179,7 +180,10 @@ export class EngineRouter {
     const offered = this.models().filter((m) => m.taskTypes.includes(taskType)).map((m) => m.air);
     throw new ProtocolError(
       'unsupportedModel',
-      `No engine on this server serves model '${String(model).slice(0, 200)}' for ${taskType}.${offered.length > 0 ? ` Models here: ${offered.join(', ')} (see modelSearch).` : ''}`,
+      {
+        what: `model '${String(model).slice(0, 200)}' for ${taskType}`,
+        hint: offered.length > 0 ? `Models here: ${offered.join(', ')} (see modelSearch).` : undefined,
+      },
       { parameter: 'model', type: 'string' },
     );
   }
@@ -222,6 +226,3 @@ export class EngineRouter {
   }
 }
 
-function glob(pattern: string): RegExp {
-  return new RegExp(`^${pattern.split('*').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i');
-}

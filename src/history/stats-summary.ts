@@ -25,7 +25,7 @@ export function statsRange(input: { preset?: string | undefined; from?: number |
     const preset = input.preset ?? '24h';
     const span = RANGE_PRESETS[preset];
     if (span === undefined) {
-      throw new ProtocolError('invalidRange', `Invalid value for 'range'. It must be one of ${Object.keys(RANGE_PRESETS).join(', ')}.`, {
+      throw new ProtocolError('invalidRange', { parameter: 'range', reason: `It must be one of ${Object.keys(RANGE_PRESETS).join(', ')}.` }, {
         parameter: 'range',
         type: 'string',
         allowedValues: Object.keys(RANGE_PRESETS),
@@ -35,7 +35,11 @@ export function statsRange(input: { preset?: string | undefined; from?: number |
     from = now - span;
   }
   if (!(until > from) || until - from > MAX_RANGE_MS) {
-    throw new ProtocolError('invalidRange', "Invalid range: 'since' must be before 'until', at most 400 days apart.", { parameter: 'since', type: 'string' });
+    throw new ProtocolError(
+      'invalidRange',
+      { parameter: 'since', reason: "'since' must be before 'until', at most 400 days apart." },
+      { parameter: 'since', type: 'string' },
+    );
   }
   const bucketMs = BUCKETS_MS.find((b) => (until - from) / b <= MAX_BUCKETS) ?? DAY_MS;
   // A range starts where its first bucket starts, so every bucket is whole (and the stores may

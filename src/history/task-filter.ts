@@ -2,7 +2,7 @@
 // into a TaskFilter, and cursors into opaque strings and back. Bad input raises the protocol's
 // invalid<Param> errors, so the HTTP edge answers with the usual envelope.
 
-import { ProtocolError } from '../protocol/errors.js';
+import { ProtocolError, invalidCode } from '../protocol/errors.js';
 import { hasWord } from '../ledger/text-search.js';
 import type { TaskCursor, TaskFilter, TaskStatus } from '../ledger/types.js';
 
@@ -26,7 +26,7 @@ export function parseTaskFilter(input: FilterInput): TaskFilter {
   if (taskType !== undefined) filter.taskType = taskType;
   if (input.status !== undefined && input.status !== '') {
     if (!(TASK_STATUSES as readonly string[]).includes(input.status)) {
-      throw new ProtocolError('invalidStatus', `Invalid value for 'status'. It must be one of ${TASK_STATUSES.join(', ')}.`, {
+      throw new ProtocolError('invalidStatus', { parameter: 'status', reason: `It must be one of ${TASK_STATUSES.join(', ')}.` }, {
         parameter: 'status',
         type: 'string',
         allowedValues: TASK_STATUSES,
@@ -42,7 +42,10 @@ export function parseTaskFilter(input: FilterInput): TaskFilter {
   if (until !== undefined) filter.createdBefore = until;
   const text = short(input.text, 'text', 256);
   if (text !== undefined && !hasWord(text)) {
-    throw new ProtocolError('invalidText', "Invalid value for 'text'. It must hold at least one letter or digit: the search finds words and what follows them.", {
+    throw new ProtocolError(
+      'invalidText',
+      { parameter: 'text', reason: 'It must hold at least one letter or digit: the search finds words and what follows them.' },
+      {
       parameter: 'text',
       type: 'string',
     });
@@ -72,8 +75,11 @@ export function parseTime(raw: string | undefined, parameter: string, now = Date
   else ms = NaN;
   if (!Number.isFinite(ms)) {
     throw new ProtocolError(
-      `invalid${parameter[0]!.toUpperCase()}${parameter.slice(1)}`,
-      `Invalid value for '${parameter}'. Give an ISO 8601 date or date-time, milliseconds since the epoch, or a duration such as 7d or 12h.`,
+      invalidCode(parameter),
+      {
+        parameter,
+        reason: 'Give an ISO 8601 date or date-time, milliseconds since the epoch, or a duration such as 7d or 12h.',
+      },
       { parameter, type: 'string' },
     );
   }
@@ -94,7 +100,7 @@ export function decodeCursor(raw: string | undefined): TaskCursor | null {
   } catch {
     /* falls through to the error */
   }
-  throw new ProtocolError('invalidCursor', "Invalid value for 'cursor'. Pass the nextCursor of a previous page unchanged.", {
+  throw new ProtocolError('invalidCursor', { parameter: 'cursor', reason: 'Pass the nextCursor of a previous page unchanged.' }, {
     parameter: 'cursor',
     type: 'string',
   });
@@ -104,7 +110,7 @@ export function parseLimit(raw: string | undefined, fallback: number, max: numbe
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || n < 1 || n > max) {
-    throw new ProtocolError('invalidLimit', `Invalid value for 'limit'. It must be a whole number from 1 to ${max}.`, {
+    throw new ProtocolError('invalidLimit', { parameter: 'limit', reason: `It must be a whole number from 1 to ${max}.` }, {
       parameter: 'limit',
       type: 'integer',
       min: 1,
@@ -117,7 +123,7 @@ export function parseLimit(raw: string | undefined, fallback: number, max: numbe
 function short(raw: string | undefined, parameter: string, max: number): string | undefined {
   if (raw === undefined || raw === '') return undefined;
   if (raw.length > max) {
-    throw new ProtocolError(`invalid${parameter[0]!.toUpperCase()}${parameter.slice(1)}`, `Invalid value for '${parameter}'. It must be at most ${max} characters.`, {
+    throw new ProtocolError(invalidCode(parameter), { parameter, reason: `It must be at most ${max} characters.` }, {
       parameter,
       type: 'string',
       max,

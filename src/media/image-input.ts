@@ -4,7 +4,7 @@
 
 import sharp from 'sharp';
 import { timingSafeEqual } from 'node:crypto';
-import { ProtocolError, upperFirst } from '../protocol/errors.js';
+import { ProtocolError, invalidCode } from '../protocol/errors.js';
 import { looksLikeUuid } from '../protocol/uuid.js';
 import type { TaskLedger } from '../ledger/types.js';
 import type { MediaStore } from './media-store.js';
@@ -53,7 +53,7 @@ export class ImageInputResolver {
 
   async resolve(orgId: string, parameter: string, value: string): Promise<DecodedImage> {
     const fail = (why: string) =>
-      new ProtocolError(`invalid${upperFirst(parameter.split('.').pop() ?? parameter)}`, `Invalid value for '${parameter}' parameter. ${why}`, {
+      new ProtocolError(invalidCode(parameter.split('.').pop() ?? parameter), { parameter, reason: why }, {
         parameter,
         type: 'string',
       });
@@ -107,7 +107,7 @@ export class ImageInputResolver {
       if (declared > this.maxBytes) throw new Error(`it is larger than ${this.maxBytes} bytes`);
       return await readAtMost(res, this.maxBytes);
     } catch (err) {
-      throw new ProtocolError('downloadFailed', `Could not download the image given in '${parameter}': ${(err as Error).message}.`, {
+      throw new ProtocolError('downloadFailed', { parameter, reason: (err as Error).message }, {
         parameter,
         type: 'string',
       });

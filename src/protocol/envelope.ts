@@ -28,7 +28,7 @@ export function serializeItem(item: object): string {
 }
 
 /**
- * The envelope of one task as recorded in the ledger (DESIGN decision 3): `{"data":[…]}`,
+ * The envelope of one task as recorded in the ledger (docs/protocol.md, "What is recorded"): `{"data":[…]}`,
  * `{"errors":[…]}` or both, never an empty array.
  */
 export function taskEnvelope(outcome: SerializedOutcome): string {

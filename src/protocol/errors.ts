@@ -1,45 +1,160 @@
-// The one list of protocol error codes runtrail emits, with their HTTP status, and the error
-// type that carries them. Validation codes built from a parameter name (`invalidWidth`,
-// `missingPositivePrompt`) follow the `invalid<Param>` / `missing<Param>` patterns and are 400.
+// The one list of protocol error codes runtrail emits, with their HTTP status and the wording of
+// their messages, and the error type that carries them. Validation codes built from a parameter
+// name (`invalidWidth`, `missingPositivePrompt`) follow the `invalid<Param>` / `missing<Param>`
+// families and are 400.
 
 export const DOCUMENTATION_URL = 'https://runware.ai/docs';
 
-/** Fixed codes: code -> HTTP status. docs/protocol.md lists the same set (a test checks both ways). */
-export const ERROR_STATUS = {
-  invalidJSON: 400,
-  invalidPayload: 400,
-  payloadTooLarge: 413,
-  payloadTooDeep: 400,
-  tooManyTasks: 400,
-  requestTimeout: 408,
-  headersTooLarge: 431,
-  missingApiKey: 401,
-  invalidApiKey: 401,
-  missingTaskType: 400,
-  unsupportedTaskType: 400,
-  missingTaskUUID: 400,
-  invalidTaskUUID: 400,
-  conflictTaskUUID: 400,
-  taskNotFound: 404,
-  unsupportedParameter: 400,
-  unsupportedModel: 400,
-  downloadFailed: 400,
-  notFound: 404,
-  methodNotAllowed: 405,
-  internalServerError: 500,
-  serviceUnavailable: 503,
-  engineUnavailable: 503,
-  queueCapacityExceeded: 429,
-  syncTimeout: 504,
-  taskInterrupted: 500,
-  timeoutProvider: 504,
-  providerRateLimitExceeded: 429,
-  providerError: 502,
-  providerUnavailable: 503,
-  unrecognizedResponse: 502,
+/**
+ * The catalogue: every fixed code with its HTTP status and the template of its message.
+ * `{name}` is a required parameter; `{name?}` an optional one, written with a leading space when
+ * given (for a sentence that only some call sites add). A template too long for one line is a list
+ * of parts, read joined. docs/protocol.md lists the same codes, statuses and templates (a test
+ * checks both ways). Adding a code is one line here and one row there.
+ */
+export const ERRORS = {
+  invalidJSON: { status: 400, message: 'The request body is not valid JSON: {reason}.' },
+  invalidPayload: { status: 400, message: 'The request is not valid: {reason}.' },
+  payloadTooLarge: { status: 413, message: 'The {what} is larger than {max} bytes.' },
+  payloadTooDeep: { status: 400, message: 'The request nests arrays or objects deeper than {max} levels.' },
+  tooManyTasks: { status: 400, message: 'A {what} may hold at most {max} tasks.' },
+  requestTimeout: { status: 408, message: 'The request did not arrive completely within {ms} ms.' },
+  headersTooLarge: { status: 431, message: 'The request headers are larger than this server accepts ({limit}).' },
+  missingApiKey: { status: 401, message: 'No API key was given: {how}.' },
+  invalidApiKey: { status: 401, message: 'Invalid API key: {reason}.' },
+  missingTaskType: { status: 400, message: "Missing required parameter 'taskType'." },
+  unsupportedTaskType: {
+    status: 400,
+    message: "Task type '{taskType}' is not supported by this server. Supported task types: {supported}.",
+  },
+  missingTaskUUID: { status: 400, message: "Missing required parameter 'taskUUID'." },
+  invalidTaskUUID: { status: 400, message: "Invalid value for 'taskUUID' parameter. {reason}" },
+  conflictTaskUUID: { status: 400, message: 'This taskUUID {conflict}.' },
+  taskNotFound: {
+    status: 404,
+    message: [
+      "No task was found for this 'taskUUID'. It may never have been run, may no longer be retained, or may belong ",
+      'to another organization.',
+    ],
+  },
+  unsupportedParameter: { status: 400, message: '{feature} is not supported by this server.{hint?}' },
+  unsupportedModel: { status: 400, message: 'No engine on this server runs {what}.{hint?}' },
+  unsupportedPreProcessorType: {
+    status: 400,
+    message: "The preprocessor '{preprocessor}' needs a model this server does not have.{hint?}",
+  },
+  downloadFailed: { status: 400, message: "Could not download the image given in '{parameter}': {reason}." },
+  notFound: { status: 404, message: 'Nothing is served at {target}.{hint?}' },
+  methodNotAllowed: { status: 405, message: 'This method is not allowed here. {allowed}' },
+  internalServerError: { status: 500, message: '{what} failed because of an internal error on the server.' },
+  serviceUnavailable: { status: 503, message: 'The server cannot serve this now: {reason}.' },
+  engineUnavailable: { status: 503, message: "The {engine} engine cannot run '{operation}' now: {reason}" },
+  queueCapacityExceeded: {
+    status: 429,
+    message: "The engine's queue is full ({pending} operations running or waiting). Try again shortly.",
+  },
+  syncTimeout: {
+    status: 504,
+    message: [
+      "The task did not finish within this server's {seconds} s limit for synchronous tasks. It keeps running: ",
+      'ask for its result with getResponse (or getTaskDetails) and this taskUUID, or send long tasks with ',
+      'deliveryMethod "async".',
+    ],
+  },
+  taskInterrupted: { status: 500, message: 'The server stopped {when}. {outcome}' },
+  timeoutProvider: { status: 504, message: 'The upstream provider timed out: {reason}.{said?}' },
+  providerRateLimitExceeded: {
+    status: 429,
+    message: 'The upstream provider is over its capacity (HTTP 429); try again later.{said?}',
+  },
+  providerError: { status: 502, message: 'The upstream provider failed: {reason}.{said?}' },
+  providerUnavailable: { status: 503, message: 'The upstream provider is unavailable: {reason}.' },
+  unrecognizedResponse: { status: 502, message: "The upstream provider's reply {what}, so its results could not be read." },
+} as const satisfies Record<string, { status: number; message: Template }>;
+
+/**
+ * The parameter families: a code built from the parameter's name (`invalidWidth`,
+ * `missingPositivePrompt`, `invalidReferenceImagesCount`), always 400. A fixed code of the same
+ * shape (`invalidApiKey`) takes its own entry above.
+ */
+export const PARAMETER_ERRORS = {
+  invalid: { status: 400, message: "Invalid value for '{parameter}' parameter. {reason}" },
+  missing: { status: 400, message: "Missing required parameter '{parameter}'.{hint?}" },
 } as const;
 
-export type FixedErrorCode = keyof typeof ERROR_STATUS;
+export type FixedErrorCode = keyof typeof ERRORS;
+export type InvalidParameterCode = `invalid${string}`;
+export type MissingParameterCode = `missing${string}`;
+/** Every code runtrail raises: a fixed one, or one of a parameter family (a typo fails to compile). */
+export type ErrorCode = FixedErrorCode | InvalidParameterCode | MissingParameterCode;
+
+/** A message template, or the parts of a long one. */
+type Template = string | readonly string[];
+type Joined<T> = T extends string
+  ? T
+  : T extends readonly [infer Head extends string, ...infer Rest]
+    ? `${Head}${Joined<Rest>}`
+    : '';
+
+/** The message template of a code. */
+export type TemplateOf<C extends ErrorCode> = C extends FixedErrorCode
+  ? Joined<(typeof ERRORS)[C]['message']>
+  : C extends InvalidParameterCode
+    ? (typeof PARAMETER_ERRORS)['invalid']['message']
+    : (typeof PARAMETER_ERRORS)['missing']['message'];
+
+type Placeholders<S extends string> = S extends `${string}{${infer P}}${infer Rest}` ? P | Placeholders<Rest> : never;
+type RequiredName<P> = P extends `${string}?` ? never : P;
+type OptionalName<P> = P extends `${infer N}?` ? N : never;
+type Value = string | number;
+/** The parameters a template asks for: its `{name}`s required, its `{name?}`s optional. */
+export type MessageParams<S extends string> = { [K in RequiredName<Placeholders<S>>]: Value } & {
+  [K in OptionalName<Placeholders<S>>]?: Value | undefined;
+};
+
+type Details = Omit<ErrorObject, 'code' | 'message'>;
+/** What follows the code: its parameters (optional when the template has no required one) and the error's fields. */
+export type ErrorArgs<C extends ErrorCode> = [RequiredName<Placeholders<TemplateOf<C>>>] extends [never]
+  ? [params?: MessageParams<TemplateOf<C>>, details?: Details]
+  : [params: MessageParams<TemplateOf<C>>, details?: Details];
+
+/** `invalid<Name>` for a parameter's name (its last path segment). */
+export function invalidCode(name: string): InvalidParameterCode {
+  return `invalid${upperFirst(name)}` as InvalidParameterCode;
+}
+
+/** `missing<Name>` for a parameter's name. */
+export function missingCode(name: string): MissingParameterCode {
+  return `missing${upperFirst(name)}` as MissingParameterCode;
+}
+
+function isFixed(code: string): code is FixedErrorCode {
+  return Object.hasOwn(ERRORS, code);
+}
+
+/** The template a code's message is written from. */
+export function templateOf(code: ErrorCode): string {
+  if (isFixed(code)) return joined(ERRORS[code].message);
+  return code.startsWith('invalid') ? PARAMETER_ERRORS.invalid.message : PARAMETER_ERRORS.missing.message;
+}
+
+function joined(template: Template): string {
+  return typeof template === 'string' ? template : template.join('');
+}
+
+/** The catalogue's entry for a fixed code, its template joined (for the docs test and tools). */
+export function catalogueEntry(code: FixedErrorCode): { status: number; message: string } {
+  return { status: ERRORS[code].status, message: joined(ERRORS[code].message) };
+}
+
+/** Writes a template with its parameters (a parameter's value is never read as a template). */
+export function renderMessage(template: string, params: Readonly<Record<string, Value | undefined>>): string {
+  return template.replace(/\{(\w+)(\??)\}/g, (_whole, name: string, optional: string) => {
+    const value = params[name];
+    if (value === undefined) return optional ? '' : `{${name}}`;
+    return optional ? ` ${String(value)}` : String(value);
+  });
+}
 
 /** The JSON error object of the protocol, in the key order runtrail writes it. */
 export interface ErrorObject {
@@ -56,24 +171,38 @@ export interface ErrorObject {
   taskUUID?: string;
 }
 
+/** The HTTP status of any code, including codes relayed from elsewhere (an upstream's). */
 export function statusForCode(code: string): number {
-  const fixed = (ERROR_STATUS as Record<string, number>)[code];
-  if (fixed !== undefined) return fixed;
+  if (isFixed(code)) return ERRORS[code].status;
   if (/^(invalid|missing|unsupported)[A-Z]/.test(code)) return 400;
   return 500;
 }
 
-/** A protocol error raised anywhere below the transports; turned into an ErrorObject at the edge. */
-export class ProtocolError extends Error {
+/**
+ * A protocol error raised anywhere below the transports; turned into an ErrorObject at the edge.
+ * Its message comes from the catalogue: `new ProtocolError('tooManyTasks', { what: 'request', max: 100 })`.
+ */
+export class ProtocolError<C extends ErrorCode = ErrorCode> extends Error {
   readonly status: number;
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly details: Omit<ErrorObject, 'code' | 'message'> = {},
-  ) {
-    super(message);
+  readonly code: C;
+  readonly details: Details;
+  constructor(code: C, ...[params, details]: ErrorArgs<C>) {
+    super(renderMessage(templateOf(code), (params ?? {}) as Record<string, Value | undefined>));
     this.name = 'ProtocolError';
+    this.code = code;
+    this.details = details ?? {};
     this.status = statusForCode(code);
+  }
+
+  /**
+   * An error whose message was written elsewhere, passed on unchanged: a built-in engine
+   * operation's refusal (its OperationError, relayed from the worker thread; operations know no
+   * protocol wording), or a catalogue message whose parameter name is being corrected.
+   */
+  static relayed(code: ErrorCode, message: string, details: Details = {}): ProtocolError {
+    const problem = new ProtocolError(code, ...([undefined, details] as unknown as ErrorArgs<ErrorCode>));
+    problem.message = message;
+    return problem;
   }
 
   toObject(context: { taskType?: string; taskUUID?: string } = {}): ErrorObject {
@@ -83,10 +212,10 @@ export class ProtocolError extends Error {
 
 /**
  * The caller's serviceUnavailable for storage that failed under a write (ledger or media): what
- * the caller reads is `message`; the underlying error stays attached as `cause`, for the log only.
+ * the caller reads is `reason`; the underlying error stays attached as `cause`, for the log only.
  */
-export function storageUnavailable(message: string, cause: unknown): ProtocolError {
-  const problem = new ProtocolError('serviceUnavailable', message);
+export function storageUnavailable(reason: string, cause: unknown): ProtocolError {
+  const problem = new ProtocolError('serviceUnavailable', { reason });
   (problem as Error & { cause?: unknown }).cause = cause;
   return problem;
 }

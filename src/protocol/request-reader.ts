@@ -26,7 +26,7 @@ export function decodeBody(body: Uint8Array): string {
   try {
     return utf8.decode(body);
   } catch {
-    throw new ProtocolError('invalidJSON', 'The request body is not valid UTF-8 text.');
+    throw new ProtocolError('invalidJSON', { reason: 'it is not UTF-8 text' });
   }
 }
 
@@ -67,10 +67,7 @@ export function readTaskArray(text: string, limits: ReaderLimits): RequestElemen
       if (depth > maxDepth) {
         maxDepth = depth;
         if (maxDepth > limits.maxDepth) {
-          throw new ProtocolError(
-            'payloadTooDeep',
-            `The request nests arrays or objects deeper than ${limits.maxDepth} levels.`,
-          );
+          throw new ProtocolError('payloadTooDeep', { max: limits.maxDepth });
         }
       }
       if (depth === 1) cuts.push(i + 1);
@@ -80,7 +77,7 @@ export function readTaskArray(text: string, limits: ReaderLimits): RequestElemen
     } else if (c === COMMA && depth === 1) {
       cuts.push(i, i + 1);
       if (cuts.length / 2 > limits.maxTasks) {
-        throw new ProtocolError('tooManyTasks', `A request may hold at most ${limits.maxTasks} tasks.`);
+        throw new ProtocolError('tooManyTasks', { what: 'request', max: limits.maxTasks });
       }
     }
   }
@@ -90,20 +87,20 @@ export function readTaskArray(text: string, limits: ReaderLimits): RequestElemen
     parsed = JSON.parse(text);
   } catch (err) {
     const detail = err instanceof Error ? err.message : 'syntax error';
-    throw new ProtocolError('invalidJSON', `The request body is not valid JSON: ${detail}.`);
+    throw new ProtocolError('invalidJSON', { reason: detail });
   }
   if (!Array.isArray(parsed) || text.charCodeAt(firstNonSpace) !== OPEN_BRACKET) {
-    throw new ProtocolError('invalidPayload', 'The request body must be a JSON array of task objects.');
+    throw new ProtocolError('invalidPayload', { reason: 'the body must be a JSON array of task objects' });
   }
   if (parsed.length === 0) {
-    throw new ProtocolError('invalidPayload', 'The request array is empty: send at least one task object.');
+    throw new ProtocolError('invalidPayload', { reason: 'the array is empty; send at least one task object' });
   }
   if (parsed.length > limits.maxTasks) {
-    throw new ProtocolError('tooManyTasks', `A request may hold at most ${limits.maxTasks} tasks.`);
+    throw new ProtocolError('tooManyTasks', { what: 'request', max: limits.maxTasks });
   }
   if (cuts.length !== parsed.length * 2) {
     // Cannot happen for text JSON.parse accepted; guard against a scanner defect all the same.
-    throw new ProtocolError('invalidJSON', 'The request body could not be split into task objects.');
+    throw new ProtocolError('invalidJSON', { reason: 'it could not be split into task objects' });
   }
   const out = new Array<RequestElement>(parsed.length);
   for (let k = 0; k < parsed.length; k++) {

@@ -101,13 +101,13 @@ export const caption: RecordedTaskModule<Params> = {
 
 async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const { params: p, services, org } = call;
-  if (p.model === undefined) throw new ProtocolError('missingModel', `Missing required parameter 'model'. ${NO_TEXT}`, { parameter: 'model', type: 'string' });
+  if (p.model === undefined) throw new ProtocolError('missingModel', { parameter: 'model', hint: NO_TEXT }, { parameter: 'model', type: 'string' });
   let resolved;
   try {
     resolved = services.engines.require(TASK_TYPE, p.model);
   } catch (err) {
     if (err instanceof ProtocolError && err.code === 'unsupportedModel') {
-      throw new ProtocolError('unsupportedModel', `Model '${p.model.slice(0, 200)}' does not run on this server. ${NO_TEXT}`, { parameter: 'model', type: 'string' });
+      throw new ProtocolError('unsupportedModel', { what: `model '${p.model.slice(0, 200)}'`, hint: NO_TEXT }, { parameter: 'model', type: 'string' });
     }
     throw err;
   }

@@ -70,13 +70,21 @@ export const controlNetPreprocess: RecordedTaskModule<Params> = {
     const p = validateParams(value);
     inputImageOf(p);
     if (modelOf(p) === null) {
-      throw new ProtocolError('missingModel', "Missing required parameter 'model' (or the legacy 'preProcessorType').", { parameter: 'model', type: 'string' });
+      throw new ProtocolError(
+        'missingModel',
+        { parameter: 'model', hint: "The legacy 'preProcessorType' is accepted instead." },
+        { parameter: 'model', type: 'string' },
+      );
     }
     const low = p.settings?.lowThresholdCanny ?? p.lowThresholdCanny;
     const high = p.settings?.highThresholdCanny ?? p.highThresholdCanny;
     if ((low ?? 100) > (high ?? 200)) {
       const parameter = p.settings?.lowThresholdCanny !== undefined ? 'settings.lowThresholdCanny' : 'lowThresholdCanny';
-      throw new ProtocolError('invalidLowThresholdCanny', `Invalid value for '${parameter}' parameter. The low threshold (${low ?? 100}) must not exceed the high threshold (${high ?? 200}).`, { parameter, type: 'integer', min: 0, max: high ?? 200 });
+      throw new ProtocolError(
+        'invalidLowThresholdCanny',
+        { parameter, reason: `The low threshold (${low ?? 100}) must not exceed the high threshold (${high ?? 200}).` },
+        { parameter, type: 'integer', min: 0, max: high ?? 200 },
+      );
     }
     return p;
   },
@@ -95,12 +103,18 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
   } catch (err) {
     if (!(err instanceof ProtocolError) || err.code !== 'unsupportedModel') throw err;
     throw byLegacyName
-      ? new ProtocolError('unsupportedPreProcessorType', `The preprocessor '${p.preProcessorType}' needs a model this server does not have. ${HERE}`, { parameter: 'preProcessorType', type: 'string', allowedValues: PREPROCESSORS })
-      : new ProtocolError('unsupportedModel', `No preprocessor on this server serves model '${named.slice(0, 200)}'. ${HERE}`, { parameter: 'model', type: 'string' });
+      ? new ProtocolError(
+          'unsupportedPreProcessorType',
+          { preprocessor: String(p.preProcessorType), hint: HERE },
+          { parameter: 'preProcessorType', type: 'string', allowedValues: PREPROCESSORS },
+        )
+      : new ProtocolError('unsupportedModel', { what: `model '${named.slice(0, 200)}' as a preprocessor`, hint: HERE }, { parameter: 'model', type: 'string' });
   }
   const { engine, model } = resolved;
   const preprocessor = preprocessorOf(model.air);
-  if (!preprocessor) throw new ProtocolError('unsupportedModel', `Model '${named.slice(0, 200)}' is not a preprocessor on this server. ${HERE}`, { parameter: 'model', type: 'string' });
+  if (!preprocessor) {
+    throw new ProtocolError('unsupportedModel', { what: `model '${named.slice(0, 200)}' as a preprocessor`, hint: HERE }, { parameter: 'model', type: 'string' });
+  }
   const { parameter, source } = inputImageOf(p);
   const input = await services.imageInputs.resolve(org.id, parameter, source);
   const format = normalizeFormat(p.outputFormat);

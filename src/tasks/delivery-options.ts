@@ -23,7 +23,7 @@ const MAX_URL_LENGTH = 2048;
 export function splitDeliveryOptions(task: Record<string, unknown>): { options: DeliveryOptions; params: Record<string, unknown> } {
   const { deliveryMethod, webhookURL, uploadEndpoint, ...params } = task;
   if (deliveryMethod !== undefined && !DELIVERY_METHODS.includes(deliveryMethod as DeliveryOptions['method'])) {
-    throw new ProtocolError('invalidDeliveryMethod', `Invalid value for 'deliveryMethod' parameter. Allowed values: "sync", "async".`, {
+    throw new ProtocolError('invalidDeliveryMethod', { parameter: 'deliveryMethod', reason: 'Allowed values: "sync", "async".' }, {
       parameter: 'deliveryMethod',
       type: 'string',
       allowedValues: DELIVERY_METHODS,
@@ -62,7 +62,7 @@ export async function checkDeliveryTargets(options: DeliveryOptions, guard: Outb
 
 function invalidUrl(name: (typeof URL_PARAMETERS)[number], why: string): ProtocolError {
   const code = name === 'webhookURL' ? 'invalidWebhookURL' : 'invalidUploadEndpoint';
-  return new ProtocolError(code, `Invalid value for '${name}' parameter. ${why}`, { parameter: name, type: 'string' });
+  return new ProtocolError(code, { parameter: name, reason: why }, { parameter: name, type: 'string' });
 }
 
 /** The outbound deliveries one result causes: a webhook POST of its text, an upload of each file. */

@@ -8,7 +8,7 @@
 import { ProtocolError } from '../protocol/errors.js';
 import { outcomeFromEnvelope, taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import type { RequestElement } from '../protocol/request-reader.js';
-import { isCanonicalUuid } from '../protocol/uuid.js';
+import { UUID_SHAPE, isCanonicalUuid } from '../protocol/uuid.js';
 import type { NewTask, Organization, StoredTask } from '../ledger/types.js';
 import { OutboundPolicy } from '../media/outbound-policy.js';
 import { OutboundTargetGuard } from '../webhooks/outbound-target.js';
@@ -83,7 +83,7 @@ export class TaskDispatcher {
     for (const element of elements) {
       const v = element.value;
       if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-        throw new ProtocolError('invalidPayload', 'Every element of the request array must be a task object.');
+        throw new ProtocolError('invalidPayload', { reason: 'every element of the request array must be a task object' });
       }
       const { taskUUID, taskType } = v as Record<string, unknown>;
       // Objects sharing a taskUUID form one task whatever else is wrong with them, so an invalid
@@ -160,10 +160,14 @@ export class TaskDispatcher {
       // Only the first element may authenticate; anywhere else it is refused and, since it holds
       // a credential, never recorded.
       return failed(
-        new ProtocolError('invalidAuthentication', 'An authentication object is only accepted as the first element of the request.', {
-          parameter: 'taskType',
-          type: 'string',
-        }),
+        new ProtocolError(
+          'invalidAuthentication',
+          { parameter: 'taskType', reason: 'An authentication object is only accepted as the first element of the request.' },
+          {
+            parameter: 'taskType',
+            type: 'string',
+          },
+        ),
         echo,
       );
     }
@@ -175,7 +179,10 @@ export class TaskDispatcher {
       return failed(
         new ProtocolError(
           'unsupportedParameter',
-          `A task may not carry an API key ('${credential}'): send it in the Authorization header or in an authentication object first in the array. This task was not run or recorded.`,
+          {
+            feature: `An API key inside a task ('${credential}')`,
+            hint: 'Send it in the Authorization header or in an authentication object first in the array. This task was not run or recorded.',
+          },
           { parameter: credential, type: 'string' },
         ),
         echo,
@@ -186,9 +193,9 @@ export class TaskDispatcher {
     const module = echo.taskType !== undefined ? routeTaskModule(echo.taskType, first['model'], this.services.engines) : undefined;
     const uuidProblem =
       rawUuid === undefined
-        ? new ProtocolError('missingTaskUUID', "Missing required parameter 'taskUUID'.", { parameter: 'taskUUID', type: 'string' })
+        ? new ProtocolError('missingTaskUUID', {}, { parameter: 'taskUUID', type: 'string' })
         : !isCanonicalUuid(rawUuid)
-          ? new ProtocolError('invalidTaskUUID', "Invalid value for 'taskUUID' parameter. It must be a UUID (8-4-4-4-12 hexadecimal digits).", {
+          ? new ProtocolError('invalidTaskUUID', { reason: UUID_SHAPE }, {
               parameter: 'taskUUID',
               type: 'string',
             })
@@ -202,16 +209,16 @@ export class TaskDispatcher {
 
     let problem: ProtocolError | undefined;
     if (rawType === undefined) {
-      problem = new ProtocolError('missingTaskType', "Missing required parameter 'taskType'.", { parameter: 'taskType', type: 'string' });
+      problem = new ProtocolError('missingTaskType', {}, { parameter: 'taskType', type: 'string' });
     } else if (typeof rawType !== 'string') {
-      problem = new ProtocolError('invalidTaskType', "Invalid value for 'taskType' parameter. It must be a string.", {
+      problem = new ProtocolError('invalidTaskType', { parameter: 'taskType', reason: 'It must be a string.' }, {
         parameter: 'taskType',
         type: 'string',
       });
     } else if (!module) {
       problem = new ProtocolError(
         'unsupportedTaskType',
-        `Task type '${rawType.length > 64 ? rawType.slice(0, 64) + '…' : rawType}' is not supported by this server. Supported task types: ${supportedTaskTypes().join(', ')}.`,
+        { taskType: rawType.length > 64 ? rawType.slice(0, 64) + '…' : rawType, supported: supportedTaskTypes().join(', ') },
         { parameter: 'taskType', type: 'string' },
       );
     }
@@ -231,7 +238,7 @@ export class TaskDispatcher {
 
     problem ??= modelProblem(first['model']);
     if (unit.length > 1) {
-      problem = new ProtocolError('conflictTaskUUID', `This request holds ${unit.length} task objects with the same taskUUID; each task needs its own.`, {
+      problem = new ProtocolError('conflictTaskUUID', { conflict: `is given to ${unit.length} task objects of this request; each task needs its own` }, {
         parameter: 'taskUUID',
         type: 'string',
       });
@@ -283,11 +290,7 @@ export class TaskDispatcher {
     const late = new Promise<SerializedOutcome>((resolve) => {
       timer = setTimeout(() => {
         const seconds = this.syncTimeoutMs / 1000;
-        const problem = new ProtocolError(
-          'syncTimeout',
-          `The task did not finish within this server's ${seconds} s limit for synchronous tasks. It keeps running: ask for its result with getResponse (or getTaskDetails) and this taskUUID, or send long tasks with deliveryMethod "async".`,
-          { parameter: 'deliveryMethod', type: 'string' },
-        );
+        const problem = new ProtocolError('syncTimeout', { seconds }, { parameter: 'deliveryMethod', type: 'string' });
         resolve(failed(problem, echo));
       }, this.syncTimeoutMs);
     });
@@ -325,7 +328,7 @@ export class TaskDispatcher {
       if (now?.responseText) return outcomeFromEnvelope(now.responseText);
     }
     return failed(
-      new ProtocolError('conflictTaskUUID', 'A task with this taskUUID is still running; ask for its result with getTaskDetails later.', {
+      new ProtocolError('conflictTaskUUID', { conflict: 'belongs to a task still running; ask for its result with getTaskDetails later' }, {
         parameter: 'taskUUID',
         type: 'string',
       }),
@@ -335,7 +338,7 @@ export class TaskDispatcher {
 
   private internalError(err: unknown, task: { taskUUID?: string; taskType?: string }): ProtocolError {
     this.services.log.error({ err, taskUUID: task.taskUUID, taskType: task.taskType }, 'task failed unexpectedly');
-    return new ProtocolError('internalServerError', 'The task failed because of an internal error on the server.');
+    return new ProtocolError('internalServerError', { what: 'The task' });
   }
 }
 
@@ -361,7 +364,7 @@ function credentialPath(element: RequestElement): string | undefined {
 
 function conflict(echo: EchoContext): SerializedOutcome {
   return failed(
-    new ProtocolError('conflictTaskUUID', 'This taskUUID was already used for a different task. Send each new task with a new taskUUID.', {
+    new ProtocolError('conflictTaskUUID', { conflict: 'was already used for a different task. Send each new task with a new taskUUID' }, {
       parameter: 'taskUUID',
       type: 'string',
     }),

@@ -23,7 +23,7 @@ export const unroutableTask: RecordedTaskModule<Params> = {
   taskType: 'unroutable',
   validate: (value) => {
     const model = (value as Params)['model'];
-    throw new ProtocolError('unsupportedModel', `No engine on this server serves model '${String(model).slice(0, 200)}' (see modelSearch for the models it routes).`, {
+    throw new ProtocolError('unsupportedModel', { what: `model '${String(model).slice(0, 200)}'`, hint: 'See modelSearch for the models it routes.' }, {
       parameter: 'model',
       type: 'string',
     });
@@ -36,7 +36,7 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const { params: p, services } = call;
   const model = typeof p['model'] === 'string' ? p['model'] : null;
   const engine = services.engines.forwarderFor(call.taskType, model);
-  if (!engine || call.requestText === undefined) throw new ProtocolError('unsupportedModel', 'No engine on this server takes this task.', { parameter: 'model', type: 'string' });
+  if (!engine || call.requestText === undefined) throw new ProtocolError('unsupportedModel', { what: 'this task' }, { parameter: 'model', type: 'string' });
   // The recorded request is `[<the task object's source>]` (one object: a unit of several fails before running).
   const source = call.requestText.slice(1, -1);
   const value = JSON.parse(source) as Params;

@@ -1,6 +1,6 @@
 // imageInference: text-to-image (and image-to-image with seedImage) on the configured engines.
-// Parameters and ranges follow PROTOCOL.md §8.1; width/height start at 64 so tiny renders work
-// (docs/protocol.md records the decision). Parameters the built-in engine has no use for
+// Parameters and ranges follow the public protocol; width/height start at 64 so tiny renders
+// work (docs/protocol.md, "imageInference ranges"). Parameters the built-in engine has no use for
 // (steps, CFGScale, scheduler, lora, …) are validated and recorded, then ignored. Every image is
 // one `procedural-render` operation on the engine's thread pool; the prompt's test switches
 // ([slow:MS], [fail], [fail:I]) act on the main thread around it (they wait, they do not compute).

@@ -65,7 +65,7 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const { params: p, services, org } = call;
   const { engine, model } = services.engines.require('imageMasking', p.model);
   const target = maskTargetOf(model.air);
-  if (!target) throw new ProtocolError('unsupportedModel', `Model '${p.model}' does not draw masks on this server.`, { parameter: 'model', type: 'string' });
+  if (!target) throw new ProtocolError('unsupportedModel', { what: `model '${p.model}' to draw masks` }, { parameter: 'model', type: 'string' });
   const { parameter, source } = inputImageOf(p);
   const input = await services.imageInputs.resolve(org.id, parameter, source);
   const format = normalizeFormat(p.outputFormat);

@@ -1,7 +1,7 @@
 // imageUpload: stores an image (data URI, raw base64, an allow-listed URL or an existing
 // imageUUID) so later tasks can use its imageUUID as an input. Stored images are kept at most
-// 2048 px on the long side (PROTOCOL.md §8.2); PNG, JPG and WEBP keep their format, anything
-// else is stored as PNG.
+// 2048 px on the long side; PNG, JPG and WEBP keep their format, anything else is stored as PNG
+// (docs/protocol.md, "Task types and their documented limits").
 
 import { Type, type Static } from '@sinclair/typebox';
 import { compileValidator } from './validate.js';

@@ -1,4 +1,4 @@
-// mediaStorage: the current name of upload (PROTOCOL.md §8.2). `upload` stores an image exactly
+// mediaStorage: the current name of upload (docs/protocol.md, task types). `upload` stores an image exactly
 // as imageUpload does and answers with mediaUUID/mediaURL; `delete` forgets one of the caller's
 // organization's media (uploaded or produced) and removes its file. Only images are stored.
 
@@ -32,7 +32,7 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const { params: p, services, org } = call;
   const head = { taskType: call.taskType, taskUUID: call.taskUUID };
   if (p.operation === 'delete') {
-    const invalid = (why: string) => new ProtocolError('invalidMedia', `Invalid value for 'media' parameter. ${why}`, { parameter: 'media', type: 'string' });
+    const invalid = (why: string) => new ProtocolError('invalidMedia', { parameter: 'media', reason: why }, { parameter: 'media', type: 'string' });
     if (!looksLikeUuid(p.media)) throw invalid('To delete, give the mediaUUID of an uploaded or produced image.');
     const record = await services.ledger.deleteMedia(org.id, p.media);
     if (!record) throw invalid('No media with this UUID exists in your organization.');

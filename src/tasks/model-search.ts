@@ -1,4 +1,4 @@
-// modelSearch: searches the models the configured engines serve (PROTOCOL.md §8.9) with the
+// modelSearch: searches the models the configured engines serve (docs/protocol.md, task types) with the
 // documented filters and paging. Each result carries the documented fields plus what runtrail
 // knows besides: the task types the model serves and its price per produced item.
 

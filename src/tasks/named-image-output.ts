@@ -14,7 +14,11 @@ export function namedImageOutputFields(prefix: 'maskImage' | 'guideImage', outpu
 export function inputImageOf(p: { inputImage?: string; inputs?: { image?: string } }): { parameter: string; source: string } {
   if (p.inputs?.image !== undefined) return { parameter: 'inputs.image', source: p.inputs.image };
   if (p.inputImage !== undefined) return { parameter: 'inputImage', source: p.inputImage };
-  throw new ProtocolError('missingInputImage', "Missing required parameter 'inputImage' (or 'inputs.image').", { parameter: 'inputImage', type: 'string' });
+  throw new ProtocolError(
+    'missingInputImage',
+    { parameter: 'inputImage', hint: "It may be given as 'inputs.image' instead." },
+    { parameter: 'inputImage', type: 'string' },
+  );
 }
 
 /**
@@ -24,7 +28,7 @@ export function inputImageOf(p: { inputImage?: string; inputs?: { image?: string
 export function withImageParameter(err: unknown, parameter: string): unknown {
   if (err instanceof ProtocolError && err.code === 'invalidInputImage' && err.details.parameter === undefined) {
     const code = parameter === 'inputs.image' ? 'invalidImage' : 'invalidInputImage';
-    return new ProtocolError(code, err.message, { parameter, type: 'string' });
+    return ProtocolError.relayed(code, err.message, { parameter, type: 'string' });
   }
   return err;
 }

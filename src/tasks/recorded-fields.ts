@@ -18,7 +18,7 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 /** invalidModel for a string model holding control characters (no model identifier does); undefined otherwise. */
 export function modelProblem(model: unknown): ProtocolError | undefined {
   if (typeof model !== 'string' || !CONTROL.test(model)) return undefined;
-  return new ProtocolError('invalidModel', "Invalid value for 'model' parameter. A model identifier (AIR) holds no control characters.", {
+  return new ProtocolError('invalidModel', { parameter: 'model', reason: 'A model identifier (AIR) holds no control characters.' }, {
     parameter: 'model',
     type: 'string',
   });

@@ -70,7 +70,7 @@ export function supportedTaskTypes(): string[] {
 }
 
 /**
- * Task types of the Runware protocol (PROTOCOL.md §8, CLIENTS.md §5) that this server knows of
+ * Task types of the Runware protocol (docs/protocol.md, "Task types and their documented limits") that this server knows of
  * but runs no engine for. They answer `unsupportedTaskType` naming the supported types, exactly
  * like unknown names, and are recorded in the ledger like every task with a taskUUID.
  */

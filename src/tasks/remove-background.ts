@@ -60,7 +60,7 @@ export const removeBackground: RecordedTaskModule<Params> = {
     if (params.inputs?.video !== undefined) {
       throw new ProtocolError(
         'unsupportedParameter',
-        "Video background removal is not supported by this server: 'inputs.video' cannot be used. Send an image in 'inputs.image'.",
+        { feature: 'Video background removal', hint: "'inputs.video' cannot be used: send an image in 'inputs.image'." },
         { parameter: 'inputs.video' },
       );
     }

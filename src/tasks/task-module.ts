@@ -55,7 +55,7 @@ export function resultError(err: unknown, call: TaskCall<unknown>): ErrorObject 
   const context = { taskType: call.taskType, taskUUID: call.taskUUID };
   if (err instanceof ProtocolError) return err.toObject(context);
   call.services.log.error({ err, ...context }, 'a result of the task failed unexpectedly');
-  return new ProtocolError('internalServerError', 'Producing this result failed because of an internal error on the server.').toObject(context);
+  return new ProtocolError('internalServerError', { what: 'Producing this result' }).toObject(context);
 }
 
 /** A default price: USD per produced result for models matching `model` (`*` wildcards). RUNTRAIL_PRICES_FILE rules come first. */

@@ -168,7 +168,7 @@ export class TaskRunner {
     const echo = { taskType: call.taskType, taskUUID: call.taskUUID };
     if (err instanceof ProtocolError) return err.toObject(echo);
     this.services.log.error({ err, ...echo }, 'task failed unexpectedly');
-    return new ProtocolError('internalServerError', 'The task failed because of an internal error on the server.').toObject(echo);
+    return new ProtocolError('internalServerError', { what: 'The task' }).toObject(echo);
   }
 
   /**

@@ -3,18 +3,15 @@
 // far of a task still running (with placeholders for the rest), and the not-found answer that
 // unknown tasks and other organizations' tasks get alike.
 
-import { errorObject } from '../protocol/errors.js';
+import { ProtocolError } from '../protocol/errors.js';
 import { outcomeFromEnvelope, taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import type { StoredTask } from '../ledger/types.js';
 import type { TaskServices } from './task-module.js';
 
 const MAX_RESULTS = 100;
 
-export const TASK_NOT_FOUND_MESSAGE =
-  "No task was found for this 'taskUUID'. It may never have been run, may no longer be retained, or may belong to another organization.";
-
 export function taskNotFound(taskType: string, taskUUID: string): SerializedOutcome {
-  const error = errorObject('taskNotFound', TASK_NOT_FOUND_MESSAGE, { parameter: 'taskUUID', type: 'string', taskType, taskUUID });
+  const error = new ProtocolError('taskNotFound', {}, { parameter: 'taskUUID', type: 'string' }).toObject({ taskType, taskUUID });
   return { data: [], errors: [JSON.stringify(error)] };
 }
 

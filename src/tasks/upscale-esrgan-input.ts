@@ -10,7 +10,10 @@ export function checkEsrganInput(factor: number, upright: { width: number; heigh
   if (!(ESRGAN_FACTORS as readonly number[]).includes(factor)) {
     throw new ProtocolError(
       'invalidUpscaleFactor',
-      `Invalid value for 'upscaleFactor' parameter. The ESRGAN upscaler enlarges by ${ESRGAN_FACTORS.join(' or ')}; factor ${factor} needs the Lanczos model (runtrail:lanczos@3).`,
+      {
+        parameter: 'upscaleFactor',
+        reason: `The ESRGAN upscaler enlarges by ${ESRGAN_FACTORS.join(' or ')}; factor ${factor} needs the Lanczos model (runtrail:lanczos@3).`,
+      },
       { parameter: 'upscaleFactor', type: 'integer', allowedValues: ESRGAN_FACTORS },
     );
   }
@@ -19,7 +22,10 @@ export function checkEsrganInput(factor: number, upright: { width: number; heigh
   if (pixels > MAX_NETWORK_PIXELS) {
     throw new ProtocolError(
       'invalidInputImage',
-      `Invalid value for '${parameter}' parameter. The image is ${networkInput.width}×${networkInput.height} (${pixels} pixels); the ESRGAN upscaler takes at most ${MAX_NETWORK_PIXELS} pixels (512×512) on this server's CPU. Shrink it first, or use the Lanczos model (runtrail:lanczos@3).`,
+      {
+        parameter,
+        reason: `The image is ${networkInput.width}×${networkInput.height} (${pixels} pixels); the ESRGAN upscaler takes at most ${MAX_NETWORK_PIXELS} pixels (512×512) on this server's CPU. Shrink it first, or use the Lanczos model (runtrail:lanczos@3).`,
+      },
       { parameter, type: 'string', max: MAX_NETWORK_PIXELS },
     );
   }
@@ -28,7 +34,7 @@ export function checkEsrganInput(factor: number, upright: { width: number; heigh
 /** An operation's error about the input image, with `parameter` as the caller named it (inputImage or inputs.image). */
 export function namedAs(err: unknown, parameter: string): unknown {
   if (err instanceof ProtocolError && err.details.parameter === 'inputImage' && parameter !== 'inputImage') {
-    return new ProtocolError(err.code, err.message.replace("'inputImage'", `'${parameter}'`), { ...err.details, parameter });
+    return ProtocolError.relayed(err.code, err.message.replace("'inputImage'", `'${parameter}'`), { ...err.details, parameter });
   }
   return err;
 }

@@ -1,5 +1,5 @@
 // upscale (legacy name imageUpscale): enlarges an image by `upscaleFactor` (2–4). Outputs are
-// capped at 4096×4096 as PROTOCOL.md §8.3 says: a larger result shrinks the input first, so the
+// capped at 4096×4096 (docs/protocol.md, task types): a larger result shrinks the input first, so the
 // output is always (shrunk input) × factor. `model` is optional; the engines' model map says what
 // runs for it: the Lanczos resampler (`lanczos-upscale`, both steps in one pass) for no model and
 // most AIRs, or ESRGAN (`upscale-esrgan`: factors 2 and 4, a bounded input) for runtrail:esrgan@slim
@@ -34,7 +34,7 @@ type Params = Static<typeof UpscaleParams>;
 
 const validateParams = compileValidator(UpscaleParams);
 
-/** Largest output side (PROTOCOL.md §8.3). */
+/** Largest output side (docs/protocol.md, task types). */
 export const MAX_OUTPUT_SIDE = 4096;
 
 export const upscale: RecordedTaskModule<Params> = {
@@ -43,14 +43,18 @@ export const upscale: RecordedTaskModule<Params> = {
   aliases: ['imageUpscale'],
   validate(value) {
     if (hasVideoInput(value)) {
-      throw new ProtocolError('unsupportedParameter', "Video input is not supported: this server upscales images only ('inputImage' or 'inputs.image').", {
-        parameter: 'inputs.video',
-        type: 'string',
-      });
+      throw new ProtocolError(
+        'unsupportedParameter',
+        { feature: 'Video input', hint: "It upscales images only ('inputImage' or 'inputs.image'); 'inputs.video' cannot be used." },
+        {
+          parameter: 'inputs.video',
+          type: 'string',
+        },
+      );
     }
     const params = validateParams(value);
     if (params.inputImage === undefined && params.inputs?.image === undefined) {
-      throw new ProtocolError('missingInputImage', "Missing required parameter 'inputImage'.", { parameter: 'inputImage', type: 'string' });
+      throw new ProtocolError('missingInputImage', { parameter: 'inputImage' }, { parameter: 'inputImage', type: 'string' });
     }
     return params;
   },

@@ -4,7 +4,7 @@
 
 import { Ajv, type ErrorObject as AjvError, type ValidateFunction } from 'ajv';
 import { Type, type TSchema, type Static, type TUnsafe } from '@sinclair/typebox';
-import { ProtocolError, upperFirst } from '../protocol/errors.js';
+import { ProtocolError, invalidCode, missingCode, type ErrorObject } from '../protocol/errors.js';
 
 // strictNumbers: JSON allows 1e999, which parses to Infinity; without it Ajv counts Infinity as an
 // integer, and parameters with no maximum (offset, ttl) would accept it.
@@ -42,30 +42,31 @@ export function compileValidator<S extends TSchema>(schema: S): Validator<Static
 const TYPE_NAMES: Record<string, string> = { integer: 'integer', number: 'float', string: 'string', boolean: 'boolean', object: 'object', array: 'array' };
 
 function toProtocolError(err: AjvError | undefined): ProtocolError {
-  if (!err) return new ProtocolError('invalidPayload', 'The task object is not valid.');
+  if (!err) return new ProtocolError('invalidPayload', { reason: 'the task object is not valid' });
   const path = err.instancePath.split('/').filter((s) => s.length > 0).map(unescapePointer);
   if (err.keyword === 'required') {
     const missing = (err.params as { missingProperty: string }).missingProperty;
     const parameter = [...path, missing].join('.');
-    return new ProtocolError(`missing${upperFirst(missing)}`, `Missing required parameter '${parameter}'.`, {
+    return new ProtocolError(missingCode(missing), { parameter }, {
       parameter,
     });
   }
   if (err.keyword === 'additionalProperties') {
     const extra = (err.params as { additionalProperty: string }).additionalProperty;
     const parameter = [...path, extra].join('.');
-    return new ProtocolError('unsupportedParameter', `Parameter '${parameter}' is not supported here.`, { parameter });
+    return new ProtocolError('unsupportedParameter', { feature: `Parameter '${parameter}'` }, { parameter });
   }
   const parameter = path.join('.');
   const name = [...path].reverse().find((s) => !/^\d+$/.test(s)) ?? 'value';
   const schema = (err.parentSchema ?? {}) as Record<string, unknown>;
   const type = TYPE_NAMES[String(schema['type'])] ?? 'value';
-  const code = `invalid${upperFirst(name)}`;
-  const head = `Invalid value for '${parameter}' parameter.`;
+  const code = invalidCode(name);
+  const invalid = (reason: string, details: Omit<ErrorObject, 'code' | 'message'>) =>
+    new ProtocolError(code, { parameter, reason }, details);
 
   const allowed = (schema[ALLOWED] ?? schema['enum']) as unknown[] | undefined;
   if (allowed) {
-    return new ProtocolError(code, `${head} Allowed values: ${allowed.map((v) => JSON.stringify(v)).join(', ')}.`, {
+    return invalid(`Allowed values: ${allowed.map((v) => JSON.stringify(v)).join(', ')}.`, {
       parameter,
       type,
       allowedValues: allowed,
@@ -74,7 +75,7 @@ function toProtocolError(err: AjvError | undefined): ProtocolError {
   if (type === 'string' && (schema['minLength'] !== undefined || schema['maxLength'] !== undefined) && err.keyword.endsWith('Length')) {
     const min = schema['minLength'] as number | undefined;
     const max = schema['maxLength'] as number | undefined;
-    return new ProtocolError(code, `${head} It must be a string of ${rangeText(min, max)} characters.`, {
+    return invalid(`It must be a string of ${rangeText(min, max)} characters.`, {
       parameter,
       type,
       min,
@@ -84,7 +85,7 @@ function toProtocolError(err: AjvError | undefined): ProtocolError {
   if (type === 'array' && err.keyword.endsWith('Items')) {
     const min = schema['minItems'] as number | undefined;
     const max = schema['maxItems'] as number | undefined;
-    return new ProtocolError(`invalid${upperFirst(name)}Count`, `${head} It must hold ${rangeText(min, max)} elements.`, {
+    return new ProtocolError(invalidCode(`${name}Count`), { parameter, reason: `It must hold ${rangeText(min, max)} elements.` }, {
       parameter,
       type,
       min,
@@ -98,7 +99,7 @@ function toProtocolError(err: AjvError | undefined): ProtocolError {
     const article = type === 'integer' ? 'an integer' : 'a number';
     const step = multiplier !== undefined ? `, in multiples of ${multiplier}` : '';
     const range = min !== undefined || max !== undefined ? ` ${rangeWords(min, max)}` : '';
-    return new ProtocolError(code, `${head} It must be ${article}${range}${step}.`, { parameter, type, min, max, multiplier });
+    return invalid(`It must be ${article}${range}${step}.`, { parameter, type, min, max, multiplier });
   }
   if (err.keyword === 'pattern') {
     // A string of the right type in the wrong shape: say which shape ("It must be a string" would mislead).
@@ -109,9 +110,9 @@ function toProtocolError(err: AjvError | undefined): ProtocolError {
         : schema['pattern'] === AIR_PATTERN
           ? AIR_HINT
           : `It must match the pattern ${String(schema['pattern'])}.`;
-    return new ProtocolError(code, `${head} ${hint}`, { parameter, type });
+    return invalid(hint, { parameter, type });
   }
-  return new ProtocolError(code, `${head} It must be ${article(type)}.`, { parameter, type });
+  return invalid(`It must be ${article(type)}.`, { parameter, type });
 }
 
 function article(type: string): string {

@@ -40,7 +40,10 @@ export const vectorize: RecordedTaskModule<Params> = {
     if ((params.model !== undefined && TEXT_TO_VECTOR.test(params.model)) || (!hasImage && params.positivePrompt !== undefined)) {
       throw new ProtocolError(
         'unsupportedModel',
-        `Text-to-vector generation (a prompt, models such as 'recraft:v4@vector') is not available on this server: it traces an image given in 'inputs.image' into SVG with ${TRACER_MODEL_AIR}.`,
+        {
+          what: "text-to-vector generation (a prompt, models such as 'recraft:v4@vector')",
+          hint: `It traces an image given in 'inputs.image' into SVG with ${TRACER_MODEL_AIR}.`,
+        },
         { parameter: 'model', type: 'string' },
       );
     }

@@ -89,7 +89,7 @@ export class WorkerPool {
       const orphans = await find(ORPHAN_BATCH);
       for (const task of orphans) {
         const echo = originalTask(task);
-        const error = interrupted('The server stopped while this task ran, and its result was lost. Send it again with a new taskUUID.').toObject(echo);
+        const error = interrupted('while this task ran', 'Its result was lost. Send it again with a new taskUUID.').toObject(echo);
         await this.services.ledger.completeTask({
           ...completion(task, { data: [], errors: [JSON.stringify(error)] }, { cost: null, engine: null, media: [] }),
         });
@@ -175,7 +175,8 @@ export class WorkerPool {
     if (job.attempts > this.options.maxAttempts) {
       start = {
         refused: interrupted(
-          `The server stopped ${job.attempts - 1} times while running this task, so it was not started again. Results produced before are kept.`,
+          `${job.attempts - 1} times while running this task`,
+          'It was not started again; results produced before are kept.',
         ).toObject(echo),
       };
     } else {
@@ -197,7 +198,7 @@ export class WorkerPool {
         if (err instanceof ProtocolError) start = { refused: err.toObject(echo) };
         else {
           this.services.log.error({ err, taskUUID: echo.taskUUID, taskType: echo.taskType }, 'task failed unexpectedly');
-          start = { refused: new ProtocolError('internalServerError', 'The task failed because of an internal error on the server.').toObject(echo) };
+          start = { refused: new ProtocolError('internalServerError', { what: 'The task' }).toObject(echo) };
         }
       }
     }
@@ -206,8 +207,8 @@ export class WorkerPool {
   }
 }
 
-function interrupted(message: string): ProtocolError {
-  return new ProtocolError('taskInterrupted', message);
+function interrupted(when: string, outcome: string): ProtocolError {
+  return new ProtocolError('taskInterrupted', { when, outcome });
 }
 
 function completionOf(task: StoredTask) {

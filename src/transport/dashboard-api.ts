@@ -8,7 +8,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { ProtocolError } from '../protocol/errors.js';
-import { isCanonicalUuid } from '../protocol/uuid.js';
+import { UUID_SHAPE, isCanonicalUuid } from '../protocol/uuid.js';
 import type { AggregateStore, TaskLinkStore } from '../ledger/aggregate-types.js';
 import { parseTime } from '../history/task-filter.js';
 import { statsRange, statsSummary } from '../history/stats-summary.js';
@@ -52,11 +52,15 @@ export function registerDashboardApi(app: FastifyInstance, deps: DashboardApiDep
     const org = await bearerOrganization(req, deps.accounts);
     const { mediaUUID } = req.params;
     if (!isCanonicalUuid(mediaUUID)) {
-      throw new ProtocolError('invalidMediaUUID', "Invalid value for 'mediaUUID'. It must be a UUID.", { parameter: 'mediaUUID', type: 'string' });
+      throw new ProtocolError('invalidMediaUUID', { parameter: 'mediaUUID', reason: UUID_SHAPE }, { parameter: 'mediaUUID', type: 'string' });
     }
     const media = await deps.ledger.findMedia(org.id, mediaUUID);
     if (!media) {
-      throw new ProtocolError('notFound', `No image ${mediaUUID} in your organization.`, { parameter: 'mediaUUID', type: 'string' });
+      throw new ProtocolError(
+        'notFound',
+        { target: req.url.split('?')[0] ?? '', hint: `No image ${mediaUUID} is in your organization.` },
+        { parameter: 'mediaUUID', type: 'string' },
+      );
     }
     return reply.header('cache-control', 'no-store').type('application/json').send(json({ data: [{ mediaUUID: media.mediaUUID, taskUUID: media.taskUUID, imageURL: deps.media.urlOf(media) }] }));
   });
@@ -66,7 +70,7 @@ export function registerDashboardApi(app: FastifyInstance, deps: DashboardApiDep
     if (!found) return reply.code(404).header('cache-control', 'no-store').type('application/json').send(notFoundBody(req.params.taskUUID));
     const rerun = rerunUuidOf(req.body);
     if (rerun.toLowerCase() === found.task.taskUUID.toLowerCase()) {
-      throw new ProtocolError('invalidTaskUUID', 'A task cannot be run again as itself: give the new taskUUID.', { parameter: 'taskUUID', type: 'string' });
+      throw new ProtocolError('invalidTaskUUID', { reason: 'A task cannot be run again as itself: give the new taskUUID.' }, { parameter: 'taskUUID', type: 'string' });
     }
     await deps.links.addRerun(found.org.id, found.task.taskUUID, rerun, Date.now());
     const body = { data: [{ originalTaskUUID: found.task.taskUUID, rerunTaskUUID: rerun.toLowerCase() }] };
@@ -80,10 +84,10 @@ function rerunUuidOf(body: unknown): string {
   try {
     value = JSON.parse(Buffer.isBuffer(body) ? body.toString('utf8') : typeof body === 'string' ? body : '');
   } catch {
-    throw new ProtocolError('invalidJSON', 'The body must be JSON: {"taskUUID": "<the new task>"}.');
+    throw new ProtocolError('invalidJSON', { reason: 'send {"taskUUID": "<the new task>"}' });
   }
   const uuid = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)['taskUUID'] : undefined;
-  if (typeof uuid !== 'string') throw new ProtocolError('missingTaskUUID', "Missing required parameter 'taskUUID'.", { parameter: 'taskUUID', type: 'string' });
-  if (!isCanonicalUuid(uuid)) throw new ProtocolError('invalidTaskUUID', "Invalid value for 'taskUUID'. It must be a UUID.", { parameter: 'taskUUID', type: 'string' });
+  if (typeof uuid !== 'string') throw new ProtocolError('missingTaskUUID', {}, { parameter: 'taskUUID', type: 'string' });
+  if (!isCanonicalUuid(uuid)) throw new ProtocolError('invalidTaskUUID', { reason: UUID_SHAPE }, { parameter: 'taskUUID', type: 'string' });
   return uuid;
 }

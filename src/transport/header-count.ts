@@ -10,5 +10,5 @@ export const MAX_HEADER_COUNT = 1_000;
 export const PARSER_HEADER_COUNT = 8_192;
 
 export function tooManyHeaders(): ProtocolError {
-  return new ProtocolError('headersTooLarge', `The request has more than ${MAX_HEADER_COUNT} header lines.`);
+  return new ProtocolError('headersTooLarge', { limit: `more than ${MAX_HEADER_COUNT} header lines` });
 }

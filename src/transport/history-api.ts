@@ -4,9 +4,9 @@
 // (Bearer), scoped to the key's organization; errors leave as the protocol envelope.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ProtocolError, statusForCode } from '../protocol/errors.js';
-import { isCanonicalUuid } from '../protocol/uuid.js';
-import { authenticate } from '../accounts/api-keys.js';
+import { ProtocolError, invalidCode, statusForCode } from '../protocol/errors.js';
+import { UUID_SHAPE, isCanonicalUuid } from '../protocol/uuid.js';
+import { missingApiKey, organizationOfHeader } from '../auth/api-key.js';
 import { decodeCursor, encodeCursor, parseLimit, parseTaskFilter } from '../history/task-filter.js';
 import { taskSummary } from '../history/task-summary.js';
 import type { AccountStore, AuditStore, Organization, StoredTask, TaskLedger } from '../ledger/types.js';
@@ -117,7 +117,7 @@ export async function ownTask(
   const org = await bearerOrganization(req, deps.accounts);
   const { taskUUID } = req.params;
   if (!isCanonicalUuid(taskUUID)) {
-    throw new ProtocolError('invalidTaskUUID', "Invalid value for 'taskUUID' parameter. It must be a UUID (8-4-4-4-12 hexadecimal digits).", {
+    throw new ProtocolError('invalidTaskUUID', { reason: UUID_SHAPE }, {
       parameter: 'taskUUID',
       type: 'string',
       taskUUID,
@@ -134,17 +134,8 @@ export function notFoundBody(taskUUID: string): string {
 
 export async function bearerOrganization(req: FastifyRequest, accounts: AccountStore): Promise<Organization> {
   const header = req.headers.authorization;
-  if (header === undefined) {
-    throw new ProtocolError('missingApiKey', 'No API key was given: send an Authorization: Bearer header.', { parameter: 'apiKey', type: 'string' });
-  }
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  const org = m ? await authenticate(accounts, m[1]!) : undefined;
-  if (!org) {
-    throw new ProtocolError('invalidApiKey', 'Invalid API key. Ask the operator of this server for a key (runtrail keys create).', {
-      parameter: 'apiKey',
-      type: 'string',
-    });
-  }
+  if (header === undefined) throw missingApiKey('bearer');
+  const org = await organizationOfHeader(accounts, header);
   noteCaller(req, org.id);
   return org;
 }
@@ -166,6 +157,12 @@ function httpStatusOf(task: StoredTask): number | null {
 function timeParam(raw: string | undefined, name: string): number | undefined {
   if (raw === undefined || raw === '') return undefined;
   const ms = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
-  if (!Number.isFinite(ms)) throw new ProtocolError(`invalid${name[0]!.toUpperCase()}${name.slice(1)}`, `Invalid value for '${name}': an ISO date or epoch milliseconds.`, { parameter: name, type: 'string' });
+  if (!Number.isFinite(ms)) {
+    throw new ProtocolError(
+      invalidCode(name),
+      { parameter: name, reason: 'Give an ISO date or epoch milliseconds.' },
+      { parameter: name, type: 'string' },
+    );
+  }
   return ms;
 }

@@ -7,11 +7,11 @@ import { timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { ProtocolError, errorObject, statusForCode } from '../protocol/errors.js';
+import { ProtocolError, statusForCode } from '../protocol/errors.js';
 import { replyEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import { decodeBody, readTaskArray, type RequestElement } from '../protocol/request-reader.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
-import { authenticate } from '../accounts/api-keys.js';
+import { missingApiKey, organizationOfHeader, organizationOfKey } from '../auth/api-key.js';
 import type { AccountStore, DeliveryStore, Organization, StoredTask, TaskLedger } from '../ledger/types.js';
 import { CONTENT_TYPES, SVG_HEADERS, type MediaStore } from '../media/media-store.js';
 import type { Metrics } from '../metrics.js';
@@ -75,7 +75,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     // would otherwise get Fastify's own {"error","message","statusCode"} shape.
     clientErrorHandler: (err, socket) => answerClientError(err, socket, deps),
     frameworkErrors: (_err, _req, reply) => {
-      void sendEnvelopeError(reply, new ProtocolError('invalidPayload', 'The request URL could not be read.'), deps.metrics);
+      void sendEnvelopeError(reply, new ProtocolError('invalidPayload', { reason: 'its URL could not be read' }), deps.metrics);
     },
     return503OnClosing: true,
   });
@@ -95,7 +95,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   app.addHook('onRequest', async (req) => {
     if (req.raw.rawHeaders.length / 2 > MAX_HEADER_COUNT) throw tooManyHeaders();
     if (req.headers.host === undefined && req.raw.httpVersion === '1.1') {
-      throw new ProtocolError('invalidPayload', 'An HTTP/1.1 request must carry a Host header.');
+      throw new ProtocolError('invalidPayload', { reason: 'an HTTP/1.1 request must carry a Host header' });
     }
     const type = req.headers['content-type'];
     if (type !== undefined && !/^\s*[\w!#$&^.+-]+\/[\w!#$&^.+-]+\s*(;.*)?$/.test(type)) {
@@ -109,12 +109,12 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     let problem: ProtocolError;
     if (err instanceof ProtocolError) problem = err;
     else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) {
-      problem = new ProtocolError('payloadTooLarge', `The request body is larger than ${deps.limits.maxBodyBytes} bytes.`);
+      problem = new ProtocolError('payloadTooLarge', { what: 'request body', max: deps.limits.maxBodyBytes });
     } else if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
-      problem = new ProtocolError('invalidPayload', 'The request could not be read.');
+      problem = new ProtocolError('invalidPayload', { reason: 'it could not be read' });
     } else {
       deps.log.error({ err }, 'unhandled error');
-      problem = new ProtocolError('internalServerError', 'The server failed to answer this request.');
+      problem = new ProtocolError('internalServerError', { what: 'Answering this request' });
     }
     void sendEnvelopeError(reply, problem, deps.metrics);
   });
@@ -122,8 +122,8 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   app.setNotFoundHandler((req, reply) => {
     const problem =
       req.url.split('?')[0] === '/v1'
-        ? new ProtocolError('methodNotAllowed', 'Send tasks with POST /v1 (or over a WebSocket at /v1).')
-        : new ProtocolError('notFound', `Nothing is served at ${req.method} ${req.url.split('?')[0]}.`);
+        ? new ProtocolError('methodNotAllowed', { allowed: 'Send tasks with POST /v1 (or over a WebSocket at /v1).' })
+        : new ProtocolError('notFound', { target: `${req.method} ${req.url.split('?')[0]}` });
     void sendEnvelopeError(reply, problem, deps.metrics);
   });
 
@@ -167,7 +167,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     const record = match && isCanonicalUuid(match[1]) ? await deps.ledger.findMediaForServing(match[1]) : undefined;
     const given = Buffer.from(req.params.token);
     if (!record || record.format !== match?.[2] || given.length !== record.accessToken.length || !timingSafeEqual(given, Buffer.from(record.accessToken))) {
-      throw new ProtocolError('notFound', 'No media exists at this URL.');
+      throw new ProtocolError('notFound', { target: 'this media URL' });
     }
     const data = await deps.media.read(record);
     if (record.format === 'svg') reply.headers(SVG_HEADERS);
@@ -195,12 +195,7 @@ async function authenticateRequest(
   deps: HttpDeps,
 ): Promise<{ org: Organization; elements: RequestElement[] }> {
   const header = req.headers.authorization;
-  let org: Organization | undefined;
-  if (header !== undefined) {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    org = m ? await authenticate(deps.accounts, m[1]!) : undefined;
-    if (!org) throw invalidApiKey();
-  }
+  let org = header !== undefined ? await organizationOfHeader(deps.accounts, header, AS_AUTHENTICATION) : undefined;
   const elements = readTaskArray(decodeBody(body), {
     maxTasks: deps.limits.maxTasksPerRequest + 1,
     maxDepth: deps.limits.maxJsonDepth,
@@ -210,33 +205,21 @@ async function authenticateRequest(
     head !== null && typeof head === 'object' && (head as Record<string, unknown>)['taskType'] === 'authentication';
   const tasks = authObject ? elements.slice(1) : elements;
   if (tasks.length > deps.limits.maxTasksPerRequest) {
-    throw new ProtocolError('tooManyTasks', `A request may hold at most ${deps.limits.maxTasksPerRequest} tasks.`);
+    throw new ProtocolError('tooManyTasks', { what: 'request', max: deps.limits.maxTasksPerRequest });
   }
   if (!org) {
-    if (!authObject) {
-      throw new ProtocolError('missingApiKey', 'No API key was given: send an Authorization: Bearer header or an authentication task first in the array.', {
-        parameter: 'apiKey',
-        type: 'string',
-        taskType: 'authentication',
-      });
-    }
+    if (!authObject) throw missingApiKey('rest', AS_AUTHENTICATION);
+    // Over REST an apiKey that is not a string is refused as an unknown key.
     const key = (head as Record<string, unknown>)['apiKey'];
-    org = typeof key === 'string' ? await authenticate(deps.accounts, key) : undefined;
-    if (!org) throw invalidApiKey();
+    org = await organizationOfKey(deps.accounts, typeof key === 'string' ? key : '', AS_AUTHENTICATION);
   }
-  if (tasks.length === 0) throw new ProtocolError('invalidPayload', 'The request holds no task besides authentication.');
+  if (tasks.length === 0) throw new ProtocolError('invalidPayload', { reason: 'it holds no task besides authentication' });
   return { org, elements: tasks };
 }
 
-export function invalidApiKey(): ProtocolError {
-  return new ProtocolError('invalidApiKey', 'Invalid API key. Ask the operator of this server for a key (runtrail keys create).', {
-    parameter: 'apiKey',
-    type: 'string',
-    taskType: 'authentication',
-  });
-}
+const AS_AUTHENTICATION = { taskType: 'authentication' };
 
-/** 200 when any task produced data; otherwise the status of the first error (DESIGN decision 8). */
+/** 200 when any task produced data; otherwise the status of the first error (docs/protocol.md, "Responses and HTTP status"). */
 function replyStatus(outcomes: readonly SerializedOutcome[]): number {
   if (outcomes.some((o) => o.data.length > 0)) return 200;
   const firstError = outcomes.find((o) => o.errors.length > 0)?.errors[0];
@@ -253,10 +236,10 @@ function answerClientError(err: Error & { code?: string }, socket: Socket, deps:
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const problem =
     err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? new ProtocolError('requestTimeout', `The request did not arrive completely within ${deps.limits.requestTimeoutMs} ms.`)
+      ? new ProtocolError('requestTimeout', { ms: deps.limits.requestTimeoutMs })
       : err.code === 'HPE_HEADER_OVERFLOW'
-        ? new ProtocolError('headersTooLarge', 'The request headers are larger than this server accepts.')
-        : new ProtocolError('invalidPayload', 'The HTTP request could not be read.');
+        ? new ProtocolError('headersTooLarge', { limit: 'over the 16 KiB header size limit' })
+        : new ProtocolError('invalidPayload', { reason: 'the HTTP request could not be parsed' });
   // Never the error object itself: Node attaches the bytes it had read (`rawPacket`), which hold
   // the Authorization header and the body, credentials included.
   deps.log.debug({ code: err.code, reason: err.message }, 'HTTP request refused by the parser');
@@ -265,7 +248,7 @@ function answerClientError(err: Error & { code?: string }, socket: Socket, deps:
     socket.destroy();
     return;
   }
-  const body = JSON.stringify({ data: [], errors: [errorObject(problem.code, problem.message, problem.details)] });
+  const body = JSON.stringify({ data: [], errors: [problem.toObject()] });
   socket.once('finish', () => socket.destroy());
   socket.end(
     `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\nContent-Type: application/json\r\n` +
@@ -275,6 +258,6 @@ function answerClientError(err: Error & { code?: string }, socket: Socket, deps:
 
 function sendEnvelopeError(reply: FastifyReply, problem: ProtocolError, metrics: Metrics): FastifyReply {
   metrics.requests.inc({ transport: 'rest', status: problem.status });
-  const body = JSON.stringify({ data: [], errors: [errorObject(problem.code, problem.message, problem.details)] });
+  const body = JSON.stringify({ data: [], errors: [problem.toObject()] });
   return reply.code(problem.status).type('application/json').send(body);
 }

@@ -2,24 +2,19 @@
 // operator can keep it off the API port (RUNTRAIL_METRICS_LISTEN: a listen address of its own,
 // e.g. one only the scraper reaches) or behind a bearer token (RUNTRAIL_METRICS_TOKEN), or both.
 
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
-import { ProtocolError, errorObject } from '../protocol/errors.js';
+import { bearerMatches } from '../auth/bearer.js';
+import { ProtocolError } from '../protocol/errors.js';
 import type { Metrics } from '../metrics.js';
 
 /** Whether an Authorization header carries the metrics token (always, when no token is set). */
 export function metricsAuthorized(header: string | undefined, token: string | undefined): boolean {
-  if (token === undefined) return true;
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-  if (!m) return false;
-  // Digests of equal length, so the comparison takes the same time whatever was sent.
-  const digest = (s: string) => createHash('sha256').update(s).digest();
-  return timingSafeEqual(digest(m[1]!), digest(token));
+  return token === undefined || bearerMatches(header, token);
 }
 
 export function refuseMetrics(): ProtocolError {
-  return new ProtocolError('invalidApiKey', 'GET /metrics needs Authorization: Bearer <the token set in RUNTRAIL_METRICS_TOKEN>.', {
+  return new ProtocolError('invalidApiKey', { reason: 'GET /metrics needs Authorization: Bearer <the token set in RUNTRAIL_METRICS_TOKEN>' }, {
     parameter: 'Authorization',
     type: 'string',
   });
@@ -35,12 +30,21 @@ export async function startMetricsListener(
   const server: Server = createServer((req, res) => {
     const answer = (status: number, problem: ProtocolError) => {
       res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ data: [], errors: [errorObject(problem.code, problem.message, problem.details)] }));
+      res.end(JSON.stringify({ data: [], errors: [problem.toObject()] }));
     };
     const path = (req.url ?? '').split('?')[0];
-    if (path !== '/metrics') { answer(404, new ProtocolError('notFound', 'Only GET /metrics is served on this address.')); return; }
-    if (req.method !== 'GET' && req.method !== 'HEAD') { answer(405, new ProtocolError('methodNotAllowed', 'GET /metrics.')); return; }
-    if (!metricsAuthorized(req.headers.authorization, token)) { answer(401, refuseMetrics()); return; }
+    if (path !== '/metrics') {
+      answer(404, new ProtocolError('notFound', { target: path ?? '', hint: 'Only GET /metrics is served on this address.' }));
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      answer(405, new ProtocolError('methodNotAllowed', { allowed: 'Use GET /metrics.' }));
+      return;
+    }
+    if (!metricsAuthorized(req.headers.authorization, token)) {
+      answer(401, refuseMetrics());
+      return;
+    }
     metrics.registry.metrics().then(
       (text) => {
         res.writeHead(200, { 'content-type': metrics.registry.contentType });
@@ -48,7 +52,7 @@ export async function startMetricsListener(
       },
       (err: unknown) => {
         log.error({ err }, 'collecting metrics failed');
-        answer(500, new ProtocolError('internalServerError', 'Collecting the metrics failed.'));
+        answer(500, new ProtocolError('internalServerError', { what: 'Collecting the metrics' }));
       },
     );
   });

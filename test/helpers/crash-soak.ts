@@ -1,4 +1,4 @@
-// The crash soak of issue 6 (R1), shared by test/crash-inflight.test.ts (short) and
+// The crash soak of R1 (docs/performance.md), shared by test/crash-inflight.test.ts (short) and
 // bench/crash-soak.ts (10 000 tasks): a seeded mix of sync and async tasks in flight over REST and
 // pipelined WebSocket connections, SIGKILL of the server at a seeded moment, a restart on the same
 // data folder, the rest of the tasks sent to it, and then every task recalled with getTaskDetails.
@@ -76,7 +76,7 @@ export interface CrashSoakResult {
   channels: Record<Channel, ChannelFigures>;
   /** Tasks sent to the restarted server that got no answer (there was no second kill: a defect). */
   unansweredAfterRestart: number;
-  /** Rules of CLIENTS.md §1 broken by any WebSocket frame. */
+  /** Frame rules (docs/protocol.md, "What clients rely on in a frame") broken by any WebSocket frame. */
   frameViolations: string[];
   /**
    * Up to 20 examples of each defect, with the reason; `unexpected`: tasks that ended with an error

@@ -41,7 +41,7 @@ export function assertErrorObject(err: Record<string, unknown>, expected: Omit<E
     if (v === undefined) assert.ok(!(k in err), `${k} absent; body: ${text.slice(0, 400)}`);
     else assert.deepEqual(err[k], v, `${k}; body: ${text.slice(0, 400)}`);
   }
-  // invalid<Param> errors carry the parameter's type (DESIGN decision 7).
+  // invalid<Param> errors carry the parameter's type (docs/protocol.md, "Responses and HTTP status").
   if (/^invalid[A-Z]/.test(expected.code) && 'parameter' in (expected.fields ?? {})) {
     assert.equal(typeof err['type'], 'string', `type present: ${text.slice(0, 400)}`);
   }

@@ -1,4 +1,4 @@
-// The hostile request corpus of issue 6 (R2): request bodies generated from a few valid tasks by
+// The hostile request corpus of R2 (docs/performance.md): request bodies generated from a few valid tasks by
 // truncating, mutating, inflating, nesting, retyping and re-spelling them, each with the answer
 // the protocol requires (an error code, its HTTP status and fields, or the task's data). The
 // same list drives REST and WebSocket (test/hostile-corpus.test.ts); raw-HTTP and frame-level

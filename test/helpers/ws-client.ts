@@ -18,7 +18,7 @@ export interface Frame {
 }
 
 /**
- * The (!) rules of CLIENTS.md §1 that every server frame must keep: a text frame holding a JSON
+ * The rules every server frame must keep (docs/protocol.md, "What clients rely on in a frame"): a text frame holding a JSON
  * object, no empty `data` or `errors`, one taskUUID per frame, `taskUUID` on every task item.
  * Returns what a frame breaks (nothing, for a good one).
  */

@@ -84,6 +84,6 @@ export class BuiltinEngine implements Engine {
   }
 
   private unavailable(operation: string, reason: string): ProtocolError {
-    return new ProtocolError('engineUnavailable', `The ${this.name} engine cannot run '${operation}' now: ${reason}`);
+    return new ProtocolError('engineUnavailable', { engine: this.name, operation, reason });
   }
 }

@@ -13,7 +13,7 @@ import 'sharp';
 import { MessageChannel } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { ProtocolError } from '../../protocol/errors.js';
+import { ProtocolError, type ErrorCode } from '../../protocol/errors.js';
 import type { OperationInput, OperationName, OperationOutput } from './operation.js';
 import type { WorkerJob, WorkerReply } from './cpu-worker.js';
 
@@ -59,12 +59,9 @@ export class CpuPool {
 
   /** Runs `operation` on a pool thread. Rejects with ProtocolError for a full queue or an OperationError; with Error for internal failures. */
   async run<K extends OperationName>(operation: K, input: OperationInput<K>, options: RunOptions = {}): Promise<OperationOutput<K>> {
-    if (this.closed) throw new ProtocolError('serviceUnavailable', 'The server is shutting down and no longer starts engine work.');
+    if (this.closed) throw new ProtocolError('serviceUnavailable', { reason: 'it is shutting down and no longer starts engine work' });
     if (this.pending >= this.options.threads + this.options.maxQueue) {
-      throw new ProtocolError(
-        'queueCapacityExceeded',
-        `The engine's queue is full (${this.pending} operations running or waiting). Try again shortly.`,
-      );
+      throw new ProtocolError('queueCapacityExceeded', { pending: this.pending });
     }
     this.pending++;
     const channel = options.onProgress ? new MessageChannel() : undefined;
@@ -72,7 +69,7 @@ export class CpuPool {
       if (channel) channel.port1.on('message', (percent: number) => options.onProgress!(percent));
       const job: WorkerJob = { operation, input, ...(channel ? { progress: channel.port2 } : {}) };
       const reply = await this.threads().run(job, channel ? { transferList: [channel.port2] } : {});
-      if (!reply.ok) throw new ProtocolError(reply.code, reply.message, reply.parameter !== undefined ? { parameter: reply.parameter } : {});
+      if (!reply.ok) throw ProtocolError.relayed(reply.code as ErrorCode, reply.message, reply.parameter !== undefined ? { parameter: reply.parameter } : {});
       return reply.output as OperationOutput<K>;
     } finally {
       this.pending--;

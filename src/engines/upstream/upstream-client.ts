@@ -81,10 +81,9 @@ export class UpstreamClient {
     for (let attempt = 0; attempt <= this.options.retries; attempt++) {
       if (attempt > 0) await sleep(this.options.retryBackoffMs * 2 ** (attempt - 1));
       if (!this.breaker.allow()) {
-        const err = new ProtocolError(
-          'providerUnavailable',
-          `The upstream provider failed repeatedly; runtrail stops sending it tasks for ${Math.round(this.options.breakerCooldownMs / 1000)} s before trying again.`,
-        );
+        const err = new ProtocolError('providerUnavailable', {
+          reason: `it failed repeatedly, so runtrail stops sending it tasks for ${Math.round(this.options.breakerCooldownMs / 1000)} s before trying again`,
+        });
         await record({ httpStatus: null, replyText: null, error: 'circuit open', latencyMs: 0, createdAt: Date.now() });
         throw err;
       }
@@ -104,9 +103,9 @@ export class UpstreamClient {
         await record({ httpStatus: null, replyText: null, error: timedOut ? 'timeout' : describe(err), latencyMs: Date.now() - started, createdAt: started });
         if (timedOut) {
           // Not retried: the upstream may still be running the task.
-          throw new ProtocolError('timeoutProvider', `The upstream provider did not answer within ${this.options.timeoutMs / 1000} s.`);
+          throw new ProtocolError('timeoutProvider', { reason: `it did not answer within ${this.options.timeoutMs / 1000} s` });
         }
-        last = new ProtocolError('providerUnavailable', 'The upstream provider could not be reached.');
+        last = new ProtocolError('providerUnavailable', { reason: 'it could not be reached' });
         if (refusedBeforeSending(err)) continue;
         throw last;
       }
@@ -122,22 +121,24 @@ export class UpstreamClient {
       }
       if (reply.status === 401 || reply.status === 403) {
         // The caller's own key is fine; runtrail's upstream key is not. Say so, not invalidApiKey.
-        throw new ProtocolError('providerError', `The upstream provider refused this server's credentials (HTTP ${reply.status}); the operator must check RUNTRAIL_UPSTREAM_API_KEY.`);
+        throw new ProtocolError('providerError', {
+          reason: `it refused this server's credentials (HTTP ${reply.status}); the operator must check RUNTRAIL_UPSTREAM_API_KEY`,
+        });
       }
       if (envelope) return reply;
       throw failureFor(reply);
     }
-    throw last ?? new ProtocolError('providerError', 'The upstream provider failed.');
+    throw last ?? new ProtocolError('providerError', { reason: 'no attempt got an answer' });
   }
 }
 
 /** The protocol error for a non-2xx upstream answer. */
 function failureFor(reply: UpstreamReply): ProtocolError {
   const upstream = upstreamMessage(reply.text);
-  const said = upstream ? ` It said: ${upstream}` : '';
-  if (reply.status === 429) return new ProtocolError('providerRateLimitExceeded', `The upstream provider is over its capacity (HTTP 429); try again later.${said}`);
-  if (reply.status === 504) return new ProtocolError('timeoutProvider', `The upstream provider timed out (HTTP 504).${said}`);
-  return new ProtocolError('providerError', `The upstream provider failed (HTTP ${reply.status}).${said}`);
+  const said = upstream ? `It said: ${upstream}` : undefined;
+  if (reply.status === 429) return new ProtocolError('providerRateLimitExceeded', { said });
+  if (reply.status === 504) return new ProtocolError('timeoutProvider', { reason: 'it answered HTTP 504', said });
+  return new ProtocolError('providerError', { reason: `it answered HTTP ${reply.status}`, said });
 }
 
 function isEnvelopeWithErrors(text: string): boolean {

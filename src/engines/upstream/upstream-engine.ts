@@ -85,7 +85,7 @@ export class UpstreamEngine implements ForwardingEngine {
     } finally {
       if (pending) await record(pending);
     }
-    throw new ProtocolError('timeoutProvider', `The upstream provider did not finish this async task within ${this.options.asyncTimeoutMs / 1000} s.`);
+    throw new ProtocolError('timeoutProvider', { reason: `it did not finish this async task within ${this.options.asyncTimeoutMs / 1000} s` });
   }
 }
 
@@ -151,5 +151,5 @@ function withoutPollFields(o: Record<string, unknown>): Record<string, unknown> 
 }
 
 function unrecognized(what: string): ProtocolError {
-  return new ProtocolError('unrecognizedResponse', `The upstream provider's reply ${what}, so its results could not be read.`);
+  return new ProtocolError('unrecognizedResponse', { what });
 }

@@ -56,7 +56,7 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
-    // Task history and retention (issue 7): per-organization retention in days (null: the
+    // Task history and retention (README, docs/protocol.md): per-organization retention in days (null: the
     // server default, forever unless RUNTRAIL_RETENTION_DAYS is set); listings filter by these.
     version: 2,
     sql: `
@@ -126,7 +126,7 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
-    // Upstream engine (issue 8): what a Runware-compatible upstream answered for a task, beside
+    // Upstream engine (docs/engines.md): what a Runware-compatible upstream answered for a task, beside
     // the task (its own taskUUID, HTTP status, raw reply) for audit. The caller's view stays in
     // tasks.response_text; these rows never reach the caller through the protocol.
     version: 4,
@@ -148,7 +148,7 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
-    // Scale-out (issue 5): WebSocket sessions and the frames their sockets could not take, in the
+    // Scale-out (docs/scaling.md): WebSocket sessions and the frames their sockets could not take, in the
     // database rather than one process's memory, so a client resuming its connectionSessionUUID
     // on another replica still gets its undelivered results (docs/scaling.md). expires_at is null
     // while a socket is attached.
@@ -176,7 +176,7 @@ export const MIGRATIONS: Migration[] = [
     sql: `SELECT 1;`,
   },
   {
-    // Sync tasks of a replica that died (issue 6, R1): each task records the replica running it,
+    // Sync tasks of a replica that died (docs/performance.md, R1): each task records the replica running it,
     // and each replica says it is alive in replicas until a time; the others end the tasks of a
     // replica past that time as taskInterrupted (docs/async.md).
     version: 7,

@@ -116,7 +116,7 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
-    // Task history and retention (issue 7): per-organization retention in days (null: the
+    // Task history and retention (README, docs/protocol.md): per-organization retention in days (null: the
     // server default, forever unless RUNTRAIL_RETENTION_DAYS is set); listings filter by these.
     version: 2,
     sql: `
@@ -187,7 +187,7 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
-    // Upstream engine (issue 8): what a Runware-compatible upstream answered for a task, beside
+    // Upstream engine (docs/engines.md): what a Runware-compatible upstream answered for a task, beside
     // the task (its own taskUUID, HTTP status, raw reply) for audit. The caller's view stays in
     // tasks.response_text; these rows never reach the caller through the protocol.
     version: 4,
@@ -209,7 +209,7 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
-    // Scale-out (issue 5): WebSocket sessions and the frames their sockets could not take, in the
+    // Scale-out (docs/scaling.md): WebSocket sessions and the frames their sockets could not take, in the
     // database rather than one process's memory, so a client resuming its connectionSessionUUID
     // on another replica still gets its undelivered results (docs/scaling.md). expires_at is null
     // while a socket is attached.
@@ -230,7 +230,7 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
-    // Storage layout (issue 6, P4 and the write path; docs/performance.md). Tasks move from a
+    // Storage layout (docs/performance.md: P4 and the write path). Tasks move from a
     // table clustered on (org_id, task_uuid), where random UUIDs scattered every insert over the
     // whole B-tree and left pages half empty, to a rowid table that new tasks append to.
     // - Lookups by taskUUID go through uuid_key, a 52-bit integer from the UUID's leading hex

@@ -1,0 +1,315 @@
+// Every setting runtrail reads, in one table: its environment variable, its `runtrail serve`
+// flag if it has one, its default (as it would be written in the environment) with its unit,
+// and what it does. src/config.ts reads settings only through this table, the serve command's
+// flags and help come from it, and a test checks the README's configuration table against it
+// both ways (names, flags, defaults and descriptions).
+
+/** One setting. `default` is absent for a setting that is unset by default or computed at start. */
+export interface Setting {
+  /** The `runtrail serve` flag that sets it instead of the environment (flags win), with its value's name. */
+  readonly flag?: `--${string}`;
+  /** The value an unset setting takes, written as in the environment. */
+  readonly default?: string;
+  /** The unit of the value, when it has one. */
+  readonly unit?: 'ms' | 's' | 'bytes' | 'days';
+  /** A reading aid the README shows beside the default (`32 MiB`). */
+  readonly aside?: string;
+  /** How the README shows a default that is computed at start, or that no value stands for. */
+  readonly shown?: string;
+  /** What it does (Markdown, as the README's table shows it). */
+  readonly description: string;
+}
+
+export const SETTINGS = {
+  PORT: {
+    flag: '--port <port>',
+    default: '8080',
+    description: 'port to listen on (`0` picks a free one)',
+  },
+  HOST: {
+    flag: '--host <host>',
+    default: '127.0.0.1',
+    description: 'address to bind',
+  },
+  RUNTRAIL_DATA_DIR: {
+    flag: '--data-dir <dir>',
+    default: './data',
+    description:
+      'where the SQLite database lives; one server per folder (a second one exits, the CLI works beside it)',
+  },
+  RUNTRAIL_MEDIA_DIR: {
+    flag: '--media-dir <dir>',
+    shown: '`<data dir>/media`',
+    description: 'where images live (replicas share one folder)',
+  },
+  DATABASE_URL: {
+    flag: '--database-url <url>',
+    description:
+      '`postgres://…` keeps everything in PostgreSQL instead of SQLite; any number of replicas may share it ' +
+      '([docs/scaling.md](docs/scaling.md))',
+  },
+  RUNTRAIL_API_KEY: {
+    flag: '--api-key <key>',
+    description:
+      'if set, organization `default` holds this key from start (scripts, tests); 32–512 printable ASCII ' +
+      'characters without spaces, else the server does not start',
+  },
+  RUNTRAIL_MAX_BODY_BYTES: {
+    flag: '--max-body-bytes <n>',
+    default: '33554432',
+    unit: 'bytes',
+    aside: '32 MiB',
+    description: 'largest request body; larger gets 413 `payloadTooLarge`',
+  },
+  RUNTRAIL_PUBLIC_URL: {
+    flag: '--public-url <url>',
+    shown: '`http://HOST:PORT`',
+    description: 'base of the media URLs handed out',
+  },
+  RUNTRAIL_LOG_LEVEL: {
+    flag: '--log-level <level>',
+    default: 'info',
+    description: 'pino level; JSON logs go to stderr',
+  },
+  RUNTRAIL_MAX_TASKS_PER_REQUEST: {
+    default: '100',
+    description: 'tasks per request; more gets `tooManyTasks`',
+  },
+  RUNTRAIL_MAX_JSON_DEPTH: {
+    default: '32',
+    description: 'nesting depth; deeper gets `payloadTooDeep`',
+  },
+  RUNTRAIL_REQUEST_TIMEOUT_MS: {
+    default: '60000',
+    unit: 'ms',
+    description:
+      'a request whose headers and body have not all arrived after this long gets 408 `requestTimeout` and its ' +
+      'connection is closed',
+  },
+  RUNTRAIL_OUTBOUND_ALLOW: {
+    default: '',
+    description:
+      'comma-separated hosts, IPs or CIDRs that image URLs may be fetched from, and that webhooks and uploads ' +
+      'may reach although private',
+  },
+  RUNTRAIL_PRICES_FILE: {
+    shown: 'each task type\'s default',
+    description:
+      'JSON array of `{model, taskType, perItem}` rules (`model` may use `*`) for `cost`; they come before the ' +
+      'task types\' default prices',
+  },
+  RUNTRAIL_ENGINE_THREADS: {
+    shown: 'one per core',
+    description:
+      'worker threads that run engine work (renders, resampling, models) off the event loop',
+  },
+  RUNTRAIL_ENGINE_QUEUE: {
+    default: '10000',
+    description:
+      'engine operations (one per result) that may wait for a thread; past threads + this, results get 429 ' +
+      '`queueCapacityExceeded`',
+  },
+  RUNTRAIL_ENGINE_NICE: {
+    default: '0',
+    description:
+      'Linux nice increment of the engine threads (0–19): raise it to favour the event loop over engine work on ' +
+      'a dedicated machine',
+  },
+  RUNTRAIL_MODEL_MAP: {
+    shown: 'each model\'s defaults',
+    description:
+      'which local model runs a task naming another AIR: JSON array of `{taskType?, model, runs}` (`model` may ' +
+      'use `*`, `runs` a `runtrail:` AIR or `null` to refuse), inline or a file path; first match wins, before ' +
+      'the built-in defaults ([docs/engines.md](docs/engines.md))',
+  },
+  RUNTRAIL_WS_IDLE_MS: {
+    default: '120000',
+    unit: 'ms',
+    description: 'a WebSocket with no traffic either way for this long is closed',
+  },
+  RUNTRAIL_WS_RESUME_MS: {
+    default: '120000',
+    unit: 'ms',
+    description:
+      'how long frames a dropped WebSocket missed are kept for a resumed session',
+  },
+  RUNTRAIL_WS_MAX_BUFFERED_BYTES: {
+    default: '8388608',
+    unit: 'bytes',
+    aside: '8 MiB',
+    description:
+      'a WebSocket whose unsent frames exceed this is no longer read until they drain (backpressure)',
+  },
+  RUNTRAIL_WS_SEND_STALL_MS: {
+    default: '30000',
+    unit: 'ms',
+    description:
+      'a WebSocket over that bound that drains nothing for this long is closed (4001): its client does not read',
+  },
+  RUNTRAIL_METRICS_TOKEN: {
+    description: '`GET /metrics` then needs `Authorization: Bearer <token>`',
+  },
+  RUNTRAIL_METRICS_LISTEN: {
+    description:
+      '`host:port` (or a port on 127.0.0.1) where `/metrics` is served instead of the API port',
+  },
+  RUNTRAIL_RETENTION_DAYS: {
+    unit: 'days',
+    shown: 'forever',
+    description:
+      'days tasks are kept for organizations without their own retention (fractions allowed)',
+  },
+  RUNTRAIL_RETENTION_SWEEP_SECONDS: {
+    default: '600',
+    unit: 's',
+    description: 'how often the retention sweeper runs',
+  },
+  RUNTRAIL_WORKERS: {
+    flag: '--workers <n>',
+    default: '4',
+    description: 'async tasks run at once',
+  },
+  RUNTRAIL_ORG_WORKERS: {
+    default: '0',
+    description:
+      'one organization\'s async tasks running at once, all replicas together (0: no cap; organizations always ' +
+      'take turns; docs/async.md)',
+  },
+  RUNTRAIL_JOB_MAX_ATTEMPTS: {
+    default: '3',
+    description:
+      'runs an async task may start (crashes count) before it ends with `taskInterrupted`',
+  },
+  RUNTRAIL_JOB_LEASE_MS: {
+    default: '60000',
+    unit: 'ms',
+    description:
+      'a claim on an async task, renewed while it runs; a dead replica\'s claims are taken over after this, and ' +
+      '(PostgreSQL) its running sync tasks end as `taskInterrupted`',
+  },
+  RUNTRAIL_JOB_POLL_MS: {
+    default: '1000',
+    unit: 'ms',
+    description: 'how often idle workers look for tasks queued by other replicas',
+  },
+  RUNTRAIL_SYNC_TIMEOUT_MS: {
+    default: '120000',
+    unit: 'ms',
+    description:
+      'a sync task\'s caller gets `syncTimeout` after this; the task keeps running',
+  },
+  RUNTRAIL_SHUTDOWN_GRACE_MS: {
+    default: '8000',
+    unit: 'ms',
+    description: 'how long SIGTERM waits for running tasks and deliveries',
+  },
+  RUNTRAIL_WEBHOOK_MAX_ATTEMPTS: {
+    default: '10',
+    description: 'attempts per webhook POST or upload PUT',
+  },
+  RUNTRAIL_WEBHOOK_TIMEOUT_MS: {
+    default: '5000',
+    unit: 'ms',
+    description: 'one attempt\'s deadline',
+  },
+  RUNTRAIL_WEBHOOK_ORG_CONCURRENCY: {
+    default: '8',
+    description:
+      'one organization\'s webhook/upload attempts under way at once, all replicas together (0: no cap)',
+  },
+  RUNTRAIL_WEBHOOK_BACKOFF_MS: {
+    default: '250',
+    unit: 'ms',
+    description: 'first retry delay (doubling, with jitter)',
+  },
+  RUNTRAIL_WEBHOOK_BACKOFF_MAX_MS: {
+    default: '60000',
+    unit: 'ms',
+    description: 'longest retry delay',
+  },
+  RUNTRAIL_UPSTREAM_URL: {
+    description:
+      'a Runware-compatible API (`https://api.runware.ai/v1`, another runtrail\'s `/v1`) to forward tasks to; ' +
+      'with the key, every task except `runtrail:` models goes there ([docs/engines.md](docs/engines.md))',
+  },
+  RUNTRAIL_UPSTREAM_API_KEY: {
+    description:
+      'runtrail\'s key for that upstream (Bearer); never recorded, logged or shown',
+  },
+  RUNTRAIL_ROUTES: {
+    shown: '`runtrail:*` here, the rest upstream',
+    description:
+      'routing rules `[{"taskType","model","engine"}]` (`*` wildcards, first match wins; `engine` `builtin` or ' +
+      '`upstream`), inline JSON or a file path',
+  },
+  RUNTRAIL_UPSTREAM_TIMEOUT_MS: {
+    default: '100000',
+    unit: 'ms',
+    description:
+      'one upstream attempt\'s deadline (below the sync time limit, so the caller gets `timeoutProvider` rather ' +
+      'than `syncTimeout`)',
+  },
+  RUNTRAIL_UPSTREAM_RETRIES: {
+    default: '2',
+    description:
+      'further attempts where a retry is safe (refused connections, 429, 502–504)',
+  },
+  RUNTRAIL_UPSTREAM_RETRY_BACKOFF_MS: {
+    default: '250',
+    unit: 'ms',
+    description: 'first upstream retry delay, doubling',
+  },
+  RUNTRAIL_UPSTREAM_BREAKER_FAILURES: {
+    default: '5',
+    description: 'consecutive upstream failures that open the circuit',
+  },
+  RUNTRAIL_UPSTREAM_BREAKER_COOLDOWN_MS: {
+    default: '30000',
+    unit: 'ms',
+    description: 'how long an open circuit fails tasks fast with `providerUnavailable`',
+  },
+  RUNTRAIL_UPSTREAM_POLL_MS: {
+    default: '1000',
+    unit: 'ms',
+    description: '`getResponse` polling interval of async tasks upstream',
+  },
+  RUNTRAIL_UPSTREAM_ASYNC_TIMEOUT_MS: {
+    default: '600000',
+    unit: 'ms',
+    description: 'how long an async task may run upstream',
+  },
+} as const satisfies Record<string, Setting>;
+
+export type SettingName = keyof typeof SETTINGS;
+
+/** The settings that have a default: reading one always gives a value. */
+export type DefaultedSetting = {
+  [K in SettingName]: (typeof SETTINGS)[K] extends { default: string } ? K : never;
+}[SettingName];
+
+/** How the README's configuration table shows a setting's default. */
+export function shownDefault(setting: Setting): string {
+  if (setting.default === undefined) return setting.shown ?? '—';
+  if (setting.default === '') return 'empty';
+  return setting.aside !== undefined ? `\`${setting.default}\` (${setting.aside})` : `\`${setting.default}\``;
+}
+
+/** The flag as the README shows it (`--data-dir`). */
+export function flagName(flag: string): string {
+  return flag.split(' ')[0] ?? flag;
+}
+
+/** A flag's name as commander hands it over (`--data-dir <dir>` → `dataDir`). */
+export function flagKey(flag: string): string {
+  return flagName(flag)
+    .replace(/^--/, '')
+    .replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+}
+
+/** The serve command's help line for a setting: its description as plain text, its variable and default. */
+export function flagHelp(name: SettingName): string {
+  const setting: Setting = SETTINGS[name];
+  const plain = setting.description.replace(/\[([^\]]+)\]\([^)]+\)/g, '$1').replace(/`/g, '');
+  const fallback = setting.default !== undefined && setting.default !== '' ? `, default ${setting.default}` : '';
+  return `${plain} (${name}${fallback})`;
+}
