@@ -3,21 +3,52 @@
 // by taskUUID and imageUUID, filters, row links, paging); failed, partial, unknown and empty
 // states; outputs and inputs first; foldable JSON, paths, download and compare; run again that
 // asks, keeps the seed and links both ways; copy as curl with the README's $KEY; live results;
-// one clock with the CLI; and the phone size (390 px) with dark mode. Screenshots go to
-// test-results/ (to docs/screenshots/ with RUNTRAIL_UPDATE_DOCS_SCREENSHOT=1).
+// one clock with the CLI; dark mode following the system. Every test runs twice, each time
+// against its own server: at desktop size (1360 px, light) and at phone size (390 px, touch,
+// dark), and no view may scroll sideways at either. Screenshots go to test-results/ (to
+// docs/screenshots/ with RUNTRAIL_UPDATE_DOCS_SCREENSHOT=1), phone ones prefixed `phone-`.
 
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 import { imageTask, REPO_ROOT, startServer, type TestServer } from './helpers/server.js';
 import { cliOk, createKey } from './helpers/cli.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const DOCS_SHOTS = process.env.RUNTRAIL_UPDATE_DOCS_SCREENSHOT === '1';
 const SHOTS = join(REPO_ROOT, DOCS_SHOTS ? 'docs/screenshots' : 'test-results');
+
+interface Device {
+  name: 'desktop' | 'phone';
+  /** Screenshot name prefix. */
+  prefix: string;
+  options: BrowserContextOptions & { viewport: { width: number; height: number }; colorScheme: 'light' | 'dark' };
+}
+
+const DEVICES: Device[] = [
+  { name: 'desktop', prefix: '', options: { viewport: { width: 1360, height: 900 }, colorScheme: 'light' } },
+  {
+    name: 'phone',
+    prefix: 'phone-',
+    options: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, colorScheme: 'dark' },
+  },
+];
+
+/** The page background in each colour scheme (explorer.css, :root and its dark variant). */
+const BACKGROUND = { light: 'rgb(246, 247, 249)', dark: 'rgb(15, 19, 27)' } as const;
+
+/**
+ * The README's own shell setup for the key: its `export NAME=rt_...` line, so the copied
+ * commands are run exactly as a reader of the README would, with the README's variable name.
+ */
+const README_EXPORT = (() => {
+  const line = /^export ([A-Z_]+)=rt_\.\.\.(?=\s|$)/m.exec(readFileSync(join(REPO_ROOT, 'README.md'), 'utf8'));
+  if (!line) throw new Error('the README no longer has its `export KEY=rt_...` line');
+  return { name: line[1]!, line: (key: string) => `export ${line[1]}='${key}'` };
+})();
 
 if (!existsSync(CHROMIUM)) {
   if (process.env.CI === 'true') {
@@ -28,7 +59,7 @@ if (!existsSync(CHROMIUM)) {
     test(`explorer dashboard browser tests (skipped: ${CHROMIUM} is not installed; apt-get install chromium)`, { skip: true }, () => {});
   }
 } else {
-  dashboardSuite();
+  for (const device of DEVICES) describe(`${device.name} (${device.options.viewport.width} px)`, () => dashboardSuite(device));
 }
 
 interface TaskDetail {
@@ -46,10 +77,10 @@ interface TaskDetail {
   reruns: { taskUUID: string }[];
 }
 
-function dashboardSuite(): void {
+function dashboardSuite(device: Device): void {
   let server: TestServer;
   let browser: Browser;
-  let desktop: BrowserContext;
+  let context: BrowserContext;
   let page: Page;
   let secondKey: string;
   let newcomerKey: string;
@@ -70,7 +101,7 @@ function dashboardSuite(): void {
     return (await res.json()) as T;
   };
   const shot = async (p: Page, name: string) => {
-    await p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+    await p.screenshot({ path: join(SHOTS, `${device.prefix}${name}.png`), fullPage: true });
   };
   const signIn = async (p: Page, key: string) => {
     await p.goto(`${server.url}/explorer`);
@@ -82,9 +113,17 @@ function dashboardSuite(): void {
     await p.evaluate((h) => (location.hash = h), hash);
   };
   const rows = (p: Page) => p.locator('#task-table tbody tr');
+  // The page never scrolls sideways: what is wider than the window (JSON, wide tables) wraps or
+  // scrolls inside its own box.
   const noSidewaysScroll = async (p: Page, where: string) => {
-    const { scroll, width } = await p.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
-    assert.ok(scroll <= width, `${where}: the page is ${scroll}px wide in a ${width}px window`);
+    const { scroll, client } = await p.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+    assert.ok(scroll <= client, `${device.name}, ${where}: the page is ${scroll}px wide in a ${client}px window`);
+    assert.ok(client <= device.options.viewport.width, `${device.name}, ${where}: the layout is ${client}px wide`);
+  };
+  const newContext = async () => {
+    const c = await browser.newContext({ ...device.options, acceptDownloads: true });
+    await c.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+    return c;
   };
 
   before(async () => {
@@ -103,9 +142,8 @@ function dashboardSuite(): void {
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
-    desktop = await browser.newContext({ viewport: { width: 1360, height: 900 }, colorScheme: 'light', acceptDownloads: true });
-    await desktop.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
-    page = await desktop.newPage();
+    context = await newContext();
+    page = await context.newPage();
     page.setDefaultTimeout(15_000);
     await signIn(page, server.key);
   });
@@ -134,8 +172,10 @@ function dashboardSuite(): void {
     const keys = (await apiJson<{ data: { apiKeyId: string; prefix: string }[] }>('/api/keys')).data;
     const byKey = await page.locator('#cost-by-key').innerText();
     for (const k of keys) assert.ok(byKey.includes(k.prefix), `${k.prefix} in ${byKey}`);
+    await noSidewaysScroll(page, 'dashboard');
     await shot(page, 'dashboard');
-    if (DOCS_SHOTS) await page.screenshot({ path: join(REPO_ROOT, 'docs/explorer-dashboard.png') });
+    // The README's picture.
+    if (DOCS_SHOTS && device.name === 'desktop') await page.screenshot({ path: join(REPO_ROOT, 'docs/explorer-dashboard.png') });
 
     for (const range of ['1h', '7d', '30d']) {
       await page.click(`#range-presets button[data-range="${range}"]`);
@@ -166,6 +206,7 @@ function dashboardSuite(): void {
     await page.click('#search button[type=submit]');
     await page.locator('#search-note').waitFor({ state: 'visible' });
     assert.match(await page.locator('#search-note').innerText(), /No task or image 00000000-0000-4000-8000-000000000000/);
+    await noSidewaysScroll(page, 'search note');
 
     // The second key's tasks, by its id (the filter lists the organization's keys).
     const second = (await apiJson<{ data: { apiKeyId: string; prefix: string }[] }>('/api/keys')).data.find((k) => secondKey.startsWith(k.prefix))!;
@@ -205,6 +246,7 @@ function dashboardSuite(): void {
     await page.click('#load-more');
     await page.waitForFunction(() => document.querySelector('#page-info')?.textContent?.startsWith('Showing 1–4 of 5'));
     assert.equal(await rows(page).count(), 4);
+    await noSidewaysScroll(page, 'list');
     await shot(page, 'list');
   });
 
@@ -218,6 +260,7 @@ function dashboardSuite(): void {
     assert.ok(callout.includes(`parameter ${error.parameter}`), callout);
     assert.match(callout, /the caller got HTTP 400/);
     assert.equal(failedDetail.httpStatus, 400);
+    await noSidewaysScroll(page, 'failed task');
     await shot(page, 'task-failed');
 
     const partialDetail = await detail(partial.taskUUID as string);
@@ -226,6 +269,8 @@ function dashboardSuite(): void {
     await page.waitForFunction(() => document.querySelector('#t-status')?.textContent === 'partial');
     assert.match(await page.locator('#t-error-callout').innerText(), /1 of the results failed/);
     await page.waitForFunction(() => document.querySelectorAll('#t-images img').length === 1);
+    await noSidewaysScroll(page, 'partial task');
+    await shot(page, 'task-partial');
     await go(page, '#/tasks');
     await page.waitForFunction((u) => document.querySelector(`tr[data-task-uuid="${u}"] .badge`)?.textContent === 'partial', partial.taskUUID as string);
 
@@ -234,6 +279,7 @@ function dashboardSuite(): void {
     assert.equal(await page.locator('#task-missing-title').innerText(), 'Task not found');
     assert.match(await page.locator('#task-error').innerText(), /No task 00000000-0000-4000-8000-00000000abcd in your organization/);
     assert.equal(await page.locator('#task-body').isHidden(), true);
+    await noSidewaysScroll(page, 'not found');
     await shot(page, 'task-not-found');
     await page.click('#task-missing a[href="#/tasks"]');
     await page.locator('#list-view').waitFor({ state: 'visible' });
@@ -243,25 +289,27 @@ function dashboardSuite(): void {
     assert.match(await page.locator('#task-error').innerText(), /"not-a-uuid" is not a taskUUID/);
   });
 
-  test('an empty organization is told how to send a first task, and that command works', async () => {
-    const context = await browser.newContext({ viewport: { width: 1360, height: 800 } });
+  test("an empty organization is told how to send a first task, and that command works in the README's shell", async () => {
+    const empty = await newContext();
     try {
-      const p = await context.newPage();
+      const p = await empty.newPage();
       p.setDefaultTimeout(15_000);
       await signIn(p, newcomerKey);
       await p.waitForFunction(() => document.querySelector('#counts')?.textContent?.startsWith('0 tasks'));
       await p.locator('#empty-first').waitFor({ state: 'visible' });
       const command = (await p.locator('#first-curl').textContent())!;
-      assert.match(command, /\$KEY/);
+      assert.ok(command.includes(`$${README_EXPORT.name}`), command);
+      assert.ok(!command.includes(newcomerKey), 'the key is not on the page');
+      await noSidewaysScroll(p, 'empty list');
       await shot(p, 'list-empty');
-      const run = await shell(command, { KEY: newcomerKey });
+      const run = await shell(`${README_EXPORT.line(newcomerKey)}\n${command}`);
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stdout, /"imageURL"/);
       await p.reload();
       await p.waitForFunction(() => document.querySelector('#counts')?.textContent?.startsWith('1 task '));
       assert.equal(await p.locator('#list-empty').isHidden(), true);
     } finally {
-      await context.close();
+      await empty.close();
     }
   });
 
@@ -277,6 +325,7 @@ function dashboardSuite(): void {
     await page.waitForFunction(() => (document.querySelector('#t-inputs img') as HTMLImageElement | null)?.naturalWidth === 256);
     assert.equal(await page.locator('#t-inputs img').getAttribute('src'), foxImage.imageURL);
     assert.match(await page.locator('#t-inputs figcaption').innerText(), /seedImage/);
+    await noSidewaysScroll(page, 'task with inputs');
     await shot(page, 'task-inputs');
   });
 
@@ -295,6 +344,7 @@ function dashboardSuite(): void {
     assert.equal(await page.locator('#request-code .fold-body').nth(1).isVisible(), true);
     await page.click('#request-code .k[data-path="$[0].positivePrompt"]');
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), '$[0].positivePrompt');
+    await noSidewaysScroll(page, 'indented JSON');
     await shot(page, 'task-json');
     await page.uncheck('.indent[data-pane=request]');
 
@@ -314,6 +364,7 @@ function dashboardSuite(): void {
     assert.ok(removed.some((l) => l.includes('"width": 256')), removed.join('\n'));
     assert.ok(added.some((l) => l.includes('"width": 100')), added.join('\n'));
     assert.ok(!removed.concat(added).some((l) => l.includes('"taskUUID"')), 'taskUUIDs are not a difference');
+    await noSidewaysScroll(page, 'compare');
     await shot(page, 'compare');
   });
 
@@ -330,6 +381,7 @@ function dashboardSuite(): void {
     await page.locator('#rerun-dialog').waitFor({ state: 'visible' });
     assert.equal(await page.locator('#rerun-seed-value').innerText(), String(seed));
     assert.equal(await page.isChecked('#rerun-keep-seed'), false);
+    await noSidewaysScroll(page, 'run again dialog');
     await shot(page, 'run-again-dialog');
     await page.click('#rerun-cancel');
     await page.locator('#rerun-dialog').waitFor({ state: 'hidden' });
@@ -354,17 +406,26 @@ function dashboardSuite(): void {
     await page.click('#t-rerun-of');
     await page.waitForFunction((u) => [...document.querySelectorAll('#t-links .rerun-link')].some((a) => a.textContent === u), newUUID);
     assert.deepEqual((await detail(lighthouse.taskUUID as string)).reruns.map((r) => r.taskUUID), [newUUID]);
+    await noSidewaysScroll(page, 'task run again');
   });
 
-  test("copy as curl runs in the README's shell, with the key in $KEY", async () => {
+  test("copy as curl runs in the README's shell, with the key in the README's variable", async () => {
     const foxDetail = await detail(fox.taskUUID as string);
     await go(page, `#/task/${fox.taskUUID}`);
     await page.waitForFunction((u) => document.querySelector('#t-uuid')?.textContent === u, fox.taskUUID as string);
+    await page.waitForFunction(() => (document.querySelector('#t-images img') as HTMLImageElement | null)?.complete === true);
     await page.click('#copy-curl');
+    await page.locator('#action-note').waitFor({ state: 'visible' });
+    assert.match(await page.locator('#action-note').innerText(), new RegExp(`\\$${README_EXPORT.name}\\b`));
+    await noSidewaysScroll(page, 'task');
+    await shot(page, 'task');
     const command = await page.evaluate(() => navigator.clipboard.readText());
-    assert.ok(!command.includes(server.key));
-    const run = await shell(command, { KEY: server.key });
+    assert.ok(!command.includes(server.key), 'the key is not in the clipboard');
+    assert.ok(command.includes(`\${${README_EXPORT.name}`), command);
+    // The README's `export KEY=…` line, then the pasted command; nothing else in the environment.
+    const run = await shell(`${README_EXPORT.line(server.key)}\n${command}`);
     assert.equal(run.code, 0, run.stderr);
+    // Same request, same taskUUID: the stored response again, byte for byte.
     assert.equal(run.stdout, foxDetail.responseText);
   });
 
@@ -372,6 +433,16 @@ function dashboardSuite(): void {
     const task = imageTask({ deliveryMethod: 'async', positivePrompt: 'three herons [slow:2500]', width: 128, height: 128, numberResults: 3, outputFormat: 'PNG' });
     assert.equal((await server.post([task])).status, 200);
     await go(page, `#/task/${task.taskUUID}`);
+    await page.waitForFunction((u) => document.querySelector('#t-uuid')?.textContent === u, task.taskUUID as string);
+    // The engine's progress shows on a result still running, as a bar and in words.
+    await page.waitForFunction(
+      () => {
+        const bar = document.querySelector('#t-images figure.pending progress[value]') as HTMLProgressElement | null;
+        return bar !== null && bar.value > 0 && bar.closest('figure')?.textContent === `processing ${bar.value}%`;
+      },
+      undefined,
+      { timeout: 20_000 },
+    );
     // One result is in while the others still run: it shows at once, beside their placeholders.
     await page.waitForFunction(
       () =>
@@ -383,17 +454,64 @@ function dashboardSuite(): void {
     );
     assert.equal(await page.locator('#t-live').isVisible(), true);
     assert.match(await page.locator('#t-images figure.pending').first().innerText(), /processing/);
+    await noSidewaysScroll(page, 'live task');
     await shot(page, 'task-live');
+    // A later result's progress moves on while the page stays open (no reload).
+    const lastBar = () => page.evaluate(() => {
+      const bars = [...document.querySelectorAll('#t-images figure.pending progress')] as HTMLProgressElement[];
+      return bars.length === 0 ? null : bars[bars.length - 1]!.value;
+    });
+    const seen = await lastBar();
+    if (seen !== null && seen < 75) {
+      await page.waitForFunction(
+        (v) => {
+          const bars = [...document.querySelectorAll('#t-images figure.pending progress')] as HTMLProgressElement[];
+          return bars.length === 0 || bars[bars.length - 1]!.value > v;
+        },
+        seen,
+        { timeout: 20_000 },
+      );
+    }
     await page.waitForFunction(() => document.querySelector('#t-status')?.textContent === 'success', undefined, { timeout: 30_000 });
     await page.waitForFunction(() => document.querySelectorAll('#t-images img').length === 3 && document.querySelectorAll('#t-images figure.pending').length === 0);
+    assert.equal(await page.locator('#t-live').isVisible(), false);
+    const done = await detail(task.taskUUID as string);
+    assert.equal(await page.locator('#response-code').textContent(), done.responseText);
+    // The list, open meanwhile elsewhere, learns of the finished task without a reload.
+    await go(page, '#/tasks');
+    await page.waitForFunction((u) => document.querySelector(`tr[data-task-uuid="${u}"] .badge`)?.textContent === 'success', task.taskUUID as string);
   });
 
-  test('one clock: the list, the task page and the CLI show the same UTC time', async () => {
+  test('live: the list shows a running task turn into a finished one without a reload', async () => {
+    const task = imageTask({ deliveryMethod: 'async', positivePrompt: 'a slow heron [slow:3000]', width: 64, height: 64 });
+    assert.equal((await server.post([task])).status, 200);
+    // Opened from the dashboard, as a user would while the task runs.
+    await go(page, '#/dashboard');
+    await page.locator('#dashboard-view').waitFor({ state: 'visible' });
+    await page.click('#nav a[data-view=list-view]');
+    await page.waitForFunction((u) => document.querySelector(`tr[data-task-uuid="${u}"] .badge`)?.textContent === 'processing', task.taskUUID as string);
+    assert.match(await page.locator('#counts').innerText(), /· 1 processing$/);
+    await noSidewaysScroll(page, 'list with a running task');
+    await page.waitForFunction((u) => document.querySelector(`tr[data-task-uuid="${u}"] .badge`)?.textContent === 'success', task.taskUUID as string, { timeout: 30_000 });
+    assert.match(await page.locator('#counts').innerText(), /· 0 processing$/);
+  });
+
+  test('one clock: the list, the task page and the CLI show the same time, and say it is UTC', async () => {
     const foxDetail = await detail(fox.taskUUID as string);
     await go(page, '#/tasks');
     await page.waitForFunction((u) => document.querySelector(`tr[data-task-uuid="${u}"]`) !== null, fox.taskUUID as string);
-    assert.equal(await page.locator('#task-table thead th').first().innerText(), 'Created (UTC)');
-    const shown = await page.locator(`tr[data-task-uuid="${fox.taskUUID}"] td`).first().innerText();
+    const cell = page.locator(`tr[data-task-uuid="${fox.taskUUID}"] td`).first();
+    // The zone is written where the time is read: the column heading at desktop, the card's label on a phone.
+    if (device.name === 'desktop') {
+      assert.equal(await page.locator('#task-table thead th').first().innerText(), 'Created (UTC)');
+    } else {
+      assert.equal(await page.evaluate(() => getComputedStyle(document.querySelector('#task-table thead')!).display), 'none');
+      assert.equal(await cell.getAttribute('data-label'), 'Created (UTC)');
+      assert.equal(await cell.evaluate((td) => getComputedStyle(td, '::before').display), 'inline-block');
+    }
+    assert.equal(await page.locator('.zone').isVisible(), true);
+    assert.equal(await page.locator('.zone').innerText(), 'Times in UTC');
+    const shown = await cell.innerText();
     const table = await cliOk(['tasks', 'list'], { dataDir: server.dataDir });
     assert.match(table.split('\n')[0]!, /^CREATED \(UTC\)/);
     const line = table.split('\n').find((l) => l.includes(fox.taskUUID as string))!;
@@ -402,57 +520,50 @@ function dashboardSuite(): void {
     await go(page, `#/task/${fox.taskUUID}`);
     await page.waitForFunction((u) => document.querySelector('#t-uuid')?.textContent === u, fox.taskUUID as string);
     assert.match(await page.locator('#t-meta').innerText(), new RegExp(`CREATED\\s+${shown} UTC`, 'i'));
-    assert.equal(await page.locator('.zone').innerText(), 'Times in UTC');
+    // `tasks show` prints the ISO form, whose Z says UTC: the same second.
+    assert.match(await cliOk(['tasks', 'show', fox.taskUUID as string], { dataDir: server.dataDir }), new RegExp(`${shown.replace(' ', 'T')}\\.\\d{3}Z`));
   });
 
-  test('phone (390 px), dark mode: every view reflows without sideways scrolling', async () => {
-    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, hasTouch: true, colorScheme: 'dark' });
-    try {
-      const p = await phone.newPage();
-      p.setDefaultTimeout(15_000);
-      await signIn(p, server.key);
-      await p.waitForFunction(() => document.querySelectorAll('#task-table tbody tr').length > 0);
-      // Dark mode follows the system; the light page of the desktop context stays light.
-      assert.equal(await p.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(15, 19, 27)');
-      assert.equal(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(246, 247, 249)');
-      // The list is one card per task: no table header, labels beside each value.
-      assert.equal(await p.evaluate(() => getComputedStyle(document.querySelector('#task-table thead')!).display), 'none');
-      await noSidewaysScroll(p, 'list');
-      await shot(p, 'phone-list');
-      await go(p, '#/tasks?status=error');
-      await p.waitForFunction(() => document.querySelector('#counts')?.textContent?.startsWith('1 task '));
-      await noSidewaysScroll(p, 'filtered list');
-      await p.fill('#search-input', fox.taskUUID as string);
-      await p.click('#search button[type=submit]');
-      await p.waitForFunction((u) => document.querySelector('#t-uuid')?.textContent === u, fox.taskUUID as string);
-      await p.waitForFunction(() => (document.querySelector('#t-images img') as HTMLImageElement | null)?.complete === true);
-      await noSidewaysScroll(p, 'task');
-      await shot(p, 'phone-task');
-      await p.click('#run-again');
-      await p.locator('#rerun-dialog').waitFor({ state: 'visible' });
-      await noSidewaysScroll(p, 'run again dialog');
-      await p.click('#rerun-cancel');
-      for (const [hash, name, ready] of [
-        [`#/task/${failed.taskUUID}`, 'phone-task-failed', '#t-error-callout'],
-        [`#/task/${seeded['taskUUID']}`, 'phone-task-inputs', '#t-inputs-box'],
-        ['#/task/00000000-0000-4000-8000-00000000abcd', 'phone-not-found', '#task-missing'],
-        [`#/compare/${fox.taskUUID}/${failed.taskUUID}`, 'phone-compare', '#compare-diff .del'],
-        ['#/dashboard?range=7d', 'phone-dashboard', '#totals .tile'],
-      ] as const) {
-        await go(p, hash);
-        await p.locator(ready).first().waitFor({ state: 'visible' });
-        await noSidewaysScroll(p, name);
-        await shot(p, name);
-      }
-      const week = (await apiJson<{ data: { totals: { tasks: number } }[] }>('/api/stats?range=7d')).data[0]!;
-      await p.waitForFunction((n) => document.querySelector('#totals .tile-v')?.textContent === String(n), week.totals.tasks);
-    } finally {
-      await phone.close();
+  test(`the list reflows at ${device.options.viewport.width} px: ${device.name === 'phone' ? 'one card per task' : 'a table'}, no sideways scroll`, async () => {
+    await go(page, '#/tasks');
+    await page.waitForFunction(() => document.querySelectorAll('#task-table tbody tr').length > 0);
+    const display = await page.evaluate(() => ({
+      head: getComputedStyle(document.querySelector('#task-table thead')!).display,
+      row: getComputedStyle(document.querySelector('#task-table tbody tr')!).display,
+    }));
+    assert.deepEqual(display, device.name === 'phone' ? { head: 'none', row: 'block' } : { head: 'table-header-group', row: 'table-row' });
+    if (device.name === 'phone') {
+      // Every value of a card has its label beside it.
+      const labels = await rows(page).first().locator('td').evaluateAll((tds) => tds.map((td) => td.getAttribute('data-label')));
+      assert.deepEqual(labels, ['Created (UTC)', 'Task UUID', 'Type', 'Status', 'Model', 'Prompt', 'Cost', 'Time']);
     }
+    for (const hash of ['#/tasks', '#/tasks?status=error', '#/tasks?limit=2']) {
+      await go(page, hash);
+      await page.waitForFunction(() => document.querySelectorAll('#task-table tbody tr').length > 0);
+      await noSidewaysScroll(page, hash);
+    }
+  });
+
+  test(`dark mode follows the system (${device.options.colorScheme} here, then the other)`, async () => {
+    const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const cardColour = () => page.evaluate(() => getComputedStyle(document.querySelector('.card, .filters')!).backgroundColor);
+    await go(page, `#/task/${fox.taskUUID}`);
+    await page.waitForFunction((u) => document.querySelector('#t-uuid')?.textContent === u, fox.taskUUID as string);
+    const scheme = device.options.colorScheme;
+    const other = scheme === 'dark' ? 'light' : 'dark';
+    assert.equal(await background(), BACKGROUND[scheme]);
+    const card = await cardColour();
+    // The system switches while the page is open: the page follows at once.
+    await page.emulateMedia({ colorScheme: other });
+    assert.equal(await background(), BACKGROUND[other]);
+    assert.notEqual(await cardColour(), card);
+    await shot(page, `task-${other}`);
+    await page.emulateMedia({ colorScheme: scheme });
+    assert.equal(await background(), BACKGROUND[scheme]);
   });
 }
 
-function shell(command: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function shell(command: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn('sh', ['-c', command], { env: { PATH: process.env.PATH ?? '', ...env } });
     let stdout = '';
