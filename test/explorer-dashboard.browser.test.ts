@@ -190,7 +190,7 @@ function dashboardSuite(device: Device): void {
     assert.equal(await page.inputValue('#filters input[name=errorCode]'), errorCode);
   });
 
-  test('finding things: search by taskUUID and imageUUID, filters by API key and engine, time presets, links, paging', async () => {
+  test('finding things: search by taskUUID and imageUUID, filters by API key and engine, time presets, links (keyboard, middle-click), paging', async () => {
     await go(page, '#/tasks');
     await page.waitForFunction(() => document.querySelector('#counts')?.textContent?.startsWith('5 tasks'));
     const foxDetail = await detail(fox.taskUUID as string);
@@ -235,6 +235,11 @@ function dashboardSuite(device: Device): void {
     const link = rows(page).first().locator('a.row-link');
     const href = (await link.getAttribute('href'))!;
     assert.match(href, /^#\/task\/[0-9a-f-]{36}$/);
+    // Middle-click opens the task in a new tab (a real link, not a click handler).
+    const [tab] = await Promise.all([context.waitForEvent('page'), link.click({ button: 'middle' })]);
+    await tab.waitForLoadState();
+    assert.equal(new URL(tab.url()).hash, href);
+    await tab.close();
     await link.focus();
     await page.keyboard.press('Enter');
     await page.waitForFunction((h) => location.hash === h, href);
@@ -329,11 +334,16 @@ function dashboardSuite(device: Device): void {
     await shot(page, 'task-inputs');
   });
 
-  test('JSON: folding, copy a path, download the task, compare two requests', async () => {
+  test('JSON: syntax colour, folding, copy a path, download the task, compare two requests', async () => {
     const foxDetail = await detail(fox.taskUUID as string);
     await go(page, `#/task/${fox.taskUUID}`);
     await page.waitForFunction((u) => document.querySelector('#t-uuid')?.textContent === u, fox.taskUUID as string);
     await page.check('.indent[data-pane=request]');
+    // Syntax colour: keys, strings, numbers and punctuation each have their own.
+    const colours = await page.evaluate(() =>
+      ['k', 's', 'n', 'p'].map((c) => getComputedStyle(document.querySelector(`#request-code span.${c}`)!).color),
+    );
+    assert.equal(new Set(colours).size, 4, colours.join(' '));
     const folds = page.locator('#request-code .fold');
     assert.ok((await folds.count()) >= 2, 'the array and the object fold');
     const before = (await page.locator('#request-code').textContent())!;
