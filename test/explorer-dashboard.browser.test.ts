@@ -313,6 +313,12 @@ function dashboardSuite(device: Device): void {
       await p.reload();
       await p.waitForFunction(() => document.querySelector('#counts')?.textContent?.startsWith('1 task '));
       assert.equal(await p.locator('#list-empty').isHidden(), true);
+      // The dashboard is the organization's own: its one task, none of the other organization's.
+      await go(p, '#/dashboard?range=24h');
+      await p.waitForFunction(() => document.querySelector('#totals .tile-v')?.textContent === '1');
+      assert.equal((await apiJson<{ data: { totals: { tasks: number } }[] }>('/api/stats?range=24h', newcomerKey)).data[0]!.totals.tasks, 1);
+      assert.ok((await apiJson<{ data: { totals: { tasks: number } }[] }>('/api/stats?range=24h')).data[0]!.totals.tasks >= 5);
+      await noSidewaysScroll(p, 'dashboard of one task');
     } finally {
       await empty.close();
     }
