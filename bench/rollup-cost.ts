@@ -35,7 +35,11 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 const VARIANTS = {
   with: [],
-  'no-triggers': ['DROP TRIGGER tasks_rollup_insert', 'DROP TRIGGER tasks_rollup_update', 'DROP TRIGGER tasks_rollup_delete'],
+  'no-triggers': [
+    'DROP TRIGGER tasks_rollup_insert',
+    'DROP TRIGGER tasks_rollup_update',
+    'DROP TRIGGER tasks_rollup_delete',
+  ],
 } as const;
 type Variant = keyof typeof VARIANTS;
 const FIGURES = ['p1Image', 'p1Search', 'p2Search', 'p2Image', 'ledger'] as const;
@@ -44,8 +48,17 @@ const ALL = [...FIGURES, 'ledgerCpuUs'] as const;
 type Figure = (typeof ALL)[number];
 
 const imageTask = (taskUUID: string, i: number) =>
-  JSON.stringify({ taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: `a benchmark ${i}`, width: 64, height: 64, includeCost: true });
-const searchTask = (taskUUID: string) => JSON.stringify({ taskType: 'modelSearch', taskUUID, search: 'plasma', limit: 1 });
+  JSON.stringify({
+    taskType: 'imageInference',
+    taskUUID,
+    model: 'runware:101@1',
+    positivePrompt: `a benchmark ${i}`,
+    width: 64,
+    height: 64,
+    includeCost: true,
+  });
+const searchTask = (taskUUID: string) =>
+  JSON.stringify({ taskType: 'modelSearch', taskUUID, search: 'plasma', limit: 1 });
 
 /** A server whose data folder was migrated by a first start, then altered as `variant` says. */
 async function serverFor(variant: Variant): Promise<{ server: TestServer; dir: string }> {
@@ -130,9 +143,28 @@ async function ledgerOnly(variant: Variant): Promise<{ perSecond: number; cpuUsP
           const i = next++;
           const taskUUID = randomUUID();
           const createdAt = Date.now();
-          await storage.ledger.recordRequest({ orgId: 'bench', taskUUID, taskType: 'modelSearch', requestText: `[${searchTask(taskUUID)}]`, model: null, transport: 'websocket', createdAt, apiKeyId: `key-${i % 3}` });
+          await storage.ledger.recordRequest({
+            orgId: 'bench',
+            taskUUID,
+            taskType: 'modelSearch',
+            requestText: `[${searchTask(taskUUID)}]`,
+            model: null,
+            transport: 'websocket',
+            createdAt,
+            apiKeyId: `key-${i % 3}`,
+          });
           const responseText = `{"data":[{"taskType":"modelSearch","taskUUID":"${taskUUID}","totalResults":1,"results":[{"name":"plasma","air":"runware:101@1"}]}]}`;
-          await storage.ledger.completeTask({ orgId: 'bench', taskUUID, status: 'success', responseText, cost: 0, errorCode: null, engine: 'builtin', completedAt: Date.now(), media: [] });
+          await storage.ledger.completeTask({
+            orgId: 'bench',
+            taskUUID,
+            status: 'success',
+            responseText,
+            cost: 0,
+            errorCode: null,
+            engine: 'builtin',
+            completedAt: Date.now(),
+            media: [],
+          });
         }
       }),
     );
@@ -154,7 +186,9 @@ const measure: Record<Exclude<Figure, 'ledger' | 'ledgerCpuUs'>, (s: TestServer)
 
 const variants = Object.keys(VARIANTS) as Variant[];
 const servers = new Map<Variant, { server: TestServer; dir: string }>();
-const samples = Object.fromEntries(variants.map((v) => [v, Object.fromEntries(ALL.map((f) => [f, [] as number[]]))])) as Record<Variant, Record<Figure, number[]>>;
+const samples = Object.fromEntries(
+  variants.map((v) => [v, Object.fromEntries(ALL.map((f) => [f, [] as number[]]))]),
+) as Record<Variant, Record<Figure, number[]>>;
 const load: number[] = [];
 try {
   for (const v of variants) servers.set(v, await serverFor(v));
@@ -172,7 +206,9 @@ try {
       }
     }
     load.push(loadavg()[0]!);
-    log(`run ${r + 1}: ${variants.map((v) => `${v} ${ALL.map((f) => `${f} ${samples[v][f].at(-1)!.toFixed(0)}`).join(' ')}`).join(' | ')} (load ${load.at(-1)!.toFixed(1)})`);
+    log(
+      `run ${r + 1}: ${variants.map((v) => `${v} ${ALL.map((f) => `${f} ${samples[v][f].at(-1)!.toFixed(0)}`).join(' ')}`).join(' | ')} (load ${load.at(-1)!.toFixed(1)})`,
+    );
   }
 } finally {
   for (const { server, dir } of servers.values()) {
@@ -181,7 +217,9 @@ try {
   }
 }
 
-const medians = Object.fromEntries(variants.map((v) => [v, Object.fromEntries(ALL.map((f) => [f, median(samples[v][f])]))])) as Record<Variant, Record<Figure, number>>;
+const medians = Object.fromEntries(
+  variants.map((v) => [v, Object.fromEntries(ALL.map((f) => [f, median(samples[v][f])]))]),
+) as Record<Variant, Record<Figure, number>>;
 console.table(
   ALL.map((f) => ({
     figure: f,
@@ -193,5 +231,9 @@ console.table(
 mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
 writeFileSync(
   join(REPO_ROOT, 'bench/results/rollup-cost.json'),
-  JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, runs: RUNS, loadAverage1m: load, medians, samples }, null, 2) + '\n',
+  JSON.stringify(
+    { at: new Date().toISOString(), seconds: SECONDS, runs: RUNS, loadAverage1m: load, medians, samples },
+    null,
+    2,
+  ) + '\n',
 );

@@ -24,7 +24,10 @@ after(() => server?.stop());
 
 const get = async (path: string, key: string | null = server.key) => {
   const res = await fetch(`${server.url}${path}`, { headers: key === null ? {} : { authorization: `Bearer ${key}` } });
-  return { status: res.status, body: (await res.json()) as { data: Record<string, unknown>[]; errors?: { code: string; parameter?: string }[] } };
+  return {
+    status: res.status,
+    body: (await res.json()) as { data: Record<string, unknown>[]; errors?: { code: string; parameter?: string }[] },
+  };
 };
 
 interface Stats {
@@ -37,7 +40,10 @@ test("GET /api/stats counts the caller's organization only", async () => {
   const own = (await get('/api/stats?range=1h')).body.data[0] as unknown as Stats;
   assert.equal(own.organization, 'default');
   assert.equal(own.totals.tasks, 2);
-  assert.deepEqual(own.errorsByCode.map((e) => [e.errorCode, e.tasks]), [['invalidWidth', 1]]);
+  assert.deepEqual(
+    own.errorsByCode.map((e) => [e.errorCode, e.tasks]),
+    [['invalidWidth', 1]],
+  );
   const other = (await get('/api/stats?range=1h', otherKey)).body.data[0] as unknown as Stats;
   assert.equal(other.organization, 'other');
   assert.equal(other.totals.tasks, 1);
@@ -77,7 +83,8 @@ test("GET /api/keys lists the organization's keys by id and prefix, never a key"
 });
 
 test("GET /api/media/:mediaUUID finds the organization's own images only", async () => {
-  const details = async (uuid: string, key: string) => (await get(`/api/tasks/${uuid}`, key)).body.data[0] as { media: { imageUUID: string }[] };
+  const details = async (uuid: string, key: string) =>
+    (await get(`/api/tasks/${uuid}`, key)).body.data[0] as { media: { imageUUID: string }[] };
   const image = (await details(mine.taskUUID as string, server.key)).media[0]!.imageUUID;
   const found = await get(`/api/media/${image}`);
   assert.equal(found.status, 200);
@@ -90,15 +97,28 @@ test("GET /api/media/:mediaUUID finds the organization's own images only", async
 
 test('POST /api/tasks/:taskUUID/reruns links a rerun both ways, within the organization', async () => {
   const post = (uuid: string, body: string, key = server.key) =>
-    fetch(`${server.url}/api/tasks/${uuid}/reruns`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body });
+    fetch(`${server.url}/api/tasks/${uuid}/reruns`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body,
+    });
   const rerun = imageTask({ width: 64, height: 64 });
   assert.equal((await post(mine.taskUUID as string, JSON.stringify({ taskUUID: rerun.taskUUID }))).status, 200);
   assert.equal((await server.post([rerun])).status, 200);
   const original = (await get(`/api/tasks/${mine.taskUUID}`)).body.data[0] as { reruns: { taskUUID: string }[] };
-  assert.deepEqual(original.reruns.map((r) => r.taskUUID), [rerun.taskUUID]);
-  assert.equal(((await get(`/api/tasks/${rerun.taskUUID}`)).body.data[0] as { rerunOf: string }).rerunOf, mine.taskUUID);
+  assert.deepEqual(
+    original.reruns.map((r) => r.taskUUID),
+    [rerun.taskUUID],
+  );
+  assert.equal(
+    ((await get(`/api/tasks/${rerun.taskUUID}`)).body.data[0] as { rerunOf: string }).rerunOf,
+    mine.taskUUID,
+  );
   // Another organization's task cannot be linked to; bad bodies get the envelope.
-  assert.equal((await post(mine.taskUUID as string, JSON.stringify({ taskUUID: imageTask()['taskUUID'] }), otherKey)).status, 404);
+  assert.equal(
+    (await post(mine.taskUUID as string, JSON.stringify({ taskUUID: imageTask()['taskUUID'] }), otherKey)).status,
+    404,
+  );
   for (const body of ['{', '{"taskUUID":"x"}', JSON.stringify({ taskUUID: mine.taskUUID })]) {
     const res = await post(mine.taskUUID as string, body);
     assert.equal(res.status, 400, body);

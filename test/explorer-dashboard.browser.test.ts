@@ -33,7 +33,13 @@ const DEVICES: Device[] = [
   {
     name: 'phone',
     prefix: 'phone-',
-    options: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, colorScheme: 'dark' },
+    options: {
+      viewport: { width: 390, height: 844 },
+      deviceScaleFactor: 2,
+      isMobile: true,
+      hasTouch: true,
+      colorScheme: 'dark',
+    },
   },
 ];
 
@@ -56,10 +62,15 @@ if (!existsSync(CHROMIUM)) {
       throw new Error(`${CHROMIUM} is missing; .ci/run installs it with apt-get`);
     });
   } else {
-    test(`explorer dashboard browser tests (skipped: ${CHROMIUM} is not installed; apt-get install chromium)`, { skip: true }, () => {});
+    test(
+      `explorer dashboard browser tests (skipped: ${CHROMIUM} is not installed; apt-get install chromium)`,
+      { skip: true },
+      () => {},
+    );
   }
 } else {
-  for (const device of DEVICES) describe(`${device.name} (${device.options.viewport.width} px)`, () => dashboardSuite(device));
+  for (const device of DEVICES)
+    describe(`${device.name} (${device.options.viewport.width} px)`, () => dashboardSuite(device));
 }
 
 interface TaskDetail {
@@ -72,7 +83,10 @@ interface TaskDetail {
   httpStatus: number | null;
   createdAt: string;
   media: { imageUUID: string; imageURL: string }[];
-  response: { data: { seed?: number; imageUUID?: string; imageURL?: string }[]; errors?: { code: string; message: string; parameter?: string }[] };
+  response: {
+    data: { seed?: number; imageUUID?: string; imageURL?: string }[];
+    errors?: { code: string; message: string; parameter?: string }[];
+  };
   rerunOf: string | null;
   reruns: { taskUUID: string }[];
 }
@@ -84,10 +98,29 @@ function dashboardSuite(device: Device): void {
   let page: Page;
   let secondKey: string;
   let newcomerKey: string;
-  const fox = imageTask({ positivePrompt: 'a red fox in fresh snow', width: 256, height: 256, outputFormat: 'PNG', includeCost: true, seed: 42 });
-  const lighthouse = imageTask({ positivePrompt: 'a lighthouse at dusk', width: 128, height: 128, outputFormat: 'PNG', includeCost: true });
+  const fox = imageTask({
+    positivePrompt: 'a red fox in fresh snow',
+    width: 256,
+    height: 256,
+    outputFormat: 'PNG',
+    includeCost: true,
+    seed: 42,
+  });
+  const lighthouse = imageTask({
+    positivePrompt: 'a lighthouse at dusk',
+    width: 128,
+    height: 128,
+    outputFormat: 'PNG',
+    includeCost: true,
+  });
   const failed = imageTask({ positivePrompt: 'a fox, too wide', width: 100, height: 256 });
-  const partial = imageTask({ positivePrompt: 'two owls [fail:1]', width: 128, height: 128, numberResults: 2, includeCost: true });
+  const partial = imageTask({
+    positivePrompt: 'two owls [fail:1]',
+    width: 128,
+    height: 128,
+    numberResults: 2,
+    includeCost: true,
+  });
   let seeded: Record<string, unknown>;
 
   const detail = async (taskUUID: string, key = server.key): Promise<TaskDetail> => {
@@ -116,7 +149,10 @@ function dashboardSuite(device: Device): void {
   // The page never scrolls sideways: what is wider than the window (JSON, wide tables) wraps or
   // scrolls inside its own box.
   const noSidewaysScroll = async (p: Page, where: string) => {
-    const { scroll, client } = await p.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+    const { scroll, client } = await p.evaluate(() => ({
+      scroll: document.documentElement.scrollWidth,
+      client: document.documentElement.clientWidth,
+    }));
     assert.ok(scroll <= client, `${device.name}, ${where}: the page is ${scroll}px wide in a ${client}px window`);
     assert.ok(client <= device.options.viewport.width, `${device.name}, ${where}: the layout is ${client}px wide`);
   };
@@ -136,11 +172,26 @@ function dashboardSuite(device: Device): void {
     assert.equal((await server.post([failed])).status, 400);
     assert.equal((await server.post([partial])).status, 200);
     const foxImage = (await detail(fox.taskUUID as string)).media[0]!;
-    seeded = imageTask({ positivePrompt: 'the fox again, from its picture', width: 128, height: 128, seedImage: foxImage.imageUUID, strength: 0.6 });
+    seeded = imageTask({
+      positivePrompt: 'the fox again, from its picture',
+      width: 128,
+      height: 128,
+      seedImage: foxImage.imageUUID,
+      strength: 0.6,
+    });
     assert.equal((await server.post([seeded])).status, 200);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     context = await newContext();
     page = await context.newPage();
@@ -156,9 +207,20 @@ function dashboardSuite(device: Device): void {
   test('dashboard: totals, tasks over time, errors by code, latency, cost by day, model and key, for each preset', async () => {
     await page.click('#nav a[data-view=dashboard-view]');
     await page.locator('#dashboard-view').waitFor({ state: 'visible' });
-    const stats = (await apiJson<{ data: { totals: { tasks: number; cost: number }; errorsByCode: { errorCode: string }[]; costByApiKey: { prefix: string | null }[] }[] }>('/api/stats?range=24h')).data[0]!;
+    const stats = (
+      await apiJson<{
+        data: {
+          totals: { tasks: number; cost: number };
+          errorsByCode: { errorCode: string }[];
+          costByApiKey: { prefix: string | null }[];
+        }[];
+      }>('/api/stats?range=24h')
+    ).data[0]!;
     assert.equal(stats.totals.tasks, 5);
-    await page.waitForFunction((n) => document.querySelector('#totals .tile-v')?.textContent === String(n), stats.totals.tasks);
+    await page.waitForFunction(
+      (n) => document.querySelector('#totals .tile-v')?.textContent === String(n),
+      stats.totals.tasks,
+    );
     assert.equal(await page.locator('#range-presets button.active').getAttribute('data-range'), '24h');
     assert.ok((await page.locator('#chart-tasks svg rect.bar-ok').count()) >= 1, 'successes are drawn');
     assert.ok((await page.locator('#chart-tasks svg rect.bar-err').count()) >= 1, 'errors are drawn');
@@ -175,11 +237,17 @@ function dashboardSuite(device: Device): void {
     await noSidewaysScroll(page, 'dashboard');
     await shot(page, 'dashboard');
     // The README's picture.
-    if (DOCS_SHOTS && device.name === 'desktop') await page.screenshot({ path: join(REPO_ROOT, 'docs/explorer-dashboard.png') });
+    if (DOCS_SHOTS && device.name === 'desktop')
+      await page.screenshot({ path: join(REPO_ROOT, 'docs/explorer-dashboard.png') });
 
     for (const range of ['1h', '7d', '30d']) {
       await page.click(`#range-presets button[data-range="${range}"]`);
-      await page.waitForFunction((r) => location.hash === `#/dashboard?range=${r}` && document.querySelector('#range-presets button.active')?.getAttribute('data-range') === r, range);
+      await page.waitForFunction(
+        (r) =>
+          location.hash === `#/dashboard?range=${r}` &&
+          document.querySelector('#range-presets button.active')?.getAttribute('data-range') === r,
+        range,
+      );
       await page.waitForFunction(() => document.querySelector('#totals .tile-v')?.textContent === '5');
     }
     // An error code leads to its tasks.
@@ -205,11 +273,16 @@ function dashboardSuite(device: Device): void {
     await page.fill('#search-input', '00000000-0000-4000-8000-000000000000');
     await page.click('#search button[type=submit]');
     await page.locator('#search-note').waitFor({ state: 'visible' });
-    assert.match(await page.locator('#search-note').innerText(), /No task or image 00000000-0000-4000-8000-000000000000/);
+    assert.match(
+      await page.locator('#search-note').innerText(),
+      /No task or image 00000000-0000-4000-8000-000000000000/,
+    );
     await noSidewaysScroll(page, 'search note');
 
     // The second key's tasks, by its id (the filter lists the organization's keys).
-    const second = (await apiJson<{ data: { apiKeyId: string; prefix: string }[] }>('/api/keys')).data.find((k) => secondKey.startsWith(k.prefix))!;
+    const second = (await apiJson<{ data: { apiKeyId: string; prefix: string }[] }>('/api/keys')).data.find((k) =>
+      secondKey.startsWith(k.prefix),
+    )!;
     await page.selectOption('#filters select[name=apiKey]', second.apiKeyId);
     await page.click('#filters button[type=submit]');
     await page.waitForFunction(() => document.querySelector('#counts')?.textContent?.startsWith('1 task '));
@@ -225,7 +298,11 @@ function dashboardSuite(device: Device): void {
     assert.match(page.url(), /#\/tasks\?since=24h&engine=upstream$/);
     await page.selectOption('#filters select[name=engine]', 'builtin');
     await page.click('#filters button[type=submit]');
-    await page.waitForFunction(() => location.hash === '#/tasks?since=24h&engine=builtin' && document.querySelector('#counts')?.textContent?.startsWith('4 tasks'));
+    await page.waitForFunction(
+      () =>
+        location.hash === '#/tasks?since=24h&engine=builtin' &&
+        document.querySelector('#counts')?.textContent?.startsWith('4 tasks'),
+    );
     await page.reload();
     await page.waitForFunction(() => document.querySelector('#counts')?.textContent?.startsWith('4 tasks'));
     assert.equal(await page.inputValue('#filters select[name=range]'), '24h');
@@ -277,12 +354,18 @@ function dashboardSuite(device: Device): void {
     await noSidewaysScroll(page, 'partial task');
     await shot(page, 'task-partial');
     await go(page, '#/tasks');
-    await page.waitForFunction((u) => document.querySelector(`tr[data-task-uuid="${u}"] .badge`)?.textContent === 'partial', partial.taskUUID as string);
+    await page.waitForFunction(
+      (u) => document.querySelector(`tr[data-task-uuid="${u}"] .badge`)?.textContent === 'partial',
+      partial.taskUUID as string,
+    );
 
     await go(page, '#/task/00000000-0000-4000-8000-00000000abcd');
     await page.locator('#task-missing').waitFor({ state: 'visible' });
     assert.equal(await page.locator('#task-missing-title').innerText(), 'Task not found');
-    assert.match(await page.locator('#task-error').innerText(), /No task 00000000-0000-4000-8000-00000000abcd in your organization/);
+    assert.match(
+      await page.locator('#task-error').innerText(),
+      /No task 00000000-0000-4000-8000-00000000abcd in your organization/,
+    );
     assert.equal(await page.locator('#task-body').isHidden(), true);
     await noSidewaysScroll(page, 'not found');
     await shot(page, 'task-not-found');
@@ -316,8 +399,14 @@ function dashboardSuite(device: Device): void {
       // The dashboard is the organization's own: its one task, none of the other organization's.
       await go(p, '#/dashboard?range=24h');
       await p.waitForFunction(() => document.querySelector('#totals .tile-v')?.textContent === '1');
-      assert.equal((await apiJson<{ data: { totals: { tasks: number } }[] }>('/api/stats?range=24h', newcomerKey)).data[0]!.totals.tasks, 1);
-      assert.ok((await apiJson<{ data: { totals: { tasks: number } }[] }>('/api/stats?range=24h')).data[0]!.totals.tasks >= 5);
+      assert.equal(
+        (await apiJson<{ data: { totals: { tasks: number } }[] }>('/api/stats?range=24h', newcomerKey)).data[0]!.totals
+          .tasks,
+        1,
+      );
+      assert.ok(
+        (await apiJson<{ data: { totals: { tasks: number } }[] }>('/api/stats?range=24h')).data[0]!.totals.tasks >= 5,
+      );
       await noSidewaysScroll(p, 'dashboard of one task');
     } finally {
       await empty.close();
@@ -328,12 +417,15 @@ function dashboardSuite(device: Device): void {
     const foxImage = (await detail(fox.taskUUID as string)).media[0]!;
     const own = await detail(seeded['taskUUID'] as string);
     await go(page, `#/task/${seeded['taskUUID']}`);
-    await page.waitForFunction(() => (document.querySelector('#t-images img') as HTMLImageElement | null)?.naturalWidth === 128);
+    await page.waitForFunction(() => document.querySelector<HTMLImageElement>('#t-images img')?.naturalWidth === 128);
     assert.equal(await page.locator('#t-prompt').innerText(), 'the fox again, from its picture');
     assert.equal(await page.locator('#t-images img').getAttribute('src'), own.media[0]!.imageURL);
-    assert.equal(await page.locator('#t-images figcaption a', { hasText: 'download' }).getAttribute('href'), own.media[0]!.imageURL);
+    assert.equal(
+      await page.locator('#t-images figcaption a', { hasText: 'download' }).getAttribute('href'),
+      own.media[0]!.imageURL,
+    );
     await page.locator('#t-inputs-box').waitFor({ state: 'visible' });
-    await page.waitForFunction(() => (document.querySelector('#t-inputs img') as HTMLImageElement | null)?.naturalWidth === 256);
+    await page.waitForFunction(() => document.querySelector<HTMLImageElement>('#t-inputs img')?.naturalWidth === 256);
     assert.equal(await page.locator('#t-inputs img').getAttribute('src'), foxImage.imageURL);
     assert.match(await page.locator('#t-inputs figcaption').innerText(), /seedImage/);
     await noSidewaysScroll(page, 'task with inputs');
@@ -365,8 +457,11 @@ function dashboardSuite(device: Device): void {
     await page.uncheck('.indent[data-pane=request]');
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-json')]);
-    const text = readFileSync((await download.path())!, 'utf8');
-    assert.ok(text.includes(`"request":${foxDetail.requestText},"response":${foxDetail.responseText}}`), 'request and response as stored');
+    const text = readFileSync(await download.path(), 'utf8');
+    assert.ok(
+      text.includes(`"request":${foxDetail.requestText},"response":${foxDetail.responseText}}`),
+      'request and response as stored',
+    );
     const parsed = JSON.parse(text) as { taskUUID: string; request: unknown };
     assert.equal(parsed.taskUUID, fox.taskUUID);
     assert.deepEqual(parsed.request, JSON.parse(foxDetail.requestText));
@@ -377,8 +472,14 @@ function dashboardSuite(device: Device): void {
     await page.waitForFunction(() => document.querySelectorAll('#compare-diff .del').length > 0);
     const removed = await page.locator('#compare-diff .del').allTextContents();
     const added = await page.locator('#compare-diff .add').allTextContents();
-    assert.ok(removed.some((l) => l.includes('"width": 256')), removed.join('\n'));
-    assert.ok(added.some((l) => l.includes('"width": 100')), added.join('\n'));
+    assert.ok(
+      removed.some((l) => l.includes('"width": 256')),
+      removed.join('\n'),
+    );
+    assert.ok(
+      added.some((l) => l.includes('"width": 100')),
+      added.join('\n'),
+    );
     assert.ok(!removed.concat(added).some((l) => l.includes('"taskUUID"')), 'taskUUIDs are not a difference');
     await noSidewaysScroll(page, 'compare');
     await shot(page, 'compare');
@@ -389,7 +490,10 @@ function dashboardSuite(device: Device): void {
     const seed = original.response.data[0]!.seed!;
     assert.ok(!original.requestText.includes('"seed"'), 'the request let the server pick the seed');
     await go(page, `#/task/${lighthouse.taskUUID}`);
-    await page.waitForFunction((u) => document.querySelector('#t-uuid')?.textContent === u, lighthouse.taskUUID as string);
+    await page.waitForFunction(
+      (u) => document.querySelector('#t-uuid')?.textContent === u,
+      lighthouse.taskUUID as string,
+    );
     const count = async () => (await apiJson<{ counts: { total: number } }>('/api/tasks')).counts.total;
     const total = await count();
 
@@ -406,7 +510,10 @@ function dashboardSuite(device: Device): void {
     await page.click('#run-again');
     await page.check('#rerun-keep-seed');
     await page.click('#rerun-confirm');
-    await page.waitForFunction((old) => /^#\/task\/[0-9a-f-]{36}$/.test(location.hash) && !location.hash.endsWith(old), lighthouse.taskUUID as string);
+    await page.waitForFunction(
+      (old) => /^#\/task\/[0-9a-f-]{36}$/.test(location.hash) && !location.hash.endsWith(old),
+      lighthouse.taskUUID as string,
+    );
     const newUUID = page.url().split('#/task/')[1]!;
     // The page must show the new task before its status says anything (the original's was success too).
     await page.waitForFunction((u) => document.querySelector('#t-uuid')?.textContent === u, newUUID);
@@ -415,13 +522,25 @@ function dashboardSuite(device: Device): void {
     assert.ok(again.requestText.includes(`"seed":${seed},`), again.requestText);
     assert.equal(again.response.data[0]!.seed, seed);
     const bytes = async (url: string) => Buffer.from(await (await fetch(url)).arrayBuffer());
-    assert.ok((await bytes(again.media[0]!.imageURL)).equals(await bytes(original.media[0]!.imageURL)), 'same seed, same image');
+    assert.ok(
+      (await bytes(again.media[0]!.imageURL)).equals(await bytes(original.media[0]!.imageURL)),
+      'same seed, same image',
+    );
     // Both ways: the new task names the original, the original lists the new one.
     assert.equal(again.rerunOf, lighthouse.taskUUID);
-    await page.waitForFunction((u) => document.querySelector('#t-rerun-of')?.textContent === u, lighthouse.taskUUID as string);
+    await page.waitForFunction(
+      (u) => document.querySelector('#t-rerun-of')?.textContent === u,
+      lighthouse.taskUUID as string,
+    );
     await page.click('#t-rerun-of');
-    await page.waitForFunction((u) => [...document.querySelectorAll('#t-links .rerun-link')].some((a) => a.textContent === u), newUUID);
-    assert.deepEqual((await detail(lighthouse.taskUUID as string)).reruns.map((r) => r.taskUUID), [newUUID]);
+    await page.waitForFunction(
+      (u) => [...document.querySelectorAll('#t-links .rerun-link')].some((a) => a.textContent === u),
+      newUUID,
+    );
+    assert.deepEqual(
+      (await detail(lighthouse.taskUUID as string)).reruns.map((r) => r.taskUUID),
+      [newUUID],
+    );
     await noSidewaysScroll(page, 'task run again');
   });
 
@@ -429,7 +548,7 @@ function dashboardSuite(device: Device): void {
     const foxDetail = await detail(fox.taskUUID as string);
     await go(page, `#/task/${fox.taskUUID}`);
     await page.waitForFunction((u) => document.querySelector('#t-uuid')?.textContent === u, fox.taskUUID as string);
-    await page.waitForFunction(() => (document.querySelector('#t-images img') as HTMLImageElement | null)?.complete === true);
+    await page.waitForFunction(() => document.querySelector<HTMLImageElement>('#t-images img')?.complete === true);
     await page.click('#copy-curl');
     await page.locator('#action-note').waitFor({ state: 'visible' });
     assert.match(await page.locator('#action-note').innerText(), new RegExp(`\\$${README_EXPORT.name}\\b`));
@@ -446,14 +565,21 @@ function dashboardSuite(device: Device): void {
   });
 
   test('live: a running task shows each result and its progress as it arrives', async () => {
-    const task = imageTask({ deliveryMethod: 'async', positivePrompt: 'three herons [slow:2500]', width: 128, height: 128, numberResults: 3, outputFormat: 'PNG' });
+    const task = imageTask({
+      deliveryMethod: 'async',
+      positivePrompt: 'three herons [slow:2500]',
+      width: 128,
+      height: 128,
+      numberResults: 3,
+      outputFormat: 'PNG',
+    });
     assert.equal((await server.post([task])).status, 200);
     await go(page, `#/task/${task.taskUUID}`);
     await page.waitForFunction((u) => document.querySelector('#t-uuid')?.textContent === u, task.taskUUID as string);
     // The engine's progress shows on a result still running, as a bar and in words.
     await page.waitForFunction(
       () => {
-        const bar = document.querySelector('#t-images figure.pending progress[value]') as HTMLProgressElement | null;
+        const bar = document.querySelector<HTMLProgressElement>('#t-images figure.pending progress[value]');
         return bar !== null && bar.value > 0 && bar.closest('figure')?.textContent === `processing ${bar.value}%`;
       },
       undefined,
@@ -473,10 +599,11 @@ function dashboardSuite(device: Device): void {
     await noSidewaysScroll(page, 'live task');
     await shot(page, 'task-live');
     // A later result's progress moves on while the page stays open (no reload).
-    const lastBar = () => page.evaluate(() => {
-      const bars = [...document.querySelectorAll('#t-images figure.pending progress')] as HTMLProgressElement[];
-      return bars.length === 0 ? null : bars[bars.length - 1]!.value;
-    });
+    const lastBar = () =>
+      page.evaluate(() => {
+        const bars = [...document.querySelectorAll('#t-images figure.pending progress')] as HTMLProgressElement[];
+        return bars.length === 0 ? null : bars[bars.length - 1]!.value;
+      });
     const seen = await lastBar();
     if (seen !== null && seen < 75) {
       await page.waitForFunction(
@@ -488,40 +615,67 @@ function dashboardSuite(device: Device): void {
         { timeout: 20_000 },
       );
     }
-    await page.waitForFunction(() => document.querySelector('#t-status')?.textContent === 'success', undefined, { timeout: 30_000 });
-    await page.waitForFunction(() => document.querySelectorAll('#t-images img').length === 3 && document.querySelectorAll('#t-images figure.pending').length === 0);
+    await page.waitForFunction(() => document.querySelector('#t-status')?.textContent === 'success', undefined, {
+      timeout: 30_000,
+    });
+    await page.waitForFunction(
+      () =>
+        document.querySelectorAll('#t-images img').length === 3 &&
+        document.querySelectorAll('#t-images figure.pending').length === 0,
+    );
     assert.equal(await page.locator('#t-live').isVisible(), false);
     const done = await detail(task.taskUUID as string);
     assert.equal(await page.locator('#response-code').textContent(), done.responseText);
     // The list, open meanwhile elsewhere, learns of the finished task without a reload.
     await go(page, '#/tasks');
-    await page.waitForFunction((u) => document.querySelector(`tr[data-task-uuid="${u}"] .badge`)?.textContent === 'success', task.taskUUID as string);
+    await page.waitForFunction(
+      (u) => document.querySelector(`tr[data-task-uuid="${u}"] .badge`)?.textContent === 'success',
+      task.taskUUID as string,
+    );
   });
 
   test('live: the list shows a running task turn into a finished one without a reload', async () => {
-    const task = imageTask({ deliveryMethod: 'async', positivePrompt: 'a slow heron [slow:3000]', width: 64, height: 64 });
+    const task = imageTask({
+      deliveryMethod: 'async',
+      positivePrompt: 'a slow heron [slow:3000]',
+      width: 64,
+      height: 64,
+    });
     assert.equal((await server.post([task])).status, 200);
     // Opened from the dashboard, as a user would while the task runs.
     await go(page, '#/dashboard');
     await page.locator('#dashboard-view').waitFor({ state: 'visible' });
     await page.click('#nav a[data-view=list-view]');
-    await page.waitForFunction((u) => document.querySelector(`tr[data-task-uuid="${u}"] .badge`)?.textContent === 'processing', task.taskUUID as string);
+    await page.waitForFunction(
+      (u) => document.querySelector(`tr[data-task-uuid="${u}"] .badge`)?.textContent === 'processing',
+      task.taskUUID as string,
+    );
     assert.match(await page.locator('#counts').innerText(), /· 1 processing$/);
     await noSidewaysScroll(page, 'list with a running task');
-    await page.waitForFunction((u) => document.querySelector(`tr[data-task-uuid="${u}"] .badge`)?.textContent === 'success', task.taskUUID as string, { timeout: 30_000 });
+    await page.waitForFunction(
+      (u) => document.querySelector(`tr[data-task-uuid="${u}"] .badge`)?.textContent === 'success',
+      task.taskUUID as string,
+      { timeout: 30_000 },
+    );
     assert.match(await page.locator('#counts').innerText(), /· 0 processing$/);
   });
 
   test('one clock: the list, the task page and the CLI show the same time, and say it is UTC', async () => {
     const foxDetail = await detail(fox.taskUUID as string);
     await go(page, '#/tasks');
-    await page.waitForFunction((u) => document.querySelector(`tr[data-task-uuid="${u}"]`) !== null, fox.taskUUID as string);
+    await page.waitForFunction(
+      (u) => document.querySelector(`tr[data-task-uuid="${u}"]`) !== null,
+      fox.taskUUID as string,
+    );
     const cell = page.locator(`tr[data-task-uuid="${fox.taskUUID}"] td`).first();
     // The zone is written where the time is read: the column heading at desktop, the card's label on a phone.
     if (device.name === 'desktop') {
       assert.equal(await page.locator('#task-table thead th').first().innerText(), 'Created (UTC)');
     } else {
-      assert.equal(await page.evaluate(() => getComputedStyle(document.querySelector('#task-table thead')!).display), 'none');
+      assert.equal(
+        await page.evaluate(() => getComputedStyle(document.querySelector('#task-table thead')!).display),
+        'none',
+      );
       assert.equal(await cell.getAttribute('data-label'), 'Created (UTC)');
       assert.equal(await cell.evaluate((td) => getComputedStyle(td, '::before').display), 'inline-block');
     }
@@ -537,7 +691,10 @@ function dashboardSuite(device: Device): void {
     await page.waitForFunction((u) => document.querySelector('#t-uuid')?.textContent === u, fox.taskUUID as string);
     assert.match(await page.locator('#t-meta').innerText(), new RegExp(`CREATED\\s+${shown} UTC`, 'i'));
     // `tasks show` prints the ISO form, whose Z says UTC: the same second.
-    assert.match(await cliOk(['tasks', 'show', fox.taskUUID as string], { dataDir: server.dataDir }), new RegExp(`${shown.replace(' ', 'T')}\\.\\d{3}Z`));
+    assert.match(
+      await cliOk(['tasks', 'show', fox.taskUUID as string], { dataDir: server.dataDir }),
+      new RegExp(`${shown.replace(' ', 'T')}\\.\\d{3}Z`),
+    );
   });
 
   test(`the list reflows at ${device.options.viewport.width} px: ${device.name === 'phone' ? 'one card per task' : 'a table'}, no sideways scroll`, async () => {
@@ -547,10 +704,16 @@ function dashboardSuite(device: Device): void {
       head: getComputedStyle(document.querySelector('#task-table thead')!).display,
       row: getComputedStyle(document.querySelector('#task-table tbody tr')!).display,
     }));
-    assert.deepEqual(display, device.name === 'phone' ? { head: 'none', row: 'block' } : { head: 'table-header-group', row: 'table-row' });
+    assert.deepEqual(
+      display,
+      device.name === 'phone' ? { head: 'none', row: 'block' } : { head: 'table-header-group', row: 'table-row' },
+    );
     if (device.name === 'phone') {
       // Every value of a card has its label beside it.
-      const labels = await rows(page).first().locator('td').evaluateAll((tds) => tds.map((td) => td.getAttribute('data-label')));
+      const labels = await rows(page)
+        .first()
+        .locator('td')
+        .evaluateAll((tds) => tds.map((td) => td.getAttribute('data-label')));
       assert.deepEqual(labels, ['Created (UTC)', 'Task UUID', 'Type', 'Status', 'Model', 'Prompt', 'Cost', 'Time']);
     }
     for (const hash of ['#/tasks', '#/tasks?status=error', '#/tasks?limit=2']) {
@@ -562,7 +725,8 @@ function dashboardSuite(device: Device): void {
 
   test(`dark mode follows the system (${device.options.colorScheme} here, then the other)`, async () => {
     const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
-    const cardColour = () => page.evaluate(() => getComputedStyle(document.querySelector('.card, .filters')!).backgroundColor);
+    const cardColour = () =>
+      page.evaluate(() => getComputedStyle(document.querySelector('.card, .filters')!).backgroundColor);
     await go(page, `#/task/${fox.taskUUID}`);
     await page.waitForFunction((u) => document.querySelector('#t-uuid')?.textContent === u, fox.taskUUID as string);
     const scheme = device.options.colorScheme;
@@ -579,7 +743,10 @@ function dashboardSuite(device: Device): void {
   });
 }
 
-function shell(command: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function shell(
+  command: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn('sh', ['-c', command], { env: { PATH: process.env.PATH ?? '', ...env } });
     let stdout = '';

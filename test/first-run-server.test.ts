@@ -18,7 +18,10 @@ test('npm start prints the explorer URL; GET / sends a browser there and tells o
       assert.ok(Date.now() < deadline, server.stdout());
       await new Promise((r) => setTimeout(r, 20));
     }
-    const browser = await fetch(`${server.url}/`, { headers: { accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8' }, redirect: 'manual' });
+    const browser = await fetch(`${server.url}/`, {
+      headers: { accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8' },
+      redirect: 'manual',
+    });
     assert.equal(browser.status, 302);
     assert.equal(browser.headers.get('location'), '/explorer');
     const page = await fetch(new URL(browser.headers.get('location')!, server.url));
@@ -33,8 +36,11 @@ test('npm start prints the explorer URL; GET / sends a browser there and tells o
     assert.deepEqual(pointer['tasks'], { rest: 'POST /v1', websocket: '/v1' });
     assert.equal(pointer['explorer'], '/explorer');
     // Every path it names is served.
-    for (const path of ['/explorer', '/healthz', '/metrics']) assert.equal((await fetch(`${server.url}${path}`)).status, 200, path);
-    const history = await fetch(`${server.url}${String(pointer['history'])}`, { headers: { authorization: `Bearer ${server.key}` } });
+    for (const path of ['/explorer', '/healthz', '/metrics'])
+      assert.equal((await fetch(`${server.url}${path}`)).status, 200, path);
+    const history = await fetch(`${server.url}${String(pointer['history'])}`, {
+      headers: { authorization: `Bearer ${server.key}` },
+    });
     assert.equal(history.status, 200);
   } finally {
     await server.stop();
@@ -116,18 +122,37 @@ test('/metrics: task latency by type, queue depth and age, webhook attempts by o
   try {
     const metrics = async () => (await fetch(`${server.url}/metrics`)).text();
     const value = (text: string, name: string, labels: Record<string, string> = {}) => {
-      const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `) ? Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)) : false);
+      const line = text
+        .split('\n')
+        .find((l) =>
+          l.startsWith(`${name}{`) || l.startsWith(`${name} `)
+            ? Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`))
+            : false,
+        );
       return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
     };
     assert.equal((await server.post([imageTask({ width: 64, height: 64 })])).status, 200);
     // One worker, three slow async tasks: two wait in the queue while the first runs.
-    const slow = [1, 2, 3].map((i) => imageTask({ deliveryMethod: 'async', positivePrompt: `slow ${i} [slow:1500]`, width: 64, height: 64, webhookURL: hookUrl }));
+    const slow = [1, 2, 3].map((i) =>
+      imageTask({
+        deliveryMethod: 'async',
+        positivePrompt: `slow ${i} [slow:1500]`,
+        width: 64,
+        height: 64,
+        webhookURL: hookUrl,
+      }),
+    );
     for (const t of slow) assert.equal((await server.post([t])).status, 200);
     const queued = await metrics();
     assert.ok(value(queued, 'runtrail_queue_depth')! >= 1, 'tasks wait in the queue');
     assert.ok(value(queued, 'runtrail_queue_oldest_age_seconds')! >= 0);
-    assert.ok(value(queued, 'runtrail_task_duration_seconds_count', { task_type: 'imageInference' })! >= 4, 'the sync task and three acknowledgements');
-    assert.ok(value(queued, 'runtrail_task_duration_seconds_bucket', { task_type: 'imageInference', le: '+Inf' })! >= 4);
+    assert.ok(
+      value(queued, 'runtrail_task_duration_seconds_count', { task_type: 'imageInference' })! >= 4,
+      'the sync task and three acknowledgements',
+    );
+    assert.ok(
+      value(queued, 'runtrail_task_duration_seconds_bucket', { task_type: 'imageInference', le: '+Inf' })! >= 4,
+    );
     assert.ok(value(queued, 'runtrail_ledger_commit_batch_writes_count')! >= 1, 'commit batches are counted');
 
     const deadline = Date.now() + 30_000;

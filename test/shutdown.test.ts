@@ -38,7 +38,9 @@ test('SIGTERM: new connections refused, idle ones closed, in-flight answered, la
     // Open but not yet used: it will send its request during the shutdown.
     const late = await rawConnection(port);
     for (;;) {
-      const res = await fetch(`${server.url}/api/tasks/${slow.taskUUID}`, { headers: { authorization: `Bearer ${server.key}` } });
+      const res = await fetch(`${server.url}/api/tasks/${slow.taskUUID}`, {
+        headers: { authorization: `Bearer ${server.key}` },
+      });
       if (res.status === 200 && idle.received().includes('"status"')) break;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -48,7 +50,7 @@ test('SIGTERM: new connections refused, idle ones closed, in-flight answered, la
     await idle.closed;
     const refused = await fetch(`${server.url}/healthz`).then(
       (r) => `answered ${r.status}`,
-      (e: Error & { cause?: { code?: string } }) => e.cause?.code ?? e.message,
+      (e: unknown) => (e as { cause?: { code?: string } }).cause?.code ?? String(e),
     );
     assert.equal(refused, 'ECONNREFUSED', 'a new connection is refused');
 
@@ -57,7 +59,9 @@ test('SIGTERM: new connections refused, idle ones closed, in-flight answered, la
     const answer = late.received();
     assert.match(answer, /^HTTP\/1\.1 503 /);
     assert.match(answer, /\r\nconnection: close\r\n/i);
-    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { errors: { code: string; message: string }[] };
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as {
+      errors: { code: string; message: string }[];
+    };
     assert.equal(body.errors[0]!.code, 'serviceUnavailable');
     assert.match(body.errors[0]!.message, /shutting down/);
 
@@ -65,7 +69,10 @@ test('SIGTERM: new connections refused, idle ones closed, in-flight answered, la
     await inFlight.closed;
     const done = inFlight.received();
     assert.match(done, /^HTTP\/1\.1 200 /);
-    assert.ok(done.includes(`"taskUUID":"${slow.taskUUID as string}"`) && done.includes('"imageURL"'), done.slice(0, 300));
+    assert.ok(
+      done.includes(`"taskUUID":"${slow.taskUUID as string}"`) && done.includes('"imageURL"'),
+      done.slice(0, 300),
+    );
     await new Promise<void>((r) => (server.process.exitCode !== null ? r() : server.process.once('exit', () => r())));
     assert.equal(server.process.exitCode, 0);
   } finally {
