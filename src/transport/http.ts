@@ -77,7 +77,16 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     frameworkErrors: (_err, _req, reply) => {
       void sendEnvelopeError(reply, new ProtocolError('invalidPayload', { reason: 'its URL could not be read' }), deps.metrics);
     },
-    return503OnClosing: true,
+    // Requests during shutdown are refused by the onRequest hook below, in the protocol's envelope.
+    return503OnClosing: false,
+  });
+  // From the start of shutdown (docs/async.md): the listener closes, so new connections are
+  // refused; a request that still arrives on a connection opened before gets serviceUnavailable
+  // and the connection is closed, so the client retries elsewhere or after the restart.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
   });
   // Node answers an Expect other than 100-continue with an empty 417. RFC 9110 §10.1.1 lets a
   // server ignore expectations it does not know, so such a request is handled like any other.
@@ -92,7 +101,13 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   // Fastify refuses an empty or malformed content-type before any parser runs; the type is
   // ignored anyway, so such a header is replaced rather than answered with an error.
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
+    if (closing) {
+      void reply.header('connection', 'close');
+      throw new ProtocolError('serviceUnavailable', {
+        reason: 'the server is shutting down; retry on another replica or after it restarts',
+      });
+    }
     if (req.raw.rawHeaders.length / 2 > MAX_HEADER_COUNT) throw tooManyHeaders();
     if (req.headers.host === undefined && req.raw.httpVersion === '1.1') {
       throw new ProtocolError('invalidPayload', { reason: 'an HTTP/1.1 request must carry a Host header' });
