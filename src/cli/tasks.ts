@@ -13,7 +13,8 @@ import { openStorage } from '../ledger/open-storage.js';
 import { decodeCursor, encodeCursor, parseLimit, parseTaskFilter, parseTime, type FilterInput } from '../ledger/task-filter.js';
 import { taskSummary } from '../ledger/task-summary.js';
 import type { MediaRecord, Organization, Storage, StoredTask, TaskFilter } from '../ledger/types.js';
-import { MediaStore } from '../media/media-store.js';
+import { MediaMissingError, type MediaStore } from '../media/media-store.js';
+import { openMediaStore } from '../media/open-media-store.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
 import { currentResponseText } from '../tasks/get-task-details.js';
@@ -46,12 +47,17 @@ export function storageOptions(cmd: Command): Command {
 export async function withCliStorage(flags: StorageFlags, run: (opened: Opened) => Promise<void>): Promise<void> {
   const config = loadConfig(process.env, { dataDir: flags.dataDir, mediaDir: flags.mediaDir, databaseUrl: flags.databaseUrl });
   const storage = await openStorage(config);
+  const media = await openMediaStore(config.media).catch(async (err: unknown) => {
+    await storage.close();
+    throw err;
+  });
   try {
-    await run({ storage, media: new MediaStore(config.mediaDir) });
+    await run({ storage, media });
   } catch (err) {
     if (err instanceof ProtocolError) throw new UsageError(err.message);
     throw err;
   } finally {
+    await media.close();
     await storage.close();
   }
 }
@@ -165,7 +171,7 @@ export function registerTasksCommands(program: Command): void {
           ['cost', s.cost === null ? '-' : `$${s.cost}`],
         ];
         for (const [k, v] of lines) out(`${k.padEnd(10)} ${v}\n`);
-        for (const m of files) out(`${'media'.padEnd(10)} ${m.mediaUUID}.${m.format} ${m.width}x${m.height} ${m.bytes} bytes  ${media.pathOf(m.mediaUUID, m.format)}\n`);
+        for (const m of files) out(`${'media'.padEnd(10)} ${m.mediaUUID}.${m.format} ${m.width}x${m.height} ${m.bytes} bytes  ${media.locationOf(m)}\n`);
         // A running task shows what it has so far: the results recorded, processing for the rest.
         const response = task.responseText ?? (await currentResponseText(task, storage));
         out(`\nrequest:\n${indentJson(task.requestText)}\n\nresponse:\n${indentJson(response)}\n`);
@@ -308,8 +314,9 @@ async function exportLine(task: StoredTask, files: MediaRecord[], media: MediaSt
     if (media) {
       try {
         entry.data = (await media.read(m)).toString('base64');
-      } catch {
-        /* a file already gone is exported without data */
+      } catch (err) {
+        // A file already gone is exported without data; a store that fails stops the export.
+        if (!(err instanceof MediaMissingError)) throw err;
       }
     }
     exported.push(entry);
@@ -411,7 +418,7 @@ async function mediaCopies(
   for (const m of exported) {
     const existing = await storage.ledger.findMediaForServing(m.record.mediaUUID);
     let data = m.data;
-    if (data === null && existing) data = await media.read(existing).catch(() => null);
+    if (data === null && existing) data = await media.read(existing).catch((err: unknown) => (err instanceof MediaMissingError ? null : Promise.reject(err)));
     if (data === null) continue;
     if (existing && existing.orgId === orgId) continue;
     const record = existing ? { ...m.record, mediaUUID: randomUUID(), accessToken: randomBytes(16).toString('base64url') } : m.record;
