@@ -37,10 +37,10 @@ export function registerMediaRoute(app: FastifyInstance, deps: MediaRouteDeps): 
     const size = record.bytes;
     let range: ByteRange | undefined;
     const asked = req.headers.range;
-    if (asked !== undefined) {
+    if (asked !== undefined && wellFormed(asked)) {
       const parsed = parseRange(size, asked, { combine: true });
       if (parsed === -1) return reply.code(416).header('content-range', `bytes */${size}`).header('accept-ranges', 'bytes').send();
-      // A malformed header (-2), a unit other than bytes, or several ranges: the whole object.
+      // Several ranges: the whole object (one 200 rather than a multipart body).
       if (parsed !== -2 && parsed.type === 'bytes' && parsed.length === 1 && parsed[0] !== undefined) range = parsed[0];
     }
     let body;
@@ -61,5 +61,19 @@ export function registerMediaRoute(app: FastifyInstance, deps: MediaRouteDeps): 
       .header('cache-control', 'private, max-age=31536000, immutable');
     if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`);
     return reply.header('content-length', String(range ? range.end - range.start + 1 : size)).send(body);
+  });
+}
+
+/**
+ * A Range header that follows the bytes-range grammar (RFC 9110 14.1.2): a malformed one is
+ * ignored (the whole object, 200), while a well-formed one past the end is answered 416.
+ */
+function wellFormed(header: string): boolean {
+  const m = /^bytes=(.+)$/.exec(header.trim());
+  if (!m?.[1]) return false;
+  return m[1].split(',').every((part) => {
+    const r = /^\s*(?:(\d+)-(\d*)|-(\d+))\s*$/.exec(part);
+    if (!r) return false;
+    return r[1] === undefined || r[2] === undefined || r[2] === '' || Number(r[1]) <= Number(r[2]);
   });
 }
