@@ -70,7 +70,11 @@ export function mediaContract(backend: MediaBackendUnderTest): void {
         [69_999, 69_999],
         [12_345, 69_999],
       ] as const) {
-        assert.deepEqual(await drain(await store.stream(record, { start, end })), img.data.subarray(start, end + 1), `${start}-${end}`);
+        assert.deepEqual(
+          await drain(await store.stream(record, { start, end })),
+          img.data.subarray(start, end + 1),
+          `${start}-${end}`,
+        );
       }
     });
 
@@ -86,14 +90,25 @@ export function mediaContract(backend: MediaBackendUnderTest): void {
     test('restore writes an imported record under its own UUID, leaves an existing object as it is, and refuses bad records', async () => {
       const data = randomBytes(321);
       const record: MediaRecord = {
-        mediaUUID: randomUUID(), orgId: 'org-2', taskUUID: null, accessToken: 'tok', format: 'webp', width: 1, height: 1, bytes: data.length, createdAt: 1,
+        mediaUUID: randomUUID(),
+        orgId: 'org-2',
+        taskUUID: null,
+        accessToken: 'tok',
+        format: 'webp',
+        width: 1,
+        height: 1,
+        bytes: data.length,
+        createdAt: 1,
       };
       await store.restore(record, data);
       assert.deepEqual(await store.read(record), data);
       await store.restore(record, randomBytes(321));
       assert.deepEqual(await store.read(record), data, 'the existing object was kept');
       await assert.rejects(store.restore({ ...record, mediaUUID: '../../etc/passwd' }, data), /invalid media record/);
-      await assert.rejects(store.restore({ ...record, mediaUUID: randomUUID(), format: 'exe' as MediaRecord['format'] }, data), /invalid media record/);
+      await assert.rejects(
+        store.restore({ ...record, mediaUUID: randomUUID(), format: 'exe' as MediaRecord['format'] }, data),
+        /invalid media record/,
+      );
       await assert.rejects(store.restore({ ...record, mediaUUID: randomUUID(), bytes: 1 }, data), /bytes/);
     });
 
@@ -102,8 +117,14 @@ export function mediaContract(backend: MediaBackendUnderTest): void {
       const url = store.urlOf(record);
       assert.equal(url, `http://runtrail.test:8080/media/${record.accessToken}/${record.mediaUUID}.svg`);
       assert.deepEqual(store.parseOwnUrl(url), { accessToken: record.accessToken, mediaUUID: record.mediaUUID });
-      assert.equal(store.parseOwnUrl(`http://elsewhere.test/media/${record.accessToken}/${record.mediaUUID}.svg`), undefined);
-      assert.equal(store.parseOwnUrl(`http://runtrail.test:8080/media/${record.accessToken}/${record.mediaUUID}.exe`), undefined);
+      assert.equal(
+        store.parseOwnUrl(`http://elsewhere.test/media/${record.accessToken}/${record.mediaUUID}.svg`),
+        undefined,
+      );
+      assert.equal(
+        store.parseOwnUrl(`http://runtrail.test:8080/media/${record.accessToken}/${record.mediaUUID}.exe`),
+        undefined,
+      );
     });
 
     test('presignedUrl: object storage gives a short-lived URL that serves the object with its type; the folder has none', async () => {

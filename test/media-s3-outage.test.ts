@@ -21,7 +21,9 @@ if (await s3SuiteGate('object store outage')) {
   before(async () => {
     gateway = await s3Gateway({ own: true });
     await gateway.createBucket(bucket);
-    server = await startServer({ env: { ...gateway.env(bucket, 'load'), RUNTRAIL_S3_TIMEOUT_MS: '3000', RUNTRAIL_JOB_POLL_MS: '100' } });
+    server = await startServer({
+      env: { ...gateway.env(bucket, 'load'), RUNTRAIL_S3_TIMEOUT_MS: '3000', RUNTRAIL_JOB_POLL_MS: '100' },
+    });
   });
   after(async () => {
     await server?.stop();
@@ -41,7 +43,8 @@ if (await s3SuiteGate('object store outage')) {
       if (reply.status === 200 && items.length > 0 && errors.length === 0) {
         acknowledged.push(...items);
         during[phase]++;
-      } else if (errors.length > 0 && errors.every((e) => e['code'] === 'serviceUnavailable') && items.length === 0) refused.push(reply);
+      } else if (errors.length > 0 && errors.every((e) => e['code'] === 'serviceUnavailable') && items.length === 0)
+        refused.push(reply);
       else other.push(reply);
     };
     const sent = new Map<string, Item>();
@@ -53,12 +56,22 @@ if (await s3SuiteGate('object store outage')) {
       }
     };
     const loops = [loop(), loop(), loop()];
-    await pollUntil(async () => acknowledged.length, (n) => n >= 20, 60_000, 20);
+    await pollUntil(
+      async () => acknowledged.length,
+      (n) => n >= 20,
+      60_000,
+      20,
+    );
 
     await gateway.stopGateway();
     phase = 'down';
     const refusedBefore = refused.length;
-    await pollUntil(async () => refused.length, (n) => n >= refusedBefore + 10, 60_000, 50);
+    await pollUntil(
+      async () => refused.length,
+      (n) => n >= refusedBefore + 10,
+      60_000,
+      50,
+    );
     const health = await fetch(`${server.url}/healthz`);
     assert.equal(health.status, 503, 'the replica reports itself unhealthy while its media store is gone');
     // Async tasks queued while the store is down end as serviceUnavailable too, naming no image.
@@ -69,12 +82,26 @@ if (await s3SuiteGate('object store outage')) {
 
     await gateway.startGateway();
     phase = 'back';
-    await pollUntil(() => fetch(`${server.url}/healthz`), (r) => r.status === 200, 60_000, 200);
-    await pollUntil(async () => during.back, (n) => n >= 10, 60_000, 50);
+    await pollUntil(
+      () => fetch(`${server.url}/healthz`),
+      (r) => r.status === 200,
+      60_000,
+      200,
+    );
+    await pollUntil(
+      async () => during.back,
+      (n) => n >= 10,
+      60_000,
+      50,
+    );
     stop = true;
     await Promise.all(loops);
 
-    assert.deepEqual(other.map((r) => `${r.status} ${r.text}`), [], 'every reply is a success or serviceUnavailable');
+    assert.deepEqual(
+      other.map((r) => `${r.status} ${r.text}`),
+      [],
+      'every reply is a success or serviceUnavailable',
+    );
     assert.ok(refused.length >= 10);
     for (const reply of refused) assert.doesNotMatch(reply.text, /imageURL|imageUUID/, 'a refused task names no image');
     // A refused task stored nothing (not even its ledger row), so the caller's retry of the very

@@ -72,12 +72,18 @@ if (await s3SuiteGate('media on object storage')) {
     test('a wrong secret is a clear start-up error naming the credentials, never showing the secret', async () => {
       const wrong = 'not-the-secret-' + randomUUID();
       const store = new S3MediaStore(s3Config({ ...gateway.env(bucket, 'x'), AWS_SECRET_ACCESS_KEY: wrong }));
-      await assert.rejects(store.check(), /refused the credentials \(SignatureDoesNotMatch\): check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/);
+      await assert.rejects(
+        store.check(),
+        /refused the credentials \(SignatureDoesNotMatch\): check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/,
+      );
       await store.close();
       const started = startServer({ env: { ...gateway.env(bucket, 'x'), AWS_SECRET_ACCESS_KEY: wrong } });
       await assert.rejects(started, (err: Error) => {
         assert.match(err.message, /server exited with 1/);
-        assert.match(err.message, /runtrail: media storage s3:\/\/.* refused the credentials \(SignatureDoesNotMatch\)/);
+        assert.match(
+          err.message,
+          /runtrail: media storage s3:\/\/.* refused the credentials \(SignatureDoesNotMatch\)/,
+        );
         assert.ok(!err.message.includes(wrong), 'the secret is not printed');
         return true;
       });
@@ -85,14 +91,20 @@ if (await s3SuiteGate('media on object storage')) {
 
     test('a bucket that does not exist is refused at start (runtrail never creates buckets), and is not created', async () => {
       const missing = uniqueBucket();
-      await assert.rejects(startServer({ env: gateway.env(missing, 'x') }), new RegExp(`bucket '${missing}' does not exist; create it first`));
+      await assert.rejects(
+        startServer({ env: gateway.env(missing, 'x') }),
+        new RegExp(`bucket '${missing}' does not exist; create it first`),
+      );
       const store = new S3MediaStore(s3Config(gateway.env(missing, 'x')));
       await assert.rejects(store.check(), /does not exist/);
       await store.close();
     });
 
     test('an unreachable endpoint is a start-up error saying so', async () => {
-      await assert.rejects(startServer({ env: { ...gateway.env(bucket, 'x'), AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9' } }), /cannot reach the object store/);
+      await assert.rejects(
+        startServer({ env: { ...gateway.env(bucket, 'x'), AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9' } }),
+        /cannot reach the object store/,
+      );
     });
   });
 
@@ -155,7 +167,9 @@ if (await s3SuiteGate('media on object storage')) {
         const item = up.json.data![0]!;
         const url = item['imageURL'] as string;
         assert.equal((await fetch(url)).status, 200);
-        const del = await server.post([{ taskType: 'mediaStorage', taskUUID: randomUUID(), operation: 'delete', media: item['imageUUID'] }]);
+        const del = await server.post([
+          { taskType: 'mediaStorage', taskUUID: randomUUID(), operation: 'delete', media: item['imageUUID'] },
+        ]);
         assert.equal(del.status, 200, del.text);
         assert.equal((await fetch(url)).status, 404);
         if (backend === 's3') assert.equal(await holds(`${prefix}/${String(item['imageUUID'])}.webp`), false);
@@ -164,7 +178,13 @@ if (await s3SuiteGate('media on object storage')) {
   }
 
   test('RUNTRAIL_MEDIA_SERVE=redirect answers a 302 to a short-lived presigned URL that serves the object', async () => {
-    const server = await startServer({ env: { ...gateway.env(bucket, 'redirect'), RUNTRAIL_MEDIA_SERVE: 'redirect', RUNTRAIL_MEDIA_PRESIGN_SECONDS: '120' } });
+    const server = await startServer({
+      env: {
+        ...gateway.env(bucket, 'redirect'),
+        RUNTRAIL_MEDIA_SERVE: 'redirect',
+        RUNTRAIL_MEDIA_PRESIGN_SECONDS: '120',
+      },
+    });
     try {
       const made = await server.post([imageTask({ outputFormat: 'JPG' })]);
       const url = made.json.data![0]!['imageURL'] as string;
@@ -177,7 +197,12 @@ if (await s3SuiteGate('media on object storage')) {
       const followed = await fetch(url);
       assert.equal(followed.status, 200);
       assert.equal(followed.headers.get('content-type'), 'image/jpeg');
-      assert.equal(Buffer.from(await followed.arrayBuffer()).subarray(0, 2).toString('hex'), 'ffd8');
+      assert.equal(
+        Buffer.from(await followed.arrayBuffer())
+          .subarray(0, 2)
+          .toString('hex'),
+        'ffd8',
+      );
       // A wrong token never gets a presigned URL.
       assert.equal((await fetch(url.replace(/\/media\/[^/]+\//, '/media/nope/'), { redirect: 'manual' })).status, 404);
     } finally {
@@ -188,20 +213,29 @@ if (await s3SuiteGate('media on object storage')) {
   test('retention removes expired media objects from the bucket', async () => {
     const prefix = `retention-${randomUUID().slice(0, 8)}`;
     const server = await startServer({
-      env: { ...gateway.env(bucket, prefix), RUNTRAIL_RETENTION_SWEEP_SECONDS: '0.2', RUNTRAIL_RETENTION_DAYS: String(2 * SECOND_IN_DAYS) },
+      env: {
+        ...gateway.env(bucket, prefix),
+        RUNTRAIL_RETENTION_SWEEP_SECONDS: '0.2',
+        RUNTRAIL_RETENTION_DAYS: String(2 * SECOND_IN_DAYS),
+      },
     });
     try {
       const made = await server.post([imageTask({ numberResults: 2 })]);
       assert.equal(made.status, 200, made.text);
       assert.equal((await keysUnder(`${prefix}/`)).length, 2);
-      await pollUntil(() => keysUnder(`${prefix}/`), (keys) => keys.length === 0, 20_000, 200);
+      await pollUntil(
+        () => keysUnder(`${prefix}/`),
+        (keys) => keys.length === 0,
+        20_000,
+        200,
+      );
       assert.equal((await fetch(made.json.data![0]!['imageURL'] as string)).status, 404);
     } finally {
       await server.stop();
     }
   });
 
-  test('CLI: tasks show names the object, export --with-media → import into another server\'s prefix, tasks delete removes objects', async () => {
+  test("CLI: tasks show names the object, export --with-media → import into another server's prefix, tasks delete removes objects", async () => {
     const env = gateway.env(bucket, 'cli-a');
     const server = await startServer({ env });
     const work = mkdtempSync(join(tmpdir(), 'runtrail-s3-cli-'));
@@ -210,12 +244,18 @@ if (await s3SuiteGate('media on object storage')) {
       const made = await server.post([task]);
       const imageUUID = made.json.data![0]!['imageUUID'] as string;
       const original = Buffer.from(await (await fetch(made.json.data![0]!['imageURL'] as string)).arrayBuffer());
-      const show = await runCli(['tasks', 'show', task.taskUUID as string, '--org', 'default'], { dataDir: server.dataDir, env });
+      const show = await runCli(['tasks', 'show', task.taskUUID as string, '--org', 'default'], {
+        dataDir: server.dataDir,
+        env,
+      });
       assert.equal(show.code, 0, show.stderr);
       assert.ok(show.stdout.includes(`s3://${bucket}/cli-a/${imageUUID}.png`), show.stdout);
 
       const file = join(work, 'export.ndjson');
-      const exported = await runCli(['tasks', 'export', '--org', 'default', '--ndjson', file, '--with-media'], { dataDir: server.dataDir, env });
+      const exported = await runCli(['tasks', 'export', '--org', 'default', '--ndjson', file, '--with-media'], {
+        dataDir: server.dataDir,
+        env,
+      });
       assert.equal(exported.code, 0, exported.stderr);
       assert.ok(readFileSync(file, 'utf8').includes(original.toString('base64')), 'the object is in the export');
 
@@ -234,7 +274,10 @@ if (await s3SuiteGate('media on object storage')) {
         await copy.stop();
       }
 
-      const deleted = await runCli(['tasks', 'delete', task.taskUUID as string, '--org', 'default'], { dataDir: server.dataDir, env });
+      const deleted = await runCli(['tasks', 'delete', task.taskUUID as string, '--org', 'default'], {
+        dataDir: server.dataDir,
+        env,
+      });
       assert.equal(deleted.code, 0, deleted.stderr);
       assert.match(deleted.stdout, /Deleted 1 task and 1 media file/);
       assert.deepEqual(await keysUnder('cli-a/'), []);

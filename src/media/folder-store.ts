@@ -9,7 +9,15 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { storageUnavailable } from '../protocol/errors.js';
 import type { MediaRecord } from '../ledger/types.js';
-import { checkImportedRecord, MediaMissingError, MediaUrls, objectName, type ByteRange, type ImageFormat, type MediaStore } from './media-store.js';
+import {
+  checkImportedRecord,
+  MediaMissingError,
+  MediaUrls,
+  objectName,
+  type ByteRange,
+  type ImageFormat,
+  type MediaStore,
+} from './media-store.js';
 
 export class FolderMediaStore extends MediaUrls implements MediaStore {
   readonly description: string;
@@ -28,7 +36,11 @@ export class FolderMediaStore extends MediaUrls implements MediaStore {
     await access(this.dir, constants.W_OK);
   }
 
-  async save(orgId: string, taskUUID: string | null, image: { data: Buffer; format: ImageFormat; width: number; height: number }): Promise<MediaRecord> {
+  async save(
+    orgId: string,
+    taskUUID: string | null,
+    image: { data: Buffer; format: ImageFormat; width: number; height: number },
+  ): Promise<MediaRecord> {
     const mediaUUID = randomUUID();
     await writeWhole(this.pathOf(mediaUUID, image.format), image.data);
     return {
@@ -136,5 +148,8 @@ async function writeWhole(path: string, data: Buffer): Promise<void> {
 function unavailable(err: unknown): unknown {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   if (code === undefined || !UNAVAILABLE.has(code)) return err;
-  return storageUnavailable('The server cannot store images right now (its media storage is full or failing), so the image was not stored. Retry later.', err);
+  return storageUnavailable(
+    'The server cannot store images right now (its media storage is full or failing), so the image was not stored. Retry later.',
+    err,
+  );
 }

@@ -45,7 +45,11 @@ export interface MediaStore {
   /** Fails when the store cannot be reached now (the health check). */
   probe(): Promise<void>;
   /** Stores the image, waits until the store has confirmed the write, and returns the record to commit with the task. */
-  save(orgId: string, taskUUID: string | null, image: { data: Buffer; format: ImageFormat; width: number; height: number }): Promise<MediaRecord>;
+  save(
+    orgId: string,
+    taskUUID: string | null,
+    image: { data: Buffer; format: ImageFormat; width: number; height: number },
+  ): Promise<MediaRecord>;
   /** Stores the file of an imported media record durably (an existing object is left as it is). */
   restore(record: MediaRecord, data: Buffer): Promise<void>;
   /** Removes the object of a deleted media record; one already gone is fine. */
@@ -85,7 +89,8 @@ export function checkImportedRecord(record: MediaRecord, data: Buffer): void {
     throw new Error(`invalid media record ${JSON.stringify(record.mediaUUID)}.${String(record.format)}`);
   }
   // Served with Content-Length from the record: the two must agree.
-  if (data.length !== record.bytes) throw new Error(`media ${record.mediaUUID}: the record says ${record.bytes} bytes, the data has ${data.length}`);
+  if (data.length !== record.bytes)
+    throw new Error(`media ${record.mediaUUID}: the record says ${record.bytes} bytes, the data has ${data.length}`);
 }
 
 /** The media URL shape both stores share: `<public URL>/media/<token>/<uuid>.<format>`. */
@@ -98,7 +103,9 @@ export abstract class MediaUrls {
 
   parseOwnUrl(url: string): { accessToken: string; mediaUUID: string } | undefined {
     if (!url.startsWith(`${this.publicUrl}/media/`)) return undefined;
-    const m = new RegExp(`^/media/([A-Za-z0-9_-]+)/([0-9a-fA-F-]{36})\\.(${FORMATS})$`).exec(url.slice(this.publicUrl.length));
+    const m = new RegExp(`^/media/([A-Za-z0-9_-]+)/([0-9a-fA-F-]{36})\\.(${FORMATS})$`).exec(
+      url.slice(this.publicUrl.length),
+    );
     return m?.[1] !== undefined && m[2] !== undefined ? { accessToken: m[1], mediaUUID: m[2] } : undefined;
   }
 }

@@ -21,7 +21,16 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { storageUnavailable } from '../protocol/errors.js';
 import type { MediaRecord } from '../ledger/types.js';
 import type { S3MediaConfig } from '../config.js';
-import { checkImportedRecord, CONTENT_TYPES, MediaMissingError, MediaUrls, objectName, type ByteRange, type ImageFormat, type MediaStore } from './media-store.js';
+import {
+  checkImportedRecord,
+  CONTENT_TYPES,
+  MediaMissingError,
+  MediaUrls,
+  objectName,
+  type ByteRange,
+  type ImageFormat,
+  type MediaStore,
+} from './media-store.js';
 
 export class S3MediaStore extends MediaUrls implements MediaStore {
   readonly description: string;
@@ -61,7 +70,11 @@ export class S3MediaStore extends MediaUrls implements MediaStore {
     await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, MaxKeys: 1 }));
   }
 
-  async save(orgId: string, taskUUID: string | null, image: { data: Buffer; format: ImageFormat; width: number; height: number }): Promise<MediaRecord> {
+  async save(
+    orgId: string,
+    taskUUID: string | null,
+    image: { data: Buffer; format: ImageFormat; width: number; height: number },
+  ): Promise<MediaRecord> {
     const mediaUUID = randomUUID();
     await this.put(this.keyOf(mediaUUID, image.format), image.data, image.format);
     return {
@@ -92,7 +105,9 @@ export class S3MediaStore extends MediaUrls implements MediaStore {
   async remove(record: MediaRecord): Promise<void> {
     // S3 deletes are idempotent: an object already gone answers 204 too.
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(record.mediaUUID, record.format) }));
+      await this.client.send(
+        new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(record.mediaUUID, record.format) }),
+      );
     } catch (err) {
       throw unavailable(err);
     }
@@ -109,13 +124,20 @@ export class S3MediaStore extends MediaUrls implements MediaStore {
     const key = this.keyOf(record.mediaUUID, record.format);
     try {
       const out = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }),
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
+        }),
       );
       if (!(out.Body instanceof Readable)) throw new Error('the object store answered without a body');
       return out.Body;
     } catch (err) {
       if (isMissing(err)) throw new MediaMissingError(this.locationOf(record), err);
-      throw storageUnavailable('The server cannot read this image from its object storage right now. Retry later.', err);
+      throw storageUnavailable(
+        'The server cannot read this image from its object storage right now. Retry later.',
+        err,
+      );
     }
   }
 
@@ -169,7 +191,11 @@ interface SdkError {
 
 function isMissing(err: unknown): boolean {
   const e = err as SdkError | null;
-  return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || (e?.$metadata?.httpStatusCode === 404 && e.name !== 'NoSuchBucket');
+  return (
+    e?.name === 'NoSuchKey' ||
+    e?.name === 'NotFound' ||
+    (e?.$metadata?.httpStatusCode === 404 && e.name !== 'NoSuchBucket')
+  );
 }
 
 function unavailable(err: unknown): unknown {
@@ -189,8 +215,10 @@ function explain(err: unknown, bucket: string): string {
   if (name === 'AccessDenied' || e?.$metadata?.httpStatusCode === 403) {
     return `access denied (${name}): the credentials need s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject on bucket '${bucket}'`;
   }
-  if (name === 'NoSuchBucket') return `bucket '${bucket}' does not exist; create it first (runtrail never creates buckets)`;
-  if (name === 'CredentialsProviderError') return `no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or an AWS profile or role)`;
+  if (name === 'NoSuchBucket')
+    return `bucket '${bucket}' does not exist; create it first (runtrail never creates buckets)`;
+  if (name === 'CredentialsProviderError')
+    return `no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or an AWS profile or role)`;
   const code = e?.code ?? (err as { cause?: { code?: string } } | null)?.cause?.code;
   return `cannot reach the object store (${name}${code !== undefined && code !== name ? ` ${code}` : ''}: ${(err as Error).message})`;
 }

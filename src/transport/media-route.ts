@@ -6,12 +6,20 @@
 // sandboxing headers and so is always streamed from here.
 
 import { timingSafeEqual } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import parseRange from 'range-parser';
 import type { MediaServingConfig } from '../config.js';
 import type { TaskLedger } from '../ledger/types.js';
-import { CONTENT_TYPES, MediaMissingError, SVG_HEADERS, parseObjectName, type ByteRange, type MediaStore } from '../media/media-store.js';
+import {
+  CONTENT_TYPES,
+  MediaMissingError,
+  SVG_HEADERS,
+  parseObjectName,
+  type ByteRange,
+  type MediaStore,
+} from '../media/media-store.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
 
@@ -25,9 +33,15 @@ export interface MediaRouteDeps {
 export function registerMediaRoute(app: FastifyInstance, deps: MediaRouteDeps): void {
   app.get<{ Params: { token: string; file: string } }>('/media/:token/:file', async (req, reply) => {
     const name = parseObjectName(req.params.file);
-    const record = name && isCanonicalUuid(name.mediaUUID) ? await deps.ledger.findMediaForServing(name.mediaUUID) : undefined;
+    const record =
+      name && isCanonicalUuid(name.mediaUUID) ? await deps.ledger.findMediaForServing(name.mediaUUID) : undefined;
     const given = Buffer.from(req.params.token);
-    if (!record || record.format !== name?.format || given.length !== record.accessToken.length || !timingSafeEqual(given, Buffer.from(record.accessToken))) {
+    if (
+      !record ||
+      record.format !== name?.format ||
+      given.length !== record.accessToken.length ||
+      !timingSafeEqual(given, Buffer.from(record.accessToken))
+    ) {
       throw new ProtocolError('notFound', 'No media exists at this URL.');
     }
     if (deps.serving?.redirect && record.format !== 'svg') {
@@ -39,11 +53,12 @@ export function registerMediaRoute(app: FastifyInstance, deps: MediaRouteDeps): 
     const asked = req.headers.range;
     if (asked !== undefined && wellFormed(asked)) {
       const parsed = parseRange(size, asked, { combine: true });
-      if (parsed === -1) return reply.code(416).header('content-range', `bytes */${size}`).header('accept-ranges', 'bytes').send();
+      if (parsed === -1)
+        return reply.code(416).header('content-range', `bytes */${size}`).header('accept-ranges', 'bytes').send();
       // Several ranges: the whole object (one 200 rather than a multipart body).
       if (parsed !== -2 && parsed.type === 'bytes' && parsed.length === 1 && parsed[0] !== undefined) range = parsed[0];
     }
-    let body;
+    let body: Readable;
     try {
       body = await deps.media.stream(record, range);
     } catch (err) {
@@ -51,7 +66,8 @@ export function registerMediaRoute(app: FastifyInstance, deps: MediaRouteDeps): 
         deps.log.error({ err, mediaUUID: record.mediaUUID }, 'a media row has no stored object');
         throw new ProtocolError('notFound', 'No media exists at this URL.');
       }
-      if (err instanceof ProtocolError) deps.log.warn({ err: (err as Error & { cause?: unknown }).cause ?? err }, 'media storage failed a read');
+      if (err instanceof ProtocolError)
+        deps.log.warn({ err: (err as Error & { cause?: unknown }).cause ?? err }, 'media storage failed a read');
       throw err;
     }
     if (record.format === 'svg') reply.headers(SVG_HEADERS);

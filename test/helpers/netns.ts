@@ -66,7 +66,10 @@ export async function makeVirtualNetwork(count: number): Promise<VirtualNetwork>
   const bridge = `rtb${id}`;
   const subnet = await freeSubnet();
   const bridgeAddress = `${subnet}.1`;
-  const hosts = Array.from({ length: count }, (_, i) => ({ namespace: `runtrail-${id}-${i}`, address: `${subnet}.${10 + i}` }));
+  const hosts = Array.from({ length: count }, (_, i) => ({
+    namespace: `runtrail-${id}-${i}`,
+    address: `${subnet}.${10 + i}`,
+  }));
   const relays: ChildProcess[] = [];
   const close = async () => {
     for (const r of relays) r.kill('SIGTERM');
@@ -98,9 +101,13 @@ export async function makeVirtualNetwork(count: number): Promise<VirtualNetwork>
     hosts,
     launcher: (i) => ['ip', 'netns', 'exec', hosts[i]!.namespace],
     async relay(port) {
-      const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/test/helpers/tcp-relay.js'), bridgeAddress, '127.0.0.1', String(port)], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
+      const child = spawn(
+        process.execPath,
+        [join(REPO_ROOT, 'dist/test/helpers/tcp-relay.js'), bridgeAddress, '127.0.0.1', String(port)],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
       relays.push(child);
       return new Promise<number>((resolve, reject) => {
         child.stdout!.setEncoding('utf8').once('data', (line: string) => {

@@ -54,7 +54,9 @@ export async function s3Unavailable(): Promise<string | undefined> {
       missing.push(tool);
     }
   }
-  return missing.length === 0 ? undefined : `Ceph RADOS Gateway is not installed (missing ${missing.join(', ')}; apt-get install radosgw ceph-mon ceph-osd)`;
+  return missing.length === 0
+    ? undefined
+    : `Ceph RADOS Gateway is not installed (missing ${missing.join(', ')}; apt-get install radosgw ceph-mon ceph-osd)`;
 }
 
 /** True when the S3 suites can run; otherwise registers one test saying why (skipped locally, failed under CI=true). */
@@ -75,7 +77,12 @@ export async function s3SuiteGate(suite: string): Promise<boolean> {
 export async function s3Gateway(options: { own?: boolean } = {}): Promise<S3Gateway> {
   const shared = process.env.RUNTRAIL_TEST_S3_ENDPOINT;
   if (shared !== undefined && !options.own) {
-    return gatewayHandle(shared, process.env.RUNTRAIL_TEST_S3_ACCESS_KEY ?? '', process.env.RUNTRAIL_TEST_S3_SECRET_KEY ?? '', undefined);
+    return gatewayHandle(
+      shared,
+      process.env.RUNTRAIL_TEST_S3_ACCESS_KEY ?? '',
+      process.env.RUNTRAIL_TEST_S3_SECRET_KEY ?? '',
+      undefined,
+    );
   }
   return startRadosgw();
 }
@@ -84,7 +91,12 @@ export function uniqueBucket(): string {
   return `rt-test-${randomBytes(5).toString('hex')}`;
 }
 
-function gatewayHandle(endpoint: string, accessKeyId: string, secretAccessKey: string, own: OwnCluster | undefined): S3Gateway {
+function gatewayHandle(
+  endpoint: string,
+  accessKeyId: string,
+  secretAccessKey: string,
+  own: OwnCluster | undefined,
+): S3Gateway {
   const client = () =>
     new S3Client({
       endpoint,
@@ -168,10 +180,55 @@ export async function startRadosgw(): Promise<S3Gateway> {
     const keyring = join(dir, 'keyring');
     const c = ['-c', conf];
     await run('ceph-authtool', ['--create-keyring', keyring, '--gen-key', '-n', 'mon.', '--cap', 'mon', 'allow *']);
-    await run('ceph-authtool', [keyring, '--gen-key', '-n', 'client.admin', '--cap', 'mon', 'allow *', '--cap', 'osd', 'allow *', '--cap', 'mgr', 'allow *']);
-    await run('ceph-authtool', [keyring, '--gen-key', '-n', 'osd.0', '--cap', 'mon', 'allow profile osd', '--cap', 'osd', 'allow *']);
-    await run('ceph-authtool', [keyring, '--gen-key', '-n', 'client.rgw', '--cap', 'mon', 'allow rw', '--cap', 'osd', 'allow rwx']);
-    await run('monmaptool', ['--create', '--clobber', '--fsid', fsid, '--addv', 'a', `[v2:127.0.0.1:${monPort}]`, join(dir, 'monmap')]);
+    await run('ceph-authtool', [
+      keyring,
+      '--gen-key',
+      '-n',
+      'client.admin',
+      '--cap',
+      'mon',
+      'allow *',
+      '--cap',
+      'osd',
+      'allow *',
+      '--cap',
+      'mgr',
+      'allow *',
+    ]);
+    await run('ceph-authtool', [
+      keyring,
+      '--gen-key',
+      '-n',
+      'osd.0',
+      '--cap',
+      'mon',
+      'allow profile osd',
+      '--cap',
+      'osd',
+      'allow *',
+    ]);
+    await run('ceph-authtool', [
+      keyring,
+      '--gen-key',
+      '-n',
+      'client.rgw',
+      '--cap',
+      'mon',
+      'allow rw',
+      '--cap',
+      'osd',
+      'allow rwx',
+    ]);
+    await run('monmaptool', [
+      '--create',
+      '--clobber',
+      '--fsid',
+      fsid,
+      '--addv',
+      'a',
+      `[v2:127.0.0.1:${monPort}]`,
+      join(dir, 'monmap'),
+    ]);
     await run('ceph-mon', [...c, '--mkfs', '-i', 'a', '--monmap', join(dir, 'monmap'), '--keyring', keyring]);
     children.push(spawn('ceph-mon', [...c, '-f', '-i', 'a'], { stdio: 'ignore' }));
     const osdUuid = randomUUID();
@@ -184,7 +241,8 @@ export async function startRadosgw(): Promise<S3Gateway> {
       gateway = spawn('radosgw', [...c, '-f', '-n', 'client.rgw'], { stdio: 'ignore' });
       children.push(gateway);
       await retry(async () => {
-        if (gateway?.exitCode !== null) throw new Error(`radosgw exited (${String(gateway?.exitCode)}); see ${dir}/log`);
+        if (gateway?.exitCode !== null)
+          throw new Error(`radosgw exited (${String(gateway?.exitCode)}); see ${dir}/log`);
         await fetch(endpoint, { signal: AbortSignal.timeout(2000) });
       }, 60_000);
     };
@@ -198,12 +256,22 @@ export async function startRadosgw(): Promise<S3Gateway> {
     await startGateway();
     const accessKeyId = `RT${randomBytes(9).toString('hex').toUpperCase()}`;
     const secretAccessKey = randomBytes(24).toString('base64url');
-    await run('radosgw-admin', [...c, 'user', 'create', '--uid=runtrail-test', '--display-name=runtrail test', `--access-key=${accessKeyId}`, `--secret-key=${secretAccessKey}`]);
+    await run('radosgw-admin', [
+      ...c,
+      'user',
+      'create',
+      '--uid=runtrail-test',
+      '--display-name=runtrail test',
+      `--access-key=${accessKeyId}`,
+      `--secret-key=${secretAccessKey}`,
+    ]);
     return gatewayHandle(endpoint, accessKeyId, secretAccessKey, {
       startGateway,
       stopGateway,
       async close() {
-        const exits = children.filter((ch) => ch.exitCode === null && ch.signalCode === null).map((ch) => new Promise((r) => ch.once('exit', r)));
+        const exits = children
+          .filter((ch) => ch.exitCode === null && ch.signalCode === null)
+          .map((ch) => new Promise((r) => ch.once('exit', r)));
         killAll();
         await Promise.all(exits);
         process.off('exit', killAll);

@@ -7,7 +7,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +72,31 @@ async function s3MediaEnv(dataDir: string): Promise<Record<string, string>> {
 export function backendEnv(dataDir: string): Record<string, string> {
   const url = databaseUrls.get(resolve(dataDir));
   return { ...(url === undefined ? {} : { DATABASE_URL: url }), ...mediaEnvs.get(resolve(dataDir)) };
+}
+
+/**
+ * The names (`<uuid>.<format>`) of the media the server on `dataDir` has stored, sorted: the files
+ * in its media folder, or the objects under its prefix when RUNTRAIL_TEST_MEDIA=s3.
+ */
+export async function storedMediaNames(dataDir: string): Promise<string[]> {
+  const env = mediaEnvs.get(resolve(dataDir));
+  if (env === undefined) return existsSync(join(dataDir, 'media')) ? readdirSync(join(dataDir, 'media')).sort() : [];
+  const { s3Gateway } = await import('./radosgw.js');
+  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+  const client = (await s3Gateway()).client();
+  const m = /^s3:\/\/([^/]+)\/(.*)$/.exec(env['RUNTRAIL_MEDIA_URL'] ?? '');
+  const names: string[] = [];
+  try {
+    let token: string | undefined;
+    do {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: m?.[1], Prefix: `${m?.[2] ?? ''}/`, ContinuationToken: token }));
+      for (const o of page.Contents ?? []) names.push((o.Key ?? '').split('/').pop() ?? '');
+      token = page.NextContinuationToken;
+    } while (token !== undefined);
+  } finally {
+    client.destroy();
+  }
+  return names.sort();
 }
 
 /** A PostgreSQL URL whose connections use `schema` (search_path), created if missing. */

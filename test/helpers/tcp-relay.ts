@@ -7,7 +7,8 @@
 import { connect, createServer } from 'node:net';
 
 const [listenHost, targetHost, targetPort] = process.argv.slice(2);
-if (listenHost === undefined || targetHost === undefined || targetPort === undefined) throw new Error('usage: tcp-relay.js <listen host> <target host> <target port>');
+if (listenHost === undefined || targetHost === undefined || targetPort === undefined)
+  throw new Error('usage: tcp-relay.js <listen host> <target host> <target port>');
 const server = createServer((inbound) => {
   const outbound = connect(Number(targetPort), targetHost);
   inbound.pipe(outbound).pipe(inbound);
