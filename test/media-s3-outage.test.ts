@@ -117,7 +117,7 @@ if (await s3SuiteGate('object store outage')) {
     try {
       for (const item of acknowledged) {
         const res = await fetch(item['imageURL'] as string);
-        assert.equal(res.status, 200, `${String(item['imageURL'])}`);
+        assert.equal(res.status, 200, String(item['imageURL']));
         const body = Buffer.from(await res.arrayBuffer());
         assert.equal(res.headers.get('content-length'), String(body.length));
         assert.equal(body.subarray(body.length - 2).toString('hex'), 'ffd9', 'a whole JPEG');

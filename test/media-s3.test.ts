@@ -34,7 +34,7 @@ if (await s3SuiteGate('media on object storage')) {
   const s3Config = (env: Record<string, string>): S3MediaConfig => {
     const config = loadConfig(env).media;
     assert.equal(config.kind, 's3');
-    return config as S3MediaConfig;
+    return config;
   };
   const holds = async (key: string): Promise<boolean> => {
     const client = gateway.client();

@@ -418,7 +418,10 @@ async function mediaCopies(
   for (const m of exported) {
     const existing = await storage.ledger.findMediaForServing(m.record.mediaUUID);
     let data = m.data;
-    if (data === null && existing) data = await media.read(existing).catch((err: unknown) => (err instanceof MediaMissingError ? null : Promise.reject(err)));
+    if (data === null && existing) data = await media.read(existing).catch((err: unknown) => {
+      if (err instanceof MediaMissingError) return null;
+      throw err;
+    });
     if (data === null) continue;
     if (existing && existing.orgId === orgId) continue;
     const record = existing ? { ...m.record, mediaUUID: randomUUID(), accessToken: randomBytes(16).toString('base64url') } : m.record;

@@ -86,7 +86,7 @@ export function objectName(mediaUUID: string, format: ImageFormat): string {
 /** Refuses an imported record whose UUID or format could not be an object name of ours (it comes from an export file). */
 export function checkImportedRecord(record: MediaRecord, data: Buffer): void {
   if (!UUID.test(record.mediaUUID) || !(record.format in CONTENT_TYPES)) {
-    throw new Error(`invalid media record ${JSON.stringify(record.mediaUUID)}.${String(record.format)}`);
+    throw new Error(`invalid media record ${JSON.stringify(record.mediaUUID)}.${record.format}`);
   }
   // Served with Content-Length from the record: the two must agree.
   if (data.length !== record.bytes)

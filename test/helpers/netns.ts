@@ -110,7 +110,7 @@ export async function makeVirtualNetwork(count: number): Promise<VirtualNetwork>
       );
       relays.push(child);
       return new Promise<number>((resolve, reject) => {
-        child.stdout!.setEncoding('utf8').once('data', (line: string) => {
+        child.stdout.setEncoding('utf8').once('data', (line: string) => {
           const m = /^relay (\d+)/.exec(line);
           if (m?.[1]) resolve(Number(m[1]));
           else reject(new Error(`relay: ${line}`));
