@@ -11,10 +11,10 @@ import { randomInt } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BuiltinEngine } from '../src/engines/builtin/builtin-engine.js';
-import { MediaStore } from '../src/media/media-store.js';
+import { FolderMediaStore } from '../src/media/folder-store.js';
 
 const mediaDir = mkdtempSync(join(tmpdir(), 'runtrail-bare-engine-'));
-const media = new MediaStore(mediaDir);
+const media = new FolderMediaStore(mediaDir);
 const engine = new BuiltinEngine();
 
 interface Task {

@@ -21,6 +21,10 @@ export interface Config {
   host: string;
   dataDir: string;
   mediaDir: string;
+  /** Where media live: the folder (mediaDir) or object storage (RUNTRAIL_MEDIA_URL=s3://…). */
+  media: MediaConfig;
+  /** How GET /media/… answers: streams the bytes, or (object storage only) redirects to a presigned URL. */
+  mediaServing: MediaServingConfig;
   /** When set, organization `default` holds this key from start (scripts and tests). */
   apiKey: string | undefined;
   maxBodyBytes: number;
@@ -107,6 +111,34 @@ export interface UpstreamConfig {
   asyncTimeoutMs: number;
 }
 
+export type MediaConfig = { kind: 'folder'; dir: string } | S3MediaConfig;
+
+/** Object storage: RUNTRAIL_MEDIA_URL plus the usual AWS variables (docs/scaling.md). */
+export interface S3MediaConfig {
+  kind: 's3';
+  bucket: string;
+  /** Key prefix, empty or ending in `/`. */
+  prefix: string;
+  /** AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL; unset means AWS S3 itself. */
+  endpoint: string | undefined;
+  region: string;
+  /** `http://host/bucket/key` rather than `http://bucket.host/key` (RUNTRAIL_S3_FORCE_PATH_STYLE; default on with an endpoint). */
+  forcePathStyle: boolean;
+  /** From AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN); unset: the SDK's own chain (profile, role). Never logged. */
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
+  /** One request's deadline (RUNTRAIL_S3_TIMEOUT_MS). */
+  timeoutMs: number;
+  /** Attempts per request, the first included (RUNTRAIL_S3_MAX_ATTEMPTS). */
+  maxAttempts: number;
+}
+
+export interface MediaServingConfig {
+  /** RUNTRAIL_MEDIA_SERVE=redirect: answer 302 to a presigned URL of the object (not for SVG, which needs our headers). */
+  redirect: boolean;
+  /** Lifetime of those URLs (RUNTRAIL_MEDIA_PRESIGN_SECONDS, default 300). */
+  presignSeconds: number;
+}
+
 /** Flag names as the CLI spells them; each matches an environment variable. */
 export interface ConfigFlags {
   port?: string;
@@ -160,11 +192,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
   const dataDir = resolve(value('RUNTRAIL_DATA_DIR'));
   const mediaDir = resolve(raw('RUNTRAIL_MEDIA_DIR') ?? join(dataDir, 'media'));
   const pricesFile = raw('RUNTRAIL_PRICES_FILE');
+  const media = mediaConfig(env, raw, int, mediaDir);
   return {
     port: int('PORT', 0, 65535),
     host: value('HOST'),
     dataDir,
     mediaDir,
+    media,
+    mediaServing: mediaServing(raw, int, media),
     apiKey: configuredApiKey(raw('RUNTRAIL_API_KEY')),
     maxBodyBytes: int('RUNTRAIL_MAX_BODY_BYTES', 64),
     maxTasksPerRequest: int('RUNTRAIL_MAX_TASKS_PER_REQUEST', 1),
@@ -248,6 +283,58 @@ function upstreamConfig(raw: RawSetting, int: IntegerSetting): UpstreamConfig | 
     pollMs: int('RUNTRAIL_UPSTREAM_POLL_MS', 1),
     asyncTimeoutMs: int('RUNTRAIL_UPSTREAM_ASYNC_TIMEOUT_MS', 1),
   };
+}
+
+/**
+ * Where media live. The AWS variables are the SDK's own, read as every AWS tool reads them, so they
+ * are not runtrail settings; the RUNTRAIL_S3_* ones are.
+ */
+function mediaConfig(env: NodeJS.ProcessEnv, raw: RawSetting, int: IntegerSetting, dir: string): MediaConfig {
+  const aws = (name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
+  const url = raw('RUNTRAIL_MEDIA_URL');
+  if (url === undefined) return { kind: 'folder', dir };
+  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
+  if (!m?.[1]) throw new ConfigError(`RUNTRAIL_MEDIA_URL must be s3://bucket or s3://bucket/prefix, got "${url}"`);
+  const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
+  const endpoint = aws('AWS_ENDPOINT_URL_S3') ?? aws('AWS_ENDPOINT_URL');
+  if (endpoint !== undefined && !/^https?:\/\//.test(endpoint)) {
+    throw new ConfigError('AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL must be an http(s) URL');
+  }
+  const accessKeyId = aws('AWS_ACCESS_KEY_ID');
+  const secretAccessKey = aws('AWS_SECRET_ACCESS_KEY');
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    throw new ConfigError('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are set together');
+  }
+  const sessionToken = aws('AWS_SESSION_TOKEN');
+  const pathStyle = raw('RUNTRAIL_S3_FORCE_PATH_STYLE');
+  if (pathStyle !== undefined && pathStyle !== 'true' && pathStyle !== 'false') {
+    throw new ConfigError('RUNTRAIL_S3_FORCE_PATH_STYLE must be true or false');
+  }
+  return {
+    kind: 's3',
+    bucket: m[1],
+    prefix: prefix === '' ? '' : `${prefix}/`,
+    endpoint,
+    region: aws('AWS_REGION') ?? aws('AWS_DEFAULT_REGION') ?? 'us-east-1',
+    forcePathStyle: pathStyle === undefined ? endpoint !== undefined : pathStyle === 'true',
+    credentials:
+      accessKeyId !== undefined && secretAccessKey !== undefined
+        ? { accessKeyId, secretAccessKey, ...(sessionToken !== undefined ? { sessionToken } : {}) }
+        : undefined,
+    timeoutMs: int('RUNTRAIL_S3_TIMEOUT_MS', 100),
+    maxAttempts: int('RUNTRAIL_S3_MAX_ATTEMPTS', 1, 10),
+  };
+}
+
+function mediaServing(raw: RawSetting, int: IntegerSetting, media: MediaConfig): MediaServingConfig {
+  const serve = raw('RUNTRAIL_MEDIA_SERVE') ?? SETTINGS.RUNTRAIL_MEDIA_SERVE.default;
+  if (serve !== 'stream' && serve !== 'redirect') {
+    throw new ConfigError(`RUNTRAIL_MEDIA_SERVE must be stream or redirect, got "${serve}"`);
+  }
+  if (serve === 'redirect' && media.kind !== 's3') {
+    throw new ConfigError('RUNTRAIL_MEDIA_SERVE=redirect needs object storage (RUNTRAIL_MEDIA_URL=s3://…)');
+  }
+  return { redirect: serve === 'redirect', presignSeconds: int('RUNTRAIL_MEDIA_PRESIGN_SECONDS', 1, 604800) };
 }
 
 /** RUNTRAIL_ROUTES: a JSON array of rules inline, or the path of a file holding one. */

@@ -9,7 +9,8 @@ import { createApiKey, ensureApiKey } from './accounts/api-keys.js';
 import { openServerStorage } from './ledger/open-storage.js';
 import type { Storage } from './ledger/types.js';
 import { ImageInputResolver } from './media/image-input.js';
-import { MediaStore } from './media/media-store.js';
+import { openMediaStore } from './media/open-media-store.js';
+import type { MediaStore } from './media/media-store.js';
 import { OutboundPolicy } from './media/outbound-policy.js';
 import { Metrics } from './metrics.js';
 import { TaskDispatcher } from './tasks/dispatch.js';
@@ -45,9 +46,14 @@ export function createLogger(config: Config): Logger {
 export async function startServer(config: Config, log: Logger, say: (line: string) => void): Promise<RunningServer> {
   const storage = await openServerStorage(config);
   let engines: EngineRouter | undefined;
+  let media: MediaStore | undefined;
   try {
     await provisionKeys(storage, config, say);
-    const media = new MediaStore(config.mediaDir);
+    media = await openMediaStore(config.media);
+    // A store that cannot be reached, refuses the credentials or lacks its bucket stops the start
+    // here, with a message saying which: better than a first task failing serviceUnavailable.
+    await media.check();
+    if (config.media.kind === 's3') log.info({ media: media.description }, 'media on object storage');
     const metrics = new Metrics();
     metrics.watchQueue(() => storage.aggregates.queueState());
     storage.observeCommitBatches?.((writes) => metrics.commitBatch.observe(writes));
@@ -106,6 +112,7 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       accounts: storage.accounts,
       ledger: storage.ledger,
       media,
+      mediaServing: config.mediaServing,
       metrics,
       log,
       limits: {
@@ -122,7 +129,10 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       links: storage.links,
       health: () => services.engines.health(),
       metricsEndpoint: { onApiPort: config.metricsListen === undefined, token: config.metricsToken },
-      probeStorage: () => storage.probe(),
+      probeStorage: async () => {
+        await storage.probe();
+        await media?.probe();
+      },
     });
     const websocket = new WebSocketGateway({
       dispatcher,
@@ -172,10 +182,12 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
         // past the grace gets a second more; the process exits after this anyway).
         await bounded(services.engines.close(), left() + 1000);
         await storage.close();
+        await media?.close();
       },
     };
   } catch (err) {
     await engines?.close();
+    await media?.close();
     await storage.close();
     throw err;
   }

@@ -40,7 +40,34 @@ export const SETTINGS = {
   RUNTRAIL_MEDIA_DIR: {
     flag: '--media-dir <dir>',
     shown: '`<data dir>/media`',
-    description: 'where images live (replicas share one folder)',
+    description:
+      'where images live when `RUNTRAIL_MEDIA_URL` is unset (replicas on one machine, or on a shared file system, may ' +
+      'share one folder)',
+  },
+  RUNTRAIL_MEDIA_URL: {
+    description: '`s3://bucket` or `s3://bucket/prefix`: keep media in S3-compatible object storage instead (AWS S3, Ceph RGW, MinIO…); the bucket must exist, the server checks it and the credentials at start ([docs/scaling.md](docs/scaling.md))',
+  },
+  RUNTRAIL_S3_FORCE_PATH_STYLE: {
+    shown: '`true` with an endpoint, else `false`',
+    description: '`http://host/bucket/key` addressing, which self-hosted stores need',
+  },
+  RUNTRAIL_S3_TIMEOUT_MS: {
+    default: '10000',
+    unit: 'ms',
+    description: 'one object-store request\'s deadline; a task whose upload fails gets `serviceUnavailable`',
+  },
+  RUNTRAIL_S3_MAX_ATTEMPTS: {
+    default: '2',
+    description: 'attempts per object-store request, the first included',
+  },
+  RUNTRAIL_MEDIA_SERVE: {
+    default: 'stream',
+    description: '`redirect` (object storage only): `GET /media/…` answers 302 to a presigned URL of the object instead of streaming it (SVG is always streamed, with its sandboxing headers)',
+  },
+  RUNTRAIL_MEDIA_PRESIGN_SECONDS: {
+    default: '300',
+    unit: 's',
+    description: 'lifetime of those presigned URLs',
   },
   DATABASE_URL: {
     flag: '--database-url <url>',

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BIN, REPO_ROOT, backendEnv, databaseText, imageTask, startServer, type Reply, type TestServer } from './helpers/server.js';
+import { BIN, REPO_ROOT, backendEnv, databaseText, imageTask, startServer, storedMediaNames, type Reply, type TestServer } from './helpers/server.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
 
 let server: TestServer;
@@ -52,8 +52,8 @@ function firstError(reply: Reply): Record<string, unknown> {
   return e;
 }
 
-function mediaFiles(): string[] {
-  return readdirSync(join(server.dataDir, 'media')).sort();
+function mediaFiles(): Promise<string[]> {
+  return storedMediaNames(server.dataDir);
 }
 
 function filesUnder(dir: string): string[] {
@@ -263,26 +263,26 @@ describe('decision 5: reused taskUUID', () => {
     const body = JSON.stringify([imageTask({ seed: 7 })]);
     const first = await server.post(body);
     assert.equal(first.status, 200);
-    const files = mediaFiles();
+    const files = (await mediaFiles());
     const again = await server.post(body);
     assert.equal(again.status, 200);
     assert.equal(again.text, first.text);
-    assert.deepEqual(mediaFiles(), files, 'no new media file');
+    assert.deepEqual((await mediaFiles()), files, 'no new media file');
     // The retry may sit in a request with other whitespace around it: the object is what counts.
     const spaced = await server.post(`\n[ ${body.slice(1, -1)} ]\n`);
     assert.equal(spaced.text, first.text);
-    assert.deepEqual(mediaFiles(), files);
+    assert.deepEqual((await mediaFiles()), files);
   });
 
   test('concurrent identical requests run the task once and get the same bytes', async () => {
     const body = JSON.stringify([imageTask({ numberResults: 3 })]);
-    const filesBefore = mediaFiles().length;
+    const filesBefore = (await mediaFiles()).length;
     const replies = await Promise.all([server.post(body), server.post(body), server.post(body)]);
     for (const r of replies) {
       assert.equal(r.status, 200, r.text);
       assert.equal(r.text, replies[0].text);
     }
-    assert.equal(mediaFiles().length, filesBefore + 3);
+    assert.equal((await mediaFiles()).length, filesBefore + 3);
   });
 
   test('a retry of a task that failed validation gets the same error bytes', async () => {
@@ -331,12 +331,12 @@ describe('decision 5/2: several objects with one taskUUID in one request', () =>
     const uuid = randomUUID();
     const a = `{"taskType":"imageInference","taskUUID":"${uuid}","model":"runware:101@1","positivePrompt":"one","width":64,"height":64}`;
     const b = `{"taskType":"imageInference","taskUUID":"${uuid.toUpperCase()}","model":"runware:101@1","positivePrompt":"two","width":64,"height":64}`;
-    const files = mediaFiles().length;
+    const files = (await mediaFiles()).length;
     const run = await server.post(`[${a},${b}]`);
     assert.equal(run.status, 400, run.text);
     assert.equal(firstError(run)['code'], 'conflictTaskUUID');
     assert.equal(firstError(run)['parameter'], 'taskUUID');
-    assert.equal(mediaFiles().length, files, 'nothing ran');
+    assert.equal((await mediaFiles()).length, files, 'nothing ran');
     assert.equal((await details(uuid)).text, detailsText(uuid, `[${a},${b}]`, `{"errors":[${onlyErrorText(run)}]}`));
   });
 

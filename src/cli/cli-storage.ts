@@ -6,7 +6,8 @@ import { Option, type Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { openStorage } from '../ledger/open-storage.js';
 import type { Organization, Storage } from '../ledger/types.js';
-import { MediaStore } from '../media/media-store.js';
+import type { MediaStore } from '../media/media-store.js';
+import { openMediaStore } from '../media/open-media-store.js';
 import { ProtocolError } from '../protocol/errors.js';
 
 /** Raised for mistakes in what the user asked; printed without a stack, exit code 1. */
@@ -33,12 +34,17 @@ export function storageOptions(cmd: Command): Command {
 export async function withCliStorage(flags: StorageFlags, run: (opened: Opened) => Promise<void>): Promise<void> {
   const config = loadConfig(process.env, { dataDir: flags.dataDir, mediaDir: flags.mediaDir, databaseUrl: flags.databaseUrl });
   const storage = await openStorage(config);
+  const media = await openMediaStore(config.media).catch(async (err: unknown) => {
+    await storage.close();
+    throw err;
+  });
   try {
-    await run({ storage, media: new MediaStore(config.mediaDir) });
+    await run({ storage, media });
   } catch (err) {
     if (err instanceof ProtocolError) throw new UsageError(err.message);
     throw err;
   } finally {
+    await media.close();
     await storage.close();
   }
 }

@@ -4,7 +4,7 @@
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { MediaRecord, Storage, StoredTask } from '../ledger/types.js';
-import type { MediaStore } from '../media/media-store.js';
+import { MediaMissingError, type MediaStore } from '../media/media-store.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
 
 interface ExportedMedia {
@@ -26,8 +26,9 @@ export async function exportLine(task: StoredTask, files: MediaRecord[], media: 
     if (media) {
       try {
         entry.data = (await media.read(m)).toString('base64');
-      } catch {
-        /* a file already gone is exported without data */
+      } catch (err) {
+        // A file already gone is exported without data; a store that fails stops the export.
+        if (!(err instanceof MediaMissingError)) throw err;
       }
     }
     exported.push(entry);
@@ -129,7 +130,12 @@ export async function mediaCopies(
   for (const m of exported) {
     const existing = await storage.ledger.findMediaForServing(m.record.mediaUUID);
     let data = m.data;
-    if (data === null && existing) data = await media.read(existing).catch(() => null);
+    if (data === null && existing) {
+      data = await media.read(existing).catch((err: unknown) => {
+        if (err instanceof MediaMissingError) return null;
+        throw err;
+      });
+    }
     if (data === null) continue;
     if (existing && existing.orgId === orgId) continue;
     const record = existing ? { ...m.record, mediaUUID: randomUUID(), accessToken: randomBytes(16).toString('base64url') } : m.record;

@@ -107,7 +107,7 @@ export function registerTasksCommands(program: Command): void {
           ['cost', s.cost === null ? '-' : `$${s.cost}`],
         ];
         for (const [k, v] of lines) out(`${k.padEnd(10)} ${v}\n`);
-        for (const m of files) out(`${'media'.padEnd(10)} ${m.mediaUUID}.${m.format} ${m.width}x${m.height} ${m.bytes} bytes  ${media.pathOf(m.mediaUUID, m.format)}\n`);
+        for (const m of files) out(`${'media'.padEnd(10)} ${m.mediaUUID}.${m.format} ${m.width}x${m.height} ${m.bytes} bytes  ${media.locationOf(m)}\n`);
         // A running task shows what it has so far: the results recorded, processing for the rest.
         const response = task.responseText ?? (await currentResponseText(task, storage));
         out(`\nrequest:\n${indentJson(task.requestText)}\n\nresponse:\n${indentJson(response)}\n`);

@@ -1,19 +1,23 @@
-// Where produced and uploaded images live: a local folder (RUNTRAIL_MEDIA_DIR). Files are
-// fsynced before their task completes, so a URL handed to a caller never points at nothing, and a
-// write that fails (a full or failing disk) leaves no file behind: the caller gets
-// serviceUnavailable, never a URL to a truncated image. URLs carry a random access token stored
-// with the media row: knowing an imageUUID is not enough to fetch the image.
+// Where produced and uploaded images live, behind one interface with two backends: a local folder
+// (RUNTRAIL_MEDIA_DIR, the default; folder-store.ts) and S3-compatible object storage
+// (RUNTRAIL_MEDIA_URL=s3://bucket/prefix; s3-store.ts). Either way an image is stored, and its
+// write confirmed, before the task naming it completes, so a URL handed to a caller never points
+// at nothing; a write that fails leaves nothing behind and the caller gets serviceUnavailable.
+// URLs carry a random access token stored with the media row: knowing an imageUUID is not enough
+// to fetch the image. Serving (with byte ranges) is in src/transport/media-route.ts.
 
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
-import { storageUnavailable } from '../protocol/errors.js';
+import type { Readable } from 'node:stream';
 import type { MediaRecord } from '../ledger/types.js';
 
 export type ImageFormat = MediaRecord['format'];
 
-export const CONTENT_TYPES: Record<ImageFormat, string> = { jpg: 'image/jpeg', png: 'image/png', webp: 'image/webp', svg: 'image/svg+xml' };
+/** The Content-Type each stored format is served with (the one place a new media format is added). */
+export const CONTENT_TYPES: Record<ImageFormat, string> = {
+  jpg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  svg: 'image/svg+xml',
+};
 
 /**
  * Headers for serving an SVG (vectorize's output): SVG is a document that could carry script or
@@ -25,110 +29,89 @@ export const SVG_HEADERS: Readonly<Record<string, string>> = {
   'x-content-type-options': 'nosniff',
 };
 
-export class MediaStore {
-  /** Set once the server knows the port it listens on. */
-  publicUrl = '';
+/** Inclusive byte offsets of a part of a stored object. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
 
-  constructor(private readonly dir: string) {
-    mkdirSync(dir, { recursive: true });
-  }
-
-  /** Writes the file durably and returns the record to commit with the task. */
-  async save(
+export interface MediaStore {
+  /** Base of produced media URLs; set once the server knows the port it listens on. */
+  publicUrl: string;
+  /** What the store is, for logs and the CLI (`folder /path` or `s3://bucket/prefix`). */
+  readonly description: string;
+  /** Fails with a message naming what is wrong (unreachable, refused credentials, no bucket): checked at start. */
+  check(): Promise<void>;
+  /** Fails when the store cannot be reached now (the health check). */
+  probe(): Promise<void>;
+  /** Stores the image, waits until the store has confirmed the write, and returns the record to commit with the task. */
+  save(
     orgId: string,
     taskUUID: string | null,
     image: { data: Buffer; format: ImageFormat; width: number; height: number },
-  ): Promise<MediaRecord> {
-    const mediaUUID = randomUUID();
-    await writeWhole(this.pathOf(mediaUUID, image.format), image.data);
-    return {
-      mediaUUID,
-      orgId,
-      taskUUID,
-      accessToken: randomBytes(16).toString('base64url'),
-      format: image.format,
-      width: image.width,
-      height: image.height,
-      bytes: image.data.length,
-      createdAt: Date.now(),
-    };
-  }
+  ): Promise<MediaRecord>;
+  /** Stores the file of an imported media record durably (an existing object is left as it is). */
+  restore(record: MediaRecord, data: Buffer): Promise<void>;
+  /** Removes the object of a deleted media record; one already gone is fine. */
+  remove(record: MediaRecord): Promise<void>;
+  /** The whole object; MediaMissingError when it is not there. */
+  read(record: MediaRecord): Promise<Buffer>;
+  /** A stream of the object's bytes (`range` inclusive, within record.bytes); MediaMissingError when it is not there. */
+  stream(record: MediaRecord, range?: ByteRange): Promise<Readable>;
+  /** A short-lived URL the object can be fetched from directly, or undefined when this store has none. */
+  presignedUrl(record: MediaRecord, expiresInSeconds: number): Promise<string | undefined>;
+  /** Where the object is (a file path or an s3:// URL), for the CLI. */
+  locationOf(record: MediaRecord): string;
+  urlOf(record: MediaRecord): string;
+  /** Parses a URL produced by urlOf (on this server), or returns undefined. */
+  parseOwnUrl(url: string): { accessToken: string; mediaUUID: string } | undefined;
+  close(): Promise<void>;
+}
 
-  /** Writes the file of an imported media record durably (an existing file is left as it is). */
-  async restore(record: MediaRecord, data: Buffer): Promise<void> {
-    // The record comes from an export file: its UUID and format become a file name.
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(record.mediaUUID) || !(record.format in CONTENT_TYPES)) {
-      throw new Error(`invalid media record ${JSON.stringify(record.mediaUUID)}.${record.format}`);
-    }
-    try {
-      await writeWhole(this.pathOf(record.mediaUUID, record.format), data);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
+/** The store holds no object for a media row (deleted by hand, or lost). */
+export class MediaMissingError extends Error {
+  constructor(what: string, cause?: unknown) {
+    super(`media object ${what} is missing`, { cause });
   }
+}
 
-  /** Removes the file of a deleted media record; a file already gone is fine. */
-  async remove(record: MediaRecord): Promise<void> {
-    try {
-      await unlink(this.pathOf(record.mediaUUID, record.format));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-  }
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const FORMATS = Object.keys(CONTENT_TYPES).join('|');
 
-  read(record: MediaRecord): Promise<Buffer> {
-    return readFile(this.pathOf(record.mediaUUID, record.format));
-  }
+/** The object's name in either store: `<mediaUUID>.<format>`. */
+export function objectName(mediaUUID: string, format: ImageFormat): string {
+  return `${mediaUUID}.${format}`;
+}
 
-  pathOf(mediaUUID: string, format: ImageFormat): string {
-    return join(this.dir, `${mediaUUID}.${format}`);
+/** Refuses an imported record whose UUID or format could not be an object name of ours (it comes from an export file). */
+export function checkImportedRecord(record: MediaRecord, data: Buffer): void {
+  if (!UUID.test(record.mediaUUID) || !(record.format in CONTENT_TYPES)) {
+    throw new Error(`invalid media record ${JSON.stringify(record.mediaUUID)}.${record.format}`);
   }
+  // Served with Content-Length from the record: the two must agree.
+  if (data.length !== record.bytes)
+    throw new Error(`media ${record.mediaUUID}: the record says ${record.bytes} bytes, the data has ${data.length}`);
+}
+
+/** The media URL shape both stores share: `<public URL>/media/<token>/<uuid>.<format>`. */
+export abstract class MediaUrls {
+  publicUrl = '';
 
   urlOf(record: MediaRecord): string {
-    return `${this.publicUrl}/media/${record.accessToken}/${record.mediaUUID}.${record.format}`;
+    return `${this.publicUrl}/media/${record.accessToken}/${objectName(record.mediaUUID, record.format)}`;
   }
 
-  /** Parses a URL produced by urlOf (on this server), or returns undefined. */
   parseOwnUrl(url: string): { accessToken: string; mediaUUID: string } | undefined {
     if (!url.startsWith(`${this.publicUrl}/media/`)) return undefined;
-    const m = /^\/media\/([A-Za-z0-9_-]+)\/([0-9a-fA-F-]{36})\.(jpg|png|webp|svg)$/.exec(url.slice(this.publicUrl.length));
-    return m ? { accessToken: m[1]!, mediaUUID: m[2]! } : undefined;
+    const m = new RegExp(`^/media/([A-Za-z0-9_-]+)/([0-9a-fA-F-]{36})\\.(${FORMATS})$`).exec(
+      url.slice(this.publicUrl.length),
+    );
+    return m?.[1] !== undefined && m[2] !== undefined ? { accessToken: m[1], mediaUUID: m[2] } : undefined;
   }
 }
 
-/** Error codes that mean the media folder cannot take files now (full, over quota, failing, read-only, out of inodes). */
-const UNAVAILABLE = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EFBIG']);
-
-/**
- * Creates `path` (it must not exist), writes all of `data` and fsyncs it. On any failure the file
- * is removed again, so no partial file is ever left where a URL could point; a full or failing
- * disk becomes serviceUnavailable (nothing stored, retry later), the original error kept as cause.
- */
-async function writeWhole(path: string, data: Buffer): Promise<void> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, 'wx');
-  } catch (err) {
-    throw unavailable(err);
-  }
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } catch (err) {
-    await handle.close().catch(() => undefined);
-    await unlink(path).catch(() => undefined);
-    throw unavailable(err);
-  }
-  try {
-    await handle.close();
-  } catch (err) {
-    await unlink(path).catch(() => undefined);
-    throw unavailable(err);
-  }
-}
-
-function unavailable(err: unknown): unknown {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  if (code === undefined || !UNAVAILABLE.has(code)) return err;
-  return storageUnavailable('The server cannot store images right now (its media storage is full or failing), so the image was not stored. Retry later.', err);
+/** `<uuid>.<format>` of a media URL path segment, when it is one. */
+export function parseObjectName(file: string): { mediaUUID: string; format: ImageFormat } | undefined {
+  const m = new RegExp(`^([0-9a-fA-F-]{36})\\.(${FORMATS})$`).exec(file);
+  return m?.[1] !== undefined && m[2] !== undefined ? { mediaUUID: m[1], format: m[2] as ImageFormat } : undefined;
 }

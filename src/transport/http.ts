@@ -3,7 +3,6 @@
 // including Fastify's own (oversized body, bad headers), leaves as the protocol's envelope.
 
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -13,11 +12,13 @@ import { decodeBody, readTaskArray, type RequestElement } from '../protocol/requ
 import { isCanonicalUuid } from '../protocol/uuid.js';
 import { missingApiKey, organizationOfHeader, organizationOfKey } from '../auth/api-key.js';
 import type { AccountStore, DeliveryStore, Organization, StoredTask, TaskLedger } from '../ledger/types.js';
-import { CONTENT_TYPES, SVG_HEADERS, type MediaStore } from '../media/media-store.js';
+import type { MediaStore } from '../media/media-store.js';
+import type { MediaServingConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskDispatcher } from '../tasks/dispatch.js';
 import type { EngineHealth } from '../engines/engine.js';
 import { registerExplorerPage } from './explorer-page.js';
+import { registerMediaRoute } from './media-route.js';
 import { registerHistoryApi, type WebhookAttemptsReader } from './history-api.js';
 import { registerDeliveryApi } from './delivery-api.js';
 import { registerDashboardApi } from './dashboard-api.js';
@@ -33,6 +34,8 @@ export interface HttpDeps {
   accounts: AccountStore;
   ledger: TaskLedger;
   media: MediaStore;
+  /** Streams or presigned redirects for GET /media (docs/scaling.md). */
+  mediaServing?: MediaServingConfig;
   metrics: Metrics;
   log: Logger;
   limits: { maxBodyBytes: number; maxTasksPerRequest: number; maxJsonDepth: number; requestTimeoutMs: number };
@@ -177,20 +180,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     });
   }
 
-  app.get<{ Params: { token: string; file: string } }>('/media/:token/:file', async (req, reply) => {
-    const match = /^([0-9a-fA-F-]{36})\.(jpg|png|webp|svg)$/.exec(req.params.file);
-    const record = match && isCanonicalUuid(match[1]) ? await deps.ledger.findMediaForServing(match[1]) : undefined;
-    const given = Buffer.from(req.params.token);
-    if (!record || record.format !== match?.[2] || given.length !== record.accessToken.length || !timingSafeEqual(given, Buffer.from(record.accessToken))) {
-      throw new ProtocolError('notFound', { target: 'this media URL' });
-    }
-    const data = await deps.media.read(record);
-    if (record.format === 'svg') reply.headers(SVG_HEADERS);
-    return reply
-      .type(CONTENT_TYPES[record.format])
-      .header('cache-control', 'private, max-age=31536000, immutable')
-      .send(data);
-  });
+  registerMediaRoute(app, { ledger: deps.ledger, media: deps.media, log: deps.log, serving: deps.mediaServing });
 
   registerHistoryApi(app, deps);
   if (deps.aggregates && deps.links) registerDashboardApi(app, { accounts: deps.accounts, ledger: deps.ledger, aggregates: deps.aggregates, links: deps.links, media: deps.media });

@@ -2,10 +2,12 @@
 // free port with a temporary data folder, and offers small helpers to talk to it over HTTP.
 // With RUNTRAIL_TEST_BACKEND=postgres every server gets its own PostgreSQL schema (DATABASE_URL),
 // tied to its data folder (a restart on the same folder finds the same schema) and dropped with it.
+// With RUNTRAIL_TEST_MEDIA=s3 every server keeps its media on the S3 server RUNTRAIL_TEST_S3_*
+// names (test/helpers/radosgw-serve.ts starts one), under a prefix tied to its data folder too.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,8 +43,27 @@ export interface Reply {
 /** The backend the end-to-end suites run on: `postgres` when RUNTRAIL_TEST_BACKEND says so. */
 export const TEST_BACKEND = process.env.RUNTRAIL_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
 
+/** Where the end-to-end suites keep media: `s3` when RUNTRAIL_TEST_MEDIA says so, else the data folder. */
+export const TEST_MEDIA = process.env.RUNTRAIL_TEST_MEDIA === 's3' ? 's3' : 'folder';
+
 /** DATABASE_URL of the servers started on each data folder (PostgreSQL backend only). */
 const databaseUrls = new Map<string, string>();
+/** The S3 media settings of the servers started on each data folder (RUNTRAIL_TEST_MEDIA=s3 only). */
+const mediaEnvs = new Map<string, Record<string, string>>();
+let e2eBucket: Promise<void> | undefined;
+
+/** RUNTRAIL_MEDIA_URL and the AWS variables for the server on `dataDir`, on the run's shared S3 server. */
+async function s3MediaEnv(dataDir: string): Promise<Record<string, string>> {
+  const endpoint = process.env.RUNTRAIL_TEST_S3_ENDPOINT;
+  if (endpoint === undefined) throw new Error('RUNTRAIL_TEST_MEDIA=s3 needs RUNTRAIL_TEST_S3_ENDPOINT (see test/helpers/radosgw-serve.ts)');
+  const { s3Gateway } = await import('./radosgw.js');
+  const gateway = await s3Gateway();
+  e2eBucket ??= gateway.createBucket('runtrail-e2e').catch((err: unknown) => {
+    if ((err as { name?: string }).name !== 'BucketAlreadyOwnedByYou') throw err;
+  });
+  await e2eBucket;
+  return gateway.env('runtrail-e2e', `e2e-${createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 16)}`);
+}
 
 /**
  * Environment a CLI command needs to reach the same storage as the server on `dataDir`
@@ -50,7 +71,32 @@ const databaseUrls = new Map<string, string>();
  */
 export function backendEnv(dataDir: string): Record<string, string> {
   const url = databaseUrls.get(resolve(dataDir));
-  return url === undefined ? {} : { DATABASE_URL: url };
+  return { ...(url === undefined ? {} : { DATABASE_URL: url }), ...mediaEnvs.get(resolve(dataDir)) };
+}
+
+/**
+ * The names (`<uuid>.<format>`) of the media the server on `dataDir` has stored, sorted: the files
+ * in its media folder, or the objects under its prefix when RUNTRAIL_TEST_MEDIA=s3.
+ */
+export async function storedMediaNames(dataDir: string): Promise<string[]> {
+  const env = mediaEnvs.get(resolve(dataDir));
+  if (env === undefined) return existsSync(join(dataDir, 'media')) ? readdirSync(join(dataDir, 'media')).sort() : [];
+  const { s3Gateway } = await import('./radosgw.js');
+  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+  const client = (await s3Gateway()).client();
+  const m = /^s3:\/\/([^/]+)\/(.*)$/.exec(env['RUNTRAIL_MEDIA_URL'] ?? '');
+  const names: string[] = [];
+  try {
+    let token: string | undefined;
+    do {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: m?.[1], Prefix: `${m?.[2] ?? ''}/`, ContinuationToken: token }));
+      for (const o of page.Contents ?? []) names.push((o.Key ?? '').split('/').pop() ?? '');
+      token = page.NextContinuationToken;
+    } while (token !== undefined);
+  } finally {
+    client.destroy();
+  }
+  return names.sort();
 }
 
 /** A PostgreSQL URL whose connections use `schema` (search_path), created if missing. */
@@ -134,7 +180,9 @@ export function uuid(): string {
   return randomUUID();
 }
 
-export async function startServer(options: { env?: Record<string, string>; dataDir?: string; key?: string } = {}): Promise<TestServer> {
+export async function startServer(
+  options: { env?: Record<string, string>; dataDir?: string; key?: string; /** Runs the server through this command (e.g. `ip netns exec NAME`). */ launcher?: string[] } = {},
+): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'runtrail-test-'));
   const key = options.key ?? newApiKey();
   let databaseUrl = options.env?.['DATABASE_URL'];
@@ -147,7 +195,13 @@ export async function startServer(options: { env?: Record<string, string>; dataD
     databaseUrls.set(resolve(dataDir), databaseUrl);
   }
   const ownsSchema = databaseUrl !== undefined && options.env?.['DATABASE_URL'] === undefined;
-  const child = spawn(process.execPath, [BIN, 'serve'], {
+  let mediaEnv: Record<string, string> = {};
+  if (TEST_MEDIA === 's3' && options.env?.['RUNTRAIL_MEDIA_URL'] === undefined && options.env?.['RUNTRAIL_MEDIA_DIR'] === undefined) {
+    mediaEnv = await s3MediaEnv(dataDir);
+    mediaEnvs.set(resolve(dataDir), mediaEnv);
+  }
+  const launcher = options.launcher ?? [];
+  const child = spawn(launcher[0] ?? process.execPath, [...launcher.slice(1), ...(launcher.length > 0 ? [process.execPath] : []), BIN, 'serve'], {
     cwd: REPO_ROOT,
     env: {
       PATH: process.env.PATH ?? '',
@@ -157,6 +211,7 @@ export async function startServer(options: { env?: Record<string, string>; dataD
       RUNTRAIL_API_KEY: key,
       RUNTRAIL_LOG_LEVEL: 'warn',
       ...(databaseUrl !== undefined ? { DATABASE_URL: databaseUrl } : {}),
+      ...mediaEnv,
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -199,6 +254,7 @@ export async function startServer(options: { env?: Record<string, string>; dataD
       }
       if (!opts.keepData && options.dataDir === undefined) {
         rmSync(dataDir, { recursive: true, force: true });
+        mediaEnvs.delete(resolve(dataDir));
         if (ownsSchema) {
           databaseUrls.delete(resolve(dataDir));
           await dropSchemaOf(databaseUrl!);
