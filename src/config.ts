@@ -5,6 +5,11 @@ import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { apiKeyProblem } from './ledger/api-keys.js';
+import { OperatorConfigError, operatorEngineConfig, type OperatorEngineConfig } from './engines/remote/operator-settings.js';
+
+/** Task types each operator engine can serve (docs/engines.md). */
+export const OPENAI_COMPATIBLE_TASK_TYPES = ['textInference', 'promptEnhance', 'caption', 'imageInference'] as const;
+export const COMFYUI_TASK_TYPES = ['imageInference'] as const;
 
 export interface PriceRule {
   /** AIR pattern with `*` wildcards (`runware:*`, `*`), matched against the task's model. */
@@ -61,6 +66,10 @@ export interface Config {
   modelMap: ModelMapRule[];
   /** The built-in engine's worker-thread pool. */
   engine: EngineConfig;
+  /** An operator's OpenAI-compatible server (RUNTRAIL_OPENAI_*; docs/engines.md). */
+  openaiCompatible: OperatorEngineConfig | undefined;
+  /** An operator's ComfyUI (RUNTRAIL_COMFYUI_*; docs/engines.md). */
+  comfyui: OperatorEngineConfig | undefined;
 }
 
 /** A model map rule: tasks (of `taskType`, all when absent) naming an AIR matching `model` run the local model `runs`; null refuses them. */
@@ -83,8 +92,11 @@ export interface EngineConfig {
 export interface RouteRule {
   taskType?: string;
   model?: string;
-  engine: 'builtin' | 'upstream';
+  engine: EngineName;
 }
+
+export const ENGINE_NAMES = ['builtin', 'upstream', 'openai-compatible', 'comfyui'] as const;
+export type EngineName = (typeof ENGINE_NAMES)[number];
 
 export interface UpstreamConfig {
   /** The POST URL, e.g. https://api.runware.ai/v1. */
@@ -211,7 +223,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
       maxQueue: integer(pick(undefined, 'RUNTRAIL_ENGINE_QUEUE') ?? '10000', 'RUNTRAIL_ENGINE_QUEUE', 0, 1_000_000),
       niceness: integer(pick(undefined, 'RUNTRAIL_ENGINE_NICE') ?? '0', 'RUNTRAIL_ENGINE_NICE', 0, 19),
     },
+    openaiCompatible: operatorEngine(pick, 'OPENAI', OPENAI_COMPATIBLE_TASK_TYPES),
+    comfyui: operatorEngine(pick, 'COMFYUI', COMFYUI_TASK_TYPES),
   };
+}
+
+function operatorEngine(pick: (flag: string | undefined, name: string) => string | undefined, prefix: 'OPENAI' | 'COMFYUI', taskTypes: readonly string[]): OperatorEngineConfig | undefined {
+  try {
+    return operatorEngineConfig(pick, prefix, taskTypes);
+  } catch (err) {
+    if (err instanceof OperatorConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
 }
 
 function upstreamConfig(pick: (flag: string | undefined, name: string) => string | undefined): UpstreamConfig | undefined {
@@ -250,8 +273,8 @@ function readRoutes(raw: string | undefined): RouteRule[] {
     const bad = (k: string): never => {
       throw new ConfigError(`routing rule ${i}: '${k}' must be a string`);
     };
-    if (rule['engine'] !== 'builtin' && rule['engine'] !== 'upstream') throw new ConfigError(`routing rule ${i}: 'engine' must be "builtin" or "upstream"`);
-    const out: RouteRule = { engine: rule['engine'] };
+    if (!ENGINE_NAMES.includes(rule['engine'] as EngineName)) throw new ConfigError(`routing rule ${i}: 'engine' must be one of ${ENGINE_NAMES.map((e) => `"${e}"`).join(', ')}`);
+    const out: RouteRule = { engine: rule['engine'] as EngineName };
     const taskType = optional('taskType');
     const model = optional('model');
     if (taskType !== undefined) out.taskType = taskType;

@@ -37,6 +37,8 @@ export const ERROR_STATUS = {
   providerError: 502,
   providerUnavailable: 503,
   unrecognizedResponse: 502,
+  streamInterrupted: 502,
+  clientDisconnected: 499,
 } as const;
 
 export type FixedErrorCode = keyof typeof ERROR_STATUS;
