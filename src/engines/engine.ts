@@ -41,6 +41,8 @@ export interface ModelInfo {
   shortDescription?: string;
   /** Other AIRs (Runware's) this model runs for by default, so that searching for them finds it. */
   standsInFor?: string[];
+  /** An operator engine's own name for the model (the OpenAI `model` field), when it differs from the AIR. */
+  engineModel?: string;
 }
 
 /** A (taskType, AIR pattern) pair a local model stands in for. */

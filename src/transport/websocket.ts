@@ -18,6 +18,7 @@ import { authenticate } from '../ledger/api-keys.js';
 import type { AccountStore, Organization, SessionStore } from '../ledger/types.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskDispatcher } from '../tasks/dispatch.js';
+import { webSocketStreamSink } from './text-stream.js';
 import { invalidApiKey } from './http.js';
 import { MAX_HEADER_COUNT, tooManyHeaders } from './header-count.js';
 import { SendBackpressure, type BackpressureLimits } from './send-backpressure.js';
@@ -410,7 +411,7 @@ export class WebSocketGateway {
     }
     session.running++;
     const job = this.deps.dispatcher
-      .dispatch(group, session.org, 'websocket')
+      .dispatch(group, session.org, 'websocket', webSocketStreamSink(group[0]!, (frame) => session.connection?.send(frame)))
       .then((outcomes) => {
         for (const outcome of outcomes) {
           const frame = frameOf(outcome);

@@ -41,6 +41,7 @@ export abstract class OperatorEngine implements Engine {
       defaultHeight: 1024,
       shortDescription: `Served by the operator's ${this.architecture} engine as '${m.model}'.`,
       standsInFor: [...new Set(m.standsInFor.map((s) => s.model))],
+      engineModel: m.model,
     }));
   }
 
