@@ -113,6 +113,8 @@ export async function startOpenAiTestServer(port = 0): Promise<OpenAiTestServer>
     send(piece({ role: 'assistant', content: '' }, null));
     for (const [i, word] of words.entries()) {
       if (faults.cutAfterChunks !== null && i >= faults.cutAfterChunks) {
+        // Let what was written reach the client first: the cut comes mid-stream, not before it.
+        await sleep(100);
         res.destroy();
         return;
       }
