@@ -172,4 +172,5 @@ test('faults: an execution error, a workflow that cannot take the task, a failin
   }
   const ok = await server.post([task()]);
   assert.equal(ok.status, 200, 'the server still answers');
+  await pollUntil(async () => comfy.openSockets(), (n) => n === 0);
 });

@@ -62,7 +62,7 @@ before(async () => {
 
 afterEach(async () => {
   for (const rw of sdks.splice(0)) await rw.disconnect();
-  Object.assign(engine.faults, { delayMs: 0, status: null, cutAfterChunks: null, chunkDelayMs: 0 });
+  Object.assign(engine.faults, { delayMs: 0, status: null, cutAfterChunks: null, chunkDelayMs: 0, imagesAsUrl: false });
 });
 
 after(async () => {
@@ -227,6 +227,13 @@ test('imageInference through /images/generations: the image is stored and served
   } finally {
     await ws.close();
   }
+  engine.faults.imagesAsUrl = true;
+  const viaUrl = await server.post([{ taskType: 'imageInference', taskUUID: uuid(), model: IMAGES, positivePrompt: 'a green valley', width: 128, height: 64, seed: 5, outputFormat: 'PNG' }]);
+  assert.equal(viaUrl.status, 200, viaUrl.text);
+  const again = Buffer.from(await (await fetch(String(viaUrl.json.data![0]!['imageURL']))).arrayBuffer());
+  assert.deepEqual(await sharp(again).raw().toBuffer(), await sharp(Buffer.from(await (await fetch(String(item['imageURL']))).arrayBuffer())).raw().toBuffer(), 'a url answer is fetched: the same pixels');
+  assert.ok(engine.requests.some((r) => r.path.startsWith('/files/')));
+  engine.faults.imagesAsUrl = false;
   const rw = await sdk();
   const images = await rw.imageInference({ model: IMAGES, positivePrompt: 'two moons', width: 64, height: 128, numberResults: 2 });
   assert.equal(images?.length, 2);

@@ -34,6 +34,8 @@ export interface ComfyTestServer {
   authorizations: (string | undefined)[];
   /** Progress events sent over WebSocket. */
   progressEvents(): number;
+  /** WebSockets still open (runtrail closes its own after each prompt). */
+  openSockets(): number;
   close(): Promise<void>;
 }
 
@@ -188,6 +190,7 @@ export async function startComfyTestServer(port = 0): Promise<ComfyTestServer> {
     prompts,
     authorizations,
     progressEvents: () => progress,
+    openSockets: () => sockets.size,
     close: async () => {
       for (const ws of wss.clients) ws.terminate();
       wss.close();

@@ -22,6 +22,8 @@ export interface OpenAiFaults {
   cutAfterChunks: number | null;
   /** Pause between streamed chunks. */
   chunkDelayMs: number;
+  /** Answer images with a `url` whatever response_format asked (as some servers do). */
+  imagesAsUrl: boolean;
 }
 
 export interface SeenRequest {
@@ -50,7 +52,7 @@ interface ChatMessage {
 }
 
 export async function startOpenAiTestServer(port = 0): Promise<OpenAiTestServer> {
-  const faults: OpenAiFaults = { delayMs: 0, status: null, cutAfterChunks: null, chunkDelayMs: 0 };
+  const faults: OpenAiFaults = { delayMs: 0, status: null, cutAfterChunks: null, chunkDelayMs: 0, imagesAsUrl: false };
   const requests: SeenRequest[] = [];
   const files = new Map<string, Buffer>();
   let streams = 0;
@@ -148,7 +150,7 @@ export async function startOpenAiTestServer(port = 0): Promise<OpenAiTestServer>
     }
     const png = await sharp(rows, { raw: { width, height, channels: 3 } }).png().toBuffer();
     const created = Math.floor(Date.now() / 1000);
-    if (body['response_format'] === 'url') {
+    if (body['response_format'] === 'url' || faults.imagesAsUrl) {
       const name = `${randomUUID()}.png`;
       files.set(name, png);
       return sendJson(res, 200, { created, data: [{ url: `${base}/files/${name}` }] });

@@ -150,9 +150,9 @@ export class OpenAiCompatibleEngine extends OperatorEngine {
     );
     const first = firstImage(reply.text);
     let bytes: Buffer;
-    if (first.b64 !== undefined) bytes = Buffer.from(first.b64, 'base64');
+    if ('b64' in first) bytes = Buffer.from(first.b64, 'base64');
     else {
-      const url = new URL(first.url!, this.config.url + '/');
+      const url = new URL(first.url, this.config.url + '/');
       const file = await this.caller.call(
         async (signal) => {
           const res = await fetch(url, { headers: this.headers(), signal });
@@ -172,7 +172,7 @@ export class OpenAiCompatibleEngine extends OperatorEngine {
   }
 }
 
-function firstImage(text: string): { b64?: string; url?: string } {
+function firstImage(text: string): { b64: string } | { url: string } {
   let data: unknown;
   try {
     data = (JSON.parse(text) as { data?: unknown }).data;
