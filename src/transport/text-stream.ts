@@ -8,7 +8,7 @@
 // (docs/engines.md, docs/websocket.md).
 
 import type { FastifyReply } from 'fastify';
-import { statusForCode } from '../protocol/errors.js';
+import { ProtocolError, statusForCode } from '../protocol/errors.js';
 import type { RequestElement } from '../protocol/request-reader.js';
 import type { Organization } from '../ledger/types.js';
 import type { Metrics } from '../metrics.js';
@@ -59,7 +59,17 @@ export async function answerAsEventStream(
       write(JSON.stringify(chunk(echo, index, delta)));
     },
   };
-  const [outcome] = await deps.dispatcher.dispatch(elements, org, 'rest', sink);
+  let outcome: SerializedOutcome | undefined;
+  try {
+    [outcome] = await deps.dispatcher.dispatch(elements, org, 'rest', sink);
+  } catch (err) {
+    // Before the first chunk the HTTP edge answers it as any other failure; after it, the stream ends.
+    if (!started) throw err;
+    const problem = err instanceof ProtocolError ? err : new ProtocolError('internalServerError', 'The server failed to answer this request.');
+    write(`{"errors":[${JSON.stringify(problem.toObject(echo))}]}`);
+    res.end();
+    return undefined;
+  }
   const answer: SerializedOutcome = outcome ?? { data: [], errors: [] };
   if (!started && answer.data.length === 0) {
     // Nothing streamed yet: the error is a plain JSON reply (the SDKs read it from the status).
