@@ -31,8 +31,19 @@ before(async () => {
       RUNTRAIL_COMFYUI_URL: comfy.url,
       RUNTRAIL_COMFYUI_API_KEY: KEY,
       RUNTRAIL_COMFYUI_MODELS: JSON.stringify([
-        { air: T2I, name: 'SDXL base 1.0 (ComfyUI workflow)', taskTypes: ['imageInference'], workflow: join(REPO_ROOT, 'test/fixtures/comfyui/text-to-image.json'), standsInFor: ['runware:101@1'] },
-        { air: I2I, name: 'SDXL base 1.0 img2img (ComfyUI workflow)', taskTypes: ['imageInference'], workflow: join(REPO_ROOT, 'test/fixtures/comfyui/image-to-image.json') },
+        {
+          air: T2I,
+          name: 'SDXL base 1.0 (ComfyUI workflow)',
+          taskTypes: ['imageInference'],
+          workflow: join(REPO_ROOT, 'test/fixtures/comfyui/text-to-image.json'),
+          standsInFor: ['runware:101@1'],
+        },
+        {
+          air: I2I,
+          name: 'SDXL base 1.0 img2img (ComfyUI workflow)',
+          taskTypes: ['imageInference'],
+          workflow: join(REPO_ROOT, 'test/fixtures/comfyui/image-to-image.json'),
+        },
       ]),
       RUNTRAIL_COMFYUI_TIMEOUT_MS: '1500',
       RUNTRAIL_COMFYUI_RETRIES: '1',
@@ -53,14 +64,31 @@ after(async () => {
 });
 
 function task(extra: Item = {}): Item {
-  return { taskType: 'imageInference', taskUUID: uuid(), model: T2I, positivePrompt: 'a castle on a hill', negativePrompt: 'blurry', width: 192, height: 128, steps: 4, CFGScale: 5.5, seed: 1234, scheduler: 'karras', ...extra };
+  return {
+    taskType: 'imageInference',
+    taskUUID: uuid(),
+    model: T2I,
+    positivePrompt: 'a castle on a hill',
+    negativePrompt: 'blurry',
+    width: 192,
+    height: 128,
+    steps: 4,
+    CFGScale: 5.5,
+    seed: 1234,
+    scheduler: 'karras',
+    ...extra,
+  };
 }
 
 async function imageOf(item: Item): Promise<Metadata & { left: number[] }> {
   const res = await fetch(String(item['imageURL']));
   assert.equal(res.status, 200);
   const data = Buffer.from(await res.arrayBuffer());
-  const { data: px } = await sharp(data).removeAlpha().extract({ left: 0, top: 0, width: 1, height: 1 }).raw().toBuffer({ resolveWithObject: true });
+  const { data: px } = await sharp(data)
+    .removeAlpha()
+    .extract({ left: 0, top: 0, width: 1, height: 1 })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   return { ...(await sharp(data).metadata()), left: [...px] };
 }
 
@@ -74,25 +102,54 @@ test('the workflow’s placeholders are filled from the Runware parameters; the 
   assert.deepEqual([image.format, image.width, image.height], ['png', 192, 128]);
   const graph = comfy.prompts.at(-1)!;
   assert.deepEqual(graph['3']!.inputs!['seed'], 1234);
-  assert.deepEqual([graph['3']!.inputs!['steps'], graph['3']!.inputs!['cfg'], graph['3']!.inputs!['scheduler']], [4, 5.5, 'karras']);
+  assert.deepEqual(
+    [graph['3']!.inputs!['steps'], graph['3']!.inputs!['cfg'], graph['3']!.inputs!['scheduler']],
+    [4, 5.5, 'karras'],
+  );
   assert.deepEqual([graph['5']!.inputs!['width'], graph['5']!.inputs!['height']], [192, 128]);
   assert.deepEqual([graph['6']!.inputs!['text'], graph['7']!.inputs!['text']], ['a castle on a hill', 'blurry']);
   assert.equal(comfy.authorizations.at(-1), `Bearer ${KEY}`);
   // Another prompt, another picture: the output is computed from the graph.
-  const other = await imageOf((await server.post([task({ positivePrompt: 'a river at night', outputFormat: 'PNG' })])).json.data![0]!);
+  const other = await imageOf(
+    (await server.post([task({ positivePrompt: 'a river at night', outputFormat: 'PNG' })])).json.data![0]!,
+  );
   assert.notDeepEqual(other.left, image.left);
-  const res = await fetch(`${server.url}/api/tasks/${String(t['taskUUID'])}`, { headers: { authorization: `Bearer ${server.key}` } });
+  const res = await fetch(`${server.url}/api/tasks/${String(t['taskUUID'])}`, {
+    headers: { authorization: `Bearer ${server.key}` },
+  });
   const audit = ((await res.json()) as { data: Item[] }).data[0]!['upstream'] as Item[];
-  assert.deepEqual(audit.map((x) => x['kind']), ['prompt', 'history', 'view']);
+  assert.deepEqual(
+    audit.map((x) => x['kind']),
+    ['prompt', 'history', 'view'],
+  );
   assert.ok(!(await databaseText(server.dataDir)).includes(KEY));
 });
 
 test('defaults from the workflow file apply where the task is silent; Runware’s runware:101@1 runs the workflow it stands in for', async () => {
-  const reply = await server.post([{ taskType: 'imageInference', taskUUID: uuid(), model: 'runware:101@1', positivePrompt: 'a quiet lake', width: 64, height: 64, numberResults: 2, seed: 10 }]);
+  const reply = await server.post([
+    {
+      taskType: 'imageInference',
+      taskUUID: uuid(),
+      model: 'runware:101@1',
+      positivePrompt: 'a quiet lake',
+      width: 64,
+      height: 64,
+      numberResults: 2,
+      seed: 10,
+    },
+  ]);
   assert.equal(reply.status, 200, reply.text);
   assert.deepEqual(reply.json.data!.map((i) => i['seed']).sort(), [10, 11]);
   const graph = comfy.prompts.at(-1)!;
-  assert.deepEqual([graph['3']!.inputs!['steps'], graph['3']!.inputs!['cfg'], graph['3']!.inputs!['scheduler'], graph['7']!.inputs!['text']], [20, 7, 'normal', '']);
+  assert.deepEqual(
+    [
+      graph['3']!.inputs!['steps'],
+      graph['3']!.inputs!['cfg'],
+      graph['3']!.inputs!['scheduler'],
+      graph['7']!.inputs!['text'],
+    ],
+    [20, 7, 'normal', ''],
+  );
 });
 
 test('async: ComfyUI’s progress events reach getResponse’s progress, then the result', async () => {
@@ -104,19 +161,27 @@ test('async: ComfyUI’s progress events reach getResponse’s progress, then th
   const done = await pollUntil(
     async () => {
       const r = await getResponse(server, String(t['taskUUID']));
-      for (const i of r.json.data ?? []) if (i['status'] === 'processing' && typeof i['progress'] === 'number') seen.push(i['progress']);
+      for (const i of r.json.data ?? [])
+        if (i['status'] === 'processing' && typeof i['progress'] === 'number') seen.push(i['progress']);
       return r;
     },
     finished,
     30_000,
   );
   assert.equal(done.json.data![0]!['status'], 'success');
-  assert.ok(seen.some((p) => p > 0 && p < 100), `progress seen: ${seen.join(',')}`);
+  assert.ok(
+    seen.some((p) => p > 0 && p < 100),
+    `progress seen: ${seen.join(',')}`,
+  );
   assert.ok(comfy.progressEvents() >= 12);
 });
 
 test('seedImage and strength: the image is uploaded, LoadImage names it, denoise is the strength', async () => {
-  const seedImage = `data:image/png;base64,${(await sharp({ create: { width: 96, height: 80, channels: 3, background: '#ff0000' } }).png().toBuffer()).toString('base64')}`;
+  const seedImage = `data:image/png;base64,${(
+    await sharp({ create: { width: 96, height: 80, channels: 3, background: '#ff0000' } })
+      .png()
+      .toBuffer()
+  ).toString('base64')}`;
   const reply = await server.post([task({ model: I2I, seedImage, strength: 0.25, width: 64, height: 64 })]);
   assert.equal(reply.status, 200, reply.text);
   const graph = comfy.prompts.at(-1)!;
@@ -133,13 +198,27 @@ test('over WebSocket and through @runware/sdk-js imageInference', async () => {
     await ws.authenticate(server.key);
     const t = task({ outputType: 'dataURI', outputFormat: 'WEBP' });
     ws.send([t]);
-    assert.match(String((await ws.forTask(String(t['taskUUID']))).json.data![0]!['imageDataURI']), /^data:image\/webp;base64,/);
+    assert.match(
+      String((await ws.forTask(String(t['taskUUID']))).json.data![0]!['imageDataURI']),
+      /^data:image\/webp;base64,/,
+    );
   } finally {
     await ws.close();
   }
-  const rw = (await RunwareServer.initialize({ apiKey: server.key, url: server.url.replace('http:', 'ws:') + '/v1', timeoutDuration: 20_000, globalMaxRetries: 1 })) as Sdk;
+  const rw = (await RunwareServer.initialize({
+    apiKey: server.key,
+    url: server.url.replace('http:', 'ws:') + '/v1',
+    timeoutDuration: 20_000,
+    globalMaxRetries: 1,
+  })) as Sdk;
   try {
-    const images = await rw.imageInference({ model: T2I, positivePrompt: 'a windmill', width: 128, height: 64, steps: 3 });
+    const images = await rw.imageInference({
+      model: T2I,
+      positivePrompt: 'a windmill',
+      width: 128,
+      height: 64,
+      steps: 3,
+    });
     assert.equal(images?.length, 1);
     assert.deepEqual([(await imageOf(images![0] as unknown as Item)).width], [128]);
   } finally {
@@ -168,9 +247,15 @@ test('faults: an execution error, a workflow that cannot take the task, a failin
   for (const r of [failed, noSeed, broken, slow]) {
     const uuidOf = String(r.json.errors![0]!['taskUUID']);
     const recorded = await server.post([{ taskType: 'getTaskDetails', taskUUID: uuidOf }]);
-    assert.equal(((recorded.json.data![0]!['response'] as Item)['errors'] as Item[])[0]!['code'], r.json.errors![0]!['code']);
+    assert.equal(
+      ((recorded.json.data![0]!['response'] as Item)['errors'] as Item[])[0]!['code'],
+      r.json.errors![0]!['code'],
+    );
   }
   const ok = await server.post([task()]);
   assert.equal(ok.status, 200, 'the server still answers');
-  await pollUntil(async () => comfy.openSockets(), (n) => n === 0);
+  await pollUntil(
+    async () => comfy.openSockets(),
+    (n) => n === 0,
+  );
 });

@@ -57,7 +57,12 @@ function settings(url: string, extra: Record<string, string> = {}): Record<strin
 before(async () => {
   engine = await startOpenAiTestServer();
   server = await startServer({ env: settings(engine.url) });
-  down = await startServer({ env: settings(`http://127.0.0.1:${await closedPort()}/v1`, { RUNTRAIL_OPENAI_BREAKER_FAILURES: '3', RUNTRAIL_OPENAI_BREAKER_COOLDOWN_MS: '60000' }) });
+  down = await startServer({
+    env: settings(`http://127.0.0.1:${await closedPort()}/v1`, {
+      RUNTRAIL_OPENAI_BREAKER_FAILURES: '3',
+      RUNTRAIL_OPENAI_BREAKER_COOLDOWN_MS: '60000',
+    }),
+  });
 });
 
 afterEach(async () => {
@@ -72,7 +77,12 @@ after(async () => {
 });
 
 async function sdk(): Promise<Sdk> {
-  const rw = (await RunwareServer.initialize({ apiKey: server.key, url: server.url.replace('http:', 'ws:') + '/v1', timeoutDuration: 20_000, globalMaxRetries: 1 })) as Sdk;
+  const rw = (await RunwareServer.initialize({
+    apiKey: server.key,
+    url: server.url.replace('http:', 'ws:') + '/v1',
+    timeoutDuration: 20_000,
+    globalMaxRetries: 1,
+  })) as Sdk;
   sdks.push(rw);
   return rw;
 }
@@ -83,7 +93,9 @@ async function details(taskUUID: string): Promise<{ request: Item[]; response: {
 }
 
 async function exchanges(taskUUID: string): Promise<Item[]> {
-  const res = await fetch(`${server.url}/api/tasks/${taskUUID}`, { headers: { authorization: `Bearer ${server.key}` } });
+  const res = await fetch(`${server.url}/api/tasks/${taskUUID}`, {
+    headers: { authorization: `Bearer ${server.key}` },
+  });
   return ((await res.json()) as { data: Item[] }).data[0]!['upstream'] as Item[];
 }
 
@@ -104,13 +116,21 @@ const chatTask = (extra: Item = {}): Item => ({
 });
 
 test('textInference over REST: messages and settings reach the engine, text/finishReason/usage come back and are recorded; the key stays out', async () => {
-  const task = chatTask({ settings: { maxTokens: 64, temperature: 0.3, topP: 0.9, systemPrompt: 'Answer briefly.' }, includeUsage: true, includeCost: true });
+  const task = chatTask({
+    settings: { maxTokens: 64, temperature: 0.3, topP: 0.9, systemPrompt: 'Answer briefly.' },
+    includeUsage: true,
+    includeCost: true,
+  });
   const reply = await server.post([task]);
   assert.equal(reply.status, 200, reply.text);
   const item = reply.json.data![0]!;
   assert.equal(item['taskUUID'], task['taskUUID']);
   assert.equal(item['taskType'], 'textInference');
-  assert.match(String(item['text']), /^And one of a storm at dusk \w+/, 'the test engine answers from the last user message');
+  assert.match(
+    String(item['text']),
+    /^And one of a storm at dusk \w+/,
+    'the test engine answers from the last user message',
+  );
   assert.equal(item['finishReason'], 'stop');
   const usage = item['usage'] as Record<string, number>;
   assert.equal(usage['completionTokens'], String(item['text']).split(' ').length);
@@ -126,7 +146,10 @@ test('textInference over REST: messages and settings reach the engine, text/fini
   const recorded = await details(String(task['taskUUID']));
   assert.deepEqual(recorded.response.data![0], item);
   const audit = await exchanges(String(task['taskUUID']));
-  assert.deepEqual(audit.map((x) => [x['kind'], x['httpStatus']]), [['chat', 200]]);
+  assert.deepEqual(
+    audit.map((x) => [x['kind'], x['httpStatus']]),
+    [['chat', 200]],
+  );
   assert.ok(String(audit[0]!['replyText']).includes('chat.completion'));
   assert.ok(!reply.text.includes(ENGINE_KEY));
   assert.ok(!(await databaseText(server.dataDir)).includes(ENGINE_KEY), 'the engine key is never stored');
@@ -155,14 +178,28 @@ test('textInference over WebSocket and through @runware/sdk-js textInference', a
     await ws.close();
   }
   const rw = await sdk();
-  const answer = await rw.textInference({ model: CHAT, messages: [{ role: 'user', content: 'Say hello to the harbor' }], maxTokens: 40, includeUsage: true });
+  const answer = await rw.textInference({
+    model: CHAT,
+    messages: [{ role: 'user', content: 'Say hello to the harbor' }],
+    maxTokens: 40,
+    includeUsage: true,
+  });
   const first = (Array.isArray(answer) ? answer[0] : answer) as unknown as Item;
   assert.match(String(first['text']), /^Say hello to the harbor/);
   assert.equal(first['finishReason'], 'stop');
 });
 
 test('promptEnhance: one item per promptVersions, each its own version, over REST, WebSocket and the SDK', async () => {
-  const reply = await server.post([{ taskType: 'promptEnhance', taskUUID: uuid(), prompt: 'a lighthouse in fog', promptVersions: 3, promptMaxLength: 64, includeCost: true }]);
+  const reply = await server.post([
+    {
+      taskType: 'promptEnhance',
+      taskUUID: uuid(),
+      prompt: 'a lighthouse in fog',
+      promptVersions: 3,
+      promptMaxLength: 64,
+      includeCost: true,
+    },
+  ]);
   assert.equal(reply.status, 200, reply.text);
   const texts = reply.json.data!.map((i) => String(i['text']));
   assert.equal(texts.length, 3);
@@ -185,8 +222,14 @@ test('promptEnhance: one item per promptVersions, each its own version, over RES
 });
 
 test('caption with a vision model: the image goes as an image_url part; REST, WebSocket and the SDK', async () => {
-  const blue = `data:image/png;base64,${(await sharp({ create: { width: 40, height: 30, channels: 3, background: '#1030e0' } }).png().toBuffer()).toString('base64')}`;
-  const reply = await server.post([{ taskType: 'caption', taskUUID: uuid(), model: VISION, inputs: { image: blue }, prompt: 'What is this?' }]);
+  const blue = `data:image/png;base64,${(
+    await sharp({ create: { width: 40, height: 30, channels: 3, background: '#1030e0' } })
+      .png()
+      .toBuffer()
+  ).toString('base64')}`;
+  const reply = await server.post([
+    { taskType: 'caption', taskUUID: uuid(), model: VISION, inputs: { image: blue }, prompt: 'What is this?' },
+  ]);
   assert.equal(reply.status, 200, reply.text);
   assert.equal(reply.json.data![0]!['text'], 'An image of 40x30 pixels, mostly blue.');
   const content = (lastChat()['messages'] as { content: Item[] }[])[0]!.content;
@@ -207,7 +250,18 @@ test('caption with a vision model: the image goes as an image_url part; REST, We
 });
 
 test('imageInference through /images/generations: the image is stored and served as a runtrail image; REST, WebSocket, SDK', async () => {
-  const reply = await server.post([{ taskType: 'imageInference', taskUUID: uuid(), model: IMAGES, positivePrompt: 'a green valley', width: 128, height: 64, seed: 5, outputFormat: 'PNG' }]);
+  const reply = await server.post([
+    {
+      taskType: 'imageInference',
+      taskUUID: uuid(),
+      model: IMAGES,
+      positivePrompt: 'a green valley',
+      width: 128,
+      height: 64,
+      seed: 5,
+      outputFormat: 'PNG',
+    },
+  ]);
   assert.equal(reply.status, 200, reply.text);
   const item = reply.json.data![0]!;
   assert.equal(item['seed'], 5);
@@ -216,26 +270,63 @@ test('imageInference through /images/generations: the image is stored and served
   const meta = await sharp(Buffer.from(await file.arrayBuffer())).metadata();
   assert.deepEqual([meta.format, meta.width, meta.height], ['png', 128, 64]);
   const sent = [...engine.requests].reverse().find((r) => r.path === '/v1/images/generations')!.body!;
-  assert.deepEqual([sent['size'], sent['prompt'], sent['model'], sent['seed']], ['128x64', 'a green valley', 'stablediffusion', 5]);
+  assert.deepEqual(
+    [sent['size'], sent['prompt'], sent['model'], sent['seed']],
+    ['128x64', 'a green valley', 'stablediffusion', 5],
+  );
   const ws = await RawClient.connect(server.url);
   try {
     await ws.authenticate(server.key);
     const taskUUID = uuid();
-    ws.send([{ taskType: 'imageInference', taskUUID, model: IMAGES, positivePrompt: 'a green valley', width: 64, height: 64, outputType: 'base64Data', outputFormat: 'JPG' }]);
+    ws.send([
+      {
+        taskType: 'imageInference',
+        taskUUID,
+        model: IMAGES,
+        positivePrompt: 'a green valley',
+        width: 64,
+        height: 64,
+        outputType: 'base64Data',
+        outputFormat: 'JPG',
+      },
+    ]);
     const b64 = String((await ws.forTask(taskUUID)).json.data![0]!['imageBase64Data']);
     assert.equal((await sharp(Buffer.from(b64, 'base64')).metadata()).format, 'jpeg');
   } finally {
     await ws.close();
   }
   engine.faults.imagesAsUrl = true;
-  const viaUrl = await server.post([{ taskType: 'imageInference', taskUUID: uuid(), model: IMAGES, positivePrompt: 'a green valley', width: 128, height: 64, seed: 5, outputFormat: 'PNG' }]);
+  const viaUrl = await server.post([
+    {
+      taskType: 'imageInference',
+      taskUUID: uuid(),
+      model: IMAGES,
+      positivePrompt: 'a green valley',
+      width: 128,
+      height: 64,
+      seed: 5,
+      outputFormat: 'PNG',
+    },
+  ]);
   assert.equal(viaUrl.status, 200, viaUrl.text);
   const again = Buffer.from(await (await fetch(String(viaUrl.json.data![0]!['imageURL']))).arrayBuffer());
-  assert.deepEqual(await sharp(again).raw().toBuffer(), await sharp(Buffer.from(await (await fetch(String(item['imageURL']))).arrayBuffer())).raw().toBuffer(), 'a url answer is fetched: the same pixels');
+  assert.deepEqual(
+    await sharp(again).raw().toBuffer(),
+    await sharp(Buffer.from(await (await fetch(String(item['imageURL']))).arrayBuffer()))
+      .raw()
+      .toBuffer(),
+    'a url answer is fetched: the same pixels',
+  );
   assert.ok(engine.requests.some((r) => r.path.startsWith('/files/')));
   engine.faults.imagesAsUrl = false;
   const rw = await sdk();
-  const images = await rw.imageInference({ model: IMAGES, positivePrompt: 'two moons', width: 64, height: 128, numberResults: 2 });
+  const images = await rw.imageInference({
+    model: IMAGES,
+    positivePrompt: 'two moons',
+    width: 64,
+    height: 128,
+    numberResults: 2,
+  });
   assert.equal(images?.length, 2);
   const seeds = images!.map((i) => (i as unknown as Item)['seed']);
   assert.notEqual(seeds[0], seeds[1]);
@@ -256,10 +347,17 @@ test('streaming over REST: Server-Sent Events with delta.text chunks, a last chu
   assert.ok(read.chunks.every((c) => c['resultIndex'] === 0));
   assert.equal(lastChat()['stream'], true);
   const recorded = await details(String(task['taskUUID']));
-  assert.equal(recorded.response.data![0]!['text'], read.text, 'the whole streamed text, recorded once the stream ended');
+  assert.equal(
+    recorded.response.data![0]!['text'],
+    read.text,
+    'the whole streamed text, recorded once the stream ended',
+  );
   assert.equal(recorded.request[0]!['deliveryMethod'], 'stream');
   const audit = await exchanges(String(task['taskUUID']));
-  assert.deepEqual(audit.map((x) => x['kind']), ['chat', 'stream']);
+  assert.deepEqual(
+    audit.map((x) => x['kind']),
+    ['chat', 'stream'],
+  );
   assert.ok(String(audit[1]!['replyText']).includes('data: [DONE]'), 'the engine’s stream is kept whole for audit');
 });
 
@@ -308,8 +406,14 @@ test('a streaming client that disconnects: the engine’s stream is cancelled (n
   await postStream(server.url, server.key, [task], () => gone.abort(), gone.signal).catch((err: unknown) => {
     assert.equal((err as Error).name, 'AbortError');
   });
-  await pollUntil(async () => engine.openStreams(), (n) => n === 0);
-  const recorded = await pollUntil(() => details(String(task['taskUUID'])), (d) => d.response.errors !== undefined || d.response.data !== undefined);
+  await pollUntil(
+    async () => engine.openStreams(),
+    (n) => n === 0,
+  );
+  const recorded = await pollUntil(
+    () => details(String(task['taskUUID'])),
+    (d) => d.response.errors !== undefined || d.response.data !== undefined,
+  );
   assert.equal(recorded.response.errors?.[0]?.['code'], 'clientDisconnected');
   const alive = await server.post([{ taskType: 'ping', ping: true }]);
   assert.equal(alive.status, 200);
@@ -318,15 +422,38 @@ test('a streaming client that disconnects: the engine’s stream is cancelled (n
 test('bad input: wrong settings, an assistant last, stream on a task type that does not stream, unknown models — each with its code, recorded', async () => {
   const cases: [Item, string, string | undefined][] = [
     [chatTask({ settings: { temperature: 5 } }), 'invalidTemperature', 'settings.temperature'],
-    [chatTask({ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] }), 'invalidMessages', 'messages'],
+    [
+      chatTask({
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content: 'hello' },
+        ],
+      }),
+      'invalidMessages',
+      'messages',
+    ],
     [chatTask({ deliveryMethod: 'stream', numberResults: 2 }), 'invalidNumberResults', 'numberResults'],
-    [{ taskType: 'imageInference', taskUUID: uuid(), model: IMAGES, positivePrompt: 'a cat', width: 64, height: 64, deliveryMethod: 'stream' }, 'invalidDeliveryMethod', 'deliveryMethod'],
+    [
+      {
+        taskType: 'imageInference',
+        taskUUID: uuid(),
+        model: IMAGES,
+        positivePrompt: 'a cat',
+        width: 64,
+        height: 64,
+        deliveryMethod: 'stream',
+      },
+      'invalidDeliveryMethod',
+      'deliveryMethod',
+    ],
     [chatTask({ model: IMAGES }), 'unsupportedModel', 'model'],
     [{ taskType: 'promptEnhance', taskUUID: uuid(), prompt: 'x'.repeat(301) }, 'invalidPrompt', 'prompt'],
   ];
   for (const [task, code, parameter] of cases) {
     const reply = task['deliveryMethod'] === 'stream' ? await postStream(server.url, server.key, [task]) : undefined;
-    const errors = reply ? (JSON.parse(reply.body ?? '{}') as { errors?: Item[] }).errors : (await server.post([task])).json.errors;
+    const errors = reply
+      ? (JSON.parse(reply.body ?? '{}') as { errors?: Item[] }).errors
+      : (await server.post([task])).json.errors;
     assert.equal(errors?.[0]?.['code'], code, JSON.stringify(errors));
     if (parameter) assert.equal(errors?.[0]?.['parameter'], parameter);
     assert.equal((await details(String(task['taskUUID']))).response.errors![0]!['code'], code, 'recorded');
@@ -344,7 +471,10 @@ test('a slow engine: timeoutProvider, not retried; a failing one: retried, then 
   assert.equal(slow.status, 504, slow.text);
   assert.equal(slow.json.errors![0]!['code'], 'timeoutProvider');
   engine.faults.delayMs = 0;
-  await pollUntil(async () => engine.requests.length, (n) => n > from);
+  await pollUntil(
+    async () => engine.requests.length,
+    (n) => n > from,
+  );
   assert.equal(engine.requests.length - from, 1, 'a timeout is not retried');
   engine.faults.status = 503;
   from = engine.requests.length;

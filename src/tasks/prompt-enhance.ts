@@ -58,7 +58,12 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
       },
       { task: { orgId: org.id, taskUUID: call.taskUUID } },
     );
-    const item = { taskType: call.taskType, taskUUID: call.taskUUID, text: cleaned(out.text), ...(p.includeCost ? { cost: perItem } : {}) };
+    const item = {
+      taskType: call.taskType,
+      taskUUID: call.taskUUID,
+      text: cleaned(out.text),
+      ...(p.includeCost ? { cost: perItem } : {}),
+    };
     return { item, media: [], cost: perItem };
   };
   return { engine: engine.name, results: Array.from({ length: p.promptVersions ?? 1 }, (_, i) => version(i)) };

@@ -29,9 +29,16 @@ const Sampling = {
 const TextInferenceParams = Type.Object({
   taskType: Type.String(),
   taskUUID: Type.String(),
-  model: Type.String({ pattern: AIR_PATTERN, 'x-format-hint': "A model is named by its AIR, 'source:id@version' (see modelSearch for the ones this server runs)." }),
+  model: Type.String({
+    pattern: AIR_PATTERN,
+    'x-format-hint':
+      "A model is named by its AIR, 'source:id@version' (see modelSearch for the ones this server runs).",
+  }),
   messages: Type.Array(
-    Type.Object({ role: oneOf(['user', 'assistant'] as const), content: Type.String({ minLength: 1, maxLength: MAX_MESSAGE_CHARS }) }),
+    Type.Object({
+      role: oneOf(['user', 'assistant'] as const),
+      content: Type.String({ minLength: 1, maxLength: MAX_MESSAGE_CHARS }),
+    }),
     { minItems: 1, maxItems: 500 },
   ),
   settings: Type.Optional(Type.Object(Sampling)),
@@ -55,10 +62,14 @@ export const textInference: RecordedTaskModule<Params> = {
     const p = validateParams(value);
     const last = p.messages[p.messages.length - 1]!;
     if (last.role !== 'user') {
-      throw new ProtocolError('invalidMessages', "Invalid value for 'messages' parameter. The last message must be the user's (role \"user\").", {
-        parameter: 'messages',
-        type: 'array',
-      });
+      throw new ProtocolError(
+        'invalidMessages',
+        "Invalid value for 'messages' parameter. The last message must be the user's (role \"user\").",
+        {
+          parameter: 'messages',
+          type: 'array',
+        },
+      );
     }
     return p;
   },
@@ -72,13 +83,20 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const { engine, model } = services.engines.require(TASK_TYPE, p.model);
   const s = { ...pickSampling(p), ...pickSampling(p.settings ?? {}) };
   if (call.stream && (p.numberResults ?? 1) > 1) {
-    throw new ProtocolError('invalidNumberResults', 'A streamed textInference gives one result: send numberResults 1 (or leave it out).', {
-      parameter: 'numberResults',
-      type: 'integer',
-      max: 1,
-    });
+    throw new ProtocolError(
+      'invalidNumberResults',
+      'A streamed textInference gives one result: send numberResults 1 (or leave it out).',
+      {
+        parameter: 'numberResults',
+        type: 'integer',
+        max: 1,
+      },
+    );
   }
-  const messages: ChatMessage[] = [...(s.systemPrompt ? [{ role: 'system' as const, content: s.systemPrompt }] : []), ...p.messages];
+  const messages: ChatMessage[] = [
+    ...(s.systemPrompt ? [{ role: 'system' as const, content: s.systemPrompt }] : []),
+    ...p.messages,
+  ];
   const perItem = services.prices.perItem(TASK_TYPE, p.model);
   const stream = call.stream;
 
@@ -122,6 +140,7 @@ type Sampled = Partial<Pick<Params, keyof typeof Sampling>>;
 
 function pickSampling(o: Sampled): Sampled {
   const out: Sampled = {};
-  for (const k of Object.keys(Sampling) as (keyof typeof Sampling)[]) if (o[k] !== undefined) (out as Record<string, unknown>)[k] = o[k];
+  for (const k of Object.keys(Sampling) as (keyof typeof Sampling)[])
+    if (o[k] !== undefined) (out as Record<string, unknown>)[k] = o[k];
   return out;
 }

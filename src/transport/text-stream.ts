@@ -25,7 +25,12 @@ interface Echo {
 /** A REST request answered as Server-Sent Events: one task, with deliveryMethod "stream". */
 export function isStreamRequest(elements: readonly RequestElement[]): boolean {
   const v = elements.length === 1 ? elements[0]!.value : undefined;
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && (v as Record<string, unknown>)['deliveryMethod'] === 'stream';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    !Array.isArray(v) &&
+    (v as Record<string, unknown>)['deliveryMethod'] === 'stream'
+  );
 }
 
 /** Runs the one streamed task of a REST request and answers it as Server-Sent Events. */
@@ -48,7 +53,11 @@ export async function answerAsEventStream(
     if (!started) {
       started = true;
       reply.hijack();
-      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        'x-accel-buffering': 'no',
+      });
     }
     if (!gone.signal.aborted) res.write(`data: ${payload}\n\n`);
   };
@@ -65,7 +74,10 @@ export async function answerAsEventStream(
   } catch (err) {
     // Before the first chunk the HTTP edge answers it as any other failure; after it, the stream ends.
     if (!started) throw err;
-    const problem = err instanceof ProtocolError ? err : new ProtocolError('internalServerError', 'The server failed to answer this request.');
+    const problem =
+      err instanceof ProtocolError
+        ? err
+        : new ProtocolError('internalServerError', 'The server failed to answer this request.');
     write(`{"errors":[${JSON.stringify(problem.toObject(echo))}]}`);
     res.end();
     return undefined;
@@ -76,7 +88,10 @@ export async function answerAsEventStream(
     const first = answer.errors[0];
     const status = first ? statusForCode((JSON.parse(first) as { code: string }).code) : 500;
     deps.metrics.requests.inc({ transport: 'rest', status });
-    return reply.code(status).type('application/json').send(`{"data":[],"errors":[${answer.errors.join(',')}]}`);
+    return reply
+      .code(status)
+      .type('application/json')
+      .send(`{"data":[],"errors":[${answer.errors.join(',')}]}`);
   }
   deps.metrics.requests.inc({ transport: 'rest', status: 200 });
   if (answer.errors.length > 0 && answer.data.length === 0) {
@@ -85,7 +100,8 @@ export async function answerAsEventStream(
     for (const [index, text] of answer.data.entries()) {
       const item = JSON.parse(text) as Record<string, unknown>;
       // A replayed answer (the same taskUUID again) or a reply without deltas gets its text in one chunk.
-      if (!sentText && typeof item['text'] === 'string' && item['text'] !== '') write(JSON.stringify(chunk(echo, index, { text: item['text'] })));
+      if (!sentText && typeof item['text'] === 'string' && item['text'] !== '')
+        write(JSON.stringify(chunk(echo, index, { text: item['text'] })));
       write(JSON.stringify(lastChunk(echo, index, item)));
     }
     write('[DONE]');
@@ -99,7 +115,8 @@ export function webSocketStreamSink(element: RequestElement, send: (frame: strin
   const echo = echoOf(element);
   return {
     signal: new AbortController().signal,
-    delta: (index, delta) => send(JSON.stringify({ data: [{ taskType: echo.taskType, ...chunk(echo, index, delta) }] })),
+    delta: (index, delta) =>
+      send(JSON.stringify({ data: [{ taskType: echo.taskType, ...chunk(echo, index, delta) }] })),
   };
 }
 

@@ -13,14 +13,28 @@ export interface StreamRead {
   body: string | undefined;
 }
 
-export async function postStream(url: string, key: string, tasks: unknown[], onChunk?: (chunk: Record<string, unknown>) => void, signal?: AbortSignal): Promise<StreamRead> {
+export async function postStream(
+  url: string,
+  key: string,
+  tasks: unknown[],
+  onChunk?: (chunk: Record<string, unknown>) => void,
+  signal?: AbortSignal,
+): Promise<StreamRead> {
   const res = await fetch(`${url}/v1`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
     body: JSON.stringify(tasks),
     ...(signal ? { signal } : {}),
   });
-  const out: StreamRead = { status: res.status, contentType: res.headers.get('content-type'), chunks: [], text: '', done: false, errors: undefined, body: undefined };
+  const out: StreamRead = {
+    status: res.status,
+    contentType: res.headers.get('content-type'),
+    chunks: [],
+    text: '',
+    done: false,
+    errors: undefined,
+    body: undefined,
+  };
   if (!out.contentType?.startsWith('text/event-stream')) {
     out.body = await res.text();
     return out;

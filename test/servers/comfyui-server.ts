@@ -49,7 +49,8 @@ export async function startComfyTestServer(port = 0): Promise<ComfyTestServer> {
   let progress = 0;
   let counter = 0;
 
-  const emit = (clientId: string, type: string, data: unknown) => sockets.get(clientId)?.send(JSON.stringify({ type, data }));
+  const emit = (clientId: string, type: string, data: unknown) =>
+    sockets.get(clientId)?.send(JSON.stringify({ type, data }));
 
   const execute = async (id: string, graph: Graph, clientId: string, number: number): Promise<void> => {
     emit(clientId, 'execution_start', { prompt_id: id });
@@ -67,11 +68,27 @@ export async function startComfyTestServer(port = 0): Promise<ComfyTestServer> {
     }
     const status = (str: string, messages: unknown[]) => ({ status_str: str, completed: str === 'success', messages });
     if (faults.executionError) {
-      history.set(id, { prompt: [number, id, graph, {}, [save[0]]], outputs: {}, status: status('error', [['execution_error', { prompt_id: id, exception_message: 'fault switch: CUDA out of memory', exception_type: 'RuntimeError' }]]) });
+      history.set(id, {
+        prompt: [number, id, graph, {}, [save[0]]],
+        outputs: {},
+        status: status('error', [
+          [
+            'execution_error',
+            { prompt_id: id, exception_message: 'fault switch: CUDA out of memory', exception_type: 'RuntimeError' },
+          ],
+        ]),
+      });
       emit(clientId, 'executing', { node: null, prompt_id: id });
       return;
     }
-    const hash = digest(texts, sampler['seed'], sampler['steps'], sampler['cfg'], sampler['scheduler'], sampler['sampler_name']);
+    const hash = digest(
+      texts,
+      sampler['seed'],
+      sampler['steps'],
+      sampler['cfg'],
+      sampler['scheduler'],
+      sampler['sampler_name'],
+    );
     const { r, g, b } = colourOf(hash);
     let image: Buffer;
     if (loaded) {
@@ -79,15 +96,27 @@ export async function startComfyTestServer(port = 0): Promise<ComfyTestServer> {
       if (!input) throw new Error(`LoadImage: no uploaded file ${String(loaded['image'])}`);
       const denoise = Number(sampler['denoise'] ?? 1);
       const meta = await sharp(input).metadata();
-      const tint = await sharp({ create: { width: meta.width!, height: meta.height!, channels: 3, background: { r, g, b } } }).png().toBuffer();
+      const tint = await sharp({
+        create: { width: meta.width!, height: meta.height!, channels: 3, background: { r, g, b } },
+      })
+        .png()
+        .toBuffer();
       // Denoise 1 repaints everything; 0 keeps the input.
-      image = await sharp(input).removeAlpha().composite([{ input: await sharp(tint).ensureAlpha(denoise).png().toBuffer() }]).png().toBuffer();
+      image = await sharp(input)
+        .removeAlpha()
+        .composite([{ input: await sharp(tint).ensureAlpha(denoise).png().toBuffer() }])
+        .png()
+        .toBuffer();
     } else {
       const width = Number(latent?.['width'] ?? 512);
       const height = Number(latent?.['height'] ?? 512);
       const half = Math.max(1, Math.floor(width / 2));
-      const left = await sharp({ create: { width: half, height, channels: 3, background: { r, g, b } } }).png().toBuffer();
-      image = await sharp({ create: { width, height, channels: 3, background: { r: 255 - r, g: 255 - g, b: 255 - b } } })
+      const left = await sharp({ create: { width: half, height, channels: 3, background: { r, g, b } } })
+        .png()
+        .toBuffer();
+      image = await sharp({
+        create: { width, height, channels: 3, background: { r: 255 - r, g: 255 - g, b: 255 - b } },
+      })
         .composite([{ input: left, left: 0, top: 0 }])
         .png()
         .toBuffer();
@@ -95,7 +124,11 @@ export async function startComfyTestServer(port = 0): Promise<ComfyTestServer> {
     const prefix = String(save[1].inputs?.['filename_prefix'] ?? 'ComfyUI');
     const filename = `${prefix}_${String(++counter).padStart(5, '0')}_.png`;
     files.set(`output/${filename}`, image);
-    history.set(id, { prompt: [number, id, graph, {}, [save[0]]], outputs: { [save[0]]: { images: [{ filename, subfolder: '', type: 'output' }] } }, status: status('success', []) });
+    history.set(id, {
+      prompt: [number, id, graph, {}, [save[0]]],
+      outputs: { [save[0]]: { images: [{ filename, subfolder: '', type: 'output' }] } },
+      status: status('success', []),
+    });
     emit(clientId, 'executing', { node: null, prompt_id: id });
   };
 
@@ -105,10 +138,16 @@ export async function startComfyTestServer(port = 0): Promise<ComfyTestServer> {
     authorizations.push(req.headers.authorization);
     if (faults.delayMs > 0) await sleep(faults.delayMs);
     if (res.destroyed) return;
-    if (faults.status !== null) return sendJson(res, faults.status, { error: { type: 'fault', message: `fault switch: HTTP ${faults.status}`, details: '' } });
-    if (req.method === 'GET' && url.pathname === '/system_stats') return sendJson(res, 200, { system: { os: 'test', comfyui_version: 'test-server' }, devices: [] });
+    if (faults.status !== null)
+      return sendJson(res, faults.status, {
+        error: { type: 'fault', message: `fault switch: HTTP ${faults.status}`, details: '' },
+      });
+    if (req.method === 'GET' && url.pathname === '/system_stats')
+      return sendJson(res, 200, { system: { os: 'test', comfyui_version: 'test-server' }, devices: [] });
     if (req.method === 'POST' && url.pathname === '/upload/image') {
-      const form = await new Response(new Uint8Array(raw), { headers: { 'content-type': req.headers['content-type'] ?? '' } }).formData();
+      const form = await new Response(new Uint8Array(raw), {
+        headers: { 'content-type': req.headers['content-type'] ?? '' },
+      }).formData();
       const file = form.get('image');
       if (!(file instanceof Blob)) return sendJson(res, 400, { error: 'no image' });
       const name = (file as File).name || `${randomUUID()}.png`;
@@ -120,7 +159,10 @@ export async function startComfyTestServer(port = 0): Promise<ComfyTestServer> {
       try {
         body = JSON.parse(raw.toString('utf8')) as typeof body;
       } catch {
-        return sendJson(res, 400, { error: { type: 'invalid_prompt', message: 'Cannot parse the prompt', details: '' }, node_errors: {} });
+        return sendJson(res, 400, {
+          error: { type: 'invalid_prompt', message: 'Cannot parse the prompt', details: '' },
+          node_errors: {},
+        });
       }
       const graph = body.prompt;
       const nodes = graph && typeof graph === 'object' ? Object.entries(graph) : [];
@@ -129,15 +171,30 @@ export async function startComfyTestServer(port = 0): Promise<ComfyTestServer> {
       const sampler = nodes.find(([, n]) => String(n.class_type).startsWith('KSampler'));
       if (nodes.length === 0 || broken.length > 0 || !hasOutput || !sampler) {
         return sendJson(res, 400, {
-          error: { type: 'prompt_outputs_failed_validation', message: 'Prompt outputs failed validation', details: hasOutput ? 'no sampler' : 'no output node' },
-          node_errors: Object.fromEntries(broken.map(([id]) => [id, { errors: [{ type: 'invalid_node', message: 'node has no class_type or inputs' }] }])),
+          error: {
+            type: 'prompt_outputs_failed_validation',
+            message: 'Prompt outputs failed validation',
+            details: hasOutput ? 'no sampler' : 'no output node',
+          },
+          node_errors: Object.fromEntries(
+            broken.map(([id]) => [
+              id,
+              { errors: [{ type: 'invalid_node', message: 'node has no class_type or inputs' }] },
+            ]),
+          ),
         });
       }
       const steps = sampler[1].inputs?.['steps'];
       if (typeof steps !== 'number' || !Number.isInteger(steps) || steps < 1) {
         return sendJson(res, 400, {
           error: { type: 'prompt_outputs_failed_validation', message: 'Prompt outputs failed validation', details: '' },
-          node_errors: { [sampler[0]]: { errors: [{ type: 'value_not_valid', message: `steps must be an integer >= 1, got ${JSON.stringify(steps)}` }] } },
+          node_errors: {
+            [sampler[0]]: {
+              errors: [
+                { type: 'value_not_valid', message: `steps must be an integer >= 1, got ${JSON.stringify(steps)}` },
+              ],
+            },
+          },
         });
       }
       prompts.push(graph!);
@@ -145,7 +202,15 @@ export async function startComfyTestServer(port = 0): Promise<ComfyTestServer> {
       const number = prompts.length;
       setImmediate(() => {
         execute(id, graph!, body.client_id ?? '', number).catch((err: unknown) => {
-          history.set(id, { prompt: [], outputs: {}, status: { status_str: 'error', completed: false, messages: [['execution_error', { exception_message: String(err) }]] } });
+          history.set(id, {
+            prompt: [],
+            outputs: {},
+            status: {
+              status_str: 'error',
+              completed: false,
+              messages: [['execution_error', { exception_message: String(err) }]],
+            },
+          });
         });
       });
       return sendJson(res, 200, { prompt_id: id, number, node_errors: {} });
@@ -180,7 +245,9 @@ export async function startComfyTestServer(port = 0): Promise<ComfyTestServer> {
       const clientId = url.searchParams.get('clientId') ?? randomUUID();
       sockets.set(clientId, ws);
       ws.on('close', () => sockets.delete(clientId));
-      ws.send(JSON.stringify({ type: 'status', data: { status: { exec_info: { queue_remaining: 0 } }, sid: clientId } }));
+      ws.send(
+        JSON.stringify({ type: 'status', data: { status: { exec_info: { queue_remaining: 0 } }, sid: clientId } }),
+      );
     });
   });
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));

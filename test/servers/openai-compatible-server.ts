@@ -43,8 +43,10 @@ export interface OpenAiTestServer {
   close(): Promise<void>;
 }
 
-const VOCABULARY = ('amber quiet harbor lantern meadow silver drift canyon ember willow orbit velvet cobalt tide ' +
-  'granite feather echo summit prism hollow breeze ivory thunder moss glacier crimson dune aurora pebble').split(' ');
+const VOCABULARY = (
+  'amber quiet harbor lantern meadow silver drift canyon ember willow orbit velvet cobalt tide ' +
+  'granite feather echo summit prism hollow breeze ivory thunder moss glacier crimson dune aurora pebble'
+).split(' ');
 
 interface ChatMessage {
   role: string;
@@ -76,8 +78,12 @@ export async function startOpenAiTestServer(port = 0): Promise<OpenAiTestServer>
       res.writeHead(200, { 'content-type': 'image/png', 'content-length': file.length }).end(file);
       return;
     }
-    if (faults.status !== null) return sendJson(res, faults.status, { error: { message: `fault switch: HTTP ${faults.status}`, type: 'server_error' } });
-    if (req.method === 'GET' && path === '/v1/models') return sendJson(res, 200, { object: 'list', data: [{ id: 'test-model', object: 'model', owned_by: 'test' }] });
+    if (faults.status !== null)
+      return sendJson(res, faults.status, {
+        error: { message: `fault switch: HTTP ${faults.status}`, type: 'server_error' },
+      });
+    if (req.method === 'GET' && path === '/v1/models')
+      return sendJson(res, 200, { object: 'list', data: [{ id: 'test-model', object: 'model', owned_by: 'test' }] });
     if (req.method === 'POST' && path === '/v1/chat/completions' && body) return chat(body, res);
     if (req.method === 'POST' && path === '/v1/images/generations' && body) return images(body, res);
     return sendJson(res, 404, { error: { message: `no route ${req.method} ${path}` } });
@@ -86,15 +92,25 @@ export async function startOpenAiTestServer(port = 0): Promise<OpenAiTestServer>
   const chat = async (body: Record<string, unknown>, res: ServerResponse): Promise<void> => {
     const messages = body['messages'];
     if (typeof body['model'] !== 'string' || !Array.isArray(messages) || messages.length === 0) {
-      return sendJson(res, 400, { error: { message: "'model' and 'messages' are required", type: 'invalid_request_error' } });
+      return sendJson(res, 400, {
+        error: { message: "'model' and 'messages' are required", type: 'invalid_request_error' },
+      });
     }
-    if (body['model'] === 'missing-model') return sendJson(res, 404, { error: { message: "model 'missing-model' not found", type: 'not_found_error' } });
+    if (body['model'] === 'missing-model')
+      return sendJson(res, 404, { error: { message: "model 'missing-model' not found", type: 'not_found_error' } });
     const answer = await answerFor(body['model'], messages as ChatMessage[], body);
     const maxTokens = typeof body['max_tokens'] === 'number' ? body['max_tokens'] : Infinity;
     const words = answer.slice(0, maxTokens);
     const finish = words.length < answer.length ? 'length' : 'stop';
-    const promptTokens = (messages as ChatMessage[]).reduce((n, m) => n + textOf(m).split(/\s+/).filter(Boolean).length, 0);
-    const usage = { prompt_tokens: promptTokens, completion_tokens: words.length, total_tokens: promptTokens + words.length };
+    const promptTokens = (messages as ChatMessage[]).reduce(
+      (n, m) => n + textOf(m).split(/\s+/).filter(Boolean).length,
+      0,
+    );
+    const usage = {
+      prompt_tokens: promptTokens,
+      completion_tokens: words.length,
+      total_tokens: promptTokens + words.length,
+    };
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
     if (body['stream'] !== true) {
@@ -111,7 +127,13 @@ export async function startOpenAiTestServer(port = 0): Promise<OpenAiTestServer>
     res.on('close', () => streams--);
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     const send = (chunk: unknown) => res.write(`data: ${JSON.stringify(chunk)}\n\n`);
-    const piece = (delta: Record<string, unknown>, finishReason: string | null) => ({ id, object: 'chat.completion.chunk', created, model: body['model'], choices: [{ index: 0, delta, finish_reason: finishReason }] });
+    const piece = (delta: Record<string, unknown>, finishReason: string | null) => ({
+      id,
+      object: 'chat.completion.chunk',
+      created,
+      model: body['model'],
+      choices: [{ index: 0, delta, finish_reason: finishReason }],
+    });
     send(piece({ role: 'assistant', content: '' }, null));
     for (const [i, word] of words.entries()) {
       if (faults.cutAfterChunks !== null && i >= faults.cutAfterChunks) {
@@ -126,13 +148,17 @@ export async function startOpenAiTestServer(port = 0): Promise<OpenAiTestServer>
     }
     send(piece({}, finish));
     const options = body['stream_options'] as { include_usage?: unknown } | undefined;
-    if (options?.include_usage === true) send({ id, object: 'chat.completion.chunk', created, model: body['model'], choices: [], usage });
+    if (options?.include_usage === true)
+      send({ id, object: 'chat.completion.chunk', created, model: body['model'], choices: [], usage });
     res.end('data: [DONE]\n\n');
   };
 
   const images = async (body: Record<string, unknown>, res: ServerResponse): Promise<void> => {
     const size = typeof body['size'] === 'string' ? /^(\d+)x(\d+)$/.exec(body['size']) : null;
-    if (typeof body['prompt'] !== 'string' || !size) return sendJson(res, 400, { error: { message: "'prompt' and a 'size' WxH are required", type: 'invalid_request_error' } });
+    if (typeof body['prompt'] !== 'string' || !size)
+      return sendJson(res, 400, {
+        error: { message: "'prompt' and a 'size' WxH are required", type: 'invalid_request_error' },
+      });
     const width = Number(size[1]);
     const height = Number(size[2]);
     const hash = digest(body['model'], body['prompt'], body['seed'] ?? null, body['negative_prompt'] ?? null);
@@ -148,14 +174,19 @@ export async function startOpenAiTestServer(port = 0): Promise<OpenAiTestServer>
         rows[o + 2] = Math.round(b * (1 - t) + (255 - b) * t);
       }
     }
-    const png = await sharp(rows, { raw: { width, height, channels: 3 } }).png().toBuffer();
+    const png = await sharp(rows, { raw: { width, height, channels: 3 } })
+      .png()
+      .toBuffer();
     const created = Math.floor(Date.now() / 1000);
     if (body['response_format'] === 'url' || faults.imagesAsUrl) {
       const name = `${randomUUID()}.png`;
       files.set(name, png);
       return sendJson(res, 200, { created, data: [{ url: `${base}/files/${name}` }] });
     }
-    return sendJson(res, 200, { created, data: [{ b64_json: png.toString('base64'), revised_prompt: body['prompt'] }] });
+    return sendJson(res, 200, {
+      created,
+      data: [{ b64_json: png.toString('base64'), revised_prompt: body['prompt'] }],
+    });
   };
 
   const server: Server = createServer((req, res) => {
@@ -181,9 +212,14 @@ export async function startOpenAiTestServer(port = 0): Promise<OpenAiTestServer>
 /** The words of the answer: computed from the request, never a fixed string. */
 async function answerFor(model: string, messages: ChatMessage[], body: Record<string, unknown>): Promise<string[]> {
   const last = [...messages].reverse().find((m) => m.role === 'user') ?? messages[messages.length - 1]!;
-  const image = Array.isArray(last.content) ? last.content.find((p) => p.type === 'image_url')?.image_url?.url : undefined;
+  const image = Array.isArray(last.content)
+    ? last.content.find((p) => p.type === 'image_url')?.image_url?.url
+    : undefined;
   const hash = digest(model, messages, body['temperature'] ?? null, body['seed'] ?? null, body['top_p'] ?? null);
-  const picked = Array.from({ length: 6 + (hash[0]! % 10) }, (_, i) => VOCABULARY[hash[(i + 1) % hash.length]! % VOCABULARY.length]!);
+  const picked = Array.from(
+    { length: 6 + (hash[0]! % 10) },
+    (_, i) => VOCABULARY[hash[(i + 1) % hash.length]! % VOCABULARY.length]!,
+  );
   if (image) {
     const data = Buffer.from(image.slice(image.indexOf(',') + 1), 'base64');
     const stats = await sharp(data).stats();

@@ -15,7 +15,14 @@ import { encodeAs } from '../builtin/encode.js';
 import type { EncodedFormat, EncodedImage } from '../builtin/operation.js';
 import { OperatorEngine } from '../remote/operator-engine.js';
 import type { OperatorEngineConfig } from '../remote/operator-settings.js';
-import { RETRYABLE_STATUS, httpFailure, sleep, type AttemptRecorder, type RemoteReply, type Verdict } from '../remote/remote-caller.js';
+import {
+  RETRYABLE_STATUS,
+  httpFailure,
+  sleep,
+  type AttemptRecorder,
+  type RemoteReply,
+  type Verdict,
+} from '../remote/remote-caller.js';
 import { WorkflowError, fillWorkflow, type WorkflowValues } from './workflow-template.js';
 
 export const COMFYUI_ENGINE = 'comfyui';
@@ -52,21 +59,36 @@ export class ComfyUiEngine extends OperatorEngine {
     return '/system_stats';
   }
 
-  run<K extends OperationName>(operation: K, input: OperationInput<K>, options?: EngineRunOptions): Promise<OperationOutput<K>> {
-    if (operation === 'comfy-workflow') return this.workflow(input as ComfyWorkflowInput, options) as Promise<OperationOutput<K>>;
-    return Promise.reject(new ProtocolError('engineUnavailable', `The ${this.name} engine does not run the ${operation} operation.`));
+  run<K extends OperationName>(
+    operation: K,
+    input: OperationInput<K>,
+    options?: EngineRunOptions,
+  ): Promise<OperationOutput<K>> {
+    if (operation === 'comfy-workflow')
+      return this.workflow(input as ComfyWorkflowInput, options) as Promise<OperationOutput<K>>;
+    return Promise.reject(
+      new ProtocolError('engineUnavailable', `The ${this.name} engine does not run the ${operation} operation.`),
+    );
   }
 
   private async workflow(input: ComfyWorkflowInput, options: EngineRunOptions | undefined): Promise<EncodedImage> {
     const model = this.modelFor(input.air);
-    if (!model?.workflow) throw new ProtocolError('unsupportedModel', `No ComfyUI workflow is configured for model '${input.air}'.`, { parameter: 'model', type: 'string' });
+    if (!model?.workflow)
+      throw new ProtocolError('unsupportedModel', `No ComfyUI workflow is configured for model '${input.air}'.`, {
+        parameter: 'model',
+        type: 'string',
+      });
     const values = { ...input.values };
     if (input.seedImage) values['seedImage'] = await this.upload(input.seedImage, options);
     let graph: Record<string, unknown>;
     try {
       graph = fillWorkflow(model.workflow, values);
     } catch (err) {
-      if (err instanceof WorkflowError) throw new ProtocolError('providerError', `The ComfyUI workflow ${model.workflowPath ?? ''} cannot run this task: ${err.message}.`);
+      if (err instanceof WorkflowError)
+        throw new ProtocolError(
+          'providerError',
+          `The ComfyUI workflow ${model.workflowPath ?? ''} cannot run this task: ${err.message}.`,
+        );
       throw err;
     }
     const clientId = randomUUID();
@@ -96,13 +118,21 @@ export class ComfyUiEngine extends OperatorEngine {
         async (signal) => {
           const res = await fetch(`${this.config.url}/view?${query.toString()}`, { headers: this.headers(), signal });
           const data = Buffer.from(await res.arrayBuffer());
-          return { status: res.status, text: res.ok ? `(${data.length} bytes of ${res.headers.get('content-type') ?? 'unknown type'})` : data.toString('utf8').slice(0, 2000), data };
+          return {
+            status: res.status,
+            text: res.ok
+              ? `(${data.length} bytes of ${res.headers.get('content-type') ?? 'unknown type'})`
+              : data.toString('utf8').slice(0, 2000),
+            data,
+          };
         },
         judge,
         this.recorder(options, 'view', promptId),
         options?.signal,
       );
-      const meta = await sharp(view.data).metadata().catch(() => undefined);
+      const meta = await sharp(view.data)
+        .metadata()
+        .catch(() => undefined);
       if (!meta?.width || !meta.height) throw unreadable('from GET /view is not an image that could be decoded');
       const image = await encodeAs(sharp(view.data), input.format, input.quality).toBuffer();
       options?.onProgress?.(100);
@@ -120,7 +150,12 @@ export class ComfyUiEngine extends OperatorEngine {
         const form = new FormData();
         form.append('image', new Blob([png], { type: 'image/png' }), `runtrail-${randomUUID()}.png`);
         form.append('overwrite', 'true');
-        const res = await fetch(this.config.url + '/upload/image', { method: 'POST', headers: this.headers(), body: form, signal });
+        const res = await fetch(this.config.url + '/upload/image', {
+          method: 'POST',
+          headers: this.headers(),
+          body: form,
+          signal,
+        });
         return { status: res.status, text: await res.text() };
       },
       judge,
@@ -134,7 +169,10 @@ export class ComfyUiEngine extends OperatorEngine {
   }
 
   /** Polls /history/{id} until the prompt ended; keeps only the last poll and failures for audit. */
-  private async waitForHistory(promptId: string, options: EngineRunOptions | undefined): Promise<Record<string, unknown>> {
+  private async waitForHistory(
+    promptId: string,
+    options: EngineRunOptions | undefined,
+  ): Promise<Record<string, unknown>> {
     const record = this.recorder(options, 'history', promptId);
     let pending: Parameters<AttemptRecorder>[0] | undefined;
     const keep: AttemptRecorder = async (x) => {
@@ -146,7 +184,10 @@ export class ComfyUiEngine extends OperatorEngine {
       while (Date.now() < deadline) {
         const reply = await this.caller.call(
           async (signal) => {
-            const res = await fetch(`${this.config.url}/history/${encodeURIComponent(promptId)}`, { headers: this.headers(), signal });
+            const res = await fetch(`${this.config.url}/history/${encodeURIComponent(promptId)}`, {
+              headers: this.headers(),
+              signal,
+            });
             return { status: res.status, text: await res.text() };
           },
           judge,
@@ -156,20 +197,31 @@ export class ComfyUiEngine extends OperatorEngine {
         const entry = historyEntry(reply.text, promptId);
         if (entry) {
           const status = entry['status'] as Record<string, unknown> | undefined;
-          if (status?.['status_str'] === 'error') throw new ProtocolError('providerError', `${SUBJECT} failed running the workflow.${executionMessage(status)}`);
+          if (status?.['status_str'] === 'error')
+            throw new ProtocolError(
+              'providerError',
+              `${SUBJECT} failed running the workflow.${executionMessage(status)}`,
+            );
           const outputs = entry['outputs'];
-          if ((status === undefined || status['completed'] === true) && typeof outputs === 'object' && outputs !== null) return outputs as Record<string, unknown>;
+          if ((status === undefined || status['completed'] === true) && typeof outputs === 'object' && outputs !== null)
+            return outputs as Record<string, unknown>;
         }
         await sleep(this.config.pollMs);
       }
     } finally {
       if (pending) await record(pending);
     }
-    throw new ProtocolError('timeoutProvider', `${SUBJECT} did not finish the workflow within ${this.config.jobTimeoutMs / 1000} s.`);
+    throw new ProtocolError(
+      'timeoutProvider',
+      `${SUBJECT} did not finish the workflow within ${this.config.jobTimeoutMs / 1000} s.`,
+    );
   }
 
   /** ComfyUI's WebSocket, for progress only: the outcome always comes from /history, so a socket that fails costs nothing. */
-  private followProgress(clientId: string, options: EngineRunOptions | undefined): { watch(promptId: string): void; close(): void } {
+  private followProgress(
+    clientId: string,
+    options: EngineRunOptions | undefined,
+  ): { watch(promptId: string): void; close(): void } {
     const report = options?.onProgress;
     if (!report) return { watch: () => undefined, close: () => undefined };
     let promptId: string | undefined;
@@ -204,7 +256,12 @@ function judge(reply: RemoteReply): Verdict {
   if (reply.status >= 200 && reply.status < 300) return { accept: true };
   if (RETRYABLE_STATUS.has(reply.status)) return { retry: httpFailure(SUBJECT, reply), peerFailed };
   if (reply.status === 401 || reply.status === 403) {
-    return { fail: new ProtocolError('providerError', `${SUBJECT} refused this server's key (HTTP ${reply.status}); the operator must check RUNTRAIL_COMFYUI_API_KEY.`) };
+    return {
+      fail: new ProtocolError(
+        'providerError',
+        `${SUBJECT} refused this server's key (HTTP ${reply.status}); the operator must check RUNTRAIL_COMFYUI_API_KEY.`,
+      ),
+    };
   }
   return { fail: httpFailure(SUBJECT, reply, comfyMessage(reply.text)), peerFailed };
 }
@@ -214,7 +271,8 @@ function comfyMessage(text: string): string | undefined {
   try {
     const v = JSON.parse(text) as { error?: { message?: unknown; details?: unknown } | string };
     if (typeof v.error === 'string') return v.error;
-    if (typeof v.error?.message === 'string') return `${v.error.message}${typeof v.error.details === 'string' && v.error.details ? ` (${v.error.details})` : ''}`;
+    if (typeof v.error?.message === 'string')
+      return `${v.error.message}${typeof v.error.details === 'string' && v.error.details ? ` (${v.error.details})` : ''}`;
   } catch {
     // not JSON
   }
@@ -249,11 +307,18 @@ function firstOutputImage(outputs: Record<string, unknown>): { filename: string;
     if (!Array.isArray(images)) continue;
     for (const img of images as Record<string, unknown>[]) {
       if (typeof img['filename'] === 'string') {
-        return { filename: img['filename'], subfolder: typeof img['subfolder'] === 'string' ? img['subfolder'] : '', type: typeof img['type'] === 'string' ? img['type'] : 'output' };
+        return {
+          filename: img['filename'],
+          subfolder: typeof img['subfolder'] === 'string' ? img['subfolder'] : '',
+          type: typeof img['type'] === 'string' ? img['type'] : 'output',
+        };
       }
     }
   }
-  throw new ProtocolError('providerError', `${SUBJECT} finished the workflow without an output image (does it end in a SaveImage node?).`);
+  throw new ProtocolError(
+    'providerError',
+    `${SUBJECT} finished the workflow without an output image (does it end in a SaveImage node?).`,
+  );
 }
 
 function stringField(text: string, name: string): string | undefined {

@@ -76,7 +76,8 @@ export function readChatCompletion(text: string, subject: string): ChatCompletio
   const choice = firstChoice(reply, subject);
   const message = objectField(choice, 'message');
   const content = message?.['content'];
-  if (typeof content !== 'string' && content !== null && content !== undefined) throw unreadable(subject, 'has a message content that is not text');
+  if (typeof content !== 'string' && content !== null && content !== undefined)
+    throw unreadable(subject, 'has a message content that is not text');
   const reasoning = reasoningOf(message);
   const usage = usageOf(reply['usage']);
   return {
@@ -133,7 +134,10 @@ export class ChatStreamReader {
     const chunk = parseObject(payload, this.subject);
     if (typeof chunk['error'] === 'object' && chunk['error'] !== null) {
       const message = (chunk['error'] as Record<string, unknown>)['message'];
-      throw new ProtocolError('providerError', `${this.subject} failed while streaming.${typeof message === 'string' ? ` It said: ${message.slice(0, 300)}` : ''}`);
+      throw new ProtocolError(
+        'providerError',
+        `${this.subject} failed while streaming.${typeof message === 'string' ? ` It said: ${message.slice(0, 300)}` : ''}`,
+      );
     }
     const usage = usageOf(chunk['usage']);
     if (usage) this.usage = usage;
@@ -153,7 +157,8 @@ export class ChatStreamReader {
       out.reasoningContent = reasoning;
     }
     if (out.text !== undefined || out.reasoningContent !== undefined) this.onText?.(out);
-    if (choice['finish_reason'] !== null && choice['finish_reason'] !== undefined) this.finishReason = finishReasonOf(choice['finish_reason']);
+    if (choice['finish_reason'] !== null && choice['finish_reason'] !== undefined)
+      this.finishReason = finishReasonOf(choice['finish_reason']);
   }
 
   /** The whole answer; throws streamInterrupted when the stream ended before its end. */
@@ -170,7 +175,10 @@ export class ChatStreamReader {
   }
 
   interrupted(how: string): ProtocolError {
-    return new ProtocolError('streamInterrupted', `${this.subject}'s stream ${how}, after ${this.text.length} characters of text.`);
+    return new ProtocolError(
+      'streamInterrupted',
+      `${this.subject}'s stream ${how}, after ${this.text.length} characters of text.`,
+    );
   }
 }
 
@@ -187,7 +195,8 @@ function parseObject(text: string, subject: string): Record<string, unknown> {
 
 function firstChoice(reply: Record<string, unknown>, subject: string): Record<string, unknown> {
   const choices = reply['choices'];
-  if (!Array.isArray(choices) || choices.length === 0 || typeof choices[0] !== 'object' || choices[0] === null) throw unreadable(subject, 'holds no choices');
+  if (!Array.isArray(choices) || choices.length === 0 || typeof choices[0] !== 'object' || choices[0] === null)
+    throw unreadable(subject, 'holds no choices');
   return choices[0] as Record<string, unknown>;
 }
 
@@ -215,7 +224,12 @@ function usageOf(v: unknown): TokenUsage | undefined {
   if (prompt === undefined || completion === undefined) return undefined;
   const details = u['completion_tokens_details'] as Record<string, unknown> | undefined;
   const thinking = n(details?.['reasoning_tokens']);
-  return { promptTokens: prompt, completionTokens: completion, totalTokens: n(u['total_tokens']) ?? prompt + completion, ...(thinking !== undefined ? { thinkingTokens: thinking } : {}) };
+  return {
+    promptTokens: prompt,
+    completionTokens: completion,
+    totalTokens: n(u['total_tokens']) ?? prompt + completion,
+    ...(thinking !== undefined ? { thinkingTokens: thinking } : {}),
+  };
 }
 
 function unreadable(subject: string, what: string): ProtocolError {

@@ -12,8 +12,20 @@ import { encodeAs } from '../builtin/encode.js';
 import type { EncodedImage } from '../builtin/operation.js';
 import { OperatorEngine } from '../remote/operator-engine.js';
 import type { OperatorEngineConfig } from '../remote/operator-settings.js';
-import { RETRYABLE_STATUS, abortedByCaller, httpFailure, type RemoteReply, type Verdict } from '../remote/remote-caller.js';
-import { ChatStreamReader, chatRequestBody, readChatCompletion, type ChatCompletionInput, type ChatCompletionOutput } from './chat-completion.js';
+import {
+  RETRYABLE_STATUS,
+  abortedByCaller,
+  httpFailure,
+  type RemoteReply,
+  type Verdict,
+} from '../remote/remote-caller.js';
+import {
+  ChatStreamReader,
+  chatRequestBody,
+  readChatCompletion,
+  type ChatCompletionInput,
+  type ChatCompletionOutput,
+} from './chat-completion.js';
 import { imageRequestBody, type ImageGenerationInput } from './image-generation.js';
 
 export const OPENAI_COMPATIBLE_ENGINE = 'openai-compatible';
@@ -41,14 +53,27 @@ export class OpenAiCompatibleEngine extends OperatorEngine {
     return '/models';
   }
 
-  run<K extends OperationName>(operation: K, input: OperationInput<K>, options?: EngineRunOptions): Promise<OperationOutput<K>> {
-    if (operation === 'chat-completion') return this.chat(input as ChatCompletionInput, options) as Promise<OperationOutput<K>>;
-    if (operation === 'image-generation') return this.image(input as ImageGenerationInput, options) as Promise<OperationOutput<K>>;
-    return Promise.reject(new ProtocolError('engineUnavailable', `The ${this.name} engine does not run the ${operation} operation.`));
+  run<K extends OperationName>(
+    operation: K,
+    input: OperationInput<K>,
+    options?: EngineRunOptions,
+  ): Promise<OperationOutput<K>> {
+    if (operation === 'chat-completion')
+      return this.chat(input as ChatCompletionInput, options) as Promise<OperationOutput<K>>;
+    if (operation === 'image-generation')
+      return this.image(input as ImageGenerationInput, options) as Promise<OperationOutput<K>>;
+    return Promise.reject(
+      new ProtocolError('engineUnavailable', `The ${this.name} engine does not run the ${operation} operation.`),
+    );
   }
 
   private post(path: string, body: string, signal: AbortSignal): Promise<Response> {
-    return fetch(this.config.url + path, { method: 'POST', headers: this.headers({ 'content-type': 'application/json' }), body, signal });
+    return fetch(this.config.url + path, {
+      method: 'POST',
+      headers: this.headers({ 'content-type': 'application/json' }),
+      body,
+      signal,
+    });
   }
 
   private async chat(input: ChatCompletionInput, options: EngineRunOptions | undefined): Promise<ChatCompletionOutput> {
@@ -95,7 +120,11 @@ export class OpenAiCompatibleEngine extends OperatorEngine {
     }
   }
 
-  private async readStream(reply: StreamingReply, control: AbortController, options: EngineRunOptions | undefined): Promise<ChatCompletionOutput> {
+  private async readStream(
+    reply: StreamingReply,
+    control: AbortController,
+    options: EngineRunOptions | undefined,
+  ): Promise<ChatCompletionOutput> {
     const reader = new ChatStreamReader(SUBJECT, options?.onText);
     const record = this.recorder(options, 'stream');
     const started = Date.now();
@@ -109,7 +138,8 @@ export class OpenAiCompatibleEngine extends OperatorEngine {
         control.abort();
       }, this.caller.timeoutMs);
     };
-    const keep = async (error: string | null) => record({ httpStatus: reply.status, replyText: raw, error, latencyMs: Date.now() - started, createdAt: started });
+    const keep = async (error: string | null) =>
+      record({ httpStatus: reply.status, replyText: raw, error, latencyMs: Date.now() - started, createdAt: started });
     try {
       if (!reply.body) throw reader.interrupted('had no body');
       const decoder = new TextDecoder();
@@ -130,7 +160,9 @@ export class OpenAiCompatibleEngine extends OperatorEngine {
         throw abortedByCaller();
       }
       const problem =
-        err instanceof ProtocolError ? err : reader.interrupted(silent ? `sent nothing for ${this.caller.timeoutMs / 1000} s` : 'broke off');
+        err instanceof ProtocolError
+          ? err
+          : reader.interrupted(silent ? `sent nothing for ${this.caller.timeoutMs / 1000} s` : 'broke off');
       await keep(problem.message);
       throw problem;
     } finally {
@@ -157,7 +189,13 @@ export class OpenAiCompatibleEngine extends OperatorEngine {
         async (signal) => {
           const res = await fetch(url, { headers: this.headers(), signal });
           const data = Buffer.from(await res.arrayBuffer());
-          return { status: res.status, text: res.ok ? `(${data.length} bytes of ${res.headers.get('content-type') ?? 'unknown type'})` : data.toString('utf8'), data };
+          return {
+            status: res.status,
+            text: res.ok
+              ? `(${data.length} bytes of ${res.headers.get('content-type') ?? 'unknown type'})`
+              : data.toString('utf8'),
+            data,
+          };
         },
         judge,
         this.recorder(options, 'image-file'),
@@ -165,8 +203,11 @@ export class OpenAiCompatibleEngine extends OperatorEngine {
       );
       bytes = file.data;
     }
-    const meta = await sharp(bytes).metadata().catch(() => undefined);
-    if (!meta?.width || !meta.height) throw new ProtocolError('unrecognizedResponse', `${SUBJECT} answered an image that could not be decoded.`);
+    const meta = await sharp(bytes)
+      .metadata()
+      .catch(() => undefined);
+    if (!meta?.width || !meta.height)
+      throw new ProtocolError('unrecognizedResponse', `${SUBJECT} answered an image that could not be decoded.`);
     const image = await encodeAs(sharp(bytes), input.format, input.quality).toBuffer();
     return { image, format: input.format, width: meta.width, height: meta.height };
   }
@@ -182,7 +223,10 @@ function firstImage(text: string): { b64: string } | { url: string } {
   const first = Array.isArray(data) ? (data[0] as Record<string, unknown> | undefined) : undefined;
   if (typeof first?.['b64_json'] === 'string') return { b64: first['b64_json'] };
   if (typeof first?.['url'] === 'string') return { url: first['url'] };
-  throw new ProtocolError('unrecognizedResponse', `${SUBJECT}'s images reply holds no b64_json or url, so its image could not be read.`);
+  throw new ProtocolError(
+    'unrecognizedResponse',
+    `${SUBJECT}'s images reply holds no b64_json or url, so its image could not be read.`,
+  );
 }
 
 /** How a reply of the OpenAI-compatible server is read (errors are `{error: {message}}`). */
@@ -192,7 +236,12 @@ function judge(reply: RemoteReply): Verdict {
   const said = errorMessage(reply.text);
   if (RETRYABLE_STATUS.has(reply.status)) return { retry: httpFailure(SUBJECT, reply, said), peerFailed };
   if (reply.status === 401 || reply.status === 403) {
-    return { fail: new ProtocolError('providerError', `${SUBJECT} refused this server's key (HTTP ${reply.status}); the operator must check RUNTRAIL_OPENAI_API_KEY.`) };
+    return {
+      fail: new ProtocolError(
+        'providerError',
+        `${SUBJECT} refused this server's key (HTTP ${reply.status}); the operator must check RUNTRAIL_OPENAI_API_KEY.`,
+      ),
+    };
   }
   return { fail: httpFailure(SUBJECT, reply, said), peerFailed };
 }

@@ -5,7 +5,16 @@
 // the engine itself whether it answers.
 
 import type { AuditStore, OperatorExchangeKind } from '../../ledger/types.js';
-import type { Engine, EngineHealth, EngineRunOptions, ModelInfo, ModelMapping, OperationInput, OperationName, OperationOutput } from '../engine.js';
+import type {
+  Engine,
+  EngineHealth,
+  EngineRunOptions,
+  ModelInfo,
+  ModelMapping,
+  OperationInput,
+  OperationName,
+  OperationOutput,
+} from '../engine.js';
 import { RemoteCaller, type AttemptRecorder } from './remote-caller.js';
 import type { OperatorEngineConfig, OperatorModel } from './operator-settings.js';
 
@@ -46,7 +55,9 @@ export abstract class OperatorEngine implements Engine {
   }
 
   mappings(): ModelMapping[] {
-    return this.config.models.flatMap((m) => m.standsInFor.map((s) => ({ taskType: s.taskType, model: s.model, runs: m.air })));
+    return this.config.models.flatMap((m) =>
+      m.standsInFor.map((s) => ({ taskType: s.taskType, model: s.model, runs: m.air })),
+    );
   }
 
   serves(taskType: string, model: string): boolean {
@@ -57,15 +68,23 @@ export abstract class OperatorEngine implements Engine {
     return this.config.models.find((m) => m.air.toLowerCase() === air.toLowerCase());
   }
 
-  abstract run<K extends OperationName>(operation: K, input: OperationInput<K>, options?: EngineRunOptions): Promise<OperationOutput<K>>;
+  abstract run<K extends OperationName>(
+    operation: K,
+    input: OperationInput<K>,
+    options?: EngineRunOptions,
+  ): Promise<OperationOutput<K>>;
 
   /** A cheap request that shows the engine answers (OpenAI: GET /models; ComfyUI: GET /system_stats). */
   protected abstract probePath(): string;
 
   async health(): Promise<EngineHealth> {
     const reason = await this.probe();
-    const names = [...new Set(this.config.models.flatMap((m) => m.taskTypes.map((t) => this.operationsByTaskType[t] ?? t)))];
-    const operations = names.map((name) => (reason === undefined ? { name, ready: true } : { name, ready: false, reason }));
+    const names = [
+      ...new Set(this.config.models.flatMap((m) => m.taskTypes.map((t) => this.operationsByTaskType[t] ?? t))),
+    ];
+    const operations = names.map((name) =>
+      reason === undefined ? { name, ready: true } : { name, ready: false, reason },
+    );
     return { name: this.name, ready: reason === undefined, operations };
   }
 
@@ -75,10 +94,14 @@ export abstract class OperatorEngine implements Engine {
     if (this.caller.breaker.open) reason = `${this.config.url} failed repeatedly; the circuit breaker is open`;
     else {
       try {
-        const res = await fetch(this.config.url + this.probePath(), { headers: this.headers(), signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
+        const res = await fetch(this.config.url + this.probePath(), {
+          headers: this.headers(),
+          signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS),
+        });
         await res.arrayBuffer();
         if (res.status >= 500) reason = `${this.config.url} answers HTTP ${res.status}`;
-        if (res.status === 401 || res.status === 403) reason = `${this.config.url} refuses this server's key (HTTP ${res.status})`;
+        if (res.status === 401 || res.status === 403)
+          reason = `${this.config.url} refuses this server's key (HTTP ${res.status})`;
       } catch {
         reason = `${this.config.url} does not answer`;
       }
@@ -93,7 +116,11 @@ export abstract class OperatorEngine implements Engine {
   }
 
   /** Records each attempt beside the task (nothing when the work is not for a task). */
-  protected recorder(options: EngineRunOptions | undefined, kind: OperatorExchangeKind, remoteId?: string): AttemptRecorder {
+  protected recorder(
+    options: EngineRunOptions | undefined,
+    kind: OperatorExchangeKind,
+    remoteId?: string,
+  ): AttemptRecorder {
     const task = options?.task;
     if (!task) return () => Promise.resolve();
     return (attempt) =>

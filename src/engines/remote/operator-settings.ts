@@ -41,16 +41,22 @@ export class OperatorConfigError extends Error {}
 const AIR = /^[A-Za-z0-9_-]+:[A-Za-z0-9._-]+@[A-Za-z0-9._-]+$/;
 
 /** RUNTRAIL_<PREFIX>_URL and the rest, or undefined when the engine is not configured. */
-export function operatorEngineConfig(pick: Pick, prefix: 'OPENAI' | 'COMFYUI', taskTypes: readonly string[]): OperatorEngineConfig | undefined {
+export function operatorEngineConfig(
+  pick: Pick,
+  prefix: 'OPENAI' | 'COMFYUI',
+  taskTypes: readonly string[],
+): OperatorEngineConfig | undefined {
   const name = (s: string) => `RUNTRAIL_${prefix}_${s}`;
   const url = pick(undefined, name('URL'));
   const modelsRaw = pick(undefined, name('MODELS'));
   if (url === undefined && modelsRaw === undefined) return undefined;
-  if (url === undefined || modelsRaw === undefined) throw new OperatorConfigError(`${name('URL')} and ${name('MODELS')} are set together`);
+  if (url === undefined || modelsRaw === undefined)
+    throw new OperatorConfigError(`${name('URL')} and ${name('MODELS')} are set together`);
   if (!/^https?:\/\//.test(url)) throw new OperatorConfigError(`${name('URL')} must be an http(s) URL`);
   const n = (setting: string, fallback: string, min: number): number => {
     const raw = pick(undefined, name(setting)) ?? fallback;
-    if (!/^\d+$/.test(raw) || Number(raw) < min) throw new OperatorConfigError(`${name(setting)} must be a whole number of at least ${min}, got "${raw}"`);
+    if (!/^\d+$/.test(raw) || Number(raw) < min)
+      throw new OperatorConfigError(`${name(setting)} must be a whole number of at least ${min}, got "${raw}"`);
     return Number(raw);
   };
   return {
@@ -72,9 +78,12 @@ function readModels(raw: string, setting: string, allowed: readonly string[], ne
   try {
     parsed = JSON.parse(raw.trimStart().startsWith('[') ? raw : readFileSync(raw, 'utf8'));
   } catch (err) {
-    throw new OperatorConfigError(`${setting} must be a JSON array or the path of a JSON file holding one (${(err as Error).message})`);
+    throw new OperatorConfigError(
+      `${setting} must be a JSON array or the path of a JSON file holding one (${(err as Error).message})`,
+    );
   }
-  if (!Array.isArray(parsed) || parsed.length === 0) throw new OperatorConfigError(`${setting} must be a non-empty JSON array of models`);
+  if (!Array.isArray(parsed) || parsed.length === 0)
+    throw new OperatorConfigError(`${setting} must be a non-empty JSON array of models`);
   return parsed.map((entry: unknown, i) => {
     const bad = (what: string): never => {
       throw new OperatorConfigError(`${setting} entry ${i}: ${what}`);
@@ -84,17 +93,26 @@ function readModels(raw: string, setting: string, allowed: readonly string[], ne
     const air = e['air'];
     if (typeof air !== 'string' || !AIR.test(air)) return bad("'air' must be an AIR, 'source:id@version'");
     if (air.toLowerCase().startsWith('runtrail:') || air.toLowerCase().startsWith('runware:')) {
-      bad("'air' must not use the runtrail: or runware: source (name it after what really runs, e.g. 'ollama:llama3.2@3b')");
+      bad(
+        "'air' must not use the runtrail: or runware: source (name it after what really runs, e.g. 'ollama:llama3.2@3b')",
+      );
     }
     const taskTypes = e['taskTypes'];
-    if (!Array.isArray(taskTypes) || taskTypes.length === 0 || taskTypes.some((t) => typeof t !== 'string' || !allowed.includes(t))) {
+    if (
+      !Array.isArray(taskTypes) ||
+      taskTypes.length === 0 ||
+      taskTypes.some((t) => typeof t !== 'string' || !allowed.includes(t))
+    ) {
       bad(`'taskTypes' must list some of ${allowed.join(', ')}`);
     }
     const model = e['model'] ?? air;
     if (typeof model !== 'string' || model === '') bad("'model' must be the engine's name for the model");
     const standsRaw = e['standsInFor'] ?? [];
-    if (!Array.isArray(standsRaw) || standsRaw.some((s) => typeof s !== 'string')) bad("'standsInFor' must be an array of AIRs (or '*')");
-    const standsInFor = (standsRaw as string[]).flatMap((m) => (taskTypes as string[]).map((taskType) => ({ taskType, model: m })));
+    if (!Array.isArray(standsRaw) || standsRaw.some((s) => typeof s !== 'string'))
+      bad("'standsInFor' must be an array of AIRs (or '*')");
+    const standsInFor = (standsRaw as string[]).flatMap((m) =>
+      (taskTypes as string[]).map((taskType) => ({ taskType, model: m })),
+    );
     const out: OperatorModel = {
       air,
       model: model as string,

@@ -38,7 +38,9 @@ export interface RemoteReply {
  * error to raise if no attempt is left), or fail with `fail`. `peerFailed` says whether it counts
  * against the circuit breaker (a task-level error the peer explains is no sign of it being down).
  */
-export type Verdict = ({ accept: true } | { retry: ProtocolError } | { fail: ProtocolError }) & { peerFailed?: boolean };
+export type Verdict = ({ accept: true } | { retry: ProtocolError } | { fail: ProtocolError }) & {
+  peerFailed?: boolean;
+};
 
 /** Names the peer in error messages: "The upstream provider", "The OpenAI-compatible engine". */
 export interface PeerWording {
@@ -124,19 +126,41 @@ export class RemoteCaller {
         reply = await attempt(signal ? AbortSignal.any([timeout, signal]) : timeout);
       } catch (err) {
         if (signal?.aborted) {
-          await record({ httpStatus: null, replyText: null, error: 'cancelled by the caller', latencyMs: Date.now() - started, createdAt: started });
+          await record({
+            httpStatus: null,
+            replyText: null,
+            error: 'cancelled by the caller',
+            latencyMs: Date.now() - started,
+            createdAt: started,
+          });
           throw abortedByCaller();
         }
         const timedOut = timeout.aborted || isTimeout(err);
         this.breaker.failed();
-        await record({ httpStatus: null, replyText: null, error: timedOut ? 'timeout' : describe(err), latencyMs: Date.now() - started, createdAt: started });
+        await record({
+          httpStatus: null,
+          replyText: null,
+          error: timedOut ? 'timeout' : describe(err),
+          latencyMs: Date.now() - started,
+          createdAt: started,
+        });
         // A timeout is not retried: the peer may still be running the task.
-        if (timedOut) throw new ProtocolError('timeoutProvider', `${this.wording.subject} did not answer within ${this.options.timeoutMs / 1000} s.`);
+        if (timedOut)
+          throw new ProtocolError(
+            'timeoutProvider',
+            `${this.wording.subject} did not answer within ${this.options.timeoutMs / 1000} s.`,
+          );
         last = new ProtocolError('providerUnavailable', `${this.wording.subject} could not be reached.`);
         if (refusedBeforeSending(err)) continue;
         throw last;
       }
-      await record({ httpStatus: reply.status, replyText: reply.text, error: null, latencyMs: Date.now() - started, createdAt: started });
+      await record({
+        httpStatus: reply.status,
+        replyText: reply.text,
+        error: null,
+        latencyMs: Date.now() - started,
+        createdAt: started,
+      });
       const verdict = judge(reply);
       const peerFailed = verdict.peerFailed ?? ('retry' in verdict && reply.status >= 500);
       if (peerFailed) this.breaker.failed();
@@ -155,14 +179,21 @@ export class RemoteCaller {
 /** The default reading of a non-2xx answer from a peer that is not a Runware API. */
 export function httpFailure(subject: string, reply: RemoteReply, said?: string): ProtocolError {
   const tail = said ? ` It said: ${said.slice(0, 300)}` : '';
-  if (reply.status === 429) return new ProtocolError('providerRateLimitExceeded', `${subject} is over its capacity (HTTP 429); try again later.${tail}`);
+  if (reply.status === 429)
+    return new ProtocolError(
+      'providerRateLimitExceeded',
+      `${subject} is over its capacity (HTTP 429); try again later.${tail}`,
+    );
   if (reply.status === 504) return new ProtocolError('timeoutProvider', `${subject} timed out (HTTP 504).${tail}`);
   return new ProtocolError('providerError', `${subject} failed (HTTP ${reply.status}).${tail}`);
 }
 
 /** The caller went away (a streaming client disconnected): the work was cancelled. */
 export function abortedByCaller(): ProtocolError {
-  return new ProtocolError('clientDisconnected', 'The client disconnected before the task ended; its work was cancelled.');
+  return new ProtocolError(
+    'clientDisconnected',
+    'The client disconnected before the task ended; its work was cancelled.',
+  );
 }
 
 export function isTimeout(err: unknown): boolean {

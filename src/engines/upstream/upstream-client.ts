@@ -6,7 +6,14 @@
 
 import { ProtocolError } from '../../protocol/errors.js';
 import type { UpstreamExchange } from '../../ledger/types.js';
-import { RETRYABLE_STATUS, RemoteCaller, httpFailure, type RemoteCallOptions, type RemoteReply, type Verdict } from '../remote/remote-caller.js';
+import {
+  RETRYABLE_STATUS,
+  RemoteCaller,
+  httpFailure,
+  type RemoteCallOptions,
+  type RemoteReply,
+  type Verdict,
+} from '../remote/remote-caller.js';
 
 export { CircuitBreaker } from '../remote/remote-caller.js';
 
@@ -18,7 +25,9 @@ export interface UpstreamClientOptions extends RemoteCallOptions {
 export type UpstreamReply = RemoteReply;
 
 /** Where attempts are recorded; the exchange carries no key, only what came back. */
-export type ExchangeRecorder = (exchange: Omit<UpstreamExchange, 'orgId' | 'taskUUID' | 'upstreamTaskUUID' | 'kind' | 'upstreamUrl'>) => Promise<void>;
+export type ExchangeRecorder = (
+  exchange: Omit<UpstreamExchange, 'orgId' | 'taskUUID' | 'upstreamTaskUUID' | 'kind' | 'upstreamUrl'>,
+) => Promise<void>;
 
 const SUBJECT = 'The upstream provider';
 
@@ -47,7 +56,11 @@ export class UpstreamClient {
       async (signal) => {
         const res = await fetch(this.options.url, {
           method: 'POST',
-          headers: { authorization: `Bearer ${this.options.apiKey}`, 'content-type': 'application/json', accept: 'application/json' },
+          headers: {
+            authorization: `Bearer ${this.options.apiKey}`,
+            'content-type': 'application/json',
+            accept: 'application/json',
+          },
           body,
           signal,
         });
@@ -67,7 +80,10 @@ function judgeUpstreamReply(reply: UpstreamReply): Verdict {
   if (reply.status === 401 || reply.status === 403) {
     // The caller's own key is fine; runtrail's upstream key is not. Say so, not invalidApiKey.
     return {
-      fail: new ProtocolError('providerError', `The upstream provider refused this server's credentials (HTTP ${reply.status}); the operator must check RUNTRAIL_UPSTREAM_API_KEY.`),
+      fail: new ProtocolError(
+        'providerError',
+        `The upstream provider refused this server's credentials (HTTP ${reply.status}); the operator must check RUNTRAIL_UPSTREAM_API_KEY.`,
+      ),
     };
   }
   if (envelope) return { accept: true, peerFailed };
@@ -82,7 +98,11 @@ function failureFor(reply: UpstreamReply): ProtocolError {
 function isEnvelopeWithErrors(text: string): boolean {
   try {
     const v = JSON.parse(text) as { errors?: unknown; error?: unknown };
-    return typeof v === 'object' && v !== null && (Array.isArray(v.errors) || (typeof v.error === 'object' && v.error !== null));
+    return (
+      typeof v === 'object' &&
+      v !== null &&
+      (Array.isArray(v.errors) || (typeof v.error === 'object' && v.error !== null))
+    );
   } catch {
     return false;
   }
@@ -93,7 +113,8 @@ function upstreamMessage(text: string): string | undefined {
   try {
     const v = JSON.parse(text) as { errors?: { code?: unknown; message?: unknown }[] };
     const e = Array.isArray(v.errors) ? v.errors[0] : undefined;
-    if (e && typeof e.message === 'string') return `${typeof e.code === 'string' ? e.code + ': ' : ''}${e.message}`.slice(0, 300);
+    if (e && typeof e.message === 'string')
+      return `${typeof e.code === 'string' ? e.code + ': ' : ''}${e.message}`.slice(0, 300);
   } catch {
     // not JSON: say nothing of it
   }
