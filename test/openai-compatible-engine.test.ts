@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { RunwareServer } from '@runware/sdk-js';
 import { databaseText, startServer, uuid, type TestServer } from './helpers/server.js';
 import { RawClient } from './helpers/ws-client.js';
-import { pollUntil } from './helpers/async.js';
+import { finished, getResponse, pollUntil } from './helpers/async.js';
 import { postStream } from './helpers/event-stream.js';
 import { startOpenAiTestServer, type OpenAiTestServer } from './servers/openai-compatible-server.js';
 
@@ -503,4 +503,45 @@ test('modelSearch lists the operator’s models under their own AIRs', async () 
   const reply = await server.post([{ taskType: 'modelSearch', taskUUID: uuid(), search: 'llama3.2' }]);
   const airs = (reply.json.data![0]!['results'] as Item[]).map((r) => r['air']);
   assert.ok(airs.includes(CHAT), JSON.stringify(airs));
+});
+
+test('async: textInference, promptEnhance and caption are acknowledged, then getResponse gives their results', async () => {
+  const blue = `data:image/png;base64,${(
+    await sharp({ create: { width: 8, height: 8, channels: 3, background: '#1030e0' } })
+      .png()
+      .toBuffer()
+  ).toString('base64')}`;
+  const tasks: Item[] = [
+    chatTask({ deliveryMethod: 'async', includeUsage: true }),
+    { taskType: 'promptEnhance', taskUUID: uuid(), prompt: 'a tin robot', promptVersions: 2, deliveryMethod: 'async' },
+    { taskType: 'caption', taskUUID: uuid(), model: VISION, inputImage: blue, deliveryMethod: 'async' },
+  ];
+  const ack = await server.post(tasks);
+  assert.equal(ack.status, 200, ack.text);
+  for (const [t, count] of [
+    [tasks[0]!, 1],
+    [tasks[1]!, 2],
+    [tasks[2]!, 1],
+  ] as const) {
+    const done = await pollUntil(() => getResponse(server, String(t['taskUUID'])), finished);
+    const items = done.json.data ?? [];
+    assert.equal(items.length, count, done.text);
+    assert.ok(items.every((i) => i['status'] === 'success' && typeof i['text'] === 'string'));
+  }
+});
+
+test('bad operator settings stop the server at start with a message naming the setting', async () => {
+  await assert.rejects(
+    startServer({
+      env: {
+        RUNTRAIL_OPENAI_URL: engine.url,
+        RUNTRAIL_OPENAI_MODELS: '[{"air":"runware:1@1","taskTypes":["textInference"]}]',
+      },
+    }),
+    /RUNTRAIL_OPENAI_MODELS entry 0/,
+  );
+  await assert.rejects(
+    startServer({ env: { RUNTRAIL_ROUTES: '[{"engine":"comfyui"}]' } }),
+    /RUNTRAIL_COMFYUI_URL is not set/,
+  );
 });

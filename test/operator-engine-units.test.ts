@@ -160,3 +160,59 @@ test('operator model settings: AIRs after what runs, known task types, a readabl
   assert.throws(() => operatorEngineConfig(pick({ RUNTRAIL_OPENAI_URL: 'http://h' }), 'OPENAI', []), /set together/);
   assert.equal(operatorEngineConfig(pick({}), 'OPENAI', []), undefined);
 });
+
+test('routing: operator engines come before the built-in one; with an upstream, their AIRs stay here and the rest goes upstream', async () => {
+  const { buildEngineRouter } = await import('../src/engines/routing.js');
+  const audit = {
+    recordUpstreamExchange: () => Promise.resolve(),
+    listUpstreamExchanges: () => Promise.resolve([]),
+    spend: () => Promise.resolve([]),
+  };
+  const openai = operatorEngineConfig(
+    (_f, name) =>
+      ({
+        RUNTRAIL_OPENAI_URL: 'http://127.0.0.1:9/v1',
+        RUNTRAIL_OPENAI_MODELS:
+          '[{"air":"ollama:llama@3","taskTypes":["textInference","imageInference"],"standsInFor":["*"]}]',
+      })[name],
+    'OPENAI',
+    ['textInference', 'imageInference'],
+  );
+  const base = {
+    routes: [],
+    modelMap: [],
+    engine: { threads: 1, maxQueue: 10, niceness: 0 },
+    comfyui: undefined,
+    openaiCompatible: openai,
+  };
+  const alone = buildEngineRouter({ ...base, upstream: undefined }, audit);
+  try {
+    assert.equal(
+      alone.resolve('imageInference', 'runware:101@1')?.engine.name,
+      'openai-compatible',
+      'its `*` stand-in wins over the procedural one',
+    );
+    assert.equal(alone.resolve('upscale', null)?.engine.name, 'builtin');
+  } finally {
+    await alone.close();
+  }
+  const upstream = {
+    url: 'http://127.0.0.1:9/v1',
+    apiKey: 'k',
+    timeoutMs: 1,
+    retries: 0,
+    retryBackoffMs: 0,
+    breakerFailures: 1,
+    breakerCooldownMs: 1,
+    pollMs: 1,
+    asyncTimeoutMs: 1,
+  };
+  const both = buildEngineRouter({ ...base, upstream }, audit);
+  try {
+    assert.equal(both.forwarderFor('textInference', 'ollama:llama@3'), undefined);
+    assert.equal(both.resolve('textInference', 'ollama:llama@3')?.engine.name, 'openai-compatible');
+    assert.equal(both.forwarderFor('textInference', 'openai:gpt@4')?.name, 'upstream');
+  } finally {
+    await both.close();
+  }
+});
