@@ -135,8 +135,10 @@ function lastChunk(echo: Echo, index: number, item: Record<string, unknown>): Re
   };
 }
 
+/** The task's taskType and taskUUID; an element that is not an object (the dispatcher refuses it) has neither. */
 function echoOf(element: RequestElement): Echo {
-  const v = element.value as Record<string, unknown>;
+  const raw = element.value;
+  const v = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
   return {
     taskType: typeof v['taskType'] === 'string' ? v['taskType'] : undefined,
     taskUUID: typeof v['taskUUID'] === 'string' ? v['taskUUID'] : undefined,
