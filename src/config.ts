@@ -7,6 +7,11 @@ import { resolve, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { apiKeyProblem } from './accounts/api-keys.js';
 import { SETTINGS, flagKey, type DefaultedSetting, type Setting, type SettingName } from './settings.js';
+import { OperatorConfigError, operatorEngineConfig, type OperatorEngineConfig } from './engines/remote/operator-settings.js';
+
+/** Task types each operator engine can serve (docs/engines.md). */
+export const OPENAI_COMPATIBLE_TASK_TYPES = ['textInference', 'promptEnhance', 'caption', 'imageInference'] as const;
+export const COMFYUI_TASK_TYPES = ['imageInference'] as const;
 
 export interface PriceRule {
   /** AIR pattern with `*` wildcards (`runware:*`, `*`), matched against the task's model. */
@@ -67,6 +72,10 @@ export interface Config {
   modelMap: ModelMapRule[];
   /** The built-in engine's worker-thread pool. */
   engine: EngineConfig;
+  /** An operator's OpenAI-compatible server (RUNTRAIL_OPENAI_*; docs/engines.md). */
+  openaiCompatible: OperatorEngineConfig | undefined;
+  /** An operator's ComfyUI (RUNTRAIL_COMFYUI_*; docs/engines.md). */
+  comfyui: OperatorEngineConfig | undefined;
 }
 
 /** A model map rule: tasks (of `taskType`, all when absent) naming an AIR matching `model` run the local model `runs`; null refuses them. */
@@ -89,8 +98,11 @@ export interface EngineConfig {
 export interface RouteRule {
   taskType?: string;
   model?: string;
-  engine: 'builtin' | 'upstream';
+  engine: EngineName;
 }
+
+export const ENGINE_NAMES = ['builtin', 'upstream', 'openai-compatible', 'comfyui'] as const;
+export type EngineName = (typeof ENGINE_NAMES)[number];
 
 export interface UpstreamConfig {
   /** The POST URL, e.g. https://api.runware.ai/v1. */
@@ -244,6 +256,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
       maxQueue: int('RUNTRAIL_ENGINE_QUEUE', 0, 1_000_000),
       niceness: int('RUNTRAIL_ENGINE_NICE', 0, 19),
     },
+    openaiCompatible: operatorEngine(raw, 'OPENAI', OPENAI_COMPATIBLE_TASK_TYPES),
+    comfyui: operatorEngine(raw, 'COMFYUI', COMFYUI_TASK_TYPES),
   };
 }
 
@@ -264,6 +278,15 @@ function settingReader(env: NodeJS.ProcessEnv, flags: ConfigFlags) {
   const value = (name: DefaultedSetting): string => raw(name) ?? SETTINGS[name].default;
   const int: IntegerSetting = (name, min, max) => integer(value(name), name, min, max);
   return { raw, value, int };
+}
+
+function operatorEngine(raw: RawSetting, prefix: 'OPENAI' | 'COMFYUI', taskTypes: readonly string[]): OperatorEngineConfig | undefined {
+  try {
+    return operatorEngineConfig(raw, prefix, taskTypes);
+  } catch (err) {
+    if (err instanceof OperatorConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
 }
 
 function upstreamConfig(raw: RawSetting, int: IntegerSetting): UpstreamConfig | undefined {
@@ -353,8 +376,8 @@ function readRoutes(raw: string | undefined): RouteRule[] {
     const bad = (k: string): never => {
       throw new ConfigError(`routing rule ${i}: '${k}' must be a string`);
     };
-    if (rule['engine'] !== 'builtin' && rule['engine'] !== 'upstream') throw new ConfigError(`routing rule ${i}: 'engine' must be "builtin" or "upstream"`);
-    const out: RouteRule = { engine: rule['engine'] };
+    if (!ENGINE_NAMES.includes(rule['engine'] as EngineName)) throw new ConfigError(`routing rule ${i}: 'engine' must be one of ${ENGINE_NAMES.map((e) => `"${e}"`).join(', ')}`);
+    const out: RouteRule = { engine: rule['engine'] as EngineName };
     const taskType = optional('taskType');
     const model = optional('model');
     if (taskType !== undefined) out.taskType = taskType;

@@ -266,8 +266,8 @@ export const SETTINGS = {
   RUNTRAIL_ROUTES: {
     shown: '`runtrail:*` here, the rest upstream',
     description:
-      'routing rules `[{"taskType","model","engine"}]` (`*` wildcards, first match wins; `engine` `builtin` or ' +
-      '`upstream`), inline JSON or a file path',
+      'routing rules `[{"taskType","model","engine"}]` (`*` wildcards, first match wins; `engine` `builtin`, ' +
+      '`upstream`, `openai-compatible` or `comfyui`), inline JSON or a file path',
   },
   RUNTRAIL_UPSTREAM_TIMEOUT_MS: {
     default: '100000',
@@ -304,6 +304,80 @@ export const SETTINGS = {
     default: '600000',
     unit: 'ms',
     description: 'how long an async task may run upstream',
+  },
+  RUNTRAIL_OPENAI_URL: {
+    description: 'an operator\'s OpenAI-compatible server (`http://127.0.0.1:11434/v1` for Ollama); set together with `RUNTRAIL_OPENAI_MODELS`',
+  },
+  RUNTRAIL_OPENAI_API_KEY: {
+    description: 'its key (Bearer, optional); never recorded, logged or shown',
+  },
+  RUNTRAIL_OPENAI_MODELS: {
+    description: 'its models `[{"air","model","taskTypes","standsInFor"}]` (inline JSON or a file path) for textInference, promptEnhance, caption, imageInference ([docs/engines.md](docs/engines.md))',
+  },
+  RUNTRAIL_OPENAI_TIMEOUT_MS: {
+    default: '120000',
+    unit: 'ms',
+    description: 'one call\'s deadline, as the upstream\'s; also a stream\'s longest silence',
+  },
+  RUNTRAIL_OPENAI_RETRIES: {
+    default: '2',
+    description: 'further attempts where a retry is safe, as the upstream\'s',
+  },
+  RUNTRAIL_OPENAI_RETRY_BACKOFF_MS: {
+    default: '250',
+    unit: 'ms',
+    description: 'first retry delay, doubling',
+  },
+  RUNTRAIL_OPENAI_BREAKER_FAILURES: {
+    default: '5',
+    description: 'consecutive failures that open its circuit',
+  },
+  RUNTRAIL_OPENAI_BREAKER_COOLDOWN_MS: {
+    default: '30000',
+    unit: 'ms',
+    description: 'how long an open circuit fails tasks fast with `providerUnavailable`',
+  },
+  RUNTRAIL_COMFYUI_URL: {
+    description: 'an operator\'s ComfyUI (`http://127.0.0.1:8188`); set together with `RUNTRAIL_COMFYUI_MODELS`',
+  },
+  RUNTRAIL_COMFYUI_API_KEY: {
+    description: 'its key (Bearer, optional); never recorded, logged or shown',
+  },
+  RUNTRAIL_COMFYUI_MODELS: {
+    description: 'its models, each with a `workflow` file (API format, with `{{positivePrompt}}`, `{{seed}}`, … placeholders) for imageInference ([docs/engines.md](docs/engines.md))',
+  },
+  RUNTRAIL_COMFYUI_TIMEOUT_MS: {
+    default: '30000',
+    unit: 'ms',
+    description: 'one call\'s deadline, as the upstream\'s',
+  },
+  RUNTRAIL_COMFYUI_RETRIES: {
+    default: '2',
+    description: 'further attempts where a retry is safe, as the upstream\'s',
+  },
+  RUNTRAIL_COMFYUI_RETRY_BACKOFF_MS: {
+    default: '250',
+    unit: 'ms',
+    description: 'first retry delay, doubling',
+  },
+  RUNTRAIL_COMFYUI_BREAKER_FAILURES: {
+    default: '5',
+    description: 'consecutive failures that open its circuit',
+  },
+  RUNTRAIL_COMFYUI_BREAKER_COOLDOWN_MS: {
+    default: '30000',
+    unit: 'ms',
+    description: 'how long an open circuit fails tasks fast with `providerUnavailable`',
+  },
+  RUNTRAIL_COMFYUI_POLL_MS: {
+    default: '500',
+    unit: 'ms',
+    description: 'how often `/history` is polled',
+  },
+  RUNTRAIL_COMFYUI_JOB_TIMEOUT_MS: {
+    default: '600000',
+    unit: 'ms',
+    description: 'how long one workflow may run',
   },
 } as const satisfies Record<string, Setting>;
 

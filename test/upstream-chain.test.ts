@@ -164,7 +164,7 @@ test('over WebSocket too: a promptEnhance task (no module in A) goes to B, its a
     const taskUUID = uuid();
     ws.send([{ taskType: 'promptEnhance', taskUUID, prompt: 'a lighthouse', promptMaxLength: 64, promptVersions: 1 }]);
     const frame = await ws.forTask(taskUUID);
-    assert.equal(frame.json.errors![0]!['code'], 'unsupportedTaskType', 'B answered (A forwards every task type)');
+    assert.equal(frame.json.errors![0]!['code'], 'unsupportedModel', 'B answered: it runs promptEnhance only on an operator engine, which it has not (A forwards every task type)');
     const h = await history(a, taskUUID);
     assert.equal((h['upstream'] as unknown[]).length, 1);
     assert.equal(h['transport'], 'websocket');

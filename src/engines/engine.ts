@@ -8,9 +8,25 @@ import { ProtocolError } from '../protocol/errors.js';
 import { wildcardMatcher, type PatternTest } from '../protocol/model-pattern.js';
 import type { OperationInput, OperationName, OperationOutput } from './builtin/operation.js';
 import type { CpuPoolStats, RunOptions } from './builtin/cpu-pool.js';
+export type { RunOptions } from './builtin/cpu-pool.js';
 
 export type { OperationInput, OperationName, OperationOutput } from './builtin/operation.js';
-export type { RunOptions } from './builtin/cpu-pool.js';
+
+/** Text an engine produced since the last delta (a streamed chat completion). */
+export interface TextDelta {
+  text?: string;
+  reasoningContent?: string;
+}
+
+/** What a task gives an engine besides the operation's input. */
+export interface EngineRunOptions extends RunOptions {
+  /** Ends the work early (a streaming client went away). */
+  signal?: AbortSignal;
+  /** Streamed text, as it arrives (operations that stream). */
+  onText?: (delta: TextDelta) => void;
+  /** The task the work is for: engines on other machines keep their exchanges beside it for audit. */
+  task?: { orgId: string; taskUUID: string };
+}
 
 export interface ModelInfo {
   /** A runtrail AIR naming what really runs: `runtrail:<network>@<variant>`. */
@@ -26,6 +42,8 @@ export interface ModelInfo {
   shortDescription?: string;
   /** Other AIRs (Runware's) this model runs for by default, so that searching for them finds it. */
   standsInFor?: string[];
+  /** An operator engine's own name for the model (the OpenAI `model` field), when it differs from the AIR. */
+  engineModel?: string;
 }
 
 /** A (taskType, AIR pattern) pair a local model stands in for. */
@@ -66,7 +84,7 @@ export interface Engine {
    * Runs one operation. Rejects with ProtocolError for what the caller should see (the input,
    * a full queue, engineUnavailable naming the engine), with Error for internal failures.
    */
-  run<K extends OperationName>(operation: K, input: OperationInput<K>, options?: RunOptions): Promise<OperationOutput<K>>;
+  run<K extends OperationName>(operation: K, input: OperationInput<K>, options?: EngineRunOptions): Promise<OperationOutput<K>>;
   /** Which operations are ready, and why not (cheap: no model is loaded). */
   health(): Promise<EngineHealth>;
   close(): Promise<void>;

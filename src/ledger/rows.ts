@@ -221,13 +221,18 @@ export interface ExchangeRow {
   created_at: number;
 }
 
+/** Kinds an exchange row may hold (anything else reads as `task`, as rows written before the operator engines). */
+const EXCHANGE_KINDS: ReadonlySet<string> = new Set([
+  'task', 'poll', 'chat', 'stream', 'images', 'image-file', 'prompt', 'upload', 'history', 'view',
+]);
+
 export function exchangeFromRow(r: ExchangeRow): UpstreamExchange {
   return {
     orgId: r.org_id,
     taskUUID: r.task_uuid,
     upstreamUrl: r.upstream_url,
     upstreamTaskUUID: r.upstream_task_uuid,
-    kind: r.kind === 'poll' ? 'poll' : 'task',
+    kind: EXCHANGE_KINDS.has(r.kind) ? (r.kind as UpstreamExchange['kind']) : 'task',
     httpStatus: r.http_status === null ? null : Number(r.http_status),
     replyText: r.reply_text,
     error: r.error,

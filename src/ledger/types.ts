@@ -371,6 +371,9 @@ export interface SessionStore {
   deleteExpiredSessions(now: number): Promise<number>;
 }
 
+/** Calls to an operator engine (engines/openai-compatible, engines/comfyui), by what they asked for. */
+export type OperatorExchangeKind = 'chat' | 'stream' | 'images' | 'image-file' | 'prompt' | 'upload' | 'history' | 'view';
+
 /** One call runtrail made to an upstream for a task (engines/upstream), kept beside the task for audit. */
 export interface UpstreamExchange {
   orgId: string;
@@ -379,7 +382,7 @@ export interface UpstreamExchange {
   /** The taskUUID the upstream saw (runtrail's own, derived from the organization and the caller's). */
   upstreamTaskUUID: string;
   /** `task` (the forwarded task), `poll` (a getResponse for an async task). */
-  kind: 'task' | 'poll';
+  kind: 'task' | 'poll' | OperatorExchangeKind;
   /** null when no HTTP answer came (timeout, connection refused, circuit open). */
   httpStatus: number | null;
   /** The upstream's reply body as received (never the upstream key). */

@@ -62,14 +62,16 @@ export const ERRORS = {
     ],
   },
   taskInterrupted: { status: 500, message: 'The server stopped {when}. {outcome}' },
-  timeoutProvider: { status: 504, message: 'The upstream provider timed out: {reason}.{said?}' },
+  timeoutProvider: { status: 504, message: '{subject} timed out: {reason}.{said?}' },
   providerRateLimitExceeded: {
     status: 429,
-    message: 'The upstream provider is over its capacity (HTTP 429); try again later.{said?}',
+    message: '{subject} is over its capacity (HTTP 429); try again later.{said?}',
   },
-  providerError: { status: 502, message: 'The upstream provider failed: {reason}.{said?}' },
-  providerUnavailable: { status: 503, message: 'The upstream provider is unavailable: {reason}.' },
-  unrecognizedResponse: { status: 502, message: "The upstream provider's reply {what}, so its results could not be read." },
+  providerError: { status: 502, message: '{subject} failed: {reason}.{said?}' },
+  providerUnavailable: { status: 503, message: '{subject} is unavailable: {reason}.' },
+  unrecognizedResponse: { status: 502, message: "{subject}'s reply {what}, so its results could not be read." },
+  streamInterrupted: { status: 502, message: "{subject}'s stream {how}, after {chars} characters of text." },
+  clientDisconnected: { status: 499, message: 'The client disconnected before the task ended; its work was cancelled.' },
 } as const satisfies Record<string, { status: number; message: Template }>;
 
 /**

@@ -1,10 +1,12 @@
-// caption (legacy imageCaption): only Runware's age-detection models run here, answering
+// caption (legacy imageCaption): Runware's age-detection models run built in, answering
 // `structuredData` from Human's FaceRes face description model (a different network from
 // Runware's age classifiers; modelSearch and docs/engines.md say so). Descriptive captions need a
-// vision-language model that no npm or Debian package ships: they are refused naming the models
-// this server runs.
+// vision-language model that no npm or Debian package ships: they run on the operator's
+// OpenAI-compatible engine when it has one (the image sent as an image_url content part), and are
+// refused otherwise, naming the models this server runs.
 
 import { Type, type Static } from '@sinclair/typebox';
+import sharp from 'sharp';
 import { ProtocolError } from '../protocol/errors.js';
 import { looksLikeUuid } from '../protocol/uuid.js';
 import { RUNWARE_AGE_MODELS } from '../engines/builtin/models/caption.js';
@@ -12,6 +14,8 @@ import type { FaceAge } from '../engines/builtin/ops/age-estimate.js';
 import { AIR_PATTERN, compileValidator } from './validate.js';
 import { inputImageOf, withImageParameter } from './named-image-output.js';
 import type { RecordedTaskModule, TaskCall, TaskRun } from './task-module.js';
+import type { ResolvedModel } from '../engines/engine.js';
+import { OPENAI_COMPATIBLE_ENGINE } from '../engines/openai-compatible/openai-compatible-engine.js';
 
 const CaptionParams = Type.Object({
   taskType: Type.String(),
@@ -114,6 +118,7 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const { engine } = resolved;
   const { parameter, source } = inputImageOf(p);
   const input = await services.imageInputs.resolve(org.id, parameter, source);
+  if (engine.name === OPENAI_COMPATIBLE_ENGINE) return describeWithVisionModel(call, resolved, parameter, source, input.data);
 
   const estimate = async () => {
     const out = await engine.run('age-estimate', { image: input.data, minConfidence: 0.25, maxFaces: 20 }).catch((err: unknown) => {
@@ -130,4 +135,47 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
     return { item, media: [], cost: price };
   };
   return { engine: engine.name, results: [estimate()] };
+}
+
+/** What a vision model is asked when the task gives no `prompt`. */
+const DEFAULT_CAPTION_PROMPT = 'Describe this image in one or two sentences: its subject, setting, colours and style.';
+
+/** A descriptive caption from the operator's vision-language model: the image travels as a data URI content part. */
+async function describeWithVisionModel(call: TaskCall<Params>, resolved: ResolvedModel, parameter: string, source: string, image: Buffer): Promise<TaskRun> {
+  const { params: p, services, org } = call;
+  const jpeg = await sharp(image)
+    .rotate()
+    .jpeg({ quality: 90 })
+    .toBuffer()
+    .catch(() => {
+      throw new ProtocolError(parameter === 'inputs.image' ? 'invalidImage' : 'invalidInputImage', { parameter, reason: 'The input image could not be decoded.' }, { parameter, type: 'string' });
+    });
+  const price = services.prices.perItem(TASK_TYPE, p.model ?? null);
+  const describe = async () => {
+    const out = await resolved.engine.run(
+      'chat-completion',
+      {
+        model: resolved.model.engineModel ?? resolved.model.air,
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: p.prompt ?? DEFAULT_CAPTION_PROMPT },
+              { type: 'image_url', image_url: { url: `data:image/jpeg;base64,${jpeg.toString('base64')}` } },
+            ],
+          },
+        ],
+      },
+      { task: { orgId: org.id, taskUUID: call.taskUUID } },
+    );
+    const item = {
+      taskType: call.taskType,
+      taskUUID: call.taskUUID,
+      ...(looksLikeUuid(source) ? { inputImageUUID: source } : {}),
+      text: out.text.trim(),
+      ...(p.includeCost ? { cost: price } : {}),
+    };
+    return { item, media: [], cost: price };
+  };
+  return { engine: resolved.engine.name, results: [describe()] };
 }

@@ -9,9 +9,11 @@ import type { MediaRecord, NewDelivery } from '../ledger/types.js';
 import { OutboundTargetRefused, type OutboundTargetGuard } from '../webhooks/outbound-target.js';
 
 export const DELIVERY_METHODS = ['sync', 'async'] as const;
+/** `stream` only for task types that stream (textInference: Server-Sent Events, transport/text-stream.ts). */
+export const STREAMING_DELIVERY_METHODS = ['sync', 'async', 'stream'] as const;
 
 export interface DeliveryOptions {
-  method: (typeof DELIVERY_METHODS)[number];
+  method: (typeof STREAMING_DELIVERY_METHODS)[number];
   webhookURL: string | undefined;
   uploadEndpoint: string | undefined;
 }
@@ -20,13 +22,15 @@ const URL_PARAMETERS = ['webhookURL', 'uploadEndpoint'] as const;
 const MAX_URL_LENGTH = 2048;
 
 /** Splits a task object into its delivery options and the parameters its module validates. */
-export function splitDeliveryOptions(task: Record<string, unknown>): { options: DeliveryOptions; params: Record<string, unknown> } {
+export function splitDeliveryOptions(task: Record<string, unknown>, streams = false): { options: DeliveryOptions; params: Record<string, unknown> } {
   const { deliveryMethod, webhookURL, uploadEndpoint, ...params } = task;
-  if (deliveryMethod !== undefined && !DELIVERY_METHODS.includes(deliveryMethod as DeliveryOptions['method'])) {
-    throw new ProtocolError('invalidDeliveryMethod', { parameter: 'deliveryMethod', reason: 'Allowed values: "sync", "async".' }, {
+  const allowed: readonly string[] = streams ? STREAMING_DELIVERY_METHODS : DELIVERY_METHODS;
+  if (deliveryMethod !== undefined && !allowed.includes(deliveryMethod as string)) {
+    const reason = `Allowed values: ${allowed.map((m) => `"${m}"`).join(', ')}.`;
+    throw new ProtocolError('invalidDeliveryMethod', { parameter: 'deliveryMethod', reason }, {
       parameter: 'deliveryMethod',
       type: 'string',
-      allowedValues: DELIVERY_METHODS,
+      allowedValues: allowed,
     });
   }
   const urls = { webhookURL, uploadEndpoint };

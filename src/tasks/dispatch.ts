@@ -14,7 +14,7 @@ import { OutboundPolicy } from '../media/outbound-policy.js';
 import { OutboundTargetGuard } from '../webhooks/outbound-target.js';
 import type { Metrics } from '../metrics.js';
 import { findTaskModule, routeTaskModule, supportedTaskTypes } from './registry.js';
-import type { RecordedTaskModule, TaskServices } from './task-module.js';
+import type { RecordedTaskModule, TaskServices, TextStreamSink } from './task-module.js';
 import { checkDeliveryTargets, splitDeliveryOptions, type DeliveryOptions } from './delivery-options.js';
 import { TaskRunner } from './task-runner.js';
 import { ReceivedTasks, type Receipt } from './received-tasks.js';
@@ -76,7 +76,7 @@ export class TaskDispatcher {
    * Task objects sharing a taskUUID form one task (which then fails with conflictTaskUUID).
    * Throws ProtocolError('invalidPayload') when an element is not an object.
    */
-  async dispatch(elements: readonly RequestElement[], org: Organization, transport: Transport): Promise<SerializedOutcome[]> {
+  async dispatch(elements: readonly RequestElement[], org: Organization, transport: Transport, stream?: TextStreamSink): Promise<SerializedOutcome[]> {
     const units: RequestElement[][] = [];
     const byUuid = new Map<string, RequestElement[]>();
     const recordable = new Map<RequestElement[], string>();
@@ -112,12 +112,12 @@ export class TaskDispatcher {
       units.map((unit) => {
         const key = recordable.get(unit);
         const receipt = key !== undefined ? this.received.receive(org.id, key) : ReceivedTasks.none;
-        return this.runUnit(unit, org, transport, receipt).finally(() => receipt.settle());
+        return this.runUnit(unit, org, transport, receipt, stream).finally(() => receipt.settle());
       }),
     );
   }
 
-  private async runUnit(unit: RequestElement[], org: Organization, transport: Transport, receipt: Receipt): Promise<SerializedOutcome> {
+  private async runUnit(unit: RequestElement[], org: Organization, transport: Transport, receipt: Receipt, stream: TextStreamSink | undefined): Promise<SerializedOutcome> {
     const first = unit[0]!.value as Record<string, unknown>;
     const rawType = first['taskType'];
     const rawUuid = first['taskUUID'];
@@ -131,7 +131,7 @@ export class TaskDispatcher {
     let outcome: SerializedOutcome;
     const endTimer = this.metrics.taskDuration.startTimer({ task_type: metricType });
     try {
-      outcome = await this.answer(unit, org, transport, echo, rawType, rawUuid, receipt);
+      outcome = await this.answer(unit, org, transport, echo, rawType, rawUuid, receipt, stream);
     } catch (err) {
       // Storage failed under this task: its own error, naming it, so the other tasks of the
       // request still get their answers. The backend says which failures mean storage is
@@ -153,6 +153,7 @@ export class TaskDispatcher {
     rawType: unknown,
     rawUuid: unknown,
     receipt: Receipt,
+    stream: TextStreamSink | undefined,
   ): Promise<SerializedOutcome> {
     const first = unit[0]!.value as Record<string, unknown>;
     if (rawType === 'ping') return { data: [JSON.stringify({ taskType: 'ping', pong: true })], errors: [] };
@@ -247,9 +248,11 @@ export class TaskDispatcher {
     let delivery: DeliveryOptions = { method: 'sync', webhookURL: undefined, uploadEndpoint: undefined };
     if (!problem) {
       try {
-        const split = splitDeliveryOptions(first);
+        const streams = (module as RecordedTaskModule).streams === true;
+        const split = splitDeliveryOptions(first, streams);
         params = (module as RecordedTaskModule).validate(split.params);
         delivery = split.options;
+        if (delivery.method === 'stream' && !stream) throw streamNeedsItsOwnRequest();
         await checkDeliveryTargets(delivery, this.targets);
       } catch (err) {
         if (!(err instanceof ProtocolError)) throw err;
@@ -264,16 +267,27 @@ export class TaskDispatcher {
     if (!recorded.recorded) return this.replay(recorded.existing, task, echo);
 
     const key = inflightKey(org.id, taskUUID);
+    const streaming = delivery.method === 'stream' ? stream : undefined;
     const running = this.runner.runSync(
       module as RecordedTaskModule,
-      { params, org, taskUUID: task.taskUUID, taskType: task.taskType, services: this.services, requestText: task.requestText },
+      {
+        params,
+        org,
+        taskUUID: task.taskUUID,
+        taskType: task.taskType,
+        services: this.services,
+        requestText: task.requestText,
+        ...(streaming ? { stream: streaming } : {}),
+      },
       task,
       delivery,
     );
     this.inflight.set(key, running);
     const forget = () => this.inflight.delete(key);
     running.then(forget, forget);
-    return this.withinSyncLimit(running, echo);
+    // A stream shows the client it is alive chunk by chunk (and the engine's idle timeout bounds
+    // it), so it is not cut at the sync limit.
+    return streaming ? running : this.withinSyncLimit(running, echo);
   }
 
   /** Records and queues an async task in one write, then acknowledges it (an identical resubmit is acknowledged again). */
@@ -360,6 +374,19 @@ function credentialPath(element: RequestElement): string | undefined {
     return undefined;
   };
   return find(element.value, '', 0);
+}
+
+function streamNeedsItsOwnRequest(): ProtocolError {
+  return new ProtocolError(
+    'invalidDeliveryMethod',
+    {
+      parameter: 'deliveryMethod',
+      reason:
+        'A task with deliveryMethod "stream" must be the only task of its REST request (answered as Server-Sent ' +
+        'Events) or of its WebSocket message.',
+    },
+    { parameter: 'deliveryMethod', type: 'string' },
+  );
 }
 
 function conflict(echo: EchoContext): SerializedOutcome {

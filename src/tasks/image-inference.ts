@@ -5,7 +5,9 @@
 // one `procedural-render` operation on the engine's thread pool; the prompt's test switches
 // ([slow:MS], [fail], [fail:I]) act on the main thread around it (they wait, they do not compute).
 // With a safety check asked for (safety-check.ts), each image is also classified by the
-// `classify-nsfw` operation and its result carries NSFWContent.
+// `classify-nsfw` operation and its result carries NSFWContent. A model of an operator engine
+// runs there instead: the OpenAI-compatible images endpoint, or a ComfyUI workflow filled from
+// the parameters (docs/engines.md); its image is stored and served like the built-in ones.
 
 import { randomInt } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
@@ -13,7 +15,9 @@ import { exactSeed } from '../protocol/source-integers.js';
 import type { ImageFormat } from '../media/media-store.js';
 import { AIR_PATTERN, compileValidator, oneOf } from './validate.js';
 import type { ItemResult, RecordedTaskModule, TaskCall, TaskRun } from './task-module.js';
-import { asBuffer } from '../engines/builtin/operation.js';
+import { asBuffer, type EncodedImage } from '../engines/builtin/operation.js';
+import { OPENAI_COMPATIBLE_ENGINE } from '../engines/openai-compatible/openai-compatible-engine.js';
+import { COMFYUI_ENGINE } from '../engines/comfyui/comfyui-engine.js';
 import { readTestSwitches, withTestSwitches } from '../engines/builtin/test-switches.js';
 import { OUTPUT_FORMATS, OUTPUT_TYPES, imageOutputFields, normalizeFormat } from './image-output.js';
 import { SafetyParam, nsfwNetworkFor } from './safety-check.js';
@@ -68,7 +72,7 @@ export const imageInference: RecordedTaskModule<Params> = {
 
 async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const { params: p, services, org } = call;
-  const { engine } = services.engines.require('imageInference', p.model);
+  const { engine, model } = services.engines.require('imageInference', p.model);
   const count = p.numberResults ?? 1;
   // Seeds count in BigInt: above 2^53, `seed + i` in floating point would repeat a seed (and an
   // image). Items carry such seeds as exact JSON integers (protocol/envelope.ts serializeItem).
@@ -76,7 +80,9 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const format: ImageFormat = normalizeFormat(p.outputFormat);
   const base = p.seedImage ? await services.imageInputs.resolve(org.id, 'seedImage', p.seedImage) : undefined;
   const perItem = services.prices.perItem('imageInference', p.model);
-  const switches = readTestSwitches(p.positivePrompt);
+  const operator = engine.name === OPENAI_COMPATIBLE_ENGINE || engine.name === COMFYUI_ENGINE;
+  // The test switches belong to the built-in renderer; an operator engine gets the prompt as written.
+  const switches = operator ? undefined : readTestSwitches(p.positivePrompt);
   const nsfwNetwork = nsfwNetworkFor(p);
 
   const renderOne = async (index: number): Promise<ItemResult> => {
@@ -84,8 +90,42 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
     // The renderer's own progress, for queued tasks (the test switches report theirs instead).
     const onProgress = call.onProgress;
     const progress = onProgress && !switches ? { onProgress: (percent: number) => onProgress(index, percent) } : {};
-    const render = () =>
-      engine.run('procedural-render', {
+    const task = { orgId: org.id, taskUUID: call.taskUUID };
+    const render = (): Promise<EncodedImage> => {
+      if (engine.name === OPENAI_COMPATIBLE_ENGINE) {
+        return engine.run('image-generation', {
+          model: model.engineModel ?? model.air,
+          prompt: p.positivePrompt,
+          ...(p.negativePrompt !== undefined ? { negativePrompt: p.negativePrompt } : {}),
+          width: p.width,
+          height: p.height,
+          seed: Number(seed % BigInt(2 ** 32)),
+          ...(p.steps !== undefined ? { steps: p.steps } : {}),
+          format,
+          quality: p.outputQuality ?? 95,
+        }, { ...progress, task });
+      }
+      if (engine.name === COMFYUI_ENGINE) {
+        return engine.run('comfy-workflow', {
+          air: model.air,
+          values: {
+            positivePrompt: p.positivePrompt,
+            negativePrompt: p.negativePrompt,
+            width: p.width,
+            height: p.height,
+            steps: p.steps,
+            CFGScale: p.CFGScale,
+            // ComfyUI's samplers take seeds below 2^64; Runware's fit.
+            seed: Number(seed % BigInt(Number.MAX_SAFE_INTEGER)),
+            scheduler: p.scheduler,
+            strength: base ? (p.strength ?? 0.8) : undefined,
+          },
+          ...(base ? { seedImage: base.data } : {}),
+          format,
+          quality: p.outputQuality ?? 95,
+        }, { ...progress, task });
+      }
+      return engine.run('procedural-render', {
         width: p.width,
         height: p.height,
         seed,
@@ -95,6 +135,7 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
         quality: p.outputQuality ?? 95,
         ...(base ? { base: { image: base.data, strength: p.strength ?? 0.8 } } : {}),
       }, progress);
+    };
     const image = switches ? await withTestSwitches(switches, index, call.onProgress, render) : await render();
     // Classified before it is saved: a failed check fails the result and leaves no stray file.
     const verdict = nsfwNetwork ? await engine.run('classify-nsfw', { image: image.image, network: nsfwNetwork }) : undefined;

@@ -16,6 +16,8 @@ import type { TaskModule } from './task-module.js';
 import type { PriceRule } from '../config.js';
 import type { EngineRouter } from '../engines/engine.js';
 import { forwardedTask, unroutableTask } from './forward.js';
+import { textInference } from './text-inference.js';
+import { promptEnhance } from './prompt-enhance.js';
 
 const MODULES: readonly TaskModule[] = [
   imageInference,
@@ -30,6 +32,8 @@ const MODULES: readonly TaskModule[] = [
   imageMasking,
   controlNetPreprocess,
   caption,
+  textInference,
+  promptEnhance,
 ];
 
 const BY_TYPE = new Map<string, TaskModule>();
@@ -77,9 +81,7 @@ export function supportedTaskTypes(): string[] {
 export const KNOWN_TASK_TYPES_NOT_RUN = [
   'videoInference',
   'audioInference',
-  'textInference',
   '3dInference',
-  'promptEnhance',
   'training',
   'modelUpload',
   'photoMaker',

@@ -3,7 +3,7 @@
 // items); engines own the work (operations); task-runner.ts runs modules and records results.
 
 import type { Logger } from 'pino';
-import type { EngineRouter } from '../engines/engine.js';
+import type { EngineRouter, TextDelta } from '../engines/engine.js';
 import type { MediaRecord, Organization, TaskLedger, TaskQueue } from '../ledger/types.js';
 import type { ImageInputResolver } from '../media/image-input.js';
 import type { MediaStore } from '../media/media-store.js';
@@ -35,6 +35,15 @@ export interface TaskCall<P> {
   requestText?: string;
   /** Set when the task runs from the queue: the engine's progress (0–100) on result `index`. */
   onProgress?: (index: number, percent: number) => void;
+  /** Set for `deliveryMethod: "stream"` (modules with `streams`): where text goes as it comes. */
+  stream?: TextStreamSink;
+}
+
+/** The transport end of a streamed task (transport/text-stream.ts): deltas out, and whether the client is still there. */
+export interface TextStreamSink {
+  delta(index: number, delta: TextDelta): void;
+  /** Aborts when the client went away: the module cancels the engine's work. */
+  signal: AbortSignal;
 }
 
 /** One result of a task: an item with the files it produced and what it costs, or an error. */
@@ -77,6 +86,8 @@ export interface RecordedTaskModule<P = unknown> {
   prices?: readonly DefaultPrice[];
   /** Starts the task: throws ProtocolError for the whole task, or returns its results as they come. */
   run(call: TaskCall<P>): Promise<TaskRun>;
+  /** Whether it takes `deliveryMethod: "stream"` (textInference): run() then reports text through call.stream. */
+  streams?: boolean;
 }
 
 /** A task type that reads the ledger about another task and is never recorded itself. */

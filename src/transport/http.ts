@@ -26,6 +26,7 @@ import { noteCaller, registerRequestLog } from './request-log.js';
 import type { AggregateStore, TaskLinkStore } from '../ledger/aggregate-types.js';
 import { MAX_HEADER_COUNT, PARSER_HEADER_COUNT, tooManyHeaders } from './header-count.js';
 import { metricsAuthorized, refuseMetrics } from './metrics-endpoint.js';
+import { answerAsEventStream, isStreamRequest } from './text-stream.js';
 
 export interface HttpDeps {
   dispatcher: TaskDispatcher;
@@ -149,6 +150,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const { org, elements } = await authenticateRequest(req, body, deps);
     noteCaller(req, org.id, elements.length);
+    if (isStreamRequest(elements)) return answerAsEventStream(reply, deps, elements, org);
     const outcomes = await deps.dispatcher.dispatch(elements, org, 'rest');
     const status = replyStatus(outcomes);
     deps.metrics.requests.inc({ transport: 'rest', status });

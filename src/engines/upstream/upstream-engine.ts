@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { ProtocolError } from '../../protocol/errors.js';
 import type { AuditStore } from '../../ledger/types.js';
 import type { EngineRoute, ForwardingEngine, ForwardOutcome, ForwardRequest, ModelInfo } from '../engine.js';
-import { UpstreamClient, type ExchangeRecorder, type UpstreamClientOptions } from './upstream-client.js';
+import { UPSTREAM_SUBJECT, UpstreamClient, type ExchangeRecorder, type UpstreamClientOptions } from './upstream-client.js';
 
 export interface UpstreamEngineOptions extends UpstreamClientOptions {
   pollMs: number;
@@ -85,7 +85,7 @@ export class UpstreamEngine implements ForwardingEngine {
     } finally {
       if (pending) await record(pending);
     }
-    throw new ProtocolError('timeoutProvider', { reason: `it did not finish this async task within ${this.options.asyncTimeoutMs / 1000} s` });
+    throw new ProtocolError('timeoutProvider', { subject: UPSTREAM_SUBJECT, reason: `it did not finish this async task within ${this.options.asyncTimeoutMs / 1000} s` });
   }
 }
 
@@ -151,5 +151,5 @@ function withoutPollFields(o: Record<string, unknown>): Record<string, unknown> 
 }
 
 function unrecognized(what: string): ProtocolError {
-  return new ProtocolError('unrecognizedResponse', { what });
+  return new ProtocolError('unrecognizedResponse', { subject: UPSTREAM_SUBJECT, what });
 }

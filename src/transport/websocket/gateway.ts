@@ -23,6 +23,7 @@ import { Connection } from './connection.js';
 import { CLOSE_SHUTDOWN, SHUTDOWN_WAIT_MS, contextOf, frameOf } from './frames.js';
 import type { BackpressureLimits } from './send-backpressure.js';
 import { Session } from './session.js';
+import { webSocketStreamSink } from '../text-stream.js';
 
 export interface WebSocketDeps {
   dispatcher: TaskDispatcher;
@@ -100,7 +101,7 @@ export class WebSocketGateway {
     }
     session.running++;
     const job = this.deps.dispatcher
-      .dispatch(group, session.org, 'websocket')
+      .dispatch(group, session.org, 'websocket', webSocketStreamSink(group[0]!, (frame) => session.connection?.send(frame)))
       .then((outcomes) => {
         for (const outcome of outcomes) {
           const frame = frameOf(outcome);
