@@ -19,6 +19,8 @@ import { checkDeliveryTargets, splitDeliveryOptions, type DeliveryOptions } from
 import { TaskRunner } from './task-runner.js';
 import { ReceivedTasks, type Receipt } from './received-tasks.js';
 import { modelProblem, recordedModel, recordedTaskType } from './recorded-fields.js';
+import { checkModelRules } from '../validation/check-rules.js';
+import { checkMediaForms } from '../validation/media-inputs.js';
 
 type Transport = NewTask['transport'];
 
@@ -241,7 +243,13 @@ export class TaskDispatcher {
     if (!problem) {
       try {
         const split = splitDeliveryOptions(first);
-        params = (module as RecordedTaskModule).validate(split.params);
+        const recorded = module as RecordedTaskModule;
+        // The named model's rules first (narrower than the schema's ranges), then the schema, then
+        // the form of every media input. Forwarded tasks (taskType 'forwarded') meet none of the
+        // local rules: the upstream judges what it runs (docs/protocol.md, per-model rules).
+        checkModelRules(recorded.taskType, split.params);
+        params = recorded.validate(split.params);
+        checkMediaForms(recorded.taskType, split.params);
         delivery = split.options;
         await checkDeliveryTargets(delivery, this.targets);
       } catch (err) {
