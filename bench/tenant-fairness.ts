@@ -16,7 +16,7 @@ import { startServer, type TestServer } from '../test/helpers/server.js';
 const task = (overrides: Record<string, unknown>) => ({
   taskType: 'imageInference',
   taskUUID: randomUUID(),
-  model: 'runware:101@1',
+  model: 'runtrail:procedural@plasma-1',
   positivePrompt: 'quiet',
   width: 64,
   height: 64,

@@ -11,7 +11,7 @@ let otherKey: string;
 const fox = imageTask({ positivePrompt: 'A red fox in the snow', outputFormat: 'PNG', includeCost: true, seed: 7 });
 const lighthouse = imageTask({ positivePrompt: 'a lighthouse', model: 'runware:100@1' });
 const failed = imageTask({ positivePrompt: 'too wide fox', width: 100 });
-const exactText = `[{"taskType":"imageInference","taskUUID":"${uuid()}","model":"runware:101@1","positivePrompt":"exact bytes","width":64.0,"height":64,"seed":1e3}]`;
+const exactText = `[{"taskType":"imageInference","taskUUID":"${uuid()}","model":"runware:101@1","positivePrompt":"exact bytes","width":128.0,"height":128,"seed":1e3}]`;
 
 async function get(path: string, key: string | null = server.key): Promise<{ status: number; text: string; json: any }> {
   const res = await fetch(`${server.url}${path}`, { headers: key === null ? {} : { authorization: `Bearer ${key}` } });

@@ -15,7 +15,7 @@ const fox = imageTask({ positivePrompt: 'A red fox', outputFormat: 'PNG', includ
 const failed = imageTask({ positivePrompt: 'a wide fox', width: 100 });
 const exactUUID = uuid();
 // Spellings JSON.parse + JSON.stringify would change: 64.0, 1e3, escapes, key order.
-const exactText = `[{"taskUUID":"${exactUUID}","taskType":"imageInference","model":"runware:101@1","positivePrompt":"caf\\u00e9 \\ud83d\\ude00 \\"q\\"","width":64.0,"height":64,"seed":1e3}]`;
+const exactText = `[{"taskUUID":"${exactUUID}","taskType":"imageInference","model":"runware:101@1","positivePrompt":"caf\\u00e9 \\ud83d\\ude00 \\"q\\"","width":128.0,"height":128,"seed":1e3}]`;
 const uploadUUID = uuid();
 const PNG_1PX = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 

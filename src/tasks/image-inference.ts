@@ -92,6 +92,9 @@ const ImageInferenceParams = Type.Object({
 
 type Params = Static<typeof ImageInferenceParams>;
 
+/** Every parameter imageInference accepts (the docs table of what each engine honours lists them). */
+export const IMAGE_INFERENCE_PARAMETERS: readonly string[] = Object.keys(ImageInferenceParams.properties).filter((k) => k !== 'taskType' && k !== 'taskUUID');
+
 const validateParams = compileValidator(ImageInferenceParams);
 
 export const imageInference: RecordedTaskModule<Params> = {

@@ -50,7 +50,11 @@ export function checkModelRules(taskType: string, task: Readonly<Record<string, 
   const model = task['model'];
   if (model !== undefined && (typeof model !== 'string' || !AIR.test(model))) return;
   const rules = rulesFor(taskType, model ?? null);
-  if (!rules) return;
+  if (rules) checkRules(rules, task);
+}
+
+/** Throws the first violation of `rules` by `task` (the parameters in catalogue order, then the size). */
+export function checkRules(rules: ModelRules, task: Readonly<Record<string, unknown>>): void {
   for (const [name, rule] of Object.entries(rules.params)) {
     for (const path of INPUT_NAMES.has(name) ? [name, `inputs.${name}`] : [name]) {
       const value = valueAt(task, path);
