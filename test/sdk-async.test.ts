@@ -47,8 +47,8 @@ test('requestImages async: the ACK at once, then getResponse and the SDK\'s own 
     taskUUID,
     positivePrompt: 'three boats [slow:300]',
     model: 'runware:101@1',
-    width: 64,
-    height: 64,
+    width: 128,
+    height: 128,
     numberResults: 3,
     deliveryMethod: 'async',
   } as never)) as unknown as Item[];

@@ -157,6 +157,17 @@ describe('what is accepted', () => {
     assert.deepEqual((details.json.data![0]! as { request: Item[] }).request, [task]);
   });
 
+  test('what the table lists as unused really changes nothing: the same seed gives the same bytes with and without them', async () => {
+    const render = async (extra: Item) => {
+      const reply = await server.post([imageTask({ model: 'runtrail:procedural@plasma-1', width: 64, height: 64, seed: 77, outputType: 'base64Data', outputFormat: 'PNG', ...extra })]);
+      assert.equal(reply.status, 200, reply.text);
+      return String(reply.json.data![0]!['imageBase64Data']);
+    };
+    const plain = await render({});
+    assert.equal(await render({ lora: [{ model: 'civitai:58390@62833' }], steps: 50, CFGScale: 12, negativePrompt: 'blurry', scheduler: 'Euler a', clipSkip: 2 }), plain);
+    assert.notEqual(await render({ seed: 78 }), plain, 'an honoured parameter does change it');
+  });
+
   test('four reference images for FLUX.2 [klein] are within its limit (all resolved, none used by the renderer)', async () => {
     const png = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAAEklEQVQImWMwTjtjnHaGAUIBACS2BZUFBQd/AAAAAElFTkSuQmCC';
     const reply = await server.post([imageTask({ model: 'runware:400@1', width: 128, height: 128, inputs: { referenceImages: [png, png, png, png] } })]);

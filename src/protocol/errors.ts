@@ -37,6 +37,12 @@ export const ERROR_STATUS = {
   providerError: 502,
   providerUnavailable: 503,
   unrecognizedResponse: 502,
+  // Per-model rules (src/validation): a value the named model does not take. Counts
+  // (`invalidReferenceImagesCount`, …) and ranges follow the invalid<Param> pattern.
+  unsupportedDimensions: 400,
+  unsupportedDuration: 400,
+  unsupportedFps: 400,
+  unsupportedOutputFormat: 400,
 } as const;
 
 export type FixedErrorCode = keyof typeof ERROR_STATUS;

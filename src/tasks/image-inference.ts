@@ -93,7 +93,9 @@ const ImageInferenceParams = Type.Object({
 type Params = Static<typeof ImageInferenceParams>;
 
 /** Every parameter imageInference accepts (the docs table of what each engine honours lists them). */
-export const IMAGE_INFERENCE_PARAMETERS: readonly string[] = Object.keys(ImageInferenceParams.properties).filter((k) => k !== 'taskType' && k !== 'taskUUID');
+export const IMAGE_INFERENCE_PARAMETERS: readonly string[] = Object.keys(ImageInferenceParams.properties).flatMap((k) =>
+  k === 'taskType' || k === 'taskUUID' ? [] : k === 'inputs' ? Object.keys(ImageInferenceParams.properties.inputs.properties).map((i) => `inputs.${i}`) : [k],
+);
 
 const validateParams = compileValidator(ImageInferenceParams);
 

@@ -76,11 +76,14 @@ function valueAt(task: Readonly<Record<string, unknown>>, path: string): unknown
 function checkParam(rules: ModelRules, name: string, path: string, rule: ParamRule, value: unknown): void {
   switch (rule.kind) {
     case 'range':
-      return checkRange(name, path, rule, value);
+      checkRange(name, path, rule, value);
+      return;
     case 'count':
-      return checkCount(name, path, rule, value);
+      checkCount(name, path, rule, value);
+      return;
     case 'values':
-      return checkValues(rules, name, path, rule, value);
+      checkValues(rules, name, path, rule, value);
+      return;
     case 'unsupported':
       throw new ProtocolError('unsupportedParameter', `Parameter '${path}' is not supported by model '${rules.air}' (${rules.name}).`, {
         parameter: path,

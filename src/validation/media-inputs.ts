@@ -2,7 +2,6 @@
 // the task is accepted (a UUID, a data URI, base64 or a URL: anything else answers the field's own
 // code with its exact path), and resolved to image bytes by the task before any work runs.
 
-import { ProtocolError } from '../protocol/errors.js';
 import { MEDIA_FORMS, mediaFormOf, mediaInputError, type DecodedImage, type ImageInputResolver } from '../media/image-input.js';
 
 /**
@@ -48,7 +47,10 @@ export function mediaInputsOf(taskType: string, task: unknown): MediaInput[] {
 }
 
 function collect(at: unknown, rest: readonly string[], prefix: string, found: MediaInput[]): void {
-  if (rest.length === 0) return take(at, prefix, found);
+  if (rest.length === 0) {
+    take(at, prefix, found);
+    return;
+  }
   if (typeof at !== 'object' || at === null || Array.isArray(at)) return;
   const [head = '', ...tail] = rest;
   const array = head.endsWith('[]');
@@ -56,17 +58,19 @@ function collect(at: unknown, rest: readonly string[], prefix: string, found: Me
   const value = (at as Record<string, unknown>)[name];
   if (value === undefined) return;
   const path = prefix === '' ? name : `${prefix}.${name}`;
-  if (!array) return collect(value, tail, path, found);
+  if (!array) {
+    collect(value, tail, path, found);
+    return;
+  }
   // A value that is not an array is the schema's (or the model rules') to refuse.
   if (!Array.isArray(value)) return;
   value.forEach((element: unknown, i) => {
-    const at = `${path}.${i}`;
-    if (tail.length > 0) return collect(element, tail, at, found);
+    const here = `${path}.${i}`;
+    if (tail.length > 0) collect(element, tail, here, found);
     // Newer schemas give an element as an object with the media in `image`.
-    if (typeof element === 'object' && element !== null && !Array.isArray(element) && 'image' in element) {
-      return take((element as { image: unknown }).image, `${at}.image`, found);
-    }
-    take(element, at, found);
+    else if (typeof element === 'object' && element !== null && !Array.isArray(element) && 'image' in element) {
+      take((element as { image: unknown }).image, `${here}.image`, found);
+    } else take(element, here, found);
   });
 }
 
@@ -93,11 +97,11 @@ export async function resolveMediaInputs(
   orgId: string,
   inputs: readonly MediaInput[],
 ): Promise<Map<string, DecodedImage>> {
-  const settled = await Promise.allSettled(inputs.map((i) => resolver.resolve(orgId, i.parameter, i.value)));
+  const settled = await Promise.allSettled(inputs.map(async (i) => [i.parameter, await resolver.resolve(orgId, i.parameter, i.value)] as const));
   const out = new Map<string, DecodedImage>();
-  for (const [i, s] of settled.entries()) {
-    if (s.status === 'rejected') throw s.reason instanceof ProtocolError ? s.reason : (s.reason as Error);
-    out.set(inputs[i]!.parameter, s.value);
+  for (const s of settled) {
+    if (s.status === 'rejected') throw s.reason as Error;
+    out.set(s.value[0], s.value[1]);
   }
   return out;
 }

@@ -50,6 +50,7 @@ const PROCEDURAL_HONOURS = [
   'seed',
   'numberResults',
   'seedImage',
+  'inputs.seedImage',
   'strength',
   'outputType',
   'outputFormat',
@@ -147,6 +148,11 @@ export function rulesFor(taskType: string, model: string | null): ModelRules | u
     if (own) return own;
     if (model.toLowerCase().startsWith('runtrail:')) return undefined;
   }
+  return genericRules(taskType);
+}
+
+/** The rules for an AIR of `taskType` the catalogue does not name (undefined: the schema alone). */
+export function genericRules(taskType: string): ModelRules | undefined {
   return GENERIC_RULES[taskType];
 }
 

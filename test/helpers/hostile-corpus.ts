@@ -67,7 +67,7 @@ function validTask(taskType: TaskTypeName, uuid: () => string): Task {
   switch (taskType) {
     case 'imageInference':
       // Multi-byte characters of 2, 3 and 4 UTF-8 bytes, for cuts inside a character.
-      return { taskType, taskUUID, model: 'runware:101@1', positivePrompt: 'a café at dusk ☕ 🐱', width: 64, height: 64, seed: 7, outputFormat: 'PNG' };
+      return { taskType, taskUUID, model: 'runware:101@1', positivePrompt: 'a café at dusk ☕ 🐱', width: 128, height: 128, seed: 7, outputFormat: 'PNG' };
     case 'imageUpload':
       return { taskType, taskUUID, image: PNG_1X1 };
     case 'upscale':
@@ -323,7 +323,7 @@ export function hostileCorpus(o: CorpusOptions): HostileCase[] {
     const f = task('imageInference');
     add('duplicate keys', 'two width, the invalid one last', withRaw(f, ['"width":7']), taskError(f, 'invalidWidth', { parameter: 'width' }));
     const g = task('imageInference');
-    add('duplicate keys', '1000 width keys', withRaw(g, [...Array.from({ length: 999 }, (_, i) => `"width":${i}`), '"width":64']), data(g));
+    add('duplicate keys', '1000 width keys', withRaw(g, [...Array.from({ length: 999 }, (_, i) => `"width":${i}`), '"width":128']), data(g));
     const h = task('imageInference');
     add('duplicate keys', 'two __proto__ keys', withRaw(h, ['"__proto__":{"width":1}', '"__proto__":[]']), data(h));
     const i = task('modelSearch');
