@@ -102,7 +102,7 @@ test('one task: the stored texts byte for byte, timing, cost, engine and media',
   assert.equal(r.status, 200);
   const item = r.json.data[0];
   assert.equal(item.requestText, exactText);
-  assert.ok(r.text.includes(`"request":${exactText}`), 'request spliced in unchanged (64.0 and 1e3 survive)');
+  assert.ok(r.text.includes(`"request":${exactText}`), 'request spliced in unchanged (128.0 and 1e3 survive)');
   const details = await server.post([{ taskType: 'getTaskDetails', taskUUID }]);
   const stored = (details.json.data![0] as { response: unknown }).response;
   assert.equal(item.responseText, JSON.stringify(stored));

@@ -26,14 +26,21 @@ interface Row {
   message?: string;
 }
 
-const fixture = (name: string): unknown => JSON.parse(readFileSync(join(REPO_ROOT, 'test/fixtures/validation', name), 'utf8'));
+const fixture = (name: string): unknown =>
+  JSON.parse(readFileSync(join(REPO_ROOT, 'test/fixtures/validation', name), 'utf8'));
 const CORPUS = (fixture('refused-requests.json') as { cases: Row[] }).cases;
 const SEED = fixture('runware-failed-task.json') as { request: Item[]; response: { errors: Item[] } };
 
 /** The error object, checked field by field: exactly the row's fields besides the four every error has. */
 function assertRowError(err: Item, row: Row, taskUUID: string, text: string): void {
-  assertErrorObject(err, { code: row.error.code, message: row.message, fields: { taskType: row.task['taskType'], taskUUID } }, text);
-  const rest = Object.fromEntries(Object.entries(err).filter(([k]) => !['message', 'documentation', 'taskType', 'taskUUID'].includes(k)));
+  assertErrorObject(
+    err,
+    { code: row.error.code, message: row.message, fields: { taskType: row.task['taskType'], taskUUID } },
+    text,
+  );
+  const rest = Object.fromEntries(
+    Object.entries(err).filter(([k]) => !['message', 'documentation', 'taskType', 'taskUUID'].includes(k)),
+  );
   assert.deepEqual(rest, row.error, `${row.name}: ${text.slice(0, 400)}`);
 }
 
@@ -63,7 +70,15 @@ describe("Runware's failed-task example", () => {
       const error = reply.json.errors![0]!;
       // Runware's error field for field; runtrail adds taskType to every error (docs/protocol.md).
       assert.deepEqual(error, { ...expected, taskType: 'imageInference' });
-      assert.deepEqual(Object.keys(error), ['code', 'message', 'parameter', 'type', 'documentation', 'taskType', 'taskUUID']);
+      assert.deepEqual(Object.keys(error), [
+        'code',
+        'message',
+        'parameter',
+        'type',
+        'documentation',
+        'taskType',
+        'taskUUID',
+      ]);
 
       const details = await fresh.post([{ taskType: 'getTaskDetails', taskUUID: request!['taskUUID'] }]);
       assert.equal(details.status, 200, details.text);
@@ -82,7 +97,10 @@ describe('the refused-request corpus over REST', () => {
     test(row.name, async () => {
       const taskUUID = uuid();
       const reply = await server.post([{ ...row.task, taskUUID }]);
-      assertErrorEnvelope({ status: reply.status, headers: reply.headers }, reply.text, { status: 400, code: row.error.code });
+      assertErrorEnvelope({ status: reply.status, headers: reply.headers }, reply.text, {
+        status: 400,
+        code: row.error.code,
+      });
       assertRowError(reply.json.errors![0]!, row, taskUUID, reply.text);
     });
   }
@@ -114,7 +132,12 @@ describe('the imageInference rows through @runware/sdk-js', () => {
   type Sdk = InstanceType<typeof RunwareServer>;
   let rw: Sdk;
   before(async () => {
-    rw = (await RunwareServer.initialize({ apiKey: server.key, url: server.url.replace(/^http/, 'ws') + '/v1', timeoutDuration: 20_000, globalMaxRetries: 1 })) as Sdk;
+    rw = (await RunwareServer.initialize({
+      apiKey: server.key,
+      url: server.url.replace(/^http/, 'ws') + '/v1',
+      timeoutDuration: 20_000,
+      globalMaxRetries: 1,
+    })) as Sdk;
   });
   after(async () => {
     await rw?.disconnect();
@@ -139,7 +162,8 @@ describe('the imageInference rows through @runware/sdk-js', () => {
 
 describe('what is accepted', () => {
   test('parameters the renderer does not use (lora, steps, CFGScale, scheduler, a ControlNet) are accepted and recorded', async () => {
-    const guide = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAAEklEQVQImWMwTjtjnHaGAUIBACS2BZUFBQd/AAAAAElFTkSuQmCC';
+    const guide =
+      'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAAEklEQVQImWMwTjtjnHaGAUIBACS2BZUFBQd/AAAAAElFTkSuQmCC';
     const task = imageTask({
       model: 'runtrail:procedural@plasma-1',
       width: 64,
@@ -159,23 +183,48 @@ describe('what is accepted', () => {
 
   test('what the table lists as unused really changes nothing: the same seed gives the same bytes with and without them', async () => {
     const render = async (extra: Item) => {
-      const reply = await server.post([imageTask({ model: 'runtrail:procedural@plasma-1', width: 64, height: 64, seed: 77, outputType: 'base64Data', outputFormat: 'PNG', ...extra })]);
+      const reply = await server.post([
+        imageTask({
+          model: 'runtrail:procedural@plasma-1',
+          width: 64,
+          height: 64,
+          seed: 77,
+          outputType: 'base64Data',
+          outputFormat: 'PNG',
+          ...extra,
+        }),
+      ]);
       assert.equal(reply.status, 200, reply.text);
       return String(reply.json.data![0]!['imageBase64Data']);
     };
     const plain = await render({});
-    assert.equal(await render({ lora: [{ model: 'civitai:58390@62833' }], steps: 50, CFGScale: 12, negativePrompt: 'blurry', scheduler: 'Euler a', clipSkip: 2 }), plain);
+    assert.equal(
+      await render({
+        lora: [{ model: 'civitai:58390@62833' }],
+        steps: 50,
+        CFGScale: 12,
+        negativePrompt: 'blurry',
+        scheduler: 'Euler a',
+        clipSkip: 2,
+      }),
+      plain,
+    );
     assert.notEqual(await render({ seed: 78 }), plain, 'an honoured parameter does change it');
   });
 
   test('four reference images for FLUX.2 [klein] are within its limit (all resolved, none used by the renderer)', async () => {
-    const png = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAAEklEQVQImWMwTjtjnHaGAUIBACS2BZUFBQd/AAAAAElFTkSuQmCC';
-    const reply = await server.post([imageTask({ model: 'runware:400@1', width: 128, height: 128, inputs: { referenceImages: [png, png, png, png] } })]);
+    const png =
+      'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAAEklEQVQImWMwTjtjnHaGAUIBACS2BZUFBQd/AAAAAElFTkSuQmCC';
+    const reply = await server.post([
+      imageTask({ model: 'runware:400@1', width: 128, height: 128, inputs: { referenceImages: [png, png, png, png] } }),
+    ]);
     assert.equal(reply.status, 200, reply.text);
   });
 
   test('a size on Imagen 4’s list is accepted', async () => {
-    const reply = await server.post([imageTask({ model: 'google:2@1', width: 1408, height: 768, outputType: 'base64Data' })]);
+    const reply = await server.post([
+      imageTask({ model: 'google:2@1', width: 1408, height: 768, outputType: 'base64Data' }),
+    ]);
     assert.equal(reply.status, 200, reply.text);
   });
 
@@ -200,13 +249,21 @@ describe('tasks routed upstream are judged by the upstream', () => {
       req.on('end', () => {
         const tasks = (JSON.parse(body) as Item[]).filter((t) => t['taskType'] !== 'authentication');
         received.push(...tasks);
-        const data = tasks.map((t) => ({ taskType: t['taskType'], taskUUID: t['taskUUID'], imageUUID: uuid(), imageURL: 'https://example.com/i.jpg' }));
+        const data = tasks.map((t) => ({
+          taskType: t['taskType'],
+          taskUUID: t['taskUUID'],
+          imageUUID: uuid(),
+          imageURL: 'https://example.com/i.jpg',
+        }));
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data }));
       });
     });
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     front = await startServer({
-      env: { RUNTRAIL_UPSTREAM_URL: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`, RUNTRAIL_UPSTREAM_API_KEY: 'up_key' },
+      env: {
+        RUNTRAIL_UPSTREAM_URL: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`,
+        RUNTRAIL_UPSTREAM_API_KEY: 'up_key',
+      },
     });
   });
   after(async () => {

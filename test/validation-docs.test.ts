@@ -22,7 +22,8 @@ const section = validationSectionOf(doc);
 /** The (task type, model) cells of the section's first table. */
 function documentedModels(): Set<string> {
   const out = new Set<string>();
-  for (const m of (section ?? '').matchAll(/^\| `([A-Za-z0-9]+)` \| (`([^`]+)`|any other AIR) \|/gm)) out.add(`${m[1]} ${m[3] ?? '*'}`);
+  for (const m of (section ?? '').matchAll(/^\| `([A-Za-z0-9]+)` \| (`([^`]+)`|any other AIR) \|/gm))
+    out.add(`${m[1]} ${m[3] ?? '*'}`);
   return out;
 }
 
@@ -34,7 +35,8 @@ test('docs/protocol.md holds the per-model rules section exactly as the catalogu
 test('every catalogue entry has its row in the docs table, and every row is a model the server announces', () => {
   const documented = documentedModels();
   assert.ok(documented.size >= 20, String(documented.size));
-  for (const r of allRules()) assert.ok(documented.has(`${r.taskType} ${r.air}`), `${r.taskType} ${r.air} is documented`);
+  for (const r of allRules())
+    assert.ok(documented.has(`${r.taskType} ${r.air}`), `${r.taskType} ${r.air} is documented`);
   const announced = new Set<string>();
   for (const m of BUILTIN_MODELS) {
     for (const t of m.taskTypes) announced.add(`${t} ${m.air}`);
@@ -46,11 +48,13 @@ test('every catalogue entry has its row in the docs table, and every row is a mo
 
 test('every Runware AIR with rules of its own is one a local model stands in for (so modelSearch finds it)', () => {
   const standIns = new Set(BUILTIN_MODELS.flatMap((m) => m.standsIn.map((s) => `${s.taskType} ${s.model}`)));
-  for (const r of allRules().filter((r) => r.source !== 'runtrail' && r.air !== '*')) assert.ok(standIns.has(`${r.taskType} ${r.air}`), r.air);
+  for (const r of allRules().filter((r) => r.source !== 'runtrail' && r.air !== '*'))
+    assert.ok(standIns.has(`${r.taskType} ${r.air}`), r.air);
 });
 
 test("what a local model honours is among its task type's parameters", () => {
-  for (const r of LOCAL_MODEL_RULES) for (const p of r.honours) assert.ok(IMAGE_INFERENCE_PARAMETERS.includes(p), `${r.air}: ${p}`);
+  for (const r of LOCAL_MODEL_RULES)
+    for (const p of r.honours) assert.ok(IMAGE_INFERENCE_PARAMETERS.includes(p), `${r.air}: ${p}`);
 });
 
 /** A video model's rules, as the videoInference task type will declare them. */
@@ -59,7 +63,12 @@ const VIDEO: ModelRules = {
   air: 'example:1@1',
   name: 'an example video model',
   source: 'runware-model-page',
-  params: { duration: durations(6), fps: fpsValues(24, 30), outputFormat: formats('MP4', 'WEBM'), CFGScale: float(0, 10) },
+  params: {
+    duration: durations(6),
+    fps: fpsValues(24, 30),
+    outputFormat: formats('MP4', 'WEBM'),
+    CFGScale: float(0, 10),
+  },
 };
 
 function refusal(task: Record<string, unknown>): ProtocolError {
@@ -77,7 +86,8 @@ test('durations, fps and output formats off a model list answer unsupported<Para
   assert.equal(duration.code, 'unsupportedDuration');
   assert.deepEqual(duration.toObject(), {
     code: 'unsupportedDuration',
-    message: "Invalid value for 'duration' parameter. Model 'example:1@1' (an example video model) takes duration 6 only.",
+    message:
+      "Invalid value for 'duration' parameter. Model 'example:1@1' (an example video model) takes duration 6 only.",
     parameter: 'duration',
     type: 'float',
     allowedValues: [6],

@@ -66,8 +66,12 @@ export function mediaInputError(parameter: string, why: string): ProtocolError {
   const segments = parameter.split('.');
   const named = segments.filter((s) => !/^\d+$/.test(s));
   let name = named[named.length - 1] ?? parameter;
-  if (name === 'image' && segments.length >= 3 && /^\d+$/.test(segments[segments.length - 2] ?? '')) name = named[named.length - 2] ?? name;
-  return new ProtocolError(`invalid${upperFirst(name)}`, `Invalid value for '${parameter}' parameter. ${why}`, { parameter, type: 'string' });
+  const inArrayElement = segments.length >= 3 && /^\d+$/.test(segments[segments.length - 2] ?? '');
+  if (name === 'image' && inArrayElement) name = named[named.length - 2] ?? name;
+  return new ProtocolError(`invalid${upperFirst(name)}`, `Invalid value for '${parameter}' parameter. ${why}`, {
+    parameter,
+    type: 'string',
+  });
 }
 
 export class ImageInputResolver {

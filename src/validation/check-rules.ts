@@ -85,10 +85,14 @@ function checkParam(rules: ModelRules, name: string, path: string, rule: ParamRu
       checkValues(rules, name, path, rule, value);
       return;
     case 'unsupported':
-      throw new ProtocolError('unsupportedParameter', `Parameter '${path}' is not supported by model '${rules.air}' (${rules.name}).`, {
-        parameter: path,
-        type: PARAM_TYPES[name] ?? 'string',
-      });
+      throw new ProtocolError(
+        'unsupportedParameter',
+        `Parameter '${path}' is not supported by model '${rules.air}' (${rules.name}).`,
+        {
+          parameter: path,
+          type: PARAM_TYPES[name] ?? 'string',
+        },
+      );
   }
 }
 
@@ -111,13 +115,17 @@ function checkRange(name: string, path: string, r: RangeRule, value: unknown): v
           ? ` of at most ${r.max}`
           : '';
   const step = r.multiple !== undefined ? `, in multiples of ${r.multiple}` : '';
-  throw new ProtocolError(`invalid${upperFirst(name)}`, `Invalid value for '${path}' parameter. It must be ${article}${range}${step}.`, {
-    parameter: path,
-    type: r.type,
-    min: r.min,
-    max: r.max,
-    multiplier: r.multiple,
-  });
+  throw new ProtocolError(
+    `invalid${upperFirst(name)}`,
+    `Invalid value for '${path}' parameter. It must be ${article}${range}${step}.`,
+    {
+      parameter: path,
+      type: r.type,
+      min: r.min,
+      max: r.max,
+      multiplier: r.multiple,
+    },
+  );
 }
 
 function checkCount(name: string, path: string, r: CountRule, value: unknown): void {
@@ -127,13 +135,15 @@ function checkCount(name: string, path: string, r: CountRule, value: unknown): v
   // message, and the error carries no min/max fields.
   throw new ProtocolError(
     `invalid${upperFirst(name)}Count`,
-    `Invalid number of elements for '${name}' parameter. ${LABELS[name] ?? upperFirst(name)} must contain between ${r.min} and ${r.max}.`,
+    `Invalid number of elements for '${name}' parameter. ` +
+      `${LABELS[name] ?? upperFirst(name)} must contain between ${r.min} and ${r.max}.`,
     { parameter: path, type: r.type },
   );
 }
 
 function checkValues(rules: ModelRules, name: string, path: string, r: ValuesRule, value: unknown): void {
-  const same = (a: string | number) => (typeof a === 'string' && typeof value === 'string' ? a.toLowerCase() === value.toLowerCase() : a === value);
+  const same = (a: string | number) =>
+    typeof a === 'string' && typeof value === 'string' ? a.toLowerCase() === value.toLowerCase() : a === value;
   if (r.allowed.some(same)) return;
   const listed = r.allowed.map((v) => String(v)).join(', ');
   throw new ProtocolError(
@@ -143,7 +153,11 @@ function checkValues(rules: ModelRules, name: string, path: string, r: ValuesRul
   );
 }
 
-function checkSizes(rules: ModelRules, sizes: readonly (readonly [number, number])[], task: Readonly<Record<string, unknown>>): void {
+function checkSizes(
+  rules: ModelRules,
+  sizes: readonly (readonly [number, number])[],
+  task: Readonly<Record<string, unknown>>,
+): void {
   const { width, height } = task;
   // Without both numbers the schema answers (missingWidth, invalidHeight, …).
   if (typeof width !== 'number' || typeof height !== 'number') return;
@@ -151,7 +165,8 @@ function checkSizes(rules: ModelRules, sizes: readonly (readonly [number, number
   const listed = sizes.map(([w, h]) => `${w}x${h}`);
   throw new ProtocolError(
     'unsupportedDimensions',
-    `Unsupported dimensions ${width}x${height} for model '${rules.air}' (${rules.name}). It takes width x height ${listed.join(', ')}.`,
+    `Unsupported dimensions ${width}x${height} for model '${rules.air}' (${rules.name}). ` +
+      `It takes width x height ${listed.join(', ')}.`,
     { parameter: 'width', type: 'integer', allowedValues: listed },
   );
 }

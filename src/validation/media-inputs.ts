@@ -2,7 +2,13 @@
 // the task is accepted (a UUID, a data URI, base64 or a URL: anything else answers the field's own
 // code with its exact path), and resolved to image bytes by the task before any work runs.
 
-import { MEDIA_FORMS, mediaFormOf, mediaInputError, type DecodedImage, type ImageInputResolver } from '../media/image-input.js';
+import {
+  MEDIA_FORMS,
+  mediaFormOf,
+  mediaInputError,
+  type DecodedImage,
+  type ImageInputResolver,
+} from '../media/image-input.js';
 
 /**
  * Where each task type takes media: a dotted path, `[]` marking an array whose elements are the
@@ -21,7 +27,12 @@ export const MEDIA_INPUT_PATHS: Readonly<Record<string, readonly string[]>> = {
     'ipAdapters[].guideImage',
     'ipAdapters[].guideImages[]',
   ],
-  videoInference: ['frameImages[].inputImage', 'referenceImages[]', 'inputs.frameImages[].image', 'inputs.referenceImages[]'],
+  videoInference: [
+    'frameImages[].inputImage',
+    'referenceImages[]',
+    'inputs.frameImages[].image',
+    'inputs.referenceImages[]',
+  ],
   upscale: ['inputImage', 'inputs.image'],
   removeBackground: ['inputImage', 'inputs.image'],
   vectorize: ['inputImage', 'inputs.image'],
@@ -97,7 +108,9 @@ export async function resolveMediaInputs(
   orgId: string,
   inputs: readonly MediaInput[],
 ): Promise<Map<string, DecodedImage>> {
-  const settled = await Promise.allSettled(inputs.map(async (i) => [i.parameter, await resolver.resolve(orgId, i.parameter, i.value)] as const));
+  const settled = await Promise.allSettled(
+    inputs.map(async (i) => [i.parameter, await resolver.resolve(orgId, i.parameter, i.value)] as const),
+  );
   const out = new Map<string, DecodedImage>();
   for (const s of settled) {
     if (s.status === 'rejected') throw s.reason as Error;

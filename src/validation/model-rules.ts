@@ -72,7 +72,13 @@ export interface LocalModelRules extends ModelRules {
 
 // Builders, so the catalogue reads as a table.
 
-export const int = (min?: number, max?: number, multiple?: number): RangeRule => ({ kind: 'range', type: 'integer', min, max, multiple });
+export const int = (min?: number, max?: number, multiple?: number): RangeRule => ({
+  kind: 'range',
+  type: 'integer',
+  min,
+  max,
+  multiple,
+});
 export const float = (min?: number, max?: number): RangeRule => ({ kind: 'range', type: 'float', min, max });
 export const images = (min: number, max: number): CountRule => ({ kind: 'count', min, max, type: 'string[]' });
 export const adapters = (min: number, max: number): CountRule => ({ kind: 'count', min, max, type: 'object[]' });
@@ -82,8 +88,23 @@ export const UNSUPPORTED: UnsupportedRule = { kind: 'unsupported' };
  * The rule for a video or audio `duration` (seconds) a model takes only at some values: Runware
  * answers `unsupportedDuration` with `allowedValues` (e.g. `[6]`). Use `float(min, max)` for a range.
  */
-export const durations = (...allowed: number[]): ValuesRule => ({ kind: 'values', type: 'float', allowed, refusal: 'unsupported' });
+export const durations = (...allowed: number[]): ValuesRule => ({
+  kind: 'values',
+  type: 'float',
+  allowed,
+  refusal: 'unsupported',
+});
 /** Frames per second a model takes only at some values (`unsupportedFps`). */
-export const fpsValues = (...allowed: number[]): ValuesRule => ({ kind: 'values', type: 'integer', allowed, refusal: 'unsupported' });
+export const fpsValues = (...allowed: number[]): ValuesRule => ({
+  kind: 'values',
+  type: 'integer',
+  allowed,
+  refusal: 'unsupported',
+});
 /** Output formats a model can write (`unsupportedOutputFormat` for another documented one). */
-export const formats = (...allowed: string[]): ValuesRule => ({ kind: 'values', type: 'string', allowed, refusal: 'unsupported' });
+export const formats = (...allowed: string[]): ValuesRule => ({
+  kind: 'values',
+  type: 'string',
+  allowed,
+  refusal: 'unsupported',
+});

@@ -34,7 +34,7 @@ const RUNWARE_IMAGE_GENERIC: Readonly<Record<string, ParamRule>> = {
   ipAdapters: adapters(0, 10),
 };
 
-/** The procedural renderer takes the same parameters, and tiny sizes from 64 px (cheap renders for tests and benchmarks). */
+/** The procedural renderer takes the same parameters, and sizes from 64 px (cheap renders for tests and benchmarks). */
 const PROCEDURAL_PARAMS: Readonly<Record<string, ParamRule>> = {
   ...RUNWARE_IMAGE_GENERIC,
   width: int(64, 2048, 64),
@@ -87,7 +87,7 @@ const IMAGEN_4_PARAMS: Readonly<Record<string, ParamRule>> = {
   ipAdapters: UNSUPPORTED,
 };
 
-/** FLUX.1 [dev] and [schnell] take no reference images (only FLUX.1 Kontext and ACE++ do, in Runware's API reference). */
+/** FLUX.1 [dev] and [schnell] take no reference images (Runware's API reference: only FLUX.1 Kontext and ACE++). */
 const FLUX_1_PARAMS: Readonly<Record<string, ParamRule>> = { ...RUNWARE_IMAGE_GENERIC, referenceImages: UNSUPPORTED };
 
 export const LOCAL_MODEL_RULES: readonly LocalModelRules[] = [
@@ -111,8 +111,20 @@ export const LOCAL_MODEL_RULES: readonly LocalModelRules[] = [
 
 /** Runware AIRs the local models stand in for, with Runware's rules for them. */
 export const RUNWARE_MODEL_RULES: readonly ModelRules[] = [
-  { taskType: 'imageInference', air: 'runware:101@1', name: 'FLUX.1 [dev]', source: 'runware-generic', params: FLUX_1_PARAMS },
-  { taskType: 'imageInference', air: 'runware:100@1', name: 'FLUX.1 [schnell]', source: 'runware-generic', params: FLUX_1_PARAMS },
+  {
+    taskType: 'imageInference',
+    air: 'runware:101@1',
+    name: 'FLUX.1 [dev]',
+    source: 'runware-generic',
+    params: FLUX_1_PARAMS,
+  },
+  {
+    taskType: 'imageInference',
+    air: 'runware:100@1',
+    name: 'FLUX.1 [schnell]',
+    source: 'runware-generic',
+    params: FLUX_1_PARAMS,
+  },
   {
     taskType: 'imageInference',
     air: 'runware:400@1',
@@ -126,12 +138,25 @@ export const RUNWARE_MODEL_RULES: readonly ModelRules[] = [
       ['google:2@2', 'Imagen 4 Ultra'],
       ['google:2@3', 'Imagen 4 Fast'],
     ] as const
-  ).map(([air, name]): ModelRules => ({ taskType: 'imageInference', air, name, source: 'runware-model-page', params: IMAGEN_4_PARAMS, sizes: IMAGEN_4_SIZES })),
+  ).map(([air, name]): ModelRules => ({
+    taskType: 'imageInference',
+    air,
+    name,
+    source: 'runware-model-page',
+    params: IMAGEN_4_PARAMS,
+    sizes: IMAGEN_4_SIZES,
+  })),
 ];
 
 /** Rules for AIRs the catalogue does not name, by task type: Runware's generic ranges. */
 const GENERIC_RULES: Readonly<Record<string, ModelRules>> = {
-  imageInference: { taskType: 'imageInference', air: '*', name: 'any other AIR', source: 'runware-generic', params: RUNWARE_IMAGE_GENERIC },
+  imageInference: {
+    taskType: 'imageInference',
+    air: '*',
+    name: 'any other AIR',
+    source: 'runware-generic',
+    params: RUNWARE_IMAGE_GENERIC,
+  },
 };
 
 const BY_KEY = new Map<string, ModelRules>();

@@ -119,7 +119,7 @@ function wrongFor(kind: Kind, swap: Kind | 'null'): boolean {
 
 /** Numeric parameters and what the schemas accept (src/tasks/*.ts). */
 const NUMERIC: { taskType: TaskTypeName; parameter: string; integer: boolean; min: number; max?: number; multipleOf?: number }[] = [
-  { taskType: 'imageInference', parameter: 'width', integer: true, min: 64, max: 2048, multipleOf: 64 },
+  { taskType: 'imageInference', parameter: 'width', integer: true, min: 128, max: 2048, multipleOf: 64 },
   { taskType: 'imageInference', parameter: 'seed', integer: true, min: 1, max: 9223372036854776000 },
   { taskType: 'imageInference', parameter: 'numberResults', integer: true, min: 1, max: 20 },
   { taskType: 'imageInference', parameter: 'steps', integer: true, min: 1, max: 100 },
@@ -131,7 +131,7 @@ const NUMERIC: { taskType: TaskTypeName; parameter: string; integer: boolean; mi
   { taskType: 'modelSearch', parameter: 'offset', integer: true, min: 0 },
 ];
 /** Spellings JSON.parse accepts (with unusual values) and spellings it refuses. */
-const PARSEABLE_NUMBERS = ['1e999', '-1e999', '-0', '-0.0', '1e-999', '1E+2', '99999999999999999999999', '2.0', '64.000'];
+const PARSEABLE_NUMBERS = ['1e999', '-1e999', '-0', '-0.0', '1e-999', '1E+2', '99999999999999999999999', '2.0', '64.000', '128.000'];
 const NON_JSON_NUMBERS = ['NaN', '-NaN', 'Infinity', '-Infinity', 'infinity', '+1', '.5', '1.', '0x10', '01', '1_000', '- 1', '1e', '--1', '1e+'];
 
 const upper = (s: string) => s[0]!.toUpperCase() + s.slice(1);
