@@ -18,7 +18,7 @@ export async function bulkLoad(
   onProgress?: (done: number) => void,
 ): Promise<{ server: BenchServer; cleanup(): Promise<void> }> {
   const templateUUID = randomUUID();
-  const reply = await server.post([{ taskType: 'imageInference', taskUUID: templateUUID, model: 'runware:101@1', positivePrompt: 'template prompt', width: 64, height: 64 }]);
+  const reply = await server.post([{ taskType: 'imageInference', taskUUID: templateUUID, model: 'runtrail:procedural@plasma-1', positivePrompt: 'template prompt', width: 64, height: 64 }]);
   if (reply.status !== 200) throw new Error(`template task failed: ${reply.text}`);
   await server.stop({ keepData: true });
   const storage = await openStorage({ dataDir: server.dataDir, databaseUrl: undefined });

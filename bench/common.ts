@@ -52,7 +52,7 @@ export async function startBaseline(file: string): Promise<{ url: string; stop: 
 }
 
 export const imageTask = (taskUUID: string, i: number) =>
-  JSON.stringify({ taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: `a benchmark ${i}`, width: 64, height: 64, includeCost: true });
+  JSON.stringify({ taskType: 'imageInference', taskUUID, model: 'runtrail:procedural@plasma-1', positivePrompt: `a benchmark ${i}`, width: 64, height: 64, includeCost: true });
 export const searchTask = (taskUUID: string) => JSON.stringify({ taskType: 'modelSearch', taskUUID, search: 'plasma', limit: 1 });
 
 export interface PipelineResult {

@@ -32,7 +32,7 @@ export interface BenchInputs {
 
 // Add one entry per task type (docs/adding-a-task-type.md).
 export const TASKS: TaskEntry[] = [
-  { name: 'imageInference 64² ×1', task: (taskUUID) => ({ taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: 'a bench', width: 64, height: 64 }) },
+  { name: 'imageInference 64² ×1', task: (taskUUID) => ({ taskType: 'imageInference', taskUUID, model: 'runtrail:procedural@plasma-1', positivePrompt: 'a bench', width: 64, height: 64 }) },
   { name: 'imageInference 1024² ×1', task: (taskUUID) => ({ taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: 'a bench', width: 1024, height: 1024 }) },
   { name: 'imageInference 2048² ×4', task: (taskUUID) => ({ taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: 'a bench', width: 2048, height: 2048, numberResults: 4 }) },
   { name: 'upscale Lanczos ×4 256²→1024²', task: (taskUUID, inputs) => ({ taskType: 'upscale', taskUUID, inputImage: inputs.png256, upscaleFactor: 4 }) },

@@ -42,7 +42,7 @@ if (why !== undefined) {
 
 function body(): string {
   return JSON.stringify([
-    { taskType: 'imageInference', taskUUID: randomUUID(), model: 'runware:101@1', positivePrompt: 'a benchmark', width: 64, height: 64, includeCost: true },
+    { taskType: 'imageInference', taskUUID: randomUUID(), model: 'runtrail:procedural@plasma-1', positivePrompt: 'a benchmark', width: 64, height: 64, includeCost: true },
   ]);
 }
 

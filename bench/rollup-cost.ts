@@ -51,7 +51,7 @@ const imageTask = (taskUUID: string, i: number) =>
   JSON.stringify({
     taskType: 'imageInference',
     taskUUID,
-    model: 'runware:101@1',
+    model: 'runtrail:procedural@plasma-1',
     positivePrompt: `a benchmark ${i}`,
     width: 64,
     height: 64,

@@ -15,7 +15,7 @@ import { createOrgKey, startServer, type BenchServer } from './bench-server.js';
 const task = (overrides: Record<string, unknown>) => ({
   taskType: 'imageInference',
   taskUUID: randomUUID(),
-  model: 'runware:101@1',
+  model: 'runtrail:procedural@plasma-1',
   positivePrompt: 'quiet',
   width: 64,
   height: 64,

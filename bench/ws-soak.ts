@@ -35,15 +35,15 @@ function nextTask(i: number): { taskUUID: string; text: string } {
   let task: Record<string, unknown>;
   const kind = i % 10;
   if (kind < 6) {
-    task = { taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: `soak ${i}`, width: 64, height: 64, numberResults: 1 + (i % 3 === 0 ? 1 : 0), includeCost: true };
+    task = { taskType: 'imageInference', taskUUID, model: 'runtrail:procedural@plasma-1', positivePrompt: `soak ${i}`, width: 64, height: 64, numberResults: 1 + (i % 3 === 0 ? 1 : 0), includeCost: true };
   } else if (kind === 6) {
-    task = { taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: 'a failure', width: 7, height: 64 };
+    task = { taskType: 'imageInference', taskUUID, model: 'runtrail:procedural@plasma-1', positivePrompt: 'a failure', width: 7, height: 64 };
   } else if (kind === 7) {
     task = { taskType: 'modelSearch', taskUUID, search: 'plasma', limit: 5 };
   } else if (kind === 8) {
     task = { taskType: 'upscale', taskUUID, inputImage: SMALL_PNG, upscaleFactor: 2, outputType: 'base64Data', outputFormat: 'PNG' };
   } else {
-    task = { taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: 'inline', width: 64, height: 64, outputType: 'base64Data', outputFormat: 'WEBP', seed: 1.0e3 };
+    task = { taskType: 'imageInference', taskUUID, model: 'runtrail:procedural@plasma-1', positivePrompt: 'inline', width: 64, height: 64, outputType: 'base64Data', outputFormat: 'WEBP', seed: 1.0e3 };
   }
   const text = i % 3 === 0 ? JSON.stringify(task, null, 1) : JSON.stringify(task);
   return { taskUUID, text };

@@ -129,8 +129,8 @@ interface GeneratedTask {
 
 const uuidCase = fc.constantFrom<'lower' | 'upper' | 'mixed'>('lower', 'lower', 'upper', 'mixed');
 const tricky = {
-  width: fc.constantFrom('64', '64.0', '6.4e1', '640e-1', '64.000'),
-  height: fc.constantFrom('64', '64.0', '0.64E2', '64'),
+  width: fc.constantFrom('128', '128.0', '1.28e2', '1280e-1', '128.000'),
+  height: fc.constantFrom('128', '128.0', '0.128E3', '128'),
   seed: fc.constantFrom('1e3', '1000', '12345', '42.0', '4294967296', '9007199254740991'),
   prompt: fc.constantFrom(
     '"a caf\\u00e9 at night"',
@@ -336,7 +336,7 @@ test('objects nested to exactly the depth limit are recalled byte for byte; one 
     const uuid = randomUUID();
     // request array (1) + task object (2) + 30 levels = 32.
     const deep = deepValue(MAX_DEPTH - 2, '-0');
-    const source = `{"taskType":"imageInference","taskUUID":"${uuid}","model":"runware:101@1","positivePrompt":"deep","width":64,"height":64,"deep":${deep}}`;
+    const source = `{"taskType":"imageInference","taskUUID":"${uuid}","model":"runware:101@1","positivePrompt":"deep","width":128,"height":128,"deep":${deep}}`;
     const run = await server.post(`[${source}]`);
     assert.equal(run.status, 200, run.text);
     const details = await server.post([{ taskType: 'getTaskDetails', taskUUID: uuid }]);

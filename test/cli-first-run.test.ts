@@ -17,7 +17,7 @@ import { guardOpenHandles } from './helpers/open-handles.js';
 let server: TestServer;
 let work: string;
 const fox = imageTask({ positivePrompt: 'a red fox', width: 128, height: 128, outputFormat: 'PNG', seed: 7 });
-const owl = imageTask({ positivePrompt: 'an owl', width: 64, height: 64 });
+const owl = imageTask({ positivePrompt: 'an owl', width: 128, height: 128 });
 
 before(async () => {
   server = await startServer();

@@ -66,7 +66,7 @@ function filesUnder(dir: string): string[] {
 describe('decision 1: what is recorded', () => {
   test('a task that fails validation is recorded; getTaskDetails returns its source and its error envelope', async () => {
     const uuid = randomUUID();
-    const source = `{"taskType":"imageInference","taskUUID":"${uuid}","model":"runware:101@1","positivePrompt":"a cat","width":100,"height":64}`;
+    const source = `{"taskType":"imageInference","taskUUID":"${uuid}","model":"runware:101@1","positivePrompt":"a cat","width":100,"height":128}`;
     const run = await server.post(`[${source}]`);
     assert.equal(run.status, 400);
     assert.equal(firstError(run)['code'], 'invalidWidth');
@@ -133,7 +133,7 @@ describe('decision 2: the request array, and credentials never stored', () => {
   test('request holds the task object exactly as sent, without the authentication object; no key reaches the data folder or the logs', async () => {
     const otherKey = await createOrgKey('credentials-check');
     const uuid = randomUUID();
-    const source = `{ "taskUUID" : "${uuid}",\n\t"taskType":"imageInference","model":"runware:101@1","positivePrompt":"caf\\u00e9 café","width":64.0,"height":64,"seed":1e3}`;
+    const source = `{ "taskUUID" : "${uuid}",\n\t"taskType":"imageInference","model":"runware:101@1","positivePrompt":"caf\\u00e9 café","width":128.0,"height":128,"seed":1e3}`;
     const auth = `{"taskType":"authentication","apiKey":"${otherKey}"}`;
     const run = await server.post(`[${auth},\r\n${source}]`, { key: null });
     assert.equal(run.status, 200, run.text);
@@ -321,7 +321,7 @@ describe('decision 5: reused taskUUID', () => {
   test('a task that failed validation also owns its UUID: a corrected task under it conflicts', async () => {
     const bad = imageTask({ width: 100 });
     assert.equal((await server.post([bad])).status, 400);
-    const fixed = await server.post([{ ...bad, width: 64 }]);
+    const fixed = await server.post([{ ...bad, width: 128 }]);
     assert.equal(firstError(fixed)['code'], 'conflictTaskUUID');
   });
 });
@@ -329,8 +329,8 @@ describe('decision 5: reused taskUUID', () => {
 describe('decision 5/2: several objects with one taskUUID in one request', () => {
   test('they form one task that fails with conflictTaskUUID; its request holds all of them', async () => {
     const uuid = randomUUID();
-    const a = `{"taskType":"imageInference","taskUUID":"${uuid}","model":"runware:101@1","positivePrompt":"one","width":64,"height":64}`;
-    const b = `{"taskType":"imageInference","taskUUID":"${uuid.toUpperCase()}","model":"runware:101@1","positivePrompt":"two","width":64,"height":64}`;
+    const a = `{"taskType":"imageInference","taskUUID":"${uuid}","model":"runware:101@1","positivePrompt":"one","width":128,"height":128}`;
+    const b = `{"taskType":"imageInference","taskUUID":"${uuid.toUpperCase()}","model":"runware:101@1","positivePrompt":"two","width":128,"height":128}`;
     const files = (await mediaFiles()).length;
     const run = await server.post(`[${a},${b}]`);
     assert.equal(run.status, 400, run.text);
@@ -412,7 +412,7 @@ describe('decision 7: error codes and their fields', () => {
       send: () => server.post([imageTask({ height: 65 })]),
       status: 400,
       code: 'invalidHeight',
-      fields: { parameter: 'height', type: 'integer', min: 64, max: 2048, multiplier: 64 },
+      fields: { parameter: 'height', type: 'integer', min: 128, max: 2048, multiplier: 64 },
     },
     {
       name: 'invalid<Param> with allowedValues',
@@ -445,7 +445,7 @@ describe('decision 7: error codes and their fields', () => {
   test('conflictTaskUUID', async () => {
     const task = imageTask();
     await server.post([task]);
-    const res = await server.post([{ ...task, width: 128 }]);
+    const res = await server.post([{ ...task, width: 192 }]);
     assert.equal(res.status, 400);
     assert.equal(firstError(res)['code'], 'conflictTaskUUID');
   });

@@ -12,7 +12,7 @@ let otherKey: string;
 const fox = imageTask({ positivePrompt: 'A red fox in the snow', outputFormat: 'PNG', includeCost: true, seed: 7 });
 const lighthouse = imageTask({ positivePrompt: 'a lighthouse', model: 'runware:100@1' });
 const failed = imageTask({ positivePrompt: 'too wide fox', width: 100 });
-const exactText = `[{"taskType":"imageInference","taskUUID":"${uuid()}","model":"runware:101@1","positivePrompt":"exact bytes","width":64.0,"height":64,"seed":1e3}]`;
+const exactText = `[{"taskType":"imageInference","taskUUID":"${uuid()}","model":"runware:101@1","positivePrompt":"exact bytes","width":128.0,"height":128,"seed":1e3}]`;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each test reads the fields it asserts
 async function get(path: string, key: string | null = server.key): Promise<{ status: number; text: string; json: any }> {
@@ -104,7 +104,7 @@ test('one task: the stored texts byte for byte, timing, cost, engine and media',
   assert.equal(r.status, 200);
   const item = r.json.data[0];
   assert.equal(item.requestText, exactText);
-  assert.ok(r.text.includes(`"request":${exactText}`), 'request spliced in unchanged (64.0 and 1e3 survive)');
+  assert.ok(r.text.includes(`"request":${exactText}`), 'request spliced in unchanged (128.0 and 1e3 survive)');
   const details = await server.post([{ taskType: 'getTaskDetails', taskUUID }]);
   const stored = (details.json.data![0] as { response: unknown }).response;
   assert.equal(item.responseText, JSON.stringify(stored));

@@ -33,7 +33,8 @@ after(async () => {
 });
 
 async function run(overrides: Record<string, unknown>): Promise<{ reply: Reply; items: Record<string, unknown>[] }> {
-  const reply = await server.post([imageTask(overrides)]);
+  // The renderer's own AIR: it takes sizes from 64 px, below Runware's minimum for its AIRs.
+  const reply = await server.post([imageTask({ model: 'runtrail:procedural@plasma-1', width: 64, height: 64, ...overrides })]);
   assert.equal(reply.status, 200, reply.text);
   assert.equal(reply.json.errors, undefined, reply.text);
   return { reply, items: reply.json.data! };

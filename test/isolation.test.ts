@@ -162,8 +162,8 @@ describe('image URLs', () => {
     assert.equal(res.headers.get('content-type'), 'image/png');
     const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
     assert.equal(meta.format, 'png');
-    assert.equal(meta.width, 64);
-    assert.equal(meta.height, 64);
+    assert.equal(meta.width, 128);
+    assert.equal(meta.height, 128);
   });
 
   test('a URL with a wrong, foreign, shortened or missing token is 404 notFound', async () => {

@@ -28,7 +28,7 @@ test('any well-formed request and response come back byte for byte', () => {
 test('a typical small task packs to well under half its size', () => {
   const uuid = randomUUID();
   const image = randomUUID();
-  const request = `{"taskType":"imageInference","taskUUID":"${uuid}","model":"runware:101@1","positivePrompt":"a lighthouse at dusk","width":64,"height":64,"includeCost":true}`;
+  const request = `{"taskType":"imageInference","taskUUID":"${uuid}","model":"runware:101@1","positivePrompt":"a lighthouse at dusk","width":128,"height":128,"includeCost":true}`;
   const response = `{"data":[{"taskType":"imageInference","taskUUID":"${uuid}","imageUUID":"${image}","imageURL":"http://127.0.0.1:8080/media/Q2xhdWRlIHdhcyBoZXJlIQ/${image}.jpg","seed":4821937730462,"cost":0.0013}]}`;
   const packed = packTexts(request, response)!;
   assert.ok(packed, 'packed');

@@ -48,8 +48,8 @@ test('requestImages async: the ACK at once, then getResponse and the SDK\'s own 
     taskUUID,
     positivePrompt: 'three boats [slow:300]',
     model: 'runware:101@1',
-    width: 64,
-    height: 64,
+    width: 128,
+    height: 128,
     numberResults: 3,
     deliveryMethod: 'async',
   })) as unknown as Item[];
@@ -71,7 +71,7 @@ test('requestImages async: the ACK at once, then getResponse and the SDK\'s own 
 test('a failing async task and an unknown taskUUID reject getResponse with the error for that taskUUID', async () => {
   const rw = await connect();
   const taskUUID = uuid();
-  await rw.requestImages({ taskUUID, positivePrompt: 'a boat [fail]', model: 'runware:101@1', width: 64, height: 64, deliveryMethod: 'async' });
+  await rw.requestImages({ taskUUID, positivePrompt: 'a boat [fail]', model: 'runware:101@1', width: 128, height: 128, deliveryMethod: 'async' } as never);
   const failure = await rejection(pollForAsyncResults(rw, { taskUUID }));
   assert.equal(failure['taskUUID'], taskUUID);
   assert.equal(failure['code'], 'internalServerError');

@@ -211,7 +211,7 @@ async function exerciseWrongPlaces(): Promise<void> {
     imageTask({ apiKey: good }),
     imageTask({ authentication: { taskType: 'authentication', apiKey: key } }),
     { taskType: 'imageUpload', taskUUID: uuid(), image: `data:image/png;base64,${PNG_1X1}`, settings: [{ apiKey: key }] },
-    `{"taskType":"imageInference","taskUUID":"${uuid()}","model":"runware:101@1","positivePrompt":"x","width":64,"height":64,"api\\u004bey":"${key}"}`,
+    `{"taskType":"imageInference","taskUUID":"${uuid()}","model":"runware:101@1","positivePrompt":"x","width":128,"height":128,"api\\u004bey":"${key}"}`,
   ];
   for (const [i, task] of refused.entries()) {
     const res = await post(`a task carrying a key (${i})`, `[${typeof task === 'string' ? task : JSON.stringify(task)}]`, { key: good });

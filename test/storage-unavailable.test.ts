@@ -10,7 +10,7 @@ import { startServer, TEST_BACKEND, uuid } from './helpers/server.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
 
 const task = (taskUUID: string) =>
-  `[{"taskType":"imageInference","taskUUID":"${taskUUID}","model":"runware:101@1","positivePrompt":"a locked ledger","width":64,"height":64}]`;
+  `[{"taskType":"imageInference","taskUUID":"${taskUUID}","model":"runware:101@1","positivePrompt":"a locked ledger","width":128,"height":128}]`;
 
 test('a locked database gives serviceUnavailable over REST and WebSocket, and the server recovers', { skip: TEST_BACKEND !== 'sqlite' }, async () => {
   const server = await startServer();

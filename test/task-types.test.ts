@@ -63,7 +63,7 @@ describe('new task types, end to end', () => {
     return { status: r.status, item: (r.json.data?.[0] ?? r.json.errors?.[0]) as Item };
   };
   /** A PNG made by imageInference (sides in multiples of 64). */
-  const produce = async (width = 64, height = 64) => (await run(imageTask({ width, height, outputFormat: 'PNG' }))).item;
+  const produce = async (width = 64, height = 64) => (await run(imageTask({ model: 'runtrail:procedural@plasma-1', width, height, outputFormat: 'PNG' }))).item;
   const bytesOf = async (item: Item) => {
     if (typeof item['imageBase64Data'] === 'string') return Buffer.from(item['imageBase64Data'], 'base64');
     const res = await fetch(String(item['imageURL'] ?? item['mediaURL']));

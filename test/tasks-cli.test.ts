@@ -15,8 +15,8 @@ let work: string;
 const fox = imageTask({ positivePrompt: 'A red fox', outputFormat: 'PNG', includeCost: true });
 const failed = imageTask({ positivePrompt: 'a wide fox', width: 100 });
 const exactUUID = uuid();
-// Spellings JSON.parse + JSON.stringify would change: 64.0, 1e3, escapes, key order.
-const exactText = `[{"taskUUID":"${exactUUID}","taskType":"imageInference","model":"runware:101@1","positivePrompt":"caf\\u00e9 \\ud83d\\ude00 \\"q\\"","width":64.0,"height":64,"seed":1e3}]`;
+// Spellings JSON.parse + JSON.stringify would change: 128.0, 1e3, escapes, key order.
+const exactText = `[{"taskUUID":"${exactUUID}","taskType":"imageInference","model":"runware:101@1","positivePrompt":"caf\\u00e9 \\ud83d\\ude00 \\"q\\"","width":128.0,"height":128,"seed":1e3}]`;
 const uploadUUID = uuid();
 const PNG_1PX = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 
@@ -87,10 +87,10 @@ test('tasks show: details pretty, --raw the exact stored bytes', async () => {
   assert.match(pretty, /^status\s+success$/m);
   assert.match(pretty, /^engine\s+builtin$/m);
   assert.match(pretty, /^cost\s+\$0\.0013$/m);
-  assert.match(pretty, /^media\s+\S+\.png 64x64/m);
+  assert.match(pretty, /^media\s+\S+\.png 128x128/m);
   assert.match(pretty, /"positivePrompt": "A red fox"/);
   const exactPretty = await cli(['tasks', 'show', exactUUID, '--org', 'default']);
-  assert.match(exactPretty, /"width": 64\.0,\n/, 'indenting keeps 64.0');
+  assert.match(exactPretty, /"width": 128\.0,\n/, 'indenting keeps 128.0');
   assert.match(exactPretty, /"seed": 1e3\n/);
 
   const missing = await runCli(['tasks', 'show', uuid(), '--org', 'default'], { dataDir: server.dataDir });

@@ -51,7 +51,7 @@ async function details(server: TestServer, taskUUID: string, key = server.key): 
 test('a task through A runs on B, the caller sees B’s result under its own taskUUID, byte-exact in A and recorded in B', async () => {
   const taskUUID = uuid();
   // Odd spacing and key order: what A records and what B receives are these bytes.
-  const source = `{ "positivePrompt":"a lighthouse at dusk",  "taskUUID" : "${taskUUID}","taskType":"imageInference","model":"runware:101@1","width":64,"height":64,"seed":42,"includeCost":true }`;
+  const source = `{ "positivePrompt":"a lighthouse at dusk",  "taskUUID" : "${taskUUID}","taskType":"imageInference","model":"runware:101@1","width":128,"height":128,"seed":42,"includeCost":true }`;
   const reply = await a.post(`[${source}]`);
   assert.equal(reply.status, 200, reply.text);
   const item = reply.json.data![0]!;
@@ -115,14 +115,14 @@ test('a task type A has no module for is forwarded and B’s answer passes throu
 
 test('results B fails ([fail], [fail:1]) reach the caller as B’s errors under the caller’s taskUUID; the rest succeeds', async () => {
   const all = uuid();
-  const failed = await a.post([{ taskType: 'imageInference', taskUUID: all, model: 'runware:101@1', positivePrompt: 'boom [fail]', width: 64, height: 64 }]);
+  const failed = await a.post([{ taskType: 'imageInference', taskUUID: all, model: 'runware:101@1', positivePrompt: 'boom [fail]', width: 128, height: 128 }]);
   assert.equal(failed.json.errors![0]!['code'], 'internalServerError');
   assert.equal(failed.json.errors![0]!['taskUUID'], all);
   assert.ok((await details(a, all)).includes(`"response":${recorded(failed.text)}`));
 
   const partial = uuid();
   const mixed = await a.post([
-    { taskType: 'imageInference', taskUUID: partial, model: 'runware:101@1', positivePrompt: 'half [fail:1]', width: 64, height: 64, numberResults: 2 },
+    { taskType: 'imageInference', taskUUID: partial, model: 'runware:101@1', positivePrompt: 'half [fail:1]', width: 128, height: 128, numberResults: 2 },
   ]);
   assert.equal(mixed.json.data!.length, 1, mixed.text);
   assert.equal(mixed.json.errors!.length, 1);
@@ -132,7 +132,7 @@ test('results B fails ([fail], [fail:1]) reach the caller as B’s errors under 
 test('an async task through A is sent async to B and polled with getResponse until every result ends', async () => {
   const taskUUID = uuid();
   const ack = await a.post([
-    { taskType: 'imageInference', taskUUID, deliveryMethod: 'async', model: 'runware:101@1', positivePrompt: 'slowly [slow:200]', width: 64, height: 64, numberResults: 2 },
+    { taskType: 'imageInference', taskUUID, deliveryMethod: 'async', model: 'runware:101@1', positivePrompt: 'slowly [slow:200]', width: 128, height: 128, numberResults: 2 },
   ]);
   assert.deepEqual(ack.json.data, [{ taskType: 'imageInference', taskUUID }]);
   let items: Record<string, unknown>[] = [];
@@ -186,7 +186,7 @@ test('spend on A sums upstream costs per engine', async () => {
 test('a wrong upstream key surfaces as providerError, never as the caller’s invalidApiKey', async () => {
   const wrong = await startServer({ env: { RUNTRAIL_UPSTREAM_URL: `${b.url}/v1`, RUNTRAIL_UPSTREAM_API_KEY: newApiKey() } });
   try {
-    const reply = await wrong.post([{ taskType: 'imageInference', taskUUID: uuid(), model: 'runware:101@1', positivePrompt: 'no entry', width: 64, height: 64 }]);
+    const reply = await wrong.post([{ taskType: 'imageInference', taskUUID: uuid(), model: 'runware:101@1', positivePrompt: 'no entry', width: 128, height: 128 }]);
     assert.equal(reply.json.errors![0]!['code'], 'providerError', reply.text);
     assert.equal(reply.status, 502);
   } finally {
@@ -204,7 +204,7 @@ test('the upstream key is nowhere in A’s data folder', () => {
 test('B down: A answers providerUnavailable after its retries', async () => {
   await b.stop({ keepData: true });
   const taskUUID = uuid();
-  const reply = await a.post([{ taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: 'anyone there', width: 64, height: 64 }]);
+  const reply = await a.post([{ taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: 'anyone there', width: 128, height: 128 }]);
   assert.equal(reply.status, 503, reply.text);
   assert.equal(reply.json.errors![0]!['code'], 'providerUnavailable');
   assert.equal(reply.json.errors![0]!['taskUUID'], taskUUID);

@@ -142,7 +142,7 @@ describe('WebSocket protocol (default settings)', () => {
   test('the request is recorded byte for byte, and the frame sent is the recorded response', async () => {
     const { c } = await authed(server);
     const taskUUID = uuid();
-    const source = `{ "taskUUID" :"${taskUUID}","taskType":"imageInference", "model":"runware:101@1","positivePrompt":"exact  bytes","width":64,"height":64.0,"seed":1.0e3,"zeta":[1,2.50,{"2":0,"1":-0}] }`;
+    const source = `{ "taskUUID" :"${taskUUID}","taskType":"imageInference", "model":"runware:101@1","positivePrompt":"exact  bytes","width":128,"height":128.0,"seed":1.0e3,"zeta":[1,2.50,{"2":0,"1":-0}] }`;
     c.send(`[\n  ${source}\n]`);
     const frame = await c.forTask(taskUUID);
     const details = await server.post([{ taskType: 'getTaskDetails', taskUUID }]);

@@ -43,6 +43,37 @@ async function readAtMost(res: Response, maxBytes: number): Promise<Buffer> {
   return Buffer.concat(chunks, total);
 }
 
+/** The four forms a media input may take, as the protocol lists them. */
+export type MediaForm = 'uuid' | 'dataURI' | 'url' | 'base64';
+
+/** Which form a media input value has, or null for none (checked before a task is accepted). */
+export function mediaFormOf(value: string): MediaForm | null {
+  if (looksLikeUuid(value)) return 'uuid';
+  if (DATA_URI.test(value)) return 'dataURI';
+  if (/^https?:\/\//i.test(value)) return 'url';
+  if (value.length >= 16 && BASE64.test(value)) return 'base64';
+  return null;
+}
+
+export const MEDIA_FORMS = 'Expected the UUID of an uploaded or generated image, a data URI, base64 data or a URL.';
+
+/**
+ * The error for a media input, named after its parameter: the last segment that is not an array
+ * index (`inputs.referenceImages.2` → invalidReferenceImages, `controlNet.0.guideImage` →
+ * invalidGuideImage); an `image` member of an array element takes the array's name.
+ */
+export function mediaInputError(parameter: string, why: string): ProtocolError {
+  const segments = parameter.split('.');
+  const named = segments.filter((s) => !/^\d+$/.test(s));
+  let name = named[named.length - 1] ?? parameter;
+  const inArrayElement = segments.length >= 3 && /^\d+$/.test(segments[segments.length - 2] ?? '');
+  if (name === 'image' && inArrayElement) name = named[named.length - 2] ?? name;
+  return new ProtocolError(invalidCode(name), { parameter, reason: why }, {
+    parameter,
+    type: 'string',
+  });
+}
+
 export class ImageInputResolver {
   constructor(
     private readonly ledger: TaskLedger,
@@ -52,24 +83,21 @@ export class ImageInputResolver {
   ) {}
 
   async resolve(orgId: string, parameter: string, value: string): Promise<DecodedImage> {
-    const fail = (why: string) =>
-      new ProtocolError(invalidCode(parameter.split('.').pop() ?? parameter), { parameter, reason: why }, {
-        parameter,
-        type: 'string',
-      });
+    const fail = (why: string) => mediaInputError(parameter, why);
     let bytes: Buffer;
-    if (looksLikeUuid(value)) {
+    const form = mediaFormOf(value);
+    if (form === 'uuid') {
       const record = await this.ledger.findMedia(orgId, value);
       if (!record) throw fail('No image with this UUID exists in your organization.');
       bytes = await this.media.read(record);
-    } else if (DATA_URI.test(value)) {
+    } else if (form === 'dataURI') {
       bytes = Buffer.from(value.slice(value.indexOf(',') + 1), 'base64');
-    } else if (/^https?:\/\//i.test(value)) {
+    } else if (form === 'url') {
       bytes = await this.fetchUrl(orgId, parameter, value, fail);
-    } else if (value.length >= 16 && BASE64.test(value)) {
+    } else if (form === 'base64') {
       bytes = Buffer.from(value, 'base64');
     } else {
-      throw fail('Expected the UUID of an uploaded or generated image, a data URI, base64 data or a URL.');
+      throw fail(MEDIA_FORMS);
     }
     try {
       const meta = await sharp(bytes).metadata();

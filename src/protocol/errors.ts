@@ -72,6 +72,11 @@ export const ERRORS = {
   unrecognizedResponse: { status: 502, message: "{subject}'s reply {what}, so its results could not be read." },
   streamInterrupted: { status: 502, message: "{subject}'s stream {how}, after {chars} characters of text." },
   clientDisconnected: { status: 499, message: 'The client disconnected before the task ended; its work was cancelled.' },
+  // Per-model rules (src/validation): a value the named model does not take.
+  unsupportedDimensions: { status: 400, message: 'Unsupported dimensions {size} for model {model}. {reason}' },
+  unsupportedDuration: { status: 400, message: "Invalid value for '{parameter}' parameter. {reason}" },
+  unsupportedFps: { status: 400, message: "Invalid value for '{parameter}' parameter. {reason}" },
+  unsupportedOutputFormat: { status: 400, message: "Invalid value for '{parameter}' parameter. {reason}" },
 } as const satisfies Record<string, { status: number; message: Template }>;
 
 /**
@@ -81,11 +86,16 @@ export const ERRORS = {
  */
 export const PARAMETER_ERRORS = {
   invalid: { status: 400, message: "Invalid value for '{parameter}' parameter. {reason}" },
+  // An array with too few or too many elements, worded as Runware words it (its answer to five
+  // reference images): the parameter's own name, and the limits in the sentence.
+  count: { status: 400, message: "Invalid number of elements for '{name}' parameter. {reason}" },
   missing: { status: 400, message: "Missing required parameter '{parameter}'.{hint?}" },
 } as const;
 
 export type FixedErrorCode = keyof typeof ERRORS;
 export type InvalidParameterCode = `invalid${string}`;
+/** `invalid<Param>Count`: an array with the wrong number of elements. */
+export type InvalidCountCode = `invalid${string}Count`;
 export type MissingParameterCode = `missing${string}`;
 /** Every code runtrail raises: a fixed one, or one of a parameter family (a typo fails to compile). */
 export type ErrorCode = FixedErrorCode | InvalidParameterCode | MissingParameterCode;
@@ -101,9 +111,11 @@ type Joined<T> = T extends string
 /** The message template of a code. */
 export type TemplateOf<C extends ErrorCode> = C extends FixedErrorCode
   ? Joined<(typeof ERRORS)[C]['message']>
-  : C extends InvalidParameterCode
-    ? (typeof PARAMETER_ERRORS)['invalid']['message']
-    : (typeof PARAMETER_ERRORS)['missing']['message'];
+  : C extends InvalidCountCode
+    ? (typeof PARAMETER_ERRORS)['count']['message']
+    : C extends InvalidParameterCode
+      ? (typeof PARAMETER_ERRORS)['invalid']['message']
+      : (typeof PARAMETER_ERRORS)['missing']['message'];
 
 type Placeholders<S extends string> = S extends `${string}{${infer P}}${infer Rest}` ? P | Placeholders<Rest> : never;
 type RequiredName<P> = P extends `${string}?` ? never : P;
@@ -125,6 +137,11 @@ export function invalidCode(name: string): InvalidParameterCode {
   return `invalid${upperFirst(name)}` as InvalidParameterCode;
 }
 
+/** `invalid<Name>Count` for an array parameter's name. */
+export function invalidCountCode(name: string): InvalidCountCode {
+  return `invalid${upperFirst(name)}Count` as InvalidCountCode;
+}
+
 /** `missing<Name>` for a parameter's name. */
 export function missingCode(name: string): MissingParameterCode {
   return `missing${upperFirst(name)}` as MissingParameterCode;
@@ -137,7 +154,8 @@ function isFixed(code: string): code is FixedErrorCode {
 /** The template a code's message is written from. */
 export function templateOf(code: ErrorCode): string {
   if (isFixed(code)) return joined(ERRORS[code].message);
-  return code.startsWith('invalid') ? PARAMETER_ERRORS.invalid.message : PARAMETER_ERRORS.missing.message;
+  if (/^invalid.+Count$/.test(code)) return PARAMETER_ERRORS.count.message;
+  return code.startsWith('invalid') || code.startsWith('unsupported') ? PARAMETER_ERRORS.invalid.message : PARAMETER_ERRORS.missing.message;
 }
 
 function joined(template: Template): string {

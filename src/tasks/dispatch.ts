@@ -19,6 +19,8 @@ import { checkDeliveryTargets, splitDeliveryOptions, type DeliveryOptions } from
 import { TaskRunner } from './task-runner.js';
 import { ReceivedTasks, type Receipt } from './received-tasks.js';
 import { modelProblem, recordedModel, recordedTaskType } from './recorded-fields.js';
+import { checkModelRules } from '../validation/check-rules.js';
+import { checkMediaForms } from '../validation/media-inputs.js';
 
 type Transport = NewTask['transport'];
 
@@ -248,9 +250,14 @@ export class TaskDispatcher {
     let delivery: DeliveryOptions = { method: 'sync', webhookURL: undefined, uploadEndpoint: undefined };
     if (!problem) {
       try {
-        const streams = (module as RecordedTaskModule).streams === true;
-        const split = splitDeliveryOptions(first, streams);
-        params = (module as RecordedTaskModule).validate(split.params);
+        const recorded = module as RecordedTaskModule;
+        const split = splitDeliveryOptions(first, recorded.streams === true);
+        // The named model's rules first (narrower than the schema's ranges), then the schema, then
+        // the form of every media input. Forwarded tasks (taskType 'forwarded') meet none of the
+        // local rules: the upstream judges what it runs (docs/protocol.md, per-model rules).
+        checkModelRules(recorded.taskType, split.params);
+        params = recorded.validate(split.params);
+        checkMediaForms(recorded.taskType, split.params);
         delivery = split.options;
         if (delivery.method === 'stream' && !stream) throw streamNeedsItsOwnRequest();
         await checkDeliveryTargets(delivery, this.targets);

@@ -1,7 +1,8 @@
 // imageInference: text-to-image (and image-to-image with seedImage) on the configured engines.
-// Parameters and ranges follow the public protocol; width/height start at 64 so tiny renders
-// work (docs/protocol.md, "imageInference ranges"). Parameters the built-in engine has no use for
-// (steps, CFGScale, scheduler, lora, …) are validated and recorded, then ignored. Every image is
+// Parameters and ranges follow Runware's API reference; width/height start at 64 so tiny renders work
+// (docs/protocol.md records the decision); the model's own rules (src/validation) narrow them.
+// Parameters the built-in engine has no use for (steps, CFGScale, scheduler, lora, …) are
+// validated and recorded, then unused: docs/protocol.md lists what the renderer honours. Every image is
 // one `procedural-render` operation on the engine's thread pool; the prompt's test switches
 // ([slow:MS], [fail], [fail:I]) act on the main thread around it (they wait, they do not compute).
 // With a safety check asked for (safety-check.ts), each image is also classified by the
@@ -21,6 +22,7 @@ import { COMFYUI_ENGINE } from '../engines/comfyui/comfyui-engine.js';
 import { readTestSwitches, withTestSwitches } from '../engines/builtin/test-switches.js';
 import { OUTPUT_FORMATS, OUTPUT_TYPES, imageOutputFields, normalizeFormat } from './image-output.js';
 import { SafetyParam, nsfwNetworkFor } from './safety-check.js';
+import { mediaInputsOf, resolveMediaInputs } from '../validation/media-inputs.js';
 
 const Dimension = Type.Integer({ minimum: 64, maximum: 2048, multipleOf: 64 });
 const AdapterList = Type.Array(
@@ -55,9 +57,49 @@ const ImageInferenceParams = Type.Object({
   lora: Type.Optional(AdapterList),
   embeddings: Type.Optional(AdapterList),
   vae: Type.Optional(Type.String({ pattern: AIR_PATTERN })),
+  // Media lists: their sizes are the model's rules, their elements' forms media-inputs.ts's.
+  referenceImages: Type.Optional(Type.Array(Type.Unknown())),
+  inputs: Type.Optional(
+    Type.Object({
+      seedImage: Type.Optional(Type.String({ minLength: 1 })),
+      maskImage: Type.Optional(Type.String({ minLength: 1 })),
+      referenceImages: Type.Optional(Type.Array(Type.Unknown())),
+    }),
+  ),
+  controlNet: Type.Optional(
+    Type.Array(
+      Type.Object({
+        model: Type.Optional(Type.String({ pattern: AIR_PATTERN })),
+        guideImage: Type.String({ minLength: 1 }),
+        weight: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+        startStep: Type.Optional(Type.Integer({ minimum: 1 })),
+        startStepPercentage: Type.Optional(Type.Integer({ minimum: 0, maximum: 99 })),
+        endStep: Type.Optional(Type.Integer({ minimum: 1 })),
+        endStepPercentage: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+        controlMode: Type.Optional(oneOf(['prompt', 'controlnet', 'balanced'] as const)),
+      }),
+      { maxItems: 10 },
+    ),
+  ),
+  ipAdapters: Type.Optional(
+    Type.Array(
+      Type.Object({
+        model: Type.String({ pattern: AIR_PATTERN }),
+        guideImage: Type.Optional(Type.String({ minLength: 1 })),
+        guideImages: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 10 })),
+        weight: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+      }),
+      { maxItems: 10 },
+    ),
+  ),
 });
 
 type Params = Static<typeof ImageInferenceParams>;
+
+/** Every parameter imageInference accepts (the docs table of what each engine honours lists them). */
+export const IMAGE_INFERENCE_PARAMETERS: readonly string[] = Object.keys(ImageInferenceParams.properties).flatMap((k) =>
+  k === 'taskType' || k === 'taskUUID' ? [] : k === 'inputs' ? Object.keys(ImageInferenceParams.properties.inputs.properties).map((i) => `inputs.${i}`) : [k],
+);
 
 const validateParams = compileValidator(ImageInferenceParams);
 
@@ -78,7 +120,10 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
   // image). Items carry such seeds as exact JSON integers (protocol/envelope.ts serializeItem).
   const firstSeed = exactSeed(call.requestText, p.seed) ?? BigInt(randomInt(1, 2 ** 31));
   const format: ImageFormat = normalizeFormat(p.outputFormat);
-  const base = p.seedImage ? await services.imageInputs.resolve(org.id, 'seedImage', p.seedImage) : undefined;
+  // Every media input resolves before any work: the renderer blends only the seed image, but an
+  // unreadable mask, reference or guide image fails the task as it would at Runware.
+  const media = await resolveMediaInputs(services.imageInputs, org.id, mediaInputsOf('imageInference', p));
+  const base = media.get('inputs.seedImage') ?? media.get('seedImage');
   const perItem = services.prices.perItem('imageInference', p.model);
   const operator = engine.name === OPENAI_COMPATIBLE_ENGINE || engine.name === COMFYUI_ENGINE;
   // The test switches belong to the built-in renderer; an operator engine gets the prompt as written.

@@ -4,7 +4,7 @@
 
 import { Ajv, type ErrorObject as AjvError, type ValidateFunction } from 'ajv';
 import { Type, type TSchema, type Static, type TUnsafe } from '@sinclair/typebox';
-import { ProtocolError, invalidCode, missingCode, type ErrorObject } from '../protocol/errors.js';
+import { ProtocolError, invalidCode, invalidCountCode, missingCode, type ErrorObject } from '../protocol/errors.js';
 
 // strictNumbers: JSON allows 1e999, which parses to Infinity; without it Ajv counts Infinity as an
 // integer, and parameters with no maximum (offset, ttl) would accept it.
@@ -85,7 +85,7 @@ function toProtocolError(err: AjvError | undefined): ProtocolError {
   if (type === 'array' && err.keyword.endsWith('Items')) {
     const min = schema['minItems'] as number | undefined;
     const max = schema['maxItems'] as number | undefined;
-    return new ProtocolError(invalidCode(`${name}Count`), { parameter, reason: `It must hold ${rangeText(min, max)} elements.` }, {
+    return new ProtocolError(invalidCountCode(name), { name, reason: `It must hold ${rangeText(min, max)} elements.` }, {
       parameter,
       type,
       min,

@@ -30,7 +30,7 @@ export async function bulkLoad(
   onProgress?: (done: number) => void,
 ): Promise<BulkLedger> {
   const templateUUID = randomUUID();
-  const reply = await server.post([{ taskType: 'imageInference', taskUUID: templateUUID, model: 'runware:101@1', positivePrompt: 'template prompt', width: 64, height: 64 }]);
+  const reply = await server.post([{ taskType: 'imageInference', taskUUID: templateUUID, model: 'runware:101@1', positivePrompt: 'template prompt', width: 128, height: 128 }]);
   if (reply.status !== 200) throw new Error(`template task failed: ${reply.text}`);
   const databaseUrl = backendEnv(server.dataDir)['DATABASE_URL'];
   await server.stop({ keepData: true });

@@ -162,7 +162,7 @@ function planTask(next: () => number, i: number, transport: 'rest' | 'ws'): Soak
     task = {
       taskType: 'imageInference',
       taskUUID,
-      model: 'runware:101@1',
+      model: 'runtrail:procedural@plasma-1',
       positivePrompt: `crash soak ${i}${switches}`,
       width: 64,
       height: 64,

@@ -67,7 +67,7 @@ function validTask(taskType: TaskTypeName, uuid: () => string): Task {
   switch (taskType) {
     case 'imageInference':
       // Multi-byte characters of 2, 3 and 4 UTF-8 bytes, for cuts inside a character.
-      return { taskType, taskUUID, model: 'runware:101@1', positivePrompt: 'a café at dusk ☕ 🐱', width: 64, height: 64, seed: 7, outputFormat: 'PNG' };
+      return { taskType, taskUUID, model: 'runware:101@1', positivePrompt: 'a café at dusk ☕ 🐱', width: 128, height: 128, seed: 7, outputFormat: 'PNG' };
     case 'imageUpload':
       return { taskType, taskUUID, image: PNG_1X1 };
     case 'upscale':
@@ -119,7 +119,7 @@ function wrongFor(kind: Kind, swap: Kind | 'null'): boolean {
 
 /** Numeric parameters and what the schemas accept (src/tasks/*.ts). */
 const NUMERIC: { taskType: TaskTypeName; parameter: string; integer: boolean; min: number; max?: number; multipleOf?: number }[] = [
-  { taskType: 'imageInference', parameter: 'width', integer: true, min: 64, max: 2048, multipleOf: 64 },
+  { taskType: 'imageInference', parameter: 'width', integer: true, min: 128, max: 2048, multipleOf: 64 },
   { taskType: 'imageInference', parameter: 'seed', integer: true, min: 1, max: 9223372036854776000 },
   { taskType: 'imageInference', parameter: 'numberResults', integer: true, min: 1, max: 20 },
   { taskType: 'imageInference', parameter: 'steps', integer: true, min: 1, max: 100 },
@@ -131,7 +131,7 @@ const NUMERIC: { taskType: TaskTypeName; parameter: string; integer: boolean; mi
   { taskType: 'modelSearch', parameter: 'offset', integer: true, min: 0 },
 ];
 /** Spellings JSON.parse accepts (with unusual values) and spellings it refuses. */
-const PARSEABLE_NUMBERS = ['1e999', '-1e999', '-0', '-0.0', '1e-999', '1E+2', '99999999999999999999999', '2.0', '64.000'];
+const PARSEABLE_NUMBERS = ['1e999', '-1e999', '-0', '-0.0', '1e-999', '1E+2', '99999999999999999999999', '2.0', '64.000', '128.000'];
 const NON_JSON_NUMBERS = ['NaN', '-NaN', 'Infinity', '-Infinity', 'infinity', '+1', '.5', '1.', '0x10', '01', '1_000', '- 1', '1e', '--1', '1e+'];
 
 const upper = (s: string) => s[0]!.toUpperCase() + s.slice(1);
@@ -323,7 +323,7 @@ export function hostileCorpus(o: CorpusOptions): HostileCase[] {
     const f = task('imageInference');
     add('duplicate keys', 'two width, the invalid one last', withRaw(f, ['"width":7']), taskError(f, 'invalidWidth', { parameter: 'width' }));
     const g = task('imageInference');
-    add('duplicate keys', '1000 width keys', withRaw(g, [...Array.from({ length: 999 }, (_, i) => `"width":${i}`), '"width":64']), data(g));
+    add('duplicate keys', '1000 width keys', withRaw(g, [...Array.from({ length: 999 }, (_, i) => `"width":${i}`), '"width":128']), data(g));
     const h = task('imageInference');
     add('duplicate keys', 'two __proto__ keys', withRaw(h, ['"__proto__":{"width":1}', '"__proto__":[]']), data(h));
     const i = task('modelSearch');

@@ -291,8 +291,9 @@ export function imageTask(overrides: Record<string, unknown> = {}): Record<strin
     taskUUID: uuid(),
     model: 'runware:101@1',
     positivePrompt: 'a lighthouse at dusk',
-    width: 64,
-    height: 64,
+    // Runware's smallest size for runware:101@1 (tiny renders name runtrail:procedural@plasma-1).
+    width: 128,
+    height: 128,
     ...overrides,
   };
 }

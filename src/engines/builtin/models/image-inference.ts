@@ -3,6 +3,7 @@
 // renderer: clients written for Runware keep working, and modelSearch says what really runs.
 
 import type { BuiltinModel } from '../catalogue.js';
+import { runwareAirsFor } from '../../../validation/rule-catalogue.js';
 
 export const PROCEDURAL_PLASMA = 'runtrail:procedural@plasma-1';
 
@@ -22,9 +23,9 @@ export const imageInferenceModels: BuiltinModel[] = [
     standsIn: [
       // runtrail:1@1 is this renderer's earlier name.
       { taskType: 'imageInference', model: 'runtrail:1@1' },
-      // Named so that modelSearch for them (the README's examples) finds what runs them.
-      { taskType: 'imageInference', model: 'runware:101@1' },
-      { taskType: 'imageInference', model: 'runware:100@1' },
+      // The Runware AIRs the rule catalogue knows (FLUX.1 [dev], [schnell], FLUX.2 [klein],
+      // Imagen 4), named so that modelSearch for them finds what runs them; then every other AIR.
+      ...runwareAirsFor('imageInference').map((model) => ({ taskType: 'imageInference', model })),
       { taskType: 'imageInference', model: '*' },
     ],
   },

@@ -1,0 +1,110 @@
+// The shape of a model's rules: which parameters a model takes and within which limits. The task
+// type's schema (src/tasks/<type>.ts) says what a parameter is and its widest range; a model's
+// rules narrow that (its own range, a count of images, a list of sizes or durations) or refuse a
+// parameter the model does not take. docs/adding-a-task-type.md explains how a task type plugs in.
+
+/** A number within limits: `invalid<Param>` with `min`/`max`/`multiplier` when outside. */
+export interface RangeRule {
+  kind: 'range';
+  type: 'integer' | 'float';
+  min?: number;
+  max?: number;
+  /** The value must be a multiple of this. */
+  multiple?: number;
+}
+
+/** An array holding between `min` and `max` elements: `invalid<Param>Count` when outside. */
+export interface CountRule {
+  kind: 'count';
+  min: number;
+  max: number;
+  /** The parameter's type as errors name it: `string[]` (images) or `object[]` (adapters). */
+  type: 'string[]' | 'object[]';
+}
+
+/**
+ * One of a list of values. `refusal` says which code a value outside the list answers:
+ * `unsupported` gives `unsupported<Param>` (Runware's code for a value the model's architecture
+ * does not take, e.g. `unsupportedDuration`), `invalid` gives `invalid<Param>`.
+ */
+export interface ValuesRule {
+  kind: 'values';
+  type: 'string' | 'integer' | 'float';
+  allowed: readonly (string | number)[];
+  refusal: 'unsupported' | 'invalid';
+}
+
+/** A parameter the model does not take: `unsupportedParameter`. */
+export interface UnsupportedRule {
+  kind: 'unsupported';
+}
+
+export type ParamRule = RangeRule | CountRule | ValuesRule | UnsupportedRule;
+
+/** Where a model's limits come from, said in the docs table. */
+export type RuleSource =
+  | 'runtrail' // a runtrail model: what its engine takes
+  | 'runware-generic' // Runware's generic API reference ranges (no model page gives others)
+  | 'runware-model-page' // the model's own page in Runware's docs
+  | 'runware-error'; // an error Runware answered (the seed example)
+
+export interface ModelRules {
+  taskType: string;
+  /** The AIR a task names. */
+  air: string;
+  /** What the model is (Runware's name for Runware AIRs). */
+  name: string;
+  source: RuleSource;
+  /**
+   * Rules by parameter name. A media parameter's rule applies wherever the task puts it:
+   * `referenceImages` covers the root `referenceImages` and `inputs.referenceImages`.
+   */
+  params: Readonly<Record<string, ParamRule>>;
+  /** Fixed width×height pairs: any other pair answers `unsupportedDimensions`. */
+  sizes?: readonly (readonly [number, number])[];
+}
+
+/** A runtrail model's rules plus what its engine really does with each parameter. */
+export interface LocalModelRules extends ModelRules {
+  /** Parameters the engine uses; every other accepted parameter is checked, recorded and unused. */
+  honours: readonly string[];
+}
+
+// Builders, so the catalogue reads as a table.
+
+export const int = (min?: number, max?: number, multiple?: number): RangeRule => ({
+  kind: 'range',
+  type: 'integer',
+  min,
+  max,
+  multiple,
+});
+export const float = (min?: number, max?: number): RangeRule => ({ kind: 'range', type: 'float', min, max });
+export const images = (min: number, max: number): CountRule => ({ kind: 'count', min, max, type: 'string[]' });
+export const adapters = (min: number, max: number): CountRule => ({ kind: 'count', min, max, type: 'object[]' });
+export const UNSUPPORTED: UnsupportedRule = { kind: 'unsupported' };
+
+/**
+ * The rule for a video or audio `duration` (seconds) a model takes only at some values: Runware
+ * answers `unsupportedDuration` with `allowedValues` (e.g. `[6]`). Use `float(min, max)` for a range.
+ */
+export const durations = (...allowed: number[]): ValuesRule => ({
+  kind: 'values',
+  type: 'float',
+  allowed,
+  refusal: 'unsupported',
+});
+/** Frames per second a model takes only at some values (`unsupportedFps`). */
+export const fpsValues = (...allowed: number[]): ValuesRule => ({
+  kind: 'values',
+  type: 'integer',
+  allowed,
+  refusal: 'unsupported',
+});
+/** Output formats a model can write (`unsupportedOutputFormat` for another documented one). */
+export const formats = (...allowed: string[]): ValuesRule => ({
+  kind: 'values',
+  type: 'string',
+  allowed,
+  refusal: 'unsupported',
+});

@@ -1,0 +1,291 @@
+// Validation as Runware does it, tested as a user meets it: Runware's own failed-task example
+// answers Runware's error (and getTaskDetails returns it), every refused request of the fixture
+// corpus answers its expected error over REST, over WebSocket and through @runware/sdk-js,
+// parameters a model takes but the renderer does not use are accepted, unknown names are accepted,
+// and tasks routed upstream are left to the upstream's judgement.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { RunwareServer } from '@runware/sdk-js';
+import { REPO_ROOT, imageTask, startServer, uuid, type TestServer } from './helpers/server.js';
+import { assertErrorEnvelope, assertErrorObject } from './helpers/error-envelope.js';
+import { RawClient } from './helpers/ws-client.js';
+
+type Item = Record<string, unknown>;
+
+interface Row {
+  name: string;
+  task: Item;
+  /** Every field of the error besides message, documentation, taskType and taskUUID. */
+  error: Item & { code: string };
+  /** A substring of the message. */
+  message?: string;
+}
+
+const fixture = (name: string): unknown =>
+  JSON.parse(readFileSync(join(REPO_ROOT, 'test/fixtures/validation', name), 'utf8'));
+const CORPUS = (fixture('refused-requests.json') as { cases: Row[] }).cases;
+const SEED = fixture('runware-failed-task.json') as { request: Item[]; response: { errors: Item[] } };
+
+/** The error object, checked field by field: exactly the row's fields besides the four every error has. */
+function assertRowError(err: Item, row: Row, taskUUID: string, text: string): void {
+  assertErrorObject(
+    err,
+    { code: row.error.code, message: row.message, fields: { taskType: row.task['taskType'], taskUUID } },
+    text,
+  );
+  const rest = Object.fromEntries(
+    Object.entries(err).filter(([k]) => !['message', 'documentation', 'taskType', 'taskUUID'].includes(k)),
+  );
+  assert.deepEqual(rest, row.error, `${row.name}: ${text.slice(0, 400)}`);
+}
+
+let server: TestServer;
+before(async () => {
+  server = await startServer();
+});
+after(async () => {
+  await server?.stop();
+});
+
+test('the corpus is a real corpus: 30 or more refused requests, each with a distinct name', () => {
+  assert.ok(CORPUS.length >= 30, String(CORPUS.length));
+  assert.equal(new Set(CORPUS.map((r) => r.name)).size, CORPUS.length);
+});
+
+describe("Runware's failed-task example", () => {
+  test('answers the same error, and getTaskDetails then returns the request and that error', async () => {
+    const [request] = SEED.request;
+    const [expected] = SEED.response.errors;
+    // A fresh server: the example's taskUUID is used once per run.
+    const fresh = await startServer();
+    try {
+      const reply = await fresh.post(SEED.request);
+      assert.equal(reply.status, 400, reply.text);
+      assert.deepEqual(reply.json.data, []);
+      const error = reply.json.errors![0]!;
+      // Runware's error field for field; runtrail adds taskType to every error (docs/protocol.md).
+      assert.deepEqual(error, { ...expected, taskType: 'imageInference' });
+      assert.deepEqual(Object.keys(error), [
+        'code',
+        'message',
+        'parameter',
+        'type',
+        'documentation',
+        'taskType',
+        'taskUUID',
+      ]);
+
+      const details = await fresh.post([{ taskType: 'getTaskDetails', taskUUID: request!['taskUUID'] }]);
+      assert.equal(details.status, 200, details.text);
+      const item = details.json.data![0]! as { request: Item[]; response: { errors: Item[]; data?: unknown } };
+      assert.deepEqual(item.request, SEED.request, 'the request exactly as sent');
+      assert.deepEqual(Object.keys(item.response), ['errors']);
+      assert.deepEqual(item.response.errors, [{ ...expected, taskType: 'imageInference' }]);
+    } finally {
+      await fresh.stop();
+    }
+  });
+});
+
+describe('the refused-request corpus over REST', () => {
+  for (const row of CORPUS) {
+    test(row.name, async () => {
+      const taskUUID = uuid();
+      const reply = await server.post([{ ...row.task, taskUUID }]);
+      assertErrorEnvelope({ status: reply.status, headers: reply.headers }, reply.text, {
+        status: 400,
+        code: row.error.code,
+      });
+      assertRowError(reply.json.errors![0]!, row, taskUUID, reply.text);
+    });
+  }
+});
+
+describe('the refused-request corpus over WebSocket', () => {
+  let ws: RawClient;
+  before(async () => {
+    ws = await RawClient.connect(server.url);
+    await ws.authenticate(server.key);
+  });
+  after(async () => {
+    await ws?.close();
+  });
+  for (const row of CORPUS) {
+    test(row.name, async () => {
+      const taskUUID = uuid();
+      ws.send([{ ...row.task, taskUUID }]);
+      const frame = await ws.forTask(taskUUID, 30_000);
+      assert.equal(frame.json.data?.length ?? 0, 0, frame.text);
+      assert.equal(frame.json.errors?.length, 1, frame.text);
+      assertRowError(frame.json.errors![0]!, row, taskUUID, frame.text);
+      assert.deepEqual(ws.violations, []);
+    });
+  }
+});
+
+describe('the imageInference rows through @runware/sdk-js', () => {
+  type Sdk = InstanceType<typeof RunwareServer>;
+  let rw: Sdk;
+  before(async () => {
+    rw = (await RunwareServer.initialize({
+      apiKey: server.key,
+      url: server.url.replace(/^http/, 'ws') + '/v1',
+      timeoutDuration: 20_000,
+      globalMaxRetries: 1,
+    })) as Sdk;
+  });
+  after(async () => {
+    await rw?.disconnect();
+  });
+  for (const row of CORPUS.filter((r) => r.task['taskType'] === 'imageInference')) {
+    test(row.name, async () => {
+      const taskUUID = uuid();
+      const { taskType: _taskType, ...params } = row.task;
+      let rejection: unknown;
+      try {
+        await rw.requestImages({ ...params, taskUUID } as never);
+      } catch (err) {
+        rejection = err;
+      }
+      assert.equal(typeof rejection, 'object', `the SDK rejects (${String(rejection)})`);
+      // sdk-js rejects with `{error: <the error object>}`.
+      const error = (rejection as { error: Item }).error;
+      assertRowError(error, row, taskUUID, JSON.stringify(error));
+    });
+  }
+});
+
+describe('what is accepted', () => {
+  test('parameters the renderer does not use (lora, steps, CFGScale, scheduler, a ControlNet) are accepted and recorded', async () => {
+    const guide =
+      'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAAEklEQVQImWMwTjtjnHaGAUIBACS2BZUFBQd/AAAAAElFTkSuQmCC';
+    const task = imageTask({
+      model: 'runtrail:procedural@plasma-1',
+      width: 64,
+      height: 64,
+      lora: [{ model: 'civitai:58390@62833', weight: 0.8 }],
+      steps: 30,
+      CFGScale: 3.5,
+      scheduler: 'Euler a',
+      controlNet: [{ model: 'civitai:38784@44716', guideImage: guide, weight: 0.5, controlMode: 'controlnet' }],
+    });
+    const reply = await server.post([task]);
+    assert.equal(reply.status, 200, reply.text);
+    assert.equal(reply.json.data![0]!['taskUUID'], task['taskUUID']);
+    const details = await server.post([{ taskType: 'getTaskDetails', taskUUID: task['taskUUID'] }]);
+    assert.deepEqual((details.json.data![0]! as { request: Item[] }).request, [task]);
+  });
+
+  test('what the table lists as unused really changes nothing: the same seed gives the same bytes with and without them', async () => {
+    const render = async (extra: Item) => {
+      const reply = await server.post([
+        imageTask({
+          model: 'runtrail:procedural@plasma-1',
+          width: 64,
+          height: 64,
+          seed: 77,
+          outputType: 'base64Data',
+          outputFormat: 'PNG',
+          ...extra,
+        }),
+      ]);
+      assert.equal(reply.status, 200, reply.text);
+      return String(reply.json.data![0]!['imageBase64Data']);
+    };
+    const plain = await render({});
+    assert.equal(
+      await render({
+        lora: [{ model: 'civitai:58390@62833' }],
+        steps: 50,
+        CFGScale: 12,
+        negativePrompt: 'blurry',
+        scheduler: 'Euler a',
+        clipSkip: 2,
+      }),
+      plain,
+    );
+    assert.notEqual(await render({ seed: 78 }), plain, 'an honoured parameter does change it');
+  });
+
+  test('four reference images for FLUX.2 [klein] are within its limit (all resolved, none used by the renderer)', async () => {
+    const png =
+      'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAAEklEQVQImWMwTjtjnHaGAUIBACS2BZUFBQd/AAAAAElFTkSuQmCC';
+    const reply = await server.post([
+      imageTask({ model: 'runware:400@1', width: 128, height: 128, inputs: { referenceImages: [png, png, png, png] } }),
+    ]);
+    assert.equal(reply.status, 200, reply.text);
+  });
+
+  test('a size on Imagen 4’s list is accepted', async () => {
+    const reply = await server.post([
+      imageTask({ model: 'google:2@1', width: 1408, height: 768, outputType: 'base64Data' }),
+    ]);
+    assert.equal(reply.status, 200, reply.text);
+  });
+
+  test('a parameter name no Runware schema has is accepted and ignored, and kept in the recorded request', async () => {
+    const task = imageTask({ width: 128, height: 128, notARunwareParameter: { anything: true } });
+    const reply = await server.post([task]);
+    assert.equal(reply.status, 200, reply.text);
+    const details = await server.post([{ taskType: 'getTaskDetails', taskUUID: task['taskUUID'] }]);
+    assert.deepEqual((details.json.data![0]! as { request: Item[] }).request, [task]);
+  });
+});
+
+describe('tasks routed upstream are judged by the upstream', () => {
+  let upstream: Server;
+  let front: TestServer;
+  const received: Item[] = [];
+  before(async () => {
+    // A test upstream speaking Runware's documented REST API: every task gets one image item.
+    upstream = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8').on('data', (d: string) => (body += d));
+      req.on('end', () => {
+        const tasks = (JSON.parse(body) as Item[]).filter((t) => t['taskType'] !== 'authentication');
+        received.push(...tasks);
+        const data = tasks.map((t) => ({
+          taskType: t['taskType'],
+          taskUUID: t['taskUUID'],
+          imageUUID: uuid(),
+          imageURL: 'https://example.com/i.jpg',
+        }));
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data }));
+      });
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    front = await startServer({
+      env: {
+        RUNTRAIL_UPSTREAM_URL: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`,
+        RUNTRAIL_UPSTREAM_API_KEY: 'up_key',
+      },
+    });
+  });
+  after(async () => {
+    await front?.stop();
+    await new Promise((r) => upstream?.close(r));
+  });
+
+  test("Runware's failed-task example goes upstream unrefused, and the upstream's answer comes back", async () => {
+    const taskUUID = uuid();
+    const task: Item = { ...SEED.request[0], taskUUID };
+    const reply = await front.post([task]);
+    assert.equal(reply.status, 200, reply.text);
+    assert.equal(reply.json.data![0]!['taskUUID'], taskUUID);
+    const sent = received.find((t) => t['positivePrompt'] === task['positivePrompt'] && t['model'] === 'runware:400@1');
+    assert.ok(sent, 'the upstream received the task');
+    assert.deepEqual(sent['inputs'], task['inputs'], 'the five reference images went as sent');
+  });
+
+  test('a runtrail model on the same server still meets the local rules', async () => {
+    const reply = await front.post([imageTask({ model: 'runtrail:procedural@plasma-1', width: 32, height: 32 })]);
+    assert.equal(reply.status, 400, reply.text);
+    assert.equal(reply.json.errors![0]!['code'], 'invalidWidth');
+    assert.equal(reply.json.errors![0]!['min'], 64);
+  });
+});

@@ -1,0 +1,102 @@
+// The per-model rules table in docs/protocol.md and the rule catalogue are checked against each
+// other: the section is exactly what the catalogue generates, every catalogue entry has its row,
+// every row names a model the server announces; and the checker's rule kinds no announced model
+// uses yet (durations, fps) answer Runware's codes.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BUILTIN_MODELS } from '../src/engines/builtin/catalogue.js';
+import { ProtocolError } from '../src/protocol/errors.js';
+import { checkRules } from '../src/validation/check-rules.js';
+import { announcedRows, renderValidationSection, validationSectionOf } from '../src/validation/docs-table.js';
+import { durations, float, fpsValues, formats, type ModelRules } from '../src/validation/model-rules.js';
+import { LOCAL_MODEL_RULES, allRules } from '../src/validation/rule-catalogue.js';
+import { IMAGE_INFERENCE_PARAMETERS } from '../src/tasks/image-inference.js';
+import { REPO_ROOT } from './helpers/server.js';
+
+const doc = readFileSync(join(REPO_ROOT, 'docs/protocol.md'), 'utf8');
+const section = validationSectionOf(doc);
+
+/** The (task type, model) cells of the section's first table. */
+function documentedModels(): Set<string> {
+  const out = new Set<string>();
+  for (const m of (section ?? '').matchAll(/^\| `([A-Za-z0-9]+)` \| (`([^`]+)`|any other AIR) \|/gm))
+    out.add(`${m[1]} ${m[3] ?? '*'}`);
+  return out;
+}
+
+test('docs/protocol.md holds the per-model rules section exactly as the catalogue generates it (npm run docs:validation)', () => {
+  assert.ok(section, 'the section markers are in docs/protocol.md');
+  assert.equal(section, renderValidationSection());
+});
+
+test('every catalogue entry has its row in the docs table, and every row is a model the server announces', () => {
+  const documented = documentedModels();
+  assert.ok(documented.size >= 20, String(documented.size));
+  for (const r of allRules())
+    assert.ok(documented.has(`${r.taskType} ${r.air}`), `${r.taskType} ${r.air} is documented`);
+  const announced = new Set<string>();
+  for (const m of BUILTIN_MODELS) {
+    for (const t of m.taskTypes) announced.add(`${t} ${m.air}`);
+    for (const s of m.standsIn) announced.add(`${s.taskType} ${s.model}`);
+  }
+  for (const row of documented) assert.ok(announced.has(row), `${row} is announced by a built-in model`);
+  assert.equal(announcedRows().length, documented.size);
+});
+
+test('every Runware AIR with rules of its own is one a local model stands in for (so modelSearch finds it)', () => {
+  const standIns = new Set(BUILTIN_MODELS.flatMap((m) => m.standsIn.map((s) => `${s.taskType} ${s.model}`)));
+  for (const r of allRules().filter((r) => r.source !== 'runtrail' && r.air !== '*'))
+    assert.ok(standIns.has(`${r.taskType} ${r.air}`), r.air);
+});
+
+test("what a local model honours is among its task type's parameters", () => {
+  for (const r of LOCAL_MODEL_RULES)
+    for (const p of r.honours) assert.ok(IMAGE_INFERENCE_PARAMETERS.includes(p), `${r.air}: ${p}`);
+});
+
+/** A video model's rules, as the videoInference task type will declare them. */
+const VIDEO: ModelRules = {
+  taskType: 'videoInference',
+  air: 'example:1@1',
+  name: 'an example video model',
+  source: 'runware-model-page',
+  params: {
+    duration: durations(6),
+    fps: fpsValues(24, 30),
+    outputFormat: formats('MP4', 'WEBM'),
+    CFGScale: float(0, 10),
+  },
+};
+
+function refusal(task: Record<string, unknown>): ProtocolError {
+  try {
+    checkRules(VIDEO, task);
+  } catch (err) {
+    assert.ok(err instanceof ProtocolError);
+    return err;
+  }
+  throw new Error('expected a refusal');
+}
+
+test('durations, fps and output formats off a model list answer unsupported<Param> with allowedValues', () => {
+  const duration = refusal({ duration: 5 });
+  assert.equal(duration.code, 'unsupportedDuration');
+  assert.deepEqual(duration.toObject(), {
+    code: 'unsupportedDuration',
+    message:
+      "Invalid value for 'duration' parameter. Model 'example:1@1' (an example video model) takes duration 6 only.",
+    parameter: 'duration',
+    type: 'float',
+    allowedValues: [6],
+    documentation: 'https://runware.ai/docs',
+  });
+  assert.equal(duration.status, 400);
+  assert.equal(refusal({ duration: 6, fps: 25 }).code, 'unsupportedFps');
+  assert.deepEqual(refusal({ duration: 6, outputFormat: 'MOV' }).details.allowedValues, ['MP4', 'WEBM']);
+  assert.equal(refusal({ duration: 6, CFGScale: 11 }).code, 'invalidCFGScale');
+  // Within the lists (formats in any case) nothing is refused.
+  checkRules(VIDEO, { duration: 6, fps: 30, outputFormat: 'webm', CFGScale: 5 });
+});
