@@ -35,6 +35,7 @@ test('the parameter families are documented with their status and message', () =
   assert.deepEqual(Object.fromEntries(documented), {
     'invalid<Param>': { ...PARAMETER_ERRORS.invalid },
     'missing<Param>': { ...PARAMETER_ERRORS.missing },
+    'invalid<Param>Count': { ...PARAMETER_ERRORS.count },
   });
 });
 

@@ -23,7 +23,7 @@ function readmeRows(): Map<string, Row> {
   const section = readme.slice(from, readme.indexOf('\n## ', from + 1));
   const rows = new Map<string, Row>();
   for (const line of section.split('\n')) {
-    const m = /^\| `([A-Z_]+)` \| (.+?) \| (.+?) \| (.+) \|$/.exec(line);
+    const m = /^\| `([A-Z0-9_]+)` \| (.+?) \| (.+?) \| (.+) \|$/.exec(line);
     if (m) rows.set(m[1]!, { flag: m[2]!, default: m[3]!, description: m[4]! });
   }
   return rows;
@@ -65,6 +65,10 @@ const TEST_SWITCHES = [
   'RUNTRAIL_TEST_BACKEND',
   'RUNTRAIL_TEST_DATABASE_URL',
   'RUNTRAIL_TEST_SCHEMA_PREFIX',
+  'RUNTRAIL_TEST_MEDIA',
+  'RUNTRAIL_TEST_S3_ENDPOINT',
+  'RUNTRAIL_TEST_S3_ACCESS_KEY',
+  'RUNTRAIL_TEST_S3_SECRET_KEY',
 ];
 
 test('the other docs name only existing settings, and repeat no defaults', () => {
@@ -72,7 +76,7 @@ test('the other docs name only existing settings, and repeat no defaults', () =>
   const docs = readdirSync(join(REPO_ROOT, 'docs')).filter((f) => f.endsWith('.md'));
   for (const file of docs) {
     const text = readFileSync(join(REPO_ROOT, 'docs', file), 'utf8');
-    for (const m of text.matchAll(/\bRUNTRAIL_[A-Z_]*[A-Z]\b/g)) {
+    for (const m of text.matchAll(/\bRUNTRAIL_[A-Z0-9_]*[A-Z0-9]\b/g)) {
       if (m[0].endsWith('_')) continue;
       assert.ok(names.has(m[0]), `docs/${file} names ${m[0]}, which is no setting`);
     }

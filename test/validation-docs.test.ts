@@ -13,7 +13,9 @@ import { checkRules } from '../src/validation/check-rules.js';
 import { announcedRows, renderValidationSection, validationSectionOf } from '../src/validation/docs-table.js';
 import { durations, float, fpsValues, formats, type ModelRules } from '../src/validation/model-rules.js';
 import { LOCAL_MODEL_RULES, allRules } from '../src/validation/rule-catalogue.js';
-import { IMAGE_INFERENCE_PARAMETERS } from '../src/tasks/image-inference.js';
+import { imageInference } from '../src/tasks/image-inference.js';
+
+const IMAGE_INFERENCE_PARAMETERS = imageInference.parameters ?? [];
 import { REPO_ROOT } from './helpers/server.js';
 
 const doc = readFileSync(join(REPO_ROOT, 'docs/protocol.md'), 'utf8');

@@ -97,7 +97,7 @@ const ImageInferenceParams = Type.Object({
 type Params = Static<typeof ImageInferenceParams>;
 
 /** Every parameter imageInference accepts (the docs table of what each engine honours lists them). */
-export const IMAGE_INFERENCE_PARAMETERS: readonly string[] = Object.keys(ImageInferenceParams.properties).flatMap((k) =>
+const IMAGE_INFERENCE_PARAMETERS: readonly string[] = Object.keys(ImageInferenceParams.properties).flatMap((k) =>
   k === 'taskType' || k === 'taskUUID' ? [] : k === 'inputs' ? Object.keys(ImageInferenceParams.properties.inputs.properties).map((i) => `inputs.${i}`) : [k],
 );
 
@@ -106,6 +106,7 @@ const validateParams = compileValidator(ImageInferenceParams);
 export const imageInference: RecordedTaskModule<Params> = {
   kind: 'recorded',
   taskType: 'imageInference',
+  parameters: IMAGE_INFERENCE_PARAMETERS,
   validate: validateParams,
   modelOf: (p) => p.model,
   prices: [{ model: '*', perItem: 0.0013 }],

@@ -78,6 +78,8 @@ export interface RecordedTaskModule<P = unknown> {
   kind: 'recorded';
   taskType: string;
   aliases?: readonly string[];
+  /** Every parameter it accepts, dotted (`inputs.seedImage`), for the docs table of what each engine honours. */
+  parameters?: readonly string[];
   /** Validates the parsed task object; throws ProtocolError. */
   validate(value: unknown): P;
   /** The model the task names, recorded for search and pricing. */

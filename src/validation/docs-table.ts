@@ -2,7 +2,7 @@
 // limits, and what each local engine honours. `npm run docs:validation` writes it between its
 // markers; a test checks that the section in the docs is what the catalogue gives.
 
-import { IMAGE_INFERENCE_PARAMETERS } from '../tasks/image-inference.js';
+import { findTaskModule } from '../tasks/registry.js';
 import type { ModelRules, ParamRule, RuleSource } from './model-rules.js';
 import { BUILTIN_MODELS } from '../engines/builtin/catalogue.js';
 import { LOCAL_MODEL_RULES, genericRules, rulesFor } from './rule-catalogue.js';
@@ -138,7 +138,7 @@ export function renderValidationSection(): string {
   );
   for (const r of LOCAL_MODEL_RULES) {
     const honoured = new Set(r.honours);
-    const unused = IMAGE_INFERENCE_PARAMETERS.filter((p) => !honoured.has(p));
+    const unused = imageInferenceParameters().filter((p) => !honoured.has(p));
     lines.push(
       `| \`${r.air}\` | ${r.honours.map((p) => `\`${p}\``).join(', ')} | ${unused.map((p) => `\`${p}\``).join(', ')} |`,
     );
@@ -160,4 +160,10 @@ export function validationSectionOf(doc: string): string | undefined {
   const begin = doc.indexOf(BEGIN_MARK);
   const end = doc.indexOf(END_MARK);
   return begin < 0 || end < begin ? undefined : doc.slice(begin, end + END_MARK.length);
+}
+
+/** imageInference's parameters, as its task module lists them (the registry owns the task modules). */
+function imageInferenceParameters(): readonly string[] {
+  const module = findTaskModule('imageInference');
+  return module?.kind === 'recorded' ? (module.parameters ?? []) : [];
 }
