@@ -201,7 +201,10 @@ test('sdk-js: imageMasking, controlNetPreProcess (async, polled) and requestImag
   const guide = (await rw.controlNetPreProcess({ inputImage: ASTRONAUT, preProcessorType: 'canny' as never, lowThresholdCanny: 100, highThresholdCanny: 200 })) as unknown as Item;
   assert.equal(guide['taskType'], 'imageControlNetPreProcess');
   assert.equal(guide['status'], 'success');
-  assert.equal((await fetch(String(guide['guideImageURL']))).status, 200);
+  const guideImage = await fetch(String(guide['guideImageURL']));
+  assert.equal(guideImage.status, 200);
+  // Read to the end: an unread body keeps its connection open until garbage collection.
+  await guideImage.arrayBuffer();
 
   const taskUUID = uuid();
   const caption = (await rw.requestImageToText({ taskUUID, inputImage: TWO_FACES, model: 'runware:153@1' })) as unknown as Item;
