@@ -13,7 +13,7 @@ import { openStorage } from '../ledger/open-storage.js';
 import { decodeCursor, encodeCursor, parseLimit, parseTaskFilter, parseTime, type FilterInput } from '../ledger/task-filter.js';
 import { taskSummary } from '../ledger/task-summary.js';
 import type { MediaRecord, Organization, Storage, StoredTask, TaskFilter } from '../ledger/types.js';
-import { MediaStore } from '../media/media-store.js';
+import { MediaStore, isMediaFormat } from '../media/media-store.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
 import { currentResponseText } from '../tasks/get-task-details.js';
@@ -375,7 +375,7 @@ function importLine(v: unknown, orgId: string): { task: StoredTask; media: { rec
     const mediaUUID = m['mediaUUID'];
     const format = m['format'];
     if (typeof mediaUUID !== 'string' || !isCanonicalUuid(mediaUUID)) throw new Error(`a media entry has no valid 'mediaUUID'`);
-    if (format !== 'jpg' && format !== 'png' && format !== 'webp' && format !== 'svg') throw new Error(`a media entry has no valid 'format'`);
+    if (!isMediaFormat(format)) throw new Error(`a media entry has no valid 'format'`);
     if (typeof m['accessToken'] !== 'string' || !/^[A-Za-z0-9_-]+$/.test(m['accessToken'])) throw new Error(`a media entry has no valid 'accessToken'`);
     const record: MediaRecord = {
       mediaUUID,

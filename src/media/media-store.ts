@@ -11,9 +11,32 @@ import { join } from 'node:path';
 import { storageUnavailable } from '../protocol/errors.js';
 import type { MediaRecord } from '../ledger/types.js';
 
-export type ImageFormat = MediaRecord['format'];
+export type MediaFormat = MediaRecord['format'];
+export type ImageFormat = Extract<MediaFormat, 'jpg' | 'png' | 'webp' | 'svg'>;
+export type AudioFormat = Extract<MediaFormat, 'mp3' | 'wav' | 'flac' | 'ogg'>;
+export type VideoFormat = Extract<MediaFormat, 'mp4' | 'webm' | 'mov'>;
 
-export const CONTENT_TYPES: Record<ImageFormat, string> = { jpg: 'image/jpeg', png: 'image/png', webp: 'image/webp', svg: 'image/svg+xml' };
+export const CONTENT_TYPES: Record<MediaFormat, string> = {
+  jpg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  svg: 'image/svg+xml',
+  mp3: 'audio/mpeg',
+  wav: 'audio/wav',
+  flac: 'audio/flac',
+  ogg: 'audio/ogg',
+  mp4: 'video/mp4',
+  webm: 'video/webm',
+  mov: 'video/quicktime',
+};
+
+/** True for the extensions media files are stored under. */
+export function isMediaFormat(value: unknown): value is MediaFormat {
+  return typeof value === 'string' && Object.hasOwn(CONTENT_TYPES, value);
+}
+
+/** A media URL's file part, `<mediaUUID>.<extension>`, for every extension above. */
+export const MEDIA_FILE_PATTERN = new RegExp(`^([0-9a-fA-F-]{36})\\.(${Object.keys(CONTENT_TYPES).join('|')})$`);
 
 /**
  * Headers for serving an SVG (vectorize's output): SVG is a document that could carry script or
@@ -37,7 +60,7 @@ export class MediaStore {
   async save(
     orgId: string,
     taskUUID: string | null,
-    image: { data: Buffer; format: ImageFormat; width: number; height: number },
+    image: { data: Buffer; format: MediaFormat; width: number; height: number },
   ): Promise<MediaRecord> {
     const mediaUUID = randomUUID();
     await writeWhole(this.pathOf(mediaUUID, image.format), image.data);
@@ -80,7 +103,7 @@ export class MediaStore {
     return readFile(this.pathOf(record.mediaUUID, record.format));
   }
 
-  pathOf(mediaUUID: string, format: ImageFormat): string {
+  pathOf(mediaUUID: string, format: MediaFormat): string {
     return join(this.dir, `${mediaUUID}.${format}`);
   }
 
@@ -91,8 +114,9 @@ export class MediaStore {
   /** Parses a URL produced by urlOf (on this server), or returns undefined. */
   parseOwnUrl(url: string): { accessToken: string; mediaUUID: string } | undefined {
     if (!url.startsWith(`${this.publicUrl}/media/`)) return undefined;
-    const m = /^\/media\/([A-Za-z0-9_-]+)\/([0-9a-fA-F-]{36})\.(jpg|png|webp|svg)$/.exec(url.slice(this.publicUrl.length));
-    return m ? { accessToken: m[1]!, mediaUUID: m[2]! } : undefined;
+    const m = /^\/media\/([A-Za-z0-9_-]+)\/([^/]+)$/.exec(url.slice(this.publicUrl.length));
+    const file = m ? MEDIA_FILE_PATTERN.exec(m[2]!) : null;
+    return m && file ? { accessToken: m[1]!, mediaUUID: file[1]! } : undefined;
   }
 }
 

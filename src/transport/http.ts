@@ -13,7 +13,7 @@ import { decodeBody, readTaskArray, type RequestElement } from '../protocol/requ
 import { isCanonicalUuid } from '../protocol/uuid.js';
 import { authenticate } from '../ledger/api-keys.js';
 import type { AccountStore, DeliveryStore, Organization, StoredTask, TaskLedger } from '../ledger/types.js';
-import { CONTENT_TYPES, SVG_HEADERS, type MediaStore } from '../media/media-store.js';
+import { CONTENT_TYPES, MEDIA_FILE_PATTERN, SVG_HEADERS, type MediaStore } from '../media/media-store.js';
 import type { Metrics } from '../metrics.js';
 import type { TaskDispatcher } from '../tasks/dispatch.js';
 import type { EngineHealth } from '../engines/engine.js';
@@ -161,7 +161,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   }
 
   app.get<{ Params: { token: string; file: string } }>('/media/:token/:file', async (req, reply) => {
-    const match = /^([0-9a-fA-F-]{36})\.(jpg|png|webp|svg)$/.exec(req.params.file);
+    const match = MEDIA_FILE_PATTERN.exec(req.params.file);
     const record = match && isCanonicalUuid(match[1]) ? await deps.ledger.findMediaForServing(match[1]) : undefined;
     const given = Buffer.from(req.params.token);
     if (!record || record.format !== match?.[2] || given.length !== record.accessToken.length || !timingSafeEqual(given, Buffer.from(record.accessToken))) {
