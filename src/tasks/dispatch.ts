@@ -15,7 +15,7 @@ import { OutboundTargetGuard } from '../webhooks/outbound-target.js';
 import type { Metrics } from '../metrics.js';
 import { findTaskModule, routeTaskModule, supportedTaskTypes } from './registry.js';
 import type { RecordedTaskModule, TaskServices } from './task-module.js';
-import { checkDeliveryTargets, splitDeliveryOptions, type DeliveryOptions } from './delivery-options.js';
+import { checkDeliveryTargets, restrictDelivery, splitDeliveryOptions, type DeliveryOptions } from './delivery-options.js';
 import { TaskRunner } from './task-runner.js';
 import { ReceivedTasks, type Receipt } from './received-tasks.js';
 import { modelProblem, recordedModel, recordedTaskType } from './recorded-fields.js';
@@ -241,8 +241,9 @@ export class TaskDispatcher {
     if (!problem) {
       try {
         const split = splitDeliveryOptions(first);
-        params = (module as RecordedTaskModule).validate(split.params);
-        delivery = split.options;
+        const recordedModule = module as RecordedTaskModule;
+        delivery = restrictDelivery(split.options, first['deliveryMethod'], recordedModule.taskType, recordedModule.deliveries);
+        params = recordedModule.validate(split.params);
         await checkDeliveryTargets(delivery, this.targets);
       } catch (err) {
         if (!(err instanceof ProtocolError)) throw err;

@@ -12,6 +12,8 @@ import { vectorize } from './vectorize.js';
 import { imageMasking } from './image-masking.js';
 import { controlNetPreprocess } from './controlnet-preprocess.js';
 import { caption } from './caption.js';
+import { audioInference } from './audio-inference.js';
+import { videoInference } from './video-inference.js';
 import type { TaskModule } from './task-module.js';
 import type { PriceRule } from '../config.js';
 import type { EngineRouter } from '../engines/engine.js';
@@ -30,6 +32,8 @@ const MODULES: readonly TaskModule[] = [
   imageMasking,
   controlNetPreprocess,
   caption,
+  audioInference,
+  videoInference,
 ];
 
 const BY_TYPE = new Map<string, TaskModule>();
@@ -75,8 +79,6 @@ export function supportedTaskTypes(): string[] {
  * like unknown names, and are recorded in the ledger like every task with a taskUUID.
  */
 export const KNOWN_TASK_TYPES_NOT_RUN = [
-  'videoInference',
-  'audioInference',
   'textInference',
   '3dInference',
   'promptEnhance',
