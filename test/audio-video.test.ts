@@ -62,16 +62,23 @@ function onlyError(reply: Reply): Item {
 /** Nothing left running: no child process of the server, no operation pending in its pool. */
 async function assertNothingLeft(s: TestServer): Promise<void> {
   assert.deepEqual(childPids(s.process.pid!), [], 'no encoder or synthesizer process is left running');
-  const health = (await (await fetch(`${s.url}/healthz/engines`)).json()) as { engines: { name: string; pool?: { pending: number } }[] };
+  const health = (await (await fetch(`${s.url}/healthz/engines`)).json()) as {
+    engines: { name: string; pool?: { pending: number } }[];
+  };
   assert.equal(health.engines.find((e) => e.name === 'builtin')?.pool?.pending, 0, 'no operation left in the pool');
 }
 
-async function finished(s: TestServer, taskUUID: string, timeoutMs = 120_000): Promise<{ items: Item[]; sawProgress: number[] }> {
+async function finished(
+  s: TestServer,
+  taskUUID: string,
+  timeoutMs = 120_000,
+): Promise<{ items: Item[]; sawProgress: number[] }> {
   const sawProgress: number[] = [];
   const reply = await pollUntil(
     () => getResponse(s, taskUUID),
     (r) => {
-      for (const i of r.json.data ?? []) if (i['status'] === 'processing' && typeof i['progress'] === 'number') sawProgress.push(i['progress']);
+      for (const i of r.json.data ?? [])
+        if (i['status'] === 'processing' && typeof i['progress'] === 'number') sawProgress.push(i['progress']);
       const items = [...(r.json.data ?? []), ...(r.json.errors ?? [])];
       return items.length > 0 && items.every((i) => i['status'] !== 'processing');
     },
@@ -85,10 +92,42 @@ async function finished(s: TestServer, taskUUID: string, timeoutMs = 120_000): P
 describe('audioInference', () => {
   speechTest('speech in each output format, at the asked sample rate and channels, audible and recorded', async () => {
     const cases = [
-      { outputFormat: 'MP3', audioSettings: { sampleRate: 24000, channels: 2, bitrate: 64 }, codec: 'mp3', ext: 'mp3', type: 'audio/mpeg', rate: 24000, channels: 2 },
-      { outputFormat: 'WAV', audioSettings: undefined, codec: 'pcm_s16le', ext: 'wav', type: 'audio/wav', rate: 44100, channels: 1 },
-      { outputFormat: 'FLAC', audioSettings: { sampleRate: 16000 }, codec: 'flac', ext: 'flac', type: 'audio/flac', rate: 16000, channels: 1 },
-      { outputFormat: 'OGG', audioSettings: { sampleRate: 48000, bitrate: 96 }, codec: 'vorbis', ext: 'ogg', type: 'audio/ogg', rate: 48000, channels: 1 },
+      {
+        outputFormat: 'MP3',
+        audioSettings: { sampleRate: 24000, channels: 2, bitrate: 64 },
+        codec: 'mp3',
+        ext: 'mp3',
+        type: 'audio/mpeg',
+        rate: 24000,
+        channels: 2,
+      },
+      {
+        outputFormat: 'WAV',
+        audioSettings: undefined,
+        codec: 'pcm_s16le',
+        ext: 'wav',
+        type: 'audio/wav',
+        rate: 44100,
+        channels: 1,
+      },
+      {
+        outputFormat: 'FLAC',
+        audioSettings: { sampleRate: 16000 },
+        codec: 'flac',
+        ext: 'flac',
+        type: 'audio/flac',
+        rate: 16000,
+        channels: 1,
+      },
+      {
+        outputFormat: 'OGG',
+        audioSettings: { sampleRate: 48000, bitrate: 96 },
+        codec: 'vorbis',
+        ext: 'ogg',
+        type: 'audio/ogg',
+        rate: 48000,
+        channels: 1,
+      },
     ];
     for (const c of cases) {
       const task = {
@@ -117,27 +156,61 @@ describe('audioInference', () => {
     await assertNothingLeft(server);
   });
 
-  speechTest('numberResults gives distinct takes (seed, seed+1); base64Data and dataURI carry the same kind of file', async () => {
-    const reply = await server.post([
-      { taskType: 'audioInference', taskUUID: uuid(), model: 'runtrail:espeak-ng@1', speech: { text: 'One, two, three.', voice: 'Annie' }, numberResults: 2, seed: 7, outputType: 'base64Data', outputFormat: 'WAV' },
-    ]);
-    assert.equal(reply.status, 200, reply.text);
-    const [a, b] = reply.json.data!;
-    assert.deepEqual([a!['seed'], b!['seed']], [7, 8]);
-    assert.notEqual(a!['audioUUID'], b!['audioUUID']);
-    assert.notEqual(a!['audioBase64Data'], b!['audioBase64Data'], 'the seed changes the pitch');
-    const decoded = await decodeAudio(Buffer.from(String(a!['audioBase64Data']), 'base64'), 'wav');
-    assert.ok(decoded.rms > 0.02);
-    const uri = await server.post([{ taskType: 'audioInference', taskUUID: uuid(), model: 'runtrail:espeak-ng@1', speech: { text: 'Data.' }, outputType: 'dataURI' }]);
-    const text = String(uri.json.data![0]!['audioDataURI']);
-    assert.match(text, /^data:audio\/mpeg;base64,/);
-    assert.equal((await decodeAudio(Buffer.from(text.split(',')[1]!, 'base64'), 'mp3')).codec, 'mp3');
-  });
+  speechTest(
+    'numberResults gives distinct takes (seed, seed+1); base64Data and dataURI carry the same kind of file',
+    async () => {
+      const reply = await server.post([
+        {
+          taskType: 'audioInference',
+          taskUUID: uuid(),
+          model: 'runtrail:espeak-ng@1',
+          speech: { text: 'One, two, three.', voice: 'Annie' },
+          numberResults: 2,
+          seed: 7,
+          outputType: 'base64Data',
+          outputFormat: 'WAV',
+        },
+      ]);
+      assert.equal(reply.status, 200, reply.text);
+      const [a, b] = reply.json.data!;
+      assert.deepEqual([a!['seed'], b!['seed']], [7, 8]);
+      assert.notEqual(a!['audioUUID'], b!['audioUUID']);
+      assert.notEqual(a!['audioBase64Data'], b!['audioBase64Data'], 'the seed changes the pitch');
+      const decoded = await decodeAudio(Buffer.from(String(a!['audioBase64Data']), 'base64'), 'wav');
+      assert.ok(decoded.rms > 0.02);
+      const uri = await server.post([
+        {
+          taskType: 'audioInference',
+          taskUUID: uuid(),
+          model: 'runtrail:espeak-ng@1',
+          speech: { text: 'Data.' },
+          outputType: 'dataURI',
+        },
+      ]);
+      const text = String(uri.json.data![0]!['audioDataURI']);
+      assert.match(text, /^data:audio\/mpeg;base64,/);
+      assert.equal((await decodeAudio(Buffer.from(text.split(',')[1]!, 'base64'), 'mp3')).codec, 'mp3');
+    },
+  );
 
   test('procedural music and effects: the asked duration, stereo, audible, the same for the same seed and prompt', async () => {
-    const music = (seed: number) => ({ taskType: 'audioInference', taskUUID: uuid(), model: 'runware:ace-step@1', positivePrompt: 'calm piano', duration: 3, seed, outputFormat: 'WAV' });
-    const [one, same, other] = await Promise.all([server.post([music(5)]), server.post([music(5)]), server.post([music(6)])]);
-    const bytes = await Promise.all([one, same, other].map((r) => fetchMedia(String(r.json.data![0]!['audioURL']), 'audio/wav')));
+    const music = (seed: number) => ({
+      taskType: 'audioInference',
+      taskUUID: uuid(),
+      model: 'runware:ace-step@1',
+      positivePrompt: 'calm piano',
+      duration: 3,
+      seed,
+      outputFormat: 'WAV',
+    });
+    const [one, same, other] = await Promise.all([
+      server.post([music(5)]),
+      server.post([music(5)]),
+      server.post([music(6)]),
+    ]);
+    const bytes = await Promise.all(
+      [one, same, other].map((r) => fetchMedia(String(r.json.data![0]!['audioURL']), 'audio/wav')),
+    );
     assert.ok(bytes[0]!.equals(bytes[1]!), 'deterministic from seed and prompt');
     assert.ok(!bytes[0]!.equals(bytes[2]!), 'another seed, another piece');
     const decoded = await decodeAudio(bytes[0]!, 'wav');
@@ -145,7 +218,17 @@ describe('audioInference', () => {
     assert.ok(Math.abs(decoded.seconds - 3) < 0.05, `${decoded.seconds} s`);
     assert.ok(decoded.rms > 0.05, `RMS ${decoded.rms}`);
 
-    const fx = await server.post([{ taskType: 'audioInference', taskUUID: uuid(), model: 'mirelo:sfx@1', positivePrompt: 'an explosion', duration: 2, outputFormat: 'OGG', audioSettings: { channels: 1 } }]);
+    const fx = await server.post([
+      {
+        taskType: 'audioInference',
+        taskUUID: uuid(),
+        model: 'mirelo:sfx@1',
+        positivePrompt: 'an explosion',
+        duration: 2,
+        outputFormat: 'OGG',
+        audioSettings: { channels: 1 },
+      },
+    ]);
     assert.equal(fx.status, 200, fx.text);
     const effects = await decodeAudio(await fetchMedia(String(fx.json.data![0]!['audioURL']), 'audio/ogg'), 'ogg');
     assert.equal(effects.channels, 1);
@@ -153,9 +236,14 @@ describe('audioInference', () => {
     assert.ok(effects.rms > 0.01, `RMS ${effects.rms}`);
 
     const search = await server.post([{ taskType: 'modelSearch', taskUUID: uuid(), search: 'procedural', limit: 100 }]);
-    const found = (search.json.data![0]!['results'] as Item[]).filter((r) => String(r['air']).startsWith('runtrail:procedural-audio@'));
+    const found = (search.json.data![0]!['results'] as Item[]).filter((r) =>
+      String(r['air']).startsWith('runtrail:procedural-audio@'),
+    );
     assert.equal(found.length, 2);
-    assert.ok(found.every((r) => /procedural/.test(String(r['name'])) && /not a/.test(String(r['name']))), 'named as procedural');
+    assert.ok(
+      found.every((r) => /procedural/.test(String(r['name'])) && /not a/.test(String(r['name']))),
+      'named as procedural',
+    );
   });
 
   speechTest('over WebSocket, sync and async', async () => {
@@ -163,17 +251,30 @@ describe('audioInference', () => {
     try {
       await ws.authenticate(server.key);
       const taskUUID = uuid();
-      ws.send([{ taskType: 'audioInference', taskUUID, model: 'runtrail:espeak-ng@1', speech: { text: 'Over the socket.' } }]);
+      ws.send([
+        { taskType: 'audioInference', taskUUID, model: 'runtrail:espeak-ng@1', speech: { text: 'Over the socket.' } },
+      ]);
       const frame = await ws.forTask(taskUUID, 60_000);
       const item = frame.json.data![0]!;
       assert.equal(item['taskType'], 'audioInference');
       assert.ok((await decodeAudio(await fetchMedia(String(item['audioURL']), 'audio/mpeg'), 'mp3')).rms > 0.02);
 
       const queued = uuid();
-      ws.send([{ taskType: 'audioInference', taskUUID: queued, model: 'runware:ace-step@1', positivePrompt: 'a march', duration: 2, deliveryMethod: 'async' }]);
+      ws.send([
+        {
+          taskType: 'audioInference',
+          taskUUID: queued,
+          model: 'runware:ace-step@1',
+          positivePrompt: 'a march',
+          duration: 2,
+          deliveryMethod: 'async',
+        },
+      ]);
       assert.deepEqual((await ws.forTask(queued)).json.data, [{ taskType: 'audioInference', taskUUID: queued }]);
       const { items } = await finished(server, queued);
-      assert.ok((await decodeAudio(await fetchMedia(String(items[0]!['audioURL']), 'audio/mpeg'), 'mp3')).seconds > 1.9);
+      assert.ok(
+        (await decodeAudio(await fetchMedia(String(items[0]!['audioURL']), 'audio/mpeg'), 'mp3')).seconds > 1.9,
+      );
       assert.deepEqual(ws.violations, []);
     } finally {
       await ws.close();
@@ -181,9 +282,19 @@ describe('audioInference', () => {
   });
 
   speechTest('through @runware/sdk-js audioInference', async () => {
-    const rw = (await RunwareServer.initialize({ apiKey: server.key, url: `${server.url.replace(/^http/, 'ws')}/v1`, timeoutDuration: 60_000, globalMaxRetries: 1 })) as Sdk;
+    const rw = (await RunwareServer.initialize({
+      apiKey: server.key,
+      url: `${server.url.replace(/^http/, 'ws')}/v1`,
+      timeoutDuration: 60_000,
+      globalMaxRetries: 1,
+    })) as Sdk;
     try {
-      const result = await rw.audioInference({ model: 'minimax:speech@2.8', speech: { text: 'Hello from the SDK.', voice: 'en-us' }, outputFormat: 'MP3', numberResults: 1 });
+      const result = await rw.audioInference({
+        model: 'minimax:speech@2.8',
+        speech: { text: 'Hello from the SDK.', voice: 'en-us' },
+        outputFormat: 'MP3',
+        numberResults: 1,
+      });
       const items = (Array.isArray(result) ? result : [result]) as unknown as Item[];
       assert.equal(items.length, 1);
       assert.equal(items[0]!['taskType'], 'audioInference');
@@ -206,7 +317,11 @@ describe('audioInference', () => {
       [{ outputFormat: 'AAC' }, 'invalidOutputFormat', 'outputFormat'],
       [{ numberResults: 4 }, 'invalidNumberResults', 'numberResults'],
       [{ model: 'nobody:1@1' }, 'unsupportedModel', 'model'],
-      [{ model: 'runware:ace-step@1', positivePrompt: 'music', duration: 301, speech: undefined }, 'invalidDuration', 'duration'],
+      [
+        { model: 'runware:ace-step@1', positivePrompt: 'music', duration: 301, speech: undefined },
+        'invalidDuration',
+        'duration',
+      ],
       [{ model: 'runware:ace-step@1', positivePrompt: 'music', speech: undefined }, 'missingDuration', 'duration'],
       [{ model: 'runware:ace-step@1', duration: 5, speech: undefined }, 'missingPositivePrompt', 'positivePrompt'],
       [{ model: 'runware:ace-step@1', positivePrompt: 'music', duration: 5 }, 'unsupportedParameter', 'speech'],
@@ -228,7 +343,19 @@ describe('audioInference', () => {
 describe('videoInference', () => {
   test('async over REST: progress through getResponse, then an H.264 MP4 of the asked size and frame count', async () => {
     const taskUUID = uuid();
-    const reply = await server.post([{ taskType: 'videoInference', taskUUID, model: 'klingai:5@3', positivePrompt: 'waves at dusk', duration: 5, fps: 24, width: 640, height: 360, seed: 11 }]);
+    const reply = await server.post([
+      {
+        taskType: 'videoInference',
+        taskUUID,
+        model: 'klingai:5@3',
+        positivePrompt: 'waves at dusk',
+        duration: 5,
+        fps: 24,
+        width: 640,
+        height: 360,
+        seed: 11,
+      },
+    ]);
     assert.equal(reply.status, 200, reply.text);
     assert.deepEqual(reply.json.data, [{ taskType: 'videoInference', taskUUID }], 'acknowledged: async without asking');
     const { items, sawProgress } = await finished(server, taskUUID);
@@ -242,7 +369,10 @@ describe('videoInference', () => {
     assert.deepEqual([video.codec, video.width, video.height, video.frames, video.fps], ['h264', 640, 360, 120, 24]);
     const frames = await videoFrames(bytes, 'mp4', 640, 360);
     assert.ok(frameDifference(frames[0]!, frames[119]!) > 10, 'the procedural picture changes over the video');
-    assert.ok(frameDifference(frames[0]!, frames[1]!) < frameDifference(frames[0]!, frames[119]!), 'and moves smoothly');
+    assert.ok(
+      frameDifference(frames[0]!, frames[1]!) < frameDifference(frames[0]!, frames[119]!),
+      'and moves smoothly',
+    );
     assert.ok((await details(server, taskUUID)).includes(String(item['videoUUID'])), 'recorded');
     await assertNothingLeft(server);
   });
@@ -260,7 +390,10 @@ describe('videoInference', () => {
         width: 256,
         height: 256,
         outputFormat: 'WEBM',
-        frameImages: [{ inputImage: dataUri(PHOTO_A), frame: 'first' }, { inputImage: dataUri(PHOTO_B), frame: 'last' }],
+        frameImages: [
+          { inputImage: dataUri(PHOTO_A), frame: 'first' },
+          { inputImage: dataUri(PHOTO_B), frame: 'last' },
+        ],
         deliveryMethod: 'async',
       },
     ]);
@@ -271,7 +404,10 @@ describe('videoInference', () => {
     const [first, middle, last] = [frames[0]!, frames[15]!, frames[29]!];
     assert.ok(frameDifference(first, last) > 15, 'two different pictures');
     // Half-way through the cross-fade the frame lies between the two.
-    assert.ok(frameDifference(middle, first) < frameDifference(first, last) && frameDifference(middle, last) < frameDifference(first, last));
+    assert.ok(
+      frameDifference(middle, first) < frameDifference(first, last) &&
+        frameDifference(middle, last) < frameDifference(first, last),
+    );
     // No cut: every step is a small part of the whole change.
     const whole = frameDifference(first, last);
     for (let i = 1; i < frames.length; i++) {
@@ -281,7 +417,18 @@ describe('videoInference', () => {
 
     const one = uuid();
     await server.post([
-      { taskType: 'videoInference', taskUUID: one, model: 'klingai:5@3', positivePrompt: 'slow zoom', duration: 1, fps: 30, width: 320, height: 256, outputFormat: 'MOV', inputs: { image: dataUri(PHOTO_A) } },
+      {
+        taskType: 'videoInference',
+        taskUUID: one,
+        model: 'klingai:5@3',
+        positivePrompt: 'slow zoom',
+        duration: 1,
+        fps: 30,
+        width: 320,
+        height: 256,
+        outputFormat: 'MOV',
+        inputs: { image: dataUri(PHOTO_A) },
+      },
     ]);
     const mov = await fetchMedia(String((await finished(server, one)).items[0]!['videoURL']), 'video/quicktime');
     const m = await decodeVideo(mov, 'mov');
@@ -291,7 +438,14 @@ describe('videoInference', () => {
   });
 
   test('a sync videoInference is refused with invalidDeliveryMethod and recorded; bad ranges answer their codes', async () => {
-    const sync = { taskType: 'videoInference', taskUUID: uuid(), model: 'klingai:5@3', positivePrompt: 'waves', duration: 2, deliveryMethod: 'sync' };
+    const sync = {
+      taskType: 'videoInference',
+      taskUUID: uuid(),
+      model: 'klingai:5@3',
+      positivePrompt: 'waves',
+      duration: 2,
+      deliveryMethod: 'sync',
+    };
     const refused = await server.post([sync]);
     assert.equal(refused.status, 400);
     const error = onlyError(refused);
@@ -300,7 +454,13 @@ describe('videoInference', () => {
     assert.deepEqual(error['allowedValues'], ['async']);
     assert.ok((await details(server, sync.taskUUID)).includes('"code":"invalidDeliveryMethod"'));
 
-    const base = { taskType: 'videoInference', model: 'klingai:5@3', positivePrompt: 'waves', duration: 2, deliveryMethod: 'async' };
+    const base = {
+      taskType: 'videoInference',
+      model: 'klingai:5@3',
+      positivePrompt: 'waves',
+      duration: 2,
+      deliveryMethod: 'async',
+    };
     const cases: [Item, string, string][] = [
       [{ duration: 11 }, 'invalidDuration', 'duration'],
       [{ duration: 0.5 }, 'invalidDuration', 'duration'],
@@ -326,7 +486,11 @@ describe('videoInference', () => {
     // An unreadable image is found when the queued task runs: its error comes through getResponse.
     const broken = uuid();
     await server.post([{ ...base, taskUUID: broken, frameImages: [{ inputImage: 'data:image/png;base64,AAAA' }] }]);
-    const state = await pollUntil(() => getResponse(server, broken), (r) => (r.json.errors ?? []).length > 0, 30_000);
+    const state = await pollUntil(
+      () => getResponse(server, broken),
+      (r) => (r.json.errors ?? []).length > 0,
+      30_000,
+    );
     assert.match(String(state.json.errors![0]!['code']), /^invalid/);
     await assertNothingLeft(server);
   });
@@ -336,7 +500,19 @@ describe('videoInference', () => {
     try {
       await ws.authenticate(server.key);
       const taskUUID = uuid();
-      ws.send([{ taskType: 'videoInference', taskUUID, model: 'klingai:5@3', positivePrompt: 'over the socket', duration: 1, fps: 15, width: 256, height: 256, deliveryMethod: 'async' }]);
+      ws.send([
+        {
+          taskType: 'videoInference',
+          taskUUID,
+          model: 'klingai:5@3',
+          positivePrompt: 'over the socket',
+          duration: 1,
+          fps: 15,
+          width: 256,
+          height: 256,
+          deliveryMethod: 'async',
+        },
+      ]);
       assert.deepEqual((await ws.forTask(taskUUID)).json.data, [{ taskType: 'videoInference', taskUUID }]);
       let item: Item | undefined;
       for (let i = 0; i < 600 && !item; i++) {
@@ -356,9 +532,23 @@ describe('videoInference', () => {
   });
 
   test('through @runware/sdk-js videoInference (it sends async and polls getResponse itself)', async () => {
-    const rw = (await RunwareServer.initialize({ apiKey: server.key, url: `${server.url.replace(/^http/, 'ws')}/v1`, timeoutDuration: 60_000, globalMaxRetries: 1 })) as Sdk;
+    const rw = (await RunwareServer.initialize({
+      apiKey: server.key,
+      url: `${server.url.replace(/^http/, 'ws')}/v1`,
+      timeoutDuration: 60_000,
+      globalMaxRetries: 1,
+    })) as Sdk;
     try {
-      const result = await rw.videoInference({ model: 'klingai:5@3', positivePrompt: 'the SDK makes a video', duration: 1, fps: 15, width: 256, height: 256, numberResults: 2, seed: 3 });
+      const result = await rw.videoInference({
+        model: 'klingai:5@3',
+        positivePrompt: 'the SDK makes a video',
+        duration: 1,
+        fps: 15,
+        width: 256,
+        height: 256,
+        numberResults: 2,
+        seed: 3,
+      });
       const items = (Array.isArray(result) ? result : [result]) as unknown as Item[];
       assert.equal(items.length, 2);
       assert.deepEqual(items.map((i) => i['seed']).sort(), [3, 4]);
@@ -376,14 +566,34 @@ describe('videoInference', () => {
     let seen: number[] = [];
     try {
       const taskUUID = uuid();
-      await s.post([{ taskType: 'videoInference', taskUUID, model: 'klingai:5@3', positivePrompt: 'long', duration: 10, fps: 60, width: 1920, height: 1080 }]);
-      await pollUntil(() => Promise.resolve(childPids(s.process.pid!)), (pids) => pids.length > 0, 60_000);
+      await s.post([
+        {
+          taskType: 'videoInference',
+          taskUUID,
+          model: 'klingai:5@3',
+          positivePrompt: 'long',
+          duration: 10,
+          fps: 60,
+          width: 1920,
+          height: 1080,
+        },
+      ]);
+      await pollUntil(
+        () => Promise.resolve(childPids(s.process.pid!)),
+        (pids) => pids.length > 0,
+        60_000,
+      );
       seen = childPids(s.process.pid!);
     } finally {
       await s.stop();
     }
     assert.ok(seen.length > 0);
-    await pollUntil(() => Promise.resolve(seen.filter(alive)), (left) => left.length === 0, 20_000, 100);
+    await pollUntil(
+      () => Promise.resolve(seen.filter(alive)),
+      (left) => left.length === 0,
+      20_000,
+      100,
+    );
   });
 });
 
@@ -405,25 +615,46 @@ describe('without espeak-ng, with an ffmpeg on the PATH', () => {
   });
 
   test('speech reports not ready at start and in /healthz/engines, and answers engineUnavailable; music still plays', async () => {
-    const health = (await (await fetch(`${bare.url}/healthz/engines`)).json()) as { engines: { operations: { name: string; ready: boolean; reason?: string; detail?: string }[] }[] };
+    const health = (await (await fetch(`${bare.url}/healthz/engines`)).json()) as {
+      engines: { operations: { name: string; ready: boolean; reason?: string; detail?: string }[] }[];
+    };
     const ops = health.engines[0]!.operations;
     const speech = ops.find((o) => o.name === 'synthesize-speech')!;
     assert.equal(speech.ready, false);
     assert.match(speech.reason!, /espeak-ng is not installed/);
     const video = ops.find((o) => o.name === 'encode-video')!;
     assert.equal(video.ready, true);
-    assert.match(video.detail!, new RegExp(`\\(system, ${binDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/ffmpeg\\)`), 'the ffmpeg on the PATH is preferred');
+    assert.match(
+      video.detail!,
+      new RegExp(`\\(system, ${binDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/ffmpeg\\)`),
+      'the ffmpeg on the PATH is preferred',
+    );
     const log = bare.stdout() + bare.stderr();
     assert.match(log, /engine cannot run some operations/);
     assert.match(log, /espeak-ng is not installed/);
     assert.match(log, /"encode-video":"ffmpeg [^"]*\(system, /, 'the start log says which ffmpeg runs');
 
-    const reply = await bare.post([{ taskType: 'audioInference', taskUUID: uuid(), model: 'runtrail:espeak-ng@1', speech: { text: 'nobody speaks' } }]);
+    const reply = await bare.post([
+      {
+        taskType: 'audioInference',
+        taskUUID: uuid(),
+        model: 'runtrail:espeak-ng@1',
+        speech: { text: 'nobody speaks' },
+      },
+    ]);
     assert.equal(reply.status, 503, reply.text);
     assert.equal(onlyError(reply)['code'], 'engineUnavailable');
     assert.match(String(onlyError(reply)['message']), /espeak-ng/);
 
-    const music = await bare.post([{ taskType: 'audioInference', taskUUID: uuid(), model: 'runware:ace-step@1', positivePrompt: 'still here', duration: 1 }]);
+    const music = await bare.post([
+      {
+        taskType: 'audioInference',
+        taskUUID: uuid(),
+        model: 'runware:ace-step@1',
+        positivePrompt: 'still here',
+        duration: 1,
+      },
+    ]);
     assert.equal(music.status, 200, music.text);
     await assertNothingLeft(bare);
   });

@@ -28,7 +28,11 @@ test('a child that outlives its deadline is killed (SIGKILL) and reported as a t
 });
 
 test('a child printing past its output cap is killed', async () => {
-  const err = await runChild(ffmpegPath(), ['-hide_banner', '-f', 'lavfi', '-i', 'anoisesrc=d=60', '-f', 's16le', 'pipe:1'], { timeoutMs: 30_000, maxStdoutBytes: 64 * 1024 }).then(
+  const err = await runChild(
+    ffmpegPath(),
+    ['-hide_banner', '-f', 'lavfi', '-i', 'anoisesrc=d=60', '-f', 's16le', 'pipe:1'],
+    { timeoutMs: 30_000, maxStdoutBytes: 64 * 1024 },
+  ).then(
     () => undefined,
     (e: unknown) => e,
   );
@@ -38,7 +42,10 @@ test('a child printing past its output cap is killed', async () => {
 });
 
 test('a failing child reports its exit status and the end of its stderr', async () => {
-  const err = await runChild(ffmpegPath(), ['-hide_banner', '-i', '/nonexistent/input.wav', '-f', 'null', '-'], { timeoutMs: 30_000, maxStdoutBytes: 1024 }).then(
+  const err = await runChild(ffmpegPath(), ['-hide_banner', '-i', '/nonexistent/input.wav', '-f', 'null', '-'], {
+    timeoutMs: 30_000,
+    maxStdoutBytes: 1024,
+  }).then(
     () => undefined,
     (e: unknown) => e,
   );

@@ -73,7 +73,9 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const { engine, model } = services.engines.require('audioInference', p.model);
   const speaks = model.air === ESPEAK_SPEECH;
   // Checked before any work starts: a task missing what its model needs fails as a whole.
-  const job: { speech: SpeechJob } | { sound: SoundJob } = speaks ? { speech: speechOf(p) } : { sound: soundOf(p, model.air) };
+  const job: { speech: SpeechJob } | { sound: SoundJob } = speaks
+    ? { speech: speechOf(p) }
+    : { sound: soundOf(p, model.air) };
   const count = p.numberResults ?? 1;
   const firstSeed = exactSeed(call.requestText, p.seed) ?? BigInt(randomInt(1, 2 ** 31));
   const format = (p.outputFormat ?? 'MP3').toLowerCase() as AudioFormat;
@@ -114,25 +116,39 @@ type SoundJob = { kind: 'music' | 'effects'; seconds: number; model: string; pro
 
 function speechOf(p: Params): SpeechJob {
   if (p.speech === undefined) {
-    throw new ProtocolError('missingSpeech', `Missing required parameter 'speech' (an object with 'text' and optionally 'voice') for speech model '${p.model}'.`, {
-      parameter: 'speech',
-      type: 'object',
-    });
+    throw new ProtocolError(
+      'missingSpeech',
+      `Missing required parameter 'speech' (an object with 'text' and optionally 'voice') for speech model '${p.model}'.`,
+      {
+        parameter: 'speech',
+        type: 'object',
+      },
+    );
   }
   return p.speech.voice === undefined ? { text: p.speech.text } : { text: p.speech.text, voice: p.speech.voice };
 }
 
 function soundOf(p: Params, air: string): SoundJob {
   if (p.speech !== undefined) {
-    throw new ProtocolError('unsupportedParameter', `Model '${p.model}' makes music or sound effects from 'positivePrompt'; it does not take 'speech'.`, {
-      parameter: 'speech',
-    });
+    throw new ProtocolError(
+      'unsupportedParameter',
+      `Model '${p.model}' makes music or sound effects from 'positivePrompt'; it does not take 'speech'.`,
+      {
+        parameter: 'speech',
+      },
+    );
   }
   if (p.positivePrompt === undefined) {
-    throw new ProtocolError('missingPositivePrompt', "Missing required parameter 'positivePrompt'.", { parameter: 'positivePrompt', type: 'string' });
+    throw new ProtocolError('missingPositivePrompt', "Missing required parameter 'positivePrompt'.", {
+      parameter: 'positivePrompt',
+      type: 'string',
+    });
   }
   if (p.duration === undefined) {
-    throw new ProtocolError('missingDuration', "Missing required parameter 'duration' (seconds, 1 to 300).", { parameter: 'duration', type: 'float' });
+    throw new ProtocolError('missingDuration', "Missing required parameter 'duration' (seconds, 1 to 300).", {
+      parameter: 'duration',
+      type: 'float',
+    });
   }
   return {
     kind: air === PROCEDURAL_EFFECTS ? 'effects' : 'music',

@@ -3,9 +3,15 @@
 
 import { CONTENT_TYPES, type MediaFormat } from '../media/media-store.js';
 
-export function mediaOutputFields(prefix: 'audio' | 'video', outputType: string, url: string, media: { data: Buffer; format: MediaFormat }): Record<string, string> {
+export function mediaOutputFields(
+  prefix: 'audio' | 'video',
+  outputType: string,
+  url: string,
+  media: { data: Buffer; format: MediaFormat },
+): Record<string, string> {
   if (outputType === 'base64Data') return { [`${prefix}Base64Data`]: media.data.toString('base64') };
-  if (outputType === 'dataURI') return { [`${prefix}DataURI`]: `data:${CONTENT_TYPES[media.format]};base64,${media.data.toString('base64')}` };
+  if (outputType === 'dataURI')
+    return { [`${prefix}DataURI`]: `data:${CONTENT_TYPES[media.format]};base64,${media.data.toString('base64')}` };
   return { [`${prefix}URL`]: url };
 }
 

@@ -102,11 +102,27 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
     const progress = onProgress ? { onProgress: (percent: number) => onProgress(index, percent) } : {};
     const out = await engine.run(
       'encode-video',
-      { width, height, fps: p.fps ?? 24, duration: p.duration, format, quality: p.outputQuality ?? 85, seed, model: p.model, prompt: p.positivePrompt, images },
+      {
+        width,
+        height,
+        fps: p.fps ?? 24,
+        duration: p.duration,
+        format,
+        quality: p.outputQuality ?? 85,
+        seed,
+        model: p.model,
+        prompt: p.positivePrompt,
+        images,
+      },
       progress,
     );
     const data = asBuffer(out.video);
-    const record = await services.media.save(org.id, call.taskUUID, { data, format: out.format, width: out.width, height: out.height });
+    const record = await services.media.save(org.id, call.taskUUID, {
+      data,
+      format: out.format,
+      width: out.width,
+      height: out.height,
+    });
     const item = {
       taskType: call.taskType,
       taskUUID: call.taskUUID,
@@ -127,7 +143,10 @@ function keySources(p: Params): KeySource[] {
     list.forEach((f, i) => {
       const [name, source] = f.inputImage !== undefined ? ['inputImage', f.inputImage] : ['image', f.image];
       if (source === undefined) {
-        throw new ProtocolError('missingInputImage', `Missing required parameter '${at}.${i}.inputImage'.`, { parameter: `${at}.${i}.inputImage`, type: 'string' });
+        throw new ProtocolError('missingInputImage', `Missing required parameter '${at}.${i}.inputImage'.`, {
+          parameter: `${at}.${i}.inputImage`,
+          type: 'string',
+        });
       }
       const frame = framePosition(f.frame, `${at}.${i}.frame`);
       out.push({ parameter: `${at}.${i}.${name}`, source, ...(frame === undefined ? {} : { frame }) });
@@ -137,11 +156,15 @@ function keySources(p: Params): KeySource[] {
   if (p.inputs?.image !== undefined) out.push({ parameter: 'inputs.image', source: p.inputs.image });
   p.inputs?.images?.forEach((source, i) => out.push({ parameter: `inputs.images.${i}`, source }));
   if (out.length > MAX_KEY_IMAGES) {
-    throw new ProtocolError('invalidFrameImagesCount', `A video takes at most ${MAX_KEY_IMAGES} key images here; this task names ${out.length}.`, {
-      parameter: 'frameImages',
-      type: 'array',
-      max: MAX_KEY_IMAGES,
-    });
+    throw new ProtocolError(
+      'invalidFrameImagesCount',
+      `A video takes at most ${MAX_KEY_IMAGES} key images here; this task names ${out.length}.`,
+      {
+        parameter: 'frameImages',
+        type: 'array',
+        max: MAX_KEY_IMAGES,
+      },
+    );
   }
   return out;
 }
@@ -149,9 +172,13 @@ function keySources(p: Params): KeySource[] {
 function framePosition(value: unknown, parameter: string): 'first' | 'last' | number | undefined {
   if (value === undefined || value === 'first' || value === 'last') return value;
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
-  throw new ProtocolError('invalidFrame', `Invalid value for '${parameter}' parameter. It must be "first", "last" or a frame number (an integer of at least 0).`, {
-    parameter,
-    type: 'string',
-    allowedValues: ['first', 'last'],
-  });
+  throw new ProtocolError(
+    'invalidFrame',
+    `Invalid value for '${parameter}' parameter. It must be "first", "last" or a frame number (an integer of at least 0).`,
+    {
+      parameter,
+      type: 'string',
+      allowedValues: ['first', 'last'],
+    },
+  );
 }

@@ -50,7 +50,20 @@ async function withFile<T>(bytes: Buffer, ext: string, work: (file: string) => P
 export function decodeAudio(bytes: Buffer, ext: string): Promise<DecodedAudio> {
   return withFile(bytes, ext, async (file) => {
     const out = join(file, '..', 'pcm.raw');
-    const { stderr } = await run(ffmpegPath(), ['-hide_banner', '-nostats', '-i', file, '-f', 's16le', '-ac', '1', '-ar', String(DECODE_RATE), '-y', out]);
+    const { stderr } = await run(ffmpegPath(), [
+      '-hide_banner',
+      '-nostats',
+      '-i',
+      file,
+      '-f',
+      's16le',
+      '-ac',
+      '1',
+      '-ar',
+      String(DECODE_RATE),
+      '-y',
+      out,
+    ]);
     const stream = /Stream #0:0[^:]*: Audio: (\w+)[^,]*, (\d+) Hz, (mono|stereo)/.exec(stderr);
     if (!stream) throw new Error(`no audio stream: ${stderr}`);
     const pcm = readFileSync(out);
@@ -70,7 +83,11 @@ export function decodeAudio(bytes: Buffer, ext: string): Promise<DecodedAudio> {
 export function decodeVideo(bytes: Buffer, ext: string): Promise<DecodedVideo> {
   return withFile(bytes, ext, async (file) => {
     const out = join(file, '..', 'frames.raw');
-    const { stderr } = await run(ffmpegPath(), ['-hide_banner', '-nostats', '-i', file, '-f', 'rawvideo', '-pix_fmt', 'gray', '-y', out], { maxBuffer: 1 << 20 });
+    const { stderr } = await run(
+      ffmpegPath(),
+      ['-hide_banner', '-nostats', '-i', file, '-f', 'rawvideo', '-pix_fmt', 'gray', '-y', out],
+      { maxBuffer: 1 << 20 },
+    );
     const stream = /Stream #0:0[^:]*: Video: (\w+).*?, (\d+)x(\d+)[^,]*,.*?([\d.]+) fps/.exec(stderr);
     if (!stream) throw new Error(`no video stream: ${stderr}`);
     const width = Number(stream[2]);
@@ -84,10 +101,23 @@ export function decodeVideo(bytes: Buffer, ext: string): Promise<DecodedVideo> {
 export function videoFrames(bytes: Buffer, ext: string, width: number, height: number): Promise<Buffer[]> {
   return withFile(bytes, ext, async (file) => {
     const out = join(file, '..', 'frames.raw');
-    await run(ffmpegPath(), ['-hide_banner', '-loglevel', 'error', '-i', file, '-f', 'rawvideo', '-pix_fmt', 'gray', '-y', out]);
+    await run(ffmpegPath(), [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-i',
+      file,
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'gray',
+      '-y',
+      out,
+    ]);
     const all = readFileSync(out);
     const frames: Buffer[] = [];
-    for (let o = 0; o + width * height <= all.length; o += width * height) frames.push(all.subarray(o, o + width * height));
+    for (let o = 0; o + width * height <= all.length; o += width * height)
+      frames.push(all.subarray(o, o + width * height));
     return frames;
   });
 }

@@ -27,11 +27,17 @@ const PCM_CHUNK_SAMPLES = 1 << 16;
 export function requireFfmpeg(kind: AudioContainer | 'mp4' | 'webm' | 'mov'): FfmpegFound {
   const f = ffmpeg();
   if (!f.ok) throw new OperationError('engineUnavailable', f.reason);
-  if (f.missing.includes(kind)) throw new OperationError('engineUnavailable', `${describeFfmpeg(f)}: cannot encode ${kind}`);
+  if (f.missing.includes(kind))
+    throw new OperationError('engineUnavailable', `${describeFfmpeg(f)}: cannot encode ${kind}`);
   return f;
 }
 
-export async function encodeAudio(source: AudioSource, target: AudioTarget, dir: string, timeoutMs: number): Promise<Buffer> {
+export async function encodeAudio(
+  source: AudioSource,
+  target: AudioTarget,
+  dir: string,
+  timeoutMs: number,
+): Promise<Buffer> {
   const f = requireFfmpeg(target.format);
   const output = join(dir, `out.${target.format}`);
   const input =
@@ -39,12 +45,27 @@ export async function encodeAudio(source: AudioSource, target: AudioTarget, dir:
       ? ['-i', source.wavFile]
       : ['-f', 's16le', '-ar', String(source.sampleRate), '-ac', String(source.channels), '-i', 'pipe:0'];
   const args = [
-    '-hide_banner', '-loglevel', 'error', '-nostats', '-threads', '1',
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-nostats',
+    '-threads',
+    '1',
     ...input,
-    '-vn', '-map_metadata', '-1', '-fflags', '+bitexact',
-    '-ar', String(target.sampleRate), '-ac', String(target.channels),
+    '-vn',
+    '-map_metadata',
+    '-1',
+    '-fflags',
+    '+bitexact',
+    '-ar',
+    String(target.sampleRate),
+    '-ac',
+    String(target.channels),
     ...codecArgs(target),
-    '-fs', String(MAX_AUDIO_BYTES), '-y', output,
+    '-fs',
+    String(MAX_AUDIO_BYTES),
+    '-y',
+    output,
   ];
   const stdin = 'pcm' in source ? feedPcm(source.pcm) : undefined;
   try {
@@ -53,7 +74,12 @@ export async function encodeAudio(source: AudioSource, target: AudioTarget, dir:
     throw encoderFailure(err, 'audio');
   }
   const bytes = await readFile(output);
-  if (bytes.length >= MAX_AUDIO_BYTES) throw new OperationError('invalidDuration', 'The encoded audio would be too large; ask for a shorter one or a lower bitrate.', 'duration');
+  if (bytes.length >= MAX_AUDIO_BYTES)
+    throw new OperationError(
+      'invalidDuration',
+      'The encoded audio would be too large; ask for a shorter one or a lower bitrate.',
+      'duration',
+    );
   return bytes;
 }
 
@@ -82,7 +108,10 @@ function feedPcm(pcm: Int16Array): (stdin: import('node:stream').Writable) => Pr
 /** An encoder run that failed: a timeout is the caller's to know about; anything else is ours. */
 export function encoderFailure(err: unknown, what: 'audio' | 'video'): Error {
   if (err instanceof ChildRunError && err.reason === 'timeout') {
-    return new OperationError('timeoutProvider', `Encoding the ${what} took longer than this server allows; ask for less.`);
+    return new OperationError(
+      'timeoutProvider',
+      `Encoding the ${what} took longer than this server allows; ask for less.`,
+    );
   }
   if (err instanceof ChildRunError) {
     const detail = err.stderr.trim().split('\n').slice(-3).join(' | ').slice(0, 500);

@@ -3,7 +3,7 @@
 // promise settles only once the process has exited, so a caller that awaited it never leaves a
 // child behind; children still running when their thread ends are killed on the way out.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Writable } from 'node:stream';
 
 export interface ChildRunOptions {
@@ -51,9 +51,9 @@ export function runChild(file: string, args: readonly string[], options: ChildRu
     });
   }
   return new Promise<ChildResult>((resolve, reject) => {
-    let child: ChildProcess;
+    let child: ChildProcessWithoutNullStreams;
     try {
-      child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
+      child = spawn(file, [...args], { windowsHide: true });
     } catch (err) {
       reject(new ChildRunError('spawn', `could not start ${file}: ${(err as Error).message}`, ''));
       return;
@@ -67,19 +67,23 @@ export function runChild(file: string, args: readonly string[], options: ChildRu
       failure ??= new ChildRunError(reason, message, stderr);
       child.kill('SIGKILL');
     };
-    const timer = setTimeout(() => fail('timeout', `${file} did not finish within ${options.timeoutMs} ms`), options.timeoutMs);
+    const timer = setTimeout(
+      () => fail('timeout', `${file} did not finish within ${options.timeoutMs} ms`),
+      options.timeoutMs,
+    );
 
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       outBytes += chunk.length;
-      if (outBytes > options.maxStdoutBytes) fail('output', `${file} printed more than ${options.maxStdoutBytes} bytes`);
+      if (outBytes > options.maxStdoutBytes)
+        fail('output', `${file} printed more than ${options.maxStdoutBytes} bytes`);
       else out.push(chunk);
     });
-    child.stderr!.setEncoding('utf8').on('data', (text: string) => {
+    child.stderr.setEncoding('utf8').on('data', (text: string) => {
       stderr = (stderr + text).slice(-STDERR_KEEP);
     });
     // A child that exits before reading all of its input closes the pipe: that is its exit
     // status's story to tell, not an error of ours.
-    child.stdin!.on('error', () => undefined);
+    child.stdin.on('error', () => undefined);
     child.on('error', (err) => fail('spawn', `could not start ${file}: ${err.message}`));
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -90,13 +94,13 @@ export function runChild(file: string, args: readonly string[], options: ChildRu
     });
 
     const input = options.stdin;
-    if (input === undefined) child.stdin!.end();
+    if (input === undefined) child.stdin.end();
     else if (typeof input === 'function') {
-      input(child.stdin!).then(
-        () => child.stdin!.end(),
+      input(child.stdin).then(
+        () => child.stdin.end(),
         (err: unknown) => fail('exit', `feeding ${file} failed: ${(err as Error).message}`),
       );
-    } else child.stdin!.end(input);
+    } else child.stdin.end(input);
   });
 }
 

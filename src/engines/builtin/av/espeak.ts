@@ -52,12 +52,16 @@ export function sampleVoices(e: EspeakFound): string[] {
 
 function lookup(): EspeakLookup {
   const path = onPath('espeak-ng');
-  if (path === undefined) return { ok: false, reason: 'espeak-ng is not installed (Debian: apt-get install espeak-ng)' };
+  if (path === undefined)
+    return { ok: false, reason: 'espeak-ng is not installed (Debian: apt-get install espeak-ng)' };
   const voices = spawnSync(path, ['--voices'], { encoding: 'utf8', timeout: 15_000 });
   const variants = spawnSync(path, ['--voices=variant'], { encoding: 'utf8', timeout: 15_000 });
   const version = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 15_000 });
   if (voices.status !== 0 || variants.status !== 0) {
-    return { ok: false, reason: `${path} did not list its voices (${voices.error?.message ?? voices.stderr.trim().slice(0, 200)})` };
+    return {
+      ok: false,
+      reason: `${path} did not list its voices (${voices.error?.message ?? voices.stderr.trim().slice(0, 200)})`,
+    };
   }
   const languages = new Map<string, string>();
   const aliases: { alias: string; code: string; priority: number }[] = [];
@@ -65,7 +69,10 @@ function lookup(): EspeakLookup {
     const code = row[1]!;
     languages.set(code.toLowerCase(), code);
     // "Other Languages" lists aliases with priorities: `(en 2)(en-gb 3)`.
-    for (const m of row.slice(5).join(' ').matchAll(/\(([A-Za-z0-9-]+) (\d+)\)/g)) {
+    for (const m of row
+      .slice(5)
+      .join(' ')
+      .matchAll(/\(([A-Za-z0-9-]+) (\d+)\)/g)) {
       aliases.push({ alias: m[1]!.toLowerCase(), code, priority: Number(m[2]) });
     }
   }

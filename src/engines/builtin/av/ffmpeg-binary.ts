@@ -52,17 +52,26 @@ function lookup(): FfmpegLookup {
   const problems: string[] = [];
   for (const [path, source] of candidates) {
     if (path === undefined) continue;
-    const probe = spawnSync(path, ['-hide_banner', '-encoders'], { encoding: 'utf8', timeout: 15_000, maxBuffer: 4 << 20 });
+    const probe = spawnSync(path, ['-hide_banner', '-encoders'], {
+      encoding: 'utf8',
+      timeout: 15_000,
+      maxBuffer: 4 << 20,
+    });
     if (probe.status !== 0) {
       problems.push(`${path} did not run (${probe.error?.message ?? `exit ${String(probe.status ?? probe.signal)}`})`);
       continue;
     }
     const version = spawnSync(path, ['-hide_banner', '-version'], { encoding: 'utf8', timeout: 15_000 });
     const encoders = new Set(probe.stdout.split('\n').map((line) => line.trim().split(/\s+/)[1]));
-    const missing = (Object.keys(REQUIRED_ENCODERS) as EncodedKind[]).filter((k) => !encoders.has(REQUIRED_ENCODERS[k]));
+    const missing = (Object.keys(REQUIRED_ENCODERS) as EncodedKind[]).filter(
+      (k) => !encoders.has(REQUIRED_ENCODERS[k]),
+    );
     const versionText = /ffmpeg version (\S+)/.exec(version.stdout ?? '')?.[1] ?? 'of unknown version';
     return { ok: true, path, source, version: versionText, missing };
   }
   const tried = problems.length > 0 ? ` (${problems.join('; ')})` : '';
-  return { ok: false, reason: `no ffmpeg found: none on the PATH and the npm package ${PACKAGE} is not installed${tried}` };
+  return {
+    ok: false,
+    reason: `no ffmpeg found: none on the PATH and the npm package ${PACKAGE} is not installed${tried}`,
+  };
 }

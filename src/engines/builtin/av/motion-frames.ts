@@ -91,7 +91,16 @@ export class MotionFrames {
 }
 
 /** Bilinear resampling of a window of `key` (origin left/top, `step` source pixels per frame pixel) into `out`. */
-function sample(key: KeyImage, left: number, top: number, stepX: number, stepY: number, width: number, height: number, out: Uint8Array): void {
+function sample(
+  key: KeyImage,
+  left: number,
+  top: number,
+  stepX: number,
+  stepY: number,
+  width: number,
+  height: number,
+  out: Uint8Array,
+): void {
   const src = key.pixels;
   const sw = key.width;
   const maxX = sw - 1;

@@ -24,7 +24,9 @@ export function renderSound(r: SoundRequest, progress?: (fraction: number) => vo
   const n = Math.max(1, Math.round(r.seconds * r.sampleRate));
   const left = new Float32Array(n);
   const right = new Float32Array(n);
-  const rand = prng(createHash('sha256').update(`${r.seed}\u0000${r.model}\u0000${r.prompt}\u0000${r.negativePrompt}`).digest());
+  const rand = prng(
+    createHash('sha256').update(`${r.seed}\u0000${r.model}\u0000${r.prompt}\u0000${r.negativePrompt}`).digest(),
+  );
   const mix = { left, right, rate: r.sampleRate, rand };
   if (r.kind === 'music') playMusic(mix, progress);
   else playEffects(mix, r.prompt.toLowerCase(), progress);
@@ -68,14 +70,38 @@ function playMusic(m: Mix, progress?: (fraction: number) => void): void {
     const start = bar * 4 * beat;
     const chord = progression[bar % progression.length]!;
     // Pad: the chord's triad, slightly detuned left and right, held for the bar.
-    for (const step of [0, 2, 4]) tone(m, start, 4 * beat, note(chord + step, 1), { gain: 0.07, harmonics: 2, attack: 0.3, release: 0.4, detune: 0.003, pan: 0 });
+    for (const step of [0, 2, 4])
+      tone(m, start, 4 * beat, note(chord + step, 1), {
+        gain: 0.07,
+        harmonics: 2,
+        attack: 0.3,
+        release: 0.4,
+        detune: 0.003,
+        pan: 0,
+      });
     // Bass on every beat.
-    for (let b = 0; b < 4; b++) tone(m, start + b * beat, beat * 0.9, note(chord, 0), { gain: 0.16, harmonics: 3, attack: 0.01, release: 0.1, detune: 0, pan: 0 });
+    for (let b = 0; b < 4; b++)
+      tone(m, start + b * beat, beat * 0.9, note(chord, 0), {
+        gain: 0.16,
+        harmonics: 3,
+        attack: 0.01,
+        release: 0.1,
+        detune: 0,
+        pan: 0,
+      });
     // Melody: eighth notes on a random walk through the scale, with rests.
     for (let e = 0; e < 8; e++) {
       melodyStep += Math.floor(rand() * 5) - 2;
       melodyStep = Math.max(-3, Math.min(10, melodyStep));
-      if (rand() < 0.7) tone(m, start + (e * beat) / 2, beat * 0.45, note(chord + melodyStep, 2), { gain: 0.1, harmonics: brightness, attack: 0.005, release: 0.08, detune: 0, pan: 0.3 });
+      if (rand() < 0.7)
+        tone(m, start + (e * beat) / 2, beat * 0.45, note(chord + melodyStep, 2), {
+          gain: 0.1,
+          harmonics: brightness,
+          attack: 0.005,
+          release: 0.08,
+          detune: 0,
+          pan: 0.3,
+        });
     }
     for (let b = 0; b < 4; b += 2) kick(m, start + b * beat);
     for (let e = 0; e < 8; e++) hat(m, start + (e * beat) / 2, e % 2 === 0 ? 0.05 : 0.03);

@@ -29,11 +29,30 @@ export async function encodeFrames(source: FrameSource, dir: string, timeoutMs: 
   const f = requireFfmpeg(source.format);
   const output = join(dir, `out.${source.format}`);
   const args = [
-    '-hide_banner', '-loglevel', 'error', '-nostats',
-    '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${source.width}x${source.height}`, '-framerate', String(source.fps), '-i', 'pipe:0',
-    '-an', '-map_metadata', '-1', '-threads', '2',
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-nostats',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    '-s',
+    `${source.width}x${source.height}`,
+    '-framerate',
+    String(source.fps),
+    '-i',
+    'pipe:0',
+    '-an',
+    '-map_metadata',
+    '-1',
+    '-threads',
+    '2',
     ...codecArgs(source.format, source.quality),
-    '-fs', String(MAX_VIDEO_BYTES), '-y', output,
+    '-fs',
+    String(MAX_VIDEO_BYTES),
+    '-y',
+    output,
   ];
   const feed = async (stdin: import('node:stream').Writable) => {
     for (let i = 0; i < source.count; i++) {
@@ -49,7 +68,12 @@ export async function encodeFrames(source: FrameSource, dir: string, timeoutMs: 
     throw encoderFailure(err, 'video');
   }
   const bytes = await readFile(output);
-  if (bytes.length >= MAX_VIDEO_BYTES) throw new OperationError('invalidOutputQuality', 'The encoded video would be too large; ask for a lower outputQuality, size or duration.', 'outputQuality');
+  if (bytes.length >= MAX_VIDEO_BYTES)
+    throw new OperationError(
+      'invalidOutputQuality',
+      'The encoded video would be too large; ask for a lower outputQuality, size or duration.',
+      'outputQuality',
+    );
   return bytes;
 }
 
@@ -58,7 +82,24 @@ function codecArgs(format: VideoContainer, quality: number): string[] {
   const q = (Math.min(99, Math.max(20, quality)) - 20) / 79; // 0 … 1
   if (format === 'webm') {
     const crf = Math.round(50 - q * 22); // 50 … 28
-    return ['-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-row-mt', '1', '-crf', String(crf), '-b:v', '0', '-pix_fmt', 'yuv420p', '-f', 'webm'];
+    return [
+      '-c:v',
+      'libvpx-vp9',
+      '-deadline',
+      'realtime',
+      '-cpu-used',
+      '8',
+      '-row-mt',
+      '1',
+      '-crf',
+      String(crf),
+      '-b:v',
+      '0',
+      '-pix_fmt',
+      'yuv420p',
+      '-f',
+      'webm',
+    ];
   }
   const crf = Math.round(38 - q * 20); // 38 … 18
   const h264 = ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', String(crf), '-pix_fmt', 'yuv420p'];

@@ -19,7 +19,8 @@ export const audioInferenceModels: BuiltinModel[] = [
     taskTypes: ['audioInference'],
     defaultWidth: 0,
     defaultHeight: 0,
-    shortDescription: "Speaks speech.text with the system's eSpeak NG in any of its languages and voice variants; clear, robotic, no neural network.",
+    shortDescription:
+      "Speaks speech.text with the system's eSpeak NG in any of its languages and voice variants; clear, robotic, no neural network.",
     operations: ['synthesize-speech'],
     standsIn: [
       { taskType: 'audioInference', model: 'minimax:speech@*' },

@@ -57,7 +57,10 @@ export async function run(input: EncodeVideoInput, context?: OperationContext): 
   const count = Math.max(1, Math.round(input.duration * fps));
   const coverW = Math.round(width * COVER);
   const coverH = Math.round(height * COVER);
-  const keys = input.images.length > 0 ? await keyImages(input.images, coverW, coverH, count) : proceduralKeys(input, coverW, coverH, count);
+  const keys =
+    input.images.length > 0
+      ? await keyImages(input.images, coverW, coverH, count)
+      : proceduralKeys(input, coverW, coverH, count);
   context?.progress(5);
   const motion = new MotionFrames(keys, width, height, count, `${input.seed}\u0000${input.model}\u0000${input.prompt}`);
   let reported = 5;
@@ -89,9 +92,22 @@ async function keyImages(images: VideoKeyImage[], coverW: number, coverH: number
   const last = count - 1;
   const keys = await Promise.all(
     images.map(async (k, i) => {
-      const pixels = await sharp(asBuffer(k.image)).rotate().resize(coverW, coverH, { fit: 'cover' }).removeAlpha().toColourspace('srgb').raw().toBuffer();
+      const pixels = await sharp(asBuffer(k.image))
+        .rotate()
+        .resize(coverW, coverH, { fit: 'cover' })
+        .removeAlpha()
+        .toColourspace('srgb')
+        .raw()
+        .toBuffer();
       const spread = images.length === 1 ? 0 : Math.round((i * last) / (images.length - 1));
-      const at = k.frame === 'first' ? 0 : k.frame === 'last' ? last : k.frame === undefined ? spread : Math.min(last, Math.max(0, k.frame));
+      const at =
+        k.frame === 'first'
+          ? 0
+          : k.frame === 'last'
+            ? last
+            : k.frame === undefined
+              ? spread
+              : Math.min(last, Math.max(0, k.frame));
       return { pixels, width: coverW, height: coverH, at };
     }),
   );

@@ -33,7 +33,15 @@ export function availability(): Availability {
 export async function run(input: ProceduralAudioInput, context?: OperationContext): Promise<EncodedAudio> {
   let reported = -1;
   const pcm = renderSound(
-    { kind: input.kind, seconds: input.seconds, sampleRate: input.target.sampleRate, seed: input.seed, model: input.model, prompt: input.prompt, negativePrompt: input.negativePrompt },
+    {
+      kind: input.kind,
+      seconds: input.seconds,
+      sampleRate: input.target.sampleRate,
+      seed: input.seed,
+      model: input.model,
+      prompt: input.prompt,
+      negativePrompt: input.negativePrompt,
+    },
     (fraction) => {
       const percent = Math.floor(fraction * 60);
       if (percent !== reported) context?.progress((reported = percent));
@@ -41,6 +49,8 @@ export async function run(input: ProceduralAudioInput, context?: OperationContex
   );
   // Encoding runs well over real time: a deadline of a second of work per ten of sound, and a floor.
   const timeoutMs = 30_000 + input.seconds * 100;
-  const audio = await withWorkDir((dir) => encodeAudio({ pcm, sampleRate: input.target.sampleRate, channels: 2 }, input.target, dir, timeoutMs));
+  const audio = await withWorkDir((dir) =>
+    encodeAudio({ pcm, sampleRate: input.target.sampleRate, channels: 2 }, input.target, dir, timeoutMs),
+  );
   return { audio, format: input.target.format };
 }

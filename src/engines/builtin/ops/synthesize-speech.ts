@@ -37,7 +37,9 @@ const WORDS_PER_MINUTE = 165;
 export function availability(): Availability {
   const e = espeak();
   const f = ffmpeg();
-  const parts = [e.ok ? `espeak-ng ${e.version} (${e.path})` : undefined, f.ok ? describeFfmpeg(f) : undefined].filter((p) => p !== undefined);
+  const parts = [e.ok ? `espeak-ng ${e.version} (${e.path})` : undefined, f.ok ? describeFfmpeg(f) : undefined].filter(
+    (p) => p !== undefined,
+  );
   const detail = parts.length > 0 ? { detail: parts.join('; ') } : {};
   if (!e.ok) return { ready: false, reason: e.reason, ...detail };
   if (!f.ok) return { ready: false, reason: f.reason, ...detail };
@@ -61,13 +63,18 @@ export async function run(input: SynthesizeSpeechInput, context?: OperationConte
   return withWorkDir(async (dir) => {
     const wavFile = join(dir, 'speech.wav');
     try {
-      await runChild(e.path, ['-v', voice, '-p', String(pitch), '-s', String(WORDS_PER_MINUTE), '-b', '1', '-w', wavFile, '--stdin'], {
-        stdin: Buffer.from(input.text, 'utf8'),
-        timeoutMs,
-        maxStdoutBytes: 1 << 20,
-      });
+      await runChild(
+        e.path,
+        ['-v', voice, '-p', String(pitch), '-s', String(WORDS_PER_MINUTE), '-b', '1', '-w', wavFile, '--stdin'],
+        {
+          stdin: Buffer.from(input.text, 'utf8'),
+          timeoutMs,
+          maxStdoutBytes: 1 << 20,
+        },
+      );
     } catch (err) {
-      if (err instanceof ChildRunError && err.reason === 'timeout') throw new OperationError('timeoutProvider', 'Synthesizing the speech took longer than this server allows.');
+      if (err instanceof ChildRunError && err.reason === 'timeout')
+        throw new OperationError('timeoutProvider', 'Synthesizing the speech took longer than this server allows.');
       throw err;
     }
     // An empty or whitespace-only text gives a header and no samples.
