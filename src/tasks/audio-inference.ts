@@ -13,6 +13,7 @@ import { ProtocolError } from '../protocol/errors.js';
 import { asBuffer } from '../engines/builtin/operation.js';
 import { ESPEAK_SPEECH, PROCEDURAL_EFFECTS } from '../engines/builtin/models/audio-inference.js';
 import type { AudioTarget } from '../engines/builtin/av/audio-encode.js';
+import { espeak, unsupportedVoiceMessage, voiceArgument } from '../engines/builtin/av/espeak.js';
 import type { AudioFormat } from '../media/media-store.js';
 import { AIR_PATTERN, compileValidator, oneOf } from './validate.js';
 import { OUTPUT_TYPES } from './image-output.js';
@@ -125,7 +126,18 @@ function speechOf(p: Params): SpeechJob {
       },
     );
   }
-  return p.speech.voice === undefined ? { text: p.speech.text } : { text: p.speech.text, voice: p.speech.voice };
+  const voice = p.speech.voice;
+  if (voice === undefined) return { text: p.speech.text };
+  // Checked here too (the synthesizer checks again), so that a voice it lacks fails the task once,
+  // before any result starts.
+  const e = espeak();
+  if (e.ok && voiceArgument(e, voice) === undefined) {
+    throw new ProtocolError('unsupportedVoice', unsupportedVoiceMessage(e, voice), {
+      parameter: 'speech.voice',
+      type: 'string',
+    });
+  }
+  return { text: p.speech.text, voice };
 }
 
 function soundOf(p: Params, air: string): SoundJob {

@@ -43,6 +43,15 @@ export function voiceArgument(e: EspeakFound, voice: string | undefined): string
   return lang !== undefined && v !== undefined ? `${lang}+${v}` : undefined;
 }
 
+/** The unsupportedVoice message for a voice espeak-ng lacks. */
+export function unsupportedVoiceMessage(e: EspeakFound, voice: string): string {
+  const examples = sampleVoices(e).slice(0, 7).join(', ');
+  return (
+    `Voice '${voice.slice(0, 100)}' is not one of this server's eSpeak NG voices: a language (${examples}, …), ` +
+    'a language+variant, or a variant alone (see docs/engines.md).'
+  );
+}
+
 /** A few voice names to show in an unsupportedVoice message. */
 export function sampleVoices(e: EspeakFound): string[] {
   const langs = ['en-us', 'en-gb', 'fr-fr', 'de', 'es', 'it', 'ja'].filter((l) => e.languages.has(l));

@@ -8,7 +8,7 @@ import { OperationError } from './operation-error.js';
 import { ChildRunError, runChild } from '../av/child-run.js';
 import { encodeAudio, type AudioTarget } from '../av/audio-encode.js';
 import { describeFfmpeg, ffmpeg } from '../av/ffmpeg-binary.js';
-import { espeak, sampleVoices, voiceArgument } from '../av/espeak.js';
+import { espeak, unsupportedVoiceMessage, voiceArgument } from '../av/espeak.js';
 import { withWorkDir } from '../av/work-dir.js';
 import type { Availability, OperationContext } from '../operation.js';
 
@@ -51,11 +51,7 @@ export async function run(input: SynthesizeSpeechInput, context?: OperationConte
   if (!e.ok) throw new OperationError('engineUnavailable', e.reason);
   const voice = voiceArgument(e, input.voice);
   if (voice === undefined) {
-    throw new OperationError(
-      'unsupportedVoice',
-      `Voice '${String(input.voice).slice(0, 100)}' is not one of this server's eSpeak NG voices: a language (${sampleVoices(e).slice(0, 7).join(', ')}, …), a language+variant, or a variant alone (see docs/engines.md).`,
-      'speech.voice',
-    );
+    throw new OperationError('unsupportedVoice', unsupportedVoiceMessage(e, String(input.voice)), 'speech.voice');
   }
   const pitch = 35 + Number(input.seed % 31n);
   // Speech runs about 12 characters a second: a generous deadline per character, and a floor.
