@@ -43,6 +43,8 @@ export const TASKS: TaskEntry[] = [
   { name: 'controlNetPreprocess openpose 700×360', task: (taskUUID, inputs) => ({ taskType: 'controlNetPreprocess', taskUUID, model: 'runware:controlnet-preprocess@openpose', inputs: { image: inputs.peoplePhoto } }) },
   { name: 'caption age 700×360', task: (taskUUID, inputs) => ({ taskType: 'caption', taskUUID, model: 'runware:153@1', inputs: { image: inputs.peoplePhoto } }) },
   { name: 'upscale ESRGAN ×2 256²→512²', task: (taskUUID, inputs) => ({ taskType: 'upscale', taskUUID, model: 'runtrail:esrgan@slim', inputImage: inputs.png256, upscaleFactor: 2 }) },
+  { name: 'audioInference speech espeak-ng MP3 (~4 s)', task: (taskUUID) => ({ taskType: 'audioInference', taskUUID, model: 'runtrail:espeak-ng@1', speech: { text: 'A benchmark sentence, spoken by eSpeak NG and encoded as MP3.' } }) },
+  { name: 'audioInference procedural music 10 s MP3', task: (taskUUID) => ({ taskType: 'audioInference', taskUUID, model: 'runware:ace-step@1', positivePrompt: 'a bench', duration: 10 }) },
   { name: 'imageInference 512² ×1 + NSFW check', task: (taskUUID) => ({ taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: 'a bench', width: 512, height: 512, safety: { checkContent: true } }) },
 ];
 

@@ -102,8 +102,10 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
     const engineHealth = await services.engines.health();
     for (const engine of engineHealth) {
       const notReady = engine.operations.filter((o) => !o.ready);
-      if (notReady.length === 0) log.info({ engine: engine.name, operations: engine.operations.map((o) => o.name) }, 'engine ready');
-      else log.warn({ engine: engine.name, notReady }, 'engine cannot run some operations');
+      // Operations that name what runs them (which ffmpeg, which espeak-ng) say so at start.
+      const details = Object.fromEntries(engine.operations.flatMap((o) => (o.detail !== undefined ? [[o.name, o.detail]] : [])));
+      if (notReady.length === 0) log.info({ engine: engine.name, operations: engine.operations.map((o) => o.name), details }, 'engine ready');
+      else log.warn({ engine: engine.name, notReady, details }, 'engine cannot run some operations');
     }
     const recovered = { ...(await workers.recover()), deliveries: await deliveries.recover() };
     if (recovered.requeued + recovered.ended + recovered.deliveries > 0) log.warn(recovered, 'recovered work a previous run left unfinished');

@@ -215,10 +215,12 @@ describe('new task types, end to end', () => {
     assert.ok((await airsFor('runware:101@1')).includes('runtrail:procedural@plasma-1'));
     assert.ok((await airsFor('runware')).includes('runtrail:procedural@plasma-1'));
     assert.ok((await airsFor('runware:109@1')).includes('runtrail:isnet@general-use'));
-    assert.equal((await found({ search: 'runtrail:procedural' }))['totalResults'], 1);
+    assert.equal((await found({ search: 'runtrail:procedural@' }))['totalResults'], 1);
     assert.equal((await found({ search: 'sdxl' }))['totalResults'], 0);
     assert.equal((await found({ category: 'lora' }))['totalResults'], 0);
-    assert.equal((await found({ architecture: 'procedural' }))['totalResults'], 1);
+    // Procedural models (pictures, music, effects, video) say so in their architecture.
+    assert.equal((await found({ architecture: 'procedural' }))['totalResults'], BUILTIN_MODELS.filter((m) => m.architecture === 'procedural').length);
+    assert.ok(BUILTIN_MODELS.filter((m) => m.architecture === 'procedural').every((m) => /procedural|not a/.test(m.name)));
     assert.equal((await found({ visibility: 'private' }))['totalResults'], 0);
     assert.deepEqual(await found({ offset: BUILTIN_MODELS.length, limit: 1 }).then((i) => [i['totalResults'], i['results']]), [BUILTIN_MODELS.length, []]);
     assert.equal((await found({ limit: 0 }))['code'], 'invalidLimit');

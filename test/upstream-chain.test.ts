@@ -104,12 +104,12 @@ test('runtrail: models stay on A; modelSearch on A lists them and the upstream r
 
 test('a task type A has no module for is forwarded and B’s answer passes through, recorded in A', async () => {
   const taskUUID = uuid();
-  const reply = await a.post([{ taskType: 'videoInference', taskUUID, model: 'klingai:5@3', positivePrompt: 'waves', duration: 5 }]);
+  const reply = await a.post([{ taskType: '3dInference', taskUUID, model: 'runware:3d@1', outputFormat: 'GLB' }]);
   assert.equal(reply.status, 400, reply.text);
   const error = reply.json.errors![0]!;
   assert.equal(error['code'], 'unsupportedTaskType', 'B’s own error code');
   assert.equal(error['taskUUID'], taskUUID);
-  assert.equal(error['taskType'], 'videoInference');
+  assert.equal(error['taskType'], '3dInference');
   assert.ok((await details(a, taskUUID)).includes(`"response":${recorded(reply.text)}`));
 });
 

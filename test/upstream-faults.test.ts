@@ -235,7 +235,7 @@ test('routes: models no rule takes get unsupportedModel; modelSearch lists the r
     const from = hits.length;
     const reply = await routed.post([
       task('fine', { model: 'civitai:4384@128713' }),
-      { taskType: 'videoInference', taskUUID: uuid(), model: 'klingai:5@3', positivePrompt: 'waves' },
+      { taskType: '3dInference', taskUUID: uuid(), model: 'klingai:5@3', outputFormat: 'GLB' },
       task('fine'),
       { taskType: 'imageInference', taskUUID: uuid(), model: 'runtrail:1@1', positivePrompt: 'local', width: 64, height: 64 },
     ]);

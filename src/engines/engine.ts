@@ -64,6 +64,8 @@ export interface OperationHealth {
   name: string;
   ready: boolean;
   reason?: string;
+  /** What runs it, where that matters (e.g. which ffmpeg build). */
+  detail?: string;
 }
 
 export interface EngineHealth {

@@ -25,7 +25,9 @@ export interface MediaRecord {
   taskUUID: string | null;
   /** Random token that makes the media URL unguessable even to someone who knows mediaUUID. */
   accessToken: string;
-  format: 'jpg' | 'png' | 'webp' | 'svg';
+  /** The file's extension: an image, or (audioInference, videoInference) a sound or a video. */
+  format: 'jpg' | 'png' | 'webp' | 'svg' | 'mp3' | 'wav' | 'flac' | 'ogg' | 'mp4' | 'webm' | 'mov';
+  /** Pixels; 0 for sound. */
   width: number;
   height: number;
   bytes: number;

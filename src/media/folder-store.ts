@@ -15,7 +15,7 @@ import {
   MediaUrls,
   objectName,
   type ByteRange,
-  type ImageFormat,
+  type MediaFormat,
   type MediaStore,
 } from './media-store.js';
 
@@ -39,7 +39,7 @@ export class FolderMediaStore extends MediaUrls implements MediaStore {
   async save(
     orgId: string,
     taskUUID: string | null,
-    image: { data: Buffer; format: ImageFormat; width: number; height: number },
+    image: { data: Buffer; format: MediaFormat; width: number; height: number },
   ): Promise<MediaRecord> {
     const mediaUUID = randomUUID();
     await writeWhole(this.pathOf(mediaUUID, image.format), image.data);
@@ -101,7 +101,7 @@ export class FolderMediaStore extends MediaUrls implements MediaStore {
     return this.pathOf(record.mediaUUID, record.format);
   }
 
-  pathOf(mediaUUID: string, format: ImageFormat): string {
+  pathOf(mediaUUID: string, format: MediaFormat): string {
     return join(this.dir, objectName(mediaUUID, format));
   }
 

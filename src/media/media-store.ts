@@ -9,15 +9,33 @@
 import type { Readable } from 'node:stream';
 import type { MediaRecord } from '../ledger/types.js';
 
-export type ImageFormat = MediaRecord['format'];
+export type MediaFormat = MediaRecord['format'];
+export type ImageFormat = Extract<MediaFormat, 'jpg' | 'png' | 'webp' | 'svg'>;
+export type AudioFormat = Extract<MediaFormat, 'mp3' | 'wav' | 'flac' | 'ogg'>;
+export type VideoFormat = Extract<MediaFormat, 'mp4' | 'webm' | 'mov'>;
 
 /** The Content-Type each stored format is served with (the one place a new media format is added). */
-export const CONTENT_TYPES: Record<ImageFormat, string> = {
+export const CONTENT_TYPES: Record<MediaFormat, string> = {
   jpg: 'image/jpeg',
   png: 'image/png',
   webp: 'image/webp',
   svg: 'image/svg+xml',
+  mp3: 'audio/mpeg',
+  wav: 'audio/wav',
+  flac: 'audio/flac',
+  ogg: 'audio/ogg',
+  mp4: 'video/mp4',
+  webm: 'video/webm',
+  mov: 'video/quicktime',
 };
+
+/** True for the extensions media files are stored under. */
+export function isMediaFormat(value: unknown): value is MediaFormat {
+  return typeof value === 'string' && Object.hasOwn(CONTENT_TYPES, value);
+}
+
+/** A media URL's file part, `<mediaUUID>.<extension>`, for every extension above. */
+export const MEDIA_FILE_PATTERN = new RegExp(`^([0-9a-fA-F-]{36})\\.(${Object.keys(CONTENT_TYPES).join('|')})$`);
 
 /**
  * Headers for serving an SVG (vectorize's output): SVG is a document that could carry script or
@@ -48,7 +66,7 @@ export interface MediaStore {
   save(
     orgId: string,
     taskUUID: string | null,
-    image: { data: Buffer; format: ImageFormat; width: number; height: number },
+    image: { data: Buffer; format: MediaFormat; width: number; height: number },
   ): Promise<MediaRecord>;
   /** Stores the file of an imported media record durably (an existing object is left as it is). */
   restore(record: MediaRecord, data: Buffer): Promise<void>;
@@ -79,7 +97,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const FORMATS = Object.keys(CONTENT_TYPES).join('|');
 
 /** The object's name in either store: `<mediaUUID>.<format>`. */
-export function objectName(mediaUUID: string, format: ImageFormat): string {
+export function objectName(mediaUUID: string, format: MediaFormat): string {
   return `${mediaUUID}.${format}`;
 }
 
@@ -111,7 +129,7 @@ export abstract class MediaUrls {
 }
 
 /** `<uuid>.<format>` of a media URL path segment, when it is one. */
-export function parseObjectName(file: string): { mediaUUID: string; format: ImageFormat } | undefined {
+export function parseObjectName(file: string): { mediaUUID: string; format: MediaFormat } | undefined {
   const m = new RegExp(`^([0-9a-fA-F-]{36})\\.(${FORMATS})$`).exec(file);
-  return m?.[1] !== undefined && m[2] !== undefined ? { mediaUUID: m[1], format: m[2] as ImageFormat } : undefined;
+  return m?.[1] !== undefined && m[2] !== undefined ? { mediaUUID: m[1], format: m[2] as MediaFormat } : undefined;
 }

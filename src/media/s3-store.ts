@@ -28,7 +28,7 @@ import {
   MediaUrls,
   objectName,
   type ByteRange,
-  type ImageFormat,
+  type MediaFormat,
   type MediaStore,
 } from './media-store.js';
 
@@ -73,7 +73,7 @@ export class S3MediaStore extends MediaUrls implements MediaStore {
   async save(
     orgId: string,
     taskUUID: string | null,
-    image: { data: Buffer; format: ImageFormat; width: number; height: number },
+    image: { data: Buffer; format: MediaFormat; width: number; height: number },
   ): Promise<MediaRecord> {
     const mediaUUID = randomUUID();
     await this.put(this.keyOf(mediaUUID, image.format), image.data, image.format);
@@ -159,12 +159,12 @@ export class S3MediaStore extends MediaUrls implements MediaStore {
     return Promise.resolve();
   }
 
-  private keyOf(mediaUUID: string, format: ImageFormat): string {
+  private keyOf(mediaUUID: string, format: MediaFormat): string {
     return this.prefix + objectName(mediaUUID, format);
   }
 
   /** PUTs the whole object with its MD5; on failure removes whatever may have landed and answers serviceUnavailable. */
-  private async put(key: string, data: Buffer, format: ImageFormat): Promise<void> {
+  private async put(key: string, data: Buffer, format: MediaFormat): Promise<void> {
     try {
       await this.client.send(
         new PutObjectCommand({

@@ -72,6 +72,13 @@ export const ERRORS = {
   unrecognizedResponse: { status: 502, message: "{subject}'s reply {what}, so its results could not be read." },
   streamInterrupted: { status: 502, message: "{subject}'s stream {how}, after {chars} characters of text." },
   clientDisconnected: { status: 499, message: 'The client disconnected before the task ended; its work was cancelled.' },
+  unsupportedVoice: {
+    status: 400,
+    message: [
+      "Voice '{voice}' is not one of this server's eSpeak NG voices: a language ({examples}, …), ",
+      'a language+variant, or a variant alone (see docs/engines.md).',
+    ],
+  },
   // Per-model rules (src/validation): a value the named model does not take.
   unsupportedDimensions: { status: 400, message: 'Unsupported dimensions {size} for model {model}. {reason}' },
   unsupportedDuration: { status: 400, message: "Invalid value for '{parameter}' parameter. {reason}" },

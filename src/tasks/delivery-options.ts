@@ -50,6 +50,27 @@ export function splitDeliveryOptions(task: Record<string, unknown>, streams = fa
   };
 }
 
+/**
+ * The delivery options for a task type that takes only some methods: its first method when the
+ * task names none, invalidDeliveryMethod when it names another.
+ */
+export function restrictDelivery(options: DeliveryOptions, named: unknown, taskType: string, allowed: readonly DeliveryOptions['method'][] | undefined): DeliveryOptions {
+  if (allowed === undefined || allowed.length === 0) return options;
+  if (named === undefined) return { ...options, method: allowed[0]! };
+  if (allowed.includes(options.method)) return options;
+  const methods = allowed.map((m) => `"${m}"`).join(', ');
+  throw new ProtocolError(
+    'invalidDeliveryMethod',
+    {
+      parameter: 'deliveryMethod',
+      reason:
+        `${taskType} runs only with deliveryMethod ${methods}: send it so and read its results with getResponse ` +
+        '(or a webhookURL).',
+    },
+    { parameter: 'deliveryMethod', type: 'string', allowedValues: allowed },
+  );
+}
+
 /** Refuses webhook and upload URLs that are malformed or reach a non-public address (at submit time). */
 export async function checkDeliveryTargets(options: DeliveryOptions, guard: OutboundTargetGuard): Promise<void> {
   for (const name of URL_PARAMETERS) {

@@ -15,7 +15,7 @@ import { OutboundTargetGuard } from '../webhooks/outbound-target.js';
 import type { Metrics } from '../metrics.js';
 import { findTaskModule, routeTaskModule, supportedTaskTypes } from './registry.js';
 import type { RecordedTaskModule, TaskServices, TextStreamSink } from './task-module.js';
-import { checkDeliveryTargets, splitDeliveryOptions, type DeliveryOptions } from './delivery-options.js';
+import { checkDeliveryTargets, restrictDelivery, splitDeliveryOptions, type DeliveryOptions } from './delivery-options.js';
 import { TaskRunner } from './task-runner.js';
 import { ReceivedTasks, type Receipt } from './received-tasks.js';
 import { modelProblem, recordedModel, recordedTaskType } from './recorded-fields.js';
@@ -256,9 +256,9 @@ export class TaskDispatcher {
         // the form of every media input. Forwarded tasks (taskType 'forwarded') meet none of the
         // local rules: the upstream judges what it runs (docs/protocol.md, per-model rules).
         checkModelRules(recorded.taskType, split.params);
+        delivery = restrictDelivery(split.options, first['deliveryMethod'], recorded.taskType, recorded.deliveries);
         params = recorded.validate(split.params);
         checkMediaForms(recorded.taskType, split.params);
-        delivery = split.options;
         if (delivery.method === 'stream' && !stream) throw streamNeedsItsOwnRequest();
         await checkDeliveryTargets(delivery, this.targets);
       } catch (err) {

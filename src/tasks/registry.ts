@@ -12,6 +12,8 @@ import { vectorize } from './vectorize.js';
 import { imageMasking } from './image-masking.js';
 import { controlNetPreprocess } from './controlnet-preprocess.js';
 import { caption } from './caption.js';
+import { audioInference } from './audio-inference.js';
+import { videoInference } from './video-inference.js';
 import type { TaskModule } from './task-module.js';
 import type { PriceRule } from '../config.js';
 import type { EngineRouter } from '../engines/engine.js';
@@ -34,6 +36,8 @@ const MODULES: readonly TaskModule[] = [
   caption,
   textInference,
   promptEnhance,
+  audioInference,
+  videoInference,
 ];
 
 const BY_TYPE = new Map<string, TaskModule>();
@@ -81,6 +85,7 @@ export function supportedTaskTypes(): string[] {
 export const KNOWN_TASK_TYPES_NOT_RUN = [
   'videoInference',
   'audioInference',
+  'textInference',
   '3dInference',
   'training',
   'modelUpload',

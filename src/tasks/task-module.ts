@@ -84,6 +84,12 @@ export interface RecordedTaskModule<P = unknown> {
   validate(value: unknown): P;
   /** The model the task names, recorded for search and pricing. */
   modelOf(params: P): string | null;
+  /**
+   * The delivery methods it takes when not all of them: `['async']` for a task type Runware runs
+   * only asynchronously (videoInference). Such a task without deliveryMethod is queued; one asking
+   * for another method is refused with invalidDeliveryMethod.
+   */
+  deliveries?: readonly ('sync' | 'async')[];
   /** Prices per produced result when the operator's price file says nothing (first match wins). */
   prices?: readonly DefaultPrice[];
   /** Starts the task: throws ProtocolError for the whole task, or returns its results as they come. */

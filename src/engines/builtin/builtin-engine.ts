@@ -61,7 +61,8 @@ export class BuiltinEngine implements Engine {
       names.map(async (name) => {
         const available = await this.availability(name);
         const reason = available.ready ? this.failures.get(name) : available.reason;
-        return reason === undefined ? { name, ready: true } : { name, ready: false, reason };
+        const detail = available.detail !== undefined ? { detail: available.detail } : {};
+        return reason === undefined ? { name, ready: true, ...detail } : { name, ready: false, reason, ...detail };
       }),
     );
     return { name: this.name, ready: operations.every((o) => o.ready), operations, pool: this.pool.stats() };

@@ -13,6 +13,8 @@ import { controlNetPreprocessModels } from './models/controlnet-preprocess.js';
 import { captionModels } from './models/caption.js';
 import { esrganModels } from './models/esrgan.js';
 import { nsfwModels } from './models/nsfw.js';
+import { audioInferenceModels } from './models/audio-inference.js';
+import { videoInferenceModels } from './models/video-inference.js';
 
 export interface BuiltinModel extends ModelInfo {
   /** The operations a task on this model runs. */
@@ -32,4 +34,6 @@ export const BUILTIN_MODELS: readonly BuiltinModel[] = [
   ...imageMaskingModels,
   ...controlNetPreprocessModels,
   ...captionModels,
+  ...audioInferenceModels,
+  ...videoInferenceModels,
 ];

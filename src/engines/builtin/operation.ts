@@ -10,7 +10,8 @@ export type OperationName = keyof OpTable & string;
 export type OperationInput<K extends OperationName> = OpTable[K] extends { input: infer I } ? I : never;
 export type OperationOutput<K extends OperationName> = OpTable[K] extends { output: infer O } ? O : never;
 
-export type Availability = { ready: true } | { ready: false; reason: string };
+/** `detail` says what would run (which program, which version) for /healthz and the start log. */
+export type Availability = { ready: true; detail?: string } | { ready: false; reason: string; detail?: string };
 
 /** What an operation may use besides its input; the pool provides it in worker threads and tests may pass their own. */
 export interface OperationContext {

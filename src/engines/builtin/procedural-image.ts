@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 
 /** xorshift128+ over two 32-bit halves; small, fast and good enough for picking parameters. */
-function prng(seedBytes: Buffer): () => number {
+export function prng(seedBytes: Buffer): () => number {
   let a = seedBytes.readUInt32LE(0) | 1;
   let b = seedBytes.readUInt32LE(4) | 2;
   let c = seedBytes.readUInt32LE(8) | 4;

@@ -1,0 +1,29 @@
+// The built-in engine's videoInference model: not a video generator (none ships in an npm or
+// Debian package) but an animator: the caller's key images held, zoomed, panned and cross-faded,
+// or without images two procedural plasma pictures animated the same way, encoded by ffmpeg.
+// It stands in for every video AIR, as the procedural renderer does for images, and says so.
+
+import type { BuiltinModel } from '../catalogue.js';
+
+export const KEY_IMAGE_ANIMATOR = 'runtrail:keyframe-motion@1';
+
+export const videoInferenceModels: BuiltinModel[] = [
+  {
+    air: KEY_IMAGE_ANIMATOR,
+    name: 'runtrail key-image animator (pan, zoom, cross-fade; not a video generation model)',
+    version: '1',
+    category: 'video',
+    architecture: 'procedural',
+    taskTypes: ['videoInference'],
+    defaultWidth: 640,
+    defaultHeight: 360,
+    shortDescription:
+      'Animates frameImages / inputs images with a slow zoom and pan and cross-fades between them; without images it animates two procedural plasma pictures of seed and prompt. Encoded by ffmpeg (H.264 or VP9).',
+    operations: ['encode-video'],
+    standsIn: [
+      // Named so that modelSearch for a well-known video AIR finds what runs it.
+      { taskType: 'videoInference', model: 'klingai:5@3' },
+      { taskType: 'videoInference', model: '*' },
+    ],
+  },
+];
