@@ -132,8 +132,8 @@ test('defaults from the workflow file apply where the task is silent; Runware’
       taskUUID: uuid(),
       model: 'runware:101@1',
       positivePrompt: 'a quiet lake',
-      width: 64,
-      height: 64,
+      width: 128,
+      height: 128,
       numberResults: 2,
       seed: 10,
     },
@@ -182,7 +182,7 @@ test('seedImage and strength: the image is uploaded, LoadImage names it, denoise
       .png()
       .toBuffer()
   ).toString('base64')}`;
-  const reply = await server.post([task({ model: I2I, seedImage, strength: 0.25, width: 64, height: 64 })]);
+  const reply = await server.post([task({ model: I2I, seedImage, strength: 0.25, width: 128, height: 128 })]);
   assert.equal(reply.status, 200, reply.text);
   const graph = comfy.prompts.at(-1)!;
   assert.equal(graph['3']!.inputs!['denoise'], 0.25);
@@ -216,7 +216,7 @@ test('over WebSocket and through @runware/sdk-js imageInference', async () => {
       model: T2I,
       positivePrompt: 'a windmill',
       width: 128,
-      height: 64,
+      height: 128,
       steps: 3,
     });
     assert.equal(images?.length, 1);

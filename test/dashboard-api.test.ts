@@ -9,9 +9,9 @@ import { createKey } from './helpers/cli.js';
 
 let server: TestServer;
 let otherKey: string;
-const mine = imageTask({ width: 64, height: 64, includeCost: true });
-const failed = imageTask({ width: 100, height: 64 });
-const theirs = imageTask({ width: 64, height: 64, includeCost: true });
+const mine = imageTask({ width: 128, height: 128, includeCost: true });
+const failed = imageTask({ width: 100, height: 128 });
+const theirs = imageTask({ width: 128, height: 128, includeCost: true });
 
 before(async () => {
   server = await startServer();
@@ -102,7 +102,7 @@ test('POST /api/tasks/:taskUUID/reruns links a rerun both ways, within the organ
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body,
     });
-  const rerun = imageTask({ width: 64, height: 64 });
+  const rerun = imageTask({ width: 128, height: 128 });
   assert.equal((await post(mine.taskUUID as string, JSON.stringify({ taskUUID: rerun.taskUUID }))).status, 200);
   assert.equal((await server.post([rerun])).status, 200);
   const original = (await get(`/api/tasks/${mine.taskUUID}`)).body.data[0] as { reruns: { taskUUID: string }[] };

@@ -638,8 +638,8 @@ function dashboardSuite(device: Device): void {
     const task = imageTask({
       deliveryMethod: 'async',
       positivePrompt: 'a slow heron [slow:3000]',
-      width: 64,
-      height: 64,
+      width: 128,
+      height: 128,
     });
     assert.equal((await server.post([task])).status, 200);
     // Opened from the dashboard, as a user would while the task runs.

@@ -63,8 +63,8 @@ interface LogLine {
 test('the log: one info line per request (method, route, status, latency, organization, task count), refusals with their reason, never a key or a body', async () => {
   const server = await startServer({ env: { RUNTRAIL_LOG_LEVEL: 'info' } });
   try {
-    const ok = imageTask({ positivePrompt: 'a quokka named Zephyrine', width: 64, height: 64 });
-    assert.equal((await server.post([ok, imageTask({ width: 64, height: 64 })])).status, 200);
+    const ok = imageTask({ positivePrompt: 'a quokka named Zephyrine', width: 128, height: 128 });
+    assert.equal((await server.post([ok, imageTask({ width: 128, height: 128 })])).status, 200);
     assert.equal((await server.post([imageTask({ positivePrompt: 'Zephyrine too wide', width: 100 })])).status, 400);
     assert.equal((await server.post([ok], { key: 'rt_wrong_key_that_is_long_enough_000000' })).status, 401);
     const lines = async (): Promise<LogLine[]> => {
@@ -131,14 +131,14 @@ test('/metrics: task latency by type, queue depth and age, webhook attempts by o
         );
       return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
     };
-    assert.equal((await server.post([imageTask({ width: 64, height: 64 })])).status, 200);
+    assert.equal((await server.post([imageTask({ width: 128, height: 128 })])).status, 200);
     // One worker, three slow async tasks: two wait in the queue while the first runs.
     const slow = [1, 2, 3].map((i) =>
       imageTask({
         deliveryMethod: 'async',
         positivePrompt: `slow ${i} [slow:1500]`,
-        width: 64,
-        height: 64,
+        width: 128,
+        height: 128,
         webhookURL: hookUrl,
       }),
     );

@@ -256,8 +256,8 @@ test('imageInference through /images/generations: the image is stored and served
       taskUUID: uuid(),
       model: IMAGES,
       positivePrompt: 'a green valley',
-      width: 128,
-      height: 64,
+      width: 256,
+      height: 128,
       seed: 5,
       outputFormat: 'PNG',
     },
@@ -268,11 +268,11 @@ test('imageInference through /images/generations: the image is stored and served
   const file = await fetch(String(item['imageURL']));
   assert.equal(file.status, 200);
   const meta = await sharp(Buffer.from(await file.arrayBuffer())).metadata();
-  assert.deepEqual([meta.format, meta.width, meta.height], ['png', 128, 64]);
+  assert.deepEqual([meta.format, meta.width, meta.height], ['png', 256, 128]);
   const sent = [...engine.requests].reverse().find((r) => r.path === '/v1/images/generations')!.body!;
   assert.deepEqual(
     [sent['size'], sent['prompt'], sent['model'], sent['seed']],
-    ['128x64', 'a green valley', 'stablediffusion', 5],
+    ['256x128', 'a green valley', 'stablediffusion', 5],
   );
   const ws = await RawClient.connect(server.url);
   try {
@@ -284,8 +284,8 @@ test('imageInference through /images/generations: the image is stored and served
         taskUUID,
         model: IMAGES,
         positivePrompt: 'a green valley',
-        width: 64,
-        height: 64,
+        width: 128,
+        height: 128,
         outputType: 'base64Data',
         outputFormat: 'JPG',
       },
@@ -302,8 +302,8 @@ test('imageInference through /images/generations: the image is stored and served
       taskUUID: uuid(),
       model: IMAGES,
       positivePrompt: 'a green valley',
-      width: 128,
-      height: 64,
+      width: 256,
+      height: 128,
       seed: 5,
       outputFormat: 'PNG',
     },
@@ -323,8 +323,8 @@ test('imageInference through /images/generations: the image is stored and served
   const images = await rw.imageInference({
     model: IMAGES,
     positivePrompt: 'two moons',
-    width: 64,
-    height: 128,
+    width: 128,
+    height: 256,
     numberResults: 2,
   });
   assert.equal(images?.length, 2);
@@ -439,8 +439,8 @@ test('bad input: wrong settings, an assistant last, stream on a task type that d
         taskUUID: uuid(),
         model: IMAGES,
         positivePrompt: 'a cat',
-        width: 64,
-        height: 64,
+        width: 128,
+        height: 128,
         deliveryMethod: 'stream',
       },
       'invalidDeliveryMethod',

@@ -27,7 +27,7 @@ test('SIGTERM: new connections refused, idle ones closed, in-flight answered, la
   const server = await startServer({ env: { RUNTRAIL_SHUTDOWN_GRACE_MS: '30000' } });
   try {
     const port = Number(new URL(server.url).port);
-    const slow = imageTask({ positivePrompt: 'a slow fox [slow:6000]', width: 64, height: 64 });
+    const slow = imageTask({ positivePrompt: 'a slow fox [slow:6000]', width: 128, height: 128 });
 
     // In flight: a sync task that takes a while.
     const inFlight = await rawConnection(port);
@@ -54,7 +54,7 @@ test('SIGTERM: new connections refused, idle ones closed, in-flight answered, la
     );
     assert.equal(refused, 'ECONNREFUSED', 'a new connection is refused');
 
-    late.socket.write(request(server.key, JSON.stringify([imageTask({ width: 64, height: 64 })])));
+    late.socket.write(request(server.key, JSON.stringify([imageTask({ width: 128, height: 128 })])));
     await late.closed;
     const answer = late.received();
     assert.match(answer, /^HTTP\/1\.1 503 /);
