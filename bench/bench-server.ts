@@ -19,7 +19,7 @@ export interface BenchServer {
   key: string;
   dataDir: string;
   process: ChildProcess;
-  post(body: string | unknown, key?: string): Promise<BenchReply>;
+  post(body: unknown, key?: string): Promise<BenchReply>;
   /** Stops the server; removes a data folder it made itself unless `keepData`. */
   stop(options?: { keepData?: boolean }): Promise<void>;
 }

@@ -16,7 +16,7 @@ export async function bulkLoad(
   count: number,
   prompt: (i: number) => string,
   onProgress?: (done: number) => void,
-): Promise<{ server: BenchServer; cleanup(): Promise<void> }> {
+): Promise<{ server: BenchServer; cleanup: () => Promise<void> }> {
   const templateUUID = randomUUID();
   const reply = await server.post([{ taskType: 'imageInference', taskUUID: templateUUID, model: 'runtrail:procedural@plasma-1', positivePrompt: 'template prompt', width: 64, height: 64 }]);
   if (reply.status !== 200) throw new Error(`template task failed: ${reply.text}`);
@@ -51,7 +51,7 @@ export async function bulkLoad(
   const again = await startServer({ dataDir: server.dataDir, key: server.key });
   return {
     server: again,
-    async cleanup() {
+    cleanup: async () => {
       await again.stop();
       rmSync(server.dataDir, { recursive: true, force: true });
     },

@@ -220,7 +220,7 @@ test('over WebSocket and through @runware/sdk-js imageInference', async () => {
       steps: 3,
     });
     assert.equal(images?.length, 1);
-    assert.deepEqual([(await imageOf(images![0] as unknown as Item)).width], [128]);
+    assert.deepEqual([(await imageOf(images[0] as unknown as Item)).width], [128]);
   } finally {
     await rw.disconnect();
   }

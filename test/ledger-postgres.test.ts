@@ -57,7 +57,7 @@ if (await postgresSuiteGate('postgres ledger contract')) {
       };
     },
     isStorageUnavailable,
-    dispose: postgres.dispose,
+    dispose: () => postgres.dispose(),
   });
 }
 

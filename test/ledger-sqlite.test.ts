@@ -57,7 +57,7 @@ storageUnavailableContract({
     };
   },
   isStorageUnavailable,
-  dispose: sqlite.dispose,
+  dispose: () => sqlite.dispose(),
 });
 
 test('SQLite: a task completed by the process that recorded it and one completed after a reopen are stored alike (packed) and recalled exactly', async () => {

@@ -134,7 +134,7 @@ test('textInference over REST: messages and settings reach the engine, text/fini
   assert.equal(item['finishReason'], 'stop');
   const usage = item['usage'] as Record<string, number>;
   assert.equal(usage['completionTokens'], String(item['text']).split(' ').length);
-  assert.equal(usage['totalTokens'], usage['promptTokens']! + usage['completionTokens']!);
+  assert.equal(usage['totalTokens'], usage['promptTokens']! + usage['completionTokens']);
   assert.equal(typeof item['cost'], 'number');
   const sent = lastChat();
   assert.equal(sent['model'], 'llama3.2:3b', "the operator's name for the model");
@@ -328,7 +328,7 @@ test('imageInference through /images/generations: the image is stored and served
     numberResults: 2,
   });
   assert.equal(images?.length, 2);
-  const seeds = images!.map((i) => (i as unknown as Item)['seed']);
+  const seeds = images.map((i) => (i as unknown as Item)['seed']);
   assert.notEqual(seeds[0], seeds[1]);
 });
 

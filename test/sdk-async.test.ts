@@ -71,7 +71,7 @@ test('requestImages async: the ACK at once, then getResponse and the SDK\'s own 
 test('a failing async task and an unknown taskUUID reject getResponse with the error for that taskUUID', async () => {
   const rw = await connect();
   const taskUUID = uuid();
-  await rw.requestImages({ taskUUID, positivePrompt: 'a boat [fail]', model: 'runware:101@1', width: 128, height: 128, deliveryMethod: 'async' } as never);
+  await rw.requestImages({ taskUUID, positivePrompt: 'a boat [fail]', model: 'runware:101@1', width: 128, height: 128, deliveryMethod: 'async' });
   const failure = await rejection(pollForAsyncResults(rw, { taskUUID }));
   assert.equal(failure['taskUUID'], taskUUID);
   assert.equal(failure['code'], 'internalServerError');

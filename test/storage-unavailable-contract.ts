@@ -15,7 +15,7 @@ export interface UnavailableStoreUnderTest {
   /** How the store is made unavailable, for the test names ("locked", "unreachable"). */
   how: string;
   /** Fresh storage with a way to take its store away and give it back. */
-  open(): Promise<{ storage: Storage; takeAway(): Promise<void>; giveBack(): Promise<void> }>;
+  open(): Promise<{ storage: Storage; takeAway: () => Promise<void>; giveBack: () => Promise<void> }>;
   /** The backend's own classification of its errors. */
   isStorageUnavailable(err: unknown): boolean;
   dispose(): Promise<void>;

@@ -122,7 +122,7 @@ describe('the refused-request corpus over WebSocket', () => {
       const frame = await ws.forTask(taskUUID, 30_000);
       assert.equal(frame.json.data?.length ?? 0, 0, frame.text);
       assert.equal(frame.json.errors?.length, 1, frame.text);
-      assertRowError(frame.json.errors![0]!, row, taskUUID, frame.text);
+      assertRowError(frame.json.errors[0]!, row, taskUUID, frame.text);
       assert.deepEqual(ws.violations, []);
     });
   }

@@ -19,7 +19,7 @@ export function table(head: string[], rows: string[][]): string {
 export class ProgressBar {
   private lastDraw = 0;
   private lastTenth = -1;
-  private readonly tty = process.stderr.isTTY === true;
+  private readonly tty = process.stderr.isTTY;
 
   constructor(
     private readonly label: string,

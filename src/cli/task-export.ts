@@ -57,12 +57,12 @@ export function importLine(v: unknown, orgId: string): { task: StoredTask; media
   const o = v as Record<string, unknown>;
   const str = (k: string) => {
     if (typeof o[k] !== 'string') throw new Error(`'${k}' must be a string`);
-    return o[k] as string;
+    return o[k];
   };
   const strOrNull = (k: string) => (o[k] === null || o[k] === undefined ? null : str(k));
   const num = (rec: Record<string, unknown>, k: string) => {
     if (typeof rec[k] !== 'number' || !Number.isFinite(rec[k])) throw new Error(`'${k}' must be a number`);
-    return rec[k] as number;
+    return rec[k];
   };
   const taskUUID = str('taskUUID');
   if (!isCanonicalUuid(taskUUID)) throw new Error(`'taskUUID' is not a UUID`);
@@ -89,8 +89,8 @@ export function importLine(v: unknown, orgId: string): { task: StoredTask; media
   const list = o['media'] ?? [];
   if (!Array.isArray(list)) throw new Error(`'media' must be an array`);
   const media = list.map((entry: unknown) => {
+    if (typeof entry !== 'object' || entry === null) throw new Error('a media entry is not an object');
     const m = entry as Record<string, unknown>;
-    if (typeof m !== 'object' || m === null) throw new Error('a media entry is not an object');
     const mediaUUID = m['mediaUUID'];
     const format = m['format'];
     if (typeof mediaUUID !== 'string' || !isCanonicalUuid(mediaUUID)) throw new Error(`a media entry has no valid 'mediaUUID'`);

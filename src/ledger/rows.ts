@@ -226,6 +226,8 @@ const EXCHANGE_KINDS: ReadonlySet<string> = new Set([
   'task', 'poll', 'chat', 'stream', 'images', 'image-file', 'prompt', 'upload', 'history', 'view',
 ]);
 
+// PostgreSQL hands BIGINT columns over as strings (the row type says what SQLite gives): Number() is for it.
+/* eslint-disable @typescript-eslint/no-unnecessary-type-conversion */
 export function exchangeFromRow(r: ExchangeRow): UpstreamExchange {
   return {
     orgId: r.org_id,
@@ -240,6 +242,7 @@ export function exchangeFromRow(r: ExchangeRow): UpstreamExchange {
     createdAt: Number(r.created_at),
   };
 }
+/* eslint-enable @typescript-eslint/no-unnecessary-type-conversion */
 
 export interface LinkRow {
   original_uuid: string;

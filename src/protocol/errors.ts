@@ -141,17 +141,17 @@ export type ErrorArgs<C extends ErrorCode> = [RequiredName<Placeholders<Template
 
 /** `invalid<Name>` for a parameter's name (its last path segment). */
 export function invalidCode(name: string): InvalidParameterCode {
-  return `invalid${upperFirst(name)}` as InvalidParameterCode;
+  return `invalid${upperFirst(name)}`;
 }
 
 /** `invalid<Name>Count` for an array parameter's name. */
 export function invalidCountCode(name: string): InvalidCountCode {
-  return `invalid${upperFirst(name)}Count` as InvalidCountCode;
+  return `invalid${upperFirst(name)}Count`;
 }
 
 /** `missing<Name>` for a parameter's name. */
 export function missingCode(name: string): MissingParameterCode {
-  return `missing${upperFirst(name)}` as MissingParameterCode;
+  return `missing${upperFirst(name)}`;
 }
 
 function isFixed(code: string): code is FixedErrorCode {
@@ -214,7 +214,7 @@ export class ProtocolError<C extends ErrorCode = ErrorCode> extends Error {
   readonly code: C;
   readonly details: Details;
   constructor(code: C, ...[params, details]: ErrorArgs<C>) {
-    super(renderMessage(templateOf(code), (params ?? {}) as Record<string, Value | undefined>));
+    super(renderMessage(templateOf(code), (params ?? {})));
     this.name = 'ProtocolError';
     this.code = code;
     this.details = details ?? {};
@@ -235,6 +235,14 @@ export class ProtocolError<C extends ErrorCode = ErrorCode> extends Error {
   toObject(context: { taskType?: string; taskUUID?: string } = {}): ErrorObject {
     return errorObject(this.code, this.message, { ...this.details, ...definedOnly(context) });
   }
+}
+
+/**
+ * `err instanceof ProtocolError` narrows to ProtocolError<any> (the class's code parameter cannot be
+ * inferred from an instance check); this guard narrows to the union of every code.
+ */
+export function isProtocolError(err: unknown): err is ProtocolError {
+  return err instanceof ProtocolError;
 }
 
 /**

@@ -5,7 +5,7 @@
 // (worker-pool.ts) runs it. A sync task that outlives the time limit answers syncTimeout and
 // keeps running, so its result still reaches the ledger.
 
-import { ProtocolError } from '../protocol/errors.js';
+import { ProtocolError, isProtocolError } from '../protocol/errors.js';
 import { outcomeFromEnvelope, taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import type { RequestElement } from '../protocol/request-reader.js';
 import { UUID_SHAPE, isCanonicalUuid } from '../protocol/uuid.js';
@@ -140,7 +140,7 @@ export class TaskDispatcher {
       // unavailable (full, locked, failing, unreachable: serviceUnavailable, retry later); any
       // other failure (a value the storage refused) is this task's internal error.
       if (err instanceof ProtocolError && err.code !== 'serviceUnavailable') throw err;
-      outcome = failed(err instanceof ProtocolError ? err : this.internalError(err, { taskUUID: echo.taskUUID, taskType: echo.taskType }), echo);
+      outcome = failed(isProtocolError(err) ? err : this.internalError(err, { taskUUID: echo.taskUUID, taskType: echo.taskType }), echo);
     }
     this.metrics.tasks.inc({ task_type: metricType, outcome: outcome.data.length > 0 ? 'success' : 'error' });
     endTimer();

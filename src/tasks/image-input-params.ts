@@ -1,7 +1,7 @@
 // Where a single-image task finds its input (`inputs.image`, or the legacy root `inputImage`),
 // and how an operation's refusal of that image becomes the caller's error about that parameter.
 
-import { ProtocolError, invalidCode } from '../protocol/errors.js';
+import { ProtocolError, invalidCode, isProtocolError } from '../protocol/errors.js';
 
 /** The input image parameter and its value; missingInputImage when neither is given. */
 export function imageInputOf(p: { inputImage?: string; inputs?: { image?: string } }): { parameter: string; source: string } {
@@ -19,7 +19,7 @@ export function imageInputOf(p: { inputImage?: string; inputs?: { image?: string
  * image came in; anything else passes through unchanged.
  */
 export function operationErrorFor(err: unknown, parameter: string): unknown {
-  if (!(err instanceof ProtocolError) || err.details.parameter !== undefined) return err;
+  if (!isProtocolError(err) || err.details.parameter !== undefined) return err;
   if (err.code === 'invalidImage') {
     const name = parameter.split('.').pop() ?? parameter;
     return new ProtocolError(invalidCode(name), { parameter, reason: err.message }, { parameter, type: 'string' });

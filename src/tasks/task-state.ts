@@ -76,7 +76,7 @@ export function originalTask(task: StoredTask): { taskType: string; taskUUID: st
 
 /** Adds `"status"` to a result's text when it has none (sync results are stored as sent, without it). */
 export function withStatus(text: string, status: 'success' | 'error'): string {
-  const value = JSON.parse(text) as Record<string, unknown>;
+  const value: unknown = JSON.parse(text);
   if (value !== null && typeof value === 'object' && 'status' in value) return text;
   return text === '{}' ? `{"status":"${status}"}` : `${text.slice(0, -1)},"status":"${status}"}`;
 }

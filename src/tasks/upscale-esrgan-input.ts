@@ -2,7 +2,7 @@
 // a factor without weights or an input too large for a CPU run at once, as a whole-task error
 // with Runware's codes, instead of after the image has waited for a worker thread.
 
-import { ProtocolError } from '../protocol/errors.js';
+import { ProtocolError, isProtocolError } from '../protocol/errors.js';
 import { ESRGAN_FACTORS, MAX_NETWORK_PIXELS, esrganSizes, type EsrganFactor } from '../engines/builtin/ops/upscale-esrgan.js';
 
 /** Throws ProtocolError unless ESRGAN can take `factor` and an upright input of this size. */
@@ -33,7 +33,7 @@ export function checkEsrganInput(factor: number, upright: { width: number; heigh
 
 /** An operation's error about the input image, with `parameter` as the caller named it (inputImage or inputs.image). */
 export function namedAs(err: unknown, parameter: string): unknown {
-  if (err instanceof ProtocolError && err.details.parameter === 'inputImage' && parameter !== 'inputImage') {
+  if (isProtocolError(err) && err.details.parameter === 'inputImage' && parameter !== 'inputImage') {
     return ProtocolError.relayed(err.code, err.message.replace("'inputImage'", `'${parameter}'`), { ...err.details, parameter });
   }
   return err;

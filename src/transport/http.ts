@@ -6,10 +6,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { ProtocolError, statusForCode } from '../protocol/errors.js';
+import { ProtocolError, statusForCode, isProtocolError } from '../protocol/errors.js';
 import { replyEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import { decodeBody, readTaskArray, type RequestElement } from '../protocol/request-reader.js';
-import { isCanonicalUuid } from '../protocol/uuid.js';
 import { missingApiKey, organizationOfHeader, organizationOfKey } from '../auth/api-key.js';
 import type { AccountStore, DeliveryStore, Organization, StoredTask, TaskLedger } from '../ledger/types.js';
 import type { MediaStore } from '../media/media-store.js';
@@ -126,7 +125,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
 
   app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, _req, reply) => {
     let problem: ProtocolError;
-    if (err instanceof ProtocolError) problem = err;
+    if (isProtocolError(err)) problem = err;
     else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) {
       problem = new ProtocolError('payloadTooLarge', { what: 'request body', max: deps.limits.maxBodyBytes });
     } else if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {

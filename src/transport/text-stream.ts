@@ -73,6 +73,7 @@ export async function answerAsEventStream(
     [outcome] = await deps.dispatcher.dispatch(elements, org, 'rest', sink);
   } catch (err) {
     // Before the first chunk the HTTP edge answers it as any other failure; after it, the stream ends.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the sink's callbacks set it
     if (!started) throw err;
     const problem =
       err instanceof ProtocolError
@@ -83,6 +84,7 @@ export async function answerAsEventStream(
     return undefined;
   }
   const answer: SerializedOutcome = outcome ?? { data: [], errors: [] };
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- as above
   if (!started && answer.data.length === 0) {
     // Nothing streamed yet: the error is a plain JSON reply (the SDKs read it from the status).
     const first = answer.errors[0];
@@ -100,6 +102,7 @@ export async function answerAsEventStream(
     for (const [index, text] of answer.data.entries()) {
       const item = JSON.parse(text) as Record<string, unknown>;
       // A replayed answer (the same taskUUID again) or a reply without deltas gets its text in one chunk.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the sink's callbacks
       if (!sentText && typeof item['text'] === 'string' && item['text'] !== '')
         write(JSON.stringify(chunk(echo, index, { text: item['text'] })));
       write(JSON.stringify(lastChunk(echo, index, item)));

@@ -97,7 +97,7 @@ export async function startComfyTestServer(port = 0): Promise<ComfyTestServer> {
       const denoise = Number(sampler['denoise'] ?? 1);
       const meta = await sharp(input).metadata();
       const tint = await sharp({
-        create: { width: meta.width!, height: meta.height!, channels: 3, background: { r, g, b } },
+        create: { width: meta.width, height: meta.height, channels: 3, background: { r, g, b } },
       })
         .png()
         .toBuffer();
@@ -139,30 +139,30 @@ export async function startComfyTestServer(port = 0): Promise<ComfyTestServer> {
     if (faults.delayMs > 0) await sleep(faults.delayMs);
     if (res.destroyed) return;
     if (faults.status !== null)
-      return sendJson(res, faults.status, {
+      { sendJson(res, faults.status, {
         error: { type: 'fault', message: `fault switch: HTTP ${faults.status}`, details: '' },
-      });
+      }); return; }
     if (req.method === 'GET' && url.pathname === '/system_stats')
-      return sendJson(res, 200, { system: { os: 'test', comfyui_version: 'test-server' }, devices: [] });
+      { sendJson(res, 200, { system: { os: 'test', comfyui_version: 'test-server' }, devices: [] }); return; }
     if (req.method === 'POST' && url.pathname === '/upload/image') {
       const form = await new Response(new Uint8Array(raw), {
         headers: { 'content-type': req.headers['content-type'] ?? '' },
       }).formData();
       const file = form.get('image');
-      if (!(file instanceof Blob)) return sendJson(res, 400, { error: 'no image' });
-      const name = (file as File).name || `${randomUUID()}.png`;
+      if (!(file instanceof Blob)) { sendJson(res, 400, { error: 'no image' }); return; }
+      const name = (file).name || `${randomUUID()}.png`;
       files.set(name, Buffer.from(await file.arrayBuffer()));
-      return sendJson(res, 200, { name, subfolder: '', type: 'input' });
+      sendJson(res, 200, { name, subfolder: '', type: 'input' }); return;
     }
     if (req.method === 'POST' && url.pathname === '/prompt') {
       let body: { prompt?: Graph; client_id?: string };
       try {
         body = JSON.parse(raw.toString('utf8')) as typeof body;
       } catch {
-        return sendJson(res, 400, {
+        sendJson(res, 400, {
           error: { type: 'invalid_prompt', message: 'Cannot parse the prompt', details: '' },
           node_errors: {},
-        });
+        }); return;
       }
       const graph = body.prompt;
       const nodes = graph && typeof graph === 'object' ? Object.entries(graph) : [];
@@ -170,7 +170,7 @@ export async function startComfyTestServer(port = 0): Promise<ComfyTestServer> {
       const hasOutput = nodes.some(([, n]) => n.class_type === 'SaveImage');
       const sampler = nodes.find(([, n]) => String(n.class_type).startsWith('KSampler'));
       if (nodes.length === 0 || broken.length > 0 || !hasOutput || !sampler) {
-        return sendJson(res, 400, {
+        sendJson(res, 400, {
           error: {
             type: 'prompt_outputs_failed_validation',
             message: 'Prompt outputs failed validation',
@@ -182,11 +182,11 @@ export async function startComfyTestServer(port = 0): Promise<ComfyTestServer> {
               { errors: [{ type: 'invalid_node', message: 'node has no class_type or inputs' }] },
             ]),
           ),
-        });
+        }); return;
       }
       const steps = sampler[1].inputs?.['steps'];
       if (typeof steps !== 'number' || !Number.isInteger(steps) || steps < 1) {
-        return sendJson(res, 400, {
+        sendJson(res, 400, {
           error: { type: 'prompt_outputs_failed_validation', message: 'Prompt outputs failed validation', details: '' },
           node_errors: {
             [sampler[0]]: {
@@ -195,7 +195,7 @@ export async function startComfyTestServer(port = 0): Promise<ComfyTestServer> {
               ],
             },
           },
-        });
+        }); return;
       }
       prompts.push(graph!);
       const id = randomUUID();
@@ -213,22 +213,22 @@ export async function startComfyTestServer(port = 0): Promise<ComfyTestServer> {
           });
         });
       });
-      return sendJson(res, 200, { prompt_id: id, number, node_errors: {} });
+      sendJson(res, 200, { prompt_id: id, number, node_errors: {} }); return;
     }
     if (req.method === 'GET' && url.pathname.startsWith('/history/')) {
       const id = decodeURIComponent(url.pathname.slice('/history/'.length));
       const entry = history.get(id);
-      return sendJson(res, 200, entry ? { [id]: entry } : {});
+      sendJson(res, 200, entry ? { [id]: entry } : {}); return;
     }
     if (req.method === 'GET' && url.pathname === '/view') {
       const type = url.searchParams.get('type') ?? 'output';
       const name = url.searchParams.get('filename') ?? '';
       const file = files.get(type === 'output' ? `output/${name}` : name);
-      if (!file) return sendJson(res, 404, { error: 'not found' });
+      if (!file) { sendJson(res, 404, { error: 'not found' }); return; }
       res.writeHead(200, { 'content-type': 'image/png', 'content-length': file.length }).end(file);
       return;
     }
-    return sendJson(res, 404, { error: `no route ${req.method} ${url.pathname}` });
+    sendJson(res, 404, { error: `no route ${req.method} ${url.pathname}` });
   };
 
   const server = createServer((req, res) => {

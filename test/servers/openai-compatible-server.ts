@@ -67,37 +67,37 @@ export async function startOpenAiTestServer(port = 0): Promise<OpenAiTestServer>
     try {
       body = raw.length > 0 ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : undefined;
     } catch {
-      return sendJson(res, 400, { error: { message: 'body is not JSON', type: 'invalid_request_error' } });
+      sendJson(res, 400, { error: { message: 'body is not JSON', type: 'invalid_request_error' } }); return;
     }
     requests.push({ method: req.method ?? 'GET', path, authorization: req.headers.authorization, body });
     if (faults.delayMs > 0) await sleep(faults.delayMs);
     if (res.destroyed) return;
     if (req.method === 'GET' && path.startsWith('/files/')) {
       const file = files.get(path.slice('/files/'.length));
-      if (!file) return sendJson(res, 404, { error: { message: 'no such file' } });
+      if (!file) { sendJson(res, 404, { error: { message: 'no such file' } }); return; }
       res.writeHead(200, { 'content-type': 'image/png', 'content-length': file.length }).end(file);
       return;
     }
     if (faults.status !== null)
-      return sendJson(res, faults.status, {
+      { sendJson(res, faults.status, {
         error: { message: `fault switch: HTTP ${faults.status}`, type: 'server_error' },
-      });
+      }); return; }
     if (req.method === 'GET' && path === '/v1/models')
-      return sendJson(res, 200, { object: 'list', data: [{ id: 'test-model', object: 'model', owned_by: 'test' }] });
+      { sendJson(res, 200, { object: 'list', data: [{ id: 'test-model', object: 'model', owned_by: 'test' }] }); return; }
     if (req.method === 'POST' && path === '/v1/chat/completions' && body) return chat(body, res);
     if (req.method === 'POST' && path === '/v1/images/generations' && body) return images(body, res);
-    return sendJson(res, 404, { error: { message: `no route ${req.method} ${path}` } });
+    sendJson(res, 404, { error: { message: `no route ${req.method} ${path}` } });
   };
 
   const chat = async (body: Record<string, unknown>, res: ServerResponse): Promise<void> => {
     const messages = body['messages'];
     if (typeof body['model'] !== 'string' || !Array.isArray(messages) || messages.length === 0) {
-      return sendJson(res, 400, {
+      sendJson(res, 400, {
         error: { message: "'model' and 'messages' are required", type: 'invalid_request_error' },
-      });
+      }); return;
     }
     if (body['model'] === 'missing-model')
-      return sendJson(res, 404, { error: { message: "model 'missing-model' not found", type: 'not_found_error' } });
+      { sendJson(res, 404, { error: { message: "model 'missing-model' not found", type: 'not_found_error' } }); return; }
     const answer = await answerFor(body['model'], messages as ChatMessage[], body);
     const maxTokens = typeof body['max_tokens'] === 'number' ? body['max_tokens'] : Infinity;
     const words = answer.slice(0, maxTokens);
@@ -114,14 +114,14 @@ export async function startOpenAiTestServer(port = 0): Promise<OpenAiTestServer>
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
     if (body['stream'] !== true) {
-      return sendJson(res, 200, {
+      sendJson(res, 200, {
         id,
         object: 'chat.completion',
         created,
         model: body['model'],
         choices: [{ index: 0, message: { role: 'assistant', content: words.join(' ') }, finish_reason: finish }],
         usage,
-      });
+      }); return;
     }
     streams++;
     res.on('close', () => streams--);
@@ -156,9 +156,9 @@ export async function startOpenAiTestServer(port = 0): Promise<OpenAiTestServer>
   const images = async (body: Record<string, unknown>, res: ServerResponse): Promise<void> => {
     const size = typeof body['size'] === 'string' ? /^(\d+)x(\d+)$/.exec(body['size']) : null;
     if (typeof body['prompt'] !== 'string' || !size)
-      return sendJson(res, 400, {
+      { sendJson(res, 400, {
         error: { message: "'prompt' and a 'size' WxH are required", type: 'invalid_request_error' },
-      });
+      }); return; }
     const width = Number(size[1]);
     const height = Number(size[2]);
     const hash = digest(body['model'], body['prompt'], body['seed'] ?? null, body['negative_prompt'] ?? null);
@@ -181,9 +181,9 @@ export async function startOpenAiTestServer(port = 0): Promise<OpenAiTestServer>
     if (body['response_format'] === 'url' || faults.imagesAsUrl) {
       const name = `${randomUUID()}.png`;
       files.set(name, png);
-      return sendJson(res, 200, { created, data: [{ url: `${base}/files/${name}` }] });
+      sendJson(res, 200, { created, data: [{ url: `${base}/files/${name}` }] }); return;
     }
-    return sendJson(res, 200, {
+    sendJson(res, 200, {
       created,
       data: [{ b64_json: png.toString('base64'), revised_prompt: body['prompt'] }],
     });

@@ -235,7 +235,7 @@ export class ComfyUiEngine extends OperatorEngine {
       if (isBinary) return; // preview images
       let event: { type?: unknown; data?: { value?: unknown; max?: unknown; prompt_id?: unknown } };
       try {
-        event = JSON.parse(String(data)) as typeof event;
+        event = JSON.parse((data as Buffer).toString()) as typeof event;
       } catch {
         return;
       }
@@ -285,7 +285,8 @@ function executionMessage(status: Record<string, unknown>): string {
   for (const m of messages) {
     if (Array.isArray(m) && m[0] === 'execution_error' && typeof m[1] === 'object' && m[1] !== null) {
       const e = m[1] as Record<string, unknown>;
-      return ` It said: ${String(e['exception_message'] ?? e['exception_type'] ?? 'execution error').slice(0, 300)}`;
+      const said = e['exception_message'] ?? e['exception_type'];
+      return ` It said: ${(typeof said === 'string' ? said : 'execution error').slice(0, 300)}`;
     }
   }
   return '';

@@ -5,7 +5,7 @@
 // the task; a stream is kept whole once it ends. docs/engines.md describes the settings.
 
 import sharp from 'sharp';
-import { ProtocolError } from '../../protocol/errors.js';
+import { ProtocolError, isProtocolError } from '../../protocol/errors.js';
 import type { AuditStore } from '../../ledger/types.js';
 import type { EngineRunOptions, OperationInput, OperationName, OperationOutput } from '../engine.js';
 import { encodeAs } from '../builtin/encode.js';
@@ -160,8 +160,9 @@ export class OpenAiCompatibleEngine extends OperatorEngine {
         throw abortedByCaller();
       }
       const problem =
-        err instanceof ProtocolError
+        isProtocolError(err)
           ? err
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the read loop's timer
           : reader.interrupted(silent ? `sent nothing for ${this.caller.timeoutMs / 1000} s` : 'broke off');
       await keep(problem.message);
       throw problem;

@@ -8,7 +8,7 @@ import { WebSocket, type RawData } from 'ws';
 import { missingApiKey, organizationOfKey } from '../../auth/api-key.js';
 import type { AccountStore, Organization } from '../../ledger/types.js';
 import type { Metrics } from '../../metrics.js';
-import { ProtocolError } from '../../protocol/errors.js';
+import { ProtocolError, isProtocolError } from '../../protocol/errors.js';
 import { decodeBody, readTaskArray, type RequestElement } from '../../protocol/request-reader.js';
 import {
   CLOSE_IDLE,
@@ -155,7 +155,7 @@ export class Connection {
       }
       elements = readTaskArray(decodeBody(bytes), { maxTasks: limits.maxTasksPerMessage + 1, maxDepth: limits.maxJsonDepth });
     } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
+      if (!isProtocolError(err)) throw err;
       metrics.requests.inc({ transport: 'websocket', status: err.status });
       this.sendError(err);
       return;
@@ -202,7 +202,7 @@ export class Connection {
     try {
       org = await organizationOfKey(this.gateway.deps.accounts, auth['apiKey'], { taskType: 'authentication' });
     } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
+      if (!isProtocolError(err)) throw err;
       const problem = err;
       if (this.session) {
         // An authenticated socket keeps its session; the failed attempt is only reported.

@@ -81,10 +81,10 @@ export class WebSocketGateway {
       socket.on('error', () => socket.destroy());
       const path = (req.url ?? '').split('?')[0] ?? '';
       if (path !== '/v1' && path !== '/v1/') {
-        return rejectUpgrade(socket, 404, new ProtocolError('notFound', { target: path, hint: 'The WebSocket endpoint is /v1.' }).toObject());
+        rejectUpgrade(socket, 404, new ProtocolError('notFound', { target: path, hint: 'The WebSocket endpoint is /v1.' }).toObject()); return;
       }
-      if (req.rawHeaders.length / 2 > MAX_HEADER_COUNT) return rejectUpgrade(socket, 431, tooManyHeaders().toObject());
-      if (this.closing) return rejectUpgrade(socket, 503, new ProtocolError('serviceUnavailable', { reason: 'it is shutting down' }).toObject());
+      if (req.rawHeaders.length / 2 > MAX_HEADER_COUNT) { rejectUpgrade(socket, 431, tooManyHeaders().toObject()); return; }
+      if (this.closing) { rejectUpgrade(socket, 503, new ProtocolError('serviceUnavailable', { reason: 'it is shutting down' }).toObject()); return; }
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         this.connections.add(new Connection(ws, this));
       });
@@ -175,7 +175,7 @@ export class WebSocketGateway {
     const closed = [...this.connections].map(
       (conn) =>
         new Promise<void>((resolve) => {
-          if (conn.ws.readyState === WebSocket.CLOSED) return resolve();
+          if (conn.ws.readyState === WebSocket.CLOSED) { resolve(); return; }
           conn.ws.once('close', () => resolve());
           conn.ws.close(CLOSE_SHUTDOWN, 'server shutting down');
           setTimeout(() => conn.ws.terminate(), 2_000).unref();

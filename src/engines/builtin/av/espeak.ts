@@ -99,7 +99,7 @@ function lookup(): EspeakLookup {
       variantMap.set(row[3]!.toLowerCase(), file);
     }
   }
-  const versionText = /text-to-speech: (\S+)/.exec(version.stdout ?? '')?.[1] ?? 'unknown';
+  const versionText = /text-to-speech: (\S+)/.exec(version.stdout)?.[1] ?? 'unknown';
   return { ok: true, path, version: versionText, languages, variants: variantMap };
 }
 

@@ -66,7 +66,7 @@ function lookup(): FfmpegLookup {
     const missing = (Object.keys(REQUIRED_ENCODERS) as EncodedKind[]).filter(
       (k) => !encoders.has(REQUIRED_ENCODERS[k]),
     );
-    const versionText = /ffmpeg version (\S+)/.exec(version.stdout ?? '')?.[1] ?? 'of unknown version';
+    const versionText = /ffmpeg version (\S+)/.exec(version.stdout)?.[1] ?? 'of unknown version';
     return { ok: true, path, source, version: versionText, missing };
   }
   const tried = problems.length > 0 ? ` (${problems.join('; ')})` : '';

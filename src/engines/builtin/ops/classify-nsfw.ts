@@ -67,16 +67,27 @@ function classifier(network: NsfwNetwork): Promise<Classifier> {
   return loading;
 }
 
+/** What an nsfwjs model module exports: its options, model.json and weight shards, each as a lazy import. */
+interface BundledModelDefinition {
+  name: string;
+  options?: { size?: number; type?: 'graph' | 'layers' };
+  modelJson: () => Promise<{ default: unknown }>;
+  numOfWeightBundles: number;
+  weightBundles: (() => Promise<{ default: string }>)[];
+}
+
 /** The weights come from nsfwjs's own bundles (base64 inside the package), handed over through an IOHandler. */
 async function loadClassifier(network: NsfwNetwork): Promise<Classifier> {
   await tfjs();
   const { NSFWJS } = await import('nsfwjs/core');
-  const definition =
+  // nsfwjs 4.3 ships no typings for its model subpaths; this is the shape both modules export.
+  const definition = (
     network === 'mobilenet-v2'
-      ? (await import('nsfwjs/models/mobilenet_v2')).MobileNetV2Model
-      : (await import('nsfwjs/models/inception_v3')).InceptionV3Model;
+      ? ((await import('nsfwjs/models/mobilenet_v2')) as { MobileNetV2Model: unknown }).MobileNetV2Model
+      : ((await import('nsfwjs/models/inception_v3')) as { InceptionV3Model: unknown }).InceptionV3Model
+  ) as BundledModelDefinition;
   const size = definition.options?.size ?? 224;
-  const modelJson = (await definition.modelJson()).default as unknown as BundledModelJson;
+  const modelJson = (await definition.modelJson()).default as BundledModelJson;
   const shards = new Map<string, string>();
   for (let i = 0; i < definition.numOfWeightBundles; i++) {
     const bundle = definition.weightBundles[i];
