@@ -53,11 +53,26 @@ const WINDOW = Number(values.window);
 const P5_SECONDS = Number(values['p5-seconds']);
 const only = values.only?.split(',');
 const wanted = (p: string) => !only || only.includes(p);
-const options: BenchOptions = { tasks: TASKS, seconds: SECONDS, runs: RUNS, connections: CONNECTIONS, window: WINDOW, p5Seconds: P5_SECONDS };
+const options: BenchOptions = {
+  tasks: TASKS,
+  seconds: SECONDS,
+  runs: RUNS,
+  connections: CONNECTIONS,
+  window: WINDOW,
+  p5Seconds: P5_SECONDS,
+};
 
-const results: Record<string, unknown> = { date: new Date().toISOString(), tasks: TASKS, seconds: SECONDS, runs: RUNS, connections: CONNECTIONS, window: WINDOW };
+const results: Record<string, unknown> = {
+  date: new Date().toISOString(),
+  tasks: TASKS,
+  seconds: SECONDS,
+  runs: RUNS,
+  connections: CONNECTIONS,
+  window: WINDOW,
+};
 const rows: { measure: string; value: string; target: string; met: string }[] = [];
-const row = (measure: string, value: string, target = '', met?: boolean) => rows.push({ measure, value, target, met: met === undefined ? '' : met ? 'yes' : 'NO' });
+const row = (measure: string, value: string, target = '', met?: boolean) =>
+  rows.push({ measure, value, target, met: met === undefined ? '' : met ? 'yes' : 'NO' });
 
 if (wanted('p1')) {
   const r = await p1(options);
@@ -74,7 +89,12 @@ if (wanted('p2')) {
   const r = await p2(options);
   results['p2'] = r;
   row('P2 WS pipelined imageInference 64x64, tasks/s', r.imageInference.toFixed(0));
-  row('P2 WS pipelined modelSearch (ledger-only), tasks/s', r.modelSearch.toFixed(0), '>= 10000', r.modelSearch >= 10000);
+  row(
+    'P2 WS pipelined modelSearch (ledger-only), tasks/s',
+    r.modelSearch.toFixed(0),
+    '>= 10000',
+    r.modelSearch >= 10000,
+  );
   row('P2 bare ws baseline, frames/s', r.baseline.toFixed(0));
   row('P2 ratio modelSearch / baseline', r.searchRatio.toFixed(3));
   row('P2 ratio imageInference / baseline', r.imageRatio.toFixed(3));
@@ -83,10 +103,26 @@ if (wanted('p3')) {
   const r = await p3p4(options);
   results['p3'] = r.p3;
   results['p4'] = r.p4;
-  row(`P3 getTaskDetails ledger lookup p50/p99 ms (${TASKS} tasks)`, `${r.p3.ledgerP50Ms.toFixed(3)} / ${r.p3.ledgerP99Ms.toFixed(3)}`, 'p99 <= 2', r.p3.ledgerP99Ms <= 2);
-  row('P3 getTaskDetails over HTTP p50/p99 ms (client side)', `${r.p3.httpP50Ms.toFixed(3)} / ${r.p3.httpP99Ms.toFixed(3)}`);
-  row('P3 bare Fastify over HTTP p50/p99 ms (same client)', `${r.p3.baselineHttpP50Ms.toFixed(3)} / ${r.p3.baselineHttpP99Ms.toFixed(3)}`);
-  row('P3 HTTP p99 minus baseline p99, ms', (r.p3.httpP99Ms - r.p3.baselineHttpP99Ms).toFixed(3), '<= 2', r.p3.httpP99Ms - r.p3.baselineHttpP99Ms <= 2);
+  row(
+    `P3 getTaskDetails ledger lookup p50/p99 ms (${TASKS} tasks)`,
+    `${r.p3.ledgerP50Ms.toFixed(3)} / ${r.p3.ledgerP99Ms.toFixed(3)}`,
+    'p99 <= 2',
+    r.p3.ledgerP99Ms <= 2,
+  );
+  row(
+    'P3 getTaskDetails over HTTP p50/p99 ms (client side)',
+    `${r.p3.httpP50Ms.toFixed(3)} / ${r.p3.httpP99Ms.toFixed(3)}`,
+  );
+  row(
+    'P3 bare Fastify over HTTP p50/p99 ms (same client)',
+    `${r.p3.baselineHttpP50Ms.toFixed(3)} / ${r.p3.baselineHttpP99Ms.toFixed(3)}`,
+  );
+  row(
+    'P3 HTTP p99 minus baseline p99, ms',
+    (r.p3.httpP99Ms - r.p3.baselineHttpP99Ms).toFixed(3),
+    '<= 2',
+    r.p3.httpP99Ms - r.p3.baselineHttpP99Ms <= 2,
+  );
   row('P4 ledger bytes on disk per task', r.p4.bytesPerTask.toFixed(0));
   row('P4 raw request+response bytes per task', r.p4.rawPerTask.toFixed(0));
   row('P4 ratio disk / raw', r.p4.ratio.toFixed(3), '<= 1.0', r.p4.ratio <= 1);
@@ -97,14 +133,22 @@ if (wanted('p5')) {
   row(`P5 server RSS after ${r.tasks} WS tasks, MiB`, r.finalMiB.toFixed(1), '<= 300', r.finalMiB <= 300);
   row('P5 RSS growth after the first tenth, MiB', r.growthAfterFirstTenthMiB.toFixed(1), 'flat');
   row('P5 tasks/s during the run', r.perSecond.toFixed(0));
-  row(`P4 (live) ledger bytes / raw bytes after the P5 run (${r.storage.tasks} modelSearch tasks)`, r.storage.ratio.toFixed(3), '<= 1.0', r.storage.ratio <= 1);
+  row(
+    `P4 (live) ledger bytes / raw bytes after the P5 run (${r.storage.tasks} modelSearch tasks)`,
+    r.storage.ratio.toFixed(3),
+    '<= 1.0',
+    r.storage.ratio <= 1,
+  );
 }
 if (wanted('p6')) {
   log(`P6: the dashboard's aggregates on ${TASKS} stored tasks`);
   const r = await dashboardBench(TASKS);
   results['p6'] = r;
   for (const [preset, p] of Object.entries(r.presets)) {
-    row(`P6 /api/stats aggregates ${preset} (${p.tasksInRange} tasks) ms, ratio to the listing count`, `${p.statsMs.toFixed(1)} (x${p.ratio.toFixed(2)})`);
+    row(
+      `P6 /api/stats aggregates ${preset} (${p.tasksInRange} tasks) ms, ratio to the listing count`,
+      `${p.statsMs.toFixed(1)} (x${p.ratio.toFixed(2)})`,
+    );
   }
 }
 if (wanted('fair')) {
@@ -123,21 +167,39 @@ if (wanted('search')) {
   const started = performance.now();
   const r = await historySearch(searchTasks, RUNS, log, (done) => progress('  loading', done, searchTasks, started));
   results['search'] = r;
-  row(`search: GET /api/tasks?text= p50/p99 ms (${r.tasks} tasks)`, `${r.searchP50Ms.toFixed(1)} / ${r.searchP99Ms.toFixed(1)}`);
-  row('search: /healthz p50/p99 ms on the idle server', `${r.healthzAloneP50Ms.toFixed(1)} / ${r.healthzAloneP99Ms.toFixed(1)}`);
-  row('search: /healthz p99/max ms while 8 searches run at once', `${r.healthzDuringP99Ms.toFixed(1)} / ${r.healthzDuringMaxMs.toFixed(1)}`);
+  row(
+    `search: GET /api/tasks?text= p50/p99 ms (${r.tasks} tasks)`,
+    `${r.searchP50Ms.toFixed(1)} / ${r.searchP99Ms.toFixed(1)}`,
+  );
+  row(
+    'search: /healthz p50/p99 ms on the idle server',
+    `${r.healthzAloneP50Ms.toFixed(1)} / ${r.healthzAloneP99Ms.toFixed(1)}`,
+  );
+  row(
+    'search: /healthz p99/max ms while 8 searches run at once',
+    `${r.healthzDuringP99Ms.toFixed(1)} / ${r.healthzDuringMaxMs.toFixed(1)}`,
+  );
   row('search: ratio /healthz p99 during / idle', r.healthzRatio.toFixed(1));
 }
 if (wanted('tenant-latency')) {
   const r = await tenantLatency({ seconds: SECONDS, heavy: 1 });
   results['tenantLatency'] = r;
-  row("another org's WebSocket ping p99 while imageInference 2048²×20 runs, ms", `${r.loaded.ping.p99} (idle ${r.idle.ping.p99})`, '≤ 50', r.loaded.ping.p99 <= 50);
+  row(
+    "another org's WebSocket ping p99 while imageInference 2048²×20 runs, ms",
+    `${r.loaded.ping.p99} (idle ${r.idle.ping.p99})`,
+    '≤ 50',
+    r.loaded.ping.p99 <= 50,
+  );
   row('/healthz p99 while it runs, ms', `${r.loaded.healthz.p99} (idle ${r.idle.healthz.p99})`);
 }
 if (wanted('task-latency')) {
   const r = await taskLatency({ runs: RUNS * 2 });
   results['taskLatency'] = r;
-  for (const t of r) row(`${String(t['task'])}, ${String(t['atOnce'])} at once: p50/p99 ms, tasks/s, ping p99 ms`, `${String(t['p50'])}/${String(t['p99'])}, ${String(t['tasksPerS'])}, ${String(t['pingP99'])}`);
+  for (const t of r)
+    row(
+      `${String(t['task'])}, ${String(t['atOnce'])} at once: p50/p99 ms, tasks/s, ping p99 ms`,
+      `${String(t['p50'])}/${String(t['p99'])}, ${String(t['tasksPerS'])}, ${String(t['pingP99'])}`,
+    );
 }
 console.table(rows);
 results['table'] = rows;

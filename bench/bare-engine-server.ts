@@ -39,16 +39,30 @@ app.post('/v1', async (req, res) => {
     format: 'jpg',
     quality: 95,
   });
-  const record = await media.save('bench', t.taskUUID, { data: Buffer.from(image.image), format: image.format, width: image.width, height: image.height });
-  const item = { taskType: 'imageInference', taskUUID: t.taskUUID, imageUUID: record.mediaUUID, imageURL: media.urlOf(record), seed: Number(seed), cost: 0.0013 };
+  const record = await media.save('bench', t.taskUUID, {
+    data: Buffer.from(image.image),
+    format: image.format,
+    width: image.width,
+    height: image.height,
+  });
+  const item = {
+    taskType: 'imageInference',
+    taskUUID: t.taskUUID,
+    imageUUID: record.mediaUUID,
+    imageURL: media.urlOf(record),
+    seed: Number(seed),
+    cost: 0.0013,
+  };
   return res.type('application/json').send(JSON.stringify({ data: [item] }));
 });
 const address = await app.listen({ port: 0, host: '127.0.0.1' });
 media.publicUrl = address;
 process.stdout.write(`runtrail listening on ${address}\n`);
-process.on('SIGTERM', () =>
-  void Promise.all([app.close(), engine.close()]).then(() => {
-    rmSync(mediaDir, { recursive: true, force: true });
-    process.exit(0);
-  }),
+process.on(
+  'SIGTERM',
+  () =>
+    void Promise.all([app.close(), engine.close()]).then(() => {
+      rmSync(mediaDir, { recursive: true, force: true });
+      process.exit(0);
+    }),
 );

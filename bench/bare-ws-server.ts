@@ -12,7 +12,8 @@ const wss = new WebSocketServer({ server: http, path: '/v1', perMessageDeflate: 
 wss.on('connection', (ws) => ws.on('message', () => ws.send(reply)));
 http.listen(0, '127.0.0.1', () => {
   const address = http.address();
-  if (address && typeof address === 'object') process.stdout.write(`runtrail listening on http://127.0.0.1:${address.port}\n`);
+  if (address && typeof address === 'object')
+    process.stdout.write(`runtrail listening on http://127.0.0.1:${address.port}\n`);
 });
 process.on('SIGTERM', () => {
   wss.close();

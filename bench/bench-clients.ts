@@ -94,7 +94,10 @@ export async function startWebhookReceiver(answer: number | 'hang' = 200): Promi
     bodies,
     waitFor(count, timeoutMs) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`the receiver got ${arrivals.length} of ${count} deliveries`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`the receiver got ${arrivals.length} of ${count} deliveries`)),
+          timeoutMs,
+        );
         const check = () => {
           if (arrivals.length < count) return;
           clearTimeout(timer);

@@ -37,7 +37,9 @@ export function newApiKey(): string {
 
 export const uuid = (): string => randomUUID();
 
-export async function startServer(options: { env?: Record<string, string>; dataDir?: string; key?: string } = {}): Promise<BenchServer> {
+export async function startServer(
+  options: { env?: Record<string, string>; dataDir?: string; key?: string } = {},
+): Promise<BenchServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'runtrail-bench-'));
   const key = options.key ?? newApiKey();
   const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/runtrail.js'), 'serve'], {
@@ -66,7 +68,8 @@ export async function startServer(options: { env?: Record<string, string>; dataD
         resolveUrl(m[1]);
       }
     };
-    const onExit = (code: number | null) => reject(new Error(`the server exited with ${code} before listening:\n${out}`));
+    const onExit = (code: number | null) =>
+      reject(new Error(`the server exited with ${code} before listening:\n${out}`));
     stdout.setEncoding('utf8').on('data', onData);
     child.once('exit', onExit);
   });
@@ -103,11 +106,19 @@ export async function startServer(options: { env?: Record<string, string>; dataD
 }
 
 /** Creates an API key for another organization with the CLI, as an operator would, while the server runs. */
-export async function createOrgKey(server: Pick<BenchServer, 'dataDir'>, org: string, env: Record<string, string> = {}): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, [join(REPO_ROOT, 'bin/runtrail.js'), 'keys', 'create', '--org', org, '--data-dir', server.dataDir], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env },
-  });
+export async function createOrgKey(
+  server: Pick<BenchServer, 'dataDir'>,
+  org: string,
+  env: Record<string, string> = {},
+): Promise<string> {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [join(REPO_ROOT, 'bin/runtrail.js'), 'keys', 'create', '--org', org, '--data-dir', server.dataDir],
+    {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', ...env },
+    },
+  );
   const key = stdout.trim().split('\n').pop();
   if (!key) throw new Error(`keys create printed no key for ${org}`);
   return key;

@@ -18,7 +18,16 @@ export async function bulkLoad(
   onProgress?: (done: number) => void,
 ): Promise<{ server: BenchServer; cleanup: () => Promise<void> }> {
   const templateUUID = randomUUID();
-  const reply = await server.post([{ taskType: 'imageInference', taskUUID: templateUUID, model: 'runtrail:procedural@plasma-1', positivePrompt: 'template prompt', width: 64, height: 64 }]);
+  const reply = await server.post([
+    {
+      taskType: 'imageInference',
+      taskUUID: templateUUID,
+      model: 'runtrail:procedural@plasma-1',
+      positivePrompt: 'template prompt',
+      width: 64,
+      height: 64,
+    },
+  ]);
   if (reply.status !== 200) throw new Error(`template task failed: ${reply.text}`);
   await server.stop({ keepData: true });
   const storage = await openStorage({ dataDir: server.dataDir, databaseUrl: undefined });
@@ -28,7 +37,7 @@ export async function bulkLoad(
     const template = await storage.ledger.findTask(org.id, templateUUID);
     if (!template?.responseText) throw new Error('template task not found');
     const BATCH = 2000;
-    for (let done = 0; done < count; ) {
+    for (let done = 0; done < count;) {
       const writes: Promise<boolean>[] = [];
       for (let i = 0; i < BATCH && done < count; i++, done++) {
         const taskUUID = randomUUID();
@@ -36,7 +45,9 @@ export async function bulkLoad(
           ...template,
           taskUUID,
           requestText: template.requestText.replaceAll(templateUUID, taskUUID).replace('template prompt', prompt(done)),
-          responseText: template.responseText.replaceAll(templateUUID, taskUUID).replace(/[0-9a-f-]{36}(?=\.jpg)/, randomUUID()),
+          responseText: template.responseText
+            .replaceAll(templateUUID, taskUUID)
+            .replace(/[0-9a-f-]{36}(?=\.jpg)/, randomUUID()),
           createdAt: template.createdAt - count + done,
           completedAt: template.createdAt - count + done + 1,
         };

@@ -22,7 +22,8 @@ export interface BenchOptions {
 }
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-export const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+export const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 export const log = (s: string) => process.stderr.write(s + '\n');
 
 export function rssMiB(pid: number): number {
@@ -34,12 +35,16 @@ export function progress(label: string, done: number, total: number, started: nu
   const width = 30;
   const filled = Math.round((done / total) * width);
   const rate = done / ((performance.now() - started) / 1000);
-  process.stderr.write(`\r${label} [${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${((100 * done) / total).toFixed(0).padStart(3)}% ${done}/${total} ${rate.toFixed(0)}/s`);
+  process.stderr.write(
+    `\r${label} [${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${((100 * done) / total).toFixed(0).padStart(3)}% ${done}/${total} ${rate.toFixed(0)}/s`,
+  );
   if (done === total) process.stderr.write('\n');
 }
 
 export async function startBaseline(file: string): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/bench', file)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/bench', file)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const url = await new Promise<string>((resolve) => {
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
@@ -52,8 +57,17 @@ export async function startBaseline(file: string): Promise<{ url: string; stop: 
 }
 
 export const imageTask = (taskUUID: string, i: number) =>
-  JSON.stringify({ taskType: 'imageInference', taskUUID, model: 'runtrail:procedural@plasma-1', positivePrompt: `a benchmark ${i}`, width: 64, height: 64, includeCost: true });
-export const searchTask = (taskUUID: string) => JSON.stringify({ taskType: 'modelSearch', taskUUID, search: 'plasma', limit: 1 });
+  JSON.stringify({
+    taskType: 'imageInference',
+    taskUUID,
+    model: 'runtrail:procedural@plasma-1',
+    positivePrompt: `a benchmark ${i}`,
+    width: 64,
+    height: 64,
+    includeCost: true,
+  });
+export const searchTask = (taskUUID: string) =>
+  JSON.stringify({ taskType: 'modelSearch', taskUUID, search: 'plasma', limit: 1 });
 
 export interface PipelineResult {
   answered: number;
@@ -70,7 +84,13 @@ export async function pipeline(
   wsUrl: string,
   key: string | null,
   makeTask: (taskUUID: string, i: number) => string,
-  options: { seconds: number; window: number; maxTasks?: number; clients?: number; onProgress?: (answered: number) => void },
+  options: {
+    seconds: number;
+    window: number;
+    maxTasks?: number;
+    clients?: number;
+    onProgress?: (answered: number) => void;
+  },
 ): Promise<PipelineResult> {
   const clients = options.clients ?? 2;
   const deadline = performance.now() + options.seconds * 1000;

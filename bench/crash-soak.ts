@@ -40,8 +40,18 @@ const result = await runCrashSoak({
 console.log(formatCrashSoak(result));
 
 mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
-writeFileSync(join(REPO_ROOT, 'bench/results/crash-soak.json'), JSON.stringify({ date: new Date().toISOString(), ...result }, null, 2) + '\n');
+writeFileSync(
+  join(REPO_ROOT, 'bench/results/crash-soak.json'),
+  JSON.stringify({ date: new Date().toISOString(), ...result }, null, 2) + '\n',
+);
 const { lost, corrupt, stuck } = result.totals;
-const failed = lost + corrupt + stuck + result.unansweredAfterRestart + result.defects.unexpected.length + result.frameViolations.length > 0;
+const failed =
+  lost +
+    corrupt +
+    stuck +
+    result.unansweredAfterRestart +
+    result.defects.unexpected.length +
+    result.frameViolations.length >
+  0;
 console.log(failed ? 'FAILED: see above' : 'ok: 0 lost, 0 corrupt, 0 stuck');
 process.exit(failed ? 1 : 0);

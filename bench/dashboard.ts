@@ -27,7 +27,11 @@ export interface DashboardBench {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
-export async function dashboardBench(tasks: number, runs = 5, log = (s: string) => process.stderr.write(s + '\n')): Promise<DashboardBench> {
+export async function dashboardBench(
+  tasks: number,
+  runs = 5,
+  log = (s: string) => process.stderr.write(s + '\n'),
+): Promise<DashboardBench> {
   const dataDir = mkdtempSync(join(tmpdir(), 'runtrail-bench-dashboard-'));
   try {
     const storage = openSqliteStorage(dataDir);
@@ -43,7 +47,7 @@ export async function dashboardBench(tasks: number, runs = 5, log = (s: string) 
     // Written through the ledger's import path (the one `runtrail tasks import` uses), so the rows,
     // their word index and the rollups are what the server itself would have stored.
     try {
-      for (let done = 0; done < tasks; ) {
+      for (let done = 0; done < tasks;) {
         const writes: Promise<boolean>[] = [];
         for (let i = 0; i < BATCH && done < tasks; i++, done++) {
           const taskUUID = randomUUID();
@@ -70,7 +74,8 @@ export async function dashboardBench(tasks: number, runs = 5, log = (s: string) 
           writes.push(storage.ledger.importTask(task, []));
         }
         await Promise.all(writes);
-        if (done % 200_000 === 0 || done === tasks) log(`  loaded ${done}/${tasks} (${(done / ((performance.now() - started) / 1000)).toFixed(0)}/s)`);
+        if (done % 200_000 === 0 || done === tasks)
+          log(`  loaded ${done}/${tasks} (${(done / ((performance.now() - started) / 1000)).toFixed(0)}/s)`);
       }
     } finally {
       await storage.close();
@@ -90,7 +95,10 @@ export async function dashboardBench(tasks: number, runs = 5, log = (s: string) 
         let inRange = 0;
         for (let r = 0; r < runs; r++) {
           let t0 = performance.now();
-          const [groups] = await Promise.all([reopened.aggregates.rows(orgA, range), reopened.aggregates.latencyRows(orgA, range)]);
+          const [groups] = await Promise.all([
+            reopened.aggregates.rows(orgA, range),
+            reopened.aggregates.latencyRows(orgA, range),
+          ]);
           stats.push(performance.now() - t0);
           inRange = groups.reduce((n, g) => n + g.tasks, 0);
           t0 = performance.now();
@@ -100,7 +108,9 @@ export async function dashboardBench(tasks: number, runs = 5, log = (s: string) 
         const statsMs = median(stats);
         const countMs = median(counts);
         presets[preset] = { tasksInRange: inRange, statsMs, countMs, ratio: statsMs / countMs };
-        log(`  ${preset}: ${inRange} tasks, aggregates ${statsMs.toFixed(1)} ms, listing count ${countMs.toFixed(1)} ms, ratio ${(statsMs / countMs).toFixed(2)}`);
+        log(
+          `  ${preset}: ${inRange} tasks, aggregates ${statsMs.toFixed(1)} ms, listing count ${countMs.toFixed(1)} ms, ratio ${(statsMs / countMs).toFixed(2)}`,
+        );
       }
     } finally {
       await reopened.close();
@@ -113,7 +123,9 @@ export async function dashboardBench(tasks: number, runs = 5, log = (s: string) 
 
 // Run alone: node dist/bench/dashboard.js
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { tasks: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '5' } } });
+  const { values } = parseArgs({
+    options: { tasks: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '5' } },
+  });
   const result = await dashboardBench(Number(values.tasks), Number(values.runs));
   console.table(
     Object.entries(result.presets).map(([preset, r]) => ({

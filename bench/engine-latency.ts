@@ -32,20 +32,131 @@ export interface BenchInputs {
 
 // Add one entry per task type (docs/adding-a-task-type.md).
 export const TASKS: TaskEntry[] = [
-  { name: 'imageInference 64² ×1', task: (taskUUID) => ({ taskType: 'imageInference', taskUUID, model: 'runtrail:procedural@plasma-1', positivePrompt: 'a bench', width: 64, height: 64 }) },
-  { name: 'imageInference 1024² ×1', task: (taskUUID) => ({ taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: 'a bench', width: 1024, height: 1024 }) },
-  { name: 'imageInference 2048² ×4', task: (taskUUID) => ({ taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: 'a bench', width: 2048, height: 2048, numberResults: 4 }) },
-  { name: 'upscale Lanczos ×4 256²→1024²', task: (taskUUID, inputs) => ({ taskType: 'upscale', taskUUID, inputImage: inputs.png256, upscaleFactor: 4 }) },
+  {
+    name: 'imageInference 64² ×1',
+    task: (taskUUID) => ({
+      taskType: 'imageInference',
+      taskUUID,
+      model: 'runtrail:procedural@plasma-1',
+      positivePrompt: 'a bench',
+      width: 64,
+      height: 64,
+    }),
+  },
+  {
+    name: 'imageInference 1024² ×1',
+    task: (taskUUID) => ({
+      taskType: 'imageInference',
+      taskUUID,
+      model: 'runware:101@1',
+      positivePrompt: 'a bench',
+      width: 1024,
+      height: 1024,
+    }),
+  },
+  {
+    name: 'imageInference 2048² ×4',
+    task: (taskUUID) => ({
+      taskType: 'imageInference',
+      taskUUID,
+      model: 'runware:101@1',
+      positivePrompt: 'a bench',
+      width: 2048,
+      height: 2048,
+      numberResults: 4,
+    }),
+  },
+  {
+    name: 'upscale Lanczos ×4 256²→1024²',
+    task: (taskUUID, inputs) => ({ taskType: 'upscale', taskUUID, inputImage: inputs.png256, upscaleFactor: 4 }),
+  },
   // ISNet always runs at 1024², so the input's size hardly matters; the tracer's time grows with it.
-  { name: 'removeBackground ISNet 256²', task: (taskUUID, inputs) => ({ taskType: 'removeBackground', taskUUID, model: 'runware:109@1', inputs: { image: inputs.png256 } }) },
-  { name: 'vectorize imagetracer 256²', task: (taskUUID, inputs) => ({ taskType: 'vectorize', taskUUID, model: 'recraft:1@1', inputs: { image: inputs.png256 } }) },
-  { name: 'imageMasking face mesh 700×360', task: (taskUUID, inputs) => ({ taskType: 'imageMasking', taskUUID, model: 'runware:35@8', inputs: { image: inputs.peoplePhoto } }) },
-  { name: 'controlNetPreprocess openpose 700×360', task: (taskUUID, inputs) => ({ taskType: 'controlNetPreprocess', taskUUID, model: 'runware:controlnet-preprocess@openpose', inputs: { image: inputs.peoplePhoto } }) },
-  { name: 'caption age 700×360', task: (taskUUID, inputs) => ({ taskType: 'caption', taskUUID, model: 'runware:153@1', inputs: { image: inputs.peoplePhoto } }) },
-  { name: 'upscale ESRGAN ×2 256²→512²', task: (taskUUID, inputs) => ({ taskType: 'upscale', taskUUID, model: 'runtrail:esrgan@slim', inputImage: inputs.png256, upscaleFactor: 2 }) },
-  { name: 'audioInference speech espeak-ng MP3 (~4 s)', task: (taskUUID) => ({ taskType: 'audioInference', taskUUID, model: 'runtrail:espeak-ng@1', speech: { text: 'A benchmark sentence, spoken by eSpeak NG and encoded as MP3.' } }) },
-  { name: 'audioInference procedural music 10 s MP3', task: (taskUUID) => ({ taskType: 'audioInference', taskUUID, model: 'runware:ace-step@1', positivePrompt: 'a bench', duration: 10 }) },
-  { name: 'imageInference 512² ×1 + NSFW check', task: (taskUUID) => ({ taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: 'a bench', width: 512, height: 512, safety: { checkContent: true } }) },
+  {
+    name: 'removeBackground ISNet 256²',
+    task: (taskUUID, inputs) => ({
+      taskType: 'removeBackground',
+      taskUUID,
+      model: 'runware:109@1',
+      inputs: { image: inputs.png256 },
+    }),
+  },
+  {
+    name: 'vectorize imagetracer 256²',
+    task: (taskUUID, inputs) => ({
+      taskType: 'vectorize',
+      taskUUID,
+      model: 'recraft:1@1',
+      inputs: { image: inputs.png256 },
+    }),
+  },
+  {
+    name: 'imageMasking face mesh 700×360',
+    task: (taskUUID, inputs) => ({
+      taskType: 'imageMasking',
+      taskUUID,
+      model: 'runware:35@8',
+      inputs: { image: inputs.peoplePhoto },
+    }),
+  },
+  {
+    name: 'controlNetPreprocess openpose 700×360',
+    task: (taskUUID, inputs) => ({
+      taskType: 'controlNetPreprocess',
+      taskUUID,
+      model: 'runware:controlnet-preprocess@openpose',
+      inputs: { image: inputs.peoplePhoto },
+    }),
+  },
+  {
+    name: 'caption age 700×360',
+    task: (taskUUID, inputs) => ({
+      taskType: 'caption',
+      taskUUID,
+      model: 'runware:153@1',
+      inputs: { image: inputs.peoplePhoto },
+    }),
+  },
+  {
+    name: 'upscale ESRGAN ×2 256²→512²',
+    task: (taskUUID, inputs) => ({
+      taskType: 'upscale',
+      taskUUID,
+      model: 'runtrail:esrgan@slim',
+      inputImage: inputs.png256,
+      upscaleFactor: 2,
+    }),
+  },
+  {
+    name: 'audioInference speech espeak-ng MP3 (~4 s)',
+    task: (taskUUID) => ({
+      taskType: 'audioInference',
+      taskUUID,
+      model: 'runtrail:espeak-ng@1',
+      speech: { text: 'A benchmark sentence, spoken by eSpeak NG and encoded as MP3.' },
+    }),
+  },
+  {
+    name: 'audioInference procedural music 10 s MP3',
+    task: (taskUUID) => ({
+      taskType: 'audioInference',
+      taskUUID,
+      model: 'runware:ace-step@1',
+      positivePrompt: 'a bench',
+      duration: 10,
+    }),
+  },
+  {
+    name: 'imageInference 512² ×1 + NSFW check',
+    task: (taskUUID) => ({
+      taskType: 'imageInference',
+      taskUUID,
+      model: 'runware:101@1',
+      positivePrompt: 'a bench',
+      width: 512,
+      height: 512,
+      safety: { checkContent: true },
+    }),
+  },
 ];
 
 /** The heaviest task the parameter ranges allow. */
@@ -104,7 +215,12 @@ async function startProbe(server: BenchServer, key: string): Promise<Probe> {
   };
 }
 
-const summary = (xs: number[]) => ({ n: xs.length, p50: round(quantile(xs, 0.5)), p99: round(quantile(xs, 0.99)), max: round(Math.max(...xs)) });
+const summary = (xs: number[]) => ({
+  n: xs.length,
+  p50: round(quantile(xs, 0.5)),
+  p99: round(quantile(xs, 0.99)),
+  max: round(Math.max(...xs)),
+});
 
 /** Extra server settings for a run (e.g. RUNTRAIL_ENGINE_NICE from --nice). */
 const serverEnv: Record<string, string> = {};
@@ -132,7 +248,8 @@ export async function tenantLatency(options: { seconds: number; heavy: number })
     const heavyMs = performance.now() - t0;
     const loaded = await probe.stop();
     const produced = replies.reduce((n, r) => n + (r.json.data?.length ?? 0), 0);
-    if (produced !== options.heavy * 20) throw new Error(`the heavy tasks produced ${produced} images: ${replies[0]?.text.slice(0, 300)}`);
+    if (produced !== options.heavy * 20)
+      throw new Error(`the heavy tasks produced ${produced} images: ${replies[0]?.text.slice(0, 300)}`);
     const result = {
       heavyTasks: options.heavy,
       heavyTaskMs: Math.round(heavyMs),
@@ -148,7 +265,15 @@ export async function tenantLatency(options: { seconds: number; heavy: number })
 }
 
 export async function taskLatency(options: { runs: number; only?: string[] }) {
-  const base = await renderProcedural({ width: 256, height: 256, seed: 1n, model: 'bench', prompt: 'bench input', format: 'png', quality: 90 });
+  const base = await renderProcedural({
+    width: 256,
+    height: 256,
+    seed: 1n,
+    model: 'bench',
+    prompt: 'bench input',
+    format: 'png',
+    quality: 90,
+  });
   const inputs: BenchInputs = {
     png256: `data:image/png;base64,${Buffer.from(base.image).toString('base64')}`,
     peoplePhoto: `data:image/jpeg;base64,${readFileSync(join(REPO_ROOT, 'test/fixtures/photos/people-two-faces.jpg')).toString('base64')}`,
@@ -186,7 +311,9 @@ export async function taskLatency(options: { runs: number; only?: string[] }) {
           pingP99: round(quantile(ping, 0.99)),
         };
         rows.push(row);
-        log(`  ${row.task}, ${row.atOnce} at once: p50 ${row.p50} ms, p99 ${row.p99} ms, ${row.tasksPerS} tasks/s; other org's ping p50 ${row.pingP50} ms, p99 ${row.pingP99} ms`);
+        log(
+          `  ${row.task}, ${row.atOnce} at once: p50 ${row.p50} ms, p99 ${row.p99} ms, ${row.tasksPerS} tasks/s; other org's ping p50 ${row.pingP50} ms, p99 ${row.pingP99} ms`,
+        );
       }
     }
     return rows;
@@ -208,9 +335,17 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (values.nice !== undefined) serverEnv['RUNTRAIL_ENGINE_NICE'] = values.nice;
   const parts = values.only?.split(',') ?? ['tenant-latency', 'task-latency'];
   const results: Record<string, unknown> = { date: new Date().toISOString() };
-  if (parts.includes('tenant-latency')) results['tenantLatency'] = await tenantLatency({ seconds: Number(values.seconds), heavy: Number(values.heavy) });
-  if (parts.includes('task-latency')) results['taskLatency'] = await taskLatency({ runs: Number(values.runs), ...(values.task ? { only: values.task.split(',') } : {}) });
+  if (parts.includes('tenant-latency'))
+    results['tenantLatency'] = await tenantLatency({ seconds: Number(values.seconds), heavy: Number(values.heavy) });
+  if (parts.includes('task-latency'))
+    results['taskLatency'] = await taskLatency({
+      runs: Number(values.runs),
+      ...(values.task ? { only: values.task.split(',') } : {}),
+    });
   mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
-  writeFileSync(join(REPO_ROOT, 'bench/results', `engine-latency-${parts.join('-')}.json`), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(
+    join(REPO_ROOT, 'bench/results', `engine-latency-${parts.join('-')}.json`),
+    JSON.stringify(results, null, 2) + '\n',
+  );
   process.stdout.write(JSON.stringify(results, null, 2) + '\n');
 }

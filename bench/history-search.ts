@@ -6,9 +6,19 @@ import { bulkLoad } from './bulk-load.js';
 import { startServer, type BenchServer } from './bench-server.js';
 
 const WORDS = ['lighthouse', 'fox', 'mountain', 'river', 'portrait', 'neon', 'city', 'forest', 'ocean', 'robot'];
-const prompt = (i: number) => (i % 1000 === 7 ? `a needle in the haystack ${i}` : `a ${WORDS[i % WORDS.length]} at dusk ${i}`);
+const prompt = (i: number) =>
+  i % 1000 === 7 ? `a needle in the haystack ${i}` : `a ${WORDS[i % WORDS.length]} at dusk ${i}`;
 /** A rare word, a common word, a word start, several words (checked exactly), a miss. */
-const SEARCHES = ['needle', 'lighthouse', 'light', 'robot at dusk', 'dusk 12', 'NEEDLE in the', 'haystack 2', 'nothing'];
+const SEARCHES = [
+  'needle',
+  'lighthouse',
+  'light',
+  'robot at dusk',
+  'dusk 12',
+  'NEEDLE in the',
+  'haystack 2',
+  'nothing',
+];
 
 const quantile = (xs: number[], q: number) => {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -38,7 +48,12 @@ export interface SearchResult {
   healthzRatio: number;
 }
 
-export async function historySearch(tasks: number, runs: number, log: (s: string) => void, progress: (done: number) => void): Promise<SearchResult> {
+export async function historySearch(
+  tasks: number,
+  runs: number,
+  log: (s: string) => void,
+  progress: (done: number) => void,
+): Promise<SearchResult> {
   log(`search: GET /api/tasks?text=… over ${tasks} tasks, and /healthz beside it`);
   const started = performance.now();
   const { server, cleanup } = await bulkLoad(await startServer(), tasks, prompt, progress);
@@ -68,7 +83,11 @@ export async function historySearch(tasks: number, runs: number, log: (s: string
       await probe;
     }
     const perSearchP50Ms = Object.fromEntries(Object.entries(perSearch).map(([k, v]) => [k, quantile(v, 0.5)]));
-    log(`  per search p50 ms: ${Object.entries(perSearchP50Ms).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
+    log(
+      `  per search p50 ms: ${Object.entries(perSearchP50Ms)
+        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+        .join(', ')}`,
+    );
     return {
       tasks,
       loadSeconds,

@@ -7,7 +7,12 @@ import { randomUUID } from 'node:crypto';
 import { startServer } from './bench-server.js';
 import { imageTask, log, median, searchTask, startBaseline, type BenchOptions } from './common.js';
 
-async function restLoad(o: BenchOptions, url: string, key: string, makeTask: (taskUUID: string, i: number) => string = imageTask): Promise<{ rps: number; p99: number; non2xx: number }> {
+async function restLoad(
+  o: BenchOptions,
+  url: string,
+  key: string,
+  makeTask: (taskUUID: string, i: number) => string = imageTask,
+): Promise<{ rps: number; p99: number; non2xx: number }> {
   let i = 0;
   const result = await autocannon({
     url: `${url}/v1`,
@@ -46,7 +51,9 @@ export async function p1(o: BenchOptions) {
       rt.push(got.rps);
       search.push(searched.rps);
       non2xx += got.non2xx + searched.non2xx;
-      log(`  run ${r + 1}: runtrail ${got.rps.toFixed(0)}/s, bare ${base.at(-1)!.toFixed(0)}/s, bare+engine ${engineBase.at(-1)!.toFixed(0)}/s, runtrail modelSearch ${searched.rps.toFixed(0)}/s`);
+      log(
+        `  run ${r + 1}: runtrail ${got.rps.toFixed(0)}/s, bare ${base.at(-1)!.toFixed(0)}/s, bare+engine ${engineBase.at(-1)!.toFixed(0)}/s, runtrail modelSearch ${searched.rps.toFixed(0)}/s`,
+      );
     }
   } finally {
     baseline.stop();

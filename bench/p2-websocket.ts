@@ -16,13 +16,17 @@ export async function p2(o: BenchOptions) {
   try {
     await pipeline(ws(server.url), server.key, searchTask, { seconds: 1, window: o.window });
     for (let r = 0; r < o.runs; r++) {
-      base.push((await pipeline(ws(baseline.url), null, searchTask, { seconds: o.seconds, window: o.window })).perSecond);
+      base.push(
+        (await pipeline(ws(baseline.url), null, searchTask, { seconds: o.seconds, window: o.window })).perSecond,
+      );
       const s = await pipeline(ws(server.url), server.key, searchTask, { seconds: o.seconds, window: o.window });
       const im = await pipeline(ws(server.url), server.key, imageTask, { seconds: o.seconds, window: o.window });
       search.push(s.perSecond);
       image.push(im.perSecond);
       errors += s.errors + im.errors;
-      log(`  run ${r + 1}: modelSearch ${s.perSecond.toFixed(0)}/s, imageInference ${im.perSecond.toFixed(0)}/s, baseline ${base.at(-1)!.toFixed(0)}/s`);
+      log(
+        `  run ${r + 1}: modelSearch ${s.perSecond.toFixed(0)}/s, imageInference ${im.perSecond.toFixed(0)}/s, baseline ${base.at(-1)!.toFixed(0)}/s`,
+      );
     }
   } finally {
     baseline.stop();

@@ -26,7 +26,9 @@ function ledgerFileBytes(dataDir: string): number {
 }
 
 /** P4 on a ledger written by live traffic: its files against the raw texts of every task in it. */
-export async function liveStorage(dataDir: string): Promise<{ tasks: number; fileBytes: number; rawBytes: number; ratio: number }> {
+export async function liveStorage(
+  dataDir: string,
+): Promise<{ tasks: number; fileBytes: number; rawBytes: number; ratio: number }> {
   const fileBytes = ledgerFileBytes(dataDir);
   const storage = openSqliteStorage(dataDir);
   let tasks = 0;
@@ -68,7 +70,7 @@ export async function p3p4(o: BenchOptions) {
     let rawBytes = Buffer.byteLength(ledgerTemplate.requestText) + Buffer.byteLength(ledgerTemplate.responseText ?? '');
     const started = performance.now();
     const BATCH = 5000;
-    for (let done = 0; done < o.tasks; ) {
+    for (let done = 0; done < o.tasks;) {
       const writes: Promise<boolean>[] = [];
       for (let i = 0; i < BATCH && done < o.tasks; i++, done++) {
         const taskUUID = randomUUID();
@@ -76,8 +78,13 @@ export async function p3p4(o: BenchOptions) {
         const task: StoredTask = {
           ...ledgerTemplate,
           taskUUID,
-          requestText: ledgerTemplate.requestText.replaceAll(templateUUID, taskUUID).replace('a benchmark 0', `a benchmark ${done}`),
-          responseText: ledgerTemplate.responseText!.replaceAll(templateUUID, taskUUID).replace(/[0-9a-f-]{36}(?=\.jpg)/, imageUUID).replace(/"seed":\d+/, `"seed":${(done * 7919) % 2147483647}`),
+          requestText: ledgerTemplate.requestText
+            .replaceAll(templateUUID, taskUUID)
+            .replace('a benchmark 0', `a benchmark ${done}`),
+          responseText: ledgerTemplate
+            .responseText!.replaceAll(templateUUID, taskUUID)
+            .replace(/[0-9a-f-]{36}(?=\.jpg)/, imageUUID)
+            .replace(/"seed":\d+/, `"seed":${(done * 7919) % 2147483647}`),
           createdAt: ledgerTemplate.createdAt + done,
           completedAt: ledgerTemplate.createdAt + done + 1,
         };
@@ -111,7 +118,11 @@ export async function p3p4(o: BenchOptions) {
     try {
       const time = async (url: string, body: string, auth: string) => {
         const t0 = performance.now();
-        const res = await fetch(`${url}/v1`, { method: 'POST', headers: { authorization: `Bearer ${auth}`, 'content-type': 'application/json' }, body });
+        const res = await fetch(`${url}/v1`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${auth}`, 'content-type': 'application/json' },
+          body,
+        });
         const text = await res.text();
         const ms = performance.now() - t0;
         if (res.status !== 200) throw new Error(text);
@@ -120,7 +131,8 @@ export async function p3p4(o: BenchOptions) {
       for (let i = 0; i < 3000; i++) {
         const u = uuids[(i * 104729) % uuids.length]!;
         const got = await time(server.url, JSON.stringify([{ taskType: 'getTaskDetails', taskUUID: u }]), key);
-        if (!got.text.includes(u) || !got.text.includes('"request"')) throw new Error(`bad recall of ${u}: ${got.text}`);
+        if (!got.text.includes(u) || !got.text.includes('"request"'))
+          throw new Error(`bad recall of ${u}: ${got.text}`);
         if (i >= 200) http.push(got.ms);
         const b = await time(baseline.url, '[]', 'x');
         if (i >= 200) base.push(b.ms);
@@ -140,7 +152,14 @@ export async function p3p4(o: BenchOptions) {
           baselineHttpP99Ms: quantile(base, 0.99),
           serverRssAfterRecallMiB: rss,
         },
-        p4: { tasks: o.tasks + 1, rawBytes, fileBytes, bytesPerTask: fileBytes / (o.tasks + 1), rawPerTask: rawBytes / (o.tasks + 1), ratio: fileBytes / rawBytes },
+        p4: {
+          tasks: o.tasks + 1,
+          rawBytes,
+          fileBytes,
+          bytesPerTask: fileBytes / (o.tasks + 1),
+          rawPerTask: rawBytes / (o.tasks + 1),
+          ratio: fileBytes / rawBytes,
+        },
       };
     } finally {
       baseline.stop();

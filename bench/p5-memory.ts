@@ -32,7 +32,16 @@ export async function p5(o: BenchOptions) {
     const firstTenth = samples.find((s) => s.tasks > 0)?.rssMiB ?? NaN;
     await server.stop({ keepData: true });
     const storage = await liveStorage(server.dataDir);
-    return { tasks: result.answered, perSecond: result.perSecond, errors: result.errors, finalMiB: samples.at(-1)!.rssMiB, peakMiB: peak, growthAfterFirstTenthMiB: samples.at(-1)!.rssMiB - firstTenth, samples, storage };
+    return {
+      tasks: result.answered,
+      perSecond: result.perSecond,
+      errors: result.errors,
+      finalMiB: samples.at(-1)!.rssMiB,
+      peakMiB: peak,
+      growthAfterFirstTenthMiB: samples.at(-1)!.rssMiB - firstTenth,
+      samples,
+      storage,
+    };
   } finally {
     await server.stop();
     rmSync(server.dataDir, { recursive: true, force: true });

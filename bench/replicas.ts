@@ -42,7 +42,15 @@ if (why !== undefined) {
 
 function body(): string {
   return JSON.stringify([
-    { taskType: 'imageInference', taskUUID: randomUUID(), model: 'runtrail:procedural@plasma-1', positivePrompt: 'a benchmark', width: 64, height: 64, includeCost: true },
+    {
+      taskType: 'imageInference',
+      taskUUID: randomUUID(),
+      model: 'runtrail:procedural@plasma-1',
+      positivePrompt: 'a benchmark',
+      width: 64,
+      height: 64,
+      includeCost: true,
+    },
   ]);
 }
 
@@ -67,7 +75,11 @@ async function load(server: Replica, conns: number): Promise<Load> {
 
 /** The total connections spread evenly over the given replicas, all at once. */
 async function loadAll(servers: Replica[]): Promise<Load> {
-  const parts = await Promise.all(servers.map((s, i) => load(s, Math.floor(connections / servers.length) + (i < connections % servers.length ? 1 : 0))));
+  const parts = await Promise.all(
+    servers.map((s, i) =>
+      load(s, Math.floor(connections / servers.length) + (i < connections % servers.length ? 1 : 0)),
+    ),
+  );
   return {
     rps: parts.reduce((n, p) => n + p.rps, 0),
     p99: Math.max(...parts.map((p) => p.p99)),
@@ -145,12 +157,21 @@ const result = {
       : 'load generator, the replicas and PostgreSQL share this machine; the ratio is bounded by its CPUs',
 };
 console.table([
-  { measure: 'one replica, sync imageInference 64x64, tasks/s (median)', value: result.oneReplicaTasksPerSecond.toFixed(0) },
-  { measure: `${count} replicas (${mode}, media: ${result.media}), tasks/s (median)`, value: result.nReplicasTasksPerSecond.toFixed(0) },
+  {
+    measure: 'one replica, sync imageInference 64x64, tasks/s (median)',
+    value: result.oneReplicaTasksPerSecond.toFixed(0),
+  },
+  {
+    measure: `${count} replicas (${mode}, media: ${result.media}), tasks/s (median)`,
+    value: result.nReplicasTasksPerSecond.toFixed(0),
+  },
   { measure: `ratio ${count} / one`, value: result.ratio.toFixed(3) },
   { measure: `p99 latency one / ${count}, ms`, value: `${result.p99Ms.oneReplica} / ${result.p99Ms.nReplicas}` },
   { measure: 'non-2xx replies or errors', value: String(failures) },
   { measure: 'CPUs on this machine', value: String(result.cpus) },
 ]);
 mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
-writeFileSync(join(REPO_ROOT, `bench/results/replicas${mode === 'hosts' ? '-hosts' : ''}.json`), JSON.stringify(result, null, 2) + '\n');
+writeFileSync(
+  join(REPO_ROOT, `bench/results/replicas${mode === 'hosts' ? '-hosts' : ''}.json`),
+  JSON.stringify(result, null, 2) + '\n',
+);

@@ -44,7 +44,9 @@ async function queueWait(noisyTasks: number): Promise<number> {
     await server.post([warm], quietKey);
     await untilDone(server, warm.taskUUID, quietKey, performance.now());
     for (let sent = 0; sent < noisyTasks; sent += 100) {
-      const batch = Array.from({ length: Math.min(100, noisyTasks - sent) }, () => task({ positivePrompt: 'noisy [slow:250]' }));
+      const batch = Array.from({ length: Math.min(100, noisyTasks - sent) }, () =>
+        task({ positivePrompt: 'noisy [slow:250]' }),
+      );
       const r = await server.post(batch);
       if (r.status !== 200) throw new Error(`noisy batch failed: ${r.text}`);
     }
@@ -62,13 +64,17 @@ async function queueWait(noisyTasks: number): Promise<number> {
 async function webhookWait(noisyWebhooks: number, inFlight: number, env: Record<string, string> = {}): Promise<number> {
   const blackHole = await startWebhookReceiver('hang');
   const healthy = await startWebhookReceiver(200);
-  const server = await startServer({ env: { RUNTRAIL_OUTBOUND_ALLOW: '127.0.0.1', RUNTRAIL_SHUTDOWN_GRACE_MS: '100', ...env } });
+  const server = await startServer({
+    env: { RUNTRAIL_OUTBOUND_ALLOW: '127.0.0.1', RUNTRAIL_SHUTDOWN_GRACE_MS: '100', ...env },
+  });
   try {
     const quietKey = await createOrgKey(server, 'quiet');
     await server.post([task({ webhookURL: healthy.url })], quietKey);
     await healthy.waitFor(1, 60_000);
     for (let sent = 0; sent < noisyWebhooks; sent += 100) {
-      const batch = Array.from({ length: Math.min(100, noisyWebhooks - sent) }, () => task({ positivePrompt: 'noisy', webhookURL: blackHole.url }));
+      const batch = Array.from({ length: Math.min(100, noisyWebhooks - sent) }, () =>
+        task({ positivePrompt: 'noisy', webhookURL: blackHole.url }),
+      );
       const r = await server.post(batch);
       if (r.status !== 200) throw new Error(`noisy batch failed: ${r.text}`);
     }
@@ -96,8 +102,16 @@ export interface FairnessResult {
 }
 
 export async function fairness(runs: number, log: (s: string) => void): Promise<FairnessResult> {
-  log('fair: a quiet organization behind a noisy one (100 queued tasks; 200 webhooks to a black hole) against the quiet one alone');
-  const samples: Record<string, number[]> = { queueAlone: [], queueBehind: [], webhookAlone: [], webhookBehind: [], webhookBehindNoCap: [] };
+  log(
+    'fair: a quiet organization behind a noisy one (100 queued tasks; 200 webhooks to a black hole) against the quiet one alone',
+  );
+  const samples: Record<string, number[]> = {
+    queueAlone: [],
+    queueBehind: [],
+    webhookAlone: [],
+    webhookBehind: [],
+    webhookBehindNoCap: [],
+  };
   for (let r = 0; r < runs; r++) {
     samples['queueAlone']!.push(await queueWait(0));
     samples['queueBehind']!.push(await queueWait(100));
@@ -106,7 +120,9 @@ export async function fairness(runs: number, log: (s: string) => void): Promise<
     // No cap: the noisy organization fills all 16 slots of the process first.
     samples['webhookBehindNoCap']!.push(await webhookWait(200, 16, { RUNTRAIL_WEBHOOK_ORG_CONCURRENCY: '0' }));
     const last = (k: string) => samples[k]!.at(-1)!.toFixed(0);
-    log(`  run ${r + 1}: queue ${last('queueAlone')} ms alone, ${last('queueBehind')} ms behind; webhook ${last('webhookAlone')} ms alone, ${last('webhookBehind')} ms behind, ${last('webhookBehindNoCap')} ms behind without a cap`);
+    log(
+      `  run ${r + 1}: queue ${last('queueAlone')} ms alone, ${last('queueBehind')} ms behind; webhook ${last('webhookAlone')} ms alone, ${last('webhookBehind')} ms behind, ${last('webhookBehindNoCap')} ms behind without a cap`,
+    );
   }
   const m = (k: string) => median(samples[k]!);
   return {

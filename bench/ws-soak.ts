@@ -13,7 +13,11 @@ import { WebSocket } from 'ws';
 import { REPO_ROOT, startServer, type BenchServer } from './bench-server.js';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '60' }, clients: { type: 'string', default: '200' }, 'rest-seconds': { type: 'string', default: '10' } },
+  options: {
+    seconds: { type: 'string', default: '60' },
+    clients: { type: 'string', default: '200' },
+    'rest-seconds': { type: 'string', default: '10' },
+  },
 });
 const seconds = Number(values.seconds);
 const clients = Number(values.clients);
@@ -27,7 +31,11 @@ interface Sent {
   frame: string;
 }
 
-const SMALL_PNG = (await sharp({ create: { width: 8, height: 8, channels: 3, background: '#224466' } }).png().toBuffer()).toString('base64');
+const SMALL_PNG = (
+  await sharp({ create: { width: 8, height: 8, channels: 3, background: '#224466' } })
+    .png()
+    .toBuffer()
+).toString('base64');
 
 /** The task mix: mostly small renders, some failures, searches and upscales; some texts pretty-printed. */
 function nextTask(i: number): { taskUUID: string; text: string } {
@@ -35,15 +43,48 @@ function nextTask(i: number): { taskUUID: string; text: string } {
   let task: Record<string, unknown>;
   const kind = i % 10;
   if (kind < 6) {
-    task = { taskType: 'imageInference', taskUUID, model: 'runtrail:procedural@plasma-1', positivePrompt: `soak ${i}`, width: 64, height: 64, numberResults: 1 + (i % 3 === 0 ? 1 : 0), includeCost: true };
+    task = {
+      taskType: 'imageInference',
+      taskUUID,
+      model: 'runtrail:procedural@plasma-1',
+      positivePrompt: `soak ${i}`,
+      width: 64,
+      height: 64,
+      numberResults: 1 + (i % 3 === 0 ? 1 : 0),
+      includeCost: true,
+    };
   } else if (kind === 6) {
-    task = { taskType: 'imageInference', taskUUID, model: 'runtrail:procedural@plasma-1', positivePrompt: 'a failure', width: 7, height: 64 };
+    task = {
+      taskType: 'imageInference',
+      taskUUID,
+      model: 'runtrail:procedural@plasma-1',
+      positivePrompt: 'a failure',
+      width: 7,
+      height: 64,
+    };
   } else if (kind === 7) {
     task = { taskType: 'modelSearch', taskUUID, search: 'plasma', limit: 5 };
   } else if (kind === 8) {
-    task = { taskType: 'upscale', taskUUID, inputImage: SMALL_PNG, upscaleFactor: 2, outputType: 'base64Data', outputFormat: 'PNG' };
+    task = {
+      taskType: 'upscale',
+      taskUUID,
+      inputImage: SMALL_PNG,
+      upscaleFactor: 2,
+      outputType: 'base64Data',
+      outputFormat: 'PNG',
+    };
   } else {
-    task = { taskType: 'imageInference', taskUUID, model: 'runtrail:procedural@plasma-1', positivePrompt: 'inline', width: 64, height: 64, outputType: 'base64Data', outputFormat: 'WEBP', seed: 1.0e3 };
+    task = {
+      taskType: 'imageInference',
+      taskUUID,
+      model: 'runtrail:procedural@plasma-1',
+      positivePrompt: 'inline',
+      width: 64,
+      height: 64,
+      outputType: 'base64Data',
+      outputFormat: 'WEBP',
+      seed: 1.0e3,
+    };
   }
   const text = i % 3 === 0 ? JSON.stringify(task, null, 1) : JSON.stringify(task);
   return { taskUUID, text };
@@ -56,7 +97,14 @@ function rssOf(pid: number): { rssMiB: number; peakMiB: number } {
 }
 
 /** One client: authenticates, then runs one task at a time until the deadline. */
-async function runClient(wsUrl: string, key: string, deadline: number, id: number, sent: Sent[], latencies: number[]): Promise<number> {
+async function runClient(
+  wsUrl: string,
+  key: string,
+  deadline: number,
+  id: number,
+  sent: Sent[],
+  latencies: number[],
+): Promise<number> {
   const ws = new WebSocket(wsUrl, { perMessageDeflate: false });
   let waiting: ((frame: string) => void) | undefined;
   ws.on('message', (data) => waiting?.(data.toString()));
@@ -84,7 +132,10 @@ async function runClient(wsUrl: string, key: string, deadline: number, id: numbe
 }
 
 /** Recalls every task with getTaskDetails (REST, 100 per request) and compares the stored texts byte for byte. */
-async function recall(server: BenchServer, sent: Sent[]): Promise<{ missing: number; mismatched: number; examples: string[] }> {
+async function recall(
+  server: BenchServer,
+  sent: Sent[],
+): Promise<{ missing: number; mismatched: number; examples: string[] }> {
   let missing = 0;
   let mismatched = 0;
   const examples: string[] = [];
@@ -95,7 +146,9 @@ async function recall(server: BenchServer, sent: Sent[]): Promise<{ missing: num
     while (next < batches.length) {
       const batch = batches[next++]!;
       const reply = await server.post(batch.map((s) => ({ taskType: 'getTaskDetails', taskUUID: s.taskUUID })));
-      const notFound = new Set((reply.json.errors ?? []).filter((e) => e['code'] === 'taskNotFound').map((e) => e['taskUUID']));
+      const notFound = new Set(
+        (reply.json.errors ?? []).filter((e) => e['code'] === 'taskNotFound').map((e) => e['taskUUID']),
+      );
       for (const s of batch) {
         if (notFound.has(s.taskUUID)) {
           missing++;
@@ -150,7 +203,11 @@ try {
   }, 1_000);
   const started = Date.now();
   const deadline = started + seconds * 1000;
-  const wrongFrames = (await Promise.all(Array.from({ length: clients }, (_, id) => runClient(wsUrl, server.key, deadline, id, sent, latencies)))).reduce((a, b) => a + b, 0);
+  const wrongFrames = (
+    await Promise.all(
+      Array.from({ length: clients }, (_, id) => runClient(wsUrl, server.key, deadline, id, sent, latencies)),
+    )
+  ).reduce((a, b) => a + b, 0);
   const elapsed = (Date.now() - started) / 1000;
   clearInterval(sampler);
   const afterRun = rssOf(pid);

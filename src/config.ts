@@ -7,7 +7,11 @@ import { resolve, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { apiKeyProblem } from './accounts/api-keys.js';
 import { SETTINGS, flagKey, type DefaultedSetting, type Setting, type SettingName } from './settings.js';
-import { OperatorConfigError, operatorEngineConfig, type OperatorEngineConfig } from './engines/remote/operator-settings.js';
+import {
+  OperatorConfigError,
+  operatorEngineConfig,
+  type OperatorEngineConfig,
+} from './engines/remote/operator-settings.js';
 
 /** Task types each operator engine can serve (docs/engines.md). */
 export const OPENAI_COMPATIBLE_TASK_TYPES = ['textInference', 'promptEnhance', 'caption', 'imageInference'] as const;
@@ -165,7 +169,6 @@ export interface ConfigFlags {
   workers?: string;
 }
 
-
 export interface AsyncConfig {
   /** Queued tasks run concurrently at most (RUNTRAIL_WORKERS). */
   workers: number;
@@ -246,13 +249,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     metricsToken: raw('RUNTRAIL_METRICS_TOKEN'),
     metricsListen: listenAddress(raw('RUNTRAIL_METRICS_LISTEN'), 'RUNTRAIL_METRICS_LISTEN'),
     retentionDays: positiveNumber(raw('RUNTRAIL_RETENTION_DAYS'), 'RUNTRAIL_RETENTION_DAYS'),
-    retentionSweepSeconds: positiveNumber(value('RUNTRAIL_RETENTION_SWEEP_SECONDS'), 'RUNTRAIL_RETENTION_SWEEP_SECONDS'),
+    retentionSweepSeconds: positiveNumber(
+      value('RUNTRAIL_RETENTION_SWEEP_SECONDS'),
+      'RUNTRAIL_RETENTION_SWEEP_SECONDS',
+    ),
     upstream: upstreamConfig(raw, int),
     routes: readRoutes(raw('RUNTRAIL_ROUTES')),
     modelMap: readModelMap(raw('RUNTRAIL_MODEL_MAP')),
     engine: {
       // One thread per core unless set (SETTINGS shows it as "one per core").
-      threads: integer(raw('RUNTRAIL_ENGINE_THREADS') ?? String(Math.max(1, availableParallelism())), 'RUNTRAIL_ENGINE_THREADS', 1, 256),
+      threads: integer(
+        raw('RUNTRAIL_ENGINE_THREADS') ?? String(Math.max(1, availableParallelism())),
+        'RUNTRAIL_ENGINE_THREADS',
+        1,
+        256,
+      ),
       maxQueue: int('RUNTRAIL_ENGINE_QUEUE', 0, 1_000_000),
       niceness: int('RUNTRAIL_ENGINE_NICE', 0, 19),
     },
@@ -280,7 +291,11 @@ function settingReader(env: NodeJS.ProcessEnv, flags: ConfigFlags) {
   return { raw, value, int };
 }
 
-function operatorEngine(raw: RawSetting, prefix: 'OPENAI' | 'COMFYUI', taskTypes: readonly string[]): OperatorEngineConfig | undefined {
+function operatorEngine(
+  raw: RawSetting,
+  prefix: 'OPENAI' | 'COMFYUI',
+  taskTypes: readonly string[],
+): OperatorEngineConfig | undefined {
   try {
     return operatorEngineConfig(raw, prefix, taskTypes);
   } catch (err) {
@@ -293,7 +308,8 @@ function upstreamConfig(raw: RawSetting, int: IntegerSetting): UpstreamConfig | 
   const url = raw('RUNTRAIL_UPSTREAM_URL');
   const apiKey = raw('RUNTRAIL_UPSTREAM_API_KEY');
   if (url === undefined && apiKey === undefined) return undefined;
-  if (url === undefined || apiKey === undefined) throw new ConfigError('RUNTRAIL_UPSTREAM_URL and RUNTRAIL_UPSTREAM_API_KEY are set together');
+  if (url === undefined || apiKey === undefined)
+    throw new ConfigError('RUNTRAIL_UPSTREAM_URL and RUNTRAIL_UPSTREAM_API_KEY are set together');
   if (!/^https?:\/\//.test(url)) throw new ConfigError('RUNTRAIL_UPSTREAM_URL must be an http(s) URL');
   return {
     url,
@@ -367,16 +383,21 @@ function readRoutes(raw: string | undefined): RouteRule[] {
   try {
     parsed = JSON.parse(raw.trimStart().startsWith('[') ? raw : readFileSync(raw, 'utf8'));
   } catch (err) {
-    throw new ConfigError(`RUNTRAIL_ROUTES must be a JSON array or the path of a JSON file holding one (${(err as Error).message})`);
+    throw new ConfigError(
+      `RUNTRAIL_ROUTES must be a JSON array or the path of a JSON file holding one (${(err as Error).message})`,
+    );
   }
   if (!Array.isArray(parsed)) throw new ConfigError('RUNTRAIL_ROUTES must be a JSON array of routing rules');
   return parsed.map((r: unknown, i) => {
     const rule = (r ?? {}) as Record<string, unknown>;
-    const optional = (k: string) => (rule[k] === undefined || typeof rule[k] === 'string' ? (rule[k]) : bad(k));
+    const optional = (k: string) => (rule[k] === undefined || typeof rule[k] === 'string' ? rule[k] : bad(k));
     const bad = (k: string): never => {
       throw new ConfigError(`routing rule ${i}: '${k}' must be a string`);
     };
-    if (!ENGINE_NAMES.includes(rule['engine'] as EngineName)) throw new ConfigError(`routing rule ${i}: 'engine' must be one of ${ENGINE_NAMES.map((e) => `"${e}"`).join(', ')}`);
+    if (!ENGINE_NAMES.includes(rule['engine'] as EngineName))
+      throw new ConfigError(
+        `routing rule ${i}: 'engine' must be one of ${ENGINE_NAMES.map((e) => `"${e}"`).join(', ')}`,
+      );
     const out: RouteRule = { engine: rule['engine'] as EngineName };
     const taskType = optional('taskType');
     const model = optional('model');
@@ -393,16 +414,23 @@ function readModelMap(raw: string | undefined): ModelMapRule[] {
   try {
     parsed = JSON.parse(raw.trimStart().startsWith('[') ? raw : readFileSync(raw, 'utf8'));
   } catch (err) {
-    throw new ConfigError(`RUNTRAIL_MODEL_MAP must be a JSON array or the path of a JSON file holding one (${(err as Error).message})`);
+    throw new ConfigError(
+      `RUNTRAIL_MODEL_MAP must be a JSON array or the path of a JSON file holding one (${(err as Error).message})`,
+    );
   }
-  if (!Array.isArray(parsed)) throw new ConfigError('RUNTRAIL_MODEL_MAP must be a JSON array of {taskType, model, runs} rules');
+  if (!Array.isArray(parsed))
+    throw new ConfigError('RUNTRAIL_MODEL_MAP must be a JSON array of {taskType, model, runs} rules');
   return parsed.map((r: unknown, i) => {
     const rule = (r ?? {}) as Record<string, unknown>;
-    if (typeof rule['model'] !== 'string' || rule['model'] === '') throw new ConfigError(`model map rule ${i}: 'model' must be an AIR or a pattern`);
+    if (typeof rule['model'] !== 'string' || rule['model'] === '')
+      throw new ConfigError(`model map rule ${i}: 'model' must be an AIR or a pattern`);
     if (rule['runs'] !== null && (typeof rule['runs'] !== 'string' || !rule['runs'].startsWith('runtrail:'))) {
-      throw new ConfigError(`model map rule ${i}: 'runs' must be a runtrail: AIR (see modelSearch) or null to refuse the model`);
+      throw new ConfigError(
+        `model map rule ${i}: 'runs' must be a runtrail: AIR (see modelSearch) or null to refuse the model`,
+      );
     }
-    if (rule['taskType'] !== undefined && typeof rule['taskType'] !== 'string') throw new ConfigError(`model map rule ${i}: 'taskType' must be a string`);
+    if (rule['taskType'] !== undefined && typeof rule['taskType'] !== 'string')
+      throw new ConfigError(`model map rule ${i}: 'taskType' must be a string`);
     const out: ModelMapRule = { model: rule['model'], runs: rule['runs'] };
     if (rule['taskType'] !== undefined) out.taskType = rule['taskType'];
     return out;
@@ -422,7 +450,8 @@ export function positiveNumber(raw: string | undefined, name: string): number | 
 export function positiveNumber(raw: string | undefined, name: string): number | undefined {
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!/^\d*\.?\d+$/.test(raw) || !Number.isFinite(n) || n <= 0) throw new ConfigError(`${name} must be a number above 0, got "${raw}"`);
+  if (!/^\d*\.?\d+$/.test(raw) || !Number.isFinite(n) || n <= 0)
+    throw new ConfigError(`${name} must be a number above 0, got "${raw}"`);
   return n;
 }
 

@@ -37,10 +37,15 @@ export function createLogger(config: Config): Logger {
   // Logs go to stderr as JSON; stdout carries the few lines meant for a person.
   // An error Node's HTTP parser raised carries the raw request bytes (`rawPacket`): never logged.
   const err = (e: Error) => {
-    const { rawPacket: _raw, ...rest } = pino.stdSerializers.err(e) as ReturnType<typeof pino.stdSerializers.err> & { rawPacket?: unknown };
+    const { rawPacket: _raw, ...rest } = pino.stdSerializers.err(e) as ReturnType<typeof pino.stdSerializers.err> & {
+      rawPacket?: unknown;
+    };
     return rest;
   };
-  return pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.apiKey'], serializers: { err } }, pino.destination(2));
+  return pino(
+    { level: config.logLevel, redact: ['req.headers.authorization', '*.apiKey'], serializers: { err } },
+    pino.destination(2),
+  );
 }
 
 export async function startServer(config: Config, log: Logger, say: (line: string) => void): Promise<RunningServer> {
@@ -90,7 +95,13 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
     const workers = new WorkerPool(
       services,
       storage.accounts,
-      { size: config.async.workers, perOrgLimit: config.async.orgWorkers, maxAttempts: config.async.jobMaxAttempts, leaseMs: config.async.jobLeaseMs, pollMs: config.async.jobPollMs },
+      {
+        size: config.async.workers,
+        perOrgLimit: config.async.orgWorkers,
+        maxAttempts: config.async.jobMaxAttempts,
+        leaseMs: config.async.jobLeaseMs,
+        pollMs: config.async.jobPollMs,
+      },
       () => deliveries.wake(),
     );
     const dispatcher = new TaskDispatcher(services, metrics, {
@@ -103,12 +114,16 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
     for (const engine of engineHealth) {
       const notReady = engine.operations.filter((o) => !o.ready);
       // Operations that name what runs them (which ffmpeg, which espeak-ng) say so at start.
-      const details = Object.fromEntries(engine.operations.flatMap((o) => (o.detail !== undefined ? [[o.name, o.detail]] : [])));
-      if (notReady.length === 0) log.info({ engine: engine.name, operations: engine.operations.map((o) => o.name), details }, 'engine ready');
+      const details = Object.fromEntries(
+        engine.operations.flatMap((o) => (o.detail !== undefined ? [[o.name, o.detail]] : [])),
+      );
+      if (notReady.length === 0)
+        log.info({ engine: engine.name, operations: engine.operations.map((o) => o.name), details }, 'engine ready');
       else log.warn({ engine: engine.name, notReady, details }, 'engine cannot run some operations');
     }
     const recovered = { ...(await workers.recover()), deliveries: await deliveries.recover() };
-    if (recovered.requeued + recovered.ended + recovered.deliveries > 0) log.warn(recovered, 'recovered work a previous run left unfinished');
+    if (recovered.requeued + recovered.ended + recovered.deliveries > 0)
+      log.warn(recovered, 'recovered work a previous run left unfinished');
     const app = buildHttpApp({
       dispatcher,
       accounts: storage.accounts,
@@ -124,7 +139,8 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
         requestTimeoutMs: config.requestTimeoutMs,
       },
       deliveries: storage.deliveries,
-      webhookAttempts: async (orgId, taskUUID) => (await storage.deliveries.listForTask(taskUUID, orgId)).map(deliveryView),
+      webhookAttempts: async (orgId, taskUUID) =>
+        (await storage.deliveries.listForTask(taskUUID, orgId)).map(deliveryView),
       audit: storage.audit,
       currentResponse: (task) => currentResponseText(task, services),
       aggregates: storage.aggregates,
@@ -142,7 +158,11 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       sessions: storage.sessions,
       metrics,
       log,
-      limits: { maxMessageBytes: config.maxBodyBytes, maxTasksPerMessage: config.maxTasksPerRequest, maxJsonDepth: config.maxJsonDepth },
+      limits: {
+        maxMessageBytes: config.maxBodyBytes,
+        maxTasksPerMessage: config.maxTasksPerRequest,
+        maxJsonDepth: config.maxJsonDepth,
+      },
       idleMs: config.wsIdleMs,
       resumeMs: config.wsResumeMs,
       backpressure: { maxBufferedBytes: config.wsMaxBufferedBytes, stallMs: config.wsSendStallMs },
@@ -151,13 +171,22 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
-    const displayHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
+    const displayHost =
+      config.host === '0.0.0.0' || config.host === '::'
+        ? '127.0.0.1'
+        : config.host.includes(':')
+          ? `[${config.host}]`
+          : config.host;
     const url = `http://${displayHost}:${port}`;
     media.publicUrl = config.publicUrl || url;
-    const metricsListener = config.metricsListen ? await startMetricsListener(metrics, config.metricsListen, config.metricsToken, log) : undefined;
+    const metricsListener = config.metricsListen
+      ? await startMetricsListener(metrics, config.metricsListen, config.metricsToken, log)
+      : undefined;
     if (metricsListener) say(`runtrail metrics on ${metricsListener.url}`);
     else if (config.metricsToken === undefined && !/^(127\.|::1$|localhost$)/.test(config.host)) {
-      log.warn('GET /metrics is open to anyone who reaches this port; set RUNTRAIL_METRICS_TOKEN or RUNTRAIL_METRICS_LISTEN');
+      log.warn(
+        'GET /metrics is open to anyone who reaches this port; set RUNTRAIL_METRICS_TOKEN or RUNTRAIL_METRICS_LISTEN',
+      );
     }
     // Queued tasks start only now: their results carry media URLs, which need the public URL.
     workers.start();

@@ -34,8 +34,7 @@ export const SETTINGS = {
   RUNTRAIL_DATA_DIR: {
     flag: '--data-dir <dir>',
     default: './data',
-    description:
-      'where the SQLite database lives; one server per folder (a second one exits, the CLI works beside it)',
+    description: 'where the SQLite database lives; one server per folder (a second one exits, the CLI works beside it)',
   },
   RUNTRAIL_MEDIA_DIR: {
     flag: '--media-dir <dir>',
@@ -45,7 +44,8 @@ export const SETTINGS = {
       'share one folder)',
   },
   RUNTRAIL_MEDIA_URL: {
-    description: '`s3://bucket` or `s3://bucket/prefix`: keep media in S3-compatible object storage instead (AWS S3, Ceph RGW, MinIO…); the bucket must exist, the server checks it and the credentials at start ([docs/scaling.md](docs/scaling.md))',
+    description:
+      '`s3://bucket` or `s3://bucket/prefix`: keep media in S3-compatible object storage instead (AWS S3, Ceph RGW, MinIO…); the bucket must exist, the server checks it and the credentials at start ([docs/scaling.md](docs/scaling.md))',
   },
   RUNTRAIL_S3_FORCE_PATH_STYLE: {
     shown: '`true` with an endpoint, else `false`',
@@ -54,7 +54,7 @@ export const SETTINGS = {
   RUNTRAIL_S3_TIMEOUT_MS: {
     default: '10000',
     unit: 'ms',
-    description: 'one object-store request\'s deadline; a task whose upload fails gets `serviceUnavailable`',
+    description: "one object-store request's deadline; a task whose upload fails gets `serviceUnavailable`",
   },
   RUNTRAIL_S3_MAX_ATTEMPTS: {
     default: '2',
@@ -62,7 +62,8 @@ export const SETTINGS = {
   },
   RUNTRAIL_MEDIA_SERVE: {
     default: 'stream',
-    description: '`redirect` (object storage only): `GET /media/…` answers 302 to a presigned URL of the object instead of streaming it (SVG is always streamed, with its sandboxing headers)',
+    description:
+      '`redirect` (object storage only): `GET /media/…` answers 302 to a presigned URL of the object instead of streaming it (SVG is always streamed, with its sandboxing headers)',
   },
   RUNTRAIL_MEDIA_PRESIGN_SECONDS: {
     default: '300',
@@ -120,15 +121,14 @@ export const SETTINGS = {
       'may reach although private',
   },
   RUNTRAIL_PRICES_FILE: {
-    shown: 'each task type\'s default',
+    shown: "each task type's default",
     description:
       'JSON array of `{model, taskType, perItem}` rules (`model` may use `*`) for `cost`; they come before the ' +
-      'task types\' default prices',
+      "task types' default prices",
   },
   RUNTRAIL_ENGINE_THREADS: {
     shown: 'one per core',
-    description:
-      'worker threads that run engine work (renders, resampling, models) off the event loop',
+    description: 'worker threads that run engine work (renders, resampling, models) off the event loop',
   },
   RUNTRAIL_ENGINE_QUEUE: {
     default: '10000',
@@ -143,7 +143,7 @@ export const SETTINGS = {
       'a dedicated machine',
   },
   RUNTRAIL_MODEL_MAP: {
-    shown: 'each model\'s defaults',
+    shown: "each model's defaults",
     description:
       'which local model runs a task naming another AIR: JSON array of `{taskType?, model, runs}` (`model` may ' +
       'use `*`, `runs` a `runtrail:` AIR or `null` to refuse), inline or a file path; first match wins, before ' +
@@ -157,15 +157,13 @@ export const SETTINGS = {
   RUNTRAIL_WS_RESUME_MS: {
     default: '120000',
     unit: 'ms',
-    description:
-      'how long frames a dropped WebSocket missed are kept for a resumed session',
+    description: 'how long frames a dropped WebSocket missed are kept for a resumed session',
   },
   RUNTRAIL_WS_MAX_BUFFERED_BYTES: {
     default: '8388608',
     unit: 'bytes',
     aside: '8 MiB',
-    description:
-      'a WebSocket whose unsent frames exceed this is no longer read until they drain (backpressure)',
+    description: 'a WebSocket whose unsent frames exceed this is no longer read until they drain (backpressure)',
   },
   RUNTRAIL_WS_SEND_STALL_MS: {
     default: '30000',
@@ -177,14 +175,12 @@ export const SETTINGS = {
     description: '`GET /metrics` then needs `Authorization: Bearer <token>`',
   },
   RUNTRAIL_METRICS_LISTEN: {
-    description:
-      '`host:port` (or a port on 127.0.0.1) where `/metrics` is served instead of the API port',
+    description: '`host:port` (or a port on 127.0.0.1) where `/metrics` is served instead of the API port',
   },
   RUNTRAIL_RETENTION_DAYS: {
     unit: 'days',
     shown: 'forever',
-    description:
-      'days tasks are kept for organizations without their own retention (fractions allowed)',
+    description: 'days tasks are kept for organizations without their own retention (fractions allowed)',
   },
   RUNTRAIL_RETENTION_SWEEP_SECONDS: {
     default: '600',
@@ -199,19 +195,18 @@ export const SETTINGS = {
   RUNTRAIL_ORG_WORKERS: {
     default: '0',
     description:
-      'one organization\'s async tasks running at once, all replicas together (0: no cap; organizations always ' +
+      "one organization's async tasks running at once, all replicas together (0: no cap; organizations always " +
       'take turns; docs/async.md)',
   },
   RUNTRAIL_JOB_MAX_ATTEMPTS: {
     default: '3',
-    description:
-      'runs an async task may start (crashes count) before it ends with `taskInterrupted`',
+    description: 'runs an async task may start (crashes count) before it ends with `taskInterrupted`',
   },
   RUNTRAIL_JOB_LEASE_MS: {
     default: '60000',
     unit: 'ms',
     description:
-      'a claim on an async task, renewed while it runs; a dead replica\'s claims are taken over after this, and ' +
+      "a claim on an async task, renewed while it runs; a dead replica's claims are taken over after this, and " +
       '(PostgreSQL) its running sync tasks end as `taskInterrupted`',
   },
   RUNTRAIL_JOB_POLL_MS: {
@@ -222,8 +217,7 @@ export const SETTINGS = {
   RUNTRAIL_SYNC_TIMEOUT_MS: {
     default: '120000',
     unit: 'ms',
-    description:
-      'a sync task\'s caller gets `syncTimeout` after this; the task keeps running',
+    description: "a sync task's caller gets `syncTimeout` after this; the task keeps running",
   },
   RUNTRAIL_SHUTDOWN_GRACE_MS: {
     default: '8000',
@@ -237,12 +231,11 @@ export const SETTINGS = {
   RUNTRAIL_WEBHOOK_TIMEOUT_MS: {
     default: '5000',
     unit: 'ms',
-    description: 'one attempt\'s deadline',
+    description: "one attempt's deadline",
   },
   RUNTRAIL_WEBHOOK_ORG_CONCURRENCY: {
     default: '8',
-    description:
-      'one organization\'s webhook/upload attempts under way at once, all replicas together (0: no cap)',
+    description: "one organization's webhook/upload attempts under way at once, all replicas together (0: no cap)",
   },
   RUNTRAIL_WEBHOOK_BACKOFF_MS: {
     default: '250',
@@ -256,12 +249,11 @@ export const SETTINGS = {
   },
   RUNTRAIL_UPSTREAM_URL: {
     description:
-      'a Runware-compatible API (`https://api.runware.ai/v1`, another runtrail\'s `/v1`) to forward tasks to; ' +
+      "a Runware-compatible API (`https://api.runware.ai/v1`, another runtrail's `/v1`) to forward tasks to; " +
       'with the key, every task except `runtrail:` models goes there ([docs/engines.md](docs/engines.md))',
   },
   RUNTRAIL_UPSTREAM_API_KEY: {
-    description:
-      'runtrail\'s key for that upstream (Bearer); never recorded, logged or shown',
+    description: "runtrail's key for that upstream (Bearer); never recorded, logged or shown",
   },
   RUNTRAIL_ROUTES: {
     shown: '`runtrail:*` here, the rest upstream',
@@ -273,13 +265,12 @@ export const SETTINGS = {
     default: '100000',
     unit: 'ms',
     description:
-      'one upstream attempt\'s deadline (below the sync time limit, so the caller gets `timeoutProvider` rather ' +
+      "one upstream attempt's deadline (below the sync time limit, so the caller gets `timeoutProvider` rather " +
       'than `syncTimeout`)',
   },
   RUNTRAIL_UPSTREAM_RETRIES: {
     default: '2',
-    description:
-      'further attempts where a retry is safe (refused connections, 429, 502–504)',
+    description: 'further attempts where a retry is safe (refused connections, 429, 502–504)',
   },
   RUNTRAIL_UPSTREAM_RETRY_BACKOFF_MS: {
     default: '250',
@@ -306,22 +297,24 @@ export const SETTINGS = {
     description: 'how long an async task may run upstream',
   },
   RUNTRAIL_OPENAI_URL: {
-    description: 'an operator\'s OpenAI-compatible server (`http://127.0.0.1:11434/v1` for Ollama); set together with `RUNTRAIL_OPENAI_MODELS`',
+    description:
+      "an operator's OpenAI-compatible server (`http://127.0.0.1:11434/v1` for Ollama); set together with `RUNTRAIL_OPENAI_MODELS`",
   },
   RUNTRAIL_OPENAI_API_KEY: {
     description: 'its key (Bearer, optional); never recorded, logged or shown',
   },
   RUNTRAIL_OPENAI_MODELS: {
-    description: 'its models `[{"air","model","taskTypes","standsInFor"}]` (inline JSON or a file path) for textInference, promptEnhance, caption, imageInference ([docs/engines.md](docs/engines.md))',
+    description:
+      'its models `[{"air","model","taskTypes","standsInFor"}]` (inline JSON or a file path) for textInference, promptEnhance, caption, imageInference ([docs/engines.md](docs/engines.md))',
   },
   RUNTRAIL_OPENAI_TIMEOUT_MS: {
     default: '120000',
     unit: 'ms',
-    description: 'one call\'s deadline, as the upstream\'s; also a stream\'s longest silence',
+    description: "one call's deadline, as the upstream's; also a stream's longest silence",
   },
   RUNTRAIL_OPENAI_RETRIES: {
     default: '2',
-    description: 'further attempts where a retry is safe, as the upstream\'s',
+    description: "further attempts where a retry is safe, as the upstream's",
   },
   RUNTRAIL_OPENAI_RETRY_BACKOFF_MS: {
     default: '250',
@@ -338,22 +331,23 @@ export const SETTINGS = {
     description: 'how long an open circuit fails tasks fast with `providerUnavailable`',
   },
   RUNTRAIL_COMFYUI_URL: {
-    description: 'an operator\'s ComfyUI (`http://127.0.0.1:8188`); set together with `RUNTRAIL_COMFYUI_MODELS`',
+    description: "an operator's ComfyUI (`http://127.0.0.1:8188`); set together with `RUNTRAIL_COMFYUI_MODELS`",
   },
   RUNTRAIL_COMFYUI_API_KEY: {
     description: 'its key (Bearer, optional); never recorded, logged or shown',
   },
   RUNTRAIL_COMFYUI_MODELS: {
-    description: 'its models, each with a `workflow` file (API format, with `{{positivePrompt}}`, `{{seed}}`, … placeholders) for imageInference ([docs/engines.md](docs/engines.md))',
+    description:
+      'its models, each with a `workflow` file (API format, with `{{positivePrompt}}`, `{{seed}}`, … placeholders) for imageInference ([docs/engines.md](docs/engines.md))',
   },
   RUNTRAIL_COMFYUI_TIMEOUT_MS: {
     default: '30000',
     unit: 'ms',
-    description: 'one call\'s deadline, as the upstream\'s',
+    description: "one call's deadline, as the upstream's",
   },
   RUNTRAIL_COMFYUI_RETRIES: {
     default: '2',
-    description: 'further attempts where a retry is safe, as the upstream\'s',
+    description: "further attempts where a retry is safe, as the upstream's",
   },
   RUNTRAIL_COMFYUI_RETRY_BACKOFF_MS: {
     default: '250',

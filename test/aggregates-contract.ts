@@ -22,7 +22,20 @@ export function aggregatesContract(backend: BackendUnderTest): void {
   const keyA1 = randomUUID();
   const keyA2 = randomUUID();
 
-  const record = async (orgId: string, createdAt: number, opts: { ms?: number; status?: 'success' | 'error'; code?: string; cost?: number | null; model?: string; apiKeyId?: string | null; taskType?: string; running?: boolean }) => {
+  const record = async (
+    orgId: string,
+    createdAt: number,
+    opts: {
+      ms?: number;
+      status?: 'success' | 'error';
+      code?: string;
+      cost?: number | null;
+      model?: string;
+      apiKeyId?: string | null;
+      taskType?: string;
+      running?: boolean;
+    },
+  ) => {
     const taskUUID = randomUUID();
     const task: NewTask = {
       orgId,
@@ -59,7 +72,14 @@ export function aggregatesContract(backend: BackendUnderTest): void {
       // Day one, hour 1: ten successes with durations 10, 20, …, 100 ms, costs 0.5 each, key A1.
       for (let i = 1; i <= 10; i++) await record(orgA, T0 + HOUR + i * 1000, { ms: i * 10 });
       // Day one, hour 2: two invalidWidth errors and one syncTimeout, no cost, key A2, another model.
-      for (let i = 0; i < 2; i++) await record(orgA, T0 + 2 * HOUR + i, { status: 'error', code: 'invalidWidth', cost: null, apiKeyId: keyA2, model: 'runtrail:1@1' });
+      for (let i = 0; i < 2; i++)
+        await record(orgA, T0 + 2 * HOUR + i, {
+          status: 'error',
+          code: 'invalidWidth',
+          cost: null,
+          apiKeyId: keyA2,
+          model: 'runtrail:1@1',
+        });
       await record(orgA, T0 + 2 * HOUR + 5, { status: 'error', code: 'syncTimeout', cost: null, apiKeyId: keyA2 });
       // Day two: one upscale costing 0.25 from a task recorded before keys were noted, one still running.
       await record(orgA, T0 + DAY + HOUR, { taskType: 'upscale', cost: 0.25, apiKeyId: null, ms: 40 });
@@ -98,22 +118,31 @@ export function aggregatesContract(backend: BackendUnderTest): void {
         [`${DAY + HOUR}|success|null|runware:101@1|null`]: { tasks: 1, cost: 0.25, costed: 1 },
         [`${DAY + HOUR}|processing|null|runware:101@1|A1`]: { tasks: 1, cost: 0, costed: 0 },
       });
-      assert.deepEqual(sumBy(await storage.aggregates.rows(orgB, { from: T0, until: T0 + 2 * DAY, bucketMs: HOUR }), () => 'all'), { all: { tasks: 1, cost: 100, costed: 1 } });
+      assert.deepEqual(
+        sumBy(await storage.aggregates.rows(orgB, { from: T0, until: T0 + 2 * DAY, bucketMs: HOUR }), () => 'all'),
+        { all: { tasks: 1, cost: 100, costed: 1 } },
+      );
     });
 
     test('wide buckets and minute buckets count the same tasks (summed slots agree with the task rows)', async () => {
       const perMinute = await storage.aggregates.rows(orgA, { from: T0, until: T0 + 2 * DAY, bucketMs: 60_000 });
       const perHour = await storage.aggregates.rows(orgA, { from: T0, until: T0 + 2 * DAY, bucketMs: HOUR });
-      const hourOf = (r: StatsRow) => `${Math.floor((r.bucket - T0) / HOUR)}|${r.taskType}|${r.status}|${r.errorCode}|${r.model}|${keyName(r.apiKeyId)}`;
+      const hourOf = (r: StatsRow) =>
+        `${Math.floor((r.bucket - T0) / HOUR)}|${r.taskType}|${r.status}|${r.errorCode}|${r.model}|${keyName(r.apiKeyId)}`;
       assert.deepEqual(sumBy(perMinute, hourOf), sumBy(perHour, hourOf));
       const histogram = async (bucketMs: number) =>
-        (await storage.aggregates.latencyRows(orgA, { from: T0, until: T0 + 2 * DAY, bucketMs })).map((l) => `${l.taskType}|${l.latencyBucket}|${l.tasks}|${l.maxMs}`).sort();
+        (await storage.aggregates.latencyRows(orgA, { from: T0, until: T0 + 2 * DAY, bucketMs }))
+          .map((l) => `${l.taskType}|${l.latencyBucket}|${l.tasks}|${l.maxMs}`)
+          .sort();
       assert.deepEqual(await histogram(60_000), await histogram(HOUR));
     });
 
     test('latency percentiles: the bucket edge above the nearest-rank value, by task type', async () => {
-      const latency = latencyFrom(await storage.aggregates.latencyRows(orgA, { from: T0, until: T0 + 2 * DAY, bucketMs: HOUR }));
-      const near = (actual: number, exact: number) => assert.ok(actual >= exact && actual <= Math.ceil(exact * 1.19) + 1, `${actual} for ${exact}`);
+      const latency = latencyFrom(
+        await storage.aggregates.latencyRows(orgA, { from: T0, until: T0 + 2 * DAY, bucketMs: HOUR }),
+      );
+      const near = (actual: number, exact: number) =>
+        assert.ok(actual >= exact && actual <= Math.ceil(exact * 1.19) + 1, `${actual} for ${exact}`);
       const inference = latency.find((l) => l.taskType === 'imageInference')!;
       // 13 finished: durations 10…100 (ten) and 100, 100, 100 (the errors).
       assert.equal(inference.tasks, 13);
@@ -121,8 +150,13 @@ export function aggregatesContract(backend: BackendUnderTest): void {
       assert.equal(inference.p90, 100);
       assert.equal(inference.p99, 100);
       assert.equal(inference.max, 100);
-      assert.deepEqual(latency.find((l) => l.taskType === 'upscale'), { taskType: 'upscale', tasks: 1, p50: 40, p90: 40, p99: 40, max: 40 });
-      const firstHour = latencyFrom(await storage.aggregates.latencyRows(orgA, { from: T0 + HOUR, until: T0 + 2 * HOUR, bucketMs: HOUR }));
+      assert.deepEqual(
+        latency.find((l) => l.taskType === 'upscale'),
+        { taskType: 'upscale', tasks: 1, p50: 40, p90: 40, p99: 40, max: 40 },
+      );
+      const firstHour = latencyFrom(
+        await storage.aggregates.latencyRows(orgA, { from: T0 + HOUR, until: T0 + 2 * HOUR, bucketMs: HOUR }),
+      );
       near(firstHour[0]!.p50, 50);
       near(firstHour[0]!.p90, 90);
       assert.equal(firstHour[0]!.p99, 100);
@@ -130,10 +164,26 @@ export function aggregatesContract(backend: BackendUnderTest): void {
 
     test('the summary: every bucket, errors by code with rates, cost by UTC day, model and key', async () => {
       const range = { from: T0, until: T0 + 2 * DAY, bucketMs: 6 * HOUR };
-      const s = statsSummary(range, await storage.aggregates.rows(orgA, range), await storage.aggregates.latencyRows(orgA, range), [{ id: keyA1, prefix: 'rt_a1', label: 'ci' }]);
+      const s = statsSummary(
+        range,
+        await storage.aggregates.rows(orgA, range),
+        await storage.aggregates.latencyRows(orgA, range),
+        [{ id: keyA1, prefix: 'rt_a1', label: 'ci' }],
+      );
       assert.equal(s.overTime.length, 8);
-      assert.deepEqual(s.overTime.map((p) => p.tasks), [13, 0, 0, 0, 2, 0, 0, 0]);
-      assert.deepEqual(s.totals, { tasks: 15, success: 11, error: 3, processing: 1, errorRate: 0.2, cost: 5.25, costedTasks: 11 });
+      assert.deepEqual(
+        s.overTime.map((p) => p.tasks),
+        [13, 0, 0, 0, 2, 0, 0, 0],
+      );
+      assert.deepEqual(s.totals, {
+        tasks: 15,
+        success: 11,
+        error: 3,
+        processing: 1,
+        errorRate: 0.2,
+        cost: 5.25,
+        costedTasks: 11,
+      });
       assert.deepEqual(s.errorsByCode, [
         { errorCode: 'invalidWidth', tasks: 2, rate: 0.1333 },
         { errorCode: 'syncTimeout', tasks: 1, rate: 0.0667 },
@@ -142,32 +192,83 @@ export function aggregatesContract(backend: BackendUnderTest): void {
         { day: '2026-03-10', cost: 5, tasks: 13 },
         { day: '2026-03-11', cost: 0.25, tasks: 2 },
       ]);
-      assert.deepEqual(s.costByApiKey.map((k) => [k.prefix, k.label, k.cost, k.tasks]), [
-        ['rt_a1', 'ci', 5, 11],
-        [null, null, 0.25, 1],
-        [null, null, 0, 3],
-      ]);
-      assert.deepEqual(s.costByModel.map((m) => [m.model, m.cost]), [['runware:101@1', 5.25], ['runtrail:1@1', 0]]);
+      assert.deepEqual(
+        s.costByApiKey.map((k) => [k.prefix, k.label, k.cost, k.tasks]),
+        [
+          ['rt_a1', 'ci', 5, 11],
+          [null, null, 0.25, 1],
+          [null, null, 0, 3],
+        ],
+      );
+      assert.deepEqual(
+        s.costByModel.map((m) => [m.model, m.cost]),
+        [
+          ['runware:101@1', 5.25],
+          ['runtrail:1@1', 0],
+        ],
+      );
     });
 
     test('the counts follow a completion and a deletion', async () => {
       const range = { from: T0 + 3 * DAY, until: T0 + 4 * DAY, bucketMs: 6 * HOUR };
       const totals = async () => statsSummary(range, await storage.aggregates.rows(orgA, range), [], []).totals;
       const running = await record(orgA, T0 + 3 * DAY + 10, { running: true });
-      assert.deepEqual(await totals(), { tasks: 1, success: 0, error: 0, processing: 1, errorRate: 0, cost: 0, costedTasks: 0 });
-      await storage.ledger.completeTask({ orgId: orgA, taskUUID: running, status: 'success', responseText: '{"data":[{}]}', cost: 0.125, errorCode: null, engine: 'builtin', completedAt: T0 + 3 * DAY + 60, media: [] });
-      assert.deepEqual(await totals(), { tasks: 1, success: 1, error: 0, processing: 0, errorRate: 0, cost: 0.125, costedTasks: 1 });
+      assert.deepEqual(await totals(), {
+        tasks: 1,
+        success: 0,
+        error: 0,
+        processing: 1,
+        errorRate: 0,
+        cost: 0,
+        costedTasks: 0,
+      });
+      await storage.ledger.completeTask({
+        orgId: orgA,
+        taskUUID: running,
+        status: 'success',
+        responseText: '{"data":[{}]}',
+        cost: 0.125,
+        errorCode: null,
+        engine: 'builtin',
+        completedAt: T0 + 3 * DAY + 60,
+        media: [],
+      });
+      assert.deepEqual(await totals(), {
+        tasks: 1,
+        success: 1,
+        error: 0,
+        processing: 0,
+        errorRate: 0,
+        cost: 0.125,
+        costedTasks: 1,
+      });
       const other = await record(orgA, T0 + 3 * DAY + 20, { status: 'error', code: 'invalidWidth', cost: null });
       assert.equal((await totals()).error, 1);
       assert.equal((await storage.ledger.deleteTask(orgA, other)).tasks, 1);
       assert.equal((await storage.ledger.deleteTask(orgA, running)).tasks, 1);
-      assert.deepEqual(await totals(), { tasks: 0, success: 0, error: 0, processing: 0, errorRate: 0, cost: 0, costedTasks: 0 });
+      assert.deepEqual(await totals(), {
+        tasks: 0,
+        success: 0,
+        error: 0,
+        processing: 0,
+        errorRate: 0,
+        cost: 0,
+        costedTasks: 0,
+      });
     });
 
     test('the queue state counts queued async tasks and their oldest', async () => {
       const before = await storage.aggregates.queueState();
       const taskUUID = randomUUID();
-      await storage.queue.enqueue({ orgId: orgA, taskUUID, taskType: 'imageInference', requestText: `[{"taskUUID":"${taskUUID}"}]`, model: null, transport: 'rest', createdAt: T0 });
+      await storage.queue.enqueue({
+        orgId: orgA,
+        taskUUID,
+        taskType: 'imageInference',
+        requestText: `[{"taskUUID":"${taskUUID}"}]`,
+        model: null,
+        transport: 'rest',
+        createdAt: T0,
+      });
       const after = await storage.aggregates.queueState();
       assert.equal(after.queued, before.queued + 1);
       assert.ok(after.oldestEnqueuedAt !== null && after.oldestEnqueuedAt <= Date.now());
@@ -182,7 +283,10 @@ export function aggregatesContract(backend: BackendUnderTest): void {
       await storage.links.addRerun(orgA, original, rerun2, T0 + 1);
       const links = await storage.links.linksOf(orgA, original);
       assert.equal(links.rerunOf, null);
-      assert.deepEqual(links.reruns.map((l) => l.rerunTaskUUID), [rerun1, rerun2]);
+      assert.deepEqual(
+        links.reruns.map((l) => l.rerunTaskUUID),
+        [rerun1, rerun2],
+      );
       assert.equal((await storage.links.linksOf(orgA, rerun2)).rerunOf?.originalTaskUUID, original);
       assert.deepEqual(await storage.links.linksOf(orgB, original), { rerunOf: null, reruns: [] });
     });

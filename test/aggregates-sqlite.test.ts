@@ -41,7 +41,10 @@ test('sqlite: the dashboard queries are answered from the covering index alone',
            WHERE org = 1 AND created_at >= 0 AND created_at < 10 GROUP BY created_at, status, error_code, model, api_key_id`,
         )
         .all() as { detail: string }[];
-      assert.ok(plan.some((p) => /USING COVERING INDEX tasks_stats/.test(p.detail)), JSON.stringify(plan));
+      assert.ok(
+        plan.some((p) => /USING COVERING INDEX tasks_stats/.test(p.detail)),
+        JSON.stringify(plan),
+      );
     } finally {
       db.close();
     }

@@ -36,17 +36,31 @@ test('async: one acknowledgment item at once, then getResponse polls to success;
   assert.equal('errors' in pending.json, false, 'no empty errors key on a pending poll');
   // `progress` may already be reported by the time the poll lands (a loaded machine), and it
   // moves on between two reads, so the state is compared without it.
-  const withoutProgress = (items: Record<string, unknown>[]) => items.map(({ progress, ...rest }) => (assert.ok(progress === undefined || typeof progress === 'number'), rest));
-  assert.deepEqual(withoutProgress(data(pending)), [{ taskType: 'imageInference', taskUUID: task.taskUUID, status: 'processing' }]);
+  const withoutProgress = (items: Record<string, unknown>[]) =>
+    items.map(({ progress, ...rest }) => (assert.ok(progress === undefined || typeof progress === 'number'), rest));
+  assert.deepEqual(withoutProgress(data(pending)), [
+    { taskType: 'imageInference', taskUUID: task.taskUUID, status: 'processing' },
+  ]);
 
   const details = await server.post([{ taskType: 'getTaskDetails', taskUUID: task.taskUUID }]);
   const running = data(details)[0]!;
   assert.deepEqual(running['request'], [task]);
   const runningResponse = running['response'] as { data: Record<string, unknown>[] };
-  assert.deepEqual(withoutProgress(runningResponse.data), withoutProgress(data(pending)), 'while it runs, getTaskDetails shows the current state');
-  const history = await fetch(`${server.url}/api/tasks/${task.taskUUID}`, { headers: { authorization: `Bearer ${server.key}` } });
-  const historyItem = ((await history.json()) as { data: { response: { data: Record<string, unknown>[] } }[] }).data[0]!;
-  assert.deepEqual(withoutProgress(historyItem.response.data), withoutProgress(data(pending)), 'the history API shows the same current state');
+  assert.deepEqual(
+    withoutProgress(runningResponse.data),
+    withoutProgress(data(pending)),
+    'while it runs, getTaskDetails shows the current state',
+  );
+  const history = await fetch(`${server.url}/api/tasks/${task.taskUUID}`, {
+    headers: { authorization: `Bearer ${server.key}` },
+  });
+  const historyItem = ((await history.json()) as { data: { response: { data: Record<string, unknown>[] } }[] })
+    .data[0]!;
+  assert.deepEqual(
+    withoutProgress(historyItem.response.data),
+    withoutProgress(data(pending)),
+    'the history API shows the same current state',
+  );
 
   const done = await pollUntil(() => getResponse(server, task.taskUUID as string), finished);
   assert.equal(done.status, 200);
@@ -102,9 +116,12 @@ test('async: numberResults 3 finishing apart shows partial progress, in a stable
   // Each position keeps its result once it appears.
   const finalIds = data(done).map((i) => i['imageUUID']);
   assert.equal(new Set(finalIds).size, 3);
-  for (const r of seen) data(r).forEach((item, i) => item['status'] === 'success' && assert.equal(item['imageUUID'], finalIds[i]));
+  for (const r of seen)
+    data(r).forEach((item, i) => item['status'] === 'success' && assert.equal(item['imageUUID'], finalIds[i]));
   // The engine reports progress on results still being rendered.
-  const progress = seen.flatMap((r) => data(r).flatMap((i) => (typeof i['progress'] === 'number' ? [i['progress']] : [])));
+  const progress = seen.flatMap((r) =>
+    data(r).flatMap((i) => (typeof i['progress'] === 'number' ? [i['progress']] : [])),
+  );
   assert.ok(progress.length > 0 && progress.every((p) => p >= 0 && p <= 100), `progress seen: ${progress.join(',')}`);
 });
 
@@ -113,8 +130,14 @@ test('async: one result failing alone leaves the others as successes', async () 
   await server.post([task]);
   const done = await pollUntil(() => getResponse(server, task.taskUUID as string), finished);
   assert.equal(done.status, 200);
-  assert.deepEqual(data(done).map((i) => i['status']), ['success', 'success']);
-  assert.deepEqual(errors(done).map((e) => [e['status'], e['code'], e['taskUUID']]), [['error', 'internalServerError', task.taskUUID]]);
+  assert.deepEqual(
+    data(done).map((i) => i['status']),
+    ['success', 'success'],
+  );
+  assert.deepEqual(
+    errors(done).map((e) => [e['status'], e['code'], e['taskUUID']]),
+    [['error', 'internalServerError', task.taskUUID]],
+  );
 });
 
 test('async: validation errors are answered at once, in place of the acknowledgment', async () => {
@@ -167,7 +190,10 @@ test('sync over the time limit: the caller gets syncTimeout, the task keeps runn
   assert.equal(reply.status, 504);
   assert.equal(errors(reply)[0]?.['code'], 'syncTimeout');
   assert.equal(errors(reply)[0]?.['taskUUID'], task.taskUUID);
-  assert.deepEqual(data(await getResponse(server, task.taskUUID as string)).map((i) => i['status']), ['processing']);
+  assert.deepEqual(
+    data(await getResponse(server, task.taskUUID as string)).map((i) => i['status']),
+    ['processing'],
+  );
   const done = await pollUntil(() => getResponse(server, task.taskUUID as string), finished);
   assert.equal(data(done)[0]?.['status'], 'success');
   const details = await server.post([{ taskType: 'getTaskDetails', taskUUID: task.taskUUID }]);
@@ -188,7 +214,8 @@ test('async: an identical resubmit is acknowledged again and runs once; a differ
 });
 
 test('async works for every recorded task type (imageUpload here)', async () => {
-  const png = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+  const png =
+    'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
   const task = { taskType: 'imageUpload', taskUUID: uuid(), image: png, deliveryMethod: 'async' };
   const ack = await server.post([task]);
   assert.equal(ack.text, JSON.stringify({ data: [{ taskType: 'imageUpload', taskUUID: task.taskUUID }] }));

@@ -337,7 +337,12 @@ describe('audioInference', () => {
       [{ model: 'runware:ace-step@1', duration: 5, speech: undefined }, 'missingPositivePrompt', 'positivePrompt'],
       [{ model: 'runware:ace-step@1', positivePrompt: 'music', duration: 5 }, 'unsupportedParameter', 'speech'],
     ];
-    if (haveEspeak) cases.push([{ speech: { text: 'hello', voice: 'Ashley' }, numberResults: 2 }, 'unsupportedVoice', 'speech.voice']);
+    if (haveEspeak)
+      cases.push([
+        { speech: { text: 'hello', voice: 'Ashley' }, numberResults: 2 },
+        'unsupportedVoice',
+        'speech.voice',
+      ]);
     for (const [change, code, parameter] of cases) {
       const task = { ...base, taskUUID: uuid(), ...change };
       const reply = await server.post([task]);

@@ -52,14 +52,25 @@ function taskCase(
 
 function wrongType(param: string, value: unknown, type: string, extra: Record<string, unknown> = {}): Case {
   const code = `invalid${param[0]!.toUpperCase()}${param.slice(1)}`;
-  return taskCase(`imageInference ${param} of the wrong type (${JSON.stringify(value)})`, inference({ [param]: value }), code, {
-    parameter: param,
-    type,
-    ...extra,
-  });
+  return taskCase(
+    `imageInference ${param} of the wrong type (${JSON.stringify(value)})`,
+    inference({ [param]: value }),
+    code,
+    {
+      parameter: param,
+      type,
+      ...extra,
+    },
+  );
 }
 
-function outOfRange(param: string, value: unknown, type: string, limits: Record<string, unknown>, message?: string): Case {
+function outOfRange(
+  param: string,
+  value: unknown,
+  type: string,
+  limits: Record<string, unknown>,
+  message?: string,
+): Case {
   const code = `invalid${param[0]!.toUpperCase()}${param.slice(1)}`;
   return taskCase(
     `imageInference ${param} out of range (${JSON.stringify(value).slice(0, 20)})`,
@@ -72,11 +83,25 @@ function outOfRange(param: string, value: unknown, type: string, limits: Record<
 
 function missing(param: string, taskType: 'imageInference' | 'imageUpload' = 'imageInference'): Case {
   const task = taskType === 'imageInference' ? inference({}, [param]) : { taskType, taskUUID: uuid() };
-  return taskCase(`${taskType} without ${param}`, task, `missing${param[0]!.toUpperCase()}${param.slice(1)}`, { parameter: param });
+  return taskCase(`${taskType} without ${param}`, task, `missing${param[0]!.toUpperCase()}${param.slice(1)}`, {
+    parameter: param,
+  });
 }
 
-function upload(name: string, image: unknown, code = 'invalidImage', fields: Record<string, unknown> = {}, message?: string): Case {
-  return taskCase(`imageUpload ${name}`, { taskType: 'imageUpload', taskUUID: uuid(), image }, code, { parameter: 'image', type: 'string', ...fields }, message);
+function upload(
+  name: string,
+  image: unknown,
+  code = 'invalidImage',
+  fields: Record<string, unknown> = {},
+  message?: string,
+): Case {
+  return taskCase(
+    `imageUpload ${name}`,
+    { taskType: 'imageUpload', taskUUID: uuid(), image },
+    code,
+    { parameter: 'image', type: 'string', ...fields },
+    message,
+  );
 }
 
 function badUuid(name: string, value: unknown, taskType = 'imageInference'): Case {
@@ -86,7 +111,12 @@ function badUuid(name: string, value: unknown, taskType = 'imageInference'): Cas
     body: [task],
     status: 400,
     code: 'invalidTaskUUID',
-    fields: { parameter: 'taskUUID', type: 'string', taskType, taskUUID: typeof value === 'string' ? value : undefined },
+    fields: {
+      parameter: 'taskUUID',
+      type: 'string',
+      taskType,
+      taskUUID: typeof value === 'string' ? value : undefined,
+    },
   };
 }
 
@@ -95,7 +125,10 @@ function envelope(name: string, body: Case['body'], status: number, code: string
   return { name, body, status, code, fields: { taskUUID: undefined, ...extra.fields }, ...extra };
 }
 
-const raw = (path: string, init: RequestInit = {}) => (server: TestServer) => fetch(server.url + path, init);
+const raw =
+  (path: string, init: RequestInit = {}) =>
+  (server: TestServer) =>
+    fetch(server.url + path, init);
 
 // Runware's generic range, which its AIRs (runware:101@1 here) meet.
 const INFERENCE_RANGE = { min: 128, max: 2048, multiplier: 64 };
@@ -126,8 +159,18 @@ function cases(key: string): Case[] {
     envelope('an invalid escape', '[{"positivePrompt":"\\q"}]', 400, 'invalidJSON'),
     envelope('a comment', '/* tasks */ [{}]', 400, 'invalidJSON'),
     envelope('not JSON at all', 'taskType=imageInference&width=64', 400, 'invalidJSON'),
-    envelope('invalid UTF-8 (a lone 0xff)', Buffer.from([0x5b, 0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d, 0x5d]), 400, 'invalidJSON'),
-    envelope('invalid UTF-8 (overlong encoding)', Buffer.from([0x5b, 0x22, 0xc0, 0xaf, 0x22, 0x5d]), 400, 'invalidJSON'),
+    envelope(
+      'invalid UTF-8 (a lone 0xff)',
+      Buffer.from([0x5b, 0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d, 0x5d]),
+      400,
+      'invalidJSON',
+    ),
+    envelope(
+      'invalid UTF-8 (overlong encoding)',
+      Buffer.from([0x5b, 0x22, 0xc0, 0xaf, 0x22, 0x5d]),
+      400,
+      'invalidJSON',
+    ),
     envelope('UTF-16 text', Buffer.from('\ufeff[{"taskType":"ping"}]', 'utf16le'), 400, 'invalidJSON'),
     // Bodies that are not arrays, elements that are not objects.
     envelope('an object body', '{}', 400, 'invalidPayload'),
@@ -142,32 +185,81 @@ function cases(key: string): Case[] {
     envelope('an array element', '[[]]', 400, 'invalidPayload'),
     envelope('a valid task followed by a non-object', `[${good},true]`, 400, 'invalidPayload'),
     // Limits.
-    envelope('101 tasks', '[' + Array.from({ length: 101 }, () => '{"taskType":"ping"}').join(',') + ']', 400, 'tooManyTasks'),
-    envelope('nesting 33 levels deep (the limit is 32)', '[' + '{"a":'.repeat(32) + '1' + '}'.repeat(32) + ']', 400, 'payloadTooDeep'),
+    envelope(
+      '101 tasks',
+      '[' + Array.from({ length: 101 }, () => '{"taskType":"ping"}').join(',') + ']',
+      400,
+      'tooManyTasks',
+    ),
+    envelope(
+      'nesting 33 levels deep (the limit is 32)',
+      '[' + '{"a":'.repeat(32) + '1' + '}'.repeat(32) + ']',
+      400,
+      'payloadTooDeep',
+    ),
     envelope('nesting 200 levels deep', '['.repeat(200) + ']'.repeat(200), 400, 'payloadTooDeep'),
     // Keys.
     envelope('no key at all', [imageTask()], 401, 'missingApiKey', { key: null }),
     envelope('a wrong key', [imageTask()], 401, 'invalidApiKey', { key: 'rt_wrong' + 'x'.repeat(40) }),
     envelope('a key one character short', [imageTask()], 401, 'invalidApiKey', { key: key.slice(0, -1) }),
-    envelope('an empty Bearer', [imageTask()], 401, 'invalidApiKey', { key: null, headers: { authorization: 'Bearer ' } }),
+    envelope('an empty Bearer', [imageTask()], 401, 'invalidApiKey', {
+      key: null,
+      headers: { authorization: 'Bearer ' },
+    }),
     envelope('Basic instead of Bearer', [imageTask()], 401, 'invalidApiKey', {
       key: null,
       headers: { authorization: 'Basic ' + Buffer.from(`user:${key}`).toString('base64') },
     }),
-    envelope('the key without a scheme', [imageTask()], 401, 'invalidApiKey', { key: null, headers: { authorization: key } }),
-    envelope('two tokens after Bearer', [imageTask()], 401, 'invalidApiKey', { key: null, headers: { authorization: `Bearer ${key} ${key}` } }),
+    envelope('the key without a scheme', [imageTask()], 401, 'invalidApiKey', {
+      key: null,
+      headers: { authorization: key },
+    }),
+    envelope('two tokens after Bearer', [imageTask()], 401, 'invalidApiKey', {
+      key: null,
+      headers: { authorization: `Bearer ${key} ${key}` },
+    }),
     envelope('a 600-character key', [imageTask()], 401, 'invalidApiKey', { key: 'k'.repeat(600) }),
-    envelope('an authentication object with a wrong key', [{ taskType: 'authentication', apiKey: 'rt_nope' }, imageTask()], 401, 'invalidApiKey', {
-      key: null,
-    }),
-    envelope('an authentication object with a numeric key', [{ taskType: 'authentication', apiKey: 12345 }, imageTask()], 401, 'invalidApiKey', {
-      key: null,
-    }),
-    envelope('an authentication object without apiKey', [{ taskType: 'authentication' }, imageTask()], 401, 'invalidApiKey', { key: null }),
-    envelope('an authentication object that is not first', [imageTask(), { taskType: 'authentication', apiKey: key }], 401, 'missingApiKey', {
-      key: null,
-    }),
-    envelope('an authentication object and nothing else', [{ taskType: 'authentication', apiKey: key }], 400, 'invalidPayload', { key: null }),
+    envelope(
+      'an authentication object with a wrong key',
+      [{ taskType: 'authentication', apiKey: 'rt_nope' }, imageTask()],
+      401,
+      'invalidApiKey',
+      {
+        key: null,
+      },
+    ),
+    envelope(
+      'an authentication object with a numeric key',
+      [{ taskType: 'authentication', apiKey: 12345 }, imageTask()],
+      401,
+      'invalidApiKey',
+      {
+        key: null,
+      },
+    ),
+    envelope(
+      'an authentication object without apiKey',
+      [{ taskType: 'authentication' }, imageTask()],
+      401,
+      'invalidApiKey',
+      { key: null },
+    ),
+    envelope(
+      'an authentication object that is not first',
+      [imageTask(), { taskType: 'authentication', apiKey: key }],
+      401,
+      'missingApiKey',
+      {
+        key: null,
+      },
+    ),
+    envelope(
+      'an authentication object and nothing else',
+      [{ taskType: 'authentication', apiKey: key }],
+      400,
+      'invalidPayload',
+      { key: null },
+    ),
     // Routes and methods.
     envelope('GET /v1', undefined, 405, 'methodNotAllowed', { request: raw('/v1') }),
     envelope('PUT /v1', undefined, 405, 'methodNotAllowed', {
@@ -178,20 +270,62 @@ function cases(key: string): Case[] {
     envelope('POST to an unknown route', undefined, 404, 'notFound', {
       request: raw('/v2', { method: 'POST', body: `[${good}]`, headers: { authorization: `Bearer ${key}` } }),
     }),
-    envelope('a media URL that does not exist', undefined, 404, 'notFound', { request: raw(`/media/sometoken/${u()}.png`) }),
-    envelope('a media path that is not a media file', undefined, 404, 'notFound', { request: raw('/media/x/..%2F..%2Fruntrail.db') }),
+    envelope('a media URL that does not exist', undefined, 404, 'notFound', {
+      request: raw(`/media/sometoken/${u()}.png`),
+    }),
+    envelope('a media path that is not a media file', undefined, 404, 'notFound', {
+      request: raw('/media/x/..%2F..%2Fruntrail.db'),
+    }),
 
     // taskType.
-    taskCase('a task without taskType', inference({}, ['taskType']), 'missingTaskType', { parameter: 'taskType', type: 'string' }),
-    taskCase('a numeric taskType', inference({ taskType: 5 }), 'invalidTaskType', { parameter: 'taskType', type: 'string' }),
-    taskCase('a null taskType', inference({ taskType: null }), 'invalidTaskType', { parameter: 'taskType', type: 'string' }),
-    taskCase('an empty taskType', inference({ taskType: '' }), 'unsupportedTaskType', { parameter: 'taskType' }, 'imageInference'),
-    taskCase('an unknown taskType', inference({ taskType: 'textToImage' }), 'unsupportedTaskType', { parameter: 'taskType' }, 'imageInference'),
-    taskCase('a taskType in the wrong case', inference({ taskType: 'ImageInference' }), 'unsupportedTaskType', { parameter: 'taskType' }, 'imageUpload'),
-    taskCase('a misspelled taskType', inference({ taskType: 'imageInferance' }), 'unsupportedTaskType', { parameter: 'taskType' }, 'getTaskDetails'),
+    taskCase('a task without taskType', inference({}, ['taskType']), 'missingTaskType', {
+      parameter: 'taskType',
+      type: 'string',
+    }),
+    taskCase('a numeric taskType', inference({ taskType: 5 }), 'invalidTaskType', {
+      parameter: 'taskType',
+      type: 'string',
+    }),
+    taskCase('a null taskType', inference({ taskType: null }), 'invalidTaskType', {
+      parameter: 'taskType',
+      type: 'string',
+    }),
+    taskCase(
+      'an empty taskType',
+      inference({ taskType: '' }),
+      'unsupportedTaskType',
+      { parameter: 'taskType' },
+      'imageInference',
+    ),
+    taskCase(
+      'an unknown taskType',
+      inference({ taskType: 'textToImage' }),
+      'unsupportedTaskType',
+      { parameter: 'taskType' },
+      'imageInference',
+    ),
+    taskCase(
+      'a taskType in the wrong case',
+      inference({ taskType: 'ImageInference' }),
+      'unsupportedTaskType',
+      { parameter: 'taskType' },
+      'imageUpload',
+    ),
+    taskCase(
+      'a misspelled taskType',
+      inference({ taskType: 'imageInferance' }),
+      'unsupportedTaskType',
+      { parameter: 'taskType' },
+      'getTaskDetails',
+    ),
     // taskUUID.
-    taskCase('a task without taskUUID', inference({}, ['taskUUID']), 'missingTaskUUID', { parameter: 'taskUUID', type: 'string' }),
-    taskCase('getTaskDetails without taskUUID', { taskType: 'getTaskDetails' }, 'missingTaskUUID', { parameter: 'taskUUID' }),
+    taskCase('a task without taskUUID', inference({}, ['taskUUID']), 'missingTaskUUID', {
+      parameter: 'taskUUID',
+      type: 'string',
+    }),
+    taskCase('getTaskDetails without taskUUID', { taskType: 'getTaskDetails' }, 'missingTaskUUID', {
+      parameter: 'taskUUID',
+    }),
     badUuid('""', ''),
     badUuid('"abc"', 'abc'),
     badUuid('as a number', 123),
@@ -204,14 +338,27 @@ function cases(key: string): Case[] {
     badUuid('with a non-hex digit', 'g' + u().slice(1)),
     badUuid('as a URN', `urn:uuid:${u()}`),
     badUuid('one digit too long', u() + '0'),
-    badUuid('with misplaced dashes', u().replace(/-/g, '').replace(/^(.{8})(.{4})(.{4})(.{16})$/, '$1-$2-$3-$4')),
+    badUuid(
+      'with misplaced dashes',
+      u()
+        .replace(/-/g, '')
+        .replace(/^(.{8})(.{4})(.{4})(.{16})$/, '$1-$2-$3-$4'),
+    ),
     badUuid('with full-width digits', '０' + u().slice(1)),
     badUuid('"abc" (getTaskDetails)', 'abc', 'getTaskDetails'),
     badUuid('as a number (getTaskDetails)', 7, 'getTaskDetails'),
-    taskCase('an uppercase taskUUID (valid) on a task with a bad width', inference({ taskUUID: u().toUpperCase(), width: 100 }), 'invalidWidth', {
-      parameter: 'width',
+    taskCase(
+      'an uppercase taskUUID (valid) on a task with a bad width',
+      inference({ taskUUID: u().toUpperCase(), width: 100 }),
+      'invalidWidth',
+      {
+        parameter: 'width',
+      },
+    ),
+    taskCase('getTaskDetails of a UUID nobody used', { taskType: 'getTaskDetails', taskUUID: u() }, 'taskNotFound', {
+      parameter: 'taskUUID',
+      type: 'string',
     }),
-    taskCase('getTaskDetails of a UUID nobody used', { taskType: 'getTaskDetails', taskUUID: u() }, 'taskNotFound', { parameter: 'taskUUID', type: 'string' }),
 
     // imageInference: wrong types, one per parameter.
     wrongType('positivePrompt', 5, 'string'),
@@ -274,44 +421,86 @@ function cases(key: string): Case[] {
     outOfRange('outputType', 'url', 'string', { allowedValues: ['URL', 'base64Data', 'dataURI'] }),
     outOfRange('outputFormat', 'GIF', 'string', { allowedValues: ['JPG', 'PNG', 'WEBP'] }),
     outOfRange('outputFormat', 'Png', 'string', { allowedValues: ['JPG', 'PNG', 'WEBP'] }),
-    taskCase('imageInference with 11 LoRAs', inference({ lora: Array.from({ length: 11 }, () => ({ model: 'civitai:1@1' })) }), 'invalidLoraCount', {
-      parameter: 'lora',
-      type: 'object[]',
-      // As Runware words a count error: the limits are in the message, not in min/max fields.
-      min: undefined,
-      max: undefined,
-    }, 'between 0 and 10'),
-    taskCase('imageInference with a LoRA weight of 5', inference({ lora: [{ model: 'civitai:1@1', weight: 5 }] }), 'invalidWeight', {
-      parameter: 'lora.0.weight',
-      type: 'float',
-      min: -4,
-      max: 4,
+    taskCase(
+      'imageInference with 11 LoRAs',
+      inference({ lora: Array.from({ length: 11 }, () => ({ model: 'civitai:1@1' })) }),
+      'invalidLoraCount',
+      {
+        parameter: 'lora',
+        type: 'object[]',
+        // As Runware words a count error: the limits are in the message, not in min/max fields.
+        min: undefined,
+        max: undefined,
+      },
+      'between 0 and 10',
+    ),
+    taskCase(
+      'imageInference with a LoRA weight of 5',
+      inference({ lora: [{ model: 'civitai:1@1', weight: 5 }] }),
+      'invalidWeight',
+      {
+        parameter: 'lora.0.weight',
+        type: 'float',
+        min: -4,
+        max: 4,
+      },
+    ),
+    taskCase(
+      'imageInference with a LoRA whose model is no AIR',
+      inference({ lora: [{ model: 'my-lora' }] }),
+      'invalidModel',
+      { parameter: 'lora.0.model', type: 'string' },
+      'AIR',
+    ),
+    taskCase('imageInference with a LoRA without model', inference({ lora: [{ weight: 1 }] }), 'missingModel', {
+      parameter: 'lora.0.model',
     }),
-    taskCase('imageInference with a LoRA whose model is no AIR', inference({ lora: [{ model: 'my-lora' }] }), 'invalidModel', { parameter: 'lora.0.model', type: 'string' }, 'AIR'),
-    taskCase('imageInference with a LoRA without model', inference({ lora: [{ weight: 1 }] }), 'missingModel', { parameter: 'lora.0.model' }),
-    taskCase('imageInference with a LoRA that is a string', inference({ lora: ['civitai:1@1'] }), 'invalidLora', { parameter: 'lora.0', type: 'object' }),
+    taskCase('imageInference with a LoRA that is a string', inference({ lora: ['civitai:1@1'] }), 'invalidLora', {
+      parameter: 'lora.0',
+      type: 'object',
+    }),
     // imageInference: missing required parameters.
     missing('positivePrompt'),
     missing('model'),
     missing('width'),
     missing('height'),
     // imageInference: image inputs that cannot be read (checked when the task runs).
-    taskCase('imageInference with a seedImage that is no image', inference({ seedImage: 'not an image' }), 'invalidSeedImage', {
-      parameter: 'seedImage',
-      type: 'string',
-    }),
-    taskCase('imageInference with a seedImage UUID nobody uploaded', inference({ seedImage: u() }), 'invalidSeedImage', {
-      parameter: 'seedImage',
-      type: 'string',
-    }),
-    taskCase('imageInference with a seedImage data URI that is no image', inference({ seedImage: 'data:image/png;base64,AAAAAAAA' }), 'invalidSeedImage', {
-      parameter: 'seedImage',
-      type: 'string',
-    }),
-    taskCase('imageInference with a seedImage URL off the allow-list', inference({ seedImage: 'https://example.com/cat.png' }), 'invalidSeedImage', {
-      parameter: 'seedImage',
-      type: 'string',
-    }),
+    taskCase(
+      'imageInference with a seedImage that is no image',
+      inference({ seedImage: 'not an image' }),
+      'invalidSeedImage',
+      {
+        parameter: 'seedImage',
+        type: 'string',
+      },
+    ),
+    taskCase(
+      'imageInference with a seedImage UUID nobody uploaded',
+      inference({ seedImage: u() }),
+      'invalidSeedImage',
+      {
+        parameter: 'seedImage',
+        type: 'string',
+      },
+    ),
+    taskCase(
+      'imageInference with a seedImage data URI that is no image',
+      inference({ seedImage: 'data:image/png;base64,AAAAAAAA' }),
+      'invalidSeedImage',
+      {
+        parameter: 'seedImage',
+        type: 'string',
+      },
+    ),
+    taskCase(
+      'imageInference with a seedImage URL off the allow-list',
+      inference({ seedImage: 'https://example.com/cat.png' }),
+      'invalidSeedImage',
+      {
+        parameter: 'seedImage',
+        type: 'string',
+      },
+    ),
     // imageUpload.
     missing('image', 'imageUpload'),
     upload('with a numeric image', 5, 'invalidImage', { type: 'string' }),
@@ -320,15 +509,23 @@ function cases(key: string): Case[] {
     upload('with an empty image', '', 'invalidImage', { min: 1 }),
     upload('with text that is no image', 'hello'),
     upload('with a UUID nobody uploaded', u()),
-    upload('with a data URI that is no image', 'data:image/png;base64,' + Buffer.from('not a png at all').toString('base64')),
+    upload(
+      'with a data URI that is no image',
+      'data:image/png;base64,' + Buffer.from('not a png at all').toString('base64'),
+    ),
     upload('with raw base64 that is no image', Buffer.from('hello world, hello world').toString('base64')),
     upload('with a URL off the allow-list', 'https://example.com/cat.png', 'invalidImage', {}, 'allow-list'),
     upload('with a loopback URL off the allow-list', 'http://127.0.0.1:9/cat.png', 'invalidImage', {}, 'allow-list'),
     upload('with an ftp URL', 'ftp://example.com/cat.png'),
-    taskCase('imageUpload with includeCost "yes"', { taskType: 'imageUpload', taskUUID: uuid(), image: 'x', includeCost: 'yes' }, 'invalidIncludeCost', {
-      parameter: 'includeCost',
-      type: 'boolean',
-    }),
+    taskCase(
+      'imageUpload with includeCost "yes"',
+      { taskType: 'imageUpload', taskUUID: uuid(), image: 'x', includeCost: 'yes' },
+      'invalidIncludeCost',
+      {
+        parameter: 'includeCost',
+        type: 'boolean',
+      },
+    ),
   ];
 }
 
@@ -339,10 +536,15 @@ async function check(server: TestServer, c: Case): Promise<void> {
   if (c.request) res = await c.request(server);
   else {
     const key = c.key === undefined ? server.key : c.key;
-    const body = typeof c.body === 'string' ? c.body : c.body instanceof Uint8Array ? Buffer.from(c.body) : JSON.stringify(c.body);
+    const body =
+      typeof c.body === 'string' ? c.body : c.body instanceof Uint8Array ? Buffer.from(c.body) : JSON.stringify(c.body);
     res = await fetch(`${server.url}/v1`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(key === null ? {} : { authorization: `Bearer ${key}` }), ...c.headers },
+      headers: {
+        'content-type': 'application/json',
+        ...(key === null ? {} : { authorization: `Bearer ${key}` }),
+        ...c.headers,
+      },
       body,
     });
   }
@@ -418,7 +620,11 @@ describe('limits that need their own server', () => {
   });
 
   test('a large body without any key is payloadTooLarge too (nothing is read past the limit)', async () => {
-    const res = await fetch(`${server.url}/v1`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodyOf(LIMIT * 4) });
+    const res = await fetch(`${server.url}/v1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: bodyOf(LIMIT * 4),
+    });
     assertErrorEnvelope(res, await res.text(), { status: 413, code: 'payloadTooLarge' });
   });
 
@@ -428,7 +634,13 @@ describe('limits that need their own server', () => {
     const url = new URL(`${server.url}/v1`);
     const res = await new Promise<{ status: number; type: string; text: string }>((resolve, reject) => {
       const req = request(
-        { host: url.hostname, port: url.port, path: '/v1', method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${server.key}` } },
+        {
+          host: url.hostname,
+          port: url.port,
+          path: '/v1',
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${server.key}` },
+        },
         (r) => {
           let text = '';
           r.setEncoding('utf8').on('data', (d: string) => (text += d));
@@ -446,7 +658,10 @@ describe('limits that need their own server', () => {
         } else req.write(' '.repeat(1024));
       }, 2);
     });
-    assertErrorEnvelope({ status: res.status, headers: new Headers({ 'content-type': res.type }) }, res.text, { status: 413, code: 'payloadTooLarge' });
+    assertErrorEnvelope({ status: res.status, headers: new Headers({ 'content-type': res.type }) }, res.text, {
+      status: 413,
+      code: 'payloadTooLarge',
+    });
   });
 
   test('the server is healthy after oversized bodies', async () => {

@@ -81,13 +81,32 @@ const stringText = fc.array(stringPiece, { maxLength: 8 }).map((parts) => `"${pa
 
 /** Keys for extra (unknown) fields: integer-like ones out of order, escapes next to raw text. */
 const extraKey = fc.oneof(
-  fc.constantFrom('"10"', '"2"', '"1"', '"0"', '"-1"', '"01"', '"4294967295"', '"4294967294"', '"é"', '"\\u00e9"', '"__proto__"', '"constructor"', '""', '"x y"', '"\\"q\\""'),
+  fc.constantFrom(
+    '"10"',
+    '"2"',
+    '"1"',
+    '"0"',
+    '"-1"',
+    '"01"',
+    '"4294967295"',
+    '"4294967294"',
+    '"é"',
+    '"\\u00e9"',
+    '"__proto__"',
+    '"constructor"',
+    '""',
+    '"x y"',
+    '"\\"q\\""',
+  ),
   fc.array(stringPiece, { minLength: 1, maxLength: 4 }).map((p) => `"x${p.join('')}"`),
 );
 
 function objectText(members: readonly { key: string; value: string }[], w: readonly string[]): string {
   if (members.length === 0) return `{${w[0] ?? ''}}`;
-  const body = members.map((m, i) => `${w[(i * 4) % w.length]}${m.key}${w[(i * 4 + 1) % w.length]}:${w[(i * 4 + 2) % w.length]}${m.value}${w[(i * 4 + 3) % w.length]}`);
+  const body = members.map(
+    (m, i) =>
+      `${w[(i * 4) % w.length]}${m.key}${w[(i * 4 + 1) % w.length]}:${w[(i * 4 + 2) % w.length]}${m.value}${w[(i * 4 + 3) % w.length]}`,
+  );
   return `{${body.join(',')}}`;
 }
 
@@ -106,9 +125,14 @@ function valueText(levels: number): fc.Arbitrary<string> {
     { weight: 3, arbitrary: scalar },
     {
       weight: 1,
-      arbitrary: fc.tuple(fc.array(fc.record({ key: extraKey, value: inner }), { maxLength: 4 }), wsList).map(([m, w]) => objectText(m, w)),
+      arbitrary: fc
+        .tuple(fc.array(fc.record({ key: extraKey, value: inner }), { maxLength: 4 }), wsList)
+        .map(([m, w]) => objectText(m, w)),
     },
-    { weight: 1, arbitrary: fc.tuple(fc.array(inner, { maxLength: 4 }), wsList).map(([items, w]) => arrayText(items, w)) },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(fc.array(inner, { maxLength: 4 }), wsList).map(([items, w]) => arrayText(items, w)),
+    },
   );
 }
 
@@ -172,7 +196,11 @@ const breakages: readonly ((m: Map<string, string>) => void)[] = [
 function uuidIn(style: 'lower' | 'upper' | 'mixed'): string {
   const u = randomUUID();
   if (style === 'upper') return u.toUpperCase();
-  if (style === 'mixed') return u.split('').map((c, i) => (i % 2 === 0 ? c.toUpperCase() : c)).join('');
+  if (style === 'mixed')
+    return u
+      .split('')
+      .map((c, i) => (i % 2 === 0 ? c.toUpperCase() : c))
+      .join('');
   return u;
 }
 
@@ -256,12 +284,14 @@ interface ParsedReply {
 /** The texts of this task's items in a reply, each checked to occur verbatim in the reply bytes. */
 function itemsOf(reply: Reply, uuid: string): { data: string[]; errors: string[] } {
   const parsed = JSON.parse(reply.text) as ParsedReply;
-  const mine = (o: Record<string, unknown>) => typeof o['taskUUID'] === 'string' && (o['taskUUID']).toLowerCase() === uuid.toLowerCase();
+  const mine = (o: Record<string, unknown>) =>
+    typeof o['taskUUID'] === 'string' && o['taskUUID'].toLowerCase() === uuid.toLowerCase();
   // Items were serialized once by JSON.stringify, for which stringify(parse(t)) === t; the
   // substring check makes sure these are the very bytes of the reply.
   const data = (parsed.data ?? []).filter(mine).map((o) => JSON.stringify(o));
   const errors = (parsed.errors ?? []).filter(mine).map((o) => JSON.stringify(o));
-  for (const item of [...data, ...errors]) assert.ok(reply.text.includes(item), `item text occurs in the reply: ${item.slice(0, 200)}`);
+  for (const item of [...data, ...errors])
+    assert.ok(reply.text.includes(item), `item text occurs in the reply: ${item.slice(0, 200)}`);
   return { data, errors };
 }
 
@@ -280,46 +310,56 @@ test(`getTaskDetails returns each of ${TARGET_TASKS}+ generated task objects and
   let singleSuccessChecked = 0;
   try {
     await fc.assert(
-      fc.asyncProperty(fc.array(taskArb, { minLength: 1, maxLength: 12 }), fc.array(ws, { minLength: 4, maxLength: 4 }), async (specs, w) => {
-        const tasks = specs.map(buildTask);
-        const body = `${w[0]}[${w[1]}${tasks.map((t) => t.source).join(`${w[2]},${w[3]}`)}${w[1]}]${w[0]}`;
-        const run = await server.post(body);
-        const anyValid = tasks.some((t) => t.valid);
-        assert.equal(run.status, anyValid ? 200 : 400, `status of ${body.slice(0, 300)}\n-> ${run.text.slice(0, 500)}`);
+      fc.asyncProperty(
+        fc.array(taskArb, { minLength: 1, maxLength: 12 }),
+        fc.array(ws, { minLength: 4, maxLength: 4 }),
+        async (specs, w) => {
+          const tasks = specs.map(buildTask);
+          const body = `${w[0]}[${w[1]}${tasks.map((t) => t.source).join(`${w[2]},${w[3]}`)}${w[1]}]${w[0]}`;
+          const run = await server.post(body);
+          const anyValid = tasks.some((t) => t.valid);
+          assert.equal(
+            run.status,
+            anyValid ? 200 : 400,
+            `status of ${body.slice(0, 300)}\n-> ${run.text.slice(0, 500)}`,
+          );
 
-        const expected = tasks.map((t) => {
-          const items = itemsOf(run, t.uuid);
-          if (t.valid) {
-            assert.equal(items.errors.length, 0, `valid task succeeded: ${t.source}\n-> ${items.errors.join('\n')}`);
-            assert.ok(items.data.length >= 1);
-          } else {
-            assert.equal(items.data.length, 0, `invalid task failed: ${t.source}`);
-            assert.equal(items.errors.length, 1, `invalid task has one error: ${t.source}`);
+          const expected = tasks.map((t) => {
+            const items = itemsOf(run, t.uuid);
+            if (t.valid) {
+              assert.equal(items.errors.length, 0, `valid task succeeded: ${t.source}\n-> ${items.errors.join('\n')}`);
+              assert.ok(items.data.length >= 1);
+            } else {
+              assert.equal(items.data.length, 0, `invalid task failed: ${t.source}`);
+              assert.equal(items.errors.length, 1, `invalid task has one error: ${t.source}`);
+            }
+            return envelopeOf(items);
+          });
+          if (tasks.length === 1 && tasks[0]!.valid) {
+            // A single successful task: the HTTP body is its envelope.
+            assert.equal(expected[0], run.text);
+            singleSuccessChecked++;
           }
-          return envelopeOf(items);
-        });
-        if (tasks.length === 1 && tasks[0]!.valid) {
-          // A single successful task: the HTTP body is its envelope.
-          assert.equal(expected[0], run.text);
-          singleSuccessChecked++;
-        }
 
-        const lookup = '[' + tasks.map((t) => `{"taskType":"getTaskDetails","taskUUID":"${t.uuid}"}`).join(',') + ']';
-        const details = await server.post(lookup);
-        assert.equal(details.status, 200, details.text.slice(0, 500));
-        tasks.forEach((t, i) => {
-          const item = `{"taskType":"getTaskDetails","taskUUID":"${t.uuid}","request":[${t.source}],"response":${expected[i]}}`;
-          if (!details.text.includes(item)) {
-            const got = (JSON.parse(details.text) as ParsedReply).data?.find((d) => d['taskUUID'] === t.uuid);
-            assert.fail(`getTaskDetails of ${t.uuid} differs.\nexpected item:\n${item}\ngot (re-serialized):\n${JSON.stringify(got)}`);
+          const lookup = '[' + tasks.map((t) => `{"taskType":"getTaskDetails","taskUUID":"${t.uuid}"}`).join(',') + ']';
+          const details = await server.post(lookup);
+          assert.equal(details.status, 200, details.text.slice(0, 500));
+          tasks.forEach((t, i) => {
+            const item = `{"taskType":"getTaskDetails","taskUUID":"${t.uuid}","request":[${t.source}],"response":${expected[i]}}`;
+            if (!details.text.includes(item)) {
+              const got = (JSON.parse(details.text) as ParsedReply).data?.find((d) => d['taskUUID'] === t.uuid);
+              assert.fail(
+                `getTaskDetails of ${t.uuid} differs.\nexpected item:\n${item}\ngot (re-serialized):\n${JSON.stringify(got)}`,
+              );
+            }
+          });
+          sent += tasks.length;
+          for (const t of tasks) {
+            if (t.valid) validSent++;
+            else invalidSent++;
           }
-        });
-        sent += tasks.length;
-        for (const t of tasks) {
-          if (t.valid) validSent++;
-          else invalidSent++;
-        }
-      }),
+        },
+      ),
       { seed: SEED, numRuns: 180, endOnFailure: true },
     );
     assert.ok(sent >= TARGET_TASKS, `sent ${sent} task objects`);
@@ -340,7 +380,10 @@ test('objects nested to exactly the depth limit are recalled byte for byte; one 
     const run = await server.post(`[${source}]`);
     assert.equal(run.status, 200, run.text);
     const details = await server.post([{ taskType: 'getTaskDetails', taskUUID: uuid }]);
-    assert.equal(details.text, `{"data":[{"taskType":"getTaskDetails","taskUUID":"${uuid}","request":[${source}],"response":${run.text}}]}`);
+    assert.equal(
+      details.text,
+      `{"data":[{"taskType":"getTaskDetails","taskUUID":"${uuid}","request":[${source}],"response":${run.text}}]}`,
+    );
 
     const tooDeep = source.replace(deep, deepValue(MAX_DEPTH - 1, '-0')).replace(uuid, randomUUID());
     const rejected = await server.post(`[${tooDeep}]`);

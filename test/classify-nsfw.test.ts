@@ -6,7 +6,13 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { OperationError } from '../src/engines/builtin/ops/operation-error.js';
-import { NSFW_CLASSES, availability, isNsfw, run, type ClassifyNsfwOutput } from '../src/engines/builtin/ops/classify-nsfw.js';
+import {
+  NSFW_CLASSES,
+  availability,
+  isNsfw,
+  run,
+  type ClassifyNsfwOutput,
+} from '../src/engines/builtin/ops/classify-nsfw.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
 
 const photo = (name: string) => readFileSync(new URL(`../../test/fixtures/photos/${name}`, import.meta.url));

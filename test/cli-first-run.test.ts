@@ -34,7 +34,10 @@ test('--org defaults to the only organization, then to default, else asks', asyn
   // The server's own folder: organization `default` only.
   const list = await cliOk(['tasks', 'list'], { dataDir: server.dataDir });
   assert.match(list, /2 shown of 2/);
-  assert.match(await cliOk(['tasks', 'show', fox.taskUUID as string, '--raw', 'request'], { dataDir: server.dataDir }), /"a red fox"/);
+  assert.match(
+    await cliOk(['tasks', 'show', fox.taskUUID as string, '--raw', 'request'], { dataDir: server.dataDir }),
+    /"a red fox"/,
+  );
   assert.match(await cliOk(['keys', 'retention'], { dataDir: server.dataDir }), /Organization 'default' keeps tasks/);
 
   // A folder whose one organization has another name: every command acts for it.
@@ -47,7 +50,10 @@ test('--org defaults to the only organization, then to default, else asks', asyn
   await createKey(solo, 'acme');
   const ambiguous = await runCli(['tasks', 'list'], { dataDir: solo });
   assert.equal(ambiguous.code, 1);
-  assert.match(ambiguous.stderr, /There are 2 organizations and none is named 'default': name one with --org \((acme, solo|solo, acme)\)/);
+  assert.match(
+    ambiguous.stderr,
+    /There are 2 organizations and none is named 'default': name one with --org \((acme, solo|solo, acme)\)/,
+  );
   assert.doesNotMatch(ambiguous.stderr, /\n\s+at /, 'no stack trace');
 
   // Several organizations, one of them default: default.
@@ -93,7 +99,9 @@ test('`tasks list | head` and `tasks export --ndjson - | head` end quietly (no E
 test('tasks import --org other of a --with-media export copies the images into that organization', async () => {
   const otherKey = await createKey(server.dataDir, 'restored');
   const file = join(work, 'with-media.ndjson');
-  const exported = await runCli(['tasks', 'export', '--org', 'default', '--ndjson', file, '--with-media'], { dataDir: server.dataDir });
+  const exported = await runCli(['tasks', 'export', '--org', 'default', '--ndjson', file, '--with-media'], {
+    dataDir: server.dataDir,
+  });
   assert.equal(exported.code, 0, exported.stderr);
   const imported = await cliOk(['tasks', 'import', file, '--org', 'restored'], { dataDir: server.dataDir });
   assert.match(imported, /Imported 2 tasks into organization 'restored'\. Restored 2 media files\./);
@@ -101,14 +109,22 @@ test('tasks import --org other of a --with-media export copies the images into t
   const details = async (taskUUID: string, key: string) => {
     const res = await fetch(`${server.url}/api/tasks/${taskUUID}`, { headers: { authorization: `Bearer ${key}` } });
     assert.equal(res.status, 200);
-    return ((await res.json()) as { data: { requestText: string; responseText: string; media: { imageUUID: string; imageURL: string }[] }[] }).data[0]!;
+    return (
+      (await res.json()) as {
+        data: { requestText: string; responseText: string; media: { imageUUID: string; imageURL: string }[] }[];
+      }
+    ).data[0]!;
   };
   const original = await details(fox.taskUUID as string, server.key);
   const copy = await details(fox.taskUUID as string, otherKey);
   assert.equal(copy.requestText, original.requestText);
   assert.equal(copy.responseText, original.responseText, 'the stored texts stay byte for byte');
   assert.equal(copy.media.length, 1, 'the copy has its image');
-  assert.notEqual(copy.media[0]!.imageUUID, original.media[0]!.imageUUID, 'under a UUID of its own (the original keeps its own)');
+  assert.notEqual(
+    copy.media[0]!.imageUUID,
+    original.media[0]!.imageUUID,
+    'under a UUID of its own (the original keeps its own)',
+  );
   const bytes = async (url: string) => {
     const res = await fetch(url);
     assert.equal(res.status, 200, url);
@@ -118,7 +134,10 @@ test('tasks import --org other of a --with-media export copies the images into t
   assert.ok((await bytes(copy.media[0]!.imageURL)).equals(originalBytes));
 
   // The copy belongs to the target organization: it outlives the original's deletion.
-  assert.match(await cliOk(['tasks', 'delete', fox.taskUUID as string, '--org', 'default'], { dataDir: server.dataDir }), /Deleted 1 task and 1 media file/);
+  assert.match(
+    await cliOk(['tasks', 'delete', fox.taskUUID as string, '--org', 'default'], { dataDir: server.dataDir }),
+    /Deleted 1 task and 1 media file/,
+  );
   assert.equal((await fetch(original.media[0]!.imageURL)).status, 404);
   assert.ok((await bytes(copy.media[0]!.imageURL)).equals(originalBytes));
 
@@ -126,7 +145,10 @@ test('tasks import --org other of a --with-media export copies the images into t
   // takes the files the server still has.
   const plain = join(work, 'plain.ndjson');
   await cliOk(['tasks', 'export', '--org', 'restored', '--ndjson', plain], { dataDir: server.dataDir });
-  assert.match(await cliOk(['tasks', 'import', plain, '--org', 'third'], { dataDir: server.dataDir }), /Imported 2 tasks into organization 'third'\. Restored 2 media files\./);
+  assert.match(
+    await cliOk(['tasks', 'import', plain, '--org', 'third'], { dataDir: server.dataDir }),
+    /Imported 2 tasks into organization 'third'\. Restored 2 media files\./,
+  );
 });
 
 /** Runs a shell pipeline with bash's pipefail, so a crash of the first command fails it. */

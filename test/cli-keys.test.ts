@@ -19,10 +19,19 @@ interface CliResult {
 
 function cli(args: string[]): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '' } }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '' } },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : 1
+          : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -48,7 +57,8 @@ async function listJson(dataDir: string, org?: string): Promise<ListedKey[]> {
 
 /** No 12-character piece of the key (one more than the shown prefix) appears in `text`. */
 function assertNoKeyIn(text: string, key: string, what: string): void {
-  for (let i = 0; i + 12 <= key.length; i++) assert.ok(!text.includes(key.slice(i, i + 12)), `${what} shows part of the key`);
+  for (let i = 0; i + 12 <= key.length; i++)
+    assert.ok(!text.includes(key.slice(i, i + 12)), `${what} shows part of the key`);
   assert.ok(!text.includes(createHash('sha256').update(key).digest('hex')), `${what} shows the key's hash`);
 }
 
@@ -159,7 +169,13 @@ test('keys revoke by id and by prefix: the revoked key then gets 401 invalidApiK
 async function serveWithoutKey(dataDir: string): Promise<{ url: string; stdout: string; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, [BIN, 'serve'], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', RUNTRAIL_DATA_DIR: dataDir, RUNTRAIL_LOG_LEVEL: 'warn' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      RUNTRAIL_DATA_DIR: dataDir,
+      RUNTRAIL_LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

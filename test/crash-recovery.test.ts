@@ -27,23 +27,38 @@ test('SIGKILL with 600 async tasks queued or running: after restart none is lost
   const first = await startServer({ env: { RUNTRAIL_WORKERS: '8' } });
   let second: TestServer | undefined;
   try {
-    const tasks = Array.from({ length: 600 }, (_, i) => imageTask({ deliveryMethod: 'async', numberResults: 2, positivePrompt: `crash test ${i} [slow:80]` }));
-    const acks = await Promise.all(Array.from({ length: 6 }, (_, i) => first.post(tasks.slice(i * 100, i * 100 + 100))));
-    assert.ok(acks.every((a) => a.status === 200 && a.json.data!.length === 100), 'every task acknowledged');
+    const tasks = Array.from({ length: 600 }, (_, i) =>
+      imageTask({ deliveryMethod: 'async', numberResults: 2, positivePrompt: `crash test ${i} [slow:80]` }),
+    );
+    const acks = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => first.post(tasks.slice(i * 100, i * 100 + 100))),
+    );
+    assert.ok(
+      acks.every((a) => a.status === 200 && a.json.data!.length === 100),
+      'every task acknowledged',
+    );
     await new Promise((r) => setTimeout(r, 300));
     await first.stop({ signal: 'SIGKILL', keepData: true });
 
     // The state the crash left, read straight from the database file.
     const atKill = readDb(first.dataDir, (db) => ({
-      jobs: Object.fromEntries((db.prepare('SELECT state, count(*) AS n FROM jobs GROUP BY state').all() as { state: string; n: number }[]).map((r) => [r.state, r.n])),
+      jobs: Object.fromEntries(
+        (
+          db.prepare('SELECT state, count(*) AS n FROM jobs GROUP BY state').all() as { state: string; n: number }[]
+        ).map((r) => [r.state, r.n]),
+      ),
       done: db.prepare(`SELECT count(*) FROM tasks WHERE status != 'processing'`).pluck().get() as number,
       partial: db
-        .prepare(`SELECT i.task_uuid AS uuid, i.item_text AS text FROM task_items i JOIN jobs j ON j.org_id = i.org_id AND j.task_uuid = i.task_uuid WHERE j.state = 'running'`)
+        .prepare(
+          `SELECT i.task_uuid AS uuid, i.item_text AS text FROM task_items i JOIN jobs j ON j.org_id = i.org_id AND j.task_uuid = i.task_uuid WHERE j.state = 'running'`,
+        )
         .all() as { uuid: string; text: string }[],
     }));
     const queued = atKill.jobs['queued'] ?? 0;
     const running = atKill.jobs['running'] ?? 0;
-    t.diagnostic(`at SIGKILL: ${atKill.done} done, ${running} running (${atKill.partial.length} results already recorded), ${queued} queued`);
+    t.diagnostic(
+      `at SIGKILL: ${atKill.done} done, ${running} running (${atKill.partial.length} results already recorded), ${queued} queued`,
+    );
     assert.ok(queued >= 500, `at least 500 queued at the crash (${queued})`);
     assert.ok(running > 0, 'some were running');
     assert.equal(atKill.done + running + queued, 600, 'every acknowledged task is in the ledger, done or with its job');
@@ -60,13 +75,20 @@ test('SIGKILL with 600 async tasks queued or running: after restart none is lost
     t.diagnostic(`after restart, all 600 finished in ${Date.now() - restartedAt} ms`);
     for (const [u, s] of final) {
       assert.deepEqual(s.errors, [], `${u} has no errors`);
-      assert.deepEqual(s.data.map((i) => i['status']), ['success', 'success'], `${u} has both results`);
+      assert.deepEqual(
+        s.data.map((i) => i['status']),
+        ['success', 'success'],
+        `${u} has both results`,
+      );
       assert.notEqual(s.data[0]!['imageUUID'], s.data[1]!['imageUUID']);
     }
     // A result recorded before the crash is the one the task keeps (it may already have been seen).
     for (const p of atKill.partial) {
       const kept = final.get(uuids.find((u) => u.toLowerCase() === p.uuid)!)!;
-      assert.ok(kept.data.some((i) => JSON.stringify(i) === p.text), 'partial result kept byte for byte');
+      assert.ok(
+        kept.data.some((i) => JSON.stringify(i) === p.text),
+        'partial result kept byte for byte',
+      );
     }
     await second.stop({ keepData: true });
     const leftover = readDb(first.dataDir, (db) => ({
@@ -105,9 +127,21 @@ test('a task interrupted more often than RUNTRAIL_JOB_MAX_ATTEMPTS, and a sync t
     assert.equal(job?.attempts, run + 1);
     lastClaim = job.claim;
   }
-  const kept = JSON.stringify({ taskType: 'imageInference', taskUUID: asyncTask.taskUUID, imageUUID: uuid(), status: 'success' });
+  const kept = JSON.stringify({
+    taskType: 'imageInference',
+    taskUUID: asyncTask.taskUUID,
+    imageUUID: uuid(),
+    status: 'success',
+  });
   // Recorded by the last run, under its claim.
-  await storage.queue.recordItem(org.id, asyncTask.taskUUID as string, { index: 0, status: 'success', text: kept }, [], [], lastClaim);
+  await storage.queue.recordItem(
+    org.id,
+    asyncTask.taskUUID as string,
+    { index: 0, status: 'success', text: kept },
+    [],
+    [],
+    lastClaim,
+  );
   // A sync task was running when its process died: recorded, no job, no response.
   await storage.ledger.recordRequest(record(syncTask));
   await storage.close();
@@ -117,12 +151,18 @@ test('a task interrupted more often than RUNTRAIL_JOB_MAX_ATTEMPTS, and a sync t
     const a = await pollUntil(() => server.post([{ taskType: 'getResponse', taskUUID: asyncTask.taskUUID }]), finished);
     assert.equal(a.status, 200);
     assert.deepEqual(a.json.data, [JSON.parse(kept)]);
-    assert.deepEqual(a.json.errors!.map((e) => [e['code'], e['status'], e['taskUUID']]), [['taskInterrupted', 'error', asyncTask.taskUUID]]);
+    assert.deepEqual(
+      a.json.errors!.map((e) => [e['code'], e['status'], e['taskUUID']]),
+      [['taskInterrupted', 'error', asyncTask.taskUUID]],
+    );
     assert.match(String(a.json.errors![0]!['message']), /stopped 3 times/);
 
     const s = await server.post([{ taskType: 'getResponse', taskUUID: syncTask.taskUUID }]);
     assert.equal(s.status, 500);
-    assert.deepEqual(s.json.errors!.map((e) => [e['code'], e['status']]), [['taskInterrupted', 'error']]);
+    assert.deepEqual(
+      s.json.errors!.map((e) => [e['code'], e['status']]),
+      [['taskInterrupted', 'error']],
+    );
     const details = await server.post([{ taskType: 'getTaskDetails', taskUUID: syncTask.taskUUID }]);
     assert.equal((details.json.data![0]!['response'] as { errors: Item[] }).errors[0]!['code'], 'taskInterrupted');
   } finally {
@@ -133,7 +173,9 @@ test('a task interrupted more often than RUNTRAIL_JOB_MAX_ATTEMPTS, and a sync t
 test('SIGTERM drains running tasks within the grace period; past it, unfinished ones run again after restart', async (t) => {
   // Within the grace period: the running tasks finish before the process exits.
   const calm = await startServer({ env: { RUNTRAIL_WORKERS: '4' } });
-  const quick = Array.from({ length: 4 }, () => imageTask({ deliveryMethod: 'async', positivePrompt: 'drain me [slow:400]' }));
+  const quick = Array.from({ length: 4 }, () =>
+    imageTask({ deliveryMethod: 'async', positivePrompt: 'drain me [slow:400]' }),
+  );
   await calm.post(quick);
   await new Promise((r) => setTimeout(r, 100));
   let started = Date.now();

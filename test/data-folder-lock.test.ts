@@ -21,7 +21,13 @@ function secondServe(dataDir: string): Promise<{ code: number | null; stdout: st
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, 'serve'], {
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', RUNTRAIL_DATA_DIR: dataDir, RUNTRAIL_LOG_LEVEL: 'warn' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        PORT: '0',
+        HOST: '127.0.0.1',
+        RUNTRAIL_DATA_DIR: dataDir,
+        RUNTRAIL_LOG_LEVEL: 'warn',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -37,7 +43,7 @@ function secondServe(dataDir: string): Promise<{ code: number | null; stdout: st
   });
 }
 
-test('a second server on a running server\'s data folder refuses to start; the CLI works beside it', async () => {
+test("a second server on a running server's data folder refuses to start; the CLI works beside it", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'runtrail-lock-'));
   const server = await startServer({ dataDir, env: SQLITE });
   try {
@@ -58,8 +64,13 @@ test('a second server on a running server\'s data folder refuses to start; the C
     assert.equal(answered.json.data?.[0]?.['taskUUID'], slow.taskUUID);
 
     // The CLI reads and writes the same folder meanwhile, and the server sees what it wrote.
-    const listed = JSON.parse(await cliOk(['tasks', 'list', '--org', 'default', '--json'], { dataDir, env: SQLITE })) as unknown;
-    assert.ok(JSON.stringify(listed).includes(done.json.data![0]!['taskUUID'] as string), JSON.stringify(listed).slice(0, 500));
+    const listed = JSON.parse(
+      await cliOk(['tasks', 'list', '--org', 'default', '--json'], { dataDir, env: SQLITE }),
+    ) as unknown;
+    assert.ok(
+      JSON.stringify(listed).includes(done.json.data![0]!['taskUUID'] as string),
+      JSON.stringify(listed).slice(0, 500),
+    );
     const created = await cliOk(['keys', 'create', '--org', 'beside'], { dataDir, env: SQLITE });
     const key = created.trim().split('\n').pop()!;
     const withNewKey = await server.post([imageTask()], { key });

@@ -9,7 +9,17 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BIN, REPO_ROOT, backendEnv, databaseText, imageTask, startServer, storedMediaNames, type Reply, type TestServer } from './helpers/server.js';
+import {
+  BIN,
+  REPO_ROOT,
+  backendEnv,
+  databaseText,
+  imageTask,
+  startServer,
+  storedMediaNames,
+  type Reply,
+  type TestServer,
+} from './helpers/server.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
 
 let server: TestServer;
@@ -22,10 +32,14 @@ after(async () => {
 
 /** A key for another organization, made with the CLI while the server runs. */
 async function createOrgKey(org: string): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'keys', 'create', '--org', org, '--data-dir', server.dataDir], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', ...backendEnv(server.dataDir) },
-  });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [BIN, 'keys', 'create', '--org', org, '--data-dir', server.dataDir],
+    {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', ...backendEnv(server.dataDir) },
+    },
+  );
   return stdout.trim().split('\n').pop()!;
 }
 
@@ -95,7 +109,10 @@ describe('decision 1: what is recorded', () => {
     assert.equal(run.status, 400);
     assert.equal(firstError(run)['code'], 'invalidSeedImage');
     const got = await details(task.taskUUID as string);
-    assert.equal(got.text, detailsText(task.taskUUID as string, JSON.stringify([task]), `{"errors":[${onlyErrorText(run)}]}`));
+    assert.equal(
+      got.text,
+      detailsText(task.taskUUID as string, JSON.stringify([task]), `{"errors":[${onlyErrorText(run)}]}`),
+    );
   });
 
   test('getTaskDetails is not recorded: looking a UUID up does not take it, and does not change the task it names', async () => {
@@ -121,11 +138,14 @@ describe('decision 1: what is recorded', () => {
 
     const authUuid = randomUUID();
     const task = imageTask();
-    const withAuth = await server.post([{ taskType: 'authentication', apiKey: server.key, taskUUID: authUuid }, task], { key: null });
+    const withAuth = await server.post([{ taskType: 'authentication', apiKey: server.key, taskUUID: authUuid }, task], {
+      key: null,
+    });
     assert.equal(withAuth.status, 200, withAuth.text);
     assert.equal((await details(authUuid)).status, 404);
     // Both UUIDs are still free for tasks.
-    for (const uuid of [pingUuid, authUuid]) assert.equal((await server.post([imageTask({ taskUUID: uuid })])).status, 200);
+    for (const uuid of [pingUuid, authUuid])
+      assert.equal((await server.post([imageTask({ taskUUID: uuid })])).status, 200);
   });
 });
 
@@ -165,31 +185,26 @@ describe('decision 2: the request array, and credentials never stored', () => {
 });
 
 describe('decision 2: credentials and shared taskUUIDs', () => {
-  test(
-    'an authentication object that is not first in the array is never recorded, even with a taskUUID',
-    async () => {
-      const key = await createOrgKey('auth-not-first');
-      const uuid = randomUUID();
-      const res = await server.post([imageTask(), { taskType: 'authentication', apiKey: key, taskUUID: uuid }]);
-      assert.equal(res.json.data?.length, 1, res.text);
-      assert.equal((await details(uuid)).status, 404, 'the authentication object was recorded as a task');
-      for (const file of filesUnder(server.dataDir)) assert.equal(readFileSync(file).indexOf(key), -1, `${file} holds an API key`);
-    },
-  );
+  test('an authentication object that is not first in the array is never recorded, even with a taskUUID', async () => {
+    const key = await createOrgKey('auth-not-first');
+    const uuid = randomUUID();
+    const res = await server.post([imageTask(), { taskType: 'authentication', apiKey: key, taskUUID: uuid }]);
+    assert.equal(res.json.data?.length, 1, res.text);
+    assert.equal((await details(uuid)).status, 404, 'the authentication object was recorded as a task');
+    for (const file of filesUnder(server.dataDir))
+      assert.equal(readFileSync(file).indexOf(key), -1, `${file} holds an API key`);
+  });
 
-  test(
-    'objects sharing a taskUUID form one task even when one of them lacks a taskType',
-    async () => {
-      const uuid = randomUUID();
-      const a = `{"taskUUID":"${uuid}","width":64}`;
-      const b = JSON.stringify(imageTask({ taskUUID: uuid }));
-      const run = await server.post(`[${a},${b}]`);
-      assert.equal(run.status, 400, run.text);
-      assert.equal(run.json.errors?.length, 1, run.text);
-      assert.equal(firstError(run)['code'], 'conflictTaskUUID');
-      assert.equal((await details(uuid)).text, detailsText(uuid, `[${a},${b}]`, `{"errors":[${onlyErrorText(run)}]}`));
-    },
-  );
+  test('objects sharing a taskUUID form one task even when one of them lacks a taskType', async () => {
+    const uuid = randomUUID();
+    const a = `{"taskUUID":"${uuid}","width":64}`;
+    const b = JSON.stringify(imageTask({ taskUUID: uuid }));
+    const run = await server.post(`[${a},${b}]`);
+    assert.equal(run.status, 400, run.text);
+    assert.equal(run.json.errors?.length, 1, run.text);
+    assert.equal(firstError(run)['code'], 'conflictTaskUUID');
+    assert.equal((await details(uuid)).text, detailsText(uuid, `[${a},${b}]`, `{"errors":[${onlyErrorText(run)}]}`));
+  });
 });
 
 describe('decision 3: the response object', () => {
@@ -199,7 +214,10 @@ describe('decision 3: the response object', () => {
     assert.equal(run.status, 200);
     assert.equal(run.json.data?.length, 2);
     assert.ok(run.text.startsWith('{"data":[{') && !run.text.includes('"errors"'));
-    assert.equal((await details(task.taskUUID as string)).text, detailsText(task.taskUUID as string, JSON.stringify([task]), run.text));
+    assert.equal(
+      (await details(task.taskUUID as string)).text,
+      detailsText(task.taskUUID as string, JSON.stringify([task]), run.text),
+    );
   });
 
   test('a failure is {"errors":[…]} alone, without a data key', async () => {
@@ -208,7 +226,10 @@ describe('decision 3: the response object', () => {
     const got = await details(task.taskUUID as string);
     const response = (JSON.parse(got.text) as { data: { response: Record<string, unknown> }[] }).data[0]!.response;
     assert.deepEqual(Object.keys(response), ['errors']);
-    assert.equal(got.text, detailsText(task.taskUUID as string, JSON.stringify([task]), `{"errors":[${onlyErrorText(run)}]}`));
+    assert.equal(
+      got.text,
+      detailsText(task.taskUUID as string, JSON.stringify([task]), `{"errors":[${onlyErrorText(run)}]}`),
+    );
   });
 
   test('in a request of several tasks, each task records only its own items', async () => {
@@ -221,9 +242,18 @@ describe('decision 3: the response object', () => {
     const items = parsed.data.map((d) => JSON.stringify(d));
     for (const i of items) assert.ok(run.text.includes(i));
     const err = JSON.stringify(parsed.errors[0]);
-    assert.equal((await details(a.taskUUID as string)).text, detailsText(a.taskUUID as string, JSON.stringify([a]), `{"data":[${items[0]},${items[1]}]}`));
-    assert.equal((await details(b.taskUUID as string)).text, detailsText(b.taskUUID as string, JSON.stringify([b]), `{"errors":[${err}]}`));
-    assert.equal((await details(c.taskUUID as string)).text, detailsText(c.taskUUID as string, JSON.stringify([c]), `{"data":[${items[2]}]}`));
+    assert.equal(
+      (await details(a.taskUUID as string)).text,
+      detailsText(a.taskUUID as string, JSON.stringify([a]), `{"data":[${items[0]},${items[1]}]}`),
+    );
+    assert.equal(
+      (await details(b.taskUUID as string)).text,
+      detailsText(b.taskUUID as string, JSON.stringify([b]), `{"errors":[${err}]}`),
+    );
+    assert.equal(
+      (await details(c.taskUUID as string)).text,
+      detailsText(c.taskUUID as string, JSON.stringify([c]), `{"data":[${items[2]}]}`),
+    );
   });
 });
 
@@ -263,15 +293,15 @@ describe('decision 5: reused taskUUID', () => {
     const body = JSON.stringify([imageTask({ seed: 7 })]);
     const first = await server.post(body);
     assert.equal(first.status, 200);
-    const files = (await mediaFiles());
+    const files = await mediaFiles();
     const again = await server.post(body);
     assert.equal(again.status, 200);
     assert.equal(again.text, first.text);
-    assert.deepEqual((await mediaFiles()), files, 'no new media file');
+    assert.deepEqual(await mediaFiles(), files, 'no new media file');
     // The retry may sit in a request with other whitespace around it: the object is what counts.
     const spaced = await server.post(`\n[ ${body.slice(1, -1)} ]\n`);
     assert.equal(spaced.text, first.text);
-    assert.deepEqual((await mediaFiles()), files);
+    assert.deepEqual(await mediaFiles(), files);
   });
 
   test('concurrent identical requests run the task once and get the same bytes', async () => {
@@ -362,8 +392,8 @@ describe('decision 6: UUIDs of any version and case', () => {
     'v6 (reordered time)': '1ec9414c-232a-6b00-b3c8-9f6bdeced846',
     'v7 (Unix time)': '017f22e2-79b0-7cc3-98c4-dc0c0c07398f',
     'v8 (custom)': '2489e9ad-2ee2-8e00-8ec9-32d5f69181c0',
-    'nil': '00000000-0000-0000-0000-000000000000',
-    'max': 'ffffffff-ffff-ffff-ffff-ffffffffffff',
+    nil: '00000000-0000-0000-0000-000000000000',
+    max: 'ffffffff-ffff-ffff-ffff-ffffffffffff',
     'non-RFC variant bits': '01234567-89ab-cdef-0123-456789abcdef',
     'upper case': randomUUID().toUpperCase(),
     'mixed case': randomUUID().replace(/[a-f]/g, (c, i: number) => (i % 2 ? c.toUpperCase() : c)),
@@ -391,15 +421,54 @@ describe('decision 6: UUIDs of any version and case', () => {
 });
 
 describe('decision 7: error codes and their fields', () => {
-  const cases: { name: string; send: () => Promise<Reply>; status: number; code: string; fields?: Record<string, unknown> }[] = [
+  const cases: {
+    name: string;
+    send: () => Promise<Reply>;
+    status: number;
+    code: string;
+    fields?: Record<string, unknown>;
+  }[] = [
     { name: 'invalidJSON', send: () => server.post('[{'), status: 400, code: 'invalidJSON' },
     { name: 'invalidPayload (not an array)', send: () => server.post('{}'), status: 400, code: 'invalidPayload' },
-    { name: 'invalidPayload (an element not an object)', send: () => server.post('[1]'), status: 400, code: 'invalidPayload' },
-    { name: 'missingApiKey', send: () => server.post([imageTask()], { key: null }), status: 401, code: 'missingApiKey' },
-    { name: 'invalidApiKey', send: () => server.post([imageTask()], { key: 'rt_nope' }), status: 401, code: 'invalidApiKey' },
-    { name: 'missingTaskType', send: () => server.post([imageTask({ taskType: undefined })]), status: 400, code: 'missingTaskType', fields: { parameter: 'taskType' } },
-    { name: 'missingTaskUUID', send: () => server.post([imageTask({ taskUUID: undefined })]), status: 400, code: 'missingTaskUUID', fields: { parameter: 'taskUUID', taskType: 'imageInference' } },
-    { name: 'invalidTaskUUID', send: () => server.post([imageTask({ taskUUID: 'x' })]), status: 400, code: 'invalidTaskUUID', fields: { parameter: 'taskUUID', type: 'string', taskUUID: 'x' } },
+    {
+      name: 'invalidPayload (an element not an object)',
+      send: () => server.post('[1]'),
+      status: 400,
+      code: 'invalidPayload',
+    },
+    {
+      name: 'missingApiKey',
+      send: () => server.post([imageTask()], { key: null }),
+      status: 401,
+      code: 'missingApiKey',
+    },
+    {
+      name: 'invalidApiKey',
+      send: () => server.post([imageTask()], { key: 'rt_nope' }),
+      status: 401,
+      code: 'invalidApiKey',
+    },
+    {
+      name: 'missingTaskType',
+      send: () => server.post([imageTask({ taskType: undefined })]),
+      status: 400,
+      code: 'missingTaskType',
+      fields: { parameter: 'taskType' },
+    },
+    {
+      name: 'missingTaskUUID',
+      send: () => server.post([imageTask({ taskUUID: undefined })]),
+      status: 400,
+      code: 'missingTaskUUID',
+      fields: { parameter: 'taskUUID', taskType: 'imageInference' },
+    },
+    {
+      name: 'invalidTaskUUID',
+      send: () => server.post([imageTask({ taskUUID: 'x' })]),
+      status: 400,
+      code: 'invalidTaskUUID',
+      fields: { parameter: 'taskUUID', type: 'string', taskUUID: 'x' },
+    },
     {
       name: 'missing<Param>',
       send: () => server.post([imageTask({ positivePrompt: undefined })]),
@@ -439,7 +508,8 @@ describe('decision 7: error codes and their fields', () => {
     assert.equal(res.status, 400);
     const err = firstError(res);
     assert.equal(err['code'], 'unsupportedTaskType');
-    for (const t of ['imageInference', 'imageUpload', 'getTaskDetails']) assert.ok((err['message'] as string).includes(t), err['message'] as string);
+    for (const t of ['imageInference', 'imageUpload', 'getTaskDetails'])
+      assert.ok((err['message'] as string).includes(t), err['message'] as string);
   });
 
   test('conflictTaskUUID', async () => {
@@ -453,10 +523,34 @@ describe('decision 7: error codes and their fields', () => {
 
 describe('decision 8: the HTTP status of a mixed request', () => {
   const cases: { name: string; body: () => unknown[]; status: number; data: number; errors: number }[] = [
-    { name: 'all succeed: 200, no errors key', body: () => [imageTask(), imageTask()], status: 200, data: 2, errors: 0 },
-    { name: 'a success and a failure: 200', body: () => [imageTask(), imageTask({ width: 100 })], status: 200, data: 1, errors: 1 },
-    { name: 'a failure and a success: 200', body: () => [imageTask({ width: 100 }), imageTask()], status: 200, data: 1, errors: 1 },
-    { name: 'a not-found lookup and a success: 200', body: () => [{ taskType: 'getTaskDetails', taskUUID: randomUUID() }, imageTask()], status: 200, data: 1, errors: 1 },
+    {
+      name: 'all succeed: 200, no errors key',
+      body: () => [imageTask(), imageTask()],
+      status: 200,
+      data: 2,
+      errors: 0,
+    },
+    {
+      name: 'a success and a failure: 200',
+      body: () => [imageTask(), imageTask({ width: 100 })],
+      status: 200,
+      data: 1,
+      errors: 1,
+    },
+    {
+      name: 'a failure and a success: 200',
+      body: () => [imageTask({ width: 100 }), imageTask()],
+      status: 200,
+      data: 1,
+      errors: 1,
+    },
+    {
+      name: 'a not-found lookup and a success: 200',
+      body: () => [{ taskType: 'getTaskDetails', taskUUID: randomUUID() }, imageTask()],
+      status: 200,
+      data: 1,
+      errors: 1,
+    },
     {
       name: 'a validation error first, then a not-found: 400',
       body: () => [imageTask({ width: 100 }), { taskType: 'getTaskDetails', taskUUID: randomUUID() }],
@@ -471,7 +565,13 @@ describe('decision 8: the HTTP status of a mixed request', () => {
       data: 0,
       errors: 2,
     },
-    { name: 'failures only: the first error decides', body: () => [imageTask({ steps: 0 }), imageTask({ taskType: 'nope' })], status: 400, data: 0, errors: 2 },
+    {
+      name: 'failures only: the first error decides',
+      body: () => [imageTask({ steps: 0 }), imageTask({ taskType: 'nope' })],
+      status: 400,
+      data: 0,
+      errors: 2,
+    },
   ];
   for (const c of cases) {
     test(c.name, async () => {

@@ -10,7 +10,18 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -170,7 +181,11 @@ async function runCase(c: Case): Promise<void> {
       assert.doesNotMatch(done.text, /imageURL|mediaURL/);
       const recorded = await details(server, queued.taskUUID as string);
       assert.equal(recorded.status, 200);
-      assert.doesNotMatch(recorded.text, /imageURL|mediaURL|"processing"/, 'the recorded response is complete, without a URL');
+      assert.doesNotMatch(
+        recorded.text,
+        /imageURL|mediaURL|"processing"/,
+        'the recorded response is complete, without a URL',
+      );
     } else {
       assert.equal(ack.status, 503, ack.text);
       assertUnavailable(ack.text, queued.taskUUID as string);
@@ -181,7 +196,11 @@ async function runCase(c: Case): Promise<void> {
       const d = await details(server, task.taskUUID as string);
       assert.equal(d.status, 404, `${task.taskType} ${task.taskUUID} was recorded: ${d.text}`);
     }
-    assert.deepEqual(readdirSync(c.mediaDir).filter((f) => !before.has(f)), [], 'no file was left in the media folder');
+    assert.deepEqual(
+      readdirSync(c.mediaDir).filter((f) => !before.has(f)),
+      [],
+      'no file was left in the media folder',
+    );
     assert.equal(server.process.exitCode, null, 'the server is running');
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
 
@@ -211,7 +230,9 @@ async function runCase(c: Case): Promise<void> {
     const recalled = await details(server, again.taskUUID as string);
     produced.push(...(await assertWholeImages(recalled.text, c.mediaDir)));
     assert.deepEqual(
-      readdirSync(c.mediaDir).filter((f) => !before.has(f)).sort(),
+      readdirSync(c.mediaDir)
+        .filter((f) => !before.has(f))
+        .sort(),
       [...new Set(produced)].sort(),
       'the media folder holds exactly the files of the results handed out',
     );

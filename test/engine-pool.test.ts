@@ -17,8 +17,17 @@ import { imageTask, startServer, uuid } from './helpers/server.js';
 import { RawClient } from './helpers/ws-client.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
 
-const threadsOf = (pid: number | 'self') => Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
-const render = (size: number, seed = 7n) => ({ width: size, height: size, seed, model: 'runware:101@1', prompt: 'a pool test', format: 'png' as const, quality: 90 });
+const threadsOf = (pid: number | 'self') =>
+  Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+const render = (size: number, seed = 7n) => ({
+  width: size,
+  height: size,
+  seed,
+  model: 'runware:101@1',
+  prompt: 'a pool test',
+  format: 'png' as const,
+  quality: 90,
+});
 
 test('threads start on the first operation, give the same bytes as the main thread, and all end on close', async () => {
   // The main thread's own sharp work starts libuv's threads first, so they are not counted below.
@@ -27,7 +36,10 @@ test('threads start on the first operation, give the same bytes as the main thre
   const pool = new CpuPool({ threads: 2, maxQueue: 4 });
   assert.equal(pool.stats().threads.started, 0, 'no thread before any work');
   assert.equal(threadsOf('self'), before);
-  const [a, b] = await Promise.all([pool.run('procedural-render', render(128)), pool.run('procedural-render', render(128, 8n))]);
+  const [a, b] = await Promise.all([
+    pool.run('procedural-render', render(128)),
+    pool.run('procedural-render', render(128, 8n)),
+  ]);
   assert.ok(pool.stats().threads.started >= 1 && pool.stats().threads.started <= 2);
   assert.ok(threadsOf('self') > before, 'pool threads are OS threads of this process');
   assert.ok(Buffer.from(a.image).equals(Buffer.from(inline.image)), 'same input, same bytes, in a thread or not');
@@ -36,17 +48,26 @@ test('threads start on the first operation, give the same bytes as the main thre
   await pool.close();
   assert.equal(pool.stats().threads.started, 0);
   assert.equal(threadsOf('self'), before, 'every pool thread ended');
-  await assert.rejects(pool.run('procedural-render', render(64)), (e: unknown) => e instanceof ProtocolError && e.code === 'serviceUnavailable');
+  await assert.rejects(
+    pool.run('procedural-render', render(64)),
+    (e: unknown) => e instanceof ProtocolError && e.code === 'serviceUnavailable',
+  );
 });
 
 test('a full queue refuses at once with queueCapacityExceeded (429) and the queued work still completes', async () => {
   const pool = new CpuPool({ threads: 1, maxQueue: 1 });
   try {
     const running = [pool.run('procedural-render', render(1024)), pool.run('procedural-render', render(1024, 9n))];
-    await assert.rejects(pool.run('procedural-render', render(64)), (e: unknown) => e instanceof ProtocolError && e.code === 'queueCapacityExceeded' && e.status === 429);
+    await assert.rejects(
+      pool.run('procedural-render', render(64)),
+      (e: unknown) => e instanceof ProtocolError && e.code === 'queueCapacityExceeded' && e.status === 429,
+    );
     assert.equal(pool.stats().pending, 2);
     const done = await Promise.all(running);
-    assert.deepEqual(done.map((d) => d.width), [1024, 1024]);
+    assert.deepEqual(
+      done.map((d) => d.width),
+      [1024, 1024],
+    );
     assert.equal((await pool.run('procedural-render', render(64))).width, 64, 'room again once the queue drained');
   } finally {
     await pool.close();
@@ -54,19 +75,32 @@ test('a full queue refuses at once with queueCapacityExceeded (429) and the queu
 });
 
 test('a crashed thread fails only its own operation and is replaced', async () => {
-  const pool = new CpuPool({ threads: 1, maxQueue: 4, workerFile: new URL('./fixtures/crashing-worker.js', import.meta.url) });
+  const pool = new CpuPool({
+    threads: 1,
+    maxQueue: 4,
+    workerFile: new URL('./fixtures/crashing-worker.js', import.meta.url),
+  });
   try {
     await pool.run('procedural-render', render(64));
     const crash = pool.run('crash-thread' as OperationName, undefined as never);
     await assert.rejects(crash, /thread crashed on purpose/);
-    assert.equal((await pool.run('procedural-render', render(64))).width, 64, 'the next operation runs on a new thread');
+    assert.equal(
+      (await pool.run('procedural-render', render(64))).width,
+      64,
+      'the next operation runs on a new thread',
+    );
   } finally {
     await pool.close();
   }
 });
 
 test('an operation that cannot run answers engineUnavailable naming the engine, and health says why', async () => {
-  const broken: BuiltinModel = { ...BUILTIN_MODELS[0]!, air: 'runtrail:broken@1', operations: ['no-such-operation' as OperationName], standsIn: [] };
+  const broken: BuiltinModel = {
+    ...BUILTIN_MODELS[0]!,
+    air: 'runtrail:broken@1',
+    operations: ['no-such-operation' as OperationName],
+    standsIn: [],
+  };
   const engine = new BuiltinEngine({ catalogue: [...BUILTIN_MODELS, broken] });
   try {
     const health = await engine.health();
@@ -77,7 +111,11 @@ test('an operation that cannot run answers engineUnavailable naming the engine, 
     assert.ok(health.operations.filter((o) => o.name !== 'no-such-operation').every((o) => o.ready));
     await assert.rejects(
       engine.run('no-such-operation' as OperationName, undefined as never),
-      (e: unknown) => e instanceof ProtocolError && e.code === 'engineUnavailable' && e.status === 503 && /builtin engine/.test(e.message),
+      (e: unknown) =>
+        e instanceof ProtocolError &&
+        e.code === 'engineUnavailable' &&
+        e.status === 503 &&
+        /builtin engine/.test(e.message),
     );
     assert.equal(health.pool?.threads.started, 0, 'checking health starts no thread');
   } finally {
@@ -88,31 +126,69 @@ test('an operation that cannot run answers engineUnavailable naming the engine, 
 test('model map: own AIRs run as themselves, the operator rules come before the engines stand-ins, null refuses', () => {
   const plain = new EngineRouter([new BuiltinEngine()]);
   assert.equal(plain.resolve('imageInference', 'runware:101@1')?.model.air, 'runtrail:procedural@plasma-1');
-  assert.equal(plain.resolve('imageInference', 'runtrail:1@1')?.model.air, 'runtrail:procedural@plasma-1', 'the renderer\'s earlier name');
-  assert.equal(plain.resolve('upscale', null)?.model.air, 'runtrail:lanczos@3', 'no model: the task type\'s default');
+  assert.equal(
+    plain.resolve('imageInference', 'runtrail:1@1')?.model.air,
+    'runtrail:procedural@plasma-1',
+    "the renderer's earlier name",
+  );
+  assert.equal(plain.resolve('upscale', null)?.model.air, 'runtrail:lanczos@3', "no model: the task type's default");
   assert.equal(plain.resolve('upscale', 'runtrail:procedural@plasma-1'), undefined, 'a model of another task type');
-  const mapped = new EngineRouter([new BuiltinEngine()], [], [], [
-    { taskType: 'imageInference', model: 'runware:101@1', runs: null },
-    { model: 'civitai:*', runs: 'runtrail:procedural@plasma-1' },
-  ]);
+  const mapped = new EngineRouter(
+    [new BuiltinEngine()],
+    [],
+    [],
+    [
+      { taskType: 'imageInference', model: 'runware:101@1', runs: null },
+      { model: 'civitai:*', runs: 'runtrail:procedural@plasma-1' },
+    ],
+  );
   assert.equal(mapped.resolve('imageInference', 'runware:101@1'), undefined);
-  assert.throws(() => mapped.require('imageInference', 'runware:101@1'), (e: unknown) => e instanceof ProtocolError && e.code === 'unsupportedModel' && /runtrail:procedural@plasma-1/.test(e.message));
+  assert.throws(
+    () => mapped.require('imageInference', 'runware:101@1'),
+    (e: unknown) =>
+      e instanceof ProtocolError && e.code === 'unsupportedModel' && /runtrail:procedural@plasma-1/.test(e.message),
+  );
   assert.equal(mapped.resolve('imageInference', 'civitai:4384@128713')?.model.air, 'runtrail:procedural@plasma-1');
-  assert.equal(mapped.resolve('upscale', 'civitai:1@1'), undefined, 'a rule naming a model of another task type runs nothing');
+  assert.equal(
+    mapped.resolve('upscale', 'civitai:1@1'),
+    undefined,
+    'a rule naming a model of another task type runs nothing',
+  );
 });
 
 test('end to end: /healthz is ok while every operation is ready, /healthz/engines reports each; threads start with the first task; SIGTERM leaves none behind', async () => {
-  const server = await startServer({ env: { RUNTRAIL_ENGINE_THREADS: '2', RUNTRAIL_MODEL_MAP: '[{"model":"runware:100@1","runs":null}]' } });
+  const server = await startServer({
+    env: { RUNTRAIL_ENGINE_THREADS: '2', RUNTRAIL_MODEL_MAP: '[{"model":"runware:100@1","runs":null}]' },
+  });
   try {
     const pid = server.process.pid!;
     assert.equal(await (await fetch(`${server.url}/healthz`)).text(), '{"status":"ok"}', 'every operation ready');
-    const health = async () => (await (await fetch(`${server.url}/healthz/engines`)).json()) as { engines: { name: string; ready: boolean; operations: { name: string; ready: boolean }[]; pool: { threads: { started: number; max: number } } }[] };
+    const health = async () =>
+      (await (await fetch(`${server.url}/healthz/engines`)).json()) as {
+        engines: {
+          name: string;
+          ready: boolean;
+          operations: { name: string; ready: boolean }[];
+          pool: { threads: { started: number; max: number } };
+        }[];
+      };
     const idle = await health();
-    assert.deepEqual(idle.engines.map((e) => [e.name, e.ready]), [['builtin', true]]);
+    assert.deepEqual(
+      idle.engines.map((e) => [e.name, e.ready]),
+      [['builtin', true]],
+    );
     // Every operation a built-in model names is reported, ready (all are installed by npm ci).
     const declared = [...new Set(BUILTIN_MODELS.flatMap((m) => m.operations))].sort();
-    assert.deepEqual(idle.engines[0]!.operations.map((o) => [o.name, o.ready]).sort(), declared.map((name) => [name, true]));
-    assert.ok(declared.includes('lanczos-upscale') && declared.includes('procedural-render') && declared.includes('remove-background') && declared.includes('vectorize'));
+    assert.deepEqual(
+      idle.engines[0]!.operations.map((o) => [o.name, o.ready]).sort(),
+      declared.map((name) => [name, true]),
+    );
+    assert.ok(
+      declared.includes('lanczos-upscale') &&
+        declared.includes('procedural-render') &&
+        declared.includes('remove-background') &&
+        declared.includes('vectorize'),
+    );
     assert.deepEqual(idle.engines[0]!.pool.threads, { started: 0, max: 2 });
     const threadsIdle = threadsOf(pid);
 
@@ -142,10 +218,16 @@ test('end to end: results past the engine queue bound answer queueCapacityExceed
   try {
     const reply = await server.post([imageTask({ numberResults: 3, width: 512, height: 512 })]);
     assert.equal(reply.json.data?.length, 1, reply.text);
-    assert.deepEqual(reply.json.errors?.map((e) => e['code']), ['queueCapacityExceeded', 'queueCapacityExceeded']);
+    assert.deepEqual(
+      reply.json.errors?.map((e) => e['code']),
+      ['queueCapacityExceeded', 'queueCapacityExceeded'],
+    );
     const alone = await server.post([imageTask({ taskUUID: uuid(), numberResults: 1 })]);
     assert.equal(alone.status, 200, 'room again once the first task is done');
-    const refusedOnly = await Promise.all([server.post([imageTask({ taskUUID: uuid(), width: 2048, height: 2048 })]), server.post([imageTask({ taskUUID: uuid(), width: 2048, height: 2048 })])]);
+    const refusedOnly = await Promise.all([
+      server.post([imageTask({ taskUUID: uuid(), width: 2048, height: 2048 })]),
+      server.post([imageTask({ taskUUID: uuid(), width: 2048, height: 2048 })]),
+    ]);
     const statuses = refusedOnly.map((r) => r.status).sort();
     assert.deepEqual(statuses, [200, 429], 'a task whose only result was refused answers HTTP 429');
   } finally {
@@ -153,12 +235,15 @@ test('end to end: results past the engine queue bound answer queueCapacityExceed
   }
 });
 
-test('an operation\'s progress reaches the caller from its thread', async () => {
+test("an operation's progress reaches the caller from its thread", async () => {
   const pool = new CpuPool({ threads: 1, maxQueue: 1 });
   try {
     let reported!: (percent: number) => void;
     const progress = new Promise<number>((r) => (reported = r));
-    const [image, percent] = await Promise.all([pool.run('procedural-render', render(256), { onProgress: (p) => reported(p) }), progress]);
+    const [image, percent] = await Promise.all([
+      pool.run('procedural-render', render(256), { onProgress: (p) => reported(p) }),
+      progress,
+    ]);
     assert.equal(percent, 50);
     assert.equal(image.width, 256);
   } finally {

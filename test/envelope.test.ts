@@ -11,15 +11,19 @@ test('taskEnvelope -> outcomeFromEnvelope gives back every item text unchanged',
   const item = fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 6 });
   const bigSeed = fc.bigInt({ min: 2n ** 53n, max: 2n ** 64n });
   fc.assert(
-    fc.property(fc.array(fc.tuple(item, bigSeed), { maxLength: 5 }), fc.array(item, { maxLength: 3 }), (data, errors) => {
-      const outcome = {
-        data: data.map(([fields, seed]) => serializeItem({ ...fields, seed })),
-        errors: errors.map((e) => serializeItem(e)),
-      };
-      const back = outcomeFromEnvelope(taskEnvelope(outcome));
-      assert.deepEqual(back, outcome);
-      for (const [i, [, seed]] of data.entries()) assert.ok(back.data[i]!.includes(`"seed":${seed}`));
-    }),
+    fc.property(
+      fc.array(fc.tuple(item, bigSeed), { maxLength: 5 }),
+      fc.array(item, { maxLength: 3 }),
+      (data, errors) => {
+        const outcome = {
+          data: data.map(([fields, seed]) => serializeItem({ ...fields, seed })),
+          errors: errors.map((e) => serializeItem(e)),
+        };
+        const back = outcomeFromEnvelope(taskEnvelope(outcome));
+        assert.deepEqual(back, outcome);
+        for (const [i, [, seed]] of data.entries()) assert.ok(back.data[i]!.includes(`"seed":${seed}`));
+      },
+    ),
     { seed: 424242, numRuns: 300 },
   );
 });

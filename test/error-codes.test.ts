@@ -5,7 +5,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ERRORS, PARAMETER_ERRORS, ProtocolError, catalogueEntry, renderMessage, type FixedErrorCode } from '../src/protocol/errors.js';
+import {
+  ERRORS,
+  PARAMETER_ERRORS,
+  ProtocolError,
+  catalogueEntry,
+  renderMessage,
+  type FixedErrorCode,
+} from '../src/protocol/errors.js';
 import { REPO_ROOT } from './helpers/server.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
 
@@ -47,8 +54,14 @@ test('messages are written from the catalogue: required and optional parameters,
   const width = new ProtocolError('invalidWidth', { parameter: 'width', reason: 'It must be an integer.' });
   assert.equal(width.message, "Invalid value for 'width' parameter. It must be an integer.");
   assert.equal(width.status, 400);
-  assert.equal(new ProtocolError('missingModel', { parameter: 'model' }).message, "Missing required parameter 'model'.");
-  assert.equal(new ProtocolError('missingModel', { parameter: 'model', hint: 'See modelSearch.' }).message, "Missing required parameter 'model'. See modelSearch.");
+  assert.equal(
+    new ProtocolError('missingModel', { parameter: 'model' }).message,
+    "Missing required parameter 'model'.",
+  );
+  assert.equal(
+    new ProtocolError('missingModel', { parameter: 'model', hint: 'See modelSearch.' }).message,
+    "Missing required parameter 'model'. See modelSearch.",
+  );
   // A value that looks like a placeholder is written as it is, not filled in again.
   assert.equal(renderMessage('a {x} b', { x: '{y}', y: 'no' }), 'a {y} b');
 });

@@ -27,7 +27,10 @@ if (!existsSync(CHROMIUM)) {
     b = await startServer();
     a = await startServer({ env: { RUNTRAIL_UPSTREAM_URL: `${b.url}/v1`, RUNTRAIL_UPSTREAM_API_KEY: b.key } });
     for (const t of [forwarded, local]) assert.equal((await a.post([t])).status, 200);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    });
     page = await (await browser.newContext({ viewport: { width: 1360, height: 1000 } })).newPage();
     page.setDefaultTimeout(10_000);
   });
@@ -45,7 +48,9 @@ if (!existsSync(CHROMIUM)) {
     await page.locator('#list-view').waitFor({ state: 'visible' });
     await page.evaluate((uuid) => (location.hash = `#/task/${uuid}`), forwarded['taskUUID'] as string);
     await page.locator('#t-upstream-box').waitFor({ state: 'visible' });
-    const detail = (await (await fetch(`${a.url}/api/tasks/${forwarded['taskUUID']}`, { headers: { authorization: `Bearer ${a.key}` } })).json()) as {
+    const detail = (await (
+      await fetch(`${a.url}/api/tasks/${forwarded['taskUUID']}`, { headers: { authorization: `Bearer ${a.key}` } })
+    ).json()) as {
       data: { upstream: { upstreamTaskUUID: string; replyText: string }[] }[];
     };
     const exchange = detail.data[0]!.upstream[0]!;
@@ -54,11 +59,21 @@ if (!existsSync(CHROMIUM)) {
     assert.ok(table.includes('200'));
     await page.click('#t-upstream summary');
     assert.equal(await page.locator('#t-upstream pre.upstream-reply').textContent(), exchange.replyText);
-    assert.equal(await page.locator('#t-meta').innerText().then((t) => /upstream/.test(t)), true, 'the engine shows as upstream');
+    assert.equal(
+      await page
+        .locator('#t-meta')
+        .innerText()
+        .then((t) => /upstream/.test(t)),
+      true,
+      'the engine shows as upstream',
+    );
     await page.screenshot({ path: join(SHOTS, 'explorer-upstream.png'), fullPage: true });
 
     await page.evaluate((uuid) => (location.hash = `#/task/${uuid}`), local['taskUUID'] as string);
-    await page.waitForFunction((uuid) => document.querySelector('#t-uuid')?.textContent === uuid, local['taskUUID'] as string);
+    await page.waitForFunction(
+      (uuid) => document.querySelector('#t-uuid')?.textContent === uuid,
+      local['taskUUID'] as string,
+    );
     assert.equal(await page.locator('#t-upstream-box').isHidden(), true);
   });
 }

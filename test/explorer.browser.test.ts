@@ -23,7 +23,11 @@ if (!existsSync(CHROMIUM)) {
       throw new Error(`${CHROMIUM} is missing; .ci/run installs it with apt-get`);
     });
   } else {
-    test(`explorer browser tests (skipped: ${CHROMIUM} is not installed; apt-get install chromium)`, { skip: true }, () => {});
+    test(
+      `explorer browser tests (skipped: ${CHROMIUM} is not installed; apt-get install chromium)`,
+      { skip: true },
+      () => {},
+    );
   }
 } else {
   explorerSuite();
@@ -42,7 +46,14 @@ function explorerSuite(): void {
   let context: BrowserContext;
   let page: Page;
   let otherKey: string;
-  const fox = imageTask({ positivePrompt: 'a red fox in fresh snow', width: 256, height: 256, outputFormat: 'PNG', includeCost: true, seed: 42 });
+  const fox = imageTask({
+    positivePrompt: 'a red fox in fresh snow',
+    width: 256,
+    height: 256,
+    outputFormat: 'PNG',
+    includeCost: true,
+    seed: 42,
+  });
   const lighthouse = imageTask({ positivePrompt: 'a lighthouse at dusk', width: 128, height: 128 });
   const failed = imageTask({ positivePrompt: 'a fox, too wide', width: 100 });
   let hook: { url: string; received: string[]; close(): Promise<void> };
@@ -64,7 +75,16 @@ function explorerSuite(): void {
     hook = await startHookReceiver();
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
@@ -141,7 +161,9 @@ function explorerSuite(): void {
     assert.ok(command.startsWith('curl '), command);
     assert.ok(!command.includes(server.key), 'the key is not in the clipboard');
     const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn('sh', ['-c', command], { env: { PATH: process.env.PATH ?? '', RUNTRAIL_API_KEY: server.key } });
+      const child = spawn('sh', ['-c', command], {
+        env: { PATH: process.env.PATH ?? '', RUNTRAIL_API_KEY: server.key },
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -158,7 +180,10 @@ function explorerSuite(): void {
     // It asks first (running again may spend money upstream); the seed the request gave is kept.
     await page.locator('#rerun-dialog').waitFor({ state: 'visible' });
     await page.click('#rerun-confirm');
-    await page.waitForFunction((old) => /^#\/task\/[0-9a-f-]{36}$/.test(location.hash) && !location.hash.endsWith(old), fox.taskUUID as string);
+    await page.waitForFunction(
+      (old) => /^#\/task\/[0-9a-f-]{36}$/.test(location.hash) && !location.hash.endsWith(old),
+      fox.taskUUID as string,
+    );
     const newUUID = page.url().split('#/task/')[1]!;
     await page.waitForFunction(() => document.querySelector('#t-status')?.textContent === 'success');
     await page.waitForFunction(() => document.querySelector<HTMLImageElement>('#t-images img')?.naturalWidth === 256);
@@ -189,7 +214,9 @@ function explorerSuite(): void {
     assert.match((await page.locator('#response-code').textContent())!, /"status":"processing"/);
     await shot('explorer-processing');
 
-    await page.waitForFunction(() => document.querySelector('#t-status')?.textContent === 'success', undefined, { timeout: 20_000 });
+    await page.waitForFunction(() => document.querySelector('#t-status')?.textContent === 'success', undefined, {
+      timeout: 20_000,
+    });
     const { item } = await stored(task.taskUUID as string);
     assert.equal(await page.locator('#response-code').textContent(), item.responseText);
     assert.equal(await page.locator('#t-live').isVisible(), false);
@@ -198,7 +225,9 @@ function explorerSuite(): void {
     // The webhook POST arrives and its attempt is recorded; the task view lists it.
     const deadline = Date.now() + 15_000;
     for (;;) {
-      const attempts = ((await stored(task.taskUUID as string)).item as unknown as { webhookAttempts: { attempts: unknown[] }[] }).webhookAttempts;
+      const attempts = (
+        (await stored(task.taskUUID as string)).item as unknown as { webhookAttempts: { attempts: unknown[] }[] }
+      ).webhookAttempts;
       if (attempts.length > 0 && attempts[0]!.attempts.length > 0) break;
       assert.ok(Date.now() < deadline, 'the webhook attempt was recorded');
       await new Promise((r) => setTimeout(r, 100));
@@ -214,10 +243,11 @@ function explorerSuite(): void {
     await page.waitForFunction(() => document.querySelector<HTMLImageElement>('#t-images img')?.complete === true);
     await shot('explorer-webhooks');
     // The README's picture: RUNTRAIL_UPDATE_DOCS_SCREENSHOT=1 node --test dist/test/explorer.browser.test.js
-    if (process.env.RUNTRAIL_UPDATE_DOCS_SCREENSHOT === '1') await page.screenshot({ path: join(REPO_ROOT, 'docs/explorer.png') });
+    if (process.env.RUNTRAIL_UPDATE_DOCS_SCREENSHOT === '1')
+      await page.screenshot({ path: join(REPO_ROOT, 'docs/explorer.png') });
   });
 
-  test('a second organization sees none of the first one\'s tasks', async () => {
+  test("a second organization sees none of the first one's tasks", async () => {
     const other = await browser.newContext({ viewport: { width: 1360, height: 700 } });
     try {
       const p = await other.newPage();

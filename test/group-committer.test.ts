@@ -52,9 +52,14 @@ test(
   withDatabase(async (db) => {
     const syncer = new ManualSyncer();
     const committer = new GroupCommitter(db, syncer);
-    assert.equal(db.pragma('synchronous', { simple: true }), 1, 'SQLite no longer fsyncs on commit (NORMAL): the committer does');
+    assert.equal(
+      db.pragma('synchronous', { simple: true }),
+      1,
+      'SQLite no longer fsyncs on commit (NORMAL): the committer does',
+    );
     const settled: number[] = [];
-    const insert = (v: number) => committer.write(() => db.prepare('INSERT INTO t VALUES (?)').run(v)).then(() => settled.push(v));
+    const insert = (v: number) =>
+      committer.write(() => db.prepare('INSERT INTO t VALUES (?)').run(v)).then(() => settled.push(v));
 
     const first = [insert(1), insert(2)];
     await turn();
@@ -110,7 +115,10 @@ test(
     await queued;
     assert.equal(count(db), 1);
     assert.equal(syncer.syncs, 1);
-    await assert.rejects(committer.write(() => 1), /closed/);
+    await assert.rejects(
+      committer.write(() => 1),
+      /closed/,
+    );
   }),
 );
 
@@ -118,7 +126,9 @@ test(
   'the default syncer flushes the database write-ahead log itself',
   withDatabase(async (db) => {
     const committer = new GroupCommitter(db);
-    const rows = Array.from({ length: 50 }, (_, i) => committer.write(() => db.prepare('INSERT INTO t VALUES (?)').run(i)));
+    const rows = Array.from({ length: 50 }, (_, i) =>
+      committer.write(() => db.prepare('INSERT INTO t VALUES (?)').run(i)),
+    );
     await Promise.all(rows);
     assert.equal(count(db), 50);
     assert.ok(statSync(`${db.name}-wal`).size > 0, 'the commits went to the write-ahead log');

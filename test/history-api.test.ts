@@ -14,8 +14,14 @@ const lighthouse = imageTask({ positivePrompt: 'a lighthouse', model: 'runware:1
 const failed = imageTask({ positivePrompt: 'too wide fox', width: 100 });
 const exactText = `[{"taskType":"imageInference","taskUUID":"${uuid()}","model":"runware:101@1","positivePrompt":"exact bytes","width":128.0,"height":128,"seed":1e3}]`;
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each test reads the fields it asserts
-async function get(path: string, key: string | null = server.key): Promise<{ status: number; text: string; json: any }> {
+// `any`: each test reads the fields it asserts.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+async function get(
+  path: string,
+  key: string | null = server.key,
+): Promise<{ status: number; text: string; json: Json }> {
   const res = await fetch(`${server.url}${path}`, { headers: key === null ? {} : { authorization: `Bearer ${key}` } });
   const text = await res.text();
   return { status: res.status, text, json: JSON.parse(text) };
@@ -32,7 +38,7 @@ before(async () => {
 
 after(() => server.stop());
 
-test('lists the organization\'s tasks newest first with counts', async () => {
+test("lists the organization's tasks newest first with counts", async () => {
   const r = await get('/api/tasks');
   assert.equal(r.status, 200);
   assert.deepEqual(r.json.counts, { total: 4, processing: 0, success: 3, error: 1 });
@@ -42,7 +48,11 @@ test('lists the organization\'s tasks newest first with counts', async () => {
     [JSON.parse(exactText)[0].taskUUID, failed.taskUUID, lighthouse.taskUUID, fox.taskUUID].sort(),
   );
   const times = r.json.data.map((t: { createdAt: string }) => Date.parse(t.createdAt));
-  assert.deepEqual(times, [...times].sort((a, b) => b - a), 'newest first');
+  assert.deepEqual(
+    times,
+    [...times].sort((a, b) => b - a),
+    'newest first',
+  );
   const first = r.json.data.find((t: { taskUUID: string }) => t.taskUUID === fox.taskUUID);
   assert.equal(first.prompt, 'A red fox in the snow');
   assert.equal(first.status, 'success');
@@ -53,7 +63,8 @@ test('lists the organization\'s tasks newest first with counts', async () => {
 });
 
 test('filters by task type, status, model, time and prompt text', async () => {
-  const uuids = async (query: string) => (await get(`/api/tasks?${query}`)).json.data.map((t: { taskUUID: string }) => t.taskUUID);
+  const uuids = async (query: string) =>
+    (await get(`/api/tasks?${query}`)).json.data.map((t: { taskUUID: string }) => t.taskUUID);
   assert.deepEqual(await uuids('status=error'), [failed.taskUUID]);
   assert.deepEqual(await uuids('model=runware:100@1'), [lighthouse.taskUUID]);
   assert.deepEqual((await uuids('text=FOX')).sort(), [failed.taskUUID, fox.taskUUID].sort());
@@ -124,7 +135,7 @@ test('one task: the stored texts byte for byte, timing, cost, engine and media',
   assert.deepEqual(JSON.parse(foxDetails.requestText), [fox]);
 });
 
-test('unknown and other organizations\' tasks answer exactly what getTaskDetails answers', async () => {
+test("unknown and other organizations' tasks answer exactly what getTaskDetails answers", async () => {
   const unknown = uuid();
   const api = await get(`/api/tasks/${unknown}`);
   const protocol = await server.post([{ taskType: 'getTaskDetails', taskUUID: unknown }]);
@@ -134,11 +145,16 @@ test('unknown and other organizations\' tasks answer exactly what getTaskDetails
 
   // The other organization has no lighthouse task, and its fox is its own.
   const other = await get(`/api/tasks/${lighthouse.taskUUID}`, otherKey);
-  const otherProtocol = await server.post([{ taskType: 'getTaskDetails', taskUUID: lighthouse.taskUUID }], { key: otherKey });
+  const otherProtocol = await server.post([{ taskType: 'getTaskDetails', taskUUID: lighthouse.taskUUID }], {
+    key: otherKey,
+  });
   assert.equal(other.status, 404);
   assert.equal(other.text, otherProtocol.text);
   const otherList = await get('/api/tasks', otherKey);
-  assert.deepEqual(otherList.json.data.map((t: { prompt: string }) => t.prompt), ['the other org']);
+  assert.deepEqual(
+    otherList.json.data.map((t: { prompt: string }) => t.prompt),
+    ['the other org'],
+  );
   assert.equal((await get(`/api/tasks/${fox.taskUUID}`, otherKey)).json.data[0].prompt, 'the other org');
 
   const bad = await get('/api/tasks/not-a-uuid');

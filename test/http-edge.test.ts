@@ -63,9 +63,13 @@ describe('the HTTP edge', () => {
     const host = await endlessImageHost(1024 * MiB);
     try {
       const before = memoryOf(server.process.pid!);
-      const reply = await server.post([{ taskType: 'upscale', taskUUID: uuid(), inputImage: host.url, upscaleFactor: 2 }]);
+      const reply = await server.post([
+        { taskType: 'upscale', taskUUID: uuid(), inputImage: host.url, upscaleFactor: 2 },
+      ]);
       const grew = memoryOf(server.process.pid!).peak - before.rss;
-      t.diagnostic(`RSS ${Math.round(before.rss / MiB)} MiB before, peak ${Math.round((before.rss + grew) / MiB)} MiB; the host wrote ${Math.round(host.sent() / MiB)} MiB`);
+      t.diagnostic(
+        `RSS ${Math.round(before.rss / MiB)} MiB before, peak ${Math.round((before.rss + grew) / MiB)} MiB; the host wrote ${Math.round(host.sent() / MiB)} MiB`,
+      );
       assert.equal(reply.status, 400, reply.text);
       assert.equal(reply.json.errors?.[0]?.['code'], 'downloadFailed');
       assert.match(String(reply.json.errors?.[0]?.['message']), /larger than 33554432 bytes/);
@@ -96,7 +100,10 @@ describe('the HTTP edge', () => {
     assert.equal(reply.status, 400);
     const error = reply.json.errors![0]!;
     assert.equal(error['code'], 'unsupportedTaskType');
-    assert.ok(String(error['taskType']).length <= 256 && String(error['taskType']).endsWith('…'), String(error['taskType']).length.toString());
+    assert.ok(
+      String(error['taskType']).length <= 256 && String(error['taskType']).endsWith('…'),
+      String(error['taskType']).length.toString(),
+    );
     assert.ok(reply.text.length < 4_096, `${reply.text.length} bytes`);
     const longUuid = await server.post([{ taskType: 'getResponse', taskUUID: 'u'.repeat(MiB) }]);
     assert.ok(longUuid.text.length < 4_096, `${longUuid.text.length} bytes`);
@@ -107,7 +114,10 @@ describe('the HTTP edge', () => {
     const body = `[${JSON.stringify(task).slice(0, -1)},"seed":9007199254740993,"numberResults":2}]`;
     const reply = await server.post(body);
     assert.equal(reply.status, 200, reply.text);
-    assert.deepEqual([...reply.text.matchAll(/"seed":(\d+)/g)].map((m) => m[1]), ['9007199254740993', '9007199254740994']);
+    assert.deepEqual(
+      [...reply.text.matchAll(/"seed":(\d+)/g)].map((m) => m[1]),
+      ['9007199254740993', '9007199254740994'],
+    );
     const details = await server.post([{ taskType: 'getTaskDetails', taskUUID: task['taskUUID'] }]);
     assert.match(details.text, /"seed":9007199254740993,/);
     assert.match(details.text, /"seed":9007199254740994[,}]/);
@@ -126,7 +136,9 @@ describe('the HTTP edge', () => {
   });
 
   test('upscale with inputs.video says video input is not supported', async () => {
-    const reply = await server.post([{ taskType: 'upscale', taskUUID: uuid(), inputs: { video: 'https://example.com/v.mp4' }, upscaleFactor: 2 }]);
+    const reply = await server.post([
+      { taskType: 'upscale', taskUUID: uuid(), inputs: { video: 'https://example.com/v.mp4' }, upscaleFactor: 2 },
+    ]);
     assert.equal(reply.status, 400);
     const error = reply.json.errors![0]!;
     assert.equal(error['code'], 'unsupportedParameter');
@@ -167,7 +179,9 @@ describe('/metrics', () => {
       assert.equal(((await without.json()) as { errors: { code: string }[] }).errors[0]!.code, 'invalidApiKey');
       const apiKey = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${server.key}` } });
       assert.equal(apiKey.status, 401, 'an API key is not the metrics token');
-      const withToken = await fetch(`${server.url}/metrics`, { headers: { authorization: 'Bearer scrape-secret-1234' } });
+      const withToken = await fetch(`${server.url}/metrics`, {
+        headers: { authorization: 'Bearer scrape-secret-1234' },
+      });
       assert.equal(withToken.status, 200);
       assert.match(await withToken.text(), /runtrail_requests_total/);
     } finally {

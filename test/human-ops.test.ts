@@ -6,7 +6,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { run as mask, availability as maskingAvailability, convexHull } from '../src/engines/builtin/ops/image-masking.js';
+import {
+  run as mask,
+  availability as maskingAvailability,
+  convexHull,
+} from '../src/engines/builtin/ops/image-masking.js';
 import { run as preprocess, shuffleContent } from '../src/engines/builtin/ops/controlnet-preprocess.js';
 import { run as estimateAges } from '../src/engines/builtin/ops/age-estimate.js';
 import { cannyEdges } from '../src/engines/builtin/ops/canny-edges.js';
@@ -26,8 +30,14 @@ async function grey(image: Uint8Array): Promise<{ data: Buffer; width: number; h
 }
 
 /** Share of pixels brighter than 127 inside and outside the boxes. */
-function whiteShares(img: { data: Buffer; width: number; height: number }, boxes: { x_min: number; y_min: number; x_max: number; y_max: number }[]) {
-  let inside = 0, insideWhite = 0, outside = 0, outsideWhite = 0;
+function whiteShares(
+  img: { data: Buffer; width: number; height: number },
+  boxes: { x_min: number; y_min: number; x_max: number; y_max: number }[],
+) {
+  let inside = 0,
+    insideWhite = 0,
+    outside = 0,
+    outsideWhite = 0;
   for (let y = 0; y < img.height; y++) {
     for (let x = 0; x < img.width; x++) {
       const white = img.data[y * img.width + x]! > 127;
@@ -43,7 +53,14 @@ function whiteShares(img: { data: Buffer; width: number; height: number }, boxes
   return { inside: inside ? insideWhite / inside : 0, outside: outside ? outsideWhite / outside : 0 };
 }
 
-const maskInput = { confidence: 0.25, maxDetections: 6, maskPadding: 4, maskBlur: 4, format: 'png' as const, quality: 95 };
+const maskInput = {
+  confidence: 0.25,
+  maxDetections: 6,
+  maskPadding: 4,
+  maskBlur: 4,
+  format: 'png' as const,
+  quality: 95,
+};
 
 test('availability reports the Human models installed, without loading them', () => {
   assert.deepEqual(maskingAvailability(), { ready: true });
@@ -57,7 +74,10 @@ test('face-mesh mask: one detection per face, where each face is, white inside a
   const [left, right] = [...out.detections].sort((a, b) => a.x_min - b.x_min);
   assert.ok(left!.x_max < 350 && right!.x_min > 350, 'one face on each photo');
   for (const d of out.detections) {
-    assert.ok(d.y_min < 180 && d.y_max - d.y_min > 30 && d.x_max - d.x_min > 30, `a face-sized box in the upper half: ${JSON.stringify(d)}`);
+    assert.ok(
+      d.y_min < 180 && d.y_max - d.y_min > 30 && d.x_max - d.x_min > 30,
+      `a face-sized box in the upper half: ${JSON.stringify(d)}`,
+    );
   }
   const shares = whiteShares(await grey(out.image), out.detections);
   assert.ok(shares.inside > 0.6, `mask covers the faces (${shares.inside})`);
@@ -68,7 +88,10 @@ test('face parts: eyes and lips lie inside the face, cover less than the face, a
   const face = (await mask({ image: ASTRONAUT, target: 'face-box', ...maskInput })).detections[0]!;
   const parts = await mask({ image: ASTRONAUT, target: 'eyes-lips', ...maskInput, maskBlur: 0 });
   const box = parts.detections[0]!;
-  assert.ok(box.x_min >= face.x_min && box.x_max <= face.x_max && box.y_min >= face.y_min && box.y_max <= face.y_max, `${JSON.stringify(box)} inside ${JSON.stringify(face)}`);
+  assert.ok(
+    box.x_min >= face.x_min && box.x_max <= face.x_max && box.y_min >= face.y_min && box.y_max <= face.y_max,
+    `${JSON.stringify(box)} inside ${JSON.stringify(face)}`,
+  );
   const count = async (maskPadding: number) => {
     const out = await mask({ image: ASTRONAUT, target: 'eyes-lips', ...maskInput, maskBlur: 0, maskPadding });
     return (await grey(out.image)).data.filter((v) => v > 127).length;
@@ -84,7 +107,10 @@ test('nose mask sits between the eyes and the lips', async () => {
   const lips = (await mask({ image: ASTRONAUT, target: 'lips', ...maskInput })).detections[0]!;
   const nose = (await mask({ image: ASTRONAUT, target: 'nose', ...maskInput })).detections[0]!;
   const centre = (d: typeof nose) => [(d.x_min + d.x_max) / 2, (d.y_min + d.y_max) / 2] as const;
-  assert.ok(centre(eyes)[1] < centre(nose)[1] && centre(nose)[1] < centre(lips)[1], JSON.stringify({ eyes, nose, lips }));
+  assert.ok(
+    centre(eyes)[1] < centre(nose)[1] && centre(nose)[1] < centre(lips)[1],
+    JSON.stringify({ eyes, nose, lips }),
+  );
   assert.ok(nose.x_min > eyes.x_min && nose.x_max < eyes.x_max, 'nose between the outer eye corners');
 });
 
@@ -103,23 +129,67 @@ test('maxDetections and confidence limit what is masked; a photo without people 
   assert.equal(strict.detections.length, 0);
   const none = await mask({ image: COFFEE, target: 'face-mesh', ...maskInput, format: 'jpg' });
   assert.equal(none.detections.length, 0);
-  assert.ok((await grey(none.image)).data.every((v) => v < 16), 'all black');
+  assert.ok(
+    (await grey(none.image)).data.every((v) => v < 16),
+    'all black',
+  );
 });
 
 test('a corrupt image and an image over 4096×4096 are refused with invalidInputImage', async () => {
-  await assert.rejects(mask({ image: new Uint8Array([1, 2, 3, 4, 5]), target: 'face-box', ...maskInput }), (err: unknown) => err instanceof OperationError && err.code === 'invalidInputImage');
-  const huge = await sharp({ create: { width: 4200, height: 4100, channels: 3, background: '#808080' } }).png({ compressionLevel: 1 }).toBuffer();
-  await assert.rejects(preprocess({ image: huge, preprocessor: 'canny', lowThreshold: 100, highThreshold: 200, includeHandsAndFace: false, seed: 1, format: 'png', quality: 95 }), (err: unknown) => err instanceof OperationError && err.code === 'invalidInputImage' && /4096/.test(err.message));
-  await assert.rejects(estimateAges({ image: huge, minConfidence: 0.25, maxFaces: 5 }), (err: unknown) => err instanceof OperationError && err.code === 'invalidInputImage');
+  await assert.rejects(
+    mask({ image: new Uint8Array([1, 2, 3, 4, 5]), target: 'face-box', ...maskInput }),
+    (err: unknown) => err instanceof OperationError && err.code === 'invalidInputImage',
+  );
+  const huge = await sharp({ create: { width: 4200, height: 4100, channels: 3, background: '#808080' } })
+    .png({ compressionLevel: 1 })
+    .toBuffer();
+  await assert.rejects(
+    preprocess({
+      image: huge,
+      preprocessor: 'canny',
+      lowThreshold: 100,
+      highThreshold: 200,
+      includeHandsAndFace: false,
+      seed: 1,
+      format: 'png',
+      quality: 95,
+    }),
+    (err: unknown) => err instanceof OperationError && err.code === 'invalidInputImage' && /4096/.test(err.message),
+  );
+  await assert.rejects(
+    estimateAges({ image: huge, minConfidence: 0.25, maxFaces: 5 }),
+    (err: unknown) => err instanceof OperationError && err.code === 'invalidInputImage',
+  );
 });
 
-const cnInput = { lowThreshold: 100, highThreshold: 200, includeHandsAndFace: false, seed: 7, format: 'png' as const, quality: 95 };
+const cnInput = {
+  lowThreshold: 100,
+  highThreshold: 200,
+  includeHandsAndFace: false,
+  seed: 7,
+  format: 'png' as const,
+  quality: 95,
+};
 
 test('canny: a mostly black image of pure white edges; higher thresholds keep fewer', async () => {
-  const edges = async (low: number, high: number) => grey((await preprocess({ image: ASTRONAUT, preprocessor: 'canny', ...cnInput, lowThreshold: low, highThreshold: high })).image);
+  const edges = async (low: number, high: number) =>
+    grey(
+      (
+        await preprocess({
+          image: ASTRONAUT,
+          preprocessor: 'canny',
+          ...cnInput,
+          lowThreshold: low,
+          highThreshold: high,
+        })
+      ).image,
+    );
   const normal = await edges(100, 200);
   assert.equal(normal.width, 512);
-  assert.ok(normal.data.every((v) => v === 0 || v === 255), 'binary');
+  assert.ok(
+    normal.data.every((v) => v === 0 || v === 255),
+    'binary',
+  );
   const share = normal.data.filter((v) => v === 255).length / normal.data.length;
   assert.ok(share > 0.01 && share < 0.25, `edge share ${share}`);
   const strict = (await edges(200, 250)).data.filter((v) => v === 255).length;
@@ -152,7 +222,10 @@ test('shuffle: the same seed gives the same bytes, another seed others; colours 
   const shuffled = shuffleContent(rgb, 2, 2, 3);
   for (let i = 0; i < 4; i++) {
     const px = [...shuffled.slice(i * 3, i * 3 + 3)].join();
-    assert.ok(['10,20,30', '40,50,60', '70,80,90', '100,110,120'].includes(px), 'every pixel is one of the input pixels');
+    assert.ok(
+      ['10,20,30', '40,50,60', '70,80,90', '100,110,120'].includes(px),
+      'every pixel is one of the input pixels',
+    );
   }
 });
 
@@ -160,7 +233,8 @@ test('tile: same size, detail removed (much less gradient energy than the photo)
   const energy = async (image: Uint8Array) => {
     const g = await grey(image);
     let sum = 0;
-    for (let y = 0; y < g.height; y++) for (let x = 1; x < g.width; x++) sum += (g.data[y * g.width + x]! - g.data[y * g.width + x - 1]!) ** 2;
+    for (let y = 0; y < g.height; y++)
+      for (let x = 1; x < g.width; x++) sum += (g.data[y * g.width + x]! - g.data[y * g.width + x - 1]!) ** 2;
     return sum;
   };
   const out = await preprocess({ image: ASTRONAUT, preprocessor: 'tile', ...cnInput });
@@ -171,7 +245,9 @@ test('tile: same size, detail removed (much less gradient energy than the photo)
 test('openpose: coloured limbs drawn on black where the person is', async () => {
   const out = await preprocess({ image: ASTRONAUT, preprocessor: 'openpose', ...cnInput });
   const { data, info } = await sharp(out.image).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  let lit = 0, sumX = 0, sumY = 0;
+  let lit = 0,
+    sumX = 0,
+    sumY = 0;
   const colours = new Set<string>();
   for (let i = 0; i < info.width * info.height; i++) {
     const [r, g, b] = [data[i * 3]!, data[i * 3 + 1]!, data[i * 3 + 2]!];
@@ -188,9 +264,21 @@ test('openpose: coloured limbs drawn on black where the person is', async () => 
   // The astronaut's body spans x 60–320 and y 100–512 of the photo (her face is at x 150–300, y 50–200).
   const [cx, cy] = [sumX / lit, sumY / lit];
   assert.ok(cx > 100 && cx < 330 && cy > 100 && cy < 450, `drawn where the person is (${cx}, ${cy})`);
-  const withFace = await preprocess({ image: ASTRONAUT, preprocessor: 'openpose', ...cnInput, includeHandsAndFace: true });
-  const whiteDots = async (image: Uint8Array) => (await sharp(image).removeAlpha().raw().toBuffer()).reduce((n, _v, i, all) => (i % 3 === 0 && all[i]! > 240 && all[i + 1]! > 240 && all[i + 2]! > 240 ? n + 1 : n), 0);
-  assert.ok((await whiteDots(withFace.image)) > (await whiteDots(out.image)) + 50, 'face landmarks are added as white dots');
+  const withFace = await preprocess({
+    image: ASTRONAUT,
+    preprocessor: 'openpose',
+    ...cnInput,
+    includeHandsAndFace: true,
+  });
+  const whiteDots = async (image: Uint8Array) =>
+    (await sharp(image).removeAlpha().raw().toBuffer()).reduce(
+      (n, _v, i, all) => (i % 3 === 0 && all[i]! > 240 && all[i + 1]! > 240 && all[i + 2]! > 240 ? n + 1 : n),
+      0,
+    );
+  assert.ok(
+    (await whiteDots(withFace.image)) > (await whiteDots(out.image)) + 50,
+    'face landmarks are added as white dots',
+  );
 });
 
 test('openpose on a photo without people is all black', async () => {
@@ -215,14 +303,30 @@ test('age groups: boundaries, confidence as the share of the estimate’s spread
   assert.equal(ageGroupOf(85).ageGroup, 'more than 70');
   assert.ok(ageGroupOf(25).confidence > ageGroupOf(29.5).confidence, 'mid-group is surer than the edge');
   assert.ok(ageGroupOf(90).confidence > 99);
-  const data = ageStructuredData([{ age: 31, score: 0.9, box: [10, 10, 50, 50] }, { age: 8, score: 0.8, box: [100, 10, 20, 20] }], 200, 100);
+  const data = ageStructuredData(
+    [
+      { age: 31, score: 0.9, box: [10, 10, 50, 50] },
+      { age: 8, score: 0.8, box: [100, 10, 20, 20] },
+    ],
+    200,
+    100,
+  );
   assert.equal(data['ageGroup'], '30-39');
   assert.equal((data['faces'] as unknown[]).length, 2);
   assert.deepEqual(ageStructuredData([], 10, 10), { ageGroup: null, confidence: 0, faces: [] });
 });
 
 test('convex hull of a square and its centre is the square', () => {
-  assert.equal(convexHull([[0, 0], [2, 0], [1, 1], [2, 2], [0, 2]]).length, 4);
+  assert.equal(
+    convexHull([
+      [0, 0],
+      [2, 0],
+      [1, 1],
+      [2, 2],
+      [0, 2],
+    ]).length,
+    4,
+  );
 });
 
 guardOpenHandles();

@@ -35,7 +35,12 @@ after(async () => {
 });
 
 async function sdk(): Promise<Sdk> {
-  const rw = (await RunwareServer.initialize({ apiKey: server.key, url: `${server.url.replace(/^http/, 'ws')}/v1`, timeoutDuration: 90_000, globalMaxRetries: 1 })) as Sdk;
+  const rw = (await RunwareServer.initialize({
+    apiKey: server.key,
+    url: `${server.url.replace(/^http/, 'ws')}/v1`,
+    timeoutDuration: 90_000,
+    globalMaxRetries: 1,
+  })) as Sdk;
   sdks.push(rw);
   return rw;
 }
@@ -43,7 +48,10 @@ async function sdk(): Promise<Sdk> {
 async function fetchImage(url: unknown): Promise<{ data: Buffer; width: number; height: number; channels: number }> {
   const res = await fetch(String(url));
   assert.equal(res.status, 200);
-  const { data, info } = await sharp(Buffer.from(await res.arrayBuffer())).greyscale().raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(Buffer.from(await res.arrayBuffer()))
+    .greyscale()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height, channels: info.channels };
 }
 
@@ -63,7 +71,17 @@ function firstError(reply: Reply): Item {
 
 test('imageMasking over REST: runware:35@8 masks both faces, detections where they are, recalled byte-exact', async () => {
   const taskUUID = uuid();
-  const reply = await server.post([{ taskType: 'imageMasking', taskUUID, model: 'runware:35@8', inputs: { image: TWO_FACES }, settings: { maskBlur: 0 }, outputFormat: 'PNG', includeCost: true }]);
+  const reply = await server.post([
+    {
+      taskType: 'imageMasking',
+      taskUUID,
+      model: 'runware:35@8',
+      inputs: { image: TWO_FACES },
+      settings: { maskBlur: 0 },
+      outputFormat: 'PNG',
+      includeCost: true,
+    },
+  ]);
   assert.equal(reply.status, 200, reply.text);
   const item = reply.json.data![0]!;
   assert.deepEqual(Object.keys(item), ['taskType', 'taskUUID', 'maskImageUUID', 'detections', 'maskImageURL', 'cost']);
@@ -73,7 +91,9 @@ test('imageMasking over REST: runware:35@8 masks both faces, detections where th
   assert.ok(sorted[0]!.x_max < 350 && sorted[1]!.x_min > 350, JSON.stringify(detections));
   const mask = await fetchImage(item['maskImageURL']);
   assert.deepEqual([mask.width, mask.height], [700, 360]);
-  let inside = 0, insideWhite = 0, outsideWhite = 0;
+  let inside = 0,
+    insideWhite = 0,
+    outsideWhite = 0;
   for (let y = 0; y < mask.height; y++) {
     for (let x = 0; x < mask.width; x++) {
       const white = mask.data[y * mask.width + x]! > 127;
@@ -91,7 +111,17 @@ test('imageMasking over REST: runware:35@8 masks both faces, detections where th
 test('imageMasking: an uploaded image by UUID gives inputImageUUID; root-level legacy settings and base64 output work', async () => {
   const upload = await server.post([{ taskType: 'imageUpload', taskUUID: uuid(), image: ASTRONAUT }]);
   const imageUUID = upload.json.data![0]!['imageUUID'] as string;
-  const reply = await server.post([{ taskType: 'imageMasking', taskUUID: uuid(), model: 'runware:35@14', inputImage: imageUUID, maxDetections: 1, maskPadding: 0, outputType: 'base64Data' }]);
+  const reply = await server.post([
+    {
+      taskType: 'imageMasking',
+      taskUUID: uuid(),
+      model: 'runware:35@14',
+      inputImage: imageUUID,
+      maxDetections: 1,
+      maskPadding: 0,
+      outputType: 'base64Data',
+    },
+  ]);
   assert.equal(reply.status, 200, reply.text);
   const item = reply.json.data![0]!;
   assert.equal(item['inputImageUUID'], imageUUID);
@@ -107,7 +137,16 @@ test('controlNetPreprocess over WebSocket: canny by model and by legacy preProce
   try {
     await ws.authenticate(server.key);
     const byModel = uuid();
-    ws.send([{ taskType: 'controlNetPreprocess', taskUUID: byModel, model: 'runware:controlnet-preprocess@canny', inputs: { image: ASTRONAUT }, settings: { lowThresholdCanny: 100, highThresholdCanny: 200 }, outputFormat: 'PNG' }]);
+    ws.send([
+      {
+        taskType: 'controlNetPreprocess',
+        taskUUID: byModel,
+        model: 'runware:controlnet-preprocess@canny',
+        inputs: { image: ASTRONAUT },
+        settings: { lowThresholdCanny: 100, highThresholdCanny: 200 },
+        outputFormat: 'PNG',
+      },
+    ]);
     const frame = await ws.forTask(byModel, 60_000);
     const item = frame.json.data![0]!;
     assert.deepEqual(Object.keys(item), ['taskType', 'taskUUID', 'guideImageUUID', 'guideImageURL']);
@@ -117,12 +156,25 @@ test('controlNetPreprocess over WebSocket: canny by model and by legacy preProce
     assert.ok(edges.data.filter((v) => v > 20 && v < 235).length / edges.data.length < 0.01, 'nearly binary');
 
     const legacy = uuid();
-    ws.send([{ taskType: 'imageControlNetPreProcess', taskUUID: legacy, preProcessorType: 'canny', inputImage: ASTRONAUT, lowThresholdCanny: 200, highThresholdCanny: 250, outputFormat: 'PNG' }]);
+    ws.send([
+      {
+        taskType: 'imageControlNetPreProcess',
+        taskUUID: legacy,
+        preProcessorType: 'canny',
+        inputImage: ASTRONAUT,
+        lowThresholdCanny: 200,
+        highThresholdCanny: 250,
+        outputFormat: 'PNG',
+      },
+    ]);
     const legacyFrame = await ws.forTask(legacy, 60_000);
     const legacyItem = legacyFrame.json.data![0]!;
     assert.equal(legacyItem['taskType'], 'imageControlNetPreProcess');
     const strict = await fetchImage(legacyItem['guideImageURL']);
-    assert.ok(strict.data.filter((v) => v > 127).length / strict.data.length < white, 'higher thresholds keep fewer edges');
+    assert.ok(
+      strict.data.filter((v) => v > 127).length / strict.data.length < white,
+      'higher thresholds keep fewer edges',
+    );
     const details = await server.post([{ taskType: 'getTaskDetails', taskUUID: legacy }]);
     assert.ok(details.text.includes(`"response":${legacyFrame.text}`), 'the answer frame is what is recalled');
   } finally {
@@ -132,19 +184,48 @@ test('controlNetPreprocess over WebSocket: canny by model and by legacy preProce
 
 test('controlNetPreprocess: shuffle is the same for the same seed; openpose draws where the person is', async () => {
   const shuffle = async (seed: number) => {
-    const reply = await server.post([{ taskType: 'controlNetPreprocess', taskUUID: uuid(), model: 'runware:controlnet-preprocess@shuffle', inputs: { image: ASTRONAUT }, settings: { seed }, outputType: 'base64Data', outputFormat: 'PNG' }]);
+    const reply = await server.post([
+      {
+        taskType: 'controlNetPreprocess',
+        taskUUID: uuid(),
+        model: 'runware:controlnet-preprocess@shuffle',
+        inputs: { image: ASTRONAUT },
+        settings: { seed },
+        outputType: 'base64Data',
+        outputFormat: 'PNG',
+      },
+    ]);
     return String(reply.json.data![0]!['guideImageBase64Data']);
   };
   assert.equal(await shuffle(5), await shuffle(5));
-  const resized = await server.post([{ taskType: 'imageControlNetPreProcess', taskUUID: uuid(), preProcessorType: 'tile', inputImage: ASTRONAUT, width: 256, height: 128 }]);
+  const resized = await server.post([
+    {
+      taskType: 'imageControlNetPreProcess',
+      taskUUID: uuid(),
+      preProcessorType: 'tile',
+      inputImage: ASTRONAUT,
+      width: 256,
+      height: 128,
+    },
+  ]);
   const tile = await fetchImage(resized.json.data![0]!['guideImageURL']);
   assert.deepEqual([tile.width, tile.height], [256, 128], 'legacy width/height resize');
   assert.notEqual(await shuffle(5), await shuffle(6));
 
-  const reply = await server.post([{ taskType: 'controlNetPreprocess', taskUUID: uuid(), model: 'runware:controlnet-preprocess@openpose', inputs: { image: ASTRONAUT }, outputFormat: 'PNG' }]);
+  const reply = await server.post([
+    {
+      taskType: 'controlNetPreprocess',
+      taskUUID: uuid(),
+      model: 'runware:controlnet-preprocess@openpose',
+      inputs: { image: ASTRONAUT },
+      outputFormat: 'PNG',
+    },
+  ]);
   assert.equal(reply.status, 200, reply.text);
   const pose = await fetchImage(reply.json.data![0]!['guideImageURL']);
-  let lit = 0, sumX = 0, sumY = 0;
+  let lit = 0,
+    sumX = 0,
+    sumY = 0;
   pose.data.forEach((v, i) => {
     if (v > 30) {
       lit++;
@@ -158,11 +239,18 @@ test('controlNetPreprocess: shuffle is the same for the same seed; openpose draw
 
 test('caption with an age model: structuredData per face, the largest face first, plausible adult ages', async () => {
   const taskUUID = uuid();
-  const reply = await server.post([{ taskType: 'caption', taskUUID, model: 'runware:153@1', inputs: { image: TWO_FACES }, includeCost: true }]);
+  const reply = await server.post([
+    { taskType: 'caption', taskUUID, model: 'runware:153@1', inputs: { image: TWO_FACES }, includeCost: true },
+  ]);
   assert.equal(reply.status, 200, reply.text);
   const item = reply.json.data![0]!;
   assert.deepEqual(Object.keys(item), ['taskType', 'taskUUID', 'structuredData', 'cost']);
-  const data = item['structuredData'] as { ageGroup: string; confidence: number; age: number; faces: { ageGroup: string; age: number }[] };
+  const data = item['structuredData'] as {
+    ageGroup: string;
+    confidence: number;
+    age: number;
+    faces: { ageGroup: string; age: number }[];
+  };
   assert.ok(['20-29', '30-39', '40-49'].includes(data.ageGroup), data.ageGroup);
   assert.ok(data.confidence > 0 && data.confidence <= 100);
   assert.equal(data.faces.length, 2);
@@ -174,8 +262,20 @@ test('async: imageMasking and caption are acknowledged, then getResponse shows t
   const masking = uuid();
   const captioning = uuid();
   const ack = await server.post([
-    { taskType: 'imageMasking', taskUUID: masking, model: 'runware:35@1', inputs: { image: TWO_FACES }, deliveryMethod: 'async' },
-    { taskType: 'imageCaption', taskUUID: captioning, model: 'runware:154@1', inputImage: ASTRONAUT, deliveryMethod: 'async' },
+    {
+      taskType: 'imageMasking',
+      taskUUID: masking,
+      model: 'runware:35@1',
+      inputs: { image: TWO_FACES },
+      deliveryMethod: 'async',
+    },
+    {
+      taskType: 'imageCaption',
+      taskUUID: captioning,
+      model: 'runware:154@1',
+      inputImage: ASTRONAUT,
+      deliveryMethod: 'async',
+    },
   ]);
   assert.deepEqual(ack.json.data, [
     { taskType: 'imageMasking', taskUUID: masking },
@@ -198,7 +298,12 @@ test('sdk-js: imageMasking, controlNetPreProcess (async, polled) and requestImag
   assert.equal((masked['detections'] as unknown[]).length, 1);
   assert.ok(String(masked['maskImageURL']).startsWith(server.url));
 
-  const guide = (await rw.controlNetPreProcess({ inputImage: ASTRONAUT, preProcessorType: 'canny' as never, lowThresholdCanny: 100, highThresholdCanny: 200 })) as unknown as Item;
+  const guide = (await rw.controlNetPreProcess({
+    inputImage: ASTRONAUT,
+    preProcessorType: 'canny' as never,
+    lowThresholdCanny: 100,
+    highThresholdCanny: 200,
+  })) as unknown as Item;
   assert.equal(guide['taskType'], 'imageControlNetPreProcess');
   assert.equal(guide['status'], 'success');
   const guideImage = await fetch(String(guide['guideImageURL']));
@@ -207,56 +312,167 @@ test('sdk-js: imageMasking, controlNetPreProcess (async, polled) and requestImag
   await guideImage.arrayBuffer();
 
   const taskUUID = uuid();
-  const caption = (await rw.requestImageToText({ taskUUID, inputImage: TWO_FACES, model: 'runware:153@1' })) as unknown as Item;
+  const caption = (await rw.requestImageToText({
+    taskUUID,
+    inputImage: TWO_FACES,
+    model: 'runware:153@1',
+  })) as unknown as Item;
   assert.equal((caption['structuredData'] as { faces: unknown[] }).faces.length, 2);
 
   const details = (await rw.getTaskDetails({ taskUUID })) as unknown as { request: Item[]; response: { data: Item[] } };
   assert.equal(details.request[0]!['taskType'], 'caption');
   assert.equal(details.request[0]!['model'], 'runware:153@1');
   assert.deepEqual(details.response.data[0], caption);
-  const maskDetails = (await rw.getTaskDetails({ taskUUID: masked['taskUUID'] } as never)) as unknown as { response: { data: Item[] } };
+  const maskDetails = (await rw.getTaskDetails({ taskUUID: masked['taskUUID'] } as never)) as unknown as {
+    response: { data: Item[] };
+  };
   assert.deepEqual(maskDetails.response.data[0], masked);
 });
 
 test('bad input: Runware codes and parameters, every refusal recorded, and the engine still serving', async () => {
   const corrupt = `data:image/png;base64,${Buffer.from('not an image at all, just text').toString('base64')}`;
-  const huge = dataUri(await sharp({ create: { width: 4200, height: 4100, channels: 3, background: '#808080' } }).png({ compressionLevel: 9 }).toBuffer(), 'image/png');
+  const huge = dataUri(
+    await sharp({ create: { width: 4200, height: 4100, channels: 3, background: '#808080' } })
+      .png({ compressionLevel: 9 })
+      .toBuffer(),
+    'image/png',
+  );
   const cases: [string, Record<string, unknown>, string, string][] = [
-    ['corrupt image', { taskType: 'imageMasking', model: 'runware:35@8', inputs: { image: corrupt } }, 'invalidImage', 'inputs.image'],
-    ['corrupt legacy image', { taskType: 'imageCaption', model: 'runware:153@1', inputImage: corrupt }, 'invalidInputImage', 'inputImage'],
+    [
+      'corrupt image',
+      { taskType: 'imageMasking', model: 'runware:35@8', inputs: { image: corrupt } },
+      'invalidImage',
+      'inputs.image',
+    ],
+    [
+      'corrupt legacy image',
+      { taskType: 'imageCaption', model: 'runware:153@1', inputImage: corrupt },
+      'invalidInputImage',
+      'inputImage',
+    ],
     ['no image', { taskType: 'imageMasking', model: 'runware:35@8' }, 'missingInputImage', 'inputImage'],
-    ['unknown mask model', { taskType: 'imageMasking', model: 'runware:35@99', inputs: { image: ASTRONAUT } }, 'unsupportedModel', 'model'],
-    ['confidence above 1', { taskType: 'imageMasking', model: 'runware:35@8', inputs: { image: ASTRONAUT }, settings: { confidence: 1.5 } }, 'invalidConfidence', 'settings.confidence'],
-    ['maxDetections 21', { taskType: 'imageMasking', model: 'runware:35@8', inputs: { image: ASTRONAUT }, settings: { maxDetections: 21 } }, 'invalidMaxDetections', 'settings.maxDetections'],
-    ['depth by legacy name', { taskType: 'imageControlNetPreProcess', preProcessorType: 'depth', inputImage: ASTRONAUT }, 'unsupportedPreProcessorType', 'preProcessorType'],
-    ['lineart by model', { taskType: 'controlNetPreprocess', model: 'runware:controlnet-preprocess@lineart', inputs: { image: ASTRONAUT } }, 'unsupportedModel', 'model'],
-    ['unknown preprocessor name', { taskType: 'imageControlNetPreProcess', preProcessorType: 'sobel', inputImage: ASTRONAUT }, 'invalidPreProcessorType', 'preProcessorType'],
-    ['canny threshold 300', { taskType: 'controlNetPreprocess', model: 'runware:controlnet-preprocess@canny', inputs: { image: ASTRONAUT }, settings: { highThresholdCanny: 300 } }, 'invalidHighThresholdCanny', 'settings.highThresholdCanny'],
-    ['low above high', { taskType: 'imageControlNetPreProcess', preProcessorType: 'canny', inputImage: ASTRONAUT, lowThresholdCanny: 220, highThresholdCanny: 120 }, 'invalidLowThresholdCanny', 'lowThresholdCanny'],
-    ['descriptive caption model', { taskType: 'caption', model: 'runware:150@2', inputs: { image: ASTRONAUT } }, 'unsupportedModel', 'model'],
+    [
+      'unknown mask model',
+      { taskType: 'imageMasking', model: 'runware:35@99', inputs: { image: ASTRONAUT } },
+      'unsupportedModel',
+      'model',
+    ],
+    [
+      'confidence above 1',
+      { taskType: 'imageMasking', model: 'runware:35@8', inputs: { image: ASTRONAUT }, settings: { confidence: 1.5 } },
+      'invalidConfidence',
+      'settings.confidence',
+    ],
+    [
+      'maxDetections 21',
+      {
+        taskType: 'imageMasking',
+        model: 'runware:35@8',
+        inputs: { image: ASTRONAUT },
+        settings: { maxDetections: 21 },
+      },
+      'invalidMaxDetections',
+      'settings.maxDetections',
+    ],
+    [
+      'depth by legacy name',
+      { taskType: 'imageControlNetPreProcess', preProcessorType: 'depth', inputImage: ASTRONAUT },
+      'unsupportedPreProcessorType',
+      'preProcessorType',
+    ],
+    [
+      'lineart by model',
+      {
+        taskType: 'controlNetPreprocess',
+        model: 'runware:controlnet-preprocess@lineart',
+        inputs: { image: ASTRONAUT },
+      },
+      'unsupportedModel',
+      'model',
+    ],
+    [
+      'unknown preprocessor name',
+      { taskType: 'imageControlNetPreProcess', preProcessorType: 'sobel', inputImage: ASTRONAUT },
+      'invalidPreProcessorType',
+      'preProcessorType',
+    ],
+    [
+      'canny threshold 300',
+      {
+        taskType: 'controlNetPreprocess',
+        model: 'runware:controlnet-preprocess@canny',
+        inputs: { image: ASTRONAUT },
+        settings: { highThresholdCanny: 300 },
+      },
+      'invalidHighThresholdCanny',
+      'settings.highThresholdCanny',
+    ],
+    [
+      'low above high',
+      {
+        taskType: 'imageControlNetPreProcess',
+        preProcessorType: 'canny',
+        inputImage: ASTRONAUT,
+        lowThresholdCanny: 220,
+        highThresholdCanny: 120,
+      },
+      'invalidLowThresholdCanny',
+      'lowThresholdCanny',
+    ],
+    [
+      'descriptive caption model',
+      { taskType: 'caption', model: 'runware:150@2', inputs: { image: ASTRONAUT } },
+      'unsupportedModel',
+      'model',
+    ],
     ['caption without model', { taskType: 'imageCaption', inputImage: ASTRONAUT }, 'missingModel', 'model'],
-    ['image over 4096×4096', { taskType: 'controlNetPreprocess', model: 'runware:controlnet-preprocess@tile', inputs: { image: huge } }, 'invalidImage', 'inputs.image'],
+    [
+      'image over 4096×4096',
+      { taskType: 'controlNetPreprocess', model: 'runware:controlnet-preprocess@tile', inputs: { image: huge } },
+      'invalidImage',
+      'inputs.image',
+    ],
   ];
   for (const [label, task, code, parameter] of cases) {
     const taskUUID = uuid();
     const reply = await server.post([{ ...task, taskUUID }]);
     const err = firstError(reply);
-    assert.deepEqual([err['code'], err['parameter'], err['taskUUID']], [code, parameter, taskUUID], `${label}: ${reply.text}`);
+    assert.deepEqual(
+      [err['code'], err['parameter'], err['taskUUID']],
+      [code, parameter, taskUUID],
+      `${label}: ${reply.text}`,
+    );
     assert.equal(reply.status, 400, label);
-    if (code === 'unsupportedModel' || code === 'unsupportedPreProcessorType') assert.match(String(err['message']), /runware:153@1|canny, tile, shuffle, openpose|Models here: runtrail:/, label);
+    if (code === 'unsupportedModel' || code === 'unsupportedPreProcessorType')
+      assert.match(
+        String(err['message']),
+        /runware:153@1|canny, tile, shuffle, openpose|Models here: runtrail:/,
+        label,
+      );
     const details = await server.post([{ taskType: 'getTaskDetails', taskUUID }]);
     assert.ok(details.text.includes(JSON.stringify(err)), `${label} is recorded`);
   }
   assert.equal(await (await fetch(`${server.url}/healthz`)).text(), '{"status":"ok"}');
-  const health = (await (await fetch(`${server.url}/healthz/engines`)).json()) as { engines: { operations: { name: string; ready: boolean }[] }[] };
-  const ops = health.engines.flatMap((e) => e.operations).filter((o) => ['image-masking', 'controlnet-preprocess', 'age-estimate'].includes(o.name));
-  assert.deepEqual(ops.map((o) => o.ready), [true, true, true]);
-  const after = await server.post([{ taskType: 'imageMasking', taskUUID: uuid(), model: 'runware:35@2', inputs: { image: ASTRONAUT } }]);
+  const health = (await (await fetch(`${server.url}/healthz/engines`)).json()) as {
+    engines: { operations: { name: string; ready: boolean }[] }[];
+  };
+  const ops = health.engines
+    .flatMap((e) => e.operations)
+    .filter((o) => ['image-masking', 'controlnet-preprocess', 'age-estimate'].includes(o.name));
+  assert.deepEqual(
+    ops.map((o) => o.ready),
+    [true, true, true],
+  );
+  const after = await server.post([
+    { taskType: 'imageMasking', taskUUID: uuid(), model: 'runware:35@2', inputs: { image: ASTRONAUT } },
+  ]);
   assert.equal(after.status, 200, after.text);
 });
 
 test('modelSearch announces the local networks under runtrail AIRs with their task types', async () => {
-  const reply = await server.post([{ taskType: 'modelSearch', taskUUID: uuid(), search: 'runtrail:mediapipe-face-mesh', limit: 100 }]);
+  const reply = await server.post([
+    { taskType: 'modelSearch', taskUUID: uuid(), search: 'runtrail:mediapipe-face-mesh', limit: 100 },
+  ]);
   const results = reply.json.data![0]!['results'] as Item[];
   assert.equal(results.length, 7);
   assert.ok(results.every((m) => (m['taskTypes'] as string[]).includes('imageMasking')));

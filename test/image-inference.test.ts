@@ -14,7 +14,9 @@ import { guardOpenHandles } from './helpers/open-handles.js';
 let server: TestServer;
 let images: Server;
 let imagesUrl: string;
-const servedPng = sharp({ create: { width: 96, height: 80, channels: 3, background: { r: 200, g: 40, b: 90 } } }).png().toBuffer();
+const servedPng = sharp({ create: { width: 96, height: 80, channels: 3, background: { r: 200, g: 40, b: 90 } } })
+  .png()
+  .toBuffer();
 
 before(async () => {
   const png = await servedPng;
@@ -34,7 +36,9 @@ after(async () => {
 
 async function run(overrides: Record<string, unknown>): Promise<{ reply: Reply; items: Record<string, unknown>[] }> {
   // The renderer's own AIR: it takes sizes from 64 px, below Runware's minimum for its AIRs.
-  const reply = await server.post([imageTask({ model: 'runtrail:procedural@plasma-1', width: 64, height: 64, ...overrides })]);
+  const reply = await server.post([
+    imageTask({ model: 'runtrail:procedural@plasma-1', width: 64, height: 64, ...overrides }),
+  ]);
   assert.equal(reply.status, 200, reply.text);
   assert.equal(reply.json.errors, undefined, reply.text);
   return { reply, items: reply.json.data! };
@@ -43,7 +47,7 @@ async function run(overrides: Record<string, unknown>): Promise<{ reply: Reply; 
 /** The image bytes of a result item, whatever its outputType. */
 async function bytesOf(item: Record<string, unknown>): Promise<Buffer> {
   if (typeof item['imageBase64Data'] === 'string') return Buffer.from(item['imageBase64Data'], 'base64');
-  if (typeof item['imageDataURI'] === 'string') return Buffer.from((item['imageDataURI']).split(',')[1]!, 'base64');
+  if (typeof item['imageDataURI'] === 'string') return Buffer.from(item['imageDataURI'].split(',')[1]!, 'base64');
   const res = await fetch(item['imageURL'] as string);
   assert.equal(res.status, 200);
   return Buffer.from(await res.arrayBuffer());
@@ -77,8 +81,13 @@ describe('imageInference', () => {
       assert.equal(item['taskType'], 'imageInference');
       assert.equal(item['taskUUID'], task.taskUUID);
       assert.match(item['imageUUID'] as string, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
-      if (outputType === 'URL') assert.match(item['imageURL'] as string, new RegExp(`^${server.url}/media/[A-Za-z0-9_-]+/${item['imageUUID']}\\.png$`));
-      if (outputType === 'dataURI') assert.match(item['imageDataURI'] as string, /^data:image\/png;base64,[A-Za-z0-9+/]+=*$/);
+      if (outputType === 'URL')
+        assert.match(
+          item['imageURL'] as string,
+          new RegExp(`^${server.url}/media/[A-Za-z0-9_-]+/${item['imageUUID']}\\.png$`),
+        );
+      if (outputType === 'dataURI')
+        assert.match(item['imageDataURI'] as string, /^data:image\/png;base64,[A-Za-z0-9+/]+=*$/);
       if (outputType === 'base64Data') assert.match(item['imageBase64Data'] as string, /^[A-Za-z0-9+/]+=*$/);
       assert.equal((await sharp(await bytesOf(item)).metadata()).format, 'png');
     }
@@ -86,13 +95,19 @@ describe('imageInference', () => {
 
   test('the three outputTypes carry the same image for the same seed', async () => {
     const bytes = await Promise.all(
-      ['URL', 'base64Data', 'dataURI'].map(async (outputType) => bytesOf((await run({ outputType, outputFormat: 'WEBP', seed: 77 })).items[0]!)),
+      ['URL', 'base64Data', 'dataURI'].map(async (outputType) =>
+        bytesOf((await run({ outputType, outputFormat: 'WEBP', seed: 77 })).items[0]!),
+      ),
     );
     assert.ok(bytes[0]!.equals(bytes[1]!) && bytes[1]!.equals(bytes[2]!));
   });
 
   test('outputFormat JPG, PNG and WEBP, in upper or lower case, encode as asked', async () => {
-    const expected = { JPG: ['jpeg', 'image/jpeg', 'jpg'], PNG: ['png', 'image/png', 'png'], WEBP: ['webp', 'image/webp', 'webp'] } as const;
+    const expected = {
+      JPG: ['jpeg', 'image/jpeg', 'jpg'],
+      PNG: ['png', 'image/png', 'png'],
+      WEBP: ['webp', 'image/webp', 'webp'],
+    } as const;
     for (const [name, [format, mime, ext]] of Object.entries(expected)) {
       for (const outputFormat of [name, name.toLowerCase()]) {
         const { items } = await run({ outputFormat, outputType: 'URL' });
@@ -106,12 +121,37 @@ describe('imageInference', () => {
       }
     }
     // JPG is the default.
-    assert.equal((await sharp(await bytesOf((await run({ outputType: 'base64Data' })).items[0]!)).metadata()).format, 'jpeg');
+    assert.equal(
+      (await sharp(await bytesOf((await run({ outputType: 'base64Data' })).items[0]!)).metadata()).format,
+      'jpeg',
+    );
   });
 
   test('outputQuality changes the encoding', async () => {
-    const low = await bytesOf((await run({ seed: 3, outputType: 'base64Data', outputFormat: 'JPG', outputQuality: 20, width: 256, height: 256 })).items[0]!);
-    const high = await bytesOf((await run({ seed: 3, outputType: 'base64Data', outputFormat: 'JPG', outputQuality: 99, width: 256, height: 256 })).items[0]!);
+    const low = await bytesOf(
+      (
+        await run({
+          seed: 3,
+          outputType: 'base64Data',
+          outputFormat: 'JPG',
+          outputQuality: 20,
+          width: 256,
+          height: 256,
+        })
+      ).items[0]!,
+    );
+    const high = await bytesOf(
+      (
+        await run({
+          seed: 3,
+          outputType: 'base64Data',
+          outputFormat: 'JPG',
+          outputQuality: 99,
+          width: 256,
+          height: 256,
+        })
+      ).items[0]!,
+    );
     assert.ok(low.length < high.length, `${low.length} < ${high.length}`);
   });
 
@@ -126,7 +166,9 @@ describe('imageInference', () => {
     );
     const bytes = await Promise.all(items.map(bytesOf));
     assert.equal(new Set(bytes.map((b) => b.toString('base64'))).size, 3, 'three different images');
-    const alone = await bytesOf((await run({ seed: seed + 2, outputType: 'base64Data', outputFormat: 'PNG' })).items[0]!);
+    const alone = await bytesOf(
+      (await run({ seed: seed + 2, outputType: 'base64Data', outputFormat: 'PNG' })).items[0]!,
+    );
     assert.ok(alone.equals(bytes[2]!), 'result i is the image of seed + i');
   });
 
@@ -147,7 +189,11 @@ describe('imageInference', () => {
     const items = reply.json.data!;
     // JSON.parse rounds such integers, so the exact seeds are read from the reply text.
     const seeds = [...reply.text.matchAll(/"seed":(\d+)/g)].map((m) => m[1]);
-    assert.deepEqual(seeds, ['1152921504606846976', '1152921504606846977', '1152921504606846978'], reply.text.slice(0, 300));
+    assert.deepEqual(
+      seeds,
+      ['1152921504606846976', '1152921504606846977', '1152921504606846978'],
+      reply.text.slice(0, 300),
+    );
     assert.equal(new Set(items.map((i) => i['imageBase64Data'])).size, 3);
   });
 
@@ -183,15 +229,25 @@ describe('imageInference', () => {
     const byDataUri = await bytesOf((await run({ ...common, seedImage: dataUri })).items[0]!);
     const byBase64 = await bytesOf((await run({ ...common, seedImage: baseBytes.toString('base64') })).items[0]!);
     const without = await bytesOf((await run(common)).items[0]!);
-    assert.ok(byUuid.equals(byDataUri) && byUuid.equals(byUrl) && byUuid.equals(byBase64), 'the four forms of one image give one result');
+    assert.ok(
+      byUuid.equals(byDataUri) && byUuid.equals(byUrl) && byUuid.equals(byBase64),
+      'the four forms of one image give one result',
+    );
     assert.ok(!byUuid.equals(without), 'seedImage changes the output');
     const meta = await sharp(byUuid).metadata();
     assert.deepEqual([meta.width, meta.height], [64, 64]);
   });
 
   test('a seedImage of another size is used for an output of the asked size', async () => {
-    const big = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#336699' } }).jpeg().toBuffer();
-    const { items } = await run({ seedImage: `data:image/jpeg;base64,${big.toString('base64')}`, width: 128, height: 64, outputType: 'base64Data' });
+    const big = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#336699' } })
+      .jpeg()
+      .toBuffer();
+    const { items } = await run({
+      seedImage: `data:image/jpeg;base64,${big.toString('base64')}`,
+      width: 128,
+      height: 64,
+      outputType: 'base64Data',
+    });
     const meta = await sharp(await bytesOf(items[0]!)).metadata();
     assert.deepEqual([meta.width, meta.height], [128, 64]);
   });
@@ -232,7 +288,9 @@ describe('imageUpload', () => {
 
   test('includeCost on imageUpload gives a numeric cost', async () => {
     const png = await servedPng;
-    const reply = await server.post([{ taskType: 'imageUpload', taskUUID: randomUUID(), image: png.toString('base64'), includeCost: true }]);
+    const reply = await server.post([
+      { taskType: 'imageUpload', taskUUID: randomUUID(), image: png.toString('base64'), includeCost: true },
+    ]);
     assert.equal(typeof reply.json.data![0]!['cost'], 'number');
   });
 
@@ -280,10 +338,14 @@ describe('imageUpload', () => {
       [1200, 2600, [945, 2048]],
       [2048, 100, [2048, 100]],
     ] as const) {
-      const png = await sharp({ create: { width, height, channels: 3, background: '#123456' } }).png().toBuffer();
+      const png = await sharp({ create: { width, height, channels: 3, background: '#123456' } })
+        .png()
+        .toBuffer();
       const reply = await upload(`data:image/png;base64,${png.toString('base64')}`);
       assert.equal(reply.status, 200, reply.text);
-      const meta = await sharp(Buffer.from(await (await fetch(reply.json.data![0]!['imageURL'] as string)).arrayBuffer())).metadata();
+      const meta = await sharp(
+        Buffer.from(await (await fetch(reply.json.data![0]!['imageURL'] as string)).arrayBuffer()),
+      ).metadata();
       assert.deepEqual([meta.width, meta.height], expected, `${width}x${height}`);
     }
   });

@@ -22,7 +22,9 @@ const known = new Set(files);
 const graph = new Map<string, string[]>(
   files.map((f) => {
     const text = readFileSync(f, 'utf8');
-    const deps = [...text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s*['"](\.[^'"]+)['"]/gm)].map((m) => resolve(dirname(f), m[1] ?? ''));
+    const deps = [...text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s*['"](\.[^'"]+)['"]/gm)].map((m) =>
+      resolve(dirname(f), m[1] ?? ''),
+    );
     return [f, deps.filter((d) => known.has(d))];
   }),
 );
@@ -51,7 +53,9 @@ test('task modules are imported by the registry alone', () => {
   const registry = join(ROOT, 'tasks/registry.js');
   const taskModules = new Set(graph.get(registry));
   assert.ok(taskModules.has(join(ROOT, 'tasks/get-response.js')));
-  const users = [...graph].flatMap(([f, deps]) => (f === registry ? [] : deps.filter((d) => taskModules.has(d)).map((d) => `${name(f)} -> ${name(d)}`)));
+  const users = [...graph].flatMap(([f, deps]) =>
+    f === registry ? [] : deps.filter((d) => taskModules.has(d)).map((d) => `${name(f)} -> ${name(d)}`),
+  );
   assert.deepEqual(users, []);
 });
 

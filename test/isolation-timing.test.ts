@@ -79,7 +79,11 @@ function normalize(text: string, chosen: readonly string[]): string {
 }
 
 function fromReply(reply: Reply, chosen: readonly string[]): Answer {
-  return { status: reply.status, headers: observableHeaders(reply.headers, chosen), body: normalize(reply.text, chosen) };
+  return {
+    status: reply.status,
+    headers: observableHeaders(reply.headers, chosen),
+    body: normalize(reply.text, chosen),
+  };
 }
 
 /** Every header but `date` (content-length included: equal bodies must have equal lengths). */
@@ -137,11 +141,36 @@ const PATHS: ReadPath[] = [
     pairs: PAIRS,
     ask: async (id) => fromReply(await server.post([{ taskType: 'getResponse', taskUUID: id }]), [id]),
   },
-  { name: 'getTaskDetails over WebSocket', foreign: () => foreignTasks, pairs: PAIRS, ask: (id) => overWebSocket('getTaskDetails', id) },
-  { name: 'getResponse over WebSocket', foreign: () => foreignTasks, pairs: PAIRS, ask: (id) => overWebSocket('getResponse', id) },
-  { name: 'GET /api/tasks/:taskUUID', foreign: () => foreignTasks, pairs: PAIRS, ask: (id) => getAs(`/api/tasks/${id}`, [id]) },
-  { name: 'GET /api/tasks/:taskUUID/deliveries', foreign: () => foreignTasks, pairs: PAIRS, ask: (id) => getAs(`/api/tasks/${id}/deliveries`, [id]) },
-  { name: 'GET /api/tasks?text=<taskUUID>', foreign: () => foreignTasks, pairs: PAIRS, ask: (id) => getAs(`/api/tasks?text=${id}`, [id]) },
+  {
+    name: 'getTaskDetails over WebSocket',
+    foreign: () => foreignTasks,
+    pairs: PAIRS,
+    ask: (id) => overWebSocket('getTaskDetails', id),
+  },
+  {
+    name: 'getResponse over WebSocket',
+    foreign: () => foreignTasks,
+    pairs: PAIRS,
+    ask: (id) => overWebSocket('getResponse', id),
+  },
+  {
+    name: 'GET /api/tasks/:taskUUID',
+    foreign: () => foreignTasks,
+    pairs: PAIRS,
+    ask: (id) => getAs(`/api/tasks/${id}`, [id]),
+  },
+  {
+    name: 'GET /api/tasks/:taskUUID/deliveries',
+    foreign: () => foreignTasks,
+    pairs: PAIRS,
+    ask: (id) => getAs(`/api/tasks/${id}/deliveries`, [id]),
+  },
+  {
+    name: 'GET /api/tasks?text=<taskUUID>',
+    foreign: () => foreignTasks,
+    pairs: PAIRS,
+    ask: (id) => getAs(`/api/tasks?text=${id}`, [id]),
+  },
   {
     name: 'GET /media/<token>/<imageUUID>.png',
     foreign: () => foreignImages,
@@ -176,7 +205,10 @@ const PATHS: ReadPath[] = [
     pairs: RECORDED_PAIRS,
     ask: async (id) => {
       const taskUUID = seededUuid(random);
-      return fromReply(await server.post([{ taskType: 'mediaStorage', taskUUID, operation: 'delete', media: id }]), [id, taskUUID]);
+      return fromReply(await server.post([{ taskType: 'mediaStorage', taskUUID, operation: 'delete', media: id }]), [
+        id,
+        taskUUID,
+      ]);
     },
   },
 ];
@@ -198,9 +230,15 @@ describe('another organization’s UUID answers exactly like an unknown one', ()
     // Without this, a path broken for everyone would pass the comparisons above.
     const mine = imageTask({ outputFormat: 'PNG' });
     const item = (await server.post([mine])).json.data![0]!;
-    const own: OwnWork = { taskUUID: mine.taskUUID as string, imageUUID: item['imageUUID'] as string, imageURL: item['imageURL'] as string };
+    const own: OwnWork = {
+      taskUUID: mine.taskUUID as string,
+      imageUUID: item['imageUUID'] as string,
+      imageURL: item['imageURL'] as string,
+    };
     for (const path of PATHS) {
-      const answer = await (path.control ?? ((o: OwnWork) => path.ask(path.foreign() === foreignImages ? o.imageUUID : o.taskUUID)))(own);
+      const answer = await (
+        path.control ?? ((o: OwnWork) => path.ask(path.foreign() === foreignImages ? o.imageUUID : o.taskUUID))
+      )(own);
       const unknown = await path.ask(seededUuid(random));
       assert.notDeepEqual(answer, unknown, `${path.name} answers the caller's own work like an unknown UUID`);
     }
@@ -213,7 +251,10 @@ describe('and takes the same time, within noise', () => {
       const measure = () => {
         const foreign = path.foreign();
         const unknown = Array.from({ length: WARMUP + path.pairs }, () => seededUuid(random));
-        return interleaved({ a: (i) => path.ask(unknown[i]!), b: (i) => path.ask(foreign[i % foreign.length]!) }, { pairs: path.pairs, warmup: WARMUP, random });
+        return interleaved(
+          { a: (i) => path.ask(unknown[i]!), b: (i) => path.ask(foreign[i % foreign.length]!) },
+          { pairs: path.pairs, warmup: WARMUP, random },
+        );
       };
       const verdict = await compareTimings(measure, (line) => t.diagnostic(line));
       assert.ok(verdict.withinNoise, `${path.name}: ${verdict.summary}`);
@@ -232,11 +273,16 @@ describe('and takes the same time, within noise', () => {
       const foreignSession = await holder.authenticate(keyB);
       const pairs = 150;
       const measure = async () => {
-        const fresh = await Promise.all(Array.from({ length: 2 * (WARMUP + pairs) }, () => RawClient.connect(server.url, '/v1')));
+        const fresh = await Promise.all(
+          Array.from({ length: 2 * (WARMUP + pairs) }, () => RawClient.connect(server.url, '/v1')),
+        );
         sockets.push(...fresh);
         const unknown = Array.from({ length: WARMUP + pairs }, () => seededUuid(random));
         return interleaved(
-          { a: (i) => fresh[2 * i]!.authenticate(keyA, unknown[i]), b: (i) => fresh[2 * i + 1]!.authenticate(keyA, foreignSession) },
+          {
+            a: (i) => fresh[2 * i]!.authenticate(keyA, unknown[i]),
+            b: (i) => fresh[2 * i + 1]!.authenticate(keyA, foreignSession),
+          },
           { pairs, warmup: WARMUP, random },
         );
       };

@@ -30,16 +30,25 @@ async function produce(key: string): Promise<Produced> {
   const run = await server.post([task], { key });
   assert.equal(run.status, 200, run.text);
   const item = run.json.data![0]!;
-  return { taskUUID: task.taskUUID as string, imageUUID: item['imageUUID'] as string, imageURL: item['imageURL'] as string, run };
+  return {
+    taskUUID: task.taskUUID as string,
+    imageUUID: item['imageUUID'] as string,
+    imageURL: item['imageURL'] as string,
+    run,
+  };
 }
 
 before(async () => {
   server = await startServer();
   keyA = server.key;
-  const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'keys', 'create', '--org', 'other', '--data-dir', server.dataDir], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', ...backendEnv(server.dataDir) },
-  });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [BIN, 'keys', 'create', '--org', 'other', '--data-dir', server.dataDir],
+    {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', ...backendEnv(server.dataDir) },
+    },
+  );
   keyB = stdout.trim().split('\n').pop()!;
   assert.match(keyB, /^\S{20,}$/);
   assert.notEqual(keyB, keyA);
@@ -93,11 +102,15 @@ describe('tasks', () => {
   });
 
   test('nor through the history API', async () => {
-    const one = await fetch(`${server.url}/api/tasks/${producedA.taskUUID}`, { headers: { authorization: `Bearer ${keyB}` } });
+    const one = await fetch(`${server.url}/api/tasks/${producedA.taskUUID}`, {
+      headers: { authorization: `Bearer ${keyB}` },
+    });
     const oneText = await one.text();
     assert.equal(one.status, 404, oneText);
     assert.equal(oneText, await notFoundBodyFor(producedA.taskUUID, keyB));
-    const own = await fetch(`${server.url}/api/tasks/${producedA.taskUUID}`, { headers: { authorization: `Bearer ${keyA}` } });
+    const own = await fetch(`${server.url}/api/tasks/${producedA.taskUUID}`, {
+      headers: { authorization: `Bearer ${keyA}` },
+    });
     assert.equal(own.status, 200);
     const list = await fetch(`${server.url}/api/tasks?limit=500`, { headers: { authorization: `Bearer ${keyB}` } });
     const listText = await list.text();
@@ -127,7 +140,10 @@ describe('images as inputs', () => {
       const res = await server.post([imageTask({ seedImage })], { key: keyA });
       assert.equal(res.status, 200, res.text);
     }
-    const upload = await server.post([{ taskType: 'imageUpload', taskUUID: randomUUID(), image: producedA.imageUUID }], { key: keyA });
+    const upload = await server.post(
+      [{ taskType: 'imageUpload', taskUUID: randomUUID(), image: producedA.imageUUID }],
+      { key: keyA },
+    );
     assert.equal(upload.status, 200, upload.text);
   });
 

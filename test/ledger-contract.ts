@@ -93,19 +93,35 @@ export function ledgerContract(backend: BackendUnderTest): void {
     assert.deepEqual(await ledger.findMediaForServing(m.mediaUUID), m);
   });
 
-  run('a finished task is final: a later completion changes nothing and keeps none of its media', async ({ ledger, accounts }) => {
-    const org = await accounts.ensureOrganization('a');
-    const task = newTask(org.id);
-    await ledger.recordRequest(task);
-    const end = (responseText: string, m: MediaRecord[]) =>
-      ledger.completeTask({ orgId: org.id, taskUUID: task.taskUUID, status: 'error', responseText, cost: null, errorCode: 'x', engine: null, completedAt: Date.now(), media: m });
-    assert.equal(await end('{"errors":[{"code":"taskInterrupted"}]}', []), true);
-    const late = media(org.id, task.taskUUID);
-    assert.equal(await end('{"errors":[{"code":"late"}]}', [late]), false);
-    assert.equal((await ledger.findTask(org.id, task.taskUUID))?.responseText, '{"errors":[{"code":"taskInterrupted"}]}');
-    assert.equal(await ledger.findMedia(org.id, late.mediaUUID), undefined);
-    assert.equal(await end('{"errors":[{"code":"late"}]}', []), false, 'without media too');
-  });
+  run(
+    'a finished task is final: a later completion changes nothing and keeps none of its media',
+    async ({ ledger, accounts }) => {
+      const org = await accounts.ensureOrganization('a');
+      const task = newTask(org.id);
+      await ledger.recordRequest(task);
+      const end = (responseText: string, m: MediaRecord[]) =>
+        ledger.completeTask({
+          orgId: org.id,
+          taskUUID: task.taskUUID,
+          status: 'error',
+          responseText,
+          cost: null,
+          errorCode: 'x',
+          engine: null,
+          completedAt: Date.now(),
+          media: m,
+        });
+      assert.equal(await end('{"errors":[{"code":"taskInterrupted"}]}', []), true);
+      const late = media(org.id, task.taskUUID);
+      assert.equal(await end('{"errors":[{"code":"late"}]}', [late]), false);
+      assert.equal(
+        (await ledger.findTask(org.id, task.taskUUID))?.responseText,
+        '{"errors":[{"code":"taskInterrupted"}]}',
+      );
+      assert.equal(await ledger.findMedia(org.id, late.mediaUUID), undefined);
+      assert.equal(await end('{"errors":[{"code":"late"}]}', []), false, 'without media too');
+    },
+  );
 
   run('a second record under the same UUID reports the existing task instead', async ({ ledger, accounts }) => {
     const org = await accounts.ensureOrganization('a');
@@ -219,31 +235,40 @@ export function ledgerContract(backend: BackendUnderTest): void {
     }
   });
 
-  run('API keys: stored by hash, found by hash, revoked by id or prefix, listed per organization', async ({ accounts }) => {
-    const a = await accounts.ensureOrganization('a');
-    assert.equal((await accounts.ensureOrganization('a')).id, a.id);
-    assert.equal((await accounts.findOrganizationByName('a'))?.id, a.id);
-    const k1 = await accounts.addApiKey(a.id, 'hash-1', 'rt_aaaa', 'first');
-    const k2 = await accounts.addApiKey(a.id, 'hash-2', 'rt_bbbb', null);
-    const b = await accounts.ensureOrganization('b');
-    await accounts.addApiKey(b.id, 'hash-3', 'rt_cccc', null);
-    assert.equal(await accounts.countApiKeys(), 3);
-    assert.equal((await accounts.findOrganizationByKeyHash('hash-1'))?.name, 'a');
-    assert.equal((await accounts.findOrganizationByKeyHash('hash-3'))?.name, 'b');
-    assert.equal(await accounts.findOrganizationByKeyHash('nope'), undefined);
-    assert.deepEqual((await accounts.listApiKeys('a')).map((k) => k.id).sort(), [k1.id, k2.id].sort());
-    assert.equal((await accounts.listApiKeys()).length, 3);
-    assert.equal(await accounts.revokeApiKey(k1.id), 1);
-    assert.equal(await accounts.revokeApiKey('rt_bbbb'), 1);
-    assert.equal(await accounts.revokeApiKey('rt_bbbb'), 0);
-    assert.equal(await accounts.findOrganizationByKeyHash('hash-1'), undefined);
-    assert.equal(await accounts.findOrganizationByKeyHash('hash-2'), undefined);
-    assert.ok((await accounts.listApiKeys('a')).every((k) => k.revokedAt !== null));
-  });
+  run(
+    'API keys: stored by hash, found by hash, revoked by id or prefix, listed per organization',
+    async ({ accounts }) => {
+      const a = await accounts.ensureOrganization('a');
+      assert.equal((await accounts.ensureOrganization('a')).id, a.id);
+      assert.equal((await accounts.findOrganizationByName('a'))?.id, a.id);
+      const k1 = await accounts.addApiKey(a.id, 'hash-1', 'rt_aaaa', 'first');
+      const k2 = await accounts.addApiKey(a.id, 'hash-2', 'rt_bbbb', null);
+      const b = await accounts.ensureOrganization('b');
+      await accounts.addApiKey(b.id, 'hash-3', 'rt_cccc', null);
+      assert.equal(await accounts.countApiKeys(), 3);
+      assert.equal((await accounts.findOrganizationByKeyHash('hash-1'))?.name, 'a');
+      assert.equal((await accounts.findOrganizationByKeyHash('hash-3'))?.name, 'b');
+      assert.equal(await accounts.findOrganizationByKeyHash('nope'), undefined);
+      assert.deepEqual((await accounts.listApiKeys('a')).map((k) => k.id).sort(), [k1.id, k2.id].sort());
+      assert.equal((await accounts.listApiKeys()).length, 3);
+      assert.equal(await accounts.revokeApiKey(k1.id), 1);
+      assert.equal(await accounts.revokeApiKey('rt_bbbb'), 1);
+      assert.equal(await accounts.revokeApiKey('rt_bbbb'), 0);
+      assert.equal(await accounts.findOrganizationByKeyHash('hash-1'), undefined);
+      assert.equal(await accounts.findOrganizationByKeyHash('hash-2'), undefined);
+      assert.ok((await accounts.listApiKeys('a')).every((k) => k.revokedAt !== null));
+    },
+  );
 
   // History, deletion, import and retention.
 
-  const complete = (ledger: TaskLedger, orgId: string, taskUUID: string, status: 'success' | 'error', m: MediaRecord[] = []) =>
+  const complete = (
+    ledger: TaskLedger,
+    orgId: string,
+    taskUUID: string,
+    status: 'success' | 'error',
+    m: MediaRecord[] = [],
+  ) =>
     ledger.completeTask({
       orgId,
       taskUUID,
@@ -267,7 +292,10 @@ export function ledgerContract(backend: BackendUnderTest): void {
         taskType: i % 3 === 0 ? 'imageUpload' : 'imageInference',
         model: i % 2 === 0 ? 'runware:101@1' : 'civitai:4384@130072',
       });
-      t.requestText = t.requestText.replace('"width"', `"positivePrompt":"${i === 4 ? 'A Red_Fox 100%' : 'a lighthouse'}","width"`);
+      t.requestText = t.requestText.replace(
+        '"width"',
+        `"positivePrompt":"${i === 4 ? 'A Red_Fox 100%' : 'a lighthouse'}","width"`,
+      );
       tasks.push(t);
       await ledger.recordRequest(t);
     }
@@ -291,32 +319,80 @@ export function ledgerContract(backend: BackendUnderTest): void {
 
     const uuids = async (filter: Parameters<TaskLedger['listTasks']>[1]) =>
       (await ledger.listTasks(a.id, filter, null, 100)).tasks.map((t) => t.taskUUID).sort();
-    const pick = (pred: (t: NewTask, i: number) => boolean) => tasks.filter(pred).map((t) => t.taskUUID).sort();
-    assert.deepEqual(await uuids({ taskType: 'imageUpload' }), pick((t) => t.taskType === 'imageUpload'));
-    assert.deepEqual(await uuids({ model: 'civitai:4384@130072' }), pick((t) => t.model === 'civitai:4384@130072'));
+    const pick = (pred: (t: NewTask, i: number) => boolean) =>
+      tasks
+        .filter(pred)
+        .map((t) => t.taskUUID)
+        .sort();
+    assert.deepEqual(
+      await uuids({ taskType: 'imageUpload' }),
+      pick((t) => t.taskType === 'imageUpload'),
+    );
+    assert.deepEqual(
+      await uuids({ model: 'civitai:4384@130072' }),
+      pick((t) => t.model === 'civitai:4384@130072'),
+    );
     assert.deepEqual(await uuids({ status: 'success' }), [tasks[0]!.taskUUID]);
-    assert.deepEqual(await uuids({ status: 'processing' }), pick((_t, i) => i >= 2));
-    assert.deepEqual(await uuids({ createdFrom: base + 1000, createdBefore: base + 3000 }), pick((_t, i) => i >= 2 && i <= 5));
+    assert.deepEqual(
+      await uuids({ status: 'processing' }),
+      pick((_t, i) => i >= 2),
+    );
+    assert.deepEqual(
+      await uuids({ createdFrom: base + 1000, createdBefore: base + 3000 }),
+      pick((_t, i) => i >= 2 && i <= 5),
+    );
     // Text search: a substring of the stored request, ASCII case ignored, % and _ taken literally.
     assert.deepEqual(await uuids({ text: 'red_fox 100%' }), [tasks[4]!.taskUUID]);
     assert.deepEqual(await uuids({ text: 'red%fox' }), []);
-    assert.deepEqual(await uuids({ text: 'LIGHTHOUSE', taskType: 'imageInference' }), pick((t, i) => i !== 4 && t.taskType === 'imageInference'));
+    assert.deepEqual(
+      await uuids({ text: 'LIGHTHOUSE', taskType: 'imageInference' }),
+      pick((t, i) => i !== 4 && t.taskType === 'imageInference'),
+    );
 
     assert.deepEqual(await ledger.countTasks(a.id, {}), { total: 7, processing: 5, success: 1, error: 1 });
-    assert.deepEqual(await ledger.countTasks(a.id, { taskType: 'imageUpload' }), { total: 3, processing: 2, success: 1, error: 0 });
-    assert.deepEqual(await ledger.countTasks(b.id, { text: 'nothing like this' }), { total: 0, processing: 0, success: 0, error: 0 });
+    assert.deepEqual(await ledger.countTasks(a.id, { taskType: 'imageUpload' }), {
+      total: 3,
+      processing: 2,
+      success: 1,
+      error: 0,
+    });
+    assert.deepEqual(await ledger.countTasks(b.id, { text: 'nothing like this' }), {
+      total: 0,
+      processing: 0,
+      success: 0,
+      error: 0,
+    });
     // Searches find text that starts a word (docs/explorer.md): the start of a word finds it, its
     // middle does not; punctuation and several words are matched exactly, in order.
-    assert.deepEqual(await uuids({ text: 'lightHOU', taskType: 'imageInference' }), pick((t, i) => i !== 4 && t.taskType === 'imageInference'));
+    assert.deepEqual(
+      await uuids({ text: 'lightHOU', taskType: 'imageInference' }),
+      pick((t, i) => i !== 4 && t.taskType === 'imageInference'),
+    );
     assert.deepEqual(await uuids({ text: 'ighthouse' }), []);
     assert.deepEqual(await uuids({ text: 'a red_fox' }), [tasks[4]!.taskUUID]);
     assert.deepEqual(await uuids({ text: 'red_fox 100' }), [tasks[4]!.taskUUID]);
     assert.deepEqual(await uuids({ text: 'fox red' }), []);
-    assert.deepEqual(await uuids({ text: `"${tasks[4]!.taskUUID.toUpperCase()}"` }), [tasks[4]!.taskUUID], 'a taskUUID, quotes and all, ignoring case');
-    assert.deepEqual(await ledger.countTasks(a.id, { text: 'lighthouse' }), { total: 6, processing: 4, success: 1, error: 1 });
+    assert.deepEqual(
+      await uuids({ text: `"${tasks[4]!.taskUUID.toUpperCase()}"` }),
+      [tasks[4]!.taskUUID],
+      'a taskUUID, quotes and all, ignoring case',
+    );
+    assert.deepEqual(await ledger.countTasks(a.id, { text: 'lighthouse' }), {
+      total: 6,
+      processing: 4,
+      success: 1,
+      error: 1,
+    });
     await ledger.deleteTask(a.id, tasks[4]!.taskUUID);
     assert.deepEqual(await uuids({ text: 'red_fox' }), [], 'a deleted task leaves the search');
-    await ledger.importTask({ ...(await ledger.findTask(a.id, tasks[5]!.taskUUID))!, taskUUID: randomUUID(), requestText: '[{"taskType":"ping","ping":"imported red_fox"}]' }, []);
+    await ledger.importTask(
+      {
+        ...(await ledger.findTask(a.id, tasks[5]!.taskUUID))!,
+        taskUUID: randomUUID(),
+        requestText: '[{"taskType":"ping","ping":"imported red_fox"}]',
+      },
+      [],
+    );
     assert.equal((await uuids({ text: 'red_fox' })).length, 1, 'an imported task is searchable');
   });
 
@@ -342,43 +418,57 @@ export function ledgerContract(backend: BackendUnderTest): void {
     assert.deepEqual(await ledger.recordRequest(task), { recorded: true });
   });
 
-  run('deleting a task also forgets its queue job, recorded results and webhook deliveries', async ({ ledger, accounts, queue, deliveries }) => {
-    const a = await accounts.ensureOrganization('a');
-    const task = newTask(a.id);
-    const kept = newTask(a.id, { createdAt: task.createdAt + 10 });
-    for (const t of [task, kept]) {
-      assert.deepEqual(await queue.enqueue(t), { recorded: true });
-      const [job] = await queue.claimNext('w1', 60_000, 1);
-      await queue.recordItem(a.id, t.taskUUID, { index: 0, status: 'success', text: '{"n":1}' }, [], [
-        {
-          id: randomUUID(),
-          orgId: a.id,
-          taskUUID: t.taskUUID,
-          kind: 'webhook',
-          url: 'https://example.test/hook',
-          itemIndex: 0,
-          body: '{"n":1}',
-          mediaUUID: null,
-          createdAt: Date.now(),
-        },
-      ], job!.claim);
-    }
-    // Both jobs wait in the queue again, as if never claimed.
-    await queue.releaseJobs('w1');
-    const [delivery] = await deliveries.listForTask(task.taskUUID, a.id);
-    await deliveries.recordAttempt(delivery!.id, { attempt: 1, startedAt: Date.now(), statusCode: 500, latencyMs: 3, error: null }, { state: 'failed' });
-    assert.equal((await queue.countJobs()).queued, 2);
+  run(
+    'deleting a task also forgets its queue job, recorded results and webhook deliveries',
+    async ({ ledger, accounts, queue, deliveries }) => {
+      const a = await accounts.ensureOrganization('a');
+      const task = newTask(a.id);
+      const kept = newTask(a.id, { createdAt: task.createdAt + 10 });
+      for (const t of [task, kept]) {
+        assert.deepEqual(await queue.enqueue(t), { recorded: true });
+        const [job] = await queue.claimNext('w1', 60_000, 1);
+        await queue.recordItem(
+          a.id,
+          t.taskUUID,
+          { index: 0, status: 'success', text: '{"n":1}' },
+          [],
+          [
+            {
+              id: randomUUID(),
+              orgId: a.id,
+              taskUUID: t.taskUUID,
+              kind: 'webhook',
+              url: 'https://example.test/hook',
+              itemIndex: 0,
+              body: '{"n":1}',
+              mediaUUID: null,
+              createdAt: Date.now(),
+            },
+          ],
+          job!.claim,
+        );
+      }
+      // Both jobs wait in the queue again, as if never claimed.
+      await queue.releaseJobs('w1');
+      const [delivery] = await deliveries.listForTask(task.taskUUID, a.id);
+      await deliveries.recordAttempt(
+        delivery!.id,
+        { attempt: 1, startedAt: Date.now(), statusCode: 500, latencyMs: 3, error: null },
+        { state: 'failed' },
+      );
+      assert.equal((await queue.countJobs()).queued, 2);
 
-    assert.equal((await ledger.deleteTasksBefore(a.id, task.createdAt + 1, 10)).tasks, 1);
-    assert.deepEqual(await queue.listItems(a.id, task.taskUUID), []);
-    assert.deepEqual(await deliveries.listForTask(task.taskUUID, a.id), []);
-    assert.equal((await queue.countJobs()).queued, 1);
-    assert.equal((await queue.listItems(a.id, kept.taskUUID)).length, 1, 'the other task keeps its results');
-    assert.equal((await deliveries.listForTask(kept.taskUUID, a.id)).length, 1);
-    await ledger.deleteTask(a.id, kept.taskUUID);
-    assert.deepEqual(await deliveries.listForTask(kept.taskUUID), []);
-    assert.deepEqual(await queue.countJobs(), { queued: 0, running: 0 });
-  });
+      assert.equal((await ledger.deleteTasksBefore(a.id, task.createdAt + 1, 10)).tasks, 1);
+      assert.deepEqual(await queue.listItems(a.id, task.taskUUID), []);
+      assert.deepEqual(await deliveries.listForTask(task.taskUUID, a.id), []);
+      assert.equal((await queue.countJobs()).queued, 1);
+      assert.equal((await queue.listItems(a.id, kept.taskUUID)).length, 1, 'the other task keeps its results');
+      assert.equal((await deliveries.listForTask(kept.taskUUID, a.id)).length, 1);
+      await ledger.deleteTask(a.id, kept.taskUUID);
+      assert.deepEqual(await deliveries.listForTask(kept.taskUUID), []);
+      assert.deepEqual(await queue.countJobs(), { queued: 0, running: 0 });
+    },
+  );
 
   run('deletes tasks created before a time, oldest first, in batches', async ({ ledger, accounts }) => {
     const a = await accounts.ensureOrganization('a');
@@ -427,14 +517,26 @@ export function ledgerContract(backend: BackendUnderTest): void {
     assert.equal(await ledger.importTask(exported, exportedMedia), true);
     assert.deepEqual(await ledger.findTask(a.id, source.taskUUID), exported);
     assert.deepEqual(await ledger.listTaskMedia(a.id, source.taskUUID), exportedMedia);
-    assert.equal(await ledger.importTask({ ...exported, responseText: '{"data":[]}' }, []), false, 'an existing task is kept');
+    assert.equal(
+      await ledger.importTask({ ...exported, responseText: '{"data":[]}' }, []),
+      false,
+      'an existing task is kept',
+    );
     assert.equal((await ledger.findTask(a.id, source.taskUUID))?.responseText, exported.responseText);
     // Into another organization: the rows take that organization.
     assert.equal(await ledger.importTask({ ...exported, orgId: b.id }, []), true);
     assert.equal((await ledger.findTask(b.id, source.taskUUID))?.requestText, exported.requestText);
     // A processing task imports as processing.
     const running = newTask(a.id);
-    const asStored: StoredTask = { ...running, status: 'processing', responseText: null, cost: null, errorCode: null, engine: null, completedAt: null };
+    const asStored: StoredTask = {
+      ...running,
+      status: 'processing',
+      responseText: null,
+      cost: null,
+      errorCode: null,
+      engine: null,
+      completedAt: null,
+    };
     assert.equal(await ledger.importTask(asStored, []), true);
     assert.deepEqual(await ledger.findTask(a.id, running.taskUUID), asStored);
   });
@@ -444,12 +546,21 @@ export function ledgerContract(backend: BackendUnderTest): void {
     const b = await accounts.ensureOrganization('b');
     assert.deepEqual(
       (await accounts.listOrganizations()).map((o) => [o.name, o.retentionDays]),
-      [['a', null], ['b', null]],
+      [
+        ['a', null],
+        ['b', null],
+      ],
     );
     await accounts.setRetentionDays(a.id, 0.5);
     await accounts.setRetentionDays(b.id, 30);
     await accounts.setRetentionDays(b.id, null);
     const orgs = await accounts.listOrganizations();
-    assert.deepEqual(orgs.map((o) => [o.id, o.name, o.retentionDays]), [[a.id, 'a', 0.5], [b.id, 'b', null]]);
+    assert.deepEqual(
+      orgs.map((o) => [o.id, o.name, o.retentionDays]),
+      [
+        [a.id, 'a', 0.5],
+        [b.id, 'b', null],
+      ],
+    );
   });
 }

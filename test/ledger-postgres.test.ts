@@ -32,7 +32,8 @@ if (await postgresSuiteGate('postgres ledger contract')) {
     for (const code of ['08006', '53100', '57P01', '58030', '55P03', '40001', '40P01', '25006', 'ECONNREFUSED']) {
       assert.equal(isStorageUnavailable(Object.assign(new Error(code), { code })), true, code);
     }
-    for (const code of ['23505', '22P02', '42P01', undefined]) assert.equal(isStorageUnavailable(Object.assign(new Error('x'), { code })), false, code);
+    for (const code of ['23505', '22P02', '42P01', undefined])
+      assert.equal(isStorageUnavailable(Object.assign(new Error('x'), { code })), false, code);
     assert.equal(isStorageUnavailable(new Error('Connection terminated unexpectedly')), true);
   });
   ledgerContract(postgres);
@@ -51,7 +52,13 @@ if (await postgresSuiteGate('postgres ledger contract')) {
       viaProxy.port = String(proxy.port);
       const storage = await openPostgresStorage({ connectionString: viaProxy.toString(), schema, poolSize: 4 });
       return {
-        storage: { ...storage, close: async () => { await storage.close(); await proxy.close(); } },
+        storage: {
+          ...storage,
+          close: async () => {
+            await storage.close();
+            await proxy.close();
+          },
+        },
         takeAway: () => proxy.cut(),
         giveBack: () => proxy.restore(),
       };

@@ -64,11 +64,23 @@ test('SQLite: a task completed by the process that recorded it and one completed
   const folder = mkdtempSync(join(tmpdir(), 'runtrail-ledger-'));
   try {
     const task = (uuid: string) => ({
-      orgId: 'org-p', taskUUID: uuid, taskType: 'modelSearch', model: null, transport: 'rest' as const, createdAt: 1,
+      orgId: 'org-p',
+      taskUUID: uuid,
+      taskType: 'modelSearch',
+      model: null,
+      transport: 'rest' as const,
+      createdAt: 1,
       requestText: `{"taskType":"modelSearch","taskUUID":"${uuid}","search":"plasma"}`,
     });
     const done = (uuid: string) => ({
-      orgId: 'org-p', taskUUID: uuid, status: 'success' as const, cost: null, errorCode: null, engine: null, completedAt: 2, media: [],
+      orgId: 'org-p',
+      taskUUID: uuid,
+      status: 'success' as const,
+      cost: null,
+      errorCode: null,
+      engine: null,
+      completedAt: 2,
+      media: [],
       responseText: `{"data":[{"taskType":"modelSearch","taskUUID":"${uuid}","totalResults":1,"results":[{"air":"runtrail:1@1","name":"runtrail plasma"}]}]}`,
     });
     const here = randomUUID();
@@ -86,9 +98,18 @@ test('SQLite: a task completed by the process that recorded it and one completed
     }
     await second.close();
     const db = new Database(join(folder, 'runtrail.db'), { readonly: true });
-    const rows = db.prepare('SELECT request_text, packed_texts FROM tasks').all() as { request_text: string | null; packed_texts: Buffer | null }[];
+    const rows = db.prepare('SELECT request_text, packed_texts FROM tasks').all() as {
+      request_text: string | null;
+      packed_texts: Buffer | null;
+    }[];
     db.close();
-    assert.deepEqual(rows.map((r) => [r.request_text, r.packed_texts instanceof Buffer]), [[null, true], [null, true]]);
+    assert.deepEqual(
+      rows.map((r) => [r.request_text, r.packed_texts instanceof Buffer]),
+      [
+        [null, true],
+        [null, true],
+      ],
+    );
   } finally {
     rmSync(folder, { recursive: true, force: true });
   }

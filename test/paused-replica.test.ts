@@ -10,7 +10,14 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { dropSchemaOf, imageTask, newApiKey, schemaDatabaseUrl, startServer, type TestServer } from './helpers/server.js';
+import {
+  dropSchemaOf,
+  imageTask,
+  newApiKey,
+  schemaDatabaseUrl,
+  startServer,
+  type TestServer,
+} from './helpers/server.js';
 import { finished, getResponse, pollUntil, taskStates } from './helpers/async.js';
 import { postgresSuiteGate, uniqueSchema } from './helpers/postgres.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
@@ -41,7 +48,12 @@ if (await postgresSuiteGate('paused replica')) {
     before(async () => {
       databaseUrl = await schemaDatabaseUrl(uniqueSchema());
       mediaDir = mkdtempSync(join(tmpdir(), 'runtrail-media-'));
-      env = { DATABASE_URL: databaseUrl, RUNTRAIL_MEDIA_DIR: mediaDir, RUNTRAIL_JOB_LEASE_MS: String(LEASE_MS), RUNTRAIL_JOB_POLL_MS: '100' };
+      env = {
+        DATABASE_URL: databaseUrl,
+        RUNTRAIL_MEDIA_DIR: mediaDir,
+        RUNTRAIL_JOB_LEASE_MS: String(LEASE_MS),
+        RUNTRAIL_JOB_POLL_MS: '100',
+      };
       a = await startServer({ key, env });
     });
     after(async () => {
@@ -53,12 +65,23 @@ if (await postgresSuiteGate('paused replica')) {
 
     test('leaves every answer getResponse showed unchanged, and its images served', async () => {
       const replicaA = a!;
-      const tasks = Array.from({ length: TASKS }, (_, i) => imageTask({ deliveryMethod: 'async', numberResults: 2, seed: 100 + i, positivePrompt: `a quay ${i} [slow:2500]` }));
+      const tasks = Array.from({ length: TASKS }, (_, i) =>
+        imageTask({
+          deliveryMethod: 'async',
+          numberResults: 2,
+          seed: 100 + i,
+          positivePrompt: `a quay ${i} [slow:2500]`,
+        }),
+      );
       const ack = await replicaA.post(tasks);
       assert.equal(ack.status, 200, ack.text);
       const ackedAt = Date.now();
       // A claims all of them (it is the only replica yet), then stops 0.7 s after the ACK.
-      await pollUntil(() => runningJobs(databaseUrl), (n) => n === TASKS, 10_000);
+      await pollUntil(
+        () => runningJobs(databaseUrl),
+        (n) => n === TASKS,
+        10_000,
+      );
       await new Promise((r) => setTimeout(r, Math.max(0, 700 - (Date.now() - ackedAt))));
       replicaA.process.kill('SIGSTOP');
 
@@ -68,7 +91,8 @@ if (await postgresSuiteGate('paused replica')) {
       const uuids = tasks.map((t) => t.taskUUID as string);
       const shown = await pollUntil(
         () => taskStates(replicaB, uuids),
-        (states) => [...states.values()].every((s) => s.data.length === 2 && s.data.every((i) => i['status'] === 'success')),
+        (states) =>
+          [...states.values()].every((s) => s.data.length === 2 && s.data.every((i) => i['status'] === 'success')),
         30_000,
         100,
       );
@@ -97,14 +121,24 @@ if (await postgresSuiteGate('paused replica')) {
           const now = await getResponse(replica, u);
           assert.ok(finished(now));
           assert.equal(now.text, texts.get(u), `getResponse of ${u} changed after it was shown`);
-          assert.equal((await replica.post([{ taskType: 'getTaskDetails', taskUUID: u }])).text, details.get(u), `getTaskDetails of ${u} changed`);
+          assert.equal(
+            (await replica.post([{ taskType: 'getTaskDetails', taskUUID: u }])).text,
+            details.get(u),
+            `getTaskDetails of ${u} changed`,
+          );
         }
       }
       const urls = [...shown.values()].flatMap((s) => s.data.map((i) => i['imageURL'] as string));
       assert.equal(urls.length, TASKS * 2);
       for (const url of urls) assert.equal((await fetch(url)).status, 200, url);
       // The files A produced for its dropped runs go too: only the recorded images stay.
-      await pollUntil(async () => readdirSync(mediaDir, { recursive: true }).filter((f) => /\.(jpg|png|webp)$/.test(String(f))).length, (n) => n === TASKS * 2, 10_000, 50);
+      await pollUntil(
+        async () =>
+          readdirSync(mediaDir, { recursive: true }).filter((f) => /\.(jpg|png|webp)$/.test(String(f))).length,
+        (n) => n === TASKS * 2,
+        10_000,
+        50,
+      );
     });
   });
 }

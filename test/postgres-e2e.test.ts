@@ -15,7 +15,22 @@ import { guardOpenHandles } from './helpers/open-handles.js';
 
 // crash-recovery is left out: it opens the SQLite file itself; test/replicas.test.ts and
 // crash-inflight (a SIGKILL with ~2 000 tasks in flight, about 10 s) cover a SIGKILL on PostgreSQL.
-const SUITES = ['smoke', 'decisions', 'isolation', 'async-delivery', 'websocket-protocol', 'history-api', 'task-types', 'webhooks', 'sdk-async', 'crash-inflight', 'secrets', 'isolation-timing', 'tenant-fairness', 'history-search'];
+const SUITES = [
+  'smoke',
+  'decisions',
+  'isolation',
+  'async-delivery',
+  'websocket-protocol',
+  'history-api',
+  'task-types',
+  'webhooks',
+  'sdk-async',
+  'crash-inflight',
+  'secrets',
+  'isolation-timing',
+  'tenant-fairness',
+  'history-search',
+];
 
 if (await postgresSuiteGate('end-to-end suites on PostgreSQL')) {
   // Every schema this run's servers made starts with this prefix; all are dropped at the end.
@@ -24,7 +39,10 @@ if (await postgresSuiteGate('end-to-end suites on PostgreSQL')) {
     const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
     await client.connect();
     try {
-      const { rows } = await client.query<{ nspname: string }>('SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)', [prefix]);
+      const { rows } = await client.query<{ nspname: string }>(
+        'SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)',
+        [prefix],
+      );
       for (const { nspname } of rows) await client.query(`DROP SCHEMA IF EXISTS ${nspname} CASCADE`);
     } finally {
       await client.end();
@@ -34,7 +52,12 @@ if (await postgresSuiteGate('end-to-end suites on PostgreSQL')) {
     test(`${suite} on a PostgreSQL-backed server`, { timeout: 180_000 }, async () => {
       const file = join(REPO_ROOT, 'dist/test', `${suite}.test.js`);
       // The child is a test run of its own, not a part of this one (node sets NODE_TEST_CONTEXT).
-      const env: NodeJS.ProcessEnv = { ...process.env, RUNTRAIL_TEST_BACKEND: 'postgres', RUNTRAIL_TEST_DATABASE_URL: TEST_DATABASE_URL, RUNTRAIL_TEST_SCHEMA_PREFIX: prefix };
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        RUNTRAIL_TEST_BACKEND: 'postgres',
+        RUNTRAIL_TEST_DATABASE_URL: TEST_DATABASE_URL,
+        RUNTRAIL_TEST_SCHEMA_PREFIX: prefix,
+      };
       delete env['NODE_TEST_CONTEXT'];
       const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
         const child = spawn(process.execPath, ['--test', '--test-reporter=tap', file], {

@@ -10,7 +10,15 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import pg from 'pg';
-import { dropSchemaOf, imageTask, newApiKey, schemaDatabaseUrl, startServer, uuid, type TestServer } from './helpers/server.js';
+import {
+  dropSchemaOf,
+  imageTask,
+  newApiKey,
+  schemaDatabaseUrl,
+  startServer,
+  uuid,
+  type TestServer,
+} from './helpers/server.js';
 import { postgresSuiteGate, uniqueSchema } from './helpers/postgres.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
 
@@ -28,7 +36,13 @@ function mixedRequest(): { tasks: Item[]; bad: { task: Item; code: string; param
     { task: { ...imageTask(), taskType: LONG_TYPE }, code: 'unsupportedTaskType', parameter: 'taskType' },
     { task: imageTask({ model: 'runware:101@1\u0000' }), code: 'invalidModel', parameter: 'model' },
     {
-      task: { taskType: 'upscale', taskUUID: uuid(), inputImage: PNG_1X1, upscaleFactor: 2, model: 'runware:upscale\u0000@1' },
+      task: {
+        taskType: 'upscale',
+        taskUUID: uuid(),
+        inputImage: PNG_1X1,
+        upscaleFactor: 2,
+        model: 'runware:upscale\u0000@1',
+      },
       code: 'invalidModel',
       parameter: 'model',
     },
@@ -48,7 +62,11 @@ async function checkMixedRequest(server: TestServer): Promise<Item[]> {
   const data = reply.json.data ?? [];
   const errors = reply.json.errors ?? [];
   for (const good of [tasks[0]!, tasks[tasks.length - 1]!]) {
-    assert.equal(data.filter((d) => d['taskUUID'] === good.taskUUID).length, 1, `the good task ${good.taskUUID} was answered`);
+    assert.equal(
+      data.filter((d) => d['taskUUID'] === good.taskUUID).length,
+      1,
+      `the good task ${good.taskUUID} was answered`,
+    );
   }
   for (const b of bad) {
     const mine = errors.filter((e) => e['taskUUID'] === b.task.taskUUID);
@@ -64,10 +82,16 @@ async function checkMixedRequest(server: TestServer): Promise<Item[]> {
     assert.deepEqual((details.json.data![0]!['request'] as Item[])[0], t);
   }
   // The history lists them all.
-  const history = await fetch(`${server.url}/api/tasks?limit=100`, { headers: { authorization: `Bearer ${server.key}` } });
+  const history = await fetch(`${server.url}/api/tasks?limit=100`, {
+    headers: { authorization: `Bearer ${server.key}` },
+  });
   assert.equal(history.status, 200);
   const listed = (await history.json()) as { data: Item[] };
-  for (const t of tasks) assert.ok(listed.data.some((x) => x['taskUUID'] === t.taskUUID), `history lists ${t.taskUUID}`);
+  for (const t of tasks)
+    assert.ok(
+      listed.data.some((x) => x['taskUUID'] === t.taskUUID),
+      `history lists ${t.taskUUID}`,
+    );
   return errorShapes(errors);
 }
 

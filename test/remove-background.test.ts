@@ -32,7 +32,8 @@ async function assertCutout(image: Buffer): Promise<void> {
   const meta = await sharp(image).metadata();
   assert.deepEqual([meta.format, meta.width, meta.height, meta.hasAlpha], ['png', 600, 400, true]);
   assert.ok((await meanOfChannel(image, 3, CUP_REGIONS.object)) > 240, 'the cup is opaque');
-  for (const corner of CUP_REGIONS.background) assert.ok((await meanOfChannel(image, 3, corner)) < 15, 'the table is transparent');
+  for (const corner of CUP_REGIONS.background)
+    assert.ok((await meanOfChannel(image, 3, corner)) < 15, 'the table is transparent');
 }
 
 describe('removeBackground', () => {
@@ -47,7 +48,13 @@ describe('removeBackground', () => {
 
   test('REST sync: a transparent PNG by URL, with cost, recalled byte for byte', async () => {
     const taskUUID = uuid();
-    const source = JSON.stringify({ taskType: 'removeBackground', taskUUID, model: 'runware:109@1', inputs: { image: CUP_DATA_URI }, includeCost: true });
+    const source = JSON.stringify({
+      taskType: 'removeBackground',
+      taskUUID,
+      model: 'runware:109@1',
+      inputs: { image: CUP_DATA_URI },
+      includeCost: true,
+    });
     const reply = await server.post(`[${source}]`);
     assert.equal(reply.status, 200, reply.text);
     const item = reply.json.data![0]!;
@@ -57,13 +64,24 @@ describe('removeBackground', () => {
     await assertCutout(await fetchImage(String(item['imageURL'])));
 
     const details = await server.post([{ taskType: 'getTaskDetails', taskUUID }]);
-    assert.equal(details.text, `{"data":[{"taskType":"getTaskDetails","taskUUID":"${taskUUID}","request":[${source}],"response":${reply.text}}]}`);
+    assert.equal(
+      details.text,
+      `{"data":[{"taskType":"getTaskDetails","taskUUID":"${taskUUID}","request":[${source}],"response":${reply.text}}]}`,
+    );
   });
 
   test('REST async, legacy imageBackgroundRemoval with root settings: a mask as base64, polled with getResponse', async () => {
     const taskUUID = uuid();
     const ack = await server.post([
-      { taskType: 'imageBackgroundRemoval', taskUUID, deliveryMethod: 'async', inputImage: uploadedUUID, returnOnlyMask: true, postProcessMask: true, outputType: 'base64Data' },
+      {
+        taskType: 'imageBackgroundRemoval',
+        taskUUID,
+        deliveryMethod: 'async',
+        inputImage: uploadedUUID,
+        returnOnlyMask: true,
+        postProcessMask: true,
+        outputType: 'base64Data',
+      },
     ]);
     assert.deepEqual(ack.json, { data: [{ taskType: 'imageBackgroundRemoval', taskUUID }] });
     const done = await pollUntil(() => getResponse(server, taskUUID), finished, MODEL_TIMEOUT_MS, 200);
@@ -83,7 +101,15 @@ describe('removeBackground', () => {
       await client.authenticate(server.key);
       const taskUUID = uuid();
       client.send([
-        { taskType: 'removeBackground', taskUUID, model: 'bria:2@1', inputs: { image: uploadedUUID }, settings: { rgba: [0, 0, 255, 1] }, outputFormat: 'JPG', outputType: 'dataURI' },
+        {
+          taskType: 'removeBackground',
+          taskUUID,
+          model: 'bria:2@1',
+          inputs: { image: uploadedUUID },
+          settings: { rgba: [0, 0, 255, 1] },
+          outputFormat: 'JPG',
+          outputType: 'dataURI',
+        },
       ]);
       const frame = await client.forTask(taskUUID, MODEL_TIMEOUT_MS);
       const item = frame.json.data![0]!;
@@ -91,7 +117,8 @@ describe('removeBackground', () => {
       const uri = String(item['imageDataURI']);
       assert.match(uri, /^data:image\/jpeg;base64,/);
       const jpg = Buffer.from(uri.slice(uri.indexOf(',') + 1), 'base64');
-      for (const corner of CUP_REGIONS.background) assert.ok((await meanOfChannel(jpg, 2, corner)) > 230, 'blue where the table was');
+      for (const corner of CUP_REGIONS.background)
+        assert.ok((await meanOfChannel(jpg, 2, corner)) > 230, 'blue where the table was');
       const details = await server.post([{ taskType: 'getTaskDetails', taskUUID }]);
       assert.ok(details.text.endsWith(`"response":${frame.text}}]}`), 'the stored response is the frame as sent');
       assert.deepEqual(client.violations, []);
@@ -101,13 +128,26 @@ describe('removeBackground', () => {
   });
 
   test('@runware/sdk-js removeImageBackground, sync and async', async () => {
-    const rw = (await RunwareServer.initialize({ apiKey: server.key, url: `${server.url.replace(/^http/, 'ws')}/v1`, timeoutDuration: MODEL_TIMEOUT_MS, globalMaxRetries: 1 })) as Sdk;
+    const rw = (await RunwareServer.initialize({
+      apiKey: server.key,
+      url: `${server.url.replace(/^http/, 'ws')}/v1`,
+      timeoutDuration: MODEL_TIMEOUT_MS,
+      globalMaxRetries: 1,
+    })) as Sdk;
     try {
-      const sync = (await rw.removeImageBackground({ inputImage: uploadedUUID, model: 'runware:109@1' })) as unknown as Item;
+      const sync = (await rw.removeImageBackground({
+        inputImage: uploadedUUID,
+        model: 'runware:109@1',
+      })) as unknown as Item;
       assert.equal(sync['inputImageUUID'], uploadedUUID);
       await assertCutout(await fetchImage(String(sync['imageURL'])));
 
-      const queued = (await rw.removeImageBackground({ inputImage: CUP_DATA_URI, model: 'runware:112@5', deliveryMethod: 'async', settings: { alphaMatting: true } })) as unknown as Item;
+      const queued = (await rw.removeImageBackground({
+        inputImage: CUP_DATA_URI,
+        model: 'runware:112@5',
+        deliveryMethod: 'async',
+        settings: { alphaMatting: true },
+      })) as unknown as Item;
       assert.equal(queued['status'], 'success');
       await assertCutout(await fetchImage(String(queued['imageURL'])));
     } finally {
@@ -116,7 +156,11 @@ describe('removeBackground', () => {
   });
 
   test('bad input gets Runware codes and parameters, is recorded, and the engine keeps working', async () => {
-    const wide = `data:image/png;base64,${(await sharp({ create: { width: 5000, height: 8, channels: 3, background: '#888' } }).png().toBuffer()).toString('base64')}`;
+    const wide = `data:image/png;base64,${(
+      await sharp({ create: { width: 5000, height: 8, channels: 3, background: '#888' } })
+        .png()
+        .toBuffer()
+    ).toString('base64')}`;
     const truncated = `data:image/jpeg;base64,${cup.subarray(0, Math.floor(cup.length / 2)).toString('base64')}`;
     const cases: [Record<string, unknown>, string, string][] = [
       [{ inputs: {} }, 'missingInputImage', 'inputs.image'],
@@ -129,16 +173,30 @@ describe('removeBackground', () => {
       [{ settings: { rgba: [0, 0, 300, 1] } }, 'invalidRgba', 'settings.rgba.2'],
       [{ settings: { rgba: [0, 0, 0, 2] } }, 'invalidRgba', 'settings.rgba.3'],
       [{ settings: { feather: true } }, 'unsupportedParameter', 'settings.feather'],
-      [{ alphaMattingForegroundThreshold: 256 }, 'invalidAlphaMattingForegroundThreshold', 'alphaMattingForegroundThreshold'],
+      [
+        { alphaMattingForegroundThreshold: 256 },
+        'invalidAlphaMattingForegroundThreshold',
+        'alphaMattingForegroundThreshold',
+      ],
       [{ outputFormat: 'GIF' }, 'invalidOutputFormat', 'outputFormat'],
     ];
     for (const [change, code, parameter] of cases) {
       const taskUUID = uuid();
-      const task = { taskType: 'removeBackground', taskUUID, model: 'runware:109@1', inputs: { image: uploadedUUID }, ...change };
+      const task = {
+        taskType: 'removeBackground',
+        taskUUID,
+        model: 'runware:109@1',
+        inputs: { image: uploadedUUID },
+        ...change,
+      };
       const reply = await server.post([task]);
       const error = reply.json.errors?.[0];
       assert.ok(error, `${JSON.stringify(change).slice(0, 80)}: ${reply.text.slice(0, 300)}`);
-      assert.deepEqual([error['code'], error['parameter'], error['taskUUID']], [code, parameter, taskUUID], JSON.stringify(change).slice(0, 80));
+      assert.deepEqual(
+        [error['code'], error['parameter'], error['taskUUID']],
+        [code, parameter, taskUUID],
+        JSON.stringify(change).slice(0, 80),
+      );
       assert.equal(reply.status, 400);
       const details = await server.post([{ taskType: 'getTaskDetails', taskUUID }]);
       assert.equal(details.status, 200);
@@ -146,7 +204,9 @@ describe('removeBackground', () => {
     }
     // The refusals above ran in the engine's threads (the truncated and oversized images reached
     // the operation); a real cut-out afterwards shows none of them took a thread down.
-    const after = await server.post([{ taskType: 'removeBackground', taskUUID: uuid(), inputs: { image: uploadedUUID }, outputType: 'base64Data' }]);
+    const after = await server.post([
+      { taskType: 'removeBackground', taskUUID: uuid(), inputs: { image: uploadedUUID }, outputType: 'base64Data' },
+    ]);
     assert.equal(after.status, 200, after.text);
     await assertCutout(Buffer.from(String(after.json.data![0]!['imageBase64Data']), 'base64'));
   });

@@ -10,7 +10,14 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { dropSchemaOf, imageTask, newApiKey, schemaDatabaseUrl, startServer, type TestServer } from './helpers/server.js';
+import {
+  dropSchemaOf,
+  imageTask,
+  newApiKey,
+  schemaDatabaseUrl,
+  startServer,
+  type TestServer,
+} from './helpers/server.js';
 import { finished, getResponse, pollUntil } from './helpers/async.js';
 import { postgresSuiteGate, uniqueSchema } from './helpers/postgres.js';
 import { RawClient } from './helpers/ws-client.js';
@@ -19,7 +26,9 @@ import { guardOpenHandles } from './helpers/open-handles.js';
 type Item = Record<string, unknown>;
 
 /** Two replicas on one schema and one media folder; each keeps its own (unused) data folder. */
-async function startReplicas(env: Record<string, string> = {}): Promise<{ a: TestServer; b: TestServer; databaseUrl: string; mediaDir: string; stop(): Promise<void> }> {
+async function startReplicas(
+  env: Record<string, string> = {},
+): Promise<{ a: TestServer; b: TestServer; databaseUrl: string; mediaDir: string; stop(): Promise<void> }> {
   const databaseUrl = await schemaDatabaseUrl(uniqueSchema());
   const mediaDir = mkdtempSync(join(tmpdir(), 'runtrail-media-'));
   const key = newApiKey();
@@ -79,7 +88,7 @@ if (await postgresSuiteGate('replicas')) {
       assert.equal(retry.text, run.text);
     });
 
-    test('replicas sharing RUNTRAIL_MEDIA_DIR serve each other\'s images', async () => {
+    test("replicas sharing RUNTRAIL_MEDIA_DIR serve each other's images", async () => {
       const onA = await r.a.post([imageTask({ outputFormat: 'PNG' })]);
       const onB = await r.b.post([imageTask({ outputFormat: 'PNG' })]);
       for (const [made, other] of [
@@ -109,7 +118,8 @@ if (await postgresSuiteGate('replicas')) {
       await new Promise((res) => setTimeout(res, 50));
       first.destroy();
       await pollUntil(
-        () => query<{ n: string }>(r.databaseUrl, `SELECT count(*) AS n FROM ws_frames WHERE session_uuid = '${session}'`),
+        () =>
+          query<{ n: string }>(r.databaseUrl, `SELECT count(*) AS n FROM ws_frames WHERE session_uuid = '${session}'`),
         (rows) => Number(rows[0]!.n) > 0,
         15_000,
         25,
@@ -138,18 +148,25 @@ if (await postgresSuiteGate('replicas')) {
     });
 
     test('200 async tasks spread over both replicas each run exactly once', async () => {
-      const tasks = Array.from({ length: 200 }, (_, i) => imageTask({ deliveryMethod: 'async', numberResults: 2, seed: i + 1 }));
+      const tasks = Array.from({ length: 200 }, (_, i) =>
+        imageTask({ deliveryMethod: 'async', numberResults: 2, seed: i + 1 }),
+      );
       const acks = await Promise.all(tasks.map((t, i) => (i % 2 === 0 ? r.a : r.b).post([t])));
       for (const ack of acks) assert.equal(ack.status, 200, ack.text);
       const done = await Promise.all(
-        tasks.map((t, i) => pollUntil(() => getResponse(i % 3 === 0 ? r.a : r.b, t.taskUUID as string), finished, 60_000, 100)),
+        tasks.map((t, i) =>
+          pollUntil(() => getResponse(i % 3 === 0 ? r.a : r.b, t.taskUUID as string), finished, 60_000, 100),
+        ),
       );
       const ranOn = { a: 0, b: 0 };
       for (const reply of done) {
         // RUNTRAIL_JOB_MAX_ATTEMPTS=1: a second claim of any job would have ended it with taskInterrupted.
         assert.equal(reply.status, 200, reply.text);
         assert.equal(reply.json.data!.length, 2, reply.text);
-        assert.ok(reply.json.data!.every((i: Item) => i['status'] === 'success'), reply.text);
+        assert.ok(
+          reply.json.data!.every((i: Item) => i['status'] === 'success'),
+          reply.text,
+        );
         // The media URLs name the replica whose worker ran the task.
         const origin = new URL(reply.json.data![0]!['imageURL'] as string).origin;
         if (origin === r.a.url) ranOn.a++;
@@ -161,40 +178,63 @@ if (await postgresSuiteGate('replicas')) {
       // Exactly once: one result row and one image per result, no job left, and no replica ran a
       // task another had finished.
       const uuids = tasks.map((t) => `'${String(t.taskUUID).toLowerCase()}'`).join(',');
-      const [items] = await query<{ n: string }>(r.databaseUrl, `SELECT count(*) AS n FROM task_items WHERE task_uuid IN (${uuids})`);
+      const [items] = await query<{ n: string }>(
+        r.databaseUrl,
+        `SELECT count(*) AS n FROM task_items WHERE task_uuid IN (${uuids})`,
+      );
       assert.equal(Number(items!.n), 400);
-      const [media] = await query<{ n: string }>(r.databaseUrl, `SELECT count(*) AS n FROM media WHERE task_uuid IN (${uuids})`);
+      const [media] = await query<{ n: string }>(
+        r.databaseUrl,
+        `SELECT count(*) AS n FROM media WHERE task_uuid IN (${uuids})`,
+      );
       assert.equal(Number(media!.n), 400);
       assert.equal((await query(r.databaseUrl, 'SELECT 1 FROM jobs')).length, 0);
       for (const server of [r.a, r.b]) assert.doesNotMatch(server.stderr(), /still had a job|taskInterrupted/);
       const files = readdirSync(r.mediaDir);
-      const mediaUUIDs = new Set(done.flatMap((reply) => reply.json.data!.map((i: Item) => `${String(i['imageUUID'])}.jpg`)));
+      const mediaUUIDs = new Set(
+        done.flatMap((reply) => reply.json.data!.map((i: Item) => `${String(i['imageUUID'])}.jpg`)),
+      );
       assert.equal(mediaUUIDs.size, 400);
       for (const f of mediaUUIDs) assert.ok(files.includes(f), `${f} is in the shared media folder`);
     });
   });
 
   test('a replica killed with SIGKILL loses nothing acknowledged: the other reclaims its jobs when their lease runs out', async () => {
-    const r = await startReplicas({ RUNTRAIL_WORKERS: '4', RUNTRAIL_JOB_LEASE_MS: '1500', RUNTRAIL_JOB_POLL_MS: '100' });
+    const r = await startReplicas({
+      RUNTRAIL_WORKERS: '4',
+      RUNTRAIL_JOB_LEASE_MS: '1500',
+      RUNTRAIL_JOB_POLL_MS: '100',
+    });
     try {
       // A holds the claims: B joins the queue only once A is dead (B's workers are busy meanwhile
       // would not matter either; B simply has nothing to claim before A's leases run out).
-      const slow = Array.from({ length: 40 }, (_, i) => imageTask({ deliveryMethod: 'async', numberResults: 2, positivePrompt: `boat ${i} [slow:150]` }));
+      const slow = Array.from({ length: 40 }, (_, i) =>
+        imageTask({ deliveryMethod: 'async', numberResults: 2, positivePrompt: `boat ${i} [slow:150]` }),
+      );
       for (const ack of await Promise.all(slow.map((t) => r.a.post([t])))) assert.equal(ack.status, 200, ack.text);
       // Wait until A runs some of them (claimed, leased to A), then kill it.
       const running = await pollUntil(
-        () => query<{ owner: string; n: string }>(r.databaseUrl, "SELECT owner, count(*) AS n FROM jobs WHERE state = 'running' GROUP BY owner"),
+        () =>
+          query<{ owner: string; n: string }>(
+            r.databaseUrl,
+            "SELECT owner, count(*) AS n FROM jobs WHERE state = 'running' GROUP BY owner",
+          ),
         (rows) => rows.length > 0,
         15_000,
         20,
       );
       assert.ok(running.length >= 1);
       await r.a.stop({ signal: 'SIGKILL', keepData: true });
-      const done = await Promise.all(slow.map((t) => pollUntil(() => getResponse(r.b, t.taskUUID as string), finished, 60_000, 100)));
+      const done = await Promise.all(
+        slow.map((t) => pollUntil(() => getResponse(r.b, t.taskUUID as string), finished, 60_000, 100)),
+      );
       for (const reply of done) {
         assert.equal(reply.status, 200, reply.text);
         assert.equal(reply.json.data!.length, 2, reply.text);
-        assert.ok(reply.json.data!.every((i: Item) => i['status'] === 'success'), reply.text);
+        assert.ok(
+          reply.json.data!.every((i: Item) => i['status'] === 'success'),
+          reply.text,
+        );
       }
       assert.equal((await query(r.databaseUrl, 'SELECT 1 FROM jobs')).length, 0);
       assert.equal((await query(r.databaseUrl, "SELECT 1 FROM tasks WHERE status = 'processing'")).length, 0);
@@ -203,7 +243,7 @@ if (await postgresSuiteGate('replicas')) {
     }
   });
 
-  test('sync tasks cut off by a replica killed with SIGKILL end as taskInterrupted on the other once its heartbeat runs out; the living replica\'s own keep running', async () => {
+  test("sync tasks cut off by a replica killed with SIGKILL end as taskInterrupted on the other once its heartbeat runs out; the living replica's own keep running", async () => {
     const r = await startReplicas({ RUNTRAIL_JOB_LEASE_MS: '1500', RUNTRAIL_SYNC_TIMEOUT_MS: '60000' });
     try {
       const doomed = Array.from({ length: 8 }, (_, i) => imageTask({ positivePrompt: `cut off ${i} [slow:60000]` }));
@@ -211,7 +251,11 @@ if (await postgresSuiteGate('replicas')) {
       const survivor = imageTask({ positivePrompt: 'still here [slow:5000]' });
       const survivorReply = r.b.post([survivor]);
       await pollUntil(
-        () => query<{ n: string }>(r.databaseUrl, "SELECT count(*) AS n FROM tasks WHERE status = 'processing' AND runner IS NOT NULL"),
+        () =>
+          query<{ n: string }>(
+            r.databaseUrl,
+            "SELECT count(*) AS n FROM tasks WHERE status = 'processing' AND runner IS NOT NULL",
+          ),
         (rows) => Number(rows[0]?.n) === doomed.length + 1,
         15_000,
         20,
@@ -231,7 +275,11 @@ if (await postgresSuiteGate('replicas')) {
       assert.ok(waited >= 1000, `not ended before A's heartbeat ran out (${waited} ms)`);
       const kept = await survivorReply;
       assert.equal(kept.status, 200, kept.text);
-      assert.equal(kept.json.data?.[0]?.['taskUUID'], survivor.taskUUID, "B's own running task was left alone and finished");
+      assert.equal(
+        kept.json.data?.[0]?.['taskUUID'],
+        survivor.taskUUID,
+        "B's own running task was left alone and finished",
+      );
       assert.equal((await query(r.databaseUrl, "SELECT 1 FROM tasks WHERE status = 'processing'")).length, 0);
     } finally {
       await r.stop();

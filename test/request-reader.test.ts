@@ -209,9 +209,16 @@ test('errors carry their HTTP status', () => {
 
 test('large inputs are read in linear time (long strings full of escapes, many tasks)', () => {
   const big = '\\"'.repeat(200_000) + '\\\\'.repeat(200_000);
-  const text = '[' + Array.from({ length: 100 }, (_, i) => `{"i":${i},"s":"${big.slice(0, 2000)}"}`).join(',') + `,{"s":"${big}"}` + ']';
+  const text =
+    '[' +
+    Array.from({ length: 100 }, (_, i) => `{"i":${i},"s":"${big.slice(0, 2000)}"}`).join(',') +
+    `,{"s":"${big}"}` +
+    ']';
   const started = process.hrtime.bigint();
-  assert.throws(() => readTaskArray(text, LIMITS), (e: unknown) => e instanceof ProtocolError && e.code === 'tooManyTasks');
+  assert.throws(
+    () => readTaskArray(text, LIMITS),
+    (e: unknown) => e instanceof ProtocolError && e.code === 'tooManyTasks',
+  );
   const els = readTaskArray(text, { maxTasks: 101, maxDepth: 4 });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   assert.equal(els.length, 101);

@@ -25,7 +25,9 @@ function task(overrides: Record<string, unknown>): Record<string, unknown> {
 
 /** getTaskDetails gives back the request text and the response as the reply carried it (a failure: its errors alone). */
 async function recalled(t: Record<string, unknown>, replyText: string): Promise<void> {
-  const responseText = replyText.startsWith('{"data":[],"errors":') ? `{${replyText.slice('{"data":[],'.length)}` : replyText;
+  const responseText = replyText.startsWith('{"data":[],"errors":')
+    ? `{${replyText.slice('{"data":[],'.length)}`
+    : replyText;
   const details = await server.post([{ taskType: 'getTaskDetails', taskUUID: t['taskUUID'] }]);
   const expected = `{"taskType":"getTaskDetails","taskUUID":"${String(t['taskUUID'])}","request":[${JSON.stringify(t)}],"response":${responseText}}`;
   assert.ok(details.text.includes(expected), `recalled differently: ${details.text.slice(0, 400)}`);
@@ -92,9 +94,20 @@ describe('imageInference safety check', () => {
   });
 
   test('@runware/sdk-js requestImages with checkNSFW and with safety', async () => {
-    const sdk = await RunwareServer.initialize({ apiKey: server.key, url: server.url.replace(/^http/, 'ws') + '/v1', timeoutDuration: 60_000, globalMaxRetries: 1 });
+    const sdk = await RunwareServer.initialize({
+      apiKey: server.key,
+      url: server.url.replace(/^http/, 'ws') + '/v1',
+      timeoutDuration: 60_000,
+      globalMaxRetries: 1,
+    });
     try {
-      const legacy = (await sdk.requestImages({ positivePrompt: 'a lighthouse at dusk', model: 'runware:101@1', width: 128, height: 128, checkNSFW: true })) as unknown as Item[];
+      const legacy = (await sdk.requestImages({
+        positivePrompt: 'a lighthouse at dusk',
+        model: 'runware:101@1',
+        width: 128,
+        height: 128,
+        checkNSFW: true,
+      })) as unknown as Item[];
       assert.equal(legacy.length, 1);
       assert.equal(legacy[0]!['NSFWContent'], false);
       const current = (await sdk.requestImages({
@@ -106,7 +119,10 @@ describe('imageInference safety check', () => {
         safety: { checkContent: true },
       })) as unknown as Item[];
       assert.equal(current.length, 2);
-      assert.ok(current.every((i) => i['NSFWContent'] === false), JSON.stringify(current));
+      assert.ok(
+        current.every((i) => i['NSFWContent'] === false),
+        JSON.stringify(current),
+      );
     } finally {
       await sdk.disconnect();
     }

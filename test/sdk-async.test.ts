@@ -36,12 +36,17 @@ function pollForAsyncResults(rw: Sdk, options: { taskUUID: string; numberResults
 
 async function connect(): Promise<Sdk> {
   const url = `${server.url.replace(/^http/, 'ws')}/v1`;
-  const rw = (await RunwareServer.initialize({ apiKey: server.key, url, timeoutDuration: 20_000, globalMaxRetries: 1 })) as Sdk;
+  const rw = (await RunwareServer.initialize({
+    apiKey: server.key,
+    url,
+    timeoutDuration: 20_000,
+    globalMaxRetries: 1,
+  })) as Sdk;
   sdks.push(rw);
   return rw;
 }
 
-test('requestImages async: the ACK at once, then getResponse and the SDK\'s own polling collect 3 results finishing apart', async () => {
+test("requestImages async: the ACK at once, then getResponse and the SDK's own polling collect 3 results finishing apart", async () => {
   const rw = await connect();
   const taskUUID = uuid();
   const ack = (await rw.requestImages({
@@ -65,13 +70,24 @@ test('requestImages async: the ACK at once, then getResponse and the SDK\'s own 
   assert.ok(results.every((i) => i['status'] === 'success'));
   assert.equal(new Set(results.map((i) => i['imageUUID'])).size, 3);
   const last = (await rw.getResponse({ taskUUID })) as unknown as Item[];
-  assert.deepEqual(last.map((i) => i['imageUUID']), results.map((i) => i['imageUUID']), 'the same results, in the same order');
+  assert.deepEqual(
+    last.map((i) => i['imageUUID']),
+    results.map((i) => i['imageUUID']),
+    'the same results, in the same order',
+  );
 });
 
 test('a failing async task and an unknown taskUUID reject getResponse with the error for that taskUUID', async () => {
   const rw = await connect();
   const taskUUID = uuid();
-  await rw.requestImages({ taskUUID, positivePrompt: 'a boat [fail]', model: 'runware:101@1', width: 128, height: 128, deliveryMethod: 'async' });
+  await rw.requestImages({
+    taskUUID,
+    positivePrompt: 'a boat [fail]',
+    model: 'runware:101@1',
+    width: 128,
+    height: 128,
+    deliveryMethod: 'async',
+  });
   const failure = await rejection(pollForAsyncResults(rw, { taskUUID }));
   assert.equal(failure['taskUUID'], taskUUID);
   assert.equal(failure['code'], 'internalServerError');

@@ -14,15 +14,29 @@ type Sdk = InstanceType<typeof RunwareServer>;
 type Item = Record<string, unknown>;
 
 /** A 2×2 PNG as a data URI. */
-const PNG_DATA_URI = `data:image/png;base64,${(await sharp({ create: { width: 2, height: 2, channels: 3, background: '#3366cc' } }).png().toBuffer()).toString('base64')}`;
+const PNG_DATA_URI = `data:image/png;base64,${(
+  await sharp({ create: { width: 2, height: 2, channels: 3, background: '#3366cc' } })
+    .png()
+    .toBuffer()
+).toString('base64')}`;
 
 const sdks: Sdk[] = [];
 afterEach(async () => {
   for (const rw of sdks.splice(0)) await rw.disconnect();
 });
 
-async function connect(url: string, key: string, options: Partial<ConstructorParameters<typeof RunwareServer>[0]> = {}): Promise<Sdk> {
-  const rw = (await RunwareServer.initialize({ apiKey: key, url, timeoutDuration: 20_000, globalMaxRetries: 1, ...options })) as Sdk;
+async function connect(
+  url: string,
+  key: string,
+  options: Partial<ConstructorParameters<typeof RunwareServer>[0]> = {},
+): Promise<Sdk> {
+  const rw = (await RunwareServer.initialize({
+    apiKey: key,
+    url,
+    timeoutDuration: 20_000,
+    globalMaxRetries: 1,
+    ...options,
+  })) as Sdk;
   sdks.push(rw);
   return rw;
 }
@@ -67,7 +81,7 @@ describe('@runware/sdk-js against runtrail', () => {
     await server?.stop();
   });
 
-  test('connects with only url set: the handshake path and headers are the SDK\'s own', async () => {
+  test("connects with only url set: the handshake path and headers are the SDK's own", async () => {
     const started = Date.now();
     await connect(proxy.wsUrl, server.key);
     assert.ok(Date.now() - started < 2_000, 'initialize resolves quickly');
@@ -124,7 +138,14 @@ describe('@runware/sdk-js against runtrail', () => {
     const decoded = { JPG: 'jpeg', PNG: 'png', WEBP: 'webp' } as const;
     for (const outputType of ['URL', 'base64Data', 'dataURI'] as const) {
       for (const outputFormat of ['JPG', 'PNG', 'WEBP'] as const) {
-        const [item] = (await rw.requestImages({ positivePrompt: 'a kite', model: 'runware:101@1', width: 128, height: 192, outputType, outputFormat })) as unknown as Item[];
+        const [item] = (await rw.requestImages({
+          positivePrompt: 'a kite',
+          model: 'runware:101@1',
+          width: 128,
+          height: 192,
+          outputType,
+          outputFormat,
+        })) as unknown as Item[];
         assert.equal(typeof item![field[outputType]], 'string', `${outputType}/${outputFormat}`);
         const meta = await imageOf(item!);
         assert.deepEqual([meta.format, meta.width, meta.height], [decoded[outputFormat], 128, 192]);
@@ -135,7 +156,9 @@ describe('@runware/sdk-js against runtrail', () => {
   test('an invalid parameter rejects with our error code, parameter and taskUUID', async () => {
     const rw = await connect(proxy.wsUrl, server.key);
     const taskUUID = uuid();
-    const error = await sdkError(rw.requestImages({ positivePrompt: 'a kite', model: 'runware:101@1', width: 7, height: 128, taskUUID }));
+    const error = await sdkError(
+      rw.requestImages({ positivePrompt: 'a kite', model: 'runware:101@1', width: 7, height: 128, taskUUID }),
+    );
     assert.equal(error['code'], 'invalidWidth');
     assert.equal(error['parameter'], 'width');
     assert.equal(error['taskUUID'], taskUUID);
@@ -149,17 +172,34 @@ describe('@runware/sdk-js against runtrail', () => {
     assert.equal(typeof upload['imageUUID'], 'string');
     assert.deepEqual([(await imageOf(upload)).width, (await imageOf(upload)).height], [2, 2]);
 
-    const [img2img] = (await rw.requestImages({ positivePrompt: 'a blue wall', model: 'runware:101@1', width: 128, height: 128, seedImage: upload['imageUUID'] as string, strength: 0.5 })) as unknown as Item[];
+    const [img2img] = (await rw.requestImages({
+      positivePrompt: 'a blue wall',
+      model: 'runware:101@1',
+      width: 128,
+      height: 128,
+      seedImage: upload['imageUUID'] as string,
+      strength: 0.5,
+    })) as unknown as Item[];
     assert.equal(typeof img2img!['imageUUID'], 'string');
 
-    const big = (await rw.upscale({ inputImage: img2img!['imageUUID'] as string, upscaleFactor: 4, outputFormat: 'PNG', includeCost: true })) as unknown as Item;
+    const big = (await rw.upscale({
+      inputImage: img2img!['imageUUID'] as string,
+      upscaleFactor: 4,
+      outputFormat: 'PNG',
+      includeCost: true,
+    })) as unknown as Item;
     assert.equal(big['taskType'], 'upscale');
     assert.equal(big['inputImageUUID'], img2img!['imageUUID']);
     assert.equal(big['cost'], 0.0006);
     const meta = await imageOf(big);
     assert.deepEqual([meta.width, meta.height, meta.format], [512, 512, 'png']);
 
-    const inline = (await rw.upscale({ inputImage: PNG_DATA_URI, upscaleFactor: 3, outputType: 'base64Data', outputFormat: 'WEBP' })) as unknown as Item;
+    const inline = (await rw.upscale({
+      inputImage: PNG_DATA_URI,
+      upscaleFactor: 3,
+      outputType: 'base64Data',
+      outputFormat: 'WEBP',
+    })) as unknown as Item;
     const inlineMeta = await imageOf(inline);
     assert.deepEqual([inlineMeta.width, inlineMeta.height, inlineMeta.format], [6, 6, 'webp']);
 
@@ -172,8 +212,17 @@ describe('@runware/sdk-js against runtrail', () => {
 
   test('upscale with deliveryMethod async: acknowledged, then polled with getResponse until its result', async () => {
     const rw = await connect(proxy.wsUrl, server.key);
-    const [source] = (await rw.requestImages({ positivePrompt: 'a small boat', model: 'runware:101@1', width: 128, height: 192 })) as unknown as Item[];
-    const result = (await rw.upscale({ inputImage: source!['imageUUID'] as string, upscaleFactor: 2, deliveryMethod: 'async' })) as unknown as Item;
+    const [source] = (await rw.requestImages({
+      positivePrompt: 'a small boat',
+      model: 'runware:101@1',
+      width: 128,
+      height: 192,
+    })) as unknown as Item[];
+    const result = (await rw.upscale({
+      inputImage: source!['imageUUID'] as string,
+      upscaleFactor: 2,
+      deliveryMethod: 'async',
+    })) as unknown as Item;
     assert.equal(result['status'], 'success');
     assert.equal(result['taskType'], 'upscale');
     const meta = await imageOf(result);
@@ -185,29 +234,70 @@ describe('@runware/sdk-js against runtrail', () => {
     const stored = (await rw.mediaStorage({ media: PNG_DATA_URI })) as unknown as Item;
     assert.equal(stored['operation'], 'upload');
     assert.equal((await fetch(stored['mediaURL'] as string)).status, 200);
-    const deleted = (await rw.mediaStorage({ media: stored['mediaUUID'] as string, operation: 'delete' })) as unknown as Item;
-    assert.deepEqual(deleted, { taskType: 'mediaStorage', taskUUID: deleted['taskUUID'], operation: 'delete', mediaUUID: stored['mediaUUID'] });
+    const deleted = (await rw.mediaStorage({
+      media: stored['mediaUUID'] as string,
+      operation: 'delete',
+    })) as unknown as Item;
+    assert.deepEqual(deleted, {
+      taskType: 'mediaStorage',
+      taskUUID: deleted['taskUUID'],
+      operation: 'delete',
+      mediaUUID: stored['mediaUUID'],
+    });
     assert.equal((await fetch(stored['mediaURL'] as string)).status, 404);
   });
 
   test('getTaskDetails hands back our item unchanged: the request as the SDK sent it and the response as it got it', async () => {
     const rw = await connect(proxy.wsUrl, server.key);
     const taskUUID = uuid();
-    const items = (await rw.requestImages({ positivePrompt: 'a red door', model: 'runware:101@1', width: 128, height: 128, numberResults: 2, outputFormat: 'PNG', taskUUID })) as unknown as Item[];
+    const items = (await rw.requestImages({
+      positivePrompt: 'a red door',
+      model: 'runware:101@1',
+      width: 128,
+      height: 128,
+      numberResults: 2,
+      outputFormat: 'PNG',
+      taskUUID,
+    })) as unknown as Item[];
     const details = (await rw.getTaskDetails({ taskUUID })) as unknown as Item;
     assert.deepEqual(Object.keys(details), ['taskType', 'taskUUID', 'request', 'response']);
     assert.equal(details['taskType'], 'getTaskDetails');
     assert.equal(details['taskUUID'], taskUUID);
     const request = details['request'] as Item[];
     // What sdk-js 1.3.2 puts on the wire for requestImages, in its key order.
-    assert.deepEqual(Object.keys(request[0]!), ['taskType', 'model', 'positivePrompt', 'height', 'width', 'numberResults', 'outputFormat', 'taskUUID']);
-    assert.deepEqual(request, [{ taskType: 'imageInference', model: 'runware:101@1', positivePrompt: 'a red door', height: 128, width: 128, numberResults: 2, outputFormat: 'PNG', taskUUID }]);
+    assert.deepEqual(Object.keys(request[0]!), [
+      'taskType',
+      'model',
+      'positivePrompt',
+      'height',
+      'width',
+      'numberResults',
+      'outputFormat',
+      'taskUUID',
+    ]);
+    assert.deepEqual(request, [
+      {
+        taskType: 'imageInference',
+        model: 'runware:101@1',
+        positivePrompt: 'a red door',
+        height: 128,
+        width: 128,
+        numberResults: 2,
+        outputFormat: 'PNG',
+        taskUUID,
+      },
+    ]);
     // The documented shape (an object holding `data`), not the array the SDK's types declare.
     assert.deepEqual(details['response'], { data: items });
 
     const failedUUID = uuid();
-    await sdkError(rw.requestImages({ positivePrompt: 'x', model: 'runware:101@1', width: 128, height: 128, taskUUID: failedUUID }));
-    const failed = (await rw.getTaskDetails({ taskUUID: failedUUID })) as unknown as { request: Item[]; response: { errors: Item[]; data?: unknown } };
+    await sdkError(
+      rw.requestImages({ positivePrompt: 'x', model: 'runware:101@1', width: 128, height: 128, taskUUID: failedUUID }),
+    );
+    const failed = (await rw.getTaskDetails({ taskUUID: failedUUID })) as unknown as {
+      request: Item[];
+      response: { errors: Item[]; data?: unknown };
+    };
     assert.equal(failed.request[0]!['positivePrompt'], 'x');
     assert.equal(failed.response.data, undefined);
     assert.equal(failed.response.errors[0]!['code'], 'invalidPositivePrompt');
@@ -224,7 +314,16 @@ describe('@runware/sdk-js against runtrail', () => {
     const sizes = [1, 3, 2, 4, 1, 2, 3, 1];
     const uuids = sizes.map(() => uuid());
     const results = (await Promise.all(
-      sizes.map((numberResults, i) => rw.requestImages({ positivePrompt: `scene ${i}`, model: 'runware:101@1', width: 128, height: 128, numberResults, taskUUID: uuids[i] })),
+      sizes.map((numberResults, i) =>
+        rw.requestImages({
+          positivePrompt: `scene ${i}`,
+          model: 'runware:101@1',
+          width: 128,
+          height: 128,
+          numberResults,
+          taskUUID: uuids[i],
+        }),
+      ),
     )) as unknown as Item[][];
     results.forEach((items, i) => {
       assert.equal(items.length, sizes[i]);
@@ -238,7 +337,15 @@ describe('@runware/sdk-js against runtrail', () => {
     const taskUUID = uuid();
     // The proxy forwards the next message (the task) and then cuts the connection, while the task runs.
     proxy.dropAfterNextClientMessage();
-    const pending = rw.requestImages({ positivePrompt: 'a slow render', model: 'runware:101@1', width: 2048, height: 2048, numberResults: 2, outputFormat: 'PNG', taskUUID });
+    const pending = rw.requestImages({
+      positivePrompt: 'a slow render',
+      model: 'runware:101@1',
+      width: 2048,
+      height: 2048,
+      numberResults: 2,
+      outputFormat: 'PNG',
+      taskUUID,
+    });
     const items = (await pending) as unknown as Item[];
     assert.equal(items.length, 2);
     assert.ok(proxy.connections > before, 'a new connection was opened and authenticated');
@@ -266,7 +373,12 @@ test('the server closes an idle socket; the SDK reconnects and the next call suc
     // The SDK pings every 10 s at the most often, so the server's 0.8 s idle limit closes it.
     await new Promise((r) => setTimeout(r, 2_500));
     assert.equal(proxy.connections, 2, 'the SDK reconnected after the close');
-    const items = (await rw.requestImages({ positivePrompt: 'after the close', model: 'runware:101@1', width: 128, height: 128 })) as unknown as Item[];
+    const items = (await rw.requestImages({
+      positivePrompt: 'after the close',
+      model: 'runware:101@1',
+      width: 128,
+      height: 128,
+    })) as unknown as Item[];
     assert.equal(items.length, 1);
   } finally {
     for (const rw of sdks.splice(0)) await rw.disconnect();

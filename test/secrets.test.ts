@@ -15,7 +15,15 @@ import { join } from 'node:path';
 import { pollUntil, startReceiver, type Receiver } from './helpers/async.js';
 import { cliOk } from './helpers/cli.js';
 import { filesUnder } from './helpers/files.js';
-import { TEST_BACKEND, databaseText, imageTask, newApiKey, startServer, uuid, type TestServer } from './helpers/server.js';
+import {
+  TEST_BACKEND,
+  databaseText,
+  imageTask,
+  newApiKey,
+  startServer,
+  uuid,
+  type TestServer,
+} from './helpers/server.js';
 import { RawClient } from './helpers/ws-client.js';
 import { rawHttp } from './helpers/raw-wire.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
@@ -31,7 +39,8 @@ interface Exposure {
 const exposures: Exposure[] = [];
 /** Replies that may echo one key back, because the request put it where the protocol echoes the offending value. */
 const echoes = new Map<string, string>();
-const expose = (where: string, content: string | Buffer) => exposures.push({ where, bytes: Buffer.isBuffer(content) ? content : Buffer.from(content) });
+const expose = (where: string, content: string | Buffer) =>
+  exposures.push({ where, bytes: Buffer.isBuffer(content) ? content : Buffer.from(content) });
 
 let upstream: TestServer;
 let server: TestServer;
@@ -60,10 +69,7 @@ before(async () => {
       RUNTRAIL_WEBHOOK_BACKOFF_MAX_MS: '50',
       RUNTRAIL_UPSTREAM_URL: `${upstream.url}/v1`,
       RUNTRAIL_UPSTREAM_API_KEY: upstream.key,
-      RUNTRAIL_ROUTES: JSON.stringify([
-        { model: 'upstream:1@1', engine: 'upstream' },
-        { engine: 'builtin' },
-      ]),
+      RUNTRAIL_ROUTES: JSON.stringify([{ model: 'upstream:1@1', engine: 'upstream' }, { engine: 'builtin' }]),
     },
   });
   const shown = /It is shown only once:\n(\S+)\n/.exec(server.stdout());
@@ -92,7 +98,8 @@ before(async () => {
 
   // The data folders while the servers run (SQLite's -wal and -shm exist only then), then after.
   snapshotFolders('while running');
-  for (const s of [server, upstream]) expose(`database rows of ${s === server ? 'the server' : 'the upstream'}`, (await databaseText(s.dataDir)) ?? '');
+  for (const s of [server, upstream])
+    expose(`database rows of ${s === server ? 'the server' : 'the upstream'}`, (await databaseText(s.dataDir)) ?? '');
   await server.stop({ keepData: true });
   await upstream.stop({ keepData: true });
   snapshotFolders('after shutdown');
@@ -100,7 +107,8 @@ before(async () => {
   expose('server stdout without the first-start key', server.stdout().split(keys['first']).join('<first key>'));
   expose('upstream stderr', upstream.stderr());
   expose('upstream stdout', upstream.stdout());
-  for (const r of receiver.received) expose(`webhook ${r.method} ${r.url}`, Buffer.concat([Buffer.from(JSON.stringify(r.headers)), r.body]));
+  for (const r of receiver.received)
+    expose(`webhook ${r.method} ${r.url}`, Buffer.concat([Buffer.from(JSON.stringify(r.headers)), r.body]));
 });
 
 after(async () => {
@@ -115,12 +123,18 @@ function snapshotFolders(when: string): void {
     ['server', server.dataDir],
     ['upstream', upstream.dataDir],
   ] as const) {
-    for (const file of filesUnder(dir)) expose(`${name} data folder ${when}: ${file.slice(dir.length + 1)}`, readFileSync(file));
+    for (const file of filesUnder(dir))
+      expose(`${name} data folder ${when}: ${file.slice(dir.length + 1)}`, readFileSync(file));
   }
 }
 
 /** One HTTP exchange with the server, its reply (status line, headers, body) kept for the search. */
-async function call(where: string, path: string, init: RequestInit = {}, echo?: string): Promise<{ status: number; text: string }> {
+async function call(
+  where: string,
+  path: string,
+  init: RequestInit = {},
+  echo?: string,
+): Promise<{ status: number; text: string }> {
   const res = await fetch(server.url + path, init);
   const text = await res.text();
   const headers: string[] = [];
@@ -131,13 +145,21 @@ async function call(where: string, path: string, init: RequestInit = {}, echo?: 
   return { status: res.status, text };
 }
 
-function post(where: string, body: unknown, options: { key?: string; headers?: Record<string, string>; path?: string; echo?: string } = {}) {
+function post(
+  where: string,
+  body: unknown,
+  options: { key?: string; headers?: Record<string, string>; path?: string; echo?: string } = {},
+) {
   return call(
     where,
     options.path ?? '/v1',
     {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(options.key ? { authorization: `Bearer ${options.key}` } : {}), ...options.headers },
+      headers: {
+        'content-type': 'application/json',
+        ...(options.key ? { authorization: `Bearer ${options.key}` } : {}),
+        ...options.headers,
+      },
       body: typeof body === 'string' ? body : JSON.stringify(body),
     },
     options.echo,
@@ -169,9 +191,12 @@ async function runAll(where: string, key: string, org: string, via: 'header' | '
   const body = via === 'header' ? tasks : [{ taskType: 'authentication', apiKey: key }, ...tasks];
   const res = await post(where, body, via === 'header' ? { key } : {});
   assert.equal(res.status, 200, res.text);
-  for (const t of tasks) if (typeof t['taskUUID'] === 'string') recordedTasks.push({ org, key, taskUUID: t['taskUUID'] });
+  for (const t of tasks)
+    if (typeof t['taskUUID'] === 'string') recordedTasks.push({ org, key, taskUUID: t['taskUUID'] });
   // An upscale of an image just produced, by UUID.
-  const imageUUID = (JSON.parse(res.text) as { data: Record<string, unknown>[] }).data.find((d) => typeof d['imageURL'] === 'string')!['imageUUID'];
+  const imageUUID = (JSON.parse(res.text) as { data: Record<string, unknown>[] }).data.find(
+    (d) => typeof d['imageURL'] === 'string',
+  )!['imageUUID'];
   const upscale = { taskType: 'upscale', taskUUID: uuid(), inputImage: imageUUID, upscaleFactor: 2 };
   assert.equal((await post(`${where}: upscale`, [upscale], { key })).status, 200);
   recordedTasks.push({ org, key, taskUUID: upscale.taskUUID });
@@ -183,13 +208,23 @@ async function exerciseRest(): Promise<void> {
   await runAll('REST tasks with the second acme key', keys['acme2']!, 'acme', 'header');
   // Header and authentication object together: the header decides, the object is dropped.
   const both = imageTask();
-  await post('header and authentication object', [{ taskType: 'authentication', apiKey: keys['acme2'] }, both], { key: keys['first'] });
+  await post('header and authentication object', [{ taskType: 'authentication', apiKey: keys['acme2'] }, both], {
+    key: keys['first'],
+  });
   recordedTasks.push({ org: 'default', key: keys['first']!, taskUUID: both.taskUUID as string });
   // Bad keys, every way they can come.
   for (const name of ['revoked', 'never issued', 'test-style']) {
     const key = keys[name]!;
     assert.equal((await post(`Bearer ${name} key`, [imageTask()], { key })).status, 401);
-    assert.equal((await post(`authentication object with the ${name} key`, [{ taskType: 'authentication', apiKey: key }, imageTask()])).status, 401);
+    assert.equal(
+      (
+        await post(`authentication object with the ${name} key`, [
+          { taskType: 'authentication', apiKey: key },
+          imageTask(),
+        ])
+      ).status,
+      401,
+    );
     assert.equal((await get(`history API with the ${name} key`, '/api/tasks', key)).status, 401);
   }
   for (const [name, header] of [
@@ -198,7 +233,10 @@ async function exerciseRest(): Promise<void> {
     ['two words', `Bearer ${keys['acme']} ${keys['acme2']}`],
     ['no scheme', keys['acme']!],
   ] as const) {
-    assert.equal((await post(`Authorization header, ${name}`, [imageTask()], { headers: { authorization: header } })).status, 401);
+    assert.equal(
+      (await post(`Authorization header, ${name}`, [imageTask()], { headers: { authorization: header } })).status,
+      401,
+    );
   }
 }
 
@@ -210,23 +248,53 @@ async function exerciseWrongPlaces(): Promise<void> {
     imageTask({ apiKey: key }),
     imageTask({ apiKey: good }),
     imageTask({ authentication: { taskType: 'authentication', apiKey: key } }),
-    { taskType: 'imageUpload', taskUUID: uuid(), image: `data:image/png;base64,${PNG_1X1}`, settings: [{ apiKey: key }] },
+    {
+      taskType: 'imageUpload',
+      taskUUID: uuid(),
+      image: `data:image/png;base64,${PNG_1X1}`,
+      settings: [{ apiKey: key }],
+    },
     `{"taskType":"imageInference","taskUUID":"${uuid()}","model":"runware:101@1","positivePrompt":"x","width":128,"height":128,"api\\u004bey":"${key}"}`,
   ];
   for (const [i, task] of refused.entries()) {
-    const res = await post(`a task carrying a key (${i})`, `[${typeof task === 'string' ? task : JSON.stringify(task)}]`, { key: good });
+    const res = await post(
+      `a task carrying a key (${i})`,
+      `[${typeof task === 'string' ? task : JSON.stringify(task)}]`,
+      { key: good },
+    );
     assert.equal(res.status, 400, res.text);
-    assert.equal((JSON.parse(res.text) as { errors: { code: string }[] }).errors[0]!.code, 'unsupportedParameter', res.text);
+    assert.equal(
+      (JSON.parse(res.text) as { errors: { code: string }[] }).errors[0]!.code,
+      'unsupportedParameter',
+      res.text,
+    );
     const taskUUID = /"taskUUID":"([^"]+)"/.exec(typeof task === 'string' ? task : JSON.stringify(task))![1]!;
-    const details = await post(`getTaskDetails of a refused task (${i})`, [{ taskType: 'getTaskDetails', taskUUID }], { key: good });
+    const details = await post(`getTaskDetails of a refused task (${i})`, [{ taskType: 'getTaskDetails', taskUUID }], {
+      key: good,
+    });
     assert.equal(details.status, 404, `a task carrying a key was recorded: ${details.text}`);
   }
   // An authentication object that is not first.
-  await post('authentication object second', [imageTask(), { taskType: 'authentication', apiKey: key, taskUUID: uuid() }], { key: good });
+  await post(
+    'authentication object second',
+    [imageTask(), { taskType: 'authentication', apiKey: key, taskUUID: uuid() }],
+    { key: good },
+  );
   // Other headers and the query string.
   assert.equal((await post('x-api-key header', [imageTask()], { headers: { 'x-api-key': key } })).status, 401);
-  assert.equal((await post('apiKey in the query string, no header', [imageTask()], { path: `/v1?apiKey=${key}` })).status, 401);
-  assert.equal((await post('apiKey in the query string beside a header', [imageTask()], { key: good, path: `/v1?apiKey=${key}&key=${key}` })).status, 200);
+  assert.equal(
+    (await post('apiKey in the query string, no header', [imageTask()], { path: `/v1?apiKey=${key}` })).status,
+    401,
+  );
+  assert.equal(
+    (
+      await post('apiKey in the query string beside a header', [imageTask()], {
+        key: good,
+        path: `/v1?apiKey=${key}&key=${key}`,
+      })
+    ).status,
+    200,
+  );
   await get('history API with the key in the query', `/api/tasks?apiKey=${key}`);
   await get('history API searching for the key', `/api/tasks?text=${key}`, good);
   await get('explorer with the key in the query', `/explorer/?key=${key}`);
@@ -248,13 +316,26 @@ async function exerciseWrongPlaces(): Promise<void> {
 async function exerciseRefusedRequests(): Promise<void> {
   const port = Number(new URL(server.url).port);
   const body = JSON.stringify([{ taskType: 'authentication', apiKey: keys['acme2'] }, imageTask()]);
-  const head = (extra: string) => `POST /v1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${keys['acme']}\r\nContent-Type: application/json\r\n${extra}`;
+  const head = (extra: string) =>
+    `POST /v1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${keys['acme']}\r\nContent-Type: application/json\r\n${extra}`;
   const chunk = `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n`;
   const cases: [string, string, number][] = [
     ['a bad chunk size', head('Transfer-Encoding: chunked\r\n\r\n') + chunk + 'zz\r\nnot a chunk\r\n0\r\n\r\n', 400],
     ['a bad header line', head(`Content-Length: ${Buffer.byteLength(body)}\r\nX-Bad\u0001Name: 1\r\n\r\n`) + body, 400],
-    ['headers over 16 KiB', head(`Content-Length: ${Buffer.byteLength(body)}\r\nX-Big: ${'b'.repeat(17 * 1024)}\r\n\r\n`) + body, 431],
-    ['1 001 header lines', head(`Content-Length: ${Buffer.byteLength(body)}\r\n` + Array.from({ length: 1_000 }, (_, i) => `x-${i}: 1\r\n`).join('') + '\r\n') + body, 431],
+    [
+      'headers over 16 KiB',
+      head(`Content-Length: ${Buffer.byteLength(body)}\r\nX-Big: ${'b'.repeat(17 * 1024)}\r\n\r\n`) + body,
+      431,
+    ],
+    [
+      '1 001 header lines',
+      head(
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+          Array.from({ length: 1_000 }, (_, i) => `x-${i}: 1\r\n`).join('') +
+          '\r\n',
+      ) + body,
+      431,
+    ],
   ];
   for (const [name, request, status] of cases) {
     const answer = await rawHttp(port, [request]);
@@ -275,10 +356,11 @@ async function exerciseWebSocket(): Promise<void> {
       await c.authenticate(keys[name]!);
       const tasks = everyTask();
       c.send(tasks);
-      for (const t of tasks) if (typeof t['taskUUID'] === 'string') {
-        await c.forTask(t['taskUUID'], 30_000);
-        recordedTasks.push({ org: 'acme', key: keys[name]!, taskUUID: t['taskUUID'] });
-      }
+      for (const t of tasks)
+        if (typeof t['taskUUID'] === 'string') {
+          await c.forTask(t['taskUUID'], 30_000);
+          recordedTasks.push({ org: 'acme', key: keys[name]!, taskUUID: t['taskUUID'] });
+        }
       // A second authentication on the same socket, and a task carrying a key.
       c.send([{ taskType: 'authentication', apiKey: keys['first'] }]);
       const withField = imageTask({ apiKey: keys['first'] });
@@ -304,7 +386,13 @@ async function exerciseWebSocket(): Promise<void> {
     dropped.send([slow]);
     await new Promise((r) => setTimeout(r, 50));
     dropped.destroy();
-    await pollUntil(() => post('getResponse of the dropped socket’s task', [{ taskType: 'getResponse', taskUUID: slow.taskUUID }], { key: keys['acme'] }), (r) => r.text.includes('"success"'));
+    await pollUntil(
+      () =>
+        post('getResponse of the dropped socket’s task', [{ taskType: 'getResponse', taskUUID: slow.taskUUID }], {
+          key: keys['acme'],
+        }),
+      (r) => r.text.includes('"success"'),
+    );
     recordedTasks.push({ org: 'acme', key: keys['acme']!, taskUUID: slow.taskUUID as string });
     const resumed = await RawClient.connect(server.url, '/v1');
     clients.push(resumed);
@@ -326,11 +414,23 @@ async function exerciseWebSocket(): Promise<void> {
 }
 
 async function exerciseAsync(): Promise<void> {
-  const task = imageTask({ deliveryMethod: 'async', numberResults: 2, webhookURL: receiver.url, uploadEndpoint: `${receiver.url}/upload` });
+  const task = imageTask({
+    deliveryMethod: 'async',
+    numberResults: 2,
+    webhookURL: receiver.url,
+    uploadEndpoint: `${receiver.url}/upload`,
+  });
   assert.equal((await post('async task with webhook and upload', [task], { key: keys['acme'] })).status, 200);
   recordedTasks.push({ org: 'acme', key: keys['acme']!, taskUUID: task.taskUUID as string });
   await pollUntil(
-    async () => JSON.parse((await post('getResponse while it runs', [{ taskType: 'getResponse', taskUUID: task.taskUUID }], { key: keys['acme'] })).text) as { data: { status?: string }[] },
+    async () =>
+      JSON.parse(
+        (
+          await post('getResponse while it runs', [{ taskType: 'getResponse', taskUUID: task.taskUUID }], {
+            key: keys['acme'],
+          })
+        ).text,
+      ) as { data: { status?: string }[] },
     (reply) => !reply.data.some((item) => item.status === 'processing'),
   );
   // Two results, each to the webhook and the upload endpoint; the first request fails once and is retried.
@@ -338,23 +438,30 @@ async function exerciseAsync(): Promise<void> {
   const givenUp = imageTask({ webhookURL: `${receiver.url}/fails` });
   assert.equal((await post('sync task whose webhook always fails', [givenUp], { key: keys['first'] })).status, 200);
   recordedTasks.push({ org: 'default', key: keys['first']!, taskUUID: givenUp.taskUUID as string });
-  await pollUntil(async () => server.stderr(), (log) => log.includes('delivery failed for good'));
+  await pollUntil(
+    async () => server.stderr(),
+    (log) => log.includes('delivery failed for good'),
+  );
 }
 
 async function exerciseReads(): Promise<void> {
   for (const t of recordedTasks) {
-    await post(`getTaskDetails of ${t.taskUUID}`, [{ taskType: 'getTaskDetails', taskUUID: t.taskUUID }], { key: t.key });
+    await post(`getTaskDetails of ${t.taskUUID}`, [{ taskType: 'getTaskDetails', taskUUID: t.taskUUID }], {
+      key: t.key,
+    });
     await post(`getResponse of ${t.taskUUID}`, [{ taskType: 'getResponse', taskUUID: t.taskUUID }], { key: t.key });
     await get(`history of ${t.taskUUID}`, `/api/tasks/${t.taskUUID}`, t.key);
     await get(`deliveries of ${t.taskUUID}`, `/api/tasks/${t.taskUUID}/deliveries`, t.key);
   }
   for (const key of [keys['first']!, keys['acme']!]) {
     const list = await get('history list', '/api/tasks?limit=500', key);
-    for (const url of new Set(list.text.match(/http:\/\/127\.0\.0\.1:\d+\/media\/[^"]+/g) ?? [])) await get(`media ${url}`, url.slice(server.url.length));
+    for (const url of new Set(list.text.match(/http:\/\/127\.0\.0\.1:\d+\/media\/[^"]+/g) ?? []))
+      await get(`media ${url}`, url.slice(server.url.length));
     await get('spend', '/api/spend', key);
     await get('history filtered', '/api/tasks?status=error&text=a', key);
   }
-  for (const path of ['/explorer/', '/explorer/explorer.js', '/explorer/explorer.css', '/healthz', '/metrics']) await get(`GET ${path}`, path);
+  for (const path of ['/explorer/', '/explorer/explorer.js', '/explorer/explorer.css', '/healthz', '/metrics'])
+    await get(`GET ${path}`, path);
 }
 
 async function exerciseCli(): Promise<void> {
@@ -363,11 +470,17 @@ async function exerciseCli(): Promise<void> {
     const file = join(exportDir, `${org}.ndjson`);
     await cliOk(['tasks', 'export', '--org', org, '--ndjson', file, '--with-media'], { dataDir });
     expose(`export of ${org}`, readFileSync(file));
-    expose(`tasks list --json of ${org}`, await cliOk(['tasks', 'list', '--org', org, '--json', '--limit', '1000'], { dataDir }));
+    expose(
+      `tasks list --json of ${org}`,
+      await cliOk(['tasks', 'list', '--org', org, '--json', '--limit', '1000'], { dataDir }),
+    );
     expose(`tasks list of ${org}`, await cliOk(['tasks', 'list', '--org', org], { dataDir }));
   }
   for (const t of recordedTasks.slice(0, 12)) {
-    expose(`tasks show ${t.taskUUID}`, await cliOk(['tasks', 'show', t.taskUUID, '--org', t.org, '--raw', 'both'], { dataDir }));
+    expose(
+      `tasks show ${t.taskUUID}`,
+      await cliOk(['tasks', 'show', t.taskUUID, '--org', t.org, '--raw', 'both'], { dataDir }),
+    );
     expose(`tasks deliveries ${t.taskUUID}`, await cliOk(['tasks', 'deliveries', t.taskUUID, '--json'], { dataDir }));
   }
   expose('keys list', await cliOk(['keys', 'list', '--json'], { dataDir }));
@@ -391,7 +504,10 @@ function keyForms(key: string): { form: string; bytes: Buffer }[] {
     for (let offset = 0; offset < 3; offset++) {
       // The characters that encode only the key's bytes, whatever precedes or follows them.
       const encoded = Buffer.concat([Buffer.alloc(offset), plain]).toString(encoding);
-      forms.push({ form: `${encoding}@${offset}`, bytes: Buffer.from(encoded.slice(Math.ceil((offset * 4) / 3) + 1, -4)) });
+      forms.push({
+        form: `${encoding}@${offset}`,
+        bytes: Buffer.from(encoded.slice(Math.ceil((offset * 4) / 3) + 1, -4)),
+      });
     }
   }
   return forms;
@@ -402,7 +518,8 @@ function hits(among: readonly Exposure[]): string[] {
   for (const e of among) {
     for (const [name, key] of Object.entries(keys)) {
       for (const { form, bytes } of keyForms(key)) {
-        if (e.bytes.includes(bytes) && !(form === 'plain' && echoes.get(e.where) === key)) found.push(`${e.where}: the ${name} key (${form})`);
+        if (e.bytes.includes(bytes) && !(form === 'plain' && echoes.get(e.where) === key))
+          found.push(`${e.where}: the ${name} key (${form})`);
       }
     }
   }
@@ -414,9 +531,20 @@ const where = (pattern: RegExp) => exposures.filter((e) => pattern.test(e.where)
 test('every surface was exercised, and the search finds a key in each form (so the searches below can fail)', () => {
   assert.ok(Object.keys(keys).length >= 7);
   assert.ok(recordedTasks.length >= 40, `${recordedTasks.length} tasks`);
-  if (TEST_BACKEND === 'sqlite') assert.ok(where(/data folder while running: runtrail\.db-wal$/).length === 2, 'the SQLite log was searched while it existed');
+  if (TEST_BACKEND === 'sqlite')
+    assert.ok(
+      where(/data folder while running: runtrail\.db-wal$/).length === 2,
+      'the SQLite log was searched while it existed',
+    );
   assert.ok(where(/data folder .*media\//).length >= 10, 'media files were searched');
-  for (const line of ['Server listening', 'WebSocket session resumed', 'WebSocket error', 'delivery failed for good', 'shutting down', 'HTTP request refused by the parser']) {
+  for (const line of [
+    'Server listening',
+    'WebSocket session resumed',
+    'WebSocket error',
+    'delivery failed for good',
+    'shutting down',
+    'HTTP request refused by the parser',
+  ]) {
     assert.ok(server.stderr().includes(line), `the log has '${line}': ${server.stderr().slice(0, 2000)}`);
   }
   assert.ok(receiver.received.length >= 5, 'webhook and upload requests arrived');
@@ -430,8 +558,14 @@ test('every surface was exercised, and the search finds a key in each form (so t
     Buffer.from(key).toString('hex').toUpperCase(),
   ].map((text, i) => ({ where: `planted ${i}`, bytes: Buffer.from(text) }));
   planted.push({ where: 'planted utf-16', bytes: Buffer.from(`"${key}"`, 'utf16le') });
-  planted.push({ where: 'planted decimal bytes', bytes: Buffer.from(JSON.stringify({ rawPacket: Array.from(Buffer.from(`Authorization: Bearer ${key}\r\n`)) })) });
-  planted.push({ where: 'planted secret bytes', bytes: Buffer.concat([Buffer.from([1, 2]), Buffer.from(key.replace(/^rt_/, ''), 'base64url')]) });
+  planted.push({
+    where: 'planted decimal bytes',
+    bytes: Buffer.from(JSON.stringify({ rawPacket: Array.from(Buffer.from(`Authorization: Bearer ${key}\r\n`)) })),
+  });
+  planted.push({
+    where: 'planted secret bytes',
+    bytes: Buffer.concat([Buffer.from([1, 2]), Buffer.from(key.replace(/^rt_/, ''), 'base64url')]),
+  });
   for (const p of planted) assert.ok(hits([p]).length > 0, `${p.where} is found`);
 });
 

@@ -30,7 +30,8 @@ test('no comment or doc cites a document outside the repository or an issue numb
     readFileSync(file, 'utf8')
       .split('\n')
       .forEach((line, i) => {
-        if (OUTSIDE.some((doc) => line.includes(doc)) || ISSUE.test(line)) found.push(`${relative(REPO_ROOT, file)}:${i + 1}: ${line.trim()}`);
+        if (OUTSIDE.some((doc) => line.includes(doc)) || ISSUE.test(line))
+          found.push(`${relative(REPO_ROOT, file)}:${i + 1}: ${line.trim()}`);
       });
   }
   assert.deepEqual(found, []);

@@ -7,7 +7,10 @@ import { guardOpenHandles } from './helpers/open-handles.js';
 
 test('the top-level member only, the last of duplicates, escaped names, integer literals only', () => {
   assert.equal(integerMemberText('{"seed":9007199254740993}', 'seed'), '9007199254740993');
-  assert.equal(integerMemberText('{ "a" : {"seed":1}, "seed" :\n 12345678901234567890 }', 'seed'), '12345678901234567890');
+  assert.equal(
+    integerMemberText('{ "a" : {"seed":1}, "seed" :\n 12345678901234567890 }', 'seed'),
+    '12345678901234567890',
+  );
   assert.equal(integerMemberText('{"lora":[{"seed":5}],"x":"\\"seed\\":7"}', 'seed'), undefined);
   assert.equal(integerMemberText('{"seed":1,"seed":2}', 'seed'), '2');
   assert.equal(integerMemberText('{"s\\u0065ed":42}', 'seed'), '42');

@@ -6,10 +6,28 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, REPO_ROOT, dropSchemaOf, imageTask, newApiKey, schemaDatabaseUrl, startServer } from './helpers/server.js';
+import {
+  BIN,
+  REPO_ROOT,
+  dropSchemaOf,
+  imageTask,
+  newApiKey,
+  schemaDatabaseUrl,
+  startServer,
+} from './helpers/server.js';
 import { postgresSuiteGate, uniqueSchema } from './helpers/postgres.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
 
@@ -21,7 +39,14 @@ function serveToExit(env: Record<string, string>): Promise<{ code: number | null
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, 'serve'], {
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', RUNTRAIL_LOG_LEVEL: 'warn', ...SQLITE, ...env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        PORT: '0',
+        HOST: '127.0.0.1',
+        RUNTRAIL_LOG_LEVEL: 'warn',
+        ...SQLITE,
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -142,7 +167,10 @@ describe('RUNTRAIL_API_KEY must have a usable length', () => {
       try {
         const run = await serveToExit({ RUNTRAIL_DATA_DIR: dataDir, RUNTRAIL_API_KEY: key });
         assert.notEqual(run.code, 0, run.stdout);
-        assert.match(run.stderr, /RUNTRAIL_API_KEY \(or --api-key\) (must be 32 to 512 characters long|may hold only printable ASCII)/);
+        assert.match(
+          run.stderr,
+          /RUNTRAIL_API_KEY \(or --api-key\) (must be 32 to 512 characters long|may hold only printable ASCII)/,
+        );
         assert.ok(!run.stderr.includes(key) && !run.stdout.includes(key));
         assert.equal(existsSync(join(dataDir, 'runtrail.db')), false, 'nothing was stored');
       } finally {

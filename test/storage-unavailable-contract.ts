@@ -34,12 +34,19 @@ function newTask(orgId: string): NewTask {
   };
 }
 
-function assertUnavailable(backend: UnavailableStoreUnderTest, what: string, result: PromiseSettledResult<unknown>): void {
+function assertUnavailable(
+  backend: UnavailableStoreUnderTest,
+  what: string,
+  result: PromiseSettledResult<unknown>,
+): void {
   assert.equal(result.status, 'rejected', `${what} succeeded on an unavailable store`);
   const err: unknown = result.reason;
   assert.ok(err instanceof ProtocolError, `${what}: ${String(err)} is not a protocol error`);
   assert.equal(err.code, 'serviceUnavailable', `${what}: ${err.message}`);
-  assert.ok(backend.isStorageUnavailable(err.cause), `${what}: the backend does not call its cause unavailable: ${String(err.cause)}`);
+  assert.ok(
+    backend.isStorageUnavailable(err.cause),
+    `${what}: the backend does not call its cause unavailable: ${String(err.cause)}`,
+  );
   // The caller's message says to retry and names no driver internals.
   assert.match(err.message, /Retry later/, what);
   assert.doesNotMatch(err.message, /SQLITE|ECONN|pg_|stack/i, what);
@@ -52,7 +59,11 @@ export function storageUnavailableContract(backend: UnavailableStoreUnderTest): 
       const org = await storage.accounts.ensureOrganization('unavailable');
       const running = newTask(org.id);
       await storage.ledger.recordRequest(running);
-      assert.equal(backend.isStorageUnavailable(new Error('a constraint failed')), false, 'an ordinary error is not "unavailable"');
+      assert.equal(
+        backend.isStorageUnavailable(new Error('a constraint failed')),
+        false,
+        'an ordinary error is not "unavailable"',
+      );
 
       await takeAway();
       const failed = newTask(org.id);
@@ -62,7 +73,15 @@ export function storageUnavailableContract(backend: UnavailableStoreUnderTest): 
         ['ledger.recordRequest', storage.ledger.recordRequest(newTask(org.id))],
         [
           'ledger.recordFailedTask',
-          storage.ledger.recordFailedTask(failed, { status: 'error', responseText: '{"errors":[]}', cost: null, errorCode: 'x', engine: null, completedAt: Date.now(), media: [] }),
+          storage.ledger.recordFailedTask(failed, {
+            status: 'error',
+            responseText: '{"errors":[]}',
+            cost: null,
+            errorCode: 'x',
+            engine: null,
+            completedAt: Date.now(),
+            media: [],
+          }),
         ],
         [
           'ledger.completeTask',

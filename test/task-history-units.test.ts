@@ -22,32 +22,52 @@ test('times: ISO dates and date-times, epoch milliseconds, durations back from n
   assert.equal(parseTime(undefined, 'since', now), undefined);
   assert.equal(parseTime('', 'since', now), undefined);
   for (const bad of ['yesterday', '2026-13-45', '12', '7w', '2026-01-02T25:00:00Z']) {
-    assert.throws(() => parseTime(bad, 'until', now), (e: unknown) => e instanceof ProtocolError && e.code === 'invalidUntil' && e.status === 400, bad);
+    assert.throws(
+      () => parseTime(bad, 'until', now),
+      (e: unknown) => e instanceof ProtocolError && e.code === 'invalidUntil' && e.status === 400,
+      bad,
+    );
   }
 });
 
 test('filters: each word maps to its field; bad values raise invalid<Param>', () => {
   assert.deepEqual(parseTaskFilter({}), {});
-  assert.deepEqual(parseTaskFilter({ taskType: 'imageInference', status: 'error', model: 'runware:101@1', text: 'fox', since: '2026-01-01', until: '2026-02-01' }), {
-    taskType: 'imageInference',
-    status: 'error',
-    model: 'runware:101@1',
-    text: 'fox',
-    createdFrom: Date.UTC(2026, 0, 1),
-    createdBefore: Date.UTC(2026, 1, 1),
-  });
+  assert.deepEqual(
+    parseTaskFilter({
+      taskType: 'imageInference',
+      status: 'error',
+      model: 'runware:101@1',
+      text: 'fox',
+      since: '2026-01-01',
+      until: '2026-02-01',
+    }),
+    {
+      taskType: 'imageInference',
+      status: 'error',
+      model: 'runware:101@1',
+      text: 'fox',
+      createdFrom: Date.UTC(2026, 0, 1),
+      createdBefore: Date.UTC(2026, 1, 1),
+    },
+  );
   assert.throws(() => parseTaskFilter({ status: 'done' }), { code: 'invalidStatus' });
   assert.throws(() => parseTaskFilter({ text: 'x'.repeat(257) }), { code: 'invalidText' });
   assert.equal(parseLimit(undefined, 50, 500), 50);
   assert.equal(parseLimit('500', 50, 500), 500);
-  for (const bad of ['0', '501', '-1', '1.5', 'ten']) assert.throws(() => parseLimit(bad, 50, 500), { code: 'invalidLimit' }, bad);
+  for (const bad of ['0', '501', '-1', '1.5', 'ten'])
+    assert.throws(() => parseLimit(bad, 50, 500), { code: 'invalidLimit' }, bad);
 });
 
 test('cursors round-trip and reject anything else', () => {
   const cursor = { createdAt: 1767225600123, taskUUID: 'a770f077-f413-47de-9dac-be0b26a35da6' };
   assert.deepEqual(decodeCursor(encodeCursor(cursor)), cursor);
   assert.equal(decodeCursor(undefined), null);
-  for (const bad of ['%%%', 'bm90IGpzb24', Buffer.from('[1.5,"x"]').toString('base64url'), Buffer.from('{"a":1}').toString('base64url')]) {
+  for (const bad of [
+    '%%%',
+    'bm90IGpzb24',
+    Buffer.from('[1.5,"x"]').toString('base64url'),
+    Buffer.from('{"a":1}').toString('base64url'),
+  ]) {
     assert.throws(() => decodeCursor(bad), { code: 'invalidCursor' }, bad);
   }
 });
@@ -65,7 +85,8 @@ test('the prompt preview comes from the first task object', () => {
 });
 
 test('indenting changes whitespace only: every token stays as stored', () => {
-  const stored = '[{"taskUUID":"x","width":64.0,"seed":1e3,"big":12345678901234567890,"s":"a, b: {c}","e":"\\u00e9\\"","l":[],"o":{},"n":[1,[2]]}]';
+  const stored =
+    '[{"taskUUID":"x","width":64.0,"seed":1e3,"big":12345678901234567890,"s":"a, b: {c}","e":"\\u00e9\\"","l":[],"o":{},"n":[1,[2]]}]';
   const indented = indentJson(stored);
   assert.equal(
     indented,

@@ -34,11 +34,28 @@ test('searchModels: filters, relevance order, visibility', () => {
     defaultWidth: 1024,
     defaultHeight: 1024,
   });
-  const models = [model('a:2@1', 'Juggernaut lighthouse'), model('a:1@1', 'lighthouse'), model('b:lighthouse@1', 'other'), model('c:1@1', 'lora thing', 'lora', 'flux1d')];
-  assert.deepEqual(searchModels(models, {}).map((m) => m.air), ['a:1@1', 'a:2@1', 'b:lighthouse@1', 'c:1@1']);
-  assert.deepEqual(searchModels(models, { search: 'LIGHTHOUSE' }).map((m) => m.air), ['a:1@1', 'a:2@1', 'b:lighthouse@1']);
-  assert.deepEqual(searchModels(models, { category: 'lora' }).map((m) => m.air), ['c:1@1']);
-  assert.deepEqual(searchModels(models, { architecture: 'FLUX1D' }).map((m) => m.air), ['c:1@1']);
+  const models = [
+    model('a:2@1', 'Juggernaut lighthouse'),
+    model('a:1@1', 'lighthouse'),
+    model('b:lighthouse@1', 'other'),
+    model('c:1@1', 'lora thing', 'lora', 'flux1d'),
+  ];
+  assert.deepEqual(
+    searchModels(models, {}).map((m) => m.air),
+    ['a:1@1', 'a:2@1', 'b:lighthouse@1', 'c:1@1'],
+  );
+  assert.deepEqual(
+    searchModels(models, { search: 'LIGHTHOUSE' }).map((m) => m.air),
+    ['a:1@1', 'a:2@1', 'b:lighthouse@1'],
+  );
+  assert.deepEqual(
+    searchModels(models, { category: 'lora' }).map((m) => m.air),
+    ['c:1@1'],
+  );
+  assert.deepEqual(
+    searchModels(models, { architecture: 'FLUX1D' }).map((m) => m.air),
+    ['c:1@1'],
+  );
   assert.deepEqual(searchModels(models, { visibility: 'private' }), []);
   assert.deepEqual(searchModels(models, { tags: ['x'] }), []);
   assert.deepEqual(searchModels(models, { search: 'nothing like it' }), []);
@@ -63,7 +80,8 @@ describe('new task types, end to end', () => {
     return { status: r.status, item: (r.json.data?.[0] ?? r.json.errors?.[0]) as Item };
   };
   /** A PNG made by imageInference (sides in multiples of 64). */
-  const produce = async (width = 64, height = 64) => (await run(imageTask({ model: 'runtrail:procedural@plasma-1', width, height, outputFormat: 'PNG' }))).item;
+  const produce = async (width = 64, height = 64) =>
+    (await run(imageTask({ model: 'runtrail:procedural@plasma-1', width, height, outputFormat: 'PNG' }))).item;
   const bytesOf = async (item: Item) => {
     if (typeof item['imageBase64Data'] === 'string') return Buffer.from(item['imageBase64Data'], 'base64');
     const res = await fetch(String(item['imageURL'] ?? item['mediaURL']));
@@ -84,9 +102,18 @@ describe('new task types, end to end', () => {
     ];
     for (const [form, input] of forms) {
       for (const factor of [2, 3, 4]) {
-        const { status, item } = await run({ taskType: 'upscale', taskUUID: uuid(), ...(input as object), upscaleFactor: factor, outputFormat: 'PNG' });
+        const { status, item } = await run({
+          taskType: 'upscale',
+          taskUUID: uuid(),
+          ...(input as object),
+          upscaleFactor: factor,
+          outputFormat: 'PNG',
+        });
         assert.equal(status, 200, `${form} ×${factor}: ${JSON.stringify(item)}`);
-        assert.equal(item['inputImageUUID'], form === 'uuid' || form === 'inputs.image' ? source['imageUUID'] : undefined);
+        assert.equal(
+          item['inputImageUUID'],
+          form === 'uuid' || form === 'inputs.image' ? source['imageUUID'] : undefined,
+        );
         const out = await bytesOf(item);
         const meta = await sharp(out).metadata();
         assert.deepEqual([meta.width, meta.height, meta.format], [128 * factor, 64 * factor, 'png']);
@@ -100,7 +127,13 @@ describe('new task types, end to end', () => {
 
   test('upscale: output capped at 4096×4096 by shrinking the input first', async () => {
     const source = await produce(2048, 1024);
-    const { item } = await run({ taskType: 'upscale', taskUUID: uuid(), inputImage: source['imageUUID'], upscaleFactor: 4, outputFormat: 'JPG' });
+    const { item } = await run({
+      taskType: 'upscale',
+      taskUUID: uuid(),
+      inputImage: source['imageUUID'],
+      upscaleFactor: 4,
+      outputFormat: 'JPG',
+    });
     const meta = await sharp(await bytesOf(item)).metadata();
     assert.deepEqual([meta.width, meta.height, meta.format], [4096, 2048, 'jpeg']);
   });
@@ -108,10 +141,14 @@ describe('new task types, end to end', () => {
   test('upscale: output types and formats, cost, the legacy name, and its errors', async () => {
     const source = await produce();
     const base = { taskUUID: uuid(), inputImage: source['imageUUID'], upscaleFactor: 2 };
-    const b64 = (await run({ taskType: 'upscale', ...base, outputType: 'base64Data', outputFormat: 'webp', includeCost: true })).item;
+    const b64 = (
+      await run({ taskType: 'upscale', ...base, outputType: 'base64Data', outputFormat: 'webp', includeCost: true })
+    ).item;
     assert.equal((await sharp(Buffer.from(String(b64['imageBase64Data']), 'base64')).metadata()).format, 'webp');
     assert.equal(b64['cost'], 0.0006);
-    const uri = (await run({ taskType: 'imageUpscale', ...base, taskUUID: uuid(), outputType: 'dataURI', outputQuality: 20 })).item;
+    const uri = (
+      await run({ taskType: 'imageUpscale', ...base, taskUUID: uuid(), outputType: 'dataURI', outputQuality: 20 })
+    ).item;
     assert.equal(uri['taskType'], 'imageUpscale');
     assert.match(String(uri['imageDataURI']), /^data:image\/jpeg;base64,/);
     assert.deepEqual(Object.keys(uri), ['taskType', 'taskUUID', 'imageUUID', 'inputImageUUID', 'imageDataURI']);
@@ -146,7 +183,12 @@ describe('new task types, end to end', () => {
     // a tracer, a segmentation network, a resampler and a procedural renderer are these four
     // (other task types add their own).
     assert.equal(all['totalResults'], BUILTIN_MODELS.length);
-    const own = new Set(['runtrail:imagetracer@1', 'runtrail:isnet@general-use', 'runtrail:lanczos@3', 'runtrail:procedural@plasma-1']);
+    const own = new Set([
+      'runtrail:imagetracer@1',
+      'runtrail:isnet@general-use',
+      'runtrail:lanczos@3',
+      'runtrail:procedural@plasma-1',
+    ]);
     const ownModels = (all['results'] as Item[]).filter((m) => own.has(String(m['air'])));
     assert.deepEqual(ownModels, [
       {
@@ -161,7 +203,8 @@ describe('new task types, end to end', () => {
         defaultHeight: 0,
         taskTypes: ['vectorize'],
         price: 0.002,
-        shortDescription: 'Quantises the image to 16 colours and traces each colour region into SVG paths (imagetracerjs 1.2.6).',
+        shortDescription:
+          'Quantises the image to 16 colours and traces each colour region into SVG paths (imagetracerjs 1.2.6).',
       },
       {
         air: 'runtrail:isnet@general-use',
@@ -208,10 +251,12 @@ describe('new task types, end to end', () => {
           'Deterministic sine-wave plasma pictures drawn from seed, model and prompt; no neural network. It gives the protocol and the ledger real images at CPU cost.',
       },
     ]);
-    const found = async (filters: Record<string, unknown>) => (await run({ taskType: 'modelSearch', taskUUID: uuid(), ...filters })).item;
+    const found = async (filters: Record<string, unknown>) =>
+      (await run({ taskType: 'modelSearch', taskUUID: uuid(), ...filters })).item;
     assert.equal((await found({ search: 'Plasma' }))['totalResults'], 1);
     // Runware's AIRs (the README's examples) find the local model that runs them.
-    const airsFor = async (search: string) => ((await found({ search, limit: 100 }))['results'] as Item[]).map((m) => m['air']);
+    const airsFor = async (search: string) =>
+      ((await found({ search, limit: 100 }))['results'] as Item[]).map((m) => m['air']);
     assert.ok((await airsFor('runware:101@1')).includes('runtrail:procedural@plasma-1'));
     assert.ok((await airsFor('runware')).includes('runtrail:procedural@plasma-1'));
     assert.ok((await airsFor('runware:109@1')).includes('runtrail:isnet@general-use'));
@@ -219,10 +264,18 @@ describe('new task types, end to end', () => {
     assert.equal((await found({ search: 'sdxl' }))['totalResults'], 0);
     assert.equal((await found({ category: 'lora' }))['totalResults'], 0);
     // Procedural models (pictures, music, effects, video) say so in their architecture.
-    assert.equal((await found({ architecture: 'procedural' }))['totalResults'], BUILTIN_MODELS.filter((m) => m.architecture === 'procedural').length);
-    assert.ok(BUILTIN_MODELS.filter((m) => m.architecture === 'procedural').every((m) => /procedural|not a/.test(m.name)));
+    assert.equal(
+      (await found({ architecture: 'procedural' }))['totalResults'],
+      BUILTIN_MODELS.filter((m) => m.architecture === 'procedural').length,
+    );
+    assert.ok(
+      BUILTIN_MODELS.filter((m) => m.architecture === 'procedural').every((m) => /procedural|not a/.test(m.name)),
+    );
     assert.equal((await found({ visibility: 'private' }))['totalResults'], 0);
-    assert.deepEqual(await found({ offset: BUILTIN_MODELS.length, limit: 1 }).then((i) => [i['totalResults'], i['results']]), [BUILTIN_MODELS.length, []]);
+    assert.deepEqual(
+      await found({ offset: BUILTIN_MODELS.length, limit: 1 }).then((i) => [i['totalResults'], i['results']]),
+      [BUILTIN_MODELS.length, []],
+    );
     assert.equal((await found({ limit: 0 }))['code'], 'invalidLimit');
     assert.equal((await found({ limit: 101 }))['code'], 'invalidLimit');
     assert.equal((await found({ offset: -1 }))['code'], 'invalidOffset');
@@ -231,29 +284,66 @@ describe('new task types, end to end', () => {
   });
 
   test('mediaStorage: upload like imageUpload, usable as an input; delete scoped to the organization', async () => {
-    const png = await sharp({ create: { width: 3, height: 2, channels: 3, background: '#808000' } }).png().toBuffer();
-    const stored = (await run({ taskType: 'mediaStorage', taskUUID: uuid(), media: `data:image/png;base64,${png.toString('base64')}` })).item;
+    const png = await sharp({ create: { width: 3, height: 2, channels: 3, background: '#808000' } })
+      .png()
+      .toBuffer();
+    const stored = (
+      await run({
+        taskType: 'mediaStorage',
+        taskUUID: uuid(),
+        media: `data:image/png;base64,${png.toString('base64')}`,
+      })
+    ).item;
     assert.deepEqual(Object.keys(stored), ['taskType', 'taskUUID', 'operation', 'mediaUUID', 'mediaURL']);
     assert.equal(stored['operation'], 'upload');
     assert.ok((await bytesOf(stored)).equals(png));
-    const raw = (await run({ taskType: 'mediaStorage', taskUUID: uuid(), operation: 'upload', media: png.toString('base64'), includeCost: true })).item;
+    const raw = (
+      await run({
+        taskType: 'mediaStorage',
+        taskUUID: uuid(),
+        operation: 'upload',
+        media: png.toString('base64'),
+        includeCost: true,
+      })
+    ).item;
     assert.equal(raw['cost'], 0);
     // Same storage as imageUpload: the mediaUUID is an image input.
     const seeded = await run(imageTask({ seedImage: stored['mediaUUID'] }));
     assert.equal(seeded.status, 200);
 
     const otherKey = await createOrgKey(server, 'media-other');
-    const foreign = await server.post([{ taskType: 'mediaStorage', taskUUID: uuid(), operation: 'delete', media: stored['mediaUUID'] }], { key: otherKey });
+    const foreign = await server.post(
+      [{ taskType: 'mediaStorage', taskUUID: uuid(), operation: 'delete', media: stored['mediaUUID'] }],
+      { key: otherKey },
+    );
     assert.equal(foreign.json.errors![0]!['code'], 'invalidMedia');
     assert.equal((await fetch(String(stored['mediaURL']))).status, 200, 'another organization cannot delete it');
 
-    const deleted = (await run({ taskType: 'mediaStorage', taskUUID: uuid(), operation: 'delete', media: stored['mediaUUID'] })).item;
-    assert.deepEqual(deleted, { taskType: 'mediaStorage', taskUUID: deleted['taskUUID'], operation: 'delete', mediaUUID: stored['mediaUUID'] });
+    const deleted = (
+      await run({ taskType: 'mediaStorage', taskUUID: uuid(), operation: 'delete', media: stored['mediaUUID'] })
+    ).item;
+    assert.deepEqual(deleted, {
+      taskType: 'mediaStorage',
+      taskUUID: deleted['taskUUID'],
+      operation: 'delete',
+      mediaUUID: stored['mediaUUID'],
+    });
     assert.equal((await fetch(String(stored['mediaURL']))).status, 404);
-    const again = await run({ taskType: 'mediaStorage', taskUUID: uuid(), operation: 'delete', media: stored['mediaUUID'] });
+    const again = await run({
+      taskType: 'mediaStorage',
+      taskUUID: uuid(),
+      operation: 'delete',
+      media: stored['mediaUUID'],
+    });
     assert.deepEqual([again.status, again.item['code']], [400, 'invalidMedia']);
-    assert.equal((await run({ taskType: 'mediaStorage', taskUUID: uuid(), operation: 'delete', media: 'x' })).item['code'], 'invalidMedia');
-    assert.equal((await run({ taskType: 'mediaStorage', taskUUID: uuid(), operation: 'move', media: 'x' })).item['code'], 'invalidOperation');
+    assert.equal(
+      (await run({ taskType: 'mediaStorage', taskUUID: uuid(), operation: 'delete', media: 'x' })).item['code'],
+      'invalidMedia',
+    );
+    assert.equal(
+      (await run({ taskType: 'mediaStorage', taskUUID: uuid(), operation: 'move', media: 'x' })).item['code'],
+      'invalidOperation',
+    );
     assert.equal((await run({ taskType: 'mediaStorage', taskUUID: uuid() })).item['code'], 'missingMedia');
   });
 
@@ -268,7 +358,14 @@ describe('new task types, end to end', () => {
       imageTask({ positivePrompt: 'x' }),
       { taskType: 'imageUpload', image: `data:image/png;base64,${png}` },
       { taskType: 'imageUpload', image: 'nope' },
-      { taskType: 'upscale', inputImage: source['imageUUID'], upscaleFactor: 2, outputType: 'base64Data', outputFormat: 'PNG', includeCost: true },
+      {
+        taskType: 'upscale',
+        inputImage: source['imageUUID'],
+        upscaleFactor: 2,
+        outputType: 'base64Data',
+        outputFormat: 'PNG',
+        includeCost: true,
+      },
       { taskType: 'imageUpscale', inputImage: png, upscaleFactor: 3 },
       { taskType: 'upscale', inputImage: source['imageUUID'], upscaleFactor: 9 },
       { taskType: 'modelSearch', search: 'plasma', limit: 5 },
@@ -299,8 +396,16 @@ describe('new task types, end to end', () => {
       ws.send([wsTask]);
       const frame = await ws.forTask(wsTask.taskUUID);
       const label = JSON.stringify(c).slice(0, 80);
-      assert.deepEqual(normalize(frame.json.data ?? [], wsTask.taskUUID), normalize(rest.json.data ?? [], restTask.taskUUID), label);
-      assert.deepEqual(normalize(frame.json.errors ?? [], wsTask.taskUUID), normalize(rest.json.errors ?? [], restTask.taskUUID), label);
+      assert.deepEqual(
+        normalize(frame.json.data ?? [], wsTask.taskUUID),
+        normalize(rest.json.data ?? [], restTask.taskUUID),
+        label,
+      );
+      assert.deepEqual(
+        normalize(frame.json.errors ?? [], wsTask.taskUUID),
+        normalize(rest.json.errors ?? [], restTask.taskUUID),
+        label,
+      );
       assert.ok((rest.json.data?.length ?? 0) + (rest.json.errors?.length ?? 0) > 0, label);
     }
   });

@@ -36,7 +36,10 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-async function apiTask(taskUUID: string, key = server.key): Promise<{ status: number; item: { requestText: string; responseText: string; media: { imageURL: string }[] } }> {
+async function apiTask(
+  taskUUID: string,
+  key = server.key,
+): Promise<{ status: number; item: { requestText: string; responseText: string; media: { imageURL: string }[] } }> {
   const res = await fetch(`${server.url}/api/tasks/${taskUUID}`, { headers: { authorization: `Bearer ${key}` } });
   const body = (await res.json()) as { data: never[] };
   return { status: res.status, item: body.data[0]! };
@@ -47,19 +50,33 @@ test('tasks list: a table, filters, paging and --json', async () => {
   const lines = table.trim().split('\n');
   assert.match(lines[0]!, /^CREATED \(UTC\)\s+TASK UUID\s+TYPE\s+STATUS\s+MODEL\s+COST\s+TIME\s+PROMPT$/);
   assert.equal(lines.length, 1 + 4 + 1);
-  for (const id of [fox.taskUUID, failed.taskUUID, exactUUID, uploadUUID]) assert.ok(table.includes(id as string), `lists ${id}`);
+  for (const id of [fox.taskUUID, failed.taskUUID, exactUUID, uploadUUID])
+    assert.ok(table.includes(id as string), `lists ${id}`);
   assert.match(table, /4 shown of 4 \(3 success, 1 error, 0 processing\)/);
 
   const errors = await cli(['tasks', 'list', '--org', 'default', '--status', 'error']);
   assert.ok(errors.includes(failed.taskUUID as string) && !errors.includes(fox.taskUUID as string));
-  const foxes = await cli(['tasks', 'list', '--org', 'default', '--text', 'FOX', '--type', 'imageInference', '--since', '1h']);
+  const foxes = await cli([
+    'tasks',
+    'list',
+    '--org',
+    'default',
+    '--text',
+    'FOX',
+    '--type',
+    'imageInference',
+    '--since',
+    '1h',
+  ]);
   assert.match(foxes, /2 shown of 2/);
 
   const page1 = JSON.parse(await cli(['tasks', 'list', '--org', 'default', '--json', '--limit', '3']));
   assert.equal(page1.data.length, 3);
   assert.deepEqual(page1.counts, { total: 4, processing: 0, success: 3, error: 1 });
   assert.equal(typeof page1.nextCursor, 'string');
-  const page2 = JSON.parse(await cli(['tasks', 'list', '--org', 'default', '--json', '--limit', '3', '--cursor', page1.nextCursor]));
+  const page2 = JSON.parse(
+    await cli(['tasks', 'list', '--org', 'default', '--json', '--limit', '3', '--cursor', page1.nextCursor]),
+  );
   assert.equal(page2.data.length, 1);
   assert.equal(page2.nextCursor, null);
   const shown = new Set([...page1.data, ...page2.data].map((t: { taskUUID: string }) => t.taskUUID));
@@ -79,7 +96,10 @@ test('tasks show: details pretty, --raw the exact stored bytes', async () => {
   assert.equal(item.requestText, exactText);
   const raw = await cli(['tasks', 'show', exactUUID, '--org', 'default', '--raw']);
   assert.equal(raw, `${exactText}\n${item.responseText}\n`);
-  assert.equal(await cli(['tasks', 'show', exactUUID.toUpperCase(), '--org', 'default', '--raw', 'request']), exactText);
+  assert.equal(
+    await cli(['tasks', 'show', exactUUID.toUpperCase(), '--org', 'default', '--raw', 'request']),
+    exactText,
+  );
   assert.equal(await cli(['tasks', 'show', exactUUID, '--org', 'default', '--raw', 'response']), item.responseText);
 
   const pretty = await cli(['tasks', 'show', fox.taskUUID as string, '--org', 'default']);
@@ -100,7 +120,10 @@ test('tasks show: details pretty, --raw the exact stored bytes', async () => {
 
 test('tasks export → import round-trips byte for byte, media included', async () => {
   const file = join(work, 'export.ndjson');
-  const exported = await runCli(['tasks', 'export', '--org', 'default', '--since', '1d', '--ndjson', file, '--with-media'], { dataDir: server.dataDir });
+  const exported = await runCli(
+    ['tasks', 'export', '--org', 'default', '--since', '1d', '--ndjson', file, '--with-media'],
+    { dataDir: server.dataDir },
+  );
   assert.equal(exported.code, 0, exported.stderr);
   assert.match(exported.stderr, /exporting \[#{30}\] 100% 4\/4 tasks/, 'a progress bar on stderr');
   assert.match(exported.stderr, /Exported 4 tasks/);
@@ -119,20 +142,27 @@ test('tasks export → import round-trips byte for byte, media included', async 
     const copy = await cli(['tasks', 'show', id, '--org', 'copy', '--raw'], copyDir);
     assert.equal(copy, original, `${id} request and response texts are byte-identical`);
     const meta = (dir: string, org: string) => cli(['tasks', 'list', '--org', org, '--json', '--limit', '10'], dir);
-    const a = JSON.parse(await meta(server.dataDir, 'default')).data.find((t: { taskUUID: string }) => t.taskUUID === id);
+    const a = JSON.parse(await meta(server.dataDir, 'default')).data.find(
+      (t: { taskUUID: string }) => t.taskUUID === id,
+    );
     const b = JSON.parse(await meta(copyDir, 'copy')).data.find((t: { taskUUID: string }) => t.taskUUID === id);
     assert.deepEqual(b, a, 'timing, cost, status, engine and model come along');
   }
   const files = (dir: string) => readdirSync(dir).sort();
   assert.deepEqual(files(join(copyDir, 'media')), files(join(server.dataDir, 'media')));
   for (const f of files(join(server.dataDir, 'media'))) {
-    assert.ok(readFileSync(join(copyDir, 'media', f)).equals(readFileSync(join(server.dataDir, 'media', f))), `${f} restored`);
+    assert.ok(
+      readFileSync(join(copyDir, 'media', f)).equals(readFileSync(join(server.dataDir, 'media', f))),
+      `${f} restored`,
+    );
   }
 
   const again = await cli(['tasks', 'import', file, '--org', 'copy'], copyDir);
   assert.match(again, /Imported 0 tasks into organization 'copy'; skipped 4 already there/);
 
-  const toStdout = await runCli(['tasks', 'export', '--org', 'default', '--status', 'error', '--ndjson', '-'], { dataDir: server.dataDir });
+  const toStdout = await runCli(['tasks', 'export', '--org', 'default', '--status', 'error', '--ndjson', '-'], {
+    dataDir: server.dataDir,
+  });
   assert.equal(toStdout.stdout.trim().split('\n').length, 1);
   assert.equal(JSON.parse(toStdout.stdout).taskUUID, failed.taskUUID);
 
@@ -141,7 +171,10 @@ test('tasks export → import round-trips byte for byte, media included', async 
   writeFileSync(broken, `${lines[0]}\n{"taskUUID":"../../etc"}\n`);
   const refused = await runCli(['tasks', 'import', broken, '--org', 'copy2'], { dataDir: copyDir });
   assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /broken\.ndjson:2: 'taskUUID' must be a string|broken\.ndjson:2: 'taskUUID' is not a UUID/);
+  assert.match(
+    refused.stderr,
+    /broken\.ndjson:2: 'taskUUID' must be a string|broken\.ndjson:2: 'taskUUID' is not a UUID/,
+  );
 });
 
 test('tasks delete: one task, then everything before a time, with media files; deleted tasks answer taskNotFound', async () => {
@@ -159,14 +192,23 @@ test('tasks delete: one task, then everything before a time, with media files; d
   assert.equal((details.json.errors![0] as { code: string }).code, 'taskNotFound');
   assert.equal((await apiTask(fox.taskUUID as string)).status, 404);
 
-  const twice = await runCli(['tasks', 'delete', fox.taskUUID as string, '--org', 'default'], { dataDir: server.dataDir });
+  const twice = await runCli(['tasks', 'delete', fox.taskUUID as string, '--org', 'default'], {
+    dataDir: server.dataDir,
+  });
   assert.equal(twice.code, 1);
   const neither = await runCli(['tasks', 'delete', '--org', 'default'], { dataDir: server.dataDir });
   assert.equal(neither.code, 1);
   assert.match(neither.stderr, /either a taskUUID or --before/);
 
   assert.match(await cli(['tasks', 'delete', '--org', 'default', '--before', '2000-01-01']), /Deleted 0 tasks/);
-  const rest = await cli(['tasks', 'delete', '--org', 'default', '--before', new Date(Date.now() + 1000).toISOString()]);
+  const rest = await cli([
+    'tasks',
+    'delete',
+    '--org',
+    'default',
+    '--before',
+    new Date(Date.now() + 1000).toISOString(),
+  ]);
   assert.match(rest, /Deleted 3 tasks and 2 media files\./);
   assert.match(await cli(['tasks', 'list', '--org', 'default']), /0 shown of 0/);
   assert.deepEqual(readdirSync(join(server.dataDir, 'media')), []);
@@ -183,9 +225,15 @@ test('keys retention: shows and sets days per organization', async () => {
 });
 
 test('tasks show of a running async task: one processing entry per requested result, as getResponse shows it', async () => {
-  const running = imageTask({ deliveryMethod: 'async', numberResults: 2, positivePrompt: 'still rendering [slow:4000]' });
+  const running = imageTask({
+    deliveryMethod: 'async',
+    numberResults: 2,
+    positivePrompt: 'still rendering [slow:4000]',
+  });
   assert.equal((await server.post([running])).status, 200);
-  const raw = JSON.parse(await cli(['tasks', 'show', running.taskUUID as string, '--org', 'default', '--raw', 'response'])) as { data: Record<string, unknown>[] };
+  const raw = JSON.parse(
+    await cli(['tasks', 'show', running.taskUUID as string, '--org', 'default', '--raw', 'response']),
+  ) as { data: Record<string, unknown>[] };
   assert.equal(raw.data.length, 2, JSON.stringify(raw));
   for (const item of raw.data) assert.deepEqual([item['taskUUID'], item['status']], [running.taskUUID, 'processing']);
   const pretty = await cli(['tasks', 'show', running.taskUUID as string, '--org', 'default']);

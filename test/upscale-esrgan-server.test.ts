@@ -31,7 +31,16 @@ after(async () => {
 });
 
 function upscaleTask(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return { taskType: 'upscale', taskUUID: uuid(), model: ESRGAN, inputImage: smallDataUri, upscaleFactor: 4, outputType: 'base64Data', outputFormat: 'PNG', ...overrides };
+  return {
+    taskType: 'upscale',
+    taskUUID: uuid(),
+    model: ESRGAN,
+    inputImage: smallDataUri,
+    upscaleFactor: 4,
+    outputType: 'base64Data',
+    outputFormat: 'PNG',
+    ...overrides,
+  };
 }
 
 async function imageBytes(item: Item): Promise<Buffer> {
@@ -50,7 +59,9 @@ async function imageBytes(item: Item): Promise<Buffer> {
  * carried it (a failed task's envelope is its errors, without the reply's empty data array).
  */
 async function assertRecalled(task: Record<string, unknown>, replyText: string): Promise<void> {
-  const responseText = replyText.startsWith('{"data":[],"errors":') ? `{${replyText.slice('{"data":[],'.length)}` : replyText;
+  const responseText = replyText.startsWith('{"data":[],"errors":')
+    ? `{${replyText.slice('{"data":[],'.length)}`
+    : replyText;
   const details = await server.post([{ taskType: 'getTaskDetails', taskUUID: task['taskUUID'] }]);
   assert.equal(details.status, 200, details.text.slice(0, 300));
   const expected = `{"taskType":"getTaskDetails","taskUUID":"${String(task['taskUUID'])}","request":[${JSON.stringify(task)}],"response":${responseText}}`;
@@ -89,7 +100,15 @@ describe('upscale with ESRGAN', () => {
   test("Runware's Real-ESRGAN AIR runs on ESRGAN: ×2 of an uploaded image by UUID, inputImageUUID, JPG at a URL", async () => {
     const upload = await server.post([{ taskType: 'imageUpload', taskUUID: uuid(), image: smallDataUri }]);
     const imageUUID = String(upload.json.data![0]!['imageUUID']);
-    const task = upscaleTask({ model: 'runware:504@1', inputImage: undefined, inputs: { image: imageUUID }, upscaleFactor: 2, outputType: 'URL', outputFormat: 'JPG', outputQuality: 90 });
+    const task = upscaleTask({
+      model: 'runware:504@1',
+      inputImage: undefined,
+      inputs: { image: imageUUID },
+      upscaleFactor: 2,
+      outputType: 'URL',
+      outputFormat: 'JPG',
+      outputQuality: 90,
+    });
     const reply = await server.post([task]);
     assert.equal(reply.status, 200, reply.text.slice(0, 300));
     const item = reply.json.data![0]!;
@@ -123,7 +142,10 @@ describe('upscale with ESRGAN', () => {
     await assertRecalled(tooLarge, replyLarge.text);
 
     // A PNG cut off after its header: sharp reads the size but not the pixels.
-    const truncated = upscaleTask({ inputs: { image: `data:image/png;base64,${small.subarray(0, 120).toString('base64')}` }, inputImage: undefined });
+    const truncated = upscaleTask({
+      inputs: { image: `data:image/png;base64,${small.subarray(0, 120).toString('base64')}` },
+      inputImage: undefined,
+    });
     const replyCut = await server.post([truncated]);
     const eCut = onlyError(replyCut);
     assert.match(String(eCut['code']), /^invalid(InputImage|Image)$/);
@@ -169,15 +191,30 @@ describe('upscale with ESRGAN', () => {
     }
   });
 
-  test("@runware/sdk-js upscaleGan, sync and async, and its error for factor 3", async () => {
-    const sdk = await RunwareServer.initialize({ apiKey: server.key, url: server.url.replace(/^http/, 'ws') + '/v1', timeoutDuration: 60_000, globalMaxRetries: 1 });
+  test('@runware/sdk-js upscaleGan, sync and async, and its error for factor 3', async () => {
+    const sdk = await RunwareServer.initialize({
+      apiKey: server.key,
+      url: server.url.replace(/^http/, 'ws') + '/v1',
+      timeoutDuration: 60_000,
+      globalMaxRetries: 1,
+    });
     try {
-      const sync = (await sdk.upscaleGan({ inputImage: smallDataUri, upscaleFactor: 2, model: ESRGAN, includeCost: true })) as unknown as Item;
+      const sync = (await sdk.upscaleGan({
+        inputImage: smallDataUri,
+        upscaleFactor: 2,
+        model: ESRGAN,
+        includeCost: true,
+      })) as unknown as Item;
       assert.equal(typeof sync['imageURL'], 'string');
       const meta = await sharp(await imageBytes(sync)).metadata();
       assert.deepEqual([meta.width, meta.height], [240, 160]);
 
-      const queued = (await sdk.upscaleGan({ inputImage: smallDataUri, upscaleFactor: 4, model: 'runware:504@1', deliveryMethod: 'async' })) as unknown as Item;
+      const queued = (await sdk.upscaleGan({
+        inputImage: smallDataUri,
+        upscaleFactor: 4,
+        model: 'runware:504@1',
+        deliveryMethod: 'async',
+      })) as unknown as Item;
       assert.equal(typeof queued['imageURL'], 'string', JSON.stringify(queued));
       const queuedMeta = await sharp(await imageBytes(queued)).metadata();
       assert.deepEqual([queuedMeta.width, queuedMeta.height], [480, 320]);
@@ -198,7 +235,10 @@ describe('upscale with ESRGAN', () => {
     const results = (reply.json.data![0]!['results'] ?? []) as Item[];
     const esrgan = results.find((m) => m['air'] === ESRGAN);
     assert.ok(esrgan, reply.text.slice(0, 500));
-    assert.deepEqual([esrgan['taskTypes'], esrgan['category'], esrgan['architecture']], [['upscale'], 'upscaler', 'esrgan']);
+    assert.deepEqual(
+      [esrgan['taskTypes'], esrgan['category'], esrgan['architecture']],
+      [['upscale'], 'upscaler', 'esrgan'],
+    );
     const classifiers = await server.post([{ taskType: 'modelSearch', taskUUID: uuid(), search: 'nsfwjs' }]);
     const airs = ((classifiers.json.data![0]!['results'] ?? []) as Item[]).map((m) => [m['air'], m['taskTypes']]);
     assert.deepEqual(airs, [
@@ -206,13 +246,29 @@ describe('upscale with ESRGAN', () => {
       ['runtrail:nsfwjs@mobilenet-v2', []],
     ]);
     // A classifier is no imageInference model: naming it runs nothing.
-    const named = await server.post([{ taskType: 'imageInference', taskUUID: uuid(), model: 'runtrail:nsfwjs@mobilenet-v2', positivePrompt: 'a cat', width: 64, height: 64 }]);
+    const named = await server.post([
+      {
+        taskType: 'imageInference',
+        taskUUID: uuid(),
+        model: 'runtrail:nsfwjs@mobilenet-v2',
+        positivePrompt: 'a cat',
+        width: 64,
+        height: 64,
+      },
+    ]);
     assert.equal(named.json.errors?.[0]?.['code'], 'unsupportedModel', named.text.slice(0, 300));
 
     assert.equal(await (await fetch(`${server.url}/healthz`)).text(), '{"status":"ok"}');
-    const health = (await (await fetch(`${server.url}/healthz/engines`)).json()) as { engines: { operations: { name: string; ready: boolean }[] }[] };
-    const operations = health.engines.flatMap((e) => e.operations).filter((o) => o.name === 'upscale-esrgan' || o.name === 'classify-nsfw');
-    assert.deepEqual(operations.map((o) => [o.name, o.ready]).sort(), [['classify-nsfw', true], ['upscale-esrgan', true]]);
+    const health = (await (await fetch(`${server.url}/healthz/engines`)).json()) as {
+      engines: { operations: { name: string; ready: boolean }[] }[];
+    };
+    const operations = health.engines
+      .flatMap((e) => e.operations)
+      .filter((o) => o.name === 'upscale-esrgan' || o.name === 'classify-nsfw');
+    assert.deepEqual(operations.map((o) => [o.name, o.ready]).sort(), [
+      ['classify-nsfw', true],
+      ['upscale-esrgan', true],
+    ]);
   });
 });
 

@@ -34,7 +34,9 @@ after(async () => {
 });
 
 async function history(server: TestServer, taskUUID: string): Promise<Record<string, unknown>> {
-  const res = await fetch(`${server.url}/api/tasks/${taskUUID}`, { headers: { authorization: `Bearer ${server.key}` } });
+  const res = await fetch(`${server.url}/api/tasks/${taskUUID}`, {
+    headers: { authorization: `Bearer ${server.key}` },
+  });
   assert.equal(res.status, 200);
   return ((await res.json()) as { data: Record<string, unknown>[] }).data[0]!;
 }
@@ -76,7 +78,10 @@ test('a task through A runs on B, the caller sees B’s result under its own tas
   assert.equal(raw.data[0]!['taskUUID'], upstreamTaskUUID, 'the raw reply is kept as B sent it');
 
   const inB = await details(b, upstreamTaskUUID);
-  assert.ok(inB.includes(`"taskUUID" : "${upstreamTaskUUID}"`), 'B recorded the forwarded source, only the taskUUID replaced');
+  assert.ok(
+    inB.includes(`"taskUUID" : "${upstreamTaskUUID}"`),
+    'B recorded the forwarded source, only the taskUUID replaced',
+  );
   assert.ok(inB.includes('"positivePrompt":"a lighthouse at dusk",  '), inB);
   assert.ok(inB.includes(String(item['imageUUID'])));
 
@@ -88,7 +93,9 @@ test('a task through A runs on B, the caller sees B’s result under its own tas
 
 test('runtrail: models stay on A; modelSearch on A lists them and the upstream route', async () => {
   const taskUUID = uuid();
-  const reply = await a.post([{ taskType: 'imageInference', taskUUID, model: 'runtrail:1@1', positivePrompt: 'local', width: 64, height: 64 }]);
+  const reply = await a.post([
+    { taskType: 'imageInference', taskUUID, model: 'runtrail:1@1', positivePrompt: 'local', width: 64, height: 64 },
+  ]);
   assert.equal(reply.status, 200, reply.text);
   assert.ok(String(reply.json.data![0]!['imageURL']).startsWith(a.url));
   const h = await history(a, taskUUID);
@@ -98,8 +105,17 @@ test('runtrail: models stay on A; modelSearch on A lists them and the upstream r
   const search = await a.post([{ taskType: 'modelSearch', taskUUID: uuid(), limit: 100 }]);
   const airs = (search.json.data![0]!['results'] as { air: string }[]).map((r) => r.air);
   // Every built-in model (runtrail:lanczos@3, runtrail:procedural@plasma-1, …) and the upstream route.
-  assert.deepEqual(airs.sort(), ['*', ...BUILTIN_MODELS.filter((m) => m.taskTypes.length > 0).map((m) => m.air)].sort());
-  assert.ok(airs.includes('runtrail:lanczos@3') && airs.includes('runtrail:procedural@plasma-1') && airs.includes('runtrail:isnet@general-use') && airs.includes('runtrail:imagetracer@1') && airs.includes('runtrail:esrgan@slim'));
+  assert.deepEqual(
+    airs.sort(),
+    ['*', ...BUILTIN_MODELS.filter((m) => m.taskTypes.length > 0).map((m) => m.air)].sort(),
+  );
+  assert.ok(
+    airs.includes('runtrail:lanczos@3') &&
+      airs.includes('runtrail:procedural@plasma-1') &&
+      airs.includes('runtrail:isnet@general-use') &&
+      airs.includes('runtrail:imagetracer@1') &&
+      airs.includes('runtrail:esrgan@slim'),
+  );
 });
 
 test('a task type A has no module for is forwarded and B’s answer passes through, recorded in A', async () => {
@@ -115,14 +131,31 @@ test('a task type A has no module for is forwarded and B’s answer passes throu
 
 test('results B fails ([fail], [fail:1]) reach the caller as B’s errors under the caller’s taskUUID; the rest succeeds', async () => {
   const all = uuid();
-  const failed = await a.post([{ taskType: 'imageInference', taskUUID: all, model: 'runware:101@1', positivePrompt: 'boom [fail]', width: 128, height: 128 }]);
+  const failed = await a.post([
+    {
+      taskType: 'imageInference',
+      taskUUID: all,
+      model: 'runware:101@1',
+      positivePrompt: 'boom [fail]',
+      width: 128,
+      height: 128,
+    },
+  ]);
   assert.equal(failed.json.errors![0]!['code'], 'internalServerError');
   assert.equal(failed.json.errors![0]!['taskUUID'], all);
   assert.ok((await details(a, all)).includes(`"response":${recorded(failed.text)}`));
 
   const partial = uuid();
   const mixed = await a.post([
-    { taskType: 'imageInference', taskUUID: partial, model: 'runware:101@1', positivePrompt: 'half [fail:1]', width: 128, height: 128, numberResults: 2 },
+    {
+      taskType: 'imageInference',
+      taskUUID: partial,
+      model: 'runware:101@1',
+      positivePrompt: 'half [fail:1]',
+      width: 128,
+      height: 128,
+      numberResults: 2,
+    },
   ]);
   assert.equal(mixed.json.data!.length, 1, mixed.text);
   assert.equal(mixed.json.errors!.length, 1);
@@ -132,7 +165,16 @@ test('results B fails ([fail], [fail:1]) reach the caller as B’s errors under 
 test('an async task through A is sent async to B and polled with getResponse until every result ends', async () => {
   const taskUUID = uuid();
   const ack = await a.post([
-    { taskType: 'imageInference', taskUUID, deliveryMethod: 'async', model: 'runware:101@1', positivePrompt: 'slowly [slow:200]', width: 128, height: 128, numberResults: 2 },
+    {
+      taskType: 'imageInference',
+      taskUUID,
+      deliveryMethod: 'async',
+      model: 'runware:101@1',
+      positivePrompt: 'slowly [slow:200]',
+      width: 128,
+      height: 128,
+      numberResults: 2,
+    },
   ]);
   assert.deepEqual(ack.json.data, [{ taskType: 'imageInference', taskUUID }]);
   let items: Record<string, unknown>[] = [];
@@ -164,7 +206,11 @@ test('over WebSocket too: a promptEnhance task (no module in A) goes to B, its a
     const taskUUID = uuid();
     ws.send([{ taskType: 'promptEnhance', taskUUID, prompt: 'a lighthouse', promptMaxLength: 64, promptVersions: 1 }]);
     const frame = await ws.forTask(taskUUID);
-    assert.equal(frame.json.errors![0]!['code'], 'unsupportedModel', 'B answered: it runs promptEnhance only on an operator engine, which it has not (A forwards every task type)');
+    assert.equal(
+      frame.json.errors![0]!['code'],
+      'unsupportedModel',
+      'B answered: it runs promptEnhance only on an operator engine, which it has not (A forwards every task type)',
+    );
     const h = await history(a, taskUUID);
     assert.equal((h['upstream'] as unknown[]).length, 1);
     assert.equal(h['transport'], 'websocket');
@@ -177,16 +223,29 @@ test('over WebSocket too: a promptEnhance task (no module in A) goes to B, its a
 test('spend on A sums upstream costs per engine', async () => {
   const res = await fetch(`${a.url}/api/spend`, { headers: { authorization: `Bearer ${a.key}` } });
   assert.equal(res.status, 200);
-  const spend = ((await res.json()) as { data: { total: number; byEngine: { engine: string; cost: number; tasks: number }[] }[] }).data[0]!;
+  const spend = (
+    (await res.json()) as { data: { total: number; byEngine: { engine: string; cost: number; tasks: number }[] }[] }
+  ).data[0]!;
   const upstream = spend.byEngine.filter((r) => r.engine === 'upstream');
   assert.ok(upstream.length > 0 && upstream.every((r) => r.cost >= 0));
   assert.ok(spend.total >= 0.0013);
 });
 
 test('a wrong upstream key surfaces as providerError, never as the caller’s invalidApiKey', async () => {
-  const wrong = await startServer({ env: { RUNTRAIL_UPSTREAM_URL: `${b.url}/v1`, RUNTRAIL_UPSTREAM_API_KEY: newApiKey() } });
+  const wrong = await startServer({
+    env: { RUNTRAIL_UPSTREAM_URL: `${b.url}/v1`, RUNTRAIL_UPSTREAM_API_KEY: newApiKey() },
+  });
   try {
-    const reply = await wrong.post([{ taskType: 'imageInference', taskUUID: uuid(), model: 'runware:101@1', positivePrompt: 'no entry', width: 128, height: 128 }]);
+    const reply = await wrong.post([
+      {
+        taskType: 'imageInference',
+        taskUUID: uuid(),
+        model: 'runware:101@1',
+        positivePrompt: 'no entry',
+        width: 128,
+        height: 128,
+      },
+    ]);
     assert.equal(reply.json.errors![0]!['code'], 'providerError', reply.text);
     assert.equal(reply.status, 502);
   } finally {
@@ -197,14 +256,24 @@ test('a wrong upstream key surfaces as providerError, never as the caller’s in
 test('the upstream key is nowhere in A’s data folder', () => {
   const files = readdirSync(a.dataDir).filter((f) => f.startsWith('runtrail.db'));
   assert.ok(files.length > 0);
-  for (const f of files) assert.ok(!readFileSync(join(a.dataDir, f)).includes(Buffer.from(b.key)), `${f} holds the upstream key`);
+  for (const f of files)
+    assert.ok(!readFileSync(join(a.dataDir, f)).includes(Buffer.from(b.key)), `${f} holds the upstream key`);
   assert.ok(!a.stderr().includes(b.key), 'logs hold the upstream key');
 });
 
 test('B down: A answers providerUnavailable after its retries', async () => {
   await b.stop({ keepData: true });
   const taskUUID = uuid();
-  const reply = await a.post([{ taskType: 'imageInference', taskUUID, model: 'runware:101@1', positivePrompt: 'anyone there', width: 128, height: 128 }]);
+  const reply = await a.post([
+    {
+      taskType: 'imageInference',
+      taskUUID,
+      model: 'runware:101@1',
+      positivePrompt: 'anyone there',
+      width: 128,
+      height: 128,
+    },
+  ]);
   assert.equal(reply.status, 503, reply.text);
   assert.equal(reply.json.errors![0]!['code'], 'providerUnavailable');
   assert.equal(reply.json.errors![0]!['taskUUID'], taskUUID);

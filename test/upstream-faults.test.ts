@@ -32,29 +32,65 @@ function handle(hit: Hit): { status: number; body: string; delayMs?: number } {
   if (task['taskType'] === 'getResponse') {
     const n = (seen.get(`poll:${theirs}`) ?? 0) + 1;
     seen.set(`poll:${theirs}`, n);
-    const item = (status: string, extra: object) => ({ taskType: 'imageInference', taskUUID: theirs, status, ...extra });
+    const item = (status: string, extra: object) => ({
+      taskType: 'imageInference',
+      taskUUID: theirs,
+      status,
+      ...extra,
+    });
     const done = n >= 3;
     return {
       status: 200,
-      body: JSON.stringify({ data: [done ? item('success', { imageUUID: 'u1', imageURL: 'https://up.example/1.jpg', cost: 0.25 }) : item('processing', { progress: 50 })] }),
+      body: JSON.stringify({
+        data: [
+          done
+            ? item('success', { imageUUID: 'u1', imageURL: 'https://up.example/1.jpg', cost: 0.25 })
+            : item('processing', { progress: 50 }),
+        ],
+      }),
     };
   }
   const prompt = String(task['positivePrompt'] ?? '');
   const ok = (extra: object = { cost: 0.5 }) => ({
     status: 200,
-    body: JSON.stringify({ data: [{ taskType: task['taskType'], taskUUID: theirs, imageUUID: 'b7db282d-2943-4f12-992f-77df3ad3ec71', imageURL: 'https://up.example/x.jpg', ...extra }] }),
+    body: JSON.stringify({
+      data: [
+        {
+          taskType: task['taskType'],
+          taskUUID: theirs,
+          imageUUID: 'b7db282d-2943-4f12-992f-77df3ad3ec71',
+          imageURL: 'https://up.example/x.jpg',
+          ...extra,
+        },
+      ],
+    }),
   });
   const count = (seen.get(theirs) ?? 0) + 1;
   seen.set(theirs, count);
-  if (prompt.includes('async')) return { status: 200, body: JSON.stringify({ data: [{ taskType: task['taskType'], taskUUID: theirs }] }) };
+  if (prompt.includes('async'))
+    return { status: 200, body: JSON.stringify({ data: [{ taskType: task['taskType'], taskUUID: theirs }] }) };
   if (prompt.includes('slow')) return { ...ok(), delayMs: 1500 };
   if (prompt.includes('429once')) return count === 1 ? { status: 429, body: 'busy' } : ok();
-  if (prompt.includes('429')) return { status: 429, body: JSON.stringify({ errors: [{ code: 'tooManyRequests', message: 'queue full' }] }) };
+  if (prompt.includes('429'))
+    return { status: 429, body: JSON.stringify({ errors: [{ code: 'tooManyRequests', message: 'queue full' }] }) };
   if (prompt.includes('500')) return { status: 500, body: 'oops' };
   if (prompt.includes('garbage')) return { status: 200, body: 'not json{' };
   if (prompt.includes('badshape')) return { status: 200, body: JSON.stringify({ data: 'x' }) };
   if (prompt.includes('coded')) {
-    return { status: 400, body: JSON.stringify({ errors: [{ code: 'invalidSteps', message: 'steps too high', parameter: 'steps', taskUUID: theirs, taskType: task['taskType'] }] }) };
+    return {
+      status: 400,
+      body: JSON.stringify({
+        errors: [
+          {
+            code: 'invalidSteps',
+            message: 'steps too high',
+            parameter: 'steps',
+            taskUUID: theirs,
+            taskType: task['taskType'],
+          },
+        ],
+      }),
+    };
   }
   if (prompt.includes('nocost')) return ok({});
   return ok();
@@ -98,7 +134,15 @@ after(async () => {
 });
 
 function task(prompt: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { taskType: 'imageInference', taskUUID: uuid(), model: 'runware:101@1', positivePrompt: prompt, width: 1024, height: 1024, ...extra };
+  return {
+    taskType: 'imageInference',
+    taskUUID: uuid(),
+    model: 'runware:101@1',
+    positivePrompt: prompt,
+    width: 1024,
+    height: 1024,
+    ...extra,
+  };
 }
 
 /** Sends one task, returns the reply and the upstream hits it caused. */
@@ -118,7 +162,13 @@ test('the task travels as sent (numbers as written, the upstream key as Bearer) 
   const upstreamTaskUUID = String(caused[0]!.tasks[0]!['taskUUID']);
   assert.equal(caused[0]!.body, `[${source.replace(taskUUID, upstreamTaskUUID)}]`, 'only the taskUUID differs');
   assert.deepEqual(reply.json.data, [
-    { taskType: 'imageInference', taskUUID, imageUUID: 'b7db282d-2943-4f12-992f-77df3ad3ec71', imageURL: 'https://up.example/x.jpg', cost: 0.5 },
+    {
+      taskType: 'imageInference',
+      taskUUID,
+      imageUUID: 'b7db282d-2943-4f12-992f-77df3ad3ec71',
+      imageURL: 'https://up.example/x.jpg',
+      cost: 0.5,
+    },
   ]);
   assert.ok(!reply.text.includes(UPSTREAM_KEY));
 });
@@ -175,7 +225,15 @@ test('an upstream error with a code passes through, with the caller’s taskUUID
   const t = task('coded');
   const { reply } = await send([t]);
   assert.equal(reply.status, 400);
-  assert.deepEqual(reply.json.errors, [{ code: 'invalidSteps', message: 'steps too high', parameter: 'steps', taskUUID: t['taskUUID'], taskType: 'imageInference' }]);
+  assert.deepEqual(reply.json.errors, [
+    {
+      code: 'invalidSteps',
+      message: 'steps too high',
+      parameter: 'steps',
+      taskUUID: t['taskUUID'],
+      taskType: 'imageInference',
+    },
+  ]);
 });
 
 test('an async task is acknowledged, sent async upstream and polled with getResponse; the caller’s getResponse ends in success', async () => {
@@ -187,7 +245,16 @@ test('an async task is acknowledged, sent async upstream and polled with getResp
     await new Promise((r) => setTimeout(r, 30));
     items = (await a.post([{ taskType: 'getResponse', taskUUID: t['taskUUID'] }])).json.data ?? [];
   }
-  assert.deepEqual(items, [{ taskType: 'imageInference', taskUUID: t['taskUUID'], imageUUID: 'u1', imageURL: 'https://up.example/1.jpg', cost: 0.25, status: 'success' }]);
+  assert.deepEqual(items, [
+    {
+      taskType: 'imageInference',
+      taskUUID: t['taskUUID'],
+      imageUUID: 'u1',
+      imageURL: 'https://up.example/1.jpg',
+      cost: 0.25,
+      status: 'success',
+    },
+  ]);
   const polls = hits.filter((h) => h.tasks[0]!['taskType'] === 'getResponse');
   assert.ok(polls.length >= 3);
 });
@@ -237,7 +304,14 @@ test('routes: models no rule takes get unsupportedModel; modelSearch lists the r
       task('fine', { model: 'civitai:4384@128713' }),
       { taskType: '3dInference', taskUUID: uuid(), model: 'klingai:5@3', outputFormat: 'GLB' },
       task('fine'),
-      { taskType: 'imageInference', taskUUID: uuid(), model: 'runtrail:1@1', positivePrompt: 'local', width: 64, height: 64 },
+      {
+        taskType: 'imageInference',
+        taskUUID: uuid(),
+        model: 'runtrail:1@1',
+        positivePrompt: 'local',
+        width: 64,
+        height: 64,
+      },
     ]);
     assert.deepEqual(
       reply.json.errors!.map((e) => e['code']),
@@ -248,12 +322,24 @@ test('routes: models no rule takes get unsupportedModel; modelSearch lists the r
     const search = await routed.post([{ taskType: 'modelSearch', taskUUID: uuid(), limit: 100 }]);
     const airs = (search.json.data![0]!['results'] as { air: string }[]).map((r) => r.air).sort();
     // Every built-in model (runtrail:lanczos@3, runtrail:procedural@plasma-1, …) and the route.
-    assert.deepEqual(airs, [...BUILTIN_MODELS.filter((m) => m.taskTypes.length > 0).map((m) => m.air), 'runware:*'].sort());
-    assert.ok(airs.includes('runtrail:lanczos@3') && airs.includes('runtrail:procedural@plasma-1') && airs.includes('runtrail:isnet@general-use') && airs.includes('runtrail:imagetracer@1') && airs.includes('runtrail:esrgan@slim'));
+    assert.deepEqual(
+      airs,
+      [...BUILTIN_MODELS.filter((m) => m.taskTypes.length > 0).map((m) => m.air), 'runware:*'].sort(),
+    );
+    assert.ok(
+      airs.includes('runtrail:lanczos@3') &&
+        airs.includes('runtrail:procedural@plasma-1') &&
+        airs.includes('runtrail:isnet@general-use') &&
+        airs.includes('runtrail:imagetracer@1') &&
+        airs.includes('runtrail:esrgan@slim'),
+    );
   } finally {
     await routed.stop();
   }
-  await assert.rejects(startInProcess({ env: { RUNTRAIL_ROUTES: '[{"model":"runware:*","engine":"upstream"}]' } }), /RUNTRAIL_UPSTREAM_URL is not set/);
+  await assert.rejects(
+    startInProcess({ env: { RUNTRAIL_ROUTES: '[{"model":"runware:*","engine":"upstream"}]' } }),
+    /RUNTRAIL_UPSTREAM_URL is not set/,
+  );
 });
 
 guardOpenHandles();

@@ -29,7 +29,12 @@ test('the forwarded text is the source with only the taskUUID value replaced; we
   const req = { orgId: 'o', taskUUID: T, taskType: 'imageInference', source, value };
   assert.equal(forwardedSource(req, 'U'.repeat(36)), source.replace(T, 'U'.repeat(36)));
   const hooked = { ...req, value: { ...value, webhookURL: 'https://x' } };
-  assert.deepEqual(Object.keys(JSON.parse(forwardedSource(hooked, 'U')) as object), ['taskType', 'taskUUID', 'seed', 'x']);
+  assert.deepEqual(Object.keys(JSON.parse(forwardedSource(hooked, 'U')) as object), [
+    'taskType',
+    'taskUUID',
+    'seed',
+    'x',
+  ]);
   // A taskUUID written with escapes cannot be found in the text: the copy carries the new one.
   const escaped = { ...req, source: source.replace(`"${T}"`, `"\\u0030${T.slice(1)}"`) };
   assert.equal((JSON.parse(forwardedSource(escaped, 'V')) as { taskUUID: string }).taskUUID, 'V');
@@ -37,12 +42,19 @@ test('the forwarded text is the source with only the taskUUID value replaced; we
 
 test('replies: data and errors echo the caller; the older singular error is read; anything else is unrecognizedResponse', () => {
   const req = { taskUUID: T, taskType: 'caption' };
-  const out = parseEnvelope('{"data":[{"taskType":"x","taskUUID":"other","text":"hi"}],"errors":[{"code":"boom","message":"m"}]}', req);
+  const out = parseEnvelope(
+    '{"data":[{"taskType":"x","taskUUID":"other","text":"hi"}],"errors":[{"code":"boom","message":"m"}]}',
+    req,
+  );
   assert.deepEqual(out.items, [{ taskType: 'caption', taskUUID: T, text: 'hi' }]);
   assert.deepEqual(out.errors, [{ code: 'boom', message: 'm', taskType: 'caption', taskUUID: T }]);
   assert.equal(parseEnvelope('{"error":{"code":"c","message":"m"}}', req).errors[0]!['code'], 'c');
   for (const bad of ['', 'nope', '[]', '{}', '{"data":{}}', '{"data":[1]}', '{"errors":[{"message":"no code"}]}']) {
-    assert.throws(() => parseEnvelope(bad, req), (e: unknown) => e instanceof ProtocolError && e.code === 'unrecognizedResponse', bad);
+    assert.throws(
+      () => parseEnvelope(bad, req),
+      (e: unknown) => e instanceof ProtocolError && e.code === 'unrecognizedResponse',
+      bad,
+    );
   }
 });
 
@@ -63,12 +75,20 @@ test('circuit breaker: opens at the threshold, lets one probe through after the 
 });
 
 test('routes: first match wins, `*` wildcards, model rules never match tasks without a model', () => {
-  const up: ForwardingEngine = { name: 'upstream', models: () => [], forward: () => Promise.reject(new Error('unused')) };
-  const r = new EngineRouter([new BuiltinEngine()], [up], [
-    { model: 'runtrail:*', engine: 'builtin' },
-    { model: 'civitai:*@*', engine: 'upstream' },
-    { taskType: 'caption', engine: 'upstream' },
-  ]);
+  const up: ForwardingEngine = {
+    name: 'upstream',
+    models: () => [],
+    forward: () => Promise.reject(new Error('unused')),
+  };
+  const r = new EngineRouter(
+    [new BuiltinEngine()],
+    [up],
+    [
+      { model: 'runtrail:*', engine: 'builtin' },
+      { model: 'civitai:*@*', engine: 'upstream' },
+      { taskType: 'caption', engine: 'upstream' },
+    ],
+  );
   assert.equal(r.forModel('imageInference', 'runtrail:1@1')?.name, 'builtin');
   assert.equal(r.forModel('imageInference', 'runware:101@1'), undefined);
   assert.equal(r.forwarderFor('imageInference', 'civitai:1@2')?.name, 'upstream');
@@ -78,16 +98,25 @@ test('routes: first match wins, `*` wildcards, model rules never match tasks wit
   assert.ok(!r.routable('videoInference', 'klingai:5@3'));
   assert.ok(r.routable('imageUpload', null));
   const plain = new EngineRouter([new BuiltinEngine()]);
-  assert.equal(plain.forModel('imageInference', 'runware:101@1')?.name, 'builtin', 'without routes the built-in engine takes any AIR');
+  assert.equal(
+    plain.forModel('imageInference', 'runware:101@1')?.name,
+    'builtin',
+    'without routes the built-in engine takes any AIR',
+  );
   assert.equal(plain.forwarderFor('caption', null), undefined);
 });
 
 test('a model is routed and priced by the same wildcard rules, whatever its case (RUNWARE:101@1)', () => {
-  const up: ForwardingEngine = { name: 'upstream', models: () => [], forward: () => Promise.reject(new Error('unused')) };
+  const up: ForwardingEngine = {
+    name: 'upstream',
+    models: () => [],
+    forward: () => Promise.reject(new Error('unused')),
+  };
   const router = new EngineRouter([new BuiltinEngine()], [up], [{ model: 'runware:*', engine: 'upstream' }]);
-  const prices = new PriceTable([{ taskType: 'imageInference', model: 'runware:*', perItem: 0.004 }], [
-    { taskType: 'imageInference', model: '*', perItem: 0.0013 },
-  ]);
+  const prices = new PriceTable(
+    [{ taskType: 'imageInference', model: 'runware:*', perItem: 0.004 }],
+    [{ taskType: 'imageInference', model: '*', perItem: 0.0013 }],
+  );
   for (const model of ['runware:101@1', 'RUNWARE:101@1', 'Runware:101@1']) {
     assert.equal(router.forwarderFor('imageInference', model)?.name, 'upstream', model);
     assert.equal(prices.perItem('imageInference', model), 0.004, model);

@@ -20,7 +20,10 @@ test('the SVG has the photo size, holds only paths, and rendered back resembles 
   const svg = Buffer.from(out.image);
   const text = svg.toString('utf8');
   assert.deepEqual([out.width, out.height], [600, 400]);
-  assert.match(text, /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" version="1\.1" width="600" height="400" viewBox="0 0 600 400">/);
+  assert.match(
+    text,
+    /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" version="1\.1" width="600" height="400" viewBox="0 0 600 400">/,
+  );
   assert.ok(text.trimEnd().endsWith('</svg>'));
   const elements = new Set([...text.matchAll(/<([a-zA-Z]+)[\s>]/g)].map((m) => m[1]));
   assert.deepEqual([...elements].sort(), ['path', 'svg'], 'nothing but shapes (no script, no foreign objects)');
@@ -30,7 +33,9 @@ test('the SVG has the photo size, holds only paths, and rendered back resembles 
   const difference = await meanAbsoluteDifference(rendered, cup);
   assert.ok(difference < 20, `mean colour difference ${difference.toFixed(1)} of 255`);
   // and a flat grey square is not what it resembles: the bound has teeth
-  const grey = await sharp({ create: { width: 600, height: 400, channels: 3, background: '#808080' } }).png().toBuffer();
+  const grey = await sharp({ create: { width: 600, height: 400, channels: 3, background: '#808080' } })
+    .png()
+    .toBuffer();
   assert.ok((await meanAbsoluteDifference(grey, cup)) > 2 * difference);
 });
 
@@ -41,9 +46,17 @@ test('the same photo gives the same SVG (the palette is sampled on a grid, not a
 });
 
 test('unreadable bytes and oversized images are refused', async () => {
-  await assert.rejects(run({ image: Buffer.from('<svg>nope</svg>') }), (err: unknown) => err instanceof OperationError && err.code === 'invalidImage');
-  const tall = await sharp({ create: { width: 4, height: 9000, channels: 3, background: '#000' } }).png().toBuffer();
-  await assert.rejects(run({ image: tall }), (err: unknown) => err instanceof OperationError && err.code === 'unsupportedDimensions');
+  await assert.rejects(
+    run({ image: Buffer.from('<svg>nope</svg>') }),
+    (err: unknown) => err instanceof OperationError && err.code === 'invalidImage',
+  );
+  const tall = await sharp({ create: { width: 4, height: 9000, channels: 3, background: '#000' } })
+    .png()
+    .toBuffer();
+  await assert.rejects(
+    run({ image: tall }),
+    (err: unknown) => err instanceof OperationError && err.code === 'unsupportedDimensions',
+  );
 });
 
 guardOpenHandles();

@@ -12,13 +12,20 @@ import { verifyStandardWebhook } from './helpers/standard-webhooks.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
 
 test('signing reproduces the Standard Webhooks reference vector', () => {
-  const headers = signatureHeaders('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232314}');
+  const headers = signatureHeaders(
+    'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+    'msg_p5jXN8AQM9LWM0D4loKWxJek',
+    1614265330,
+    '{"test": 2432232314}',
+  );
   assert.deepEqual(headers, {
     'webhook-id': 'msg_p5jXN8AQM9LWM0D4loKWxJek',
     'webhook-timestamp': '1614265330',
     'webhook-signature': 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=',
   });
-  assert.ok(verifyStandardWebhook('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', headers, '{"test": 2432232314}', 1614265330));
+  assert.ok(
+    verifyStandardWebhook('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', headers, '{"test": 2432232314}', 1614265330),
+  );
 });
 
 test('a generated secret signs what the independent verifier accepts, and nothing tampered', () => {
@@ -31,13 +38,44 @@ test('a generated secret signs what the independent verifier accepts, and nothin
   assert.equal(verifyStandardWebhook(secret, headers, body + ' '), false);
   assert.equal(verifyStandardWebhook(generateWebhookSecret(), headers, body), false);
   assert.equal(verifyStandardWebhook(secret, { ...headers, 'webhook-id': 'msg_2' }, body), false);
-  assert.equal(verifyStandardWebhook(secret, signatureHeaders(secret, 'msg_1', now - 3600, body), body), false, 'stale timestamp');
+  assert.equal(
+    verifyStandardWebhook(secret, signatureHeaders(secret, 'msg_1', now - 3600, body), body),
+    false,
+    'stale timestamp',
+  );
 });
 
 test('addresses: private, loopback, link-local and special ranges are not public; IPv4 inside IPv6 is judged as IPv4', () => {
-  const notPublic = ['127.0.0.1', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '224.0.0.1',
-    '255.255.255.255', '::1', '::', 'fe80::1', 'fd00::1', 'fc00::1', 'ff02::1', '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:10.0.0.1', '64:ff9b::a00:1'];
-  const isPublic = ['93.184.216.34', '8.8.8.8', '172.32.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808'];
+  const notPublic = [
+    '127.0.0.1',
+    '10.1.2.3',
+    '172.16.0.1',
+    '172.31.255.255',
+    '192.168.1.1',
+    '169.254.169.254',
+    '100.64.0.1',
+    '0.0.0.0',
+    '224.0.0.1',
+    '255.255.255.255',
+    '::1',
+    '::',
+    'fe80::1',
+    'fd00::1',
+    'fc00::1',
+    'ff02::1',
+    '::ffff:127.0.0.1',
+    '::ffff:7f00:1',
+    '::ffff:10.0.0.1',
+    '64:ff9b::a00:1',
+  ];
+  const isPublic = [
+    '93.184.216.34',
+    '8.8.8.8',
+    '172.32.0.1',
+    '2606:4700:4700::1111',
+    '::ffff:8.8.8.8',
+    '64:ff9b::808:808',
+  ];
   for (const a of notPublic) assert.equal(isPublicAddress(a), false, a);
   for (const a of isPublic) assert.equal(isPublicAddress(a), true, a);
   assert.equal(isPublicAddress('not-an-ip'), false);
@@ -45,10 +83,17 @@ test('addresses: private, loopback, link-local and special ranges are not public
 
 test('IPv4-translated (RFC 6145), local-use NAT64 (64:ff9b:1::/48, every RFC 6052 placement) and 6to4 addresses are judged by the IPv4 they carry', () => {
   const notPublic = [
-    '::ffff:0:127.0.0.1', '::ffff:0:7f00:1', '::ffff:0:10.0.0.1',
+    '::ffff:0:127.0.0.1',
+    '::ffff:0:7f00:1',
+    '::ffff:0:10.0.0.1',
     // 127.0.0.1 at the /48, /56, /64 and /96 places of the local-use prefix.
-    '64:ff9b:1:7f00:0:100::', '64:ff9b:1:7f:0:1::', '64:ff9b:1::7f:0:100:0', '64:ff9b:1::7f00:1',
-    '2002:7f00:1::', '2002:a00:1::1', '2002:c0a8:101::',
+    '64:ff9b:1:7f00:0:100::',
+    '64:ff9b:1:7f:0:1::',
+    '64:ff9b:1::7f:0:100:0',
+    '64:ff9b:1::7f00:1',
+    '2002:7f00:1::',
+    '2002:a00:1::1',
+    '2002:c0a8:101::',
     // 8.8.8.8 at the /96 place, but 0.0.0.0 at the /48 one: which the operator uses is not known.
     '64:ff9b:1::808:808',
   ];
@@ -71,7 +116,10 @@ test('the URL guard checks every resolved address and honours the allow-list', a
   };
   const guard = new OutboundTargetGuard(new OutboundPolicy(['listed.example', '127.0.0.1', '192.168.0.0/24']), resolve);
   const refused = async (url: string, pattern: RegExp) => {
-    await assert.rejects(guard.check(url), (err: unknown) => err instanceof OutboundTargetRefused && pattern.test(err.message));
+    await assert.rejects(
+      guard.check(url),
+      (err: unknown) => err instanceof OutboundTargetRefused && pattern.test(err.message),
+    );
   };
   assert.equal((await guard.check('https://public.example/hook?token=x')).hostname, 'public.example');
   await refused('https://mixed.example/hook', /10\.0\.0\.7/);
@@ -99,11 +147,26 @@ test('the connection lookup refuses a name that now resolves to a private addres
 
 test('retries back off exponentially with equal jitter, up to the cap', () => {
   const policy = { backoffMs: 250, backoffMaxMs: 8000 };
-  assert.equal(retryDelay(1, policy, () => 0), 125);
-  assert.equal(retryDelay(1, policy, () => 1), 250);
-  assert.equal(retryDelay(3, policy, () => 1), 1000);
-  assert.equal(retryDelay(10, policy, () => 1), 8000);
-  assert.equal(retryDelay(10, policy, () => 0), 4000);
+  assert.equal(
+    retryDelay(1, policy, () => 0),
+    125,
+  );
+  assert.equal(
+    retryDelay(1, policy, () => 1),
+    250,
+  );
+  assert.equal(
+    retryDelay(3, policy, () => 1),
+    1000,
+  );
+  assert.equal(
+    retryDelay(10, policy, () => 1),
+    8000,
+  );
+  assert.equal(
+    retryDelay(10, policy, () => 0),
+    4000,
+  );
   for (let n = 1; n < 12; n++) {
     const d = retryDelay(n, policy);
     const ceiling = Math.min(8000, 250 * 2 ** (n - 1));

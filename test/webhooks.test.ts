@@ -54,15 +54,22 @@ async function receiver(script?: Parameters<typeof startReceiver>[0]): Promise<R
   return r;
 }
 
-async function deliveries(taskUUID: string, key = server.key): Promise<{ status: number; body: { data?: { deliveries: DeliveryView[] }[]; errors?: Item[] } }> {
-  const res = await fetch(`${server.url}/api/tasks/${taskUUID}/deliveries`, { headers: { authorization: `Bearer ${key}` } });
+async function deliveries(
+  taskUUID: string,
+  key = server.key,
+): Promise<{ status: number; body: { data?: { deliveries: DeliveryView[] }[]; errors?: Item[] } }> {
+  const res = await fetch(`${server.url}/api/tasks/${taskUUID}/deliveries`, {
+    headers: { authorization: `Bearer ${key}` },
+  });
   return { status: res.status, body: (await res.json()) as never };
 }
 
 async function settledDeliveries(taskUUID: string, count: number): Promise<DeliveryView[]> {
   const r = await pollUntil(
     () => deliveries(taskUUID),
-    (r) => (r.body.data?.[0]?.deliveries ?? []).length === count && r.body.data![0]!.deliveries.every((d) => d.state !== 'pending'),
+    (r) =>
+      (r.body.data?.[0]?.deliveries ?? []).length === count &&
+      r.body.data![0]!.deliveries.every((d) => d.state !== 'pending'),
   );
   return r.body.data![0]!.deliveries;
 }
@@ -80,11 +87,14 @@ test('a receiver that fails twice, then succeeds: 3 attempts recorded, one deliv
   assert.equal(d?.state, 'delivered');
   assert.equal(d?.kind, 'webhook');
   assert.equal(d?.url, `${hook.url}?token=abc`);
-  assert.deepEqual(d?.attempts.map((a) => [a.attempt, a.statusCode, a.error]), [
-    [1, 500, 'HTTP 500'],
-    [2, 500, 'HTTP 500'],
-    [3, 204, null],
-  ]);
+  assert.deepEqual(
+    d?.attempts.map((a) => [a.attempt, a.statusCode, a.error]),
+    [
+      [1, 500, 'HTTP 500'],
+      [2, 500, 'HTTP 500'],
+      [3, 204, null],
+    ],
+  );
   assert.ok(d.attempts.every((a) => a.latencyMs >= 0 && !Number.isNaN(Date.parse(a.at))));
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(hook.received.length, 3, 'nothing is sent after a 2xx');
@@ -103,7 +113,9 @@ test('a receiver that fails twice, then succeeds: 3 attempts recorded, one deliv
   // Backoff: retries are spaced out (at least half the configured first delay).
   assert.ok(hook.received[1]!.at - hook.received[0]!.at >= 30);
 
-  const cli = await cliOk(['tasks', 'deliveries', task.taskUUID as string, '--org', 'default'], { dataDir: server.dataDir });
+  const cli = await cliOk(['tasks', 'deliveries', task.taskUUID as string, '--org', 'default'], {
+    dataDir: server.dataDir,
+  });
   assert.match(cli, /webhook msg_\w+ result 0 -> .*: delivered/);
   assert.equal(cli.match(/^ {2}#\d /gm)?.length, 3);
   assert.match(cli, /#1 .* 500 .*HTTP 500/);
@@ -132,7 +144,12 @@ test('a receiver that never answers: attempts are bounded, the task still succee
 
 test('one POST per result, sync tasks included; uploadEndpoint gets each file by PUT', async () => {
   const hook = await receiver();
-  const task = imageTask({ numberResults: 2, outputFormat: 'PNG', webhookURL: hook.url, uploadEndpoint: `${hook.url}/upload` });
+  const task = imageTask({
+    numberResults: 2,
+    outputFormat: 'PNG',
+    webhookURL: hook.url,
+    uploadEndpoint: `${hook.url}/upload`,
+  });
   const reply = await server.post([task]);
   assert.equal(reply.status, 200);
   const items = reply.json.data!;
@@ -142,11 +159,16 @@ test('one POST per result, sync tasks included; uploadEndpoint gets each file by
   assert.equal(posts.length, 2);
   assert.deepEqual(posts.map((p) => JSON.parse(p.body.toString('utf8'))).sort(byImage), [...items].sort(byImage));
   assert.equal(puts.length, 2);
-  const files = await Promise.all(items.map(async (i) => Buffer.from(await (await fetch(i['imageURL'] as string)).arrayBuffer())));
+  const files = await Promise.all(
+    items.map(async (i) => Buffer.from(await (await fetch(i['imageURL'] as string)).arrayBuffer())),
+  );
   for (const put of puts) {
     assert.equal(put.url, '/hook/upload');
     assert.equal(put.headers['content-type'], 'image/png');
-    assert.ok(files.some((f) => f.equals(put.body)), 'the PUT carries the produced file, byte for byte');
+    assert.ok(
+      files.some((f) => f.equals(put.body)),
+      'the PUT carries the produced file, byte for byte',
+    );
   }
   const recorded = await settledDeliveries(task.taskUUID as string, 4);
   assert.deepEqual(recorded.map((d) => [d.itemIndex, d.kind, d.state]).sort(), [
@@ -183,7 +205,10 @@ test('webhook and upload URLs that reach private addresses are refused at submit
 
 test('rotating the webhook secret: later deliveries verify with the new secret only', async () => {
   const old = await webhookSecret();
-  const rotated = (await cliOk(['keys', 'webhook-secret', '--org', 'default', '--rotate'], { dataDir: server.dataDir })).trim().split('\n').pop()!;
+  const rotated = (await cliOk(['keys', 'webhook-secret', '--org', 'default', '--rotate'], { dataDir: server.dataDir }))
+    .trim()
+    .split('\n')
+    .pop()!;
   assert.notEqual(rotated, old);
   assert.equal(await webhookSecret(), rotated);
   const hook = await receiver();
@@ -209,15 +234,21 @@ test('the deliveries API is scoped to the organization and needs a key', async (
 test('pending deliveries survive a crash: SIGKILL between attempts, delivered after restart', async () => {
   let up = false;
   const hook = await receiver(() => (up ? 200 : 503));
-  const crashing = await startServer({ env: { ...RETRY_ENV, RUNTRAIL_WEBHOOK_MAX_ATTEMPTS: '5', RUNTRAIL_WEBHOOK_BACKOFF_MS: '3000' } });
+  const crashing = await startServer({
+    env: { ...RETRY_ENV, RUNTRAIL_WEBHOOK_MAX_ATTEMPTS: '5', RUNTRAIL_WEBHOOK_BACKOFF_MS: '3000' },
+  });
   let restarted: TestServer | undefined;
   try {
     const task = imageTask({ deliveryMethod: 'async', webhookURL: hook.url });
     await crashing.post([task]);
     // Killed once the failed first attempt is on record (and its retry ~3 s away).
     const attempts = async () => {
-      const res = await fetch(`${crashing.url}/api/tasks/${task.taskUUID}/deliveries`, { headers: { authorization: `Bearer ${crashing.key}` } });
-      return ((await res.json()) as { data: { deliveries: DeliveryView[] }[] }).data[0]!.deliveries[0]?.attempts.length ?? 0;
+      const res = await fetch(`${crashing.url}/api/tasks/${task.taskUUID}/deliveries`, {
+        headers: { authorization: `Bearer ${crashing.key}` },
+      });
+      return (
+        ((await res.json()) as { data: { deliveries: DeliveryView[] }[] }).data[0]!.deliveries[0]?.attempts.length ?? 0
+      );
     };
     await pollUntil(attempts, (n) => n === 1);
     await crashing.stop({ signal: 'SIGKILL', keepData: true });
@@ -225,11 +256,19 @@ test('pending deliveries survive a crash: SIGKILL between attempts, delivered af
     restarted = await startServer({ dataDir: crashing.dataDir, key: crashing.key, env: RETRY_ENV });
     await hook.waitFor(2);
     const res = await pollUntil(
-      async () => (await fetch(`${restarted!.url}/api/tasks/${task.taskUUID}/deliveries`, { headers: { authorization: `Bearer ${crashing.key}` } })).json(),
+      async () =>
+        (
+          await fetch(`${restarted!.url}/api/tasks/${task.taskUUID}/deliveries`, {
+            headers: { authorization: `Bearer ${crashing.key}` },
+          })
+        ).json(),
       (b) => (b as { data: { deliveries: DeliveryView[] }[] }).data[0]!.deliveries[0]!.state === 'delivered',
     );
     const [d] = (res as { data: { deliveries: DeliveryView[] }[] }).data[0]!.deliveries;
-    assert.deepEqual(d!.attempts.map((a) => a.statusCode), [503, 200]);
+    assert.deepEqual(
+      d!.attempts.map((a) => a.statusCode),
+      [503, 200],
+    );
     assert.equal(hook.received[0]!.headers['webhook-id'], hook.received[1]!.headers['webhook-id']);
   } finally {
     await restarted?.stop();

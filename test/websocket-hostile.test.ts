@@ -49,7 +49,9 @@ async function floodWithoutReading(ws: RawWebSocket, message: string, ms: number
 }
 
 /** Reads what the server sent until it closed, and returns the close frame's code (null if none came). */
-async function closeCodeAfterReading(ws: RawWebSocket): Promise<{ code: number | null | undefined; frames: ServerFrame[] }> {
+async function closeCodeAfterReading(
+  ws: RawWebSocket,
+): Promise<{ code: number | null | undefined; frames: ServerFrame[] }> {
   ws.socket.resume();
   const frames: ServerFrame[] = [];
   for (;;) {
@@ -64,7 +66,11 @@ describe('a client that sends and never reads', () => {
   let server: TestServer;
   before(async () => {
     server = await startServer({
-      env: { RUNTRAIL_LOG_LEVEL: 'info', RUNTRAIL_WS_MAX_BUFFERED_BYTES: String(MiB), RUNTRAIL_WS_SEND_STALL_MS: '1500' },
+      env: {
+        RUNTRAIL_LOG_LEVEL: 'info',
+        RUNTRAIL_WS_MAX_BUFFERED_BYTES: String(MiB),
+        RUNTRAIL_WS_SEND_STALL_MS: '1500',
+      },
     });
   });
   after(async () => {
@@ -80,7 +86,9 @@ describe('a client that sends and never reads', () => {
     const { code, frames } = await closeCodeAfterReading(ws);
     ws.destroy();
     const grew = memoryOf(pid).peak - before.rss;
-    t.diagnostic(`RSS ${Math.round(before.rss / MiB)} MiB before, peak ${Math.round((before.rss + grew) / MiB)} MiB; ${sent} messages sent; close code ${String(code)}`);
+    t.diagnostic(
+      `RSS ${Math.round(before.rss / MiB)} MiB before, peak ${Math.round((before.rss + grew) / MiB)} MiB; ${sent} messages sent; close code ${String(code)}`,
+    );
     assert.ok(sent > 10, `the client sent ${sent} messages`);
     assert.equal(code, 1008);
     const pongs = frames.filter((f) => f.opcode === OPCODE.text).length;
@@ -103,7 +111,9 @@ describe('a client that sends and never reads', () => {
     const grew = memoryOf(pid).peak - before.rss;
     const closedByServer = ws.socket.destroyed || ws.closed;
     ws.destroy();
-    t.diagnostic(`RSS ${Math.round(before.rss / MiB)} MiB before, peak ${Math.round((before.rss + grew) / MiB)} MiB; ${sent} messages sent; closed by the server: ${closedByServer}`);
+    t.diagnostic(
+      `RSS ${Math.round(before.rss / MiB)} MiB before, peak ${Math.round((before.rss + grew) / MiB)} MiB; ${sent} messages sent; closed by the server: ${closedByServer}`,
+    );
     assert.ok(sent > 50, `the client sent ${sent} messages`);
     assert.ok(grew < 128 * MiB, `RSS grew by ${Math.round(grew / MiB)} MiB`);
     assert.ok(closedByServer, 'the server closed the socket');
@@ -142,7 +152,10 @@ describe('authentication failures and pipelined lookups', () => {
     // Tasks sent behind a failed authentication are refused one by one, not run.
     const behind = imageTask();
     c.send([{ taskType: 'authentication', apiKey: 'rt_still_wrong' }, behind]);
-    assert.equal((await c.next((f) => f.json.errors?.[0]?.['taskType'] === 'authentication')).json.errors![0]!['code'], 'invalidApiKey');
+    assert.equal(
+      (await c.next((f) => f.json.errors?.[0]?.['taskType'] === 'authentication')).json.errors![0]!['code'],
+      'invalidApiKey',
+    );
     assert.equal((await c.forTask(behind['taskUUID'] as string)).json.errors![0]!['code'], 'missingApiKey');
     await c.authenticate(server.key);
     const task = imageTask();
@@ -176,7 +189,11 @@ describe('authentication failures and pipelined lookups', () => {
     // The answer to a lookup: its items carry a status (getResponse) or are getTaskDetails items,
     // or it is taskNotFound; the tasks' own answers (the async ACK, the sync results) are neither.
     const lookupFrame = (taskUUID: string, isLookupItem: (i: Record<string, unknown>) => boolean) =>
-      c.next((f) => [...(f.json.data ?? []), ...(f.json.errors ?? [])].some((i) => i['taskUUID'] === taskUUID && (isLookupItem(i) || i['code'] === 'taskNotFound')));
+      c.next((f) =>
+        [...(f.json.data ?? []), ...(f.json.errors ?? [])].some(
+          (i) => i['taskUUID'] === taskUUID && (isLookupItem(i) || i['code'] === 'taskNotFound'),
+        ),
+      );
     for (const t of asyncTasks) {
       const f = await lookupFrame(t['taskUUID'] as string, (i) => i['status'] !== undefined);
       if (f.json.errors?.some((e) => e['code'] === 'taskNotFound')) notFound.push(`async ${String(t['taskUUID'])}`);

@@ -14,7 +14,14 @@ import { guardOpenHandles } from './helpers/open-handles.js';
 const PONG = '{"data":[{"taskType":"ping","pong":true}]}';
 /** A task slow enough (about half a second or more) that a socket can die while it runs. */
 const slowTask = (overrides: Record<string, unknown> = {}) =>
-  imageTask({ width: 2048, height: 2048, numberResults: 2, outputFormat: 'PNG', positivePrompt: 'a slow render', ...overrides });
+  imageTask({
+    width: 2048,
+    height: 2048,
+    numberResults: 2,
+    outputFormat: 'PNG',
+    positivePrompt: 'a slow render',
+    ...overrides,
+  });
 
 const clients: RawClient[] = [];
 
@@ -43,7 +50,8 @@ async function waitUntilDone(server: TestServer, taskUUID: string): Promise<{ re
   for (let i = 0; i < 300; i++) {
     const r = await server.post([{ taskType: 'getTaskDetails', taskUUID }]);
     const item = r.json.data?.[0] as { response?: { data?: Item[] } } | undefined;
-    if (item?.response && !item.response.data?.some((d) => d['status'] === 'processing')) return { response: item.response, text: r.text };
+    if (item?.response && !item.response.data?.some((d) => d['status'] === 'processing'))
+      return { response: item.response, text: r.text };
     await new Promise((res) => setTimeout(res, 50));
   }
   throw new Error(`task ${taskUUID} did not finish`);
@@ -162,7 +170,15 @@ describe('WebSocket protocol (default settings)', () => {
       const error = (await c.forTask(t.taskUUID)).json.errors![0]!;
       assert.equal(error['code'], 'unsupportedTaskType', t.taskType);
       assert.equal(error['taskType'], t.taskType);
-      for (const supported of ['imageInference', 'imageUpload', 'upscale', 'imageUpscale', 'modelSearch', 'mediaStorage', 'getTaskDetails']) {
+      for (const supported of [
+        'imageInference',
+        'imageUpload',
+        'upscale',
+        'imageUpscale',
+        'modelSearch',
+        'mediaStorage',
+        'getTaskDetails',
+      ]) {
         assert.match(String(error['message']), new RegExp(`\\b${supported}\\b`));
       }
     }
@@ -256,19 +272,31 @@ describe('WebSocket protocol (default settings)', () => {
     const last = polls.at(-1)!;
     assert.equal(last.length, 3);
     assert.equal(new Set(last.map((i) => i['imageUUID'])).size, 3);
-    assert.ok(polls[0]!.some((i) => i['status'] === 'processing'), 'the first poll saw the task running');
+    assert.ok(
+      polls[0]!.some((i) => i['status'] === 'processing'),
+      'the first poll saw the task running',
+    );
     for (const poll of polls) {
       assert.ok(poll.length > 0);
       poll.forEach((item, k) => {
         assert.equal(item['taskType'], 'imageInference');
-        if (item['status'] === 'success') assert.equal(item['imageUUID'], last[k]!['imageUUID'], 'stable order across polls');
+        if (item['status'] === 'success')
+          assert.equal(item['imageUUID'], last[k]!['imageUUID'], 'stable order across polls');
       });
     }
 
     // A task failing while it runs surfaces in errors, with its taskUUID.
-    const failing = { taskType: 'upscale', taskUUID: uuid(), inputImage: uuid(), upscaleFactor: 2, deliveryMethod: 'async' };
+    const failing = {
+      taskType: 'upscale',
+      taskUUID: uuid(),
+      inputImage: uuid(),
+      upscaleFactor: 2,
+      deliveryMethod: 'async',
+    };
     c.send([failing]);
-    assert.deepEqual((await c.forTask(failing.taskUUID)).json, { data: [{ taskType: 'upscale', taskUUID: failing.taskUUID }] });
+    assert.deepEqual((await c.forTask(failing.taskUUID)).json, {
+      data: [{ taskType: 'upscale', taskUUID: failing.taskUUID }],
+    });
     let error: Item | undefined;
     for (let i = 0; i < 200 && !error; i++) {
       c.send([{ taskType: 'getResponse', taskUUID: failing.taskUUID }]);
@@ -302,7 +330,7 @@ describe('WebSocket protocol (default settings)', () => {
     assert.deepEqual(again.pending(), []);
   });
 
-  test('resuming with an unknown UUID, or another organization\'s, starts a new session and replays nothing', async () => {
+  test("resuming with an unknown UUID, or another organization's, starts a new session and replays nothing", async () => {
     const otherKey = await createOrgKey(server, 'ws-other');
     const owner = await authed(server);
     const t = slowTask();

@@ -32,7 +32,11 @@ export function storageOptions(cmd: Command): Command {
 }
 
 export async function withCliStorage(flags: StorageFlags, run: (opened: Opened) => Promise<void>): Promise<void> {
-  const config = loadConfig(process.env, { dataDir: flags.dataDir, mediaDir: flags.mediaDir, databaseUrl: flags.databaseUrl });
+  const config = loadConfig(process.env, {
+    dataDir: flags.dataDir,
+    mediaDir: flags.mediaDir,
+    databaseUrl: flags.databaseUrl,
+  });
   const storage = await openStorage(config);
   const media = await openMediaStore(config.media).catch(async (err: unknown) => {
     await storage.close();
@@ -66,5 +70,7 @@ export async function defaultOrganizationName(storage: Storage): Promise<string>
   const all = await storage.accounts.listOrganizations();
   if (all.length === 1) return all[0]!.name;
   if (all.length === 0 || all.some((o) => o.name === 'default')) return 'default';
-  throw new UsageError(`There are ${all.length} organizations and none is named 'default': name one with --org (${all.map((o) => o.name).join(', ')}).`);
+  throw new UsageError(
+    `There are ${all.length} organizations and none is named 'default': name one with --org (${all.map((o) => o.name).join(', ')}).`,
+  );
 }

@@ -50,9 +50,13 @@ export function registerDeliveryCommands(keys: Command, tasks: Command): void {
         if (deliveries.length === 0) out(`No deliveries recorded for task ${uuid}.\n`);
         for (const d of deliveries) {
           const media = d.mediaUUID ? ` file ${d.mediaUUID}` : '';
-          out(`${d.kind} ${d.id} result ${d.itemIndex}${media} -> ${d.url}: ${d.state}${d.nextAttemptAt ? ` (next attempt ${d.nextAttemptAt})` : ''}\n`);
+          out(
+            `${d.kind} ${d.id} result ${d.itemIndex}${media} -> ${d.url}: ${d.state}${d.nextAttemptAt ? ` (next attempt ${d.nextAttemptAt})` : ''}\n`,
+          );
           for (const a of d.attempts) {
-            out(`  #${a.attempt} ${a.at}  ${a.statusCode ?? '---'}  ${String(a.latencyMs).padStart(5)} ms  ${a.error ?? 'ok'}\n`);
+            out(
+              `  #${a.attempt} ${a.at}  ${a.statusCode ?? '---'}  ${String(a.latencyMs).padStart(5)} ms  ${a.error ?? 'ok'}\n`,
+            );
           }
         }
       });

@@ -21,7 +21,9 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-const program = new Command('runtrail').description('Self-hostable Runware-protocol task server with a byte-exact task ledger');
+const program = new Command('runtrail').description(
+  'Self-hostable Runware-protocol task server with a byte-exact task ledger',
+);
 
 const say = (line: string): void => {
   process.stdout.write(line + '\n');
@@ -66,7 +68,11 @@ program
   .addOption(new Option('--database-url <url>', flagHelp('DATABASE_URL')))
   .action(async (opts: { dataDir?: string; databaseUrl?: string }) => {
     const { backend, applied } = await migrateStorage(loadConfig(process.env, opts));
-    say(applied.length === 0 ? `${backend}: schema already up to date` : `${backend}: applied migrations ${applied.join(', ')}`);
+    say(
+      applied.length === 0
+        ? `${backend}: schema already up to date`
+        : `${backend}: applied migrations ${applied.join(', ')}`,
+    );
   });
 
 const keys = program.command('keys').description('manage organizations and API keys');
@@ -82,7 +88,9 @@ keys
     await withStorage(opts.dataDir, async (storage) => {
       const orgName = opts.org ?? (await defaultOrganizationName(storage));
       const { key, info } = await createApiKey(storage.accounts, orgName, opts.label ?? null);
-      say(`Created key ${info.id} (${info.prefix}…) for organization '${info.orgName}'. Store it now: it is not shown again.`);
+      say(
+        `Created key ${info.id} (${info.prefix}…) for organization '${info.orgName}'. Store it now: it is not shown again.`,
+      );
       say(key);
     });
   });
@@ -96,8 +104,15 @@ keys
   .action(async (opts: { org?: string; json?: boolean; dataDir?: string }) => {
     await withStorage(opts.dataDir, async (storage) => {
       const list = await storage.accounts.listApiKeys(opts.org);
-      if (opts.json) { say(JSON.stringify(list, null, 2)); return; }
-      say(['ID'.padEnd(36), 'PREFIX'.padEnd(12), 'ORGANIZATION'.padEnd(16), 'CREATED'.padEnd(24), 'STATUS', 'LABEL'].join('  '));
+      if (opts.json) {
+        say(JSON.stringify(list, null, 2));
+        return;
+      }
+      say(
+        ['ID'.padEnd(36), 'PREFIX'.padEnd(12), 'ORGANIZATION'.padEnd(16), 'CREATED'.padEnd(24), 'STATUS', 'LABEL'].join(
+          '  ',
+        ),
+      );
       for (const k of list) {
         say(
           [
@@ -139,9 +154,14 @@ async function withStorage(dataDir: string | undefined, run: (s: Storage) => Pro
 
 registerRetentionCommand(keys);
 registerTasksCommands(program);
-registerDeliveryCommands(keys, program.commands.find((c) => c.name() === 'tasks')!);
+registerDeliveryCommands(
+  keys,
+  program.commands.find((c) => c.name() === 'tasks')!,
+);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`runtrail: ${err instanceof ConfigError || err instanceof UsageError ? err.message : err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(
+    `runtrail: ${err instanceof ConfigError || err instanceof UsageError ? err.message : err instanceof Error ? err.message : String(err)}\n`,
+  );
   process.exit(1);
 });

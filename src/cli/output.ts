@@ -11,7 +11,11 @@ export function clip(s: string, n: number): string {
 
 export function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd() + '\n';
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd() + '\n';
   return line(head) + rows.map(line).join('');
 }
 
@@ -45,6 +49,8 @@ export class ProgressBar {
     const width = 30;
     const full = Math.round(ratio * width);
     const bar = '#'.repeat(full) + '-'.repeat(width - full);
-    process.stderr.write(`${start}${this.label} [${bar}] ${String(Math.round(ratio * 100)).padStart(3)}% ${n}/${this.total} ${this.unit}${end}`);
+    process.stderr.write(
+      `${start}${this.label} [${bar}] ${String(Math.round(ratio * 100)).padStart(3)}% ${n}/${this.total} ${this.unit}${end}`,
+    );
   }
 }

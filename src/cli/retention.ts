@@ -16,7 +16,8 @@ export function registerRetentionCommand(keys: Command): void {
       let days: number | null | undefined;
       if (opts.days !== undefined) {
         days = Number(opts.days);
-        if (!/^\d*\.?\d+$/.test(opts.days) || !(days > 0)) throw new UsageError(`--days must be a number above 0, got "${opts.days}"`);
+        if (!/^\d*\.?\d+$/.test(opts.days) || !(days > 0))
+          throw new UsageError(`--days must be a number above 0, got "${opts.days}"`);
       } else if (opts.default) days = null;
       await withCliStorage(opts, async ({ storage }) => {
         const org = await organization(storage, opts.org);

@@ -22,7 +22,15 @@ interface ExportedMedia {
 export async function exportLine(task: StoredTask, files: MediaRecord[], media: MediaStore | undefined) {
   const exported: ExportedMedia[] = [];
   for (const m of files) {
-    const entry: ExportedMedia = { mediaUUID: m.mediaUUID, accessToken: m.accessToken, format: m.format, width: m.width, height: m.height, bytes: m.bytes, createdAt: m.createdAt };
+    const entry: ExportedMedia = {
+      mediaUUID: m.mediaUUID,
+      accessToken: m.accessToken,
+      format: m.format,
+      width: m.width,
+      height: m.height,
+      bytes: m.bytes,
+      createdAt: m.createdAt,
+    };
     if (media) {
       try {
         entry.data = (await media.read(m)).toString('base64');
@@ -52,7 +60,10 @@ export async function exportLine(task: StoredTask, files: MediaRecord[], media: 
   };
 }
 
-export function importLine(v: unknown, orgId: string): { task: StoredTask; media: { record: MediaRecord; data: Buffer | null }[] } {
+export function importLine(
+  v: unknown,
+  orgId: string,
+): { task: StoredTask; media: { record: MediaRecord; data: Buffer | null }[] } {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a task object');
   const o = v as Record<string, unknown>;
   const str = (k: string) => {
@@ -67,7 +78,8 @@ export function importLine(v: unknown, orgId: string): { task: StoredTask; media
   const taskUUID = str('taskUUID');
   if (!isCanonicalUuid(taskUUID)) throw new Error(`'taskUUID' is not a UUID`);
   const status = str('status');
-  if (status !== 'processing' && status !== 'success' && status !== 'error') throw new Error(`'status' must be processing, success or error`);
+  if (status !== 'processing' && status !== 'success' && status !== 'error')
+    throw new Error(`'status' must be processing, success or error`);
   const transport = str('transport');
   if (transport !== 'rest' && transport !== 'websocket') throw new Error(`'transport' must be rest or websocket`);
   const task: StoredTask = {
@@ -93,9 +105,12 @@ export function importLine(v: unknown, orgId: string): { task: StoredTask; media
     const m = entry as Record<string, unknown>;
     const mediaUUID = m['mediaUUID'];
     const format = m['format'];
-    if (typeof mediaUUID !== 'string' || !isCanonicalUuid(mediaUUID)) throw new Error(`a media entry has no valid 'mediaUUID'`);
-    if (format !== 'jpg' && format !== 'png' && format !== 'webp' && format !== 'svg') throw new Error(`a media entry has no valid 'format'`);
-    if (typeof m['accessToken'] !== 'string' || !/^[A-Za-z0-9_-]+$/.test(m['accessToken'])) throw new Error(`a media entry has no valid 'accessToken'`);
+    if (typeof mediaUUID !== 'string' || !isCanonicalUuid(mediaUUID))
+      throw new Error(`a media entry has no valid 'mediaUUID'`);
+    if (format !== 'jpg' && format !== 'png' && format !== 'webp' && format !== 'svg')
+      throw new Error(`a media entry has no valid 'format'`);
+    if (typeof m['accessToken'] !== 'string' || !/^[A-Za-z0-9_-]+$/.test(m['accessToken']))
+      throw new Error(`a media entry has no valid 'accessToken'`);
     const record: MediaRecord = {
       mediaUUID,
       orgId,
@@ -138,7 +153,9 @@ export async function mediaCopies(
     }
     if (data === null) continue;
     if (existing && existing.orgId === orgId) continue;
-    const record = existing ? { ...m.record, mediaUUID: randomUUID(), accessToken: randomBytes(16).toString('base64url') } : m.record;
+    const record = existing
+      ? { ...m.record, mediaUUID: randomUUID(), accessToken: randomBytes(16).toString('base64url') }
+      : m.record;
     copies.push({ record, data });
   }
   return copies;

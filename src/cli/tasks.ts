@@ -7,13 +7,28 @@ import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { decodeCursor, encodeCursor, parseLimit, parseTaskFilter, parseTime, type FilterInput } from '../history/task-filter.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  parseLimit,
+  parseTaskFilter,
+  parseTime,
+  type FilterInput,
+} from '../history/task-filter.js';
 import { taskSummary } from '../history/task-summary.js';
 import type { MediaRecord, StoredTask, TaskFilter } from '../ledger/types.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
 import { currentResponseText } from '../tasks/task-state.js';
 import { indentJson } from './json-indent.js';
-import { defaultOrganizationName, organization, ORG_HELP, storageOptions, UsageError, withCliStorage, type StorageFlags } from './cli-storage.js';
+import {
+  defaultOrganizationName,
+  organization,
+  ORG_HELP,
+  storageOptions,
+  UsageError,
+  withCliStorage,
+  type StorageFlags,
+} from './cli-storage.js';
 import { exportLine, importLine, mediaCopies } from './task-export.js';
 import { clip, out, ProgressBar, table } from './output.js';
 
@@ -33,7 +48,14 @@ function filterOptions(cmd: Command): Command {
 type FilterFlags = { type?: string; status?: string; model?: string; since?: string; until?: string; text?: string };
 
 function filterFrom(flags: FilterFlags): TaskFilter {
-  const input: FilterInput = { taskType: flags.type, status: flags.status, model: flags.model, since: flags.since, until: flags.until, text: flags.text };
+  const input: FilterInput = {
+    taskType: flags.type,
+    status: flags.status,
+    model: flags.model,
+    since: flags.since,
+    until: flags.until,
+    text: flags.text,
+  };
   return parseTaskFilter(input);
 }
 
@@ -46,73 +68,96 @@ export function registerTasksCommands(program: Command): void {
     .option('--limit <n>', 'tasks per page (default 50, at most 10000)')
     .option('--cursor <cursor>', 'continue after a previous page (printed at its end)')
     .option('--json', 'print JSON: {data, counts, nextCursor}, as GET /api/tasks does')
-    .action(async (opts: FilterFlags & StorageFlags & { org?: string; limit?: string; cursor?: string; json?: boolean }) => {
-      await withCliStorage(opts, async ({ storage }) => {
-        const org = await organization(storage, opts.org);
-        const filter = filterFrom(opts);
-        const limit = parseLimit(opts.limit, 50, 10_000);
-        const [page, counts] = await Promise.all([
-          storage.ledger.listTasks(org.id, filter, decodeCursor(opts.cursor), limit),
-          storage.ledger.countTasks(org.id, filter),
-        ]);
-        const nextCursor = page.next ? encodeCursor(page.next) : null;
-        if (opts.json) {
-          out(JSON.stringify({ data: page.tasks.map(taskSummary), counts, nextCursor }, null, 2) + '\n');
-          return;
-        }
-        const rows = page.tasks.map(taskSummary).map((t) => [
-          t.createdAt.replace('T', ' ').slice(0, 19),
-          t.taskUUID,
-          t.taskType,
-          t.status,
-          t.model ?? '-',
-          t.cost === null ? '-' : `$${t.cost}`,
-          t.durationMs === null ? '-' : `${t.durationMs}ms`,
-          clip(t.prompt ?? '', 40),
-        ]);
-        out(table(['CREATED (UTC)', 'TASK UUID', 'TYPE', 'STATUS', 'MODEL', 'COST', 'TIME', 'PROMPT'], rows));
-        out(`${page.tasks.length} shown of ${counts.total} (${counts.success} success, ${counts.error} error, ${counts.processing} processing)\n`);
-        if (nextCursor) out(`more: --cursor ${nextCursor}\n`);
-      });
-    });
+    .action(
+      async (opts: FilterFlags & StorageFlags & { org?: string; limit?: string; cursor?: string; json?: boolean }) => {
+        await withCliStorage(opts, async ({ storage }) => {
+          const org = await organization(storage, opts.org);
+          const filter = filterFrom(opts);
+          const limit = parseLimit(opts.limit, 50, 10_000);
+          const [page, counts] = await Promise.all([
+            storage.ledger.listTasks(org.id, filter, decodeCursor(opts.cursor), limit),
+            storage.ledger.countTasks(org.id, filter),
+          ]);
+          const nextCursor = page.next ? encodeCursor(page.next) : null;
+          if (opts.json) {
+            out(JSON.stringify({ data: page.tasks.map(taskSummary), counts, nextCursor }, null, 2) + '\n');
+            return;
+          }
+          const rows = page.tasks
+            .map(taskSummary)
+            .map((t) => [
+              t.createdAt.replace('T', ' ').slice(0, 19),
+              t.taskUUID,
+              t.taskType,
+              t.status,
+              t.model ?? '-',
+              t.cost === null ? '-' : `$${t.cost}`,
+              t.durationMs === null ? '-' : `${t.durationMs}ms`,
+              clip(t.prompt ?? '', 40),
+            ]);
+          out(table(['CREATED (UTC)', 'TASK UUID', 'TYPE', 'STATUS', 'MODEL', 'COST', 'TIME', 'PROMPT'], rows));
+          out(
+            `${page.tasks.length} shown of ${counts.total} (${counts.success} success, ${counts.error} error, ${counts.processing} processing)\n`,
+          );
+          if (nextCursor) out(`more: --cursor ${nextCursor}\n`);
+        });
+      },
+    );
 
   storageOptions(tasks.command('show'))
     .description('show one task: its details, request and response (indented), or --raw for the exact stored bytes')
     .argument('<taskUUID>')
     .option('--org <name>', ORG_HELP)
-    .addOption(new Option('--raw [part]', 'print the stored text exactly: request, response, or both (one per line)').choices(['request', 'response', 'both']))
-    .action(async (uuid: string, opts: StorageFlags & { org?: string; raw?: true | 'request' | 'response' | 'both' }) => {
-      await withCliStorage(opts, async ({ storage, media }) => {
-        const org = await organization(storage, opts.org);
-        const task = isCanonicalUuid(uuid) ? await storage.ledger.findTask(org.id, uuid) : undefined;
-        if (!task) throw new UsageError(`No task ${uuid} in organization '${org.name}'.`);
-        if (opts.raw !== undefined) {
-          const part = opts.raw === true ? 'both' : opts.raw;
+    .addOption(
+      new Option('--raw [part]', 'print the stored text exactly: request, response, or both (one per line)').choices([
+        'request',
+        'response',
+        'both',
+      ]),
+    )
+    .action(
+      async (uuid: string, opts: StorageFlags & { org?: string; raw?: true | 'request' | 'response' | 'both' }) => {
+        await withCliStorage(opts, async ({ storage, media }) => {
+          const org = await organization(storage, opts.org);
+          const task = isCanonicalUuid(uuid) ? await storage.ledger.findTask(org.id, uuid) : undefined;
+          if (!task) throw new UsageError(`No task ${uuid} in organization '${org.name}'.`);
+          if (opts.raw !== undefined) {
+            const part = opts.raw === true ? 'both' : opts.raw;
+            const response = task.responseText ?? (await currentResponseText(task, storage));
+            out(
+              part === 'request'
+                ? task.requestText
+                : part === 'response'
+                  ? response
+                  : `${task.requestText}\n${response}\n`,
+            );
+            return;
+          }
+          const s = taskSummary(task);
+          const files = await storage.ledger.listTaskMedia(org.id, task.taskUUID);
+          const lines: [string, string][] = [
+            ['taskUUID', s.taskUUID],
+            ['taskType', s.taskType],
+            ['status', s.status + (s.errorCode ? ` (${s.errorCode})` : '')],
+            ['model', s.model ?? '-'],
+            ['engine', s.engine ?? '-'],
+            ['transport', s.transport],
+            ['created', s.createdAt],
+            ['completed', s.completedAt ?? '-'],
+            ['duration', s.durationMs === null ? '-' : `${s.durationMs} ms`],
+            ['cost', s.cost === null ? '-' : `$${s.cost}`],
+          ];
+          for (const [k, v] of lines) out(`${k.padEnd(10)} ${v}\n`);
+          for (const m of files)
+            out(
+              `${'media'.padEnd(10)} ${m.mediaUUID}.${m.format} ${m.width}x${m.height} ${m.bytes} bytes  ${media.locationOf(m)}\n`,
+            );
+          // A running task shows what it has so far: the results recorded, processing for the rest.
           const response = task.responseText ?? (await currentResponseText(task, storage));
-          out(part === 'request' ? task.requestText : part === 'response' ? response : `${task.requestText}\n${response}\n`);
-          return;
-        }
-        const s = taskSummary(task);
-        const files = await storage.ledger.listTaskMedia(org.id, task.taskUUID);
-        const lines: [string, string][] = [
-          ['taskUUID', s.taskUUID],
-          ['taskType', s.taskType],
-          ['status', s.status + (s.errorCode ? ` (${s.errorCode})` : '')],
-          ['model', s.model ?? '-'],
-          ['engine', s.engine ?? '-'],
-          ['transport', s.transport],
-          ['created', s.createdAt],
-          ['completed', s.completedAt ?? '-'],
-          ['duration', s.durationMs === null ? '-' : `${s.durationMs} ms`],
-          ['cost', s.cost === null ? '-' : `$${s.cost}`],
-        ];
-        for (const [k, v] of lines) out(`${k.padEnd(10)} ${v}\n`);
-        for (const m of files) out(`${'media'.padEnd(10)} ${m.mediaUUID}.${m.format} ${m.width}x${m.height} ${m.bytes} bytes  ${media.locationOf(m)}\n`);
-        // A running task shows what it has so far: the results recorded, processing for the rest.
-        const response = task.responseText ?? (await currentResponseText(task, storage));
-        out(`\nrequest:\n${indentJson(task.requestText)}\n\nresponse:\n${indentJson(response)}\n`);
-      });
-    });
+          out(`\nrequest:\n${indentJson(task.requestText)}\n\nresponse:\n${indentJson(response)}\n`);
+        });
+      },
+    );
 
   storageOptions(filterOptions(tasks.command('export')))
     .description('write tasks (exact request and response texts) as NDJSON, one task per line, oldest last')
@@ -147,12 +192,16 @@ export function registerTasksCommands(program: Command): void {
           await rename(temp, opts.ndjson);
         }
         progress.done();
-        process.stderr.write(`Exported ${written} task${written === 1 ? '' : 's'} of organization '${org.name}'${toStdout ? '' : ` to ${opts.ndjson}`}.\n`);
+        process.stderr.write(
+          `Exported ${written} task${written === 1 ? '' : 's'} of organization '${org.name}'${toStdout ? '' : ` to ${opts.ndjson}`}.\n`,
+        );
       });
     });
 
   storageOptions(tasks.command('import'))
-    .description('read tasks written by `tasks export` into an organization (created if new); tasks it already has are skipped')
+    .description(
+      'read tasks written by `tasks export` into an organization (created if new); tasks it already has are skipped',
+    )
     .argument('<file>', 'NDJSON file from `runtrail tasks export`')
     .option('--org <name>', ORG_HELP)
     .action(async (file: string, opts: StorageFlags & { org?: string }) => {
@@ -181,7 +230,12 @@ export function registerTasksCommands(program: Command): void {
           const copies = await mediaCopies(parsed.media, org.id, storage, media);
           // Files first, then rows: a row never points at a file that is not there.
           for (const c of copies) await media.restore(c.record, c.data);
-          if (await storage.ledger.importTask(parsed.task, copies.map((c) => c.record))) {
+          if (
+            await storage.ledger.importTask(
+              parsed.task,
+              copies.map((c) => c.record),
+            )
+          ) {
             imported++;
             files += copies.length;
           } else skipped++;
@@ -200,7 +254,8 @@ export function registerTasksCommands(program: Command): void {
     .option('--org <name>', ORG_HELP)
     .option('--before <time>', 'delete every task created before this time (ISO date/time, ms, or 30d ago)')
     .action(async (uuid: string | undefined, opts: StorageFlags & { org?: string; before?: string }) => {
-      if ((uuid === undefined) === (opts.before === undefined)) throw new UsageError('Give either a taskUUID or --before <time>.');
+      if ((uuid === undefined) === (opts.before === undefined))
+        throw new UsageError('Give either a taskUUID or --before <time>.');
       await withCliStorage(opts, async ({ storage, media }) => {
         const org = await organization(storage, opts.org);
         let tasksDeleted = 0;
@@ -210,7 +265,9 @@ export function registerTasksCommands(program: Command): void {
           files += records.length;
         };
         if (uuid !== undefined) {
-          const deleted = isCanonicalUuid(uuid) ? await storage.ledger.deleteTask(org.id, uuid) : { tasks: 0, media: [] };
+          const deleted = isCanonicalUuid(uuid)
+            ? await storage.ledger.deleteTask(org.id, uuid)
+            : { tasks: 0, media: [] };
           if (deleted.tasks === 0) throw new UsageError(`No task ${uuid} in organization '${org.name}'.`);
           tasksDeleted = deleted.tasks;
           await removeFiles(deleted.media);
@@ -223,7 +280,9 @@ export function registerTasksCommands(program: Command): void {
             if (deleted.tasks < DELETE_BATCH) break;
           }
         }
-        out(`Deleted ${tasksDeleted} task${tasksDeleted === 1 ? '' : 's'} and ${files} media file${files === 1 ? '' : 's'}.\n`);
+        out(
+          `Deleted ${tasksDeleted} task${tasksDeleted === 1 ? '' : 's'} and ${files} media file${files === 1 ? '' : 's'}.\n`,
+        );
       });
     });
 }

@@ -86,7 +86,11 @@ export interface Engine {
    * Runs one operation. Rejects with ProtocolError for what the caller should see (the input,
    * a full queue, engineUnavailable naming the engine), with Error for internal failures.
    */
-  run<K extends OperationName>(operation: K, input: OperationInput<K>, options?: EngineRunOptions): Promise<OperationOutput<K>>;
+  run<K extends OperationName>(
+    operation: K,
+    input: OperationInput<K>,
+    options?: EngineRunOptions,
+  ): Promise<OperationOutput<K>>;
   /** Which operations are ready, and why not (cheap: no model is loaded). */
   health(): Promise<EngineHealth>;
   close(): Promise<void>;
@@ -137,8 +141,18 @@ export interface ResolvedModel {
  * (taskType, model) as the caller named it, or none.
  */
 export class EngineRouter {
-  private readonly routes: { taskType: PatternTest | undefined; model: PatternTest | undefined; engine: string; rule: EngineRoute }[];
-  private readonly map: { taskType: PatternTest | undefined; model: PatternTest; anyModel: boolean; runs: string | null }[];
+  private readonly routes: {
+    taskType: PatternTest | undefined;
+    model: PatternTest | undefined;
+    engine: string;
+    rule: EngineRoute;
+  }[];
+  private readonly map: {
+    taskType: PatternTest | undefined;
+    model: PatternTest;
+    anyModel: boolean;
+    runs: string | null;
+  }[];
   private readonly ownAirs: ReadonlySet<string>;
 
   constructor(
@@ -148,7 +162,12 @@ export class EngineRouter {
     /** RUNTRAIL_MODEL_MAP: these rules come before the engines' own. */
     modelMap: readonly ModelMapping[] = [],
   ) {
-    this.routes = routes.map((r) => ({ taskType: r.taskType ? wildcardMatcher(r.taskType) : undefined, model: r.model ? wildcardMatcher(r.model) : undefined, engine: r.engine, rule: r }));
+    this.routes = routes.map((r) => ({
+      taskType: r.taskType ? wildcardMatcher(r.taskType) : undefined,
+      model: r.model ? wildcardMatcher(r.model) : undefined,
+      engine: r.engine,
+      rule: r,
+    }));
     this.map = [...modelMap, ...engines.flatMap((e) => e.mappings())].map((m) => ({
       taskType: m.taskType ? wildcardMatcher(m.taskType) : undefined,
       model: wildcardMatcher(m.model),
@@ -160,7 +179,9 @@ export class EngineRouter {
 
   /** The engine name the routes give (taskType, model); undefined when no rule matches or no routes are set. */
   private routed(taskType: string, model: string | null): string | undefined {
-    const r = this.routes.find((r) => (!r.taskType || r.taskType(taskType)) && (!r.model || (model !== null && r.model(model))));
+    const r = this.routes.find(
+      (r) => (!r.taskType || r.taskType(taskType)) && (!r.model || (model !== null && r.model(model))),
+    );
     return r?.engine;
   }
 
@@ -171,7 +192,9 @@ export class EngineRouter {
    */
   localModel(taskType: string, model: string | null): string | null {
     if (model !== null && this.ownAirs.has(model.toLowerCase())) return model;
-    const rule = this.map.find((m) => (!m.taskType || m.taskType(taskType)) && (model === null ? m.anyModel : m.model(model)));
+    const rule = this.map.find(
+      (m) => (!m.taskType || m.taskType(taskType)) && (model === null ? m.anyModel : m.model(model)),
+    );
     return rule?.runs ?? null;
   }
 
@@ -197,7 +220,9 @@ export class EngineRouter {
   require(taskType: string, model: string | null): ResolvedModel {
     const found = this.resolve(taskType, model);
     if (found) return found;
-    const offered = this.models().filter((m) => m.taskTypes.includes(taskType)).map((m) => m.air);
+    const offered = this.models()
+      .filter((m) => m.taskTypes.includes(taskType))
+      .map((m) => m.air);
     throw new ProtocolError(
       'unsupportedModel',
       {
@@ -226,7 +251,9 @@ export class EngineRouter {
 
   /** What modelSearch lists: local models the routes reach, then what forwarders report. */
   models(): ModelInfo[] {
-    const local = this.engines.flatMap((e) => e.models()).filter((m) => this.routes.length === 0 || m.taskTypes.some((t) => this.forModel(t, m.air)));
+    const local = this.engines
+      .flatMap((e) => e.models())
+      .filter((m) => this.routes.length === 0 || m.taskTypes.some((t) => this.forModel(t, m.air)));
     return [...local, ...this.forwarders.flatMap((f) => f.models())];
   }
 
@@ -245,4 +272,3 @@ export class EngineRouter {
     await Promise.all(this.engines.map((e) => e.close()));
   }
 }
-

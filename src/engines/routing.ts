@@ -30,8 +30,11 @@ export function buildEngineRouter(
   if (config.openaiCompatible) operatorEngines.push(new OpenAiCompatibleEngine(config.openaiCompatible, audit));
   if (config.comfyui) operatorEngines.push(new ComfyUiEngine(config.comfyui, audit));
   // With an upstream and no routes of the operator's, the operator engines' own AIRs stay here.
-  const ownRoutes: RouteRule[] = operatorEngines.flatMap((e) => e.models().map((m) => ({ model: m.air, engine: e.name as RouteRule['engine'] })));
-  const routes = config.routes.length > 0 ? config.routes : config.upstream ? [...ownRoutes, ...DEFAULT_UPSTREAM_ROUTES] : [];
+  const ownRoutes: RouteRule[] = operatorEngines.flatMap((e) =>
+    e.models().map((m) => ({ model: m.air, engine: e.name as RouteRule['engine'] })),
+  );
+  const routes =
+    config.routes.length > 0 ? config.routes : config.upstream ? [...ownRoutes, ...DEFAULT_UPSTREAM_ROUTES] : [];
   if (!config.upstream && routes.some((r) => r.engine === 'upstream')) {
     throw new ConfigError('RUNTRAIL_ROUTES sends tasks to "upstream", but RUNTRAIL_UPSTREAM_URL is not set');
   }
@@ -45,8 +48,15 @@ export function buildEngineRouter(
   // Assigned below, after the forwarders that ask it for their patterns exist.
   // eslint-disable-next-line prefer-const
   let router: EngineRouter | undefined;
-  if (config.upstream) forwarders.push(new UpstreamEngine(config.upstream, audit, () => router?.patternsFor('upstream') ?? []));
-  const builtin = new BuiltinEngine({ pool: new CpuPool({ threads: config.engine.threads, maxQueue: config.engine.maxQueue, niceness: config.engine.niceness }) });
+  if (config.upstream)
+    forwarders.push(new UpstreamEngine(config.upstream, audit, () => router?.patternsFor('upstream') ?? []));
+  const builtin = new BuiltinEngine({
+    pool: new CpuPool({
+      threads: config.engine.threads,
+      maxQueue: config.engine.maxQueue,
+      niceness: config.engine.niceness,
+    }),
+  });
   router = new EngineRouter([...operatorEngines, builtin], forwarders, routes, config.modelMap);
   return router;
 }

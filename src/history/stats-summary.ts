@@ -2,7 +2,13 @@
 // empty ones too), errors by code, cost by UTC day, by model and by API key. Pure functions, so
 // both backends answer the same shape from the same rows.
 
-import { latencyBucketTop, type LatencyPercentiles, type LatencyRow, type StatsRange, type StatsRow } from '../ledger/aggregate-types.js';
+import {
+  latencyBucketTop,
+  type LatencyPercentiles,
+  type LatencyRow,
+  type StatsRange,
+  type StatsRow,
+} from '../ledger/aggregate-types.js';
 import { ProtocolError } from '../protocol/errors.js';
 
 const DAY_MS = 86_400_000;
@@ -10,12 +16,20 @@ const DAY_MS = 86_400_000;
 const BUCKETS_MS = [60_000, 300_000, 900_000, 3_600_000, 21_600_000, DAY_MS];
 const MAX_BUCKETS = 200;
 /** The presets the explorer offers, as milliseconds back from now. */
-export const RANGE_PRESETS: Record<string, number> = { '1h': 3_600_000, '24h': DAY_MS, '7d': 7 * DAY_MS, '30d': 30 * DAY_MS };
+export const RANGE_PRESETS: Record<string, number> = {
+  '1h': 3_600_000,
+  '24h': DAY_MS,
+  '7d': 7 * DAY_MS,
+  '30d': 30 * DAY_MS,
+};
 /** The longest range one request may ask for. */
 const MAX_RANGE_MS = 400 * DAY_MS;
 
 /** A range from a preset (`1h`, `24h`, `7d`, `30d`) ending now, or from explicit bounds (ms). */
-export function statsRange(input: { preset?: string | undefined; from?: number | undefined; until?: number | undefined }, now = Date.now()): StatsRange {
+export function statsRange(
+  input: { preset?: string | undefined; from?: number | undefined; until?: number | undefined },
+  now = Date.now(),
+): StatsRange {
   let from: number;
   let until: number;
   if (input.from !== undefined || input.until !== undefined) {
@@ -25,11 +39,15 @@ export function statsRange(input: { preset?: string | undefined; from?: number |
     const preset = input.preset ?? '24h';
     const span = RANGE_PRESETS[preset];
     if (span === undefined) {
-      throw new ProtocolError('invalidRange', { parameter: 'range', reason: `It must be one of ${Object.keys(RANGE_PRESETS).join(', ')}.` }, {
-        parameter: 'range',
-        type: 'string',
-        allowedValues: Object.keys(RANGE_PRESETS),
-      });
+      throw new ProtocolError(
+        'invalidRange',
+        { parameter: 'range', reason: `It must be one of ${Object.keys(RANGE_PRESETS).join(', ')}.` },
+        {
+          parameter: 'range',
+          type: 'string',
+          allowedValues: Object.keys(RANGE_PRESETS),
+        },
+      );
     }
     until = now;
     from = now - span;
@@ -87,12 +105,21 @@ export function latencyFrom(rows: readonly LatencyRow[]): LatencyPercentiles[] {
   return out;
 }
 
-export function statsSummary(range: StatsRange, groups: readonly StatsRow[], latencyRows: readonly LatencyRow[], keys: readonly KeyName[]) {
+export function statsSummary(
+  range: StatsRange,
+  groups: readonly StatsRow[],
+  latencyRows: readonly LatencyRow[],
+  keys: readonly KeyName[],
+) {
   const latency = latencyFrom(latencyRows);
   const totals = { tasks: 0, success: 0, error: 0, processing: 0, errorRate: 0, cost: 0, costedTasks: 0 };
-  const series = new Map<number, { at: string; tasks: number; success: number; error: number; processing: number; cost: number }>();
+  const series = new Map<
+    number,
+    { at: string; tasks: number; success: number; error: number; processing: number; cost: number }
+  >();
   const first = Math.floor(range.from / range.bucketMs) * range.bucketMs;
-  for (let b = first; b < range.until; b += range.bucketMs) series.set(b, { at: new Date(b).toISOString(), tasks: 0, success: 0, error: 0, processing: 0, cost: 0 });
+  for (let b = first; b < range.until; b += range.bucketMs)
+    series.set(b, { at: new Date(b).toISOString(), tasks: 0, success: 0, error: 0, processing: 0, cost: 0 });
   const errors = new Map<string, number>();
   const days = new Map<number, { cost: number; tasks: number }>();
   const models = new Map<string | null, { cost: number; tasks: number }>();
@@ -114,7 +141,8 @@ export function statsSummary(range: StatsRange, groups: readonly StatsRow[], lat
       point[g.status] += g.tasks;
       point.cost += g.cost;
     }
-    if (g.status === 'error') errors.set(g.errorCode ?? 'unknown', (errors.get(g.errorCode ?? 'unknown') ?? 0) + g.tasks);
+    if (g.status === 'error')
+      errors.set(g.errorCode ?? 'unknown', (errors.get(g.errorCode ?? 'unknown') ?? 0) + g.tasks);
     add(days, Math.floor(g.bucket / DAY_MS) * DAY_MS, g);
     add(models, g.model, g);
     add(byKey, g.apiKeyId, g);
@@ -122,7 +150,8 @@ export function statsSummary(range: StatsRange, groups: readonly StatsRow[], lat
   totals.errorRate = totals.tasks === 0 ? 0 : Math.round((totals.error / totals.tasks) * 10_000) / 10_000;
   totals.cost = money(totals.cost);
   const names = new Map(keys.map((k) => [k.id, k]));
-  const byCost = (a: { cost: number; tasks: number }, b: { cost: number; tasks: number }) => b.cost - a.cost || b.tasks - a.tasks;
+  const byCost = (a: { cost: number; tasks: number }, b: { cost: number; tasks: number }) =>
+    b.cost - a.cost || b.tasks - a.tasks;
   return {
     from: new Date(range.from).toISOString(),
     until: new Date(range.until).toISOString(),
@@ -131,13 +160,27 @@ export function statsSummary(range: StatsRange, groups: readonly StatsRow[], lat
     totals,
     overTime: [...series.values()].map((p) => ({ ...p, cost: money(p.cost) })),
     errorsByCode: [...errors.entries()]
-      .map(([errorCode, tasks]) => ({ errorCode, tasks, rate: totals.tasks === 0 ? 0 : Math.round((tasks / totals.tasks) * 10_000) / 10_000 }))
+      .map(([errorCode, tasks]) => ({
+        errorCode,
+        tasks,
+        rate: totals.tasks === 0 ? 0 : Math.round((tasks / totals.tasks) * 10_000) / 10_000,
+      }))
       .sort((a, b) => b.tasks - a.tasks || a.errorCode.localeCompare(b.errorCode)),
     latency: [...latency].sort((a, b) => b.tasks - a.tasks || a.taskType.localeCompare(b.taskType)),
-    costByDay: [...days.entries()].sort((a, b) => a[0] - b[0]).map(([day, v]) => ({ day: new Date(day).toISOString().slice(0, 10), cost: money(v.cost), tasks: v.tasks })),
-    costByModel: [...models.entries()].map(([model, v]) => ({ model, cost: money(v.cost), tasks: v.tasks })).sort(byCost),
+    costByDay: [...days.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([day, v]) => ({ day: new Date(day).toISOString().slice(0, 10), cost: money(v.cost), tasks: v.tasks })),
+    costByModel: [...models.entries()]
+      .map(([model, v]) => ({ model, cost: money(v.cost), tasks: v.tasks }))
+      .sort(byCost),
     costByApiKey: [...byKey.entries()]
-      .map(([apiKeyId, v]) => ({ apiKeyId, prefix: apiKeyId ? (names.get(apiKeyId)?.prefix ?? null) : null, label: apiKeyId ? (names.get(apiKeyId)?.label ?? null) : null, cost: money(v.cost), tasks: v.tasks }))
+      .map(([apiKeyId, v]) => ({
+        apiKeyId,
+        prefix: apiKeyId ? (names.get(apiKeyId)?.prefix ?? null) : null,
+        label: apiKeyId ? (names.get(apiKeyId)?.label ?? null) : null,
+        cost: money(v.cost),
+        tasks: v.tasks,
+      }))
       .sort(byCost),
   };
 }

@@ -26,11 +26,15 @@ export function parseTaskFilter(input: FilterInput): TaskFilter {
   if (taskType !== undefined) filter.taskType = taskType;
   if (input.status !== undefined && input.status !== '') {
     if (!(TASK_STATUSES as readonly string[]).includes(input.status)) {
-      throw new ProtocolError('invalidStatus', { parameter: 'status', reason: `It must be one of ${TASK_STATUSES.join(', ')}.` }, {
-        parameter: 'status',
-        type: 'string',
-        allowedValues: TASK_STATUSES,
-      });
+      throw new ProtocolError(
+        'invalidStatus',
+        { parameter: 'status', reason: `It must be one of ${TASK_STATUSES.join(', ')}.` },
+        {
+          parameter: 'status',
+          type: 'string',
+          allowedValues: TASK_STATUSES,
+        },
+      );
     }
     filter.status = input.status as TaskStatus;
   }
@@ -44,11 +48,15 @@ export function parseTaskFilter(input: FilterInput): TaskFilter {
   if (text !== undefined && !hasWord(text)) {
     throw new ProtocolError(
       'invalidText',
-      { parameter: 'text', reason: 'It must hold at least one letter or digit: the search finds words and what follows them.' },
       {
-      parameter: 'text',
-      type: 'string',
-    });
+        parameter: 'text',
+        reason: 'It must hold at least one letter or digit: the search finds words and what follows them.',
+      },
+      {
+        parameter: 'text',
+        type: 'string',
+      },
+    );
   }
   if (text !== undefined) filter.text = text;
   const errorCode = short(input.errorCode, 'errorCode', 64);
@@ -70,8 +78,10 @@ export function parseTime(raw: string | undefined, parameter: string, now = Date
   const ago = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(raw);
   let ms: number;
   if (/^\d{10,}$/.test(raw)) ms = Number(raw);
-  else if (ago) ms = now - Number(ago[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[ago[2] as 's' | 'm' | 'h' | 'd'];
-  else if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(raw)) ms = Date.parse(raw.length === 10 ? `${raw}T00:00:00Z` : raw);
+  else if (ago)
+    ms = now - Number(ago[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[ago[2] as 's' | 'm' | 'h' | 'd'];
+  else if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(raw))
+    ms = Date.parse(raw.length === 10 ? `${raw}T00:00:00Z` : raw);
   else ms = NaN;
   if (!Number.isFinite(ms)) {
     throw new ProtocolError(
@@ -94,28 +104,42 @@ export function decodeCursor(raw: string | undefined): TaskCursor | null {
   if (raw === undefined || raw === '') return null;
   try {
     const v: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && v.length === 2 && Number.isSafeInteger(v[0]) && typeof v[1] === 'string' && v[1].length <= 64) {
+    if (
+      Array.isArray(v) &&
+      v.length === 2 &&
+      Number.isSafeInteger(v[0]) &&
+      typeof v[1] === 'string' &&
+      v[1].length <= 64
+    ) {
       return { createdAt: v[0] as number, taskUUID: v[1] };
     }
   } catch {
     /* falls through to the error */
   }
-  throw new ProtocolError('invalidCursor', { parameter: 'cursor', reason: 'Pass the nextCursor of a previous page unchanged.' }, {
-    parameter: 'cursor',
-    type: 'string',
-  });
+  throw new ProtocolError(
+    'invalidCursor',
+    { parameter: 'cursor', reason: 'Pass the nextCursor of a previous page unchanged.' },
+    {
+      parameter: 'cursor',
+      type: 'string',
+    },
+  );
 }
 
 export function parseLimit(raw: string | undefined, fallback: number, max: number): number {
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || n < 1 || n > max) {
-    throw new ProtocolError('invalidLimit', { parameter: 'limit', reason: `It must be a whole number from 1 to ${max}.` }, {
-      parameter: 'limit',
-      type: 'integer',
-      min: 1,
-      max,
-    });
+    throw new ProtocolError(
+      'invalidLimit',
+      { parameter: 'limit', reason: `It must be a whole number from 1 to ${max}.` },
+      {
+        parameter: 'limit',
+        type: 'integer',
+        min: 1,
+        max,
+      },
+    );
   }
   return n;
 }
@@ -123,11 +147,15 @@ export function parseLimit(raw: string | undefined, fallback: number, max: numbe
 function short(raw: string | undefined, parameter: string, max: number): string | undefined {
   if (raw === undefined || raw === '') return undefined;
   if (raw.length > max) {
-    throw new ProtocolError(invalidCode(parameter), { parameter, reason: `It must be at most ${max} characters.` }, {
-      parameter,
-      type: 'string',
-      max,
-    });
+    throw new ProtocolError(
+      invalidCode(parameter),
+      { parameter, reason: `It must be at most ${max} characters.` },
+      {
+        parameter,
+        type: 'string',
+        max,
+      },
+    );
   }
   return raw;
 }

@@ -38,5 +38,10 @@ export function statsRowOf(r: CountShape): StatsRow {
 }
 
 export function latencyRowOf(r: LatencyShape): LatencyRow {
-  return { taskType: r.task_type, latencyBucket: Number(r.latency_bucket), tasks: Number(r.tasks), maxMs: Number(r.max_ms ?? 0) };
+  return {
+    taskType: r.task_type,
+    latencyBucket: Number(r.latency_bucket),
+    tasks: Number(r.tasks),
+    maxMs: Number(r.max_ms ?? 0),
+  };
 }

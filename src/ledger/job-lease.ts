@@ -7,7 +7,9 @@ export class JobLeaseLost extends Error {
     readonly taskUUID: string,
     readonly claim: number,
   ) {
-    super(`the claim ${claim} on the job of task ${taskUUID} is no longer held (another worker took the job over, or it finished)`);
+    super(
+      `the claim ${claim} on the job of task ${taskUUID} is no longer held (another worker took the job over, or it finished)`,
+    );
     this.name = 'JobLeaseLost';
   }
 }

@@ -12,7 +12,9 @@ import { lockDataFolder } from './sqlite/folder-lock.js';
 import { checkDatabaseAtStart } from './sqlite/startup-check.js';
 
 /** Brings the schema up to date without starting anything; returns what was applied. */
-export async function migrateStorage(config: Pick<Config, 'dataDir' | 'databaseUrl'>): Promise<{ backend: string; applied: number[] }> {
+export async function migrateStorage(
+  config: Pick<Config, 'dataDir' | 'databaseUrl'>,
+): Promise<{ backend: string; applied: number[] }> {
   if (config.databaseUrl !== undefined) {
     const pool = await openPool({ connectionString: config.databaseUrl });
     try {
@@ -40,7 +42,9 @@ export async function openStorage(config: Pick<Config, 'dataDir' | 'databaseUrl'
  * opens it (a damaged or lost one stops the start, DatabaseDamaged); the lock goes with close().
  * The CLI opens the same database with openStorage, beside a running server.
  */
-export async function openServerStorage(config: Pick<Config, 'dataDir' | 'databaseUrl' | 'mediaDir'>): Promise<Storage> {
+export async function openServerStorage(
+  config: Pick<Config, 'dataDir' | 'databaseUrl' | 'mediaDir'>,
+): Promise<Storage> {
   if (config.databaseUrl !== undefined) return openStorage(config);
   const lock = lockDataFolder(config.dataDir);
   try {

@@ -174,7 +174,10 @@ const newDeliveryFromRow = (r: DeliveryRow): NewDelivery => ({
   createdAt: r.created_at,
 });
 
-export const pendingDeliveryFromRow = (r: DeliveryRow): PendingDelivery => ({ ...newDeliveryFromRow(r), attempts: r.attempts });
+export const pendingDeliveryFromRow = (r: DeliveryRow): PendingDelivery => ({
+  ...newDeliveryFromRow(r),
+  attempts: r.attempts,
+});
 
 export const attemptFromRow = (r: AttemptRow): DeliveryAttempt => ({
   attempt: r.attempt,
@@ -203,10 +206,24 @@ export function deliveryRecords(rows: DeliveryRow[], attempts: AttemptRow[]): De
 
 /** Column values of a new delivery row, in the order of DELIVERY_COLUMNS. */
 export function deliveryValues(d: NewDelivery): unknown[] {
-  return [d.id, d.orgId, uuidKey(d.taskUUID), d.kind, d.url, d.itemIndex, d.body, d.mediaUUID, 'pending', 0, d.createdAt, d.createdAt];
+  return [
+    d.id,
+    d.orgId,
+    uuidKey(d.taskUUID),
+    d.kind,
+    d.url,
+    d.itemIndex,
+    d.body,
+    d.mediaUUID,
+    'pending',
+    0,
+    d.createdAt,
+    d.createdAt,
+  ];
 }
 
-export const DELIVERY_COLUMNS = 'id, org_id, task_uuid, kind, url, item_index, body, media_uuid, state, attempts, next_attempt_at, created_at';
+export const DELIVERY_COLUMNS =
+  'id, org_id, task_uuid, kind, url, item_index, body, media_uuid, state, attempts, next_attempt_at, created_at';
 
 export interface ExchangeRow {
   org_id: string;
@@ -223,7 +240,16 @@ export interface ExchangeRow {
 
 /** Kinds an exchange row may hold (anything else reads as `task`, as rows written before the operator engines). */
 const EXCHANGE_KINDS: ReadonlySet<string> = new Set([
-  'task', 'poll', 'chat', 'stream', 'images', 'image-file', 'prompt', 'upload', 'history', 'view',
+  'task',
+  'poll',
+  'chat',
+  'stream',
+  'images',
+  'image-file',
+  'prompt',
+  'upload',
+  'history',
+  'view',
 ]);
 
 // PostgreSQL hands BIGINT columns over as strings (the row type says what SQLite gives): Number() is for it.
@@ -250,7 +276,11 @@ export interface LinkRow {
   created_at: number;
 }
 
-export const linkFromRow = (r: LinkRow): TaskLink => ({ originalTaskUUID: r.original_uuid, rerunTaskUUID: r.rerun_uuid, createdAt: r.created_at });
+export const linkFromRow = (r: LinkRow): TaskLink => ({
+  originalTaskUUID: r.original_uuid,
+  rerunTaskUUID: r.rerun_uuid,
+  createdAt: r.created_at,
+});
 
 /**
  * The tables holding rows that belong to one task (keyed by org_id and task_uuid), besides the

@@ -40,7 +40,13 @@ export function taskWhere(orgId: string, filter: TaskFilter, sql: SqlDialect): s
 }
 
 /** A page query: newest first, continuing strictly after the cursor, one row more than asked to tell whether another page follows. */
-export function taskPageSql(orgId: string, filter: TaskFilter, cursor: TaskCursor | null, limit: number, sql: SqlDialect): string {
+export function taskPageSql(
+  orgId: string,
+  filter: TaskFilter,
+  cursor: TaskCursor | null,
+  limit: number,
+  sql: SqlDialect,
+): string {
   return `SELECT * FROM tasks WHERE ${pageWhere(orgId, filter, cursor, sql)} ORDER BY created_at DESC, task_uuid DESC LIMIT ${sql.param(limit + 1)}`;
 }
 
@@ -59,7 +65,12 @@ export function countSql(orgId: string, filter: TaskFilter, sql: SqlDialect): st
 }
 
 /** Turns `status, n` rows into counts. */
-export function countsFrom(rows: readonly { status: string; n: number | string }[]): { total: number; processing: number; success: number; error: number } {
+export function countsFrom(rows: readonly { status: string; n: number | string }[]): {
+  total: number;
+  processing: number;
+  success: number;
+  error: number;
+} {
   const counts = { total: 0, processing: 0, success: 0, error: 0 };
   for (const r of rows) {
     const n = Number(r.n);
@@ -70,7 +81,10 @@ export function countsFrom(rows: readonly { status: string; n: number | string }
 }
 
 /** A page from `limit + 1` rows. */
-export function pageFrom<T extends { createdAt: number; taskUUID: string }>(rows: T[], limit: number): { tasks: T[]; next: TaskCursor | null } {
+export function pageFrom<T extends { createdAt: number; taskUUID: string }>(
+  rows: T[],
+  limit: number,
+): { tasks: T[]; next: TaskCursor | null } {
   if (rows.length <= limit) return { tasks: rows, next: null };
   const tasks = rows.slice(0, limit);
   const last = tasks[tasks.length - 1]!;

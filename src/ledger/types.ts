@@ -197,7 +197,14 @@ export interface TaskQueue {
    * `claim` (QueuedJob.claim). A result already recorded at that index is final: this copy is
    * dropped whole. Rejects with JobLeaseLost, writing nothing, when the claim is no longer the job's.
    */
-  recordItem(orgId: string, taskUUID: string, item: ResultItem, media: MediaRecord[], deliveries: NewDelivery[], claim: number): Promise<void>;
+  recordItem(
+    orgId: string,
+    taskUUID: string,
+    item: ResultItem,
+    media: MediaRecord[],
+    deliveries: NewDelivery[],
+    claim: number,
+  ): Promise<void>;
   /** The results recorded so far, in index order. */
   listItems(orgId: string, taskUUID: string): Promise<ResultItem[]>;
   /**
@@ -272,7 +279,13 @@ export interface DeliveryStore {
    * Claims up to `limit` deliveries due at `now` for `owner` for `leaseMs`, organizations taking
    * turns; with `perOrgLimit` above 0, no organization has more than that many mid-attempt at once.
    */
-  claimDue(owner: string, now: number, limit: number, leaseMs: number, perOrgLimit?: number): Promise<PendingDelivery[]>;
+  claimDue(
+    owner: string,
+    now: number,
+    limit: number,
+    leaseMs: number,
+    perOrgLimit?: number,
+  ): Promise<PendingDelivery[]>;
   /** At startup: deliveries a previous process left mid-attempt are due now (SQLite; see releaseAbandonedJobs). */
   releaseAbandonedDeliveries(): Promise<number>;
   /** When the next pending delivery falls due (ms epoch), if any. */
@@ -374,7 +387,8 @@ export interface SessionStore {
 }
 
 /** Calls to an operator engine (engines/openai-compatible, engines/comfyui), by what they asked for. */
-export type OperatorExchangeKind = 'chat' | 'stream' | 'images' | 'image-file' | 'prompt' | 'upload' | 'history' | 'view';
+export type OperatorExchangeKind =
+  'chat' | 'stream' | 'images' | 'image-file' | 'prompt' | 'upload' | 'history' | 'view';
 
 /** One call runtrail made to an upstream for a task (engines/upstream), kept beside the task for audit. */
 export interface UpstreamExchange {

@@ -68,10 +68,14 @@ export function mediaInputError(parameter: string, why: string): ProtocolError {
   let name = named[named.length - 1] ?? parameter;
   const inArrayElement = segments.length >= 3 && /^\d+$/.test(segments[segments.length - 2] ?? '');
   if (name === 'image' && inArrayElement) name = named[named.length - 2] ?? name;
-  return new ProtocolError(invalidCode(name), { parameter, reason: why }, {
-    parameter,
-    type: 'string',
-  });
+  return new ProtocolError(
+    invalidCode(name),
+    { parameter, reason: why },
+    {
+      parameter,
+      type: 'string',
+    },
+  );
 }
 
 export class ImageInputResolver {
@@ -109,12 +113,21 @@ export class ImageInputResolver {
     }
   }
 
-  private async fetchUrl(orgId: string, parameter: string, value: string, fail: (why: string) => ProtocolError): Promise<Buffer> {
+  private async fetchUrl(
+    orgId: string,
+    parameter: string,
+    value: string,
+    fail: (why: string) => ProtocolError,
+  ): Promise<Buffer> {
     const own = this.media.parseOwnUrl(value);
     if (own) {
       const record = await this.ledger.findMedia(orgId, own.mediaUUID);
       const token = Buffer.from(own.accessToken);
-      if (!record || token.length !== record.accessToken.length || !timingSafeEqual(token, Buffer.from(record.accessToken))) {
+      if (
+        !record ||
+        token.length !== record.accessToken.length ||
+        !timingSafeEqual(token, Buffer.from(record.accessToken))
+      ) {
         throw fail('No image exists at this URL for your organization.');
       }
       return this.media.read(record);
@@ -135,10 +148,14 @@ export class ImageInputResolver {
       if (declared > this.maxBytes) throw new Error(`it is larger than ${this.maxBytes} bytes`);
       return await readAtMost(res, this.maxBytes);
     } catch (err) {
-      throw new ProtocolError('downloadFailed', { parameter, reason: (err as Error).message }, {
-        parameter,
-        type: 'string',
-      });
+      throw new ProtocolError(
+        'downloadFailed',
+        { parameter, reason: (err as Error).message },
+        {
+          parameter,
+          type: 'string',
+        },
+      );
     }
   }
 }

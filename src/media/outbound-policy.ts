@@ -14,7 +14,8 @@ export class OutboundPolicy {
       const entry = raw.toLowerCase().replace(/^\[|\]$/g, '');
       const [addr, bits] = entry.split('/');
       const family = isIP(addr ?? '');
-      if (family !== 0 && bits !== undefined) this.blocks.addSubnet(addr!, Number(bits), family === 6 ? 'ipv6' : 'ipv4');
+      if (family !== 0 && bits !== undefined)
+        this.blocks.addSubnet(addr!, Number(bits), family === 6 ? 'ipv6' : 'ipv4');
       else if (family !== 0) this.blocks.addAddress(addr!, family === 6 ? 'ipv6' : 'ipv4');
       else this.hosts.add(entry);
     }

@@ -50,7 +50,9 @@ export function replyEnvelope(outcomes: readonly SerializedOutcome[]): string {
     for (const d of o.data) data.push(d);
     for (const e of o.errors) errors.push(e);
   }
-  return errors.length > 0 ? `{"data":[${data.join(',')}],"errors":[${errors.join(',')}]}` : `{"data":[${data.join(',')}]}`;
+  return errors.length > 0
+    ? `{"data":[${data.join(',')}],"errors":[${errors.join(',')}]}`
+    : `{"data":[${data.join(',')}]}`;
 }
 
 /**

@@ -71,7 +71,10 @@ export const ERRORS = {
   providerUnavailable: { status: 503, message: '{subject} is unavailable: {reason}.' },
   unrecognizedResponse: { status: 502, message: "{subject}'s reply {what}, so its results could not be read." },
   streamInterrupted: { status: 502, message: "{subject}'s stream {how}, after {chars} characters of text." },
-  clientDisconnected: { status: 499, message: 'The client disconnected before the task ended; its work was cancelled.' },
+  clientDisconnected: {
+    status: 499,
+    message: 'The client disconnected before the task ended; its work was cancelled.',
+  },
   unsupportedVoice: {
     status: 400,
     message: [
@@ -162,7 +165,9 @@ function isFixed(code: string): code is FixedErrorCode {
 export function templateOf(code: ErrorCode): string {
   if (isFixed(code)) return joined(ERRORS[code].message);
   if (/^invalid.+Count$/.test(code)) return PARAMETER_ERRORS.count.message;
-  return code.startsWith('invalid') || code.startsWith('unsupported') ? PARAMETER_ERRORS.invalid.message : PARAMETER_ERRORS.missing.message;
+  return code.startsWith('invalid') || code.startsWith('unsupported')
+    ? PARAMETER_ERRORS.invalid.message
+    : PARAMETER_ERRORS.missing.message;
 }
 
 function joined(template: Template): string {
@@ -214,7 +219,7 @@ export class ProtocolError<C extends ErrorCode = ErrorCode> extends Error {
   readonly code: C;
   readonly details: Details;
   constructor(code: C, ...[params, details]: ErrorArgs<C>) {
-    super(renderMessage(templateOf(code), (params ?? {})));
+    super(renderMessage(templateOf(code), params ?? {}));
     this.name = 'ProtocolError';
     this.code = code;
     this.details = details ?? {};

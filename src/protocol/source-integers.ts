@@ -62,10 +62,14 @@ export function exactSeed(requestText: string | undefined, validated: number | u
   const text = requestText !== undefined ? integerMemberText(requestText.slice(1, -1), 'seed') : undefined;
   const seed = text !== undefined ? BigInt(text) : BigInt(validated);
   if (seed > MAX_SEED) {
-    throw new ProtocolError('invalidSeed', { parameter: 'seed', reason: `It must be an integer from 1 to ${MAX_SEED}.` }, {
-      parameter: 'seed',
-      type: 'integer',
-    });
+    throw new ProtocolError(
+      'invalidSeed',
+      { parameter: 'seed', reason: `It must be an integer from 1 to ${MAX_SEED}.` },
+      {
+        parameter: 'seed',
+        type: 'integer',
+      },
+    );
   }
   return seed;
 }

@@ -119,7 +119,10 @@ function speechOf(p: Params): SpeechJob {
   if (p.speech === undefined) {
     throw new ProtocolError(
       'missingSpeech',
-      { parameter: 'speech', hint: `It is an object with 'text' and optionally 'voice', for speech model '${p.model}'.` },
+      {
+        parameter: 'speech',
+        hint: `It is an object with 'text' and optionally 'voice', for speech model '${p.model}'.`,
+      },
       {
         parameter: 'speech',
         type: 'object',
@@ -154,16 +157,24 @@ function soundOf(p: Params, air: string): SoundJob {
     );
   }
   if (p.positivePrompt === undefined) {
-    throw new ProtocolError('missingPositivePrompt', { parameter: 'positivePrompt' }, {
-      parameter: 'positivePrompt',
-      type: 'string',
-    });
+    throw new ProtocolError(
+      'missingPositivePrompt',
+      { parameter: 'positivePrompt' },
+      {
+        parameter: 'positivePrompt',
+        type: 'string',
+      },
+    );
   }
   if (p.duration === undefined) {
-    throw new ProtocolError('missingDuration', { parameter: 'duration', hint: 'It is in seconds, 1 to 300.' }, {
-      parameter: 'duration',
-      type: 'float',
-    });
+    throw new ProtocolError(
+      'missingDuration',
+      { parameter: 'duration', hint: 'It is in seconds, 1 to 300.' },
+      {
+        parameter: 'duration',
+        type: 'float',
+      },
+    );
   }
   return {
     kind: air === PROCEDURAL_EFFECTS ? 'effects' : 'music',

@@ -20,7 +20,12 @@ import { OPENAI_COMPATIBLE_ENGINE } from '../engines/openai-compatible/openai-co
 const CaptionParams = Type.Object({
   taskType: Type.String(),
   taskUUID: Type.String(),
-  model: Type.Optional(Type.String({ pattern: AIR_PATTERN, 'x-format-hint': "A model is named by its AIR, 'source:id@version' (for example 'runware:153@1')." })),
+  model: Type.Optional(
+    Type.String({
+      pattern: AIR_PATTERN,
+      'x-format-hint': "A model is named by its AIR, 'source:id@version' (for example 'runware:153@1').",
+    }),
+  ),
   inputImage: Type.Optional(Type.String({ minLength: 1 })),
   inputs: Type.Optional(Type.Object({ image: Type.Optional(Type.String({ minLength: 1 })) })),
   prompt: Type.Optional(Type.String({ maxLength: 3000 })),
@@ -68,7 +73,9 @@ function normalCdf(z: number): number {
   // Abramowitz–Stegun 7.1.26 erf, accurate to 1.5e-7: plenty for a percentage.
   const x = Math.abs(z) / Math.SQRT2;
   const t = 1 / (1 + 0.3275911 * x);
-  const erf = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  const erf =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
   return z >= 0 ? (1 + erf) / 2 : (1 - erf) / 2;
 }
 
@@ -105,25 +112,37 @@ export const caption: RecordedTaskModule<Params> = {
 
 async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const { params: p, services, org } = call;
-  if (p.model === undefined) throw new ProtocolError('missingModel', { parameter: 'model', hint: NO_TEXT }, { parameter: 'model', type: 'string' });
+  if (p.model === undefined)
+    throw new ProtocolError(
+      'missingModel',
+      { parameter: 'model', hint: NO_TEXT },
+      { parameter: 'model', type: 'string' },
+    );
   let resolved;
   try {
     resolved = services.engines.require(TASK_TYPE, p.model);
   } catch (err) {
     if (err instanceof ProtocolError && err.code === 'unsupportedModel') {
-      throw new ProtocolError('unsupportedModel', { what: `model '${p.model.slice(0, 200)}'`, hint: NO_TEXT }, { parameter: 'model', type: 'string' });
+      throw new ProtocolError(
+        'unsupportedModel',
+        { what: `model '${p.model.slice(0, 200)}'`, hint: NO_TEXT },
+        { parameter: 'model', type: 'string' },
+      );
     }
     throw err;
   }
   const { engine } = resolved;
   const { parameter, source } = inputImageOf(p);
   const input = await services.imageInputs.resolve(org.id, parameter, source);
-  if (engine.name === OPENAI_COMPATIBLE_ENGINE) return describeWithVisionModel(call, resolved, parameter, source, input.data);
+  if (engine.name === OPENAI_COMPATIBLE_ENGINE)
+    return describeWithVisionModel(call, resolved, parameter, source, input.data);
 
   const estimate = async () => {
-    const out = await engine.run('age-estimate', { image: input.data, minConfidence: 0.25, maxFaces: 20 }).catch((err: unknown) => {
-      throw withImageParameter(err, parameter);
-    });
+    const out = await engine
+      .run('age-estimate', { image: input.data, minConfidence: 0.25, maxFaces: 20 })
+      .catch((err: unknown) => {
+        throw withImageParameter(err, parameter);
+      });
     const price = services.prices.perItem(TASK_TYPE, p.model ?? null);
     const item = {
       taskType: call.taskType,
@@ -141,14 +160,24 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
 const DEFAULT_CAPTION_PROMPT = 'Describe this image in one or two sentences: its subject, setting, colours and style.';
 
 /** A descriptive caption from the operator's vision-language model: the image travels as a data URI content part. */
-async function describeWithVisionModel(call: TaskCall<Params>, resolved: ResolvedModel, parameter: string, source: string, image: Buffer): Promise<TaskRun> {
+async function describeWithVisionModel(
+  call: TaskCall<Params>,
+  resolved: ResolvedModel,
+  parameter: string,
+  source: string,
+  image: Buffer,
+): Promise<TaskRun> {
   const { params: p, services, org } = call;
   const jpeg = await sharp(image)
     .rotate()
     .jpeg({ quality: 90 })
     .toBuffer()
     .catch(() => {
-      throw new ProtocolError(parameter === 'inputs.image' ? 'invalidImage' : 'invalidInputImage', { parameter, reason: 'The input image could not be decoded.' }, { parameter, type: 'string' });
+      throw new ProtocolError(
+        parameter === 'inputs.image' ? 'invalidImage' : 'invalidInputImage',
+        { parameter, reason: 'The input image could not be decoded.' },
+        { parameter, type: 'string' },
+      );
     });
   const price = services.prices.perItem(TASK_TYPE, p.model ?? null);
   const describe = async () => {

@@ -17,7 +17,20 @@ import { inputImageOf, namedImageOutputFields, withImageParameter } from './name
 import type { RecordedTaskModule, TaskCall, TaskRun } from './task-module.js';
 
 /** Every preprocessor Runware names (legacy spelling). */
-export const RUNWARE_PREPROCESSORS = ['canny', 'depth', 'mlsd', 'normalbae', 'openpose', 'tile', 'seg', 'lineart', 'lineart_anime', 'shuffle', 'scribble', 'softedge'] as const;
+export const RUNWARE_PREPROCESSORS = [
+  'canny',
+  'depth',
+  'mlsd',
+  'normalbae',
+  'openpose',
+  'tile',
+  'seg',
+  'lineart',
+  'lineart_anime',
+  'shuffle',
+  'scribble',
+  'softedge',
+] as const;
 
 const Threshold = Type.Integer({ minimum: 0, maximum: 255 });
 const Seed = Type.Integer({ minimum: 0, maximum: 4294967295 });
@@ -26,7 +39,13 @@ const Side = Type.Integer({ minimum: 64, maximum: 4096 });
 const PreprocessParams = Type.Object({
   taskType: Type.String(),
   taskUUID: Type.String(),
-  model: Type.Optional(Type.String({ pattern: AIR_PATTERN, 'x-format-hint': "A model is named by its AIR, 'source:id@version' (for example 'runware:controlnet-preprocess@canny')." })),
+  model: Type.Optional(
+    Type.String({
+      pattern: AIR_PATTERN,
+      'x-format-hint':
+        "A model is named by its AIR, 'source:id@version' (for example 'runware:controlnet-preprocess@canny').",
+    }),
+  ),
   preProcessorType: Type.Optional(oneOf(RUNWARE_PREPROCESSORS)),
   inputImage: Type.Optional(Type.String({ minLength: 1 })),
   inputs: Type.Optional(Type.Object({ image: Type.Optional(Type.String({ minLength: 1 })) })),
@@ -59,7 +78,9 @@ const HERE = `This server runs the preprocessors ${PREPROCESSORS.join(', ')} (mo
 /** The model a task names: `model`, or the Runware AIR of its legacy preProcessorType. */
 function modelOf(p: Params): string | null {
   if (p.model !== undefined) return p.model;
-  return p.preProcessorType !== undefined ? `runware:controlnet-preprocess@${p.preProcessorType.replace('_', '-')}` : null;
+  return p.preProcessorType !== undefined
+    ? `runware:controlnet-preprocess@${p.preProcessorType.replace('_', '-')}`
+    : null;
 }
 
 export const controlNetPreprocess: RecordedTaskModule<Params> = {
@@ -79,7 +100,8 @@ export const controlNetPreprocess: RecordedTaskModule<Params> = {
     const low = p.settings?.lowThresholdCanny ?? p.lowThresholdCanny;
     const high = p.settings?.highThresholdCanny ?? p.highThresholdCanny;
     if ((low ?? 100) > (high ?? 200)) {
-      const parameter = p.settings?.lowThresholdCanny !== undefined ? 'settings.lowThresholdCanny' : 'lowThresholdCanny';
+      const parameter =
+        p.settings?.lowThresholdCanny !== undefined ? 'settings.lowThresholdCanny' : 'lowThresholdCanny';
       throw new ProtocolError(
         'invalidLowThresholdCanny',
         { parameter, reason: `The low threshold (${low ?? 100}) must not exceed the high threshold (${high ?? 200}).` },
@@ -108,12 +130,20 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
           { preprocessor: String(p.preProcessorType), hint: HERE },
           { parameter: 'preProcessorType', type: 'string', allowedValues: PREPROCESSORS },
         )
-      : new ProtocolError('unsupportedModel', { what: `model '${named.slice(0, 200)}' as a preprocessor`, hint: HERE }, { parameter: 'model', type: 'string' });
+      : new ProtocolError(
+          'unsupportedModel',
+          { what: `model '${named.slice(0, 200)}' as a preprocessor`, hint: HERE },
+          { parameter: 'model', type: 'string' },
+        );
   }
   const { engine, model } = resolved;
   const preprocessor = preprocessorOf(model.air);
   if (!preprocessor) {
-    throw new ProtocolError('unsupportedModel', { what: `model '${named.slice(0, 200)}' as a preprocessor`, hint: HERE }, { parameter: 'model', type: 'string' });
+    throw new ProtocolError(
+      'unsupportedModel',
+      { what: `model '${named.slice(0, 200)}' as a preprocessor`, hint: HERE },
+      { parameter: 'model', type: 'string' },
+    );
   }
   const { parameter, source } = inputImageOf(p);
   const input = await services.imageInputs.resolve(org.id, parameter, source);
@@ -139,14 +169,22 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
         throw withImageParameter(err, parameter);
       });
     const data = asBuffer(out.image);
-    const record = await services.media.save(org.id, call.taskUUID, { data, format: out.format, width: out.width, height: out.height });
+    const record = await services.media.save(org.id, call.taskUUID, {
+      data,
+      format: out.format,
+      width: out.width,
+      height: out.height,
+    });
     const price = services.prices.perItem(TASK_TYPE, named);
     const item = {
       taskType: call.taskType,
       taskUUID: call.taskUUID,
       ...(looksLikeUuid(source) ? { inputImageUUID: source } : {}),
       guideImageUUID: record.mediaUUID,
-      ...namedImageOutputFields('guideImage', p.outputType ?? 'URL', services.media.urlOf(record), { data, format: out.format }),
+      ...namedImageOutputFields('guideImage', p.outputType ?? 'URL', services.media.urlOf(record), {
+        data,
+        format: out.format,
+      }),
       ...(p.includeCost ? { cost: price } : {}),
     };
     return { item, media: [record], cost: price };

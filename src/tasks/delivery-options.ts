@@ -22,16 +22,23 @@ const URL_PARAMETERS = ['webhookURL', 'uploadEndpoint'] as const;
 const MAX_URL_LENGTH = 2048;
 
 /** Splits a task object into its delivery options and the parameters its module validates. */
-export function splitDeliveryOptions(task: Record<string, unknown>, streams = false): { options: DeliveryOptions; params: Record<string, unknown> } {
+export function splitDeliveryOptions(
+  task: Record<string, unknown>,
+  streams = false,
+): { options: DeliveryOptions; params: Record<string, unknown> } {
   const { deliveryMethod, webhookURL, uploadEndpoint, ...params } = task;
   const allowed: readonly string[] = streams ? STREAMING_DELIVERY_METHODS : DELIVERY_METHODS;
   if (deliveryMethod !== undefined && !allowed.includes(deliveryMethod as string)) {
     const reason = `Allowed values: ${allowed.map((m) => `"${m}"`).join(', ')}.`;
-    throw new ProtocolError('invalidDeliveryMethod', { parameter: 'deliveryMethod', reason }, {
-      parameter: 'deliveryMethod',
-      type: 'string',
-      allowedValues: allowed,
-    });
+    throw new ProtocolError(
+      'invalidDeliveryMethod',
+      { parameter: 'deliveryMethod', reason },
+      {
+        parameter: 'deliveryMethod',
+        type: 'string',
+        allowedValues: allowed,
+      },
+    );
   }
   const urls = { webhookURL, uploadEndpoint };
   for (const name of URL_PARAMETERS) {
@@ -54,7 +61,12 @@ export function splitDeliveryOptions(task: Record<string, unknown>, streams = fa
  * The delivery options for a task type that takes only some methods: its first method when the
  * task names none, invalidDeliveryMethod when it names another.
  */
-export function restrictDelivery(options: DeliveryOptions, named: unknown, taskType: string, allowed: readonly DeliveryOptions['method'][] | undefined): DeliveryOptions {
+export function restrictDelivery(
+  options: DeliveryOptions,
+  named: unknown,
+  taskType: string,
+  allowed: readonly DeliveryOptions['method'][] | undefined,
+): DeliveryOptions {
   if (allowed === undefined || allowed.length === 0) return options;
   if (named === undefined) return { ...options, method: allowed[0]! };
   if (allowed.includes(options.method)) return options;
@@ -104,7 +116,15 @@ export function deliveriesFor(
     out.push({ ...base, id: messageId(), kind: 'webhook', url: options.webhookURL, body: itemText, mediaUUID: null });
   }
   if (options.uploadEndpoint !== undefined) {
-    for (const m of media) out.push({ ...base, id: messageId(), kind: 'upload', url: options.uploadEndpoint, body: null, mediaUUID: m.mediaUUID });
+    for (const m of media)
+      out.push({
+        ...base,
+        id: messageId(),
+        kind: 'upload',
+        url: options.uploadEndpoint,
+        body: null,
+        mediaUUID: m.mediaUUID,
+      });
   }
   return out;
 }

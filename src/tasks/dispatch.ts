@@ -15,7 +15,12 @@ import { OutboundTargetGuard } from '../webhooks/outbound-target.js';
 import type { Metrics } from '../metrics.js';
 import { findTaskModule, routeTaskModule, supportedTaskTypes } from './registry.js';
 import type { RecordedTaskModule, TaskServices, TextStreamSink } from './task-module.js';
-import { checkDeliveryTargets, restrictDelivery, splitDeliveryOptions, type DeliveryOptions } from './delivery-options.js';
+import {
+  checkDeliveryTargets,
+  restrictDelivery,
+  splitDeliveryOptions,
+  type DeliveryOptions,
+} from './delivery-options.js';
 import { TaskRunner } from './task-runner.js';
 import { ReceivedTasks, type Receipt } from './received-tasks.js';
 import { modelProblem, recordedModel, recordedTaskType } from './recorded-fields.js';
@@ -78,14 +83,21 @@ export class TaskDispatcher {
    * Task objects sharing a taskUUID form one task (which then fails with conflictTaskUUID).
    * Throws ProtocolError('invalidPayload') when an element is not an object.
    */
-  async dispatch(elements: readonly RequestElement[], org: Organization, transport: Transport, stream?: TextStreamSink): Promise<SerializedOutcome[]> {
+  async dispatch(
+    elements: readonly RequestElement[],
+    org: Organization,
+    transport: Transport,
+    stream?: TextStreamSink,
+  ): Promise<SerializedOutcome[]> {
     const units: RequestElement[][] = [];
     const byUuid = new Map<string, RequestElement[]>();
     const recordable = new Map<RequestElement[], string>();
     for (const element of elements) {
       const v = element.value;
       if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-        throw new ProtocolError('invalidPayload', { reason: 'every element of the request array must be a task object' });
+        throw new ProtocolError('invalidPayload', {
+          reason: 'every element of the request array must be a task object',
+        });
       }
       const { taskUUID, taskType } = v as Record<string, unknown>;
       // Objects sharing a taskUUID form one task whatever else is wrong with them, so an invalid
@@ -119,7 +131,13 @@ export class TaskDispatcher {
     );
   }
 
-  private async runUnit(unit: RequestElement[], org: Organization, transport: Transport, receipt: Receipt, stream: TextStreamSink | undefined): Promise<SerializedOutcome> {
+  private async runUnit(
+    unit: RequestElement[],
+    org: Organization,
+    transport: Transport,
+    receipt: Receipt,
+    stream: TextStreamSink | undefined,
+  ): Promise<SerializedOutcome> {
     const first = unit[0]!.value as Record<string, unknown>;
     const rawType = first['taskType'];
     const rawUuid = first['taskUUID'];
@@ -128,7 +146,8 @@ export class TaskDispatcher {
       taskUUID: typeof rawUuid === 'string' ? rawUuid : undefined,
     };
     // Forwarded tasks count as `forwarded` (their task types are the caller's words: unbounded labels).
-    const module = echo.taskType !== undefined ? routeTaskModule(echo.taskType, first['model'], this.services.engines) : undefined;
+    const module =
+      echo.taskType !== undefined ? routeTaskModule(echo.taskType, first['model'], this.services.engines) : undefined;
     const metricType = module?.taskType ?? (echo.taskType === 'ping' ? 'ping' : 'unsupported');
     let outcome: SerializedOutcome;
     const endTimer = this.metrics.taskDuration.startTimer({ task_type: metricType });
@@ -140,7 +159,10 @@ export class TaskDispatcher {
       // unavailable (full, locked, failing, unreachable: serviceUnavailable, retry later); any
       // other failure (a value the storage refused) is this task's internal error.
       if (err instanceof ProtocolError && err.code !== 'serviceUnavailable') throw err;
-      outcome = failed(isProtocolError(err) ? err : this.internalError(err, { taskUUID: echo.taskUUID, taskType: echo.taskType }), echo);
+      outcome = failed(
+        isProtocolError(err) ? err : this.internalError(err, { taskUUID: echo.taskUUID, taskType: echo.taskType }),
+        echo,
+      );
     }
     this.metrics.tasks.inc({ task_type: metricType, outcome: outcome.data.length > 0 ? 'success' : 'error' });
     endTimer();
@@ -165,7 +187,10 @@ export class TaskDispatcher {
       return failed(
         new ProtocolError(
           'invalidAuthentication',
-          { parameter: 'taskType', reason: 'An authentication object is only accepted as the first element of the request.' },
+          {
+            parameter: 'taskType',
+            reason: 'An authentication object is only accepted as the first element of the request.',
+          },
           {
             parameter: 'taskType',
             type: 'string',
@@ -193,15 +218,20 @@ export class TaskDispatcher {
     }
 
     // The routes may send the task to a forwarding engine (engines/upstream) whatever its type.
-    const module = echo.taskType !== undefined ? routeTaskModule(echo.taskType, first['model'], this.services.engines) : undefined;
+    const module =
+      echo.taskType !== undefined ? routeTaskModule(echo.taskType, first['model'], this.services.engines) : undefined;
     const uuidProblem =
       rawUuid === undefined
         ? new ProtocolError('missingTaskUUID', {}, { parameter: 'taskUUID', type: 'string' })
         : !isCanonicalUuid(rawUuid)
-          ? new ProtocolError('invalidTaskUUID', { reason: UUID_SHAPE }, {
-              parameter: 'taskUUID',
-              type: 'string',
-            })
+          ? new ProtocolError(
+              'invalidTaskUUID',
+              { reason: UUID_SHAPE },
+              {
+                parameter: 'taskUUID',
+                type: 'string',
+              },
+            )
           : undefined;
 
     if (module?.kind === 'lookup') {
@@ -214,14 +244,21 @@ export class TaskDispatcher {
     if (rawType === undefined) {
       problem = new ProtocolError('missingTaskType', {}, { parameter: 'taskType', type: 'string' });
     } else if (typeof rawType !== 'string') {
-      problem = new ProtocolError('invalidTaskType', { parameter: 'taskType', reason: 'It must be a string.' }, {
-        parameter: 'taskType',
-        type: 'string',
-      });
+      problem = new ProtocolError(
+        'invalidTaskType',
+        { parameter: 'taskType', reason: 'It must be a string.' },
+        {
+          parameter: 'taskType',
+          type: 'string',
+        },
+      );
     } else if (!module) {
       problem = new ProtocolError(
         'unsupportedTaskType',
-        { taskType: rawType.length > 64 ? rawType.slice(0, 64) + '…' : rawType, supported: supportedTaskTypes().join(', ') },
+        {
+          taskType: rawType.length > 64 ? rawType.slice(0, 64) + '…' : rawType,
+          supported: supportedTaskTypes().join(', '),
+        },
         { parameter: 'taskType', type: 'string' },
       );
     }
@@ -241,10 +278,14 @@ export class TaskDispatcher {
 
     problem ??= modelProblem(first['model']);
     if (unit.length > 1) {
-      problem = new ProtocolError('conflictTaskUUID', { conflict: `is given to ${unit.length} task objects of this request; each task needs its own` }, {
-        parameter: 'taskUUID',
-        type: 'string',
-      });
+      problem = new ProtocolError(
+        'conflictTaskUUID',
+        { conflict: `is given to ${unit.length} task objects of this request; each task needs its own` },
+        {
+          parameter: 'taskUUID',
+          type: 'string',
+        },
+      );
     }
     let params: unknown;
     let delivery: DeliveryOptions = { method: 'sync', webhookURL: undefined, uploadEndpoint: undefined };
@@ -270,7 +311,9 @@ export class TaskDispatcher {
 
     if (delivery.method === 'async') return this.enqueue(task, echo);
 
-    const recorded = await this.metrics.timeLedgerWrite('recordRequest', this.services.ledger.recordRequest(task)).finally(() => receipt.settle());
+    const recorded = await this.metrics
+      .timeLedgerWrite('recordRequest', this.services.ledger.recordRequest(task))
+      .finally(() => receipt.settle());
     if (!recorded.recorded) return this.replay(recorded.existing, task, echo);
 
     const key = inflightKey(org.id, taskUUID);
@@ -349,10 +392,14 @@ export class TaskDispatcher {
       if (now?.responseText) return outcomeFromEnvelope(now.responseText);
     }
     return failed(
-      new ProtocolError('conflictTaskUUID', { conflict: 'belongs to a task still running; ask for its result with getTaskDetails later' }, {
-        parameter: 'taskUUID',
-        type: 'string',
-      }),
+      new ProtocolError(
+        'conflictTaskUUID',
+        { conflict: 'belongs to a task still running; ask for its result with getTaskDetails later' },
+        {
+          parameter: 'taskUUID',
+          type: 'string',
+        },
+      ),
       echo,
     );
   }
@@ -398,10 +445,14 @@ function streamNeedsItsOwnRequest(): ProtocolError {
 
 function conflict(echo: EchoContext): SerializedOutcome {
   return failed(
-    new ProtocolError('conflictTaskUUID', { conflict: 'was already used for a different task. Send each new task with a new taskUUID' }, {
-      parameter: 'taskUUID',
-      type: 'string',
-    }),
+    new ProtocolError(
+      'conflictTaskUUID',
+      { conflict: 'was already used for a different task. Send each new task with a new taskUUID' },
+      {
+        parameter: 'taskUUID',
+        type: 'string',
+      },
+    ),
     echo,
   );
 }

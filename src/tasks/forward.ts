@@ -23,10 +23,14 @@ export const unroutableTask: RecordedTaskModule<Params> = {
   taskType: 'unroutable',
   validate: (value) => {
     const model = (value as Params)['model'];
-    throw new ProtocolError('unsupportedModel', { what: `model '${String(model).slice(0, 200)}'`, hint: 'See modelSearch for the models it routes.' }, {
-      parameter: 'model',
-      type: 'string',
-    });
+    throw new ProtocolError(
+      'unsupportedModel',
+      { what: `model '${String(model).slice(0, 200)}'`, hint: 'See modelSearch for the models it routes.' },
+      {
+        parameter: 'model',
+        type: 'string',
+      },
+    );
   },
   modelOf: () => null,
   run: () => Promise.reject(new Error('unreachable')),
@@ -36,7 +40,8 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const { params: p, services } = call;
   const model = typeof p['model'] === 'string' ? p['model'] : null;
   const engine = services.engines.forwarderFor(call.taskType, model);
-  if (!engine || call.requestText === undefined) throw new ProtocolError('unsupportedModel', { what: 'this task' }, { parameter: 'model', type: 'string' });
+  if (!engine || call.requestText === undefined)
+    throw new ProtocolError('unsupportedModel', { what: 'this task' }, { parameter: 'model', type: 'string' });
   // The recorded request is `[<the task object's source>]` (one object: a unit of several fails before running).
   const source = call.requestText.slice(1, -1);
   const value = JSON.parse(source) as Params;
@@ -51,7 +56,8 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const perItem = services.prices.perItem(call.taskType, model);
   const items: ItemResult[] = outcome.items.map((item) => {
     const upstreamCost = item['cost'];
-    if (typeof upstreamCost === 'number' && Number.isFinite(upstreamCost)) return { item, media: [], cost: upstreamCost };
+    if (typeof upstreamCost === 'number' && Number.isFinite(upstreamCost))
+      return { item, media: [], cost: upstreamCost };
     return { item: value['includeCost'] === true ? { ...item, cost: perItem } : item, media: [], cost: perItem };
   });
   const errors: ItemResult[] = outcome.errors.map((error) => ({ error: error as unknown as ErrorObject }));

@@ -26,7 +26,10 @@ import { mediaInputsOf, resolveMediaInputs } from '../validation/media-inputs.js
 
 const Dimension = Type.Integer({ minimum: 64, maximum: 2048, multipleOf: 64 });
 const AdapterList = Type.Array(
-  Type.Object({ model: Type.String({ pattern: AIR_PATTERN }), weight: Type.Optional(Type.Number({ minimum: -4, maximum: 4 })) }),
+  Type.Object({
+    model: Type.String({ pattern: AIR_PATTERN }),
+    weight: Type.Optional(Type.Number({ minimum: -4, maximum: 4 })),
+  }),
   { maxItems: 10 },
 );
 
@@ -35,7 +38,10 @@ const ImageInferenceParams = Type.Object({
   taskUUID: Type.String(),
   positivePrompt: Type.String({ minLength: 2, maxLength: 3000 }),
   negativePrompt: Type.Optional(Type.String({ minLength: 2, maxLength: 3000 })),
-  model: Type.String({ pattern: AIR_PATTERN, 'x-format-hint': "A model is named by its AIR, 'source:id@version' (for example 'runware:101@1')." }),
+  model: Type.String({
+    pattern: AIR_PATTERN,
+    'x-format-hint': "A model is named by its AIR, 'source:id@version' (for example 'runware:101@1').",
+  }),
   width: Dimension,
   height: Dimension,
   steps: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
@@ -98,7 +104,11 @@ type Params = Static<typeof ImageInferenceParams>;
 
 /** Every parameter imageInference accepts (the docs table of what each engine honours lists them). */
 const IMAGE_INFERENCE_PARAMETERS: readonly string[] = Object.keys(ImageInferenceParams.properties).flatMap((k) =>
-  k === 'taskType' || k === 'taskUUID' ? [] : k === 'inputs' ? Object.keys(ImageInferenceParams.properties.inputs.properties).map((i) => `inputs.${i}`) : [k],
+  k === 'taskType' || k === 'taskUUID'
+    ? []
+    : k === 'inputs'
+      ? Object.keys(ImageInferenceParams.properties.inputs.properties).map((i) => `inputs.${i}`)
+      : [k],
 );
 
 const validateParams = compileValidator(ImageInferenceParams);
@@ -139,58 +149,80 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
     const task = { orgId: org.id, taskUUID: call.taskUUID };
     const render = (): Promise<EncodedImage> => {
       if (engine.name === OPENAI_COMPATIBLE_ENGINE) {
-        return engine.run('image-generation', {
-          model: model.engineModel ?? model.air,
-          prompt: p.positivePrompt,
-          ...(p.negativePrompt !== undefined ? { negativePrompt: p.negativePrompt } : {}),
-          width: p.width,
-          height: p.height,
-          seed: Number(seed % BigInt(2 ** 32)),
-          ...(p.steps !== undefined ? { steps: p.steps } : {}),
-          format,
-          quality: p.outputQuality ?? 95,
-        }, { ...progress, task });
-      }
-      if (engine.name === COMFYUI_ENGINE) {
-        return engine.run('comfy-workflow', {
-          air: model.air,
-          values: {
-            positivePrompt: p.positivePrompt,
-            negativePrompt: p.negativePrompt,
+        return engine.run(
+          'image-generation',
+          {
+            model: model.engineModel ?? model.air,
+            prompt: p.positivePrompt,
+            ...(p.negativePrompt !== undefined ? { negativePrompt: p.negativePrompt } : {}),
             width: p.width,
             height: p.height,
-            steps: p.steps,
-            CFGScale: p.CFGScale,
-            // ComfyUI's samplers take seeds below 2^64; Runware's fit.
-            seed: Number(seed % BigInt(Number.MAX_SAFE_INTEGER)),
-            scheduler: p.scheduler,
-            strength: base ? (p.strength ?? 0.8) : undefined,
+            seed: Number(seed % BigInt(2 ** 32)),
+            ...(p.steps !== undefined ? { steps: p.steps } : {}),
+            format,
+            quality: p.outputQuality ?? 95,
           },
-          ...(base ? { seedImage: base.data } : {}),
+          { ...progress, task },
+        );
+      }
+      if (engine.name === COMFYUI_ENGINE) {
+        return engine.run(
+          'comfy-workflow',
+          {
+            air: model.air,
+            values: {
+              positivePrompt: p.positivePrompt,
+              negativePrompt: p.negativePrompt,
+              width: p.width,
+              height: p.height,
+              steps: p.steps,
+              CFGScale: p.CFGScale,
+              // ComfyUI's samplers take seeds below 2^64; Runware's fit.
+              seed: Number(seed % BigInt(Number.MAX_SAFE_INTEGER)),
+              scheduler: p.scheduler,
+              strength: base ? (p.strength ?? 0.8) : undefined,
+            },
+            ...(base ? { seedImage: base.data } : {}),
+            format,
+            quality: p.outputQuality ?? 95,
+          },
+          { ...progress, task },
+        );
+      }
+      return engine.run(
+        'procedural-render',
+        {
+          width: p.width,
+          height: p.height,
+          seed,
+          model: p.model,
+          prompt: p.positivePrompt,
           format,
           quality: p.outputQuality ?? 95,
-        }, { ...progress, task });
-      }
-      return engine.run('procedural-render', {
-        width: p.width,
-        height: p.height,
-        seed,
-        model: p.model,
-        prompt: p.positivePrompt,
-        format,
-        quality: p.outputQuality ?? 95,
-        ...(base ? { base: { image: base.data, strength: p.strength ?? 0.8 } } : {}),
-      }, progress);
+          ...(base ? { base: { image: base.data, strength: p.strength ?? 0.8 } } : {}),
+        },
+        progress,
+      );
     };
     const image = switches ? await withTestSwitches(switches, index, call.onProgress, render) : await render();
     // Classified before it is saved: a failed check fails the result and leaves no stray file.
-    const verdict = nsfwNetwork ? await engine.run('classify-nsfw', { image: image.image, network: nsfwNetwork }) : undefined;
-    const record = await services.media.save(org.id, call.taskUUID, { data: asBuffer(image.image), format: image.format, width: image.width, height: image.height });
+    const verdict = nsfwNetwork
+      ? await engine.run('classify-nsfw', { image: image.image, network: nsfwNetwork })
+      : undefined;
+    const record = await services.media.save(org.id, call.taskUUID, {
+      data: asBuffer(image.image),
+      format: image.format,
+      width: image.width,
+      height: image.height,
+    });
     const item = {
       taskType: call.taskType,
       taskUUID: call.taskUUID,
       imageUUID: record.mediaUUID,
-      ...imageOutputFields(p.outputType ?? 'URL', services.media.urlOf(record), { data: asBuffer(image.image), format: image.format }),
+      ...imageOutputFields(p.outputType ?? 'URL', services.media.urlOf(record), {
+        data: asBuffer(image.image),
+        format: image.format,
+      }),
       seed: seed <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(seed) : seed,
       ...(verdict ? { NSFWContent: verdict.nsfw } : {}),
       ...(p.includeCost ? { cost: perItem } : {}),

@@ -4,13 +4,20 @@
 import { ProtocolError, invalidCode, isProtocolError } from '../protocol/errors.js';
 
 /** The input image parameter and its value; missingInputImage when neither is given. */
-export function imageInputOf(p: { inputImage?: string; inputs?: { image?: string } }): { parameter: string; source: string } {
+export function imageInputOf(p: { inputImage?: string; inputs?: { image?: string } }): {
+  parameter: string;
+  source: string;
+} {
   if (p.inputs?.image !== undefined) return { parameter: 'inputs.image', source: p.inputs.image };
   if (p.inputImage !== undefined) return { parameter: 'inputImage', source: p.inputImage };
-  throw new ProtocolError('missingInputImage', { parameter: 'inputs.image', hint: "The legacy 'inputImage' is accepted instead." }, {
-    parameter: 'inputs.image',
-    type: 'string',
-  });
+  throw new ProtocolError(
+    'missingInputImage',
+    { parameter: 'inputs.image', hint: "The legacy 'inputImage' is accepted instead." },
+    {
+      parameter: 'inputs.image',
+      type: 'string',
+    },
+  );
 }
 
 /**
@@ -24,6 +31,7 @@ export function operationErrorFor(err: unknown, parameter: string): unknown {
     const name = parameter.split('.').pop() ?? parameter;
     return new ProtocolError(invalidCode(name), { parameter, reason: err.message }, { parameter, type: 'string' });
   }
-  if (err.code === 'unsupportedDimensions') return ProtocolError.relayed(err.code, err.message, { parameter, type: 'string' });
+  if (err.code === 'unsupportedDimensions')
+    return ProtocolError.relayed(err.code, err.message, { parameter, type: 'string' });
   return err;
 }

@@ -21,7 +21,10 @@ const MaskBlur = Type.Integer({ minimum: 0, maximum: 256 });
 const MaskingParams = Type.Object({
   taskType: Type.String(),
   taskUUID: Type.String(),
-  model: Type.String({ pattern: AIR_PATTERN, 'x-format-hint': "A model is named by its AIR, 'source:id@version' (for example 'runware:35@8')." }),
+  model: Type.String({
+    pattern: AIR_PATTERN,
+    'x-format-hint': "A model is named by its AIR, 'source:id@version' (for example 'runware:35@8').",
+  }),
   inputImage: Type.Optional(Type.String({ minLength: 1 })),
   inputs: Type.Optional(Type.Object({ image: Type.Optional(Type.String({ minLength: 1 })) })),
   settings: Type.Optional(
@@ -65,7 +68,12 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const { params: p, services, org } = call;
   const { engine, model } = services.engines.require('imageMasking', p.model);
   const target = maskTargetOf(model.air);
-  if (!target) throw new ProtocolError('unsupportedModel', { what: `model '${p.model}' to draw masks` }, { parameter: 'model', type: 'string' });
+  if (!target)
+    throw new ProtocolError(
+      'unsupportedModel',
+      { what: `model '${p.model}' to draw masks` },
+      { parameter: 'model', type: 'string' },
+    );
   const { parameter, source } = inputImageOf(p);
   const input = await services.imageInputs.resolve(org.id, parameter, source);
   const format = normalizeFormat(p.outputFormat);
@@ -87,7 +95,12 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
         throw withImageParameter(err, parameter);
       });
     const data = asBuffer(out.image);
-    const record = await services.media.save(org.id, call.taskUUID, { data, format: out.format, width: out.width, height: out.height });
+    const record = await services.media.save(org.id, call.taskUUID, {
+      data,
+      format: out.format,
+      width: out.width,
+      height: out.height,
+    });
     const price = services.prices.perItem('imageMasking', p.model);
     const item = {
       taskType: call.taskType,
@@ -95,7 +108,10 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
       ...(looksLikeUuid(source) ? { inputImageUUID: source } : {}),
       maskImageUUID: record.mediaUUID,
       detections: out.detections,
-      ...namedImageOutputFields('maskImage', p.outputType ?? 'URL', services.media.urlOf(record), { data, format: out.format }),
+      ...namedImageOutputFields('maskImage', p.outputType ?? 'URL', services.media.urlOf(record), {
+        data,
+        format: out.format,
+      }),
       ...(p.includeCost ? { cost: price } : {}),
     };
     return { item, media: [record], cost: price };

@@ -27,6 +27,7 @@ export function imageOutputFields(
   image: { data: Buffer; format: ImageFormat },
 ): Record<string, string> {
   if (outputType === 'base64Data') return { imageBase64Data: image.data.toString('base64') };
-  if (outputType === 'dataURI') return { imageDataURI: `data:${CONTENT_TYPES[image.format]};base64,${image.data.toString('base64')}` };
+  if (outputType === 'dataURI')
+    return { imageDataURI: `data:${CONTENT_TYPES[image.format]};base64,${image.data.toString('base64')}` };
   return { imageURL: url };
 }

@@ -32,12 +32,16 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const { params: p, services, org } = call;
   const head = { taskType: call.taskType, taskUUID: call.taskUUID };
   if (p.operation === 'delete') {
-    const invalid = (why: string) => new ProtocolError('invalidMedia', { parameter: 'media', reason: why }, { parameter: 'media', type: 'string' });
+    const invalid = (why: string) =>
+      new ProtocolError('invalidMedia', { parameter: 'media', reason: why }, { parameter: 'media', type: 'string' });
     if (!looksLikeUuid(p.media)) throw invalid('To delete, give the mediaUUID of an uploaded or produced image.');
     const record = await services.ledger.deleteMedia(org.id, p.media);
     if (!record) throw invalid('No media with this UUID exists in your organization.');
     await services.media.remove(record);
-    return { engine: null, results: [{ item: { ...head, operation: 'delete', mediaUUID: p.media }, media: [], cost: 0 }] };
+    return {
+      engine: null,
+      results: [{ item: { ...head, operation: 'delete', mediaUUID: p.media }, media: [], cost: 0 }],
+    };
   }
   const record = await storeImage(services, org.id, call.taskUUID, 'media', p.media);
   const price = services.prices.perItem('mediaStorage', null);

@@ -56,7 +56,16 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const found = searchModels(services.engines.models(), p);
   const offset = p.offset ?? 0;
   const page = found.slice(offset, offset + (p.limit ?? 20)).map((m) => resultOf(m, services));
-  return { engine: null, results: [{ item: { taskType: call.taskType, taskUUID: call.taskUUID, totalResults: found.length, results: page }, media: [], cost: 0 }] };
+  return {
+    engine: null,
+    results: [
+      {
+        item: { taskType: call.taskType, taskUUID: call.taskUUID, totalResults: found.length, results: page },
+        media: [],
+        cost: 0,
+      },
+    ],
+  };
 }
 
 /** Models matching every given filter; with `search`, best matches first (name phrase, then AIR, then the rest). */

@@ -6,12 +6,25 @@ import type { ImageFormat } from '../media/media-store.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { imageOutputFields } from './image-output.js';
 
-export function namedImageOutputFields(prefix: 'maskImage' | 'guideImage', outputType: string, url: string, image: { data: Buffer; format: ImageFormat }): Record<string, string> {
-  return Object.fromEntries(Object.entries(imageOutputFields(outputType, url, image)).map(([key, value]) => [key.replace(/^image/, prefix), value]));
+export function namedImageOutputFields(
+  prefix: 'maskImage' | 'guideImage',
+  outputType: string,
+  url: string,
+  image: { data: Buffer; format: ImageFormat },
+): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(imageOutputFields(outputType, url, image)).map(([key, value]) => [
+      key.replace(/^image/, prefix),
+      value,
+    ]),
+  );
 }
 
 /** The input image as the caller named it: legacy root `inputImage` or `inputs.image`. */
-export function inputImageOf(p: { inputImage?: string; inputs?: { image?: string } }): { parameter: string; source: string } {
+export function inputImageOf(p: { inputImage?: string; inputs?: { image?: string } }): {
+  parameter: string;
+  source: string;
+} {
   if (p.inputs?.image !== undefined) return { parameter: 'inputs.image', source: p.inputs.image };
   if (p.inputImage !== undefined) return { parameter: 'inputImage', source: p.inputImage };
   throw new ProtocolError(

@@ -11,17 +11,22 @@ export const MAX_RECORDED_TASK_TYPE_LENGTH = 64;
 
 // C0 and C1 control characters (U+0000 among them), and unpaired surrogates (not text).
 /* eslint-disable no-control-regex -- finding control characters is the point */
-const UNSTORABLE = /[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const UNSTORABLE =
+  /[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 /* eslint-enable no-control-regex */
 
 /** invalidModel for a string model holding control characters (no model identifier does); undefined otherwise. */
 export function modelProblem(model: unknown): ProtocolError | undefined {
   if (typeof model !== 'string' || !CONTROL.test(model)) return undefined;
-  return new ProtocolError('invalidModel', { parameter: 'model', reason: 'A model identifier (AIR) holds no control characters.' }, {
-    parameter: 'model',
-    type: 'string',
-  });
+  return new ProtocolError(
+    'invalidModel',
+    { parameter: 'model', reason: 'A model identifier (AIR) holds no control characters.' },
+    {
+      parameter: 'model',
+      type: 'string',
+    },
+  );
 }
 
 /**

@@ -48,7 +48,11 @@ for (const m of MODULES) {
 
 /** Every task module's default prices, as price rules (RUNTRAIL_PRICES_FILE's rules come before them). */
 export function defaultPrices(): PriceRule[] {
-  return MODULES.flatMap((m) => (m.kind === 'recorded' ? (m.prices ?? []).map((p) => ({ taskType: m.taskType, model: p.model, perItem: p.perItem })) : []));
+  return MODULES.flatMap((m) =>
+    m.kind === 'recorded'
+      ? (m.prices ?? []).map((p) => ({ taskType: m.taskType, model: p.model, perItem: p.perItem }))
+      : [],
+  );
 }
 
 export function findTaskModule(taskType: string): TaskModule | undefined {

@@ -20,7 +20,12 @@ const threshold = () => Type.Integer({ minimum: 1, maximum: 255 });
 /** The settings, wherever they appear (under `settings`, or at the task root). */
 const settingFields = {
   rgba: Type.Optional(
-    Type.Tuple([Type.Integer({ minimum: 0, maximum: 255 }), Type.Integer({ minimum: 0, maximum: 255 }), Type.Integer({ minimum: 0, maximum: 255 }), Type.Number({ minimum: 0, maximum: 1 })]),
+    Type.Tuple([
+      Type.Integer({ minimum: 0, maximum: 255 }),
+      Type.Integer({ minimum: 0, maximum: 255 }),
+      Type.Integer({ minimum: 0, maximum: 255 }),
+      Type.Number({ minimum: 0, maximum: 1 }),
+    ]),
   ),
   postProcessMask: Type.Optional(Type.Boolean()),
   returnOnlyMask: Type.Optional(Type.Boolean()),
@@ -34,8 +39,15 @@ const RemoveBackgroundParams = Type.Object({
   taskType: Type.String(),
   taskUUID: Type.String(),
   inputImage: Type.Optional(Type.String({ minLength: 1 })),
-  inputs: Type.Optional(Type.Object({ image: Type.Optional(Type.String({ minLength: 1 })), video: Type.Optional(Type.Unknown()) })),
-  model: Type.Optional(Type.String({ pattern: AIR_PATTERN, 'x-format-hint': "A model is named by its AIR, 'source:id@version' (for example 'runware:109@1')." })),
+  inputs: Type.Optional(
+    Type.Object({ image: Type.Optional(Type.String({ minLength: 1 })), video: Type.Optional(Type.Unknown()) }),
+  ),
+  model: Type.Optional(
+    Type.String({
+      pattern: AIR_PATTERN,
+      'x-format-hint': "A model is named by its AIR, 'source:id@version' (for example 'runware:109@1').",
+    }),
+  ),
   settings: Type.Optional(Type.Object(settingFields, { additionalProperties: false })),
   ...settingFields,
   outputType: Type.Optional(oneOf(OUTPUT_TYPES)),
@@ -60,7 +72,10 @@ export const removeBackground: RecordedTaskModule<Params> = {
     if (params.inputs?.video !== undefined) {
       throw new ProtocolError(
         'unsupportedParameter',
-        { feature: 'Video background removal', hint: "'inputs.video' cannot be used: send an image in 'inputs.image'." },
+        {
+          feature: 'Video background removal',
+          hint: "'inputs.video' cannot be used: send an image in 'inputs.image'.",
+        },
         { parameter: 'inputs.video' },
       );
     }
@@ -82,26 +97,35 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
 
   const cutout = async () => {
     const out = await engine
-      .run('remove-background', {
-        image: input.data,
-        returnOnlyMask: settings.returnOnlyMask ?? false,
-        postProcessMask: settings.postProcessMask ?? false,
-        alphaMatting: settings.alphaMatting
-          ? {
-              foregroundThreshold: settings.alphaMattingForegroundThreshold ?? MATTING_DEFAULTS.foreground,
-              backgroundThreshold: settings.alphaMattingBackgroundThreshold ?? MATTING_DEFAULTS.background,
-              erodeSize: settings.alphaMattingErodeSize ?? MATTING_DEFAULTS.erode,
-            }
-          : null,
-        background: settings.rgba ?? null,
-        format,
-        quality: p.outputQuality ?? 95,
-      }, { onProgress: (percent) => call.onProgress?.(0, percent) })
+      .run(
+        'remove-background',
+        {
+          image: input.data,
+          returnOnlyMask: settings.returnOnlyMask ?? false,
+          postProcessMask: settings.postProcessMask ?? false,
+          alphaMatting: settings.alphaMatting
+            ? {
+                foregroundThreshold: settings.alphaMattingForegroundThreshold ?? MATTING_DEFAULTS.foreground,
+                backgroundThreshold: settings.alphaMattingBackgroundThreshold ?? MATTING_DEFAULTS.background,
+                erodeSize: settings.alphaMattingErodeSize ?? MATTING_DEFAULTS.erode,
+              }
+            : null,
+          background: settings.rgba ?? null,
+          format,
+          quality: p.outputQuality ?? 95,
+        },
+        { onProgress: (percent) => call.onProgress?.(0, percent) },
+      )
       .catch((err: unknown) => {
         throw operationErrorFor(err, parameter);
       });
     const data = asBuffer(out.image);
-    const record = await services.media.save(org.id, call.taskUUID, { data, format, width: out.width, height: out.height });
+    const record = await services.media.save(org.id, call.taskUUID, {
+      data,
+      format,
+      width: out.width,
+      height: out.height,
+    });
     const price = services.prices.perItem('removeBackground', p.model ?? null);
     const item = {
       taskType: call.taskType,

@@ -14,7 +14,13 @@ const KEPT_FORMATS: Record<string, ImageFormat> = { jpeg: 'jpg', png: 'png', web
  * 2048 px on the long side. imageUpload and
  * mediaStorage both store uploads this way.
  */
-export async function storeImage(services: TaskServices, orgId: string, taskUUID: string, parameter: string, value: string): Promise<MediaRecord> {
+export async function storeImage(
+  services: TaskServices,
+  orgId: string,
+  taskUUID: string,
+  parameter: string,
+  value: string,
+): Promise<MediaRecord> {
   const input = await services.imageInputs.resolve(orgId, parameter, value);
   const format = KEPT_FORMATS[input.format] ?? 'png';
   let data = input.data;

@@ -102,7 +102,12 @@ export interface RecordedTaskModule<P = unknown> {
 export interface LookupTaskModule {
   kind: 'lookup';
   taskType: string;
-  lookup(call: { org: Organization; taskUUID: string; taskType: string; services: TaskServices }): Promise<SerializedOutcome>;
+  lookup(call: {
+    org: Organization;
+    taskUUID: string;
+    taskType: string;
+    services: TaskServices;
+  }): Promise<SerializedOutcome>;
 }
 
 export type TaskModule = RecordedTaskModule<any> | LookupTaskModule; // eslint-disable-line @typescript-eslint/no-explicit-any

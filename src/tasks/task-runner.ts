@@ -5,12 +5,26 @@
 // (items, errors, cost, media, deliveries) here from the same per-result outcomes.
 
 import { JobLeaseLost } from '../ledger/job-lease.js';
-import type { MediaRecord, NewDelivery, NewTask, QueuedJob, ResultItem, StoredTask, TaskCompletion } from '../ledger/types.js';
+import type {
+  MediaRecord,
+  NewDelivery,
+  NewTask,
+  QueuedJob,
+  ResultItem,
+  StoredTask,
+  TaskCompletion,
+} from '../ledger/types.js';
 import type { Metrics } from '../metrics.js';
 import { outcomeFromEnvelope, serializeItem, taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import { ProtocolError, type ErrorObject } from '../protocol/errors.js';
 import { deliveriesFor, type DeliveryOptions } from './delivery-options.js';
-import { resultError, type ItemResult, type RecordedTaskModule, type TaskCall, type TaskServices } from './task-module.js';
+import {
+  resultError,
+  type ItemResult,
+  type RecordedTaskModule,
+  type TaskCall,
+  type TaskServices,
+} from './task-module.js';
 
 export interface RunnerHooks {
   /** Told after a write that holds outbound deliveries. */
@@ -37,7 +51,12 @@ export class TaskRunner {
    * Runs a sync task and records its completion (with webhook and upload deliveries) in one write.
    * When this server's storage failed under it, nothing of it is kept: see withdraw().
    */
-  async runSync(module: RecordedTaskModule, call: TaskCall<unknown>, task: NewTask, delivery: DeliveryOptions): Promise<SerializedOutcome> {
+  async runSync(
+    module: RecordedTaskModule,
+    call: TaskCall<unknown>,
+    task: NewTask,
+    delivery: DeliveryOptions,
+  ): Promise<SerializedOutcome> {
     const settled = await this.settle(module, call, undefined);
     const results = settled.failure ? [{ error: settled.failure }] : settled.results;
     const successes = results.filter(isSuccess);
@@ -45,18 +64,30 @@ export class TaskRunner {
     const media = successes.flatMap((r) => r.media);
     // This server's storage failed under the task (an upstream's own serviceUnavailable, by
     // contrast, is its answer and is recorded like any other).
-    const unavailable = module.taskType === 'forwarded' ? undefined : errors.find((e) => e.code === 'serviceUnavailable');
+    const unavailable =
+      module.taskType === 'forwarded' ? undefined : errors.find((e) => e.code === 'serviceUnavailable');
     if (unavailable) return this.withdraw(task, media, settled.engine, unavailable);
 
-    const outcome: SerializedOutcome = { data: successes.map((r) => serializeItem(r.item)), errors: errors.map((e) => JSON.stringify(e)) };
+    const outcome: SerializedOutcome = {
+      data: successes.map((r) => serializeItem(r.item)),
+      errors: errors.map((e) => JSON.stringify(e)),
+    };
     // Results of a sync task reach webhook and upload endpoints too, once it completes, in the
     // order of the answer: items, then errors.
-    const texts = [...outcome.data.map((text, i) => ({ text, media: successes[i]!.media })), ...outcome.errors.map((text) => ({ text, media: [] }))];
+    const texts = [
+      ...outcome.data.map((text, i) => ({ text, media: successes[i]!.media })),
+      ...outcome.errors.map((text) => ({ text, media: [] })),
+    ];
     const deliveries = texts.flatMap((t, i) => deliveriesFor(delivery, task, i, t.text, t.media));
     const applied = await this.timed(
       'completeTask',
       this.services.ledger.completeTask(
-        completion(task, outcome, { cost: settled.failure ? null : costOf(successes), engine: settled.engine, media, deliveries }),
+        completion(task, outcome, {
+          cost: settled.failure ? null : costOf(successes),
+          engine: settled.engine,
+          media,
+          deliveries,
+        }),
       ),
     );
     if (!applied) return this.alreadyFinished(task, media, outcome);
@@ -68,9 +99,16 @@ export class TaskRunner {
    * The task was ended while it ran (another replica judged this one dead and recorded
    * taskInterrupted): what is recorded is final, so the caller gets that, and this run's files go.
    */
-  private async alreadyFinished(task: NewTask, media: MediaRecord[], own: SerializedOutcome): Promise<SerializedOutcome> {
+  private async alreadyFinished(
+    task: NewTask,
+    media: MediaRecord[],
+    own: SerializedOutcome,
+  ): Promise<SerializedOutcome> {
     await Promise.all(media.map((m) => this.services.media.remove(m).catch(() => undefined)));
-    this.services.log.warn({ taskUUID: task.taskUUID }, 'a sync task had been ended elsewhere before it completed here; answering what is recorded');
+    this.services.log.warn(
+      { taskUUID: task.taskUUID },
+      'a sync task had been ended elsewhere before it completed here; answering what is recorded',
+    );
     const stored = await this.services.ledger.findTask(task.orgId, task.taskUUID);
     return stored?.responseText ? outcomeFromEnvelope(stored.responseText) : own;
   }
@@ -104,14 +142,18 @@ export class TaskRunner {
         const item = resultItem(index, r);
         const media = 'media' in r ? r.media : [];
         const itemDeliveries = deliveriesFor(delivery, task, index, item.text, media);
-        await queue.recordItem(job.orgId, job.taskUUID, item, media, itemDeliveries, job.claim).catch((err: unknown) => dropFenced(err, media, store));
+        await queue
+          .recordItem(job.orgId, job.taskUUID, item, media, itemDeliveries, job.claim)
+          .catch((err: unknown) => dropFenced(err, media, store));
         recorded.set(index, item);
         if (itemDeliveries.length > 0) this.hooks.onDeliveries?.();
       });
     }
     if (settled.failure) {
       // An error that ended the whole task follows whatever results were recorded before it.
-      const item = resultItem(Math.max(-1, ...recorded.keys(), ...late.map((l) => l.index)) + 1, { error: settled.failure });
+      const item = resultItem(Math.max(-1, ...recorded.keys(), ...late.map((l) => l.index)) + 1, {
+        error: settled.failure,
+      });
       late.push(item);
       deliveries.push(...deliveriesFor(delivery, task, item.index, item.text, []));
     }
@@ -122,12 +164,16 @@ export class TaskRunner {
     const started = 'module' in start;
     await queue
       .finishJob(
-        completion(job, { data, errors }, {
-          cost: started && !settled.failure ? costOf(settled.results.filter(isSuccess)) : null,
-          engine: settled.engine,
-          media: [],
-          deliveries,
-        }),
+        completion(
+          job,
+          { data, errors },
+          {
+            cost: started && !settled.failure ? costOf(settled.results.filter(isSuccess)) : null,
+            engine: settled.engine,
+            media: [],
+            deliveries,
+          },
+        ),
         job.claim,
       )
       .catch((err: unknown) => dropFenced(err, [], store));
@@ -178,14 +224,25 @@ export class TaskRunner {
    * taskUUID runs it afresh once storage is back. Should the ledger refuse the removal too, the
    * error is recorded as the task's response instead (or, failing that, reaches the caller).
    */
-  private async withdraw(task: NewTask, media: MediaRecord[], engine: string | null, problem: ErrorObject): Promise<SerializedOutcome> {
+  private async withdraw(
+    task: NewTask,
+    media: MediaRecord[],
+    engine: string | null,
+    problem: ErrorObject,
+  ): Promise<SerializedOutcome> {
     await Promise.all(media.map((m) => this.services.media.remove(m).catch(() => undefined)));
     const outcome: SerializedOutcome = { data: [], errors: [JSON.stringify(problem)] };
     try {
       await this.timed('deleteTask', this.services.ledger.deleteTask(task.orgId, task.taskUUID));
     } catch (err) {
-      this.services.log.error({ err, taskUUID: task.taskUUID }, 'a task refused for unavailable storage could not be withdrawn; recording its error');
-      await this.timed('completeTask', this.services.ledger.completeTask(completion(task, outcome, { cost: null, engine, media: [], deliveries: [] })));
+      this.services.log.error(
+        { err, taskUUID: task.taskUUID },
+        'a task refused for unavailable storage could not be withdrawn; recording its error',
+      );
+      await this.timed(
+        'completeTask',
+        this.services.ledger.completeTask(completion(task, outcome, { cost: null, engine, media: [], deliveries: [] })),
+      );
     }
     return outcome;
   }

@@ -11,13 +11,19 @@ import type { TaskServices } from './task-module.js';
 const MAX_RESULTS = 100;
 
 export function taskNotFound(taskType: string, taskUUID: string): SerializedOutcome {
-  const error = new ProtocolError('taskNotFound', {}, { parameter: 'taskUUID', type: 'string' }).toObject({ taskType, taskUUID });
+  const error = new ProtocolError('taskNotFound', {}, { parameter: 'taskUUID', type: 'string' }).toObject({
+    taskType,
+    taskUUID,
+  });
   return { data: [], errors: [JSON.stringify(error)] };
 }
 
 /** The response object of a stored task: its envelope, or a processing placeholder while it runs (no ledger reads). */
 export function responseTextOf(task: StoredTask): string {
-  return task.responseText ?? `{"data":[${JSON.stringify({ taskType: task.taskType, taskUUID: task.taskUUID, status: 'processing' })}]}`;
+  return (
+    task.responseText ??
+    `{"data":[${JSON.stringify({ taskType: task.taskType, taskUUID: task.taskUUID, status: 'processing' })}]}`
+  );
 }
 
 /** The response of a stored task: its envelope, or while it runs its current state, as getResponse shows it (docs/async.md). */
@@ -32,7 +38,10 @@ export type TaskStateSources = Pick<TaskServices, 'queue'> & Partial<Pick<TaskSe
 export async function currentState(task: StoredTask, services: TaskStateSources): Promise<SerializedOutcome> {
   if (task.responseText !== null) {
     const outcome = outcomeFromEnvelope(task.responseText);
-    return { data: outcome.data.map((t) => withStatus(t, 'success')), errors: outcome.errors.map((t) => withStatus(t, 'error')) };
+    return {
+      data: outcome.data.map((t) => withStatus(t, 'success')),
+      errors: outcome.errors.map((t) => withStatus(t, 'error')),
+    };
   }
   const original = originalTask(task);
   const results = await services.queue.listItems(task.orgId, task.taskUUID);
@@ -47,7 +56,14 @@ export async function currentState(task: StoredTask, services: TaskStateSources)
     else if (result) data.push(withStatus(result.text, 'success'));
     else {
       const percent = progress?.get(i);
-      data.push(JSON.stringify({ taskType: original.taskType, taskUUID: original.taskUUID, status: 'processing', ...(percent === undefined ? {} : { progress: percent }) }));
+      data.push(
+        JSON.stringify({
+          taskType: original.taskType,
+          taskUUID: original.taskUUID,
+          status: 'processing',
+          ...(percent === undefined ? {} : { progress: percent }),
+        }),
+      );
     }
   }
   return { data, errors };

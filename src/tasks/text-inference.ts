@@ -85,7 +85,10 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
   if (call.stream && (p.numberResults ?? 1) > 1) {
     throw new ProtocolError(
       'invalidNumberResults',
-      { parameter: 'numberResults', reason: 'A streamed textInference gives one result: send numberResults 1 (or leave it out).' },
+      {
+        parameter: 'numberResults',
+        reason: 'A streamed textInference gives one result: send numberResults 1 (or leave it out).',
+      },
       {
         parameter: 'numberResults',
         type: 'integer',

@@ -3,10 +3,19 @@
 // with Runware's codes, instead of after the image has waited for a worker thread.
 
 import { ProtocolError, isProtocolError } from '../protocol/errors.js';
-import { ESRGAN_FACTORS, MAX_NETWORK_PIXELS, esrganSizes, type EsrganFactor } from '../engines/builtin/ops/upscale-esrgan.js';
+import {
+  ESRGAN_FACTORS,
+  MAX_NETWORK_PIXELS,
+  esrganSizes,
+  type EsrganFactor,
+} from '../engines/builtin/ops/upscale-esrgan.js';
 
 /** Throws ProtocolError unless ESRGAN can take `factor` and an upright input of this size. */
-export function checkEsrganInput(factor: number, upright: { width: number; height: number }, parameter: string): asserts factor is EsrganFactor {
+export function checkEsrganInput(
+  factor: number,
+  upright: { width: number; height: number },
+  parameter: string,
+): asserts factor is EsrganFactor {
   if (!(ESRGAN_FACTORS as readonly number[]).includes(factor)) {
     throw new ProtocolError(
       'invalidUpscaleFactor',
@@ -34,7 +43,10 @@ export function checkEsrganInput(factor: number, upright: { width: number; heigh
 /** An operation's error about the input image, with `parameter` as the caller named it (inputImage or inputs.image). */
 export function namedAs(err: unknown, parameter: string): unknown {
   if (isProtocolError(err) && err.details.parameter === 'inputImage' && parameter !== 'inputImage') {
-    return ProtocolError.relayed(err.code, err.message.replace("'inputImage'", `'${parameter}'`), { ...err.details, parameter });
+    return ProtocolError.relayed(err.code, err.message.replace("'inputImage'", `'${parameter}'`), {
+      ...err.details,
+      parameter,
+    });
   }
   return err;
 }

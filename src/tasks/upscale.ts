@@ -23,7 +23,12 @@ const UpscaleParams = Type.Object({
   inputImage: Type.Optional(Type.String({ minLength: 1 })),
   inputs: Type.Optional(Type.Object({ image: Type.Optional(Type.String({ minLength: 1 })) })),
   upscaleFactor: Type.Integer({ minimum: 2, maximum: 4 }),
-  model: Type.Optional(Type.String({ pattern: AIR_PATTERN, 'x-format-hint': "A model is named by its AIR, 'source:id@version' (for example 'runware:503@1')." })),
+  model: Type.Optional(
+    Type.String({
+      pattern: AIR_PATTERN,
+      'x-format-hint': "A model is named by its AIR, 'source:id@version' (for example 'runware:503@1').",
+    }),
+  ),
   outputType: Type.Optional(oneOf(OUTPUT_TYPES)),
   outputFormat: Type.Optional(oneOf(OUTPUT_FORMATS, true)),
   outputQuality: Type.Optional(Type.Integer({ minimum: 20, maximum: 99 })),
@@ -45,7 +50,10 @@ export const upscale: RecordedTaskModule<Params> = {
     if (hasVideoInput(value)) {
       throw new ProtocolError(
         'unsupportedParameter',
-        { feature: 'Video input', hint: "It upscales images only ('inputImage' or 'inputs.image'); 'inputs.video' cannot be used." },
+        {
+          feature: 'Video input',
+          hint: "It upscales images only ('inputImage' or 'inputs.image'); 'inputs.video' cannot be used.",
+        },
         {
           parameter: 'inputs.video',
           type: 'string',
@@ -54,7 +62,11 @@ export const upscale: RecordedTaskModule<Params> = {
     }
     const params = validateParams(value);
     if (params.inputImage === undefined && params.inputs?.image === undefined) {
-      throw new ProtocolError('missingInputImage', { parameter: 'inputImage' }, { parameter: 'inputImage', type: 'string' });
+      throw new ProtocolError(
+        'missingInputImage',
+        { parameter: 'inputImage' },
+        { parameter: 'inputImage', type: 'string' },
+      );
     }
     return params;
   },
@@ -81,7 +93,8 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const { params: p, services, org } = call;
   const { engine, model } = services.engines.require('upscale', p.model ?? null);
   const learned = model.air === ESRGAN_SLIM;
-  const [parameter, source] = p.inputImage !== undefined ? ['inputImage', p.inputImage] : ['inputs.image', p.inputs!.image!];
+  const [parameter, source] =
+    p.inputImage !== undefined ? ['inputImage', p.inputImage] : ['inputs.image', p.inputs!.image!];
   const input = await services.imageInputs.resolve(org.id, parameter, source);
   // EXIF orientations 5–8 swap the sides once the image is turned upright.
   const { orientation } = await sharp(input.data).metadata();
@@ -94,13 +107,22 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
     const quality = p.outputQuality ?? 95;
     const out = learned
       ? await engine
-          .run('upscale-esrgan', { image: input.data, factor: p.upscaleFactor as 2 | 4, format, quality }, { onProgress: (percent) => call.onProgress?.(0, percent) })
+          .run(
+            'upscale-esrgan',
+            { image: input.data, factor: p.upscaleFactor as 2 | 4, format, quality },
+            { onProgress: (percent) => call.onProgress?.(0, percent) },
+          )
           .catch((err: unknown) => {
             throw namedAs(err, parameter);
           })
       : await engine.run('lanczos-upscale', { image: input.data, ...size, format, quality });
     const data = asBuffer(out.image);
-    const record = await services.media.save(org.id, call.taskUUID, { data, format: out.format, width: out.width, height: out.height });
+    const record = await services.media.save(org.id, call.taskUUID, {
+      data,
+      format: out.format,
+      width: out.width,
+      height: out.height,
+    });
     const price = services.prices.perItem('upscale', p.model ?? null);
     const item = {
       taskType: call.taskType,

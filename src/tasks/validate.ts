@@ -8,7 +8,14 @@ import { ProtocolError, invalidCode, invalidCountCode, missingCode, type ErrorOb
 
 // strictNumbers: JSON allows 1e999, which parses to Infinity; without it Ajv counts Infinity as an
 // integer, and parameters with no maximum (offset, ttl) would accept it.
-const ajv = new Ajv({ allErrors: false, verbose: true, strict: false, strictNumbers: true, coerceTypes: false, useDefaults: false });
+const ajv = new Ajv({
+  allErrors: false,
+  verbose: true,
+  strict: false,
+  strictNumbers: true,
+  coerceTypes: false,
+  useDefaults: false,
+});
 
 /** Schema keyword carrying the values to report in `allowedValues` (case variants hidden). */
 const ALLOWED = 'x-allowed';
@@ -39,17 +46,31 @@ export function compileValidator<S extends TSchema>(schema: S): Validator<Static
   };
 }
 
-const TYPE_NAMES: Record<string, string> = { integer: 'integer', number: 'float', string: 'string', boolean: 'boolean', object: 'object', array: 'array' };
+const TYPE_NAMES: Record<string, string> = {
+  integer: 'integer',
+  number: 'float',
+  string: 'string',
+  boolean: 'boolean',
+  object: 'object',
+  array: 'array',
+};
 
 function toProtocolError(err: AjvError | undefined): ProtocolError {
   if (!err) return new ProtocolError('invalidPayload', { reason: 'the task object is not valid' });
-  const path = err.instancePath.split('/').filter((s) => s.length > 0).map(unescapePointer);
+  const path = err.instancePath
+    .split('/')
+    .filter((s) => s.length > 0)
+    .map(unescapePointer);
   if (err.keyword === 'required') {
     const missing = (err.params as { missingProperty: string }).missingProperty;
     const parameter = [...path, missing].join('.');
-    return new ProtocolError(missingCode(missing), { parameter }, {
-      parameter,
-    });
+    return new ProtocolError(
+      missingCode(missing),
+      { parameter },
+      {
+        parameter,
+      },
+    );
   }
   if (err.keyword === 'additionalProperties') {
     const extra = (err.params as { additionalProperty: string }).additionalProperty;
@@ -72,7 +93,11 @@ function toProtocolError(err: AjvError | undefined): ProtocolError {
       allowedValues: allowed,
     });
   }
-  if (type === 'string' && (schema['minLength'] !== undefined || schema['maxLength'] !== undefined) && err.keyword.endsWith('Length')) {
+  if (
+    type === 'string' &&
+    (schema['minLength'] !== undefined || schema['maxLength'] !== undefined) &&
+    err.keyword.endsWith('Length')
+  ) {
     const min = schema['minLength'] as number | undefined;
     const max = schema['maxLength'] as number | undefined;
     return invalid(`It must be a string of ${rangeText(min, max)} characters.`, {
@@ -85,12 +110,16 @@ function toProtocolError(err: AjvError | undefined): ProtocolError {
   if (type === 'array' && err.keyword.endsWith('Items')) {
     const min = schema['minItems'] as number | undefined;
     const max = schema['maxItems'] as number | undefined;
-    return new ProtocolError(invalidCountCode(name), { name, reason: `It must hold ${rangeText(min, max)} elements.` }, {
-      parameter,
-      type,
-      min,
-      max,
-    });
+    return new ProtocolError(
+      invalidCountCode(name),
+      { name, reason: `It must hold ${rangeText(min, max)} elements.` },
+      {
+        parameter,
+        type,
+        min,
+        max,
+      },
+    );
   }
   if (type === 'integer' || type === 'float') {
     const min = (schema['minimum'] ?? schema['exclusiveMinimum']) as number | undefined;

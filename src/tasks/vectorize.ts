@@ -17,7 +17,12 @@ const VectorizeParams = Type.Object({
   taskUUID: Type.String(),
   inputImage: Type.Optional(Type.String({ minLength: 1 })),
   inputs: Type.Optional(Type.Object({ image: Type.Optional(Type.String({ minLength: 1 })) })),
-  model: Type.Optional(Type.String({ pattern: AIR_PATTERN, 'x-format-hint': "A model is named by its AIR, 'source:id@version' (for example 'recraft:1@1')." })),
+  model: Type.Optional(
+    Type.String({
+      pattern: AIR_PATTERN,
+      'x-format-hint': "A model is named by its AIR, 'source:id@version' (for example 'recraft:1@1').",
+    }),
+  ),
   positivePrompt: Type.Optional(Type.String()),
   outputType: Type.Optional(oneOf(OUTPUT_TYPES)),
   outputFormat: Type.Optional(oneOf(['SVG'] as const, true)),
@@ -37,7 +42,10 @@ export const vectorize: RecordedTaskModule<Params> = {
   validate(value) {
     const params = validateParams(value);
     const hasImage = params.inputImage !== undefined || params.inputs?.image !== undefined;
-    if ((params.model !== undefined && TEXT_TO_VECTOR.test(params.model)) || (!hasImage && params.positivePrompt !== undefined)) {
+    if (
+      (params.model !== undefined && TEXT_TO_VECTOR.test(params.model)) ||
+      (!hasImage && params.positivePrompt !== undefined)
+    ) {
       throw new ProtocolError(
         'unsupportedModel',
         {
@@ -66,7 +74,12 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
       throw operationErrorFor(err, parameter);
     });
     const data = asBuffer(out.image);
-    const record = await services.media.save(org.id, call.taskUUID, { data, format: 'svg', width: out.width, height: out.height });
+    const record = await services.media.save(org.id, call.taskUUID, {
+      data,
+      format: 'svg',
+      width: out.width,
+      height: out.height,
+    });
     const price = services.prices.perItem('vectorize', p.model ?? null);
     const item = {
       taskType: call.taskType,

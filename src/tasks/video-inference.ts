@@ -143,10 +143,14 @@ function keySources(p: Params): KeySource[] {
     list.forEach((f, i) => {
       const [name, source] = f.inputImage !== undefined ? ['inputImage', f.inputImage] : ['image', f.image];
       if (source === undefined) {
-        throw new ProtocolError('missingInputImage', { parameter: `${at}.${i}.inputImage` }, {
-          parameter: `${at}.${i}.inputImage`,
-          type: 'string',
-        });
+        throw new ProtocolError(
+          'missingInputImage',
+          { parameter: `${at}.${i}.inputImage` },
+          {
+            parameter: `${at}.${i}.inputImage`,
+            type: 'string',
+          },
+        );
       }
       const frame = framePosition(f.frame, `${at}.${i}.frame`);
       out.push({ parameter: `${at}.${i}.${name}`, source, ...(frame === undefined ? {} : { frame }) });
@@ -158,7 +162,10 @@ function keySources(p: Params): KeySource[] {
   if (out.length > MAX_KEY_IMAGES) {
     throw new ProtocolError(
       'invalidFrameImagesCount',
-      { name: 'frameImages', reason: `A video takes at most ${MAX_KEY_IMAGES} key images here; this task names ${out.length}.` },
+      {
+        name: 'frameImages',
+        reason: `A video takes at most ${MAX_KEY_IMAGES} key images here; this task names ${out.length}.`,
+      },
       {
         parameter: 'frameImages',
         type: 'array',

@@ -75,7 +75,9 @@ export class WorkerPool {
         .then(() => this.endAll((limit) => this.services.queue.findTasksOfDeadReplicas(limit)))
         .catch((err: unknown) => this.services.log.error({ err }, 'replica heartbeat or sweep failed'));
       if (this.running.size === 0) return;
-      this.services.queue.renewLeases(this.owner, this.leaseMs).catch((err: unknown) => this.services.log.error({ err }, 'renewing job leases failed'));
+      this.services.queue
+        .renewLeases(this.owner, this.leaseMs)
+        .catch((err: unknown) => this.services.log.error({ err }, 'renewing job leases failed'));
     };
     beat();
     this.renewTimer = setInterval(beat, this.leaseMs / 3);
@@ -89,7 +91,10 @@ export class WorkerPool {
       const orphans = await find(ORPHAN_BATCH);
       for (const task of orphans) {
         const echo = originalTask(task);
-        const error = interrupted('while this task ran', 'Its result was lost. Send it again with a new taskUUID.').toObject(echo);
+        const error = interrupted(
+          'while this task ran',
+          'Its result was lost. Send it again with a new taskUUID.',
+        ).toObject(echo);
         await this.services.ledger.completeTask({
           ...completion(task, { data: [], errors: [JSON.stringify(error)] }, { cost: null, engine: null, media: [] }),
         });
@@ -129,7 +134,12 @@ export class WorkerPool {
       }
       let jobs: QueuedJob[] = [];
       try {
-        jobs = await this.services.queue.claimNext(this.owner, this.leaseMs, this.options.size - this.running.size, this.options.perOrgLimit ?? 0);
+        jobs = await this.services.queue.claimNext(
+          this.owner,
+          this.leaseMs,
+          this.options.size - this.running.size,
+          this.options.perOrgLimit ?? 0,
+        );
       } catch (err) {
         this.services.log.error({ err }, 'claiming queued tasks failed');
       }
@@ -142,7 +152,10 @@ export class WorkerPool {
           .catch((err: unknown) => {
             if (err instanceof JobLeaseLost) {
               this.services.progress.clear(job.orgId, job.taskUUID);
-              this.services.log.warn({ taskUUID: job.taskUUID, claim: job.claim }, 'a queued task was taken over by another worker; this run was dropped');
+              this.services.log.warn(
+                { taskUUID: job.taskUUID, claim: job.claim },
+                'a queued task was taken over by another worker; this run was dropped',
+              );
             } else this.services.log.error({ err, taskUUID: job.taskUUID }, 'a queued task could not be completed');
           })
           .finally(() => {
@@ -197,7 +210,10 @@ export class WorkerPool {
       } catch (err) {
         if (err instanceof ProtocolError) start = { refused: err.toObject(echo) };
         else {
-          this.services.log.error({ err, taskUUID: echo.taskUUID, taskType: echo.taskType }, 'task failed unexpectedly');
+          this.services.log.error(
+            { err, taskUUID: echo.taskUUID, taskType: echo.taskType },
+            'task failed unexpectedly',
+          );
           start = { refused: new ProtocolError('internalServerError', { what: 'The task' }).toObject(echo) };
         }
       }
@@ -227,5 +243,15 @@ function completionOf(task: StoredTask) {
 
 /** A completion for a job whose task is gone: it updates nothing and removes the job. */
 function dropped(job: QueuedJob) {
-  return { orgId: job.orgId, taskUUID: job.taskUUID, status: 'error' as const, responseText: '', cost: null, errorCode: null, engine: null, completedAt: Date.now(), media: [] };
+  return {
+    orgId: job.orgId,
+    taskUUID: job.taskUUID,
+    status: 'error' as const,
+    responseText: '',
+    cost: null,
+    errorCode: null,
+    engine: null,
+    completedAt: Date.now(),
+    media: [],
+  };
 }

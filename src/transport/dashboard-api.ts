@@ -29,8 +29,16 @@ const json = (body: unknown) => JSON.stringify(body);
 export function registerDashboardApi(app: FastifyInstance, deps: DashboardApiDeps): void {
   app.get<{ Querystring: { range?: string; since?: string; until?: string } }>('/api/stats', async (req, reply) => {
     const org = await bearerOrganization(req, deps.accounts);
-    const range = statsRange({ preset: req.query.range || undefined, from: parseTime(req.query.since, 'since'), until: parseTime(req.query.until, 'until') });
-    const [rows, latency, keys] = await Promise.all([deps.aggregates.rows(org.id, range), deps.aggregates.latencyRows(org.id, range), deps.accounts.listApiKeys(org.name)]);
+    const range = statsRange({
+      preset: req.query.range || undefined,
+      from: parseTime(req.query.since, 'since'),
+      until: parseTime(req.query.until, 'until'),
+    });
+    const [rows, latency, keys] = await Promise.all([
+      deps.aggregates.rows(org.id, range),
+      deps.aggregates.latencyRows(org.id, range),
+      deps.accounts.listApiKeys(org.name),
+    ]);
     const body = { data: [{ organization: org.name, ...statsSummary(range, rows, latency, keys) }] };
     return reply.header('cache-control', 'no-store').type('application/json').send(json(body));
   });
@@ -45,14 +53,21 @@ export function registerDashboardApi(app: FastifyInstance, deps: DashboardApiDep
       revoked: k.revokedAt !== null,
       current: k.id === org.apiKeyId,
     }));
-    return reply.header('cache-control', 'no-store').type('application/json').send(json({ data: keys }));
+    return reply
+      .header('cache-control', 'no-store')
+      .type('application/json')
+      .send(json({ data: keys }));
   });
 
   app.get<{ Params: { mediaUUID: string } }>('/api/media/:mediaUUID', async (req, reply) => {
     const org = await bearerOrganization(req, deps.accounts);
     const { mediaUUID } = req.params;
     if (!isCanonicalUuid(mediaUUID)) {
-      throw new ProtocolError('invalidMediaUUID', { parameter: 'mediaUUID', reason: UUID_SHAPE }, { parameter: 'mediaUUID', type: 'string' });
+      throw new ProtocolError(
+        'invalidMediaUUID',
+        { parameter: 'mediaUUID', reason: UUID_SHAPE },
+        { parameter: 'mediaUUID', type: 'string' },
+      );
     }
     const media = await deps.ledger.findMedia(org.id, mediaUUID);
     if (!media) {
@@ -62,15 +77,29 @@ export function registerDashboardApi(app: FastifyInstance, deps: DashboardApiDep
         { parameter: 'mediaUUID', type: 'string' },
       );
     }
-    return reply.header('cache-control', 'no-store').type('application/json').send(json({ data: [{ mediaUUID: media.mediaUUID, taskUUID: media.taskUUID, imageURL: deps.media.urlOf(media) }] }));
+    return reply
+      .header('cache-control', 'no-store')
+      .type('application/json')
+      .send(
+        json({ data: [{ mediaUUID: media.mediaUUID, taskUUID: media.taskUUID, imageURL: deps.media.urlOf(media) }] }),
+      );
   });
 
   app.post<{ Params: { taskUUID: string } }>('/api/tasks/:taskUUID/reruns', async (req, reply) => {
     const found = await ownTask(req, deps);
-    if (!found) return reply.code(404).header('cache-control', 'no-store').type('application/json').send(notFoundBody(req.params.taskUUID));
+    if (!found)
+      return reply
+        .code(404)
+        .header('cache-control', 'no-store')
+        .type('application/json')
+        .send(notFoundBody(req.params.taskUUID));
     const rerun = rerunUuidOf(req.body);
     if (rerun.toLowerCase() === found.task.taskUUID.toLowerCase()) {
-      throw new ProtocolError('invalidTaskUUID', { reason: 'A task cannot be run again as itself: give the new taskUUID.' }, { parameter: 'taskUUID', type: 'string' });
+      throw new ProtocolError(
+        'invalidTaskUUID',
+        { reason: 'A task cannot be run again as itself: give the new taskUUID.' },
+        { parameter: 'taskUUID', type: 'string' },
+      );
     }
     await deps.links.addRerun(found.org.id, found.task.taskUUID, rerun, Date.now());
     const body = { data: [{ originalTaskUUID: found.task.taskUUID, rerunTaskUUID: rerun.toLowerCase() }] };
@@ -87,7 +116,9 @@ function rerunUuidOf(body: unknown): string {
     throw new ProtocolError('invalidJSON', { reason: 'send {"taskUUID": "<the new task>"}' });
   }
   const uuid = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)['taskUUID'] : undefined;
-  if (typeof uuid !== 'string') throw new ProtocolError('missingTaskUUID', {}, { parameter: 'taskUUID', type: 'string' });
-  if (!isCanonicalUuid(uuid)) throw new ProtocolError('invalidTaskUUID', { reason: UUID_SHAPE }, { parameter: 'taskUUID', type: 'string' });
+  if (typeof uuid !== 'string')
+    throw new ProtocolError('missingTaskUUID', {}, { parameter: 'taskUUID', type: 'string' });
+  if (!isCanonicalUuid(uuid))
+    throw new ProtocolError('invalidTaskUUID', { reason: UUID_SHAPE }, { parameter: 'taskUUID', type: 'string' });
   return uuid;
 }

@@ -24,7 +24,8 @@ const TYPES: Record<string, string> = {
 
 // Media URLs may live on another public host, so images may come from anywhere; scripts and
 // API calls only from here.
-const CSP = "default-src 'self'; img-src * data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+const CSP =
+  "default-src 'self'; img-src * data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
 
 export function registerExplorerPage(app: FastifyInstance): void {
   const dir = explorerDir();
@@ -36,7 +37,11 @@ export function registerExplorerPage(app: FastifyInstance): void {
   const send = (name: string) => files.get(name);
   app.get('/explorer', async (_req, reply) => {
     const index = send('index.html')!;
-    return reply.type(index.type).header('content-security-policy', CSP).header('cache-control', 'no-cache').send(index.body);
+    return reply
+      .type(index.type)
+      .header('content-security-policy', CSP)
+      .header('cache-control', 'no-cache')
+      .send(index.body);
   });
   // The root: a browser goes to the explorer; any other client gets a pointer to what is served.
   app.get('/', async (req, reply) => {
@@ -55,7 +60,14 @@ export function registerExplorerPage(app: FastifyInstance): void {
   app.get('/explorer/', async (_req, reply) => reply.redirect('/explorer', 301));
   app.get<{ Params: { file: string } }>('/explorer/:file', async (req, reply) => {
     const file = send(req.params.file);
-    if (!file) { reply.callNotFound(); return; }
-    return reply.type(file.type).header('content-security-policy', CSP).header('cache-control', 'no-cache').send(file.body);
+    if (!file) {
+      reply.callNotFound();
+      return;
+    }
+    return reply
+      .type(file.type)
+      .header('content-security-policy', CSP)
+      .header('cache-control', 'no-cache')
+      .send(file.body);
   });
 }

@@ -35,7 +35,22 @@ export interface HistoryApiDeps {
 const PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 500;
 
-type ListQuery = Partial<Record<'taskType' | 'status' | 'model' | 'since' | 'until' | 'text' | 'errorCode' | 'engine' | 'apiKey' | 'cursor' | 'limit', string>>;
+type ListQuery = Partial<
+  Record<
+    | 'taskType'
+    | 'status'
+    | 'model'
+    | 'since'
+    | 'until'
+    | 'text'
+    | 'errorCode'
+    | 'engine'
+    | 'apiKey'
+    | 'cursor'
+    | 'limit',
+    string
+  >
+>;
 
 export function registerHistoryApi(app: FastifyInstance, deps: HistoryApiDeps): void {
   app.get<{ Querystring: ListQuery }>('/api/tasks', async (req, reply) => {
@@ -44,7 +59,10 @@ export function registerHistoryApi(app: FastifyInstance, deps: HistoryApiDeps): 
     const filter = parseTaskFilter(q);
     const cursor = decodeCursor(q.cursor);
     const limit = parseLimit(q.limit, PAGE_SIZE, MAX_PAGE_SIZE);
-    const [page, counts] = await Promise.all([deps.ledger.listTasks(org.id, filter, cursor, limit), deps.ledger.countTasks(org.id, filter)]);
+    const [page, counts] = await Promise.all([
+      deps.ledger.listTasks(org.id, filter, cursor, limit),
+      deps.ledger.countTasks(org.id, filter),
+    ]);
     const body = {
       data: page.tasks.map(taskSummary),
       counts,
@@ -60,13 +78,28 @@ export function registerHistoryApi(app: FastifyInstance, deps: HistoryApiDeps): 
     const until = timeParam(req.query.until, 'until');
     const rows = deps.audit ? await deps.audit.spend(org.id, since, until) : [];
     const total = Math.round(rows.reduce((sum, r) => sum + r.cost, 0) * 1e8) / 1e8;
-    const body = { data: [{ organization: org.name, currency: 'USD', total, tasks: rows.reduce((n, r) => n + r.tasks, 0), byEngine: rows }] };
+    const body = {
+      data: [
+        {
+          organization: org.name,
+          currency: 'USD',
+          total,
+          tasks: rows.reduce((n, r) => n + r.tasks, 0),
+          byEngine: rows,
+        },
+      ],
+    };
     return reply.header('cache-control', 'no-store').type('application/json').send(JSON.stringify(body));
   });
 
   app.get<{ Params: { taskUUID: string } }>('/api/tasks/:taskUUID', async (req, reply) => {
     const found = await ownTask(req, deps);
-    if (!found) return reply.code(404).header('cache-control', 'no-store').type('application/json').send(notFoundBody(req.params.taskUUID));
+    if (!found)
+      return reply
+        .code(404)
+        .header('cache-control', 'no-store')
+        .type('application/json')
+        .send(notFoundBody(req.params.taskUUID));
     const { org, task } = found;
     const [media, attempts, exchanges, links] = await Promise.all([
       deps.ledger.listTaskMedia(org.id, task.taskUUID),
@@ -76,7 +109,14 @@ export function registerHistoryApi(app: FastifyInstance, deps: HistoryApiDeps): 
     ]);
     const meta = JSON.stringify({
       ...taskSummary(task),
-      media: media.map((m) => ({ imageUUID: m.mediaUUID, imageURL: deps.media.urlOf(m), format: m.format, width: m.width, height: m.height, bytes: m.bytes })),
+      media: media.map((m) => ({
+        imageUUID: m.mediaUUID,
+        imageURL: deps.media.urlOf(m),
+        format: m.format,
+        width: m.width,
+        height: m.height,
+        bytes: m.bytes,
+      })),
       webhookAttempts: attempts,
       // What the upstream engine sent and got for this task: its own taskUUID and raw replies.
       upstream: exchanges.map((x) => ({
@@ -117,11 +157,15 @@ export async function ownTask(
   const org = await bearerOrganization(req, deps.accounts);
   const { taskUUID } = req.params;
   if (!isCanonicalUuid(taskUUID)) {
-    throw new ProtocolError('invalidTaskUUID', { reason: UUID_SHAPE }, {
-      parameter: 'taskUUID',
-      type: 'string',
-      taskUUID,
-    });
+    throw new ProtocolError(
+      'invalidTaskUUID',
+      { reason: UUID_SHAPE },
+      {
+        parameter: 'taskUUID',
+        type: 'string',
+        taskUUID,
+      },
+    );
   }
   const task = await deps.ledger.findTask(org.id, taskUUID);
   return task ? { org, task } : undefined;

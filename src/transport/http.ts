@@ -2,7 +2,13 @@
 // GET /media serves produced images; /healthz and /metrics for operators. Every failure,
 // including Fastify's own (oversized body, bad headers), leaves as the protocol's envelope.
 
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -78,7 +84,11 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     // would otherwise get Fastify's own {"error","message","statusCode"} shape.
     clientErrorHandler: (err, socket) => answerClientError(err, socket, deps),
     frameworkErrors: (_err, _req, reply) => {
-      void sendEnvelopeError(reply, new ProtocolError('invalidPayload', { reason: 'its URL could not be read' }), deps.metrics);
+      void sendEnvelopeError(
+        reply,
+        new ProtocolError('invalidPayload', { reason: 'its URL could not be read' }),
+        deps.metrics,
+      );
     },
     // Requests during shutdown are refused by the onRequest hook below, in the protocol's envelope.
     return503OnClosing: false,
@@ -168,10 +178,16 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
       return reply.code(503).type('application/json').send('{"status":"unavailable","storage":"failing"}');
     }
     const engines = deps.health ? await deps.health() : [];
-    const notReady = engines.filter((e) => !e.ready).map((e) => ({ name: e.name, operations: e.operations.filter((o) => !o.ready) }));
-    return reply.type('application/json').send(notReady.length === 0 ? '{"status":"ok"}' : JSON.stringify({ status: 'degraded', engines: notReady }));
+    const notReady = engines
+      .filter((e) => !e.ready)
+      .map((e) => ({ name: e.name, operations: e.operations.filter((o) => !o.ready) }));
+    return reply
+      .type('application/json')
+      .send(notReady.length === 0 ? '{"status":"ok"}' : JSON.stringify({ status: 'degraded', engines: notReady }));
   });
-  app.get('/healthz/engines', async (_req, reply) => reply.type('application/json').send(JSON.stringify({ engines: deps.health ? await deps.health() : [] })));
+  app.get('/healthz/engines', async (_req, reply) =>
+    reply.type('application/json').send(JSON.stringify({ engines: deps.health ? await deps.health() : [] })),
+  );
 
   const metricsEndpoint = deps.metricsEndpoint ?? { onApiPort: true, token: undefined };
   if (metricsEndpoint.onApiPort) {
@@ -184,8 +200,16 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   registerMediaRoute(app, { ledger: deps.ledger, media: deps.media, log: deps.log, serving: deps.mediaServing });
 
   registerHistoryApi(app, deps);
-  if (deps.aggregates && deps.links) registerDashboardApi(app, { accounts: deps.accounts, ledger: deps.ledger, aggregates: deps.aggregates, links: deps.links, media: deps.media });
-  if (deps.deliveries) registerDeliveryApi(app, { accounts: deps.accounts, ledger: deps.ledger, deliveries: deps.deliveries });
+  if (deps.aggregates && deps.links)
+    registerDashboardApi(app, {
+      accounts: deps.accounts,
+      ledger: deps.ledger,
+      aggregates: deps.aggregates,
+      links: deps.links,
+      media: deps.media,
+    });
+  if (deps.deliveries)
+    registerDeliveryApi(app, { accounts: deps.accounts, ledger: deps.ledger, deliveries: deps.deliveries });
   registerExplorerPage(app);
 
   return app;
@@ -219,7 +243,8 @@ async function authenticateRequest(
     const key = (head as Record<string, unknown>)['apiKey'];
     org = await organizationOfKey(deps.accounts, typeof key === 'string' ? key : '', AS_AUTHENTICATION);
   }
-  if (tasks.length === 0) throw new ProtocolError('invalidPayload', { reason: 'it holds no task besides authentication' });
+  if (tasks.length === 0)
+    throw new ProtocolError('invalidPayload', { reason: 'it holds no task besides authentication' });
   return { org, elements: tasks };
 }
 

@@ -14,10 +14,14 @@ export function metricsAuthorized(header: string | undefined, token: string | un
 }
 
 export function refuseMetrics(): ProtocolError {
-  return new ProtocolError('invalidApiKey', { reason: 'GET /metrics needs Authorization: Bearer <the token set in RUNTRAIL_METRICS_TOKEN>' }, {
-    parameter: 'Authorization',
-    type: 'string',
-  });
+  return new ProtocolError(
+    'invalidApiKey',
+    { reason: 'GET /metrics needs Authorization: Bearer <the token set in RUNTRAIL_METRICS_TOKEN>' },
+    {
+      parameter: 'Authorization',
+      type: 'string',
+    },
+  );
 }
 
 /** Serves GET /metrics (and nothing else) on an address of its own. */
@@ -34,7 +38,10 @@ export async function startMetricsListener(
     };
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/metrics') {
-      answer(404, new ProtocolError('notFound', { target: path ?? '', hint: 'Only GET /metrics is served on this address.' }));
+      answer(
+        404,
+        new ProtocolError('notFound', { target: path ?? '', hint: 'Only GET /metrics is served on this address.' }),
+      );
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {

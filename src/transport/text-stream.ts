@@ -76,9 +76,7 @@ export async function answerAsEventStream(
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the sink's callbacks set it
     if (!started) throw err;
     const problem =
-      err instanceof ProtocolError
-        ? err
-        : new ProtocolError('internalServerError', { what: 'Answering this request' });
+      err instanceof ProtocolError ? err : new ProtocolError('internalServerError', { what: 'Answering this request' });
     write(`{"errors":[${JSON.stringify(problem.toObject(echo))}]}`);
     res.end();
     return undefined;

@@ -146,7 +146,8 @@ function checkValues(rules: ModelRules, name: string, path: string, r: ValuesRul
   if (r.allowed.some(same)) return;
   const listed = r.allowed.map((v) => String(v)).join(', ');
   // The unsupported<Param> codes (unsupportedDuration, …) share invalid<Param>'s template.
-  const code = r.refusal === 'unsupported' ? (`unsupported${upperFirst(name)}` as 'unsupportedDuration') : invalidCode(name);
+  const code =
+    r.refusal === 'unsupported' ? (`unsupported${upperFirst(name)}` as 'unsupportedDuration') : invalidCode(name);
   throw new ProtocolError(
     code,
     { parameter: path, reason: `Model '${rules.air}' (${rules.name}) takes ${name} ${listed} only.` },

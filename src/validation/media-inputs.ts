@@ -80,7 +80,7 @@ function collect(at: unknown, rest: readonly string[], prefix: string, found: Me
     if (tail.length > 0) collect(element, tail, here, found);
     // Newer schemas give an element as an object with the media in `image`.
     else if (typeof element === 'object' && element !== null && !Array.isArray(element) && 'image' in element) {
-      take((element).image, `${here}.image`, found);
+      take(element.image, `${here}.image`, found);
     } else take(element, here, found);
   });
 }

@@ -15,6 +15,12 @@ export function deliveryView(d: DeliveryRecord) {
     createdAt: iso(d.createdAt),
     nextAttemptAt: iso(d.nextAttemptAt),
     finishedAt: iso(d.finishedAt),
-    attempts: d.attempts.map((a) => ({ attempt: a.attempt, at: iso(a.startedAt), statusCode: a.statusCode, latencyMs: a.latencyMs, error: a.error })),
+    attempts: d.attempts.map((a) => ({
+      attempt: a.attempt,
+      at: iso(a.startedAt),
+      statusCode: a.statusCode,
+      latencyMs: a.latencyMs,
+      error: a.error,
+    })),
   };
 }

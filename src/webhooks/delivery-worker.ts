@@ -43,7 +43,11 @@ export interface DeliveryDeps {
 }
 
 /** The delay before retry number `attempt` (1 = the first retry): exponential, capped, with equal jitter. */
-export function retryDelay(attempt: number, policy: Pick<DeliveryPolicy, 'backoffMs' | 'backoffMaxMs'>, random = Math.random): number {
+export function retryDelay(
+  attempt: number,
+  policy: Pick<DeliveryPolicy, 'backoffMs' | 'backoffMaxMs'>,
+  random = Math.random,
+): number {
   const ceiling = Math.min(policy.backoffMaxMs, policy.backoffMs * 2 ** (attempt - 1));
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
@@ -96,10 +100,21 @@ export class DeliveryWorker {
         const free = this.concurrency - this.inflight.size;
         const now = Date.now();
         // A claim lasts as long as an attempt can, plus a margin; then another process may retry it.
-        const claimed = free > 0 ? await this.deps.store.claimDue(this.owner, now, free, this.policy.timeoutMs + 30_000, this.policy.perOrgConcurrency ?? 0) : [];
+        const claimed =
+          free > 0
+            ? await this.deps.store.claimDue(
+                this.owner,
+                now,
+                free,
+                this.policy.timeoutMs + 30_000,
+                this.policy.perOrgConcurrency ?? 0,
+              )
+            : [];
         for (const d of claimed) {
           const attempt: Promise<void> = this.attempt(d)
-            .catch((err: unknown) => this.deps.log.error({ err, deliveryId: d.id }, 'recording a delivery attempt failed'))
+            .catch((err: unknown) =>
+              this.deps.log.error({ err, deliveryId: d.id }, 'recording a delivery attempt failed'),
+            )
             .finally(() => {
               this.inflight.delete(attempt);
               this.wake();
@@ -134,7 +149,12 @@ export class DeliveryWorker {
       result = { statusCode: null, latencyMs: Date.now() - startedAt, error: (err as Error).message };
     }
     const delivered = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
-    const attempt: DeliveryAttempt = { attempt: number, startedAt, ...result, error: delivered ? null : (result.error ?? `HTTP ${result.statusCode}`) };
+    const attempt: DeliveryAttempt = {
+      attempt: number,
+      startedAt,
+      ...result,
+      error: delivered ? null : (result.error ?? `HTTP ${result.statusCode}`),
+    };
     const next = delivered
       ? ({ state: 'delivered' } as const)
       : number >= this.policy.maxAttempts
@@ -142,7 +162,11 @@ export class DeliveryWorker {
         : ({ state: 'pending', retryAt: Date.now() + retryDelay(number, this.policy) } as const);
     await this.deps.store.recordAttempt(d.id, attempt, next);
     this.deps.onAttempt?.(d.kind, next.state === 'pending' ? 'retry' : next.state);
-    if (next.state === 'failed') this.deps.log.warn({ deliveryId: d.id, taskUUID: d.taskUUID, kind: d.kind, attempts: number }, 'delivery failed for good');
+    if (next.state === 'failed')
+      this.deps.log.warn(
+        { deliveryId: d.id, taskUUID: d.taskUUID, kind: d.kind, attempts: number },
+        'delivery failed for good',
+      );
   }
 
   private async send(d: PendingDelivery, startedAt: number): Promise<SendResult> {
@@ -152,12 +176,20 @@ export class DeliveryWorker {
     if (d.kind === 'webhook') {
       const body = d.body ?? '';
       const secret = await this.deps.accounts.webhookSecret(d.orgId, generateWebhookSecret());
-      const headers = { 'content-type': 'application/json', ...signatureHeaders(secret, d.id, Math.floor(startedAt / 1000), body) };
+      const headers = {
+        'content-type': 'application/json',
+        ...signatureHeaders(secret, d.id, Math.floor(startedAt / 1000), body),
+      };
       return sendRequest({ ...common, method: 'POST', headers, body: Buffer.from(body, 'utf8') });
     }
     const record = d.mediaUUID === null ? undefined : await this.deps.ledger.findMedia(d.orgId, d.mediaUUID);
     if (!record) return { statusCode: null, latencyMs: 0, error: 'the file to upload no longer exists' };
     const data = await this.deps.media.read(record);
-    return sendRequest({ ...common, method: 'PUT', headers: { 'content-type': CONTENT_TYPES[record.format] }, body: data });
+    return sendRequest({
+      ...common,
+      method: 'PUT',
+      headers: { 'content-type': CONTENT_TYPES[record.format] },
+      body: data,
+    });
   }
 }

@@ -36,7 +36,11 @@ export function sendRequest(options: {
       options.url,
       {
         method: options.method,
-        headers: { ...options.headers, 'content-length': String(options.body.length), 'user-agent': 'runtrail-webhooks/1' },
+        headers: {
+          ...options.headers,
+          'content-length': String(options.body.length),
+          'user-agent': 'runtrail-webhooks/1',
+        },
         lookup: options.lookup,
         agent: false,
       },
@@ -52,7 +56,9 @@ export function sendRequest(options: {
       finish(answered, `no ${answered === null ? 'answer' : 'complete answer'} within ${options.timeoutMs} ms`);
       req.destroy();
     }, options.timeoutMs);
-    req.on('error', (err: NodeJS.ErrnoException) => finish(null, err.code ? `${err.code}: ${err.message}` : err.message));
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      finish(null, err.code ? `${err.code}: ${err.message}` : err.message),
+    );
     req.end(options.body);
   });
 }

@@ -10,9 +10,21 @@ import type { OutboundPolicy } from '../media/outbound-policy.js';
 
 const NON_PUBLIC = new BlockList();
 for (const cidr of [
-  '0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.0.0.0/24',
-  '192.0.2.0/24', '192.88.99.0/24', '192.168.0.0/16', '198.18.0.0/15', '198.51.100.0/24', '203.0.113.0/24',
-  '224.0.0.0/4', '240.0.0.0/4',
+  '0.0.0.0/8',
+  '10.0.0.0/8',
+  '100.64.0.0/10',
+  '127.0.0.0/8',
+  '169.254.0.0/16',
+  '172.16.0.0/12',
+  '192.0.0.0/24',
+  '192.0.2.0/24',
+  '192.88.99.0/24',
+  '192.168.0.0/16',
+  '198.18.0.0/15',
+  '198.51.100.0/24',
+  '203.0.113.0/24',
+  '224.0.0.0/4',
+  '240.0.0.0/4',
 ]) {
   const [net, bits] = cidr.split('/');
   NON_PUBLIC.addSubnet(net!, Number(bits), 'ipv4');
@@ -84,7 +96,9 @@ type Resolver = (host: string) => Promise<string[]>;
 
 const systemResolver: Resolver = (host) =>
   new Promise((resolve, reject) =>
-    dnsLookup(host, { all: true, verbatim: true }, (err, addresses) => (err ? reject(err) : resolve(addresses.map((a) => a.address)))),
+    dnsLookup(host, { all: true, verbatim: true }, (err, addresses) =>
+      err ? reject(err) : resolve(addresses.map((a) => a.address)),
+    ),
   );
 
 export class OutboundTargetGuard {
@@ -101,7 +115,8 @@ export class OutboundTargetGuard {
     } catch {
       throw new OutboundTargetRefused('It must be an absolute http:// or https:// URL.');
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new OutboundTargetRefused('It must be an absolute http:// or https:// URL.');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new OutboundTargetRefused('It must be an absolute http:// or https:// URL.');
     if (this.policy.allows(url)) return url;
     const host = url.hostname.replace(/^\[|\]$/g, '');
     let addresses: string[];
@@ -136,9 +151,12 @@ export class OutboundTargetGuard {
         (addresses) => {
           const refused = trustedHost ? undefined : addresses.find((a) => !this.permits(a));
           if (refused !== undefined || addresses.length === 0) {
-            const err = Object.assign(new Error(`refusing to connect to ${hostname} (${refused ?? 'no address'}): not a public address`), {
-              code: 'EREFUSEDTARGET',
-            });
+            const err = Object.assign(
+              new Error(`refusing to connect to ${hostname} (${refused ?? 'no address'}): not a public address`),
+              {
+                code: 'EREFUSEDTARGET',
+              },
+            );
             callback(err, '', 0);
             return;
           }

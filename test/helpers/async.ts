@@ -13,13 +13,19 @@ export function getResponse(server: TestServer, taskUUID: string, key?: string):
 }
 
 /** Calls `probe` every `intervalMs` until `done` holds for its value; fails after `timeoutMs`. */
-export async function pollUntil<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 15_000, intervalMs = 25): Promise<T> {
+export async function pollUntil<T>(
+  probe: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 15_000,
+  intervalMs = 25,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T;
   for (;;) {
     last = await probe();
     if (done(last)) return last;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(last).slice(0, 2000)}`);
+    if (Date.now() > deadline)
+      throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(last).slice(0, 2000)}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
@@ -46,7 +52,8 @@ export async function taskStates(server: Pick<TestServer, 'post'>, uuids: string
 }
 
 /** True when no result of the task is processing any more. */
-export const finished = (reply: Reply): boolean => reply.status !== 200 || !(reply.json.data ?? []).some((i) => i['status'] === 'processing');
+export const finished = (reply: Reply): boolean =>
+  reply.status !== 200 || !(reply.json.data ?? []).some((i) => i['status'] === 'processing');
 
 export interface Received {
   method: string;
@@ -76,7 +83,13 @@ export async function startReceiver(script: Script = () => 200): Promise<Receive
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const r: Received = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks), at: Date.now() };
+      const r: Received = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+        at: Date.now(),
+      };
       const answer = script(received.length, r);
       received.push(r);
       for (const w of waiters) w();
@@ -95,7 +108,10 @@ export async function startReceiver(script: Script = () => 200): Promise<Receive
     received,
     waitFor(count, timeoutMs = 15_000) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`receiver got ${received.length} of ${count} requests`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`receiver got ${received.length} of ${count} requests`)),
+          timeoutMs,
+        );
         const check = () => {
           if (received.length < count) return;
           clearTimeout(timer);

@@ -30,7 +30,16 @@ export async function bulkLoad(
   onProgress?: (done: number) => void,
 ): Promise<BulkLedger> {
   const templateUUID = randomUUID();
-  const reply = await server.post([{ taskType: 'imageInference', taskUUID: templateUUID, model: 'runware:101@1', positivePrompt: 'template prompt', width: 128, height: 128 }]);
+  const reply = await server.post([
+    {
+      taskType: 'imageInference',
+      taskUUID: templateUUID,
+      model: 'runware:101@1',
+      positivePrompt: 'template prompt',
+      width: 128,
+      height: 128,
+    },
+  ]);
   if (reply.status !== 200) throw new Error(`template task failed: ${reply.text}`);
   const databaseUrl = backendEnv(server.dataDir)['DATABASE_URL'];
   await server.stop({ keepData: true });
@@ -43,7 +52,7 @@ export async function bulkLoad(
     const template = await storage.ledger.findTask(org.id, templateUUID);
     if (!template?.responseText) throw new Error('template task not found');
     const BATCH = 2000;
-    for (let done = 0; done < count; ) {
+    for (let done = 0; done < count;) {
       const writes: Promise<boolean>[] = [];
       for (let i = 0; i < BATCH && done < count; i++, done++) {
         const taskUUID = randomUUID();
@@ -51,7 +60,9 @@ export async function bulkLoad(
           ...template,
           taskUUID,
           requestText: template.requestText.replaceAll(templateUUID, taskUUID).replace('template prompt', prompt(done)),
-          responseText: template.responseText.replaceAll(templateUUID, taskUUID).replace(/[0-9a-f-]{36}(?=\.jpg)/, randomUUID()),
+          responseText: template.responseText
+            .replaceAll(templateUUID, taskUUID)
+            .replace(/[0-9a-f-]{36}(?=\.jpg)/, randomUUID()),
           createdAt: template.createdAt - count + done,
           completedAt: template.createdAt - count + done + 1,
         };
@@ -63,7 +74,11 @@ export async function bulkLoad(
   } finally {
     await storage.close();
   }
-  const again = await startServer({ dataDir: server.dataDir, key: server.key, env: { ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}), ...env } });
+  const again = await startServer({
+    dataDir: server.dataDir,
+    key: server.key,
+    env: { ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}), ...env },
+  });
   return {
     orgId,
     server: again,

@@ -10,11 +10,19 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], options: { dataDir: string; env?: Record<string, string>; input?: string }): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  options: { dataDir: string; env?: Record<string, string>; input?: string },
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', RUNTRAIL_DATA_DIR: options.dataDir, ...backendEnv(options.dataDir), ...options.env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        RUNTRAIL_DATA_DIR: options.dataDir,
+        ...backendEnv(options.dataDir),
+        ...options.env,
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const out: Buffer[] = [];
@@ -34,7 +42,8 @@ export function runCli(args: string[], options: { dataDir: string; env?: Record<
 /** Runs and expects exit code 0; returns stdout. */
 export async function cliOk(args: string[], options: Parameters<typeof runCli>[1]): Promise<string> {
   const r = await runCli(args, options);
-  if (r.code !== 0) throw new Error(`runtrail ${args.join(' ')} exited ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+  if (r.code !== 0)
+    throw new Error(`runtrail ${args.join(' ')} exited ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
   return r.stdout;
 }
 

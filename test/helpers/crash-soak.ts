@@ -15,7 +15,14 @@ import { backendEnv, post, startServer, TEST_BACKEND, type Reply, type TestServe
 import { RawClient } from './ws-client.js';
 
 export type Channel = 'rest-sync' | 'rest-async' | 'rest-search' | 'ws-sync' | 'ws-async' | 'ws-search';
-export const CHANNELS: readonly Channel[] = ['rest-sync', 'rest-async', 'rest-search', 'ws-sync', 'ws-async', 'ws-search'];
+export const CHANNELS: readonly Channel[] = [
+  'rest-sync',
+  'rest-async',
+  'rest-search',
+  'ws-sync',
+  'ws-async',
+  'ws-search',
+];
 
 export interface CrashSoakOptions {
   tasks: number;
@@ -133,7 +140,10 @@ function generator(seed: number): () => number {
 }
 
 function uuidFrom(next: () => number): string {
-  const hex = (n: number) => Math.floor(next() * 16 ** n).toString(16).padStart(n, '0');
+  const hex = (n: number) =>
+    Math.floor(next() * 16 ** n)
+      .toString(16)
+      .padStart(n, '0');
   return `${hex(8)}-${hex(4)}-4${hex(3)}-${'89ab'[Math.floor(next() * 4)]}${hex(3)}-${hex(6)}${hex(6)}`;
 }
 
@@ -185,8 +195,13 @@ function plan(total: number, next: () => number): { units: Unit[]; all: SoakTask
   const all: SoakTask[] = [];
   while (all.length < total) {
     const transport = next() < 0.5 ? 'rest' : 'ws';
-    const size = Math.min(total - all.length, transport === 'rest' ? (next() < 0.5 ? 1 : 2 + Math.floor(next() * 7)) : 1 + Math.floor(next() * 4));
-    const tasks = Array.from({ length: size }, () => planTask(next, all.length, transport)).map((t) => (all.push(t), t));
+    const size = Math.min(
+      total - all.length,
+      transport === 'rest' ? (next() < 0.5 ? 1 : 2 + Math.floor(next() * 7)) : 1 + Math.floor(next() * 4),
+    );
+    const tasks = Array.from({ length: size }, () => planTask(next, all.length, transport)).map(
+      (t) => (all.push(t), t),
+    );
     units.push({ transport, tasks });
   }
   return { units, all };
@@ -201,8 +216,13 @@ const sameUuid = (a: unknown, b: string) => typeof a === 'string' && a.toLowerCa
  * serialized once by JSON.stringify, so stringify(parse(item)) is the item's text; the substring
  * check makes sure these are the very bytes received.
  */
-function envelopeIn(text: string, json: { data?: Item[]; errors?: Item[] }, task: SoakTask): { ack?: string; noAck?: string } {
-  const texts = (list: Item[] | undefined) => (list ?? []).filter((i) => sameUuid(i['taskUUID'], task.taskUUID)).map((i) => JSON.stringify(i));
+function envelopeIn(
+  text: string,
+  json: { data?: Item[]; errors?: Item[] },
+  task: SoakTask,
+): { ack?: string; noAck?: string } {
+  const texts = (list: Item[] | undefined) =>
+    (list ?? []).filter((i) => sameUuid(i['taskUUID'], task.taskUUID)).map((i) => JSON.stringify(i));
   const data = texts(json.data);
   const errors = texts(json.errors);
   if (data.length + errors.length === 0) return { noAck: `no item in the answer: ${text.slice(0, 200)}` };
@@ -224,7 +244,11 @@ export async function runCrashSoak(options: CrashSoakOptions): Promise<CrashSoak
   const { units, all } = plan(options.tasks, next);
   // Every claim of an async job is a lease; on PostgreSQL the restarted server may only take over
   // the dead one's running jobs once it expires, so keep it short.
-  const env = { RUNTRAIL_WORKERS: '16', ...(TEST_BACKEND === 'postgres' ? { RUNTRAIL_JOB_LEASE_MS: '3000', RUNTRAIL_JOB_POLL_MS: '200' } : {}), ...options.env };
+  const env = {
+    RUNTRAIL_WORKERS: '16',
+    ...(TEST_BACKEND === 'postgres' ? { RUNTRAIL_JOB_LEASE_MS: '3000', RUNTRAIL_JOB_POLL_MS: '200' } : {}),
+    ...options.env,
+  };
 
   const first = await startServer({ env });
   let server: TestServer = first;
@@ -246,7 +270,9 @@ export async function runCrashSoak(options: CrashSoakOptions): Promise<CrashSoak
     killAfterMs = Math.round(performance.now() - started);
     sentAtKill = sent;
     inFlightAtKill = { ...inFlight };
-    log(`SIGKILL after ${sent} of ${options.tasks} tasks sent (${(killFraction * 100).toFixed(1)} %), ${killAfterMs} ms in; in flight: ${inFlight.restRequests} REST requests (${inFlight.restTasks} tasks), ${inFlight.wsTasks} WebSocket tasks`);
+    log(
+      `SIGKILL after ${sent} of ${options.tasks} tasks sent (${(killFraction * 100).toFixed(1)} %), ${killAfterMs} ms in; in flight: ${inFlight.restRequests} REST requests (${inFlight.restTasks} tasks), ${inFlight.wsTasks} WebSocket tasks`,
+    );
     // stop() sends the signal synchronously, before anything else is written.
     gate = first.stop({ signal: 'SIGKILL', keepData: true }).then(async () => {
       ledgerAtKill = await ledgerCounts(first.dataDir);
@@ -268,13 +294,20 @@ export async function runCrashSoak(options: CrashSoakOptions): Promise<CrashSoak
     const to = generation;
     inFlight.restRequests++;
     inFlight.restTasks += unit.tasks.length;
-    const reply = post(server.url, `[${unit.tasks.map((t) => t.source).join(',')}]`, first.key).catch((err: unknown) => err as Error);
+    const reply = post(server.url, `[${unit.tasks.map((t) => t.source).join(',')}]`, first.key).catch(
+      (err: unknown) => err as Error,
+    );
     markSent(unit, to);
     const answer: Reply | Error = await reply;
     inFlight.restRequests--;
     inFlight.restTasks -= unit.tasks.length;
     for (const task of unit.tasks) {
-      Object.assign(task, answer instanceof Error ? { noAck: `${answer.message} (${(answer.cause as Error | undefined)?.message ?? ''})` } : envelopeIn(answer.text, answer.json, task));
+      Object.assign(
+        task,
+        answer instanceof Error
+          ? { noAck: `${answer.message} (${(answer.cause as Error | undefined)?.message ?? ''})` }
+          : envelopeIn(answer.text, answer.json, task),
+      );
     }
   };
 
@@ -303,13 +336,20 @@ export async function runCrashSoak(options: CrashSoakOptions): Promise<CrashSoak
         } catch {
           return;
         }
-        const uuid = [...(json.data ?? []), ...(json.errors ?? [])].map((i) => i['taskUUID']).find((u) => typeof u === 'string');
+        const uuid = [...(json.data ?? []), ...(json.errors ?? [])]
+          .map((i) => i['taskUUID'])
+          .find((u) => typeof u === 'string');
         // The frame is the task's envelope exactly as recorded (docs/websocket.md).
-        if (typeof uuid === 'string') settle(uuid.toLowerCase(), text.includes('"code":"serviceUnavailable"') ? { noAck: 'serviceUnavailable' } : { ack: text });
+        if (typeof uuid === 'string')
+          settle(
+            uuid.toLowerCase(),
+            text.includes('"code":"serviceUnavailable"') ? { noAck: 'serviceUnavailable' } : { ack: text },
+          );
       });
       void client.closed.then(({ code }) => {
         frameViolations.push(...client.violations);
-        for (const [key, entry] of [...pending]) if (entry.on === client) settle(key, { noAck: `WebSocket closed (${code}) before the answer` });
+        for (const [key, entry] of [...pending])
+          if (entry.on === client) settle(key, { noAck: `WebSocket closed (${code}) before the answer` });
       });
       return { client, generation: at };
     };
@@ -324,7 +364,10 @@ export async function runCrashSoak(options: CrashSoakOptions): Promise<CrashSoak
           }
           current = await opened;
         }
-        const answered = unit.tasks.map((task) => new Promise<void>((done) => pending.set(task.taskUUID.toLowerCase(), { task, done, on: current.client })));
+        const answered = unit.tasks.map(
+          (task) =>
+            new Promise<void>((done) => pending.set(task.taskUUID.toLowerCase(), { task, done, on: current.client })),
+        );
         inFlight.wsTasks += unit.tasks.length;
         current.client.send(`[${unit.tasks.map((t) => t.source).join(',')}]`);
         markSent(unit, current.generation);
@@ -349,7 +392,9 @@ export async function runCrashSoak(options: CrashSoakOptions): Promise<CrashSoak
   let result: CrashSoakResult;
   try {
     // More senders than a tenth of the tasks would send everything at once, before any kill point.
-    await Promise.all(Array.from({ length: options.senders ?? Math.max(1, Math.min(1000, Math.round(options.tasks / 10))) }, sender));
+    await Promise.all(
+      Array.from({ length: options.senders ?? Math.max(1, Math.min(1000, Math.round(options.tasks / 10))) }, sender),
+    );
     await gate;
     await Promise.all(connections.map((c) => c.close()));
     const lastAnswer = performance.now();
@@ -360,7 +405,8 @@ export async function runCrashSoak(options: CrashSoakOptions): Promise<CrashSoak
     // bound passes. On PostgreSQL, sync tasks the killed server left processing are ended by the
     // new one once the dead one's heartbeat runs out (docs/async.md), so they are waited for too.
     const asyncUuids = all.filter((t) => t.async || TEST_BACKEND === 'postgres').map((t) => t.taskUUID);
-    const stillProcessing = (m: Map<string, TaskState>) => [...m.values()].filter((s) => s.data.some((i) => i['status'] === 'processing')).length;
+    const stillProcessing = (m: Map<string, TaskState>) =>
+      [...m.values()].filter((s) => s.data.some((i) => i['status'] === 'processing')).length;
     let finalStates = new Map<string, TaskState>();
     try {
       finalStates = await pollUntil(
@@ -387,7 +433,9 @@ export async function runCrashSoak(options: CrashSoakOptions): Promise<CrashSoak
     let unansweredAfterRestart = 0;
     for (let i = 0; i < all.length; i += 100) {
       const batch = all.slice(i, i + 100);
-      const details = await current.post(`[${batch.map((t) => `{"taskType":"getTaskDetails","taskUUID":"${t.taskUUID}"}`).join(',')}]`);
+      const details = await current.post(
+        `[${batch.map((t) => `{"taskType":"getTaskDetails","taskUUID":"${t.taskUUID}"}`).join(',')}]`,
+      );
       for (const task of batch) {
         const figures = channels[task.channel];
         figures.sent++;
@@ -397,14 +445,24 @@ export async function runCrashSoak(options: CrashSoakOptions): Promise<CrashSoak
           figures.unacknowledged[end]++;
           if (task.sentAfterRestart) {
             unansweredAfterRestart++;
-            note(defects.unanswered, `${task.taskUUID} (${task.channel}) sent after the restart: ${task.noAck ?? 'no answer'}`);
+            note(
+              defects.unanswered,
+              `${task.taskUUID} (${task.channel}) sent after the restart: ${task.noAck ?? 'no answer'}`,
+            );
           }
           if (recalled !== undefined && !recalled.requestIntact) {
             figures.corrupt++;
-            note(defects.corrupt, `${task.taskUUID} (${task.channel}, unacknowledged): the recalled request differs from the text sent`);
+            note(
+              defects.corrupt,
+              `${task.taskUUID} (${task.channel}, unacknowledged): the recalled request differs from the text sent`,
+            );
           }
           if (end === 'processing') note(defects.stuck, `${task.taskUUID} (${task.channel}, unacknowledged)`);
-          if (end === 'failed' && !task.source.includes('[fail]')) note(defects.unexpected, `${task.taskUUID} (${task.channel}, unacknowledged): ${JSON.stringify(recalled?.response).slice(0, 300)}`);
+          if (end === 'failed' && !task.source.includes('[fail]'))
+            note(
+              defects.unexpected,
+              `${task.taskUUID} (${task.channel}, unacknowledged): ${JSON.stringify(recalled?.response).slice(0, 300)}`,
+            );
           continue;
         }
         figures.acknowledged++;
@@ -418,7 +476,8 @@ export async function runCrashSoak(options: CrashSoakOptions): Promise<CrashSoak
           figures.corrupt++;
           note(defects.corrupt, `${task.taskUUID} (${task.channel}): ${why}`);
         }
-        if (end === 'failed' && !task.source.includes('[fail]')) note(defects.unexpected, `${task.taskUUID} (${task.channel}): ${recalled.responseText.slice(0, 300)}`);
+        if (end === 'failed' && !task.source.includes('[fail]'))
+          note(defects.unexpected, `${task.taskUUID} (${task.channel}): ${recalled.responseText.slice(0, 300)}`);
         if (end === 'processing') {
           figures.stuck++;
           note(defects.stuck, `${task.taskUUID} (${task.channel}): ${recalled.responseText.slice(0, 200)}`);
@@ -471,10 +530,18 @@ export interface LedgerCounts {
 
 /** Counts read straight from the database of the (stopped) server on `dataDir`. */
 async function ledgerCounts(dataDir: string): Promise<LedgerCounts> {
-  const queries = { tasks: 'SELECT status AS k, count(*) AS n FROM tasks GROUP BY status', jobs: 'SELECT state AS k, count(*) AS n FROM jobs GROUP BY state', items: "SELECT 'all' AS k, count(*) AS n FROM task_items" };
+  const queries = {
+    tasks: 'SELECT status AS k, count(*) AS n FROM tasks GROUP BY status',
+    jobs: 'SELECT state AS k, count(*) AS n FROM jobs GROUP BY state',
+    items: "SELECT 'all' AS k, count(*) AS n FROM task_items",
+  };
   const run = async (read: (sql: string) => Promise<{ k: string; n: number | string }[]>) => {
     const byKey = async (sql: string) => Object.fromEntries((await read(sql)).map((r) => [r.k, Number(r.n)]));
-    return { tasks: await byKey(queries.tasks), jobs: await byKey(queries.jobs), items: (await byKey(queries.items))['all'] ?? 0 };
+    return {
+      tasks: await byKey(queries.tasks),
+      jobs: await byKey(queries.jobs),
+      items: (await byKey(queries.items))['all'] ?? 0,
+    };
   };
   const url = backendEnv(dataDir)['DATABASE_URL'];
   if (url === undefined) {
@@ -513,7 +580,12 @@ function recallOf(details: Reply, task: SoakTask): Recalled | undefined {
   const head = `{"taskType":"getTaskDetails","taskUUID":"${task.taskUUID}","request":[${task.source}],"response":`;
   const matchesAck = task.ack !== undefined && details.text.includes(`${head}${task.ack}}`);
   const response = (item['response'] ?? {}) as Recalled['response'];
-  return { requestIntact: details.text.includes(head), response, responseText: matchesAck ? task.ack! : JSON.stringify(response), matchesAck };
+  return {
+    requestIntact: details.text.includes(head),
+    response,
+    responseText: matchesAck ? task.ack! : JSON.stringify(response),
+    matchesAck,
+  };
 }
 
 function endState(response: Recalled['response']): EndState {
@@ -524,26 +596,45 @@ function endState(response: Recalled['response']): EndState {
 }
 
 /** Why an acknowledged task's recall is not what the client was told, or undefined. */
-function corruption(task: SoakTask, recalled: Recalled, end: EndState, polled: TaskState | undefined): string | undefined {
+function corruption(
+  task: SoakTask,
+  recalled: Recalled,
+  end: EndState,
+  polled: TaskState | undefined,
+): string | undefined {
   if (!recalled.requestIntact) return 'the recalled request differs from the text sent';
-  if (!task.async) return recalled.matchesAck ? undefined : `response differs: sent ${task.ack!.slice(0, 300)}, recalled ${recalled.responseText.slice(0, 300)}`;
+  if (!task.async)
+    return recalled.matchesAck
+      ? undefined
+      : `response differs: sent ${task.ack!.slice(0, 300)}, recalled ${recalled.responseText.slice(0, 300)}`;
   if (end === 'processing') return undefined; // counted as stuck
   // Async: every result recorded (success) or ended by the crash (taskInterrupted), nothing else.
   const data = recalled.response.data ?? [];
   const errors = recalled.response.errors ?? [];
-  if (data.some((i) => i['status'] !== 'success')) return `a result that is not success: ${recalled.responseText.slice(0, 300)}`;
-  if (errors.some((e) => e['code'] !== 'taskInterrupted')) return `an error other than taskInterrupted: ${recalled.responseText.slice(0, 300)}`;
-  if (data.length > task.results || (errors.length === 0 && data.length !== task.results)) return `${data.length} results of ${task.results}: ${recalled.responseText.slice(0, 300)}`;
+  if (data.some((i) => i['status'] !== 'success'))
+    return `a result that is not success: ${recalled.responseText.slice(0, 300)}`;
+  if (errors.some((e) => e['code'] !== 'taskInterrupted'))
+    return `an error other than taskInterrupted: ${recalled.responseText.slice(0, 300)}`;
+  if (data.length > task.results || (errors.length === 0 && data.length !== task.results))
+    return `${data.length} results of ${task.results}: ${recalled.responseText.slice(0, 300)}`;
   // The final poll and the record hold the same items.
   if (polled !== undefined) {
     const texts = (items: Item[]) => items.map((i) => JSON.stringify(i)).join('\n');
-    if (texts(polled.data) !== texts(data) || texts(polled.errors) !== texts(errors)) return `getResponse and getTaskDetails differ: ${texts([...polled.data, ...polled.errors]).slice(0, 300)} / ${recalled.responseText.slice(0, 300)}`;
+    if (texts(polled.data) !== texts(data) || texts(polled.errors) !== texts(errors))
+      return `getResponse and getTaskDetails differ: ${texts([...polled.data, ...polled.errors]).slice(0, 300)} / ${recalled.responseText.slice(0, 300)}`;
   }
   return undefined;
 }
 
 function emptyFigures(): ChannelFigures {
-  return { sent: 0, acknowledged: 0, lost: 0, corrupt: 0, stuck: 0, unacknowledged: { absent: 0, success: 0, interrupted: 0, failed: 0, processing: 0 } };
+  return {
+    sent: 0,
+    acknowledged: 0,
+    lost: 0,
+    corrupt: 0,
+    stuck: 0,
+    unacknowledged: { absent: 0, success: 0, interrupted: 0, failed: 0, processing: 0 },
+  };
 }
 
 function sumFigures(list: ChannelFigures[]): ChannelFigures {
@@ -561,12 +652,42 @@ function sumFigures(list: ChannelFigures[]): ChannelFigures {
 
 /** The figures as a plain-text table, one row per channel and a total. */
 export function formatCrashSoak(r: CrashSoakResult): string {
-  const counts = (m: Record<string, number>) => Object.entries(m).map(([k, n]) => `${n} ${k}`).join(', ') || 'none';
-  const head = ['channel', 'sent', 'acked', 'lost', 'corrupt', 'stuck', 'unacked: absent', 'success', 'interrupted', 'failed', 'processing'];
-  const row = (name: string, f: ChannelFigures) => [name, f.sent, f.acknowledged, f.lost, f.corrupt, f.stuck, f.unacknowledged.absent, f.unacknowledged.success, f.unacknowledged.interrupted, f.unacknowledged.failed, f.unacknowledged.processing].map(String);
+  const counts = (m: Record<string, number>) =>
+    Object.entries(m)
+      .map(([k, n]) => `${n} ${k}`)
+      .join(', ') || 'none';
+  const head = [
+    'channel',
+    'sent',
+    'acked',
+    'lost',
+    'corrupt',
+    'stuck',
+    'unacked: absent',
+    'success',
+    'interrupted',
+    'failed',
+    'processing',
+  ];
+  const row = (name: string, f: ChannelFigures) =>
+    [
+      name,
+      f.sent,
+      f.acknowledged,
+      f.lost,
+      f.corrupt,
+      f.stuck,
+      f.unacknowledged.absent,
+      f.unacknowledged.success,
+      f.unacknowledged.interrupted,
+      f.unacknowledged.failed,
+      f.unacknowledged.processing,
+    ].map(String);
   const rows = [head, ...CHANNELS.map((c) => row(c, r.channels[c])), row('total', r.totals)];
   const widths = head.map((_, i) => Math.max(...rows.map((x) => x[i]!.length)));
-  const lines = rows.map((x) => x.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '));
+  const lines = rows.map((x) =>
+    x.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '),
+  );
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
   return [
     `seed ${r.seed}, ${r.backend}, ${r.tasks} tasks; SIGKILL after ${r.sentAtKill} sent (${(r.killFraction * 100).toFixed(1)} %), ${r.killAfterMs} ms in;` +
@@ -576,6 +697,8 @@ export function formatCrashSoak(r: CrashSoakResult): string {
     `restart ${r.restartMs} ms, async settled ${r.settleMs} ms after the last answer, recall ${r.recallMs} ms, total ${r.totalMs} ms`,
     ...lines,
     `unanswered after the restart: ${r.unansweredAfterRestart}; WebSocket frame violations: ${r.frameViolations.length}`,
-    ...(['lost', 'corrupt', 'stuck', 'unanswered', 'unexpected'] as const).flatMap((k) => r.defects[k].map((d) => `${k}: ${d}`)),
+    ...(['lost', 'corrupt', 'stuck', 'unanswered', 'unexpected'] as const).flatMap((k) =>
+      r.defects[k].map((d) => `${k}: ${d}`),
+    ),
   ].join('\n');
 }

@@ -29,14 +29,22 @@ export function assertErrorEnvelope(res: Pick<Response, 'status' | 'headers'>, t
 }
 
 /** One error object (of a REST envelope or a WebSocket frame) as `expected` describes; `text` is for messages. */
-export function assertErrorObject(err: Record<string, unknown>, expected: Omit<Expected, 'status'>, text: string): void {
+export function assertErrorObject(
+  err: Record<string, unknown>,
+  expected: Omit<Expected, 'status'>,
+  text: string,
+): void {
   assert.equal(err['code'], expected.code, `code; body: ${text.slice(0, 400)}`);
   assert.equal(typeof err['message'], 'string');
   assert.ok((err['message'] as string).length > 0);
   // Nothing internal leaks: no stack frames, no source paths.
   assert.doesNotMatch(err['message'] as string, /\bat .*:\d+:\d+|\/src\/|\.ts\b|node_modules/);
   assert.equal(err['documentation'], DOCS);
-  if (expected.message) assert.ok((err['message'] as string).includes(expected.message), `message mentions ${expected.message}: ${err['message']}`);
+  if (expected.message)
+    assert.ok(
+      (err['message'] as string).includes(expected.message),
+      `message mentions ${expected.message}: ${err['message']}`,
+    );
   for (const [k, v] of Object.entries(expected.fields ?? {})) {
     if (v === undefined) assert.ok(!(k in err), `${k} absent; body: ${text.slice(0, 400)}`);
     else assert.deepEqual(err[k], v, `${k}; body: ${text.slice(0, 400)}`);

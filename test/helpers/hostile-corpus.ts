@@ -67,7 +67,16 @@ function validTask(taskType: TaskTypeName, uuid: () => string): Task {
   switch (taskType) {
     case 'imageInference':
       // Multi-byte characters of 2, 3 and 4 UTF-8 bytes, for cuts inside a character.
-      return { taskType, taskUUID, model: 'runware:101@1', positivePrompt: 'a café at dusk ☕ 🐱', width: 128, height: 128, seed: 7, outputFormat: 'PNG' };
+      return {
+        taskType,
+        taskUUID,
+        model: 'runware:101@1',
+        positivePrompt: 'a café at dusk ☕ 🐱',
+        width: 128,
+        height: 128,
+        seed: 7,
+        outputFormat: 'PNG',
+      };
     case 'imageUpload':
       return { taskType, taskUUID, image: PNG_1X1 };
     case 'upscale':
@@ -82,20 +91,60 @@ function validTask(taskType: TaskTypeName, uuid: () => string): Task {
 /** Every parameter of each task type with its JSON kind (the schemas in src/tasks/, plus delivery options). */
 const PARAMETERS: Record<TaskTypeName, Record<string, Kind>> = {
   imageInference: {
-    taskType: 'string', taskUUID: 'string', positivePrompt: 'string', negativePrompt: 'string', model: 'string', width: 'integer',
-    height: 'integer', steps: 'integer', CFGScale: 'number', scheduler: 'string', seed: 'integer', clipSkip: 'integer',
-    numberResults: 'integer', seedImage: 'string', maskImage: 'string', strength: 'number', outputType: 'string',
-    outputFormat: 'string', outputQuality: 'integer', includeCost: 'boolean', checkNSFW: 'boolean', ttl: 'integer',
-    lora: 'array', embeddings: 'array', vae: 'string', deliveryMethod: 'string', webhookURL: 'string', uploadEndpoint: 'string',
+    taskType: 'string',
+    taskUUID: 'string',
+    positivePrompt: 'string',
+    negativePrompt: 'string',
+    model: 'string',
+    width: 'integer',
+    height: 'integer',
+    steps: 'integer',
+    CFGScale: 'number',
+    scheduler: 'string',
+    seed: 'integer',
+    clipSkip: 'integer',
+    numberResults: 'integer',
+    seedImage: 'string',
+    maskImage: 'string',
+    strength: 'number',
+    outputType: 'string',
+    outputFormat: 'string',
+    outputQuality: 'integer',
+    includeCost: 'boolean',
+    checkNSFW: 'boolean',
+    ttl: 'integer',
+    lora: 'array',
+    embeddings: 'array',
+    vae: 'string',
+    deliveryMethod: 'string',
+    webhookURL: 'string',
+    uploadEndpoint: 'string',
   },
   imageUpload: { taskType: 'string', taskUUID: 'string', image: 'string', includeCost: 'boolean' },
   upscale: {
-    taskType: 'string', taskUUID: 'string', inputImage: 'string', inputs: 'object', upscaleFactor: 'integer', model: 'string',
-    outputType: 'string', outputFormat: 'string', outputQuality: 'integer', includeCost: 'boolean',
+    taskType: 'string',
+    taskUUID: 'string',
+    inputImage: 'string',
+    inputs: 'object',
+    upscaleFactor: 'integer',
+    model: 'string',
+    outputType: 'string',
+    outputFormat: 'string',
+    outputQuality: 'integer',
+    includeCost: 'boolean',
   },
   modelSearch: {
-    taskType: 'string', taskUUID: 'string', search: 'string', tags: 'array', category: 'string', type: 'string',
-    architecture: 'string', conditioning: 'string', visibility: 'string', limit: 'integer', offset: 'integer',
+    taskType: 'string',
+    taskUUID: 'string',
+    search: 'string',
+    tags: 'array',
+    category: 'string',
+    type: 'string',
+    architecture: 'string',
+    conditioning: 'string',
+    visibility: 'string',
+    limit: 'integer',
+    offset: 'integer',
   },
   getTaskDetails: { taskType: 'string', taskUUID: 'string' },
   getResponse: { taskType: 'string', taskUUID: 'string' },
@@ -118,7 +167,14 @@ function wrongFor(kind: Kind, swap: Kind | 'null'): boolean {
 }
 
 /** Numeric parameters and what the schemas accept (src/tasks/*.ts). */
-const NUMERIC: { taskType: TaskTypeName; parameter: string; integer: boolean; min: number; max?: number; multipleOf?: number }[] = [
+const NUMERIC: {
+  taskType: TaskTypeName;
+  parameter: string;
+  integer: boolean;
+  min: number;
+  max?: number;
+  multipleOf?: number;
+}[] = [
   { taskType: 'imageInference', parameter: 'width', integer: true, min: 128, max: 2048, multipleOf: 64 },
   { taskType: 'imageInference', parameter: 'seed', integer: true, min: 1, max: 9223372036854776000 },
   { taskType: 'imageInference', parameter: 'numberResults', integer: true, min: 1, max: 20 },
@@ -131,8 +187,35 @@ const NUMERIC: { taskType: TaskTypeName; parameter: string; integer: boolean; mi
   { taskType: 'modelSearch', parameter: 'offset', integer: true, min: 0 },
 ];
 /** Spellings JSON.parse accepts (with unusual values) and spellings it refuses. */
-const PARSEABLE_NUMBERS = ['1e999', '-1e999', '-0', '-0.0', '1e-999', '1E+2', '99999999999999999999999', '2.0', '64.000', '128.000'];
-const NON_JSON_NUMBERS = ['NaN', '-NaN', 'Infinity', '-Infinity', 'infinity', '+1', '.5', '1.', '0x10', '01', '1_000', '- 1', '1e', '--1', '1e+'];
+const PARSEABLE_NUMBERS = [
+  '1e999',
+  '-1e999',
+  '-0',
+  '-0.0',
+  '1e-999',
+  '1E+2',
+  '99999999999999999999999',
+  '2.0',
+  '64.000',
+  '128.000',
+];
+const NON_JSON_NUMBERS = [
+  'NaN',
+  '-NaN',
+  'Infinity',
+  '-Infinity',
+  'infinity',
+  '+1',
+  '.5',
+  '1.',
+  '0x10',
+  '01',
+  '1_000',
+  '- 1',
+  '1e',
+  '--1',
+  '1e+',
+];
 
 const upper = (s: string) => s[0]!.toUpperCase() + s.slice(1);
 
@@ -174,8 +257,13 @@ function assertNotJson(text: string, name: string): string {
 
 export function hostileCorpus(o: CorpusOptions): HostileCase[] {
   const cases: HostileCase[] = [];
-  const add = (category: Category, name: string, b: string | Buffer, expect: Outcome, extra: Partial<HostileCase> = {}) =>
-    cases.push({ category, name, body: b, expect, ...extra });
+  const add = (
+    category: Category,
+    name: string,
+    b: string | Buffer,
+    expect: Outcome,
+    extra: Partial<HostileCase> = {},
+  ) => cases.push({ category, name, body: b, expect, ...extra });
   const task = (t: TaskTypeName) => validTask(t, o.uuid);
   const roots: TaskTypeName[] = ['imageInference', 'imageUpload', 'upscale', 'modelSearch'];
 
@@ -184,14 +272,24 @@ export function hostileCorpus(o: CorpusOptions): HostileCase[] {
     const bytes = Buffer.from(body(task(t)));
     for (let k = 0; k < 15; k++) {
       const at = Math.floor((k * (bytes.length - 1)) / 14);
-      add('truncated JSON', `${t} cut at byte ${at} of ${bytes.length}`, bytes.subarray(0, at), envelopeError(400, 'invalidJSON'));
+      add(
+        'truncated JSON',
+        `${t} cut at byte ${at} of ${bytes.length}`,
+        bytes.subarray(0, at),
+        envelopeError(400, 'invalidJSON'),
+      );
     }
   }
   const prompt = Buffer.from(body(task('imageInference')));
   for (const ch of ['é', '☕', '🐱']) {
     const start = prompt.indexOf(ch);
     for (let cut = 1; cut < Buffer.byteLength(ch); cut++) {
-      add('truncated JSON', `imageInference cut inside '${ch}' (${cut} of ${Buffer.byteLength(ch)} bytes)`, prompt.subarray(0, start + cut), envelopeError(400, 'invalidJSON'));
+      add(
+        'truncated JSON',
+        `imageInference cut inside '${ch}' (${cut} of ${Buffer.byteLength(ch)} bytes)`,
+        prompt.subarray(0, start + cut),
+        envelopeError(400, 'invalidJSON'),
+      );
     }
   }
 
@@ -225,7 +323,18 @@ export function hostileCorpus(o: CorpusOptions): HostileCase[] {
   }
 
   // Bodies and messages that are JSON but not an array of tasks.
-  for (const text of ['42', '-0', '1e999', 'null', 'true', 'false', '"[]"', '{}', JSON.stringify(task('imageInference')), '{"0":{"taskType":"ping"}}']) {
+  for (const text of [
+    '42',
+    '-0',
+    '1e999',
+    'null',
+    'true',
+    'false',
+    '"[]"',
+    '{}',
+    JSON.stringify(task('imageInference')),
+    '{"0":{"taskType":"ping"}}',
+  ]) {
     add('not an array', `the JSON value ${text.slice(0, 40)}`, text, envelopeError(400, 'invalidPayload'));
   }
   for (const text of ['[]', '[null]', '[1]', '["imageInference"]', '[[]]', '[[{"taskType":"ping"}]]']) {
@@ -235,47 +344,122 @@ export function hostileCorpus(o: CorpusOptions): HostileCase[] {
   // Huge values.
   {
     const t = task('imageInference');
-    add('huge values', 'a 5 MB positivePrompt', body({ ...t, positivePrompt: 'x'.repeat(5_000_000) }), taskError(t, 'invalidPositivePrompt', { parameter: 'positivePrompt', max: 3000 }));
+    add(
+      'huge values',
+      'a 5 MB positivePrompt',
+      body({ ...t, positivePrompt: 'x'.repeat(5_000_000) }),
+      taskError(t, 'invalidPositivePrompt', { parameter: 'positivePrompt', max: 3000 }),
+    );
     const n = task('imageInference');
-    add('huge values', 'a 2 MB negativePrompt of 4-byte characters', body({ ...n, negativePrompt: '🐱'.repeat(500_000) }), taskError(n, 'invalidNegativePrompt', { parameter: 'negativePrompt' }));
+    add(
+      'huge values',
+      'a 2 MB negativePrompt of 4-byte characters',
+      body({ ...n, negativePrompt: '🐱'.repeat(500_000) }),
+      taskError(n, 'invalidNegativePrompt', { parameter: 'negativePrompt' }),
+    );
     const k = task('imageInference');
     add('huge values', 'a parameter named by a 1 MB key', body({ ...k, ['k'.repeat(1_000_000)]: 1 }), data(k));
     const e = task('imageInference');
-    add('huge values', 'a 600 KB key written as \\u escapes', withRaw(e, [`"${'\\u0041'.repeat(100_000)}":1`]), data(e));
+    add(
+      'huge values',
+      'a 600 KB key written as \\u escapes',
+      withRaw(e, [`"${'\\u0041'.repeat(100_000)}":1`]),
+      data(e),
+    );
     const m = task('imageInference');
     add('huge values', 'a 2 MB model', body({ ...m, model: `runware:${'1'.repeat(2_000_000)}@1` }), data(m));
     const ty = task('imageInference');
-    add('huge values', 'a 1 MB taskType', body({ ...ty, taskType: 'i'.repeat(1_000_000) }), taskError({ ...ty, taskType: 'i'.repeat(1_000_000) }, 'unsupportedTaskType', { parameter: 'taskType' }));
+    add(
+      'huge values',
+      'a 1 MB taskType',
+      body({ ...ty, taskType: 'i'.repeat(1_000_000) }),
+      taskError({ ...ty, taskType: 'i'.repeat(1_000_000) }, 'unsupportedTaskType', { parameter: 'taskType' }),
+    );
     const uuidless = task('imageInference');
     const longUuid = `${String(uuidless['taskUUID'])}${'0'.repeat(1_000_000)}`;
-    add('huge values', 'a 1 MB taskUUID', body({ ...uuidless, taskUUID: longUuid }), taskError({ ...uuidless, taskUUID: longUuid }, 'invalidTaskUUID', { parameter: 'taskUUID' }));
+    add(
+      'huge values',
+      'a 1 MB taskUUID',
+      body({ ...uuidless, taskUUID: longUuid }),
+      taskError({ ...uuidless, taskUUID: longUuid }, 'invalidTaskUUID', { parameter: 'taskUUID' }),
+    );
     const many = task('imageInference');
-    add('huge values', '100 000 extra keys', body({ ...many, ...Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`p${i}`, i])) }), data(many));
+    add(
+      'huge values',
+      '100 000 extra keys',
+      body({ ...many, ...Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`p${i}`, i])) }),
+      data(many),
+    );
     const tags = task('modelSearch');
-    add('huge values', '50 000 tags', body({ ...tags, tags: Array.from({ length: 50_000 }, (_, i) => `t${i}`) }), taskError(tags, 'invalidTagsCount', { parameter: 'tags', max: 100 }));
-    add('huge values', '100 000 tasks', `[${Array.from({ length: 100_000 }, () => '{"taskType":"ping"}').join(',')}]`, envelopeError(400, 'tooManyTasks'));
+    add(
+      'huge values',
+      '50 000 tags',
+      body({ ...tags, tags: Array.from({ length: 50_000 }, (_, i) => `t${i}`) }),
+      taskError(tags, 'invalidTagsCount', { parameter: 'tags', max: 100 }),
+    );
+    add(
+      'huge values',
+      '100 000 tasks',
+      `[${Array.from({ length: 100_000 }, () => '{"taskType":"ping"}').join(',')}]`,
+      envelopeError(400, 'tooManyTasks'),
+    );
     const big = task('imageUpload');
-    add('huge values', `a body one MiB over RUNTRAIL_MAX_BODY_BYTES`, body({ ...big, image: 'A'.repeat(o.maxBodyBytes + 1_048_576) }), envelopeError(413, 'payloadTooLarge'));
+    add(
+      'huge values',
+      `a body one MiB over RUNTRAIL_MAX_BODY_BYTES`,
+      body({ ...big, image: 'A'.repeat(o.maxBodyBytes + 1_048_576) }),
+      envelopeError(413, 'payloadTooLarge'),
+    );
   }
 
   // Deep nesting: the reader refuses depth past RUNTRAIL_MAX_JSON_DEPTH (32) before parsing.
   const deep = 10_000;
   add('deep nesting', `${deep} levels of [`, '['.repeat(deep) + ']'.repeat(deep), envelopeError(400, 'payloadTooDeep'));
-  add('deep nesting', `${deep} levels of {"a":`, '[' + '{"a":'.repeat(deep) + '1' + '}'.repeat(deep) + ']', envelopeError(400, 'payloadTooDeep'));
+  add(
+    'deep nesting',
+    `${deep} levels of {"a":`,
+    '[' + '{"a":'.repeat(deep) + '1' + '}'.repeat(deep) + ']',
+    envelopeError(400, 'payloadTooDeep'),
+  );
   add('deep nesting', `${deep} unclosed [`, '['.repeat(deep), envelopeError(400, 'payloadTooDeep'));
   add('deep nesting', `${deep} unclosed {"a":`, '[' + '{"a":'.repeat(deep), envelopeError(400, 'payloadTooDeep'));
-  add('deep nesting', `${deep} alternating [{"a":`, '[{"a":'.repeat(deep) + '1' + '}]'.repeat(deep), envelopeError(400, 'payloadTooDeep'));
+  add(
+    'deep nesting',
+    `${deep} alternating [{"a":`,
+    '[{"a":'.repeat(deep) + '1' + '}]'.repeat(deep),
+    envelopeError(400, 'payloadTooDeep'),
+  );
   add('deep nesting', `${deep} closing ] only`, ']'.repeat(deep), envelopeError(400, 'invalidJSON'));
   {
     const t = task('imageInference');
-    add('deep nesting', `lora nested ${deep} levels`, withRaw(t, [`"lora":${'['.repeat(deep)}${']'.repeat(deep)}`]), envelopeError(400, 'payloadTooDeep'));
+    add(
+      'deep nesting',
+      `lora nested ${deep} levels`,
+      withRaw(t, [`"lora":${'['.repeat(deep)}${']'.repeat(deep)}`]),
+      envelopeError(400, 'payloadTooDeep'),
+    );
     const s = task('imageInference');
-    add('deep nesting', `${deep} [ inside a string`, body({ ...s, positivePrompt: '['.repeat(deep) }), taskError(s, 'invalidPositivePrompt', { parameter: 'positivePrompt' }));
+    add(
+      'deep nesting',
+      `${deep} [ inside a string`,
+      body({ ...s, positivePrompt: '['.repeat(deep) }),
+      taskError(s, 'invalidPositivePrompt', { parameter: 'positivePrompt' }),
+    );
     // The body array, the task object and 30 levels inside it: exactly the limit.
     const at = task('imageInference');
-    add('deep nesting', 'exactly 32 levels (the limit)', withRaw(at, [`"x":${'['.repeat(30)}${']'.repeat(30)}`]), data(at));
+    add(
+      'deep nesting',
+      'exactly 32 levels (the limit)',
+      withRaw(at, [`"x":${'['.repeat(30)}${']'.repeat(30)}`]),
+      data(at),
+    );
     const over = task('imageInference');
-    add('deep nesting', '33 levels', withRaw(over, [`"x":${'['.repeat(31)}${']'.repeat(31)}`]), envelopeError(400, 'payloadTooDeep'));
+    add(
+      'deep nesting',
+      '33 levels',
+      withRaw(over, [`"x":${'['.repeat(31)}${']'.repeat(31)}`]),
+      envelopeError(400, 'payloadTooDeep'),
+    );
   }
 
   // Wrong types for every parameter of every task type.
@@ -284,7 +468,12 @@ export function hostileCorpus(o: CorpusOptions): HostileCase[] {
       for (const swap of SWAPS.filter((s) => wrongFor(kind, s.kind))) {
         const t = { ...task(taskType), [parameter]: swap.value };
         const code = parameter === 'taskType' ? 'invalidTaskType' : `invalid${upper(parameter)}`;
-        add('wrong types', `${taskType} ${parameter} = ${JSON.stringify(swap.value)}`, body(t), taskError(t, code, { parameter }));
+        add(
+          'wrong types',
+          `${taskType} ${parameter} = ${JSON.stringify(swap.value)}`,
+          body(t),
+          taskError(t, code, { parameter }),
+        );
       }
     }
   }
@@ -295,14 +484,28 @@ export function hostileCorpus(o: CorpusOptions): HostileCase[] {
       const t = task(p.taskType);
       const v = JSON.parse(spelling) as number;
       const ok =
-        Number.isFinite(v) && (!p.integer || Number.isInteger(v)) && v >= p.min && (p.max === undefined || v <= p.max) && (p.multipleOf === undefined || v % p.multipleOf === 0);
-      add('number spellings', `${p.taskType} ${p.parameter}: ${spelling}`, withRaw(t, [`"${p.parameter}":${spelling}`], [p.parameter]), ok ? data(t) : taskError(t, `invalid${upper(p.parameter)}`, { parameter: p.parameter }));
+        Number.isFinite(v) &&
+        (!p.integer || Number.isInteger(v)) &&
+        v >= p.min &&
+        (p.max === undefined || v <= p.max) &&
+        (p.multipleOf === undefined || v % p.multipleOf === 0);
+      add(
+        'number spellings',
+        `${p.taskType} ${p.parameter}: ${spelling}`,
+        withRaw(t, [`"${p.parameter}":${spelling}`], [p.parameter]),
+        ok ? data(t) : taskError(t, `invalid${upper(p.parameter)}`, { parameter: p.parameter }),
+      );
     }
   }
   for (const p of NUMERIC.filter((n) => ['width', 'CFGScale', 'limit'].includes(n.parameter))) {
     for (const spelling of NON_JSON_NUMBERS) {
       const text = withRaw(task(p.taskType), [`"${p.parameter}":${spelling}`], [p.parameter]);
-      add('number spellings', `${p.taskType} ${p.parameter}: ${spelling}`, assertNotJson(text, spelling), envelopeError(400, 'invalidJSON'));
+      add(
+        'number spellings',
+        `${p.taskType} ${p.parameter}: ${spelling}`,
+        assertNotJson(text, spelling),
+        envelopeError(400, 'invalidJSON'),
+      );
     }
   }
 
@@ -310,44 +513,113 @@ export function hostileCorpus(o: CorpusOptions): HostileCase[] {
   {
     const a = task('imageInference');
     const asDetails = { taskType: 'getTaskDetails', taskUUID: a['taskUUID'] };
-    add('duplicate keys', 'two taskType, getTaskDetails last', withRaw(a, ['"taskType":"getTaskDetails"']), taskError(asDetails, 'taskNotFound', { parameter: 'taskUUID' }));
+    add(
+      'duplicate keys',
+      'two taskType, getTaskDetails last',
+      withRaw(a, ['"taskType":"getTaskDetails"']),
+      taskError(asDetails, 'taskNotFound', { parameter: 'taskUUID' }),
+    );
     const b = task('imageInference');
-    add('duplicate keys', 'two taskType, imageInference last', `[{"taskType":"getTaskDetails",${JSON.stringify(b).slice(1)}]`, data(b));
+    add(
+      'duplicate keys',
+      'two taskType, imageInference last',
+      `[{"taskType":"getTaskDetails",${JSON.stringify(b).slice(1)}]`,
+      data(b),
+    );
     const c = task('imageInference');
-    add('duplicate keys', 'two taskUUID, an invalid one last', withRaw(c, ['"taskUUID":"not-a-uuid"']), taskError({ ...c, taskUUID: 'not-a-uuid' }, 'invalidTaskUUID', { parameter: 'taskUUID' }));
+    add(
+      'duplicate keys',
+      'two taskUUID, an invalid one last',
+      withRaw(c, ['"taskUUID":"not-a-uuid"']),
+      taskError({ ...c, taskUUID: 'not-a-uuid' }, 'invalidTaskUUID', { parameter: 'taskUUID' }),
+    );
     const d = task('imageInference');
     const second = o.uuid();
-    add('duplicate keys', 'two valid taskUUID', withRaw(d, [`"taskUUID":"${second}"`]), data({ ...d, taskUUID: second }));
+    add(
+      'duplicate keys',
+      'two valid taskUUID',
+      withRaw(d, [`"taskUUID":"${second}"`]),
+      data({ ...d, taskUUID: second }),
+    );
     const e = task('imageInference');
     add('duplicate keys', 'two width, the valid one last', `[{"width":7,${JSON.stringify(e).slice(1)}]`, data(e));
     const f = task('imageInference');
-    add('duplicate keys', 'two width, the invalid one last', withRaw(f, ['"width":7']), taskError(f, 'invalidWidth', { parameter: 'width' }));
+    add(
+      'duplicate keys',
+      'two width, the invalid one last',
+      withRaw(f, ['"width":7']),
+      taskError(f, 'invalidWidth', { parameter: 'width' }),
+    );
     const g = task('imageInference');
-    add('duplicate keys', '1000 width keys', withRaw(g, [...Array.from({ length: 999 }, (_, i) => `"width":${i}`), '"width":128']), data(g));
+    add(
+      'duplicate keys',
+      '1000 width keys',
+      withRaw(g, [...Array.from({ length: 999 }, (_, i) => `"width":${i}`), '"width":128']),
+      data(g),
+    );
     const h = task('imageInference');
     add('duplicate keys', 'two __proto__ keys', withRaw(h, ['"__proto__":{"width":1}', '"__proto__":[]']), data(h));
     const i = task('modelSearch');
-    add('duplicate keys', 'two limit, 0 last', withRaw(i, ['"limit":0']), taskError(i, 'invalidLimit', { parameter: 'limit' }));
-    const auth = (apiKeys: string[]) => `{"taskType":"authentication",${apiKeys.map((k) => `"apiKey":${JSON.stringify(k)}`).join(',')}}`;
+    add(
+      'duplicate keys',
+      'two limit, 0 last',
+      withRaw(i, ['"limit":0']),
+      taskError(i, 'invalidLimit', { parameter: 'limit' }),
+    );
+    const auth = (apiKeys: string[]) =>
+      `{"taskType":"authentication",${apiKeys.map((k) => `"apiKey":${JSON.stringify(k)}`).join(',')}}`;
     const j = task('imageInference');
-    add('duplicate keys', 'two apiKey in the authentication object, the right one last', `[${auth(['rt_wrong', o.key])},${JSON.stringify(j)}]`, data(j), { noAuthHeader: true });
+    add(
+      'duplicate keys',
+      'two apiKey in the authentication object, the right one last',
+      `[${auth(['rt_wrong', o.key])},${JSON.stringify(j)}]`,
+      data(j),
+      { noAuthHeader: true },
+    );
     const k = task('imageInference');
-    add('duplicate keys', 'two apiKey in the authentication object, a wrong one last', `[${auth([o.key, 'rt_wrong'])},${JSON.stringify(k)}]`, taskError({ taskType: 'authentication' }, 'invalidApiKey', { parameter: 'apiKey' }), { noAuthHeader: true });
+    add(
+      'duplicate keys',
+      'two apiKey in the authentication object, a wrong one last',
+      `[${auth([o.key, 'rt_wrong'])},${JSON.stringify(k)}]`,
+      taskError({ taskType: 'authentication' }, 'invalidApiKey', { parameter: 'apiKey' }),
+      { noAuthHeader: true },
+    );
     const l = task('imageInference');
-    add('duplicate keys', 'an authentication object whose taskType is overridden', `[{"taskType":"authentication","apiKey":${JSON.stringify(o.key)},"taskType":"imageInference"},${JSON.stringify(l)}]`, taskError({ taskType: 'authentication' }, 'missingApiKey', { parameter: 'apiKey' }), { noAuthHeader: true });
+    add(
+      'duplicate keys',
+      'an authentication object whose taskType is overridden',
+      `[{"taskType":"authentication","apiKey":${JSON.stringify(o.key)},"taskType":"imageInference"},${JSON.stringify(l)}]`,
+      taskError({ taskType: 'authentication' }, 'missingApiKey', { parameter: 'apiKey' }),
+      { noAuthHeader: true },
+    );
   }
 
   // Invalid UTF-8 (each body is otherwise a valid task): invalidJSON.
   const badBytes: [string, number[]][] = [
-    ['a lone continuation byte 0x80', [0x80]], ['0xff', [0xff]], ['0xfe', [0xfe]], ['an overlong "/" (c0 af)', [0xc0, 0xaf]],
-    ['an overlong c1 bf', [0xc1, 0xbf]], ['an overlong 3-byte e0 80 af', [0xe0, 0x80, 0xaf]], ['an encoded surrogate ed a0 80', [0xed, 0xa0, 0x80]],
-    ['an encoded low surrogate ed bf bf', [0xed, 0xbf, 0xbf]], ['a code point above U+10FFFF', [0xf4, 0x90, 0x80, 0x80]], ['a 0xf5 lead byte', [0xf5, 0x80, 0x80, 0x80]],
-    ['a 4-byte sequence cut short', [0xf0, 0x9f, 0x90]], ['a 3-byte sequence cut short', [0xe2, 0x82]], ['a lone lead byte 0xc3', [0xc3]], ['Latin-1 é (0xe9)', [0xe9]],
+    ['a lone continuation byte 0x80', [0x80]],
+    ['0xff', [0xff]],
+    ['0xfe', [0xfe]],
+    ['an overlong "/" (c0 af)', [0xc0, 0xaf]],
+    ['an overlong c1 bf', [0xc1, 0xbf]],
+    ['an overlong 3-byte e0 80 af', [0xe0, 0x80, 0xaf]],
+    ['an encoded surrogate ed a0 80', [0xed, 0xa0, 0x80]],
+    ['an encoded low surrogate ed bf bf', [0xed, 0xbf, 0xbf]],
+    ['a code point above U+10FFFF', [0xf4, 0x90, 0x80, 0x80]],
+    ['a 0xf5 lead byte', [0xf5, 0x80, 0x80, 0x80]],
+    ['a 4-byte sequence cut short', [0xf0, 0x9f, 0x90]],
+    ['a 3-byte sequence cut short', [0xe2, 0x82]],
+    ['a lone lead byte 0xc3', [0xc3]],
+    ['Latin-1 é (0xe9)', [0xe9]],
   ];
   for (const [name, bytes] of badBytes) {
     const text = body(task('imageInference'));
     const at = text.indexOf('a café');
-    add('invalid UTF-8', `${name} in the prompt`, Buffer.concat([Buffer.from(text.slice(0, at)), Buffer.from(bytes), Buffer.from(text.slice(at))]), envelopeError(400, 'invalidJSON'));
+    add(
+      'invalid UTF-8',
+      `${name} in the prompt`,
+      Buffer.concat([Buffer.from(text.slice(0, at)), Buffer.from(bytes), Buffer.from(text.slice(at))]),
+      envelopeError(400, 'invalidJSON'),
+    );
   }
   for (const [where, splice] of [
     ['a key', (t: string) => t.replace('"seed"', '"se\u0000ed"')],
@@ -357,103 +629,263 @@ export function hostileCorpus(o: CorpusOptions): HostileCase[] {
   ] as const) {
     const text = splice(body(task('imageInference')));
     const cut = text.indexOf('\u0000');
-    add('invalid UTF-8', `0xff in ${where}`, Buffer.concat([Buffer.from(text.slice(0, cut)), Buffer.from([0xff]), Buffer.from(text.slice(cut + 1))]), envelopeError(400, 'invalidJSON'));
+    add(
+      'invalid UTF-8',
+      `0xff in ${where}`,
+      Buffer.concat([Buffer.from(text.slice(0, cut)), Buffer.from([0xff]), Buffer.from(text.slice(cut + 1))]),
+      envelopeError(400, 'invalidJSON'),
+    );
   }
   const asText = body(task('modelSearch'));
-  add('invalid UTF-8', 'UTF-16LE with a byte-order mark', Buffer.from(`\ufeff${asText}`, 'utf16le'), envelopeError(400, 'invalidJSON'));
-  add('invalid UTF-8', 'UTF-16BE with a byte-order mark', Buffer.from(`\ufeff${asText}`, 'utf16le').swap16(), envelopeError(400, 'invalidJSON'));
-  add('invalid UTF-8', 'a UTF-8 BOM followed by 0xff', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf, 0xff]), Buffer.from(asText)]), envelopeError(400, 'invalidJSON'));
+  add(
+    'invalid UTF-8',
+    'UTF-16LE with a byte-order mark',
+    Buffer.from(`\ufeff${asText}`, 'utf16le'),
+    envelopeError(400, 'invalidJSON'),
+  );
+  add(
+    'invalid UTF-8',
+    'UTF-16BE with a byte-order mark',
+    Buffer.from(`\ufeff${asText}`, 'utf16le').swap16(),
+    envelopeError(400, 'invalidJSON'),
+  );
+  add(
+    'invalid UTF-8',
+    'a UTF-8 BOM followed by 0xff',
+    Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf, 0xff]), Buffer.from(asText)]),
+    envelopeError(400, 'invalidJSON'),
+  );
 
   // Lone surrogates written as JSON escapes (valid UTF-8, valid JSON, ill-formed UTF-16).
   {
     for (const escape of ['\\ud800', '\\udc00', '\\udbff\\udbff', '\\udfff\\ud800']) {
       const t = task('imageInference');
-      add('lone surrogates', `${escape} in the prompt`, withRaw(t, [`"positivePrompt":"x ${escape} y"`], ['positivePrompt']), data(t));
+      add(
+        'lone surrogates',
+        `${escape} in the prompt`,
+        withRaw(t, [`"positivePrompt":"x ${escape} y"`], ['positivePrompt']),
+        data(t),
+      );
     }
     const type = task('imageInference');
-    add('lone surrogates', '\\ud800 as the taskType', withRaw(type, ['"taskType":"\\ud800"'], ['taskType']), taskError({ ...type, taskType: '\ud800' }, 'unsupportedTaskType', { parameter: 'taskType' }));
+    add(
+      'lone surrogates',
+      '\\ud800 as the taskType',
+      withRaw(type, ['"taskType":"\\ud800"'], ['taskType']),
+      taskError({ ...type, taskType: '\ud800' }, 'unsupportedTaskType', { parameter: 'taskType' }),
+    );
     const id = task('imageInference');
-    add('lone surrogates', '\\ud800 as the taskUUID', withRaw(id, ['"taskUUID":"\\ud800"'], ['taskUUID']), taskError({ ...id, taskUUID: '\ud800' }, 'invalidTaskUUID', { parameter: 'taskUUID' }));
+    add(
+      'lone surrogates',
+      '\\ud800 as the taskUUID',
+      withRaw(id, ['"taskUUID":"\\ud800"'], ['taskUUID']),
+      taskError({ ...id, taskUUID: '\ud800' }, 'invalidTaskUUID', { parameter: 'taskUUID' }),
+    );
     const tail = task('getTaskDetails');
     const tailUuid = `${String(tail['taskUUID'])}\ud800`;
-    add('lone surrogates', 'a taskUUID ending in \\ud800 (getTaskDetails)', withRaw(tail, [`"taskUUID":"${String(tail['taskUUID'])}\\ud800"`], ['taskUUID']), taskError({ ...tail, taskUUID: tailUuid }, 'invalidTaskUUID', { parameter: 'taskUUID' }));
+    add(
+      'lone surrogates',
+      'a taskUUID ending in \\ud800 (getTaskDetails)',
+      withRaw(tail, [`"taskUUID":"${String(tail['taskUUID'])}\\ud800"`], ['taskUUID']),
+      taskError({ ...tail, taskUUID: tailUuid }, 'invalidTaskUUID', { parameter: 'taskUUID' }),
+    );
     const model = task('imageInference');
-    add('lone surrogates', '\\ud800 inside the model AIR', withRaw(model, ['"model":"runware:\\ud800@1"'], ['model']), taskError(model, 'invalidModel', { parameter: 'model' }));
+    add(
+      'lone surrogates',
+      '\\ud800 inside the model AIR',
+      withRaw(model, ['"model":"runware:\\ud800@1"'], ['model']),
+      taskError(model, 'invalidModel', { parameter: 'model' }),
+    );
     const format = task('imageInference');
-    add('lone surrogates', '\\udc00 as the outputFormat', withRaw(format, ['"outputFormat":"\\udc00"'], ['outputFormat']), taskError(format, 'invalidOutputFormat', { parameter: 'outputFormat' }));
+    add(
+      'lone surrogates',
+      '\\udc00 as the outputFormat',
+      withRaw(format, ['"outputFormat":"\\udc00"'], ['outputFormat']),
+      taskError(format, 'invalidOutputFormat', { parameter: 'outputFormat' }),
+    );
     const key = task('imageInference');
     add('lone surrogates', '\\ud800 as a key', withRaw(key, ['"\\ud800":1']), data(key));
     const search = task('modelSearch');
-    add('lone surrogates', '\\udfff as the search text', withRaw(search, ['"search":"\\udfff"'], ['search']), data(search));
+    add(
+      'lone surrogates',
+      '\\udfff as the search text',
+      withRaw(search, ['"search":"\\udfff"'], ['search']),
+      data(search),
+    );
     const auth = task('imageInference');
-    add('lone surrogates', '\\ud800 as the apiKey of the authentication object', `[{"taskType":"authentication","apiKey":"\\ud800"},${JSON.stringify(auth)}]`, taskError({ taskType: 'authentication' }, 'invalidApiKey', { parameter: 'apiKey' }), { noAuthHeader: true });
+    add(
+      'lone surrogates',
+      '\\ud800 as the apiKey of the authentication object',
+      `[{"taskType":"authentication","apiKey":"\\ud800"},${JSON.stringify(auth)}]`,
+      taskError({ taskType: 'authentication' }, 'invalidApiKey', { parameter: 'apiKey' }),
+      { noAuthHeader: true },
+    );
   }
 
   // Prototype-pollution keys, at the top of the body and inside the task object.
   {
-    add('prototype keys', 'a body object of __proto__', `{"__proto__":${body(task('imageInference'))}}`, envelopeError(400, 'invalidPayload'));
-    add('prototype keys', 'a body object of constructor.prototype', `{"constructor":{"prototype":${body(task('imageInference'))}}}`, envelopeError(400, 'invalidPayload'));
+    add(
+      'prototype keys',
+      'a body object of __proto__',
+      `{"__proto__":${body(task('imageInference'))}}`,
+      envelopeError(400, 'invalidPayload'),
+    );
+    add(
+      'prototype keys',
+      'a body object of constructor.prototype',
+      `{"constructor":{"prototype":${body(task('imageInference'))}}}`,
+      envelopeError(400, 'invalidPayload'),
+    );
     const hidden = task('imageInference');
-    add('prototype keys', 'the whole task inside __proto__', `[{"__proto__":${JSON.stringify(hidden)}}]`, taskError({}, 'missingTaskType', { parameter: 'taskType' }));
+    add(
+      'prototype keys',
+      'the whole task inside __proto__',
+      `[{"__proto__":${JSON.stringify(hidden)}}]`,
+      taskError({}, 'missingTaskType', { parameter: 'taskType' }),
+    );
     for (const [name, member] of <[string, string][]>[
       ['__proto__', '"__proto__":{"width":64}'],
       ['constructor.prototype', '"constructor":{"prototype":{"width":64}}'],
       ['prototype', '"prototype":{"width":64}'],
     ]) {
       const t = task('imageInference');
-      add('prototype keys', `width only in ${name}`, withRaw(t, [member], ['width']), taskError(t, 'missingWidth', { parameter: 'width' }));
+      add(
+        'prototype keys',
+        `width only in ${name}`,
+        withRaw(t, [member], ['width']),
+        taskError(t, 'missingWidth', { parameter: 'width' }),
+      );
     }
-    for (const member of ['"__proto__":{"polluted":"yes","isAdmin":true}', '"constructor":{"prototype":{"polluted":"yes"}}', '"__proto__":null', '"__proto__":[]', '"prototype":1', '"__proto__":{"deliveryMethod":"async"}']) {
+    for (const member of [
+      '"__proto__":{"polluted":"yes","isAdmin":true}',
+      '"constructor":{"prototype":{"polluted":"yes"}}',
+      '"__proto__":null',
+      '"__proto__":[]',
+      '"prototype":1',
+      '"__proto__":{"deliveryMethod":"async"}',
+    ]) {
       const t = task('imageInference');
       add('prototype keys', `a valid task with ${member}`, withRaw(t, [member]), data(t));
     }
     const lora = task('imageInference');
-    add('prototype keys', 'a LoRA whose model is only in __proto__', withRaw(lora, ['"lora":[{"__proto__":{"model":"civitai:1@1"}}]']), taskError(lora, 'missingModel', { parameter: 'lora.0.model' }));
+    add(
+      'prototype keys',
+      'a LoRA whose model is only in __proto__',
+      withRaw(lora, ['"lora":[{"__proto__":{"model":"civitai:1@1"}}]']),
+      taskError(lora, 'missingModel', { parameter: 'lora.0.model' }),
+    );
     const up = task('upscale');
-    add('prototype keys', 'upscale inputs.image only in __proto__', withRaw(up, [`"inputs":{"__proto__":{"image":"${PNG_1X1}"}}`], ['inputImage']), taskError(up, 'missingInputImage', { parameter: 'inputImage' }));
+    add(
+      'prototype keys',
+      'upscale inputs.image only in __proto__',
+      withRaw(up, [`"inputs":{"__proto__":{"image":"${PNG_1X1}"}}`], ['inputImage']),
+      taskError(up, 'missingInputImage', { parameter: 'inputImage' }),
+    );
     const search = task('modelSearch');
-    add('prototype keys', 'modelSearch with limit 0 only in __proto__', withRaw(search, ['"__proto__":{"limit":0}']), data(search));
+    add(
+      'prototype keys',
+      'modelSearch with limit 0 only in __proto__',
+      withRaw(search, ['"__proto__":{"limit":0}']),
+      data(search),
+    );
     for (const name of ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf']) {
       const t = { ...task('imageInference'), taskType: name };
-      add('prototype keys', `taskType "${name}"`, body(t), taskError(t, 'unsupportedTaskType', { parameter: 'taskType' }));
+      add(
+        'prototype keys',
+        `taskType "${name}"`,
+        body(t),
+        taskError(t, 'unsupportedTaskType', { parameter: 'taskType' }),
+      );
     }
     for (const name of ['__proto__', 'constructor']) {
       const t = { ...task('getResponse'), taskUUID: name };
-      add('prototype keys', `getResponse of taskUUID "${name}"`, body(t), taskError(t, 'invalidTaskUUID', { parameter: 'taskUUID' }));
+      add(
+        'prototype keys',
+        `getResponse of taskUUID "${name}"`,
+        body(t),
+        taskError(t, 'invalidTaskUUID', { parameter: 'taskUUID' }),
+      );
     }
     const viaProto = task('imageInference');
-    add('prototype keys', 'an authentication object whose apiKey is in __proto__', `[{"taskType":"authentication","__proto__":{"apiKey":${JSON.stringify(o.key)}}},${JSON.stringify(viaProto)}]`, taskError({ taskType: 'authentication' }, 'invalidApiKey', { parameter: 'apiKey' }), { noAuthHeader: true });
+    add(
+      'prototype keys',
+      'an authentication object whose apiKey is in __proto__',
+      `[{"taskType":"authentication","__proto__":{"apiKey":${JSON.stringify(o.key)}}},${JSON.stringify(viaProto)}]`,
+      taskError({ taskType: 'authentication' }, 'invalidApiKey', { parameter: 'apiKey' }),
+      { noAuthHeader: true },
+    );
     const hiddenAuth = task('imageInference');
-    add('prototype keys', 'an authentication object inside __proto__', `[{"__proto__":{"taskType":"authentication","apiKey":${JSON.stringify(o.key)}}},${JSON.stringify(hiddenAuth)}]`, taskError({ taskType: 'authentication' }, 'missingApiKey', { parameter: 'apiKey' }), { noAuthHeader: true });
+    add(
+      'prototype keys',
+      'an authentication object inside __proto__',
+      `[{"__proto__":{"taskType":"authentication","apiKey":${JSON.stringify(o.key)}}},${JSON.stringify(hiddenAuth)}]`,
+      taskError({ taskType: 'authentication' }, 'missingApiKey', { parameter: 'apiKey' }),
+      { noAuthHeader: true },
+    );
   }
 
   // Content types: the body is read as raw bytes whatever they say (docs/protocol.md).
   for (const type of [
-    'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=xyz', 'application/xml', 'application/json; charset=utf-16',
-    'application/json; charset=latin1', 'garbage', '*/*', 'application/', 'application/json, text/plain', 'application/octet-stream',
-    'image/png', 'application/json;;;', 'text/html; charset="', `${'a'.repeat(4000)}/json`, 'application/json; charset=utf-8; boundary=--',
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=xyz',
+    'application/xml',
+    'application/json; charset=utf-16',
+    'application/json; charset=latin1',
+    'garbage',
+    '*/*',
+    'application/',
+    'application/json, text/plain',
+    'application/octet-stream',
+    'image/png',
+    'application/json;;;',
+    'text/html; charset="',
+    `${'a'.repeat(4000)}/json`,
+    'application/json; charset=utf-8; boundary=--',
   ]) {
     const t = task('imageInference');
     const bad = { ...t, width: 7 };
-    add('content types', `content-type: ${type.slice(0, 40)}`, body(bad), taskError(bad, 'invalidWidth', { parameter: 'width' }), { headers: { 'content-type': type } });
+    add(
+      'content types',
+      `content-type: ${type.slice(0, 40)}`,
+      body(bad),
+      taskError(bad, 'invalidWidth', { parameter: 'width' }),
+      { headers: { 'content-type': type } },
+    );
   }
   {
     const t = task('imageInference');
     add('content types', 'a valid task as text/plain', body(t), data(t), { headers: { 'content-type': 'text/plain' } });
     const z = task('imageInference');
-    add('content types', 'a gzipped body with content-encoding: gzip (not decoded)', gzipSync(body(z)), envelopeError(400, 'invalidJSON'), { headers: { 'content-encoding': 'gzip' } });
+    add(
+      'content types',
+      'a gzipped body with content-encoding: gzip (not decoded)',
+      gzipSync(body(z)),
+      envelopeError(400, 'invalidJSON'),
+      { headers: { 'content-encoding': 'gzip' } },
+    );
     const p = task('imageInference');
-    add('content types', 'a plain body with content-encoding: br', body(p), data(p), { headers: { 'content-encoding': 'br' } });
+    add('content types', 'a plain body with content-encoding: br', body(p), data(p), {
+      headers: { 'content-encoding': 'br' },
+    });
   }
 
   // Empty and blank bodies.
   for (const [name, b] of <[string, string][]>[
-    ['an empty body', ''], ['one space', ' '], ['CR LF TAB', '\r\n\t'], ['a NUL byte', '\u0000'], ['a byte-order mark only', '\ufeff'],
-    ['a form feed', '\f'], ['non-breaking spaces', '\u00a0\u00a0'], ['a lone comma', ','],
+    ['an empty body', ''],
+    ['one space', ' '],
+    ['CR LF TAB', '\r\n\t'],
+    ['a NUL byte', '\u0000'],
+    ['a byte-order mark only', '\ufeff'],
+    ['a form feed', '\f'],
+    ['non-breaking spaces', '\u00a0\u00a0'],
+    ['a lone comma', ','],
   ]) {
     add('empty bodies', name, b, envelopeError(400, 'invalidJSON'));
   }
-  add('empty bodies', 'an empty body sent as text/plain', '', envelopeError(400, 'invalidJSON'), { headers: { 'content-type': 'text/plain' } });
+  add('empty bodies', 'an empty body sent as text/plain', '', envelopeError(400, 'invalidJSON'), {
+    headers: { 'content-type': 'text/plain' },
+  });
   // The body is read before a missing key is reported: it might hold the authentication object.
   add('empty bodies', 'an empty body without a key', '', envelopeError(400, 'invalidJSON'), { noAuthHeader: true });
 

@@ -29,7 +29,9 @@ export async function startInProcess(options: { env?: Record<string, string> } =
   const key = newApiKey();
   let databaseUrl: string | undefined;
   if (TEST_BACKEND === 'postgres') {
-    const prefix = /^[a-z_][a-z0-9_]{0,40}$/.test(process.env.RUNTRAIL_TEST_SCHEMA_PREFIX ?? '') ? (process.env.RUNTRAIL_TEST_SCHEMA_PREFIX ?? '') : 'rt_e2e_';
+    const prefix = /^[a-z_][a-z0-9_]{0,40}$/.test(process.env.RUNTRAIL_TEST_SCHEMA_PREFIX ?? '')
+      ? (process.env.RUNTRAIL_TEST_SCHEMA_PREFIX ?? '')
+      : 'rt_e2e_';
     databaseUrl = await schemaDatabaseUrl(prefix + createHash('sha256').update(dataDir).digest('hex').slice(0, 16));
   }
   const removeFolder = () => rmSync(dataDir, { recursive: true, force: true });
@@ -47,11 +49,13 @@ export async function startInProcess(options: { env?: Record<string, string> } =
     removeFolder();
     throw err;
   }
-  const running = await startRuntrail(config, pino({ level: 'silent' }), () => undefined).catch(async (err: unknown) => {
-    removeFolder();
-    if (databaseUrl !== undefined) await dropSchemaOf(databaseUrl);
-    throw err;
-  });
+  const running = await startRuntrail(config, pino({ level: 'silent' }), () => undefined).catch(
+    async (err: unknown) => {
+      removeFolder();
+      if (databaseUrl !== undefined) await dropSchemaOf(databaseUrl);
+      throw err;
+    },
+  );
   return {
     key,
     dataDir,
@@ -61,8 +65,13 @@ export async function startInProcess(options: { env?: Record<string, string> } =
       const res = await running.app.inject({
         method: 'POST',
         url: '/v1',
-        headers: { 'content-type': 'application/json', ...(auth === null ? {} : { authorization: `Bearer ${auth}` }), ...opts.headers },
-        payload: typeof body === 'string' ? body : body instanceof Uint8Array ? Buffer.from(body) : JSON.stringify(body),
+        headers: {
+          'content-type': 'application/json',
+          ...(auth === null ? {} : { authorization: `Bearer ${auth}` }),
+          ...opts.headers,
+        },
+        payload:
+          typeof body === 'string' ? body : body instanceof Uint8Array ? Buffer.from(body) : JSON.stringify(body),
       });
       let json: Reply['json'] = {};
       try {

@@ -48,7 +48,11 @@ function socketsOpen(): string {
   // process._getActiveHandles is undocumented, so it is read defensively and only to explain a failure.
   const handles = (process as unknown as { _getActiveHandles?: () => unknown[] })._getActiveHandles?.() ?? [];
   const sockets = handles.flatMap((h) =>
-    h instanceof Socket ? [`${h.localAddress ?? '?'}:${h.localPort ?? '?'} -> ${h.remoteAddress ?? '?'}:${h.remotePort ?? '?'}${h.connecting ? ' (connecting)' : ''}`] : [],
+    h instanceof Socket
+      ? [
+          `${h.localAddress ?? '?'}:${h.localPort ?? '?'} -> ${h.remoteAddress ?? '?'}:${h.remotePort ?? '?'}${h.connecting ? ' (connecting)' : ''}`,
+        ]
+      : [],
   );
   return sockets.length > 0 ? ` (sockets: ${sockets.join('; ')})` : '';
 }

@@ -34,15 +34,21 @@ export async function meanOfChannel(image: Buffer, channel: number, region: Regi
   const { data, info } = await sharp(image).raw().toBuffer({ resolveWithObject: true });
   let sum = 0;
   for (let y = region.top; y < region.top + region.height; y++) {
-    for (let x = region.left; x < region.left + region.width; x++) sum += data[(y * info.width + x) * info.channels + channel]!;
+    for (let x = region.left; x < region.left + region.width; x++)
+      sum += data[(y * info.width + x) * info.channels + channel]!;
   }
   return sum / (region.width * region.height);
 }
 
 /** Mean absolute difference per channel value (0–255) between two encoded images of one size, alpha ignored. */
 export async function meanAbsoluteDifference(a: Buffer, b: Buffer): Promise<number> {
-  const [pa, pb] = await Promise.all([a, b].map((img) => sharp(img).flatten({ background: '#ffffff' }).removeAlpha().raw().toBuffer({ resolveWithObject: true })));
-  if (pa!.info.width !== pb!.info.width || pa!.info.height !== pb!.info.height) throw new Error('images differ in size');
+  const [pa, pb] = await Promise.all(
+    [a, b].map((img) =>
+      sharp(img).flatten({ background: '#ffffff' }).removeAlpha().raw().toBuffer({ resolveWithObject: true }),
+    ),
+  );
+  if (pa!.info.width !== pb!.info.width || pa!.info.height !== pb!.info.height)
+    throw new Error('images differ in size');
   let sum = 0;
   for (let i = 0; i < pa!.data.length; i++) sum += Math.abs(pa!.data[i]! - pb!.data[i]!);
   return sum / pa!.data.length;

@@ -6,7 +6,8 @@ import pg from 'pg';
 import { test } from 'node:test';
 import { randomBytes } from 'node:crypto';
 
-export const TEST_DATABASE_URL = process.env.RUNTRAIL_TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const TEST_DATABASE_URL =
+  process.env.RUNTRAIL_TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 let reachable: Promise<string | undefined> | undefined;
 

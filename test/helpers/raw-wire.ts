@@ -52,7 +52,8 @@ export function rawHttp(port: number, pieces: readonly RawPiece[], deadlineMs = 
     void (async () => {
       for (const piece of pieces) {
         if (done || socket.destroyed) return;
-        if (typeof piece === 'object' && !Buffer.isBuffer(piece)) await new Promise((r) => setTimeout(r, piece.pauseMs));
+        if (typeof piece === 'object' && !Buffer.isBuffer(piece))
+          await new Promise((r) => setTimeout(r, piece.pauseMs));
         else socket.write(piece);
       }
     })();
@@ -74,7 +75,11 @@ function parseResponse(raw: string): Pick<RawHttpAnswer, 'status' | 'headers' | 
     if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
   }
   const length = Number(headers['content-length'] ?? raw.length - end - 4);
-  return { status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine ?? '')?.[1] ?? 0), headers, body: raw.slice(end + 4, end + 4 + length) };
+  return {
+    status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine ?? '')?.[1] ?? 0),
+    headers,
+    body: raw.slice(end + 4, end + 4 + length),
+  };
 }
 
 // ---- WebSocket frames -----------------------------------------------------------------------
@@ -212,7 +217,11 @@ export class RawWebSocket {
       if (b.length < offset + length) return;
       const opcode = b[0]! & 0x0f;
       const payload = b.subarray(offset, offset + length);
-      this.parsed.push(opcode === OPCODE.close ? { opcode, code: payload.length >= 2 ? payload.readUInt16BE(0) : null } : { opcode, text: payload.toString('utf8') });
+      this.parsed.push(
+        opcode === OPCODE.close
+          ? { opcode, code: payload.length >= 2 ? payload.readUInt16BE(0) : null }
+          : { opcode, text: payload.toString('utf8') },
+      );
       this.buffer = b.subarray(offset + length);
       this.wake();
     }

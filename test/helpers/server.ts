@@ -55,7 +55,8 @@ let e2eBucket: Promise<void> | undefined;
 /** RUNTRAIL_MEDIA_URL and the AWS variables for the server on `dataDir`, on the run's shared S3 server. */
 async function s3MediaEnv(dataDir: string): Promise<Record<string, string>> {
   const endpoint = process.env.RUNTRAIL_TEST_S3_ENDPOINT;
-  if (endpoint === undefined) throw new Error('RUNTRAIL_TEST_MEDIA=s3 needs RUNTRAIL_TEST_S3_ENDPOINT (see test/helpers/radosgw-serve.ts)');
+  if (endpoint === undefined)
+    throw new Error('RUNTRAIL_TEST_MEDIA=s3 needs RUNTRAIL_TEST_S3_ENDPOINT (see test/helpers/radosgw-serve.ts)');
   const { s3Gateway } = await import('./radosgw.js');
   const gateway = await s3Gateway();
   e2eBucket ??= gateway.createBucket('runtrail-e2e').catch((err: unknown) => {
@@ -89,7 +90,9 @@ export async function storedMediaNames(dataDir: string): Promise<string[]> {
   try {
     let token: string | undefined;
     do {
-      const page = await client.send(new ListObjectsV2Command({ Bucket: m?.[1], Prefix: `${m?.[2] ?? ''}/`, ContinuationToken: token }));
+      const page = await client.send(
+        new ListObjectsV2Command({ Bucket: m?.[1], Prefix: `${m?.[2] ?? ''}/`, ContinuationToken: token }),
+      );
       for (const o of page.Contents ?? []) names.push((o.Key ?? '').split('/').pop() ?? '');
       token = page.NextContinuationToken;
     } while (token !== undefined);
@@ -157,13 +160,18 @@ function sqliteText(file: string): string {
     // Virtual tables are left out: the text index (tasks_text) cannot be read row by row; what it
     // holds is in its shadow tables (tasks_text_data, …), read like any other, and it is fed only
     // the request texts the tasks table holds.
-    const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'`).pluck().all() as string[];
+    const tables = db
+      .prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'`)
+      .pluck()
+      .all() as string[];
     const parts: string[] = [];
     for (const table of tables) {
       for (const row of db.prepare(`SELECT * FROM "${table}"`).all() as Record<string, unknown>[]) {
         const packed = row['packed_texts'];
         if (packed instanceof Uint8Array) Object.assign(row, unpackTexts(packed), { packed_texts: null });
-        parts.push(JSON.stringify(row, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : v)));
+        parts.push(
+          JSON.stringify(row, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : v)),
+        );
       }
     }
     return parts.join('\n');
@@ -181,7 +189,12 @@ export function uuid(): string {
 }
 
 export async function startServer(
-  options: { env?: Record<string, string>; dataDir?: string; key?: string; /** Runs the server through this command (e.g. `ip netns exec NAME`). */ launcher?: string[] } = {},
+  options: {
+    env?: Record<string, string>;
+    dataDir?: string;
+    key?: string;
+    /** Runs the server through this command (e.g. `ip netns exec NAME`). */ launcher?: string[];
+  } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'runtrail-test-'));
   const key = options.key ?? newApiKey();
@@ -189,39 +202,52 @@ export async function startServer(
   if (databaseUrl === undefined && TEST_BACKEND === 'postgres') {
     // RUNTRAIL_TEST_SCHEMA_PREFIX lets a runner drop every schema of its run at the end (servers
     // restarted on a folder the test made itself leave theirs behind).
-    const prefix = /^[a-z_][a-z0-9_]{0,40}$/.test(process.env.RUNTRAIL_TEST_SCHEMA_PREFIX ?? '') ? process.env.RUNTRAIL_TEST_SCHEMA_PREFIX! : 'rt_e2e_';
+    const prefix = /^[a-z_][a-z0-9_]{0,40}$/.test(process.env.RUNTRAIL_TEST_SCHEMA_PREFIX ?? '')
+      ? process.env.RUNTRAIL_TEST_SCHEMA_PREFIX!
+      : 'rt_e2e_';
     const schema = prefix + createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 16);
     databaseUrl = await schemaDatabaseUrl(schema);
     databaseUrls.set(resolve(dataDir), databaseUrl);
   }
   const ownsSchema = databaseUrl !== undefined && options.env?.['DATABASE_URL'] === undefined;
   let mediaEnv: Record<string, string> = {};
-  if (TEST_MEDIA === 's3' && options.env?.['RUNTRAIL_MEDIA_URL'] === undefined && options.env?.['RUNTRAIL_MEDIA_DIR'] === undefined) {
+  if (
+    TEST_MEDIA === 's3' &&
+    options.env?.['RUNTRAIL_MEDIA_URL'] === undefined &&
+    options.env?.['RUNTRAIL_MEDIA_DIR'] === undefined
+  ) {
     mediaEnv = await s3MediaEnv(dataDir);
     mediaEnvs.set(resolve(dataDir), mediaEnv);
   }
   const launcher = options.launcher ?? [];
-  const child = spawn(launcher[0] ?? process.execPath, [...launcher.slice(1), ...(launcher.length > 0 ? [process.execPath] : []), BIN, 'serve'], {
-    cwd: REPO_ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      RUNTRAIL_DATA_DIR: dataDir,
-      RUNTRAIL_API_KEY: key,
-      RUNTRAIL_LOG_LEVEL: 'warn',
-      ...(databaseUrl !== undefined ? { DATABASE_URL: databaseUrl } : {}),
-      ...mediaEnv,
-      ...options.env,
+  const child = spawn(
+    launcher[0] ?? process.execPath,
+    [...launcher.slice(1), ...(launcher.length > 0 ? [process.execPath] : []), BIN, 'serve'],
+    {
+      cwd: REPO_ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        PORT: '0',
+        HOST: '127.0.0.1',
+        RUNTRAIL_DATA_DIR: dataDir,
+        RUNTRAIL_API_KEY: key,
+        RUNTRAIL_LOG_LEVEL: 'warn',
+        ...(databaseUrl !== undefined ? { DATABASE_URL: databaseUrl } : {}),
+        ...mediaEnv,
+        ...options.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
   const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in time\nstdout:\n${out}\nstderr:\n${err}`)), 20_000);
+    const timer = setTimeout(
+      () => reject(new Error(`server did not start in time\nstdout:\n${out}\nstderr:\n${err}`)),
+      20_000,
+    );
     const onData = () => {
       const m = /runtrail listening on (http:\/\/\S+)/.exec(out);
       if (m) {
@@ -264,7 +290,12 @@ export async function startServer(
   };
 }
 
-export async function post(url: string, body: unknown, key: string | null, headers: Record<string, string> = {}): Promise<Reply> {
+export async function post(
+  url: string,
+  body: unknown,
+  key: string | null,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
   const res = await fetch(`${url}/v1`, {
     method: 'POST',
     headers: {

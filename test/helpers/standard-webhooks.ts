@@ -9,7 +9,12 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * the secret, any of the space-separated "v1,<base64>" signatures may match, timestamp within
  * the tolerance.
  */
-export function verifyStandardWebhook(secret: string, headers: Record<string, string | string[] | undefined>, body: string, nowSec = Date.now() / 1000): boolean {
+export function verifyStandardWebhook(
+  secret: string,
+  headers: Record<string, string | string[] | undefined>,
+  body: string,
+  nowSec = Date.now() / 1000,
+): boolean {
   const id = headers['webhook-id'];
   const timestamp = headers['webhook-timestamp'];
   const signatures = headers['webhook-signature'];
@@ -23,4 +28,3 @@ export function verifyStandardWebhook(secret: string, headers: Record<string, st
     return version === 'v1' && given.length === expected.length && timingSafeEqual(given, expected);
   });
 }
-

@@ -87,7 +87,11 @@ export function timingVerdict(samples: TimingSamples, options: TimingBound = {})
   const medianB = median(samples.b);
   const difference = medianB - medianA;
   const standardError = bootstrapError(samples);
-  const bound = Math.max(options.floorMs ?? 0.1, (options.share ?? 0.1) * Math.min(medianA, medianB), (options.errors ?? 5) * standardError);
+  const bound = Math.max(
+    options.floorMs ?? 0.1,
+    (options.share ?? 0.1) * Math.min(medianA, medianB),
+    (options.errors ?? 5) * standardError,
+  );
   const withinNoise = Math.abs(difference) <= bound;
   const f = (n: number) => n.toFixed(3);
   const summary =
@@ -129,6 +133,7 @@ export async function compareTimings(
   if (first.withinNoise) return first;
   const second = timingVerdict(await measure(), options);
   report(`round 2: ${second.summary}`);
-  if (second.withinNoise || Math.sign(second.difference) !== Math.sign(first.difference)) return { ...second, withinNoise: true };
+  if (second.withinNoise || Math.sign(second.difference) !== Math.sign(first.difference))
+    return { ...second, withinNoise: true };
   return second;
 }

@@ -31,18 +31,24 @@ export function frameViolations(text: string, binary: boolean): string[] {
   } catch {
     return [...out, `not JSON: ${text.slice(0, 80)}`];
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) return [...out, `not an object: ${text.slice(0, 80)}`];
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    return [...out, `not an object: ${text.slice(0, 80)}`];
   const env = json as Envelope;
-  if ('data' in env && (!Array.isArray(env.data) || env.data.length === 0)) out.push(`empty or non-array data: ${text.slice(0, 120)}`);
-  if ('errors' in env && (!Array.isArray(env.errors) || env.errors.length === 0)) out.push(`empty or non-array errors: ${text.slice(0, 120)}`);
+  if ('data' in env && (!Array.isArray(env.data) || env.data.length === 0))
+    out.push(`empty or non-array data: ${text.slice(0, 120)}`);
+  if ('errors' in env && (!Array.isArray(env.errors) || env.errors.length === 0))
+    out.push(`empty or non-array errors: ${text.slice(0, 120)}`);
   const uuids = new Set<unknown>();
-  for (const item of [...(env.data ?? []), ...(env.errors ?? [])]) if (item['taskUUID'] !== undefined) uuids.add(item['taskUUID']);
+  for (const item of [...(env.data ?? []), ...(env.errors ?? [])])
+    if (item['taskUUID'] !== undefined) uuids.add(item['taskUUID']);
   if (uuids.size > 1) out.push(`several taskUUIDs in one frame: ${[...uuids].join(', ')}`);
   for (const item of env.data ?? []) {
-    if (typeof item['taskType'] !== 'string') out.push(`data item without taskType: ${JSON.stringify(item).slice(0, 120)}`);
+    if (typeof item['taskType'] !== 'string')
+      out.push(`data item without taskType: ${JSON.stringify(item).slice(0, 120)}`);
     const connectionLevel = item['taskType'] === 'authentication' || item['taskType'] === 'ping';
     if (connectionLevel && item['taskUUID'] !== undefined) out.push(`${String(item['taskType'])} item with a taskUUID`);
-    if (!connectionLevel && typeof item['taskUUID'] !== 'string') out.push(`data item without taskUUID: ${JSON.stringify(item).slice(0, 120)}`);
+    if (!connectionLevel && typeof item['taskUUID'] !== 'string')
+      out.push(`data item without taskUUID: ${JSON.stringify(item).slice(0, 120)}`);
   }
   return out;
 }
@@ -72,7 +78,9 @@ export class RawClient {
       if (waiter >= 0) this.waiters.splice(waiter, 1)[0]!.resolve(frame);
       else this.unread.push(frame);
     });
-    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    this.closed = new Promise((resolve) =>
+      ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
     ws.on('error', () => undefined);
   }
 
@@ -110,7 +118,11 @@ export class RawClient {
       };
       const timer = setTimeout(() => {
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        reject(new Error(`no matching frame within ${timeoutMs} ms; unread: ${this.unread.map((f) => f.text.slice(0, 100)).join(' | ')}`));
+        reject(
+          new Error(
+            `no matching frame within ${timeoutMs} ms; unread: ${this.unread.map((f) => f.text.slice(0, 100)).join(' | ')}`,
+          ),
+        );
       }, timeoutMs);
       this.waiters.push(waiter);
     });
@@ -118,7 +130,10 @@ export class RawClient {
 
   /** The next frame about `taskUUID`. */
   forTask(taskUUID: string, timeoutMs?: number): Promise<Frame> {
-    return this.next((f) => [...(f.json.data ?? []), ...(f.json.errors ?? [])].some((i) => i['taskUUID'] === taskUUID), timeoutMs);
+    return this.next(
+      (f) => [...(f.json.data ?? []), ...(f.json.errors ?? [])].some((i) => i['taskUUID'] === taskUUID),
+      timeoutMs,
+    );
   }
 
   /** Frames received but not yet taken by next(). */
@@ -129,7 +144,10 @@ export class RawClient {
   /** Sends the authentication task and returns the connectionSessionUUID of the answer. */
   async authenticate(apiKey: string, connectionSessionUUID?: string): Promise<string> {
     this.send([{ taskType: 'authentication', apiKey, ...(connectionSessionUUID ? { connectionSessionUUID } : {}) }]);
-    const frame = await this.next((f) => f.json.data?.[0]?.['taskType'] === 'authentication' || f.json.errors?.[0]?.['taskType'] === 'authentication');
+    const frame = await this.next(
+      (f) =>
+        f.json.data?.[0]?.['taskType'] === 'authentication' || f.json.errors?.[0]?.['taskType'] === 'authentication',
+    );
     const uuid = frame.json.data?.[0]?.['connectionSessionUUID'];
     if (typeof uuid !== 'string') throw new Error(`authentication failed: ${frame.text}`);
     return uuid;

@@ -138,21 +138,29 @@ export async function startComfyTestServer(port = 0): Promise<ComfyTestServer> {
     authorizations.push(req.headers.authorization);
     if (faults.delayMs > 0) await sleep(faults.delayMs);
     if (res.destroyed) return;
-    if (faults.status !== null)
-      { sendJson(res, faults.status, {
+    if (faults.status !== null) {
+      sendJson(res, faults.status, {
         error: { type: 'fault', message: `fault switch: HTTP ${faults.status}`, details: '' },
-      }); return; }
-    if (req.method === 'GET' && url.pathname === '/system_stats')
-      { sendJson(res, 200, { system: { os: 'test', comfyui_version: 'test-server' }, devices: [] }); return; }
+      });
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/system_stats') {
+      sendJson(res, 200, { system: { os: 'test', comfyui_version: 'test-server' }, devices: [] });
+      return;
+    }
     if (req.method === 'POST' && url.pathname === '/upload/image') {
       const form = await new Response(new Uint8Array(raw), {
         headers: { 'content-type': req.headers['content-type'] ?? '' },
       }).formData();
       const file = form.get('image');
-      if (!(file instanceof Blob)) { sendJson(res, 400, { error: 'no image' }); return; }
-      const name = (file).name || `${randomUUID()}.png`;
+      if (!(file instanceof Blob)) {
+        sendJson(res, 400, { error: 'no image' });
+        return;
+      }
+      const name = file.name || `${randomUUID()}.png`;
       files.set(name, Buffer.from(await file.arrayBuffer()));
-      sendJson(res, 200, { name, subfolder: '', type: 'input' }); return;
+      sendJson(res, 200, { name, subfolder: '', type: 'input' });
+      return;
     }
     if (req.method === 'POST' && url.pathname === '/prompt') {
       let body: { prompt?: Graph; client_id?: string };
@@ -162,7 +170,8 @@ export async function startComfyTestServer(port = 0): Promise<ComfyTestServer> {
         sendJson(res, 400, {
           error: { type: 'invalid_prompt', message: 'Cannot parse the prompt', details: '' },
           node_errors: {},
-        }); return;
+        });
+        return;
       }
       const graph = body.prompt;
       const nodes = graph && typeof graph === 'object' ? Object.entries(graph) : [];
@@ -182,7 +191,8 @@ export async function startComfyTestServer(port = 0): Promise<ComfyTestServer> {
               { errors: [{ type: 'invalid_node', message: 'node has no class_type or inputs' }] },
             ]),
           ),
-        }); return;
+        });
+        return;
       }
       const steps = sampler[1].inputs?.['steps'];
       if (typeof steps !== 'number' || !Number.isInteger(steps) || steps < 1) {
@@ -195,7 +205,8 @@ export async function startComfyTestServer(port = 0): Promise<ComfyTestServer> {
               ],
             },
           },
-        }); return;
+        });
+        return;
       }
       prompts.push(graph!);
       const id = randomUUID();
@@ -213,18 +224,23 @@ export async function startComfyTestServer(port = 0): Promise<ComfyTestServer> {
           });
         });
       });
-      sendJson(res, 200, { prompt_id: id, number, node_errors: {} }); return;
+      sendJson(res, 200, { prompt_id: id, number, node_errors: {} });
+      return;
     }
     if (req.method === 'GET' && url.pathname.startsWith('/history/')) {
       const id = decodeURIComponent(url.pathname.slice('/history/'.length));
       const entry = history.get(id);
-      sendJson(res, 200, entry ? { [id]: entry } : {}); return;
+      sendJson(res, 200, entry ? { [id]: entry } : {});
+      return;
     }
     if (req.method === 'GET' && url.pathname === '/view') {
       const type = url.searchParams.get('type') ?? 'output';
       const name = url.searchParams.get('filename') ?? '';
       const file = files.get(type === 'output' ? `output/${name}` : name);
-      if (!file) { sendJson(res, 404, { error: 'not found' }); return; }
+      if (!file) {
+        sendJson(res, 404, { error: 'not found' });
+        return;
+      }
       res.writeHead(200, { 'content-type': 'image/png', 'content-length': file.length }).end(file);
       return;
     }

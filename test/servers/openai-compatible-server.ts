@@ -67,23 +67,31 @@ export async function startOpenAiTestServer(port = 0): Promise<OpenAiTestServer>
     try {
       body = raw.length > 0 ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : undefined;
     } catch {
-      sendJson(res, 400, { error: { message: 'body is not JSON', type: 'invalid_request_error' } }); return;
+      sendJson(res, 400, { error: { message: 'body is not JSON', type: 'invalid_request_error' } });
+      return;
     }
     requests.push({ method: req.method ?? 'GET', path, authorization: req.headers.authorization, body });
     if (faults.delayMs > 0) await sleep(faults.delayMs);
     if (res.destroyed) return;
     if (req.method === 'GET' && path.startsWith('/files/')) {
       const file = files.get(path.slice('/files/'.length));
-      if (!file) { sendJson(res, 404, { error: { message: 'no such file' } }); return; }
+      if (!file) {
+        sendJson(res, 404, { error: { message: 'no such file' } });
+        return;
+      }
       res.writeHead(200, { 'content-type': 'image/png', 'content-length': file.length }).end(file);
       return;
     }
-    if (faults.status !== null)
-      { sendJson(res, faults.status, {
+    if (faults.status !== null) {
+      sendJson(res, faults.status, {
         error: { message: `fault switch: HTTP ${faults.status}`, type: 'server_error' },
-      }); return; }
-    if (req.method === 'GET' && path === '/v1/models')
-      { sendJson(res, 200, { object: 'list', data: [{ id: 'test-model', object: 'model', owned_by: 'test' }] }); return; }
+      });
+      return;
+    }
+    if (req.method === 'GET' && path === '/v1/models') {
+      sendJson(res, 200, { object: 'list', data: [{ id: 'test-model', object: 'model', owned_by: 'test' }] });
+      return;
+    }
     if (req.method === 'POST' && path === '/v1/chat/completions' && body) return chat(body, res);
     if (req.method === 'POST' && path === '/v1/images/generations' && body) return images(body, res);
     sendJson(res, 404, { error: { message: `no route ${req.method} ${path}` } });
@@ -94,10 +102,13 @@ export async function startOpenAiTestServer(port = 0): Promise<OpenAiTestServer>
     if (typeof body['model'] !== 'string' || !Array.isArray(messages) || messages.length === 0) {
       sendJson(res, 400, {
         error: { message: "'model' and 'messages' are required", type: 'invalid_request_error' },
-      }); return;
+      });
+      return;
     }
-    if (body['model'] === 'missing-model')
-      { sendJson(res, 404, { error: { message: "model 'missing-model' not found", type: 'not_found_error' } }); return; }
+    if (body['model'] === 'missing-model') {
+      sendJson(res, 404, { error: { message: "model 'missing-model' not found", type: 'not_found_error' } });
+      return;
+    }
     const answer = await answerFor(body['model'], messages as ChatMessage[], body);
     const maxTokens = typeof body['max_tokens'] === 'number' ? body['max_tokens'] : Infinity;
     const words = answer.slice(0, maxTokens);
@@ -121,7 +132,8 @@ export async function startOpenAiTestServer(port = 0): Promise<OpenAiTestServer>
         model: body['model'],
         choices: [{ index: 0, message: { role: 'assistant', content: words.join(' ') }, finish_reason: finish }],
         usage,
-      }); return;
+      });
+      return;
     }
     streams++;
     res.on('close', () => streams--);
@@ -155,10 +167,12 @@ export async function startOpenAiTestServer(port = 0): Promise<OpenAiTestServer>
 
   const images = async (body: Record<string, unknown>, res: ServerResponse): Promise<void> => {
     const size = typeof body['size'] === 'string' ? /^(\d+)x(\d+)$/.exec(body['size']) : null;
-    if (typeof body['prompt'] !== 'string' || !size)
-      { sendJson(res, 400, {
+    if (typeof body['prompt'] !== 'string' || !size) {
+      sendJson(res, 400, {
         error: { message: "'prompt' and a 'size' WxH are required", type: 'invalid_request_error' },
-      }); return; }
+      });
+      return;
+    }
     const width = Number(size[1]);
     const height = Number(size[2]);
     const hash = digest(body['model'], body['prompt'], body['seed'] ?? null, body['negative_prompt'] ?? null);
@@ -181,7 +195,8 @@ export async function startOpenAiTestServer(port = 0): Promise<OpenAiTestServer>
     if (body['response_format'] === 'url' || faults.imagesAsUrl) {
       const name = `${randomUUID()}.png`;
       files.set(name, png);
-      sendJson(res, 200, { created, data: [{ url: `${base}/files/${name}` }] }); return;
+      sendJson(res, 200, { created, data: [{ url: `${base}/files/${name}` }] });
+      return;
     }
     sendJson(res, 200, {
       created,

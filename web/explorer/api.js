@@ -27,7 +27,11 @@ export class ApiError extends Error {
 
 /** GET (or another method) of an API path; the parsed body, or ApiError. A 401 signs out. */
 export async function api(path, init = {}) {
-  const res = await fetch(path, { ...init, headers: { authorization: `Bearer ${session.key}`, ...(init.headers || {}) }, cache: 'no-store' });
+  const res = await fetch(path, {
+    ...init,
+    headers: { authorization: `Bearer ${session.key}`, ...(init.headers || {}) },
+    cache: 'no-store',
+  });
   const text = await res.text();
   let body;
   try {
@@ -53,7 +57,10 @@ export async function checkKey(key) {
 let keysOnce;
 /** The organization's API keys (ids, prefixes, labels), fetched once per sign-in. */
 export function apiKeys() {
-  keysOnce ??= api('/api/keys').then((b) => b.data, () => []);
+  keysOnce ??= api('/api/keys').then(
+    (b) => b.data,
+    () => [],
+  );
   return keysOnce;
 }
 

@@ -9,14 +9,17 @@ export function diffLines(a, b) {
   const x = a.split('\n');
   const y = b.split('\n');
   if (x.length > MAX_LINES || y.length > MAX_LINES) {
-    return a === b ? x.map((line) => ({ op: ' ', line })) : [...x.map((line) => ({ op: '-', line })), ...y.map((line) => ({ op: '+', line }))];
+    return a === b
+      ? x.map((line) => ({ op: ' ', line }))
+      : [...x.map((line) => ({ op: '-', line })), ...y.map((line) => ({ op: '+', line }))];
   }
   const n = x.length;
   const m = y.length;
   // lcs[i][j]: length of the common subsequence of x[i..] and y[j..].
   const lcs = Array.from({ length: n + 1 }, () => new Uint16Array(m + 1));
   for (let i = n - 1; i >= 0; i--) {
-    for (let j = m - 1; j >= 0; j--) lcs[i][j] = x[i] === y[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+    for (let j = m - 1; j >= 0; j--)
+      lcs[i][j] = x[i] === y[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
   }
   const out = [];
   let i = 0;

@@ -6,7 +6,8 @@
 
 import { el } from './util.js';
 
-const TOKEN = /("(?:[^"\\]|\\.)*")|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|(true|false|null)|([{}[\]:,])|(\s+)|([^\s"{}[\]:,]+)/gy;
+const TOKEN =
+  /("(?:[^"\\]|\\.)*")|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|(true|false|null)|([{}[\]:,])|(\s+)|([^\s"{}[\]:,]+)/gy;
 const LONG_STRING = 400;
 
 export function tokenize(text) {
@@ -32,7 +33,7 @@ function markKeysAndPaths(tokens) {
   const pathOfNext = () => {
     const top = stack[stack.length - 1];
     if (!top) return '$';
-    return top.kind === '[' ? `${top.path}[${top.index}]` : top.keyPath ?? top.path;
+    return top.kind === '[' ? `${top.path}[${top.index}]` : (top.keyPath ?? top.path);
   };
   for (let i = 0; i < tokens.length; i++) {
     const tok = tokens[i];
@@ -96,7 +97,9 @@ export function reindent(tokens) {
 
 /** The indented text itself (for the diff of two requests). */
 export function indentedText(text) {
-  return reindent(tokenize(text)).map((t) => t.v).join('');
+  return reindent(tokenize(text))
+    .map((t) => t.v)
+    .join('');
 }
 
 export function highlight(text, indent) {
@@ -124,7 +127,15 @@ export function highlight(text, indent) {
       while (j < list.length && list[j].t === 'w') j++;
       const empty = list[j] && list[j].t === 'p' && (list[j].v === '}' || list[j].v === ']');
       if (!empty) {
-        append(el('span', { className: 'fold', role: 'button', tabIndex: 0, 'aria-label': 'fold or unfold', title: 'fold / unfold' }));
+        append(
+          el('span', {
+            className: 'fold',
+            role: 'button',
+            tabIndex: 0,
+            'aria-label': 'fold or unfold',
+            title: 'fold / unfold',
+          }),
+        );
         append(el('span', { className: 'p' }, tok.v));
         const body = el('span', { className: 'fold-body' });
         append(body);

@@ -30,7 +30,8 @@ function fillFilters(query) {
 async function fillKeyOptions(selected) {
   const select = $('#filters select[name=apiKey]');
   if (select.options.length <= 1) {
-    for (const k of await apiKeys()) select.append(el('option', { value: k.apiKeyId }, `${k.prefix}…${k.label ? ` (${k.label})` : ''}`));
+    for (const k of await apiKeys())
+      select.append(el('option', { value: k.apiKeyId }, `${k.prefix}…${k.label ? ` (${k.label})` : ''}`));
   }
   select.value = selected || '';
 }
@@ -131,8 +132,10 @@ async function loadList(query, append) {
   state.nextCursor = page.nextCursor;
   $('#load-more').hidden = !page.nextCursor;
   const c = page.counts;
-  $('#counts').textContent = `${c.total} task${c.total === 1 ? '' : 's'} · ${c.success} success · ${c.error} error · ${c.processing} processing`;
-  $('#page-info').textContent = c.total === 0 ? '' : `Showing 1–${state.shown} of ${c.total}${page.nextCursor ? ' · newest first' : ''}`;
+  $('#counts').textContent =
+    `${c.total} task${c.total === 1 ? '' : 's'} · ${c.success} success · ${c.error} error · ${c.processing} processing`;
+  $('#page-info').textContent =
+    c.total === 0 ? '' : `Showing 1–${state.shown} of ${c.total}${page.nextCursor ? ' · newest first' : ''}`;
   const filtered = [...query.keys()].some((k) => FILTERS.includes(k));
   $('#list-empty').hidden = c.total > 0;
   $('#empty-filtered').hidden = !filtered;

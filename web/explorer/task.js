@@ -6,7 +6,19 @@
 import { api, session, ApiError } from './api.js';
 import { highlight, toggleFold } from './json-view.js';
 import { statusOf } from './list.js';
-import { $, copyText, download, el, formatBytes, formatCost, formatDuration, formatTimeZoned, isUuid, note, randomUUID } from './util.js';
+import {
+  $,
+  copyText,
+  download,
+  el,
+  formatBytes,
+  formatCost,
+  formatDuration,
+  formatTimeZoned,
+  isUuid,
+  note,
+  randomUUID,
+} from './util.js';
 
 const TASK_POLL_MS = 1000;
 const state = { task: null, timer: null, ticket: 0 };
@@ -113,7 +125,18 @@ async function refreshTask(uuid, first) {
 function clearTask() {
   state.task = null;
   for (const id of ['#t-type', '#t-uuid', '#t-status', '#t-prompt']) $(id).textContent = '';
-  for (const id of ['#t-meta', '#t-images', '#t-inputs', '#request-code', '#response-code', '#t-webhooks', '#t-upstream', '#t-links', '#t-error-callout']) $(id).replaceChildren();
+  for (const id of [
+    '#t-meta',
+    '#t-images',
+    '#t-inputs',
+    '#request-code',
+    '#response-code',
+    '#t-webhooks',
+    '#t-upstream',
+    '#t-links',
+    '#t-error-callout',
+  ])
+    $(id).replaceChildren();
   $('#t-upstream-box').hidden = true;
   $('#t-error-callout').hidden = true;
   $('#t-inputs-box').hidden = true;
@@ -171,17 +194,22 @@ function renderErrors(t) {
   box.hidden = errors.length === 0;
   if (errors.length === 0) return box.replaceChildren();
   const heading = statusOf(t) === 'partial' ? `${errors.length} of the results failed` : 'This task failed';
-  const http = t.transport === 'websocket' ? 'over WebSocket (no HTTP status)' : t.httpStatus ? `HTTP ${t.httpStatus}` : '';
+  const http =
+    t.transport === 'websocket' ? 'over WebSocket (no HTTP status)' : t.httpStatus ? `HTTP ${t.httpStatus}` : '';
   box.replaceChildren(
     el('h2', {}, heading, http ? el('span', { className: 'muted' }, ` · the caller got ${http}`) : null),
-    ...errors.slice(0, 5).map((e) =>
-      el('div', { className: 'callout-error' },
-        el('code', { className: 'error-code' }, e.code),
-        el('span', {}, ` ${e.message || ''}`),
-        e.parameter ? el('span', { className: 'muted' }, ` · parameter `, el('code', {}, e.parameter)) : null,
-        e.type ? el('span', { className: 'muted' }, ` (${e.type})`) : null,
+    ...errors
+      .slice(0, 5)
+      .map((e) =>
+        el(
+          'div',
+          { className: 'callout-error' },
+          el('code', { className: 'error-code' }, e.code),
+          el('span', {}, ` ${e.message || ''}`),
+          e.parameter ? el('span', { className: 'muted' }, ` · parameter `, el('code', {}, e.parameter)) : null,
+          e.type ? el('span', { className: 'muted' }, ` (${e.type})`) : null,
+        ),
       ),
-    ),
   );
 }
 
@@ -196,23 +224,48 @@ function renderOutputs(t) {
   const shownUuids = new Set();
   for (const item of items) {
     if (!item || typeof item !== 'object') continue;
-    const url = item.imageURL || item.mediaURL || item.imageDataURI || (item.imageBase64Data ? `data:image/png;base64,${item.imageBase64Data}` : null);
+    const url =
+      item.imageURL ||
+      item.mediaURL ||
+      item.imageDataURI ||
+      (item.imageBase64Data ? `data:image/png;base64,${item.imageBase64Data}` : null);
     if (item.status === 'processing' && !url) {
       const p = typeof item.progress === 'number' ? item.progress : null;
-      figures.push(el('figure', { className: 'pending' },
-        el('div', { className: 'placeholder' }, p === null ? 'processing…' : `processing ${p}%`),
-        el('progress', { max: 100, ...(p === null ? {} : { value: p }) }),
-      ));
+      figures.push(
+        el(
+          'figure',
+          { className: 'pending' },
+          el('div', { className: 'placeholder' }, p === null ? 'processing…' : `processing ${p}%`),
+          el('progress', { max: 100, ...(p === null ? {} : { value: p }) }),
+        ),
+      );
       continue;
     }
-    if (item.audioURL) figures.push(el('figure', {}, el('audio', { controls: true, src: item.audioURL, preload: 'none' }), el('figcaption', {}, 'audio')));
-    if (item.videoURL) figures.push(el('figure', {}, el('video', { controls: true, src: item.videoURL, preload: 'metadata' }), el('figcaption', {}, 'video')));
+    if (item.audioURL)
+      figures.push(
+        el(
+          'figure',
+          {},
+          el('audio', { controls: true, src: item.audioURL, preload: 'none' }),
+          el('figcaption', {}, 'audio'),
+        ),
+      );
+    if (item.videoURL)
+      figures.push(
+        el(
+          'figure',
+          {},
+          el('video', { controls: true, src: item.videoURL, preload: 'metadata' }),
+          el('figcaption', {}, 'video'),
+        ),
+      );
     if (!url) continue;
     const uuid = item.imageUUID || item.mediaUUID;
     if (uuid) shownUuids.add(uuid);
     figures.push(outputFigure(url, byUuid.get(uuid), uuid));
   }
-  for (const m of t.media || []) if (!shownUuids.has(m.imageUUID)) figures.push(outputFigure(m.imageURL, m, m.imageUUID));
+  for (const m of t.media || [])
+    if (!shownUuids.has(m.imageUUID)) figures.push(outputFigure(m.imageURL, m, m.imageUUID));
   $('#t-images').replaceChildren(...figures);
   $('#t-images').hidden = figures.length === 0;
 }
@@ -220,12 +273,24 @@ function renderOutputs(t) {
 function outputFigure(url, m, uuid) {
   const caption = m ? `${m.width}×${m.height} ${m.format} · ${formatBytes(m.bytes)}` : uuid || '';
   const isData = url.startsWith('data:');
-  return el('figure', {},
-    el('a', { href: url, target: '_blank', rel: 'noopener' }, el('img', { src: url, alt: uuid || 'output image', loading: 'lazy' })),
-    el('figcaption', {}, caption, ' · ',
-      el('a', { href: url, target: '_blank', rel: 'noopener' }, 'open'), ' · ',
+  return el(
+    'figure',
+    {},
+    el(
+      'a',
+      { href: url, target: '_blank', rel: 'noopener' },
+      el('img', { src: url, alt: uuid || 'output image', loading: 'lazy' }),
+    ),
+    el(
+      'figcaption',
+      {},
+      caption,
+      ' · ',
+      el('a', { href: url, target: '_blank', rel: 'noopener' }, 'open'),
+      ' · ',
       el('a', { href: url, download: `${uuid || 'image'}.${m ? m.format : 'png'}` }, 'download'),
-      isData ? null : null),
+      isData ? null : null,
+    ),
   );
 }
 
@@ -243,10 +308,16 @@ async function renderInputs(req) {
   const figures = await Promise.all(
     found.map(async ([field, v]) => {
       let url = null;
-      if (isUuid(v)) url = await api(`/api/media/${v}`).then((b) => b.data[0].imageURL, () => null);
+      if (isUuid(v))
+        url = await api(`/api/media/${v}`).then(
+          (b) => b.data[0].imageURL,
+          () => null,
+        );
       else if (/^(https?:|data:image\/)/.test(v)) url = v;
       else if (/^[A-Za-z0-9+/=\s]{64,}$/.test(v)) url = `data:image/png;base64,${v}`;
-      return el('figure', { className: 'input' },
+      return el(
+        'figure',
+        { className: 'input' },
         url ? el('img', { src: url, alt: field }) : el('div', { className: 'placeholder' }, 'not available'),
         el('figcaption', {}, field, isUuid(v) ? el('code', {}, ` ${v.slice(0, 8)}…`) : null),
       );
@@ -258,9 +329,27 @@ async function renderInputs(req) {
 /** Run again, both ways: the task this one re-ran, and the tasks run again from it. */
 function renderLinks(t) {
   const parts = [];
-  if (t.rerunOf) parts.push(el('p', {}, 'Run again from ', el('a', { href: `#/task/${t.rerunOf}`, className: 'mono', id: 't-rerun-of' }, t.rerunOf)));
+  if (t.rerunOf)
+    parts.push(
+      el(
+        'p',
+        {},
+        'Run again from ',
+        el('a', { href: `#/task/${t.rerunOf}`, className: 'mono', id: 't-rerun-of' }, t.rerunOf),
+      ),
+    );
   if (t.reruns && t.reruns.length > 0) {
-    parts.push(el('p', {}, 'Run again as ', ...t.reruns.flatMap((r, i) => [i > 0 ? ', ' : null, el('a', { href: `#/task/${r.taskUUID}`, className: 'mono rerun-link' }, r.taskUUID)])));
+    parts.push(
+      el(
+        'p',
+        {},
+        'Run again as ',
+        ...t.reruns.flatMap((r, i) => [
+          i > 0 ? ', ' : null,
+          el('a', { href: `#/task/${r.taskUUID}`, className: 'mono rerun-link' }, r.taskUUID),
+        ]),
+      ),
+    );
   }
   $('#t-links').replaceChildren(...parts);
   $('#t-links').hidden = parts.length === 0;
@@ -269,18 +358,37 @@ function renderLinks(t) {
 function renderUpstream(exchanges) {
   $('#t-upstream-box').hidden = exchanges.length === 0;
   const rows = exchanges.map((x) =>
-    el('tr', {},
+    el(
+      'tr',
+      {},
       el('td', {}, x.kind),
       el('td', { className: 'mono' }, x.upstreamTaskUUID),
       el('td', {}, formatTimeZoned(x.at)),
       el('td', { className: 'num' }, x.httpStatus === null ? '—' : String(x.httpStatus)),
       el('td', { className: 'num' }, `${x.latencyMs} ms`),
       el('td', {}, x.error || ''),
-      el('td', {}, x.replyText === null ? '' : el('details', {}, el('summary', {}, `${x.replyText.length} characters`), el('pre', { className: 'mono upstream-reply' }, x.replyText))),
+      el(
+        'td',
+        {},
+        x.replyText === null
+          ? ''
+          : el(
+              'details',
+              {},
+              el('summary', {}, `${x.replyText.length} characters`),
+              el('pre', { className: 'mono upstream-reply' }, x.replyText),
+            ),
+      ),
     ),
   );
-  const head = el('tr', {}, ...['Kind', 'Upstream taskUUID', 'At', 'HTTP', 'Latency', 'Error', 'Raw reply'].map((h) => el('th', {}, h)));
-  $('#t-upstream').replaceChildren(el('table', { className: 'webhooks' }, el('thead', {}, head), el('tbody', {}, ...rows)));
+  const head = el(
+    'tr',
+    {},
+    ...['Kind', 'Upstream taskUUID', 'At', 'HTTP', 'Latency', 'Error', 'Raw reply'].map((h) => el('th', {}, h)),
+  );
+  $('#t-upstream').replaceChildren(
+    el('table', { className: 'webhooks' }, el('thead', {}, head), el('tbody', {}, ...rows)),
+  );
 }
 
 function renderCode(pane, text) {
@@ -301,7 +409,9 @@ function renderWebhooks(deliveries) {
     const attempts = Array.isArray(d.attempts) && d.attempts.length > 0 ? d.attempts : [null];
     for (const a of attempts) {
       rows.push(
-        el('tr', {},
+        el(
+          'tr',
+          {},
           el('td', {}, d.kind || 'webhook'),
           el('td', { className: 'mono' }, d.url || ''),
           el('td', {}, d.state || ''),
@@ -314,8 +424,18 @@ function renderWebhooks(deliveries) {
       );
     }
   }
-  const head = el('tr', {}, ...['Kind', 'URL', 'State', 'Attempt', 'Started', 'HTTP', 'Latency', 'Error'].map((h) => el('th', {}, h)));
-  box.replaceChildren(el('div', { className: 'scroll' }, el('table', { className: 'webhooks' }, el('thead', {}, head), el('tbody', {}, ...rows))));
+  const head = el(
+    'tr',
+    {},
+    ...['Kind', 'URL', 'State', 'Attempt', 'Started', 'HTTP', 'Latency', 'Error'].map((h) => el('th', {}, h)),
+  );
+  box.replaceChildren(
+    el(
+      'div',
+      { className: 'scroll' },
+      el('table', { className: 'webhooks' }, el('thead', {}, head), el('tbody', {}, ...rows)),
+    ),
+  );
 }
 
 // Copy as curl: the stored request exactly, the key left to the shell so it never lands in a
@@ -324,7 +444,9 @@ function renderWebhooks(deliveries) {
 async function copyCurl() {
   if (!state.task) return;
   await copyText(curlCommand(state.task.requestText));
-  note('Copied a curl command that sends this request as stored. It reads the key from $KEY (as in the README) or $RUNTRAIL_API_KEY; with the same taskUUID the server answers the stored response again.');
+  note(
+    'Copied a curl command that sends this request as stored. It reads the key from $KEY (as in the README) or $RUNTRAIL_API_KEY; with the same taskUUID the server answers the stored response again.',
+  );
 }
 
 export function curlCommand(requestText) {
@@ -341,7 +463,13 @@ export function curlCommand(requestText) {
 function downloadTask() {
   const t = state.task;
   if (!t) return;
-  const head = JSON.stringify({ taskUUID: t.taskUUID, taskType: t.taskType, status: t.status, createdAt: t.createdAt, completedAt: t.completedAt });
+  const head = JSON.stringify({
+    taskUUID: t.taskUUID,
+    taskType: t.taskType,
+    status: t.status,
+    createdAt: t.createdAt,
+    completedAt: t.completedAt,
+  });
   const text = `${head.slice(0, -1)},"request":${t.requestText},"response":${t.responseText ?? JSON.stringify(t.response)}}\n`;
   download(`task-${t.taskUUID}.json`, text);
   note(`Downloaded task-${t.taskUUID}.json (request and response exactly as stored).`);
@@ -353,7 +481,10 @@ const SEED = /("seed"\s*:\s*)(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/;
 function seedOf(t) {
   const m = SEED.exec(t.requestText);
   if (m) return { value: m[2], inRequest: true };
-  const first = t.response && Array.isArray(t.response.data) ? t.response.data.find((d) => d && typeof d.seed === 'number') : undefined;
+  const first =
+    t.response && Array.isArray(t.response.data)
+      ? t.response.data.find((d) => d && typeof d.seed === 'number')
+      : undefined;
   return first ? { value: String(first.seed), inRequest: false } : null;
 }
 
@@ -364,7 +495,8 @@ function askRunAgain() {
   $('#rerun-seed-row').hidden = seed === null;
   $('#rerun-keep-seed').checked = seed !== null && seed.inRequest;
   $('#rerun-seed-value').textContent = seed ? seed.value : '';
-  $('#rerun-engine').textContent = t.engine === 'upstream' ? ' This task ran upstream: running it again is charged there again.' : '';
+  $('#rerun-engine').textContent =
+    t.engine === 'upstream' ? ' This task ran upstream: running it again is charged there again.' : '';
   $('#rerun-dialog').showModal();
 }
 
@@ -377,7 +509,8 @@ export function rerunBody(t, newUUID, keepSeed) {
   let body = t.requestText.replace(new RegExp(`("taskUUID"\\s*:\\s*")${escaped}(")`, 'gi'), `$1${newUUID}$2`);
   const seed = seedOf(t);
   if (seed && keepSeed && !seed.inRequest) body = body.replace(/^(\s*\[\s*\{)/, `$1"seed":${seed.value},`);
-  if (seed && !keepSeed && seed.inRequest) body = body.replace(SEED, (_m, head) => `${head}${crypto.getRandomValues(new Uint32Array(1))[0] % 2147483647}`);
+  if (seed && !keepSeed && seed.inRequest)
+    body = body.replace(SEED, (_m, head) => `${head}${crypto.getRandomValues(new Uint32Array(1))[0] % 2147483647}`);
   return body;
 }
 
@@ -391,7 +524,11 @@ async function runAgain(keepSeed) {
   note(`Running again as ${newUUID}…`);
   // The link first: the new task then shows where it came from from its first moment.
   try {
-    await api(`/api/tasks/${t.taskUUID}/reruns`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ taskUUID: newUUID }) });
+    await api(`/api/tasks/${t.taskUUID}/reruns`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ taskUUID: newUUID }),
+    });
   } catch (e) {
     button.disabled = false;
     note(`Run again failed: ${e.message}`);
@@ -405,7 +542,8 @@ async function runAgain(keepSeed) {
     body,
   })
     .then(async (res) => {
-      if (res.status === 401 || res.status === 413 || res.status >= 500) failure = new ApiError(res.status, await res.json().catch(() => undefined));
+      if (res.status === 401 || res.status === 413 || res.status >= 500)
+        failure = new ApiError(res.status, await res.json().catch(() => undefined));
     })
     .catch((e) => {
       failure = e;
@@ -416,7 +554,10 @@ async function runAgain(keepSeed) {
   // Open the new task as soon as the ledger has it (it is recorded before work starts), so a
   // long task is watched live; give up once the request finished without recording it.
   for (;;) {
-    const res = await fetch(`/api/tasks/${newUUID}`, { headers: { authorization: `Bearer ${session.key}` }, cache: 'no-store' });
+    const res = await fetch(`/api/tasks/${newUUID}`, {
+      headers: { authorization: `Bearer ${session.key}` },
+      cache: 'no-store',
+    });
     if (res.ok) break;
     if (settled) {
       await posting;
@@ -430,5 +571,3 @@ async function runAgain(keepSeed) {
   location.hash = `#/task/${newUUID}`;
   note(`Ran again as ${newUUID} (same parameters${keepSeed ? ', same seed' : ''}, new taskUUID).`);
 }
-
-

@@ -31,7 +31,9 @@ export class BuiltinEngine implements Engine {
   }
 
   mappings(): ModelMapping[] {
-    return this.catalogue.flatMap((m) => m.standsIn.map((s) => ({ taskType: s.taskType, model: s.model, runs: m.air })));
+    return this.catalogue.flatMap((m) =>
+      m.standsIn.map((s) => ({ taskType: s.taskType, model: s.model, runs: m.air })),
+    );
   }
 
   serves(taskType: string, model: string): boolean {
@@ -39,7 +41,11 @@ export class BuiltinEngine implements Engine {
     return this.catalogue.some((m) => m.air.toLowerCase() === air && m.taskTypes.includes(taskType));
   }
 
-  async run<K extends OperationName>(operation: K, input: OperationInput<K>, options?: RunOptions): Promise<OperationOutput<K>> {
+  async run<K extends OperationName>(
+    operation: K,
+    input: OperationInput<K>,
+    options?: RunOptions,
+  ): Promise<OperationOutput<K>> {
     const available = await this.availability(operation);
     if (!available.ready) throw this.unavailable(operation, available.reason);
     try {

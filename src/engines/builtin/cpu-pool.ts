@@ -58,8 +58,13 @@ export class CpuPool {
   constructor(readonly options: CpuPoolOptions = DEFAULT_POOL_OPTIONS) {}
 
   /** Runs `operation` on a pool thread. Rejects with ProtocolError for a full queue or an OperationError; with Error for internal failures. */
-  async run<K extends OperationName>(operation: K, input: OperationInput<K>, options: RunOptions = {}): Promise<OperationOutput<K>> {
-    if (this.closed) throw new ProtocolError('serviceUnavailable', { reason: 'it is shutting down and no longer starts engine work' });
+  async run<K extends OperationName>(
+    operation: K,
+    input: OperationInput<K>,
+    options: RunOptions = {},
+  ): Promise<OperationOutput<K>> {
+    if (this.closed)
+      throw new ProtocolError('serviceUnavailable', { reason: 'it is shutting down and no longer starts engine work' });
     if (this.pending >= this.options.threads + this.options.maxQueue) {
       throw new ProtocolError('queueCapacityExceeded', { pending: this.pending });
     }
@@ -69,7 +74,12 @@ export class CpuPool {
       if (channel) channel.port1.on('message', (percent: number) => options.onProgress!(percent));
       const job: WorkerJob = { operation, input, ...(channel ? { progress: channel.port2 } : {}) };
       const reply = await this.threads().run(job, channel ? { transferList: [channel.port2] } : {});
-      if (!reply.ok) throw ProtocolError.relayed(reply.code as ErrorCode, reply.message, reply.parameter !== undefined ? { parameter: reply.parameter } : {});
+      if (!reply.ok)
+        throw ProtocolError.relayed(
+          reply.code as ErrorCode,
+          reply.message,
+          reply.parameter !== undefined ? { parameter: reply.parameter } : {},
+        );
       return reply.output as OperationOutput<K>;
     } finally {
       this.pending--;

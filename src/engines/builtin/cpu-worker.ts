@@ -14,7 +14,8 @@ export interface WorkerJob {
   progress?: MessagePort;
 }
 
-export type WorkerReply = { ok: true; output: unknown } | { ok: false; code: string; message: string; parameter?: string };
+export type WorkerReply =
+  { ok: true; output: unknown } | { ok: false; code: string; message: string; parameter?: string };
 
 interface LoadedOperation {
   run(input: unknown, context?: OperationContext): Promise<unknown>;
@@ -43,7 +44,12 @@ export default async function runJob(job: WorkerJob): Promise<WorkerReply> {
     return { ok: true, output: await operation.run(job.input, context) };
   } catch (err) {
     if (err instanceof OperationError) {
-      return { ok: false, code: err.code, message: err.message, ...(err.parameter !== undefined ? { parameter: err.parameter } : {}) };
+      return {
+        ok: false,
+        code: err.code,
+        message: err.message,
+        ...(err.parameter !== undefined ? { parameter: err.parameter } : {}),
+      };
     }
     throw err;
   } finally {

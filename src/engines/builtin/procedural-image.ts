@@ -75,6 +75,7 @@ function sineTable(length: number, frequency: number, phase: number): Float64Arr
 
 function paletteTable({ phase, scale }: { phase: number; scale: number }): Uint8Array {
   const table = new Uint8Array(LUT_SIZE);
-  for (let i = 0; i < LUT_SIZE; i++) table[i] = Math.round(127.5 + 127.5 * Math.sin((i / (LUT_SIZE - 1)) * 4 * scale + phase));
+  for (let i = 0; i < LUT_SIZE; i++)
+    table[i] = Math.round(127.5 + 127.5 * Math.sin((i / (LUT_SIZE - 1)) * 4 * scale + phase));
   return table;
 }

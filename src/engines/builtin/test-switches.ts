@@ -35,7 +35,9 @@ export async function withTestSwitches<T>(
     if (step < PROGRESS_STEPS) onProgress?.(index, (100 * step) / PROGRESS_STEPS);
   }
   if (switches.failAll || switches.failIndexes.has(index)) {
-    throw new ProtocolError('internalServerError', { what: `Result ${index} (the prompt asked for its failure with [fail])` });
+    throw new ProtocolError('internalServerError', {
+      what: `Result ${index} (the prompt asked for its failure with [fail])`,
+    });
   }
   return render();
 }

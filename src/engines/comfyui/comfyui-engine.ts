@@ -67,17 +67,25 @@ export class ComfyUiEngine extends OperatorEngine {
     if (operation === 'comfy-workflow')
       return this.workflow(input as ComfyWorkflowInput, options) as Promise<OperationOutput<K>>;
     return Promise.reject(
-      new ProtocolError('engineUnavailable', { engine: this.name, operation, reason: 'the engine has no such operation' }),
+      new ProtocolError('engineUnavailable', {
+        engine: this.name,
+        operation,
+        reason: 'the engine has no such operation',
+      }),
     );
   }
 
   private async workflow(input: ComfyWorkflowInput, options: EngineRunOptions | undefined): Promise<EncodedImage> {
     const model = this.modelFor(input.air);
     if (!model?.workflow)
-      throw new ProtocolError('unsupportedModel', { what: `'${input.air}' (no ComfyUI workflow is configured for it)` }, {
-        parameter: 'model',
-        type: 'string',
-      });
+      throw new ProtocolError(
+        'unsupportedModel',
+        { what: `'${input.air}' (no ComfyUI workflow is configured for it)` },
+        {
+          parameter: 'model',
+          type: 'string',
+        },
+      );
     const values = { ...input.values };
     if (input.seedImage) values['seedImage'] = await this.upload(input.seedImage, options);
     let graph: Record<string, unknown>;

@@ -63,7 +63,11 @@ export class OpenAiCompatibleEngine extends OperatorEngine {
     if (operation === 'image-generation')
       return this.image(input as ImageGenerationInput, options) as Promise<OperationOutput<K>>;
     return Promise.reject(
-      new ProtocolError('engineUnavailable', { engine: this.name, operation, reason: 'the engine has no such operation' }),
+      new ProtocolError('engineUnavailable', {
+        engine: this.name,
+        operation,
+        reason: 'the engine has no such operation',
+      }),
     );
   }
 
@@ -159,11 +163,10 @@ export class OpenAiCompatibleEngine extends OperatorEngine {
         await keep('cancelled by the caller');
         throw abortedByCaller();
       }
-      const problem =
-        isProtocolError(err)
-          ? err
-          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the read loop's timer
-          : reader.interrupted(silent ? `sent nothing for ${this.caller.timeoutMs / 1000} s` : 'broke off');
+      const problem = isProtocolError(err)
+        ? err
+        : // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the read loop's timer
+          reader.interrupted(silent ? `sent nothing for ${this.caller.timeoutMs / 1000} s` : 'broke off');
       await keep(problem.message);
       throw problem;
     } finally {
@@ -208,7 +211,10 @@ export class OpenAiCompatibleEngine extends OperatorEngine {
       .metadata()
       .catch(() => undefined);
     if (!meta?.width || !meta.height)
-      throw new ProtocolError('unrecognizedResponse', { subject: SUBJECT, what: 'holds an image that could not be decoded' });
+      throw new ProtocolError('unrecognizedResponse', {
+        subject: SUBJECT,
+        what: 'holds an image that could not be decoded',
+      });
     const image = await encodeAs(sharp(bytes), input.format, input.quality).toBuffer();
     return { image, format: input.format, width: meta.width, height: meta.height };
   }
@@ -224,7 +230,10 @@ function firstImage(text: string): { b64: string } | { url: string } {
   const first = Array.isArray(data) ? (data[0] as Record<string, unknown> | undefined) : undefined;
   if (typeof first?.['b64_json'] === 'string') return { b64: first['b64_json'] };
   if (typeof first?.['url'] === 'string') return { url: first['url'] };
-  throw new ProtocolError('unrecognizedResponse', { subject: SUBJECT, what: 'to the images request holds no b64_json or url' });
+  throw new ProtocolError('unrecognizedResponse', {
+    subject: SUBJECT,
+    what: 'to the images request holds no b64_json or url',
+  });
 }
 
 /** How a reply of the OpenAI-compatible server is read (errors are `{error: {message}}`). */

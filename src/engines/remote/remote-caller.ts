@@ -151,7 +151,10 @@ export class RemoteCaller {
             subject: this.wording.subject,
             reason: `it did not answer within ${this.options.timeoutMs / 1000} s`,
           });
-        last = new ProtocolError('providerUnavailable', { subject: this.wording.subject, reason: 'it could not be reached' });
+        last = new ProtocolError('providerUnavailable', {
+          subject: this.wording.subject,
+          reason: 'it could not be reached',
+        });
         if (refusedBeforeSending(err)) continue;
         throw last;
       }
@@ -173,7 +176,9 @@ export class RemoteCaller {
       }
       throw verdict.fail;
     }
-    throw last ?? new ProtocolError('providerError', { subject: this.wording.subject, reason: 'no attempt got an answer' });
+    throw (
+      last ?? new ProtocolError('providerError', { subject: this.wording.subject, reason: 'no attempt got an answer' })
+    );
   }
 }
 
@@ -181,7 +186,8 @@ export class RemoteCaller {
 export function httpFailure(subject: string, reply: RemoteReply, said?: string): ProtocolError {
   const tail = said ? `It said: ${said.slice(0, 300)}` : undefined;
   if (reply.status === 429) return new ProtocolError('providerRateLimitExceeded', { subject, said: tail });
-  if (reply.status === 504) return new ProtocolError('timeoutProvider', { subject, reason: 'it answered HTTP 504', said: tail });
+  if (reply.status === 504)
+    return new ProtocolError('timeoutProvider', { subject, reason: 'it answered HTTP 504', said: tail });
   return new ProtocolError('providerError', { subject, reason: `it answered HTTP ${reply.status}`, said: tail });
 }
 

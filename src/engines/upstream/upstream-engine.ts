@@ -8,7 +8,12 @@ import { createHash } from 'node:crypto';
 import { ProtocolError } from '../../protocol/errors.js';
 import type { AuditStore } from '../../ledger/types.js';
 import type { EngineRoute, ForwardingEngine, ForwardOutcome, ForwardRequest, ModelInfo } from '../engine.js';
-import { UPSTREAM_SUBJECT, UpstreamClient, type ExchangeRecorder, type UpstreamClientOptions } from './upstream-client.js';
+import {
+  UPSTREAM_SUBJECT,
+  UpstreamClient,
+  type ExchangeRecorder,
+  type UpstreamClientOptions,
+} from './upstream-client.js';
 
 export interface UpstreamEngineOptions extends UpstreamClientOptions {
   pollMs: number;
@@ -33,15 +38,15 @@ export class UpstreamEngine implements ForwardingEngine {
   /** One entry per model pattern routed here, so modelSearch shows what goes upstream. */
   models(): ModelInfo[] {
     return this.routes().map((r) => ({
-        air: r.model ?? '*',
-        name: `${r.model ?? 'any model'} (upstream)`,
-        version: '*',
-        category: 'checkpoint',
-        architecture: 'upstream',
-        taskTypes: [r.taskType ?? '*'],
-        defaultWidth: 1024,
-        defaultHeight: 1024,
-      }));
+      air: r.model ?? '*',
+      name: `${r.model ?? 'any model'} (upstream)`,
+      version: '*',
+      category: 'checkpoint',
+      architecture: 'upstream',
+      taskTypes: [r.taskType ?? '*'],
+      defaultWidth: 1024,
+      defaultHeight: 1024,
+    }));
   }
 
   async forward(req: ForwardRequest): Promise<ForwardOutcome> {
@@ -49,7 +54,14 @@ export class UpstreamEngine implements ForwardingEngine {
     const record =
       (kind: 'task' | 'poll'): ExchangeRecorder =>
       (x) =>
-        this.audit.recordUpstreamExchange({ ...x, orgId: req.orgId, taskUUID: req.taskUUID, upstreamTaskUUID, kind, upstreamUrl: this.options.url });
+        this.audit.recordUpstreamExchange({
+          ...x,
+          orgId: req.orgId,
+          taskUUID: req.taskUUID,
+          upstreamTaskUUID,
+          kind,
+          upstreamUrl: this.options.url,
+        });
     const body = `[${forwardedSource(req, upstreamTaskUUID)}]`;
     const reply = await this.client.post(body, record('task'));
     const first = parseEnvelope(reply.text, req);
@@ -75,7 +87,8 @@ export class UpstreamEngine implements ForwardingEngine {
         const outcome = parseEnvelope(reply.text, req);
         const processing = outcome.items.filter((i) => i['status'] === 'processing');
         outcome.items.forEach((item, i) => {
-          if (item['status'] === 'processing' && typeof item['progress'] === 'number') req.onProgress?.(i, item['progress']);
+          if (item['status'] === 'processing' && typeof item['progress'] === 'number')
+            req.onProgress?.(i, item['progress']);
         });
         const ended = outcome.items.length - processing.length + outcome.errors.length;
         if (processing.length === 0 && (ended >= expected || outcome.errors.length > 0)) {
@@ -85,13 +98,19 @@ export class UpstreamEngine implements ForwardingEngine {
     } finally {
       if (pending) await record(pending);
     }
-    throw new ProtocolError('timeoutProvider', { subject: UPSTREAM_SUBJECT, reason: `it did not finish this async task within ${this.options.asyncTimeoutMs / 1000} s` });
+    throw new ProtocolError('timeoutProvider', {
+      subject: UPSTREAM_SUBJECT,
+      reason: `it did not finish this async task within ${this.options.asyncTimeoutMs / 1000} s`,
+    });
   }
 }
 
 /** The taskUUID a task runs under upstream: a v4-shaped UUID from a hash of (organization, taskUUID). */
 export function upstreamTaskUuid(orgId: string, taskUUID: string): string {
-  const b = createHash('sha256').update(`runtrail-upstream\n${orgId}\n${taskUUID.toLowerCase()}`).digest().subarray(0, 16);
+  const b = createHash('sha256')
+    .update(`runtrail-upstream\n${orgId}\n${taskUUID.toLowerCase()}`)
+    .digest()
+    .subarray(0, 16);
   b[6] = (b[6]! & 0x0f) | 0x40;
   b[8] = (b[8]! & 0x3f) | 0x80;
   const h = b.toString('hex');
@@ -112,7 +131,8 @@ export function forwardedSource(req: ForwardRequest, upstreamTaskUUID: string): 
     }
   }
   const copy: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(req.value)) if (!HANDLED_HERE.includes(k)) copy[k] = k === 'taskUUID' ? upstreamTaskUUID : v;
+  for (const [k, v] of Object.entries(req.value))
+    if (!HANDLED_HERE.includes(k)) copy[k] = k === 'taskUUID' ? upstreamTaskUUID : v;
   return JSON.stringify(copy);
 }
 
@@ -124,15 +144,18 @@ export function parseEnvelope(text: string, req: Pick<ForwardRequest, 'taskUUID'
   } catch {
     throw unrecognized('is not JSON');
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw unrecognized('is not a JSON object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw unrecognized('is not a JSON object');
   const env = parsed as Record<string, unknown>;
   const data = env['data'];
   let errors = env['errors'];
-  if (errors === undefined && env['error'] !== undefined) errors = Array.isArray(env['error']) ? env['error'] : [env['error']];
+  if (errors === undefined && env['error'] !== undefined)
+    errors = Array.isArray(env['error']) ? env['error'] : [env['error']];
   if (data === undefined && errors === undefined) throw unrecognized('holds neither data nor errors');
   const objects = (v: unknown, name: string): Record<string, unknown>[] => {
     if (v === undefined) return [];
-    if (!Array.isArray(v) || v.some((x) => typeof x !== 'object' || x === null || Array.isArray(x))) throw unrecognized(`has a ${name} that is not an array of objects`);
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'object' || x === null || Array.isArray(x)))
+      throw unrecognized(`has a ${name} that is not an array of objects`);
     return v as Record<string, unknown>[];
   };
   const echo = (o: Record<string, unknown>) => ({ ...o, taskType: req.taskType, taskUUID: req.taskUUID });

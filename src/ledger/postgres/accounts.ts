@@ -2,18 +2,25 @@
 
 import { randomUUID } from 'node:crypto';
 import type { AccountStore, ApiKeyInfo, Organization, OrganizationRetention } from '../types.js';
-import { KEY_COLUMNS, keyFromRow, orgFromRow, orgRetentionFromRow, type KeyRow, type OrgRetentionRow, type OrgRow } from '../rows.js';
+import {
+  KEY_COLUMNS,
+  keyFromRow,
+  orgFromRow,
+  orgRetentionFromRow,
+  type KeyRow,
+  type OrgRetentionRow,
+  type OrgRow,
+} from '../rows.js';
 import type { PgPool } from './database.js';
 
 export class PostgresAccountStore implements AccountStore {
   constructor(private readonly pool: PgPool) {}
 
   async ensureOrganization(name: string): Promise<Organization> {
-    await this.pool.query('INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING', [
-      randomUUID(),
-      name,
-      Date.now(),
-    ]);
+    await this.pool.query(
+      'INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING',
+      [randomUUID(), name, Date.now()],
+    );
     return (await this.findOrganizationByName(name))!;
   }
 
@@ -24,14 +31,10 @@ export class PostgresAccountStore implements AccountStore {
 
   async addApiKey(orgId: string, keyHash: string, prefix: string, label: string | null): Promise<ApiKeyInfo> {
     const id = randomUUID();
-    await this.pool.query('INSERT INTO api_keys (id, org_id, key_hash, prefix, label, created_at) VALUES ($1, $2, $3, $4, $5, $6)', [
-      id,
-      orgId,
-      keyHash,
-      prefix,
-      label,
-      Date.now(),
-    ]);
+    await this.pool.query(
+      'INSERT INTO api_keys (id, org_id, key_hash, prefix, label, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
+      [id, orgId, keyHash, prefix, label, Date.now()],
+    );
     const { rows } = await this.pool.query<KeyRow>(
       `SELECT ${KEY_COLUMNS} FROM api_keys k JOIN organizations o ON o.id = k.org_id WHERE k.id = $1`,
       [id],
@@ -57,10 +60,10 @@ export class PostgresAccountStore implements AccountStore {
   }
 
   async revokeApiKey(idOrPrefix: string): Promise<number> {
-    const res = await this.pool.query('UPDATE api_keys SET revoked_at = $1 WHERE revoked_at IS NULL AND (id = $2 OR prefix = $2)', [
-      Date.now(),
-      idOrPrefix,
-    ]);
+    const res = await this.pool.query(
+      'UPDATE api_keys SET revoked_at = $1 WHERE revoked_at IS NULL AND (id = $2 OR prefix = $2)',
+      [Date.now(), idOrPrefix],
+    );
     return res.rowCount ?? 0;
   }
 
@@ -70,7 +73,9 @@ export class PostgresAccountStore implements AccountStore {
   }
 
   async listOrganizations(): Promise<OrganizationRetention[]> {
-    const { rows } = await this.pool.query<OrgRetentionRow>('SELECT id, name, created_at, retention_days FROM organizations ORDER BY name');
+    const { rows } = await this.pool.query<OrgRetentionRow>(
+      'SELECT id, name, created_at, retention_days FROM organizations ORDER BY name',
+    );
     return rows.map(orgRetentionFromRow);
   }
 
@@ -84,14 +89,17 @@ export class PostgresAccountStore implements AccountStore {
   }
 
   async webhookSecret(orgId: string, candidate: string): Promise<string> {
-    const found = await this.pool.query<{ secret: string }>('SELECT secret FROM webhook_secrets WHERE org_id = $1', [orgId]);
-    if (found.rows[0]) return found.rows[0].secret;
-    await this.pool.query('INSERT INTO webhook_secrets (org_id, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (org_id) DO NOTHING', [
+    const found = await this.pool.query<{ secret: string }>('SELECT secret FROM webhook_secrets WHERE org_id = $1', [
       orgId,
-      candidate,
-      Date.now(),
     ]);
-    const { rows } = await this.pool.query<{ secret: string }>('SELECT secret FROM webhook_secrets WHERE org_id = $1', [orgId]);
+    if (found.rows[0]) return found.rows[0].secret;
+    await this.pool.query(
+      'INSERT INTO webhook_secrets (org_id, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (org_id) DO NOTHING',
+      [orgId, candidate, Date.now()],
+    );
+    const { rows } = await this.pool.query<{ secret: string }>('SELECT secret FROM webhook_secrets WHERE org_id = $1', [
+      orgId,
+    ]);
     return rows[0]!.secret;
   }
 

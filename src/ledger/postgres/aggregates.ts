@@ -34,7 +34,9 @@ export class PostgresAggregateStore implements AggregateStore {
   }
 
   async queueState(): Promise<{ queued: number; oldestEnqueuedAt: number | null }> {
-    const { rows } = await this.pool.query<{ n: string; oldest: string | null }>(`SELECT count(*) AS n, min(enqueued_at) AS oldest FROM jobs WHERE state = 'queued'`);
+    const { rows } = await this.pool.query<{ n: string; oldest: string | null }>(
+      `SELECT count(*) AS n, min(enqueued_at) AS oldest FROM jobs WHERE state = 'queued'`,
+    );
     return { queued: Number(rows[0]!.n), oldestEnqueuedAt: rows[0]!.oldest === null ? null : Number(rows[0]!.oldest) };
   }
 }

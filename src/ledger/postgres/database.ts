@@ -33,7 +33,10 @@ export async function openPool(options: PgOptions): Promise<PgPool> {
   // Every statement of the backend runs through pool.query or inTransaction: both say which of
   // their failures mean the database is unavailable.
   const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
-  pool.query = ((...args: unknown[]) => query(...args).catch((err: unknown) => { throw unavailable(err); })) as typeof pool.query;
+  pool.query = ((...args: unknown[]) =>
+    query(...args).catch((err: unknown) => {
+      throw unavailable(err);
+    })) as typeof pool.query;
   // A schema named in the URL (`?options=-c search_path=X`) is created too, like the option's.
   const target = schema ?? schemaInUrl(options.connectionString);
   if (target) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${target}`);
@@ -57,14 +60,21 @@ export async function migrate(pool: PgPool): Promise<number[]> {
   const applied: number[] = [];
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
-    await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
-    const done = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)',
+    );
+    const done = new Set(
+      (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version),
+    );
     for (const m of MIGRATIONS) {
       if (done.has(m.version)) continue;
       await client.query('BEGIN');
       try {
         await client.query(m.sql);
-        await client.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [m.version, Date.now()]);
+        await client.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [
+          m.version,
+          Date.now(),
+        ]);
         await client.query('COMMIT');
         applied.push(m.version);
       } catch (err) {
@@ -126,5 +136,8 @@ export function isStorageUnavailable(err: unknown): boolean {
  */
 export function unavailable(err: unknown): unknown {
   if (!isStorageUnavailable(err)) return err;
-  return storageUnavailable('The task ledger cannot record writes right now (its database is unreachable or failing); nothing was recorded. Retry later.', err);
+  return storageUnavailable(
+    'The task ledger cannot record writes right now (its database is unreachable or failing); nothing was recorded. Retry later.',
+    err,
+  );
 }

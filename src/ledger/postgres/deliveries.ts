@@ -13,7 +13,13 @@ const DELIVERY_CLAIM_LOCK = 0x72746476; // 'rtdv'
 export class PostgresDeliveryStore implements DeliveryStore {
   constructor(private readonly pool: PgPool) {}
 
-  async claimDue(owner: string, now: number, limit: number, leaseMs: number, perOrgLimit = 0): Promise<PendingDelivery[]> {
+  async claimDue(
+    owner: string,
+    now: number,
+    limit: number,
+    leaseMs: number,
+    perOrgLimit = 0,
+  ): Promise<PendingDelivery[]> {
     return inTransaction(this.pool, async (client) => {
       // One claim at a time across replicas, so the mid-attempt counts each reads are current
       // (replicas never send the same attempt twice, and a cap holds on all of them together).
@@ -36,7 +42,9 @@ export class PostgresDeliveryStore implements DeliveryStore {
   }
 
   async nextDueAt(): Promise<number | undefined> {
-    const { rows } = await this.pool.query<{ due: number | null }>(`SELECT min(next_attempt_at) AS due FROM deliveries WHERE state = 'pending'`);
+    const { rows } = await this.pool.query<{ due: number | null }>(
+      `SELECT min(next_attempt_at) AS due FROM deliveries WHERE state = 'pending'`,
+    );
     return rows[0]?.due ?? undefined;
   }
 
@@ -52,7 +60,11 @@ export class PostgresDeliveryStore implements DeliveryStore {
         [deliveryId, a.attempt, a.startedAt, a.statusCode, a.latencyMs, a.error],
       );
       if (next.state === 'pending') {
-        await client.query('UPDATE deliveries SET attempts = $1, next_attempt_at = $2, owner = NULL WHERE id = $3', [a.attempt, next.retryAt, deliveryId]);
+        await client.query('UPDATE deliveries SET attempts = $1, next_attempt_at = $2, owner = NULL WHERE id = $3', [
+          a.attempt,
+          next.retryAt,
+          deliveryId,
+        ]);
       } else {
         await client.query(
           'UPDATE deliveries SET attempts = $1, state = $2, owner = NULL, next_attempt_at = NULL, finished_at = $3 WHERE id = $4',
@@ -65,8 +77,14 @@ export class PostgresDeliveryStore implements DeliveryStore {
   async listForTask(taskUUID: string, orgId?: string): Promise<DeliveryRecord[]> {
     const args = orgId === undefined ? [key(taskUUID)] : [key(taskUUID), orgId];
     const where = orgId === undefined ? 'd.task_uuid = $1' : 'd.task_uuid = $1 AND d.org_id = $2';
-    const deliveries = await this.pool.query<DeliveryRow>(`SELECT d.* FROM deliveries d WHERE ${where} ORDER BY item_index, kind, created_at, id`, args);
-    const attempts = await this.pool.query<AttemptRow>(`SELECT a.* FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE ${where}`, args);
+    const deliveries = await this.pool.query<DeliveryRow>(
+      `SELECT d.* FROM deliveries d WHERE ${where} ORDER BY item_index, kind, created_at, id`,
+      args,
+    );
+    const attempts = await this.pool.query<AttemptRow>(
+      `SELECT a.* FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE ${where}`,
+      args,
+    );
     return deliveryRecords(deliveries.rows, attempts.rows);
   }
 }

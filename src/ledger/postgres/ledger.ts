@@ -15,7 +15,16 @@ import type {
   TaskLedger,
   TaskPage,
 } from '../types.js';
-import { DELIVERY_COLUMNS, TASK_OWNED_TABLES, deliveryValues, mediaFromRow, taskFromRow, uuidKey as key, type MediaRow, type TaskRow } from '../rows.js';
+import {
+  DELIVERY_COLUMNS,
+  TASK_OWNED_TABLES,
+  deliveryValues,
+  mediaFromRow,
+  taskFromRow,
+  uuidKey as key,
+  type MediaRow,
+  type TaskRow,
+} from '../rows.js';
 import { containsPattern, countSql, countsFrom, pageFrom, taskPageSql, type SqlDialect } from '../task-query.js';
 import { startsWithWordChar } from '../text-search.js';
 import { inTransaction, type PgPool } from './database.js';
@@ -57,12 +66,18 @@ export class PostgresTaskLedger implements TaskLedger {
   }
 
   async findTask(orgId: string, taskUUID: string): Promise<StoredTask | undefined> {
-    const { rows } = await this.pool.query<TaskRow>('SELECT * FROM tasks WHERE org_id = $1 AND task_uuid = $2', [orgId, key(taskUUID)]);
+    const { rows } = await this.pool.query<TaskRow>('SELECT * FROM tasks WHERE org_id = $1 AND task_uuid = $2', [
+      orgId,
+      key(taskUUID),
+    ]);
     return rows[0] ? taskFromRow(rows[0]) : undefined;
   }
 
   async findMedia(orgId: string, mediaUUID: string): Promise<MediaRecord | undefined> {
-    const { rows } = await this.pool.query<MediaRow>('SELECT * FROM media WHERE media_uuid = $1 AND org_id = $2', [key(mediaUUID), orgId]);
+    const { rows } = await this.pool.query<MediaRow>('SELECT * FROM media WHERE media_uuid = $1 AND org_id = $2', [
+      key(mediaUUID),
+      orgId,
+    ]);
     return rows[0] ? mediaFromRow(rows[0]) : undefined;
   }
 
@@ -72,7 +87,10 @@ export class PostgresTaskLedger implements TaskLedger {
   }
 
   async deleteMedia(orgId: string, mediaUUID: string): Promise<MediaRecord | undefined> {
-    const { rows } = await this.pool.query<MediaRow>('DELETE FROM media WHERE media_uuid = $1 AND org_id = $2 RETURNING *', [key(mediaUUID), orgId]);
+    const { rows } = await this.pool.query<MediaRow>(
+      'DELETE FROM media WHERE media_uuid = $1 AND org_id = $2 RETURNING *',
+      [key(mediaUUID), orgId],
+    );
     return rows[0] ? mediaFromRow(rows[0]) : undefined;
   }
 
@@ -108,7 +126,11 @@ export class PostgresTaskLedger implements TaskLedger {
         'SELECT task_uuid FROM tasks WHERE org_id = $1 AND created_at < $2 ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED',
         [orgId, before, limit],
       );
-      return deleteTasks(client, orgId, rows.map((r) => r.task_uuid));
+      return deleteTasks(
+        client,
+        orgId,
+        rows.map((r) => r.task_uuid),
+      );
     });
   }
 
@@ -199,7 +221,10 @@ export class PostgresTaskLedger implements TaskLedger {
       task.apiKeyId ?? null,
     ]);
     if (inserted.rowCount === 1) return { recorded: true };
-    const { rows } = await db.query<TaskRow>('SELECT * FROM tasks WHERE org_id = $1 AND task_uuid = $2', [task.orgId, key(task.taskUUID)]);
+    const { rows } = await db.query<TaskRow>('SELECT * FROM tasks WHERE org_id = $1 AND task_uuid = $2', [
+      task.orgId,
+      key(task.taskUUID),
+    ]);
     if (!rows[0]) throw new Error('task insert conflicted but no row was found');
     return { recorded: false, existing: taskFromRow(rows[0]) };
   }
@@ -217,23 +242,42 @@ async function updateCompletion(db: pg.Pool | pg.PoolClient, c: TaskCompletion):
 
 async function insertDeliveries(client: pg.PoolClient, deliveries: readonly NewDelivery[]): Promise<void> {
   for (const d of deliveries) {
-    await client.query(`INSERT INTO deliveries (${DELIVERY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, deliveryValues(d));
+    await client.query(
+      `INSERT INTO deliveries (${DELIVERY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+      deliveryValues(d),
+    );
   }
 }
 
 async function insertMedia(client: pg.PoolClient, media: readonly MediaRecord[]): Promise<void> {
   for (const m of media) {
-    await client.query(INSERT_MEDIA, [key(m.mediaUUID), m.orgId, m.taskUUID === null ? null : key(m.taskUUID), m.accessToken, m.format, m.width, m.height, m.bytes, m.createdAt]);
+    await client.query(INSERT_MEDIA, [
+      key(m.mediaUUID),
+      m.orgId,
+      m.taskUUID === null ? null : key(m.taskUUID),
+      m.accessToken,
+      m.format,
+      m.width,
+      m.height,
+      m.bytes,
+      m.createdAt,
+    ]);
   }
 }
 
 async function deleteTasks(client: pg.PoolClient, orgId: string, uuids: string[]): Promise<DeletedTasks> {
   if (uuids.length === 0) return { tasks: 0, media: [] };
-  const media = await client.query<MediaRow>('DELETE FROM media WHERE org_id = $1 AND task_uuid = ANY($2::text[]) RETURNING *', [orgId, uuids]);
+  const media = await client.query<MediaRow>(
+    'DELETE FROM media WHERE org_id = $1 AND task_uuid = ANY($2::text[]) RETURNING *',
+    [orgId, uuids],
+  );
   // Everything else kept about the task goes with it: its queue job, its recorded results, its upstream exchanges,
   // and its webhook deliveries with their attempts (whose bodies are the results themselves).
   const inList = 'org_id = $1 AND task_uuid = ANY($2::text[])';
-  await client.query(`DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE ${inList})`, [orgId, uuids]);
+  await client.query(`DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE ${inList})`, [
+    orgId,
+    uuids,
+  ]);
   for (const table of TASK_OWNED_TABLES) await client.query(`DELETE FROM ${table} WHERE ${inList}`, [orgId, uuids]);
   const tasks = await client.query(`DELETE FROM tasks WHERE ${inList}`, [orgId, uuids]);
   return { tasks: tasks.rowCount ?? 0, media: media.rows.map(mediaFromRow) };

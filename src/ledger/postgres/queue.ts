@@ -3,7 +3,17 @@
 // lease that ran out (its replica died) makes the job claimable again. Enqueue and finish share a
 // transaction with the ledger rows they belong to.
 
-import type { MediaRecord, NewDelivery, NewTask, QueuedJob, RecordOutcome, ResultItem, StoredTask, TaskCompletion, TaskQueue } from '../types.js';
+import type {
+  MediaRecord,
+  NewDelivery,
+  NewTask,
+  QueuedJob,
+  RecordOutcome,
+  ResultItem,
+  StoredTask,
+  TaskCompletion,
+  TaskQueue,
+} from '../types.js';
 import { itemFromRow, taskFromRow, uuidKey as key, type ItemRow, type TaskRow } from '../rows.js';
 import { dollarParams, fairJobsSql } from '../fair-share.js';
 import { inTransaction, type PgPool } from './database.js';
@@ -26,11 +36,10 @@ export class PostgresTaskQueue implements TaskQueue {
     return inTransaction(this.pool, async (client) => {
       const outcome = await this.ledger.insertOrReport(client, task, { status: 'processing' });
       if (outcome.recorded) {
-        await client.query(`INSERT INTO jobs (org_id, task_uuid, state, attempts, enqueued_at) VALUES ($1, $2, 'queued', 0, $3)`, [
-          task.orgId,
-          key(task.taskUUID),
-          task.createdAt,
-        ]);
+        await client.query(
+          `INSERT INTO jobs (org_id, task_uuid, state, attempts, enqueued_at) VALUES ($1, $2, 'queued', 0, $3)`,
+          [task.orgId, key(task.taskUUID), task.createdAt],
+        );
       }
       return outcome;
     });
@@ -44,7 +53,15 @@ export class PostgresTaskQueue implements TaskQueue {
       const now = Date.now();
       const values: unknown[] = [owner, now + leaseMs, now];
       const fair = fairJobsSql(dollarParams(values), now, limit, perOrgLimit);
-      const { rows } = await client.query<{ seq: number; org_id: string; task_uuid: string; attempts: number; enqueued_at: number; claim_token: number; turn: string }>(
+      const { rows } = await client.query<{
+        seq: number;
+        org_id: string;
+        task_uuid: string;
+        attempts: number;
+        enqueued_at: number;
+        claim_token: number;
+        turn: string;
+      }>(
         `UPDATE jobs SET state = 'running', owner = $1, lease_until = $2, attempts = attempts + 1, claim_token = claim_token + 1
          FROM (${fair}) fair
          WHERE jobs.seq = fair.seq AND (jobs.state = 'queued' OR (jobs.state = 'running' AND jobs.lease_until < $3))
@@ -54,12 +71,21 @@ export class PostgresTaskQueue implements TaskQueue {
       // In the order the turns give (RETURNING keeps none).
       return rows
         .sort((a, b) => Number(a.turn) - Number(b.turn) || a.seq - b.seq)
-        .map((row) => ({ orgId: row.org_id, taskUUID: row.task_uuid, attempts: row.attempts, enqueuedAt: row.enqueued_at, claim: row.claim_token }));
+        .map((row) => ({
+          orgId: row.org_id,
+          taskUUID: row.task_uuid,
+          attempts: row.attempts,
+          enqueuedAt: row.enqueued_at,
+          claim: row.claim_token,
+        }));
     });
   }
 
   async renewLeases(owner: string, leaseMs: number): Promise<void> {
-    await this.pool.query(`UPDATE jobs SET lease_until = $1 WHERE owner = $2 AND state = 'running'`, [Date.now() + leaseMs, owner]);
+    await this.pool.query(`UPDATE jobs SET lease_until = $1 WHERE owner = $2 AND state = 'running'`, [
+      Date.now() + leaseMs,
+      owner,
+    ]);
   }
 
   async releaseJobs(owner: string): Promise<number> {
@@ -70,7 +96,14 @@ export class PostgresTaskQueue implements TaskQueue {
     return res.rowCount ?? 0;
   }
 
-  async recordItem(orgId: string, taskUUID: string, item: ResultItem, media: MediaRecord[], deliveries: NewDelivery[], claim: number): Promise<void> {
+  async recordItem(
+    orgId: string,
+    taskUUID: string,
+    item: ResultItem,
+    media: MediaRecord[],
+    deliveries: NewDelivery[],
+    claim: number,
+  ): Promise<void> {
     await inTransaction(this.pool, async (client) => {
       // The job row stays locked until the commit, so no claim can slip in between the check and the write.
       const held = await client.query(
@@ -140,7 +173,9 @@ export class PostgresTaskQueue implements TaskQueue {
   }
 
   async countJobs(): Promise<{ queued: number; running: number }> {
-    const { rows } = await this.pool.query<{ state: string; n: string }>('SELECT state, count(*) AS n FROM jobs GROUP BY state');
+    const { rows } = await this.pool.query<{ state: string; n: string }>(
+      'SELECT state, count(*) AS n FROM jobs GROUP BY state',
+    );
     const counts = { queued: 0, running: 0 };
     for (const r of rows) if (r.state === 'queued' || r.state === 'running') counts[r.state] = Number(r.n);
     return counts;
@@ -149,10 +184,9 @@ export class PostgresTaskQueue implements TaskQueue {
 
 /** Removes the job if `claim` still holds it (locking it until the commit); otherwise JobLeaseLost. */
 async function removeHeldJob(client: pg.PoolClient, orgId: string, taskUUID: string, claim: number): Promise<void> {
-  const res = await client.query(`DELETE FROM jobs WHERE org_id = $1 AND task_uuid = $2 AND state = 'running' AND claim_token = $3`, [
-    orgId,
-    key(taskUUID),
-    claim,
-  ]);
+  const res = await client.query(
+    `DELETE FROM jobs WHERE org_id = $1 AND task_uuid = $2 AND state = 'running' AND claim_token = $3`,
+    [orgId, key(taskUUID), claim],
+  );
   if (res.rowCount !== 1) throw new JobLeaseLost(taskUUID, claim);
 }

@@ -22,8 +22,15 @@ export class PostgresSessionStore implements SessionStore {
 
   async keepFrame(sessionUUID: string, frame: string, keptAt: number, expiresAt: number): Promise<void> {
     await inTransaction(this.pool, async (client) => {
-      await client.query('INSERT INTO ws_frames (session_uuid, frame, kept_at) VALUES ($1, $2, $3)', [sessionUUID, frame, keptAt]);
-      await client.query('UPDATE ws_sessions SET expires_at = $2 WHERE session_uuid = $1 AND expires_at IS NOT NULL', [sessionUUID, expiresAt]);
+      await client.query('INSERT INTO ws_frames (session_uuid, frame, kept_at) VALUES ($1, $2, $3)', [
+        sessionUUID,
+        frame,
+        keptAt,
+      ]);
+      await client.query('UPDATE ws_sessions SET expires_at = $2 WHERE session_uuid = $1 AND expires_at IS NOT NULL', [
+        sessionUUID,
+        expiresAt,
+      ]);
     });
   }
 
@@ -47,7 +54,10 @@ export class PostgresSessionStore implements SessionStore {
 
   deleteExpiredSessions(now: number): Promise<number> {
     return inTransaction(this.pool, async (client) => {
-      await client.query('DELETE FROM ws_frames WHERE session_uuid IN (SELECT session_uuid FROM ws_sessions WHERE expires_at <= $1)', [now]);
+      await client.query(
+        'DELETE FROM ws_frames WHERE session_uuid IN (SELECT session_uuid FROM ws_sessions WHERE expires_at <= $1)',
+        [now],
+      );
       return (await client.query('DELETE FROM ws_sessions WHERE expires_at <= $1', [now])).rowCount ?? 0;
     });
   }

@@ -38,7 +38,13 @@ export async function openPostgresStorage(options: PgOptions & { migrate?: boole
     async probe() {
       // The pool waits for a connection without limit; a probe must answer, so it gives up after a while.
       let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`PostgreSQL did not answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS)));
+      const late = new Promise<never>(
+        (_, reject) =>
+          (timer = setTimeout(
+            () => reject(new Error(`PostgreSQL did not answer within ${PROBE_TIMEOUT_MS} ms`)),
+            PROBE_TIMEOUT_MS,
+          )),
+      );
       try {
         await Promise.race([pool.query('SELECT 1 FROM schema_migrations LIMIT 1'), late]);
       } finally {

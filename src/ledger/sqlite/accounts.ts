@@ -3,7 +3,15 @@
 import { randomUUID } from 'node:crypto';
 import type { AccountStore, ApiKeyInfo, Organization, OrganizationRetention } from '../types.js';
 import type { GroupCommitter, SqliteDatabase } from './database.js';
-import { KEY_COLUMNS, keyFromRow, orgFromRow, orgRetentionFromRow, type KeyRow, type OrgRetentionRow, type OrgRow } from '../rows.js';
+import {
+  KEY_COLUMNS,
+  keyFromRow,
+  orgFromRow,
+  orgRetentionFromRow,
+  type KeyRow,
+  type OrgRetentionRow,
+  type OrgRow,
+} from '../rows.js';
 
 export class SqliteAccountStore implements AccountStore {
   private readonly byHash;
@@ -39,7 +47,9 @@ export class SqliteAccountStore implements AccountStore {
         .run(id, orgId, keyHash, prefix, label, Date.now());
       return keyFromRow(
         this.db
-          .prepare<[string], KeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys k JOIN organizations o ON o.id = k.org_id WHERE k.id = ?`)
+          .prepare<[string], KeyRow>(
+            `SELECT ${KEY_COLUMNS} FROM api_keys k JOIN organizations o ON o.id = k.org_id WHERE k.id = ?`,
+          )
           .get(id)!,
       );
     });
@@ -53,9 +63,10 @@ export class SqliteAccountStore implements AccountStore {
   async listApiKeys(orgName?: string): Promise<ApiKeyInfo[]> {
     const sql = `SELECT ${KEY_COLUMNS} FROM api_keys k JOIN organizations o ON o.id = k.org_id
                  ${orgName === undefined ? '' : 'WHERE o.name = ?'} ORDER BY k.created_at, k.id`;
-    const rows = orgName === undefined
-      ? this.db.prepare<[], KeyRow>(sql).all()
-      : this.db.prepare<[string], KeyRow>(sql).all(orgName);
+    const rows =
+      orgName === undefined
+        ? this.db.prepare<[], KeyRow>(sql).all()
+        : this.db.prepare<[string], KeyRow>(sql).all(orgName);
     return rows.map(keyFromRow);
   }
 
@@ -91,10 +102,15 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   async webhookSecret(orgId: string, candidate: string): Promise<string> {
-    const existing = this.db.prepare('SELECT secret FROM webhook_secrets WHERE org_id = ?').pluck().get(orgId) as string | undefined;
+    const existing = this.db.prepare('SELECT secret FROM webhook_secrets WHERE org_id = ?').pluck().get(orgId) as
+      string | undefined;
     if (existing !== undefined) return existing;
     return this.committer.write(() => {
-      this.db.prepare('INSERT INTO webhook_secrets (org_id, secret, created_at) VALUES (?, ?, ?) ON CONFLICT (org_id) DO NOTHING').run(orgId, candidate, Date.now());
+      this.db
+        .prepare(
+          'INSERT INTO webhook_secrets (org_id, secret, created_at) VALUES (?, ?, ?) ON CONFLICT (org_id) DO NOTHING',
+        )
+        .run(orgId, candidate, Date.now());
       return this.db.prepare('SELECT secret FROM webhook_secrets WHERE org_id = ?').pluck().get(orgId) as string;
     });
   }
@@ -102,7 +118,9 @@ export class SqliteAccountStore implements AccountStore {
   async setWebhookSecret(orgId: string, secret: string): Promise<void> {
     await this.committer.write(() =>
       this.db
-        .prepare('INSERT INTO webhook_secrets (org_id, secret, created_at) VALUES (?, ?, ?) ON CONFLICT (org_id) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at')
+        .prepare(
+          'INSERT INTO webhook_secrets (org_id, secret, created_at) VALUES (?, ?, ?) ON CONFLICT (org_id) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at',
+        )
         .run(orgId, secret, Date.now()),
     );
   }

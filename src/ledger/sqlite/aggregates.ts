@@ -39,7 +39,9 @@ export class SqliteAggregateStore implements AggregateStore {
               count(*) AS tasks, max(completed_at - created_at) AS max_ms
        FROM tasks INDEXED BY tasks_stats WHERE ${WHERE_TASKS} AND completed_at IS NOT NULL GROUP BY 1, 2`,
     );
-    this.selectQueue = db.prepare<[], { n: number; oldest: number | null }>(`SELECT count(*) AS n, min(enqueued_at) AS oldest FROM jobs WHERE state = 'queued'`);
+    this.selectQueue = db.prepare<[], { n: number; oldest: number | null }>(
+      `SELECT count(*) AS n, min(enqueued_at) AS oldest FROM jobs WHERE state = 'queued'`,
+    );
   }
 
   async rows(orgId: string, range: StatsRange): Promise<StatsRow[]> {

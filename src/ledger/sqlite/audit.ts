@@ -18,13 +18,28 @@ export class SqliteAuditStore implements AuditStore {
       `INSERT INTO upstream_exchanges (org_id, task_uuid, seq, upstream_url, upstream_task_uuid, kind, http_status, reply_text, error, latency_ms, created_at)
        VALUES (?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM upstream_exchanges WHERE org_id = ? AND task_uuid = ?), ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.select = db.prepare<[string, string], ExchangeRow>('SELECT * FROM upstream_exchanges WHERE org_id = ? AND task_uuid = ? ORDER BY seq');
+    this.select = db.prepare<[string, string], ExchangeRow>(
+      'SELECT * FROM upstream_exchanges WHERE org_id = ? AND task_uuid = ? ORDER BY seq',
+    );
   }
 
   async recordUpstreamExchange(x: UpstreamExchange): Promise<void> {
     const k = key(x.taskUUID);
     await this.committer.write(() =>
-      this.insert.run(x.orgId, k, x.orgId, k, x.upstreamUrl, x.upstreamTaskUUID, x.kind, x.httpStatus, x.replyText, x.error, x.latencyMs, x.createdAt),
+      this.insert.run(
+        x.orgId,
+        k,
+        x.orgId,
+        k,
+        x.upstreamUrl,
+        x.upstreamTaskUUID,
+        x.kind,
+        x.httpStatus,
+        x.replyText,
+        x.error,
+        x.latencyMs,
+        x.createdAt,
+      ),
     );
   }
 
@@ -39,6 +54,11 @@ export class SqliteAuditStore implements AuditStore {
          WHERE org = ${orgSeq('?')} AND created_at >= ? AND created_at < ? AND cost IS NOT NULL GROUP BY engine, task_type ORDER BY engine, task_type`,
       )
       .all(orgId, since ?? 0, until ?? Number.MAX_SAFE_INTEGER);
-    return rows.map((r) => ({ engine: r.engine, taskType: r.task_type, tasks: r.tasks, cost: Math.round((r.cost ?? 0) * 1e8) / 1e8 }));
+    return rows.map((r) => ({
+      engine: r.engine,
+      taskType: r.task_type,
+      tasks: r.tasks,
+      cost: Math.round((r.cost ?? 0) * 1e8) / 1e8,
+    }));
   }
 }

@@ -24,8 +24,12 @@ export function openDatabase(file: string, options: { migrate?: boolean } = {}):
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   // SQL functions the schema and the queries rely on (migration 6, text search of packed rows).
-  db.function('runtrail_uuid_key', { deterministic: true }, (uuid) => (typeof uuid === 'string' ? uuidLookupKey(uuid) : 0));
-  db.function('runtrail_request_text', { deterministic: true }, (packed) => (packed instanceof Uint8Array ? unpackRequestText(packed) : null));
+  db.function('runtrail_uuid_key', { deterministic: true }, (uuid) =>
+    typeof uuid === 'string' ? uuidLookupKey(uuid) : 0,
+  );
+  db.function('runtrail_request_text', { deterministic: true }, (packed) =>
+    packed instanceof Uint8Array ? unpackRequestText(packed) : null,
+  );
   // The exact check of a text search's candidates (text-search.ts): the plain request, or the packed one unpacked.
   db.function('runtrail_text_has', { deterministic: true }, (plain, packed, needle) => {
     const text = typeof plain === 'string' ? plain : packed instanceof Uint8Array ? unpackRequestText(packed) : '';
@@ -39,9 +43,7 @@ export function openDatabase(file: string, options: { migrate?: boolean } = {}):
 export function migrate(db: SqliteDatabase): number[] {
   const now: number[] = [];
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
-  const applied = new Set(
-    db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[],
-  );
+  const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
   for (const m of MIGRATIONS) {
     if (applied.has(m.version)) continue;
     db.transaction(() => {
@@ -230,7 +232,10 @@ export class GroupCommitter {
       return undefined;
     }
     return {
-      settle: () => batch.forEach((w, i) => (failures[i] !== undefined ? w.reject(unavailable(failures[i])) : w.resolve(results[i]))),
+      settle: () =>
+        batch.forEach((w, i) =>
+          failures[i] !== undefined ? w.reject(unavailable(failures[i])) : w.resolve(results[i]),
+        ),
       fail,
     };
   }
@@ -261,5 +266,8 @@ export function isStorageUnavailable(err: unknown): boolean {
  */
 function unavailable(err: unknown): unknown {
   if (!isStorageUnavailable(err)) return err;
-  return storageUnavailable('The task ledger cannot record writes right now (storage is full, locked or failing); nothing was recorded. Retry later.', err);
+  return storageUnavailable(
+    'The task ledger cannot record writes right now (storage is full, locked or failing); nothing was recorded. Retry later.',
+    err,
+  );
 }

@@ -21,19 +21,26 @@ export class SqliteDeliveryStore implements DeliveryStore {
   ) {
     this.selectDue = db.prepare<[string], DeliveryRow>('SELECT * FROM deliveries WHERE id = ?');
     this.lease = db.prepare('UPDATE deliveries SET owner = ?, next_attempt_at = ? WHERE id = ?');
-    this.selectNextDue = db.prepare<[], { due: number | null }>(`SELECT min(next_attempt_at) AS due FROM deliveries WHERE state = 'pending'`);
+    this.selectNextDue = db.prepare<[], { due: number | null }>(
+      `SELECT min(next_attempt_at) AS due FROM deliveries WHERE state = 'pending'`,
+    );
     this.insertAttempt = db.prepare(
       `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, status_code, latency_ms, error) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (delivery_id, attempt) DO NOTHING`,
     );
     this.reschedule = db.prepare(`UPDATE deliveries SET attempts = ?, next_attempt_at = ?, owner = NULL WHERE id = ?`);
-    this.finish = db.prepare(`UPDATE deliveries SET attempts = ?, state = ?, owner = NULL, next_attempt_at = NULL, finished_at = ? WHERE id = ?`);
+    this.finish = db.prepare(
+      `UPDATE deliveries SET attempts = ?, state = ?, owner = NULL, next_attempt_at = NULL, finished_at = ? WHERE id = ?`,
+    );
   }
 
   claimDue(owner: string, now: number, limit: number, leaseMs: number, perOrgLimit = 0): Promise<PendingDelivery[]> {
     return this.committer.write(() => {
       const values: unknown[] = [];
-      const ids = this.db.prepare<unknown[], string>(fairDeliveriesSql(questionMarks(values), now, limit, perOrgLimit)).pluck().all(...values);
+      const ids = this.db
+        .prepare<unknown[], string>(fairDeliveriesSql(questionMarks(values), now, limit, perOrgLimit))
+        .pluck()
+        .all(...values);
       return ids.flatMap((id) => {
         const row = this.selectDue.get(id);
         if (!row) return [];
@@ -45,7 +52,12 @@ export class SqliteDeliveryStore implements DeliveryStore {
 
   releaseAbandonedDeliveries(): Promise<number> {
     return this.committer.write(
-      () => this.db.prepare(`UPDATE deliveries SET owner = NULL, next_attempt_at = ? WHERE state = 'pending' AND owner IS NOT NULL`).run(Date.now()).changes,
+      () =>
+        this.db
+          .prepare(
+            `UPDATE deliveries SET owner = NULL, next_attempt_at = ? WHERE state = 'pending' AND owner IS NOT NULL`,
+          )
+          .run(Date.now()).changes,
     );
   }
 
@@ -68,8 +80,16 @@ export class SqliteDeliveryStore implements DeliveryStore {
   async listForTask(taskUUID: string, orgId?: string): Promise<DeliveryRecord[]> {
     const args = orgId === undefined ? [key(taskUUID)] : [key(taskUUID), orgId];
     const where = orgId === undefined ? 'd.task_uuid = ?' : 'd.task_uuid = ? AND d.org_id = ?';
-    const deliveries = this.db.prepare<unknown[], DeliveryRow>(`SELECT d.* FROM deliveries d WHERE ${where} ORDER BY item_index, kind, created_at, id`).all(...args);
-    const attempts = this.db.prepare<unknown[], AttemptRow>(`SELECT a.* FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE ${where}`).all(...args);
+    const deliveries = this.db
+      .prepare<unknown[], DeliveryRow>(
+        `SELECT d.* FROM deliveries d WHERE ${where} ORDER BY item_index, kind, created_at, id`,
+      )
+      .all(...args);
+    const attempts = this.db
+      .prepare<unknown[], AttemptRow>(
+        `SELECT a.* FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE ${where}`,
+      )
+      .all(...args);
     return deliveryRecords(deliveries, attempts);
   }
 }

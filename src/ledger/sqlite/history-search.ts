@@ -26,7 +26,13 @@ export interface SearchContext {
 }
 
 /** The rows of a page of a text search, in page order, `limit + 1` at most (so pageFrom tells whether another follows). */
-export async function searchPage(ctx: SearchContext, orgId: string, filter: TaskFilter, cursor: TaskCursor | null, limit: number): Promise<TaskTableRow[]> {
+export async function searchPage(
+  ctx: SearchContext,
+  orgId: string,
+  filter: TaskFilter,
+  cursor: TaskCursor | null,
+  limit: number,
+): Promise<TaskTableRow[]> {
   const search = wordSearch(filter.text!);
   const rest: TaskFilter = { ...filter };
   delete rest.text;
@@ -40,9 +46,20 @@ export async function searchPage(ctx: SearchContext, orgId: string, filter: Task
     const candidates = `${many ? '+' : ''}id IN (SELECT rowid FROM tasks_text WHERE tasks_text MATCH ${sql.param(search.match)})`;
     const order = 'ORDER BY created_at DESC, task_uuid DESC';
     if (search.check === undefined) {
-      return { rows: ctx.db.prepare<unknown[], TaskTableRow>(`SELECT * FROM tasks WHERE ${where} AND ${candidates} ${order} LIMIT ${sql.param(limit + 1)}`).all(...params) };
+      return {
+        rows: ctx.db
+          .prepare<unknown[], TaskTableRow>(
+            `SELECT * FROM tasks WHERE ${where} AND ${candidates} ${order} LIMIT ${sql.param(limit + 1)}`,
+          )
+          .all(...params),
+      };
     }
-    return { ids: ctx.db.prepare<unknown[], number>(`SELECT id FROM tasks WHERE ${where} AND ${candidates} ${order}`).pluck().all(...params) };
+    return {
+      ids: ctx.db
+        .prepare<unknown[], number>(`SELECT id FROM tasks WHERE ${where} AND ${candidates} ${order}`)
+        .pluck()
+        .all(...params),
+    };
   });
   if ('rows' in ordered) return ordered.rows ?? [];
   const found: TaskTableRow[] = [];
@@ -70,9 +87,20 @@ export async function searchCounts(ctx: SearchContext, orgId: string, filter: Ta
     const sql = ctx.dialect(params);
     const where = `${taskWhere(orgId, rest, sql)} AND id IN (SELECT rowid FROM tasks_text WHERE tasks_text MATCH ${sql.param(search.match)})`;
     if (search.check === undefined) {
-      return { counts: ctx.db.prepare<unknown[], { status: string; n: number }>(`SELECT status, count(*) AS n FROM tasks WHERE ${where} GROUP BY status`).all(...params) };
+      return {
+        counts: ctx.db
+          .prepare<unknown[], { status: string; n: number }>(
+            `SELECT status, count(*) AS n FROM tasks WHERE ${where} GROUP BY status`,
+          )
+          .all(...params),
+      };
     }
-    return { ids: ctx.db.prepare<unknown[], number>(`SELECT id FROM tasks WHERE ${where}`).pluck().all(...params) };
+    return {
+      ids: ctx.db
+        .prepare<unknown[], number>(`SELECT id FROM tasks WHERE ${where}`)
+        .pluck()
+        .all(...params),
+    };
   });
   if ('counts' in first) return countsFrom(first.counts ?? []);
   const counted: { status: string; n: number }[] = [];
@@ -92,5 +120,7 @@ export async function searchCounts(ctx: SearchContext, orgId: string, filter: Ta
 }
 
 function countCandidates(db: SqliteDatabase, match: string): number {
-  return db.prepare<[string], number>('SELECT count(*) FROM tasks_text WHERE tasks_text MATCH ?').pluck().get(match) ?? 0;
+  return (
+    db.prepare<[string], number>('SELECT count(*) FROM tasks_text WHERE tasks_text MATCH ?').pluck().get(match) ?? 0
+  );
 }

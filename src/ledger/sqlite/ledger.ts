@@ -15,7 +15,16 @@ import type {
   TaskLedger,
   TaskPage,
 } from '../types.js';
-import { DELIVERY_COLUMNS, TASK_OWNED_TABLES, deliveryValues, mediaFromRow, taskFromRow, uuidKey as key, type MediaRow, type TaskRow } from '../rows.js';
+import {
+  DELIVERY_COLUMNS,
+  TASK_OWNED_TABLES,
+  deliveryValues,
+  mediaFromRow,
+  taskFromRow,
+  uuidKey as key,
+  type MediaRow,
+  type TaskRow,
+} from '../rows.js';
 import { countSql, countsFrom, pageFrom, taskPageSql, type SqlDialect } from '../task-query.js';
 import type { GroupCommitter, SqliteDatabase } from './database.js';
 import { packTexts } from '../packed-texts.js';
@@ -69,9 +78,13 @@ export class SqliteTaskLedger implements TaskLedger {
        VALUES (@mediaUUID, @orgId, @taskUUID, @accessToken, @format, @width, @height, @bytes, @createdAt)
        ON CONFLICT (media_uuid) DO NOTHING`,
     );
-    this.selectMediaForOrg = db.prepare<[string, string], MediaRow>('SELECT * FROM media WHERE media_uuid = ? AND org_id = ?');
+    this.selectMediaForOrg = db.prepare<[string, string], MediaRow>(
+      'SELECT * FROM media WHERE media_uuid = ? AND org_id = ?',
+    );
     this.selectMedia = db.prepare<[string], MediaRow>('SELECT * FROM media WHERE media_uuid = ?');
-    this.insertDeliveryRow = db.prepare(`INSERT INTO deliveries (${DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insertDeliveryRow = db.prepare(
+      `INSERT INTO deliveries (${DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
     // The word index of request texts (migration 9), fed the plain text as the task is recorded:
     // later the row may hold it only packed.
     this.indexText = db.prepare('INSERT INTO tasks_text (rowid, request_text) VALUES (?, ?)');
@@ -181,11 +194,21 @@ export class SqliteTaskLedger implements TaskLedger {
   }
 
   async listTasks(orgId: string, filter: TaskFilter, cursor: TaskCursor | null, limit: number): Promise<TaskPage> {
-    if (filter.text) return pageFrom((await searchPage(this.search, orgId, filter, cursor, limit)).map((row) => taskOf(row, orgId)), limit);
+    if (filter.text)
+      return pageFrom(
+        (await searchPage(this.search, orgId, filter, cursor, limit)).map((row) => taskOf(row, orgId)),
+        limit,
+      );
     return this.inTurn(() => {
       const params: unknown[] = [];
       const sql = taskPageSql(orgId, filter, cursor, limit, dialect(params));
-      return pageFrom(this.db.prepare<unknown[], TaskTableRow>(sql).all(...params).map((row) => taskOf(row, orgId)), limit);
+      return pageFrom(
+        this.db
+          .prepare<unknown[], TaskTableRow>(sql)
+          .all(...params)
+          .map((row) => taskOf(row, orgId)),
+        limit,
+      );
     });
   }
 
@@ -211,7 +234,9 @@ export class SqliteTaskLedger implements TaskLedger {
 
   async listTaskMedia(orgId: string, taskUUID: string): Promise<MediaRecord[]> {
     return this.db
-      .prepare<[string, string], MediaRow>('SELECT * FROM media WHERE org_id = ? AND task_uuid = ? ORDER BY created_at, media_uuid')
+      .prepare<[string, string], MediaRow>(
+        'SELECT * FROM media WHERE org_id = ? AND task_uuid = ? ORDER BY created_at, media_uuid',
+      )
       .all(orgId, key(taskUUID))
       .map(mediaFromRow);
   }
@@ -223,7 +248,9 @@ export class SqliteTaskLedger implements TaskLedger {
   deleteTasksBefore(orgId: string, before: number, limit: number): Promise<DeletedTasks> {
     return this.committer.write(() => {
       const uuids = this.db
-        .prepare<[string, number, number], string>(`SELECT task_uuid FROM tasks WHERE org = ${orgSeq('?')} AND created_at < ? ORDER BY created_at LIMIT ?`)
+        .prepare<[string, number, number], string>(
+          `SELECT task_uuid FROM tasks WHERE org = ${orgSeq('?')} AND created_at < ? ORDER BY created_at LIMIT ?`,
+        )
         .pluck()
         .all(orgId, before, limit);
       return this.deleteTasks(orgId, uuids);
@@ -235,10 +262,21 @@ export class SqliteTaskLedger implements TaskLedger {
       if (this.findRow(task.orgId, task.taskUUID)) return false;
       const uuid = key(task.taskUUID);
       this.ensureOrg.run(task.orgId);
-      const row = this.insertTask.run({ ...task, uuidKey: uuidLookupKey(uuid), taskUUID: uuid, ...storedTexts(task.requestText, task.responseText), apiKeyId: task.apiKeyId ?? null });
+      const row = this.insertTask.run({
+        ...task,
+        uuidKey: uuidLookupKey(uuid),
+        taskUUID: uuid,
+        ...storedTexts(task.requestText, task.responseText),
+        apiKeyId: task.apiKeyId ?? null,
+      });
       this.indexText.run(row.lastInsertRowid, task.requestText);
       for (const m of media) {
-        this.insertMediaIfNew.run({ ...m, mediaUUID: key(m.mediaUUID), orgId: task.orgId, taskUUID: key(task.taskUUID) });
+        this.insertMediaIfNew.run({
+          ...m,
+          mediaUUID: key(m.mediaUUID),
+          orgId: task.orgId,
+          taskUUID: key(task.taskUUID),
+        });
       }
       return true;
     });
@@ -254,19 +292,25 @@ export class SqliteTaskLedger implements TaskLedger {
     const list = JSON.stringify(uuids);
     const keys = JSON.stringify(uuids.map(uuidLookupKey));
     const media = this.db
-      .prepare<[string, string], MediaRow>('DELETE FROM media WHERE org_id = ? AND task_uuid IN (SELECT value FROM json_each(?)) RETURNING *')
+      .prepare<[string, string], MediaRow>(
+        'DELETE FROM media WHERE org_id = ? AND task_uuid IN (SELECT value FROM json_each(?)) RETURNING *',
+      )
       .all(orgId, list)
       .map(mediaFromRow);
     // Everything else kept about the task goes with it: its queue job, its recorded results, its upstream exchanges,
     // and its webhook deliveries with their attempts (whose bodies are the results themselves).
     const inList = 'org_id = ? AND task_uuid IN (SELECT value FROM json_each(?))';
-    this.db.prepare(`DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE ${inList})`).run(orgId, list);
+    this.db
+      .prepare(`DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE ${inList})`)
+      .run(orgId, list);
     for (const table of TASK_OWNED_TABLES) this.db.prepare(`DELETE FROM ${table} WHERE ${inList}`).run(orgId, list);
     // INDEXED BY: without statistics the planner would rather walk the organization's whole time index.
     const these = `FROM tasks INDEXED BY tasks_by_uuid WHERE uuid_key IN (SELECT value FROM json_each(?)) AND org = ${orgSeq('?')} AND task_uuid IN (SELECT value FROM json_each(?))`;
     // A contentless index forgets a row when told the words it indexed: the same request text.
     this.db
-      .prepare(`INSERT INTO tasks_text (tasks_text, rowid, request_text) SELECT 'delete', id, coalesce(request_text, runtrail_request_text(packed_texts)) ${these}`)
+      .prepare(
+        `INSERT INTO tasks_text (tasks_text, rowid, request_text) SELECT 'delete', id, coalesce(request_text, runtrail_request_text(packed_texts)) ${these}`,
+      )
       .run(keys, orgId, list);
     const tasks = this.db.prepare(`DELETE ${these}`).run(keys, orgId, list).changes;
     return { tasks, media };
@@ -321,9 +365,14 @@ export function taskOf(row: TaskTableRow, orgId: string): StoredTask {
 }
 
 /** The text columns of a task row: packed once the response is known and packing pays, plain otherwise. */
-function storedTexts(requestText: string, responseText: string | null): { requestText: string | null; responseText: string | null; packedTexts: Buffer | null } {
+function storedTexts(
+  requestText: string,
+  responseText: string | null,
+): { requestText: string | null; responseText: string | null; packedTexts: Buffer | null } {
   const packed = responseText === null ? undefined : packTexts(requestText, responseText);
-  return packed ? { requestText: null, responseText: null, packedTexts: packed } : { requestText, responseText, packedTexts: null };
+  return packed
+    ? { requestText: null, responseText: null, packedTexts: packed }
+    : { requestText, responseText, packedTexts: null };
 }
 
 function dialect(params: unknown[]): SqlDialect {

@@ -10,7 +10,8 @@ export interface Migration {
 export const ROLLUP_SLOT_MS = 900_000;
 
 /** The latency histogram bucket of a finished tasks row `r`; see LATENCY_BUCKETS_PER_DOUBLING. */
-const latencyBucket = (r: string) => `CAST(floor(4 * log2(max(${r}.completed_at - ${r}.created_at, 0) + 1)) AS INTEGER)`;
+const latencyBucket = (r: string) =>
+  `CAST(floor(4 * log2(max(${r}.completed_at - ${r}.created_at, 0) + 1)) AS INTEGER)`;
 const slotOf = (r: string) => `(${r}.created_at / ${ROLLUP_SLOT_MS}) * ${ROLLUP_SLOT_MS}`;
 /** The key columns of task_rollups for a tasks row `r`, in the order of its primary key. */
 const countKey = (r: string) =>

@@ -4,7 +4,17 @@
 // One process owns a SQLite file, so at startup every job still marked running was left by a
 // dead process and may be claimed again at once.
 
-import type { MediaRecord, NewDelivery, NewTask, QueuedJob, RecordOutcome, ResultItem, StoredTask, TaskCompletion, TaskQueue } from '../types.js';
+import type {
+  MediaRecord,
+  NewDelivery,
+  NewTask,
+  QueuedJob,
+  RecordOutcome,
+  ResultItem,
+  StoredTask,
+  TaskCompletion,
+  TaskQueue,
+} from '../types.js';
 import { itemFromRow, taskFromRow, uuidKey as key, type ItemRow, type TaskRow } from '../rows.js';
 import { fairJobsSql, questionMarks } from '../fair-share.js';
 import type { GroupCommitter, SqliteDatabase } from './database.js';
@@ -39,8 +49,12 @@ export class SqliteTaskQueue implements TaskQueue {
     private readonly committer: GroupCommitter,
     private readonly ledger: SqliteTaskLedger,
   ) {
-    this.insertJob = db.prepare(`INSERT INTO jobs (org_id, task_uuid, state, attempts, enqueued_at) VALUES (?, ?, 'queued', 0, ?)`);
-    this.selectJob = db.prepare<[number], JobRow>('SELECT seq, org_id, task_uuid, attempts, enqueued_at, claim_token FROM jobs WHERE seq = ?');
+    this.insertJob = db.prepare(
+      `INSERT INTO jobs (org_id, task_uuid, state, attempts, enqueued_at) VALUES (?, ?, 'queued', 0, ?)`,
+    );
+    this.selectJob = db.prepare<[number], JobRow>(
+      'SELECT seq, org_id, task_uuid, attempts, enqueued_at, claim_token FROM jobs WHERE seq = ?',
+    );
     this.markClaimed = db.prepare(
       `UPDATE jobs SET state = 'running', owner = ?, lease_until = ?, attempts = attempts + 1, claim_token = claim_token + 1 WHERE seq = ?`,
     );
@@ -48,7 +62,9 @@ export class SqliteTaskQueue implements TaskQueue {
     this.release = db.prepare(
       `UPDATE jobs SET state = 'queued', owner = NULL, lease_until = NULL, attempts = max(attempts - 1, 0) WHERE owner = ? AND state = 'running'`,
     );
-    this.releaseAll = db.prepare(`UPDATE jobs SET state = 'queued', owner = NULL, lease_until = NULL WHERE state = 'running'`);
+    this.releaseAll = db.prepare(
+      `UPDATE jobs SET state = 'queued', owner = NULL, lease_until = NULL WHERE state = 'running'`,
+    );
     this.insertItem = db.prepare(
       `INSERT INTO task_items (org_id, task_uuid, item_index, status, item_text, created_at) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (org_id, task_uuid, item_index) DO NOTHING`,
@@ -65,7 +81,9 @@ export class SqliteTaskQueue implements TaskQueue {
          AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.org_id = o.org_id AND j.task_uuid = t.task_uuid)
        ORDER BY t.created_at LIMIT ?`,
     );
-    this.countByState = db.prepare<[], { state: string; n: number }>('SELECT state, count(*) AS n FROM jobs GROUP BY state');
+    this.countByState = db.prepare<[], { state: string; n: number }>(
+      'SELECT state, count(*) AS n FROM jobs GROUP BY state',
+    );
   }
 
   enqueue(task: NewTask): Promise<RecordOutcome> {
@@ -82,12 +100,23 @@ export class SqliteTaskQueue implements TaskQueue {
       const values: unknown[] = [];
       const sql = fairJobsSql(questionMarks(values), now, limit, perOrgLimit);
       // (Prepared per claim: the cap changes the statement's shape; preparing is microseconds.)
-      const seqs = this.db.prepare<unknown[], number>(sql).pluck().all(...values);
+      const seqs = this.db
+        .prepare<unknown[], number>(sql)
+        .pluck()
+        .all(...values);
       return seqs.flatMap((seq) => {
         const row = this.selectJob.get(seq);
         if (!row) return [];
         this.markClaimed.run(owner, now + leaseMs, row.seq);
-        return [{ orgId: row.org_id, taskUUID: row.task_uuid, attempts: row.attempts + 1, enqueuedAt: row.enqueued_at, claim: row.claim_token + 1 }];
+        return [
+          {
+            orgId: row.org_id,
+            taskUUID: row.task_uuid,
+            attempts: row.attempts + 1,
+            enqueuedAt: row.enqueued_at,
+            claim: row.claim_token + 1,
+          },
+        ];
       });
     });
   }
@@ -104,10 +133,18 @@ export class SqliteTaskQueue implements TaskQueue {
     return this.committer.write(() => this.releaseAll.run().changes);
   }
 
-  async recordItem(orgId: string, taskUUID: string, item: ResultItem, media: MediaRecord[], deliveries: NewDelivery[], claim: number): Promise<void> {
+  async recordItem(
+    orgId: string,
+    taskUUID: string,
+    item: ResultItem,
+    media: MediaRecord[],
+    deliveries: NewDelivery[],
+    claim: number,
+  ): Promise<void> {
     await this.committer.write(() => {
       if (this.selectHeld.get(orgId, key(taskUUID), claim) === undefined) throw new JobLeaseLost(taskUUID, claim);
-      const inserted = this.insertItem.run(orgId, key(taskUUID), item.index, item.status, item.text, Date.now()).changes === 1;
+      const inserted =
+        this.insertItem.run(orgId, key(taskUUID), item.index, item.status, item.text, Date.now()).changes === 1;
       // A result recorded before (by an earlier, interrupted run) stays; this copy is dropped whole.
       if (!inserted) return;
       this.ledger.insertMediaRecords(media);
@@ -121,7 +158,8 @@ export class SqliteTaskQueue implements TaskQueue {
 
   async finishJob(c: TaskCompletion, claim: number): Promise<void> {
     await this.committer.write(() => {
-      if (this.deleteHeldJob.run(c.orgId, key(c.taskUUID), claim).changes !== 1) throw new JobLeaseLost(c.taskUUID, claim);
+      if (this.deleteHeldJob.run(c.orgId, key(c.taskUUID), claim).changes !== 1)
+        throw new JobLeaseLost(c.taskUUID, claim);
       this.ledger.applyCompletion(c);
     });
   }

@@ -29,19 +29,27 @@ export class SqliteSessionStore implements SessionStore {
 
   keepFrame(sessionUUID: string, frame: string, keptAt: number, expiresAt: number): Promise<void> {
     return this.committer.write(() => {
-      this.db.prepare('INSERT INTO ws_frames (session_uuid, frame, kept_at) VALUES (?, ?, ?)').run(sessionUUID, frame, keptAt);
-      this.db.prepare('UPDATE ws_sessions SET expires_at = ? WHERE session_uuid = ? AND expires_at IS NOT NULL').run(expiresAt, sessionUUID);
+      this.db
+        .prepare('INSERT INTO ws_frames (session_uuid, frame, kept_at) VALUES (?, ?, ?)')
+        .run(sessionUUID, frame, keptAt);
+      this.db
+        .prepare('UPDATE ws_sessions SET expires_at = ? WHERE session_uuid = ? AND expires_at IS NOT NULL')
+        .run(expiresAt, sessionUUID);
     });
   }
 
   resumeSession(sessionUUID: string, orgId: string, now: number, keptSince: number): Promise<string[] | undefined> {
     return this.committer.write(() => {
       const found = this.db
-        .prepare('UPDATE ws_sessions SET expires_at = NULL WHERE session_uuid = ? AND org_id = ? AND (expires_at IS NULL OR expires_at > ?)')
+        .prepare(
+          'UPDATE ws_sessions SET expires_at = NULL WHERE session_uuid = ? AND org_id = ? AND (expires_at IS NULL OR expires_at > ?)',
+        )
         .run(sessionUUID, orgId, now);
       if (found.changes !== 1) return undefined;
       const rows = this.db
-        .prepare<[string], { frame: string; kept_at: number }>('SELECT frame, kept_at FROM ws_frames WHERE session_uuid = ? ORDER BY seq')
+        .prepare<[string], { frame: string; kept_at: number }>(
+          'SELECT frame, kept_at FROM ws_frames WHERE session_uuid = ? ORDER BY seq',
+        )
         .all(sessionUUID);
       this.db.prepare('DELETE FROM ws_frames WHERE session_uuid = ?').run(sessionUUID);
       return rows.filter((r) => r.kept_at >= keptSince).map((r) => r.frame);
@@ -50,7 +58,11 @@ export class SqliteSessionStore implements SessionStore {
 
   deleteExpiredSessions(now: number): Promise<number> {
     return this.committer.write(() => {
-      this.db.prepare('DELETE FROM ws_frames WHERE session_uuid IN (SELECT session_uuid FROM ws_sessions WHERE expires_at <= ?)').run(now);
+      this.db
+        .prepare(
+          'DELETE FROM ws_frames WHERE session_uuid IN (SELECT session_uuid FROM ws_sessions WHERE expires_at <= ?)',
+        )
+        .run(now);
       return this.db.prepare('DELETE FROM ws_sessions WHERE expires_at <= ?').run(now).changes;
     });
   }

@@ -16,9 +16,13 @@ const HEADER = Buffer.from('SQLite format 3\0', 'latin1');
 export function checkDatabaseAtStart(file: string, mediaDir: string): void {
   const bytes = existsSync(file) ? statSync(file).size : undefined;
   if (bytes !== undefined && bytes > 0) {
-    if (!hasSqliteHeader(file)) throw new DatabaseDamaged(`${file} is not a SQLite database (its header is damaged). ${RESTORE}`);
+    if (!hasSqliteHeader(file))
+      throw new DatabaseDamaged(`${file} is not a SQLite database (its header is damaged). ${RESTORE}`);
     const problems = quickCheck(file);
-    if (problems.length > 0) throw new DatabaseDamaged(`${file} is damaged (SQLite quick_check: ${problems.slice(0, 3).join('; ')}). ${RESTORE}`);
+    if (problems.length > 0)
+      throw new DatabaseDamaged(
+        `${file} is damaged (SQLite quick_check: ${problems.slice(0, 3).join('; ')}). ${RESTORE}`,
+      );
     if (!holdsTables(file)) refuseIfMediaExists(file, mediaDir, 'holds no tables');
     return;
   }
@@ -76,7 +80,8 @@ function holdsImages(dir: string): boolean {
   if (!existsSync(dir)) return false;
   const entries = opendirSync(dir);
   try {
-    for (let e = entries.readSync(); e !== null; e = entries.readSync()) if (e.isFile() && /\.(jpg|png|webp)$/.test(e.name)) return true;
+    for (let e = entries.readSync(); e !== null; e = entries.readSync())
+      if (e.isFile() && /\.(jpg|png|webp)$/.test(e.name)) return true;
     return false;
   } finally {
     entries.closeSync();

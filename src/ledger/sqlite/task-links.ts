@@ -13,7 +13,9 @@ export class SqliteTaskLinkStore implements TaskLinkStore {
     db: SqliteDatabase,
     private readonly committer: GroupCommitter,
   ) {
-    this.insert = db.prepare('INSERT INTO task_links (org_id, original_uuid, rerun_uuid, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING');
+    this.insert = db.prepare(
+      'INSERT INTO task_links (org_id, original_uuid, rerun_uuid, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+    );
     this.selectReruns = db.prepare<[string, string], LinkRow>(
       'SELECT original_uuid, rerun_uuid, created_at FROM task_links WHERE org_id = ? AND original_uuid = ? ORDER BY created_at, rerun_uuid',
     );
@@ -30,6 +32,9 @@ export class SqliteTaskLinkStore implements TaskLinkStore {
 
   async linksOf(orgId: string, taskUUID: string): Promise<{ rerunOf: TaskLink | null; reruns: TaskLink[] }> {
     const original = this.selectOriginal.get(orgId, key(taskUUID));
-    return { rerunOf: original ? linkFromRow(original) : null, reruns: this.selectReruns.all(orgId, key(taskUUID)).map(linkFromRow) };
+    return {
+      rerunOf: original ? linkFromRow(original) : null,
+      reruns: this.selectReruns.all(orgId, key(taskUUID)).map(linkFromRow),
+    };
   }
 }

@@ -153,7 +153,10 @@ export class Connection {
       if (bytes.length > limits.maxMessageBytes) {
         throw new ProtocolError('payloadTooLarge', { what: 'message', max: limits.maxMessageBytes });
       }
-      elements = readTaskArray(decodeBody(bytes), { maxTasks: limits.maxTasksPerMessage + 1, maxDepth: limits.maxJsonDepth });
+      elements = readTaskArray(decodeBody(bytes), {
+        maxTasks: limits.maxTasksPerMessage + 1,
+        maxDepth: limits.maxJsonDepth,
+      });
     } catch (err) {
       if (!isProtocolError(err)) throw err;
       metrics.requests.inc({ transport: 'websocket', status: err.status });
@@ -169,7 +172,10 @@ export class Connection {
       if (!ok && (this.session || this.ws.readyState !== WebSocket.OPEN)) return;
       elements = elements.slice(1);
     } else if (!this.session && ++this.unauthenticatedMessages > MAX_UNAUTHENTICATED_MESSAGES) {
-      this.gateway.log.info({ closeCode: CLOSE_POLICY }, 'closing a WebSocket that sent too many messages without authenticating');
+      this.gateway.log.info(
+        { closeCode: CLOSE_POLICY },
+        'closing a WebSocket that sent too many messages without authenticating',
+      );
       this.ws.close(CLOSE_POLICY, 'authenticate first');
       return;
     }
@@ -216,7 +222,10 @@ export class Connection {
         this.send(frame);
         return false;
       }
-      this.gateway.log.info({ closeCode: CLOSE_POLICY, failures: this.authFailures }, 'closing a WebSocket after repeated failed authentication');
+      this.gateway.log.info(
+        { closeCode: CLOSE_POLICY, failures: this.authFailures },
+        'closing a WebSocket after repeated failed authentication',
+      );
       if (!this.send(frame, () => this.ws.close(CLOSE_POLICY, 'authentication failed'))) this.ws.terminate();
       return false;
     }
@@ -224,7 +233,10 @@ export class Connection {
       this.sendError(
         new ProtocolError(
           'invalidApiKey',
-          { reason: 'this connection is already authenticated for another organization; open a new connection for this key' },
+          {
+            reason:
+              'this connection is already authenticated for another organization; open a new connection for this key',
+          },
           { parameter: 'apiKey', type: 'string' },
         ),
         { taskType: 'authentication' },
@@ -240,7 +252,8 @@ export class Connection {
     this.send(JSON.stringify({ data: [{ taskType: 'authentication', connectionSessionUUID: session.uuid }] }));
     // The kept frames, oldest first, then the live frames of tasks still running.
     for (const frame of kept) session.deliver(frame);
-    if (kept.length > 0) this.gateway.log.info({ connectionSessionUUID: session.uuid, frames: kept.length }, 'WebSocket session resumed');
+    if (kept.length > 0)
+      this.gateway.log.info({ connectionSessionUUID: session.uuid, frames: kept.length }, 'WebSocket session resumed');
     return true;
   }
 

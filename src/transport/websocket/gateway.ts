@@ -59,11 +59,20 @@ export class WebSocketGateway {
     this.resumeMs = deps.resumeMs;
     // Messages up to twice the limit are read and answered with payloadTooLarge; larger ones
     // make `ws` close the socket (1009), since reading them would cost the memory the limit guards.
-    this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: deps.limits.maxMessageBytes * 2 });
+    this.wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      maxPayload: deps.limits.maxMessageBytes * 2,
+    });
     // Sessions a replica left behind (it died, or expired them while another replica held them) go here.
-    this.sweep = setInterval(() => {
-      deps.sessions.deleteExpiredSessions(Date.now()).catch((err: unknown) => this.log.error({ err }, 'deleting expired WebSocket sessions failed'));
-    }, Math.max(1_000, deps.resumeMs));
+    this.sweep = setInterval(
+      () => {
+        deps.sessions
+          .deleteExpiredSessions(Date.now())
+          .catch((err: unknown) => this.log.error({ err }, 'deleting expired WebSocket sessions failed'));
+      },
+      Math.max(1_000, deps.resumeMs),
+    );
     this.sweep.unref();
   }
 
@@ -73,18 +82,42 @@ export class WebSocketGateway {
     this.wss.on('wsClientError', (err: Error, socket: Duplex) => {
       const notGet = err.message === 'Invalid HTTP method';
       const error = notGet
-        ? new ProtocolError('methodNotAllowed', { allowed: 'A WebSocket handshake at /v1 is a GET request.' }).toObject()
-        : new ProtocolError('invalidPayload', { reason: `the WebSocket handshake was refused (${err.message})` }).toObject();
-      rejectUpgrade(socket, notGet ? 405 : 400, error, /Version/.test(err.message) ? { 'Sec-WebSocket-Version': '13, 8' } : {});
+        ? new ProtocolError('methodNotAllowed', {
+            allowed: 'A WebSocket handshake at /v1 is a GET request.',
+          }).toObject()
+        : new ProtocolError('invalidPayload', {
+            reason: `the WebSocket handshake was refused (${err.message})`,
+          }).toObject();
+      rejectUpgrade(
+        socket,
+        notGet ? 405 : 400,
+        error,
+        /Version/.test(err.message) ? { 'Sec-WebSocket-Version': '13, 8' } : {},
+      );
     });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => socket.destroy());
       const path = (req.url ?? '').split('?')[0] ?? '';
       if (path !== '/v1' && path !== '/v1/') {
-        rejectUpgrade(socket, 404, new ProtocolError('notFound', { target: path, hint: 'The WebSocket endpoint is /v1.' }).toObject()); return;
+        rejectUpgrade(
+          socket,
+          404,
+          new ProtocolError('notFound', { target: path, hint: 'The WebSocket endpoint is /v1.' }).toObject(),
+        );
+        return;
       }
-      if (req.rawHeaders.length / 2 > MAX_HEADER_COUNT) { rejectUpgrade(socket, 431, tooManyHeaders().toObject()); return; }
-      if (this.closing) { rejectUpgrade(socket, 503, new ProtocolError('serviceUnavailable', { reason: 'it is shutting down' }).toObject()); return; }
+      if (req.rawHeaders.length / 2 > MAX_HEADER_COUNT) {
+        rejectUpgrade(socket, 431, tooManyHeaders().toObject());
+        return;
+      }
+      if (this.closing) {
+        rejectUpgrade(
+          socket,
+          503,
+          new ProtocolError('serviceUnavailable', { reason: 'it is shutting down' }).toObject(),
+        );
+        return;
+      }
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         this.connections.add(new Connection(ws, this));
       });
@@ -95,13 +128,24 @@ export class WebSocketGateway {
   run(group: RequestElement[], session: Session): Promise<void> {
     if (this.closing) {
       for (const element of group) {
-        session.deliver(JSON.stringify({ errors: [new ProtocolError('serviceUnavailable', { reason: 'it is shutting down' }).toObject(contextOf(element))] }));
+        session.deliver(
+          JSON.stringify({
+            errors: [
+              new ProtocolError('serviceUnavailable', { reason: 'it is shutting down' }).toObject(contextOf(element)),
+            ],
+          }),
+        );
       }
       return Promise.resolve();
     }
     session.running++;
     const job = this.deps.dispatcher
-      .dispatch(group, session.org, 'websocket', webSocketStreamSink(group[0]!, (frame) => session.connection?.send(frame)))
+      .dispatch(
+        group,
+        session.org,
+        'websocket',
+        webSocketStreamSink(group[0]!, (frame) => session.connection?.send(frame)),
+      )
       .then((outcomes) => {
         for (const outcome of outcomes) {
           const frame = frameOf(outcome);
@@ -111,7 +155,9 @@ export class WebSocketGateway {
       .catch((err: unknown) => {
         const problem = err instanceof ProtocolError ? err : undefined;
         if (!problem) this.log.error({ err }, 'WebSocket task failed unexpectedly');
-        const error = (problem ?? new ProtocolError('internalServerError', { what: 'The task' })).toObject(contextOf(group[0]!));
+        const error = (problem ?? new ProtocolError('internalServerError', { what: 'The task' })).toObject(
+          contextOf(group[0]!),
+        );
         session.deliver(JSON.stringify({ errors: [error] }));
       })
       .finally(() => {
@@ -128,7 +174,11 @@ export class WebSocketGateway {
    * otherwise a new one. Anyone else (or an expired or unknown UUID) gets a new session, so a
    * foreign or stale UUID reveals nothing.
    */
-  async openSession(org: Organization, requested: unknown, conn: Connection): Promise<{ session: Session; kept: string[] }> {
+  async openSession(
+    org: Organization,
+    requested: unknown,
+    conn: Connection,
+  ): Promise<{ session: Session; kept: string[] }> {
     const store = this.deps.sessions;
     const uuid = typeof requested === 'string' ? requested.toLowerCase() : undefined;
     let session: Session | undefined;
@@ -175,7 +225,10 @@ export class WebSocketGateway {
     const closed = [...this.connections].map(
       (conn) =>
         new Promise<void>((resolve) => {
-          if (conn.ws.readyState === WebSocket.CLOSED) { resolve(); return; }
+          if (conn.ws.readyState === WebSocket.CLOSED) {
+            resolve();
+            return;
+          }
           conn.ws.once('close', () => resolve());
           conn.ws.close(CLOSE_SHUTDOWN, 'server shutting down');
           setTimeout(() => conn.ws.terminate(), 2_000).unref();
@@ -191,9 +244,10 @@ export class WebSocketGateway {
 
 function rejectUpgrade(socket: Duplex, status: number, error: ErrorObject, headers: Record<string, string> = {}): void {
   const body = JSON.stringify({ errors: [error] });
-  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  const extra = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`,
   );
 }
-

@@ -54,7 +54,10 @@ export class SendBackpressure {
   }
 
   private look(): void {
-    if (this.ws.readyState !== WebSocket.OPEN) { this.stop(); return; }
+    if (this.ws.readyState !== WebSocket.OPEN) {
+      this.stop();
+      return;
+    }
     const buffered = this.ws.bufferedAmount;
     const now = Date.now();
     if (buffered < this.lastBuffered) this.lastDrainAt = now;

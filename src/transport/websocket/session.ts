@@ -70,7 +70,8 @@ export class Session {
   write(work: () => Promise<unknown>): void {
     this.writes = this.writes.then(work).then(
       () => undefined,
-      (err: unknown) => this.gateway.log.error({ err, connectionSessionUUID: this.uuid }, 'WebSocket session write failed'),
+      (err: unknown) =>
+        this.gateway.log.error({ err, connectionSessionUUID: this.uuid }, 'WebSocket session write failed'),
     );
   }
 

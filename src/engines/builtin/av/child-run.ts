@@ -88,8 +88,14 @@ export function runChild(file: string, args: readonly string[], options: ChildRu
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       live.delete(child);
-      if (failure) { reject(new ChildRunError(failure.reason, failure.message, stderr)); return; }
-      if (code !== 0) { reject(new ChildRunError('exit', `${file} exited with ${code ?? signal}`, stderr)); return; }
+      if (failure) {
+        reject(new ChildRunError(failure.reason, failure.message, stderr));
+        return;
+      }
+      if (code !== 0) {
+        reject(new ChildRunError('exit', `${file} exited with ${code ?? signal}`, stderr));
+        return;
+      }
       resolve({ stdout: Buffer.concat(out), stderr });
     });
 

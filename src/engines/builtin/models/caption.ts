@@ -20,7 +20,8 @@ export const captionModels: BuiltinModel[] = [
     taskTypes: ['caption'],
     defaultWidth: 0,
     defaultHeight: 0,
-    shortDescription: "Human's FaceRes face description model on BlazeFace detections: an age in years per face, answered as structuredData age groups. Not a descriptive captioner.",
+    shortDescription:
+      "Human's FaceRes face description model on BlazeFace detections: an age in years per face, answered as structuredData age groups. Not a descriptive captioner.",
     operations: ['age-estimate'],
     standsIn: RUNWARE_AGE_MODELS.map((model) => ({ taskType: 'caption', model })),
   },

@@ -17,10 +17,41 @@ interface PreprocessorSpec {
 }
 
 const PREPROCESSOR_MODELS: PreprocessorSpec[] = [
-  { air: 'runtrail:canny@1', version: '1', name: 'Canny edges', architecture: 'canny', preprocessor: 'canny', description: "Canny edge detection (3×3 Sobel, L1 magnitude, hysteresis between the two thresholds), as OpenCV's defaults; no network." },
-  { air: 'runtrail:tile@1', version: '1', name: 'tile (blurred layout)', architecture: 'resampler', preprocessor: 'tile', description: 'The picture shrunk ×8 and enlarged again (cubic): layout and colours kept, detail removed; no network.' },
-  { air: 'runtrail:content-shuffle@1', version: '1', name: 'content shuffle', architecture: 'warp', preprocessor: 'shuffle', description: 'A smooth random warp (seeded) that scrambles layout but keeps colours and textures; no network.' },
-  { air: 'runtrail:movenet-openpose@lightning', version: 'lightning', name: 'OpenPose-style skeleton from MoveNet', architecture: 'movenet', preprocessor: 'openpose', description: "OpenPose's 18-point coloured skeleton drawn from MoveNet Lightning body keypoints (single person), with HandTrack hands and face-mesh points when asked for." },
+  {
+    air: 'runtrail:canny@1',
+    version: '1',
+    name: 'Canny edges',
+    architecture: 'canny',
+    preprocessor: 'canny',
+    description:
+      "Canny edge detection (3×3 Sobel, L1 magnitude, hysteresis between the two thresholds), as OpenCV's defaults; no network.",
+  },
+  {
+    air: 'runtrail:tile@1',
+    version: '1',
+    name: 'tile (blurred layout)',
+    architecture: 'resampler',
+    preprocessor: 'tile',
+    description:
+      'The picture shrunk ×8 and enlarged again (cubic): layout and colours kept, detail removed; no network.',
+  },
+  {
+    air: 'runtrail:content-shuffle@1',
+    version: '1',
+    name: 'content shuffle',
+    architecture: 'warp',
+    preprocessor: 'shuffle',
+    description: 'A smooth random warp (seeded) that scrambles layout but keeps colours and textures; no network.',
+  },
+  {
+    air: 'runtrail:movenet-openpose@lightning',
+    version: 'lightning',
+    name: 'OpenPose-style skeleton from MoveNet',
+    architecture: 'movenet',
+    preprocessor: 'openpose',
+    description:
+      "OpenPose's 18-point coloured skeleton drawn from MoveNet Lightning body keypoints (single person), with HandTrack hands and face-mesh points when asked for.",
+  },
 ];
 
 /** The preprocessor a local model runs. */

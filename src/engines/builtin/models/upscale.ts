@@ -15,7 +15,7 @@ export const upscaleModels: BuiltinModel[] = [
     taskTypes: ['upscale'],
     defaultWidth: 0,
     defaultHeight: 0,
-    shortDescription: "Lanczos-3 resampling (libvips through sharp): enlarges without inventing detail.",
+    shortDescription: 'Lanczos-3 resampling (libvips through sharp): enlarges without inventing detail.',
     operations: ['lanczos-upscale'],
     standsIn: [{ taskType: 'upscale', model: '*' }],
   },

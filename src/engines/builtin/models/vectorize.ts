@@ -14,7 +14,8 @@ export const vectorizeModels: BuiltinModel[] = [
     taskTypes: ['vectorize'],
     defaultWidth: 0,
     defaultHeight: 0,
-    shortDescription: 'Quantises the image to 16 colours and traces each colour region into SVG paths (imagetracerjs 1.2.6).',
+    shortDescription:
+      'Quantises the image to 16 colours and traces each colour region into SVG paths (imagetracerjs 1.2.6).',
     operations: ['vectorize'],
     standsIn: [
       { taskType: 'vectorize', model: 'recraft:1@1' },

@@ -37,7 +37,12 @@ export function availability(): Availability {
 
 export async function run(input: AgeEstimateInput): Promise<AgeEstimateOutput> {
   const { detectPeople } = await import('./human-runtime.js');
-  const found = await detectPeople(input.image, { faces: true, age: true, minConfidence: input.minConfidence, maxDetected: input.maxFaces });
+  const found = await detectPeople(input.image, {
+    faces: true,
+    age: true,
+    minConfidence: input.minConfidence,
+    maxDetected: input.maxFaces,
+  });
   const faces = found.faces
     .filter((f): f is typeof f & { age: number } => f.age !== null && f.score >= input.minConfidence)
     .map((f) => ({ age: f.age, score: f.score, box: f.box }))

@@ -7,17 +7,20 @@ export function cannyEdges(grey: Uint8Array, width: number, height: number, low:
   const n = width * height;
   const magnitude = new Float32Array(n);
   const sector = new Uint8Array(n); // 0: horizontal gradient, 1: 45°, 2: vertical, 3: 135°
-  const at = (x: number, y: number) => grey[Math.min(height - 1, Math.max(0, y)) * width + Math.min(width - 1, Math.max(0, x))]!;
+  const at = (x: number, y: number) =>
+    grey[Math.min(height - 1, Math.max(0, y)) * width + Math.min(width - 1, Math.max(0, x))]!;
   const tan22 = Math.tan(Math.PI / 8);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
-      const gx = at(x + 1, y - 1) + 2 * at(x + 1, y) + at(x + 1, y + 1) - at(x - 1, y - 1) - 2 * at(x - 1, y) - at(x - 1, y + 1);
-      const gy = at(x - 1, y + 1) + 2 * at(x, y + 1) + at(x + 1, y + 1) - at(x - 1, y - 1) - 2 * at(x, y - 1) - at(x + 1, y - 1);
+      const gx =
+        at(x + 1, y - 1) + 2 * at(x + 1, y) + at(x + 1, y + 1) - at(x - 1, y - 1) - 2 * at(x - 1, y) - at(x - 1, y + 1);
+      const gy =
+        at(x - 1, y + 1) + 2 * at(x, y + 1) + at(x + 1, y + 1) - at(x - 1, y - 1) - 2 * at(x, y - 1) - at(x + 1, y - 1);
       const i = y * width + x;
       magnitude[i] = Math.abs(gx) + Math.abs(gy);
       const ax = Math.abs(gx);
       const ay = Math.abs(gy);
-      sector[i] = ay <= ax * tan22 ? 0 : ax <= ay * tan22 ? 2 : (gx > 0) === (gy > 0) ? 1 : 3;
+      sector[i] = ay <= ax * tan22 ? 0 : ax <= ay * tan22 ? 2 : gx > 0 === gy > 0 ? 1 : 3;
     }
   }
   // Non-maximum suppression: keep a pixel only where it is the ridge across the edge.

@@ -59,7 +59,10 @@ function classifier(network: NsfwNetwork): Promise<Classifier> {
   let loading = classifiers.get(network);
   if (!loading) {
     loading = loadClassifier(network).catch((err: unknown) => {
-      throw new OperationError('engineUnavailable', `the nsfwjs ${network} model did not load (${(err as Error).message})`);
+      throw new OperationError(
+        'engineUnavailable',
+        `the nsfwjs ${network} model did not load (${(err as Error).message})`,
+      );
     });
     loading.catch(() => classifiers.delete(network)); // a later call may try again
     classifiers.set(network, loading);

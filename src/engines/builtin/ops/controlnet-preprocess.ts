@@ -52,24 +52,39 @@ export async function run(input: ControlNetPreprocessInput): Promise<ControlNetP
     case 'canny': {
       const grey = greyscale(pixels, width, height);
       const edges = cannyEdges(grey, width, height, input.lowThreshold, input.highThreshold);
-      return encodeImage(sharp(Buffer.from(edges.buffer, edges.byteOffset, edges.byteLength), { raw: { width, height, channels: 1 } }), input.format, input.quality);
+      return encodeImage(
+        sharp(Buffer.from(edges.buffer, edges.byteOffset, edges.byteLength), { raw: { width, height, channels: 1 } }),
+        input.format,
+        input.quality,
+      );
     }
     case 'tile': {
       // The tile ControlNet wants detail removed but layout kept: an area shrink, a cubic enlargement.
       const small = await sharp(Buffer.from(pixels), raw)
-        .resize(Math.max(1, Math.round(width / 8)), Math.max(1, Math.round(height / 8)), { kernel: 'mitchell', fit: 'fill' })
+        .resize(Math.max(1, Math.round(width / 8)), Math.max(1, Math.round(height / 8)), {
+          kernel: 'mitchell',
+          fit: 'fill',
+        })
         .png()
         .toBuffer();
-      return encodeImage(sharp(small).resize(width, height, { kernel: 'cubic', fit: 'fill' }), input.format, input.quality);
+      return encodeImage(
+        sharp(small).resize(width, height, { kernel: 'cubic', fit: 'fill' }),
+        input.format,
+        input.quality,
+      );
     }
     case 'shuffle': {
       const shuffled = shuffleContent(pixels, width, height, input.seed);
-      return encodeImage(sharp(Buffer.from(shuffled.buffer, shuffled.byteOffset, shuffled.byteLength), raw), input.format, input.quality);
+      return encodeImage(
+        sharp(Buffer.from(shuffled.buffer, shuffled.byteOffset, shuffled.byteLength), raw),
+        input.format,
+        input.quality,
+      );
     }
     case 'openpose': {
       const png = await sharp(Buffer.from(pixels), raw).png({ compressionLevel: 1 }).toBuffer();
       const { detectPeople } = await import('./human-runtime.js');
-  const found = await detectPeople(new Uint8Array(png.buffer, png.byteOffset, png.byteLength), {
+      const found = await detectPeople(new Uint8Array(png.buffer, png.byteOffset, png.byteLength), {
         bodies: true,
         hands: input.includeHandsAndFace,
         faces: input.includeHandsAndFace,
@@ -77,18 +92,30 @@ export async function run(input: ControlNetPreprocessInput): Promise<ControlNetP
         minConfidence: 0.3,
         maxDetected: 20,
       });
-      return encodeImage(sharp(Buffer.from(poseSvg(width, height, found))).flatten({ background: '#000000' }), input.format, input.quality);
+      return encodeImage(
+        sharp(Buffer.from(poseSvg(width, height, found))).flatten({ background: '#000000' }),
+        input.format,
+        input.quality,
+      );
     }
   }
 }
 
-async function decodeResized(input: ControlNetPreprocessInput): Promise<{ pixels: Uint8Array; width: number; height: number }> {
+async function decodeResized(
+  input: ControlNetPreprocessInput,
+): Promise<{ pixels: Uint8Array; width: number; height: number }> {
   const bytes = Buffer.from(input.image.buffer, input.image.byteOffset, input.image.byteLength);
   const { width: w0, height: h0 } = await uprightSize(bytes, 'the preprocessors');
   const width = input.width ?? (input.height !== undefined ? Math.max(1, Math.round((w0 * input.height) / h0)) : w0);
   const height = input.height ?? (input.width !== undefined ? Math.max(1, Math.round((h0 * input.width) / w0)) : h0);
   try {
-    const data = await sharp(bytes).rotate().resize(width, height, { fit: 'fill' }).removeAlpha().toColourspace('srgb').raw().toBuffer();
+    const data = await sharp(bytes)
+      .rotate()
+      .resize(width, height, { fit: 'fill' })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer();
     return { pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height };
   } catch {
     throw new OperationError('invalidInputImage', 'The input image could not be decoded.');
@@ -97,7 +124,8 @@ async function decodeResized(input: ControlNetPreprocessInput): Promise<{ pixels
 
 function greyscale(rgb: Uint8Array, width: number, height: number): Uint8Array {
   const out = new Uint8Array(width * height);
-  for (let i = 0, j = 0; i < out.length; i++, j += 3) out[i] = Math.round(0.299 * rgb[j]! + 0.587 * rgb[j + 1]! + 0.114 * rgb[j + 2]!);
+  for (let i = 0, j = 0; i < out.length; i++, j += 3)
+    out[i] = Math.round(0.299 * rgb[j]! + 0.587 * rgb[j + 1]! + 0.114 * rgb[j + 2]!);
   return out;
 }
 

@@ -10,7 +10,19 @@ import type { Availability } from '../operation.js';
 const require = createRequire(import.meta.url);
 
 // The bundle and the model files the people operations load (all MIT or Apache-2.0 weights).
-const HUMAN_FILES = ['dist/human.node-wasm.js', ...['blazeface', 'facemesh', 'iris', 'faceres', 'movenet-lightning', 'handtrack', 'handlandmark-lite', 'centernet'].flatMap((m) => [`models/${m}.json`, `models/${m}.bin`])];
+const HUMAN_FILES = [
+  'dist/human.node-wasm.js',
+  ...[
+    'blazeface',
+    'facemesh',
+    'iris',
+    'faceres',
+    'movenet-lightning',
+    'handtrack',
+    'handlandmark-lite',
+    'centernet',
+  ].flatMap((m) => [`models/${m}.json`, `models/${m}.bin`]),
+];
 
 /** Largest input the people operations accept, in pixels (as the upscaler's output cap). */
 export const MAX_INPUT_PIXELS = 4096 * 4096;
@@ -77,11 +89,16 @@ export function humanAvailability(): Availability {
   try {
     const folder = humanFolder();
     for (const file of HUMAN_FILES) {
-      if (!existsSync(path.join(folder, file))) return { ready: false, reason: `@vladmandic/human is installed without ${file}` };
+      if (!existsSync(path.join(folder, file)))
+        return { ready: false, reason: `@vladmandic/human is installed without ${file}` };
     }
-    if (!existsSync(path.join(wasmFolder(), 'tfjs-backend-wasm-simd.wasm'))) return { ready: false, reason: '@tensorflow/tfjs-backend-wasm is installed without its .wasm files' };
+    if (!existsSync(path.join(wasmFolder(), 'tfjs-backend-wasm-simd.wasm')))
+      return { ready: false, reason: '@tensorflow/tfjs-backend-wasm is installed without its .wasm files' };
     return { ready: true };
   } catch (err) {
-    return { ready: false, reason: `@vladmandic/human or its models are not installed (${(err as Error).message.split('\n')[0]})` };
+    return {
+      ready: false,
+      reason: `@vladmandic/human or its models are not installed (${(err as Error).message.split('\n')[0]})`,
+    };
   }
 }

@@ -10,7 +10,14 @@ import type { Config, Human, Result } from '@vladmandic/human';
 import { loadTfjs, localModelUrl, wasmFolder } from './tfjs-runtime.js';
 import { OperationError } from './operation-error.js';
 import { uprightSize } from './upright-size.js';
-import { ANALYSIS_SIDE, humanFolder, type Box, type DetectOptions, type PeopleFound, type Point } from './human-files.js';
+import {
+  ANALYSIS_SIDE,
+  humanFolder,
+  type Box,
+  type DetectOptions,
+  type PeopleFound,
+  type Point,
+} from './human-files.js';
 
 const require = createRequire(import.meta.url);
 
@@ -19,7 +26,9 @@ let human: Promise<Human> | undefined;
 function loadHuman(): Promise<Human> {
   human ??= (async () => {
     await loadTfjs();
-    const { Human: HumanClass } = require(path.join(humanFolder(), 'dist/human.node-wasm.js')) as typeof import('@vladmandic/human');
+    const { Human: HumanClass } = require(
+      path.join(humanFolder(), 'dist/human.node-wasm.js'),
+    ) as typeof import('@vladmandic/human');
     const config: Partial<Config> = {
       backend: 'wasm',
       wasmPath: wasmFolder(),
@@ -32,7 +41,18 @@ function loadHuman(): Promise<Human> {
       segmentation: { enabled: false },
       face: {
         enabled: true,
-        detector: { modelPath: 'blazeface.json', rotation: false, maxDetected: 20, minConfidence: 0.2, iouThreshold: 0.1, return: false, skipFrames: 0, skipTime: 0, mask: false, cropFactor: 1.6 } as Config['face']['detector'],
+        detector: {
+          modelPath: 'blazeface.json',
+          rotation: false,
+          maxDetected: 20,
+          minConfidence: 0.2,
+          iouThreshold: 0.1,
+          return: false,
+          skipFrames: 0,
+          skipTime: 0,
+          mask: false,
+          cropFactor: 1.6,
+        } as Config['face']['detector'],
         mesh: { enabled: true, modelPath: 'facemesh.json', keepInvalid: false },
         iris: { enabled: true, modelPath: 'iris.json', scale: 2.3 },
         description: { enabled: true, modelPath: 'faceres.json', minConfidence: 0.1, skipFrames: 0, skipTime: 0 },
@@ -42,7 +62,14 @@ function loadHuman(): Promise<Human> {
         attention: { enabled: false },
         gear: { enabled: false },
       },
-      body: { enabled: true, modelPath: 'movenet-lightning.json', maxDetected: 1, minConfidence: 0.2, skipFrames: 0, skipTime: 0 },
+      body: {
+        enabled: true,
+        modelPath: 'movenet-lightning.json',
+        maxDetected: 1,
+        minConfidence: 0.2,
+        skipFrames: 0,
+        skipTime: 0,
+      },
       hand: {
         enabled: true,
         rotation: true,
@@ -55,13 +82,24 @@ function loadHuman(): Promise<Human> {
         detector: { modelPath: 'handtrack.json' },
         skeleton: { modelPath: 'handlandmark-lite.json' },
       },
-      object: { enabled: true, modelPath: 'centernet.json', minConfidence: 0.2, iouThreshold: 0.4, maxDetected: 20, skipFrames: 0, skipTime: 0 },
+      object: {
+        enabled: true,
+        modelPath: 'centernet.json',
+        minConfidence: 0.2,
+        iouThreshold: 0.4,
+        maxDetected: 20,
+        skipFrames: 0,
+        skipTime: 0,
+      },
     };
     const instance = new HumanClass(config);
     await instance.load();
     return instance;
   })().catch((err: unknown) => {
-    throw new OperationError('engineUnavailable', `The people models (@vladmandic/human) could not load: ${(err as Error).message}`);
+    throw new OperationError(
+      'engineUnavailable',
+      `The people models (@vladmandic/human) could not load: ${(err as Error).message}`,
+    );
   });
   human.catch(() => {
     human = undefined; // a failed load is retried by the next call rather than cached
@@ -70,14 +108,26 @@ function loadHuman(): Promise<Human> {
 }
 
 /** Decodes any image sharp reads, upright (EXIF), as RGB pixels no larger than the analysis size. */
-export async function decodeForAnalysis(image: Uint8Array): Promise<{ rgb: Uint8Array; width: number; height: number; scale: number; original: { width: number; height: number } }> {
+export async function decodeForAnalysis(image: Uint8Array): Promise<{
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+  scale: number;
+  original: { width: number; height: number };
+}> {
   const bytes = Buffer.from(image.buffer, image.byteOffset, image.byteLength);
   const original = await uprightSize(bytes, 'this model');
   const scale = Math.min(1, ANALYSIS_SIDE / Math.max(original.width, original.height));
   const width = Math.max(1, Math.round(original.width * scale));
   const height = Math.max(1, Math.round(original.height * scale));
   try {
-    const rgb = await sharp(bytes).rotate().resize(width, height, { fit: 'fill' }).removeAlpha().toColourspace('srgb').raw().toBuffer();
+    const rgb = await sharp(bytes)
+      .rotate()
+      .resize(width, height, { fit: 'fill' })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer();
     return { rgb: new Uint8Array(rgb.buffer, rgb.byteOffset, rgb.byteLength), width, height, scale, original };
   } catch {
     throw new OperationError('invalidInputImage', 'The input image could not be decoded.');
@@ -104,7 +154,12 @@ async function analyse(
   const tf = await loadTfjs();
   const k = 1 / decoded.scale;
   const pt = (p: readonly (number | undefined)[]): Point => [(p[0] ?? 0) * k, (p[1] ?? 0) * k];
-  const box = (b: readonly (number | undefined)[]): Box => [(b[0] ?? 0) * k, (b[1] ?? 0) * k, (b[2] ?? 0) * k, (b[3] ?? 0) * k];
+  const box = (b: readonly (number | undefined)[]): Box => [
+    (b[0] ?? 0) * k,
+    (b[1] ?? 0) * k,
+    (b[2] ?? 0) * k,
+    (b[3] ?? 0) * k,
+  ];
   const tensor = tf.tensor3d(decoded.rgb, [decoded.height, decoded.width, 3], 'int32');
   let result: Result;
   try {
@@ -126,7 +181,9 @@ async function analyse(
   if (result.error) throw new Error(`Human detection failed: ${result.error}`);
   // Without the mesh some annotation groups hold holes; only real points are kept.
   const annotationsOf = (a: Record<string, (number[] | undefined)[]>): Record<string, Point[]> =>
-    Object.fromEntries(Object.entries(a).map(([name, points]) => [name, points.filter((p): p is number[] => Array.isArray(p)).map(pt)]));
+    Object.fromEntries(
+      Object.entries(a).map(([name, points]) => [name, points.filter((p): p is number[] => Array.isArray(p)).map(pt)]),
+    );
   return {
     width: decoded.original.width,
     height: decoded.original.height,
@@ -141,7 +198,12 @@ async function analyse(
     bodies: result.body.map((b) => ({
       box: box(b.box),
       score: b.score,
-      keypoints: b.keypoints.map((kp) => ({ part: kp.part, x: kp.position[0] * k, y: kp.position[1] * k, score: kp.score })),
+      keypoints: b.keypoints.map((kp) => ({
+        part: kp.part,
+        x: kp.position[0] * k,
+        y: kp.position[1] * k,
+        score: kp.score,
+      })),
     })),
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- as for faces
     hands: result.hand.map((h) => ({ box: box(h.box), score: h.boxScore ?? h.score, keypoints: h.keypoints.map(pt) })),

@@ -9,7 +9,18 @@ import { encodeImage, svgNumber } from './encode-image.js';
 import type { Availability, EncodedFormat, EncodedImage } from '../operation.js';
 
 /** What a mask covers. */
-export const MASK_TARGETS = ['face-box', 'face-mesh', 'eyes', 'lips', 'nose', 'eyes-lips', 'nose-eyes', 'nose-lips', 'hand', 'person'] as const;
+export const MASK_TARGETS = [
+  'face-box',
+  'face-mesh',
+  'eyes',
+  'lips',
+  'nose',
+  'eyes-lips',
+  'nose-eyes',
+  'nose-lips',
+  'hand',
+  'person',
+] as const;
 export type MaskTarget = (typeof MASK_TARGETS)[number];
 
 export interface ImageMaskingInput {
@@ -55,7 +66,9 @@ interface MaskedRegion {
 }
 
 // Face-mesh indices around the nose (bridge, tip, nostrils): their convex hull is the nose region.
-const NOSE_POINTS = [168, 6, 197, 195, 5, 4, 1, 19, 94, 2, 98, 327, 64, 294, 48, 278, 129, 358, 49, 279, 102, 331, 115, 344, 220, 440];
+const NOSE_POINTS = [
+  168, 6, 197, 195, 5, 4, 1, 19, 94, 2, 98, 327, 64, 294, 48, 278, 129, 358, 49, 279, 102, 331, 115, 344, 220, 440,
+];
 
 export async function run(input: ImageMaskingInput): Promise<ImageMaskingOutput> {
   const byFaces = input.target !== 'hand' && input.target !== 'person';
@@ -71,8 +84,14 @@ export async function run(input: ImageMaskingInput): Promise<ImageMaskingOutput>
   });
   let regions: MaskedRegion[];
   if (input.target === 'hand') regions = found.hands.map((h) => ({ score: h.score, polygons: [boxPolygon(h.box)] }));
-  else if (input.target === 'person') regions = found.objects.filter((o) => o.label === 'person').map((o) => ({ score: o.score, polygons: [boxPolygon(o.box)] }));
-  else regions = found.faces.map((f) => ({ score: f.score, polygons: facePolygons(f, input.target) })).filter((r) => r.polygons.length > 0);
+  else if (input.target === 'person')
+    regions = found.objects
+      .filter((o) => o.label === 'person')
+      .map((o) => ({ score: o.score, polygons: [boxPolygon(o.box)] }));
+  else
+    regions = found.faces
+      .map((f) => ({ score: f.score, polygons: facePolygons(f, input.target) }))
+      .filter((r) => r.polygons.length > 0);
 
   regions = regions
     .filter((r) => r.score >= input.confidence)
@@ -86,7 +105,9 @@ export async function run(input: ImageMaskingInput): Promise<ImageMaskingOutput>
   if (input.maskBlur > 0) {
     // Rendered once to raw pixels so the blur applies to the finished mask, not the SVG's raster.
     const raw = await mask.raw().toBuffer({ resolveWithObject: true });
-    mask = sharp(raw.data, { raw: { width: raw.info.width, height: raw.info.height, channels: raw.info.channels } }).blur(Math.max(0.3, input.maskBlur / 2));
+    mask = sharp(raw.data, {
+      raw: { width: raw.info.width, height: raw.info.height, channels: raw.info.channels },
+    }).blur(Math.max(0.3, input.maskBlur / 2));
   }
   const encoded = await encodeImage(mask.greyscale(), input.format, input.quality);
   return { ...encoded, detections };
@@ -166,7 +187,12 @@ function detectionBox(polygons: Point[][], width: number, height: number): MaskD
   const xs = polygons.flat().map((p) => p[0]);
   const ys = polygons.flat().map((p) => p[1]);
   const clamp = (v: number, max: number) => Math.min(max, Math.max(0, Math.round(v)));
-  return { x_min: clamp(Math.min(...xs), width), y_min: clamp(Math.min(...ys), height), x_max: clamp(Math.max(...xs), width), y_max: clamp(Math.max(...ys), height) };
+  return {
+    x_min: clamp(Math.min(...xs), width),
+    y_min: clamp(Math.min(...ys), height),
+    x_max: clamp(Math.max(...xs), width),
+    y_max: clamp(Math.max(...ys), height),
+  };
 }
 
 /**
@@ -174,9 +200,20 @@ function detectionBox(polygons: Point[][], width: number, height: number): MaskD
  * width 2p grows a shape by p), negative padding strokes them black after all fills (shrinks).
  */
 function maskSvg(regions: MaskedRegion[], width: number, height: number, padding: number): string {
-  const shapes = regions.flatMap((r) => r.polygons).map((poly) => poly.map(([x, y]) => `${svgNumber(x)},${svgNumber(y)}`).join(' '));
+  const shapes = regions
+    .flatMap((r) => r.polygons)
+    .map((poly) => poly.map(([x, y]) => `${svgNumber(x)},${svgNumber(y)}`).join(' '));
   const stroke = Math.abs(padding) * 2;
-  const fills = shapes.map((points) => `<polygon points="${points}" fill="#fff"${padding > 0 ? ` stroke="#fff" stroke-width="${stroke}" stroke-linejoin="round"` : ''}/>`);
-  const shrink = padding < 0 ? shapes.map((points) => `<polygon points="${points}" fill="none" stroke="#000" stroke-width="${stroke}" stroke-linejoin="round"/>`) : [];
+  const fills = shapes.map(
+    (points) =>
+      `<polygon points="${points}" fill="#fff"${padding > 0 ? ` stroke="#fff" stroke-width="${stroke}" stroke-linejoin="round"` : ''}/>`,
+  );
+  const shrink =
+    padding < 0
+      ? shapes.map(
+          (points) =>
+            `<polygon points="${points}" fill="none" stroke="#000" stroke-width="${stroke}" stroke-linejoin="round"/>`,
+        )
+      : [];
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="${width}" height="${height}" fill="#000"/>${fills.join('')}${shrink.join('')}</svg>`;
 }

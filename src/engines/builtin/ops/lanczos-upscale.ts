@@ -29,10 +29,16 @@ export function availability(): Availability {
 export async function run(input: LanczosUpscaleInput): Promise<EncodedImage> {
   let image: Buffer;
   try {
-    const pipeline = sharp(asBuffer(input.image)).rotate().resize(input.width, input.height, { kernel: 'lanczos3', fit: 'fill' });
+    const pipeline = sharp(asBuffer(input.image))
+      .rotate()
+      .resize(input.width, input.height, { kernel: 'lanczos3', fit: 'fill' });
     image = await encodeAs(pipeline, input.format, input.quality).toBuffer();
   } catch (err) {
-    throw new OperationError('invalidInputImage', `The input image could not be decoded (${(err as Error).message}).`, 'inputImage');
+    throw new OperationError(
+      'invalidInputImage',
+      `The input image could not be decoded (${(err as Error).message}).`,
+      'inputImage',
+    );
   }
   return { image, format: input.format, width: input.width, height: input.height };
 }

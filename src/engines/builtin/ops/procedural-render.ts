@@ -5,7 +5,13 @@
 import sharp from 'sharp';
 import { renderPlasma } from '../procedural-image.js';
 import { encodeAs } from '../encode.js';
-import { asBuffer, type Availability, type EncodedFormat, type EncodedImage, type OperationContext } from '../operation.js';
+import {
+  asBuffer,
+  type Availability,
+  type EncodedFormat,
+  type EncodedImage,
+  type OperationContext,
+} from '../operation.js';
 
 export interface ProceduralRenderInput {
   width: number;
@@ -36,10 +42,19 @@ export async function run(input: ProceduralRenderInput, context?: OperationConte
   // Drawing and encoding take about the same time.
   context?.progress(50);
   if (input.base) {
-    const base = await sharp(asBuffer(input.base.image)).resize(width, height, { fit: 'cover' }).removeAlpha().toColourspace('srgb').raw().toBuffer();
+    const base = await sharp(asBuffer(input.base.image))
+      .resize(width, height, { fit: 'cover' })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer();
     const s = input.base.strength;
     for (let i = 0; i < pixels.length; i++) pixels[i] = Math.round(base[i]! * (1 - s) + pixels[i]! * s);
   }
-  const image = await encodeAs(sharp(pixels, { raw: { width, height, channels: 3 } }), input.format, input.quality).toBuffer();
+  const image = await encodeAs(
+    sharp(pixels, { raw: { width, height, channels: 3 } }),
+    input.format,
+    input.quality,
+  ).toBuffer();
   return { image, format: input.format, width, height };
 }

@@ -28,9 +28,12 @@ export async function decodeUpright(bytes: Uint8Array, maxSide: number, what: st
   try {
     meta = await sharp(input).metadata();
   } catch {
-    throw new OperationError('invalidImage', 'The image could not be read (PNG, JPG, WEBP, GIF, TIFF or AVIF expected).');
+    throw new OperationError(
+      'invalidImage',
+      'The image could not be read (PNG, JPG, WEBP, GIF, TIFF or AVIF expected).',
+    );
   }
-  
+
   const swapped = meta.orientation !== undefined && meta.orientation >= 5;
   /* eslint-disable @typescript-eslint/no-unnecessary-condition -- sharp's typings say set; a damaged header leaves them out */
   const width = (swapped ? meta.height : meta.width) ?? 0;

@@ -70,7 +70,8 @@ export function availability(): Availability {
     require.resolve('onnxruntime-node');
     const resource = weightsResource();
     const missing = resource.chunks.filter((c) => !existsSync(join(dataDir(), c.hash)));
-    if (missing.length > 0) return { ready: false, reason: `${missing.length} ISNet weight chunks of ${DATA_PACKAGE} are missing` };
+    if (missing.length > 0)
+      return { ready: false, reason: `${missing.length} ISNet weight chunks of ${DATA_PACKAGE} are missing` };
     return { ready: true };
   } catch (err) {
     return { ready: false, reason: `ISNet cannot load: ${(err as Error).message}` };
@@ -98,15 +99,24 @@ export async function run(input: RemoveBackgroundInput, context?: OperationConte
   if (input.alphaMatting) mask = refineEdges(mask, photo.rgb, width, height, input.alphaMatting);
 
   if (input.returnOnlyMask) {
-    const image = await encodeAs(sharp(mask, { raw: { width, height, channels: 1 } }).toColourspace('b-w'), input.format, input.quality).toBuffer();
+    const image = await encodeAs(
+      sharp(mask, { raw: { width, height, channels: 1 } }).toColourspace('b-w'),
+      input.format,
+      input.quality,
+    ).toBuffer();
     return { image, format: input.format, width, height };
   }
   // JPG has no alpha: an rgba background is painted fully opaque there (without one, encodeAs
   // flattens the transparent cut-out onto white).
   const given = input.background;
-  const background: RemoveBackgroundInput['background'] = input.format === 'jpg' && given ? [given[0], given[1], given[2], 1] : given;
+  const background: RemoveBackgroundInput['background'] =
+    input.format === 'jpg' && given ? [given[0], given[1], given[2], 1] : given;
   const cutout = composite(photo.rgb, mask, width * height, background);
-  const image = await encodeAs(sharp(cutout, { raw: { width, height, channels: 4 } }), input.format, input.quality).toBuffer();
+  const image = await encodeAs(
+    sharp(cutout, { raw: { width, height, channels: 4 } }),
+    input.format,
+    input.quality,
+  ).toBuffer();
   return { image, format: input.format, width, height };
 }
 
@@ -143,7 +153,8 @@ async function loadSession(): Promise<InferenceSession> {
   for (const chunk of resource.chunks) {
     const bytes = readFileSync(join(dataDir(), chunk.hash));
     // Chunks are named by their SHA-256: a damaged install fails here, not with a garbled mask.
-    if (createHash('sha256').update(bytes).digest('hex') !== chunk.hash) throw new Error(`ISNet weight chunk ${chunk.hash} is damaged`);
+    if (createHash('sha256').update(bytes).digest('hex') !== chunk.hash)
+      throw new Error(`ISNet weight chunk ${chunk.hash} is damaged`);
     bytes.copy(weights, chunk.offsets[0]);
   }
   // One thread per session: the worker pool already runs one operation per core.
@@ -163,9 +174,18 @@ function weightsResource(): ChunkedResource {
 
 /** Opening (drops specks and thin bridges), a light blur, then a hard threshold at the middle. */
 async function cleanMask(mask: Buffer, width: number, height: number): Promise<Buffer> {
-  const opened = await sharp(mask, { raw: { width, height, channels: 1 } }).erode(1).dilate(1).extractChannel(0).raw().toBuffer();
+  const opened = await sharp(mask, { raw: { width, height, channels: 1 } })
+    .erode(1)
+    .dilate(1)
+    .extractChannel(0)
+    .raw()
+    .toBuffer();
   // Separate pipelines: sharp applies its operations in its own fixed order, not in call order.
-  const blurred = await sharp(opened, { raw: { width, height, channels: 1 } }).blur(2).extractChannel(0).raw().toBuffer();
+  const blurred = await sharp(opened, { raw: { width, height, channels: 1 } })
+    .blur(2)
+    .extractChannel(0)
+    .raw()
+    .toBuffer();
   for (let i = 0; i < blurred.length; i++) blurred[i] = blurred[i]! >= 128 ? 255 : 0;
   return blurred;
 }
@@ -239,7 +259,14 @@ function erodeBinary(src: Uint8Array, width: number, height: number, r: number):
 }
 
 /** The guided filter of `p` with guide `g` (both width×height, one channel), box radius `r`. */
-function guidedFilter(g: Float32Array, p: Float32Array, width: number, height: number, r: number, eps: number): Float32Array {
+function guidedFilter(
+  g: Float32Array,
+  p: Float32Array,
+  width: number,
+  height: number,
+  r: number,
+  eps: number,
+): Float32Array {
   const n = width * height;
   const gp = new Float32Array(n);
   const gg = new Float32Array(n);
@@ -284,7 +311,8 @@ function boxMean(src: Float32Array, width: number, height: number, r: number): F
     for (let x = 0; x < width; x++) {
       const x0 = Math.max(0, x - r);
       const x1 = Math.min(width, x + r + 1);
-      const total = sums[y1 * stride + x1]! - sums[y0 * stride + x1]! - sums[y1 * stride + x0]! + sums[y0 * stride + x0]!;
+      const total =
+        sums[y1 * stride + x1]! - sums[y0 * stride + x1]! - sums[y1 * stride + x0]! + sums[y0 * stride + x0]!;
       out[y * width + x] = total / ((y1 - y0) * (x1 - x0));
     }
   }
@@ -306,7 +334,8 @@ function composite(rgb: Buffer, mask: Buffer, pixels: number, background: Remove
     }
     // "over" compositing of the object onto a (possibly translucent) background colour
     const outAlpha = alpha + ba * (1 - alpha);
-    const mix = (fgValue: number, bgValue: number) => Math.round((fgValue * alpha + bgValue * ba * (1 - alpha)) / outAlpha);
+    const mix = (fgValue: number, bgValue: number) =>
+      Math.round((fgValue * alpha + bgValue * ba * (1 - alpha)) / outAlpha);
     out[i * 4] = mix(rgb[i * 3]!, br);
     out[i * 4 + 1] = mix(rgb[i * 3 + 1]!, bgr);
     out[i * 4 + 2] = mix(rgb[i * 3 + 2]!, bb);

@@ -11,13 +11,19 @@ export async function uprightSize(bytes: Buffer, taker: string): Promise<{ width
   try {
     meta = await sharp(bytes).metadata();
   } catch {
-    throw new OperationError('invalidInputImage', 'The input image is not a readable image (PNG, JPG, WEBP, GIF, TIFF or AVIF).');
+    throw new OperationError(
+      'invalidInputImage',
+      'The input image is not a readable image (PNG, JPG, WEBP, GIF, TIFF or AVIF).',
+    );
   }
   if (!meta.width || !meta.height) throw new OperationError('invalidInputImage', 'The input image has no dimensions.');
   const turned = meta.orientation !== undefined && meta.orientation >= 5;
   const size = turned ? { width: meta.height, height: meta.width } : { width: meta.width, height: meta.height };
   if (size.width * size.height > MAX_INPUT_PIXELS) {
-    throw new OperationError('invalidInputImage', `The input image is ${size.width}×${size.height}; ${taker} takes at most ${MAX_INPUT_PIXELS} pixels (4096×4096).`);
+    throw new OperationError(
+      'invalidInputImage',
+      `The input image is ${size.width}×${size.height}; ${taker} takes at most ${MAX_INPUT_PIXELS} pixels (4096×4096).`,
+    );
   }
   return size;
 }

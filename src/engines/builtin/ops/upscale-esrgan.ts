@@ -67,7 +67,10 @@ export function availability(): Availability {
 /** The size the network works on and the output size, for an upright input of `width`×`height`. */
 export function esrganSizes(width: number, height: number, factor: EsrganFactor) {
   const shrink = Math.min(1, MAX_OUTPUT_SIDE / (width * factor), MAX_OUTPUT_SIDE / (height * factor));
-  const networkInput = { width: Math.max(1, Math.floor(width * shrink)), height: Math.max(1, Math.floor(height * shrink)) };
+  const networkInput = {
+    width: Math.max(1, Math.floor(width * shrink)),
+    height: Math.max(1, Math.floor(height * shrink)),
+  };
   return { networkInput, output: { width: networkInput.width * factor, height: networkInput.height * factor } };
 }
 
@@ -78,9 +81,14 @@ function model(tf: typeof TF, factor: EsrganFactor): Promise<TF.LayersModel> {
   if (!loading) {
     const folder = packageFolder(PACKAGE);
     if (!folder) throw new Error(`${PACKAGE} is not installed`);
-    loading = tf.loadLayersModel(modelFolderHandler(path.join(folder, 'models', `x${factor}`))).catch((err: unknown) => {
-      throw new OperationError('engineUnavailable', `the ESRGAN ×${factor} model did not load (${(err as Error).message})`);
-    });
+    loading = tf
+      .loadLayersModel(modelFolderHandler(path.join(folder, 'models', `x${factor}`)))
+      .catch((err: unknown) => {
+        throw new OperationError(
+          'engineUnavailable',
+          `the ESRGAN ×${factor} model did not load (${(err as Error).message})`,
+        );
+      });
     loading.catch(() => models.delete(factor)); // a later call may try again
     models.set(factor, loading);
   }
@@ -89,7 +97,11 @@ function model(tf: typeof TF, factor: EsrganFactor): Promise<TF.LayersModel> {
 
 export async function run(input: UpscaleEsrganInput, context?: OperationContext): Promise<UpscaleEsrganOutput> {
   if (!ESRGAN_FACTORS.includes(input.factor)) {
-    throw new OperationError('invalidUpscaleFactor', `ESRGAN upscales by 2 or 4, not ${String(input.factor)}.`, 'upscaleFactor');
+    throw new OperationError(
+      'invalidUpscaleFactor',
+      `ESRGAN upscales by 2 or 4, not ${String(input.factor)}.`,
+      'upscaleFactor',
+    );
   }
   const bytes = asBuffer(input.image);
   const meta = await sharp(bytes)
@@ -134,12 +146,20 @@ export async function run(input: UpscaleEsrganInput, context?: OperationContext)
     image = image.joinChannel(alpha, { raw: { width: output.width, height: output.height, channels: 1 } });
   }
   const encoded = await encodeAs(image, input.format, input.quality).toBuffer();
-  return { image: new Uint8Array(encoded.buffer, encoded.byteOffset, encoded.byteLength), format: input.format, ...output, networkInput };
+  return {
+    image: new Uint8Array(encoded.buffer, encoded.byteOffset, encoded.byteLength),
+    format: input.format,
+    ...output,
+    networkInput,
+  };
 }
 
 /** The upright image at the network's input size, as 3-channel sRGB (alpha flattened, dropped or kept). */
 function prepared(bytes: Buffer, size: { width: number; height: number }, alpha: 'flatten' | 'drop' | 'keep'): Sharp {
-  let pipeline = sharp(bytes).rotate().resize(size.width, size.height, { kernel: 'lanczos3', fit: 'fill' }).toColourspace('srgb');
+  let pipeline = sharp(bytes)
+    .rotate()
+    .resize(size.width, size.height, { kernel: 'lanczos3', fit: 'fill' })
+    .toColourspace('srgb');
   if (alpha === 'flatten') pipeline = pipeline.flatten({ background: '#ffffff' });
   else if (alpha === 'drop') pipeline = pipeline.removeAlpha();
   else pipeline = pipeline.ensureAlpha();

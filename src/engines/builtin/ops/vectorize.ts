@@ -70,7 +70,11 @@ export async function run(input: VectorizeInput): Promise<VectorizeOutput> {
 
   tracer ??= createRequire(import.meta.url)('imagetracerjs') as ImageTracer;
   const traced = tracer.imagedataToSVG(
-    { width: traceWidth, height: traceHeight, data: new Uint8ClampedArray(rgba.buffer, rgba.byteOffset, rgba.byteLength) },
+    {
+      width: traceWidth,
+      height: traceHeight,
+      data: new Uint8ClampedArray(rgba.buffer, rgba.byteOffset, rgba.byteLength),
+    },
     {
       numberofcolors: COLOURS,
       colorsampling: 2, // a deterministic grid of samples: the same photo gives the same SVG
@@ -91,7 +95,8 @@ export async function run(input: VectorizeInput): Promise<VectorizeOutput> {
  */
 function withExactSize(svg: string, width: number, height: number): string {
   const rootEnd = svg.indexOf('>');
-  if (!svg.startsWith('<svg ') || rootEnd < 0) throw new OperationError('internalServerError', 'The tracer produced no SVG.');
+  if (!svg.startsWith('<svg ') || rootEnd < 0)
+    throw new OperationError('internalServerError', 'The tracer produced no SVG.');
   const root = `<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`;
   return `<?xml version="1.0" encoding="UTF-8"?>\n${root}${svg.slice(rootEnd + 1)}`;
 }
