@@ -2,7 +2,6 @@
 // completes, and a write that fails (a full or failing disk) leaves no file behind: the caller
 // gets serviceUnavailable, never a URL to a truncated image.
 
-import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { access, constants, open, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { storageUnavailable } from '../protocol/errors.js';
 import type { MediaRecord } from '../ledger/types.js';
 import {
   checkImportedRecord,
+  newMediaRecord,
   MediaMissingError,
   MediaUrls,
   objectName,
@@ -41,19 +41,9 @@ export class FolderMediaStore extends MediaUrls implements MediaStore {
     taskUUID: string | null,
     image: { data: Buffer; format: MediaFormat; width: number; height: number },
   ): Promise<MediaRecord> {
-    const mediaUUID = randomUUID();
-    await writeWhole(this.pathOf(mediaUUID, image.format), image.data);
-    return {
-      mediaUUID,
-      orgId,
-      taskUUID,
-      accessToken: randomBytes(16).toString('base64url'),
-      format: image.format,
-      width: image.width,
-      height: image.height,
-      bytes: image.data.length,
-      createdAt: Date.now(),
-    };
+    const record = newMediaRecord(orgId, taskUUID, image);
+    await writeWhole(this.pathOf(record.mediaUUID, image.format), image.data);
+    return record;
   }
 
   async restore(record: MediaRecord, data: Buffer): Promise<void> {

@@ -6,6 +6,7 @@
 // URLs carry a random access token stored with the media row: knowing an imageUUID is not enough
 // to fetch the image. Serving (with byte ranges) is in src/transport/media-route.ts.
 
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { MediaRecord } from '../ledger/types.js';
 
@@ -99,6 +100,25 @@ const FORMATS = Object.keys(CONTENT_TYPES).join('|');
 /** The object's name in either store: `<mediaUUID>.<format>`. */
 export function objectName(mediaUUID: string, format: MediaFormat): string {
   return `${mediaUUID}.${format}`;
+}
+
+/** The record of a new object: a fresh UUID and access token (the caller writes the bytes under it). */
+export function newMediaRecord(
+  orgId: string,
+  taskUUID: string | null,
+  file: { data: Buffer; format: MediaFormat; width: number; height: number },
+): MediaRecord {
+  return {
+    mediaUUID: randomUUID(),
+    orgId,
+    taskUUID,
+    accessToken: randomBytes(16).toString('base64url'),
+    format: file.format,
+    width: file.width,
+    height: file.height,
+    bytes: file.data.length,
+    createdAt: Date.now(),
+  };
 }
 
 /** Refuses an imported record whose UUID or format could not be an object name of ours (it comes from an export file). */

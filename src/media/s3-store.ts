@@ -6,7 +6,7 @@
 // in case the PUT landed but its answer was lost). Buckets are never created here: a missing one
 // is a start-up error, so a typo in the URL cannot scatter media into a new bucket (docs/scaling.md).
 
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
@@ -23,6 +23,7 @@ import type { MediaRecord } from '../ledger/types.js';
 import type { S3MediaConfig } from '../config.js';
 import {
   checkImportedRecord,
+  newMediaRecord,
   CONTENT_TYPES,
   MediaMissingError,
   MediaUrls,
@@ -75,19 +76,9 @@ export class S3MediaStore extends MediaUrls implements MediaStore {
     taskUUID: string | null,
     image: { data: Buffer; format: MediaFormat; width: number; height: number },
   ): Promise<MediaRecord> {
-    const mediaUUID = randomUUID();
-    await this.put(this.keyOf(mediaUUID, image.format), image.data, image.format);
-    return {
-      mediaUUID,
-      orgId,
-      taskUUID,
-      accessToken: randomBytes(16).toString('base64url'),
-      format: image.format,
-      width: image.width,
-      height: image.height,
-      bytes: image.data.length,
-      createdAt: Date.now(),
-    };
+    const record = newMediaRecord(orgId, taskUUID, image);
+    await this.put(this.keyOf(record.mediaUUID, image.format), image.data, image.format);
+    return record;
   }
 
   async restore(record: MediaRecord, data: Buffer): Promise<void> {

@@ -87,9 +87,6 @@ export function supportedTaskTypes(): string[] {
  * like unknown names, and are recorded in the ledger like every task with a taskUUID.
  */
 export const KNOWN_TASK_TYPES_NOT_RUN = [
-  'videoInference',
-  'audioInference',
-  'textInference',
   '3dInference',
   'training',
   'modelUpload',
