@@ -8,12 +8,13 @@ import { ProtocolError } from '../protocol/errors.js';
 import type { MediaRecord, NewDelivery } from '../ledger/types.js';
 import { OutboundTargetRefused, type OutboundTargetGuard } from '../webhooks/outbound-target.js';
 
-export const DELIVERY_METHODS = ['sync', 'async'] as const;
-/** `stream` only for task types that stream (textInference: Server-Sent Events, transport/text-stream.ts). */
-export const STREAMING_DELIVERY_METHODS = ['sync', 'async', 'stream'] as const;
+/** Every delivery method; a task type takes `sync` and `async` unless its module says otherwise. */
+export const DELIVERY_METHODS = ['sync', 'async', 'stream'] as const;
+export type DeliveryMethod = (typeof DELIVERY_METHODS)[number];
+const USUAL_DELIVERIES: readonly DeliveryMethod[] = ['sync', 'async'];
 
 export interface DeliveryOptions {
-  method: (typeof STREAMING_DELIVERY_METHODS)[number];
+  method: DeliveryMethod;
   webhookURL: string | undefined;
   uploadEndpoint: string | undefined;
 }
@@ -21,24 +22,19 @@ export interface DeliveryOptions {
 const URL_PARAMETERS = ['webhookURL', 'uploadEndpoint'] as const;
 const MAX_URL_LENGTH = 2048;
 
-/** Splits a task object into its delivery options and the parameters its module validates. */
+/**
+ * Splits a task object into its delivery options and the parameters its module validates.
+ * `allowed` are the methods its task type takes (the module's `deliveries`); without
+ * deliveryMethod a task is sync when its type allows that, else it takes the first allowed.
+ */
 export function splitDeliveryOptions(
   task: Record<string, unknown>,
-  streams = false,
+  taskType: string,
+  allowed: readonly DeliveryMethod[] = USUAL_DELIVERIES,
 ): { options: DeliveryOptions; params: Record<string, unknown> } {
   const { deliveryMethod, webhookURL, uploadEndpoint, ...params } = task;
-  const allowed: readonly string[] = streams ? STREAMING_DELIVERY_METHODS : DELIVERY_METHODS;
-  if (deliveryMethod !== undefined && !allowed.includes(deliveryMethod as string)) {
-    const reason = `Allowed values: ${allowed.map((m) => `"${m}"`).join(', ')}.`;
-    throw new ProtocolError(
-      'invalidDeliveryMethod',
-      { parameter: 'deliveryMethod', reason },
-      {
-        parameter: 'deliveryMethod',
-        type: 'string',
-        allowedValues: allowed,
-      },
-    );
+  if (deliveryMethod !== undefined && !allowed.includes(deliveryMethod as DeliveryMethod)) {
+    throw invalidDeliveryMethod(taskType, allowed);
   }
   const urls = { webhookURL, uploadEndpoint };
   for (const name of URL_PARAMETERS) {
@@ -49,7 +45,7 @@ export function splitDeliveryOptions(
   }
   return {
     options: {
-      method: (deliveryMethod as DeliveryOptions['method'] | undefined) ?? 'sync',
+      method: (deliveryMethod as DeliveryMethod | undefined) ?? (allowed.includes('sync') ? 'sync' : allowed[0]!),
       webhookURL: webhookURL as string | undefined,
       uploadEndpoint: uploadEndpoint as string | undefined,
     },
@@ -57,28 +53,16 @@ export function splitDeliveryOptions(
   };
 }
 
-/**
- * The delivery options for a task type that takes only some methods: its first method when the
- * task names none, invalidDeliveryMethod when it names another.
- */
-export function restrictDelivery(
-  options: DeliveryOptions,
-  named: unknown,
-  taskType: string,
-  allowed: readonly DeliveryOptions['method'][] | undefined,
-): DeliveryOptions {
-  if (allowed === undefined || allowed.length === 0) return options;
-  if (named === undefined) return { ...options, method: allowed[0]! };
-  if (allowed.includes(options.method)) return options;
+function invalidDeliveryMethod(taskType: string, allowed: readonly DeliveryMethod[]): ProtocolError {
   const methods = allowed.map((m) => `"${m}"`).join(', ');
-  throw new ProtocolError(
+  // A task type that cannot answer in the reply says how to get its results instead.
+  const reason = allowed.includes('sync')
+    ? `Allowed values: ${methods}.`
+    : `${taskType} runs only with deliveryMethod ${methods}: send it so and read its results with getResponse ` +
+      '(or a webhookURL).';
+  return new ProtocolError(
     'invalidDeliveryMethod',
-    {
-      parameter: 'deliveryMethod',
-      reason:
-        `${taskType} runs only with deliveryMethod ${methods}: send it so and read its results with getResponse ` +
-        '(or a webhookURL).',
-    },
+    { parameter: 'deliveryMethod', reason },
     { parameter: 'deliveryMethod', type: 'string', allowedValues: allowed },
   );
 }

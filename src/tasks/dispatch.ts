@@ -15,12 +15,7 @@ import { OutboundTargetGuard } from '../webhooks/outbound-target.js';
 import type { Metrics } from '../metrics.js';
 import { findTaskModule, routeTaskModule, supportedTaskTypes } from './registry.js';
 import type { RecordedTaskModule, TaskServices, TextStreamSink } from './task-module.js';
-import {
-  checkDeliveryTargets,
-  restrictDelivery,
-  splitDeliveryOptions,
-  type DeliveryOptions,
-} from './delivery-options.js';
+import { checkDeliveryTargets, splitDeliveryOptions, type DeliveryOptions } from './delivery-options.js';
 import { TaskRunner } from './task-runner.js';
 import { ReceivedTasks, type Receipt } from './received-tasks.js';
 import { modelProblem, recordedModel, recordedTaskType } from './recorded-fields.js';
@@ -292,12 +287,12 @@ export class TaskDispatcher {
     if (!problem) {
       try {
         const recorded = module as RecordedTaskModule;
-        const split = splitDeliveryOptions(first, recorded.streams === true);
+        const split = splitDeliveryOptions(first, recorded.taskType, recorded.deliveries);
         // The named model's rules first (narrower than the schema's ranges), then the schema, then
         // the form of every media input. Forwarded tasks (taskType 'forwarded') meet none of the
         // local rules: the upstream judges what it runs (docs/protocol.md, per-model rules).
         checkModelRules(recorded.taskType, split.params);
-        delivery = restrictDelivery(split.options, first['deliveryMethod'], recorded.taskType, recorded.deliveries);
+        delivery = split.options;
         params = recorded.validate(split.params);
         checkMediaForms(recorded.taskType, split.params);
         if (delivery.method === 'stream' && !stream) throw streamNeedsItsOwnRequest();

@@ -11,6 +11,7 @@ import type { PriceTable } from './price-table.js';
 import type { SerializedOutcome } from '../protocol/envelope.js';
 import { ProtocolError, type ErrorObject } from '../protocol/errors.js';
 import type { ProgressBoard } from './progress-board.js';
+import type { DeliveryMethod } from './delivery-options.js';
 
 export interface TaskServices {
   ledger: TaskLedger;
@@ -85,17 +86,16 @@ export interface RecordedTaskModule<P = unknown> {
   /** The model the task names, recorded for search and pricing. */
   modelOf(params: P): string | null;
   /**
-   * The delivery methods it takes when not all of them: `['async']` for a task type Runware runs
-   * only asynchronously (videoInference). Such a task without deliveryMethod is queued; one asking
-   * for another method is refused with invalidDeliveryMethod.
+   * The delivery methods it takes, when not `sync` and `async`: `['async']` for a task type Runware
+   * runs only asynchronously (videoInference; without deliveryMethod it is queued), and `stream`
+   * among them for one that streams (textInference; run() then reports text through call.stream).
+   * Another method is refused with invalidDeliveryMethod.
    */
-  deliveries?: readonly ('sync' | 'async')[];
+  deliveries?: readonly DeliveryMethod[];
   /** Prices per produced result when the operator's price file says nothing (first match wins). */
   prices?: readonly DefaultPrice[];
   /** Starts the task: throws ProtocolError for the whole task, or returns its results as they come. */
   run(call: TaskCall<P>): Promise<TaskRun>;
-  /** Whether it takes `deliveryMethod: "stream"` (textInference): run() then reports text through call.stream. */
-  streams?: boolean;
 }
 
 /** A task type that reads the ledger about another task and is never recorded itself. */

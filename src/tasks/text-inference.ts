@@ -57,7 +57,7 @@ const TASK_TYPE = 'textInference';
 export const textInference: RecordedTaskModule<Params> = {
   kind: 'recorded',
   taskType: TASK_TYPE,
-  streams: true,
+  deliveries: ['sync', 'async', 'stream'],
   validate(value) {
     const p = validateParams(value);
     const last = p.messages[p.messages.length - 1]!;

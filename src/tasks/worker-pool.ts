@@ -10,7 +10,7 @@ import { Doorbell } from '../doorbell.js';
 import { JobLeaseLost } from '../ledger/job-lease.js';
 import type { AccountStore, QueuedJob, StoredTask } from '../ledger/types.js';
 import { ProtocolError } from '../protocol/errors.js';
-import { splitDeliveryOptions } from './delivery-options.js';
+import { DELIVERY_METHODS, splitDeliveryOptions } from './delivery-options.js';
 import { originalTask, requestObject } from './task-state.js';
 import { routeTaskModule } from './registry.js';
 import type { TaskServices } from './task-module.js';
@@ -182,7 +182,12 @@ export class WorkerPool {
     }
     const echo = originalTask(task);
     const recorded = await queue.listItems(job.orgId, job.taskUUID);
-    const { options: delivery, params: raw } = splitDeliveryOptions(requestObject(task));
+    // Its delivery method was checked when the task was accepted; here the fields are only separated.
+    const { options: delivery, params: raw } = splitDeliveryOptions(
+      requestObject(task),
+      task.taskType,
+      DELIVERY_METHODS,
+    );
 
     let start: Parameters<TaskRunner['runQueued']>[4];
     if (job.attempts > this.options.maxAttempts) {
