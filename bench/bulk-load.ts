@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { hashApiKey } from '../src/accounts/api-keys.js';
 import { openStorage } from '../src/ledger/open-storage.js';
-import type { StoredTask } from '../src/ledger/types.js';
+import type { Storage, StoredTask } from '../src/ledger/types.js';
 import { startServer, type BenchServer } from './bench-server.js';
 
 /** Records `count` copies of a 64×64 imageInference task under `server`'s key, task i with the prompt `prompt(i)`. */
@@ -36,26 +36,7 @@ export async function bulkLoad(
     if (!org) throw new Error('the server key has no organization');
     const template = await storage.ledger.findTask(org.id, templateUUID);
     if (!template?.responseText) throw new Error('template task not found');
-    const BATCH = 2000;
-    for (let done = 0; done < count;) {
-      const writes: Promise<boolean>[] = [];
-      for (let i = 0; i < BATCH && done < count; i++, done++) {
-        const taskUUID = randomUUID();
-        const task: StoredTask = {
-          ...template,
-          taskUUID,
-          requestText: template.requestText.replaceAll(templateUUID, taskUUID).replace('template prompt', prompt(done)),
-          responseText: template.responseText
-            .replaceAll(templateUUID, taskUUID)
-            .replace(/[0-9a-f-]{36}(?=\.jpg)/, randomUUID()),
-          createdAt: template.createdAt - count + done,
-          completedAt: template.createdAt - count + done + 1,
-        };
-        writes.push(storage.ledger.importTask(task, []));
-      }
-      await Promise.all(writes);
-      onProgress?.(done);
-    }
+    await writeCopies(storage, template, count, prompt, onProgress);
   } finally {
     await storage.close();
   }
@@ -67,4 +48,43 @@ export async function bulkLoad(
       rmSync(server.dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Writes `count` copies of a finished `template` task through the ledger's import path, each with
+ * its own taskUUID and image UUID, task i with the prompt `prompt(i)` (in place of the template's
+ * "template prompt"), one millisecond apart and ending before the template. Shared with the tests'
+ * large ledgers (test/helpers/bulk-ledger.ts).
+ */
+export async function writeCopies(
+  storage: Storage,
+  template: StoredTask,
+  count: number,
+  prompt: (i: number) => string,
+  onProgress?: (done: number) => void,
+): Promise<void> {
+  const responseText = template.responseText;
+  if (responseText === null) throw new Error('the template task has not finished');
+  const BATCH = 2000;
+  for (let done = 0; done < count;) {
+    const writes: Promise<boolean>[] = [];
+    for (let i = 0; i < BATCH && done < count; i++, done++) {
+      const taskUUID = randomUUID();
+      const task: StoredTask = {
+        ...template,
+        taskUUID,
+        requestText: template.requestText
+          .replaceAll(template.taskUUID, taskUUID)
+          .replace('template prompt', prompt(done)),
+        responseText: responseText
+          .replaceAll(template.taskUUID, taskUUID)
+          .replace(/[0-9a-f-]{36}(?=\.jpg)/, randomUUID()),
+        createdAt: template.createdAt - count + done,
+        completedAt: template.createdAt - count + done + 1,
+      };
+      writes.push(storage.ledger.importTask(task, []));
+    }
+    await Promise.all(writes);
+    onProgress?.(done);
+  }
 }

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { hashApiKey } from '../../src/accounts/api-keys.js';
 import { openStorage } from '../../src/ledger/open-storage.js';
-import type { StoredTask } from '../../src/ledger/types.js';
+import { writeCopies } from '../../bench/bulk-load.js';
 import { backendEnv, dropSchemaOf, startServer, type TestServer } from './server.js';
 
 export interface BulkLedger {
@@ -19,7 +19,7 @@ export interface BulkLedger {
 }
 
 /**
- * Records `count` copies of a 64×64 imageInference task under `server`'s key, task i with the
+ * Records `count` copies of a 128×128 imageInference task under `server`'s key, task i with the
  * prompt `prompt(i)`, one millisecond apart, and restarts the server on them.
  */
 export async function bulkLoad(
@@ -51,26 +51,7 @@ export async function bulkLoad(
     orgId = org.id;
     const template = await storage.ledger.findTask(org.id, templateUUID);
     if (!template?.responseText) throw new Error('template task not found');
-    const BATCH = 2000;
-    for (let done = 0; done < count;) {
-      const writes: Promise<boolean>[] = [];
-      for (let i = 0; i < BATCH && done < count; i++, done++) {
-        const taskUUID = randomUUID();
-        const task: StoredTask = {
-          ...template,
-          taskUUID,
-          requestText: template.requestText.replaceAll(templateUUID, taskUUID).replace('template prompt', prompt(done)),
-          responseText: template.responseText
-            .replaceAll(templateUUID, taskUUID)
-            .replace(/[0-9a-f-]{36}(?=\.jpg)/, randomUUID()),
-          createdAt: template.createdAt - count + done,
-          completedAt: template.createdAt - count + done + 1,
-        };
-        writes.push(storage.ledger.importTask(task, []));
-      }
-      await Promise.all(writes);
-      onProgress?.(done);
-    }
+    await writeCopies(storage, template, count, prompt, onProgress);
   } finally {
     await storage.close();
   }
