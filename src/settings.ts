@@ -187,6 +187,14 @@ export const SETTINGS = {
     unit: 's',
     description: 'how often the retention sweeper runs',
   },
+  RUNTRAIL_OUT_OF_LINE_BYTES: {
+    default: '65536',
+    unit: 'bytes',
+    aside: '64 KiB',
+    description:
+      'request and response texts larger than this (and base64 runs of 8 KiB or more in any text) are stored out of line, ' +
+      'deduplicated, in the ledger\'s blob table (docs/performance.md, "Large bodies")',
+  },
   RUNTRAIL_WORKERS: {
     flag: '--workers <n>',
     default: '4',

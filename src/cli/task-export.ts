@@ -56,6 +56,8 @@ export async function exportLine(task: StoredTask, files: MediaRecord[], media: 
     responseText: task.responseText,
     // The id of the key the task came in with, on the exporting server (not a secret).
     apiKeyId: task.apiKeyId ?? null,
+    // The task's own retention (X-Runtrail-Retention), only when it has one: an import keeps it.
+    ...(task.expiresAt !== null && task.expiresAt !== undefined ? { expiresAt: task.expiresAt } : {}),
     media: exported,
   };
 }
@@ -97,6 +99,7 @@ export function importLine(
     createdAt: num(o, 'createdAt'),
     completedAt: o['completedAt'] === null || o['completedAt'] === undefined ? null : num(o, 'completedAt'),
     apiKeyId: strOrNull('apiKeyId'),
+    expiresAt: o['expiresAt'] === null || o['expiresAt'] === undefined ? null : num(o, 'expiresAt'),
   };
   const list = o['media'] ?? [];
   if (!Array.isArray(list)) throw new Error(`'media' must be an array`);

@@ -31,9 +31,13 @@ export async function migrateStorage(
   }
 }
 
-export async function openStorage(config: Pick<Config, 'dataDir' | 'databaseUrl'>): Promise<Storage> {
-  if (config.databaseUrl !== undefined) return openPostgresStorage({ connectionString: config.databaseUrl });
-  return openSqliteStorage(config.dataDir);
+export async function openStorage(
+  config: Pick<Config, 'dataDir' | 'databaseUrl'> & Partial<Pick<Config, 'outOfLineBytes'>>,
+): Promise<Storage> {
+  const options = config.outOfLineBytes === undefined ? {} : { outOfLineBytes: config.outOfLineBytes };
+  if (config.databaseUrl !== undefined)
+    return openPostgresStorage({ connectionString: config.databaseUrl, ...options });
+  return openSqliteStorage(config.dataDir, options);
 }
 
 /**
@@ -43,13 +47,16 @@ export async function openStorage(config: Pick<Config, 'dataDir' | 'databaseUrl'
  * The CLI opens the same database with openStorage, beside a running server.
  */
 export async function openServerStorage(
-  config: Pick<Config, 'dataDir' | 'databaseUrl' | 'mediaDir'>,
+  config: Pick<Config, 'dataDir' | 'databaseUrl' | 'mediaDir'> & Partial<Pick<Config, 'outOfLineBytes'>>,
 ): Promise<Storage> {
   if (config.databaseUrl !== undefined) return openStorage(config);
   const lock = lockDataFolder(config.dataDir);
   try {
     checkDatabaseAtStart(join(config.dataDir, SQLITE_FILE), config.mediaDir);
-    const storage = openSqliteStorage(config.dataDir);
+    const storage = openSqliteStorage(
+      config.dataDir,
+      config.outOfLineBytes === undefined ? {} : { outOfLineBytes: config.outOfLineBytes },
+    );
     return {
       ...storage,
       async close() {

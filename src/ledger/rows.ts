@@ -16,6 +16,7 @@ import type {
 } from './types.js';
 import type { TaskLink } from './aggregate-types.js';
 import { unpackTexts } from './packed-texts.js';
+import { assembleText, blobHashes } from './out-of-line.js';
 
 export interface TaskRow {
   org_id: string;
@@ -35,6 +36,11 @@ export interface TaskRow {
   completed_at: number | null;
   /** Migration 10; undefined in rows selected without it. */
   api_key_id?: string | null;
+  /** Migration 12: when the task's own retention ends (ms epoch); null when it has none. */
+  expires_at?: number | string | null;
+  /** Migration 12: a text stored out of line, as its manifest (out-of-line.ts); request_text / response_text then hold its searchable runs. */
+  request_parts?: string | null;
+  response_parts?: string | null;
 }
 
 export interface MediaRow {
@@ -65,12 +71,16 @@ export interface KeyRow {
   revoked_at: number | null;
 }
 
-export const taskFromRow = (r: TaskRow): StoredTask => ({
+/**
+ * A task row as a task. A row with texts stored out of line needs `pieceOf`, which gives the text
+ * piece of a blob hash (text-blobs.ts of the backend reads them).
+ */
+export const taskFromRow = (r: TaskRow, pieceOf?: (hash: string) => string): StoredTask => ({
   orgId: r.org_id,
   taskUUID: r.task_uuid,
   taskType: r.task_type,
   status: r.status,
-  ...textsOf(r),
+  ...textsOf(r, pieceOf),
   model: r.model,
   transport: r.transport,
   cost: r.cost,
@@ -80,12 +90,26 @@ export const taskFromRow = (r: TaskRow): StoredTask => ({
   completedAt: r.completed_at,
   // Only when recorded: tasks from before migration 10, and imported ones without it, have none.
   ...(r.api_key_id ? { apiKeyId: r.api_key_id } : {}),
+  // PostgreSQL hands BIGINT over as a string.
+  ...(r.expires_at !== null && r.expires_at !== undefined ? { expiresAt: Number(r.expires_at) } : {}),
 });
 
-function textsOf(r: TaskRow): { requestText: string; responseText: string | null } {
+function textsOf(r: TaskRow, pieceOf?: (hash: string) => string): { requestText: string; responseText: string | null } {
   if (r.packed_texts) return unpackTexts(r.packed_texts);
   if (r.request_text === null) throw new Error(`task ${r.task_uuid} has neither request text nor packed texts`);
-  return { requestText: r.request_text, responseText: r.response_text };
+  const whole = (parts: string) => {
+    if (!pieceOf) throw new Error(`task ${r.task_uuid} has texts stored out of line and no reader for them`);
+    return assembleText(parts, pieceOf);
+  };
+  return {
+    requestText: r.request_parts ? whole(r.request_parts) : r.request_text,
+    responseText: r.response_parts ? whole(r.response_parts) : r.response_text,
+  };
+}
+
+/** The blob hashes a task row's texts name (none for a row whose texts are whole). */
+export function rowBlobHashes(r: TaskRow): string[] {
+  return [...(r.request_parts ? blobHashes(r.request_parts) : []), ...(r.response_parts ? blobHashes(r.response_parts) : [])];
 }
 
 export const mediaFromRow = (r: MediaRow): MediaRecord => ({

@@ -17,6 +17,11 @@ export interface NewTask {
   createdAt: number;
   /** The id (never the key) of the API key the task came in with; absent for imported tasks. */
   apiKeyId?: string | null;
+  /**
+   * When the task's own retention ends (ms since the epoch): the caller asked for one shorter
+   * than the organization's (docs/protocol.md, "Per-task retention"). Absent or null: none.
+   */
+  expiresAt?: number | null;
 }
 
 export interface MediaRecord {
@@ -66,6 +71,8 @@ export interface StoredTask {
   completedAt: number | null;
   /** The id of the API key the task came in with (migration 10); null for older and imported tasks. */
   apiKeyId?: string | null;
+  /** When the task's own retention ends (migration 12); absent when it has none. */
+  expiresAt?: number | null;
 }
 
 export type RecordOutcome = { recorded: true } | { recorded: false; existing: StoredTask };
@@ -146,6 +153,8 @@ export interface TaskLedger {
   deleteTask(orgId: string, taskUUID: string): Promise<DeletedTasks>;
   /** Forgets up to `limit` of the organization's tasks created before `before` (oldest first), with their media rows. */
   deleteTasksBefore(orgId: string, before: number, limit: number): Promise<DeletedTasks>;
+  /** Forgets up to `limit` tasks, of any organization, whose own retention ended at or before `now` (NewTask.expiresAt). */
+  deleteExpiredTasks(now: number, limit: number): Promise<DeletedTasks>;
   /**
    * Restores an exported task (texts byte for byte) with its media rows, in one write; does
    * nothing and returns false when the organization already has a task under that UUID.
@@ -306,6 +315,11 @@ export interface Organization {
   createdAt: number;
   /** Set when the organization was found by an API key: that key's id, recorded with each task. */
   apiKeyId?: string;
+  /**
+   * Set when the caller asked for a retention of its own for the tasks of this request or
+   * connection (X-Runtrail-Retention, runtrailRetention): how long, in ms, they are kept.
+   */
+  taskRetentionMs?: number;
 }
 
 export interface ApiKeyInfo {

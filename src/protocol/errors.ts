@@ -22,6 +22,10 @@ export const ERRORS = {
   headersTooLarge: { status: 431, message: 'The request headers are larger than this server accepts ({limit}).' },
   missingApiKey: { status: 401, message: 'No API key was given: {how}.' },
   invalidApiKey: { status: 401, message: 'Invalid API key: {reason}.' },
+  invalidRetention: {
+    status: 400,
+    message: "Invalid value for '{parameter}': {reason}. Give a whole number and a unit: 90s, 30m, 12h or 7d.",
+  },
   missingTaskType: { status: 400, message: "Missing required parameter 'taskType'." },
   unsupportedTaskType: {
     status: 400,

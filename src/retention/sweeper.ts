@@ -1,9 +1,10 @@
 // The retention sweeper: every few minutes it forgets each organization's tasks older than its
-// retention (its own setting, else the server default) together with their media files. A
-// deleted task then answers taskNotFound like one that never existed.
+// retention (its own setting, else the server default) together with their media files, and
+// every task whose own, shorter retention has ended (X-Runtrail-Retention, docs/protocol.md).
+// A deleted task then answers taskNotFound like one that never existed.
 
 import type { Logger } from 'pino';
-import type { AccountStore, TaskLedger } from '../ledger/types.js';
+import type { AccountStore, DeletedTasks, TaskLedger } from '../ledger/types.js';
 import type { MediaStore } from '../media/media-store.js';
 
 const DAY_MS = 86_400_000;
@@ -48,19 +49,23 @@ export class RetentionSweeper {
 
   private async sweepAll(now: number): Promise<SweepResult> {
     const total: SweepResult = { tasks: 0, media: 0 };
-    for (const org of await this.deps.accounts.listOrganizations()) {
-      const days = org.retentionDays ?? this.options.defaultDays;
-      if (days === undefined) continue;
-      const cutoff = now - days * DAY_MS;
+    const drain = async (deleteBatch: () => Promise<DeletedTasks>) => {
       for (;;) {
-        const deleted = await this.deps.ledger.deleteTasksBefore(org.id, cutoff, BATCH);
+        const deleted = await deleteBatch();
         // Rows first, then files: a crash in between leaves an orphan file, never a dangling URL row.
         await Promise.all(deleted.media.map((m) => this.deps.media.remove(m)));
         total.tasks += deleted.tasks;
         total.media += deleted.media.length;
         if (deleted.tasks < BATCH) break;
       }
+    };
+    for (const org of await this.deps.accounts.listOrganizations()) {
+      const days = org.retentionDays ?? this.options.defaultDays;
+      if (days === undefined) continue;
+      const cutoff = now - days * DAY_MS;
+      await drain(() => this.deps.ledger.deleteTasksBefore(org.id, cutoff, BATCH));
     }
+    await drain(() => this.deps.ledger.deleteExpiredTasks(now, BATCH));
     if (total.tasks > 0) this.deps.log.info(total, 'retention sweep deleted expired tasks');
     return total;
   }

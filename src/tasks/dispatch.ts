@@ -260,6 +260,7 @@ export class TaskDispatcher {
     if (uuidProblem) return failed(problem ?? uuidProblem, echo);
 
     const taskUUID = rawUuid as string;
+    const createdAt = Date.now();
     const task: NewTask = {
       orgId: org.id,
       taskUUID,
@@ -267,8 +268,9 @@ export class TaskDispatcher {
       requestText: `[${unit.map((e) => e.source).join(',')}]`,
       model: recordedModel(first['model']),
       transport,
-      createdAt: Date.now(),
+      createdAt,
       apiKeyId: org.apiKeyId ?? null,
+      expiresAt: org.taskRetentionMs === undefined ? null : createdAt + org.taskRetentionMs,
     };
 
     problem ??= modelProblem(first['model']);

@@ -2,6 +2,7 @@
 // GET /media serves produced images; /healthz and /metrics for operators. Every failure,
 // including Fastify's own (oversized body, bad headers), leaves as the protocol's envelope.
 
+import { RETENTION_HEADER, taskRetentionMs } from '../protocol/task-retention.js';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -245,7 +246,8 @@ async function authenticateRequest(
   }
   if (tasks.length === 0)
     throw new ProtocolError('invalidPayload', { reason: 'it holds no task besides authentication' });
-  return { org, elements: tasks };
+  const retentionMs = taskRetentionMs(req.headers[RETENTION_HEADER], 'X-Runtrail-Retention');
+  return { org: retentionMs === undefined ? org : { ...org, taskRetentionMs: retentionMs }, elements: tasks };
 }
 
 const AS_AUTHENTICATION = { taskType: 'authentication' };

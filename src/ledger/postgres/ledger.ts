@@ -29,11 +29,15 @@ import { containsPattern, countSql, countsFrom, pageFrom, taskPageSql, type SqlD
 import { startsWithWordChar } from '../text-search.js';
 import { inTransaction, type PgPool } from './database.js';
 import type pg from 'pg';
+import { goesOutOfLine, splitText, type SplitText } from '../out-of-line.js';
+import { DEFAULT_OUT_OF_LINE_BYTES, type LedgerOptions } from '../ledger-options.js';
+import { holdBlobs, releaseBlobs, tasksFromRows } from './text-blobs.js';
 
 const INSERT_TASK = `
   INSERT INTO tasks (org_id, task_uuid, task_type, status, request_text, response_text, model, transport,
-                     cost, error_code, engine, created_at, completed_at, runner, api_key_id)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                     cost, error_code, engine, created_at, completed_at, runner, api_key_id, expires_at,
+                     request_parts, response_parts)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
   ON CONFLICT (org_id, task_uuid) DO NOTHING`;
 
 const INSERT_MEDIA = `
@@ -41,18 +45,25 @@ const INSERT_MEDIA = `
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
 
 export class PostgresTaskLedger implements TaskLedger {
+  private readonly outOfLineBytes: number;
+
   constructor(
     private readonly pool: PgPool,
     /** Recorded as tasks.runner: which replica runs a task, so others can end it if that replica dies. */
     private readonly replicaId: string | null = null,
-  ) {}
+    options: LedgerOptions = {},
+  ) {
+    this.outOfLineBytes = options.outOfLineBytes ?? DEFAULT_OUT_OF_LINE_BYTES;
+  }
 
   recordRequest(task: NewTask): Promise<RecordOutcome> {
-    return this.insertOrReport(this.pool, task, { status: 'processing' });
+    if (!this.goesOutOfLine(task.requestText, null)) return this.insertOrReport(this.pool, task, { status: 'processing' });
+    return inTransaction(this.pool, (client) => this.insertOrReport(client, task, { status: 'processing' }));
   }
 
   recordFailedTask(task: NewTask, completion: Omit<TaskCompletion, 'orgId' | 'taskUUID'>): Promise<RecordOutcome> {
-    if (completion.media.length === 0) return this.insertOrReport(this.pool, task, completion);
+    if (completion.media.length === 0 && !this.goesOutOfLine(task.requestText, completion.responseText))
+      return this.insertOrReport(this.pool, task, completion);
     return inTransaction(this.pool, async (client) => {
       const outcome = await this.insertOrReport(client, task, completion);
       if (outcome.recorded) await insertMedia(client, completion.media);
@@ -61,8 +72,10 @@ export class PostgresTaskLedger implements TaskLedger {
   }
 
   async completeTask(c: TaskCompletion): Promise<boolean> {
-    if (c.media.length === 0 && (c.deliveries ?? []).length === 0) return updateCompletion(this.pool, c);
-    return inTransaction(this.pool, (client) => this.applyCompletion(client, c));
+    const response = this.split(c.responseText);
+    if (c.media.length === 0 && (c.deliveries ?? []).length === 0 && !response)
+      return updateCompletion(this.pool, c, undefined);
+    return inTransaction(this.pool, (client) => this.applyCompletion(client, c, response));
   }
 
   async findTask(orgId: string, taskUUID: string): Promise<StoredTask | undefined> {
@@ -70,7 +83,19 @@ export class PostgresTaskLedger implements TaskLedger {
       orgId,
       key(taskUUID),
     ]);
-    return rows[0] ? taskFromRow(rows[0]) : undefined;
+    return (await tasksFromRows(this.pool, rows))[0];
+  }
+
+  private split(text: string): SplitText | undefined {
+    return splitText(text, this.outOfLineBytes);
+  }
+
+  /** Whether either text is stored out of line (its write then takes a transaction, for the blobs). */
+  private goesOutOfLine(requestText: string, responseText: string | null): boolean {
+    return (
+      goesOutOfLine(requestText, this.outOfLineBytes) ||
+      (responseText !== null && goesOutOfLine(responseText, this.outOfLineBytes))
+    );
   }
 
   async findMedia(orgId: string, mediaUUID: string): Promise<MediaRecord | undefined> {
@@ -98,7 +123,7 @@ export class PostgresTaskLedger implements TaskLedger {
     const params: unknown[] = [];
     const sql = taskPageSql(orgId, filter, cursor, limit, dialect(params));
     const { rows } = await this.pool.query<TaskRow>(sql, params);
-    return pageFrom(rows.map(taskFromRow), limit);
+    return pageFrom(await tasksFromRows(this.pool, rows), limit);
   }
 
   async countTasks(orgId: string, filter: TaskFilter): Promise<TaskCounts> {
@@ -134,15 +159,36 @@ export class PostgresTaskLedger implements TaskLedger {
     });
   }
 
+  async deleteExpiredTasks(now: number, limit: number): Promise<DeletedTasks> {
+    return inTransaction(this.pool, async (client) => {
+      const { rows } = await client.query<{ org_id: string; task_uuid: string }>(
+        `SELECT org_id, task_uuid FROM tasks WHERE expires_at IS NOT NULL AND expires_at <= $1
+         ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+        [now, limit],
+      );
+      const byOrg = new Map<string, string[]>();
+      for (const r of rows) byOrg.set(r.org_id, [...(byOrg.get(r.org_id) ?? []), r.task_uuid]);
+      const deleted: DeletedTasks = { tasks: 0, media: [] };
+      for (const [orgId, uuids] of byOrg) {
+        const some = await deleteTasks(client, orgId, uuids);
+        deleted.tasks += some.tasks;
+        deleted.media.push(...some.media);
+      }
+      return deleted;
+    });
+  }
+
   importTask(task: StoredTask, media: MediaRecord[]): Promise<boolean> {
     return inTransaction(this.pool, async (client) => {
+      const request = this.split(task.requestText);
+      const response = task.responseText === null ? undefined : this.split(task.responseText);
       const inserted = await client.query(INSERT_TASK, [
         task.orgId,
         key(task.taskUUID),
         task.taskType,
         task.status,
-        task.requestText,
-        task.responseText,
+        request ? request.searchText : task.requestText,
+        response ? response.searchText : task.responseText,
         task.model,
         task.transport,
         task.cost,
@@ -152,8 +198,12 @@ export class PostgresTaskLedger implements TaskLedger {
         task.completedAt,
         null,
         task.apiKeyId ?? null,
+        task.expiresAt ?? null,
+        request?.parts ?? null,
+        response?.parts ?? null,
       ]);
       if (inserted.rowCount !== 1) return false;
+      await holdBlobs(client, task.orgId, key(task.taskUUID), [...(request?.blobs ?? []), ...(response?.blobs ?? [])]);
       for (const m of media) {
         await client.query(`${INSERT_MEDIA} ON CONFLICT (media_uuid) DO NOTHING`, [
           key(m.mediaUUID),
@@ -182,8 +232,13 @@ export class PostgresTaskLedger implements TaskLedger {
    * Writes a completion: the task's final state, and with it its media and deliveries; none of
    * them when the task had already finished (false: a finished task is final).
    */
-  async applyCompletion(client: pg.PoolClient, c: TaskCompletion): Promise<boolean> {
-    if (!(await updateCompletion(client, c))) return false;
+  async applyCompletion(
+    client: pg.PoolClient,
+    c: TaskCompletion,
+    response: SplitText | undefined = this.split(c.responseText),
+  ): Promise<boolean> {
+    if (!(await updateCompletion(client, c, response))) return false;
+    if (response) await holdBlobs(client, c.orgId, key(c.taskUUID), response.blobs);
     await insertMedia(client, c.media);
     await insertDeliveries(client, c.deliveries ?? []);
     return true;
@@ -197,19 +252,24 @@ export class PostgresTaskLedger implements TaskLedger {
     return insertDeliveries(client, deliveries);
   }
 
-  /** Inserts the task row, or reports the task already under its UUID. */
+  /**
+   * Inserts the task row (with the blobs of texts stored out of line), or reports the task
+   * already under its UUID. A text going out of line needs `db` to be a client in a transaction.
+   */
   async insertOrReport(
     db: pg.Pool | pg.PoolClient,
     task: NewTask,
     done: { status: StoredTask['status'] } & Partial<Omit<TaskCompletion, 'orgId' | 'taskUUID' | 'status'>>,
   ): Promise<RecordOutcome> {
+    const request = this.split(task.requestText);
+    const response = done.responseText === undefined ? undefined : this.split(done.responseText);
     const inserted = await db.query(INSERT_TASK, [
       task.orgId,
       key(task.taskUUID),
       task.taskType,
       done.status,
-      task.requestText,
-      done.responseText ?? null,
+      request ? request.searchText : task.requestText,
+      response ? response.searchText : (done.responseText ?? null),
       task.model,
       task.transport,
       done.cost ?? null,
@@ -219,23 +279,46 @@ export class PostgresTaskLedger implements TaskLedger {
       done.completedAt ?? null,
       done.status === 'processing' ? this.replicaId : null,
       task.apiKeyId ?? null,
+      task.expiresAt ?? null,
+      request?.parts ?? null,
+      response?.parts ?? null,
     ]);
-    if (inserted.rowCount === 1) return { recorded: true };
+    if (inserted.rowCount === 1) {
+      const blobs = [...(request?.blobs ?? []), ...(response?.blobs ?? [])];
+      if (blobs.length > 0) await holdBlobs(db, task.orgId, key(task.taskUUID), blobs);
+      return { recorded: true };
+    }
     const { rows } = await db.query<TaskRow>('SELECT * FROM tasks WHERE org_id = $1 AND task_uuid = $2', [
       task.orgId,
       key(task.taskUUID),
     ]);
-    if (!rows[0]) throw new Error('task insert conflicted but no row was found');
-    return { recorded: false, existing: taskFromRow(rows[0]) };
+    const existing = (await tasksFromRows(db, rows))[0];
+    if (!existing) throw new Error('task insert conflicted but no row was found');
+    return { recorded: false, existing };
   }
 }
 
 /** Ends a task still processing (a finished task is final); false when there was none. */
-async function updateCompletion(db: pg.Pool | pg.PoolClient, c: TaskCompletion): Promise<boolean> {
+async function updateCompletion(
+  db: pg.Pool | pg.PoolClient,
+  c: TaskCompletion,
+  response: SplitText | undefined,
+): Promise<boolean> {
   const res = await db.query(
-    `UPDATE tasks SET status = $3, response_text = $4, cost = $5, error_code = $6, engine = $7, completed_at = $8
+    `UPDATE tasks SET status = $3, response_text = $4, cost = $5, error_code = $6, engine = $7, completed_at = $8,
+                      response_parts = $9
      WHERE org_id = $1 AND task_uuid = $2 AND status = 'processing'`,
-    [c.orgId, key(c.taskUUID), c.status, c.responseText, c.cost, c.errorCode, c.engine, c.completedAt],
+    [
+      c.orgId,
+      key(c.taskUUID),
+      c.status,
+      response ? response.searchText : c.responseText,
+      c.cost,
+      c.errorCode,
+      c.engine,
+      c.completedAt,
+      response?.parts ?? null,
+    ],
   );
   return res.rowCount === 1;
 }
@@ -279,6 +362,7 @@ async function deleteTasks(client: pg.PoolClient, orgId: string, uuids: string[]
     uuids,
   ]);
   for (const table of TASK_OWNED_TABLES) await client.query(`DELETE FROM ${table} WHERE ${inList}`, [orgId, uuids]);
+  await releaseBlobs(client, orgId, uuids);
   const tasks = await client.query(`DELETE FROM tasks WHERE ${inList}`, [orgId, uuids]);
   return { tasks: tasks.rowCount ?? 0, media: media.rows.map(mediaFromRow) };
 }

@@ -240,4 +240,30 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX task_links_by_rerun ON task_links (org_id, rerun_uuid);
     `,
   },
+  {
+    // Version 12: per-task retention and texts stored out of line (docs/performance.md, "Large bodies"),
+    // the same columns and tables as SQLite's version 12. A blob is inserted or touched
+    // (ON CONFLICT DO UPDATE) before its reference, and deletion locks the blobs it means to
+    // remove before checking for references, so a replica recording a task that shares a blob
+    // never loses it to another replica's deletion.
+    version: 12,
+    sql: `
+      ALTER TABLE tasks ADD COLUMN expires_at BIGINT;
+      ALTER TABLE tasks ADD COLUMN request_parts TEXT;
+      ALTER TABLE tasks ADD COLUMN response_parts TEXT;
+      CREATE INDEX tasks_by_expiry ON tasks (expires_at) WHERE expires_at IS NOT NULL;
+      CREATE TABLE text_blobs (
+        hash TEXT PRIMARY KEY,
+        encoding SMALLINT NOT NULL,
+        bytes BYTEA NOT NULL
+      );
+      CREATE TABLE text_blob_refs (
+        org_id TEXT NOT NULL,
+        task_uuid TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (org_id, task_uuid, hash)
+      );
+      CREATE INDEX text_blob_refs_by_hash ON text_blob_refs (hash);
+    `,
+  },
 ];

@@ -14,7 +14,8 @@ import type {
   TaskCompletion,
   TaskQueue,
 } from '../types.js';
-import { itemFromRow, taskFromRow, uuidKey as key, type ItemRow, type TaskRow } from '../rows.js';
+import { itemFromRow, uuidKey as key, type ItemRow, type TaskRow } from '../rows.js';
+import { tasksFromRows } from './text-blobs.js';
 import { dollarParams, fairJobsSql } from '../fair-share.js';
 import { inTransaction, type PgPool } from './database.js';
 import type { PostgresTaskLedger } from './ledger.js';
@@ -169,7 +170,7 @@ export class PostgresTaskQueue implements TaskQueue {
        ORDER BY t.created_at LIMIT $3`,
       [this.replicaId, Date.now(), limit],
     );
-    return rows.map(taskFromRow);
+    return tasksFromRows(this.pool, rows);
   }
 
   async countJobs(): Promise<{ queued: number; running: number }> {

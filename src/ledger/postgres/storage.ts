@@ -12,10 +12,13 @@ import { PostgresTaskLedger } from './ledger.js';
 import { PostgresTaskQueue } from './queue.js';
 import { PostgresAggregateStore } from './aggregates.js';
 import { PostgresTaskLinkStore } from './task-links.js';
+import type { LedgerOptions } from '../ledger-options.js';
 
 const PROBE_TIMEOUT_MS = 2000;
 
-export async function openPostgresStorage(options: PgOptions & { migrate?: boolean }): Promise<Storage> {
+export async function openPostgresStorage(
+  options: PgOptions & LedgerOptions & { migrate?: boolean },
+): Promise<Storage> {
   const pool = await openPool(options);
   try {
     if (options.migrate !== false) await migrate(pool);
@@ -25,7 +28,7 @@ export async function openPostgresStorage(options: PgOptions & { migrate?: boole
   }
   // This process among the replicas: stamped on the tasks it runs, kept alive by the worker pool's heartbeat.
   const replicaId = randomUUID();
-  const ledger = new PostgresTaskLedger(pool, replicaId);
+  const ledger = new PostgresTaskLedger(pool, replicaId, { outOfLineBytes: options.outOfLineBytes });
   return {
     ledger,
     queue: new PostgresTaskQueue(pool, ledger, replicaId),

@@ -30,12 +30,16 @@ import type { GroupCommitter, SqliteDatabase } from './database.js';
 import { packTexts } from '../packed-texts.js';
 import { searchCounts, searchPage, type SearchContext } from './history-search.js';
 import { uuidLookupKey } from './uuid-key.js';
+import { goesOutOfLine, splitText, type TextBlob } from '../out-of-line.js';
+import { SqliteTextBlobs } from './text-blobs.js';
+import { DEFAULT_OUT_OF_LINE_BYTES, type LedgerOptions } from '../ledger-options.js';
 
 export class SqliteTaskLedger implements TaskLedger {
   private readonly ensureOrg;
   private readonly insertTask;
   private readonly selectTask;
   private readonly updateCompletion;
+  private readonly updateResponse;
   /** Request texts of the tasks this process recorded and has not completed yet (see completeTask). */
   private readonly runningRequests = new Map<string, string>();
   private readonly insertMedia;
@@ -47,27 +51,42 @@ export class SqliteTaskLedger implements TaskLedger {
   /** The last history query queued (see inTurn). */
   private historyQueries: Promise<unknown> = Promise.resolve();
   private readonly search: SearchContext;
+  readonly blobs: SqliteTextBlobs;
+  private readonly outOfLineBytes: number;
 
   constructor(
     private readonly db: SqliteDatabase,
     private readonly committer: GroupCommitter,
+    options: LedgerOptions = {},
   ) {
+    this.blobs = new SqliteTextBlobs(db);
+    this.outOfLineBytes = options.outOfLineBytes ?? DEFAULT_OUT_OF_LINE_BYTES;
     // No ON CONFLICT: (org, task_uuid) is kept unique by looking before inserting, inside the
     // committer's write transaction (migration 6 says why the index is on uuid_key alone).
     this.ensureOrg = db.prepare('INSERT INTO task_orgs (org_id) VALUES (?) ON CONFLICT (org_id) DO NOTHING');
     this.insertTask = db.prepare(
       `INSERT INTO tasks (uuid_key, org, task_uuid, task_type, status, request_text, response_text, packed_texts, model,
-                          transport, cost, error_code, engine, created_at, completed_at, api_key_id)
+                          transport, cost, error_code, engine, created_at, completed_at, api_key_id, expires_at,
+                          request_parts, response_parts)
        VALUES (@uuidKey, ${orgSeq('@orgId')}, @taskUUID, @taskType, @status, @requestText, @responseText, @packedTexts, @model,
-               @transport, @cost, @errorCode, @engine, @createdAt, @completedAt, @apiKeyId)`,
+               @transport, @cost, @errorCode, @engine, @createdAt, @completedAt, @apiKeyId, @expiresAt,
+               @requestParts, @responseParts)`,
     );
     this.selectTask = db.prepare<[number, string, string], TaskTableRow>(
       `SELECT * FROM tasks WHERE uuid_key = ? AND org = ${orgSeq('?')} AND task_uuid = ?`,
     );
     this.updateCompletion = db.prepare(
       `UPDATE tasks SET status = @status, request_text = @requestText, response_text = @responseText, packed_texts = @packedTexts,
+                        request_parts = @requestParts, response_parts = @responseParts,
                         cost = @cost, error_code = @errorCode, engine = @engine, completed_at = @completedAt
        WHERE uuid_key = @uuidKey AND org = ${orgSeq('@orgId')} AND task_uuid = @taskUUID AND status = 'processing'`,
+    );
+    // A request stored out of line when it was recorded stays as it is: only the response is written.
+    this.updateResponse = db.prepare(
+      `UPDATE tasks SET status = @status, response_text = @responseText, response_parts = @responseParts,
+                        cost = @cost, error_code = @errorCode, engine = @engine, completed_at = @completedAt
+       WHERE uuid_key = @uuidKey AND org = ${orgSeq('@orgId')} AND task_uuid = @taskUUID AND status = 'processing'
+         AND request_parts IS NOT NULL`,
     );
     this.insertMedia = db.prepare(
       `INSERT INTO media (media_uuid, org_id, task_uuid, access_token, format, width, height, bytes, created_at)
@@ -132,25 +151,43 @@ export class SqliteTaskLedger implements TaskLedger {
    */
   applyCompletion(c: TaskCompletion, knownRequestText?: string): boolean {
     this.runningRequests.delete(runningKey(c.orgId, c.taskUUID));
-    let requestText = knownRequestText;
-    if (requestText === undefined) {
-      const row = this.findRow(c.orgId, c.taskUUID);
+    let row: TaskTableRow | undefined;
+    if (knownRequestText === undefined) {
+      row = this.findRow(c.orgId, c.taskUUID);
       if (!row || row.status !== 'processing') return false;
-      requestText = taskOf(row, c.orgId).requestText;
     }
+    // The whole request is read only when it is needed (not for one stored out of line).
+    const requestText = () => knownRequestText ?? this.taskOf(row!, c.orgId).requestText;
+    const requestOutOfLine =
+      row !== undefined ? row.request_parts != null : goesOutOfLine(requestText(), this.outOfLineBytes);
     const uuid = key(c.taskUUID);
-    const updated = this.updateCompletion.run({
+    const fields = {
       uuidKey: uuidLookupKey(uuid),
       orgId: c.orgId,
       taskUUID: uuid,
       status: c.status,
-      ...storedTexts(requestText, c.responseText),
       cost: c.cost,
       errorCode: c.errorCode,
       engine: c.engine,
       completedAt: c.completedAt,
-    });
-    if (updated.changes !== 1) return false;
+    };
+    let written: { changes: number; blobs: TextBlob[] } | undefined;
+    if (requestOutOfLine) {
+      const response = splitText(c.responseText, this.outOfLineBytes);
+      const { changes } = this.updateResponse.run({
+        ...fields,
+        responseText: response ? response.searchText : c.responseText,
+        responseParts: response?.parts ?? null,
+      });
+      if (changes === 1) written = { changes, blobs: response?.blobs ?? [] };
+    }
+    if (!written) {
+      // Also a request that stayed whole under another threshold before a restart: written again.
+      const { blobs, ...texts } = this.storedTexts(requestText(), c.responseText);
+      written = { changes: this.updateCompletion.run({ ...fields, ...texts }).changes, blobs };
+    }
+    if (written.changes !== 1) return false;
+    this.blobs.hold(c.orgId, uuid, written.blobs);
     this.insertMediaRecords(c.media);
     this.insertDeliveries(c.deliveries ?? []);
     return true;
@@ -166,7 +203,12 @@ export class SqliteTaskLedger implements TaskLedger {
 
   async findTask(orgId: string, taskUUID: string): Promise<StoredTask | undefined> {
     const row = this.findRow(orgId, taskUUID);
-    return row ? taskOf(row, orgId) : undefined;
+    return row ? this.taskOf(row, orgId) : undefined;
+  }
+
+  /** A tasks-table row as a task of the organization the query was scoped to, its texts whole. */
+  taskOf(row: TaskTableRow, orgId: string): StoredTask {
+    return taskFromRow({ ...row, org_id: orgId }, this.blobs.pieceOf);
   }
 
   private findRow(orgId: string, taskUUID: string): TaskTableRow | undefined {
@@ -196,7 +238,7 @@ export class SqliteTaskLedger implements TaskLedger {
   async listTasks(orgId: string, filter: TaskFilter, cursor: TaskCursor | null, limit: number): Promise<TaskPage> {
     if (filter.text)
       return pageFrom(
-        (await searchPage(this.search, orgId, filter, cursor, limit)).map((row) => taskOf(row, orgId)),
+        (await searchPage(this.search, orgId, filter, cursor, limit)).map((row) => this.taskOf(row, orgId)),
         limit,
       );
     return this.inTurn(() => {
@@ -206,7 +248,7 @@ export class SqliteTaskLedger implements TaskLedger {
         this.db
           .prepare<unknown[], TaskTableRow>(sql)
           .all(...params)
-          .map((row) => taskOf(row, orgId)),
+          .map((row) => this.taskOf(row, orgId)),
         limit,
       );
     });
@@ -257,19 +299,40 @@ export class SqliteTaskLedger implements TaskLedger {
     });
   }
 
+  deleteExpiredTasks(now: number, limit: number): Promise<DeletedTasks> {
+    return this.committer.write(() => {
+      const due = this.db
+        .prepare<[number, number], { org_id: string; task_uuid: string }>(
+          `SELECT o.org_id, t.task_uuid FROM tasks t INDEXED BY tasks_by_expiry JOIN task_orgs o ON o.seq = t.org
+           WHERE t.expires_at IS NOT NULL AND t.expires_at <= ? ORDER BY t.expires_at LIMIT ?`,
+        )
+        .all(now, limit);
+      const deleted: DeletedTasks = { tasks: 0, media: [] };
+      for (const [orgId, uuids] of groupByOrg(due)) {
+        const some = this.deleteTasks(orgId, uuids);
+        deleted.tasks += some.tasks;
+        deleted.media.push(...some.media);
+      }
+      return deleted;
+    });
+  }
+
   importTask(task: StoredTask, media: MediaRecord[]): Promise<boolean> {
     return this.committer.write(() => {
       if (this.findRow(task.orgId, task.taskUUID)) return false;
       const uuid = key(task.taskUUID);
       this.ensureOrg.run(task.orgId);
+      const { blobs, ...texts } = this.storedTexts(task.requestText, task.responseText);
       const row = this.insertTask.run({
         ...task,
         uuidKey: uuidLookupKey(uuid),
         taskUUID: uuid,
-        ...storedTexts(task.requestText, task.responseText),
+        ...texts,
         apiKeyId: task.apiKeyId ?? null,
+        expiresAt: task.expiresAt ?? null,
       });
-      this.indexText.run(row.lastInsertRowid, task.requestText);
+      this.blobs.hold(task.orgId, uuid, blobs);
+      this.indexText.run(row.lastInsertRowid, texts.requestText ?? task.requestText);
       for (const m of media) {
         this.insertMediaIfNew.run({
           ...m,
@@ -304,6 +367,7 @@ export class SqliteTaskLedger implements TaskLedger {
       .prepare(`DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE ${inList})`)
       .run(orgId, list);
     for (const table of TASK_OWNED_TABLES) this.db.prepare(`DELETE FROM ${table} WHERE ${inList}`).run(orgId, list);
+    this.blobs.release(orgId, uuids);
     // INDEXED BY: without statistics the planner would rather walk the organization's whole time index.
     const these = `FROM tasks INDEXED BY tasks_by_uuid WHERE uuid_key IN (SELECT value FROM json_each(?)) AND org = ${orgSeq('?')} AND task_uuid IN (SELECT value FROM json_each(?))`;
     // A contentless index forgets a row when told the words it indexed: the same request text.
@@ -316,21 +380,47 @@ export class SqliteTaskLedger implements TaskLedger {
     return { tasks, media };
   }
 
+  /**
+   * The text columns of a task row: a text above the threshold or holding a payload stored out
+   * of line (out-of-line.ts); otherwise both packed once the response is known and packing pays,
+   * else plain.
+   */
+  private storedTexts(requestText: string, responseText: string | null): StoredTexts {
+    const request = splitText(requestText, this.outOfLineBytes);
+    const response = responseText === null ? undefined : splitText(responseText, this.outOfLineBytes);
+    if (request || response) {
+      return {
+        requestText: request ? request.searchText : requestText,
+        responseText: response ? response.searchText : responseText,
+        packedTexts: null,
+        requestParts: request?.parts ?? null,
+        responseParts: response?.parts ?? null,
+        blobs: [...(request?.blobs ?? []), ...(response?.blobs ?? [])],
+      };
+    }
+    const packed = responseText === null ? undefined : packTexts(requestText, responseText);
+    const none = { requestParts: null, responseParts: null, blobs: [] };
+    return packed
+      ? { requestText: null, responseText: null, packedTexts: packed, ...none }
+      : { requestText, responseText, packedTexts: null, ...none };
+  }
+
   insertOrReport(
     task: NewTask,
     done: { status: StoredTask['status'] } & Partial<Omit<TaskCompletion, 'orgId' | 'taskUUID' | 'status'>>,
   ): RecordOutcome {
     const existing = this.findRow(task.orgId, task.taskUUID);
-    if (existing) return { recorded: false, existing: taskOf(existing, task.orgId) };
+    if (existing) return { recorded: false, existing: this.taskOf(existing, task.orgId) };
     const uuid = key(task.taskUUID);
     this.ensureOrg.run(task.orgId);
+    const { blobs, ...texts } = this.storedTexts(task.requestText, done.responseText ?? null);
     const row = this.insertTask.run({
       uuidKey: uuidLookupKey(uuid),
       orgId: task.orgId,
       taskUUID: uuid,
       taskType: task.taskType,
       status: done.status,
-      ...storedTexts(task.requestText, done.responseText ?? null),
+      ...texts,
       model: task.model,
       transport: task.transport,
       cost: done.cost ?? null,
@@ -339,8 +429,12 @@ export class SqliteTaskLedger implements TaskLedger {
       createdAt: task.createdAt,
       completedAt: done.completedAt ?? null,
       apiKeyId: task.apiKeyId ?? null,
+      expiresAt: task.expiresAt ?? null,
     });
-    this.indexText.run(row.lastInsertRowid, task.requestText);
+    this.blobs.hold(task.orgId, uuid, blobs);
+    // The index holds what the row's request_text holds (a split text's literal runs), so that
+    // deleteTasks tells it the same words.
+    this.indexText.run(row.lastInsertRowid, texts.requestText ?? task.requestText);
     return { recorded: true };
   }
 }
@@ -359,20 +453,24 @@ export function orgSeq(placeholder: string): string {
   return `(SELECT seq FROM task_orgs WHERE org_id = ${placeholder})`;
 }
 
-/** A tasks-table row as a task of the organization the query was scoped to. */
-export function taskOf(row: TaskTableRow, orgId: string): StoredTask {
-  return taskFromRow({ ...row, org_id: orgId });
+function groupByOrg(rows: readonly { org_id: string; task_uuid: string }[]): Map<string, string[]> {
+  const byOrg = new Map<string, string[]>();
+  for (const r of rows) {
+    const list = byOrg.get(r.org_id) ?? [];
+    list.push(r.task_uuid);
+    byOrg.set(r.org_id, list);
+  }
+  return byOrg;
 }
 
-/** The text columns of a task row: packed once the response is known and packing pays, plain otherwise. */
-function storedTexts(
-  requestText: string,
-  responseText: string | null,
-): { requestText: string | null; responseText: string | null; packedTexts: Buffer | null } {
-  const packed = responseText === null ? undefined : packTexts(requestText, responseText);
-  return packed
-    ? { requestText: null, responseText: null, packedTexts: packed }
-    : { requestText, responseText, packedTexts: null };
+interface StoredTexts {
+  requestText: string | null;
+  responseText: string | null;
+  packedTexts: Buffer | null;
+  requestParts: string | null;
+  responseParts: string | null;
+  /** The blobs the parts name, for the task to hold. */
+  blobs: TextBlob[];
 }
 
 function dialect(params: unknown[]): SqlDialect {

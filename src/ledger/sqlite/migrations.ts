@@ -335,4 +335,37 @@ ${ROLLUP_SQL}
       CREATE INDEX task_links_by_rerun ON task_links (org_id, rerun_uuid);
     `,
   },
+  {
+    // Version 12: per-task retention and texts stored out of line (docs/performance.md, "Large bodies").
+    // - expires_at: when a task asked for a retention of its own (X-Runtrail-Retention, or the
+    //   WebSocket authentication's runtrailRetention), the time it is due for deletion; null
+    //   for every other task, which only the organization's retention removes.
+    // - request_parts / response_parts: a text stored out of line, as the manifest of its
+    //   segments (out-of-line.ts); the row's request_text / response_text then hold only its
+    //   literal runs, for search. Null for texts kept whole in the row.
+    // - text_blobs: the long pieces of those texts, content-addressed (SHA-256) so a piece many
+    //   tasks share is kept once; a rowid table, as large values belong in one.
+    // - text_blob_refs: which task holds which blob, so deleting a task removes the blobs no
+    //   task holds any more.
+    version: 12,
+    sql: `
+      ALTER TABLE tasks ADD COLUMN expires_at INTEGER;
+      ALTER TABLE tasks ADD COLUMN request_parts TEXT;
+      ALTER TABLE tasks ADD COLUMN response_parts TEXT;
+      CREATE INDEX tasks_by_expiry ON tasks (expires_at) WHERE expires_at IS NOT NULL;
+      CREATE TABLE text_blobs (
+        id INTEGER PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,
+        encoding INTEGER NOT NULL,
+        bytes BLOB NOT NULL
+      );
+      CREATE TABLE text_blob_refs (
+        org_id TEXT NOT NULL,
+        task_uuid TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (org_id, task_uuid, hash)
+      ) WITHOUT ROWID;
+      CREATE INDEX text_blob_refs_by_hash ON text_blob_refs (hash);
+    `,
+  },
 ];

@@ -174,7 +174,7 @@ export class SqliteTaskQueue implements TaskQueue {
   }
 
   async findOrphanedTasks(limit: number): Promise<StoredTask[]> {
-    return this.selectOrphans.all(limit).map(taskFromRow);
+    return this.selectOrphans.all(limit).map((row) => taskFromRow(row, this.ledger.blobs.pieceOf));
   }
 
   async countJobs(): Promise<{ queued: number; running: number }> {

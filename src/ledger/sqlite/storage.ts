@@ -12,13 +12,14 @@ import { SqliteTaskLedger } from './ledger.js';
 import { SqliteTaskQueue } from './queue.js';
 import { SqliteAggregateStore } from './aggregates.js';
 import { SqliteTaskLinkStore } from './task-links.js';
+import type { LedgerOptions } from '../ledger-options.js';
 
 export const SQLITE_FILE = 'runtrail.db';
 
-export function openSqliteStorage(dataDir: string): Storage {
+export function openSqliteStorage(dataDir: string, options: LedgerOptions = {}): Storage {
   const db = openDatabase(join(dataDir, SQLITE_FILE));
   const committer = new GroupCommitter(db);
-  const ledger = new SqliteTaskLedger(db, committer);
+  const ledger = new SqliteTaskLedger(db, committer, options);
   return {
     ledger,
     queue: new SqliteTaskQueue(db, committer, ledger),

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { WebSocket, type RawData } from 'ws';
 import { missingApiKey, organizationOfKey } from '../../auth/api-key.js';
+import { RETENTION_FIELD, taskRetentionMs } from '../../protocol/task-retention.js';
 import type { AccountStore, Organization } from '../../ledger/types.js';
 import type { Metrics } from '../../metrics.js';
 import { ProtocolError, isProtocolError } from '../../protocol/errors.js';
@@ -36,7 +37,7 @@ export interface ConnectionHost {
     limits: { maxMessageBytes: number; maxTasksPerMessage: number; maxJsonDepth: number };
     backpressure: BackpressureLimits;
   };
-  run(group: RequestElement[], session: Session): Promise<void>;
+  run(group: RequestElement[], session: Session, org?: Organization): Promise<void>;
   openSession(org: Organization, requested: unknown, conn: Connection): Promise<{ session: Session; kept: string[] }>;
   dropConnection(conn: Connection): void;
 }
@@ -46,6 +47,8 @@ export class Connection {
   session: Session | null = null;
   private lastTraffic = Date.now();
   private idleTimer: NodeJS.Timeout;
+  /** How long this connection's tasks are kept, when its authentication asked (runtrailRetention). */
+  private taskRetentionMs: number | undefined;
   /** Messages are read one after another (an authentication must finish before the next message). */
   private reading: Promise<void> = Promise.resolve();
   private queuedMessages = 0;
@@ -195,7 +198,8 @@ export class Connection {
     }
     for (const group of groupByTaskUUID(tasks)) {
       this.tasksInFlight++;
-      void this.gateway.run(group, session).finally(() => {
+      const org = this.taskRetentionMs === undefined ? session.org : { ...session.org, taskRetentionMs: this.taskRetentionMs };
+      void this.gateway.run(group, session, org).finally(() => {
         this.tasksInFlight--;
         this.flow.check();
       });
@@ -205,8 +209,10 @@ export class Connection {
   /** The authentication task: a new session, or the resumed one named by connectionSessionUUID. */
   private async authenticate(auth: Record<string, unknown>): Promise<boolean> {
     let org: Organization;
+    let retentionMs: number | undefined;
     try {
       org = await organizationOfKey(this.gateway.deps.accounts, auth['apiKey'], { taskType: 'authentication' });
+      retentionMs = taskRetentionMs(auth[RETENTION_FIELD], RETENTION_FIELD);
     } catch (err) {
       if (!isProtocolError(err)) throw err;
       const problem = err;
@@ -243,6 +249,8 @@ export class Connection {
       );
       return false;
     }
+    // The connection's tasks from now on are kept as long as this authentication says.
+    this.taskRetentionMs = retentionMs;
     if (this.session) {
       this.send(JSON.stringify({ data: [{ taskType: 'authentication', connectionSessionUUID: this.session.uuid }] }));
       return true;

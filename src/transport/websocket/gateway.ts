@@ -125,7 +125,8 @@ export class WebSocketGateway {
   }
 
   /** Runs one task group (the objects sharing a taskUUID) and delivers its answer to the session; settles once delivered. */
-  run(group: RequestElement[], session: Session): Promise<void> {
+  /** Runs a group of tasks for the session; `org` is the session's, with what the connection's authentication added (its tasks' retention). */
+  run(group: RequestElement[], session: Session, org: Organization = session.org): Promise<void> {
     if (this.closing) {
       for (const element of group) {
         session.deliver(
@@ -142,7 +143,7 @@ export class WebSocketGateway {
     const job = this.deps.dispatcher
       .dispatch(
         group,
-        session.org,
+        org,
         'websocket',
         webSocketStreamSink(group[0]!, (frame) => session.connection?.send(frame)),
       )
