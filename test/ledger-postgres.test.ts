@@ -5,6 +5,9 @@ import assert from 'node:assert/strict';
 import { openPostgresStorage } from '../src/ledger/postgres/storage.js';
 import { ledgerContract, type BackendUnderTest } from './ledger-contract.js';
 import { queueContract } from './queue-contract.js';
+import { largeTextsContract } from './large-texts-contract.js';
+import { blobTotals } from '../src/ledger/postgres/text-blobs.js';
+import pg from 'pg';
 import { sessionContract } from './session-contract.js';
 import { isStorageUnavailable } from '../src/ledger/postgres/database.js';
 import { auditContract } from './audit-contract.js';
@@ -37,6 +40,19 @@ if (await postgresSuiteGate('postgres ledger contract')) {
     assert.equal(isStorageUnavailable(new Error('Connection terminated unexpectedly')), true);
   });
   ledgerContract(postgres);
+  largeTextsContract({
+    ...postgres,
+    async blobTotals() {
+      const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+      await client.connect();
+      try {
+        await client.query(`SET search_path TO ${schema}`);
+        return await blobTotals(client);
+      } finally {
+        await client.end();
+      }
+    },
+  });
   queueContract(postgres);
   sessionContract(postgres);
   auditContract(postgres);

@@ -14,6 +14,7 @@ import { auditContract } from './audit-contract.js';
 import { storageUnavailableContract } from './storage-unavailable-contract.js';
 import { ledgerContract, type BackendUnderTest } from './ledger-contract.js';
 import { queueContract } from './queue-contract.js';
+import { largeTextsContract } from './large-texts-contract.js';
 import { sessionContract } from './session-contract.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
 
@@ -32,6 +33,21 @@ const sqlite: BackendUnderTest = {
   },
 };
 ledgerContract(sqlite);
+largeTextsContract({
+  ...sqlite,
+  async blobTotals() {
+    const db = new Database(join(dir, 'runtrail.db'), { readonly: true });
+    try {
+      return db
+        .prepare<[], { blobs: number; bytes: number }>(
+          'SELECT count(*) AS blobs, coalesce(sum(length(bytes)), 0) AS bytes FROM text_blobs',
+        )
+        .get()!;
+    } finally {
+      db.close();
+    }
+  },
+});
 queueContract(sqlite);
 sessionContract(sqlite);
 auditContract(sqlite);

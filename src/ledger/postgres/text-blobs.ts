@@ -11,7 +11,7 @@ import { blobPiece, type TextBlob } from '../out-of-line.js';
 import { rowBlobHashes, taskFromRow, type TaskRow } from '../rows.js';
 import type { StoredTask } from '../types.js';
 
-type Db = pg.Pool | pg.PoolClient;
+type Db = pg.Pool | pg.ClientBase;
 
 /** Stores the blobs (those not there yet) and records that the task holds them; run inside a transaction. */
 export async function holdBlobs(
