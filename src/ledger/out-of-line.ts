@@ -25,7 +25,6 @@ export const CHUNK_CHARS = 1024 * 1024;
 /** The searchable copy of a split text kept in the row (its literal runs) is cut at this length. */
 const SEARCH_TEXT_MAX_CHARS = 64 * 1024;
 
-const BASE64_RUN = new RegExp(`[A-Za-z0-9+/]{${String(PAYLOAD_MIN_CHARS)},}={0,2}`, 'g');
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 export const BlobEncoding = { Utf8: 0, Base64Decoded: 1, Utf16le: 2 } as const;
@@ -54,7 +53,7 @@ export interface SplitText {
  * `thresholdBytes` of UTF-8 and no payload in it.
  */
 export function splitText(text: string, thresholdBytes: number): SplitText | undefined {
-  const payloads = text.length >= PAYLOAD_MIN_CHARS ? [...text.matchAll(BASE64_RUN)] : [];
+  const payloads = text.length >= PAYLOAD_MIN_CHARS ? base64Runs(text) : [];
   if (payloads.length === 0 && !aboveThreshold(text, thresholdBytes)) return undefined;
   const segments: TextSegment[] = [];
   const blobs = new Map<string, TextBlob>();
@@ -73,14 +72,13 @@ export function splitText(text: string, thresholdBytes: number): SplitText | und
     for (const piece of literalPieces(literal)) addBlob(piece, literalBlob(piece));
   };
   let at = 0;
-  for (const match of payloads) {
-    addLiteral(text.slice(at, match.index));
-    const run = match[0];
-    for (let start = 0; start < run.length; start += CHUNK_CHARS) {
-      const piece = run.slice(start, start + CHUNK_CHARS);
+  for (const [runStart, runEnd] of payloads) {
+    addLiteral(text.slice(at, runStart));
+    for (let start = runStart; start < runEnd; start += CHUNK_CHARS) {
+      const piece = text.slice(start, Math.min(start + CHUNK_CHARS, runEnd));
       addBlob(piece, payloadBlob(piece));
     }
-    at = match.index + run.length;
+    at = runEnd;
   }
   addLiteral(text.slice(at));
   return { parts: JSON.stringify(segments), searchText: cutAtCodePoint(search), blobs: [...blobs.values()] };
@@ -89,11 +87,41 @@ export function splitText(text: string, thresholdBytes: number): SplitText | und
 /** Whether splitText would store the text out of line (without building anything). */
 export function goesOutOfLine(text: string, thresholdBytes: number): boolean {
   if (aboveThreshold(text, thresholdBytes)) return true;
-  if (text.length < PAYLOAD_MIN_CHARS) return false;
-  BASE64_RUN.lastIndex = 0;
-  const found = BASE64_RUN.test(text);
-  BASE64_RUN.lastIndex = 0;
-  return found;
+  return text.length >= PAYLOAD_MIN_CHARS && base64Runs(text, 1).length > 0;
+}
+
+/**
+ * Where the runs of at least PAYLOAD_MIN_CHARS base64 characters (with up to two `=` after
+ * them) are: [start, end) pairs, at most `limit` of them. A scan, not a regular expression:
+ * V8's matcher runs out of stack on a run of tens of megabytes.
+ */
+function base64Runs(text: string, limit = Infinity): [number, number][] {
+  const runs: [number, number][] = [];
+  let start = -1;
+  for (let i = 0; i <= text.length && runs.length < limit; i++) {
+    if (i < text.length && isBase64Char(text.charCodeAt(i))) {
+      if (start < 0) start = i;
+      continue;
+    }
+    if (start >= 0 && i - start >= PAYLOAD_MIN_CHARS) {
+      let end = i;
+      while (end < text.length && end - i < 2 && text.charCodeAt(end) === 0x3d) end++;
+      runs.push([start, end]);
+      i = end - 1;
+    }
+    start = -1;
+  }
+  return runs;
+}
+
+function isBase64Char(code: number): boolean {
+  return (
+    (code >= 0x41 && code <= 0x5a) || // A-Z
+    (code >= 0x61 && code <= 0x7a) || // a-z
+    (code >= 0x30 && code <= 0x39) || // 0-9
+    code === 0x2b || // +
+    code === 0x2f // /
+  );
 }
 
 function aboveThreshold(text: string, thresholdBytes: number): boolean {
