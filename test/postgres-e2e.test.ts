@@ -30,6 +30,8 @@ const SUITES = [
   'isolation-timing',
   'tenant-fairness',
   'history-search',
+  'large-bodies',
+  'task-retention',
 ];
 
 if (await postgresSuiteGate('end-to-end suites on PostgreSQL')) {
