@@ -16,7 +16,9 @@
 //   tenant-latency  another organization's WebSocket ping and /healthz latency while the heaviest
 //      allowed task runs, against the idle server (bench/engine-latency.ts)
 //   task-latency  per task type: p50/p99 with 1 and 2 at once, throughput, ping beside it
-// Usage: npm run bench [-- --tasks 1000000 --seconds 5 --runs 3] (--only p1,p2,p3,p5,p6,tenant-latency,task-latency,fair,search for parts,
+//   large   P4 for image-to-image tasks with base64 inputs (shared and unique images), and the
+//      recall of a 30 MiB request vs reading the same bytes from a file (bench/large-bodies.ts)
+// Usage: npm run bench [-- --tasks 1000000 --seconds 5 --runs 3] (--only p1,p2,p3,p5,p6,tenant-latency,task-latency,fair,search,large for parts,
 // written to bench/results/all-<parts>.json)
 
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -27,6 +29,7 @@ import { log, progress, type BenchOptions } from './common.js';
 import { dashboardBench } from './dashboard.js';
 import { taskLatency, tenantLatency } from './engine-latency.js';
 import { historySearch } from './history-search.js';
+import { largeBodies } from './large-bodies.js';
 import { p1 } from './p1-rest.js';
 import { p2 } from './p2-websocket.js';
 import { p3p4 } from './p3-p4-recall-storage.js';
@@ -42,6 +45,7 @@ const { values } = parseArgs({
     window: { type: 'string', default: '256' },
     'p5-seconds': { type: 'string', default: '600' },
     'search-tasks': { type: 'string', default: '200000' },
+    'large-tasks': { type: 'string', default: '2000' },
     only: { type: 'string' },
   },
 });
@@ -200,6 +204,19 @@ if (wanted('task-latency')) {
       `${String(t['task'])}, ${String(t['atOnce'])} at once: p50/p99 ms, tasks/s, ping p99 ms`,
       `${String(t['p50'])}/${String(t['p99'])}, ${String(t['tasksPerS'])}, ${String(t['pingP99'])}`,
     );
+}
+if (wanted('large')) {
+  const r = await largeBodies({ tasks: Number(values['large-tasks']), runs: RUNS });
+  results['large'] = r;
+  const corpus = (name: string, c: { tasks: number; distinctImages: number; ratio: number }) =>
+    row(`P4 ${name}: ${c.tasks} image-to-image tasks, ${c.distinctImages} distinct base64 inputs, disk / raw`, c.ratio.toFixed(3), '<= 1.0', c.ratio <= 1);
+  corpus('SQLite', r.sqliteShared);
+  corpus('SQLite', r.sqliteUnique);
+  if (r.postgresShared) corpus('PostgreSQL', r.postgresShared);
+  row(`large: findTask of a ${(r.recall.bytes / 1048576).toFixed(0)} MiB request, ms`, r.recall.findTaskMs.toFixed(1));
+  row('large: reading the same bytes from a file (baseline), ms', r.recall.fileBaselineMs.toFixed(1));
+  row('large: ratio findTask / file read', r.recall.ratio.toFixed(2));
+  row('large: getTaskDetails of it over HTTP (client side), ms', r.recall.httpMs.toFixed(1));
 }
 console.table(rows);
 results['table'] = rows;
