@@ -209,7 +209,12 @@ if (wanted('large')) {
   const r = await largeBodies({ tasks: Number(values['large-tasks']), runs: RUNS });
   results['large'] = r;
   const corpus = (name: string, c: { tasks: number; distinctImages: number; ratio: number }) =>
-    row(`P4 ${name}: ${c.tasks} image-to-image tasks, ${c.distinctImages} distinct base64 inputs, disk / raw`, c.ratio.toFixed(3), '<= 1.0', c.ratio <= 1);
+    row(
+      `P4 ${name}: ${c.tasks} image-to-image tasks, ${c.distinctImages} distinct base64 inputs, disk / raw`,
+      c.ratio.toFixed(3),
+      '<= 1.0',
+      c.ratio <= 1,
+    );
   corpus('SQLite', r.sqliteShared);
   corpus('SQLite', r.sqliteUnique);
   if (r.postgresShared) corpus('PostgreSQL', r.postgresShared);

@@ -162,7 +162,12 @@ async function recall(runs: number): Promise<LargeBodiesResult['recall']> {
     const taskUUID = randomUUID();
     const head = `[{"taskType":"imageInference","taskUUID":"${taskUUID}","model":"runware:101@1","positivePrompt":"recall","seedImage":"data:image/png;base64,`;
     const tail = '"}]';
-    const body = head + randomBytes(24 * MIB).toString('base64').slice(0, 30 * MIB - head.length - tail.length) + tail;
+    const body =
+      head +
+      randomBytes(24 * MIB)
+        .toString('base64')
+        .slice(0, 30 * MIB - head.length - tail.length) +
+      tail;
     const server = await startServer({ dataDir, key });
     const httpMs: number[] = [];
     try {
@@ -209,7 +214,13 @@ async function recall(runs: number): Promise<LargeBodiesResult['recall']> {
     }
     const findTaskMs = median(findMs);
     const fileBaselineMs = median(fileMs);
-    return { bytes: body.length, findTaskMs, httpMs: median(httpMs), fileBaselineMs, ratio: findTaskMs / fileBaselineMs };
+    return {
+      bytes: body.length,
+      findTaskMs,
+      httpMs: median(httpMs),
+      fileBaselineMs,
+      ratio: findTaskMs / fileBaselineMs,
+    };
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -100,7 +100,10 @@ test('a 30 MiB request round-trips exactly over REST, the history API and export
         return [t.taskUUID, t.requestText];
       }),
     );
-    assert.ok(exported.get(first) === body && exported.get(second) === secondBody, 'export holds both requests exactly');
+    assert.ok(
+      exported.get(first) === body && exported.get(second) === secondBody,
+      'export holds both requests exactly',
+    );
 
     await cliOk(['tasks', 'delete', first], { dataDir: server.dataDir });
     assert.deepEqual(await blobTotals(server), stored, 'the second task still holds the image');

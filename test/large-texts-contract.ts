@@ -78,13 +78,16 @@ export function largeTextsContract(backend: BlobBackendUnderTest): void {
     const other = await s.accounts.ensureOrganization('b');
     const before = await backend.blobTotals();
     const image = randomBytes(600_000).toString('base64');
-    const tasks = [org.id, org.id, org.id, other.id].map((orgId) => newTask(orgId, (uuid) => imageRequest(uuid, image)));
+    const tasks = [org.id, org.id, org.id, other.id].map((orgId) =>
+      newTask(orgId, (uuid) => imageRequest(uuid, image)),
+    );
     for (const task of tasks) await s.ledger.recordRequest(task);
     const held = await backend.blobTotals();
     // Decoded base64 is stored: about 600 000 bytes once, not 800 000 characters four times.
-    assert.ok(held.bytes - before.bytes >= 600_000, "the image went to the blob table");
+    assert.ok(held.bytes - before.bytes >= 600_000, 'the image went to the blob table');
     assert.ok(held.bytes - before.bytes <= 600_000 + 1000, `${String(held.bytes - before.bytes)} bytes stored`);
-    for (const task of tasks) assert.equal((await s.ledger.findTask(task.orgId, task.taskUUID))?.requestText, task.requestText);
+    for (const task of tasks)
+      assert.equal((await s.ledger.findTask(task.orgId, task.taskUUID))?.requestText, task.requestText);
 
     await s.ledger.deleteTask(org.id, tasks[0]!.taskUUID);
     await s.ledger.deleteTasksBefore(org.id, Date.now() + 1000, 10);

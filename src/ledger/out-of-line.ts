@@ -147,7 +147,8 @@ export function assembleText(parts: string, pieceOf: (hash: string) => string): 
     }
     const [hash, length] = segment;
     const piece = pieceOf(hash);
-    if (piece.length !== length) throw new Error(`text blob ${hash} holds ${String(piece.length)} characters, not ${String(length)}`);
+    if (piece.length !== length)
+      throw new Error(`text blob ${hash} holds ${String(piece.length)} characters, not ${String(length)}`);
     text += piece;
   }
   return text;

@@ -109,7 +109,10 @@ function textsOf(r: TaskRow, pieceOf?: (hash: string) => string): { requestText:
 
 /** The blob hashes a task row's texts name (none for a row whose texts are whole). */
 export function rowBlobHashes(r: TaskRow): string[] {
-  return [...(r.request_parts ? blobHashes(r.request_parts) : []), ...(r.response_parts ? blobHashes(r.response_parts) : [])];
+  return [
+    ...(r.request_parts ? blobHashes(r.request_parts) : []),
+    ...(r.response_parts ? blobHashes(r.response_parts) : []),
+  ];
 }
 
 export const mediaFromRow = (r: MediaRow): MediaRecord => ({

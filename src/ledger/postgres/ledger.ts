@@ -20,7 +20,6 @@ import {
   TASK_OWNED_TABLES,
   deliveryValues,
   mediaFromRow,
-  taskFromRow,
   uuidKey as key,
   type MediaRow,
   type TaskRow,
@@ -57,7 +56,8 @@ export class PostgresTaskLedger implements TaskLedger {
   }
 
   recordRequest(task: NewTask): Promise<RecordOutcome> {
-    if (!this.goesOutOfLine(task.requestText, null)) return this.insertOrReport(this.pool, task, { status: 'processing' });
+    if (!this.goesOutOfLine(task.requestText, null))
+      return this.insertOrReport(this.pool, task, { status: 'processing' });
     return inTransaction(this.pool, (client) => this.insertOrReport(client, task, { status: 'processing' }));
   }
 

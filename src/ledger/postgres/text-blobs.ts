@@ -34,7 +34,11 @@ export async function holdBlobs(
 }
 
 /** The tasks no longer hold their blobs; blobs no other task holds are removed (inside a transaction). Returns how many. */
-export async function releaseBlobs(client: pg.PoolClient, orgId: string, taskUUIDs: readonly string[]): Promise<number> {
+export async function releaseBlobs(
+  client: pg.PoolClient,
+  orgId: string,
+  taskUUIDs: readonly string[],
+): Promise<number> {
   const { rows } = await client.query<{ hash: string }>(
     'DELETE FROM text_blob_refs WHERE org_id = $1 AND task_uuid = ANY($2::text[]) RETURNING hash',
     [orgId, taskUUIDs],

@@ -198,7 +198,8 @@ export class Connection {
     }
     for (const group of groupByTaskUUID(tasks)) {
       this.tasksInFlight++;
-      const org = this.taskRetentionMs === undefined ? session.org : { ...session.org, taskRetentionMs: this.taskRetentionMs };
+      const org =
+        this.taskRetentionMs === undefined ? session.org : { ...session.org, taskRetentionMs: this.taskRetentionMs };
       void this.gateway.run(group, session, org).finally(() => {
         this.tasksInFlight--;
         this.flow.check();
