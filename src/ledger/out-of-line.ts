@@ -92,37 +92,31 @@ export function goesOutOfLine(text: string, thresholdBytes: number): boolean {
 
 /**
  * Where the runs of at least PAYLOAD_MIN_CHARS base64 characters (with up to two `=` after
- * them) are: [start, end) pairs, at most `limit` of them. A scan, not a regular expression:
- * V8's matcher runs out of stack on a run of tens of megabytes.
+ * them) are: [start, end) pairs, at most `limit` of them. Each step looks for one character
+ * (the next that is, or is not, base64): a repeated pattern over tens of megabytes would run
+ * V8's matcher out of stack, and a loop over the characters in JavaScript is slower.
  */
 function base64Runs(text: string, limit = Infinity): [number, number][] {
   const runs: [number, number][] = [];
-  let start = -1;
-  for (let i = 0; i <= text.length && runs.length < limit; i++) {
-    if (i < text.length && isBase64Char(text.charCodeAt(i))) {
-      if (start < 0) start = i;
-      continue;
-    }
-    if (start >= 0 && i - start >= PAYLOAD_MIN_CHARS) {
-      let end = i;
-      while (end < text.length && end - i < 2 && text.charCodeAt(end) === 0x3d) end++;
-      runs.push([start, end]);
-      i = end - 1;
-    }
-    start = -1;
+  const base64 = /[A-Za-z0-9+/]/g;
+  const other = /[^A-Za-z0-9+/]/g;
+  let at = 0;
+  while (at < text.length && runs.length < limit) {
+    base64.lastIndex = at;
+    const start = base64.exec(text)?.index;
+    if (start === undefined) break;
+    other.lastIndex = start;
+    let end = other.exec(text)?.index ?? text.length;
+    at = end;
+    if (end - start < PAYLOAD_MIN_CHARS) continue;
+    if (text.charCodeAt(end) === EQUALS) end += text.charCodeAt(end + 1) === EQUALS ? 2 : 1;
+    runs.push([start, end]);
+    at = end;
   }
   return runs;
 }
 
-function isBase64Char(code: number): boolean {
-  return (
-    (code >= 0x41 && code <= 0x5a) || // A-Z
-    (code >= 0x61 && code <= 0x7a) || // a-z
-    (code >= 0x30 && code <= 0x39) || // 0-9
-    code === 0x2b || // +
-    code === 0x2f // /
-  );
-}
+const EQUALS = 0x3d;
 
 function aboveThreshold(text: string, thresholdBytes: number): boolean {
   // UTF-8 takes 1 to 3 bytes per UTF-16 code unit: the length alone decides most cases.
@@ -174,12 +168,24 @@ function parseParts(parts: string): TextSegment[] {
 }
 
 function payloadBlob(piece: string): TextBlob {
-  if (piece.length % 4 === 0) {
-    const decoded = Buffer.from(piece, 'base64');
-    if (decoded.toString('base64') === piece) return blobOf(BlobEncoding.Base64Decoded, decoded);
-  }
+  if (isCanonicalBase64(piece)) return blobOf(BlobEncoding.Base64Decoded, Buffer.from(piece, 'base64'));
   return blobOf(BlobEncoding.Utf8, Buffer.from(piece, 'latin1'));
 }
+
+/**
+ * Whether decoding `piece` and encoding the bytes again gives `piece` back. Its characters are
+ * all base64 (with `=` only at the end), so that holds when its length is a multiple of 4 and,
+ * where it ends in padding, the bits the padding leaves unused are zero.
+ */
+function isCanonicalBase64(piece: string): boolean {
+  if (piece.length % 4 !== 0) return false;
+  const padding = piece.endsWith('==') ? 2 : piece.endsWith('=') ? 1 : 0;
+  if (padding === 0) return true;
+  const last = BASE64_ALPHABET.indexOf(piece.charAt(piece.length - padding - 1));
+  return (last & (padding === 2 ? 0b1111 : 0b11)) === 0;
+}
+
+const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
 function literalBlob(piece: string): TextBlob {
   return LONE_SURROGATE.test(piece)
