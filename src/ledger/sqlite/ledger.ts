@@ -182,8 +182,9 @@ export class SqliteTaskLedger implements TaskLedger {
       if (changes === 1) written = { changes, blobs: response?.blobs ?? [] };
     }
     if (!written) {
-      // Also a request that stayed whole under another threshold before a restart: written again.
-      const { blobs, ...texts } = this.storedTexts(requestText(), c.responseText);
+      // A request recorded whole stays whole (also one recorded under another threshold before a
+      // restart): the word index holds its whole text, which deleting the task will name again.
+      const { blobs, ...texts } = this.storedTexts(requestText(), c.responseText, { splitRequest: false });
       written = { changes: this.updateCompletion.run({ ...fields, ...texts }).changes, blobs };
     }
     if (written.changes !== 1) return false;
@@ -385,8 +386,8 @@ export class SqliteTaskLedger implements TaskLedger {
    * of line (out-of-line.ts); otherwise both packed once the response is known and packing pays,
    * else plain.
    */
-  private storedTexts(requestText: string, responseText: string | null): StoredTexts {
-    const request = splitText(requestText, this.outOfLineBytes);
+  private storedTexts(requestText: string, responseText: string | null, how = { splitRequest: true }): StoredTexts {
+    const request = how.splitRequest ? splitText(requestText, this.outOfLineBytes) : undefined;
     const response = responseText === null ? undefined : splitText(responseText, this.outOfLineBytes);
     if (request || response) {
       return {
