@@ -12,7 +12,7 @@ export class SqliteTextBlobs {
   private readonly deleteRefs;
   private readonly deleteOrphans;
 
-  constructor(private readonly db: SqliteDatabase) {
+  constructor(db: SqliteDatabase) {
     this.insertBlob = db.prepare(
       'INSERT INTO text_blobs (hash, encoding, bytes) VALUES (?, ?, ?) ON CONFLICT (hash) DO NOTHING',
     );
@@ -53,14 +53,5 @@ export class SqliteTextBlobs {
     const hashes = this.deleteRefs.all(orgId, JSON.stringify(taskUUIDs));
     if (hashes.length === 0) return 0;
     return this.deleteOrphans.run(JSON.stringify([...new Set(hashes)])).changes;
-  }
-
-  /** Blobs and the bytes they hold (bench, tests). */
-  totals(): { blobs: number; bytes: number } {
-    return this.db
-      .prepare<[], { blobs: number; bytes: number }>(
-        'SELECT count(*) AS blobs, coalesce(sum(length(bytes)), 0) AS bytes FROM text_blobs',
-      )
-      .get()!;
   }
 }
