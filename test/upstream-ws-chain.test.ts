@@ -99,7 +99,7 @@ test('an async task through A is polled on B with getResponse over the socket', 
     items = (await a.post([{ taskType: 'getResponse', taskUUID: t['taskUUID'] }])).json.data ?? [];
   }
   assert.equal(items[0]?.['status'], 'success', JSON.stringify(items));
-  assert.ok(String(items[0]!['imageURL']).startsWith(b.url));
+  assert.ok(String(items[0]['imageURL']).startsWith(b.url));
   const kinds = (await exchanges(a, String(t['taskUUID']))).map((x) => x['kind']);
   assert.deepEqual(kinds, ['task', 'poll']);
 });
