@@ -230,6 +230,56 @@ test('a peer that goes silent (no pongs) is taken for dead: the socket is replac
   assert.ok(up.connections > connections, 'a new socket replaced the silent one');
 });
 
+test('at most RUNTRAIL_UPSTREAM_WS_MAX_IN_FLIGHT tasks await answers on the socket; the rest get queueCapacityExceeded at once', async () => {
+  const s = await runtrail({
+    RUNTRAIL_UPSTREAM_URL: up.url,
+    RUNTRAIL_UPSTREAM_API_KEY: up.key,
+    RUNTRAIL_UPSTREAM_TIMEOUT_MS: '5000',
+    RUNTRAIL_UPSTREAM_WS_MAX_IN_FLIGHT: '2',
+  });
+  // Open the socket first, so the four below meet an authenticated one.
+  assert.equal((await s.post([task('plain warm-up')])).status, 200);
+  const tasks = Array.from({ length: 4 }, (_, i) => task(`slow ${i}`));
+  const reply = await s.post(tasks);
+  assert.equal(reply.status, 200, reply.text);
+  assert.equal(reply.json.data!.length, 2);
+  const refused = reply.json.errors!;
+  assert.equal(refused.length, 2);
+  assert.ok(refused.every((e) => e['code'] === 'queueCapacityExceeded'));
+  const [x] = await exchanges(s, String(refused[0]!['taskUUID']));
+  assert.match(String(x!['error']), /in flight/);
+});
+
+test('an upstream that stops reading: once RUNTRAIL_UPSTREAM_WS_MAX_BUFFERED_BYTES are queued, tasks are held back and fail unsent', async () => {
+  const s = await runtrail({
+    RUNTRAIL_UPSTREAM_URL: up.url,
+    RUNTRAIL_UPSTREAM_API_KEY: up.key,
+    RUNTRAIL_UPSTREAM_TIMEOUT_MS: '4000',
+    RUNTRAIL_UPSTREAM_WS_DEAD_PEER_MS: '60000',
+    RUNTRAIL_UPSTREAM_WS_MAX_BUFFERED_BYTES: '1024',
+    RUNTRAIL_UPSTREAM_BREAKER_FAILURES: '1000',
+  });
+  assert.equal((await s.post([task('plain warm-up')])).status, 200);
+  up.reading(false);
+  let reply;
+  try {
+    const filler = 'x'.repeat(400_000);
+    const pending = s.post(Array.from({ length: 40 }, (_, i) => task(`plain ${i} ${filler}`)));
+    await new Promise((r) => setTimeout(r, 500));
+    up.reading(true);
+    reply = await pending;
+  } finally {
+    up.reading(true);
+  }
+  assert.equal(reply.status, 200, reply.text.slice(0, 300));
+  const held = reply.json.errors ?? [];
+  assert.ok(held.length > 0, 'some tasks were held back');
+  assert.ok(reply.json.data!.length > 0, 'the ones sent were answered once the upstream read again');
+  assert.ok(held.every((e) => e['code'] === 'providerUnavailable'));
+  const xs = await exchanges(s, String(held[0]!['taskUUID']));
+  assert.ok(xs.every((x) => /send buffer is full/.test(String(x['error']))));
+});
+
 test('an upstream that never answers the authentication: retried, then providerUnavailable (no timeout: nothing was sent)', async () => {
   const silent = await upstream();
   silent.switches.neverAuthenticate = true;

@@ -15,7 +15,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 
 type Task = Record<string, unknown>;
@@ -40,6 +40,8 @@ export interface WsUpstreamServer {
   /** The most tasks received on one socket before any of them was answered. */
   maxPipelined: number;
   switches: { neverAuthenticate: boolean; mute: boolean };
+  /** Stops (or resumes) reading the open sockets, so what runtrail sends piles up on its side. */
+  reading(on: boolean): void;
   close(): Promise<void>;
 }
 
@@ -48,6 +50,7 @@ export async function startWsUpstream(options: { key?: string; mortal?: boolean 
   const http: Server = createServer((_req, res) => res.writeHead(426).end());
   const wss = new WebSocketServer({ server: http, path: '/v1', perMessageDeflate: false });
   const sessions = new Map<string, UpstreamSession>();
+  const sockets = new Set<Socket>();
   const seen = new Map<string, number>();
   let closing: Promise<void> | undefined;
 
@@ -67,6 +70,12 @@ export async function startWsUpstream(options: { key?: string; mortal?: boolean 
     tasks: [],
     maxPipelined: 0,
     switches: { neverAuthenticate: false, mute: false },
+    reading: (on) => {
+      for (const socket of sockets) {
+        if (on) socket.resume();
+        else socket.pause();
+      }
+    },
     close,
   };
 
@@ -155,8 +164,10 @@ export async function startWsUpstream(options: { key?: string; mortal?: boolean 
     }, delay);
   };
 
-  wss.on('connection', (ws) => {
+  wss.on('connection', (ws, req) => {
     state.connections++;
+    sockets.add(req.socket);
+    req.socket.once('close', () => sockets.delete(req.socket));
     let session: UpstreamSession | undefined;
     let unanswered = 0;
     ws.on('error', () => undefined);

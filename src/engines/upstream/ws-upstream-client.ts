@@ -50,6 +50,8 @@ export class WsUpstreamClient implements UpstreamTransport {
   private opening: Promise<Opened> | null = null;
   private sessionUUID: string | undefined;
   private readonly owed = new Map<string, Owed>();
+  /** Tasks between post() and their answer (or failure). */
+  private admitted = 0;
   private lastInbound = 0;
   private heartbeat: NodeJS.Timeout | null = null;
   private closed = false;
@@ -68,14 +70,15 @@ export class WsUpstreamClient implements UpstreamTransport {
     return this.options.url;
   }
 
-  /** Tasks sent and not yet answered (for tests and /metrics-style views). */
+  /** Tasks taken and not yet answered. */
   get inFlight(): number {
-    return this.owed.size;
+    return this.admitted;
   }
 
   async post(body: string, record: ExchangeRecorder): Promise<UpstreamReply> {
     const task = taskOf(body);
-    if (this.owed.size >= this.options.maxInFlight) {
+    // Counted from the start (not once sent), so tasks waiting for the socket to open count too.
+    if (this.admitted >= this.options.maxInFlight) {
       // Local saturation, not a sign of the upstream being down: recorded, refused, no breaker change.
       await record({
         httpStatus: null,
@@ -84,9 +87,14 @@ export class WsUpstreamClient implements UpstreamTransport {
         latencyMs: 0,
         createdAt: Date.now(),
       });
-      throw new ProtocolError('queueCapacityExceeded', { pending: this.owed.size });
+      throw new ProtocolError('queueCapacityExceeded', { pending: this.admitted });
     }
-    return this.caller.call((signal) => this.exchange(body, task, signal), judgeUpstreamReply, record);
+    this.admitted++;
+    try {
+      return await this.caller.call((signal) => this.exchange(body, task, signal), judgeUpstreamReply, record);
+    } finally {
+      this.admitted--;
+    }
   }
 
   async close(): Promise<void> {
@@ -111,7 +119,8 @@ export class WsUpstreamClient implements UpstreamTransport {
     if (opened.refused !== undefined) return { status: 401, text: opened.refused };
     const ws = this.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) throw new NotSentError('the upstream WebSocket closed');
-    if (ws.bufferedAmount + Buffer.byteLength(body) > this.options.maxBufferedBytes)
+    // A task larger than the bound still goes out on a drained socket; the bound stops a backlog.
+    if (ws.bufferedAmount > 0 && ws.bufferedAmount + Buffer.byteLength(body) > this.options.maxBufferedBytes)
       throw new NotSentError('the upstream WebSocket send buffer is full');
     if (this.owed.has(task.taskUUID)) throw new Error('a task with this taskUUID is already in flight upstream');
     return new Promise<UpstreamReply>((resolve, reject) => {
