@@ -105,6 +105,8 @@ export interface RouteRule {
   taskType?: string;
   model?: string;
   engine: EngineName;
+  /** For `engine: "upstream"`: the upstreams to try, in order (`default` and RUNTRAIL_UPSTREAM_FALLBACKS names). */
+  upstreams?: string[];
 }
 
 export const ENGINE_NAMES = ['builtin', 'upstream', 'openai-compatible', 'comfyui'] as const;
@@ -127,6 +129,10 @@ export interface UpstreamConfig {
   /** getResponse polling of async tasks upstream (RUNTRAIL_UPSTREAM_POLL_MS) and its overall bound. */
   pollMs: number;
   asyncTimeoutMs: number;
+  /** The WebSocket transport's bounds, used when the URL is ws:// or wss:// (RUNTRAIL_UPSTREAM_WS_*). */
+  ws: { pingMs: number; deadPeerMs: number; maxInFlight: number; maxBufferedBytes: number };
+  /** Further upstreams tried in order when one is unavailable (RUNTRAIL_UPSTREAM_FALLBACKS). */
+  fallbacks: { name: string; url: string; apiKey: string }[];
 }
 
 export type MediaConfig = { kind: 'folder'; dir: string } | S3MediaConfig;
@@ -313,7 +319,7 @@ function upstreamConfig(raw: RawSetting, int: IntegerSetting): UpstreamConfig | 
   if (url === undefined && apiKey === undefined) return undefined;
   if (url === undefined || apiKey === undefined)
     throw new ConfigError('RUNTRAIL_UPSTREAM_URL and RUNTRAIL_UPSTREAM_API_KEY are set together');
-  if (!/^https?:\/\//.test(url)) throw new ConfigError('RUNTRAIL_UPSTREAM_URL must be an http(s) URL');
+  if (!UPSTREAM_URL.test(url)) throw new ConfigError('RUNTRAIL_UPSTREAM_URL must be an http(s):// or ws(s):// URL');
   return {
     url,
     apiKey,
@@ -324,7 +330,48 @@ function upstreamConfig(raw: RawSetting, int: IntegerSetting): UpstreamConfig | 
     breakerCooldownMs: int('RUNTRAIL_UPSTREAM_BREAKER_COOLDOWN_MS', 0),
     pollMs: int('RUNTRAIL_UPSTREAM_POLL_MS', 1),
     asyncTimeoutMs: int('RUNTRAIL_UPSTREAM_ASYNC_TIMEOUT_MS', 1),
+    ws: {
+      pingMs: int('RUNTRAIL_UPSTREAM_WS_PING_MS', 10),
+      deadPeerMs: int('RUNTRAIL_UPSTREAM_WS_DEAD_PEER_MS', 10),
+      maxInFlight: int('RUNTRAIL_UPSTREAM_WS_MAX_IN_FLIGHT', 1),
+      maxBufferedBytes: int('RUNTRAIL_UPSTREAM_WS_MAX_BUFFERED_BYTES', 1024),
+    },
+    fallbacks: readFallbacks(raw('RUNTRAIL_UPSTREAM_FALLBACKS')),
   };
+}
+
+const UPSTREAM_URL = /^(https?|wss?):\/\//i;
+
+/**
+ * RUNTRAIL_UPSTREAM_FALLBACKS: a JSON array of `{name, url, apiKey}` inline, or the path of a file
+ * holding one (a file keeps the keys out of the environment). Names are what routes list.
+ */
+function readFallbacks(raw: string | undefined): UpstreamConfig['fallbacks'] {
+  if (raw === undefined) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw.trimStart().startsWith('[') ? raw : readFileSync(raw, 'utf8'));
+  } catch (err) {
+    // The message of a JSON error quotes the text, which may hold a key: name only the kind.
+    throw new ConfigError(
+      `RUNTRAIL_UPSTREAM_FALLBACKS must be a JSON array or the path of a JSON file holding one (${(err as Error).name})`,
+    );
+  }
+  if (!Array.isArray(parsed)) throw new ConfigError('RUNTRAIL_UPSTREAM_FALLBACKS must be a JSON array of upstreams');
+  const names = new Set<string>(['default']);
+  return parsed.map((entry: unknown, i) => {
+    const e = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
+    const { name, url, apiKey } = e;
+    if (typeof name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(name))
+      throw new ConfigError(`upstream fallback ${i}: 'name' must be 1–64 letters, digits, '-' or '_'`);
+    if (names.has(name)) throw new ConfigError(`upstream fallback ${i}: the name "${name}" is taken`);
+    names.add(name);
+    if (typeof url !== 'string' || !UPSTREAM_URL.test(url))
+      throw new ConfigError(`upstream fallback "${name}": 'url' must be an http(s):// or ws(s):// URL`);
+    if (typeof apiKey !== 'string' || apiKey === '')
+      throw new ConfigError(`upstream fallback "${name}": 'apiKey' must be a non-empty string`);
+    return { name, url, apiKey };
+  });
 }
 
 /**
@@ -406,6 +453,14 @@ function readRoutes(raw: string | undefined): RouteRule[] {
     const model = optional('model');
     if (taskType !== undefined) out.taskType = taskType;
     if (model !== undefined) out.model = model;
+    const upstreams = rule['upstreams'];
+    if (upstreams !== undefined) {
+      if (out.engine !== 'upstream')
+        throw new ConfigError(`routing rule ${i}: 'upstreams' is for rules whose engine is "upstream"`);
+      if (!Array.isArray(upstreams) || upstreams.length === 0 || upstreams.some((u) => typeof u !== 'string'))
+        throw new ConfigError(`routing rule ${i}: 'upstreams' must be a non-empty array of upstream names`);
+      out.upstreams = upstreams as string[];
+    }
     return out;
   });
 }

@@ -258,7 +258,8 @@ export const SETTINGS = {
   RUNTRAIL_UPSTREAM_URL: {
     description:
       "a Runware-compatible API (`https://api.runware.ai/v1`, another runtrail's `/v1`) to forward tasks to; " +
-      'with the key, every task except `runtrail:` models goes there ([docs/engines.md](docs/engines.md))',
+      'with the key, every task except `runtrail:` models goes there; a `wss://` (or `ws://`) URL such as ' +
+      '`wss://ws-api.runware.ai/v1` keeps one persistent WebSocket instead ([docs/engines.md](docs/engines.md))',
   },
   RUNTRAIL_UPSTREAM_API_KEY: {
     description: "runtrail's key for that upstream (Bearer); never recorded, logged or shown",
@@ -267,7 +268,8 @@ export const SETTINGS = {
     shown: '`runtrail:*` here, the rest upstream',
     description:
       'routing rules `[{"taskType","model","engine"}]` (`*` wildcards, first match wins; `engine` `builtin`, ' +
-      '`upstream`, `openai-compatible` or `comfyui`), inline JSON or a file path',
+      '`upstream`, `openai-compatible` or `comfyui`; an upstream rule may list `"upstreams"` to try in order), ' +
+      'inline JSON or a file path',
   },
   RUNTRAIL_UPSTREAM_TIMEOUT_MS: {
     default: '100000',
@@ -303,6 +305,31 @@ export const SETTINGS = {
     default: '600000',
     unit: 'ms',
     description: 'how long an async task may run upstream',
+  },
+  RUNTRAIL_UPSTREAM_FALLBACKS: {
+    description:
+      'further upstreams `[{"name","url","apiKey"}]` (inline JSON or a file path) tried in order when one is ' +
+      'unavailable or its circuit is open; routes without `"upstreams"` try `default` and then these',
+  },
+  RUNTRAIL_UPSTREAM_WS_PING_MS: {
+    default: '30000',
+    unit: 'ms',
+    description: 'how often a WebSocket upstream is sent a `ping` task',
+  },
+  RUNTRAIL_UPSTREAM_WS_DEAD_PEER_MS: {
+    default: '100000',
+    unit: 'ms',
+    description: 'a WebSocket upstream silent this long is taken for dead: the socket is replaced (session resumed)',
+  },
+  RUNTRAIL_UPSTREAM_WS_MAX_IN_FLIGHT: {
+    default: '1000',
+    description: 'tasks awaiting an answer on one upstream WebSocket; beyond it tasks get `queueCapacityExceeded`',
+  },
+  RUNTRAIL_UPSTREAM_WS_MAX_BUFFERED_BYTES: {
+    default: '16777216',
+    unit: 'bytes',
+    aside: '16 MiB',
+    description: 'bytes queued unsent on an upstream WebSocket beyond which a task is held back and retried',
   },
   RUNTRAIL_OPENAI_URL: {
     description:

@@ -206,6 +206,8 @@ test('routing: operator engines come before the built-in one; with an upstream, 
     breakerCooldownMs: 1,
     pollMs: 1,
     asyncTimeoutMs: 1,
+    ws: { pingMs: 1000, deadPeerMs: 1000, maxInFlight: 1, maxBufferedBytes: 1024 },
+    fallbacks: [],
   };
   const both = buildEngineRouter({ ...base, upstream }, audit);
   try {

@@ -120,6 +120,8 @@ export interface ForwardingEngine {
   readonly name: string;
   models(): ModelInfo[];
   forward(request: ForwardRequest): Promise<ForwardOutcome>;
+  /** Ends what it holds open between tasks (a persistent upstream socket). */
+  close?(): Promise<void>;
 }
 
 /** A routing rule (config.ts RouteRule): `*` wildcards; an absent field matches everything. */
@@ -127,6 +129,8 @@ export interface EngineRoute {
   taskType?: string;
   model?: string;
   engine: string;
+  /** The upstreams an upstream rule tries, in order (engines/upstream). */
+  upstreams?: readonly string[];
 }
 
 /** A task's engine and the local model that runs it. */
@@ -269,6 +273,9 @@ export class EngineRouter {
 
   /** Ends the engines' threads (server stop). */
   async close(): Promise<void> {
-    await Promise.all(this.engines.map((e) => e.close()));
+    await Promise.all([
+      ...this.engines.map((e) => e.close()),
+      ...this.forwarders.map((f) => (f.close ? f.close() : Promise.resolve())),
+    ]);
   }
 }

@@ -11,6 +11,7 @@ import { BuiltinEngine } from './builtin/builtin-engine.js';
 import { CpuPool } from './builtin/cpu-pool.js';
 import { EngineRouter, type ForwardingEngine } from './engine.js';
 import { UpstreamEngine } from './upstream/upstream-engine.js';
+import { DEFAULT_UPSTREAM } from './upstream/fallback-chain.js';
 import { OpenAiCompatibleEngine } from './openai-compatible/openai-compatible-engine.js';
 import { ComfyUiEngine } from './comfyui/comfyui-engine.js';
 import type { Engine } from './engine.js';
@@ -37,6 +38,14 @@ export function buildEngineRouter(
     config.routes.length > 0 ? config.routes : config.upstream ? [...ownRoutes, ...DEFAULT_UPSTREAM_ROUTES] : [];
   if (!config.upstream && routes.some((r) => r.engine === 'upstream')) {
     throw new ConfigError('RUNTRAIL_ROUTES sends tasks to "upstream", but RUNTRAIL_UPSTREAM_URL is not set');
+  }
+  if (config.upstream) {
+    const names = new Set([DEFAULT_UPSTREAM, ...config.upstream.fallbacks.map((f) => f.name)]);
+    const unknown = routes.flatMap((r) => r.upstreams ?? []).find((name) => !names.has(name));
+    if (unknown !== undefined)
+      throw new ConfigError(
+        `RUNTRAIL_ROUTES names the upstream "${unknown}", which is neither "default" nor a RUNTRAIL_UPSTREAM_FALLBACKS name`,
+      );
   }
   if (!config.openaiCompatible && routes.some((r) => r.engine === 'openai-compatible')) {
     throw new ConfigError('RUNTRAIL_ROUTES sends tasks to "openai-compatible", but RUNTRAIL_OPENAI_URL is not set');

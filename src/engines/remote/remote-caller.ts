@@ -200,13 +200,27 @@ export function isTimeout(err: unknown): boolean {
   return err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
 }
 
+/**
+ * A failure an attempt knows happened before the request left (a WebSocket that never opened or
+ * never authenticated, a send buffer already full): the peer cannot have run the work, so the
+ * policy may retry it like a refused connection. `code` is what the audit record names.
+ */
+export class NotSentError extends Error {
+  constructor(readonly code: string) {
+    super(code);
+    this.name = 'NotSentError';
+  }
+}
+
 export function refusedBeforeSending(err: unknown): boolean {
+  if (err instanceof NotSentError) return true;
   const code = (err as { cause?: { code?: string } }).cause?.code;
   return code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
 }
 
 /** A short reason for the audit record (never the request, which may hold the key). */
 export function describe(err: unknown): string {
+  if (err instanceof NotSentError) return err.code.slice(0, 200);
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   return (cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err))).slice(0, 200);
 }

@@ -5,13 +5,12 @@
 // refused upstream key is the operator's problem, not the caller's.
 
 import { ProtocolError } from '../../protocol/errors.js';
-import type { UpstreamExchange } from '../../ledger/types.js';
+import type { ExchangeRecorder, UpstreamReply, UpstreamTransport } from './upstream-transport.js';
 import {
   RETRYABLE_STATUS,
   RemoteCaller,
   httpFailure,
   type RemoteCallOptions,
-  type RemoteReply,
   type Verdict,
 } from '../remote/remote-caller.js';
 
@@ -22,18 +21,13 @@ export interface UpstreamClientOptions extends RemoteCallOptions {
   apiKey: string;
 }
 
-export type UpstreamReply = RemoteReply;
-
-/** Where attempts are recorded; the exchange carries no key, only what came back. */
-export type ExchangeRecorder = (
-  exchange: Omit<UpstreamExchange, 'orgId' | 'taskUUID' | 'upstreamTaskUUID' | 'kind' | 'upstreamUrl'>,
-) => Promise<void>;
+export type { ExchangeRecorder, UpstreamReply } from './upstream-transport.js';
 
 /** How errors name the upstream (the catalogue's `{subject}`). */
 export const UPSTREAM_SUBJECT = 'The upstream provider';
 const SUBJECT = UPSTREAM_SUBJECT;
 
-export class UpstreamClient {
+export class UpstreamClient implements UpstreamTransport {
   private readonly caller: RemoteCaller;
 
   constructor(private readonly options: UpstreamClientOptions) {
@@ -74,7 +68,8 @@ export class UpstreamClient {
   }
 }
 
-function judgeUpstreamReply(reply: UpstreamReply): Verdict {
+/** How a Runware-compatible answer is read, whichever transport brought it. */
+export function judgeUpstreamReply(reply: UpstreamReply): Verdict {
   const envelope = isEnvelopeWithErrors(reply.text);
   const peerFailed = reply.status >= 500 && !envelope;
   if (reply.status >= 200 && reply.status < 300) return { accept: true, peerFailed };

@@ -2,22 +2,24 @@
 // its items and errors echoing the caller's taskUUID and taskType. Upstream, each task runs
 // under a taskUUID derived from (organization, caller's taskUUID): stable across retries and
 // re-runs after a crash (so the upstream answers a repeat idempotently), distinct across
-// organizations. Async tasks are sent async and polled with getResponse until every result ends.
+// organizations and across upstreams. Async tasks are sent async and polled with getResponse until
+// every result ends. A task whose upstream is unavailable runs on the next of its fallback chain
+// (fallback-chain.ts); the transport (REST or WebSocket) follows each upstream's URL (upstream-pool.ts).
 
 import { createHash } from 'node:crypto';
 import { ProtocolError } from '../../protocol/errors.js';
 import type { AuditStore } from '../../ledger/types.js';
 import type { EngineRoute, ForwardingEngine, ForwardOutcome, ForwardRequest, ModelInfo } from '../engine.js';
-import {
-  UPSTREAM_SUBJECT,
-  UpstreamClient,
-  type ExchangeRecorder,
-  type UpstreamClientOptions,
-} from './upstream-client.js';
+import { UPSTREAM_SUBJECT, type UpstreamClientOptions } from './upstream-client.js';
+import type { ExchangeRecorder, UpstreamAccount, UpstreamTransport } from './upstream-transport.js';
+import { UpstreamPool, type UpstreamPoolSettings } from './upstream-pool.js';
+import { DEFAULT_UPSTREAM, nextUpstreamMayTry, upstreamChain } from './fallback-chain.js';
 
-export interface UpstreamEngineOptions extends UpstreamClientOptions {
+export interface UpstreamEngineOptions extends UpstreamClientOptions, UpstreamPoolSettings {
   pollMs: number;
   asyncTimeoutMs: number;
+  /** Tried in order after the server-wide upstream when a route lists none of its own (RUNTRAIL_UPSTREAM_FALLBACKS). */
+  fallbacks: UpstreamAccount[];
 }
 
 /** Delivery options runtrail carries out itself: sending them on would deliver twice. */
@@ -25,14 +27,21 @@ const HANDLED_HERE = ['webhookURL', 'uploadEndpoint'];
 
 export class UpstreamEngine implements ForwardingEngine {
   readonly name = 'upstream';
-  readonly client: UpstreamClient;
+  /** One transport per (URL, key): the server-wide upstream, the fallbacks, and any other account. */
+  readonly pool: UpstreamPool;
+  private readonly accounts: UpstreamAccount[];
 
   constructor(
     private readonly options: UpstreamEngineOptions,
     private readonly audit: AuditStore,
     private readonly routes: () => EngineRoute[] = () => [],
   ) {
-    this.client = new UpstreamClient(options);
+    this.pool = new UpstreamPool(options);
+    this.accounts = [{ name: DEFAULT_UPSTREAM, url: options.url, apiKey: options.apiKey }, ...options.fallbacks];
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
   }
 
   /** One entry per model pattern routed here, so modelSearch shows what goes upstream. */
@@ -50,27 +59,47 @@ export class UpstreamEngine implements ForwardingEngine {
   }
 
   async forward(req: ForwardRequest): Promise<ForwardOutcome> {
-    const upstreamTaskUUID = upstreamTaskUuid(req.orgId, req.taskUUID);
-    const record =
-      (kind: 'task' | 'poll'): ExchangeRecorder =>
-      (x) =>
-        this.audit.recordUpstreamExchange({
-          ...x,
-          orgId: req.orgId,
-          taskUUID: req.taskUUID,
-          upstreamTaskUUID,
-          kind,
-          upstreamUrl: this.options.url,
-        });
-    const body = `[${forwardedSource(req, upstreamTaskUUID)}]`;
-    const reply = await this.client.post(body, record('task'));
-    const first = parseEnvelope(reply.text, req);
-    if (req.value['deliveryMethod'] !== 'async' || first.errors.length > 0) return first;
-    return this.poll(req, upstreamTaskUUID, record('poll'));
+    const model = typeof req.value['model'] === 'string' ? req.value['model'] : null;
+    const chain = upstreamChain({ taskType: req.taskType, model }, this.routes(), this.accounts);
+    for (const [i, account] of chain.entries()) {
+      const upstreamTaskUUID = upstreamTaskUuid(req.orgId, req.taskUUID, account.name);
+      const record =
+        (kind: 'task' | 'poll'): ExchangeRecorder =>
+        (x) =>
+          this.audit.recordUpstreamExchange({
+            ...x,
+            orgId: req.orgId,
+            taskUUID: req.taskUUID,
+            upstreamTaskUUID,
+            kind,
+            upstreamUrl: account.url,
+          });
+      const transport = this.pool.get(account);
+      const body = `[${forwardedSource(req, upstreamTaskUUID)}]`;
+      let reply;
+      try {
+        reply = await transport.post(body, record('task'));
+      } catch (err) {
+        if (i < chain.length - 1 && nextUpstreamMayTry(err)) continue;
+        throw err;
+      }
+      const first = parseEnvelope(reply.text, req);
+      if (req.value['deliveryMethod'] !== 'async' || first.errors.length > 0) return first;
+      return this.poll(transport, req, upstreamTaskUUID, record('poll'));
+    }
+    throw new ProtocolError('providerUnavailable', {
+      subject: UPSTREAM_SUBJECT,
+      reason: 'no upstream is configured for this route',
+    });
   }
 
   /** Polls getResponse until every result has ended (or the async bound passes). */
-  private async poll(req: ForwardRequest, upstreamTaskUUID: string, record: ExchangeRecorder): Promise<ForwardOutcome> {
+  private async poll(
+    transport: UpstreamTransport,
+    req: ForwardRequest,
+    upstreamTaskUUID: string,
+    record: ExchangeRecorder,
+  ): Promise<ForwardOutcome> {
     const expected = typeof req.value['numberResults'] === 'number' ? req.value['numberResults'] : 1;
     const body = JSON.stringify([{ taskType: 'getResponse', taskUUID: upstreamTaskUUID }]);
     const deadline = Date.now() + this.options.asyncTimeoutMs;
@@ -83,7 +112,7 @@ export class UpstreamEngine implements ForwardingEngine {
     try {
       while (Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, this.options.pollMs));
-        const reply = await this.client.post(body, keep);
+        const reply = await transport.post(body, keep);
         const outcome = parseEnvelope(reply.text, req);
         const processing = outcome.items.filter((i) => i['status'] === 'processing');
         outcome.items.forEach((item, i) => {
@@ -105,10 +134,15 @@ export class UpstreamEngine implements ForwardingEngine {
   }
 }
 
-/** The taskUUID a task runs under upstream: a v4-shaped UUID from a hash of (organization, taskUUID). */
-export function upstreamTaskUuid(orgId: string, taskUUID: string): string {
+/**
+ * The taskUUID a task runs under upstream: a v4-shaped UUID from a hash of (organization, taskUUID),
+ * and the upstream's name for any but the server-wide one, so a fallback never sees the UUID another
+ * upstream was sent (and the server-wide upstream's UUIDs stay what they always were).
+ */
+export function upstreamTaskUuid(orgId: string, taskUUID: string, upstream: string = DEFAULT_UPSTREAM): string {
+  const which = upstream === DEFAULT_UPSTREAM ? '' : `\n${upstream}`;
   const b = createHash('sha256')
-    .update(`runtrail-upstream\n${orgId}\n${taskUUID.toLowerCase()}`)
+    .update(`runtrail-upstream\n${orgId}\n${taskUUID.toLowerCase()}${which}`)
     .digest()
     .subarray(0, 16);
   b[6] = (b[6]! & 0x0f) | 0x40;
