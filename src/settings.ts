@@ -258,8 +258,13 @@ export const SETTINGS = {
   RUNTRAIL_ROUTES: {
     shown: '`runtrail:*` here, the rest upstream',
     description:
-      'routing rules `[{"taskType","model","engine"}]` (`*` wildcards, first match wins; `engine` `builtin`, ' +
-      '`upstream`, `openai-compatible` or `comfyui`), inline JSON or a file path',
+      'routing rules `[{"taskType","model","engine","account"}]` (`*` wildcards, first match wins; `engine` `builtin`, ' +
+      '`upstream`, `openai-compatible` or `comfyui`; `account` names the organization\'s upstream account), inline JSON or a file path',
+  },
+  RUNTRAIL_ACCOUNTS_KEY: {
+    description:
+      "32 random bytes (64 hex digits or base64; `openssl rand -hex 32`) that seal organizations' own upstream keys " +
+      '(`runtrail keys upstream`) at rest with AES-256-GCM; the server and the CLI need the same one; never logged or shown',
   },
   RUNTRAIL_UPSTREAM_TIMEOUT_MS: {
     default: '100000',

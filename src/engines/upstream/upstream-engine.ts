@@ -5,8 +5,9 @@
 // organizations. Async tasks are sent async and polled with getResponse until every result ends.
 
 import { createHash } from 'node:crypto';
-import { ProtocolError } from '../../protocol/errors.js';
+import { ProtocolError, isProtocolError } from '../../protocol/errors.js';
 import type { AuditStore } from '../../ledger/types.js';
+import type { UpstreamTarget } from '../../accounts/upstream-accounts.js';
 import type { EngineRoute, ForwardingEngine, ForwardOutcome, ForwardRequest, ModelInfo } from '../engine.js';
 import {
   UPSTREAM_SUBJECT,
@@ -20,19 +21,49 @@ export interface UpstreamEngineOptions extends UpstreamClientOptions {
   asyncTimeoutMs: number;
 }
 
+/** Organizations' own upstream accounts (src/accounts/upstream-accounts.ts); without them every task uses the server-wide upstream. */
+export interface UpstreamAccountsPort {
+  resolve(orgId: string, routeAccount: string | undefined): Promise<UpstreamTarget>;
+  refused(orgId: string, account: string, err: ProtocolError): void;
+}
+
+/** Clients kept for organizations' accounts (each with its own circuit breaker); the oldest go first beyond this. */
+const MAX_ACCOUNT_CLIENTS = 256;
+
 /** Delivery options runtrail carries out itself: sending them on would deliver twice. */
 const HANDLED_HERE = ['webhookURL', 'uploadEndpoint'];
 
 export class UpstreamEngine implements ForwardingEngine {
   readonly name = 'upstream';
   readonly client: UpstreamClient;
+  private readonly accountClients = new Map<string, UpstreamClient>();
 
   constructor(
     private readonly options: UpstreamEngineOptions,
     private readonly audit: AuditStore,
     private readonly routes: () => EngineRoute[] = () => [],
+    private readonly accounts?: UpstreamAccountsPort,
   ) {
     this.client = new UpstreamClient(options);
+  }
+
+  /**
+   * The one place a task's upstream is chosen: the organization's own account when it holds the
+   * one its route asks for, else the server-wide upstream. Each account gets its own client, so a
+   * refused or failing account opens only its own circuit.
+   */
+  private async clientFor(req: ForwardRequest): Promise<UpstreamClient> {
+    if (!this.accounts) return this.client;
+    const target = await this.accounts.resolve(req.orgId, req.account);
+    if (target.account === null) return this.client;
+    const id = `${req.orgId}\n${target.account}\n${target.url}\n${createHash('sha256').update(target.apiKey).digest('hex')}`;
+    let client = this.accountClients.get(id);
+    if (!client) {
+      client = new UpstreamClient({ ...this.options, url: target.url, apiKey: target.apiKey, account: target.account });
+      if (this.accountClients.size >= MAX_ACCOUNT_CLIENTS) this.accountClients.delete(this.accountClients.keys().next().value!);
+      this.accountClients.set(id, client);
+    }
+    return client;
   }
 
   /** One entry per model pattern routed here, so modelSearch shows what goes upstream. */
@@ -50,6 +81,17 @@ export class UpstreamEngine implements ForwardingEngine {
   }
 
   async forward(req: ForwardRequest): Promise<ForwardOutcome> {
+    const client = await this.clientFor(req);
+    try {
+      return await this.forwardWith(client, req);
+    } catch (err) {
+      if (isProtocolError(err) && err.code === 'providerAuthenticationFailed' && this.accounts && client.account)
+        this.accounts.refused(req.orgId, client.account, err);
+      throw err;
+    }
+  }
+
+  private async forwardWith(client: UpstreamClient, req: ForwardRequest): Promise<ForwardOutcome> {
     const upstreamTaskUUID = upstreamTaskUuid(req.orgId, req.taskUUID);
     const record =
       (kind: 'task' | 'poll'): ExchangeRecorder =>
@@ -60,17 +102,22 @@ export class UpstreamEngine implements ForwardingEngine {
           taskUUID: req.taskUUID,
           upstreamTaskUUID,
           kind,
-          upstreamUrl: this.options.url,
+          upstreamUrl: client.url,
         });
     const body = `[${forwardedSource(req, upstreamTaskUUID)}]`;
-    const reply = await this.client.post(body, record('task'));
+    const reply = await client.post(body, record('task'));
     const first = parseEnvelope(reply.text, req);
     if (req.value['deliveryMethod'] !== 'async' || first.errors.length > 0) return first;
-    return this.poll(req, upstreamTaskUUID, record('poll'));
+    return this.poll(client, req, upstreamTaskUUID, record('poll'));
   }
 
   /** Polls getResponse until every result has ended (or the async bound passes). */
-  private async poll(req: ForwardRequest, upstreamTaskUUID: string, record: ExchangeRecorder): Promise<ForwardOutcome> {
+  private async poll(
+    client: UpstreamClient,
+    req: ForwardRequest,
+    upstreamTaskUUID: string,
+    record: ExchangeRecorder,
+  ): Promise<ForwardOutcome> {
     const expected = typeof req.value['numberResults'] === 'number' ? req.value['numberResults'] : 1;
     const body = JSON.stringify([{ taskType: 'getResponse', taskUUID: upstreamTaskUUID }]);
     const deadline = Date.now() + this.options.asyncTimeoutMs;
@@ -83,7 +130,7 @@ export class UpstreamEngine implements ForwardingEngine {
     try {
       while (Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, this.options.pollMs));
-        const reply = await this.client.post(body, keep);
+        const reply = await client.post(body, keep);
         const outcome = parseEnvelope(reply.text, req);
         const processing = outcome.items.filter((i) => i['status'] === 'processing');
         outcome.items.forEach((item, i) => {
