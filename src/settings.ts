@@ -259,7 +259,7 @@ export const SETTINGS = {
     shown: '`runtrail:*` here, the rest upstream',
     description:
       'routing rules `[{"taskType","model","engine","account"}]` (`*` wildcards, first match wins; `engine` `builtin`, ' +
-      '`upstream`, `openai-compatible` or `comfyui`; `account` names the organization\'s upstream account), inline JSON or a file path',
+      "`upstream`, `openai-compatible` or `comfyui`; `account` names the organization's upstream account), inline JSON or a file path",
   },
   RUNTRAIL_ACCOUNTS_KEY: {
     description:

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { openSqliteStorage } from '../src/ledger/sqlite/storage.js';
 import { isStorageUnavailable } from '../src/ledger/sqlite/database.js';
 import { auditContract } from './audit-contract.js';
+import { limitsContract } from './limits-contract.js';
 import { storageUnavailableContract } from './storage-unavailable-contract.js';
 import { ledgerContract, type BackendUnderTest } from './ledger-contract.js';
 import { queueContract } from './queue-contract.js';
@@ -35,6 +36,7 @@ ledgerContract(sqlite);
 queueContract(sqlite);
 sessionContract(sqlite);
 auditContract(sqlite);
+limitsContract(sqlite);
 storageUnavailableContract({
   name: 'sqlite',
   how: 'locked by another connection',

@@ -23,9 +23,7 @@ export function parseAccountsKey(written: string): Buffer {
     const bytes = Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
     if (bytes.length === KEY_BYTES) return bytes;
   }
-  throw new Error(
-    'must be 32 random bytes written as 64 hex digits or as base64 (`openssl rand -hex 32` makes one)',
-  );
+  throw new Error('must be 32 random bytes written as 64 hex digits or as base64 (`openssl rand -hex 32` makes one)');
 }
 
 export function sealSecret(key: Buffer, secret: string, context: string): string {
@@ -33,7 +31,9 @@ export function sealSecret(key: Buffer, secret: string, context: string): string
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
   cipher.setAAD(Buffer.from(context, 'utf8'));
   const body = Buffer.concat([cipher.update(secret, 'utf8'), cipher.final()]);
-  return [VERSION, nonce, cipher.getAuthTag(), body].map((p) => (typeof p === 'string' ? p : p.toString('base64url'))).join('.');
+  return [VERSION, nonce, cipher.getAuthTag(), body]
+    .map((p) => (typeof p === 'string' ? p : p.toString('base64url')))
+    .join('.');
 }
 
 export function openSecret(key: Buffer, sealed: string, context: string): string {

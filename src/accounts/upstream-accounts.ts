@@ -52,27 +52,43 @@ export class UpstreamAccounts {
   readonly resolve: UpstreamTargetResolver = async (orgId, routeAccount) => {
     if (routeAccount === SERVER_ACCOUNT) return { ...this.server, account: null };
     const name = routeAccount ?? DEFAULT_ACCOUNT;
-    const account = await this.cache.get(`${orgId}\n${name}`, async () => (await this.store.findAccount(orgId, name)) ?? null);
+    const account = await this.cache.get(
+      `${orgId}\n${name}`,
+      async () => (await this.store.findAccount(orgId, name)) ?? null,
+    );
     if (!account) return { ...this.server, account: null };
     if (!this.accountsKey) {
-      this.log.warn({ orgId, account: name }, 'an organization holds an upstream account but RUNTRAIL_ACCOUNTS_KEY is not set');
+      this.log.warn(
+        { orgId, account: name },
+        'an organization holds an upstream account but RUNTRAIL_ACCOUNTS_KEY is not set',
+      );
       throw unusable(name, 'the server cannot open it (RUNTRAIL_ACCOUNTS_KEY is not set); ask its operator');
     }
     try {
-      return { url: account.url, apiKey: openSecret(this.accountsKey, account.sealedKey, sealContext(orgId, name)), account: name };
+      return {
+        url: account.url,
+        apiKey: openSecret(this.accountsKey, account.sealedKey, sealContext(orgId, name)),
+        account: name,
+      };
     } catch (err) {
       if (!(err instanceof SealedSecretError)) throw err;
       this.log.warn(
         { orgId, account: name },
         `an organization's upstream account key does not open: ${err.message} (was it stored with another RUNTRAIL_ACCOUNTS_KEY?)`,
       );
-      throw unusable(name, 'the server cannot open its key; ask its operator to store it again (runtrail keys upstream)');
+      throw unusable(
+        name,
+        'the server cannot open its key; ask its operator to store it again (runtrail keys upstream)',
+      );
     }
   };
 
   /** Told when an organization's account was refused, so the operator's log says which and why. */
   refused(orgId: string, account: string, err: ProtocolError): void {
-    this.log.warn({ orgId, account, code: err.code }, `the upstream refused an organization's upstream account: ${err.message}`);
+    this.log.warn(
+      { orgId, account, code: err.code },
+      `the upstream refused an organization's upstream account: ${err.message}`,
+    );
   }
 
   /** What /healthz and the start say when organizations hold accounts this server cannot open. */

@@ -70,7 +70,8 @@ export const ERRORS = {
   providerError: { status: 502, message: '{subject} failed: {reason}.{said?}' },
   providerAuthenticationFailed: {
     status: 502,
-    message: "{subject} refused the credentials of your organization's upstream account '{account}' (HTTP {status}); {reason}.",
+    message:
+      "{subject} refused the credentials of your organization's upstream account '{account}' (HTTP {status}); {reason}.",
   },
   // Budgets and rate limits (src/limits): refused before the task runs anywhere; never recorded.
   rateLimitExceeded: {
@@ -79,7 +80,8 @@ export const ERRORS = {
   },
   quotaExceeded: {
     status: 402,
-    message: "This {scope}'s spend budget of {limit} per {period} is used up ({spent} spent); it renews in {seconds} s.",
+    message:
+      "This {scope}'s spend budget of {limit} per {period} is used up ({spent} spent); it renews in {seconds} s.",
   },
   providerUnavailable: { status: 503, message: '{subject} is unavailable: {reason}.' },
   unrecognizedResponse: { status: 502, message: "{subject}'s reply {what}, so its results could not be read." },

@@ -60,7 +60,8 @@ export class UpstreamEngine implements ForwardingEngine {
     let client = this.accountClients.get(id);
     if (!client) {
       client = new UpstreamClient({ ...this.options, url: target.url, apiKey: target.apiKey, account: target.account });
-      if (this.accountClients.size >= MAX_ACCOUNT_CLIENTS) this.accountClients.delete(this.accountClients.keys().next().value!);
+      if (this.accountClients.size >= MAX_ACCOUNT_CLIENTS)
+        this.accountClients.delete(this.accountClients.keys().next().value!);
       this.accountClients.set(id, client);
     }
     return client;

@@ -23,8 +23,7 @@ export class SqliteUpstreamAccountStore implements UpstreamAccountStore {
 
   clearAccount(orgId: string, name: string): Promise<boolean> {
     return this.committer.write(
-      () =>
-        this.db.prepare('DELETE FROM upstream_accounts WHERE org_id = ? AND name = ?').run(orgId, name).changes > 0,
+      () => this.db.prepare('DELETE FROM upstream_accounts WHERE org_id = ? AND name = ?').run(orgId, name).changes > 0,
     );
   }
 
