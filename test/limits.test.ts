@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { imageTask, startServer, type Reply, type TestServer } from './helpers/server.js';
 import { createOrgKey } from './helpers/org-key.js';
 import { cliOk, runCli } from './helpers/cli.js';
+import { RawClient } from './helpers/ws-client.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
 
 /** How long a running server may keep using limits it read (src/limits/usage-limiter.ts LIMITS_CACHE_MS), and a margin. */
@@ -125,6 +126,27 @@ test('an API key’s daily spend budget: its tasks run while the recorded cost i
   }[];
   assert.equal(listed.find((k) => k.prefix === prefix)!.limits.apiKey!.spentToday, 0.0026);
   await limit(['--key', prefix, '--spend-per-day', 'none']);
+});
+
+test('over a WebSocket, a key’s per-minute limit answers each task of a message on its own', async () => {
+  const wsKey = await createOrgKey(server, 'default');
+  await limit(['--key', wsKey.slice(0, 11), '--per-minute', '1']);
+  await sleep(CACHE_WAIT_MS);
+  await awayFromMinuteEdge();
+  const client = await RawClient.connect(server.url);
+  try {
+    await client.authenticate(wsKey);
+    const [first, second] = [imageTask(), imageTask()];
+    client.send([first, second]);
+    const frames = [await client.forTask(String(first['taskUUID'])), await client.forTask(String(second['taskUUID']))];
+    const items = frames.flatMap((f) => [...(f.json.data ?? []), ...(f.json.errors ?? [])]);
+    const refused = items.filter((i) => i['code'] === 'rateLimitExceeded');
+    assert.equal(refused.length, 1, JSON.stringify(items));
+    assert.equal(items.filter((i) => i['code'] === undefined).length, 1, JSON.stringify(items));
+    assert.match(String(refused[0]!['message']), /This API key may start at most 1 tasks per minute/);
+  } finally {
+    await client.close();
+  }
 });
 
 test('keys limit refuses what it cannot apply, saying why', async () => {
