@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { apiKeyProblem } from './accounts/api-keys.js';
+import { parseAccountsKey } from './accounts/sealed-secret.js';
+import { accountNameProblem } from './accounts/account-name.js';
 import { SETTINGS, flagKey, type DefaultedSetting, type Setting, type SettingName } from './settings.js';
 import {
   OperatorConfigError,
@@ -74,6 +76,8 @@ export interface Config {
   upstream: UpstreamConfig | undefined;
   /** Which engine runs which (taskType, model): RUNTRAIL_ROUTES, first match wins; empty means the defaults. */
   routes: RouteRule[];
+  /** Seals organizations' own upstream keys at rest (RUNTRAIL_ACCOUNTS_KEY); never logged. */
+  accountsKey: Buffer | undefined;
   /** RUNTRAIL_MODEL_MAP: which local model runs a task naming another AIR, before the engines' own mapping. */
   modelMap: ModelMapRule[];
   /** The built-in engine's worker-thread pool. */
@@ -107,6 +111,8 @@ export interface RouteRule {
   engine: EngineName;
   /** For `engine: "upstream"`: the upstreams to try, in order (`default` and RUNTRAIL_UPSTREAM_FALLBACKS names). */
   upstreams?: string[];
+  /** `upstream` only: the caller's organization's upstream account these tasks use (`server`: the server-wide one). */
+  account?: string;
 }
 
 export const ENGINE_NAMES = ['builtin', 'upstream', 'openai-compatible', 'comfyui'] as const;
@@ -264,6 +270,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     outOfLineBytes: int('RUNTRAIL_OUT_OF_LINE_BYTES', 1024),
     upstream: upstreamConfig(raw, int),
     routes: readRoutes(raw('RUNTRAIL_ROUTES')),
+    accountsKey: accountsKey(raw('RUNTRAIL_ACCOUNTS_KEY')),
     modelMap: readModelMap(raw('RUNTRAIL_MODEL_MAP')),
     engine: {
       // One thread per core unless set (SETTINGS shows it as "one per core").
@@ -451,6 +458,7 @@ function readRoutes(raw: string | undefined): RouteRule[] {
     const out: RouteRule = { engine: rule['engine'] as EngineName };
     const taskType = optional('taskType');
     const model = optional('model');
+    const account = optional('account');
     if (taskType !== undefined) out.taskType = taskType;
     if (model !== undefined) out.model = model;
     const upstreams = rule['upstreams'];
@@ -461,8 +469,24 @@ function readRoutes(raw: string | undefined): RouteRule[] {
         throw new ConfigError(`routing rule ${i}: 'upstreams' must be a non-empty array of upstream names`);
       out.upstreams = upstreams as string[];
     }
+    if (account !== undefined) {
+      if (out.engine !== 'upstream') throw new ConfigError(`routing rule ${i}: 'account' is for "upstream" rules only`);
+      const problem = accountNameProblem(account);
+      if (problem !== undefined) throw new ConfigError(`routing rule ${i}: 'account' ${problem}`);
+      out.account = account;
+    }
     return out;
   });
+}
+
+/** RUNTRAIL_ACCOUNTS_KEY: the 32-byte key sealing organizations' upstream keys, or undefined when unset. */
+function accountsKey(raw: string | undefined): Buffer | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    return parseAccountsKey(raw);
+  } catch (err) {
+    throw new ConfigError(`RUNTRAIL_ACCOUNTS_KEY ${(err as Error).message}`);
+  }
 }
 
 /** RUNTRAIL_MODEL_MAP: a JSON array of `{taskType?, model, runs}` inline, or the path of a file holding one. */

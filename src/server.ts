@@ -24,6 +24,8 @@ import { deliveryView } from './webhooks/delivery-view.js';
 import { OutboundTargetGuard } from './webhooks/outbound-target.js';
 import { RetentionSweeper } from './retention/sweeper.js';
 import { buildHttpApp } from './transport/http.js';
+import { UpstreamAccounts } from './accounts/upstream-accounts.js';
+import { UsageLimiter } from './limits/usage-limiter.js';
 import { WebSocketGateway } from './transport/websocket/gateway.js';
 import { startMetricsListener } from './transport/metrics-endpoint.js';
 
@@ -59,6 +61,21 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
     // here, with a message saying which: better than a first task failing serviceUnavailable.
     await media.check();
     if (config.media.kind === 's3') log.info({ media: media.description }, 'media on object storage');
+    const upstreamAccounts = config.upstream
+      ? new UpstreamAccounts(storage.upstreamAccounts, config.accountsKey, config.upstream, log)
+      : undefined;
+    const accountsProblem = upstreamAccounts
+      ? () => upstreamAccounts.problem()
+      : async () =>
+          (await storage.upstreamAccounts.listAccounts()).length > 0
+            ? 'organizations hold upstream accounts but RUNTRAIL_UPSTREAM_URL is not set: their tasks are not forwarded'
+            : undefined;
+    const accountsAtStart = await accountsProblem();
+    if (accountsAtStart !== undefined) {
+      log.warn(accountsAtStart);
+      say(`Warning: ${accountsAtStart}`);
+    }
+    const limiter = new UsageLimiter(storage.limits);
     const metrics = new Metrics();
     metrics.watchQueue(() => storage.aggregates.queueState());
     storage.observeCommitBatches?.((writes) => metrics.commitBatch.observe(writes));
@@ -69,7 +86,7 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       progress: new ProgressBoard(),
       media,
       imageInputs: new ImageInputResolver(storage.ledger, media, outbound, config.maxBodyBytes),
-      engines: (engines = buildEngineRouter(config, storage.audit)),
+      engines: (engines = buildEngineRouter(config, storage.audit, upstreamAccounts)),
       prices: new PriceTable(config.prices, defaultPrices()),
       log,
     };
@@ -109,6 +126,7 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       targets,
       onEnqueued: () => workers.wake(),
       onDeliveries: () => deliveries.wake(),
+      limiter,
     });
     const engineHealth = await services.engines.health();
     for (const engine of engineHealth) {
@@ -147,6 +165,8 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       links: storage.links,
       health: () => services.engines.health(),
       metricsEndpoint: { onApiPort: config.metricsListen === undefined, token: config.metricsToken },
+      accountsProblem,
+      usage: limiter,
       probeStorage: async () => {
         await storage.probe();
         await media?.probe();

@@ -267,9 +267,14 @@ export const SETTINGS = {
   RUNTRAIL_ROUTES: {
     shown: '`runtrail:*` here, the rest upstream',
     description:
-      'routing rules `[{"taskType","model","engine"}]` (`*` wildcards, first match wins; `engine` `builtin`, ' +
-      '`upstream`, `openai-compatible` or `comfyui`; an upstream rule may list `"upstreams"` to try in order), ' +
-      'inline JSON or a file path',
+      'routing rules `[{"taskType","model","engine","account","upstreams"}]` (`*` wildcards, first match wins; `engine` ' +
+      "`builtin`, `upstream`, `openai-compatible` or `comfyui`; an upstream rule may name the organization's upstream " +
+      '`account` and list `"upstreams"` to try in order), inline JSON or a file path',
+  },
+  RUNTRAIL_ACCOUNTS_KEY: {
+    description:
+      "32 random bytes (64 hex digits or base64; `openssl rand -hex 32`) that seal organizations' own upstream keys " +
+      '(`runtrail keys upstream`) at rest with AES-256-GCM; the server and the CLI need the same one; never logged or shown',
   },
   RUNTRAIL_UPSTREAM_TIMEOUT_MS: {
     default: '100000',

@@ -11,6 +11,7 @@ import pg from 'pg';
 import { sessionContract } from './session-contract.js';
 import { isStorageUnavailable } from '../src/ledger/postgres/database.js';
 import { auditContract } from './audit-contract.js';
+import { limitsContract } from './limits-contract.js';
 import { storageUnavailableContract } from './storage-unavailable-contract.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 import { TEST_DATABASE_URL, dropSchema, postgresSuiteGate, uniqueSchema } from './helpers/postgres.js';
@@ -56,6 +57,7 @@ if (await postgresSuiteGate('postgres ledger contract')) {
   queueContract(postgres);
   sessionContract(postgres);
   auditContract(postgres);
+  limitsContract(postgres);
   storageUnavailableContract({
     name: 'postgres',
     how: 'unreachable',

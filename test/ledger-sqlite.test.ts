@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { openSqliteStorage } from '../src/ledger/sqlite/storage.js';
 import { isStorageUnavailable } from '../src/ledger/sqlite/database.js';
 import { auditContract } from './audit-contract.js';
+import { limitsContract } from './limits-contract.js';
 import { storageUnavailableContract } from './storage-unavailable-contract.js';
 import { ledgerContract, type BackendUnderTest } from './ledger-contract.js';
 import { queueContract } from './queue-contract.js';
@@ -51,6 +52,7 @@ largeTextsContract({
 queueContract(sqlite);
 sessionContract(sqlite);
 auditContract(sqlite);
+limitsContract(sqlite);
 storageUnavailableContract({
   name: 'sqlite',
   how: 'locked by another connection',

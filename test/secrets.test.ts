@@ -8,6 +8,7 @@
 // output, and the echo of an invalid taskUUID or unknown path back to the request that sent it.
 
 import { after, before, test } from 'node:test';
+import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,8 +26,12 @@ import {
   type TestServer,
 } from './helpers/server.js';
 import { RawClient } from './helpers/ws-client.js';
+import { createOrgKey } from './helpers/org-key.js';
 import { rawHttp } from './helpers/raw-wire.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
+
+/** Seals organizations' upstream keys at rest: a secret itself, searched for like the keys. */
+const ACCOUNTS_KEY = randomBytes(32).toString('hex');
 
 const PNG_1X1 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 
@@ -58,6 +63,8 @@ before(async () => {
   receiver = await startReceiver((n, req) => (n === 0 || req.url.endsWith('/fails') ? 500 : 200));
   upstream = await startServer({ env: { RUNTRAIL_LOG_LEVEL: 'trace' } });
   keys['upstream'] = upstream.key;
+  keys['accounts key'] = ACCOUNTS_KEY;
+  keys['organization upstream account'] = await createOrgKey(upstream, 'acme-upstream');
   server = await startServer({
     env: {
       // No RUNTRAIL_API_KEY: the server makes organization `default` a key and prints it once.
@@ -70,6 +77,7 @@ before(async () => {
       RUNTRAIL_UPSTREAM_URL: `${upstream.url}/v1`,
       RUNTRAIL_UPSTREAM_API_KEY: upstream.key,
       RUNTRAIL_ROUTES: JSON.stringify([{ model: 'upstream:1@1', engine: 'upstream' }, { engine: 'builtin' }]),
+      RUNTRAIL_ACCOUNTS_KEY: ACCOUNTS_KEY,
     },
   });
   const shown = /It is shown only once:\n(\S+)\n/.exec(server.stdout());
@@ -95,6 +103,7 @@ before(async () => {
   await exerciseAsync();
   await exerciseReads();
   await exerciseCli();
+  await exerciseUpstreamAccount();
 
   // The data folders while the servers run (SQLite's -wal and -shm exist only then), then after.
   snapshotFolders('while running');
@@ -484,6 +493,38 @@ async function exerciseCli(): Promise<void> {
     expose(`tasks deliveries ${t.taskUUID}`, await cliOk(['tasks', 'deliveries', t.taskUUID, '--json'], { dataDir }));
   }
   expose('keys list', await cliOk(['keys', 'list', '--json'], { dataDir }));
+}
+
+/** acme's own upstream account: stored by the CLI, used by acme's forwarded tasks, listed, then refused upstream. */
+async function exerciseUpstreamAccount(): Promise<void> {
+  const dataDir = server.dataDir;
+  const env = { RUNTRAIL_ACCOUNTS_KEY: ACCOUNTS_KEY };
+  const accountKey = keys['organization upstream account']!;
+  expose(
+    'keys upstream (set)',
+    await cliOk(['keys', 'upstream', '--org', 'acme', '--url', `${upstream.url}/v1`, '--key', '-'], {
+      dataDir,
+      env,
+      input: accountKey,
+    }),
+  );
+  expose('keys upstream (show)', await cliOk(['keys', 'upstream', '--org', 'acme'], { dataDir, env }));
+  const task = () => imageTask({ model: 'upstream:1@1' });
+  const bearer = { authorization: `Bearer ${keys['acme']!}`, 'content-type': 'application/json' };
+  const ran = await call('acme task via its own account', '/v1', {
+    method: 'POST',
+    headers: bearer,
+    body: JSON.stringify([task()]),
+  });
+  assert.equal(ran.status, 200, ran.text);
+  await cliOk(['keys', 'revoke', accountKey.slice(0, 11)], { dataDir: upstream.dataDir });
+  const refused = await call('acme task with its revoked account', '/v1', {
+    method: 'POST',
+    headers: bearer,
+    body: JSON.stringify([task()]),
+  });
+  assert.equal(refused.status, 502, refused.text);
+  expose('keys list with accounts', await cliOk(['keys', 'list'], { dataDir }));
 }
 
 /** The forms a key could be stored or shown in: as is, hex, UTF-16, and inside base64 at any alignment. */

@@ -11,6 +11,7 @@ import { registerRetentionCommand } from './retention.js';
 import { defaultOrganizationName, UsageError } from './cli-storage.js';
 import { registerTasksCommands } from './tasks.js';
 import { registerDeliveryCommands } from './deliveries.js';
+import { describeUsage, registerKeyLimitCommands, usageOfKeys } from './keys-limits.js';
 
 // A reader that stops early (`runtrail tasks list | head`) closes the pipe: the output is
 // simply no longer wanted, so the command ends quietly instead of crashing with EPIPE.
@@ -104,8 +105,15 @@ keys
   .action(async (opts: { org?: string; json?: boolean; dataDir?: string }) => {
     await withStorage(opts.dataDir, async (storage) => {
       const list = await storage.accounts.listApiKeys(opts.org);
+      const usage = await usageOfKeys(storage, list);
       if (opts.json) {
-        say(JSON.stringify(list, null, 2));
+        say(
+          JSON.stringify(
+            list.map((k) => ({ ...k, limits: usage.get(k.id) })),
+            null,
+            2,
+          ),
+        );
         return;
       }
       say(
@@ -125,6 +133,13 @@ keys
           ].join('  '),
         );
       }
+      // Budgets and rate limits below the table (a column would not fit them): the organizations' first, then keys'.
+      const limited = list.filter((k) => usage.get(k.id)?.apiKey);
+      const orgs = new Map(list.filter((k) => usage.get(k.id)?.organization).map((k) => [k.orgId, k]));
+      if (orgs.size + limited.length > 0) say('\nLIMITS');
+      for (const k of orgs.values())
+        say(`organization '${k.orgName}': ${describeUsage(usage.get(k.id)?.organization)}`);
+      for (const k of limited) say(`key ${k.prefix}… (${k.id}): ${describeUsage(usage.get(k.id)?.apiKey)}`);
     });
   });
 
@@ -153,6 +168,7 @@ async function withStorage(dataDir: string | undefined, run: (s: Storage) => Pro
 }
 
 registerRetentionCommand(keys);
+registerKeyLimitCommands(keys);
 registerTasksCommands(program);
 registerDeliveryCommands(
   keys,

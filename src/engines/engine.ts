@@ -106,6 +106,8 @@ export interface ForwardRequest {
   source: string;
   /** The same task object parsed (delivery options included). */
   value: Record<string, unknown>;
+  /** The upstream account the task's route names (RUNTRAIL_ROUTES `account`), if it names one. */
+  account?: string;
   onProgress?: (index: number, percent: number) => void;
 }
 
@@ -131,6 +133,8 @@ export interface EngineRoute {
   engine: string;
   /** The upstreams an upstream rule tries, in order (engines/upstream). */
   upstreams?: readonly string[];
+  /** A forwarding rule's account (the organization's upstream account to use). */
+  account?: string;
 }
 
 /** A task's engine and the local model that runs it. */
@@ -183,10 +187,18 @@ export class EngineRouter {
 
   /** The engine name the routes give (taskType, model); undefined when no rule matches or no routes are set. */
   private routed(taskType: string, model: string | null): string | undefined {
-    const r = this.routes.find(
+    return this.matchingRule(taskType, model)?.engine;
+  }
+
+  private matchingRule(taskType: string, model: string | null): EngineRoute | undefined {
+    return this.routes.find(
       (r) => (!r.taskType || r.taskType(taskType)) && (!r.model || (model !== null && r.model(model))),
-    );
-    return r?.engine;
+    )?.rule;
+  }
+
+  /** The upstream account the first matching rule names, if any. */
+  accountFor(taskType: string, model: string | null): string | undefined {
+    return this.matchingRule(taskType, model)?.account;
   }
 
   /**

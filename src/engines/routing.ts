@@ -10,7 +10,7 @@ import type { AuditStore } from '../ledger/types.js';
 import { BuiltinEngine } from './builtin/builtin-engine.js';
 import { CpuPool } from './builtin/cpu-pool.js';
 import { EngineRouter, type ForwardingEngine } from './engine.js';
-import { UpstreamEngine } from './upstream/upstream-engine.js';
+import { UpstreamEngine, type UpstreamAccountsPort } from './upstream/upstream-engine.js';
 import { DEFAULT_UPSTREAM } from './upstream/fallback-chain.js';
 import { OpenAiCompatibleEngine } from './openai-compatible/openai-compatible-engine.js';
 import { ComfyUiEngine } from './comfyui/comfyui-engine.js';
@@ -24,6 +24,8 @@ export const DEFAULT_UPSTREAM_ROUTES: RouteRule[] = [
 export function buildEngineRouter(
   config: Pick<Config, 'upstream' | 'routes' | 'modelMap' | 'engine' | 'openaiCompatible' | 'comfyui'>,
   audit: AuditStore,
+  /** Organizations' own upstream accounts; without them every forwarded task uses the server-wide upstream. */
+  upstreamAccounts?: UpstreamAccountsPort,
 ): EngineRouter {
   // The engines an operator brings come first: their stand-ins (say, `*` for imageInference)
   // are what the operator asked for, ahead of the built-in engine's procedural ones.
@@ -58,7 +60,9 @@ export function buildEngineRouter(
   // eslint-disable-next-line prefer-const
   let router: EngineRouter | undefined;
   if (config.upstream)
-    forwarders.push(new UpstreamEngine(config.upstream, audit, () => router?.patternsFor('upstream') ?? []));
+    forwarders.push(
+      new UpstreamEngine(config.upstream, audit, () => router?.patternsFor('upstream') ?? [], upstreamAccounts),
+    );
   const builtin = new BuiltinEngine({
     pool: new CpuPool({
       threads: config.engine.threads,

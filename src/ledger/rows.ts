@@ -4,6 +4,7 @@
 import type {
   ApiKeyInfo,
   DeliveryAttempt,
+  LimitScope,
   DeliveryRecord,
   MediaRecord,
   NewDelivery,
@@ -12,7 +13,9 @@ import type {
   PendingDelivery,
   ResultItem,
   StoredTask,
+  UpstreamAccount,
   UpstreamExchange,
+  UsageLimits,
 } from './types.js';
 import type { TaskLink } from './aggregate-types.js';
 import { unpackTexts } from './packed-texts.js';
@@ -315,3 +318,38 @@ export const linkFromRow = (r: LinkRow): TaskLink => ({
  * attempts go first, through their delivery (delivery_attempts has no task column).
  */
 export const TASK_OWNED_TABLES = ['deliveries', 'task_items', 'jobs', 'upstream_exchanges'] as const;
+
+/** A usage_limits row; PostgreSQL hands BIGINT columns over as strings, so numbers are read with Number. */
+export interface LimitRow {
+  scope: LimitScope;
+  scope_id: string;
+  per_second: number | string | null;
+  per_minute: number | string | null;
+  spend_per_day: number | string | null;
+  spend_per_month: number | string | null;
+}
+
+const numberOrNull = (v: number | string | null): number | null => (v === null ? null : Number(v));
+
+export const limitsFromRow = (r: LimitRow): UsageLimits => ({
+  perSecond: numberOrNull(r.per_second),
+  perMinute: numberOrNull(r.per_minute),
+  spendPerDay: numberOrNull(r.spend_per_day),
+  spendPerMonth: numberOrNull(r.spend_per_month),
+});
+
+export interface UpstreamAccountRow {
+  org_id: string;
+  name: string;
+  url: string;
+  sealed_key: string;
+  updated_at: number | string;
+}
+
+export const upstreamAccountFromRow = (r: UpstreamAccountRow): UpstreamAccount => ({
+  orgId: r.org_id,
+  name: r.name,
+  url: r.url,
+  sealedKey: r.sealed_key,
+  updatedAt: Number(r.updated_at),
+});

@@ -359,12 +359,78 @@ export interface OrganizationRetention extends Organization {
   retentionDays: number | null;
 }
 
+/**
+ * An organization's own upstream (`runtrail keys upstream`): its URL and its key sealed with the
+ * server's accounts key (AES-256-GCM, src/accounts/sealed-secret.ts). The store never sees the key
+ * in the clear.
+ */
+export interface UpstreamAccount {
+  orgId: string;
+  /** The account's name within the organization (`default` unless a route names another). */
+  name: string;
+  url: string;
+  /** The sealed key: never logged, shown or recorded with a task. */
+  sealedKey: string;
+  updatedAt: number;
+}
+
+export interface UpstreamAccountStore {
+  /** Creates or replaces the organization's account of that name. */
+  setAccount(account: UpstreamAccount): Promise<void>;
+  /** Forgets it; returns whether there was one. */
+  clearAccount(orgId: string, name: string): Promise<boolean>;
+  findAccount(orgId: string, name: string): Promise<UpstreamAccount | undefined>;
+  /** Every account, or one organization's, ordered by organization and name. */
+  listAccounts(orgId?: string): Promise<UpstreamAccount[]>;
+}
+
+/** Whose limits: an organization (all its keys together) or one API key. */
+export type LimitScope = 'org' | 'key';
+
+/** Limits of one organization or key; null fields are unlimited. Spend is in the ledger's cost unit (USD). */
+export interface UsageLimits {
+  perSecond: number | null;
+  perMinute: number | null;
+  spendPerDay: number | null;
+  spendPerMonth: number | null;
+}
+
+/** One rate window to take a task from: at most `limit` tasks of counter `counter` in the window starting at `windowStart`. */
+export interface RateWindow {
+  /** `org:<id>` or `key:<id>`. */
+  counter: string;
+  windowMs: number;
+  windowStart: number;
+  limit: number;
+}
+
+export interface LimitStore {
+  /** The limits set for `scopeId`, or undefined when none are. */
+  limitsOf(scope: LimitScope, scopeId: string): Promise<UsageLimits | undefined>;
+  /** Sets (all fields null: removes) the limits of `scopeId`. */
+  setLimits(scope: LimitScope, scopeId: string, limits: UsageLimits): Promise<void>;
+  /** Every limit set, for listings. */
+  listLimits(): Promise<{ scope: LimitScope; scopeId: string; limits: UsageLimits }[]>;
+  /**
+   * Counts one task in every window, all or nothing, in the database (so replicas share the
+   * counts): returns undefined when every window had room, else the first full window (nothing
+   * counted).
+   */
+  takeTask(windows: readonly RateWindow[]): Promise<RateWindow | undefined>;
+  /** Recorded cost of the organization's tasks (only those of `apiKeyId` when given) created since `since`. */
+  spentSince(orgId: string, apiKeyId: string | null, since: number): Promise<number>;
+  /** Forgets counter windows that ended before `before`; returns how many rows went. */
+  pruneCounters(before: number): Promise<number>;
+}
+
 /** Everything one backend provides, opened and closed together. */
 export interface Storage {
   ledger: TaskLedger;
   queue: TaskQueue;
   deliveries: DeliveryStore;
   accounts: AccountStore;
+  upstreamAccounts: UpstreamAccountStore;
+  limits: LimitStore;
   audit: AuditStore;
   sessions: SessionStore;
   aggregates: AggregateStore;

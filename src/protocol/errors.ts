@@ -72,6 +72,21 @@ export const ERRORS = {
     message: '{subject} is over its capacity (HTTP 429); try again later.{said?}',
   },
   providerError: { status: 502, message: '{subject} failed: {reason}.{said?}' },
+  providerAuthenticationFailed: {
+    status: 502,
+    message:
+      "{subject} refused the credentials of your organization's upstream account '{account}' (HTTP {status}); {reason}.",
+  },
+  // Budgets and rate limits (src/limits): refused before the task runs anywhere; never recorded.
+  rateLimitExceeded: {
+    status: 429,
+    message: 'This {scope} may start at most {limit} tasks per {window}; try again in {seconds} s.',
+  },
+  quotaExceeded: {
+    status: 402,
+    message:
+      "This {scope}'s spend budget of {limit} per {period} is used up ({spent} spent); it renews in {seconds} s.",
+  },
   providerUnavailable: { status: 503, message: '{subject} is unavailable: {reason}.' },
   unrecognizedResponse: { status: 502, message: "{subject}'s reply {what}, so its results could not be read." },
   streamInterrupted: { status: 502, message: "{subject}'s stream {how}, after {chars} characters of text." },
@@ -203,6 +218,8 @@ export interface ErrorObject {
   multiplier?: number;
   allowedValues?: readonly unknown[];
   documentation?: string;
+  /** Seconds until a refused task may be sent again (rateLimitExceeded, quotaExceeded); REST also sends Retry-After. */
+  retryAfter?: number;
   taskType?: string;
   taskUUID?: string;
 }
@@ -278,6 +295,7 @@ export function errorObject(
   if (details.multiplier !== undefined) out.multiplier = details.multiplier;
   if (details.allowedValues !== undefined) out.allowedValues = details.allowedValues;
   out.documentation = details.documentation ?? DOCUMENTATION_URL;
+  if (details.retryAfter !== undefined) out.retryAfter = details.retryAfter;
   if (details.taskType !== undefined) out.taskType = bounded(details.taskType, MAX_ECHO_CHARS);
   if (details.taskUUID !== undefined) out.taskUUID = bounded(details.taskUUID, MAX_ECHO_CHARS);
   return out;

@@ -21,6 +21,7 @@ import { ReceivedTasks, type Receipt } from './received-tasks.js';
 import { modelProblem, recordedModel, recordedTaskType } from './recorded-fields.js';
 import { checkModelRules } from '../validation/check-rules.js';
 import { checkMediaForms } from '../validation/media-inputs.js';
+import type { UsageLimiter } from '../limits/usage-limiter.js';
 
 type Transport = NewTask['transport'];
 
@@ -46,6 +47,8 @@ export interface DispatchOptions {
   onEnqueued?: () => void;
   /** Told after a completion that holds outbound deliveries. */
   onDeliveries?: () => void;
+  /** Budgets and rate limits (src/limits): asked before a task runs anywhere or is queued. */
+  limiter?: Pick<UsageLimiter, 'admit'>;
 }
 
 export class TaskDispatcher {
@@ -305,6 +308,14 @@ export class TaskDispatcher {
       }
     }
     if (problem) return this.recordFailure(task, problem, echo);
+
+    // Limits come after validation (a malformed task is answered and recorded as such) and before
+    // anything runs or is queued. A refused task is not recorded: the same taskUUID may come back.
+    const refused = await this.options.limiter?.admit(org);
+    if (refused) {
+      receipt.settle();
+      return failed(refused, echo);
+    }
 
     if (delivery.method === 'async') return this.enqueue(task, echo);
 

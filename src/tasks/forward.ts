@@ -45,12 +45,14 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
   // The recorded request is `[<the task object's source>]` (one object: a unit of several fails before running).
   const source = call.requestText.slice(1, -1);
   const value = JSON.parse(source) as Params;
+  const account = services.engines.accountFor(call.taskType, model);
   const outcome = await engine.forward({
     orgId: call.org.id,
     taskUUID: call.taskUUID,
     taskType: call.taskType,
     source,
     value,
+    ...(account !== undefined ? { account } : {}),
     onProgress: call.onProgress,
   });
   const perItem = services.prices.perItem(call.taskType, model);

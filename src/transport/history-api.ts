@@ -15,6 +15,7 @@ import type { TaskLinkStore } from '../ledger/aggregate-types.js';
 import { replyEnvelope } from '../protocol/envelope.js';
 import { responseTextOf, taskNotFound } from '../tasks/task-state.js';
 import { noteCaller } from './request-log.js';
+import type { UsageLimiter } from '../limits/usage-limiter.js';
 
 /** Webhook deliveries of a task, when async delivery records them; absent otherwise. */
 export type WebhookAttemptsReader = (orgId: string, taskUUID: string) => Promise<readonly object[]>;
@@ -30,6 +31,8 @@ export interface HistoryApiDeps {
   currentResponse?: (task: StoredTask) => Promise<string>;
   /** "Run again" links of each task, both ways. */
   links?: TaskLinkStore;
+  /** Budgets and rate limits of the caller's organization and key, with what was spent of them. */
+  usage?: Pick<UsageLimiter, 'report'>;
 }
 
 const PAGE_SIZE = 50;
@@ -78,6 +81,13 @@ export function registerHistoryApi(app: FastifyInstance, deps: HistoryApiDeps): 
     const until = timeParam(req.query.until, 'until');
     const rows = deps.audit ? await deps.audit.spend(org.id, since, until) : [];
     const total = Math.round(rows.reduce((sum, r) => sum + r.cost, 0) * 1e8) / 1e8;
+    // The limits that apply to this caller (its organization's and its key's), null where none are set.
+    const [orgLimits, keyLimits] = deps.usage
+      ? await Promise.all([
+          deps.usage.report(org.id, 'org', org.id),
+          org.apiKeyId !== undefined ? deps.usage.report(org.id, 'key', org.apiKeyId) : Promise.resolve(undefined),
+        ])
+      : [undefined, undefined];
     const body = {
       data: [
         {
@@ -86,6 +96,7 @@ export function registerHistoryApi(app: FastifyInstance, deps: HistoryApiDeps): 
           total,
           tasks: rows.reduce((n, r) => n + r.tasks, 0),
           byEngine: rows,
+          limits: { organization: orgLimits ?? null, apiKey: keyLimits ?? null },
         },
       ],
     };

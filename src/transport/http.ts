@@ -33,6 +33,7 @@ import type { AggregateStore, TaskLinkStore } from '../ledger/aggregate-types.js
 import { MAX_HEADER_COUNT, PARSER_HEADER_COUNT, tooManyHeaders } from './header-count.js';
 import { metricsAuthorized, refuseMetrics } from './metrics-endpoint.js';
 import { answerAsEventStream, isStreamRequest } from './text-stream.js';
+import type { UsageLimiter } from '../limits/usage-limiter.js';
 
 export interface HttpDeps {
   dispatcher: TaskDispatcher;
@@ -59,6 +60,10 @@ export interface HttpDeps {
   metricsEndpoint?: { onApiPort: boolean; token: string | undefined };
   /** Checks storage for /healthz (Storage.probe); rejects when it failed. */
   probeStorage?: () => Promise<void>;
+  /** Why organizations' upstream accounts cannot be used (no RUNTRAIL_ACCOUNTS_KEY), for /healthz; undefined when they can. */
+  accountsProblem?: () => Promise<string | undefined>;
+  /** Budgets and rate limits with what was spent of them, for GET /api/spend. */
+  usage?: Pick<UsageLimiter, 'report'>;
 }
 
 export function buildHttpApp(deps: HttpDeps): FastifyInstance {
@@ -164,6 +169,8 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     const outcomes = await deps.dispatcher.dispatch(elements, org, 'rest');
     const status = replyStatus(outcomes);
     deps.metrics.requests.inc({ transport: 'rest', status });
+    const retryAfter = status === 429 || status === 402 ? retryAfterOf(outcomes) : undefined;
+    if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
     return reply.code(status).type('application/json').send(replyEnvelope(outcomes));
   });
 
@@ -182,9 +189,15 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     const notReady = engines
       .filter((e) => !e.ready)
       .map((e) => ({ name: e.name, operations: e.operations.filter((o) => !o.ready) }));
+    const accounts = await deps.accountsProblem?.();
+    const degraded = {
+      status: 'degraded',
+      ...(notReady.length > 0 ? { engines: notReady } : {}),
+      ...(accounts !== undefined ? { upstreamAccounts: accounts } : {}),
+    };
     return reply
       .type('application/json')
-      .send(notReady.length === 0 ? '{"status":"ok"}' : JSON.stringify({ status: 'degraded', engines: notReady }));
+      .send(notReady.length === 0 && accounts === undefined ? '{"status":"ok"}' : JSON.stringify(degraded));
   });
   app.get('/healthz/engines', async (_req, reply) =>
     reply.type('application/json').send(JSON.stringify({ engines: deps.health ? await deps.health() : [] })),
@@ -251,6 +264,18 @@ async function authenticateRequest(
 }
 
 const AS_AUTHENTICATION = { taskType: 'authentication' };
+
+/** The longest retry hint among the refused tasks of a reply (rateLimitExceeded, quotaExceeded), in seconds. */
+function retryAfterOf(outcomes: readonly SerializedOutcome[]): number | undefined {
+  let longest: number | undefined;
+  for (const o of outcomes)
+    for (const e of o.errors) {
+      if (!e.includes('"retryAfter"')) continue;
+      const hint = (JSON.parse(e) as { retryAfter?: unknown }).retryAfter;
+      if (typeof hint === 'number' && (longest === undefined || hint > longest)) longest = hint;
+    }
+  return longest;
+}
 
 /** 200 when any task produced data; otherwise the status of the first error (docs/protocol.md, "Responses and HTTP status"). */
 function replyStatus(outcomes: readonly SerializedOutcome[]): number {

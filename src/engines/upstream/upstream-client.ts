@@ -19,6 +19,8 @@ export { CircuitBreaker } from '../remote/remote-caller.js';
 export interface UpstreamClientOptions extends RemoteCallOptions {
   url: string;
   apiKey: string;
+  /** The organization's own upstream account this client calls with (src/accounts); absent: the server-wide key. */
+  account?: string;
 }
 
 export type { ExchangeRecorder, UpstreamReply } from './upstream-transport.js';
@@ -42,6 +44,11 @@ export class UpstreamClient implements UpstreamTransport {
     return this.options.url;
   }
 
+  /** The organization's account this client calls with; undefined for the server-wide upstream. */
+  get account(): string | undefined {
+    return this.options.account;
+  }
+
   /**
    * Sends `body` (a JSON task array) and returns the upstream's answer when it is one the caller
    * should see (any 2xx, or a non-2xx whose body is a protocol envelope). Otherwise throws the
@@ -62,18 +69,30 @@ export class UpstreamClient implements UpstreamTransport {
         });
         return { status: res.status, text: await res.text() };
       },
-      judgeUpstreamReply,
+      (reply) => judgeUpstreamReply(reply, this.options.account),
       record,
     );
   }
 }
 
-/** How a Runware-compatible answer is read, whichever transport brought it. */
-export function judgeUpstreamReply(reply: UpstreamReply): Verdict {
+/** How a Runware-compatible answer is read, whichever transport brought it; `account` names an organization's own upstream account. */
+export function judgeUpstreamReply(reply: UpstreamReply, account?: string): Verdict {
   const envelope = isEnvelopeWithErrors(reply.text);
   const peerFailed = reply.status >= 500 && !envelope;
   if (reply.status >= 200 && reply.status < 300) return { accept: true, peerFailed };
   if (RETRYABLE_STATUS.has(reply.status)) return { retry: failureFor(reply), peerFailed };
+  if ((reply.status === 401 || reply.status === 403) && account !== undefined) {
+    // The organization's own account was refused (revoked, expired): the caller's organization
+    // holds that account, so it is told which one; the operator sees the reply in the audit.
+    return {
+      fail: new ProtocolError('providerAuthenticationFailed', {
+        subject: SUBJECT,
+        account,
+        status: reply.status,
+        reason: 'ask the operator of this server to renew it (runtrail keys upstream)',
+      }),
+    };
+  }
   if (reply.status === 401 || reply.status === 403) {
     // The caller's own key is fine; runtrail's upstream key is not. Say so, not invalidApiKey.
     return {

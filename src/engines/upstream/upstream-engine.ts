@@ -7,8 +7,9 @@
 // (fallback-chain.ts); the transport (REST or WebSocket) follows each upstream's URL (upstream-pool.ts).
 
 import { createHash } from 'node:crypto';
-import { ProtocolError } from '../../protocol/errors.js';
+import { ProtocolError, isProtocolError } from '../../protocol/errors.js';
 import type { AuditStore } from '../../ledger/types.js';
+import type { UpstreamTarget } from '../../accounts/upstream-accounts.js';
 import type { EngineRoute, ForwardingEngine, ForwardOutcome, ForwardRequest, ModelInfo } from '../engine.js';
 import { UPSTREAM_SUBJECT, type UpstreamClientOptions } from './upstream-client.js';
 import type { ExchangeRecorder, UpstreamAccount, UpstreamTransport } from './upstream-transport.js';
@@ -22,26 +23,47 @@ export interface UpstreamEngineOptions extends UpstreamClientOptions, UpstreamPo
   fallbacks: UpstreamAccount[];
 }
 
+/** Organizations' own upstream accounts (src/accounts/upstream-accounts.ts); without them every task uses the server-wide upstream. */
+export interface UpstreamAccountsPort {
+  resolve(orgId: string, routeAccount: string | undefined): Promise<UpstreamTarget>;
+  refused(orgId: string, account: string, err: ProtocolError): void;
+}
+
 /** Delivery options runtrail carries out itself: sending them on would deliver twice. */
 const HANDLED_HERE = ['webhookURL', 'uploadEndpoint'];
 
 export class UpstreamEngine implements ForwardingEngine {
   readonly name = 'upstream';
-  /** One transport per (URL, key): the server-wide upstream, the fallbacks, and any other account. */
+  /** One transport per (URL, key): the server-wide upstream, the fallbacks, and organizations' own accounts. */
   readonly pool: UpstreamPool;
-  private readonly accounts: UpstreamAccount[];
+  /** The server-wide upstream (`default`) and the fallbacks, by name. */
+  private readonly upstreams: UpstreamAccount[];
 
   constructor(
     private readonly options: UpstreamEngineOptions,
     private readonly audit: AuditStore,
     private readonly routes: () => EngineRoute[] = () => [],
+    private readonly orgAccounts?: UpstreamAccountsPort,
   ) {
     this.pool = new UpstreamPool(options);
-    this.accounts = [{ name: DEFAULT_UPSTREAM, url: options.url, apiKey: options.apiKey }, ...options.fallbacks];
+    this.upstreams = [{ name: DEFAULT_UPSTREAM, url: options.url, apiKey: options.apiKey }, ...options.fallbacks];
   }
 
   close(): Promise<void> {
     return this.pool.close();
+  }
+
+  /**
+   * The one place a task's upstreams are chosen: the organization's own account when it holds the
+   * one its route asks for (alone: its tasks never go out on the server's keys), else the route's
+   * chain of the server-wide upstream and its fallbacks.
+   */
+  private async chainFor(req: ForwardRequest): Promise<UpstreamAccount[]> {
+    const target = this.orgAccounts ? await this.orgAccounts.resolve(req.orgId, req.account) : undefined;
+    if (target && target.account !== null)
+      return [{ name: DEFAULT_UPSTREAM, url: target.url, apiKey: target.apiKey, account: target.account }];
+    const model = typeof req.value['model'] === 'string' ? req.value['model'] : null;
+    return upstreamChain({ taskType: req.taskType, model }, this.routes(), this.upstreams);
   }
 
   /** One entry per model pattern routed here, so modelSearch shows what goes upstream. */
@@ -59,38 +81,42 @@ export class UpstreamEngine implements ForwardingEngine {
   }
 
   async forward(req: ForwardRequest): Promise<ForwardOutcome> {
-    const model = typeof req.value['model'] === 'string' ? req.value['model'] : null;
-    const chain = upstreamChain({ taskType: req.taskType, model }, this.routes(), this.accounts);
-    for (const [i, account] of chain.entries()) {
-      const upstreamTaskUUID = upstreamTaskUuid(req.orgId, req.taskUUID, account.name);
-      const record =
-        (kind: 'task' | 'poll'): ExchangeRecorder =>
-        (x) =>
-          this.audit.recordUpstreamExchange({
-            ...x,
-            orgId: req.orgId,
-            taskUUID: req.taskUUID,
-            upstreamTaskUUID,
-            kind,
-            upstreamUrl: account.url,
-          });
-      const transport = this.pool.get(account);
-      const body = `[${forwardedSource(req, upstreamTaskUUID)}]`;
-      let reply;
+    const chain = await this.chainFor(req);
+    for (const [i, upstream] of chain.entries()) {
       try {
-        reply = await transport.post(body, record('task'));
+        return await this.forwardTo(upstream, req);
       } catch (err) {
         if (i < chain.length - 1 && nextUpstreamMayTry(err)) continue;
+        if (isProtocolError(err) && err.code === 'providerAuthenticationFailed' && upstream.account !== undefined)
+          this.orgAccounts?.refused(req.orgId, upstream.account, err);
         throw err;
       }
-      const first = parseEnvelope(reply.text, req);
-      if (req.value['deliveryMethod'] !== 'async' || first.errors.length > 0) return first;
-      return this.poll(transport, req, upstreamTaskUUID, record('poll'));
     }
     throw new ProtocolError('providerUnavailable', {
       subject: UPSTREAM_SUBJECT,
       reason: 'no upstream is configured for this route',
     });
+  }
+
+  private async forwardTo(upstream: UpstreamAccount, req: ForwardRequest): Promise<ForwardOutcome> {
+    const upstreamTaskUUID = upstreamTaskUuid(req.orgId, req.taskUUID, upstream.name);
+    const record =
+      (kind: 'task' | 'poll'): ExchangeRecorder =>
+      (x) =>
+        this.audit.recordUpstreamExchange({
+          ...x,
+          orgId: req.orgId,
+          taskUUID: req.taskUUID,
+          upstreamTaskUUID,
+          kind,
+          upstreamUrl: upstream.url,
+        });
+    const transport = this.pool.get(upstream);
+    const body = `[${forwardedSource(req, upstreamTaskUUID)}]`;
+    const reply = await transport.post(body, record('task'));
+    const first = parseEnvelope(reply.text, req);
+    if (req.value['deliveryMethod'] !== 'async' || first.errors.length > 0) return first;
+    return this.poll(transport, req, upstreamTaskUUID, record('poll'));
   }
 
   /** Polls getResponse until every result has ended (or the async bound passes). */

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { RemoteCallOptions } from '../remote/remote-caller.js';
 import { UpstreamClient } from './upstream-client.js';
-import type { UpstreamTransport } from './upstream-transport.js';
+import type { UpstreamAccount, UpstreamTransport } from './upstream-transport.js';
 import { WsUpstreamClient } from './ws-upstream-client.js';
 
 /** The WebSocket transport's own bounds (RUNTRAIL_UPSTREAM_WS_*). */
@@ -31,11 +31,13 @@ export class UpstreamPool {
   constructor(private readonly settings: UpstreamPoolSettings) {}
 
   /** The transport for this account, the same one on every call. */
-  get(account: { url: string; apiKey: string }): UpstreamTransport {
-    const id = createHash('sha256').update(`${account.url}\n${account.apiKey}`).digest('hex');
+  get(account: Pick<UpstreamAccount, 'url' | 'apiKey' | 'account'>): UpstreamTransport {
+    const id = createHash('sha256')
+      .update(`${account.url}\n${account.apiKey}\n${account.account ?? ''}`)
+      .digest('hex');
     let transport = this.transports.get(id);
     if (!transport) {
-      const options = { ...this.settings, url: account.url, apiKey: account.apiKey };
+      const options = { ...this.settings, url: account.url, apiKey: account.apiKey, account: account.account };
       transport = isWebSocketUrl(account.url)
         ? new WsUpstreamClient({ ...options, ...this.settings.ws })
         : new UpstreamClient(options);

@@ -19,6 +19,8 @@ export interface UpstreamAccount {
   name: string;
   url: string;
   apiKey: string;
+  /** The organization's own upstream account this is (src/accounts); absent for the server's upstreams. */
+  account?: string;
 }
 
 export interface UpstreamTransport {

@@ -15,6 +15,8 @@ import type { ExchangeRecorder, UpstreamReply, UpstreamTransport } from './upstr
 export interface WsUpstreamOptions extends RemoteCallOptions {
   url: string;
   apiKey: string;
+  /** The organization's own upstream account this socket calls with; absent: one of the server's upstreams. */
+  account?: string;
   /** How often a ping task goes out on an open socket (RUNTRAIL_UPSTREAM_WS_PING_MS). */
   pingMs: number;
   /** A socket silent this long is taken for dead and replaced (RUNTRAIL_UPSTREAM_WS_DEAD_PEER_MS). */
@@ -91,7 +93,11 @@ export class WsUpstreamClient implements UpstreamTransport {
     }
     this.admitted++;
     try {
-      return await this.caller.call((signal) => this.exchange(body, task, signal), judgeUpstreamReply, record);
+      return await this.caller.call(
+        (signal) => this.exchange(body, task, signal),
+        (reply) => judgeUpstreamReply(reply, this.options.account),
+        record,
+      );
     } finally {
       this.admitted--;
     }

@@ -13,6 +13,8 @@ import { PostgresTaskQueue } from './queue.js';
 import { PostgresAggregateStore } from './aggregates.js';
 import { PostgresTaskLinkStore } from './task-links.js';
 import type { LedgerOptions } from '../ledger-options.js';
+import { PostgresLimitStore } from './limits.js';
+import { PostgresUpstreamAccountStore } from './upstream-accounts.js';
 
 const PROBE_TIMEOUT_MS = 2000;
 
@@ -34,6 +36,8 @@ export async function openPostgresStorage(
     queue: new PostgresTaskQueue(pool, ledger, replicaId),
     deliveries: new PostgresDeliveryStore(pool),
     accounts: new PostgresAccountStore(pool),
+    upstreamAccounts: new PostgresUpstreamAccountStore(pool),
+    limits: new PostgresLimitStore(pool),
     audit: new PostgresAuditStore(pool),
     sessions: new PostgresSessionStore(pool),
     aggregates: new PostgresAggregateStore(pool),

@@ -368,4 +368,42 @@ ${ROLLUP_SQL}
       CREATE INDEX text_blob_refs_by_hash ON text_blob_refs (hash);
     `,
   },
+  {
+    // Per-organization upstream accounts and budgets (docs/engines.md, "Accounts" and "Budgets"):
+    // - upstream_accounts: an organization's own upstream URL and its key, sealed with the
+    //   server's RUNTRAIL_ACCOUNTS_KEY (AES-256-GCM); the clear key is never stored.
+    // - usage_limits: tasks per second and minute and spend per day and month, per organization
+    //   or API key; a null column is no limit.
+    // - usage_counters: tasks started per counter (`org:<id>`, `key:<id>`) and window, upserted
+    //   by every replica, so a limit holds across all of them; old windows are pruned.
+    version: 14,
+    sql: `
+      CREATE TABLE upstream_accounts (
+        org_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        url TEXT NOT NULL,
+        sealed_key TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (org_id, name)
+      ) WITHOUT ROWID;
+      CREATE TABLE usage_limits (
+        scope TEXT NOT NULL,
+        scope_id TEXT NOT NULL,
+        per_second INTEGER,
+        per_minute INTEGER,
+        spend_per_day REAL,
+        spend_per_month REAL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (scope, scope_id)
+      ) WITHOUT ROWID;
+      CREATE TABLE usage_counters (
+        counter TEXT NOT NULL,
+        window_ms INTEGER NOT NULL,
+        window_start INTEGER NOT NULL,
+        tasks INTEGER NOT NULL,
+        PRIMARY KEY (counter, window_ms, window_start)
+      ) WITHOUT ROWID;
+      CREATE INDEX usage_counters_by_start ON usage_counters (window_start);
+    `,
+  },
 ];

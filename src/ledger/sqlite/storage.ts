@@ -13,6 +13,8 @@ import { SqliteTaskQueue } from './queue.js';
 import { SqliteAggregateStore } from './aggregates.js';
 import { SqliteTaskLinkStore } from './task-links.js';
 import type { LedgerOptions } from '../ledger-options.js';
+import { SqliteLimitStore } from './limits.js';
+import { SqliteUpstreamAccountStore } from './upstream-accounts.js';
 
 export const SQLITE_FILE = 'runtrail.db';
 
@@ -25,6 +27,8 @@ export function openSqliteStorage(dataDir: string, options: LedgerOptions = {}):
     queue: new SqliteTaskQueue(db, committer, ledger),
     deliveries: new SqliteDeliveryStore(db, committer),
     accounts: new SqliteAccountStore(db, committer),
+    upstreamAccounts: new SqliteUpstreamAccountStore(db, committer),
+    limits: new SqliteLimitStore(db, committer),
     audit: new SqliteAuditStore(db, committer),
     sessions: new SqliteSessionStore(db, committer),
     aggregates: new SqliteAggregateStore(db),
