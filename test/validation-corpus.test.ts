@@ -2,7 +2,8 @@
 // answers Runware's error (and getTaskDetails returns it), every refused request of the fixture
 // corpus answers its expected error over REST, over WebSocket and through @runware/sdk-js,
 // parameters a model takes but the renderer does not use are accepted, unknown names are accepted,
-// and tasks routed upstream are left to the upstream's judgement.
+// modelSearch shows each model's rules, and tasks routed upstream are left to the upstream's
+// judgement.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,6 +25,8 @@ interface Row {
   error: Item & { code: string };
   /** A substring of the message. */
   message?: string;
+  /** Why @runware/sdk-js cannot send this request (it drops a field); absent for every other row. */
+  sdk?: string;
 }
 
 const fixture = (name: string): unknown =>
@@ -32,12 +35,8 @@ const CORPUS = (fixture('refused-requests.json') as { cases: Row[] }).cases;
 const SEED = fixture('runware-failed-task.json') as { request: Item[]; response: { errors: Item[] } };
 
 /** The error object, checked field by field: exactly the row's fields besides the four every error has. */
-function assertRowError(err: Item, row: Row, taskUUID: string, text: string): void {
-  assertErrorObject(
-    err,
-    { code: row.error.code, message: row.message, fields: { taskType: row.task['taskType'], taskUUID } },
-    text,
-  );
+function assertRowError(err: Item, row: Row, taskUUID: string, text: string, taskType = row.task['taskType']): void {
+  assertErrorObject(err, { code: row.error.code, message: row.message, fields: { taskType, taskUUID } }, text);
   const rest = Object.fromEntries(
     Object.entries(err).filter(([k]) => !['message', 'documentation', 'taskType', 'taskUUID'].includes(k)),
   );
@@ -128,7 +127,7 @@ describe('the refused-request corpus over WebSocket', () => {
   }
 });
 
-describe('the imageInference rows through @runware/sdk-js', () => {
+describe('the refused-request corpus through @runware/sdk-js', () => {
   type Sdk = InstanceType<typeof RunwareServer>;
   let rw: Sdk;
   before(async () => {
@@ -142,20 +141,45 @@ describe('the imageInference rows through @runware/sdk-js', () => {
   after(async () => {
     await rw?.disconnect();
   });
-  for (const row of CORPUS.filter((r) => r.task['taskType'] === 'imageInference')) {
-    test(row.name, async () => {
+
+  /** The SDK call a user makes for each task type, and the taskType the SDK puts on the wire. */
+  const calls: Readonly<Record<string, { send: (params: Item) => Promise<unknown>; sends?: string }>> = {
+    imageInference: { send: (p) => rw.requestImages(p as never) },
+    videoInference: { send: (p) => rw.videoInference(p as never) },
+    // Its sync audioInference names the task by customTaskUUID (it drops taskUUID).
+    audioInference: {
+      send: ({ taskUUID, ...p }) => rw.audioInference({ ...p, customTaskUUID: taskUUID } as never),
+    },
+    upscale: { send: (p) => rw.upscaleGan(p) },
+    removeBackground: { send: (p) => rw.removeImageBackground(p as never) },
+    vectorize: { send: (p) => rw.vectorize(p as never) },
+    imageMasking: { send: (p) => rw.imageMasking(p as never) },
+    // sdk-js sends controlNetPreProcess under the legacy name.
+    controlNetPreprocess: { send: (p) => rw.controlNetPreProcess(p as never), sends: 'imageControlNetPreProcess' },
+    imageControlNetPreProcess: { send: (p) => rw.controlNetPreProcess(p as never) },
+    caption: { send: (p) => rw.requestImageToText(p) },
+  };
+
+  test('every task type of the corpus has its SDK call, and only a few rows cannot be sent by the SDK', () => {
+    for (const row of CORPUS) assert.ok(calls[String(row.task['taskType'])], String(row.task['taskType']));
+    assert.ok(CORPUS.filter((r) => r.sdk !== undefined).length <= 2);
+  });
+
+  for (const row of CORPUS) {
+    test(row.name, { skip: row.sdk }, async () => {
       const taskUUID = uuid();
-      const { taskType: _taskType, ...params } = row.task;
+      const { taskType, ...params } = row.task;
+      const call = calls[String(taskType)]!;
       let rejection: unknown;
       try {
-        await rw.requestImages({ ...params, taskUUID } as never);
+        await call.send({ ...params, taskUUID });
       } catch (err) {
         rejection = err;
       }
       assert.equal(typeof rejection, 'object', `the SDK rejects (${String(rejection)})`);
       // sdk-js rejects with `{error: <the error object>}`.
       const error = (rejection as { error: Item }).error;
-      assertRowError(error, row, taskUUID, JSON.stringify(error));
+      assertRowError(error, row, taskUUID, JSON.stringify(error), call.sends ?? taskType);
     });
   }
 });
