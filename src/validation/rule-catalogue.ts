@@ -50,12 +50,15 @@ const MATCHERS = new Map(
 /**
  * The rules a task naming `model` meets: the entry for its AIR (an exact AIR before a pattern;
  * a pattern as written matches itself), else its task type's generic rules; undefined when the
- * task type has no rules.
+ * task type has no rules, or for a runtrail AIR the task type has no model of.
  */
 export function rulesFor(taskType: string, model: string | null): ModelRules | undefined {
   if (model !== null) {
     const own = MATCHERS.get(taskType)?.find((m) => m.test(model) || m.rules.air === model);
     if (own) return own.rules;
+    // Every runtrail model has an entry (a test checks it): a runtrail AIR without one names no
+    // model of this task type, and the task answers unsupportedModel rather than Runware's limits.
+    if (model.toLowerCase().startsWith('runtrail:')) return undefined;
   }
   return genericRules(taskType);
 }
