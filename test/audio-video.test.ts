@@ -208,7 +208,8 @@ describe('audioInference', () => {
     const music = (seed: number) => ({
       taskType: 'audioInference',
       taskUUID: uuid(),
-      model: 'runware:ace-step@1',
+      // runtrail's own AIR takes clips under Runware's 10 s minimum (docs/protocol.md).
+      model: 'runtrail:procedural-audio@music-1',
       positivePrompt: 'calm piano',
       duration: 3,
       seed,
@@ -233,7 +234,7 @@ describe('audioInference', () => {
       {
         taskType: 'audioInference',
         taskUUID: uuid(),
-        model: 'mirelo:sfx@1',
+        model: 'runtrail:procedural-audio@effects-1',
         positivePrompt: 'an explosion',
         duration: 2,
         outputFormat: 'OGG',
@@ -275,7 +276,7 @@ describe('audioInference', () => {
         {
           taskType: 'audioInference',
           taskUUID: queued,
-          model: 'runware:ace-step@1',
+          model: 'runtrail:procedural-audio@music-1',
           positivePrompt: 'a march',
           duration: 2,
           deliveryMethod: 'async',
@@ -334,8 +335,14 @@ describe('audioInference', () => {
         'duration',
       ],
       [{ model: 'runware:ace-step@1', positivePrompt: 'music', speech: undefined }, 'missingDuration', 'duration'],
-      [{ model: 'runware:ace-step@1', duration: 5, speech: undefined }, 'missingPositivePrompt', 'positivePrompt'],
-      [{ model: 'runware:ace-step@1', positivePrompt: 'music', duration: 5 }, 'unsupportedParameter', 'speech'],
+      [{ model: 'runware:ace-step@1', duration: 10, speech: undefined }, 'missingPositivePrompt', 'positivePrompt'],
+      [{ model: 'runware:ace-step@1', positivePrompt: 'music', duration: 10 }, 'unsupportedParameter', 'speech'],
+      // Runware's music models take 10 s and up; runtrail's own take 1 s and up.
+      [
+        { model: 'runware:ace-step@1', positivePrompt: 'music', duration: 5, speech: undefined },
+        'invalidDuration',
+        'duration',
+      ],
     ];
     if (haveEspeak)
       cases.push([
@@ -666,7 +673,7 @@ describe('without espeak-ng, with an ffmpeg on the PATH', () => {
       {
         taskType: 'audioInference',
         taskUUID: uuid(),
-        model: 'runware:ace-step@1',
+        model: 'runtrail:procedural-audio@music-1',
         positivePrompt: 'still here',
         duration: 1,
       },

@@ -1,7 +1,7 @@
 // The per-model rules table in docs/protocol.md and the rule catalogue are checked against each
 // other: the section is exactly what the catalogue generates, every catalogue entry has its row,
-// every row names a model the server announces; and the checker's rule kinds no announced model
-// uses yet (durations, fps) answer Runware's codes.
+// every row names a model the server announces, every local model has an entry of its own; and
+// the checker's rule kinds answer Runware's codes.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,13 +10,17 @@ import { join } from 'node:path';
 import { BUILTIN_MODELS } from '../src/engines/builtin/catalogue.js';
 import { ProtocolError } from '../src/protocol/errors.js';
 import { checkRules } from '../src/validation/check-rules.js';
-import { announcedRows, renderValidationSection, validationSectionOf } from '../src/validation/docs-table.js';
+import {
+  announcedRows,
+  parametersOf,
+  renderValidationSection,
+  validationSectionOf,
+} from '../src/validation/docs-table.js';
 import { durations, float, fpsValues, formats, type ModelRules } from '../src/validation/model-rules.js';
-import { LOCAL_MODEL_RULES, allRules } from '../src/validation/rule-catalogue.js';
-import { imageInference } from '../src/tasks/image-inference.js';
-
-const IMAGE_INFERENCE_PARAMETERS = imageInference.parameters ?? [];
+import { allRules, localRules, rulesFor } from '../src/validation/rule-catalogue.js';
+import { wildcardMatcher } from '../src/protocol/model-pattern.js';
 import { REPO_ROOT } from './helpers/server.js';
+import { guardOpenHandles } from './helpers/open-handles.js';
 
 const doc = readFileSync(join(REPO_ROOT, 'docs/protocol.md'), 'utf8');
 const section = validationSectionOf(doc);
@@ -34,11 +38,18 @@ test('docs/protocol.md holds the per-model rules section exactly as the catalogu
   assert.equal(section, renderValidationSection());
 });
 
-test('every catalogue entry has its row in the docs table, and every row is a model the server announces', () => {
+test('every catalogue entry has its row in the docs tables, and every row is a model the server announces', () => {
   const documented = documentedModels();
-  assert.ok(documented.size >= 20, String(documented.size));
-  for (const r of allRules())
-    assert.ok(documented.has(`${r.taskType} ${r.air}`), `${r.taskType} ${r.air} is documented`);
+  assert.ok(documented.size >= 60, String(documented.size));
+  const localAirs = BUILTIN_MODELS.flatMap((m) => m.taskTypes.map((t) => ({ taskType: t, air: m.air })));
+  for (const r of allRules()) {
+    if (r.air === '*') continue; // a task type's generic rules: its "any other AIR" row, where one is announced
+    if (documented.has(`${r.taskType} ${r.air}`)) continue;
+    // A pattern covering local AIRs (the masking models) is documented by their rows.
+    const covers = localAirs.filter((l) => l.taskType === r.taskType && wildcardMatcher(r.air)(l.air));
+    assert.ok(covers.length > 0, `${r.taskType} ${r.air} is documented`);
+    for (const l of covers) assert.ok(documented.has(`${l.taskType} ${l.air}`), `${l.taskType} ${l.air} is documented`);
+  }
   const announced = new Set<string>();
   for (const m of BUILTIN_MODELS) {
     for (const t of m.taskTypes) announced.add(`${t} ${m.air}`);
@@ -48,6 +59,17 @@ test('every catalogue entry has its row in the docs table, and every row is a mo
   assert.equal(announcedRows().length, documented.size);
 });
 
+test('every model the built-in engine serves has an entry of its own, with what its engine honours', () => {
+  for (const m of BUILTIN_MODELS)
+    for (const t of m.taskTypes) {
+      const rules = rulesFor(t, m.air);
+      assert.ok(rules && rules.source === 'runtrail' && 'honours' in rules, `${t} ${m.air}`);
+    }
+  // Every stand-in has rules: its own entry or its task type's generic ones.
+  for (const m of BUILTIN_MODELS)
+    for (const s of m.standsIn) assert.ok(rulesFor(s.taskType, s.model), `${s.taskType} ${s.model}`);
+});
+
 test('every Runware AIR with rules of its own is one a local model stands in for (so modelSearch finds it)', () => {
   const standIns = new Set(BUILTIN_MODELS.flatMap((m) => m.standsIn.map((s) => `${s.taskType} ${s.model}`)));
   for (const r of allRules().filter((r) => r.source !== 'runtrail' && r.air !== '*'))
@@ -55,8 +77,11 @@ test('every Runware AIR with rules of its own is one a local model stands in for
 });
 
 test("what a local model honours is among its task type's parameters", () => {
-  for (const r of LOCAL_MODEL_RULES)
-    for (const p of r.honours) assert.ok(IMAGE_INFERENCE_PARAMETERS.includes(p), `${r.air}: ${p}`);
+  for (const r of localRules()) {
+    const parameters = parametersOf(r.taskType);
+    assert.ok(parameters.length > 0, r.taskType);
+    for (const p of r.honours) assert.ok(parameters.includes(p), `${r.air}: ${p}`);
+  }
 });
 
 /** A video model's rules, as the videoInference task type will declare them. */
@@ -102,3 +127,5 @@ test('durations, fps and output formats off a model list answer unsupported<Para
   // Within the lists (formats in any case) nothing is refused.
   checkRules(VIDEO, { duration: 6, fps: 30, outputFormat: 'webm', CFGScale: 5 });
 });
+
+guardOpenHandles();

@@ -15,7 +15,7 @@ import { ESPEAK_SPEECH, PROCEDURAL_EFFECTS } from '../engines/builtin/models/aud
 import type { AudioTarget } from '../engines/builtin/av/audio-encode.js';
 import { espeak, unsupportedVoiceParams, voiceArgument } from '../engines/builtin/av/espeak.js';
 import type { AudioFormat } from '../media/media-store.js';
-import { AIR_PATTERN, compileValidator, oneOf } from './validate.js';
+import { AIR_PATTERN, compileValidator, oneOf, schemaParameters } from './validate.js';
 import { OUTPUT_TYPES } from './image-output.js';
 import { mediaOutputFields, seedValue } from './media-output.js';
 import type { ItemResult, RecordedTaskModule, TaskCall, TaskRun } from './task-module.js';
@@ -63,6 +63,7 @@ const validateParams = compileValidator(AudioInferenceParams);
 export const audioInference: RecordedTaskModule<Params> = {
   kind: 'recorded',
   taskType: 'audioInference',
+  parameters: schemaParameters(AudioInferenceParams),
   validate: validateParams,
   modelOf: (p) => p.model,
   prices: [{ model: '*', perItem: 0.0005 }],

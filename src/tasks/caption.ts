@@ -11,7 +11,7 @@ import { ProtocolError } from '../protocol/errors.js';
 import { looksLikeUuid } from '../protocol/uuid.js';
 import { RUNWARE_AGE_MODELS } from '../engines/builtin/models/caption.js';
 import type { FaceAge } from '../engines/builtin/ops/age-estimate.js';
-import { AIR_PATTERN, compileValidator } from './validate.js';
+import { AIR_PATTERN, compileValidator, schemaParameters } from './validate.js';
 import { inputImageOf, withImageParameter } from './named-image-output.js';
 import type { RecordedTaskModule, TaskCall, TaskRun } from './task-module.js';
 import type { ResolvedModel } from '../engines/engine.js';
@@ -99,6 +99,7 @@ export function ageStructuredData(faces: readonly FaceAge[], width: number, heig
 export const caption: RecordedTaskModule<Params> = {
   kind: 'recorded',
   taskType: TASK_TYPE,
+  parameters: schemaParameters(CaptionParams),
   aliases: ['imageCaption'],
   validate(value) {
     const p = validateParams(value);

@@ -11,7 +11,7 @@ import { looksLikeUuid } from '../protocol/uuid.js';
 import { asBuffer } from '../engines/builtin/operation.js';
 import { preprocessorOf } from '../engines/builtin/models/controlnet-preprocess.js';
 import { PREPROCESSORS } from '../engines/builtin/ops/controlnet-preprocess.js';
-import { AIR_PATTERN, compileValidator, oneOf } from './validate.js';
+import { AIR_PATTERN, compileValidator, oneOf, schemaParameters } from './validate.js';
 import { OUTPUT_FORMATS, OUTPUT_TYPES, normalizeFormat } from './image-output.js';
 import { inputImageOf, namedImageOutputFields, withImageParameter } from './named-image-output.js';
 import type { RecordedTaskModule, TaskCall, TaskRun } from './task-module.js';
@@ -86,6 +86,7 @@ function modelOf(p: Params): string | null {
 export const controlNetPreprocess: RecordedTaskModule<Params> = {
   kind: 'recorded',
   taskType: TASK_TYPE,
+  parameters: schemaParameters(PreprocessParams),
   aliases: ['imageControlNetPreProcess'],
   validate(value) {
     const p = validateParams(value);

@@ -14,7 +14,7 @@ import { randomInt } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { exactSeed } from '../protocol/source-integers.js';
 import type { ImageFormat } from '../media/media-store.js';
-import { AIR_PATTERN, compileValidator, oneOf } from './validate.js';
+import { AIR_PATTERN, compileValidator, oneOf, schemaParameters } from './validate.js';
 import type { ItemResult, RecordedTaskModule, TaskCall, TaskRun } from './task-module.js';
 import { asBuffer, type EncodedImage } from '../engines/builtin/operation.js';
 import { OPENAI_COMPATIBLE_ENGINE } from '../engines/openai-compatible/openai-compatible-engine.js';
@@ -102,21 +102,12 @@ const ImageInferenceParams = Type.Object({
 
 type Params = Static<typeof ImageInferenceParams>;
 
-/** Every parameter imageInference accepts (the docs table of what each engine honours lists them). */
-const IMAGE_INFERENCE_PARAMETERS: readonly string[] = Object.keys(ImageInferenceParams.properties).flatMap((k) =>
-  k === 'taskType' || k === 'taskUUID'
-    ? []
-    : k === 'inputs'
-      ? Object.keys(ImageInferenceParams.properties.inputs.properties).map((i) => `inputs.${i}`)
-      : [k],
-);
-
 const validateParams = compileValidator(ImageInferenceParams);
 
 export const imageInference: RecordedTaskModule<Params> = {
   kind: 'recorded',
   taskType: 'imageInference',
-  parameters: IMAGE_INFERENCE_PARAMETERS,
+  parameters: schemaParameters(ImageInferenceParams),
   validate: validateParams,
   modelOf: (p) => p.model,
   prices: [{ model: '*', perItem: 0.0013 }],

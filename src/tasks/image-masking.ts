@@ -8,7 +8,7 @@ import { ProtocolError } from '../protocol/errors.js';
 import { looksLikeUuid } from '../protocol/uuid.js';
 import { asBuffer } from '../engines/builtin/operation.js';
 import { maskTargetOf } from '../engines/builtin/models/image-masking.js';
-import { AIR_PATTERN, compileValidator, oneOf } from './validate.js';
+import { AIR_PATTERN, compileValidator, oneOf, schemaParameters } from './validate.js';
 import { OUTPUT_FORMATS, OUTPUT_TYPES, normalizeFormat } from './image-output.js';
 import { inputImageOf, namedImageOutputFields, withImageParameter } from './named-image-output.js';
 import type { RecordedTaskModule, TaskCall, TaskRun } from './task-module.js';
@@ -54,6 +54,7 @@ export const MASKING_DEFAULTS = { confidence: 0.25, maxDetections: 6, maskPaddin
 export const imageMasking: RecordedTaskModule<Params> = {
   kind: 'recorded',
   taskType: 'imageMasking',
+  parameters: schemaParameters(MaskingParams),
   validate(value) {
     const params = validateParams(value);
     inputImageOf(params);

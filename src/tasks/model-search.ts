@@ -1,10 +1,12 @@
 // modelSearch: searches the models the configured engines serve (docs/protocol.md, task types) with the
 // documented filters and paging. Each result carries the documented fields plus what runtrail
-// knows besides: the task types the model serves and its price per produced item.
+// knows besides: the task types the model serves, its price per produced item, and the rules a
+// task naming it (or an AIR it stands in for) meets (`validationRules`, src/validation).
 
 import { Type, type Static } from '@sinclair/typebox';
 import type { ModelInfo } from '../engines/engine.js';
 import { compileValidator, oneOf } from './validate.js';
+import { modelRulesViews, type ModelRulesView } from '../validation/rules-view.js';
 import type { RecordedTaskModule, TaskCall, TaskRun, TaskServices } from './task-module.js';
 
 const CATEGORIES = ['checkpoint', 'lora', 'lycoris', 'controlnet', 'vae', 'embeddings'] as const;
@@ -49,6 +51,8 @@ interface ModelResult {
   price: number;
   /** What the model really is, in a sentence (runtrail's own models say whether a network runs). */
   shortDescription?: string;
+  /** The parameters and limits of the model's AIR and of each AIR it stands in for (docs/protocol.md). */
+  validationRules: ModelRulesView[];
 }
 
 async function run(call: TaskCall<Params>): Promise<TaskRun> {
@@ -113,5 +117,6 @@ function resultOf(model: ModelInfo, services: TaskServices): ModelResult {
     taskTypes: model.taskTypes,
     price: services.prices.perItem(model.taskTypes[0] ?? '', model.air),
     ...(model.shortDescription !== undefined ? { shortDescription: model.shortDescription } : {}),
+    validationRules: modelRulesViews(model),
   };
 }

@@ -10,7 +10,7 @@ import { ProtocolError } from '../protocol/errors.js';
 import { looksLikeUuid } from '../protocol/uuid.js';
 import { asBuffer } from '../engines/builtin/operation.js';
 import { ISNET_MODEL_AIR } from '../engines/builtin/ops/remove-background.js';
-import { AIR_PATTERN, compileValidator, oneOf } from './validate.js';
+import { AIR_PATTERN, compileValidator, oneOf, schemaParameters } from './validate.js';
 import type { RecordedTaskModule, TaskCall, TaskRun } from './task-module.js';
 import { OUTPUT_FORMATS, OUTPUT_TYPES, imageOutputFields, normalizeFormat } from './image-output.js';
 import { imageInputOf, operationErrorFor } from './image-input-params.js';
@@ -66,6 +66,7 @@ const MATTING_DEFAULTS = { foreground: 240, background: 10, erode: 10 };
 export const removeBackground: RecordedTaskModule<Params> = {
   kind: 'recorded',
   taskType: 'removeBackground',
+  parameters: schemaParameters(RemoveBackgroundParams),
   aliases: ['imageBackgroundRemoval'],
   validate(value) {
     const params = validateParams(value);

@@ -10,7 +10,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { ProtocolError } from '../protocol/errors.js';
 import { looksLikeUuid } from '../protocol/uuid.js';
 import type { ImageFormat } from '../media/media-store.js';
-import { AIR_PATTERN, compileValidator, oneOf } from './validate.js';
+import { AIR_PATTERN, compileValidator, oneOf, schemaParameters } from './validate.js';
 import type { RecordedTaskModule, TaskCall, TaskRun } from './task-module.js';
 import { asBuffer } from '../engines/builtin/operation.js';
 import { OUTPUT_FORMATS, OUTPUT_TYPES, imageOutputFields, normalizeFormat } from './image-output.js';
@@ -45,6 +45,7 @@ export const MAX_OUTPUT_SIDE = 4096;
 export const upscale: RecordedTaskModule<Params> = {
   kind: 'recorded',
   taskType: 'upscale',
+  parameters: schemaParameters(UpscaleParams),
   aliases: ['imageUpscale'],
   validate(value) {
     if (hasVideoInput(value)) {

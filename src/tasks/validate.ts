@@ -28,6 +28,20 @@ export function oneOf<T extends string>(values: readonly T[], caseInsensitive = 
   return Type.Unsafe<T>({ type: 'string', enum: accepted, [ALLOWED]: values });
 }
 
+/**
+ * Every parameter a task type's schema accepts, dotted for the members of `inputs`
+ * (`inputs.seedImage`), without taskType and taskUUID: the docs table of what each engine
+ * honours lists them.
+ */
+export function schemaParameters(schema: TSchema): string[] {
+  const properties = (schema as { properties?: Record<string, TSchema> }).properties ?? {};
+  return Object.entries(properties).flatMap(([name, member]) => {
+    if (name === 'taskType' || name === 'taskUUID') return [];
+    const inner = (member as { properties?: Record<string, TSchema> }).properties;
+    return name === 'inputs' && inner ? Object.keys(inner).map((i) => `inputs.${i}`) : [name];
+  });
+}
+
 /** The protocol's model identifier: `source:id@version`. */
 export const AIR_PATTERN = '^[A-Za-z0-9_-]+:[A-Za-z0-9._-]+@[A-Za-z0-9._-]+$';
 const AIR_HINT = "A model is named by its AIR, 'source:id@version' (for example 'runware:101@1').";

@@ -7,7 +7,7 @@ import { ProtocolError } from '../protocol/errors.js';
 import { looksLikeUuid } from '../protocol/uuid.js';
 import { asBuffer } from '../engines/builtin/operation.js';
 import { TRACER_MODEL_AIR } from '../engines/builtin/ops/vectorize.js';
-import { AIR_PATTERN, compileValidator, oneOf } from './validate.js';
+import { AIR_PATTERN, compileValidator, oneOf, schemaParameters } from './validate.js';
 import type { RecordedTaskModule, TaskCall, TaskRun } from './task-module.js';
 import { OUTPUT_TYPES, imageOutputFields } from './image-output.js';
 import { imageInputOf, operationErrorFor } from './image-input-params.js';
@@ -39,6 +39,7 @@ const TEXT_TO_VECTOR = /@vector$/i;
 export const vectorize: RecordedTaskModule<Params> = {
   kind: 'recorded',
   taskType: 'vectorize',
+  parameters: schemaParameters(VectorizeParams),
   validate(value) {
     const params = validateParams(value);
     const hasImage = params.inputImage !== undefined || params.inputs?.image !== undefined;

@@ -13,10 +13,11 @@ import { ProtocolError } from '../protocol/errors.js';
 import { asBuffer } from '../engines/builtin/operation.js';
 import type { VideoKeyImage } from '../engines/builtin/ops/encode-video.js';
 import type { VideoFormat } from '../media/media-store.js';
-import { AIR_PATTERN, compileValidator, oneOf } from './validate.js';
+import { AIR_PATTERN, compileValidator, oneOf, schemaParameters } from './validate.js';
 import { OUTPUT_TYPES } from './image-output.js';
 import { mediaOutputFields, seedValue } from './media-output.js';
 import type { ItemResult, RecordedTaskModule, TaskCall, TaskRun } from './task-module.js';
+import { mediaInputsOf, resolveMediaInputs } from '../validation/media-inputs.js';
 
 export const VIDEO_FORMATS = ['MP4', 'WEBM', 'MOV'] as const;
 const MAX_KEY_IMAGES = 8;
@@ -69,6 +70,7 @@ interface KeySource {
 export const videoInference: RecordedTaskModule<Params> = {
   kind: 'recorded',
   taskType: 'videoInference',
+  parameters: schemaParameters(VideoInferenceParams),
   deliveries: ['async'],
   validate(value) {
     const p = validateParams(value);
@@ -84,11 +86,14 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const { params: p, services, org } = call;
   const { engine, model } = services.engines.require('videoInference', p.model);
   const keys = keySources(p);
-  const images: VideoKeyImage[] = [];
-  for (const k of keys) {
-    const decoded = await services.imageInputs.resolve(org.id, k.parameter, k.source);
-    images.push(k.frame === undefined ? { image: decoded.data } : { image: decoded.data, frame: k.frame });
-  }
+  // Every media input resolves before any work, reference images too (the animator draws only
+  // the key images, but an unreadable reference fails the task as it would at Runware).
+  const media = await resolveMediaInputs(services.imageInputs, org.id, mediaInputsOf('videoInference', p));
+  const images: VideoKeyImage[] = keys.map((k) => {
+    const decoded = media.get(k.parameter);
+    if (!decoded) throw new Error(`key image ${k.parameter} was not among the resolved media inputs`);
+    return k.frame === undefined ? { image: decoded.data } : { image: decoded.data, frame: k.frame };
+  });
   const count = p.numberResults ?? 1;
   const firstSeed = exactSeed(call.requestText, p.seed) ?? BigInt(randomInt(1, 2 ** 31));
   const format = (p.outputFormat ?? 'MP4').toLowerCase() as VideoFormat;

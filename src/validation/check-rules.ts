@@ -8,7 +8,7 @@
 import { ProtocolError, invalidCode, invalidCountCode, upperFirst } from '../protocol/errors.js';
 import { AIR_PATTERN } from '../tasks/validate.js';
 import type { CountRule, ModelRules, ParamRule, RangeRule, ValuesRule } from './model-rules.js';
-import { rulesFor } from './rule-catalogue.js';
+import { ruleModelOf, rulesFor } from './rule-catalogue.js';
 
 /** Media parameters a task may give at its root or inside `inputs` (the newer schema). */
 const INPUT_NAMES = new Set(['seedImage', 'maskImage', 'referenceImages', 'frameImages']);
@@ -23,8 +23,16 @@ const LABELS: Readonly<Record<string, string>> = {
   ipAdapters: 'IP-Adapters',
 };
 
-/** Types errors name for parameters that have no range rule of their own. */
+/** Types errors name for parameters that have no range rule of their own (by the name's last segment). */
 const PARAM_TYPES: Readonly<Record<string, string>> = {
+  speech: 'object',
+  settings: 'object',
+  prompt: 'string',
+  positivePrompt: 'string',
+  lowThresholdCanny: 'integer',
+  highThresholdCanny: 'integer',
+  includeHandsAndFaceOpenPose: 'boolean',
+  upscaleFactor: 'integer',
   seedImage: 'string',
   maskImage: 'string',
   referenceImages: 'string[]',
@@ -47,7 +55,7 @@ const AIR = new RegExp(AIR_PATTERN);
 
 /** Throws the first violation of the named model's rules; a task whose model is not an AIR is left to the schema. */
 export function checkModelRules(taskType: string, task: Readonly<Record<string, unknown>>): void {
-  const model = task['model'];
+  const model = ruleModelOf(taskType, task);
   if (model !== undefined && (typeof model !== 'string' || !AIR.test(model))) return;
   const rules = rulesFor(taskType, model ?? null);
   if (rules) checkRules(rules, task);
@@ -73,7 +81,9 @@ function valueAt(task: Readonly<Record<string, unknown>>, path: string): unknown
   return at;
 }
 
-function checkParam(rules: ModelRules, name: string, path: string, rule: ParamRule, value: unknown): void {
+function checkParam(rules: ModelRules, dotted: string, path: string, rule: ParamRule, value: unknown): void {
+  // A nested parameter (`settings.lowThresholdCanny`) is named by its last segment in codes.
+  const name = dotted.slice(dotted.lastIndexOf('.') + 1);
   switch (rule.kind) {
     case 'range':
       checkRange(name, path, rule, value);
@@ -141,6 +151,9 @@ function checkCount(name: string, path: string, r: CountRule, value: unknown): v
 }
 
 function checkValues(rules: ModelRules, name: string, path: string, r: ValuesRule, value: unknown): void {
+  // A value of another type is the schema's to refuse (invalid<Param> with the parameter's type).
+  const kind = r.type === 'string' ? 'string' : 'number';
+  if (typeof value !== kind) return;
   const same = (a: string | number) =>
     typeof a === 'string' && typeof value === 'string' ? a.toLowerCase() === value.toLowerCase() : a === value;
   if (r.allowed.some(same)) return;

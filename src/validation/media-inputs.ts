@@ -27,10 +27,16 @@ export const MEDIA_INPUT_PATHS: Readonly<Record<string, readonly string[]>> = {
     'ipAdapters[].guideImage',
     'ipAdapters[].guideImages[]',
   ],
+  // A frame image object names its image `inputImage` (Runware's root field) or `image` (the
+  // newer schema's), in either place.
   videoInference: [
     'frameImages[].inputImage',
+    'frameImages[].image',
     'referenceImages[]',
+    'inputs.frameImages[].inputImage',
     'inputs.frameImages[].image',
+    'inputs.image',
+    'inputs.images[]',
     'inputs.referenceImages[]',
   ],
   upscale: ['inputImage', 'inputs.image'],

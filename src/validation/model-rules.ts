@@ -46,7 +46,8 @@ export type RuleSource =
   | 'runtrail' // a runtrail model: what its engine takes
   | 'runware-generic' // Runware's generic API reference ranges (no model page gives others)
   | 'runware-model-page' // the model's own page in Runware's docs
-  | 'runware-error'; // an error Runware answered (the seed example)
+  | 'runware-error' // an error Runware answered (the seed example)
+  | 'runware-provider-page'; // the provider's page in Runware's docs (e.g. KlingAI's)
 
 export interface ModelRules {
   taskType: string;
@@ -70,6 +71,20 @@ export interface LocalModelRules extends ModelRules {
   honours: readonly string[];
 }
 
+/**
+ * One task type's part of the catalogue (src/validation/rules/<task-type>.ts): its runtrail
+ * models, the Runware AIRs with rules of their own (an AIR may be a `*` pattern, as the model's
+ * `standsIn` names it), and the rules of any other AIR of the task type.
+ */
+export interface TaskTypeRules {
+  taskType: string;
+  local: readonly LocalModelRules[];
+  runware: readonly ModelRules[];
+  generic: ModelRules;
+  /** The AIR a task names when it has no `model` (a legacy field naming the model another way). */
+  modelOf?: (task: Readonly<Record<string, unknown>>) => string | undefined;
+}
+
 // Builders, so the catalogue reads as a table.
 
 export const int = (min?: number, max?: number, multiple?: number): RangeRule => ({
@@ -82,7 +97,16 @@ export const int = (min?: number, max?: number, multiple?: number): RangeRule =>
 export const float = (min?: number, max?: number): RangeRule => ({ kind: 'range', type: 'float', min, max });
 export const images = (min: number, max: number): CountRule => ({ kind: 'count', min, max, type: 'string[]' });
 export const adapters = (min: number, max: number): CountRule => ({ kind: 'count', min, max, type: 'object[]' });
+/** A list of objects that each carry an image (video `frameImages`). */
+export const frames = (min: number, max: number): CountRule => ({ kind: 'count', min, max, type: 'object[]' });
 export const UNSUPPORTED: UnsupportedRule = { kind: 'unsupported' };
+/** Integers a model takes only at some values, any other answering `invalid<Param>` (upscaleFactor 2 or 4). */
+export const intValues = (...allowed: number[]): ValuesRule => ({
+  kind: 'values',
+  type: 'integer',
+  allowed,
+  refusal: 'invalid',
+});
 
 /**
  * The rule for a video or audio `duration` (seconds) a model takes only at some values: Runware

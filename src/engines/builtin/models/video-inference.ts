@@ -4,6 +4,7 @@
 // It stands in for every video AIR, as the procedural renderer does for images, and says so.
 
 import type { BuiltinModel } from '../catalogue.js';
+import { runwareAirsFor } from '../../../validation/rule-catalogue.js';
 
 export const KEY_IMAGE_ANIMATOR = 'runtrail:keyframe-motion@1';
 
@@ -21,7 +22,9 @@ export const videoInferenceModels: BuiltinModel[] = [
       'Animates frameImages / inputs images with a slow zoom and pan and cross-fades between them; without images it animates two procedural plasma pictures of seed and prompt. Encoded by ffmpeg (H.264 or VP9).',
     operations: ['encode-video'],
     standsIn: [
-      // Named so that modelSearch for a well-known video AIR finds what runs it.
+      // The AIRs the rule catalogue gives limits of their own (KlingAI 1.0 Standard), and a
+      // well-known video AIR, named so that modelSearch for them finds what runs them.
+      ...runwareAirsFor('videoInference').map((model) => ({ taskType: 'videoInference', model })),
       { taskType: 'videoInference', model: 'klingai:5@3' },
       { taskType: 'videoInference', model: '*' },
     ],
