@@ -31,6 +31,7 @@ export const modelSearch: RecordedTaskModule<Params> = {
   taskType: 'modelSearch',
   validate: compileValidator(ModelSearchParams),
   modelOf: () => null,
+  instant: true,
   run,
 };
 

@@ -7,6 +7,7 @@
 import { ProtocolError } from '../../protocol/errors.js';
 import type { UpstreamExchange } from '../../ledger/types.js';
 import {
+  PeerConnections,
   RETRYABLE_STATUS,
   RemoteCaller,
   httpFailure,
@@ -35,9 +36,18 @@ const SUBJECT = UPSTREAM_SUBJECT;
 
 export class UpstreamClient {
   private readonly caller: RemoteCaller;
+  private readonly connections: PeerConnections;
+  /** Built once: the same on every request. */
+  private readonly headers: Record<string, string>;
 
   constructor(private readonly options: UpstreamClientOptions) {
     this.caller = new RemoteCaller(options, { subject: SUBJECT });
+    this.connections = new PeerConnections(options.url);
+    this.headers = {
+      authorization: `Bearer ${options.apiKey}`,
+      'content-type': 'application/json',
+      accept: 'application/json',
+    };
   }
 
   get breaker(): RemoteCaller['breaker'] {
@@ -55,19 +65,7 @@ export class UpstreamClient {
    */
   post(body: string, record: ExchangeRecorder): Promise<UpstreamReply> {
     return this.caller.call(
-      async (signal) => {
-        const res = await fetch(this.options.url, {
-          method: 'POST',
-          headers: {
-            authorization: `Bearer ${this.options.apiKey}`,
-            'content-type': 'application/json',
-            accept: 'application/json',
-          },
-          body,
-          signal,
-        });
-        return { status: res.status, text: await res.text() };
-      },
+      (signal) => this.connections.post(this.options.url, this.headers, body, signal),
       judgeUpstreamReply,
       record,
     );
