@@ -117,7 +117,11 @@ export class TaskRunner {
       data: successes.map((r) => serializeItem(r.item)),
       errors: results.flatMap((r) => ('error' in r ? [JSON.stringify(r.error)] : [])),
     };
-    const { orgId: _org, taskUUID: _uuid, ...finished } = completion(task, outcome, {
+    const {
+      orgId: _org,
+      taskUUID: _uuid,
+      ...finished
+    } = completion(task, outcome, {
       cost: settled.failure ? null : costOf(successes),
       engine: settled.engine,
       media: successes.flatMap((r) => r.media),
