@@ -18,10 +18,15 @@
 //   task-latency  per task type: p50/p99 with 1 and 2 at once, throughput, ping beside it
 //   large   P4 for image-to-image tasks with base64 inputs (shared and unique images), and the
 //      recall of a 30 MiB request vs reading the same bytes from a file (bench/large-bodies.ts)
-// Usage: npm run bench [-- --tasks 1000000 --seconds 5 --runs 3] (--only p1,p2,p3,p5,p6,tenant-latency,task-latency,fair,search,large for parts,
+//   gateway  runtrail in front of a mock Runware upstream (bench/mock-upstream.ts) vs the same client
+//      straight to the mock: throughput at --connections, latency p50/p99 at one (bench/gateway.ts)
+// After the figures, the table of recording targets (ratios against same-run baselines) with met / not met,
+// and the machine's load average before and after each part (the machine is shared).
+// Usage: npm run bench [-- --tasks 1000000 --seconds 5 --runs 3] (--only p1,p2,p3,p5,p6,tenant-latency,task-latency,fair,search,large,gateway for parts,
 // written to bench/results/all-<parts>.json)
 
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT } from './bench-server.js';
@@ -35,6 +40,7 @@ import { p2 } from './p2-websocket.js';
 import { p3p4 } from './p3-p4-recall-storage.js';
 import { p5 } from './p5-memory.js';
 import { fairness } from './tenant-fairness.js';
+import { gateway, type GatewayFigure } from './gateway.js';
 
 const { values } = parseArgs({
   options: {
@@ -77,9 +83,23 @@ const results: Record<string, unknown> = {
 const rows: { measure: string; value: string; target: string; met: string }[] = [];
 const row = (measure: string, value: string, target = '', met?: boolean) =>
   rows.push({ measure, value, target, met: met === undefined ? '' : met ? 'yes' : 'NO' });
+/** The recording targets: each a ratio (or difference) against a baseline measured in the same run. */
+const targets: { figure: string; value: string; target: string; met: string }[] = [];
+const target = (figure: string, value: string, wanted: string, met: boolean) =>
+  targets.push({ figure, value, target: wanted, met: met ? 'met' : 'not met' });
+/** 1-minute load average before and after each part: figures from a busy machine say so. */
+const load: Record<string, { before: number; after: number }> = {};
+results['loadavg'] = load;
+async function part<T>(name: string, run: () => Promise<T>): Promise<T> {
+  const before = loadavg()[0]!;
+  const r = await run();
+  load[name] = { before, after: loadavg()[0]! };
+  row(`machine load (1-min average) before / after ${name}`, `${before.toFixed(2)} / ${load[name].after.toFixed(2)}`);
+  return r;
+}
 
 if (wanted('p1')) {
-  const r = await p1(options);
+  const r = await part('p1', () => p1(options));
   results['p1'] = r;
   row('P1 REST imageInference 64x64, runtrail tasks/s', r.runtrail.toFixed(0));
   row('P1 bare Fastify baseline, requests/s', r.baseline.toFixed(0));
@@ -87,10 +107,22 @@ if (wanted('p1')) {
   row('P1 bare Fastify + the same engine work, no recording, requests/s', r.engineBaseline.toFixed(0));
   row('P1 ratio runtrail / bare + engine (what recording costs)', r.engineRatio.toFixed(3));
   row('P1 REST modelSearch (no engine work), runtrail tasks/s', r.modelSearch.toFixed(0));
-  row('P1 ratio REST modelSearch / bare Fastify', r.modelSearchRatio.toFixed(3));
+  row('P1 ratio REST modelSearch / bare Fastify', r.modelSearchRatio.toFixed(3), '>= 0.5', r.modelSearchRatio >= 0.5);
+  target(
+    'REST ledger-only task (modelSearch) / bare Fastify',
+    r.modelSearchRatio.toFixed(3),
+    '>= 0.5',
+    r.modelSearchRatio >= 0.5,
+  );
+  target(
+    'Recorded imageInference 64x64 / bare server doing the same engine work',
+    r.engineRatio.toFixed(3),
+    '>= 0.95',
+    r.engineRatio >= 0.95,
+  );
 }
 if (wanted('p2')) {
-  const r = await p2(options);
+  const r = await part('p2', () => p2(options));
   results['p2'] = r;
   row('P2 WS pipelined imageInference 64x64, tasks/s', r.imageInference.toFixed(0));
   row(
@@ -100,7 +132,8 @@ if (wanted('p2')) {
     r.modelSearch >= 10000,
   );
   row('P2 bare ws baseline, frames/s', r.baseline.toFixed(0));
-  row('P2 ratio modelSearch / baseline', r.searchRatio.toFixed(3));
+  row('P2 ratio modelSearch / baseline', r.searchRatio.toFixed(3), '>= 0.25', r.searchRatio >= 0.25);
+  target('WebSocket pipelined ledger-only / bare ws', r.searchRatio.toFixed(3), '>= 0.25', r.searchRatio >= 0.25);
   row('P2 ratio imageInference / baseline', r.imageRatio.toFixed(3));
 }
 if (wanted('p3')) {
@@ -223,8 +256,38 @@ if (wanted('large')) {
   row('large: ratio findTask / file read', r.recall.ratio.toFixed(2));
   row('large: getTaskDetails of it over HTTP (client side), ms', r.recall.httpMs.toFixed(1));
 }
+if (wanted('gateway')) {
+  const figures: GatewayFigure[] = [];
+  // The WebSocket row appears once the server takes a ws:// upstream (gateway() says when it does not).
+  for (const scheme of ['http', 'ws'] as const)
+    figures.push(await part(`gateway-${scheme}`, () => gateway(options, scheme)));
+  results['gateway'] = figures;
+  for (const g of figures.filter((f) => f.supported)) {
+    const name = `gateway (${g.scheme === 'http' ? 'REST' : 'WebSocket'} upstream)`;
+    row(`${name}: runtrail requests/s at ${CONNECTIONS} connections`, g.runtrailRps.toFixed(0));
+    row(`${name}: the same client straight to the mock, requests/s`, g.directRps.toFixed(0));
+    row(`${name}: ratio runtrail / direct`, g.ratio.toFixed(3), '>= 0.5', g.ratio >= 0.5);
+    row(
+      `${name}: 1 connection p50/p99 ms, runtrail (direct)`,
+      `${g.runtrailP50Ms.toFixed(3)}/${g.runtrailP99Ms.toFixed(3)} (${g.directP50Ms.toFixed(3)}/${g.directP99Ms.toFixed(3)})`,
+    );
+    row(`${name}: failures (non-2xx, socket errors, answers not echoing their taskUUID)`, String(g.failures));
+    target(`${name} throughput / direct, ${CONNECTIONS} connections`, g.ratio.toFixed(3), '>= 0.5', g.ratio >= 0.5);
+    target(
+      `${name} added latency at 1 connection, p50 / p99 ms`,
+      `+${g.addedP50Ms.toFixed(3)} / +${g.addedP99Ms.toFixed(3)}`,
+      '<= +0.5 / <= +3',
+      g.addedP50Ms <= 0.5 && g.addedP99Ms <= 3,
+    );
+  }
+}
 console.table(rows);
 results['table'] = rows;
+if (targets.length > 0) {
+  log('Recording targets (ratios against baselines measured in this run):');
+  console.table(targets);
+}
+results['targets'] = targets;
 mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
 // A partial run (--only) writes beside the full one instead of over it.
 const resultFile = only ? `all-${only.join('-')}.json` : 'all.json';

@@ -38,11 +38,17 @@ export function newApiKey(): string {
 export const uuid = (): string => randomUUID();
 
 export async function startServer(
-  options: { env?: Record<string, string>; dataDir?: string; key?: string } = {},
+  options: {
+    env?: Record<string, string>;
+    dataDir?: string;
+    key?: string;
+    /** Node flags for the server process (e.g. `--cpu-prof`, which NODE_OPTIONS does not take). */
+    nodeArgs?: string[];
+  } = {},
 ): Promise<BenchServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'runtrail-bench-'));
   const key = options.key ?? newApiKey();
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/runtrail.js'), 'serve'], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(REPO_ROOT, 'bin/runtrail.js'), 'serve'], {
     cwd: REPO_ROOT,
     env: {
       PATH: process.env.PATH ?? '',

@@ -211,6 +211,37 @@ export function ledgerContract(backend: BackendUnderTest): void {
     assert.equal(stored?.responseText, responseText);
   });
 
+  run(
+    'an instant task is recorded finished in one write, and a repeat taskUUID is reported',
+    async ({ ledger, accounts }) => {
+      const org = await accounts.ensureOrganization('a');
+      const task = newTask(org.id, { taskType: 'modelSearch' });
+      const responseText = '{"data":[{"taskType":"modelSearch","totalResults":0,"results":[]}]}';
+      const finished = {
+        status: 'success' as const,
+        responseText,
+        cost: 0,
+        errorCode: null,
+        engine: null,
+        completedAt: Date.now(),
+        media: [],
+      };
+      assert.deepEqual(await ledger.recordInstantTask(task, finished), { recorded: true });
+      const stored = await ledger.findTask(org.id, task.taskUUID);
+      assert.equal(stored?.status, 'success');
+      assert.equal(stored?.requestText, task.requestText);
+      assert.equal(stored?.responseText, responseText);
+      const again = await ledger.recordInstantTask({ ...task, requestText: '[{"other":1}]' }, finished);
+      assert.equal(again.recorded, false);
+      assert.equal(again.recorded ? undefined : again.existing.requestText, task.requestText);
+      // A completion of the finished task changes nothing: it is final.
+      assert.equal(
+        await ledger.completeTask({ ...finished, orgId: org.id, taskUUID: task.taskUUID, status: 'error' }),
+        false,
+      );
+    },
+  );
+
   run('many concurrent writes all commit and each resolves with its own outcome', async ({ ledger, accounts }) => {
     const org = await accounts.ensureOrganization('a');
     const tasks = Array.from({ length: 500 }, () => newTask(org.id));

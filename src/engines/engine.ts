@@ -115,6 +115,11 @@ export interface ForwardOutcome {
   /** Result items and error objects as the upstream gave them, echoing the caller's taskUUID and taskType. */
   items: Record<string, unknown>[];
   errors: Record<string, unknown>[];
+  /**
+   * The audit writes of this task's exchanges, still committing: the task's completion waits for
+   * them beside its own write (one group commit) instead of after them.
+   */
+  audited?: Promise<unknown>;
 }
 
 /** An engine that forwards whole task objects instead of running them here. */

@@ -135,6 +135,12 @@ export interface TaskLedger {
   completeTask(completion: TaskCompletion): Promise<boolean>;
   /** Records a task that failed before running (validation): request and response in one write. */
   recordFailedTask(task: NewTask, completion: Omit<TaskCompletion, 'orgId' | 'taskUUID'>): Promise<RecordOutcome>;
+  /**
+   * Records an instant task (its answer computed in process, with no effect outside it: modelSearch)
+   * already finished: request and response in one write, one transaction. Like recordRequest, an
+   * existing taskUUID is reported (nothing written), and the caller replays or refuses it.
+   */
+  recordInstantTask(task: NewTask, completion: Omit<TaskCompletion, 'orgId' | 'taskUUID'>): Promise<RecordOutcome>;
   /** Org-scoped lookup: another organization's task is simply not there. */
   findTask(orgId: string, taskUUID: string): Promise<StoredTask | undefined>;
   /** Org-scoped media lookup (for image inputs). */

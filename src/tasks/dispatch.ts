@@ -319,6 +319,13 @@ export class TaskDispatcher {
 
     if (delivery.method === 'async') return this.enqueue(task, echo);
 
+    const recordedModule = module as RecordedTaskModule;
+    if (recordedModule.instant && isPlainSync(delivery)) {
+      const call = { params, org, taskUUID, taskType: task.taskType, services: this.services };
+      const instant = await this.runner.runInstant(recordedModule, call, task).finally(() => receipt.settle());
+      return instant.recorded ? instant.outcome : this.replay(instant.existing, task, echo);
+    }
+
     const recorded = await this.metrics
       .timeLedgerWrite('recordRequest', this.services.ledger.recordRequest(task))
       .finally(() => receipt.settle());
@@ -436,6 +443,11 @@ function credentialPath(element: RequestElement): string | undefined {
     return undefined;
   };
   return find(element.value, '', 0);
+}
+
+/** A sync task that sends nothing anywhere on completion (no webhook, no upload). */
+function isPlainSync(delivery: DeliveryOptions): boolean {
+  return delivery.method === 'sync' && delivery.webhookURL === undefined && delivery.uploadEndpoint === undefined;
 }
 
 function streamNeedsItsOwnRequest(): ProtocolError {

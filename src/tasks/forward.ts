@@ -63,5 +63,9 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
     return { item: value['includeCost'] === true ? { ...item, cost: perItem } : item, media: [], cost: perItem };
   });
   const errors: ItemResult[] = outcome.errors.map((error) => ({ error: error as unknown as ErrorObject }));
-  return { engine: engine.name, results: [...items, ...errors] };
+  return {
+    engine: engine.name,
+    results: [...items, ...errors],
+    ...(outcome.audited ? { durableWith: outcome.audited } : {}),
+  };
 }

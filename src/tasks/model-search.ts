@@ -33,6 +33,7 @@ export const modelSearch: RecordedTaskModule<Params> = {
   taskType: 'modelSearch',
   validate: compileValidator(ModelSearchParams),
   modelOf: () => null,
+  instant: true,
   run,
 };
 

@@ -58,6 +58,11 @@ export type ItemResult = { item: object; media: MediaRecord[]; cost: number } | 
 export interface TaskRun {
   engine: string | null;
   results: readonly (ItemResult | Promise<ItemResult>)[];
+  /**
+   * Writes the run started that must be durable before the task's answer is (an upstream's audit
+   * records): awaited together with the completion, so both join one group commit.
+   */
+  durableWith?: Promise<unknown>;
 }
 
 /** The error object for one result that failed: its protocol error, or a logged internal one. */
@@ -94,6 +99,14 @@ export interface RecordedTaskModule<P = unknown> {
   deliveries?: readonly DeliveryMethod[];
   /** Prices per produced result when the operator's price file says nothing (first match wins). */
   prices?: readonly DefaultPrice[];
+  /**
+   * The task's work is instant and has no effect outside this process (modelSearch reads the
+   * engines' catalogues): a sync run of it is answered first and recorded after, request and
+   * response in one write (ledger.recordInstantTask), instead of one write before the work and
+   * one after. Nothing is acknowledged before that write is durable, and a crash before it leaves
+   * nothing behind to recover (no upstream call, no file), as if the task had not arrived.
+   */
+  instant?: true;
   /** Starts the task: throws ProtocolError for the whole task, or returns its results as they come. */
   run(call: TaskCall<P>): Promise<TaskRun>;
 }

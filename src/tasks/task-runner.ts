@@ -38,6 +38,8 @@ interface SettledTask {
   /** The error that ended the whole task (the module threw instead of returning results). */
   failure: ErrorObject | undefined;
   engine: string | null;
+  /** Writes the run started that the completion waits for (TaskRun.durableWith). */
+  durableWith?: Promise<unknown>;
 }
 
 export class TaskRunner {
@@ -79,20 +81,53 @@ export class TaskRunner {
       ...outcome.errors.map((text) => ({ text, media: [] })),
     ];
     const deliveries = texts.flatMap((t, i) => deliveriesFor(delivery, task, i, t.text, t.media));
-    const applied = await this.timed(
-      'completeTask',
-      this.services.ledger.completeTask(
-        completion(task, outcome, {
-          cost: settled.failure ? null : costOf(successes),
-          engine: settled.engine,
-          media,
-          deliveries,
-        }),
+    const [applied] = await Promise.all([
+      this.timed(
+        'completeTask',
+        this.services.ledger.completeTask(
+          completion(task, outcome, {
+            cost: settled.failure ? null : costOf(successes),
+            engine: settled.engine,
+            media,
+            deliveries,
+          }),
+        ),
       ),
-    );
+      settled.durableWith,
+    ]);
     if (!applied) return this.alreadyFinished(task, media, outcome);
     if (deliveries.length > 0) this.hooks.onDeliveries?.();
     return outcome;
+  }
+
+  /**
+   * Runs an instant task (module.instant: no effect outside this process) and records it finished
+   * in one write: the request and its answer together, durable before the caller sees either.
+   * An existing taskUUID is reported back untouched, for the dispatcher to replay or refuse.
+   */
+  async runInstant(
+    module: RecordedTaskModule,
+    call: TaskCall<unknown>,
+    task: NewTask,
+  ): Promise<{ recorded: true; outcome: SerializedOutcome } | { recorded: false; existing: StoredTask }> {
+    const settled = await this.settle(module, call, undefined);
+    const results = settled.failure ? [{ error: settled.failure }] : settled.results;
+    const successes = results.filter(isSuccess);
+    const outcome: SerializedOutcome = {
+      data: successes.map((r) => serializeItem(r.item)),
+      errors: results.flatMap((r) => ('error' in r ? [JSON.stringify(r.error)] : [])),
+    };
+    const {
+      orgId: _org,
+      taskUUID: _uuid,
+      ...finished
+    } = completion(task, outcome, {
+      cost: settled.failure ? null : costOf(successes),
+      engine: settled.engine,
+      media: successes.flatMap((r) => r.media),
+    });
+    const recorded = await this.timed('recordInstantTask', this.services.ledger.recordInstantTask(task, finished));
+    return recorded.recorded ? { recorded: true, outcome } : recorded;
   }
 
   /**
@@ -162,6 +197,7 @@ export class TaskRunner {
     const data = all.filter((r) => r.status === 'success').map((r) => r.text);
     const errors = all.filter((r) => r.status === 'error').map((r) => r.text);
     const started = 'module' in start;
+    await settled.durableWith;
     await queue
       .finishJob(
         completion(
@@ -207,7 +243,12 @@ export class TaskRunner {
         return result;
       }),
     );
-    return { results, failure: undefined, engine: run.engine };
+    return {
+      results,
+      failure: undefined,
+      engine: run.engine,
+      ...(run.durableWith ? { durableWith: run.durableWith } : {}),
+    };
   }
 
   private taskError(err: unknown, call: TaskCall<unknown>): ErrorObject {

@@ -7,6 +7,7 @@
 import { ProtocolError } from '../../protocol/errors.js';
 import type { ExchangeRecorder, UpstreamReply, UpstreamTransport } from './upstream-transport.js';
 import {
+  PeerConnections,
   RETRYABLE_STATUS,
   RemoteCaller,
   httpFailure,
@@ -31,9 +32,18 @@ const SUBJECT = UPSTREAM_SUBJECT;
 
 export class UpstreamClient implements UpstreamTransport {
   private readonly caller: RemoteCaller;
+  private readonly connections: PeerConnections;
+  /** Built once: the same on every request. */
+  private readonly headers: Record<string, string>;
 
   constructor(private readonly options: UpstreamClientOptions) {
     this.caller = new RemoteCaller(options, { subject: SUBJECT });
+    this.connections = new PeerConnections(options.url);
+    this.headers = {
+      authorization: `Bearer ${options.apiKey}`,
+      'content-type': 'application/json',
+      accept: 'application/json',
+    };
   }
 
   get breaker(): RemoteCaller['breaker'] {
@@ -49,6 +59,11 @@ export class UpstreamClient implements UpstreamTransport {
     return this.options.account;
   }
 
+  close(): Promise<void> {
+    this.connections.close();
+    return Promise.resolve();
+  }
+
   /**
    * Sends `body` (a JSON task array) and returns the upstream's answer when it is one the caller
    * should see (any 2xx, or a non-2xx whose body is a protocol envelope). Otherwise throws the
@@ -56,19 +71,7 @@ export class UpstreamClient implements UpstreamTransport {
    */
   post(body: string, record: ExchangeRecorder): Promise<UpstreamReply> {
     return this.caller.call(
-      async (signal) => {
-        const res = await fetch(this.options.url, {
-          method: 'POST',
-          headers: {
-            authorization: `Bearer ${this.options.apiKey}`,
-            'content-type': 'application/json',
-            accept: 'application/json',
-          },
-          body,
-          signal,
-        });
-        return { status: res.status, text: await res.text() };
-      },
+      (signal) => this.connections.post(this.options.url, this.headers, body, signal),
       (reply) => judgeUpstreamReply(reply, this.options.account),
       record,
     );

@@ -100,23 +100,43 @@ export class UpstreamEngine implements ForwardingEngine {
 
   private async forwardTo(upstream: UpstreamAccount, req: ForwardRequest): Promise<ForwardOutcome> {
     const upstreamTaskUUID = upstreamTaskUuid(req.orgId, req.taskUUID, upstream.name);
+    // Each exchange's audit write is started, not awaited: the task's completion waits for all of
+    // them beside its own write (ForwardOutcome.audited), so one group commit makes both durable
+    // instead of one fsync for the audit and another for the completion.
+    const audits: Promise<void>[] = [];
     const record =
       (kind: 'task' | 'poll'): ExchangeRecorder =>
-      (x) =>
-        this.audit.recordUpstreamExchange({
-          ...x,
-          orgId: req.orgId,
-          taskUUID: req.taskUUID,
-          upstreamTaskUUID,
-          kind,
-          upstreamUrl: upstream.url,
-        });
-    const transport = this.pool.get(upstream);
-    const body = `[${forwardedSource(req, upstreamTaskUUID)}]`;
-    const reply = await transport.post(body, record('task'));
-    const first = parseEnvelope(reply.text, req);
-    if (req.value['deliveryMethod'] !== 'async' || first.errors.length > 0) return first;
-    return this.poll(transport, req, upstreamTaskUUID, record('poll'));
+      (x) => {
+        audits.push(
+          this.audit.recordUpstreamExchange({
+            ...x,
+            orgId: req.orgId,
+            taskUUID: req.taskUUID,
+            upstreamTaskUUID,
+            kind,
+            upstreamUrl: upstream.url,
+          }),
+        );
+        return Promise.resolve();
+      };
+    try {
+      const transport = this.pool.get(upstream);
+      const body = `[${forwardedSource(req, upstreamTaskUUID)}]`;
+      const reply = await transport.post(body, record('task'));
+      const first = parseEnvelope(reply.text, req);
+      const outcome =
+        req.value['deliveryMethod'] !== 'async' || first.errors.length > 0
+          ? first
+          : await this.poll(transport, req, upstreamTaskUUID, record('poll'));
+      const audited = Promise.all(audits);
+      // Marked handled here: the runner awaits it once the results settle, and sees its failure then.
+      audited.catch(() => undefined);
+      return { ...outcome, audited };
+    } catch (err) {
+      // The attempt's error is recorded after its exchanges (and before a fallback tries), as before.
+      await Promise.all(audits);
+      throw err;
+    }
   }
 
   /** Polls getResponse until every result has ended (or the async bound passes). */

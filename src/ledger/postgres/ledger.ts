@@ -71,6 +71,11 @@ export class PostgresTaskLedger implements TaskLedger {
     });
   }
 
+  recordInstantTask(task: NewTask, completion: Omit<TaskCompletion, 'orgId' | 'taskUUID'>): Promise<RecordOutcome> {
+    // The same row a failed task gets: inserted finished (with its media) in one transaction.
+    return this.recordFailedTask(task, completion);
+  }
+
   async completeTask(c: TaskCompletion): Promise<boolean> {
     const response = this.split(c.responseText);
     if (c.media.length === 0 && (c.deliveries ?? []).length === 0 && !response)

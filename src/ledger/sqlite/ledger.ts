@@ -128,6 +128,11 @@ export class SqliteTaskLedger implements TaskLedger {
     });
   }
 
+  recordInstantTask(task: NewTask, completion: Omit<TaskCompletion, 'orgId' | 'taskUUID'>): Promise<RecordOutcome> {
+    // The same row a failed task gets: inserted finished, with its media, in one committer write.
+    return this.recordFailedTask(task, completion);
+  }
+
   completeTask(c: TaskCompletion): Promise<boolean> {
     // The request text is still in memory for a task recorded by this process, so the write
     // needs no read of the row.
