@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { apiKeyProblem } from './accounts/api-keys.js';
+import { parseArchivePolicy } from './archive/archive-policy.js';
+import type { ArchivePolicy } from './ledger/archive-types.js';
 import { SETTINGS, flagKey, type DefaultedSetting, type Setting, type SettingName } from './settings.js';
 import {
   OperatorConfigError,
@@ -70,6 +72,8 @@ export interface Config {
   retentionSweepSeconds: number;
   /** A Runware-compatible API tasks are forwarded to (RUNTRAIL_UPSTREAM_URL + _API_KEY; docs/engines.md). */
   upstream: UpstreamConfig | undefined;
+  /** Copies of forwarded tasks' outputs (RUNTRAIL_ARCHIVE_*; docs/engines.md). */
+  archive: ArchiveConfig;
   /** Which engine runs which (taskType, model): RUNTRAIL_ROUTES, first match wins; empty means the defaults. */
   routes: RouteRule[];
   /** RUNTRAIL_MODEL_MAP: which local model runs a task naming another AIR, before the engines' own mapping. */
@@ -125,6 +129,16 @@ export interface UpstreamConfig {
   /** getResponse polling of async tasks upstream (RUNTRAIL_UPSTREAM_POLL_MS) and its overall bound. */
   pollMs: number;
   asyncTimeoutMs: number;
+}
+
+export interface ArchiveConfig {
+  /** The policy of organizations without their own (RUNTRAIL_ARCHIVE_OUTPUTS). */
+  defaultPolicy: ArchivePolicy;
+  /** The largest output kept whatever the policy (RUNTRAIL_ARCHIVE_MAX_BYTES). */
+  maxBytes: number;
+  timeoutMs: number;
+  maxAttempts: number;
+  backoffMs: number;
 }
 
 export type MediaConfig = { kind: 'folder'; dir: string } | S3MediaConfig;
@@ -254,6 +268,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
       'RUNTRAIL_RETENTION_SWEEP_SECONDS',
     ),
     upstream: upstreamConfig(raw, int),
+    archive: archiveConfig(value, int),
     routes: readRoutes(raw('RUNTRAIL_ROUTES')),
     modelMap: readModelMap(raw('RUNTRAIL_MODEL_MAP')),
     engine: {
@@ -321,6 +336,18 @@ function upstreamConfig(raw: RawSetting, int: IntegerSetting): UpstreamConfig | 
     breakerCooldownMs: int('RUNTRAIL_UPSTREAM_BREAKER_COOLDOWN_MS', 0),
     pollMs: int('RUNTRAIL_UPSTREAM_POLL_MS', 1),
     asyncTimeoutMs: int('RUNTRAIL_UPSTREAM_ASYNC_TIMEOUT_MS', 1),
+  };
+}
+
+function archiveConfig(value: (name: DefaultedSetting) => string, int: IntegerSetting): ArchiveConfig {
+  const policy = parseArchivePolicy(value('RUNTRAIL_ARCHIVE_OUTPUTS'));
+  if (!policy) throw new ConfigError('RUNTRAIL_ARCHIVE_OUTPUTS must be all, none or a number of bytes above 0');
+  return {
+    defaultPolicy: policy,
+    maxBytes: int('RUNTRAIL_ARCHIVE_MAX_BYTES', 1),
+    timeoutMs: int('RUNTRAIL_ARCHIVE_TIMEOUT_MS', 1),
+    maxAttempts: int('RUNTRAIL_ARCHIVE_ATTEMPTS', 1, 100),
+    backoffMs: int('RUNTRAIL_ARCHIVE_BACKOFF_MS', 1),
   };
 }
 

@@ -7,6 +7,7 @@
 import type { Config, RouteRule } from '../config.js';
 import { ConfigError } from '../config.js';
 import type { AuditStore } from '../ledger/types.js';
+import type { OutputSink } from '../archive/output-archiver.js';
 import { BuiltinEngine } from './builtin/builtin-engine.js';
 import { CpuPool } from './builtin/cpu-pool.js';
 import { EngineRouter, type ForwardingEngine } from './engine.js';
@@ -23,6 +24,8 @@ export const DEFAULT_UPSTREAM_ROUTES: RouteRule[] = [
 export function buildEngineRouter(
   config: Pick<Config, 'upstream' | 'routes' | 'modelMap' | 'engine' | 'openaiCompatible' | 'comfyui'>,
   audit: AuditStore,
+  /** Where forwarded tasks' outputs go to be archived (src/archive/). */
+  outputs?: OutputSink,
 ): EngineRouter {
   // The engines an operator brings come first: their stand-ins (say, `*` for imageInference)
   // are what the operator asked for, ahead of the built-in engine's procedural ones.
@@ -49,7 +52,7 @@ export function buildEngineRouter(
   // eslint-disable-next-line prefer-const
   let router: EngineRouter | undefined;
   if (config.upstream)
-    forwarders.push(new UpstreamEngine(config.upstream, audit, () => router?.patternsFor('upstream') ?? []));
+    forwarders.push(new UpstreamEngine(config.upstream, audit, () => router?.patternsFor('upstream') ?? [], outputs));
   const builtin = new BuiltinEngine({
     pool: new CpuPool({
       threads: config.engine.threads,
