@@ -299,7 +299,7 @@ export const SETTINGS = {
   RUNTRAIL_ARCHIVE_OUTPUTS: {
     default: 'all',
     description:
-      "which outputs of forwarded tasks runtrail keeps a copy of, for organizations without their own policy (`runtrail keys archive`): `all`, `none`, or a number of bytes (outputs up to that size each) ([docs/engines.md](docs/engines.md))",
+      'which outputs of forwarded tasks runtrail keeps a copy of, for organizations without their own policy (`runtrail keys archive`): `all`, `none`, or a number of bytes (outputs up to that size each) ([docs/engines.md](docs/engines.md))',
   },
   RUNTRAIL_ARCHIVE_MAX_BYTES: {
     default: '104857600',

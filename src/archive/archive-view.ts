@@ -50,3 +50,13 @@ export function archivedOutputViews(
     };
   });
 }
+
+/** One line of `runtrail tasks show` for an output: where it came from and what was kept. */
+export function archiveLine(r: OutputArchiveRecord): string {
+  const from = r.sourceUrl ?? `(${r.form})`;
+  const what =
+    r.state === 'archived'
+      ? `archived ${r.mediaUUID ?? ''} ${r.contentType ?? ''} ${r.bytes ?? 0} bytes sha256:${r.sha256 ?? ''}`
+      : `${r.state}${r.error === null ? '' : `: ${r.error}`}`;
+  return `#${r.itemIndex} ${r.field} ${from}  ${what}`;
+}

@@ -70,7 +70,10 @@ export class UpstreamEngine implements ForwardingEngine {
     const reply = await this.client.post(body, record('task'));
     const first = parseEnvelope(reply.text, req);
     if (req.value['deliveryMethod'] !== 'async' || first.errors.length > 0) {
-      await this.resultsArrived(req, first.items.map((item, index) => ({ index, item })));
+      await this.resultsArrived(
+        req,
+        first.items.map((item, index) => ({ index, item })),
+      );
       return first;
     }
     return this.poll(req, upstreamTaskUUID, record('poll'));
