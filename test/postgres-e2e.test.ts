@@ -30,6 +30,7 @@ const SUITES = [
   'isolation-timing',
   'tenant-fairness',
   'history-search',
+  'output-archive',
 ];
 
 if (await postgresSuiteGate('end-to-end suites on PostgreSQL')) {

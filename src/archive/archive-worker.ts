@@ -105,8 +105,12 @@ export class ArchiveWorker {
       } catch (err) {
         this.deps.log.error({ err }, 'looking for outputs to archive failed');
       }
-      if (!this.stopping) await this.doorbell.wait(wait);
+      await this.idle(wait);
     }
+  }
+
+  private idle(ms: number): Promise<void> {
+    return this.stopping ? Promise.resolve() : this.doorbell.wait(ms);
   }
 
   private async archive(output: PendingOutputArchive): Promise<void> {
@@ -194,7 +198,7 @@ async function pixelSize(data: Buffer, format: MediaFormat): Promise<{ width: nu
   if (format !== 'jpg' && format !== 'png' && format !== 'webp' && format !== 'svg') return { width: 0, height: 0 };
   try {
     const meta = await sharp(data).metadata();
-    return { width: meta.width ?? 0, height: meta.height ?? 0 };
+    return { width: meta.width, height: meta.height };
   } catch {
     // An SVG sharp cannot read is still an SVG document; a raster image it cannot read is not an image.
     if (format === 'svg') return { width: 0, height: 0 };

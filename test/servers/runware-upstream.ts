@@ -169,7 +169,8 @@ export async function startRunwareUpstream(port = 0): Promise<RunwareTestUpstrea
     if (req.method === 'POST' && path === '/v1') {
       const body = (await readBody(req)).toString('utf8');
       bodies.push(body);
-      return sendJson(res, 200, answerTasks(JSON.parse(body) as Record<string, unknown>[]));
+      sendJson(res, 200, answerTasks(JSON.parse(body) as Record<string, unknown>[]));
+      return;
     }
     sendJson(res, 404, { errors: [{ code: 'notFound', message: 'no such route' }] });
   };
