@@ -8,6 +8,8 @@ import { availableParallelism } from 'node:os';
 import { apiKeyProblem } from './accounts/api-keys.js';
 import { parseAccountsKey } from './accounts/sealed-secret.js';
 import { accountNameProblem } from './accounts/account-name.js';
+import { parseArchivePolicy } from './archive/archive-policy.js';
+import type { ArchivePolicy } from './ledger/archive-types.js';
 import { SETTINGS, flagKey, type DefaultedSetting, type Setting, type SettingName } from './settings.js';
 import {
   OperatorConfigError,
@@ -74,6 +76,8 @@ export interface Config {
   outOfLineBytes: number;
   /** A Runware-compatible API tasks are forwarded to (RUNTRAIL_UPSTREAM_URL + _API_KEY; docs/engines.md). */
   upstream: UpstreamConfig | undefined;
+  /** Copies of forwarded tasks' outputs (RUNTRAIL_ARCHIVE_*; docs/engines.md). */
+  archive: ArchiveConfig;
   /** Which engine runs which (taskType, model): RUNTRAIL_ROUTES, first match wins; empty means the defaults. */
   routes: RouteRule[];
   /** Seals organizations' own upstream keys at rest (RUNTRAIL_ACCOUNTS_KEY); never logged. */
@@ -139,6 +143,16 @@ export interface UpstreamConfig {
   ws: { pingMs: number; deadPeerMs: number; maxInFlight: number; maxBufferedBytes: number };
   /** Further upstreams tried in order when one is unavailable (RUNTRAIL_UPSTREAM_FALLBACKS). */
   fallbacks: { name: string; url: string; apiKey: string }[];
+}
+
+export interface ArchiveConfig {
+  /** The policy of organizations without their own (RUNTRAIL_ARCHIVE_OUTPUTS). */
+  defaultPolicy: ArchivePolicy;
+  /** The largest output kept whatever the policy (RUNTRAIL_ARCHIVE_MAX_BYTES). */
+  maxBytes: number;
+  timeoutMs: number;
+  maxAttempts: number;
+  backoffMs: number;
 }
 
 export type MediaConfig = { kind: 'folder'; dir: string } | S3MediaConfig;
@@ -269,6 +283,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     ),
     outOfLineBytes: int('RUNTRAIL_OUT_OF_LINE_BYTES', 1024),
     upstream: upstreamConfig(raw, int),
+    archive: archiveConfig(value, int),
     routes: readRoutes(raw('RUNTRAIL_ROUTES')),
     accountsKey: accountsKey(raw('RUNTRAIL_ACCOUNTS_KEY')),
     modelMap: readModelMap(raw('RUNTRAIL_MODEL_MAP')),
@@ -379,6 +394,18 @@ function readFallbacks(raw: string | undefined): UpstreamConfig['fallbacks'] {
       throw new ConfigError(`upstream fallback "${name}": 'apiKey' must be a non-empty string`);
     return { name, url, apiKey };
   });
+}
+
+function archiveConfig(value: (name: DefaultedSetting) => string, int: IntegerSetting): ArchiveConfig {
+  const policy = parseArchivePolicy(value('RUNTRAIL_ARCHIVE_OUTPUTS'));
+  if (!policy) throw new ConfigError('RUNTRAIL_ARCHIVE_OUTPUTS must be all, none or a number of bytes above 0');
+  return {
+    defaultPolicy: policy,
+    maxBytes: int('RUNTRAIL_ARCHIVE_MAX_BYTES', 1),
+    timeoutMs: int('RUNTRAIL_ARCHIVE_TIMEOUT_MS', 1),
+    maxAttempts: int('RUNTRAIL_ARCHIVE_ATTEMPTS', 1, 100),
+    backoffMs: int('RUNTRAIL_ARCHIVE_BACKOFF_MS', 1),
+  };
 }
 
 /**

@@ -23,6 +23,8 @@ import { DeliveryWorker } from './webhooks/delivery-worker.js';
 import { deliveryView } from './webhooks/delivery-view.js';
 import { OutboundTargetGuard } from './webhooks/outbound-target.js';
 import { RetentionSweeper } from './retention/sweeper.js';
+import { ArchiveWorker } from './archive/archive-worker.js';
+import { OutputArchiver } from './archive/output-archiver.js';
 import { buildHttpApp } from './transport/http.js';
 import { UpstreamAccounts } from './accounts/upstream-accounts.js';
 import { UsageLimiter } from './limits/usage-limiter.js';
@@ -80,13 +82,40 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
     metrics.watchQueue(() => storage.aggregates.queueState());
     storage.observeCommitBatches?.((writes) => metrics.commitBatch.observe(writes));
     const outbound = new OutboundPolicy(config.outboundAllow);
+    // Outputs are fetched from wherever the upstream put them: public addresses, those the
+    // operator allows, and the upstream's own host (chosen by the operator, maybe a private one).
+    const archiveWorker = new ArchiveWorker(
+      {
+        store: storage.archives,
+        media,
+        guard: new OutboundTargetGuard(
+          new OutboundPolicy([
+            ...config.outboundAllow,
+            ...(config.upstream ? [new URL(config.upstream.url).hostname] : []),
+          ]),
+        ),
+        log,
+      },
+      {
+        maxAttempts: config.archive.maxAttempts,
+        timeoutMs: config.archive.timeoutMs,
+        backoffMs: config.archive.backoffMs,
+        serverMaxBytes: config.archive.maxBytes,
+      },
+    );
+    const archiver = new OutputArchiver(
+      storage.archives,
+      { defaultPolicy: config.archive.defaultPolicy, maxBytes: config.archive.maxBytes },
+      log,
+      () => archiveWorker.wake(),
+    );
     const services = {
       ledger: storage.ledger,
       queue: storage.queue,
       progress: new ProgressBoard(),
       media,
       imageInputs: new ImageInputResolver(storage.ledger, media, outbound, config.maxBodyBytes),
-      engines: (engines = buildEngineRouter(config, storage.audit, upstreamAccounts)),
+      engines: (engines = buildEngineRouter(config, storage.audit, upstreamAccounts, archiver)),
       prices: new PriceTable(config.prices, defaultPrices()),
       log,
     };
@@ -139,8 +168,12 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
         log.info({ engine: engine.name, operations: engine.operations.map((o) => o.name), details }, 'engine ready');
       else log.warn({ engine: engine.name, notReady, details }, 'engine cannot run some operations');
     }
-    const recovered = { ...(await workers.recover()), deliveries: await deliveries.recover() };
-    if (recovered.requeued + recovered.ended + recovered.deliveries > 0)
+    const recovered = {
+      ...(await workers.recover()),
+      deliveries: await deliveries.recover(),
+      archives: await archiveWorker.recover(),
+    };
+    if (recovered.requeued + recovered.ended + recovered.deliveries + recovered.archives > 0)
       log.warn(recovered, 'recovered work a previous run left unfinished');
     const app = buildHttpApp({
       dispatcher,
@@ -160,6 +193,7 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       webhookAttempts: async (orgId, taskUUID) =>
         (await storage.deliveries.listForTask(taskUUID, orgId)).map(deliveryView),
       audit: storage.audit,
+      archives: storage.archives,
       currentResponse: (task) => currentResponseText(task, services),
       aggregates: storage.aggregates,
       links: storage.links,
@@ -211,6 +245,7 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
     // Queued tasks start only now: their results carry media URLs, which need the public URL.
     workers.start();
     deliveries.start();
+    archiveWorker.start();
     const sweeper = new RetentionSweeper(
       { ledger: storage.ledger, accounts: storage.accounts, media, log },
       { defaultDays: config.retentionDays, intervalMs: config.retentionSweepSeconds * 1000 },
@@ -229,6 +264,8 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
         await websocket.close();
         await Promise.all([bounded(app.close(), left()), workers.stop(left()), bounded(dispatcher.idle(), left())]);
         await deliveries.stop(left());
+        // Fetches still running past the grace are left pending: the next start takes them up.
+        await archiveWorker.stop(left());
         // Engine threads end once no task can start work on them (an operation still running
         // past the grace gets a second more; the process exits after this anyway).
         await bounded(services.engines.close(), left() + 1000);

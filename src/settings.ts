@@ -336,6 +336,31 @@ export const SETTINGS = {
     aside: '16 MiB',
     description: 'bytes queued unsent on an upstream WebSocket beyond which a task is held back and retried',
   },
+  RUNTRAIL_ARCHIVE_OUTPUTS: {
+    default: 'all',
+    description:
+      'which outputs of forwarded tasks runtrail keeps a copy of, for organizations without their own policy (`runtrail keys archive`): `all`, `none`, or a number of bytes (outputs up to that size each) ([docs/engines.md](docs/engines.md))',
+  },
+  RUNTRAIL_ARCHIVE_MAX_BYTES: {
+    default: '104857600',
+    unit: 'bytes',
+    aside: '100 MiB',
+    description: 'the largest output archived whatever the policy; a larger one is recorded as failed',
+  },
+  RUNTRAIL_ARCHIVE_TIMEOUT_MS: {
+    default: '60000',
+    unit: 'ms',
+    description: "one archive fetch's deadline (redirects included)",
+  },
+  RUNTRAIL_ARCHIVE_ATTEMPTS: {
+    default: '5',
+    description: 'fetch attempts per output before it is recorded as failed (timeouts, 5xx and 429 are retried)',
+  },
+  RUNTRAIL_ARCHIVE_BACKOFF_MS: {
+    default: '1000',
+    unit: 'ms',
+    description: 'first archive retry delay (doubling, with jitter, up to a minute)',
+  },
   RUNTRAIL_OPENAI_URL: {
     description:
       "an operator's OpenAI-compatible server (`http://127.0.0.1:11434/v1` for Ollama); set together with `RUNTRAIL_OPENAI_MODELS`",

@@ -32,6 +32,7 @@ const SUITES = [
   'history-search',
   'large-bodies',
   'task-retention',
+  'output-archive',
 ];
 
 if (await postgresSuiteGate('end-to-end suites on PostgreSQL')) {

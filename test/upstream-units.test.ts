@@ -23,21 +23,21 @@ test('the upstream taskUUID is a v4-shaped UUID, stable per (organization, taskU
   assert.notEqual(upstreamTaskUuid('org-b', T), u);
 });
 
-test('the forwarded text is the source with only the taskUUID value replaced; webhookURL forces a copy without it', () => {
+test('the forwarded text is the source with only the taskUUID value replaced and webhookURL / uploadEndpoint cut out', () => {
   const source = `{"taskType":"imageInference", "taskUUID" :"${T}","seed":12345678901234567890,"x":1.0}`;
-  const value = JSON.parse(source) as Record<string, unknown>;
-  const req = { orgId: 'o', taskUUID: T, taskType: 'imageInference', source, value };
-  assert.equal(forwardedSource(req, 'U'.repeat(36)), source.replace(T, 'U'.repeat(36)));
-  const hooked = { ...req, value: { ...value, webhookURL: 'https://x' } };
-  assert.deepEqual(Object.keys(JSON.parse(forwardedSource(hooked, 'U')) as object), [
-    'taskType',
-    'taskUUID',
-    'seed',
-    'x',
-  ]);
-  // A taskUUID written with escapes cannot be found in the text: the copy carries the new one.
-  const escaped = { ...req, source: source.replace(`"${T}"`, `"\\u0030${T.slice(1)}"`) };
-  assert.equal((JSON.parse(forwardedSource(escaped, 'V')) as { taskUUID: string }).taskUUID, 'V');
+  assert.equal(forwardedSource({ source }, 'U'.repeat(36)), source.replace(T, 'U'.repeat(36)));
+  // Delivery options runtrail carries out itself leave by splicing: the rest stays as written.
+  const hooked = `{ "webhookURL" : "https://x/h" ,"taskType":"imageInference", "taskUUID" :"${T}","uploadEndpoint":"https://x/u","seed":12345678901234567890,"x":1.0 }`;
+  assert.equal(
+    forwardedSource({ source: hooked }, 'U'.repeat(36)),
+    `{"taskType":"imageInference", "taskUUID" :"${'U'.repeat(36)}","seed":12345678901234567890,"x":1.0 }`,
+  );
+  // Names written with escapes are the same members; nested ones are left alone.
+  const escaped = `{"taskUUID":"\\u0030${T.slice(1)}","webhook\\u0055RL":"h","inner":{"webhookURL":"keep","taskUUID":"keep"}}`;
+  assert.equal(
+    forwardedSource({ source: escaped }, 'V'),
+    `{"taskUUID":"V","inner":{"webhookURL":"keep","taskUUID":"keep"}}`,
+  );
 });
 
 test('replies: data and errors echo the caller; the older singular error is read; anything else is unrecognizedResponse', () => {

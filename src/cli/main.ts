@@ -8,6 +8,7 @@ import { migrateStorage, openStorage } from '../ledger/open-storage.js';
 import type { Storage } from '../ledger/types.js';
 // The server (Fastify, sharp, engines) loads only for `serve`: the other commands start ~1 s faster.
 import { registerRetentionCommand } from './retention.js';
+import { registerArchivePolicyCommand } from './archive-policy.js';
 import { defaultOrganizationName, UsageError } from './cli-storage.js';
 import { registerTasksCommands } from './tasks.js';
 import { registerDeliveryCommands } from './deliveries.js';
@@ -169,6 +170,7 @@ async function withStorage(dataDir: string | undefined, run: (s: Storage) => Pro
 
 registerRetentionCommand(keys);
 registerKeyLimitCommands(keys);
+registerArchivePolicyCommand(keys);
 registerTasksCommands(program);
 registerDeliveryCommands(
   keys,

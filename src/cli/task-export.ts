@@ -4,6 +4,7 @@
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { MediaRecord, Storage, StoredTask } from '../ledger/types.js';
+import type { OutputArchiveRecord } from '../ledger/archive-types.js';
 import { MediaMissingError, type MediaStore } from '../media/media-store.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
 
@@ -19,7 +20,12 @@ interface ExportedMedia {
   data?: string;
 }
 
-export async function exportLine(task: StoredTask, files: MediaRecord[], media: MediaStore | undefined) {
+export async function exportLine(
+  task: StoredTask,
+  files: MediaRecord[],
+  media: MediaStore | undefined,
+  archived: readonly OutputArchiveRecord[] = [],
+) {
   const exported: ExportedMedia[] = [];
   for (const m of files) {
     const entry: ExportedMedia = {
@@ -59,6 +65,20 @@ export async function exportLine(task: StoredTask, files: MediaRecord[], media: 
     // The task's own retention (X-Runtrail-Retention), only when it has one: an import keeps it.
     ...(task.expiresAt !== null && task.expiresAt !== undefined ? { expiresAt: task.expiresAt } : {}),
     media: exported,
+    // Where each output of a forwarded task came from and what was kept: an archived copy is one
+    // of the media above (its file embedded with --with-media).
+    archivedOutputs: archived.map((a) => ({
+      itemIndex: a.itemIndex,
+      field: a.field,
+      form: a.form,
+      upstreamURL: a.sourceUrl,
+      state: a.state,
+      error: a.error,
+      mediaUUID: a.mediaUUID,
+      contentType: a.contentType,
+      bytes: a.bytes,
+      sha256: a.sha256,
+    })),
   };
 }
 

@@ -30,6 +30,7 @@ import {
   type StorageFlags,
 } from './cli-storage.js';
 import { exportLine, importLine, mediaCopies } from './task-export.js';
+import { archiveLine } from '../archive/archive-view.js';
 import { clip, out, ProgressBar, table } from './output.js';
 
 const EXPORT_PAGE = 200;
@@ -152,6 +153,9 @@ export function registerTasksCommands(program: Command): void {
             out(
               `${'media'.padEnd(10)} ${m.mediaUUID}.${m.format} ${m.width}x${m.height} ${m.bytes} bytes  ${media.locationOf(m)}\n`,
             );
+          // Outputs of a forwarded task: runtrail's copy (a media line above) or why there is none.
+          for (const a of await storage.archives.listForTask(org.id, task.taskUUID))
+            out(`${'archive'.padEnd(10)} ${archiveLine(a)}\n`);
           // A running task shows what it has so far: the results recorded, processing for the rest.
           const response = task.responseText ?? (await currentResponseText(task, storage));
           out(`\nrequest:\n${indentJson(task.requestText)}\n\nresponse:\n${indentJson(response)}\n`);
@@ -179,7 +183,9 @@ export function registerTasksCommands(program: Command): void {
           const page = await storage.ledger.listTasks(org.id, filter, cursor, EXPORT_PAGE);
           for (const task of page.tasks) {
             const files = await storage.ledger.listTaskMedia(org.id, task.taskUUID);
-            const line = JSON.stringify(await exportLine(task, files, opts.withMedia ? media : undefined)) + '\n';
+            const archived = await storage.archives.listForTask(org.id, task.taskUUID);
+            const line =
+              JSON.stringify(await exportLine(task, files, opts.withMedia ? media : undefined, archived)) + '\n';
             if (!sink.write(line)) await once(sink, 'drain');
             progress.update(++written);
           }

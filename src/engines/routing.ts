@@ -7,6 +7,7 @@
 import type { Config, RouteRule } from '../config.js';
 import { ConfigError } from '../config.js';
 import type { AuditStore } from '../ledger/types.js';
+import type { OutputSink } from '../archive/output-archiver.js';
 import { BuiltinEngine } from './builtin/builtin-engine.js';
 import { CpuPool } from './builtin/cpu-pool.js';
 import { EngineRouter, type ForwardingEngine } from './engine.js';
@@ -26,6 +27,8 @@ export function buildEngineRouter(
   audit: AuditStore,
   /** Organizations' own upstream accounts; without them every forwarded task uses the server-wide upstream. */
   upstreamAccounts?: UpstreamAccountsPort,
+  /** Where forwarded tasks' outputs go to be archived (src/archive/). */
+  outputs?: OutputSink,
 ): EngineRouter {
   // The engines an operator brings come first: their stand-ins (say, `*` for imageInference)
   // are what the operator asked for, ahead of the built-in engine's procedural ones.
@@ -61,7 +64,13 @@ export function buildEngineRouter(
   let router: EngineRouter | undefined;
   if (config.upstream)
     forwarders.push(
-      new UpstreamEngine(config.upstream, audit, () => router?.patternsFor('upstream') ?? [], upstreamAccounts),
+      new UpstreamEngine(
+        config.upstream,
+        audit,
+        () => router?.patternsFor('upstream') ?? [],
+        upstreamAccounts,
+        outputs,
+      ),
     );
   const builtin = new BuiltinEngine({
     pool: new CpuPool({

@@ -317,7 +317,7 @@ export const linkFromRow = (r: LinkRow): TaskLink => ({
  * task row itself and its media: deleting a task deletes its rows in all of them. A delivery's
  * attempts go first, through their delivery (delivery_attempts has no task column).
  */
-export const TASK_OWNED_TABLES = ['deliveries', 'task_items', 'jobs', 'upstream_exchanges'] as const;
+export const TASK_OWNED_TABLES = ['deliveries', 'task_items', 'jobs', 'upstream_exchanges', 'output_archives'] as const;
 
 /** A usage_limits row; PostgreSQL hands BIGINT columns over as strings, so numbers are read with Number. */
 export interface LimitRow {

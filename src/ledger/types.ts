@@ -3,6 +3,7 @@
 // run one suite against every backend.
 
 import type { AggregateStore, TaskLinkStore } from './aggregate-types.js';
+import type { OutputArchiveStore } from './archive-types.js';
 
 export type TaskStatus = 'processing' | 'success' | 'error';
 
@@ -441,6 +442,8 @@ export interface Storage {
   sessions: SessionStore;
   aggregates: AggregateStore;
   links: TaskLinkStore;
+  /** Archived copies of forwarded tasks' outputs, and each organization's archive policy. */
+  archives: OutputArchiveStore;
   /** Calls `listener` with the number of writes in each commit, where the backend batches them (SQLite). */
   observeCommitBatches?(listener: (writes: number) => void): void;
   /**

@@ -12,6 +12,8 @@ import { taskSummary } from '../history/task-summary.js';
 import type { AccountStore, AuditStore, Organization, StoredTask, TaskLedger } from '../ledger/types.js';
 import type { MediaStore } from '../media/media-store.js';
 import type { TaskLinkStore } from '../ledger/aggregate-types.js';
+import type { OutputArchiveStore } from '../ledger/archive-types.js';
+import { archivedOutputViews } from '../archive/archive-view.js';
 import { replyEnvelope } from '../protocol/envelope.js';
 import { responseTextOf, taskNotFound } from '../tasks/task-state.js';
 import { noteCaller } from './request-log.js';
@@ -33,6 +35,8 @@ export interface HistoryApiDeps {
   links?: TaskLinkStore;
   /** Budgets and rate limits of the caller's organization and key, with what was spent of them. */
   usage?: Pick<UsageLimiter, 'report'>;
+  /** Archived copies of a forwarded task's outputs (src/archive/). */
+  archives?: OutputArchiveStore;
 }
 
 const PAGE_SIZE = 50;
@@ -112,11 +116,12 @@ export function registerHistoryApi(app: FastifyInstance, deps: HistoryApiDeps): 
         .type('application/json')
         .send(notFoundBody(req.params.taskUUID));
     const { org, task } = found;
-    const [media, attempts, exchanges, links] = await Promise.all([
+    const [media, attempts, exchanges, links, archived] = await Promise.all([
       deps.ledger.listTaskMedia(org.id, task.taskUUID),
       deps.webhookAttempts ? deps.webhookAttempts(org.id, task.taskUUID) : Promise.resolve([]),
       deps.audit ? deps.audit.listUpstreamExchanges(org.id, task.taskUUID) : Promise.resolve([]),
       deps.links ? deps.links.linksOf(org.id, task.taskUUID) : Promise.resolve({ rerunOf: null, reruns: [] }),
+      deps.archives ? deps.archives.listForTask(org.id, task.taskUUID) : Promise.resolve([]),
     ]);
     const meta = JSON.stringify({
       ...taskSummary(task),
@@ -129,6 +134,8 @@ export function registerHistoryApi(app: FastifyInstance, deps: HistoryApiDeps): 
         bytes: m.bytes,
       })),
       webhookAttempts: attempts,
+      // runtrail's copies of the outputs the upstream returned (the response keeps the upstream's URLs).
+      archivedOutputs: archivedOutputViews(archived, media, (m) => deps.media.urlOf(m)),
       // What the upstream engine sent and got for this task: its own taskUUID and raw replies.
       upstream: exchanges.map((x) => ({
         upstreamTaskUUID: x.upstreamTaskUUID,

@@ -51,6 +51,8 @@ export interface HttpDeps {
   deliveries?: DeliveryStore;
   webhookAttempts?: WebhookAttemptsReader;
   audit?: import('../ledger/types.js').AuditStore;
+  /** Archived copies of forwarded tasks' outputs, shown with each task. */
+  archives?: import('../ledger/archive-types.js').OutputArchiveStore;
   /** A task's response as getTaskDetails shows it (the current state while it runs). */
   currentResponse?: (task: StoredTask) => Promise<string>;
   /** The explorer's dashboard aggregates and "run again" links. */

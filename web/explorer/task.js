@@ -115,6 +115,7 @@ async function refreshTask(uuid, first) {
     JSON.stringify(state.task.response) !== JSON.stringify(task.response) ||
     JSON.stringify(state.task.webhookAttempts) !== JSON.stringify(task.webhookAttempts) ||
     JSON.stringify(state.task.upstream) !== JSON.stringify(task.upstream) ||
+    JSON.stringify(state.task.archivedOutputs) !== JSON.stringify(task.archivedOutputs) ||
     JSON.stringify(state.task.reruns) !== JSON.stringify(task.reruns);
   state.task = task;
   if (changed) renderTask(task);
@@ -133,11 +134,13 @@ function clearTask() {
     '#response-code',
     '#t-webhooks',
     '#t-upstream',
+    '#t-archive',
     '#t-links',
     '#t-error-callout',
   ])
     $(id).replaceChildren();
   $('#t-upstream-box').hidden = true;
+  $('#t-archive-box').hidden = true;
   $('#t-error-callout').hidden = true;
   $('#t-inputs-box').hidden = true;
 }
@@ -185,6 +188,7 @@ function renderTask(t) {
   renderCode('response', t.responseText ?? JSON.stringify(t.response));
   renderWebhooks(t.webhookAttempts || []);
   renderUpstream(t.upstream || []);
+  renderArchive(t.archivedOutputs || []);
 }
 
 /** A failed (or partly failed) task leads with what went wrong and what the caller got. */
@@ -387,6 +391,38 @@ function renderUpstream(exchanges) {
     ...['Kind', 'Upstream taskUUID', 'At', 'HTTP', 'Latency', 'Error', 'Raw reply'].map((h) => el('th', {}, h)),
   );
   $('#t-upstream').replaceChildren(
+    el('table', { className: 'webhooks' }, el('thead', {}, head), el('tbody', {}, ...rows)),
+  );
+}
+
+/** runtrail's copies of a forwarded task's outputs: a link to each copy, or why there is none. */
+function renderArchive(outputs) {
+  $('#t-archive-box').hidden = outputs.length === 0;
+  const rows = outputs.map((o) =>
+    el(
+      'tr',
+      { className: `archive-${o.state}` },
+      el('td', { className: 'num' }, String(o.itemIndex)),
+      el('td', { className: 'mono' }, o.field),
+      el('td', {}, o.state),
+      el(
+        'td',
+        {},
+        o.archivedURL ? el('a', { href: o.archivedURL, target: '_blank', rel: 'noopener' }, 'archived copy') : '',
+      ),
+      el('td', {}, o.contentType || ''),
+      el('td', { className: 'num' }, o.bytes === null ? '' : String(o.bytes)),
+      el('td', { className: 'mono' }, o.sha256 ? o.sha256.slice(0, 16) : ''),
+      el('td', { className: 'mono' }, o.upstreamURL || `(${o.form})`),
+      el('td', {}, o.error || ''),
+    ),
+  );
+  const head = el(
+    'tr',
+    {},
+    ...['Result', 'Member', 'State', 'Copy', 'Type', 'Bytes', 'sha256', 'From', 'Reason'].map((h) => el('th', {}, h)),
+  );
+  $('#t-archive').replaceChildren(
     el('table', { className: 'webhooks' }, el('thead', {}, head), el('tbody', {}, ...rows)),
   );
 }

@@ -10,6 +10,8 @@ import { createHash } from 'node:crypto';
 import { ProtocolError, isProtocolError } from '../../protocol/errors.js';
 import type { AuditStore } from '../../ledger/types.js';
 import type { UpstreamTarget } from '../../accounts/upstream-accounts.js';
+import { editMembers } from '../../protocol/source-members.js';
+import type { OutputSink } from '../../archive/output-archiver.js';
 import type { EngineRoute, ForwardingEngine, ForwardOutcome, ForwardRequest, ModelInfo } from '../engine.js';
 import { UPSTREAM_SUBJECT, type UpstreamClientOptions } from './upstream-client.js';
 import type { ExchangeRecorder, UpstreamAccount, UpstreamTransport } from './upstream-transport.js';
@@ -44,6 +46,8 @@ export class UpstreamEngine implements ForwardingEngine {
     private readonly audit: AuditStore,
     private readonly routes: () => EngineRoute[] = () => [],
     private readonly orgAccounts?: UpstreamAccountsPort,
+    /** Where each result's outputs go to be archived (src/archive/), as the result arrives. */
+    private readonly outputs?: OutputSink,
   ) {
     this.pool = new UpstreamPool(options);
     this.upstreams = [{ name: DEFAULT_UPSTREAM, url: options.url, apiKey: options.apiKey }, ...options.fallbacks];
@@ -124,10 +128,17 @@ export class UpstreamEngine implements ForwardingEngine {
       const body = `[${forwardedSource(req, upstreamTaskUUID)}]`;
       const reply = await transport.post(body, record('task'));
       const first = parseEnvelope(reply.text, req);
-      const outcome =
-        req.value['deliveryMethod'] !== 'async' || first.errors.length > 0
-          ? first
-          : await this.poll(transport, req, upstreamTaskUUID, record('poll'));
+      let outcome: ForwardOutcome;
+      if (req.value['deliveryMethod'] !== 'async' || first.errors.length > 0) {
+        // The outputs are queued for archiving beside the completion's write (one commit), not before it.
+        audits.push(
+          this.resultsArrived(
+            req,
+            first.items.map((item, index) => ({ index, item })),
+          ),
+        );
+        outcome = first;
+      } else outcome = await this.poll(transport, req, upstreamTaskUUID, record('poll'));
       const audited = Promise.all(audits);
       // Marked handled here: the runner awaits it once the results settle, and sees its failure then.
       audited.catch(() => undefined);
@@ -151,6 +162,7 @@ export class UpstreamEngine implements ForwardingEngine {
     const deadline = Date.now() + this.options.asyncTimeoutMs;
     // Only the last poll (and failures) are kept for audit: a long task would leave hundreds.
     let pending: Parameters<ExchangeRecorder>[0] | undefined;
+    const arrived = new Set<number>();
     const keep: ExchangeRecorder = async (x) => {
       if (x.error !== null || x.httpStatus === null || x.httpStatus >= 300) await record(x);
       else pending = x;
@@ -161,12 +173,18 @@ export class UpstreamEngine implements ForwardingEngine {
         const reply = await transport.post(body, keep);
         const outcome = parseEnvelope(reply.text, req);
         const processing = outcome.items.filter((i) => i['status'] === 'processing');
+        // Each result's outputs are archived as soon as the result has ended, not when all have.
+        const ended = outcome.items.flatMap((item, index) =>
+          item['status'] !== 'processing' && !arrived.has(index) ? [{ index, item }] : [],
+        );
+        ended.forEach((r) => arrived.add(r.index));
+        await this.resultsArrived(req, ended);
         outcome.items.forEach((item, i) => {
           if (item['status'] === 'processing' && typeof item['progress'] === 'number')
             req.onProgress?.(i, item['progress']);
         });
-        const ended = outcome.items.length - processing.length + outcome.errors.length;
-        if (processing.length === 0 && (ended >= expected || outcome.errors.length > 0)) {
+        const endedCount = outcome.items.length - processing.length + outcome.errors.length;
+        if (processing.length === 0 && (endedCount >= expected || outcome.errors.length > 0)) {
           return { items: outcome.items.map(withoutPollFields), errors: outcome.errors.map(withoutPollFields) };
         }
       }
@@ -177,6 +195,14 @@ export class UpstreamEngine implements ForwardingEngine {
       subject: UPSTREAM_SUBJECT,
       reason: `it did not finish this async task within ${this.options.asyncTimeoutMs / 1000} s`,
     });
+  }
+
+  /** The one point where results leave for the archive (their outputs are queued, not fetched, here). */
+  private async resultsArrived(
+    req: ForwardRequest,
+    results: readonly { index: number; item: Record<string, unknown> }[],
+  ): Promise<void> {
+    if (results.length > 0) await this.outputs?.resultsArrived(req.orgId, req.taskUUID, results);
   }
 }
 
@@ -199,21 +225,17 @@ export function upstreamTaskUuid(orgId: string, taskUUID: string, upstream: stri
 
 /**
  * The task object sent upstream: the caller's source text with only the taskUUID's value
- * replaced, so numbers and key order travel as written. Tasks naming a webhookURL or
- * uploadEndpoint (which runtrail delivers itself) are re-serialized without them.
+ * replaced and the delivery options runtrail carries out itself (webhookURL, uploadEndpoint)
+ * cut out, so numbers, escapes and key order travel as written (src/protocol/source-members.ts).
  */
-export function forwardedSource(req: ForwardRequest, upstreamTaskUUID: string): string {
-  if (HANDLED_HERE.every((k) => !(k in req.value))) {
-    const at = /("taskUUID"\s*:\s*")([0-9A-Fa-f-]{36})"/.exec(req.source);
-    if (at && at[2] === req.taskUUID) {
-      const start = at.index + at[1]!.length;
-      return req.source.slice(0, start) + upstreamTaskUUID + req.source.slice(start + 36);
-    }
-  }
-  const copy: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(req.value))
-    if (!HANDLED_HERE.includes(k)) copy[k] = k === 'taskUUID' ? upstreamTaskUUID : v;
-  return JSON.stringify(copy);
+export function forwardedSource(req: Pick<ForwardRequest, 'source'>, upstreamTaskUUID: string): string {
+  const edited = editMembers(req.source, {
+    remove: HANDLED_HERE,
+    replace: { taskUUID: JSON.stringify(upstreamTaskUUID) },
+  });
+  // The recorded source is always an object JSON.parse accepted; anything else is a bug upstream of here.
+  if (edited === undefined) throw new Error('a forwarded task source is not a JSON object');
+  return edited;
 }
 
 /** Reads an upstream reply: `{data, errors}` (or the older singular `error`), items echoing the caller. */

@@ -337,7 +337,7 @@ async function insertDeliveries(client: pg.PoolClient, deliveries: readonly NewD
   }
 }
 
-async function insertMedia(client: pg.PoolClient, media: readonly MediaRecord[]): Promise<void> {
+export async function insertMedia(client: pg.PoolClient, media: readonly MediaRecord[]): Promise<void> {
   for (const m of media) {
     await client.query(INSERT_MEDIA, [
       key(m.mediaUUID),

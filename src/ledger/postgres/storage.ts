@@ -15,6 +15,7 @@ import { PostgresTaskLinkStore } from './task-links.js';
 import type { LedgerOptions } from '../ledger-options.js';
 import { PostgresLimitStore } from './limits.js';
 import { PostgresUpstreamAccountStore } from './upstream-accounts.js';
+import { PostgresOutputArchiveStore } from './output-archives.js';
 
 const PROBE_TIMEOUT_MS = 2000;
 
@@ -42,6 +43,7 @@ export async function openPostgresStorage(
     sessions: new PostgresSessionStore(pool),
     aggregates: new PostgresAggregateStore(pool),
     links: new PostgresTaskLinkStore(pool),
+    archives: new PostgresOutputArchiveStore(pool),
     async probe() {
       // The pool waits for a connection without limit; a probe must answer, so it gives up after a while.
       let timer: NodeJS.Timeout | undefined;

@@ -369,6 +369,45 @@ ${ROLLUP_SQL}
     `,
   },
   {
+    // Archived outputs (docs/engines.md): one row per output a forwarded task's upstream returned
+    // (where it came from, and whether it was archived, failed or skipped, with the copy's content
+    // type, size and sha256 and the media row holding it); pending rows are the archive work
+    // queue, leased like deliveries. archive_policies holds an organization's own policy (all,
+    // none, or outputs up to max_bytes each); without a row the server default applies.
+    version: 13,
+    sql: `
+      CREATE TABLE output_archives (
+        id TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL,
+        task_uuid TEXT NOT NULL,
+        item_index INTEGER NOT NULL,
+        field TEXT NOT NULL,
+        form TEXT NOT NULL,
+        source_url TEXT,
+        inline_value TEXT,
+        max_bytes INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER,
+        owner TEXT,
+        error TEXT,
+        media_uuid TEXT,
+        content_type TEXT,
+        bytes INTEGER,
+        sha256 TEXT,
+        created_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        UNIQUE (org_id, task_uuid, item_index, field)
+      );
+      CREATE INDEX output_archives_due ON output_archives (next_attempt_at) WHERE state = 'pending';
+      CREATE TABLE archive_policies (
+        org_id TEXT PRIMARY KEY,
+        mode TEXT NOT NULL,
+        max_bytes INTEGER
+      );
+    `,
+  },
+  {
     // Per-organization upstream accounts and budgets (docs/engines.md, "Accounts" and "Budgets"):
     // - upstream_accounts: an organization's own upstream URL and its key, sealed with the
     //   server's RUNTRAIL_ACCOUNTS_KEY (AES-256-GCM); the clear key is never stored.

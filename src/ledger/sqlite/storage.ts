@@ -15,6 +15,7 @@ import { SqliteTaskLinkStore } from './task-links.js';
 import type { LedgerOptions } from '../ledger-options.js';
 import { SqliteLimitStore } from './limits.js';
 import { SqliteUpstreamAccountStore } from './upstream-accounts.js';
+import { SqliteOutputArchiveStore } from './output-archives.js';
 
 export const SQLITE_FILE = 'runtrail.db';
 
@@ -33,6 +34,7 @@ export function openSqliteStorage(dataDir: string, options: LedgerOptions = {}):
     sessions: new SqliteSessionStore(db, committer),
     aggregates: new SqliteAggregateStore(db),
     links: new SqliteTaskLinkStore(db, committer),
+    archives: new SqliteOutputArchiveStore(db, committer, ledger),
     observeCommitBatches(listener) {
       committer.onBatch = listener;
     },
