@@ -108,7 +108,13 @@ export async function gateway(o: BenchOptions, scheme: UpstreamScheme): Promise<
   let server: BenchServer;
   try {
     server = await startServer({
-      env: { RUNTRAIL_UPSTREAM_URL: upstreamUrl, RUNTRAIL_UPSTREAM_API_KEY: 'bench-upstream-key' },
+      // Archiving off: the figure is what recording costs in front of an upstream; the mock's image
+      // URLs point nowhere, and fetching copies is background work of its own (docs/engines.md).
+      env: {
+        RUNTRAIL_UPSTREAM_URL: upstreamUrl,
+        RUNTRAIL_UPSTREAM_API_KEY: 'bench-upstream-key',
+        RUNTRAIL_ARCHIVE_OUTPUTS: 'none',
+      },
     });
   } catch (err) {
     mock.stop();
