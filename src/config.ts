@@ -68,6 +68,8 @@ export interface Config {
   retentionDays: number | undefined;
   /** Seconds between two runs of the retention sweeper (RUNTRAIL_RETENTION_SWEEP_SECONDS). */
   retentionSweepSeconds: number;
+  /** The Ed25519 key that signs checkpoints and receipts (RUNTRAIL_LEDGER_SIGNING_KEY); unset: generated into the data folder. */
+  ledgerSigningKey: string | undefined;
   /** A Runware-compatible API tasks are forwarded to (RUNTRAIL_UPSTREAM_URL + _API_KEY; docs/engines.md). */
   upstream: UpstreamConfig | undefined;
   /** Which engine runs which (taskType, model): RUNTRAIL_ROUTES, first match wins; empty means the defaults. */
@@ -253,6 +255,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
       value('RUNTRAIL_RETENTION_SWEEP_SECONDS'),
       'RUNTRAIL_RETENTION_SWEEP_SECONDS',
     ),
+    ledgerSigningKey: raw('RUNTRAIL_LEDGER_SIGNING_KEY'),
     upstream: upstreamConfig(raw, int),
     routes: readRoutes(raw('RUNTRAIL_ROUTES')),
     modelMap: readModelMap(raw('RUNTRAIL_MODEL_MAP')),

@@ -187,6 +187,11 @@ export const SETTINGS = {
     unit: 's',
     description: 'how often the retention sweeper runs',
   },
+  RUNTRAIL_LEDGER_SIGNING_KEY: {
+    shown: 'generated into `<data dir>/ledger-signing-key.pem`',
+    description:
+      'the Ed25519 private key (PKCS#8 PEM, or its DER in base64) that signs ledger checkpoints, export proofs and deletion receipts; replicas must share one ([docs/ledger-integrity.md](docs/ledger-integrity.md))',
+  },
   RUNTRAIL_WORKERS: {
     flag: '--workers <n>',
     default: '4',

@@ -266,7 +266,7 @@ export function registerTasksCommands(program: Command): void {
         };
         if (uuid !== undefined) {
           const deleted = isCanonicalUuid(uuid)
-            ? await storage.ledger.deleteTask(org.id, uuid)
+            ? await storage.ledger.deleteTask(org.id, uuid, 'operator')
             : { tasks: 0, media: [] };
           if (deleted.tasks === 0) throw new UsageError(`No task ${uuid} in organization '${org.name}'.`);
           tasksDeleted = deleted.tasks;
@@ -274,7 +274,7 @@ export function registerTasksCommands(program: Command): void {
         } else {
           const before = parseTime(opts.before, 'before')!;
           for (;;) {
-            const deleted = await storage.ledger.deleteTasksBefore(org.id, before, DELETE_BATCH);
+            const deleted = await storage.ledger.deleteTasksBefore(org.id, before, DELETE_BATCH, 'operator');
             tasksDeleted += deleted.tasks;
             await removeFiles(deleted.media);
             if (deleted.tasks < DELETE_BATCH) break;

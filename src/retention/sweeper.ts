@@ -53,7 +53,7 @@ export class RetentionSweeper {
       if (days === undefined) continue;
       const cutoff = now - days * DAY_MS;
       for (;;) {
-        const deleted = await this.deps.ledger.deleteTasksBefore(org.id, cutoff, BATCH);
+        const deleted = await this.deps.ledger.deleteTasksBefore(org.id, cutoff, BATCH, 'retention');
         // Rows first, then files: a crash in between leaves an orphan file, never a dangling URL row.
         await Promise.all(deleted.media.map((m) => this.deps.media.remove(m)));
         total.tasks += deleted.tasks;

@@ -29,6 +29,16 @@ import { containsPattern, countSql, countsFrom, pageFrom, taskPageSql, type SqlD
 import { startsWithWordChar } from '../text-search.js';
 import { inTransaction, type PgPool } from './database.js';
 import type pg from 'pg';
+import { appendChainEntries, appendChainEntry, appendTombstone, holdOn } from './chain.js';
+import {
+  completionDraft,
+  draftsForNewTask,
+  finishedFields,
+  mediaDeletedPayload,
+  storedCompletion,
+} from '../chain-payload.js';
+import type { DeletionReason } from '../chain-types.js';
+import { legalHoldError } from '../legal-hold.js';
 
 const INSERT_TASK = `
   INSERT INTO tasks (org_id, task_uuid, task_type, status, request_text, response_text, model, transport,
@@ -37,8 +47,8 @@ const INSERT_TASK = `
   ON CONFLICT (org_id, task_uuid) DO NOTHING`;
 
 const INSERT_MEDIA = `
-  INSERT INTO media (media_uuid, org_id, task_uuid, access_token, format, width, height, bytes, created_at)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
+  INSERT INTO media (media_uuid, org_id, task_uuid, access_token, format, width, height, bytes, created_at, sha256)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`;
 
 export class PostgresTaskLedger implements TaskLedger {
   constructor(
@@ -48,11 +58,10 @@ export class PostgresTaskLedger implements TaskLedger {
   ) {}
 
   recordRequest(task: NewTask): Promise<RecordOutcome> {
-    return this.insertOrReport(this.pool, task, { status: 'processing' });
+    return inTransaction(this.pool, (client) => this.insertOrReport(client, task, { status: 'processing' }));
   }
 
   recordFailedTask(task: NewTask, completion: Omit<TaskCompletion, 'orgId' | 'taskUUID'>): Promise<RecordOutcome> {
-    if (completion.media.length === 0) return this.insertOrReport(this.pool, task, completion);
     return inTransaction(this.pool, async (client) => {
       const outcome = await this.insertOrReport(client, task, completion);
       if (outcome.recorded) await insertMedia(client, completion.media);
@@ -61,7 +70,6 @@ export class PostgresTaskLedger implements TaskLedger {
   }
 
   async completeTask(c: TaskCompletion): Promise<boolean> {
-    if (c.media.length === 0 && (c.deliveries ?? []).length === 0) return updateCompletion(this.pool, c);
     return inTransaction(this.pool, (client) => this.applyCompletion(client, c));
   }
 
@@ -86,12 +94,24 @@ export class PostgresTaskLedger implements TaskLedger {
     return rows[0] ? mediaFromRow(rows[0]) : undefined;
   }
 
-  async deleteMedia(orgId: string, mediaUUID: string): Promise<MediaRecord | undefined> {
-    const { rows } = await this.pool.query<MediaRow>(
-      'DELETE FROM media WHERE media_uuid = $1 AND org_id = $2 RETURNING *',
-      [key(mediaUUID), orgId],
-    );
-    return rows[0] ? mediaFromRow(rows[0]) : undefined;
+  deleteMedia(orgId: string, mediaUUID: string): Promise<MediaRecord | undefined> {
+    return inTransaction(this.pool, async (client) => {
+      const { rows } = await client.query<MediaRow>(
+        'DELETE FROM media WHERE media_uuid = $1 AND org_id = $2 RETURNING *',
+        [key(mediaUUID), orgId],
+      );
+      if (!rows[0]) return undefined;
+      const deleted = mediaFromRow(rows[0]);
+      const deletedAt = Date.now();
+      await appendChainEntry(client, {
+        orgId,
+        taskUUID: deleted.taskUUID ?? '',
+        kind: 'media-deleted',
+        recordedAt: deletedAt,
+        payload: mediaDeletedPayload(deleted, deletedAt),
+      });
+      return deleted;
+    });
   }
 
   async listTasks(orgId: string, filter: TaskFilter, cursor: TaskCursor | null, limit: number): Promise<TaskPage> {
@@ -116,20 +136,39 @@ export class PostgresTaskLedger implements TaskLedger {
     return rows.map(mediaFromRow);
   }
 
-  deleteTask(orgId: string, taskUUID: string): Promise<DeletedTasks> {
-    return inTransaction(this.pool, (client) => deleteTasks(client, orgId, [key(taskUUID)]));
+  deleteTask(orgId: string, taskUUID: string, reason: DeletionReason = 'operator'): Promise<DeletedTasks> {
+    return inTransaction(this.pool, async (client) => {
+      // Locked until the commit: a second deletion of the same task waits, then finds nothing (one tombstone).
+      const found = await client.query('SELECT 1 FROM tasks WHERE org_id = $1 AND task_uuid = $2 FOR UPDATE', [
+        orgId,
+        key(taskUUID),
+      ]);
+      if (found.rowCount !== 1) return { tasks: 0, media: [], tombstones: [] };
+      const hold = reason === 'withdrawn' ? undefined : await holdOn(client, orgId, taskUUID);
+      if (hold) throw legalHoldError(hold, key(taskUUID));
+      return deleteTasks(client, orgId, [key(taskUUID)], reason);
+    });
   }
 
-  deleteTasksBefore(orgId: string, before: number, limit: number): Promise<DeletedTasks> {
+  deleteTasksBefore(
+    orgId: string,
+    before: number,
+    limit: number,
+    reason: DeletionReason = 'retention',
+  ): Promise<DeletedTasks> {
     return inTransaction(this.pool, async (client) => {
+      // Held tasks stay where they are (all of them while the organization is held).
       const { rows } = await client.query<{ task_uuid: string }>(
-        'SELECT task_uuid FROM tasks WHERE org_id = $1 AND created_at < $2 ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED',
+        `SELECT task_uuid FROM tasks WHERE org_id = $1 AND created_at < $2
+           AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.org_id = $1 AND h.task_uuid IN ('', tasks.task_uuid))
+         ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED`,
         [orgId, before, limit],
       );
       return deleteTasks(
         client,
         orgId,
         rows.map((r) => r.task_uuid),
+        reason,
       );
     });
   }
@@ -154,6 +193,7 @@ export class PostgresTaskLedger implements TaskLedger {
         task.apiKeyId ?? null,
       ]);
       if (inserted.rowCount !== 1) return false;
+      await appendChainEntries(client, draftsForNewTask(task, storedCompletion(task, media)));
       for (const m of media) {
         await client.query(`${INSERT_MEDIA} ON CONFLICT (media_uuid) DO NOTHING`, [
           key(m.mediaUUID),
@@ -165,6 +205,7 @@ export class PostgresTaskLedger implements TaskLedger {
           m.height,
           m.bytes,
           m.createdAt,
+          m.sha256 ?? null,
         ]);
       }
       return true;
@@ -184,6 +225,7 @@ export class PostgresTaskLedger implements TaskLedger {
    */
   async applyCompletion(client: pg.PoolClient, c: TaskCompletion): Promise<boolean> {
     if (!(await updateCompletion(client, c))) return false;
+    await appendChainEntry(client, completionDraft(c));
     await insertMedia(client, c.media);
     await insertDeliveries(client, c.deliveries ?? []);
     return true;
@@ -199,7 +241,7 @@ export class PostgresTaskLedger implements TaskLedger {
 
   /** Inserts the task row, or reports the task already under its UUID. */
   async insertOrReport(
-    db: pg.Pool | pg.PoolClient,
+    db: pg.PoolClient,
     task: NewTask,
     done: { status: StoredTask['status'] } & Partial<Omit<TaskCompletion, 'orgId' | 'taskUUID' | 'status'>>,
   ): Promise<RecordOutcome> {
@@ -220,7 +262,10 @@ export class PostgresTaskLedger implements TaskLedger {
       done.status === 'processing' ? this.replicaId : null,
       task.apiKeyId ?? null,
     ]);
-    if (inserted.rowCount === 1) return { recorded: true };
+    if (inserted.rowCount === 1) {
+      await appendChainEntries(db, draftsForNewTask(task, finishedFields(done)));
+      return { recorded: true };
+    }
     const { rows } = await db.query<TaskRow>('SELECT * FROM tasks WHERE org_id = $1 AND task_uuid = $2', [
       task.orgId,
       key(task.taskUUID),
@@ -231,7 +276,7 @@ export class PostgresTaskLedger implements TaskLedger {
 }
 
 /** Ends a task still processing (a finished task is final); false when there was none. */
-async function updateCompletion(db: pg.Pool | pg.PoolClient, c: TaskCompletion): Promise<boolean> {
+async function updateCompletion(db: pg.PoolClient, c: TaskCompletion): Promise<boolean> {
   const res = await db.query(
     `UPDATE tasks SET status = $3, response_text = $4, cost = $5, error_code = $6, engine = $7, completed_at = $8
      WHERE org_id = $1 AND task_uuid = $2 AND status = 'processing'`,
@@ -261,12 +306,18 @@ async function insertMedia(client: pg.PoolClient, media: readonly MediaRecord[])
       m.height,
       m.bytes,
       m.createdAt,
+      m.sha256 ?? null,
     ]);
   }
 }
 
-async function deleteTasks(client: pg.PoolClient, orgId: string, uuids: string[]): Promise<DeletedTasks> {
-  if (uuids.length === 0) return { tasks: 0, media: [] };
+async function deleteTasks(
+  client: pg.PoolClient,
+  orgId: string,
+  uuids: string[],
+  reason: DeletionReason,
+): Promise<DeletedTasks> {
+  if (uuids.length === 0) return { tasks: 0, media: [], tombstones: [] };
   const media = await client.query<MediaRow>(
     'DELETE FROM media WHERE org_id = $1 AND task_uuid = ANY($2::text[]) RETURNING *',
     [orgId, uuids],
@@ -280,7 +331,10 @@ async function deleteTasks(client: pg.PoolClient, orgId: string, uuids: string[]
   ]);
   for (const table of TASK_OWNED_TABLES) await client.query(`DELETE FROM ${table} WHERE ${inList}`, [orgId, uuids]);
   const tasks = await client.query(`DELETE FROM tasks WHERE ${inList}`, [orgId, uuids]);
-  return { tasks: tasks.rowCount ?? 0, media: media.rows.map(mediaFromRow) };
+  const deletedAt = Date.now();
+  const tombstones = [];
+  for (const uuid of uuids) tombstones.push(await appendTombstone(client, orgId, uuid, reason, deletedAt));
+  return { tasks: tasks.rowCount ?? 0, media: media.rows.map(mediaFromRow), tombstones };
 }
 
 function dialect(params: unknown[]): SqlDialect {

@@ -12,6 +12,7 @@ import { PostgresTaskLedger } from './ledger.js';
 import { PostgresTaskQueue } from './queue.js';
 import { PostgresAggregateStore } from './aggregates.js';
 import { PostgresTaskLinkStore } from './task-links.js';
+import { PostgresChainStore } from './chain.js';
 
 const PROBE_TIMEOUT_MS = 2000;
 
@@ -35,6 +36,7 @@ export async function openPostgresStorage(options: PgOptions & { migrate?: boole
     sessions: new PostgresSessionStore(pool),
     aggregates: new PostgresAggregateStore(pool),
     links: new PostgresTaskLinkStore(pool),
+    chain: new PostgresChainStore(pool),
     async probe() {
       // The pool waits for a connection without limit; a probe must answer, so it gives up after a while.
       let timer: NodeJS.Timeout | undefined;

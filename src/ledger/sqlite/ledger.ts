@@ -30,6 +30,16 @@ import type { GroupCommitter, SqliteDatabase } from './database.js';
 import { packTexts } from '../packed-texts.js';
 import { searchCounts, searchPage, type SearchContext } from './history-search.js';
 import { uuidLookupKey } from './uuid-key.js';
+import { SqliteChainWriter } from './chain.js';
+import {
+  completionDraft,
+  draftsForNewTask,
+  finishedFields,
+  mediaDeletedPayload,
+  storedCompletion,
+} from '../chain-payload.js';
+import type { DeletionReason } from '../chain-types.js';
+import { legalHoldError } from '../legal-hold.js';
 
 export class SqliteTaskLedger implements TaskLedger {
   private readonly ensureOrg;
@@ -47,6 +57,8 @@ export class SqliteTaskLedger implements TaskLedger {
   /** The last history query queued (see inTurn). */
   private historyQueries: Promise<unknown> = Promise.resolve();
   private readonly search: SearchContext;
+  /** Appends the chain entries of each write, inside that write (the queue's writes too). */
+  readonly chain: SqliteChainWriter;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -70,12 +82,12 @@ export class SqliteTaskLedger implements TaskLedger {
        WHERE uuid_key = @uuidKey AND org = ${orgSeq('@orgId')} AND task_uuid = @taskUUID AND status = 'processing'`,
     );
     this.insertMedia = db.prepare(
-      `INSERT INTO media (media_uuid, org_id, task_uuid, access_token, format, width, height, bytes, created_at)
-       VALUES (@mediaUUID, @orgId, @taskUUID, @accessToken, @format, @width, @height, @bytes, @createdAt)`,
+      `INSERT INTO media (media_uuid, org_id, task_uuid, access_token, format, width, height, bytes, created_at, sha256)
+       VALUES (@mediaUUID, @orgId, @taskUUID, @accessToken, @format, @width, @height, @bytes, @createdAt, @sha256)`,
     );
     this.insertMediaIfNew = db.prepare(
-      `INSERT INTO media (media_uuid, org_id, task_uuid, access_token, format, width, height, bytes, created_at)
-       VALUES (@mediaUUID, @orgId, @taskUUID, @accessToken, @format, @width, @height, @bytes, @createdAt)
+      `INSERT INTO media (media_uuid, org_id, task_uuid, access_token, format, width, height, bytes, created_at, sha256)
+       VALUES (@mediaUUID, @orgId, @taskUUID, @accessToken, @format, @width, @height, @bytes, @createdAt, @sha256)
        ON CONFLICT (media_uuid) DO NOTHING`,
     );
     this.selectMediaForOrg = db.prepare<[string, string], MediaRow>(
@@ -89,6 +101,7 @@ export class SqliteTaskLedger implements TaskLedger {
     // later the row may hold it only packed.
     this.indexText = db.prepare('INSERT INTO tasks_text (rowid, request_text) VALUES (?, ?)');
     this.search = { db, inTurn: (query) => this.inTurn(query), dialect };
+    this.chain = new SqliteChainWriter(db);
   }
 
   recordRequest(task: NewTask): Promise<RecordOutcome> {
@@ -151,13 +164,14 @@ export class SqliteTaskLedger implements TaskLedger {
       completedAt: c.completedAt,
     });
     if (updated.changes !== 1) return false;
+    this.chain.append(completionDraft(c));
     this.insertMediaRecords(c.media);
     this.insertDeliveries(c.deliveries ?? []);
     return true;
   }
 
   insertMediaRecords(media: readonly MediaRecord[]): void {
-    for (const m of media) this.insertMedia.run(m);
+    for (const m of media) this.insertMedia.run({ ...m, sha256: m.sha256 ?? null });
   }
 
   insertDeliveries(deliveries: readonly NewDelivery[]): void {
@@ -189,7 +203,17 @@ export class SqliteTaskLedger implements TaskLedger {
       const row = this.db
         .prepare<[string, string], MediaRow>('DELETE FROM media WHERE media_uuid = ? AND org_id = ? RETURNING *')
         .get(key(mediaUUID), orgId);
-      return row ? mediaFromRow(row) : undefined;
+      if (!row) return undefined;
+      const deleted = mediaFromRow(row);
+      const deletedAt = Date.now();
+      this.chain.append({
+        orgId,
+        taskUUID: deleted.taskUUID ?? '',
+        kind: 'media-deleted',
+        recordedAt: deletedAt,
+        payload: mediaDeletedPayload(deleted, deletedAt),
+      });
+      return deleted;
     });
   }
 
@@ -241,19 +265,32 @@ export class SqliteTaskLedger implements TaskLedger {
       .map(mediaFromRow);
   }
 
-  deleteTask(orgId: string, taskUUID: string): Promise<DeletedTasks> {
-    return this.committer.write(() => this.deleteTasks(orgId, [key(taskUUID)]));
+  deleteTask(orgId: string, taskUUID: string, reason: DeletionReason = 'operator'): Promise<DeletedTasks> {
+    return this.committer.write(() => {
+      if (!this.findRow(orgId, taskUUID)) return { tasks: 0, media: [], tombstones: [] };
+      const hold = reason === 'withdrawn' ? undefined : this.chain.holdOn(orgId, taskUUID);
+      if (hold) throw legalHoldError(hold, key(taskUUID));
+      return this.deleteTasks(orgId, [key(taskUUID)], reason);
+    });
   }
 
-  deleteTasksBefore(orgId: string, before: number, limit: number): Promise<DeletedTasks> {
+  deleteTasksBefore(
+    orgId: string,
+    before: number,
+    limit: number,
+    reason: DeletionReason = 'retention',
+  ): Promise<DeletedTasks> {
     return this.committer.write(() => {
+      // Held tasks stay where they are (all of them while the organization is held).
       const uuids = this.db
-        .prepare<[string, number, number], string>(
-          `SELECT task_uuid FROM tasks WHERE org = ${orgSeq('?')} AND created_at < ? ORDER BY created_at LIMIT ?`,
+        .prepare<[string, number, string, number], string>(
+          `SELECT task_uuid FROM tasks WHERE org = ${orgSeq('?')} AND created_at < ?
+             AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.org_id = ? AND h.task_uuid IN ('', tasks.task_uuid))
+           ORDER BY created_at LIMIT ?`,
         )
         .pluck()
-        .all(orgId, before, limit);
-      return this.deleteTasks(orgId, uuids);
+        .all(orgId, before, orgId, limit);
+      return this.deleteTasks(orgId, uuids, reason);
     });
   }
 
@@ -270,9 +307,11 @@ export class SqliteTaskLedger implements TaskLedger {
         apiKeyId: task.apiKeyId ?? null,
       });
       this.indexText.run(row.lastInsertRowid, task.requestText);
+      this.chain.appendAll(draftsForNewTask(task, storedCompletion(task, media)));
       for (const m of media) {
         this.insertMediaIfNew.run({
           ...m,
+          sha256: m.sha256 ?? null,
           mediaUUID: key(m.mediaUUID),
           orgId: task.orgId,
           taskUUID: key(task.taskUUID),
@@ -287,8 +326,8 @@ export class SqliteTaskLedger implements TaskLedger {
   }
 
   /** Runs inside a committer write: removes the tasks and their media rows, returning the media. */
-  private deleteTasks(orgId: string, uuids: readonly string[]): DeletedTasks {
-    if (uuids.length === 0) return { tasks: 0, media: [] };
+  private deleteTasks(orgId: string, uuids: readonly string[], reason: DeletionReason): DeletedTasks {
+    if (uuids.length === 0) return { tasks: 0, media: [], tombstones: [] };
     const list = JSON.stringify(uuids);
     const keys = JSON.stringify(uuids.map(uuidLookupKey));
     const media = this.db
@@ -313,7 +352,9 @@ export class SqliteTaskLedger implements TaskLedger {
       )
       .run(keys, orgId, list);
     const tasks = this.db.prepare(`DELETE ${these}`).run(keys, orgId, list).changes;
-    return { tasks, media };
+    const deletedAt = Date.now();
+    const tombstones = uuids.map((uuid) => this.chain.tombstone(orgId, uuid, reason, deletedAt));
+    return { tasks, media, tombstones };
   }
 
   insertOrReport(
@@ -341,6 +382,7 @@ export class SqliteTaskLedger implements TaskLedger {
       apiKeyId: task.apiKeyId ?? null,
     });
     this.indexText.run(row.lastInsertRowid, task.requestText);
+    this.chain.appendAll(draftsForNewTask(task, finishedFields(done)));
     return { recorded: true };
   }
 }

@@ -12,6 +12,7 @@ import { SqliteTaskLedger } from './ledger.js';
 import { SqliteTaskQueue } from './queue.js';
 import { SqliteAggregateStore } from './aggregates.js';
 import { SqliteTaskLinkStore } from './task-links.js';
+import { SqliteChainStore } from './chain.js';
 
 export const SQLITE_FILE = 'runtrail.db';
 
@@ -28,6 +29,7 @@ export function openSqliteStorage(dataDir: string): Storage {
     sessions: new SqliteSessionStore(db, committer),
     aggregates: new SqliteAggregateStore(db),
     links: new SqliteTaskLinkStore(db, committer),
+    chain: new SqliteChainStore(db, committer),
     observeCommitBatches(listener) {
       committer.onBatch = listener;
     },
