@@ -23,6 +23,7 @@ import { DeliveryWorker } from './webhooks/delivery-worker.js';
 import { deliveryView } from './webhooks/delivery-view.js';
 import { OutboundTargetGuard } from './webhooks/outbound-target.js';
 import { RetentionSweeper } from './retention/sweeper.js';
+import { loadSigner } from './integrity/signing-key.js';
 import { buildHttpApp } from './transport/http.js';
 import { WebSocketGateway } from './transport/websocket/gateway.js';
 import { startMetricsListener } from './transport/metrics-endpoint.js';
@@ -145,6 +146,7 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       currentResponse: (task) => currentResponseText(task, services),
       aggregates: storage.aggregates,
       links: storage.links,
+      integrity: { chain: storage.chain, queue: storage.queue, signer: loadSigner(config) },
       health: () => services.engines.health(),
       metricsEndpoint: { onApiPort: config.metricsListen === undefined, token: config.metricsToken },
       probeStorage: async () => {

@@ -11,6 +11,7 @@ import { registerRetentionCommand } from './retention.js';
 import { defaultOrganizationName, UsageError } from './cli-storage.js';
 import { registerTasksCommands } from './tasks.js';
 import { registerDeliveryCommands } from './deliveries.js';
+import { registerLedgerCommands } from './ledger.js';
 
 // A reader that stops early (`runtrail tasks list | head`) closes the pipe: the output is
 // simply no longer wanted, so the command ends quietly instead of crashing with EPIPE.
@@ -154,6 +155,7 @@ async function withStorage(dataDir: string | undefined, run: (s: Storage) => Pro
 
 registerRetentionCommand(keys);
 registerTasksCommands(program);
+registerLedgerCommands(program);
 registerDeliveryCommands(
   keys,
   program.commands.find((c) => c.name() === 'tasks')!,

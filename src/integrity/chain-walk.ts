@@ -67,7 +67,10 @@ export async function walkLane(
             ...at(prev!),
             detail: `entry ${prev!.lane}#${prev!.seq} was put into the lane: the entry after it links past it`,
           });
-        } else if (later.some((l) => l.hash === e.prevHash) || (prev !== undefined && later.some((l) => l.prevHash === prev?.hash))) {
+        } else if (
+          later.some((l) => l.hash === e.prevHash) ||
+          (prev !== undefined && later.some((l) => l.prevHash === prev?.hash))
+        ) {
           problems.add({
             kind: 'reordered',
             ...at(e),

@@ -12,7 +12,11 @@ export const CHECKPOINT_FORMAT = 'runtrail-checkpoint/1';
 
 export type Checkpoint = Signed<{ format: string; createdAt: string; heads: ChainHead[] }>;
 
-export async function makeCheckpoint(chain: ChainStore, signer: LedgerSigner, orgIds?: readonly string[]): Promise<Checkpoint> {
+export async function makeCheckpoint(
+  chain: ChainStore,
+  signer: LedgerSigner,
+  orgIds?: readonly string[],
+): Promise<Checkpoint> {
   const heads: ChainHead[] = [];
   for (const orgId of orgIds ?? (await chain.organizations())) heads.push(...(await chain.heads(orgId)));
   return signDocument({ format: CHECKPOINT_FORMAT, createdAt: new Date().toISOString(), heads }, signer);
@@ -40,7 +44,10 @@ export function parseCheckpoint(text: string): Checkpoint {
     !Array.isArray(o.heads) ||
     !o.heads.every(
       (h: Partial<ChainHead>) =>
-        typeof h.orgId === 'string' && typeof h.lane === 'string' && Number.isInteger(h.seq) && typeof h.hash === 'string',
+        typeof h.orgId === 'string' &&
+        typeof h.lane === 'string' &&
+        Number.isInteger(h.seq) &&
+        typeof h.hash === 'string',
     )
   )
     throw new Error('the checkpoint file is not a runtrail checkpoint (format, createdAt, heads)');

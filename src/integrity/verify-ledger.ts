@@ -19,6 +19,13 @@ import { ProblemList, type Problem } from './problems.js';
 import { walkLane } from './chain-walk.js';
 import { checkpointProblem, type Checkpoint } from './checkpoint.js';
 
+/** What verification reads: the chain, the tasks and their media rows, and async tasks' result items. */
+export interface VerifiedStorage {
+  chain: Storage['chain'];
+  ledger: Pick<Storage['ledger'], 'findTask' | 'listTaskMedia'>;
+  queue: Pick<Storage['queue'], 'listItems'>;
+}
+
 export interface VerifyOptions {
   /** Only this organization (default: every organization with a chain). */
   orgId?: string;
@@ -58,7 +65,7 @@ const FIELD_NAMES: Record<string, string> = {
 };
 
 export async function verifyLedger(
-  storage: Pick<Storage, 'chain' | 'ledger' | 'queue'>,
+  storage: VerifiedStorage,
   media: MediaStore | undefined,
   options: VerifyOptions = {},
 ): Promise<VerifyReport> {
@@ -69,7 +76,12 @@ export async function verifyLedger(
   if (checkpoint) {
     const why = checkpointProblem(checkpoint, options.trustedPublicKeyPem);
     if (why)
-      problems.add({ kind: 'checkpoint-mismatch', orgId: options.orgId ?? '', taskUUID: null, detail: `the checkpoint ${why}` });
+      problems.add({
+        kind: 'checkpoint-mismatch',
+        orgId: options.orgId ?? '',
+        taskUUID: null,
+        detail: `the checkpoint ${why}`,
+      });
   }
   const orgIds = options.orgId !== undefined ? [options.orgId] : await storage.chain.organizations();
   for (const orgId of orgIds) {
@@ -136,7 +148,7 @@ class ContentChecker {
   mediaFilesChecked = 0;
 
   constructor(
-    private readonly storage: Pick<Storage, 'chain' | 'ledger' | 'queue'>,
+    private readonly storage: VerifiedStorage,
     private readonly media: MediaStore | undefined,
     private readonly orgId: string,
     private readonly problems: ProblemList,
@@ -168,7 +180,10 @@ class ContentChecker {
     }
     const task = state.task;
     if (e.kind === 'record') return this.compare(e, recordPayload(task));
-    const recorded = JSON.parse(e.payload) as { media?: { mediaUUID: string; sha256: string | null }[]; index?: number };
+    const recorded = JSON.parse(e.payload) as {
+      media?: { mediaUUID: string; sha256: string | null }[];
+      index?: number;
+    };
     const mediaNow = await this.mediaAsRecorded(e, recorded.media ?? [], state.media);
     if (mediaNow === undefined) return;
     if (e.kind === 'complete') {

@@ -136,7 +136,12 @@ export function completionDraft(c: TaskCompletion): EntryDraft {
   };
 }
 
-export function itemDraft(orgId: string, taskUUID: string, item: ResultItem, media: readonly MediaRecord[]): EntryDraft {
+export function itemDraft(
+  orgId: string,
+  taskUUID: string,
+  item: ResultItem,
+  media: readonly MediaRecord[],
+): EntryDraft {
   return { orgId, taskUUID, kind: 'item', recordedAt: Date.now(), payload: itemPayload(taskUUID, item, media) };
 }
 

@@ -25,6 +25,7 @@ import type { EngineHealth } from '../engines/engine.js';
 import { registerExplorerPage } from './explorer-page.js';
 import { registerMediaRoute } from './media-route.js';
 import { registerHistoryApi, type WebhookAttemptsReader } from './history-api.js';
+import { registerLedgerApi, type LedgerApiDeps } from './ledger-api.js';
 import { registerDeliveryApi } from './delivery-api.js';
 import { registerDashboardApi } from './dashboard-api.js';
 import { noteCaller, registerRequestLog } from './request-log.js';
@@ -58,6 +59,8 @@ export interface HttpDeps {
   metricsEndpoint?: { onApiPort: boolean; token: string | undefined };
   /** Checks storage for /healthz (Storage.probe); rejects when it failed. */
   probeStorage?: () => Promise<void>;
+  /** The ledger's chain, holds and signing key, for /api/ledger and task deletion (docs/ledger-integrity.md). */
+  integrity?: Omit<LedgerApiDeps, 'accounts' | 'ledger' | 'media'>;
 }
 
 export function buildHttpApp(deps: HttpDeps): FastifyInstance {
@@ -200,6 +203,8 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   registerMediaRoute(app, { ledger: deps.ledger, media: deps.media, log: deps.log, serving: deps.mediaServing });
 
   registerHistoryApi(app, deps);
+  if (deps.integrity)
+    registerLedgerApi(app, { accounts: deps.accounts, ledger: deps.ledger, media: deps.media, ...deps.integrity });
   if (deps.aggregates && deps.links)
     registerDashboardApi(app, {
       accounts: deps.accounts,

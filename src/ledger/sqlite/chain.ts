@@ -88,10 +88,7 @@ export class SqliteChainStore implements ChainStore {
 
   async organizations(): Promise<string[]> {
     // The organizations are few; a skip-scan over the primary key finds each one's lanes.
-    return this.db
-      .prepare<[], string>('SELECT DISTINCT org_id FROM chain_entries ORDER BY org_id')
-      .pluck()
-      .all();
+    return this.db.prepare<[], string>('SELECT DISTINCT org_id FROM chain_entries ORDER BY org_id').pluck().all();
   }
 
   async heads(orgId: string): Promise<ChainHead[]> {
