@@ -45,6 +45,25 @@ function invalidPayload(reason: string): ProtocolError {
   return new ProtocolError('invalidPayload', { reason });
 }
 
+/** The body's text: every body arrives as bytes (http.ts reads them raw, whatever the content type). */
+function bodyText(body: unknown): string | undefined {
+  if (Buffer.isBuffer(body)) return body.length === 0 ? undefined : body.toString('utf8');
+  return typeof body === 'string' && body !== '' ? body : undefined;
+}
+
+function bodyObject(body: unknown): Record<string, unknown> {
+  const text = bodyText(body);
+  let value: unknown;
+  try {
+    value = text === undefined ? undefined : JSON.parse(text);
+  } catch {
+    throw new ProtocolError('invalidJSON', { reason: 'the body does not parse as JSON' });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw invalidPayload('the body must be an object {"reason": …, "taskUUID"?: …}');
+  return value as Record<string, unknown>;
+}
+
 export function registerLedgerApi(app: FastifyInstance, deps: LedgerApiDeps): void {
   const verify = async (orgId: string, query: { since?: string; media?: string }, checkpointText?: string) => {
     let checkpoint;
@@ -73,8 +92,8 @@ export function registerLedgerApi(app: FastifyInstance, deps: LedgerApiDeps): vo
     '/api/ledger/verify',
     async (req, reply) => {
       const org = await bearerOrganization(req, deps.accounts);
-      if (req.body === undefined || req.body === null) throw invalidPayload('the body must be a signed checkpoint');
-      const text = typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
+      const text = bodyText(req.body);
+      if (text === undefined) throw invalidPayload('the body must be a signed checkpoint');
       return sendJson(reply, { data: [await verify(org.id, req.query, text)] });
     },
   );
@@ -105,15 +124,15 @@ export function registerLedgerApi(app: FastifyInstance, deps: LedgerApiDeps): vo
 
   app.put<{ Body: unknown }>('/api/ledger/holds', async (req, reply) => {
     const org = await bearerOrganization(req, deps.accounts);
-    const body = req.body as { taskUUID?: unknown; reason?: unknown } | null;
-    if (typeof body !== 'object' || body === null || Array.isArray(body))
-      throw invalidPayload('the body must be an object {"reason": …, "taskUUID"?: …}');
-    if (typeof body.reason !== 'string' || body.reason.trim() === '' || body.reason.length > 1000)
+    const body = bodyObject(req.body);
+    const reason = body['reason'];
+    if (typeof reason !== 'string' || reason.trim() === '' || reason.length > 1000)
       throw new ProtocolError(missingCode('reason'), { parameter: 'reason' }, { parameter: 'reason', type: 'string' });
-    const taskUUID = body.taskUUID === undefined || body.taskUUID === null ? null : taskUUIDParam(body.taskUUID);
+    const taskUUID =
+      body['taskUUID'] === undefined || body['taskUUID'] === null ? null : taskUUIDParam(body['taskUUID']);
     const createdAt = Date.now();
-    await deps.chain.placeHold({ orgId: org.id, taskUUID, reason: body.reason, createdAt });
-    return sendJson(reply, { data: [{ taskUUID, reason: body.reason, since: new Date(createdAt).toISOString() }] });
+    await deps.chain.placeHold({ orgId: org.id, taskUUID, reason, createdAt });
+    return sendJson(reply, { data: [{ taskUUID, reason, since: new Date(createdAt).toISOString() }] });
   });
 
   app.delete<{ Querystring: { taskUUID?: string } }>('/api/ledger/holds', async (req, reply) => {

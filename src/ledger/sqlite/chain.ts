@@ -28,9 +28,11 @@ export class SqliteChainWriter {
       `INSERT INTO chain_entries (org_id, lane, seq, task_uuid, kind, recorded_at, payload, prev_hash, hash)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.selectTaskHashes = db.prepare<[string, string], string>(
-      'SELECT hash FROM chain_entries WHERE org_id = ? AND task_uuid = ? ORDER BY recorded_at, lane, seq',
-    );
+    this.selectTaskHashes = db
+      .prepare<[string, string], string>(
+        'SELECT hash FROM chain_entries WHERE org_id = ? AND task_uuid = ? ORDER BY recorded_at, lane, seq',
+      )
+      .pluck();
     this.selectHold = db.prepare<[string, string], HoldRow>(
       `SELECT * FROM legal_holds WHERE org_id = ? AND task_uuid IN ('', ?) ORDER BY task_uuid LIMIT 1`,
     );
