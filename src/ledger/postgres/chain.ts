@@ -84,15 +84,16 @@ export class PostgresChainStore implements ChainStore {
 
   async organizations(): Promise<string[]> {
     const { rows } = await this.pool.query<{ org_id: string }>(
-      'SELECT DISTINCT org_id FROM chain_entries ORDER BY org_id COLLATE "C"',
+      'SELECT org_id FROM (SELECT DISTINCT org_id FROM chain_entries) o ORDER BY org_id COLLATE "C"',
     );
     return rows.map((r) => r.org_id);
   }
 
   async heads(orgId: string): Promise<ChainHead[]> {
     const { rows } = await this.pool.query<{ org_id: string; lane: string; seq: number; hash: string }>(
-      `SELECT DISTINCT ON (lane COLLATE "C") org_id, lane, seq, hash FROM chain_entries WHERE org_id = $1
-       ORDER BY lane COLLATE "C", seq DESC`,
+      `SELECT * FROM (SELECT DISTINCT ON (lane) org_id, lane, seq, hash FROM chain_entries WHERE org_id = $1
+                      ORDER BY lane, seq DESC) h
+       ORDER BY lane COLLATE "C"`,
       [orgId],
     );
     return rows.map((r) => ({ orgId: r.org_id, lane: r.lane, seq: Number(r.seq), hash: r.hash }));
