@@ -384,4 +384,56 @@ export function chainContract(backend: ChainBackend): void {
       await backend.dispose(env);
     }
   });
+
+  test(`${backend.name} chain: a kill -9 under load leaves every task and its chain entries together; verify passes after the restart`, async () => {
+    const env = await backend.env();
+    let server = await startServer({
+      env: { ...env, RUNTRAIL_WORKERS: '8', RUNTRAIL_JOB_LEASE_MS: '2000', RUNTRAIL_JOB_POLL_MS: '100' },
+    });
+    try {
+      // Requests keep going (sync batches and async tasks) until the kill lands in the middle of them.
+      const sends: Promise<unknown>[] = [];
+      let stop = false;
+      const pump = async (i: number) => {
+        for (let n = 0; !stop; n++) {
+          const batch = [
+            imageTask({ positivePrompt: `crash ${i}.${n} a` }),
+            imageTask({ positivePrompt: `crash ${i}.${n} b [slow:20]`, deliveryMethod: 'async' }),
+          ];
+          await server.post(batch).catch(() => undefined);
+        }
+      };
+      for (let i = 0; i < 6; i++) sends.push(pump(i));
+      await new Promise((r) => setTimeout(r, 1500));
+      const dataDir = server.dataDir;
+      const key = server.key;
+      await server.stop({ keepData: true, signal: 'SIGKILL' });
+      stop = true;
+      await Promise.all(sends);
+      server = await startServer({
+        dataDir,
+        key,
+        env: { ...env, RUNTRAIL_WORKERS: '8', RUNTRAIL_JOB_LEASE_MS: '2000', RUNTRAIL_JOB_POLL_MS: '100' },
+      });
+      // Async tasks the dead process left are taken up again; let them finish before verifying.
+      const [pending] = await backend.sql(server, env, "SELECT count(*) AS n FROM tasks WHERE status = 'processing'");
+      await pollUntil(
+        () => backend.sql(server, env, "SELECT count(*) AS n FROM tasks WHERE status = 'processing'"),
+        (rows) => Number(rows[0]!['n']) === 0,
+        30_000,
+        200,
+      ).catch(() => undefined);
+      const report = await verifyJson(server, env);
+      assert.equal(
+        report.ok,
+        true,
+        `after the kill (${String(pending!['n'])} processing at restart): ${JSON.stringify(report.firstProblem)}`,
+      );
+      assert.ok(report.entries > 10, `entries: ${report.entries}`);
+    } finally {
+      await server.stop();
+      rmSync(server.dataDir, { recursive: true, force: true });
+      await backend.dispose(env);
+    }
+  });
 }
