@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseTime } from '../history/task-filter.js';
-import { isCanonicalUuid } from '../protocol/uuid.js';
+import { looksLikeUuid } from '../protocol/uuid.js';
 import { loadSigner } from '../integrity/signing-key.js';
 import { makeCheckpoint, parseCheckpoint, type Checkpoint } from '../integrity/checkpoint.js';
 import { verifyLedger, type VerifyReport } from '../integrity/verify-ledger.js';
@@ -179,6 +179,6 @@ export function registerLedgerCommands(program: Command): void {
 
 function taskOption(task: string | undefined): string | null {
   if (task === undefined) return null;
-  if (!isCanonicalUuid(task)) throw new UsageError(`--task ${task} is not a UUID.`);
+  if (!looksLikeUuid(task)) throw new UsageError(`--task ${task} is not a UUID.`);
   return task.toLowerCase();
 }

@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { basename } from 'node:path';
-import type { ChainEntry, ChainHead, ChainStore } from '../ledger/chain-types.js';
+import type { ChainEntry, ChainStore } from '../ledger/chain-types.js';
 import type { MediaRecord, StoredTask } from '../ledger/types.js';
 import { completePayload, recordPayload, sha256Hex, storedCompletion } from '../ledger/chain-payload.js';
 import { CHECKPOINT_FORMAT, checkpointProblem, type Checkpoint } from './checkpoint.js';
@@ -192,7 +192,7 @@ export async function verifyExport(ndjson: string, trustedPublicKeyPem?: string)
         .slice(0, limit),
   };
   let entries = 0;
-  for (const head of proof.checkpoint.heads as ChainHead[]) {
+  for (const head of proof.checkpoint.heads) {
     entries += await walkLane(
       source,
       head,

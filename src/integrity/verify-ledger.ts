@@ -179,7 +179,10 @@ class ContentChecker {
       return;
     }
     const task = state.task;
-    if (e.kind === 'record') return this.compare(e, recordPayload(task));
+    if (e.kind === 'record') {
+      this.compare(e, recordPayload(task));
+      return;
+    }
     const recorded = JSON.parse(e.payload) as {
       media?: { mediaUUID: string; sha256: string | null }[];
       index?: number;
@@ -199,7 +202,8 @@ class ContentChecker {
         });
         return;
       }
-      return this.compare(e, completePayload(task.taskUUID, done), mediaNow);
+      this.compare(e, completePayload(task.taskUUID, done), mediaNow);
+      return;
     }
     const items = await this.storage.queue.listItems(this.orgId, e.taskUUID);
     const item: ResultItem | undefined = items.find((i) => i.index === recorded.index);
@@ -212,7 +216,7 @@ class ContentChecker {
       });
       return;
     }
-    return this.compare(e, itemPayload(task.taskUUID, item, mediaNow), mediaNow);
+    this.compare(e, itemPayload(task.taskUUID, item, mediaNow), mediaNow);
   }
 
   private at(e: ChainEntry) {

@@ -26,10 +26,10 @@ export function entryFromRow(r: EntryRow): ChainEntry {
   return {
     orgId: r.org_id,
     lane: r.lane,
-    seq: Number(r.seq),
+    seq: r.seq,
     taskUUID: r.task_uuid,
     kind: r.kind,
-    recordedAt: Number(r.recorded_at),
+    recordedAt: r.recorded_at,
     payload: r.payload,
     prevHash: r.prev_hash,
     hash: r.hash,
@@ -41,7 +41,7 @@ export function holdFromRow(r: HoldRow): LegalHold {
     orgId: r.org_id,
     taskUUID: r.task_uuid === '' ? null : r.task_uuid,
     reason: r.reason,
-    createdAt: Number(r.created_at),
+    createdAt: r.created_at,
   };
 }
 

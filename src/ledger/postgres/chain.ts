@@ -39,7 +39,7 @@ export async function appendChainEntry(
   ]);
   const at = rows[0];
   if (!at) throw new Error('chain append wrote no entry');
-  return { lane: at.lane, seq: Number(at.seq), hash: at.hash };
+  return { lane: at.lane, seq: at.seq, hash: at.hash };
 }
 
 export async function appendChainEntries(client: pg.PoolClient, drafts: readonly EntryDraft[]): Promise<void> {
@@ -96,7 +96,7 @@ export class PostgresChainStore implements ChainStore {
        ORDER BY lane COLLATE "C"`,
       [orgId],
     );
-    return rows.map((r) => ({ orgId: r.org_id, lane: r.lane, seq: Number(r.seq), hash: r.hash }));
+    return rows.map((r) => ({ orgId: r.org_id, lane: r.lane, seq: r.seq, hash: r.hash }));
   }
 
   async entries(orgId: string, lane: string, after: number, limit: number): Promise<ChainEntry[]> {
