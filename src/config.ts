@@ -74,6 +74,8 @@ export interface Config {
   retentionSweepSeconds: number;
   /** Texts above this many bytes are stored out of line (RUNTRAIL_OUT_OF_LINE_BYTES). */
   outOfLineBytes: number;
+  /** The Ed25519 key that signs checkpoints and receipts (RUNTRAIL_LEDGER_SIGNING_KEY); unset: generated into the data folder. */
+  ledgerSigningKey: string | undefined;
   /** A Runware-compatible API tasks are forwarded to (RUNTRAIL_UPSTREAM_URL + _API_KEY; docs/engines.md). */
   upstream: UpstreamConfig | undefined;
   /** Copies of forwarded tasks' outputs (RUNTRAIL_ARCHIVE_*; docs/engines.md). */
@@ -282,6 +284,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
       'RUNTRAIL_RETENTION_SWEEP_SECONDS',
     ),
     outOfLineBytes: int('RUNTRAIL_OUT_OF_LINE_BYTES', 1024),
+    ledgerSigningKey: raw('RUNTRAIL_LEDGER_SIGNING_KEY'),
     upstream: upstreamConfig(raw, int),
     archive: archiveConfig(value, int),
     routes: readRoutes(raw('RUNTRAIL_ROUTES')),

@@ -25,6 +25,7 @@ import { OutboundTargetGuard } from './webhooks/outbound-target.js';
 import { RetentionSweeper } from './retention/sweeper.js';
 import { ArchiveWorker } from './archive/archive-worker.js';
 import { OutputArchiver } from './archive/output-archiver.js';
+import { loadSigner } from './integrity/signing-key.js';
 import { buildHttpApp } from './transport/http.js';
 import { UpstreamAccounts } from './accounts/upstream-accounts.js';
 import { UsageLimiter } from './limits/usage-limiter.js';
@@ -197,6 +198,7 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       currentResponse: (task) => currentResponseText(task, services),
       aggregates: storage.aggregates,
       links: storage.links,
+      integrity: { chain: storage.chain, queue: storage.queue, signer: loadSigner(config) },
       health: () => services.engines.health(),
       metricsEndpoint: { onApiPort: config.metricsListen === undefined, token: config.metricsToken },
       accountsProblem,

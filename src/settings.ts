@@ -195,6 +195,11 @@ export const SETTINGS = {
       'request and response texts larger than this (and base64 runs of 8 KiB or more in any text) are stored out of line, ' +
       'deduplicated, in the ledger\'s blob table (docs/performance.md, "Large bodies")',
   },
+  RUNTRAIL_LEDGER_SIGNING_KEY: {
+    shown: 'generated into `<data dir>/ledger-signing-key.pem`',
+    description:
+      'the Ed25519 private key (PKCS#8 PEM, or its DER in base64) that signs ledger checkpoints, export proofs and deletion receipts; replicas must share one ([docs/ledger-integrity.md](docs/ledger-integrity.md))',
+  },
   RUNTRAIL_WORKERS: {
     flag: '--workers <n>',
     default: '4',

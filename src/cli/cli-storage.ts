@@ -3,7 +3,7 @@
 // mistakes in what the user asked.
 
 import { Option, type Command } from 'commander';
-import { loadConfig } from '../config.js';
+import { loadConfig, type Config } from '../config.js';
 import { openStorage } from '../ledger/open-storage.js';
 import type { Organization, Storage } from '../ledger/types.js';
 import type { MediaStore } from '../media/media-store.js';
@@ -22,6 +22,8 @@ export interface StorageFlags {
 interface Opened {
   storage: Storage;
   media: MediaStore;
+  /** The configuration the storage was opened with (the data folder, the ledger signing key). */
+  config: Config;
 }
 
 export function storageOptions(cmd: Command): Command {
@@ -43,7 +45,7 @@ export async function withCliStorage(flags: StorageFlags, run: (opened: Opened) 
     throw err;
   });
   try {
-    await run({ storage, media });
+    await run({ storage, media, config });
   } catch (err) {
     if (err instanceof ProtocolError) throw new UsageError(err.message);
     throw err;

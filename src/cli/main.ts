@@ -13,6 +13,7 @@ import { defaultOrganizationName, UsageError } from './cli-storage.js';
 import { registerTasksCommands } from './tasks.js';
 import { registerDeliveryCommands } from './deliveries.js';
 import { describeUsage, registerKeyLimitCommands, usageOfKeys } from './keys-limits.js';
+import { registerLedgerCommands } from './ledger.js';
 
 // A reader that stops early (`runtrail tasks list | head`) closes the pipe: the output is
 // simply no longer wanted, so the command ends quietly instead of crashing with EPIPE.
@@ -172,6 +173,7 @@ registerRetentionCommand(keys);
 registerKeyLimitCommands(keys);
 registerArchivePolicyCommand(keys);
 registerTasksCommands(program);
+registerLedgerCommands(program);
 registerDeliveryCommands(
   keys,
   program.commands.find((c) => c.name() === 'tasks')!,

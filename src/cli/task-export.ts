@@ -2,7 +2,7 @@
 // stored field, the texts as JSON strings (which round-trip exactly), and its media (the files
 // too, base64, with --with-media); and the media rows and files an imported task gets.
 
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { MediaRecord, Storage, StoredTask } from '../ledger/types.js';
 import type { OutputArchiveRecord } from '../ledger/archive-types.js';
 import { MediaMissingError, type MediaStore } from '../media/media-store.js';
@@ -16,6 +16,8 @@ interface ExportedMedia {
   height: number;
   bytes: number;
   createdAt: number;
+  /** sha256 of the file as the chain recorded it (docs/ledger-integrity.md); null for media older than the chain. */
+  sha256: string | null;
   /** The file, base64, with --with-media. */
   data?: string;
 }
@@ -36,6 +38,7 @@ export async function exportLine(
       height: m.height,
       bytes: m.bytes,
       createdAt: m.createdAt,
+      sha256: m.sha256 ?? null,
     };
     if (media) {
       try {
@@ -176,9 +179,11 @@ export async function mediaCopies(
     }
     if (data === null) continue;
     if (existing && existing.orgId === orgId) continue;
+    // The hash of the bytes restored here: this ledger's chain records the copy it holds.
+    const sha256 = createHash('sha256').update(data).digest('hex');
     const record = existing
-      ? { ...m.record, mediaUUID: randomUUID(), accessToken: randomBytes(16).toString('base64url') }
-      : m.record;
+      ? { ...m.record, sha256, mediaUUID: randomUUID(), accessToken: randomBytes(16).toString('base64url') }
+      : { ...m.record, sha256 };
     copies.push({ record, data });
   }
   return copies;

@@ -32,6 +32,12 @@ import {
 import { exportLine, importLine, mediaCopies } from './task-export.js';
 import { archiveLine } from '../archive/archive-view.js';
 import { clip, out, ProgressBar, table } from './output.js';
+import { writeExportProof, verifyExport } from '../integrity/export-proof.js';
+import { loadSigner } from '../integrity/signing-key.js';
+import { deletionReceipt } from '../integrity/receipt.js';
+import type { Tombstone } from '../ledger/chain-types.js';
+import { describeProblem, EXIT_BROKEN } from './ledger.js';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 const EXPORT_PAGE = 200;
 const DELETE_BATCH = 500;
@@ -168,40 +174,94 @@ export function registerTasksCommands(program: Command): void {
     .option('--org <name>', ORG_HELP)
     .requiredOption('--ndjson <file>', 'where to write ("-" for stdout)')
     .option('--with-media', 'embed the media files (base64) so import can restore them')
-    .action(async (opts: FilterFlags & StorageFlags & { org?: string; ndjson: string; withMedia?: boolean }) => {
-      await withCliStorage(opts, async ({ storage, media }) => {
-        const org = await organization(storage, opts.org);
-        const filter = filterFrom(opts);
-        const { total } = await storage.ledger.countTasks(org.id, filter);
-        const toStdout = opts.ndjson === '-';
-        const temp = `${opts.ndjson}.partial`;
-        const sink = toStdout ? process.stdout : createWriteStream(temp);
-        const progress = new ProgressBar('exporting', total, 'tasks');
-        let written = 0;
-        let cursor = null;
-        do {
-          const page = await storage.ledger.listTasks(org.id, filter, cursor, EXPORT_PAGE);
-          for (const task of page.tasks) {
-            const files = await storage.ledger.listTaskMedia(org.id, task.taskUUID);
-            const archived = await storage.archives.listForTask(org.id, task.taskUUID);
-            const line =
-              JSON.stringify(await exportLine(task, files, opts.withMedia ? media : undefined, archived)) + '\n';
-            if (!sink.write(line)) await once(sink, 'drain');
-            progress.update(++written);
+    .option('--no-proof', 'do not write the chain entries and the signed proof beside the file')
+    .action(
+      async (
+        opts: FilterFlags & StorageFlags & { org?: string; ndjson: string; withMedia?: boolean; proof: boolean },
+      ) => {
+        await withCliStorage(opts, async ({ storage, media, config }) => {
+          const org = await organization(storage, opts.org);
+          const filter = filterFrom(opts);
+          const startedAt = Date.now();
+          const { total } = await storage.ledger.countTasks(org.id, filter);
+          const toStdout = opts.ndjson === '-';
+          const temp = `${opts.ndjson}.partial`;
+          const sink = toStdout ? process.stdout : createWriteStream(temp);
+          const progress = new ProgressBar('exporting', total, 'tasks');
+          let written = 0;
+          let cursor = null;
+          do {
+            const page = await storage.ledger.listTasks(org.id, filter, cursor, EXPORT_PAGE);
+            for (const task of page.tasks) {
+              const files = await storage.ledger.listTaskMedia(org.id, task.taskUUID);
+              const archived = await storage.archives.listForTask(org.id, task.taskUUID);
+              const line =
+                JSON.stringify(await exportLine(task, files, opts.withMedia ? media : undefined, archived)) + '\n';
+              if (!sink.write(line)) await once(sink, 'drain');
+              progress.update(++written);
+            }
+            cursor = page.next;
+          } while (cursor);
+          if (!toStdout) {
+            const closed = once(sink, 'close');
+            sink.end();
+            await closed;
+            await rename(temp, opts.ndjson);
           }
-          cursor = page.next;
-        } while (cursor);
-        if (!toStdout) {
-          const closed = once(sink, 'close');
-          sink.end();
-          await closed;
-          await rename(temp, opts.ndjson);
+          progress.done();
+          process.stderr.write(
+            `Exported ${written} task${written === 1 ? '' : 's'} of organization '${org.name}'${toStdout ? '' : ` to ${opts.ndjson}`}.\n`,
+          );
+          if (!toStdout && opts.proof) {
+            const proof = await writeExportProof(opts.ndjson, storage.chain, loadSigner(config), {
+              orgId: org.id,
+              startedAt,
+              filtered: Object.keys(filter).length > 0,
+              tasks: written,
+            });
+            process.stderr.write(
+              `Wrote ${proof.chain.entries} chain entries to ${proof.chain.file} and the signed proof (key ${proof.keyId}) to ${opts.ndjson}.proof.json.\n`,
+            );
+          }
+        });
+      },
+    );
+
+  tasks
+    .command('verify-export')
+    .description('check an export offline (no server, no database): its signed proof, chain entries and every task')
+    .argument(
+      '<file>',
+      'the NDJSON file written by `runtrail tasks export` (its .chain.ndjson and .proof.json beside it)',
+    )
+    .option('--public-key <file>', 'the key the proof must be signed with (PEM, from `runtrail ledger public-key`)')
+    .option('--json', 'print the report as JSON')
+    .action(async (file: string, opts: { publicKey?: string; json?: boolean }) => {
+      let trusted: string | undefined;
+      if (opts.publicKey !== undefined) {
+        try {
+          trusted = readFileSync(opts.publicKey, 'utf8');
+        } catch {
+          throw new UsageError(`Cannot read the public key file ${opts.publicKey}.`);
         }
-        progress.done();
-        process.stderr.write(
-          `Exported ${written} task${written === 1 ? '' : 's'} of organization '${org.name}'${toStdout ? '' : ` to ${opts.ndjson}`}.\n`,
-        );
+      }
+      const report = await verifyExport(file, trusted).catch((err: unknown) => {
+        throw new UsageError((err as Error).message);
       });
+      if (opts.json) out(JSON.stringify(report, null, 2) + '\n');
+      else {
+        out(
+          `Checked ${report.tasks} tasks and ${report.entries} chain entries (proof signed by key ${report.keyId}).\n`,
+        );
+        if (report.ok) out('OK: the export is exactly what the ledger recorded.\n');
+        else {
+          out(
+            `BROKEN: ${report.problemCount} problem${report.problemCount === 1 ? '' : 's'}. First:\n  ${describeProblem(report.firstProblem!)}\n`,
+          );
+          for (const p of report.problems.slice(1, 10)) out(`  ${describeProblem(p)}\n`);
+        }
+      }
+      if (!report.ok) process.exitCode = EXIT_BROKEN;
     });
 
   storageOptions(tasks.command('import'))
@@ -259,36 +319,52 @@ export function registerTasksCommands(program: Command): void {
     .argument('[taskUUID]')
     .option('--org <name>', ORG_HELP)
     .option('--before <time>', 'delete every task created before this time (ISO date/time, ms, or 30d ago)')
-    .action(async (uuid: string | undefined, opts: StorageFlags & { org?: string; before?: string }) => {
-      if ((uuid === undefined) === (opts.before === undefined))
-        throw new UsageError('Give either a taskUUID or --before <time>.');
-      await withCliStorage(opts, async ({ storage, media }) => {
-        const org = await organization(storage, opts.org);
-        let tasksDeleted = 0;
-        let files = 0;
-        const removeFiles = async (records: MediaRecord[]) => {
-          await Promise.all(records.map((m) => media.remove(m)));
-          files += records.length;
-        };
-        if (uuid !== undefined) {
-          const deleted = isCanonicalUuid(uuid)
-            ? await storage.ledger.deleteTask(org.id, uuid)
-            : { tasks: 0, media: [] };
-          if (deleted.tasks === 0) throw new UsageError(`No task ${uuid} in organization '${org.name}'.`);
-          tasksDeleted = deleted.tasks;
-          await removeFiles(deleted.media);
-        } else {
-          const before = parseTime(opts.before, 'before')!;
-          for (;;) {
-            const deleted = await storage.ledger.deleteTasksBefore(org.id, before, DELETE_BATCH);
-            tasksDeleted += deleted.tasks;
+    .option('--receipts <file>', 'write the signed deletion receipts there, one JSON per line (default: none)')
+    .action(
+      async (uuid: string | undefined, opts: StorageFlags & { org?: string; before?: string; receipts?: string }) => {
+        if ((uuid === undefined) === (opts.before === undefined))
+          throw new UsageError('Give either a taskUUID or --before <time>.');
+        await withCliStorage(opts, async ({ storage, media, config }) => {
+          const tombstones: Tombstone[] = [];
+          const org = await organization(storage, opts.org);
+          let tasksDeleted = 0;
+          let files = 0;
+          const removeFiles = async (records: MediaRecord[]) => {
+            await Promise.all(records.map((m) => media.remove(m)));
+            files += records.length;
+          };
+          if (uuid !== undefined) {
+            const deleted = isCanonicalUuid(uuid)
+              ? await storage.ledger.deleteTask(org.id, uuid, 'operator')
+              : { tasks: 0, media: [], tombstones: [] };
+            if (deleted.tasks === 0) throw new UsageError(`No task ${uuid} in organization '${org.name}'.`);
+            tasksDeleted = deleted.tasks;
+            tombstones.push(...deleted.tombstones);
             await removeFiles(deleted.media);
-            if (deleted.tasks < DELETE_BATCH) break;
+          } else {
+            const before = parseTime(opts.before, 'before')!;
+            for (;;) {
+              const deleted = await storage.ledger.deleteTasksBefore(org.id, before, DELETE_BATCH, 'operator');
+              tasksDeleted += deleted.tasks;
+              tombstones.push(...deleted.tombstones);
+              await removeFiles(deleted.media);
+              if (deleted.tasks < DELETE_BATCH) break;
+            }
           }
-        }
-        out(
-          `Deleted ${tasksDeleted} task${tasksDeleted === 1 ? '' : 's'} and ${files} media file${files === 1 ? '' : 's'}.\n`,
-        );
-      });
-    });
+          out(
+            `Deleted ${tasksDeleted} task${tasksDeleted === 1 ? '' : 's'} and ${files} media file${files === 1 ? '' : 's'}.\n`,
+          );
+          if (opts.receipts !== undefined) {
+            const signer = loadSigner(config);
+            writeFileSync(
+              opts.receipts,
+              tombstones.map((t) => JSON.stringify(deletionReceipt(t, signer)) + '\n').join(''),
+            );
+            out(
+              `Wrote ${tombstones.length} signed deletion receipt${tombstones.length === 1 ? '' : 's'} to ${opts.receipts}.\n`,
+            );
+          }
+        });
+      },
+    );
 }

@@ -56,6 +56,8 @@ export interface MediaRow {
   height: number;
   bytes: number;
   created_at: number;
+  /** Migration 11. */
+  sha256?: string | null;
 }
 
 export interface OrgRow {
@@ -128,6 +130,8 @@ export const mediaFromRow = (r: MediaRow): MediaRecord => ({
   height: r.height,
   bytes: r.bytes,
   createdAt: r.created_at,
+  // Only when recorded: media written before migration 11 have none.
+  ...(r.sha256 ? { sha256: r.sha256 } : {}),
 });
 
 export const orgFromRow = (r: OrgRow): Organization => ({ id: r.id, name: r.name, createdAt: r.created_at });

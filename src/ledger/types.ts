@@ -4,6 +4,7 @@
 
 import type { AggregateStore, TaskLinkStore } from './aggregate-types.js';
 import type { OutputArchiveStore } from './archive-types.js';
+import type { ChainStore, DeletionReason, Tombstone } from './chain-types.js';
 
 export type TaskStatus = 'processing' | 'success' | 'error';
 
@@ -38,6 +39,8 @@ export interface MediaRecord {
   height: number;
   bytes: number;
   createdAt: number;
+  /** sha256 (hex) of the file, computed as the media store wrote it (migration 11); null for older records. */
+  sha256?: string | null;
 }
 
 export interface TaskCompletion {
@@ -123,6 +126,8 @@ export interface TaskCounts {
 export interface DeletedTasks {
   tasks: number;
   media: MediaRecord[];
+  /** The chain entry each deleted task left (docs/ledger-integrity.md), for its deletion receipt. */
+  tombstones: Tombstone[];
 }
 
 export interface TaskLedger {
@@ -156,11 +161,22 @@ export interface TaskLedger {
   countTasks(orgId: string, filter: TaskFilter): Promise<TaskCounts>;
   /** The media a task produced (or uploaded), oldest first. */
   listTaskMedia(orgId: string, taskUUID: string): Promise<MediaRecord[]>;
-  /** Forgets one task and its media rows; afterwards it answers like a task that never existed. */
-  deleteTask(orgId: string, taskUUID: string): Promise<DeletedTasks>;
-  /** Forgets up to `limit` of the organization's tasks created before `before` (oldest first), with their media rows. */
-  deleteTasksBefore(orgId: string, before: number, limit: number): Promise<DeletedTasks>;
-  /** Forgets up to `limit` tasks, of any organization, whose own retention ended at or before `now` (NewTask.expiresAt). */
+  /**
+   * Forgets one task and its media rows, leaving a tombstone in the chain; afterwards it answers
+   * like a task that never existed. Rejects with legalHold (nothing removed) while the task or its
+   * organization is under a legal hold, unless the server is withdrawing a task it never acknowledged.
+   */
+  deleteTask(orgId: string, taskUUID: string, reason?: DeletionReason): Promise<DeletedTasks>;
+  /**
+   * Forgets up to `limit` of the organization's tasks created before `before` (oldest first), with
+   * their media rows and a tombstone each; tasks under a legal hold stay (all of them while the
+   * organization is held). `reason` defaults to operator for deleteTask, retention here.
+   */
+  deleteTasksBefore(orgId: string, before: number, limit: number, reason?: DeletionReason): Promise<DeletedTasks>;
+  /**
+   * Forgets up to `limit` tasks, of any organization, whose own retention ended at or before `now`
+   * (NewTask.expiresAt), with a tombstone each (reason retention); tasks under a legal hold stay.
+   */
   deleteExpiredTasks(now: number, limit: number): Promise<DeletedTasks>;
   /**
    * Restores an exported task (texts byte for byte) with its media rows, in one write; does
@@ -444,6 +460,8 @@ export interface Storage {
   links: TaskLinkStore;
   /** Archived copies of forwarded tasks' outputs, and each organization's archive policy. */
   archives: OutputArchiveStore;
+  /** The ledger's hash chain and legal holds (docs/ledger-integrity.md). */
+  chain: ChainStore;
   /** Calls `listener` with the number of writes in each commit, where the backend batches them (SQLite). */
   observeCommitBatches?(listener: (writes: number) => void): void;
   /**

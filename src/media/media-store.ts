@@ -6,7 +6,7 @@
 // URLs carry a random access token stored with the media row: knowing an imageUUID is not enough
 // to fetch the image. Serving (with byte ranges) is in src/transport/media-route.ts.
 
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { MediaRecord } from '../ledger/types.js';
 
@@ -118,6 +118,8 @@ export function newMediaRecord(
     height: file.height,
     bytes: file.data.length,
     createdAt: Date.now(),
+    // The ledger's chain covers the file through this hash (docs/ledger-integrity.md).
+    sha256: createHash('sha256').update(file.data).digest('hex'),
   };
 }
 

@@ -106,6 +106,11 @@ export const ERRORS = {
   unsupportedDuration: { status: 400, message: "Invalid value for '{parameter}' parameter. {reason}" },
   unsupportedFps: { status: 400, message: "Invalid value for '{parameter}' parameter. {reason}" },
   unsupportedOutputFormat: { status: 400, message: "Invalid value for '{parameter}' parameter. {reason}" },
+  // The ledger's integrity features (docs/ledger-integrity.md).
+  legalHold: {
+    status: 409,
+    message: '{what} is under a legal hold since {since} ({reason}): nothing is deleted until the hold is lifted.',
+  },
 } as const satisfies Record<string, { status: number; message: Template }>;
 
 /**

@@ -63,7 +63,7 @@ export class RetentionSweeper {
       const days = org.retentionDays ?? this.options.defaultDays;
       if (days === undefined) continue;
       const cutoff = now - days * DAY_MS;
-      await drain(() => this.deps.ledger.deleteTasksBefore(org.id, cutoff, BATCH));
+      await drain(() => this.deps.ledger.deleteTasksBefore(org.id, cutoff, BATCH, 'retention'));
     }
     await drain(() => this.deps.ledger.deleteExpiredTasks(now, BATCH));
     if (total.tasks > 0) this.deps.log.info(total, 'retention sweep deleted expired tasks');

@@ -274,7 +274,7 @@ export class TaskRunner {
     await Promise.all(media.map((m) => this.services.media.remove(m).catch(() => undefined)));
     const outcome: SerializedOutcome = { data: [], errors: [JSON.stringify(problem)] };
     try {
-      await this.timed('deleteTask', this.services.ledger.deleteTask(task.orgId, task.taskUUID));
+      await this.timed('deleteTask', this.services.ledger.deleteTask(task.orgId, task.taskUUID, 'withdrawn'));
     } catch (err) {
       this.services.log.error(
         { err, taskUUID: task.taskUUID },

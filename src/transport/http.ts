@@ -26,6 +26,7 @@ import type { EngineHealth } from '../engines/engine.js';
 import { registerExplorerPage } from './explorer-page.js';
 import { registerMediaRoute } from './media-route.js';
 import { registerHistoryApi, type WebhookAttemptsReader } from './history-api.js';
+import { registerLedgerApi, type LedgerApiDeps } from './ledger-api.js';
 import { registerDeliveryApi } from './delivery-api.js';
 import { registerDashboardApi } from './dashboard-api.js';
 import { noteCaller, registerRequestLog } from './request-log.js';
@@ -66,6 +67,8 @@ export interface HttpDeps {
   accountsProblem?: () => Promise<string | undefined>;
   /** Budgets and rate limits with what was spent of them, for GET /api/spend. */
   usage?: Pick<UsageLimiter, 'report'>;
+  /** The ledger's chain, holds and signing key, for /api/ledger and task deletion (docs/ledger-integrity.md). */
+  integrity?: Omit<LedgerApiDeps, 'accounts' | 'ledger' | 'media'>;
 }
 
 export function buildHttpApp(deps: HttpDeps): FastifyInstance {
@@ -216,6 +219,8 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   registerMediaRoute(app, { ledger: deps.ledger, media: deps.media, log: deps.log, serving: deps.mediaServing });
 
   registerHistoryApi(app, deps);
+  if (deps.integrity)
+    registerLedgerApi(app, { accounts: deps.accounts, ledger: deps.ledger, media: deps.media, ...deps.integrity });
   if (deps.aggregates && deps.links)
     registerDashboardApi(app, {
       accounts: deps.accounts,

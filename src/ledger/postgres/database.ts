@@ -94,16 +94,30 @@ export async function inTransaction<T>(pool: PgPool, work: (client: pg.PoolClien
   const client = await pool.connect().catch((err: unknown) => {
     throw unavailable(err);
   });
+  // While checked out, the client has no pool listener: when its connection drops, the driver
+  // fails the pending query AND emits 'error', which unheard would crash the process. The error
+  // is kept: it is the real cause even when the failure seen here is a later query refused on
+  // the dead client ("not queryable"), which names no connection problem itself.
+  let connectionLost: Error | undefined;
+  const onConnectionError = (err: Error) => {
+    connectionLost ??= err;
+  };
+  client.on('error', onConnectionError);
+  // A client whose session state is unknown (lost, or ROLLBACK failed) goes, not back to the pool.
+  let discard = false;
   try {
     await client.query('BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw unavailable(err);
+    await client.query('ROLLBACK').catch(() => {
+      discard = true;
+    });
+    throw unavailable(connectionLost ?? err);
   } finally {
-    client.release();
+    client.release(connectionLost ?? discard);
+    client.removeListener('error', onConnectionError);
   }
 }
 

@@ -28,9 +28,19 @@ import { containsPattern, countSql, countsFrom, pageFrom, taskPageSql, type SqlD
 import { startsWithWordChar } from '../text-search.js';
 import { inTransaction, type PgPool } from './database.js';
 import type pg from 'pg';
-import { goesOutOfLine, splitText, type SplitText } from '../out-of-line.js';
+import { splitText, type SplitText } from '../out-of-line.js';
 import { DEFAULT_OUT_OF_LINE_BYTES, type LedgerOptions } from '../ledger-options.js';
 import { holdBlobs, releaseBlobs, tasksFromRows } from './text-blobs.js';
+import { appendChainEntries, appendChainEntry, appendTombstone, holdOn } from './chain.js';
+import {
+  completionDraft,
+  draftsForNewTask,
+  finishedFields,
+  mediaDeletedPayload,
+  storedCompletion,
+} from '../chain-payload.js';
+import type { DeletionReason } from '../chain-types.js';
+import { legalHoldError } from '../legal-hold.js';
 
 const INSERT_TASK = `
   INSERT INTO tasks (org_id, task_uuid, task_type, status, request_text, response_text, model, transport,
@@ -40,8 +50,8 @@ const INSERT_TASK = `
   ON CONFLICT (org_id, task_uuid) DO NOTHING`;
 
 const INSERT_MEDIA = `
-  INSERT INTO media (media_uuid, org_id, task_uuid, access_token, format, width, height, bytes, created_at)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
+  INSERT INTO media (media_uuid, org_id, task_uuid, access_token, format, width, height, bytes, created_at, sha256)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`;
 
 export class PostgresTaskLedger implements TaskLedger {
   private readonly outOfLineBytes: number;
@@ -56,14 +66,10 @@ export class PostgresTaskLedger implements TaskLedger {
   }
 
   recordRequest(task: NewTask): Promise<RecordOutcome> {
-    if (!this.goesOutOfLine(task.requestText, null))
-      return this.insertOrReport(this.pool, task, { status: 'processing' });
     return inTransaction(this.pool, (client) => this.insertOrReport(client, task, { status: 'processing' }));
   }
 
   recordFailedTask(task: NewTask, completion: Omit<TaskCompletion, 'orgId' | 'taskUUID'>): Promise<RecordOutcome> {
-    if (completion.media.length === 0 && !this.goesOutOfLine(task.requestText, completion.responseText))
-      return this.insertOrReport(this.pool, task, completion);
     return inTransaction(this.pool, async (client) => {
       const outcome = await this.insertOrReport(client, task, completion);
       if (outcome.recorded) await insertMedia(client, completion.media);
@@ -77,10 +83,7 @@ export class PostgresTaskLedger implements TaskLedger {
   }
 
   async completeTask(c: TaskCompletion): Promise<boolean> {
-    const response = this.split(c.responseText);
-    if (c.media.length === 0 && (c.deliveries ?? []).length === 0 && !response)
-      return updateCompletion(this.pool, c, undefined);
-    return inTransaction(this.pool, (client) => this.applyCompletion(client, c, response));
+    return inTransaction(this.pool, (client) => this.applyCompletion(client, c));
   }
 
   async findTask(orgId: string, taskUUID: string): Promise<StoredTask | undefined> {
@@ -93,14 +96,6 @@ export class PostgresTaskLedger implements TaskLedger {
 
   private split(text: string): SplitText | undefined {
     return splitText(text, this.outOfLineBytes);
-  }
-
-  /** Whether either text is stored out of line (its write then takes a transaction, for the blobs). */
-  private goesOutOfLine(requestText: string, responseText: string | null): boolean {
-    return (
-      goesOutOfLine(requestText, this.outOfLineBytes) ||
-      (responseText !== null && goesOutOfLine(responseText, this.outOfLineBytes))
-    );
   }
 
   async findMedia(orgId: string, mediaUUID: string): Promise<MediaRecord | undefined> {
@@ -116,12 +111,24 @@ export class PostgresTaskLedger implements TaskLedger {
     return rows[0] ? mediaFromRow(rows[0]) : undefined;
   }
 
-  async deleteMedia(orgId: string, mediaUUID: string): Promise<MediaRecord | undefined> {
-    const { rows } = await this.pool.query<MediaRow>(
-      'DELETE FROM media WHERE media_uuid = $1 AND org_id = $2 RETURNING *',
-      [key(mediaUUID), orgId],
-    );
-    return rows[0] ? mediaFromRow(rows[0]) : undefined;
+  deleteMedia(orgId: string, mediaUUID: string): Promise<MediaRecord | undefined> {
+    return inTransaction(this.pool, async (client) => {
+      const { rows } = await client.query<MediaRow>(
+        'DELETE FROM media WHERE media_uuid = $1 AND org_id = $2 RETURNING *',
+        [key(mediaUUID), orgId],
+      );
+      if (!rows[0]) return undefined;
+      const deleted = mediaFromRow(rows[0]);
+      const deletedAt = Date.now();
+      await appendChainEntry(client, {
+        orgId,
+        taskUUID: deleted.taskUUID ?? '',
+        kind: 'media-deleted',
+        recordedAt: deletedAt,
+        payload: mediaDeletedPayload(deleted, deletedAt),
+      });
+      return deleted;
+    });
   }
 
   async listTasks(orgId: string, filter: TaskFilter, cursor: TaskCursor | null, limit: number): Promise<TaskPage> {
@@ -146,20 +153,39 @@ export class PostgresTaskLedger implements TaskLedger {
     return rows.map(mediaFromRow);
   }
 
-  deleteTask(orgId: string, taskUUID: string): Promise<DeletedTasks> {
-    return inTransaction(this.pool, (client) => deleteTasks(client, orgId, [key(taskUUID)]));
+  deleteTask(orgId: string, taskUUID: string, reason: DeletionReason = 'operator'): Promise<DeletedTasks> {
+    return inTransaction(this.pool, async (client) => {
+      // Locked until the commit: a second deletion of the same task waits, then finds nothing (one tombstone).
+      const found = await client.query('SELECT 1 FROM tasks WHERE org_id = $1 AND task_uuid = $2 FOR UPDATE', [
+        orgId,
+        key(taskUUID),
+      ]);
+      if (found.rowCount !== 1) return { tasks: 0, media: [], tombstones: [] };
+      const hold = reason === 'withdrawn' ? undefined : await holdOn(client, orgId, taskUUID);
+      if (hold) throw legalHoldError(hold, key(taskUUID));
+      return deleteTasks(client, orgId, [key(taskUUID)], reason);
+    });
   }
 
-  deleteTasksBefore(orgId: string, before: number, limit: number): Promise<DeletedTasks> {
+  deleteTasksBefore(
+    orgId: string,
+    before: number,
+    limit: number,
+    reason: DeletionReason = 'retention',
+  ): Promise<DeletedTasks> {
     return inTransaction(this.pool, async (client) => {
+      // Held tasks stay where they are (all of them while the organization is held).
       const { rows } = await client.query<{ task_uuid: string }>(
-        'SELECT task_uuid FROM tasks WHERE org_id = $1 AND created_at < $2 ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED',
+        `SELECT task_uuid FROM tasks WHERE org_id = $1 AND created_at < $2
+           AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.org_id = $1 AND h.task_uuid IN ('', tasks.task_uuid))
+         ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED`,
         [orgId, before, limit],
       );
       return deleteTasks(
         client,
         orgId,
         rows.map((r) => r.task_uuid),
+        reason,
       );
     });
   }
@@ -168,16 +194,18 @@ export class PostgresTaskLedger implements TaskLedger {
     return inTransaction(this.pool, async (client) => {
       const { rows } = await client.query<{ org_id: string; task_uuid: string }>(
         `SELECT org_id, task_uuid FROM tasks WHERE expires_at IS NOT NULL AND expires_at <= $1
+           AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.org_id = tasks.org_id AND h.task_uuid IN ('', tasks.task_uuid))
          ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
         [now, limit],
       );
       const byOrg = new Map<string, string[]>();
       for (const r of rows) byOrg.set(r.org_id, [...(byOrg.get(r.org_id) ?? []), r.task_uuid]);
-      const deleted: DeletedTasks = { tasks: 0, media: [] };
+      const deleted: DeletedTasks = { tasks: 0, media: [], tombstones: [] };
       for (const [orgId, uuids] of byOrg) {
-        const some = await deleteTasks(client, orgId, uuids);
+        const some = await deleteTasks(client, orgId, uuids, 'retention');
         deleted.tasks += some.tasks;
         deleted.media.push(...some.media);
+        deleted.tombstones.push(...some.tombstones);
       }
       return deleted;
     });
@@ -209,6 +237,7 @@ export class PostgresTaskLedger implements TaskLedger {
       ]);
       if (inserted.rowCount !== 1) return false;
       await holdBlobs(client, task.orgId, key(task.taskUUID), [...(request?.blobs ?? []), ...(response?.blobs ?? [])]);
+      await appendChainEntries(client, draftsForNewTask(task, storedCompletion(task, media)));
       for (const m of media) {
         await client.query(`${INSERT_MEDIA} ON CONFLICT (media_uuid) DO NOTHING`, [
           key(m.mediaUUID),
@@ -220,6 +249,7 @@ export class PostgresTaskLedger implements TaskLedger {
           m.height,
           m.bytes,
           m.createdAt,
+          m.sha256 ?? null,
         ]);
       }
       return true;
@@ -244,6 +274,7 @@ export class PostgresTaskLedger implements TaskLedger {
   ): Promise<boolean> {
     if (!(await updateCompletion(client, c, response))) return false;
     if (response) await holdBlobs(client, c.orgId, key(c.taskUUID), response.blobs);
+    await appendChainEntry(client, completionDraft(c));
     await insertMedia(client, c.media);
     await insertDeliveries(client, c.deliveries ?? []);
     return true;
@@ -262,7 +293,7 @@ export class PostgresTaskLedger implements TaskLedger {
    * already under its UUID. A text going out of line needs `db` to be a client in a transaction.
    */
   async insertOrReport(
-    db: pg.Pool | pg.PoolClient,
+    db: pg.PoolClient,
     task: NewTask,
     done: { status: StoredTask['status'] } & Partial<Omit<TaskCompletion, 'orgId' | 'taskUUID' | 'status'>>,
   ): Promise<RecordOutcome> {
@@ -291,6 +322,7 @@ export class PostgresTaskLedger implements TaskLedger {
     if (inserted.rowCount === 1) {
       const blobs = [...(request?.blobs ?? []), ...(response?.blobs ?? [])];
       if (blobs.length > 0) await holdBlobs(db, task.orgId, key(task.taskUUID), blobs);
+      await appendChainEntries(db, draftsForNewTask(task, finishedFields(done)));
       return { recorded: true };
     }
     const { rows } = await db.query<TaskRow>('SELECT * FROM tasks WHERE org_id = $1 AND task_uuid = $2', [
@@ -305,7 +337,7 @@ export class PostgresTaskLedger implements TaskLedger {
 
 /** Ends a task still processing (a finished task is final); false when there was none. */
 async function updateCompletion(
-  db: pg.Pool | pg.PoolClient,
+  db: pg.PoolClient,
   c: TaskCompletion,
   response: SplitText | undefined,
 ): Promise<boolean> {
@@ -349,12 +381,18 @@ export async function insertMedia(client: pg.PoolClient, media: readonly MediaRe
       m.height,
       m.bytes,
       m.createdAt,
+      m.sha256 ?? null,
     ]);
   }
 }
 
-async function deleteTasks(client: pg.PoolClient, orgId: string, uuids: string[]): Promise<DeletedTasks> {
-  if (uuids.length === 0) return { tasks: 0, media: [] };
+async function deleteTasks(
+  client: pg.PoolClient,
+  orgId: string,
+  uuids: string[],
+  reason: DeletionReason,
+): Promise<DeletedTasks> {
+  if (uuids.length === 0) return { tasks: 0, media: [], tombstones: [] };
   const media = await client.query<MediaRow>(
     'DELETE FROM media WHERE org_id = $1 AND task_uuid = ANY($2::text[]) RETURNING *',
     [orgId, uuids],
@@ -369,7 +407,10 @@ async function deleteTasks(client: pg.PoolClient, orgId: string, uuids: string[]
   for (const table of TASK_OWNED_TABLES) await client.query(`DELETE FROM ${table} WHERE ${inList}`, [orgId, uuids]);
   await releaseBlobs(client, orgId, uuids);
   const tasks = await client.query(`DELETE FROM tasks WHERE ${inList}`, [orgId, uuids]);
-  return { tasks: tasks.rowCount ?? 0, media: media.rows.map(mediaFromRow) };
+  const deletedAt = Date.now();
+  const tombstones = [];
+  for (const uuid of uuids) tombstones.push(await appendTombstone(client, orgId, uuid, reason, deletedAt));
+  return { tasks: tasks.rowCount ?? 0, media: media.rows.map(mediaFromRow), tombstones };
 }
 
 function dialect(params: unknown[]): SqlDialect {

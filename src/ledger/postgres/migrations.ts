@@ -241,6 +241,37 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    // The ledger's hash chain (docs/ledger-integrity.md): entries appended in the same transaction
+    // as the task rows they describe. Each database connection appends to a lane of its own
+    // (named after its backend process), so replicas and pooled connections never queue behind
+    // one organization-wide head row; legal holds (task_uuid '' holds the whole organization);
+    // the sha256 of each media file, computed as the store writes it.
+    version: 11,
+    sql: `
+      CREATE TABLE chain_entries (
+        org_id TEXT NOT NULL,
+        lane TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        task_uuid TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        recorded_at BIGINT NOT NULL,
+        payload TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (org_id, lane, seq)
+      );
+      CREATE INDEX chain_entries_by_task ON chain_entries (org_id, task_uuid);
+      CREATE TABLE legal_holds (
+        org_id TEXT NOT NULL,
+        task_uuid TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (org_id, task_uuid)
+      );
+      ALTER TABLE media ADD COLUMN sha256 TEXT;
+    `,
+  },
+  {
     // Version 12: per-task retention and texts stored out of line (docs/performance.md, "Large bodies"),
     // the same columns and tables as SQLite's version 12. A blob is inserted or touched
     // (ON CONFLICT DO UPDATE) before its reference, and deletion locks the blobs it means to

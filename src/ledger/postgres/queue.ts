@@ -20,6 +20,8 @@ import { dollarParams, fairJobsSql } from '../fair-share.js';
 import { inTransaction, type PgPool } from './database.js';
 import type { PostgresTaskLedger } from './ledger.js';
 import { JobLeaseLost } from '../job-lease.js';
+import { itemDraft } from '../chain-payload.js';
+import { appendChainEntry } from './chain.js';
 import type pg from 'pg';
 
 /** Advisory lock key of job claims (any constant other than the migration lock's). */
@@ -119,6 +121,7 @@ export class PostgresTaskQueue implements TaskQueue {
       );
       // A result recorded before (by an earlier, interrupted run) stays; this copy is dropped whole.
       if (res.rowCount !== 1) return;
+      await appendChainEntry(client, itemDraft(orgId, taskUUID, item, media));
       await this.ledger.insertMediaRecords(client, media);
       await this.ledger.insertDeliveries(client, deliveries);
     });

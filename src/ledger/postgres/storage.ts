@@ -16,6 +16,7 @@ import type { LedgerOptions } from '../ledger-options.js';
 import { PostgresLimitStore } from './limits.js';
 import { PostgresUpstreamAccountStore } from './upstream-accounts.js';
 import { PostgresOutputArchiveStore } from './output-archives.js';
+import { PostgresChainStore } from './chain.js';
 
 const PROBE_TIMEOUT_MS = 2000;
 
@@ -44,6 +45,7 @@ export async function openPostgresStorage(
     aggregates: new PostgresAggregateStore(pool),
     links: new PostgresTaskLinkStore(pool),
     archives: new PostgresOutputArchiveStore(pool),
+    chain: new PostgresChainStore(pool),
     async probe() {
       // The pool waits for a connection without limit; a probe must answer, so it gives up after a while.
       let timer: NodeJS.Timeout | undefined;

@@ -33,6 +33,16 @@ import { uuidLookupKey } from './uuid-key.js';
 import { goesOutOfLine, splitText, type TextBlob } from '../out-of-line.js';
 import { SqliteTextBlobs } from './text-blobs.js';
 import { DEFAULT_OUT_OF_LINE_BYTES, type LedgerOptions } from '../ledger-options.js';
+import { SqliteChainWriter } from './chain.js';
+import {
+  completionDraft,
+  draftsForNewTask,
+  finishedFields,
+  mediaDeletedPayload,
+  storedCompletion,
+} from '../chain-payload.js';
+import type { DeletionReason } from '../chain-types.js';
+import { legalHoldError } from '../legal-hold.js';
 
 export class SqliteTaskLedger implements TaskLedger {
   private readonly ensureOrg;
@@ -53,6 +63,8 @@ export class SqliteTaskLedger implements TaskLedger {
   private readonly search: SearchContext;
   readonly blobs: SqliteTextBlobs;
   private readonly outOfLineBytes: number;
+  /** Appends the chain entries of each write, inside that write (the queue's writes too). */
+  readonly chain: SqliteChainWriter;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -89,12 +101,12 @@ export class SqliteTaskLedger implements TaskLedger {
          AND request_parts IS NOT NULL`,
     );
     this.insertMedia = db.prepare(
-      `INSERT INTO media (media_uuid, org_id, task_uuid, access_token, format, width, height, bytes, created_at)
-       VALUES (@mediaUUID, @orgId, @taskUUID, @accessToken, @format, @width, @height, @bytes, @createdAt)`,
+      `INSERT INTO media (media_uuid, org_id, task_uuid, access_token, format, width, height, bytes, created_at, sha256)
+       VALUES (@mediaUUID, @orgId, @taskUUID, @accessToken, @format, @width, @height, @bytes, @createdAt, @sha256)`,
     );
     this.insertMediaIfNew = db.prepare(
-      `INSERT INTO media (media_uuid, org_id, task_uuid, access_token, format, width, height, bytes, created_at)
-       VALUES (@mediaUUID, @orgId, @taskUUID, @accessToken, @format, @width, @height, @bytes, @createdAt)
+      `INSERT INTO media (media_uuid, org_id, task_uuid, access_token, format, width, height, bytes, created_at, sha256)
+       VALUES (@mediaUUID, @orgId, @taskUUID, @accessToken, @format, @width, @height, @bytes, @createdAt, @sha256)
        ON CONFLICT (media_uuid) DO NOTHING`,
     );
     this.selectMediaForOrg = db.prepare<[string, string], MediaRow>(
@@ -108,6 +120,7 @@ export class SqliteTaskLedger implements TaskLedger {
     // later the row may hold it only packed.
     this.indexText = db.prepare('INSERT INTO tasks_text (rowid, request_text) VALUES (?, ?)');
     this.search = { db, inTurn: (query) => this.inTurn(query), dialect };
+    this.chain = new SqliteChainWriter(db);
   }
 
   recordRequest(task: NewTask): Promise<RecordOutcome> {
@@ -194,13 +207,14 @@ export class SqliteTaskLedger implements TaskLedger {
     }
     if (written.changes !== 1) return false;
     this.blobs.hold(c.orgId, uuid, written.blobs);
+    this.chain.append(completionDraft(c));
     this.insertMediaRecords(c.media);
     this.insertDeliveries(c.deliveries ?? []);
     return true;
   }
 
   insertMediaRecords(media: readonly MediaRecord[]): void {
-    for (const m of media) this.insertMedia.run(m);
+    for (const m of media) this.insertMedia.run({ ...m, sha256: m.sha256 ?? null });
   }
 
   insertDeliveries(deliveries: readonly NewDelivery[]): void {
@@ -237,7 +251,17 @@ export class SqliteTaskLedger implements TaskLedger {
       const row = this.db
         .prepare<[string, string], MediaRow>('DELETE FROM media WHERE media_uuid = ? AND org_id = ? RETURNING *')
         .get(key(mediaUUID), orgId);
-      return row ? mediaFromRow(row) : undefined;
+      if (!row) return undefined;
+      const deleted = mediaFromRow(row);
+      const deletedAt = Date.now();
+      this.chain.append({
+        orgId,
+        taskUUID: deleted.taskUUID ?? '',
+        kind: 'media-deleted',
+        recordedAt: deletedAt,
+        payload: mediaDeletedPayload(deleted, deletedAt),
+      });
+      return deleted;
     });
   }
 
@@ -289,19 +313,32 @@ export class SqliteTaskLedger implements TaskLedger {
       .map(mediaFromRow);
   }
 
-  deleteTask(orgId: string, taskUUID: string): Promise<DeletedTasks> {
-    return this.committer.write(() => this.deleteTasks(orgId, [key(taskUUID)]));
+  deleteTask(orgId: string, taskUUID: string, reason: DeletionReason = 'operator'): Promise<DeletedTasks> {
+    return this.committer.write(() => {
+      if (!this.findRow(orgId, taskUUID)) return { tasks: 0, media: [], tombstones: [] };
+      const hold = reason === 'withdrawn' ? undefined : this.chain.holdOn(orgId, taskUUID);
+      if (hold) throw legalHoldError(hold, key(taskUUID));
+      return this.deleteTasks(orgId, [key(taskUUID)], reason);
+    });
   }
 
-  deleteTasksBefore(orgId: string, before: number, limit: number): Promise<DeletedTasks> {
+  deleteTasksBefore(
+    orgId: string,
+    before: number,
+    limit: number,
+    reason: DeletionReason = 'retention',
+  ): Promise<DeletedTasks> {
     return this.committer.write(() => {
+      // Held tasks stay where they are (all of them while the organization is held).
       const uuids = this.db
-        .prepare<[string, number, number], string>(
-          `SELECT task_uuid FROM tasks WHERE org = ${orgSeq('?')} AND created_at < ? ORDER BY created_at LIMIT ?`,
+        .prepare<[string, number, string, number], string>(
+          `SELECT task_uuid FROM tasks WHERE org = ${orgSeq('?')} AND created_at < ?
+             AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.org_id = ? AND h.task_uuid IN ('', tasks.task_uuid))
+           ORDER BY created_at LIMIT ?`,
         )
         .pluck()
-        .all(orgId, before, limit);
-      return this.deleteTasks(orgId, uuids);
+        .all(orgId, before, orgId, limit);
+      return this.deleteTasks(orgId, uuids, reason);
     });
   }
 
@@ -310,14 +347,17 @@ export class SqliteTaskLedger implements TaskLedger {
       const due = this.db
         .prepare<[number, number], { org_id: string; task_uuid: string }>(
           `SELECT o.org_id, t.task_uuid FROM tasks t INDEXED BY tasks_by_expiry JOIN task_orgs o ON o.seq = t.org
-           WHERE t.expires_at IS NOT NULL AND t.expires_at <= ? ORDER BY t.expires_at LIMIT ?`,
+           WHERE t.expires_at IS NOT NULL AND t.expires_at <= ?
+             AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.org_id = o.org_id AND h.task_uuid IN ('', t.task_uuid))
+           ORDER BY t.expires_at LIMIT ?`,
         )
         .all(now, limit);
-      const deleted: DeletedTasks = { tasks: 0, media: [] };
+      const deleted: DeletedTasks = { tasks: 0, media: [], tombstones: [] };
       for (const [orgId, uuids] of groupByOrg(due)) {
-        const some = this.deleteTasks(orgId, uuids);
+        const some = this.deleteTasks(orgId, uuids, 'retention');
         deleted.tasks += some.tasks;
         deleted.media.push(...some.media);
+        deleted.tombstones.push(...some.tombstones);
       }
       return deleted;
     });
@@ -339,9 +379,11 @@ export class SqliteTaskLedger implements TaskLedger {
       });
       this.blobs.hold(task.orgId, uuid, blobs);
       this.indexText.run(row.lastInsertRowid, texts.requestText ?? task.requestText);
+      this.chain.appendAll(draftsForNewTask(task, storedCompletion(task, media)));
       for (const m of media) {
         this.insertMediaIfNew.run({
           ...m,
+          sha256: m.sha256 ?? null,
           mediaUUID: key(m.mediaUUID),
           orgId: task.orgId,
           taskUUID: key(task.taskUUID),
@@ -356,8 +398,8 @@ export class SqliteTaskLedger implements TaskLedger {
   }
 
   /** Runs inside a committer write: removes the tasks and their media rows, returning the media. */
-  private deleteTasks(orgId: string, uuids: readonly string[]): DeletedTasks {
-    if (uuids.length === 0) return { tasks: 0, media: [] };
+  private deleteTasks(orgId: string, uuids: readonly string[], reason: DeletionReason): DeletedTasks {
+    if (uuids.length === 0) return { tasks: 0, media: [], tombstones: [] };
     const list = JSON.stringify(uuids);
     const keys = JSON.stringify(uuids.map(uuidLookupKey));
     const media = this.db
@@ -383,7 +425,9 @@ export class SqliteTaskLedger implements TaskLedger {
       )
       .run(keys, orgId, list);
     const tasks = this.db.prepare(`DELETE ${these}`).run(keys, orgId, list).changes;
-    return { tasks, media };
+    const deletedAt = Date.now();
+    const tombstones = uuids.map((uuid) => this.chain.tombstone(orgId, uuid, reason, deletedAt));
+    return { tasks, media, tombstones };
   }
 
   /**
@@ -441,6 +485,7 @@ export class SqliteTaskLedger implements TaskLedger {
     // The index holds what the row's request_text holds (a split text's literal runs), so that
     // deleteTasks tells it the same words.
     this.indexText.run(row.lastInsertRowid, texts.requestText ?? task.requestText);
+    this.chain.appendAll(draftsForNewTask(task, finishedFields(done)));
     return { recorded: true };
   }
 }

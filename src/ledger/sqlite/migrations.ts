@@ -336,6 +336,37 @@ ${ROLLUP_SQL}
     `,
   },
   {
+    // The ledger's hash chain (docs/ledger-integrity.md): entries appended in the same write as
+    // the task rows they describe, one lane per organization (one process writes a SQLite file);
+    // entries of a task found through chain_entries_by_task (tombstones, verification); legal
+    // holds (task_uuid '' holds the whole organization); the sha256 of each media file, computed
+    // as the store writes it.
+    version: 11,
+    sql: `
+      CREATE TABLE chain_entries (
+        org_id TEXT NOT NULL,
+        lane TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        task_uuid TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        recorded_at INTEGER NOT NULL,
+        payload TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (org_id, lane, seq)
+      ) WITHOUT ROWID;
+      CREATE INDEX chain_entries_by_task ON chain_entries (org_id, task_uuid);
+      CREATE TABLE legal_holds (
+        org_id TEXT NOT NULL,
+        task_uuid TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (org_id, task_uuid)
+      ) WITHOUT ROWID;
+      ALTER TABLE media ADD COLUMN sha256 TEXT;
+    `,
+  },
+  {
     // Version 12: per-task retention and texts stored out of line (docs/performance.md, "Large bodies").
     // - expires_at: when a task asked for a retention of its own (X-Runtrail-Retention, or the
     //   WebSocket authentication's runtrailRetention), the time it is due for deletion; null

@@ -20,6 +20,7 @@ import { fairJobsSql, questionMarks } from '../fair-share.js';
 import type { GroupCommitter, SqliteDatabase } from './database.js';
 import type { SqliteTaskLedger } from './ledger.js';
 import { JobLeaseLost } from '../job-lease.js';
+import { itemDraft } from '../chain-payload.js';
 
 interface JobRow {
   seq: number;
@@ -147,6 +148,7 @@ export class SqliteTaskQueue implements TaskQueue {
         this.insertItem.run(orgId, key(taskUUID), item.index, item.status, item.text, Date.now()).changes === 1;
       // A result recorded before (by an earlier, interrupted run) stays; this copy is dropped whole.
       if (!inserted) return;
+      this.ledger.chain.append(itemDraft(orgId, taskUUID, item, media));
       this.ledger.insertMediaRecords(media);
       this.ledger.insertDeliveries(deliveries);
     });

@@ -16,6 +16,7 @@ import type { LedgerOptions } from '../ledger-options.js';
 import { SqliteLimitStore } from './limits.js';
 import { SqliteUpstreamAccountStore } from './upstream-accounts.js';
 import { SqliteOutputArchiveStore } from './output-archives.js';
+import { SqliteChainStore } from './chain.js';
 
 export const SQLITE_FILE = 'runtrail.db';
 
@@ -35,6 +36,7 @@ export function openSqliteStorage(dataDir: string, options: LedgerOptions = {}):
     aggregates: new SqliteAggregateStore(db),
     links: new SqliteTaskLinkStore(db, committer),
     archives: new SqliteOutputArchiveStore(db, committer, ledger),
+    chain: new SqliteChainStore(db, committer),
     observeCommitBatches(listener) {
       committer.onBatch = listener;
     },

@@ -1,0 +1,176 @@
+// What each chain entry covers, as canonical JSON text (docs/ledger-integrity.md). The texts of a
+// task (request, response, result items) enter as sha256 of their exact UTF-8 bytes, as the
+// ledger interface hands them out, whatever the storage layout underneath (plain, packed, or
+// bodies kept elsewhere); small fields (status, times, cost) enter as they are. Writers and
+// verifiers build payloads with these same functions, so "what differs" is a field-by-field
+// comparison of two payloads. The key order is fixed by the object literals below.
+
+import { createHash } from 'node:crypto';
+import type { MediaRecord, ResultItem, StoredTask, TaskCompletion } from './types.js';
+import type { ChainEntryKind, DeletionReason } from './chain-types.js';
+
+/** The previous hash of a lane's first entry. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** The hash of an entry: it covers the previous entry's hash and this entry's payload. */
+export function entryHash(prevHash: string, payload: string): string {
+  return sha256Hex(`${prevHash}\n${payload}`);
+}
+
+/** A payload ready to append: its kind and task beside the JSON text. */
+export interface EntryDraft {
+  orgId: string;
+  taskUUID: string;
+  kind: ChainEntryKind;
+  recordedAt: number;
+  payload: string;
+}
+
+/** The fields of a task fixed when it is recorded. */
+export type RecordedFields = Pick<
+  StoredTask,
+  'orgId' | 'taskUUID' | 'taskType' | 'requestText' | 'model' | 'transport' | 'createdAt'
+>;
+
+/** The fields a completion sets. */
+export type CompletedFields = Pick<TaskCompletion, 'status' | 'cost' | 'errorCode' | 'engine'> & {
+  responseText: string | null;
+  completedAt: number | null;
+  media: readonly MediaRecord[];
+};
+
+const V = 1;
+
+function mediaHashes(media: readonly MediaRecord[]): { mediaUUID: string; bytes: number; sha256: string | null }[] {
+  return media.map((m) => ({ mediaUUID: m.mediaUUID.toLowerCase(), bytes: m.bytes, sha256: m.sha256 ?? null }));
+}
+
+export function recordPayload(t: RecordedFields): string {
+  return JSON.stringify({
+    v: V,
+    kind: 'record',
+    taskUUID: t.taskUUID.toLowerCase(),
+    taskType: t.taskType,
+    model: t.model,
+    transport: t.transport,
+    createdAt: t.createdAt,
+    request: sha256Hex(t.requestText),
+  });
+}
+
+export function completePayload(taskUUID: string, c: CompletedFields): string {
+  return JSON.stringify({
+    v: V,
+    kind: 'complete',
+    taskUUID: taskUUID.toLowerCase(),
+    status: c.status,
+    completedAt: c.completedAt,
+    cost: c.cost,
+    errorCode: c.errorCode,
+    engine: c.engine,
+    response: c.responseText === null ? null : sha256Hex(c.responseText),
+    media: mediaHashes(c.media),
+  });
+}
+
+export function itemPayload(taskUUID: string, item: ResultItem, media: readonly MediaRecord[]): string {
+  return JSON.stringify({
+    v: V,
+    kind: 'item',
+    taskUUID: taskUUID.toLowerCase(),
+    index: item.index,
+    status: item.status,
+    text: sha256Hex(item.text),
+    media: mediaHashes(media),
+  });
+}
+
+/** `removed` covers the hashes of every earlier entry of the task: the receipt proves which entries the deletion ended. */
+export function tombstonePayload(taskUUID: string, deletedAt: number, reason: DeletionReason, removed: string): string {
+  return JSON.stringify({ v: V, kind: 'tombstone', taskUUID: taskUUID.toLowerCase(), deletedAt, reason, removed });
+}
+
+export function mediaDeletedPayload(media: MediaRecord, deletedAt: number): string {
+  return JSON.stringify({
+    v: V,
+    kind: 'media-deleted',
+    taskUUID: media.taskUUID?.toLowerCase() ?? null,
+    mediaUUID: media.mediaUUID.toLowerCase(),
+    sha256: media.sha256 ?? null,
+    deletedAt,
+  });
+}
+
+/** The `removed` value of a tombstone: sha256 over the task's earlier entry hashes, oldest first, one per line. */
+export function removedHash(entryHashes: readonly string[]): string {
+  return sha256Hex(entryHashes.join('\n'));
+}
+
+/** The entries a newly recorded task gets: its record, and its completion when it was recorded finished. */
+export function draftsForNewTask(t: RecordedFields, done?: CompletedFields): EntryDraft[] {
+  const drafts: EntryDraft[] = [
+    { orgId: t.orgId, taskUUID: t.taskUUID, kind: 'record', recordedAt: t.createdAt, payload: recordPayload(t) },
+  ];
+  if (done)
+    drafts.push({
+      orgId: t.orgId,
+      taskUUID: t.taskUUID,
+      kind: 'complete',
+      recordedAt: done.completedAt ?? t.createdAt,
+      payload: completePayload(t.taskUUID, done),
+    });
+  return drafts;
+}
+
+export function completionDraft(c: TaskCompletion): EntryDraft {
+  return {
+    orgId: c.orgId,
+    taskUUID: c.taskUUID,
+    kind: 'complete',
+    recordedAt: c.completedAt,
+    payload: completePayload(c.taskUUID, c),
+  };
+}
+
+export function itemDraft(
+  orgId: string,
+  taskUUID: string,
+  item: ResultItem,
+  media: readonly MediaRecord[],
+): EntryDraft {
+  return { orgId, taskUUID, kind: 'item', recordedAt: Date.now(), payload: itemPayload(taskUUID, item, media) };
+}
+
+/** The completion part of a task recorded finished (recordFailedTask), for its chain entry; undefined while processing. */
+export function finishedFields(
+  done: { status: StoredTask['status'] } & Partial<Omit<TaskCompletion, 'orgId' | 'taskUUID' | 'status'>>,
+): CompletedFields | undefined {
+  if (done.status === 'processing') return undefined;
+  return {
+    status: done.status,
+    responseText: done.responseText ?? null,
+    cost: done.cost ?? null,
+    errorCode: done.errorCode ?? null,
+    engine: done.engine ?? null,
+    completedAt: done.completedAt ?? null,
+    media: done.media ?? [],
+  };
+}
+
+/** The completion part of a stored (imported, or verified) task; undefined while it is processing. */
+export function storedCompletion(task: StoredTask, media: readonly MediaRecord[]): CompletedFields | undefined {
+  if (task.status === 'processing') return undefined;
+  return {
+    status: task.status,
+    responseText: task.responseText,
+    cost: task.cost,
+    errorCode: task.errorCode,
+    engine: task.engine,
+    completedAt: task.completedAt,
+    media,
+  };
+}
