@@ -20,9 +20,12 @@
 //      recall of a 30 MiB request vs reading the same bytes from a file (bench/large-bodies.ts)
 //   gateway  runtrail in front of a mock Runware upstream (bench/mock-upstream.ts) vs the same client
 //      straight to the mock: throughput at --connections, latency p50/p99 at one (bench/gateway.ts)
+//   chain  `runtrail ledger verify` over --chain-tasks bulk-loaded tasks (SQLite, and PostgreSQL when it
+//      answers), and REST modelSearch against a build without the hash chain (--baseline-dist DIR,
+//      alternating runs; skipped without it) (bench/chain.ts)
 // After the figures, the table of recording targets (ratios against same-run baselines) with met / not met,
 // and the machine's load average before and after each part (the machine is shared).
-// Usage: npm run bench [-- --tasks 1000000 --seconds 5 --runs 3] (--only p1,p2,p3,p5,p6,tenant-latency,task-latency,fair,search,large,gateway for parts,
+// Usage: npm run bench [-- --tasks 1000000 --seconds 5 --runs 3] (--only p1,p2,p3,p5,p6,tenant-latency,task-latency,fair,search,large,gateway,chain for parts,
 // written to bench/results/all-<parts>.json)
 
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -41,6 +44,7 @@ import { p3p4 } from './p3-p4-recall-storage.js';
 import { p5 } from './p5-memory.js';
 import { fairness } from './tenant-fairness.js';
 import { gateway, type GatewayFigure } from './gateway.js';
+import { BASELINE_HOWTO, chainOverhead, chainVerify } from './chain.js';
 
 const { values } = parseArgs({
   options: {
@@ -52,6 +56,8 @@ const { values } = parseArgs({
     'p5-seconds': { type: 'string', default: '600' },
     'search-tasks': { type: 'string', default: '200000' },
     'large-tasks': { type: 'string', default: '2000' },
+    'chain-tasks': { type: 'string', default: '1000000' },
+    'baseline-dist': { type: 'string' },
     only: { type: 'string' },
   },
 });
@@ -279,6 +285,36 @@ if (wanted('gateway')) {
       '<= +0.5 / <= +3',
       g.addedP50Ms <= 0.5 && g.addedP99Ms <= 3,
     );
+  }
+}
+if (wanted('chain')) {
+  const chainTasks = Number(values['chain-tasks']);
+  // --chain-tasks 0 runs the overhead row alone (the verify rows take long: see docs/performance.md).
+  const verified = chainTasks > 0 ? await part('chain-verify', () => chainVerify(chainTasks)) : null;
+  results['chainVerify'] = verified;
+  for (const v of verified ? [verified.sqlite, verified.postgres] : []) {
+    if (!v) continue;
+    const name = v.backend === 'sqlite' ? 'SQLite' : 'PostgreSQL';
+    row(
+      `chain: ledger verify (CLI, --json) over ${v.tasks} tasks (${v.entries} entries), ${name}: tasks/s, seconds`,
+      `${v.tasksPerSecond.toFixed(0)}, ${v.seconds.toFixed(1)} s`,
+      'ok',
+      v.ok,
+    );
+  }
+  if (verified !== null && verified.postgresSkipped !== null)
+    row('chain: ledger verify on PostgreSQL', `skipped: ${verified.postgresSkipped}`);
+  const baselineDist = values['baseline-dist'];
+  if (baselineDist === undefined) {
+    log(`chain: the overhead row is skipped (no --baseline-dist). To run it: ${BASELINE_HOWTO}`);
+    row('chain: REST modelSearch with / without the chain', 'skipped: no --baseline-dist');
+  } else {
+    const o = await part('chain-overhead', () => chainOverhead(options, baselineDist));
+    results['chainOverhead'] = o;
+    row('chain: REST modelSearch with the chain, tasks/s', o.chainRps.toFixed(0));
+    row('chain: REST modelSearch, build without the chain, tasks/s', o.baselineRps.toFixed(0));
+    row('chain: ratio with / without the chain', o.ratio.toFixed(3), '>= 0.95', o.ratio >= 0.95);
+    target('REST modelSearch with the hash chain / without it', o.ratio.toFixed(3), '>= 0.95', o.ratio >= 0.95);
   }
 }
 console.table(rows);

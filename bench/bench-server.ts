@@ -44,12 +44,15 @@ export async function startServer(
     key?: string;
     /** Node flags for the server process (e.g. `--cpu-prof`, which NODE_OPTIONS does not take). */
     nodeArgs?: string[];
+    /** Another build's checkout to start the server from (its bin/ and dist/), e.g. a baseline commit's. */
+    repoRoot?: string;
   } = {},
 ): Promise<BenchServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'runtrail-bench-'));
   const key = options.key ?? newApiKey();
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(REPO_ROOT, 'bin/runtrail.js'), 'serve'], {
-    cwd: REPO_ROOT,
+  const root = options.repoRoot ?? REPO_ROOT;
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(root, 'bin/runtrail.js'), 'serve'], {
+    cwd: root,
     env: {
       PATH: process.env.PATH ?? '',
       PORT: '0',

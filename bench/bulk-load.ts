@@ -16,6 +16,8 @@ export async function bulkLoad(
   count: number,
   prompt: (i: number) => string,
   onProgress?: (done: number) => void,
+  /** The PostgreSQL ledger `server` was started on (its DATABASE_URL); SQLite in its data folder when absent. */
+  databaseUrl?: string,
 ): Promise<{ server: BenchServer; cleanup: () => Promise<void> }> {
   const templateUUID = randomUUID();
   const reply = await server.post([
@@ -30,7 +32,7 @@ export async function bulkLoad(
   ]);
   if (reply.status !== 200) throw new Error(`template task failed: ${reply.text}`);
   await server.stop({ keepData: true });
-  const storage = await openStorage({ dataDir: server.dataDir, databaseUrl: undefined });
+  const storage = await openStorage({ dataDir: server.dataDir, databaseUrl });
   try {
     const org = await storage.accounts.findOrganizationByKeyHash(hashApiKey(server.key));
     if (!org) throw new Error('the server key has no organization');
@@ -40,7 +42,11 @@ export async function bulkLoad(
   } finally {
     await storage.close();
   }
-  const again = await startServer({ dataDir: server.dataDir, key: server.key });
+  const again = await startServer({
+    dataDir: server.dataDir,
+    key: server.key,
+    env: databaseUrl === undefined ? {} : { DATABASE_URL: databaseUrl },
+  });
   return {
     server: again,
     cleanup: async () => {

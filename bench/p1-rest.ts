@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { startServer } from './bench-server.js';
 import { imageTask, log, median, searchTask, startBaseline, type BenchOptions } from './common.js';
 
-async function restLoad(
+/** One autocannon run of `--seconds` at `--connections` against POST /v1 (shared with bench/chain.ts). */
+export async function restLoad(
   o: BenchOptions,
   url: string,
   key: string,

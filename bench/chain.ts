@@ -1,0 +1,170 @@
+// The per-organization hash chain (docs/ledger-integrity.md) in figures. Part of `npm run bench` (chain).
+//   verify   --chain-tasks tasks bulk-loaded through the ledger's import path (each import appends
+//            its chain entries), then `runtrail ledger verify --json` over the whole ledger, run as
+//            a user runs it (a child process on the stopped server's data folder): tasks/s and
+//            seconds, on SQLite and, when it answers, on PostgreSQL (bench/bench-postgres.ts).
+//   overhead REST modelSearch (autocannon, as P1) against a server of this build and one of a build
+//            without the chain (`--baseline-dist DIR`: a checkout of the commit before the chain,
+//            built), runs alternating, medians and their ratio. There is no switch to turn the
+//            chain off, so the code before it is the baseline.
+
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { REPO_ROOT, startServer } from './bench-server.js';
+import { dropSchemaOf, postgresUnavailable, schemaDatabaseUrl, uniqueSchema } from './bench-postgres.js';
+import { bulkLoad } from './bulk-load.js';
+import { log, median, progress, searchTask, type BenchOptions } from './common.js';
+import { restLoad } from './p1-rest.js';
+
+export interface VerifyFigure {
+  backend: 'sqlite' | 'postgres';
+  tasks: number;
+  /** Chain entries the verification walked (a finished task has more than one). */
+  entries: number;
+  ok: boolean;
+  /** Wall time of the CLI process, start to exit (what a user waits). */
+  seconds: number;
+  /** The report's own elapsedMs (the walk alone, without opening the storage). */
+  reportSeconds: number;
+  tasksPerSecond: number;
+}
+
+export interface OverheadFigure {
+  baselineDist: string;
+  chainRps: number;
+  baselineRps: number;
+  ratio: number;
+  non2xx: number;
+  samples: { chain: number[]; baseline: number[] };
+}
+
+interface VerifyJson {
+  ok: boolean;
+  entries: number;
+  elapsedMs: number;
+}
+
+/** `runtrail ledger verify --json` as a child process; its report and wall time. */
+async function runVerify(args: string[]): Promise<{ report: VerifyJson; seconds: number }> {
+  const started = performance.now();
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [join(REPO_ROOT, 'bin/runtrail.js'), 'ledger', 'verify', '--json', ...args],
+    { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '' }, maxBuffer: 64 * 1024 * 1024 },
+  ).catch((err: unknown) => {
+    // Exit 2 is a broken ledger: its report is still on stdout, and the figure says ok: false.
+    const failed = err as { code?: number; stdout?: string };
+    if (failed.code === 2 && failed.stdout) return { stdout: failed.stdout };
+    throw err;
+  });
+  const seconds = (performance.now() - started) / 1000;
+  return { report: JSON.parse(stdout) as VerifyJson, seconds };
+}
+
+async function verifyOn(backend: VerifyFigure['backend'], tasks: number): Promise<VerifyFigure> {
+  const databaseUrl = backend === 'postgres' ? await schemaDatabaseUrl(uniqueSchema()) : undefined;
+  try {
+    const first = await startServer({ env: databaseUrl === undefined ? {} : { DATABASE_URL: databaseUrl } });
+    const started = performance.now();
+    const { server, cleanup } = await bulkLoad(
+      first,
+      tasks,
+      (i) => `a chained benchmark ${i}`,
+      (done) => progress(`  loading (${backend})`, done, tasks, started),
+      databaseUrl,
+    );
+    try {
+      // The CLI opens the storage itself: a SQLite data folder has one writer, so the server stops first.
+      await server.stop({ keepData: true });
+      const args = [
+        '--data-dir',
+        server.dataDir,
+        ...(databaseUrl === undefined ? [] : ['--database-url', databaseUrl]),
+      ];
+      const { report, seconds } = await runVerify(args);
+      const figure: VerifyFigure = {
+        backend,
+        tasks,
+        entries: report.entries,
+        ok: report.ok,
+        seconds,
+        reportSeconds: report.elapsedMs / 1000,
+        tasksPerSecond: tasks / seconds,
+      };
+      log(
+        `  ${backend}: verified ${report.entries} entries (${tasks} tasks), ok ${report.ok}, ${seconds.toFixed(1)} s, ${figure.tasksPerSecond.toFixed(0)} tasks/s`,
+      );
+      return figure;
+    } finally {
+      await cleanup();
+    }
+  } finally {
+    if (databaseUrl !== undefined) await dropSchemaOf(databaseUrl);
+  }
+}
+
+/** Verify throughput on SQLite, and on PostgreSQL unless it does not answer (then `postgresSkipped` says why). */
+export async function chainVerify(
+  tasks: number,
+): Promise<{ sqlite: VerifyFigure; postgres: VerifyFigure | null; postgresSkipped: string | null }> {
+  log(`chain: runtrail ledger verify over ${tasks} bulk-loaded tasks`);
+  const sqlite = await verifyOn('sqlite', tasks);
+  const unavailable = await postgresUnavailable();
+  if (unavailable !== undefined) {
+    log(`  PostgreSQL skipped: ${unavailable}`);
+    return { sqlite, postgres: null, postgresSkipped: unavailable };
+  }
+  return { sqlite, postgres: await verifyOn('postgres', tasks), postgresSkipped: null };
+}
+
+/** The usage line printed when there is no baseline build. */
+export const BASELINE_HOWTO =
+  'git worktree add /tmp/runtrail-before-chain <first parent of the chain merge> && cp -a node_modules /tmp/runtrail-before-chain/ && ' +
+  '(cd /tmp/runtrail-before-chain && npx tsc -p tsconfig.json) && npm run bench -- --only chain --baseline-dist /tmp/runtrail-before-chain';
+
+/**
+ * REST modelSearch against this build and the build at `baselineDist` (a checkout with bin/ and a
+ * built dist/), alternating runs so drift on the shared machine falls on both alike.
+ */
+export async function chainOverhead(o: BenchOptions, baselineDist: string): Promise<OverheadFigure> {
+  const root = resolve(baselineDist);
+  if (!existsSync(join(root, 'bin/runtrail.js')) || !existsSync(join(root, 'dist/src')))
+    throw new Error(`--baseline-dist ${baselineDist} is not a built checkout (bin/runtrail.js and dist/src/)`);
+  log(`chain: REST modelSearch, this build vs the build in ${root} (no chain), alternating`);
+  const chain = await startServer();
+  const baseline = await startServer({ repoRoot: root });
+  const chainRps: number[] = [];
+  const baselineRps: number[] = [];
+  let non2xx = 0;
+  try {
+    // A warm-up of each, not counted.
+    await restLoad(o, chain.url, chain.key, searchTask);
+    await restLoad(o, baseline.url, baseline.key, searchTask);
+    for (let r = 0; r < o.runs; r++) {
+      // Which one goes first alternates too.
+      const order = r % 2 === 0 ? (['chain', 'baseline'] as const) : (['baseline', 'chain'] as const);
+      for (const which of order) {
+        const server = which === 'chain' ? chain : baseline;
+        const got = await restLoad(o, server.url, server.key, searchTask);
+        non2xx += got.non2xx;
+        (which === 'chain' ? chainRps : baselineRps).push(got.rps);
+      }
+      log(
+        `  run ${r + 1}: with the chain ${chainRps.at(-1)!.toFixed(0)}/s, without ${baselineRps.at(-1)!.toFixed(0)}/s`,
+      );
+    }
+  } finally {
+    await chain.stop();
+    await baseline.stop();
+  }
+  return {
+    baselineDist: root,
+    chainRps: median(chainRps),
+    baselineRps: median(baselineRps),
+    ratio: median(chainRps) / median(baselineRps),
+    non2xx,
+    samples: { chain: chainRps, baseline: baselineRps },
+  };
+}
