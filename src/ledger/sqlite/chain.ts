@@ -131,10 +131,12 @@ export class SqliteChainStore implements ChainStore {
   }
 
   async unchainedTasks(orgId: string, limit: number): Promise<string[]> {
+    // INDEXED BY: left to itself the planner probes the primary key on org_id alone, a scan of the
+    // organization's whole chain per task (verify grew with the square of the ledger).
     return this.db
       .prepare<[string, string, number], string>(
         `SELECT t.task_uuid FROM tasks t WHERE t.org = (SELECT seq FROM task_orgs WHERE org_id = ?)
-           AND NOT EXISTS (SELECT 1 FROM chain_entries c WHERE c.org_id = ? AND c.task_uuid = t.task_uuid AND c.kind = 'record')
+           AND NOT EXISTS (SELECT 1 FROM chain_entries c INDEXED BY chain_entries_by_task WHERE c.org_id = ? AND c.task_uuid = t.task_uuid AND c.kind = 'record')
          ORDER BY t.created_at LIMIT ?`,
       )
       .pluck()
