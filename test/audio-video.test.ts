@@ -601,12 +601,13 @@ describe('videoInference', () => {
           height: 1080,
         },
       ]);
-      await pollUntil(
-        () => Promise.resolve(childPids(s.process.pid!)),
+      // Only the encoder counts: a short-lived child (a probe) may come and go before it, and a
+      // second listing could miss a process the first saw.
+      seen = await pollUntil(
+        () => Promise.resolve(childPids(s.process.pid!).filter((pid) => commandOf(pid).includes('ffmpeg'))),
         (pids) => pids.length > 0,
         60_000,
       );
-      seen = childPids(s.process.pid!);
     } finally {
       await s.stop();
     }

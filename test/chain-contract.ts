@@ -124,12 +124,17 @@ export function chainContract(backend: ChainBackend): void {
       assert.equal(human.code, 2);
       assert.match(human.stdout, /BROKEN: 4 problems/);
 
-      // 5. Reordered entries: two entries of one lane swap places.
-      const [lane] = await backend.sql(
-        server,
-        env,
-        'SELECT org_id, lane, max(seq) AS top FROM chain_entries GROUP BY org_id, lane ORDER BY max(seq) DESC LIMIT 1',
-      );
+      // 5. Reordered entries: two entries of one lane swap places. That needs a lane holding
+      // entries 2 and 4; on PostgreSQL each connection keeps a lane of its own and the tasks above
+      // ran concurrently, so they may be spread thin. Tasks sent one at a time share a lane.
+      const topQuery =
+        'SELECT org_id, lane, max(seq) AS top FROM chain_entries GROUP BY org_id, lane ORDER BY max(seq) DESC LIMIT 1';
+      for (let i = 0; i < 40; i++) {
+        const [longest] = await backend.sql(server, env, topQuery);
+        if (Number(longest?.['top']) >= 4) break;
+        await sendSync(server, 1, `one at a time ${i}`);
+      }
+      const [lane] = await backend.sql(server, env, topQuery);
       const where = 'org_id = ? AND lane = ?';
       const at = [lane!['org_id'], lane!['lane']];
       await backend.sql(server, env, `UPDATE chain_entries SET seq = -1 WHERE ${where} AND seq = 2`, at);
@@ -142,6 +147,11 @@ export function chainContract(backend: ChainBackend): void {
       );
       assert.equal(chainProblems[0]?.kind, 'reordered', JSON.stringify(chainProblems));
       assert.equal(chainProblems[0]?.seq, 2);
+      // Put them back, so the next finding is about the next tampering only (the swapped entries
+      // may belong to the task it renames).
+      await backend.sql(server, env, `UPDATE chain_entries SET seq = -1 WHERE ${where} AND seq = 2`, at);
+      await backend.sql(server, env, `UPDATE chain_entries SET seq = 2 WHERE ${where} AND seq = 4`, at);
+      await backend.sql(server, env, `UPDATE chain_entries SET seq = 4 WHERE ${where} AND seq = -1`, at);
 
       // 6. An inserted row: a task written around the ledger.
       const [row] = await backend.sql(server, env, 'SELECT * FROM tasks WHERE task_uuid = ?', [uuids[5]]);
