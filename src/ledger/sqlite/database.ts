@@ -114,8 +114,12 @@ export class GroupCommitter {
   private pending: PendingWrite[] = [];
   /** Told the size of each batch as it commits (the commit batch size metric). */
   onBatch: ((writes: number) => void) | undefined;
+  /** Told after each batch's transaction has committed (the log checkpointer, wal-checkpointer.ts). */
+  afterCommit: (() => void) | undefined;
   private scheduled = false;
   private syncing = false;
+  /** While set, batches wait to commit (holdCommits); queued writes stay queued. */
+  private held: Promise<void> | undefined;
   private closed = false;
   private readonly wal: LogSyncer | undefined;
 
@@ -182,7 +186,7 @@ export class GroupCommitter {
    */
   flush(): void {
     this.scheduled = false;
-    if (this.syncing) return;
+    if (this.syncing || this.held) return;
     const batch = this.commitPending();
     if (batch === undefined) return;
     if (this.wal === undefined) {
@@ -195,6 +199,27 @@ export class GroupCommitter {
       if (err) batch.fail(notDurable(err));
       else batch.settle();
       if (this.pending.length > 0) this.flush();
+    });
+  }
+
+  /**
+   * Holds commits until `until` settles: writes queue as during a log sync, and the event loop
+   * stays free. The log checkpointer's last pass uses it (wal-checkpointer.ts): with no commit
+   * in between, the pass catches up with the log's end, and the next commit starts the log over.
+   */
+  holdCommits(until: Promise<unknown>): void {
+    const held = until.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.held = held;
+    void held.then(() => {
+      if (this.held !== held) return;
+      this.held = undefined;
+      if (this.pending.length > 0 && !this.scheduled && !this.syncing) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
     });
   }
 
@@ -231,6 +256,7 @@ export class GroupCommitter {
       fail(unavailable(err));
       return undefined;
     }
+    this.afterCommit?.();
     return {
       settle: () =>
         batch.forEach((w, i) =>

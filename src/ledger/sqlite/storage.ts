@@ -17,12 +17,15 @@ import { SqliteLimitStore } from './limits.js';
 import { SqliteUpstreamAccountStore } from './upstream-accounts.js';
 import { SqliteOutputArchiveStore } from './output-archives.js';
 import { SqliteChainStore } from './chain.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 
 export const SQLITE_FILE = 'runtrail.db';
 
 export function openSqliteStorage(dataDir: string, options: LedgerOptions = {}): Storage {
   const db = openDatabase(join(dataDir, SQLITE_FILE));
   const committer = new GroupCommitter(db);
+  const checkpointer = new WalCheckpointer(db, committer);
+  committer.afterCommit = () => checkpointer.committed();
   const ledger = new SqliteTaskLedger(db, committer, options);
   return {
     ledger,
@@ -46,6 +49,7 @@ export function openSqliteStorage(dataDir: string, options: LedgerOptions = {}):
     },
     async close() {
       committer.close();
+      await checkpointer.close();
       db.close();
     },
   };
