@@ -114,6 +114,12 @@ if (wanted('p1')) {
   row('P1 ratio runtrail / bare + engine (what recording costs)', r.engineRatio.toFixed(3));
   row('P1 REST modelSearch (no engine work), runtrail tasks/s', r.modelSearch.toFixed(0));
   row('P1 ratio REST modelSearch / bare Fastify', r.modelSearchRatio.toFixed(3), '>= 0.5', r.modelSearchRatio >= 0.5);
+  row(
+    'P1 floor: bare Fastify recording request and answer durably (modelSearch-shaped), requests/s',
+    r.durableBaseline.toFixed(0),
+  );
+  row('P1 floor: bare durable / bare Fastify', r.durableFloorRatio.toFixed(3));
+  row('P1 ratio REST modelSearch / bare durable', r.modelSearchToFloor.toFixed(3));
   target(
     'REST ledger-only task (modelSearch) / bare Fastify',
     r.modelSearchRatio.toFixed(3),
@@ -277,6 +283,19 @@ if (wanted('gateway')) {
       `${name}: 1 connection p50/p99 ms, runtrail (direct)`,
       `${g.runtrailP50Ms.toFixed(3)}/${g.runtrailP99Ms.toFixed(3)} (${g.directP50Ms.toFixed(3)}/${g.directP99Ms.toFixed(3)})`,
     );
+    if (!Number.isNaN(g.proxyRps)) {
+      row(
+        'gateway floor: bare Node proxy (no recording), requests/s; 1 connection p50/p99 ms',
+        `${g.proxyRps.toFixed(0)}; ${g.proxyP50Ms.toFixed(3)}/${g.proxyP99Ms.toFixed(3)}`,
+      );
+      row('gateway floor: bare proxy / direct', (g.proxyRps / g.directRps).toFixed(3));
+      row(
+        'gateway floor: bare proxy recording request and answer durably, requests/s; 1 connection p50/p99 ms',
+        `${g.durableProxyRps.toFixed(0)}; ${g.durableProxyP50Ms.toFixed(3)}/${g.durableProxyP99Ms.toFixed(3)}`,
+      );
+      row('gateway floor: durable proxy / direct', (g.durableProxyRps / g.directRps).toFixed(3));
+      row(`${name}: runtrail / durable proxy`, (g.runtrailRps / g.durableProxyRps).toFixed(3));
+    }
     row(`${name}: failures (non-2xx, socket errors, answers not echoing their taskUUID)`, String(g.failures));
     target(`${name} throughput / direct, ${CONNECTIONS} connections`, g.ratio.toFixed(3), '>= 0.5', g.ratio >= 0.5);
     target(

@@ -41,8 +41,8 @@ export function progress(label: string, done: number, total: number, started: nu
   if (done === total) process.stderr.write('\n');
 }
 
-export async function startBaseline(file: string): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/bench', file)], {
+export async function startBaseline(file: string, args: string[] = []): Promise<{ url: string; stop: () => void }> {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/bench', file), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve) => {

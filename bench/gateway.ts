@@ -5,6 +5,10 @@
 // the microsecond). The upstream's URL scheme is a parameter: `http` forwards over REST, `ws` over
 // the Runware WebSocket protocol (the same mock answers both), the row appearing only when the
 // server accepts a ws:// upstream. Part of `npm run bench` (gateway).
+// Beside them, two floors in the same runs (bench/bare-proxy.ts): a bare Node proxy recording
+// nothing (what any Node gateway on this machine pays) and the same proxy making the request
+// durable before forwarding and the answer durable before replying (the least a recording
+// gateway pays); the ratios against them say how much of the gap is runtrail's own work.
 
 import autocannon from 'autocannon';
 import { randomUUID } from 'node:crypto';
@@ -96,10 +100,19 @@ export interface GatewayFigure {
   directP99Ms: number;
   addedP50Ms: number;
   addedP99Ms: number;
+  /** The floors (REST upstream row only; NaN otherwise): a bare proxy, and one recording durably. */
+  proxyRps: number;
+  durableProxyRps: number;
+  proxyP50Ms: number;
+  proxyP99Ms: number;
+  durableProxyP50Ms: number;
+  durableProxyP99Ms: number;
   /** Non-2xx answers and socket errors, and answers that did not echo their taskUUID. */
   failures: number;
   samples: Record<string, number[]>;
 }
+
+const direct = (mockUrl: string) => `${mockUrl}/v1`;
 
 export async function gateway(o: BenchOptions, scheme: UpstreamScheme): Promise<GatewayFigure> {
   log(`gateway (${scheme} upstream): runtrail -> mock upstream vs the same client straight to the mock`);
@@ -121,42 +134,48 @@ export async function gateway(o: BenchOptions, scheme: UpstreamScheme): Promise<
     log(`  the server does not take a ${scheme} upstream: ${String(err).split('\n')[0]}`);
     return { ...notMeasured(scheme), supported: false };
   }
-  const samples: Record<string, number[]> = {
-    runtrailRps: [],
-    directRps: [],
-    runtrailP50: [],
-    runtrailP99: [],
-    directP50: [],
-    directP99: [],
-  };
+  // The floors do not depend on runtrail's upstream transport: measured with the REST row only.
+  const floors =
+    scheme === 'http'
+      ? [
+          await startBaseline('bare-proxy.js', [direct(mock.url)]),
+          await startBaseline('bare-proxy.js', [direct(mock.url), '--durable']),
+        ]
+      : [];
+  const samples: Record<string, number[]> = Object.fromEntries(
+    ['runtrail', 'direct', 'proxy', 'durableProxy'].flatMap((k) => [
+      [`${k}Rps`, []],
+      [`${k}P50`, []],
+      [`${k}P99`, []],
+    ]),
+  );
   let failures = 0;
   const push = (name: string, v: number) => samples[name]!.push(v);
   try {
-    const rt = `${server.url}/v1`;
-    const direct = `${mock.url}/v1`;
-    // Warm both paths (JIT, connection pools, the ledger's first pages).
-    await throughput(rt, server.key, o.connections, 1);
-    await throughput(direct, 'x', o.connections, 1);
+    const targets: [string, string, string][] = [
+      ['direct', direct(mock.url), 'x'],
+      ['runtrail', `${server.url}/v1`, server.key],
+      ...floors.map((f, i): [string, string, string] => [i === 0 ? 'proxy' : 'durableProxy', `${f.url}/v1`, 'x']),
+    ];
+    // Warm every path (JIT, connection pools, the ledger's first pages).
+    for (const [, url, key] of targets) await throughput(url, key, o.connections, 1);
     for (let r = 0; r < o.runs; r++) {
-      const d = await throughput(direct, 'x', o.connections, o.seconds);
-      const g = await throughput(rt, server.key, o.connections, o.seconds);
-      const dl = await latency(direct, 'x', o.seconds);
-      const gl = await latency(rt, server.key, o.seconds);
-      failures += d.non2xx + g.non2xx + dl.wrong + gl.wrong;
-      push('directRps', d.rps);
-      push('runtrailRps', g.rps);
-      push('directP50', dl.p50);
-      push('directP99', dl.p99);
-      push('runtrailP50', gl.p50);
-      push('runtrailP99', gl.p99);
-      log(
-        `  run ${r + 1}: runtrail ${g.rps.toFixed(0)}/s, direct ${d.rps.toFixed(0)}/s; 1 connection p50/p99 runtrail ` +
-          `${gl.p50.toFixed(3)}/${gl.p99.toFixed(3)} ms (${gl.requests}), direct ${dl.p50.toFixed(3)}/${dl.p99.toFixed(3)} ms (${dl.requests})`,
-      );
+      const line: string[] = [];
+      for (const [name, url, key] of targets) {
+        const t = await throughput(url, key, o.connections, o.seconds);
+        const l = await latency(url, key, o.seconds);
+        failures += t.non2xx + l.wrong;
+        push(`${name}Rps`, t.rps);
+        push(`${name}P50`, l.p50);
+        push(`${name}P99`, l.p99);
+        line.push(`${name} ${t.rps.toFixed(0)}/s, p50/p99 ${l.p50.toFixed(3)}/${l.p99.toFixed(3)} ms`);
+      }
+      log(`  run ${r + 1}: ${line.join('; ')}`);
     }
   } finally {
     await server.stop();
     mock.stop();
+    for (const f of floors) f.stop();
   }
   const m = (name: string) => median(samples[name]!);
   return {
@@ -171,6 +190,12 @@ export async function gateway(o: BenchOptions, scheme: UpstreamScheme): Promise<
     directP99Ms: m('directP99'),
     addedP50Ms: m('runtrailP50') - m('directP50'),
     addedP99Ms: m('runtrailP99') - m('directP99'),
+    proxyRps: m('proxyRps'),
+    durableProxyRps: m('durableProxyRps'),
+    proxyP50Ms: m('proxyP50'),
+    proxyP99Ms: m('proxyP99'),
+    durableProxyP50Ms: m('durableProxyP50'),
+    durableProxyP99Ms: m('durableProxyP99'),
     failures,
     samples,
   };
@@ -189,6 +214,12 @@ function notMeasured(scheme: UpstreamScheme): GatewayFigure {
     directP99Ms: NaN,
     addedP50Ms: NaN,
     addedP99Ms: NaN,
+    proxyRps: NaN,
+    durableProxyRps: NaN,
+    proxyP50Ms: NaN,
+    proxyP99Ms: NaN,
+    durableProxyP50Ms: NaN,
+    durableProxyP99Ms: NaN,
     failures: 0,
     samples: {},
   };

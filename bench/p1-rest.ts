@@ -36,6 +36,9 @@ export async function p1(o: BenchOptions) {
   const server = await startServer();
   const baseline = await startBaseline('bare-server.js');
   const engineBaseline = await startBaseline('bare-engine-server.js');
+  // The floor of the modelSearch row: bare Fastify recording each request and answer durably.
+  const durableBaseline = await startBaseline('bare-durable-server.js');
+  const durableBase: number[] = [];
   const rt: number[] = [];
   const base: number[] = [];
   const engineBase: number[] = [];
@@ -49,16 +52,18 @@ export async function p1(o: BenchOptions) {
       engineBase.push((await restLoad(o, engineBaseline.url, 'x')).rps);
       const got = await restLoad(o, server.url, server.key);
       const searched = await restLoad(o, server.url, server.key, searchTask);
+      durableBase.push((await restLoad(o, durableBaseline.url, 'x', searchTask)).rps);
       rt.push(got.rps);
       search.push(searched.rps);
       non2xx += got.non2xx + searched.non2xx;
       log(
-        `  run ${r + 1}: runtrail ${got.rps.toFixed(0)}/s, bare ${base.at(-1)!.toFixed(0)}/s, bare+engine ${engineBase.at(-1)!.toFixed(0)}/s, runtrail modelSearch ${searched.rps.toFixed(0)}/s`,
+        `  run ${r + 1}: runtrail ${got.rps.toFixed(0)}/s, bare ${base.at(-1)!.toFixed(0)}/s, bare+engine ${engineBase.at(-1)!.toFixed(0)}/s, runtrail modelSearch ${searched.rps.toFixed(0)}/s, bare durable ${durableBase.at(-1)!.toFixed(0)}/s`,
       );
     }
   } finally {
     baseline.stop();
     engineBaseline.stop();
+    durableBaseline.stop();
     await server.stop();
   }
   return {
@@ -69,7 +74,10 @@ export async function p1(o: BenchOptions) {
     engineRatio: median(rt) / median(engineBase),
     modelSearch: median(search),
     modelSearchRatio: median(search) / median(base),
+    durableBaseline: median(durableBase),
+    durableFloorRatio: median(durableBase) / median(base),
+    modelSearchToFloor: median(search) / median(durableBase),
     non2xx,
-    samples: { rt, base, engineBase, search },
+    samples: { rt, base, engineBase, search, durableBase },
   };
 }
