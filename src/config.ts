@@ -372,17 +372,8 @@ const UPSTREAM_URL = /^(https?|wss?):\/\//i;
  * holding one (a file keeps the keys out of the environment). Names are what routes list.
  */
 function readFallbacks(raw: string | undefined): UpstreamConfig['fallbacks'] {
-  if (raw === undefined) return [];
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw.trimStart().startsWith('[') ? raw : readFileSync(raw, 'utf8'));
-  } catch (err) {
-    // The message of a JSON error quotes the text, which may hold a key: name only the kind.
-    throw new ConfigError(
-      `RUNTRAIL_UPSTREAM_FALLBACKS must be a JSON array or the path of a JSON file holding one (${(err as Error).name})`,
-    );
-  }
-  if (!Array.isArray(parsed)) throw new ConfigError('RUNTRAIL_UPSTREAM_FALLBACKS must be a JSON array of upstreams');
+  // The text, or the file it names, holds upstream keys: errors must not quote it.
+  const parsed = readJsonArraySetting(raw, 'RUNTRAIL_UPSTREAM_FALLBACKS', 'upstreams', { quote: false });
   const names = new Set<string>(['default']);
   return parsed.map((entry: unknown, i) => {
     const e = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
@@ -465,16 +456,7 @@ function mediaServing(raw: RawSetting, int: IntegerSetting, media: MediaConfig):
 
 /** RUNTRAIL_ROUTES: a JSON array of rules inline, or the path of a file holding one. */
 function readRoutes(raw: string | undefined): RouteRule[] {
-  if (raw === undefined) return [];
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw.trimStart().startsWith('[') ? raw : readFileSync(raw, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(
-      `RUNTRAIL_ROUTES must be a JSON array or the path of a JSON file holding one (${(err as Error).message})`,
-    );
-  }
-  if (!Array.isArray(parsed)) throw new ConfigError('RUNTRAIL_ROUTES must be a JSON array of routing rules');
+  const parsed = readJsonArraySetting(raw, 'RUNTRAIL_ROUTES', 'routing rules', { quote: true });
   return parsed.map((r: unknown, i) => {
     const rule = (r ?? {}) as Record<string, unknown>;
     const optional = (k: string) => (rule[k] === undefined || typeof rule[k] === 'string' ? rule[k] : bad(k));
@@ -509,6 +491,43 @@ function readRoutes(raw: string | undefined): RouteRule[] {
   });
 }
 
+/**
+ * A setting holding a JSON array: inline when its text starts with `[`, else in the file its text
+ * names ([] when unset). `quote: false` keeps the setting's text and the file's out of the error:
+ * a JSON error's own message quotes what it choked on and a read error's names the "path", which
+ * may be inline text that does not start with `[`; only the error's kind or code is named then.
+ */
+function readJsonArraySetting(
+  raw: string | undefined,
+  name: SettingName,
+  arrayOf: string,
+  { quote }: { quote: boolean },
+): unknown[] {
+  if (raw === undefined) return [];
+  const problem = (what: string, err: unknown): ConfigError => {
+    const e = err as NodeJS.ErrnoException;
+    const detail = quote ? e.message : (e.code ?? e.name);
+    return new ConfigError(`${name} must be a JSON array or the path of a JSON file holding one (${what}: ${detail})`);
+  };
+  const inline = raw.trimStart().startsWith('[');
+  let text = raw;
+  if (!inline) {
+    try {
+      text = readFileSync(raw, 'utf8');
+    } catch (err) {
+      throw problem('it does not start with [ and reading it as a file failed', err);
+    }
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw problem(inline ? 'parsing it as JSON failed' : 'parsing the file it names as JSON failed', err);
+  }
+  if (!Array.isArray(parsed)) throw new ConfigError(`${name} must be a JSON array of ${arrayOf}`);
+  return parsed;
+}
+
 /** RUNTRAIL_ACCOUNTS_KEY: the 32-byte key sealing organizations' upstream keys, or undefined when unset. */
 function accountsKey(raw: string | undefined): Buffer | undefined {
   if (raw === undefined) return undefined;
@@ -521,17 +540,7 @@ function accountsKey(raw: string | undefined): Buffer | undefined {
 
 /** RUNTRAIL_MODEL_MAP: a JSON array of `{taskType?, model, runs}` inline, or the path of a file holding one. */
 function readModelMap(raw: string | undefined): ModelMapRule[] {
-  if (raw === undefined) return [];
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw.trimStart().startsWith('[') ? raw : readFileSync(raw, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(
-      `RUNTRAIL_MODEL_MAP must be a JSON array or the path of a JSON file holding one (${(err as Error).message})`,
-    );
-  }
-  if (!Array.isArray(parsed))
-    throw new ConfigError('RUNTRAIL_MODEL_MAP must be a JSON array of {taskType, model, runs} rules');
+  const parsed = readJsonArraySetting(raw, 'RUNTRAIL_MODEL_MAP', '{taskType, model, runs} rules', { quote: true });
   return parsed.map((r: unknown, i) => {
     const rule = (r ?? {}) as Record<string, unknown>;
     if (typeof rule['model'] !== 'string' || rule['model'] === '')

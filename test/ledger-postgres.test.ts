@@ -9,7 +9,14 @@ import { largeTextsContract } from './large-texts-contract.js';
 import { blobTotals } from '../src/ledger/postgres/text-blobs.js';
 import pg from 'pg';
 import { sessionContract } from './session-contract.js';
-import { isStorageUnavailable } from '../src/ledger/postgres/database.js';
+import {
+  isStorageUnavailable,
+  migrate,
+  MigrationInterrupted,
+  MIGRATION_LOCK,
+  openPool,
+} from '../src/ledger/postgres/database.js';
+import { MIGRATIONS } from '../src/ledger/postgres/migrations.js';
 import { auditContract } from './audit-contract.js';
 import { limitsContract } from './limits-contract.js';
 import { storageUnavailableContract } from './storage-unavailable-contract.js';
@@ -83,6 +90,68 @@ if (await postgresSuiteGate('postgres ledger contract')) {
     },
     isStorageUnavailable,
     dispose: () => postgres.dispose(),
+  });
+  test('postgres: a connection cut while migrate() runs rejects with MigrationInterrupted, and the next start completes the schema', async () => {
+    const cutSchema = uniqueSchema();
+    const target = new URL(TEST_DATABASE_URL);
+    const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
+    const viaProxy = new URL(TEST_DATABASE_URL);
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String(proxy.port);
+    const appName = `rt-migrate-cut-${cutSchema}`;
+    viaProxy.searchParams.set('application_name', appName);
+    // Holding the migration lock on a direct connection keeps migrate() waiting on its first
+    // statement, so the cut lands while the client is checked out with a query pending.
+    const holder = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await holder.connect();
+    let holding = false;
+    try {
+      await holder.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      holding = true;
+      const pool = await openPool({ connectionString: viaProxy.toString(), schema: cutSchema, poolSize: 2 });
+      try {
+        const running = migrate(pool);
+        for (;;) {
+          const { rowCount } = await holder.query(
+            "SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+            [appName],
+          );
+          if (rowCount) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await proxy.cut();
+        await assert.rejects(running, (err: unknown) => {
+          assert.ok(err instanceof MigrationInterrupted, String(err));
+          assert.ok(isStorageUnavailable(err.cause), String(err.cause));
+          assert.match(
+            err.message,
+            /^PostgreSQL became unavailable while the schema was migrated \(.+\); each migration/,
+          );
+          return true;
+        });
+      } finally {
+        await holder.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+        holding = false;
+        await pool.end();
+      }
+      // The database is back: opening the storage applies every migration.
+      await proxy.restore();
+      const storage = await openPostgresStorage({
+        connectionString: viaProxy.toString(),
+        schema: cutSchema,
+        poolSize: 2,
+      });
+      await storage.close();
+      const { rows } = await holder.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${cutSchema}.schema_migrations`,
+      );
+      assert.equal(rows[0]?.n, MIGRATIONS.length);
+    } finally {
+      if (holding) await holder.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+      await holder.end();
+      await proxy.close();
+      await dropSchema(cutSchema);
+    }
   });
 }
 

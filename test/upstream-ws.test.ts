@@ -8,6 +8,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { uuid } from './helpers/server.js';
 import { startInProcess, type InProcessServer } from './helpers/in-process.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
@@ -384,6 +387,56 @@ test('configuration: fallbacks need names routes can use, ws URLs are accepted, 
     }),
     /'upstreams' is for rules whose engine is "upstream"/,
   );
+});
+
+test('configuration: a fallbacks or routes value that is not a JSON array says so, the fallbacks’ error without their text', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runtrail-json-settings-'));
+  try {
+    const secret = 'secret-' + uuid();
+    const badFile = join(dir, 'fallbacks.json');
+    writeFileSync(badFile, `[{"name":"b","url":"ws://127.0.0.1:9/v1","apiKey":"${secret}"},]`);
+    const objectFile = join(dir, 'routes.json');
+    writeFileSync(objectFile, '{"engine":"builtin"}');
+    const withUpstream = (env: Record<string, string>) =>
+      runtrail({ RUNTRAIL_UPSTREAM_URL: up.url, RUNTRAIL_UPSTREAM_API_KEY: up.key, ...env });
+    const quiet = (pattern: RegExp) => (err: Error) => {
+      assert.match(err.message, pattern);
+      assert.ok(!err.message.includes(secret), err.message);
+      return true;
+    };
+
+    // Fallbacks: an object given inline is read as a path; a file of bad JSON; a file of an object.
+    await assert.rejects(
+      withUpstream({ RUNTRAIL_UPSTREAM_FALLBACKS: `{"name":"b","url":"ws://127.0.0.1:9/v1","apiKey":"${secret}"}` }),
+      quiet(/RUNTRAIL_UPSTREAM_FALLBACKS .*reading it as a file failed: ENOENT\)$/),
+    );
+    await assert.rejects(
+      withUpstream({ RUNTRAIL_UPSTREAM_FALLBACKS: badFile }),
+      quiet(/RUNTRAIL_UPSTREAM_FALLBACKS .*parsing the file it names as JSON failed: SyntaxError\)$/),
+    );
+    await assert.rejects(
+      withUpstream({ RUNTRAIL_UPSTREAM_FALLBACKS: objectFile }),
+      quiet(/^RUNTRAIL_UPSTREAM_FALLBACKS must be a JSON array of upstreams$/),
+    );
+
+    // Routes hold no keys: their errors quote what went wrong, the file's path included.
+    await assert.rejects(
+      withUpstream({ RUNTRAIL_ROUTES: '[{"engine":"upstream"},]' }),
+      /RUNTRAIL_ROUTES must be a JSON array or the path of a JSON file holding one \(parsing it as JSON failed: Unexpected token .+\)$/,
+    );
+    const missing = join(dir, 'no-such-routes.json');
+    await assert.rejects(withUpstream({ RUNTRAIL_ROUTES: missing }), (err: Error) => {
+      assert.match(err.message, /^RUNTRAIL_ROUTES .*reading it as a file failed: ENOENT/);
+      assert.ok(err.message.includes(missing), err.message);
+      return true;
+    });
+    await assert.rejects(
+      withUpstream({ RUNTRAIL_ROUTES: objectFile }),
+      /RUNTRAIL_ROUTES must be a JSON array of routing rules$/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 guardOpenHandles();

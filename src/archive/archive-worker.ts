@@ -9,9 +9,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import sharp from 'sharp';
-import { Doorbell } from '../doorbell.js';
 import type { ArchiveRetry, OutputArchiveStore, PendingOutputArchive } from '../ledger/archive-types.js';
 import { CONTENT_TYPES, type MediaFormat, type MediaStore } from '../media/media-store.js';
+import { LeasedQueueRunner } from '../queues/leased-queue-runner.js';
 import { retryDelay } from '../webhooks/delivery-worker.js';
 import type { OutboundTargetGuard } from '../webhooks/outbound-target.js';
 import { archivedFormat, OutputRefused } from './media-sniff.js';
@@ -41,76 +41,38 @@ export interface ArchiveWorkerDeps {
 
 const BACKOFF_MAX_MS = 60_000;
 
-export class ArchiveWorker {
+export class ArchiveWorker extends LeasedQueueRunner<PendingOutputArchive> {
   private readonly owner = `archive-${randomUUID()}`;
-  private readonly inflight = new Set<Promise<void>>();
-  private readonly doorbell = new Doorbell();
-  private stopping = false;
-  private loop: Promise<void> | undefined;
 
   constructor(
     private readonly deps: ArchiveWorkerDeps,
     private readonly options: ArchiveWorkerOptions,
-  ) {}
+  ) {
+    super({
+      concurrency: options.concurrency ?? 4,
+      pollMs: options.pollMs ?? 1000,
+      queue: deps.store,
+      log: deps.log,
+      failures: { run: 'recording an archive attempt failed', lease: 'looking for outputs to archive failed' },
+    });
+  }
 
   /** Before start: outputs a dead process left mid-fetch are due again (where the backend can tell). */
   recover(): Promise<number> {
     return this.deps.store.releaseAbandoned();
   }
 
-  start(): void {
-    this.loop = this.run();
+  protected lease(now: number, count: number): Promise<PendingOutputArchive[]> {
+    // A lease outlasts the longest fetch, then another replica may take the output over.
+    return this.deps.store.claimDue(this.owner, now, count, this.options.timeoutMs + 30_000);
   }
 
-  /** Outputs were queued: look now. */
-  wake(): void {
-    this.doorbell.ring();
+  protected run(output: PendingOutputArchive): Promise<void> {
+    return this.archive(output);
   }
 
-  /** Stops taking outputs; waits up to `graceMs` for fetches in flight (the rest stay pending). */
-  async stop(graceMs: number): Promise<void> {
-    this.stopping = true;
-    this.wake();
-    await this.loop;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
-    clearTimeout(timer);
-  }
-
-  private async run(): Promise<void> {
-    const concurrency = this.options.concurrency ?? 4;
-    const pollMs = this.options.pollMs ?? 1000;
-    while (!this.stopping) {
-      let wait = pollMs;
-      try {
-        const free = concurrency - this.inflight.size;
-        const now = Date.now();
-        // A lease outlasts the longest fetch, then another replica may take the output over.
-        const claimed =
-          free > 0 ? await this.deps.store.claimDue(this.owner, now, free, this.options.timeoutMs + 30_000) : [];
-        for (const output of claimed) {
-          const work: Promise<void> = this.archive(output)
-            .catch((err: unknown) =>
-              this.deps.log.error({ err, taskUUID: output.taskUUID }, 'recording an archive attempt failed'),
-            )
-            .finally(() => {
-              this.inflight.delete(work);
-              this.wake();
-            });
-          this.inflight.add(work);
-        }
-        if (claimed.length > 0 && claimed.length === free) continue;
-        const due = await this.deps.store.nextDueAt();
-        if (due !== undefined && due > now) wait = Math.max(5, Math.min(wait, due - Date.now()));
-      } catch (err) {
-        this.deps.log.error({ err }, 'looking for outputs to archive failed');
-      }
-      await this.idle(wait);
-    }
-  }
-
-  private idle(ms: number): Promise<void> {
-    return this.stopping ? Promise.resolve() : this.doorbell.wait(ms);
+  protected logFields(output: PendingOutputArchive): Record<string, unknown> {
+    return { taskUUID: output.taskUUID };
   }
 
   private async archive(output: PendingOutputArchive): Promise<void> {

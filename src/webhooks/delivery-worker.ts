@@ -6,10 +6,10 @@
 // webhook-id stays the same so receivers can de-duplicate).
 
 import { randomUUID } from 'node:crypto';
-import { Doorbell } from '../doorbell.js';
 import type { Logger } from 'pino';
 import type { AccountStore, DeliveryAttempt, DeliveryStore, PendingDelivery, TaskLedger } from '../ledger/types.js';
 import { CONTENT_TYPES, type MediaStore } from '../media/media-store.js';
+import { LeasedQueueRunner } from '../queues/leased-queue-runner.js';
 import { sendRequest, type SendResult } from './http-send.js';
 import type { OutboundTargetGuard } from './outbound-target.js';
 import { generateWebhookSecret, signatureHeaders } from './signing.js';
@@ -52,21 +52,20 @@ export function retryDelay(
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
 
-export class DeliveryWorker {
+export class DeliveryWorker extends LeasedQueueRunner<PendingDelivery> {
   private readonly owner = `deliveries-${randomUUID()}`;
-  private readonly inflight = new Set<Promise<void>>();
-  private readonly concurrency: number;
-  private readonly pollMs: number;
-  private stopping = false;
-  private loop: Promise<void> | undefined;
-  private readonly doorbell = new Doorbell();
 
   constructor(
     private readonly deps: DeliveryDeps,
     private readonly policy: DeliveryPolicy,
   ) {
-    this.concurrency = policy.concurrency ?? 16;
-    this.pollMs = policy.pollMs ?? 500;
+    super({
+      concurrency: policy.concurrency ?? 16,
+      pollMs: policy.pollMs ?? 500,
+      queue: deps.store,
+      log: deps.log,
+      failures: { run: 'recording a delivery attempt failed', lease: 'looking for due deliveries failed' },
+    });
   }
 
   /** Before start: deliveries a dead process left mid-attempt are due again (where the backend can tell). */
@@ -74,69 +73,18 @@ export class DeliveryWorker {
     return this.deps.store.releaseAbandonedDeliveries();
   }
 
-  start(): void {
-    this.loop = this.run();
+  protected lease(now: number, count: number): Promise<PendingDelivery[]> {
+    // A claim lasts as long as an attempt can, plus a margin; then another process may retry it.
+    const leaseMs = this.policy.timeoutMs + 30_000;
+    return this.deps.store.claimDue(this.owner, now, count, leaseMs, this.policy.perOrgConcurrency ?? 0);
   }
 
-  /** New deliveries were recorded: look now. */
-  wake(): void {
-    this.doorbell.ring();
+  protected run(d: PendingDelivery): Promise<void> {
+    return this.attempt(d);
   }
 
-  /** Stops taking deliveries; waits up to `graceMs` for attempts in flight. */
-  async stop(graceMs: number): Promise<void> {
-    this.stopping = true;
-    this.wake();
-    await this.loop;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
-    clearTimeout(timer);
-  }
-
-  private async run(): Promise<void> {
-    while (!this.stopping) {
-      let wait = this.pollMs;
-      try {
-        const free = this.concurrency - this.inflight.size;
-        const now = Date.now();
-        // A claim lasts as long as an attempt can, plus a margin; then another process may retry it.
-        const claimed =
-          free > 0
-            ? await this.deps.store.claimDue(
-                this.owner,
-                now,
-                free,
-                this.policy.timeoutMs + 30_000,
-                this.policy.perOrgConcurrency ?? 0,
-              )
-            : [];
-        for (const d of claimed) {
-          const attempt: Promise<void> = this.attempt(d)
-            .catch((err: unknown) =>
-              this.deps.log.error({ err, deliveryId: d.id }, 'recording a delivery attempt failed'),
-            )
-            .finally(() => {
-              this.inflight.delete(attempt);
-              this.wake();
-            });
-          this.inflight.add(attempt);
-        }
-        if (claimed.length > 0 && claimed.length === free) continue;
-        const due = await this.deps.store.nextDueAt();
-        // A delivery already due that this claim left is held back by its organization's cap (or
-        // another replica just took it): it waits for an attempt to end (the doorbell) or the poll,
-        // rather than for a few ms again and again.
-        if (due !== undefined) wait = due <= now ? this.pollMs : Math.max(5, Math.min(wait, due - Date.now()));
-      } catch (err) {
-        this.deps.log.error({ err }, 'looking for due deliveries failed');
-      }
-      if (this.inflight.size >= this.concurrency) wait = this.pollMs;
-      await this.idle(wait);
-    }
-  }
-
-  private idle(ms: number): Promise<void> {
-    return this.stopping ? Promise.resolve() : this.doorbell.wait(ms);
+  protected logFields(d: PendingDelivery): Record<string, unknown> {
+    return { deliveryId: d.id };
   }
 
   private async attempt(d: PendingDelivery): Promise<void> {

@@ -17,7 +17,7 @@ export interface PgOptions {
   poolSize?: number;
 }
 
-const MIGRATION_LOCK = 0x72756e74; // 'runt'
+export const MIGRATION_LOCK = 0x72756e74; // 'runt'
 
 export async function openPool(options: PgOptions): Promise<PgPool> {
   const schema = options.schema;
@@ -54,9 +54,21 @@ function schemaInUrl(connectionString: string): string | undefined {
   return m?.[1];
 }
 
-/** Applies pending migrations; returns the versions applied now. */
+/**
+ * Applies pending migrations; returns the versions applied now. A database lost on the way (its
+ * connection cut, the server gone) rejects with MigrationInterrupted, the driver's error its cause.
+ */
 export async function migrate(pool: PgPool): Promise<number[]> {
   const client = await pool.connect();
+  // Held for the whole run, the client has no pool listener: as in inTransaction, a dropped
+  // connection fails the pending query and emits 'error', which unheard would crash the process.
+  let connectionLost: Error | undefined;
+  const onConnectionError = (err: Error) => {
+    connectionLost ??= err;
+  };
+  client.on('error', onConnectionError);
+  // A client whose session state is unknown (lost, or ROLLBACK failed) goes, not back to the pool.
+  let discard = false;
   const applied: number[] = [];
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
@@ -78,15 +90,38 @@ export async function migrate(pool: PgPool): Promise<number[]> {
         await client.query('COMMIT');
         applied.push(m.version);
       } catch (err) {
-        await client.query('ROLLBACK');
+        // On a lost connection ROLLBACK fails too: the error to report is the first one.
+        await client.query('ROLLBACK').catch(() => {
+          discard = true;
+        });
         throw err;
       }
     }
+  } catch (err) {
+    const cause = connectionLost ?? err;
+    if (isStorageUnavailable(cause)) throw new MigrationInterrupted(cause, applied);
+    throw err;
   } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
-    client.release();
+    if (connectionLost === undefined)
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+    client.release(connectionLost ?? discard);
+    client.removeListener('error', onConnectionError);
   }
   return applied;
+}
+
+/** The database went away while migrate() ran: what was applied stays, the rest waits for the next start. */
+export class MigrationInterrupted extends Error {
+  constructor(cause: unknown, applied: number[]) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    const done = applied.length > 0 ? `migrations ${applied.join(', ')} were applied, ` : '';
+    super(
+      `PostgreSQL became unavailable while the schema was migrated (${why}); ${done}each migration is ` +
+        'applied whole or not at all, so starting again once the database is back completes them',
+      { cause },
+    );
+    this.name = 'MigrationInterrupted';
+  }
 }
 
 /** Runs `work` in a transaction on one pooled client. */
