@@ -120,6 +120,9 @@ if (wanted('p1')) {
   );
   row('P1 floor: bare durable / bare Fastify', r.durableFloorRatio.toFixed(3));
   row('P1 ratio REST modelSearch / bare durable', r.modelSearchToFloor.toFixed(3));
+  row('P1 floor: bare + engine recording request and answer durably, requests/s', r.durableEngineBaseline.toFixed(0));
+  row('P1 floor: bare + engine durable / bare + engine', r.durableEngineFloorRatio.toFixed(3));
+  row('P1 ratio runtrail imageInference / bare + engine durable', r.engineToFloor.toFixed(3));
   target(
     'REST ledger-only task (modelSearch) / bare Fastify',
     r.modelSearchRatio.toFixed(3),
@@ -147,6 +150,9 @@ if (wanted('p2')) {
   row('P2 ratio modelSearch / baseline', r.searchRatio.toFixed(3), '>= 0.25', r.searchRatio >= 0.25);
   target('WebSocket pipelined ledger-only / bare ws', r.searchRatio.toFixed(3), '>= 0.25', r.searchRatio >= 0.25);
   row('P2 ratio imageInference / baseline', r.imageRatio.toFixed(3));
+  row('P2 floor: bare ws recording each frame durably, frames/s', r.durableBaseline.toFixed(0));
+  row('P2 floor: bare ws durable / bare ws', r.durableFloorRatio.toFixed(3));
+  row('P2 ratio modelSearch / bare ws durable', r.searchToFloor.toFixed(3));
 }
 if (wanted('p3')) {
   const r = await p3p4(options);

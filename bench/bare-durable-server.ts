@@ -1,11 +1,15 @@
 // Floor baseline for REST ledger-only tasks: a bare Fastify server that parses each task array,
-// answers every task with a modelSearch-shaped item echoing its taskUUID, and records request and
-// response in one durable write (bench/durable-floor.ts) before answering. No authentication,
-// validation, search or ledger schema: what "durable before acknowledged" costs by itself.
+// answers every task with runtrail's own answer to the same task (a template file given as the
+// first argument, bench/durable-floor.ts answerTemplate) echoing its taskUUID, and records request
+// and response in one durable write before answering. No authentication, validation, search or
+// ledger schema: what "durable before acknowledged" costs by itself for the same bytes.
 
 import Fastify from 'fastify';
-import { openDurableLog } from './durable-floor.js';
+import { answerFrom, openDurableLog } from './durable-floor.js';
 
+const [templateFile] = process.argv.slice(2);
+if (!templateFile) throw new Error('usage: bare-durable-server.js ANSWER_TEMPLATE_FILE');
+const answerOf = answerFrom(templateFile);
 const log = openDurableLog();
 const app = Fastify();
 app.removeAllContentTypeParsers();
@@ -13,8 +17,7 @@ app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(
 app.post('/v1', async (req, res) => {
   const requestText = String(req.body);
   const tasks = JSON.parse(requestText) as { taskUUID?: string; taskType?: string }[];
-  const items = tasks.map((t) => ({ taskType: t.taskType, taskUUID: t.taskUUID, totalResults: 0, results: [] }));
-  const reply = JSON.stringify({ data: items });
+  const reply = answerOf(String(tasks[0]?.taskUUID));
   await Promise.all(tasks.map((t) => log.recordBoth(String(t.taskUUID), requestText, reply)));
   return res.type('application/json').send(reply);
 });

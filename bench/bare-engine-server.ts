@@ -4,6 +4,9 @@
 // or recording.
 // runtrail against it isolates what recording costs; against bench/bare-server.ts (fixed bytes)
 // the figure also carries the engine.
+// With --durable (the floor row of P1's recorded imageInference): the request text is made durable
+// before the work starts and the answer durable before it is sent (bench/durable-floor.ts), the
+// two waits runtrail's promise needs, with none of its schema or protocol work.
 
 import Fastify from 'fastify';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,10 +15,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BuiltinEngine } from '../src/engines/builtin/builtin-engine.js';
 import { FolderMediaStore } from '../src/media/folder-store.js';
+import { openDurableLog } from './durable-floor.js';
 
 const mediaDir = mkdtempSync(join(tmpdir(), 'runtrail-bare-engine-'));
 const media = new FolderMediaStore(mediaDir);
 const engine = new BuiltinEngine();
+const log = process.argv[2] === '--durable' ? openDurableLog() : undefined;
 
 interface Task {
   taskUUID: string;
@@ -29,6 +34,7 @@ const app = Fastify();
 app.post('/v1', async (req, res) => {
   const [task] = req.body as Task[];
   const t = task!;
+  await log?.recordRequest(t.taskUUID, JSON.stringify(req.body));
   const seed = BigInt(randomInt(1, 2 ** 31));
   const image = await engine.run('procedural-render', {
     width: t.width,
@@ -53,7 +59,9 @@ app.post('/v1', async (req, res) => {
     seed: Number(seed),
     cost: 0.0013,
   };
-  return res.type('application/json').send(JSON.stringify({ data: [item] }));
+  const answer = JSON.stringify({ data: [item] });
+  await log?.recordResponse(t.taskUUID, answer);
+  return res.type('application/json').send(answer);
 });
 const address = await app.listen({ port: 0, host: '127.0.0.1' });
 media.publicUrl = address;
@@ -62,6 +70,7 @@ process.on(
   'SIGTERM',
   () =>
     void Promise.all([app.close(), engine.close()]).then(() => {
+      log?.close();
       rmSync(mediaDir, { recursive: true, force: true });
       process.exit(0);
     }),

@@ -4,7 +4,8 @@
 // the protocol work around it. bench/bare-durable-server.ts and bench/bare-proxy.ts use it.
 
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GroupCommitter } from '../src/ledger/sqlite/database.js';
@@ -36,4 +37,29 @@ export function openDurableLog(): DurableLog {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The taskUUID an answer template carries where each answer puts its own. */
+const TEMPLATE_UUID = '00000000-0000-4000-8000-000000000000';
+
+/**
+ * runtrail's own answer to `task` (one task object, JSON text) as a template file for the floor
+ * servers, so that a floor records and sends answers of the same bytes as runtrail does (a
+ * modelSearch answer carries each model's validation rules: some kilobytes). Returns its path.
+ */
+export async function answerTemplate(
+  server: { post: (body: string) => Promise<{ text: string }> },
+  task: (taskUUID: string) => string,
+): Promise<string> {
+  const taskUUID = randomUUID();
+  const { text } = await server.post(`[${task(taskUUID)}]`);
+  const file = join(mkdtempSync(join(tmpdir(), 'runtrail-answer-')), 'answer.json');
+  writeFileSync(file, text.split(taskUUID).join(TEMPLATE_UUID));
+  return file;
+}
+
+/** The answer for one task from a template file written by answerTemplate. */
+export function answerFrom(templateFile: string): (taskUUID: string) => string {
+  const parts = readFileSync(templateFile, 'utf8').split(TEMPLATE_UUID);
+  return (taskUUID) => parts.join(taskUUID);
 }

@@ -6,6 +6,7 @@ import autocannon from 'autocannon';
 import { randomUUID } from 'node:crypto';
 import { startServer } from './bench-server.js';
 import { imageTask, log, median, searchTask, startBaseline, type BenchOptions } from './common.js';
+import { answerTemplate } from './durable-floor.js';
 
 /** One autocannon run of `--seconds` at `--connections` against POST /v1 (shared with bench/chain.ts). */
 export async function restLoad(
@@ -37,8 +38,11 @@ export async function p1(o: BenchOptions) {
   const baseline = await startBaseline('bare-server.js');
   const engineBaseline = await startBaseline('bare-engine-server.js');
   // The floor of the modelSearch row: bare Fastify recording each request and answer durably.
-  const durableBaseline = await startBaseline('bare-durable-server.js');
+  const durableBaseline = await startBaseline('bare-durable-server.js', [await answerTemplate(server, searchTask)]);
   const durableBase: number[] = [];
+  // And of the recorded imageInference: the same engine work with request and answer made durable.
+  const durableEngineBaseline = await startBaseline('bare-engine-server.js', ['--durable']);
+  const durableEngineBase: number[] = [];
   const rt: number[] = [];
   const base: number[] = [];
   const engineBase: number[] = [];
@@ -50,6 +54,7 @@ export async function p1(o: BenchOptions) {
     for (let r = 0; r < o.runs; r++) {
       base.push((await restLoad(o, baseline.url, 'x')).rps);
       engineBase.push((await restLoad(o, engineBaseline.url, 'x')).rps);
+      durableEngineBase.push((await restLoad(o, durableEngineBaseline.url, 'x')).rps);
       const got = await restLoad(o, server.url, server.key);
       const searched = await restLoad(o, server.url, server.key, searchTask);
       durableBase.push((await restLoad(o, durableBaseline.url, 'x', searchTask)).rps);
@@ -57,13 +62,14 @@ export async function p1(o: BenchOptions) {
       search.push(searched.rps);
       non2xx += got.non2xx + searched.non2xx;
       log(
-        `  run ${r + 1}: runtrail ${got.rps.toFixed(0)}/s, bare ${base.at(-1)!.toFixed(0)}/s, bare+engine ${engineBase.at(-1)!.toFixed(0)}/s, runtrail modelSearch ${searched.rps.toFixed(0)}/s, bare durable ${durableBase.at(-1)!.toFixed(0)}/s`,
+        `  run ${r + 1}: runtrail ${got.rps.toFixed(0)}/s, bare ${base.at(-1)!.toFixed(0)}/s, bare+engine ${engineBase.at(-1)!.toFixed(0)}/s, runtrail modelSearch ${searched.rps.toFixed(0)}/s, bare durable ${durableBase.at(-1)!.toFixed(0)}/s, bare+engine durable ${durableEngineBase.at(-1)!.toFixed(0)}/s`,
       );
     }
   } finally {
     baseline.stop();
     engineBaseline.stop();
     durableBaseline.stop();
+    durableEngineBaseline.stop();
     await server.stop();
   }
   return {
@@ -77,7 +83,10 @@ export async function p1(o: BenchOptions) {
     durableBaseline: median(durableBase),
     durableFloorRatio: median(durableBase) / median(base),
     modelSearchToFloor: median(search) / median(durableBase),
+    durableEngineBaseline: median(durableEngineBase),
+    durableEngineFloorRatio: median(durableEngineBase) / median(engineBase),
+    engineToFloor: median(rt) / median(durableEngineBase),
     non2xx,
-    samples: { rt, base, engineBase, search, durableBase },
+    samples: { rt, base, engineBase, search, durableBase, durableEngineBase },
   };
 }

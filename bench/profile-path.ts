@@ -1,15 +1,17 @@
 // Not part of `npm run bench`: a CPU profile of one recording path, for docs/performance.md.
-// node dist/bench/profile-path.js gateway|modelSearch [seconds] [connections]
-// Starts the server with --cpu-prof (and for `gateway` the mock upstream), drives it with
-// autocannon, stops it so the profile is written, and prints where the server's time went:
-// self time by function and by source file, as shares of the sampled time.
+// node dist/bench/profile-path.js gateway|modelSearch|imageInference|ws-modelSearch [seconds] [connections]
+// Starts the server with --cpu-prof (and for `gateway` the mock upstream), drives it (autocannon
+// over REST; for ws-modelSearch the P2 pipeline over WebSocket, `connections` being the window),
+// stops it so the profile is written, and prints where the server's time went: self time by
+// function and by source file, and the inclusive time of runtrail's own functions, as shares of
+// the sampled time (docs/performance.md, "Profiles").
 import autocannon from 'autocannon';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from './bench-server.js';
-import { searchTask, startBaseline } from './common.js';
+import { imageTask, pipeline, searchTask, startBaseline } from './common.js';
 import { gatewayTask } from './gateway.js';
 
 interface ProfileNode {
@@ -32,18 +34,27 @@ const server = await startServer({
     ? { RUNTRAIL_UPSTREAM_URL: `${mock.url}/v1`, RUNTRAIL_UPSTREAM_API_KEY: 'k', RUNTRAIL_ARCHIVE_OUTPUTS: 'none' }
     : {},
 });
-const body = path === 'gateway' ? gatewayTask : searchTask;
-const result = await autocannon({
-  url: `${server.url}/v1`,
-  method: 'POST',
-  connections: Number(connectionsArg),
-  duration: Number(secondsArg),
-  headers: { authorization: `Bearer ${server.key}`, 'content-type': 'application/json' },
-  requests: [{ setupRequest: (req) => ({ ...req, body: `[${body(randomUUID())}]` }) }],
-});
-console.log(
-  `${path}: ${result.requests.average.toFixed(0)} req/s, non-2xx ${result.non2xx}, p50 ${result.latency.p50} ms`,
-);
+if (path === 'ws-modelSearch') {
+  const r = await pipeline(`${server.url.replace(/^http/, 'ws')}/v1`, server.key, searchTask, {
+    seconds: Number(secondsArg),
+    window: Number(connectionsArg),
+  });
+  console.log(`${path}: ${r.perSecond.toFixed(0)} tasks/s, errors ${r.errors}`);
+} else {
+  const body = path === 'gateway' ? gatewayTask : path === 'imageInference' ? imageTask : searchTask;
+  let i = 0;
+  const result = await autocannon({
+    url: `${server.url}/v1`,
+    method: 'POST',
+    connections: Number(connectionsArg),
+    duration: Number(secondsArg),
+    headers: { authorization: `Bearer ${server.key}`, 'content-type': 'application/json' },
+    requests: [{ setupRequest: (req) => ({ ...req, body: `[${body(randomUUID(), i++)}]` }) }],
+  });
+  console.log(
+    `${path}: ${result.requests.average.toFixed(0)} req/s, non-2xx ${result.non2xx}, p50 ${result.latency.p50} ms`,
+  );
+}
 await server.stop();
 mock?.stop();
 

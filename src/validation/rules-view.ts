@@ -66,7 +66,19 @@ export function rulesView(taskType: string, air: string, rules: ModelRules): Mod
  * The rules for each (task type, AIR) a model answers: its own AIR, then the AIRs it stands in
  * for. A model routed upstream has none here: the upstream judges what it runs.
  */
+/** Views already built, per model object (an engine with a fixed catalogue hands out the same ones). */
+const viewsOf = new WeakMap<ModelInfo, ModelRulesView[]>();
+
 export function modelRulesViews(model: ModelInfo): ModelRulesView[] {
+  let views = viewsOf.get(model);
+  if (views === undefined) {
+    views = buildViews(model);
+    viewsOf.set(model, views);
+  }
+  return views;
+}
+
+function buildViews(model: ModelInfo): ModelRulesView[] {
   if (model.architecture === 'upstream') return [];
   const airs = [model.air, ...(model.standsInFor ?? [])];
   return model.taskTypes.flatMap((taskType) =>

@@ -13,6 +13,7 @@ export class BuiltinEngine implements Engine {
   readonly name = 'builtin';
   private readonly pool: CpuPool;
   private readonly catalogue: readonly BuiltinModel[];
+  private modelList: ModelInfo[] | undefined;
   /** Each operation's availability() as the main thread sees it, asked once. */
   private readonly checked = new Map<string, Promise<Availability>>();
   /** The last load failure a pool thread reported, per operation, until a run succeeds. */
@@ -24,10 +25,13 @@ export class BuiltinEngine implements Engine {
   }
 
   models(): ModelInfo[] {
-    return this.catalogue.map(({ operations: _o, standsIn, ...info }) => {
+    // The catalogue is fixed: built once, the same objects every time (modelSearch's views of
+    // each model's rules are kept per object, rules-view.ts).
+    this.modelList ??= this.catalogue.map(({ operations: _o, standsIn, ...info }) => {
       const airs = [...new Set(standsIn.map((s) => s.model).filter((m) => m !== '*'))];
       return airs.length > 0 ? { ...info, standsInFor: airs } : info;
     });
+    return this.modelList;
   }
 
   mappings(): ModelMapping[] {
