@@ -176,7 +176,7 @@ export function chainContract(backend: ChainBackend): void {
 
   test(`${backend.name} chain: a ledger bulk-loaded through the batch import verifies clean, and tampering with it is reported`, async () => {
     const env = await backend.env();
-    // More tasks than one import batch (2 000) and more entries than one page of the walk (2 000).
+    // Several import batches (the helper's are 1 000 tasks) and more entries than one page of the walk (2 000).
     const count = 2500;
     const bulk = await bulkLoad(await startServer({ env }), count, (i) => `a batch-imported lighthouse ${i}`, env);
     const server = bulk.server;

@@ -307,7 +307,9 @@ export function registerTasksCommands(program: Command): void {
           } catch (err) {
             throw new UsageError(`${file}:${lineNo}: ${(err as Error).message}`);
           }
-          const names = [parsed.task.taskUUID, ...parsed.media.map((m) => m.record.mediaUUID)].map((u) => u.toLowerCase());
+          const names = [parsed.task.taskUUID, ...parsed.media.map((m) => m.record.mediaUUID)].map((u) =>
+            u.toLowerCase(),
+          );
           if (names.some((n) => inBatch.has(n))) await flush();
           if (await storage.ledger.findTask(org.id, parsed.task.taskUUID)) {
             skipped++;

@@ -112,7 +112,8 @@ export async function verifyLedger(
           await checker.check(e);
         },
         signed.get(head.lane),
-        (page) => checker.prefetch(options.since === undefined ? page : page.filter((e) => e.recordedAt >= options.since!)),
+        (page) =>
+          checker.prefetch(options.since === undefined ? page : page.filter((e) => e.recordedAt >= options.since!)),
       );
     }
     for (const taskUUID of await storage.chain.unchainedTasks(orgId, 10)) {

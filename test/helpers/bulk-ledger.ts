@@ -52,7 +52,8 @@ export async function bulkLoad(
     orgId = org.id;
     const template = await storage.ledger.findTask(org.id, templateUUID);
     if (!template?.responseText) throw new Error('template task not found');
-    await writeCopies(storage, template, count, prompt, onProgress);
+    // Batches of 1 000: the tests' ledgers, a few thousand tasks, still take several.
+    await writeCopies(storage, template, count, prompt, onProgress, 1000);
   } finally {
     await storage.close();
   }

@@ -160,10 +160,10 @@ export class PostgresTaskLedger implements TaskLedger {
 
   async findTasksWithMedia(orgId: string, taskUUIDs: readonly string[]): Promise<TaskWithMedia[]> {
     const uuids = taskUUIDs.map(key);
-    const { rows } = await this.pool.query<TaskRow>('SELECT * FROM tasks WHERE org_id = $1 AND task_uuid = ANY($2::text[])', [
-      orgId,
-      uuids,
-    ]);
+    const { rows } = await this.pool.query<TaskRow>(
+      'SELECT * FROM tasks WHERE org_id = $1 AND task_uuid = ANY($2::text[])',
+      [orgId, uuids],
+    );
     if (rows.length === 0) return [];
     const media = await this.pool.query<MediaRow>(
       'SELECT * FROM media WHERE org_id = $1 AND task_uuid = ANY($2::text[]) ORDER BY created_at, media_uuid',
@@ -176,7 +176,10 @@ export class PostgresTaskLedger implements TaskLedger {
       if (list) list.push(m);
       else byTask.set(row.task_uuid ?? '', [m]);
     }
-    return (await tasksFromRows(this.pool, rows)).map((task) => ({ task, media: byTask.get(key(task.taskUUID)) ?? [] }));
+    return (await tasksFromRows(this.pool, rows)).map((task) => ({
+      task,
+      media: byTask.get(key(task.taskUUID)) ?? [],
+    }));
   }
 
   async listTaskMedia(orgId: string, taskUUID: string): Promise<MediaRecord[]> {
@@ -316,7 +319,10 @@ export class PostgresTaskLedger implements TaskLedger {
       for (const [i, { task, media }] of candidates.entries()) {
         if (!inserted.has(`${task.orgId}\n${key(task.taskUUID)}`)) continue;
         const { request, response } = split[i]!;
-        await holdBlobs(client, task.orgId, key(task.taskUUID), [...(request?.blobs ?? []), ...(response?.blobs ?? [])]);
+        await holdBlobs(client, task.orgId, key(task.taskUUID), [
+          ...(request?.blobs ?? []),
+          ...(response?.blobs ?? []),
+        ]);
         drafts.push(...draftsForNewTask(task, storedCompletion(task, media)));
         for (const m of media) await this.insertImportedMedia(client, task, m);
       }

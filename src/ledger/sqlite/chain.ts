@@ -38,7 +38,10 @@ export class SqliteChainWriter {
     );
   }
 
-  append(draft: EntryDraft, head = this.selectHead.get(draft.orgId, SQLITE_LANE)): { lane: string; seq: number; hash: string } {
+  append(
+    draft: EntryDraft,
+    head = this.selectHead.get(draft.orgId, SQLITE_LANE),
+  ): { lane: string; seq: number; hash: string } {
     const prevHash = head?.hash ?? GENESIS_HASH;
     const seq = (head?.seq ?? 0) + 1;
     const hash = entryHash(prevHash, draft.payload);
