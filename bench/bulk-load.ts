@@ -77,7 +77,7 @@ export async function writeCopies(
 ): Promise<void> {
   const responseText = template.responseText;
   if (responseText === null) throw new Error('the template task has not finished');
-  // The template's image UUID, replaced as a plain string (a regular expression per copy cost a tenth of the load).
+  // The template's image UUID, replaced as a plain string (a regular expression per copy was 3 % of the load's CPU).
   const imageUUID = /[0-9a-f-]{36}(?=\.jpg)/.exec(responseText)?.[0];
   const copy = (i: number): TaskWithMedia => {
     const taskUUID = randomUUID();
