@@ -29,6 +29,19 @@ function newTask(orgId: string, overrides: Partial<NewTask> = {}): NewTask {
   };
 }
 
+/** A task as the ledger stores it while it is still processing (what an export of one holds). */
+function storedProcessing(task: NewTask): StoredTask {
+  return {
+    ...task,
+    status: 'processing',
+    responseText: null,
+    cost: null,
+    errorCode: null,
+    engine: null,
+    completedAt: null,
+  };
+}
+
 function media(orgId: string, taskUUID: string): MediaRecord {
   return {
     mediaUUID: randomUUID(),
@@ -559,18 +572,9 @@ export function ledgerContract(backend: BackendUnderTest): void {
     assert.equal(await ledger.importTask({ ...exported, orgId: b.id }, []), true);
     assert.equal((await ledger.findTask(b.id, source.taskUUID))?.requestText, exported.requestText);
     // A processing task imports as processing.
-    const running = newTask(a.id);
-    const asStored: StoredTask = {
-      ...running,
-      status: 'processing',
-      responseText: null,
-      cost: null,
-      errorCode: null,
-      engine: null,
-      completedAt: null,
-    };
+    const asStored = storedProcessing(newTask(a.id));
     assert.equal(await ledger.importTask(asStored, []), true);
-    assert.deepEqual(await ledger.findTask(a.id, running.taskUUID), asStored);
+    assert.deepEqual(await ledger.findTask(a.id, asStored.taskUUID), asStored);
   });
 
   run(
@@ -598,15 +602,7 @@ export function ledgerContract(backend: BackendUnderTest): void {
       // Out of line (over 64 KiB): its text goes to the blob store inside the batch's transaction.
       const large = finishedTask(a.id, `[{"taskType":"imageInference","positivePrompt":"${'word '.repeat(20_000)}"}]`);
       const plain = Array.from({ length: 5 }, () => finishedTask(a.id));
-      const processing: StoredTask = {
-        ...newTask(b.id),
-        status: 'processing',
-        responseText: null,
-        cost: null,
-        errorCode: null,
-        engine: null,
-        completedAt: null,
-      };
+      const processing = storedProcessing(newTask(b.id));
       const batch = [
         { task: plain[0]!, media: [] },
         { task: { ...already, responseText: '{"data":[]}' }, media: [] },

@@ -280,7 +280,7 @@ export class PostgresTaskLedger implements TaskLedger {
       if (inserted.rowCount !== 1) return false;
       await holdBlobs(client, task.orgId, key(task.taskUUID), [...(request?.blobs ?? []), ...(response?.blobs ?? [])]);
       await appendChainEntries(client, draftsForNewTask(task, storedCompletion(task, media)));
-      for (const m of media) await this.insertImportedMedia(client, task, m);
+      await this.insertImportedMedia(client, task, media);
       return true;
     });
   }
@@ -329,26 +329,20 @@ export class PostgresTaskLedger implements TaskLedger {
           ...(response?.blobs ?? []),
         ]);
         drafts.push(...draftsForNewTask(task, storedCompletion(task, media)));
-        for (const m of media) await this.insertImportedMedia(client, task, m);
+        await this.insertImportedMedia(client, task, media);
       }
       await appendChainBatch(client, drafts);
       return batch.map(({ task }, i) => first[i]! && inserted.has(`${task.orgId}\n${key(task.taskUUID)}`));
     });
   }
 
-  private async insertImportedMedia(client: pg.PoolClient, task: StoredTask, m: MediaRecord): Promise<void> {
-    await client.query(`${INSERT_MEDIA} ON CONFLICT (media_uuid) DO NOTHING`, [
-      key(m.mediaUUID),
-      task.orgId,
-      key(task.taskUUID),
-      m.accessToken,
-      m.format,
-      m.width,
-      m.height,
-      m.bytes,
-      m.createdAt,
-      m.sha256 ?? null,
-    ]);
+  /** The media of an imported task, as records of the organization it is imported into. */
+  private insertImportedMedia(client: pg.PoolClient, task: StoredTask, media: readonly MediaRecord[]): Promise<void> {
+    return insertMedia(
+      client,
+      media.map((m) => ({ ...m, orgId: task.orgId, taskUUID: task.taskUUID })),
+      { keepExisting: true },
+    );
   }
 
   async close(): Promise<void> {
@@ -464,9 +458,14 @@ async function insertDeliveries(client: pg.PoolClient, deliveries: readonly NewD
   }
 }
 
-export async function insertMedia(client: pg.PoolClient, media: readonly MediaRecord[]): Promise<void> {
+export async function insertMedia(
+  client: pg.PoolClient,
+  media: readonly MediaRecord[],
+  /** An import keeps a media record already there (the same file, restored again). */
+  { keepExisting = false } = {},
+): Promise<void> {
   for (const m of media) {
-    await client.query(INSERT_MEDIA, [
+    await client.query(keepExisting ? `${INSERT_MEDIA} ON CONFLICT (media_uuid) DO NOTHING` : INSERT_MEDIA, [
       key(m.mediaUUID),
       m.orgId,
       m.taskUUID === null ? null : key(m.taskUUID),
