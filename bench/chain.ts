@@ -1,8 +1,11 @@
 // The per-organization hash chain (docs/ledger-integrity.md) in figures. Part of `npm run bench` (chain).
-//   verify   --chain-tasks tasks bulk-loaded through the ledger's import path (each import appends
-//            its chain entries), then `runtrail ledger verify --json` over the whole ledger, run as
-//            a user runs it (a child process on the stopped server's data folder): tasks/s and
-//            seconds, on SQLite and, when it answers, on PostgreSQL (bench/bench-postgres.ts).
+//   verify   --chain-tasks tasks (default 1 000 000; a few minutes per backend on the 2-core test
+//            machine, `--chain-tasks 20000` for a quick look) bulk-loaded through the ledger's batch
+//            import (importTasks, which appends their chain entries), its time and tasks/s, then
+//            `runtrail ledger verify --json` over the whole ledger, run as a user runs it (a child
+//            process on the stopped server's data folder): tasks/s and seconds, on SQLite and, when
+//            it answers, on PostgreSQL (bench/bench-postgres.ts), with the 1-minute load average
+//            after each.
 //   overhead REST modelSearch (autocannon, as P1) against a server of this build and one of a build
 //            without the chain (`--baseline-dist DIR`: a checkout of the commit before the chain,
 //            built), runs alternating, medians and their ratio. There is no switch to turn the
@@ -10,6 +13,7 @@
 
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT, startServer } from './bench-server.js';
@@ -29,6 +33,12 @@ export interface VerifyFigure {
   /** The report's own elapsedMs (the walk alone, without opening the storage). */
   reportSeconds: number;
   tasksPerSecond: number;
+  /** The bulk load before it: seconds from the template task to the server started again on the ledger. */
+  loadSeconds: number;
+  loadTasksPerSecond: number;
+  /** The machine's 1-minute load average after the load and after the verification (the machine is shared). */
+  loadavgAfterLoad: number;
+  loadavgAfterVerify: number;
 }
 
 export interface OverheadFigure {
@@ -77,6 +87,11 @@ async function verifyOn(backend: VerifyFigure['backend'], tasks: number): Promis
     );
     try {
       // The CLI opens the storage itself: a SQLite data folder has one writer, so the server stops first.
+      const loadSeconds = (performance.now() - started) / 1000;
+      const loadavgAfterLoad = loadavg()[0]!;
+      log(
+        `  ${backend}: loaded ${tasks} tasks in ${loadSeconds.toFixed(1)} s, ${(tasks / loadSeconds).toFixed(0)} tasks/s`,
+      );
       await server.stop({ keepData: true });
       const args = [
         '--data-dir',
@@ -92,6 +107,10 @@ async function verifyOn(backend: VerifyFigure['backend'], tasks: number): Promis
         seconds,
         reportSeconds: report.elapsedMs / 1000,
         tasksPerSecond: tasks / seconds,
+        loadSeconds,
+        loadTasksPerSecond: tasks / loadSeconds,
+        loadavgAfterLoad,
+        loadavgAfterVerify: loadavg()[0]!,
       };
       log(
         `  ${backend}: verified ${report.entries} entries (${tasks} tasks), ok ${report.ok}, ${seconds.toFixed(1)} s, ${figure.tasksPerSecond.toFixed(0)} tasks/s`,

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openSqliteStorage, SQLITE_FILE } from '../src/ledger/sqlite/storage.js';
-import type { StoredTask } from '../src/ledger/types.js';
+import type { StoredTask, TaskWithMedia } from '../src/ledger/types.js';
 import { statsRange } from '../src/history/stats-summary.js';
 
 const DAY = 86_400_000;
@@ -48,7 +48,7 @@ export async function dashboardBench(
     // their word index and the rollups are what the server itself would have stored.
     try {
       for (let done = 0; done < tasks;) {
-        const writes: Promise<boolean>[] = [];
+        const batch: TaskWithMedia[] = [];
         for (let i = 0; i < BATCH && done < tasks; i++, done++) {
           const taskUUID = randomUUID();
           const failed = done % 20 === 7;
@@ -71,9 +71,9 @@ export async function dashboardBench(
             completedAt: createdAt + 20 + (done % 977),
             apiKeyId: keys[done % 3] ?? null,
           };
-          writes.push(storage.ledger.importTask(task, []));
+          batch.push({ task, media: [] });
         }
-        await Promise.all(writes);
+        await storage.ledger.importTasks(batch);
         if (done % 200_000 === 0 || done === tasks)
           log(`  loaded ${done}/${tasks} (${(done / ((performance.now() - started) / 1000)).toFixed(0)}/s)`);
       }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashApiKey } from '../src/accounts/api-keys.js';
 import { openSqliteStorage, SQLITE_FILE } from '../src/ledger/sqlite/storage.js';
-import type { StoredTask, TaskCursor } from '../src/ledger/types.js';
+import type { StoredTask, TaskCursor, TaskWithMedia } from '../src/ledger/types.js';
 import { newApiKey, startServer } from './bench-server.js';
 import { imageTask, log, progress, quantile, rssMiB, startBaseline, type BenchOptions } from './common.js';
 
@@ -71,7 +71,7 @@ export async function p3p4(o: BenchOptions) {
     const started = performance.now();
     const BATCH = 5000;
     for (let done = 0; done < o.tasks;) {
-      const writes: Promise<boolean>[] = [];
+      const batch: TaskWithMedia[] = [];
       for (let i = 0; i < BATCH && done < o.tasks; i++, done++) {
         const taskUUID = randomUUID();
         const imageUUID = randomUUID();
@@ -90,9 +90,9 @@ export async function p3p4(o: BenchOptions) {
         };
         rawBytes += Buffer.byteLength(task.requestText) + Buffer.byteLength(task.responseText!);
         if (done % 97 === 0) uuids.push(taskUUID);
-        writes.push(storage.ledger.importTask(task, []));
+        batch.push({ task, media: [] });
       }
-      await Promise.all(writes);
+      await storage.ledger.importTasks(batch);
       progress('  loading', done, o.tasks, started);
     }
     // P3 (ledger side): the lookup getTaskDetails makes, in process, on random stored tasks.

@@ -14,6 +14,7 @@ import { createPublicKey, verify as verifySignature } from 'node:crypto';
 import { imageTask, startServer, uuid, type TestServer } from './helpers/server.js';
 import { runCli } from './helpers/cli.js';
 import { finished, getResponse, pollUntil } from './helpers/async.js';
+import { bulkLoad } from './helpers/bulk-ledger.js';
 import type { VerifyReport } from '../src/integrity/verify-ledger.js';
 import type { ExportReport } from '../src/integrity/export-proof.js';
 
@@ -169,6 +170,59 @@ export function chainContract(backend: ChainBackend): void {
       );
     } finally {
       await server.stop();
+      await backend.dispose(env);
+    }
+  });
+
+  test(`${backend.name} chain: a ledger bulk-loaded through the batch import verifies clean, and tampering with it is reported`, async () => {
+    const env = await backend.env();
+    // Several import batches (the helper's are 1 000 tasks) and more entries than one page of the walk (2 000).
+    const count = 2500;
+    const bulk = await bulkLoad(await startServer({ env }), count, (i) => `a batch-imported lighthouse ${i}`, env);
+    const server = bulk.server;
+    try {
+      const clean = await verifyJson(server, env);
+      assert.equal(clean.ok, true, JSON.stringify(clean.firstProblem));
+      assert.equal(clean.entries, 2 * (count + 1));
+      // Copy i was created i milliseconds after the first (the template, a real task, comes last).
+      const nth = async (i: number) =>
+        String(
+          (await backend.sql(server, env, 'SELECT task_uuid FROM tasks ORDER BY created_at LIMIT 1 OFFSET ?', [i]))[0]![
+            'task_uuid'
+          ],
+        );
+      const [edited, statusEdited, deleted] = [await nth(1999), await nth(2001), await nth(2450)];
+      await backend.editRequestText(server, env, edited, (t) => t.replace('lighthouse', 'lightbulb'));
+      await backend.sql(server, env, `UPDATE tasks SET status = 'error' WHERE task_uuid = ?`, [statusEdited]);
+      await backend.sql(server, env, 'DELETE FROM tasks WHERE task_uuid = ?', [deleted]);
+      // An entry taken out of the middle of its lane (in the second import batch).
+      const [entry] = await backend.sql(
+        server,
+        env,
+        `SELECT org_id, lane, seq, task_uuid FROM chain_entries WHERE kind = 'complete' ORDER BY lane, seq LIMIT 1 OFFSET 2200`,
+      );
+      assert.ok(entry);
+      await backend.sql(server, env, 'DELETE FROM chain_entries WHERE org_id = ? AND lane = ? AND seq = ?', [
+        entry['org_id'],
+        entry['lane'],
+        entry['seq'],
+      ]);
+      const broken = await verifyJson(server, env);
+      assert.equal(broken.code, 2);
+      const of = (taskUUID: string) =>
+        broken.problems.filter((p) => p.taskUUID === taskUUID).map((p) => [p.kind, p.field]);
+      assert.deepEqual(of(edited), [['row-edited', 'requestText']]);
+      assert.deepEqual(of(statusEdited), [['row-edited', 'status']]);
+      assert.deepEqual(of(deleted), [['row-removed', undefined]]);
+      const removed = broken.problems.filter((p) => p.kind === 'entry-removed');
+      assert.deepEqual(
+        removed.map((p) => [p.lane, p.seq]),
+        [[entry['lane'], Number(entry['seq']) + 1]],
+        JSON.stringify(broken.problems),
+      );
+      assert.equal(broken.problemCount, 4, JSON.stringify(broken.problems));
+    } finally {
+      await bulk.cleanup();
       await backend.dispose(env);
     }
   });

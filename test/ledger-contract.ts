@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { MediaRecord, NewTask, Storage, StoredTask, TaskLedger } from '../src/ledger/types.js';
+import { verifyLedger } from '../src/integrity/verify-ledger.js';
 
 export interface BackendUnderTest {
   name: string;
@@ -25,6 +26,19 @@ function newTask(orgId: string, overrides: Partial<NewTask> = {}): NewTask {
     transport: 'rest',
     createdAt: Date.now(),
     ...overrides,
+  };
+}
+
+/** A task as the ledger stores it while it is still processing (what an export of one holds). */
+function storedProcessing(task: NewTask): StoredTask {
+  return {
+    ...task,
+    status: 'processing',
+    responseText: null,
+    cost: null,
+    errorCode: null,
+    engine: null,
+    completedAt: null,
   };
 }
 
@@ -558,19 +572,94 @@ export function ledgerContract(backend: BackendUnderTest): void {
     assert.equal(await ledger.importTask({ ...exported, orgId: b.id }, []), true);
     assert.equal((await ledger.findTask(b.id, source.taskUUID))?.requestText, exported.requestText);
     // A processing task imports as processing.
-    const running = newTask(a.id);
-    const asStored: StoredTask = {
-      ...running,
-      status: 'processing',
-      responseText: null,
-      cost: null,
-      errorCode: null,
-      engine: null,
-      completedAt: null,
-    };
+    const asStored = storedProcessing(newTask(a.id));
     assert.equal(await ledger.importTask(asStored, []), true);
-    assert.deepEqual(await ledger.findTask(a.id, running.taskUUID), asStored);
+    assert.deepEqual(await ledger.findTask(a.id, asStored.taskUUID), asStored);
   });
+
+  run(
+    'imports a batch in one write: each task once, its chain entries in order, and the chain verifies',
+    async (storage) => {
+      const { ledger, accounts } = storage;
+      const a = await accounts.ensureOrganization('a');
+      const b = await accounts.ensureOrganization('b');
+      const finishedTask = (orgId: string, requestText?: string): StoredTask => {
+        const t = newTask(orgId, requestText === undefined ? {} : { requestText });
+        return {
+          ...t,
+          status: 'success',
+          responseText: `{"data":[{"taskUUID":"${t.taskUUID}","n":1e3}]}`,
+          cost: 0.0026,
+          errorCode: null,
+          engine: 'builtin',
+          completedAt: t.createdAt + 5,
+        };
+      };
+      const already = finishedTask(a.id);
+      assert.equal(await ledger.importTask(already, []), true);
+      const withMedia = finishedTask(a.id);
+      const m = media(a.id, withMedia.taskUUID);
+      // Out of line (over 64 KiB): its text goes to the blob store inside the batch's transaction.
+      const large = finishedTask(a.id, `[{"taskType":"imageInference","positivePrompt":"${'word '.repeat(20_000)}"}]`);
+      const plain = Array.from({ length: 5 }, () => finishedTask(a.id));
+      const processing = storedProcessing(newTask(b.id));
+      const batch = [
+        { task: plain[0]!, media: [] },
+        { task: { ...already, responseText: '{"data":[]}' }, media: [] },
+        { task: withMedia, media: [m] },
+        { task: large, media: [] },
+        { task: { ...withMedia, responseText: '{"data":[]}' }, media: [] },
+        ...plain.slice(1).map((task) => ({ task, media: [] })),
+        { task: processing, media: [] },
+      ];
+      assert.deepEqual(await ledger.importTasks(batch), [true, false, true, true, false, true, true, true, true, true]);
+      assert.deepEqual(await ledger.importTasks([]), []);
+      assert.equal((await ledger.findTask(a.id, already.taskUUID))?.responseText, already.responseText, 'kept');
+      assert.equal(
+        (await ledger.findTask(a.id, withMedia.taskUUID))?.responseText,
+        withMedia.responseText,
+        'first copy',
+      );
+      for (const t of [...plain, large]) assert.deepEqual(await ledger.findTask(a.id, t.taskUUID), t);
+      assert.deepEqual(await ledger.findTask(b.id, processing.taskUUID), processing);
+      assert.deepEqual(await ledger.listTaskMedia(a.id, withMedia.taskUUID), [m]);
+
+      // The chain: a record and a completion per finished task, in the batch's order, linked up.
+      const chained = (await storage.chain.taskEntries(a.id, plain[3]!.taskUUID)).map((e) => e.kind);
+      assert.deepEqual(chained, ['record', 'complete']);
+      const heads = await storage.chain.heads(a.id);
+      const order = (await Promise.all(heads.map((h) => storage.chain.entries(a.id, h.lane, 0, 100))))
+        .flat()
+        .filter((e) => e.kind === 'record')
+        .sort((x, y) => (x.lane === y.lane ? x.seq - y.seq : x.lane < y.lane ? -1 : 1))
+        .map((e) => e.taskUUID);
+      const batchOrder = [plain[0]!, withMedia, large, ...plain.slice(1)].map((t) => t.taskUUID.toLowerCase());
+      assert.deepEqual(
+        order.filter((u) => batchOrder.includes(u)),
+        batchOrder,
+      );
+      const report = await verifyLedger(storage, undefined);
+      assert.equal(report.ok, true, JSON.stringify(report.firstProblem));
+      // Eight finished tasks in a (the one before the batch, seven in it), a record and a completion
+      // each, and the record of the one still processing in b.
+      assert.equal(report.entries, 2 * 8 + 1);
+
+      // Read back many at once (ledger verify's prefetch): the tasks that are there, each with its media.
+      const found = await ledger.findTasksWithMedia(a.id, [
+        withMedia.taskUUID.toUpperCase(),
+        plain[1]!.taskUUID,
+        randomUUID(),
+      ]);
+      assert.deepEqual(
+        found.sort((x, y) => (x.task.taskUUID < y.task.taskUUID ? -1 : 1)),
+        [
+          { task: withMedia, media: [m] },
+          { task: plain[1]!, media: [] },
+        ].sort((x, y) => (x.task.taskUUID < y.task.taskUUID ? -1 : 1)),
+      );
+      assert.deepEqual(await ledger.findTasksWithMedia(b.id, [withMedia.taskUUID]), [], 'scoped to the organization');
+    },
+  );
 
   run('organizations carry a retention setting, null by default', async ({ accounts }) => {
     const a = await accounts.ensureOrganization('a');

@@ -16,7 +16,7 @@ import {
   type FilterInput,
 } from '../history/task-filter.js';
 import { taskSummary } from '../history/task-summary.js';
-import type { MediaRecord, StoredTask, TaskFilter } from '../ledger/types.js';
+import type { MediaRecord, StoredTask, TaskFilter, TaskWithMedia } from '../ledger/types.js';
 import { isCanonicalUuid } from '../protocol/uuid.js';
 import { currentResponseText } from '../tasks/task-state.js';
 import { indentJson } from './json-indent.js';
@@ -41,6 +41,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 
 const EXPORT_PAGE = 200;
 const DELETE_BATCH = 500;
+const IMPORT_BATCH = 500;
 
 function filterOptions(cmd: Command): Command {
   return cmd
@@ -280,6 +281,23 @@ export function registerTasksCommands(program: Command): void {
         let skipped = 0;
         let files = 0;
         let lineNo = 0;
+        // Tasks go in batches, one transaction each (importTasks): one per task made a large
+        // import wait for a commit per task. What the batch holds is not in the ledger yet, so a
+        // task repeating a taskUUID or media UUID of the batch waits for the next one.
+        let batch: TaskWithMedia[] = [];
+        const inBatch = new Set<string>();
+        const flush = async () => {
+          if (batch.length === 0) return;
+          const written = await storage.ledger.importTasks(batch);
+          written.forEach((ok, i) => {
+            if (ok) {
+              imported++;
+              files += batch[i]!.media.length;
+            } else skipped++;
+          });
+          batch = [];
+          inBatch.clear();
+        };
         for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
           lineNo++;
           if (line.trim() === '') continue;
@@ -289,6 +307,10 @@ export function registerTasksCommands(program: Command): void {
           } catch (err) {
             throw new UsageError(`${file}:${lineNo}: ${(err as Error).message}`);
           }
+          const names = [parsed.task.taskUUID, ...parsed.media.map((m) => m.record.mediaUUID)].map((u) =>
+            u.toLowerCase(),
+          );
+          if (names.some((n) => inBatch.has(n))) await flush();
           if (await storage.ledger.findTask(org.id, parsed.task.taskUUID)) {
             skipped++;
             continue;
@@ -296,16 +318,11 @@ export function registerTasksCommands(program: Command): void {
           const copies = await mediaCopies(parsed.media, org.id, storage, media);
           // Files first, then rows: a row never points at a file that is not there.
           for (const c of copies) await media.restore(c.record, c.data);
-          if (
-            await storage.ledger.importTask(
-              parsed.task,
-              copies.map((c) => c.record),
-            )
-          ) {
-            imported++;
-            files += copies.length;
-          } else skipped++;
+          batch.push({ task: parsed.task, media: copies.map((c) => c.record) });
+          for (const n of names) inBatch.add(n);
+          if (batch.length >= IMPORT_BATCH) await flush();
         }
+        await flush();
         progress.done();
         out(
           `Imported ${imported} task${imported === 1 ? '' : 's'} into organization '${org.name}'${skipped ? `; skipped ${skipped} already there` : ''}.` +

@@ -27,6 +27,8 @@ export async function walkLane(
   problems: ProblemList,
   visit: (entry: ChainEntry) => Promise<void> | void,
   signed?: ChainHead,
+  /** Told each page of entries before they are visited (to read what they name in one go). */
+  beforePage?: (entries: readonly ChainEntry[]) => Promise<void>,
 ): Promise<number> {
   let prev: ChainEntry | undefined;
   let beforePrev: ChainEntry | undefined;
@@ -37,6 +39,7 @@ export async function walkLane(
   for (;;) {
     const page = await source.entries(head.orgId, head.lane, after, PAGE);
     const inRange = page.filter((e) => e.seq <= head.seq);
+    await beforePage?.(inRange);
     for (let i = 0; i < inRange.length; i++) {
       const e = inRange[i]!;
       walked++;

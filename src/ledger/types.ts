@@ -162,6 +162,12 @@ export interface TaskLedger {
   /** The media a task produced (or uploaded), oldest first. */
   listTaskMedia(orgId: string, taskUUID: string): Promise<MediaRecord[]>;
   /**
+   * Many tasks of the organization in one read (ledger verify reads a page of the chain's tasks
+   * at once): those of `taskUUIDs` that are there, in no particular order, each with its media,
+   * oldest first, as findTask and listTaskMedia give them.
+   */
+  findTasksWithMedia(orgId: string, taskUUIDs: readonly string[]): Promise<TaskWithMedia[]>;
+  /**
    * Forgets one task and its media rows, leaving a tombstone in the chain; afterwards it answers
    * like a task that never existed. Rejects with legalHold (nothing removed) while the task or its
    * organization is under a legal hold, unless the server is withdrawing a task it never acknowledged.
@@ -183,7 +189,20 @@ export interface TaskLedger {
    * nothing and returns false when the organization already has a task under that UUID.
    */
   importTask(task: StoredTask, media: MediaRecord[]): Promise<boolean>;
+  /**
+   * importTask for many tasks in one transaction, their chain entries appended in the batch's
+   * order (bulk loads and `tasks import`). All or nothing: when one fails, none is written. Says
+   * for each task whether it was written (false: the organization already had it, or it came
+   * earlier in the batch).
+   */
+  importTasks(batch: readonly TaskWithMedia[]): Promise<boolean[]>;
   close(): Promise<void>;
+}
+
+/** A task with its media records (an import, a bulk read). */
+export interface TaskWithMedia {
+  task: StoredTask;
+  media: MediaRecord[];
 }
 
 /** One result of a task, recorded as soon as it is ready (async tasks). */

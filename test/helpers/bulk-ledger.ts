@@ -1,5 +1,5 @@
 // A large ledger, fast: one real task through the server as the template, then copies of it
-// written straight through the ledger's import path (the one `runtrail tasks import` uses),
+// written straight through the ledger's batch import path (the one `runtrail tasks import` uses),
 // each with its own taskUUID, prompt and time. The server must be stopped while this runs on
 // SQLite (the folder has one writer); PostgreSQL could take both, but tests keep it the same.
 
@@ -41,7 +41,8 @@ export async function bulkLoad(
     },
   ]);
   if (reply.status !== 200) throw new Error(`template task failed: ${reply.text}`);
-  const databaseUrl = backendEnv(server.dataDir)['DATABASE_URL'];
+  // The schema of a server started with a DATABASE_URL of its own comes with `env`.
+  const databaseUrl = env['DATABASE_URL'] ?? backendEnv(server.dataDir)['DATABASE_URL'];
   await server.stop({ keepData: true });
   const storage = await openStorage({ dataDir: server.dataDir, databaseUrl });
   let orgId: string;
@@ -51,7 +52,8 @@ export async function bulkLoad(
     orgId = org.id;
     const template = await storage.ledger.findTask(org.id, templateUUID);
     if (!template?.responseText) throw new Error('template task not found');
-    await writeCopies(storage, template, count, prompt, onProgress);
+    // Batches of 1 000: the tests' ledgers, a few thousand tasks, still take several.
+    await writeCopies(storage, template, count, prompt, onProgress, 1000);
   } finally {
     await storage.close();
   }

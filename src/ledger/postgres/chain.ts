@@ -10,7 +10,7 @@
 
 import type pg from 'pg';
 import type { ChainEntry, ChainHead, ChainStore, DeletionReason, LegalHold, Tombstone } from '../chain-types.js';
-import { GENESIS_HASH, removedHash, tombstonePayload, type EntryDraft } from '../chain-payload.js';
+import { GENESIS_HASH, entryHash, removedHash, tombstonePayload, type EntryDraft } from '../chain-payload.js';
 import { entryFromRow, holdFromRow, removalSets, type EntryRow, type HoldRow } from '../chain-rows.js';
 import { uuidKey as key } from '../rows.js';
 import type { PgPool } from './database.js';
@@ -44,6 +44,63 @@ export async function appendChainEntry(
 
 export async function appendChainEntries(client: pg.PoolClient, drafts: readonly EntryDraft[]): Promise<void> {
   for (const d of drafts) await appendChainEntry(client, d);
+}
+
+const LANE_HEAD = `
+  SELECT l.lane, h.seq, h.hash FROM (SELECT 'pg-' || pg_backend_pid() AS lane) l
+  LEFT JOIN LATERAL (
+    SELECT seq, hash FROM chain_entries c WHERE c.org_id = $1 AND c.lane = l.lane ORDER BY c.seq DESC LIMIT 1
+  ) h ON true`;
+
+const INSERT_ENTRIES = `
+  INSERT INTO chain_entries (org_id, lane, seq, task_uuid, kind, recorded_at, payload, prev_hash, hash)
+  SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[])`;
+
+/**
+ * Appends many entries, in order, in the transaction of `client` (bulk imports): per
+ * organization one read of this connection's lane head and one insert. The hashes are computed
+ * here, with the formula APPEND has the database use (chain-payload.ts entryHash): one statement
+ * per entry would cost a round trip each. The lane is this connection's alone, so nothing
+ * appends to it between the read and the insert.
+ */
+export async function appendChainBatch(client: pg.PoolClient, drafts: readonly EntryDraft[]): Promise<void> {
+  const byOrg = new Map<string, EntryDraft[]>();
+  for (const d of drafts) {
+    const list = byOrg.get(d.orgId);
+    if (list) list.push(d);
+    else byOrg.set(d.orgId, [d]);
+  }
+  for (const [orgId, some] of byOrg) {
+    const { rows } = await client.query<{ lane: string; seq: number | null; hash: string | null }>(LANE_HEAD, [orgId]);
+    const head = rows[0];
+    if (!head) throw new Error('chain lane head query returned no row');
+    let seq = head.seq ?? 0;
+    let prev = head.hash ?? GENESIS_HASH;
+    const columns = { seq: [] as number[], task: [] as string[], kind: [] as string[], at: [] as number[] };
+    const texts = { payload: [] as string[], prev: [] as string[], hash: [] as string[] };
+    for (const d of some) {
+      const hash = entryHash(prev, d.payload);
+      columns.seq.push(++seq);
+      columns.task.push(key(d.taskUUID));
+      columns.kind.push(d.kind);
+      columns.at.push(d.recordedAt);
+      texts.payload.push(d.payload);
+      texts.prev.push(prev);
+      texts.hash.push(hash);
+      prev = hash;
+    }
+    await client.query(INSERT_ENTRIES, [
+      orgId,
+      head.lane,
+      columns.seq,
+      columns.task,
+      columns.kind,
+      columns.at,
+      texts.payload,
+      texts.prev,
+      texts.hash,
+    ]);
+  }
 }
 
 /** The tombstone of a task being deleted in `client`'s transaction: it covers the hashes of the task's entries so far. */
@@ -124,9 +181,12 @@ export class PostgresChainStore implements ChainStore {
   }
 
   async unchainedTasks(orgId: string, limit: number): Promise<string[]> {
+    // OFFSET 0 keeps the subquery a probe of the by-task index per task: pulled up into a join,
+    // on tables not analyzed since a bulk load the planner nested-looped over the organization's
+    // whole chain for every task (20 000 tasks: 15.3 s, against 0.09 s probing).
     const { rows } = await this.pool.query<{ task_uuid: string }>(
       `SELECT t.task_uuid FROM tasks t WHERE t.org_id = $1
-         AND NOT EXISTS (SELECT 1 FROM chain_entries c WHERE c.org_id = $1 AND c.task_uuid = t.task_uuid AND c.kind = 'record')
+         AND NOT EXISTS (SELECT 1 FROM chain_entries c WHERE c.org_id = $1 AND c.task_uuid = t.task_uuid AND c.kind = 'record' OFFSET 0)
        ORDER BY t.created_at LIMIT $2`,
       [orgId, limit],
     );

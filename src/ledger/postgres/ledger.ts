@@ -14,6 +14,7 @@ import type {
   TaskFilter,
   TaskLedger,
   TaskPage,
+  TaskWithMedia,
 } from '../types.js';
 import {
   DELIVERY_COLUMNS,
@@ -31,13 +32,14 @@ import type pg from 'pg';
 import { splitText, type SplitText } from '../out-of-line.js';
 import { DEFAULT_OUT_OF_LINE_BYTES, type LedgerOptions } from '../ledger-options.js';
 import { holdBlobs, releaseBlobs, tasksFromRows } from './text-blobs.js';
-import { appendChainEntries, appendChainEntry, appendTombstone, holdOn } from './chain.js';
+import { appendChainBatch, appendChainEntries, appendChainEntry, appendTombstone, holdOn } from './chain.js';
 import {
   completionDraft,
   draftsForNewTask,
   finishedFields,
   mediaDeletedPayload,
   storedCompletion,
+  type EntryDraft,
 } from '../chain-payload.js';
 import type { DeletionReason } from '../chain-types.js';
 import { legalHoldError } from '../legal-hold.js';
@@ -48,6 +50,17 @@ const INSERT_TASK = `
                      request_parts, response_parts)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
   ON CONFLICT (org_id, task_uuid) DO NOTHING`;
+
+/** INSERT_TASK for many tasks at once, one array per column (runner is null: imported tasks run nowhere). */
+const INSERT_TASKS = `
+  INSERT INTO tasks (org_id, task_uuid, task_type, status, request_text, response_text, model, transport,
+                     cost, error_code, engine, created_at, completed_at, api_key_id, expires_at,
+                     request_parts, response_parts)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                       $9::float8[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::text[], $15::bigint[],
+                       $16::text[], $17::text[])
+  ON CONFLICT (org_id, task_uuid) DO NOTHING
+  RETURNING org_id, task_uuid`;
 
 const INSERT_MEDIA = `
   INSERT INTO media (media_uuid, org_id, task_uuid, access_token, format, width, height, bytes, created_at, sha256)
@@ -145,6 +158,35 @@ export class PostgresTaskLedger implements TaskLedger {
     return countsFrom(rows);
   }
 
+  async findTasksWithMedia(orgId: string, taskUUIDs: readonly string[]): Promise<TaskWithMedia[]> {
+    // A key lookup per UUID (LATERAL, kept a subquery by OFFSET 0): on tables not analyzed since a
+    // bulk load, `task_uuid = ANY($2)` was planned as a scan of the organization's whole time
+    // index, filtered (1 000 of a million tasks: 460 ms, against 9 ms probing the primary key).
+    const { rows } = await this.pool.query<TaskRow>(
+      `SELECT t.* FROM unnest($2::text[]) AS u(task_uuid)
+       CROSS JOIN LATERAL (SELECT * FROM tasks WHERE org_id = $1 AND task_uuid = u.task_uuid OFFSET 0) t`,
+      [orgId, taskUUIDs.map(key)],
+    );
+    if (rows.length === 0) return [];
+    const media = await this.pool.query<MediaRow>(
+      `SELECT m.* FROM unnest($2::text[]) AS u(task_uuid)
+       CROSS JOIN LATERAL (SELECT * FROM media WHERE org_id = $1 AND task_uuid = u.task_uuid OFFSET 0) m
+       ORDER BY m.created_at, m.media_uuid`,
+      [orgId, rows.map((r) => r.task_uuid)],
+    );
+    const byTask = new Map<string, MediaRecord[]>();
+    for (const row of media.rows) {
+      const m = mediaFromRow(row);
+      const list = byTask.get(row.task_uuid ?? '');
+      if (list) list.push(m);
+      else byTask.set(row.task_uuid ?? '', [m]);
+    }
+    return (await tasksFromRows(this.pool, rows)).map((task) => ({
+      task,
+      media: byTask.get(key(task.taskUUID)) ?? [],
+    }));
+  }
+
   async listTaskMedia(orgId: string, taskUUID: string): Promise<MediaRecord[]> {
     const { rows } = await this.pool.query<MediaRow>(
       'SELECT * FROM media WHERE org_id = $1 AND task_uuid = $2 ORDER BY created_at, media_uuid',
@@ -238,22 +280,69 @@ export class PostgresTaskLedger implements TaskLedger {
       if (inserted.rowCount !== 1) return false;
       await holdBlobs(client, task.orgId, key(task.taskUUID), [...(request?.blobs ?? []), ...(response?.blobs ?? [])]);
       await appendChainEntries(client, draftsForNewTask(task, storedCompletion(task, media)));
-      for (const m of media) {
-        await client.query(`${INSERT_MEDIA} ON CONFLICT (media_uuid) DO NOTHING`, [
-          key(m.mediaUUID),
-          task.orgId,
-          key(task.taskUUID),
-          m.accessToken,
-          m.format,
-          m.width,
-          m.height,
-          m.bytes,
-          m.createdAt,
-          m.sha256 ?? null,
-        ]);
-      }
+      await this.insertImportedMedia(client, task, media);
       return true;
     });
+  }
+
+  importTasks(batch: readonly TaskWithMedia[]): Promise<boolean[]> {
+    return inTransaction(this.pool, async (client) => {
+      // A task repeated in the batch is written once, from its first copy.
+      const seen = new Set<string>();
+      const first = batch.map(({ task }) => {
+        const id = `${task.orgId}\n${key(task.taskUUID)}`;
+        if (seen.has(id)) return false;
+        seen.add(id);
+        return true;
+      });
+      const candidates = batch.filter((_, i) => first[i]);
+      const split = candidates.map(({ task }) => ({
+        request: this.split(task.requestText),
+        response: task.responseText === null ? undefined : this.split(task.responseText),
+      }));
+      const { rows } = await client.query<{ org_id: string; task_uuid: string }>(INSERT_TASKS, [
+        candidates.map(({ task }) => task.orgId),
+        candidates.map(({ task }) => key(task.taskUUID)),
+        candidates.map(({ task }) => task.taskType),
+        candidates.map(({ task }) => task.status),
+        candidates.map(({ task }, i) => split[i]!.request?.searchText ?? task.requestText),
+        candidates.map(({ task }, i) => split[i]!.response?.searchText ?? task.responseText),
+        candidates.map(({ task }) => task.model),
+        candidates.map(({ task }) => task.transport),
+        candidates.map(({ task }) => task.cost),
+        candidates.map(({ task }) => task.errorCode),
+        candidates.map(({ task }) => task.engine),
+        candidates.map(({ task }) => task.createdAt),
+        candidates.map(({ task }) => task.completedAt),
+        candidates.map(({ task }) => task.apiKeyId ?? null),
+        candidates.map(({ task }) => task.expiresAt ?? null),
+        candidates.map((_, i) => split[i]!.request?.parts ?? null),
+        candidates.map((_, i) => split[i]!.response?.parts ?? null),
+      ]);
+      const inserted = new Set(rows.map((r) => `${r.org_id}\n${r.task_uuid}`));
+      const drafts: EntryDraft[] = [];
+      for (const [i, { task, media }] of candidates.entries()) {
+        if (!inserted.has(`${task.orgId}\n${key(task.taskUUID)}`)) continue;
+        const { request, response } = split[i]!;
+        await holdBlobs(client, task.orgId, key(task.taskUUID), [
+          ...(request?.blobs ?? []),
+          ...(response?.blobs ?? []),
+        ]);
+        drafts.push(...draftsForNewTask(task, storedCompletion(task, media)));
+        await this.insertImportedMedia(client, task, media);
+      }
+      await appendChainBatch(client, drafts);
+      return batch.map(({ task }, i) => first[i]! && inserted.has(`${task.orgId}\n${key(task.taskUUID)}`));
+    });
+  }
+
+  /** The media of an imported task, as records of the organization it is imported into. */
+  private insertImportedMedia(client: pg.PoolClient, task: StoredTask, media: readonly MediaRecord[]): Promise<void> {
+    return insertMedia(
+      client,
+      media.map((m) => ({ ...m, orgId: task.orgId, taskUUID: task.taskUUID })),
+      { keepExisting: true },
+    );
   }
 
   async close(): Promise<void> {
@@ -369,9 +458,14 @@ async function insertDeliveries(client: pg.PoolClient, deliveries: readonly NewD
   }
 }
 
-export async function insertMedia(client: pg.PoolClient, media: readonly MediaRecord[]): Promise<void> {
+export async function insertMedia(
+  client: pg.PoolClient,
+  media: readonly MediaRecord[],
+  /** An import keeps a media record already there (the same file, restored again). */
+  { keepExisting = false } = {},
+): Promise<void> {
   for (const m of media) {
-    await client.query(INSERT_MEDIA, [
+    await client.query(keepExisting ? `${INSERT_MEDIA} ON CONFLICT (media_uuid) DO NOTHING` : INSERT_MEDIA, [
       key(m.mediaUUID),
       m.orgId,
       m.taskUUID === null ? null : key(m.taskUUID),

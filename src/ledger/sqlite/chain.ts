@@ -38,8 +38,10 @@ export class SqliteChainWriter {
     );
   }
 
-  append(draft: EntryDraft): { lane: string; seq: number; hash: string } {
-    const head = this.selectHead.get(draft.orgId, SQLITE_LANE);
+  append(
+    draft: EntryDraft,
+    head = this.selectHead.get(draft.orgId, SQLITE_LANE),
+  ): { lane: string; seq: number; hash: string } {
     const prevHash = head?.hash ?? GENESIS_HASH;
     const seq = (head?.seq ?? 0) + 1;
     const hash = entryHash(prevHash, draft.payload);
@@ -57,8 +59,13 @@ export class SqliteChainWriter {
     return { lane: SQLITE_LANE, seq, hash };
   }
 
+  /** Appends the entries in order, reading each organization's head once (a bulk import appends thousands). */
   appendAll(drafts: readonly EntryDraft[]): void {
-    for (const d of drafts) this.append(d);
+    const heads = new Map<string, { seq: number; hash: string } | undefined>();
+    for (const d of drafts) {
+      const head = heads.has(d.orgId) ? heads.get(d.orgId) : this.selectHead.get(d.orgId, SQLITE_LANE);
+      heads.set(d.orgId, this.append(d, head));
+    }
   }
 
   /** The tombstone of a task being deleted now: it covers the hashes of the task's entries so far. */
