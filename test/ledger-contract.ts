@@ -624,13 +624,13 @@ export function ledgerContract(backend: BackendUnderTest): void {
       assert.deepEqual(await ledger.findTask(b.id, processing.taskUUID), processing);
       assert.deepEqual(await ledger.listTaskMedia(a.id, withMedia.taskUUID), [m]);
 
-      // The chain: a record and a completion per finished task, in the batch's order, linked up.
+      // The chain: one `finished` entry per finished task, in the batch's order, linked up.
       const chained = (await storage.chain.taskEntries(a.id, plain[3]!.taskUUID)).map((e) => e.kind);
-      assert.deepEqual(chained, ['record', 'complete']);
+      assert.deepEqual(chained, ['finished']);
       const heads = await storage.chain.heads(a.id);
       const order = (await Promise.all(heads.map((h) => storage.chain.entries(a.id, h.lane, 0, 100))))
         .flat()
-        .filter((e) => e.kind === 'record')
+        .filter((e) => e.kind === 'record' || e.kind === 'finished')
         .sort((x, y) => (x.lane === y.lane ? x.seq - y.seq : x.lane < y.lane ? -1 : 1))
         .map((e) => e.taskUUID);
       const batchOrder = [plain[0]!, withMedia, large, ...plain.slice(1)].map((t) => t.taskUUID.toLowerCase());
@@ -640,9 +640,9 @@ export function ledgerContract(backend: BackendUnderTest): void {
       );
       const report = await verifyLedger(storage, undefined);
       assert.equal(report.ok, true, JSON.stringify(report.firstProblem));
-      // Eight finished tasks in a (the one before the batch, seven in it), a record and a completion
-      // each, and the record of the one still processing in b.
-      assert.equal(report.entries, 2 * 8 + 1);
+      // Eight finished tasks in a (the one before the batch, seven in it), one entry each, and the
+      // record of the one still processing in b.
+      assert.equal(report.entries, 8 + 1);
 
       // Read back many at once (ledger verify's prefetch): the tasks that are there, each with its media.
       const found = await ledger.findTasksWithMedia(a.id, [

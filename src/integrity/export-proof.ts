@@ -15,7 +15,13 @@ import { createInterface } from 'node:readline';
 import { basename } from 'node:path';
 import type { ChainEntry, ChainStore } from '../ledger/chain-types.js';
 import type { MediaRecord, StoredTask } from '../ledger/types.js';
-import { completePayload, recordPayload, sha256Hex, storedCompletion } from '../ledger/chain-payload.js';
+import {
+  completePayload,
+  finishedPayload,
+  recordPayload,
+  sha256Hex,
+  storedCompletion,
+} from '../ledger/chain-payload.js';
 import { CHECKPOINT_FORMAT, checkpointProblem, type Checkpoint } from './checkpoint.js';
 import { signDocument, signatureProblem, type Signed } from './signed-document.js';
 import type { LedgerSigner } from './signing-key.js';
@@ -237,7 +243,7 @@ export async function verifyExport(ndjson: string, trustedPublicKeyPem?: string)
   if (!proof.filtered) {
     for (const [uuid, list] of byTask) {
       if (exported.has(uuid) || list.some((e) => e.kind === 'tombstone')) continue;
-      const record = list.find((e) => e.kind === 'record');
+      const record = list.find(isRecording);
       if (record && record.recordedAt < proof.startedAt)
         problems.add({
           kind: 'export-truncated',
@@ -271,7 +277,7 @@ function checkExportedTask(
   const lastTomb = entries.map((e) => e.kind).lastIndexOf('tombstone');
   const life = entries.slice(lastTomb + 1);
   const at = (e: ChainEntry) => ({ orgId: task.orgId, taskUUID: task.taskUUID, lane: e.lane, seq: e.seq });
-  const record = life.find((e) => e.kind === 'record');
+  const record = life.find(isRecording);
   if (!record) {
     problems.add({
       kind: 'row-inserted',
@@ -281,9 +287,20 @@ function checkExportedTask(
     });
     return;
   }
-  differs(record, recordPayload(task), problems, at(record));
-  if (task.status === 'processing') return;
-  const complete = life.find((e) => e.kind === 'complete');
+  if (record.kind === 'record') differs(record, recordPayload(task), problems, at(record));
+  if (task.status === 'processing') {
+    if (record.kind === 'finished')
+      problems.add({
+        kind: 'row-edited',
+        ...at(record),
+        field: 'status',
+        expected: (JSON.parse(record.payload) as { status: unknown }).status,
+        found: task.status,
+        detail: `exported task ${task.taskUUID} says processing, but the chain recorded it finished`,
+      });
+    return;
+  }
+  const complete = record.kind === 'finished' ? record : life.find((e) => e.kind === 'complete');
   if (!complete) {
     problems.add({
       kind: 'row-edited',
@@ -310,7 +327,14 @@ function checkExportedTask(
     (r) => r.mediaUUID,
   );
   const asRecorded = recordedMedia.flatMap((u) => media.filter((m) => m.mediaUUID.toLowerCase() === u));
-  differs(complete, completePayload(task.taskUUID, storedCompletion(task, asRecorded)!), problems, at(complete));
+  const done = storedCompletion(task, asRecorded)!;
+  const rebuilt = complete.kind === 'finished' ? finishedPayload(task, done) : completePayload(task.taskUUID, done);
+  differs(complete, rebuilt, problems, at(complete));
+}
+
+/** The entry that records a task: its `record`, or the `finished` entry of a task recorded finished in one write. */
+function isRecording(e: ChainEntry): boolean {
+  return e.kind === 'record' || e.kind === 'finished';
 }
 
 function differs(e: ChainEntry, rebuilt: string, problems: ProblemList, at: Omit<Problem, 'kind' | 'detail'>): void {

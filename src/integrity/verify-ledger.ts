@@ -8,6 +8,7 @@ import type { Storage, StoredTask, MediaRecord, ResultItem } from '../ledger/typ
 import type { ChainEntry, ChainHead } from '../ledger/chain-types.js';
 import {
   completePayload,
+  finishedPayload,
   itemPayload,
   recordPayload,
   removedHash,
@@ -220,7 +221,7 @@ class ContentChecker {
     };
     const mediaNow = await this.mediaAsRecorded(e, recorded.media ?? [], state.media);
     if (mediaNow === undefined) return;
-    if (e.kind === 'complete') {
+    if (e.kind === 'complete' || e.kind === 'finished') {
       const done = storedCompletion(task, mediaNow);
       if (!done) {
         this.problems.add({
@@ -233,7 +234,11 @@ class ContentChecker {
         });
         return;
       }
-      this.compare(e, completePayload(task.taskUUID, done), mediaNow);
+      this.compare(
+        e,
+        e.kind === 'finished' ? finishedPayload(task, done) : completePayload(task.taskUUID, done),
+        mediaNow,
+      );
       return;
     }
     const items = await this.storage.queue.listItems(this.orgId, e.taskUUID);

@@ -77,6 +77,30 @@ export function completePayload(taskUUID: string, c: CompletedFields): string {
   });
 }
 
+/**
+ * A task recorded finished in one write: the fields of its record and of its completion in one
+ * payload, in that order (one entry instead of two: the chain's cost on the write path).
+ */
+export function finishedPayload(t: RecordedFields, c: CompletedFields): string {
+  return JSON.stringify({
+    v: V,
+    kind: 'finished',
+    taskUUID: t.taskUUID.toLowerCase(),
+    taskType: t.taskType,
+    model: t.model,
+    transport: t.transport,
+    createdAt: t.createdAt,
+    request: sha256Hex(t.requestText),
+    status: c.status,
+    completedAt: c.completedAt,
+    cost: c.cost,
+    errorCode: c.errorCode,
+    engine: c.engine,
+    response: c.responseText === null ? null : sha256Hex(c.responseText),
+    media: mediaHashes(c.media),
+  });
+}
+
 export function itemPayload(taskUUID: string, item: ResultItem, media: readonly MediaRecord[]): string {
   return JSON.stringify({
     v: V,
@@ -110,20 +134,12 @@ export function removedHash(entryHashes: readonly string[]): string {
   return sha256Hex(entryHashes.join('\n'));
 }
 
-/** The entries a newly recorded task gets: its record, and its completion when it was recorded finished. */
+/** The entry a newly recorded task gets: its record, or, when it was recorded finished, one `finished` entry. */
 export function draftsForNewTask(t: RecordedFields, done?: CompletedFields): EntryDraft[] {
-  const drafts: EntryDraft[] = [
-    { orgId: t.orgId, taskUUID: t.taskUUID, kind: 'record', recordedAt: t.createdAt, payload: recordPayload(t) },
-  ];
-  if (done)
-    drafts.push({
-      orgId: t.orgId,
-      taskUUID: t.taskUUID,
-      kind: 'complete',
-      recordedAt: done.completedAt ?? t.createdAt,
-      payload: completePayload(t.taskUUID, done),
-    });
-  return drafts;
+  const base = { orgId: t.orgId, taskUUID: t.taskUUID, recordedAt: t.createdAt };
+  return done
+    ? [{ ...base, kind: 'finished', payload: finishedPayload(t, done) }]
+    : [{ ...base, kind: 'record', payload: recordPayload(t) }];
 }
 
 export function completionDraft(c: TaskCompletion): EntryDraft {

@@ -3,8 +3,12 @@
 // verification, checkpoints and exports need. Legal holds live here too: they decide whether a
 // deletion may append a tombstone at all.
 
-/** What a chain entry records about its task. */
-export type ChainEntryKind = 'record' | 'complete' | 'item' | 'tombstone' | 'media-deleted';
+/**
+ * What a chain entry records about its task. A task recorded finished in one write (an instant
+ * task, one refused before any work, an import) gets one `finished` entry, record and completion
+ * in one payload; one recorded before its work gets `record`, then `item`s and `complete`.
+ */
+export type ChainEntryKind = 'record' | 'complete' | 'finished' | 'item' | 'tombstone' | 'media-deleted';
 
 /** Who asked for a deletion: the retention sweeper, the task's own organization (API), the operator (CLI), or the server withdrawing a task it never acknowledged. */
 export type DeletionReason = 'retention' | 'request' | 'operator' | 'withdrawn';

@@ -186,7 +186,7 @@ export class PostgresChainStore implements ChainStore {
     // whole chain for every task (20 000 tasks: 15.3 s, against 0.09 s probing).
     const { rows } = await this.pool.query<{ task_uuid: string }>(
       `SELECT t.task_uuid FROM tasks t WHERE t.org_id = $1
-         AND NOT EXISTS (SELECT 1 FROM chain_entries c WHERE c.org_id = $1 AND c.task_uuid = t.task_uuid AND c.kind = 'record' OFFSET 0)
+         AND NOT EXISTS (SELECT 1 FROM chain_entries c WHERE c.org_id = $1 AND c.task_uuid = t.task_uuid AND c.kind IN ('record', 'finished') OFFSET 0)
        ORDER BY t.created_at LIMIT $2`,
       [orgId, limit],
     );

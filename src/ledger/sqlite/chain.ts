@@ -143,7 +143,7 @@ export class SqliteChainStore implements ChainStore {
     return this.db
       .prepare<[string, string, number], string>(
         `SELECT t.task_uuid FROM tasks t WHERE t.org = (SELECT seq FROM task_orgs WHERE org_id = ?)
-           AND NOT EXISTS (SELECT 1 FROM chain_entries c INDEXED BY chain_entries_by_task WHERE c.org_id = ? AND c.task_uuid = t.task_uuid AND c.kind = 'record')
+           AND NOT EXISTS (SELECT 1 FROM chain_entries c INDEXED BY chain_entries_by_task WHERE c.org_id = ? AND c.task_uuid = t.task_uuid AND c.kind IN ('record', 'finished'))
          ORDER BY t.created_at LIMIT ?`,
       )
       .pluck()
