@@ -383,5 +383,7 @@ if (targets.length > 0) {
 results['targets'] = targets;
 mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
 // A partial run (--only) writes beside the full one instead of over it.
-const resultFile = only ? `all-${only.join('-')}.json` : 'all.json';
+// The chain's overhead row alone (--chain-tasks 0) writes beside the verify run, not over it.
+const overheadOnly = only?.includes('chain') === true && Number(values['chain-tasks']) === 0;
+const resultFile = only ? `all-${only.join('-')}${overheadOnly ? '-overhead' : ''}.json` : 'all.json';
 writeFileSync(join(REPO_ROOT, 'bench/results', resultFile), JSON.stringify(results, null, 2) + '\n');
