@@ -49,32 +49,30 @@ function mediaHashes(media: readonly MediaRecord[]): { mediaUUID: string; bytes:
   return media.map((m) => ({ mediaUUID: m.mediaUUID.toLowerCase(), bytes: m.bytes, sha256: m.sha256 ?? null }));
 }
 
+// The fields each kind covers, in their fixed order (a payload's text is what its hash covers).
+const recordedPart = (t: RecordedFields) => ({
+  taskType: t.taskType,
+  model: t.model,
+  transport: t.transport,
+  createdAt: t.createdAt,
+  request: sha256Hex(t.requestText),
+});
+const completedPart = (c: CompletedFields) => ({
+  status: c.status,
+  completedAt: c.completedAt,
+  cost: c.cost,
+  errorCode: c.errorCode,
+  engine: c.engine,
+  response: c.responseText === null ? null : sha256Hex(c.responseText),
+  media: mediaHashes(c.media),
+});
+
 export function recordPayload(t: RecordedFields): string {
-  return JSON.stringify({
-    v: V,
-    kind: 'record',
-    taskUUID: t.taskUUID.toLowerCase(),
-    taskType: t.taskType,
-    model: t.model,
-    transport: t.transport,
-    createdAt: t.createdAt,
-    request: sha256Hex(t.requestText),
-  });
+  return JSON.stringify({ v: V, kind: 'record', taskUUID: t.taskUUID.toLowerCase(), ...recordedPart(t) });
 }
 
 export function completePayload(taskUUID: string, c: CompletedFields): string {
-  return JSON.stringify({
-    v: V,
-    kind: 'complete',
-    taskUUID: taskUUID.toLowerCase(),
-    status: c.status,
-    completedAt: c.completedAt,
-    cost: c.cost,
-    errorCode: c.errorCode,
-    engine: c.engine,
-    response: c.responseText === null ? null : sha256Hex(c.responseText),
-    media: mediaHashes(c.media),
-  });
+  return JSON.stringify({ v: V, kind: 'complete', taskUUID: taskUUID.toLowerCase(), ...completedPart(c) });
 }
 
 /**
@@ -86,18 +84,8 @@ export function finishedPayload(t: RecordedFields, c: CompletedFields): string {
     v: V,
     kind: 'finished',
     taskUUID: t.taskUUID.toLowerCase(),
-    taskType: t.taskType,
-    model: t.model,
-    transport: t.transport,
-    createdAt: t.createdAt,
-    request: sha256Hex(t.requestText),
-    status: c.status,
-    completedAt: c.completedAt,
-    cost: c.cost,
-    errorCode: c.errorCode,
-    engine: c.engine,
-    response: c.responseText === null ? null : sha256Hex(c.responseText),
-    media: mediaHashes(c.media),
+    ...recordedPart(t),
+    ...completedPart(c),
   });
 }
 
