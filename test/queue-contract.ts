@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { NewDelivery, NewTask, QueuedJob, TaskQueue } from '../src/ledger/types.js';
 import { JobLeaseLost } from '../src/ledger/job-lease.js';
 import { contractCase, type BackendUnderTest } from './ledger-contract.js';
+import { completion } from './helpers/ledger-rows.js';
 
 function newTask(orgId: string): NewTask {
   const taskUUID = randomUUID();
@@ -34,18 +35,6 @@ function webhook(orgId: string, taskUUID: string, itemIndex = 0): NewDelivery {
     createdAt: Date.now(),
   };
 }
-
-const completion = (orgId: string, taskUUID: string, responseText = '{"data":[]}') => ({
-  orgId,
-  taskUUID,
-  status: 'success' as const,
-  responseText,
-  cost: null,
-  errorCode: null,
-  engine: 'builtin',
-  completedAt: Date.now(),
-  media: [],
-});
 
 /** Claims one job (or none). */
 async function claimOne(queue: TaskQueue, owner: string, leaseMs: number): Promise<QueuedJob | undefined> {

@@ -11,39 +11,28 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStorage, SQLITE_FILE } from '../src/ledger/sqlite/storage.js';
-import type { NewTask } from '../src/ledger/types.js';
+import type { NewTask, TaskCompletion } from '../src/ledger/types.js';
+import { completion } from './helpers/ledger-rows.js';
 import { pollUntil } from './helpers/async.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
 
 const ORG = 'org-checkpoints';
 const PAGE = 4096;
 
-function instantTask(
-  i: number,
-): [NewTask, Parameters<ReturnType<typeof openSqliteStorage>['ledger']['recordInstantTask']>[1]] {
+function instantTask(i: number): [NewTask, Omit<TaskCompletion, 'orgId' | 'taskUUID'>] {
   const taskUUID = randomUUID();
   const requestText = JSON.stringify([{ taskType: 'modelSearch', taskUUID, search: `checkpoint ${i}` }]);
   const responseText = JSON.stringify({ data: [{ taskType: 'modelSearch', taskUUID, totalResults: 0, results: [] }] });
-  return [
-    {
-      orgId: ORG,
-      taskUUID,
-      taskType: 'modelSearch',
-      requestText,
-      model: null,
-      transport: 'rest',
-      createdAt: Date.now(),
-    },
-    {
-      status: 'success',
-      responseText,
-      cost: null,
-      errorCode: null,
-      engine: 'builtin',
-      completedAt: Date.now(),
-      media: [],
-    },
-  ];
+  const task: NewTask = {
+    orgId: ORG,
+    taskUUID,
+    taskType: 'modelSearch',
+    requestText,
+    model: null,
+    transport: 'rest',
+    createdAt: Date.now(),
+  };
+  return [task, completion(ORG, taskUUID, responseText)];
 }
 
 test('the log is checkpointed off the writer while writes go on, stays bounded, and all of it reads back', async () => {
