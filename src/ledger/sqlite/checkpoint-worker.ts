@@ -4,13 +4,7 @@
 
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
-
-interface CheckpointResult {
-  /** Frames in the log when the checkpoint ran, and how many of them are now in the database. */
-  log: number;
-  checkpointed: number;
-  error?: string;
-}
+import type { CheckpointResult } from './wal-checkpointer.js';
 
 const port = parentPort;
 if (!port) throw new Error('checkpoint-worker runs as a worker thread');

@@ -22,8 +22,9 @@ const RESTART_FRAMES = 1000;
 /** The longest commits are held for the last pass; past it they go on and the log restarts later. */
 const HOLD_LIMIT_MS = 250;
 
-interface CheckpointResult {
-  /** Frames in the log when the checkpoint ran (-1 when it failed). */
+/** What the checkpoint thread answers for each pass. */
+export interface CheckpointResult {
+  /** Frames in the log when the checkpoint ran, and how many of them are now in the database (-1 when it failed). */
   log: number;
   checkpointed: number;
   error?: string;
@@ -75,8 +76,9 @@ export class WalCheckpointer {
 
   /** The pass with commits held: it copies what came since the last pass, and the next commit restarts the log. */
   private lastPass(): void {
-    const done = this.pass();
-    this.committer.holdCommits(Promise.race([done, new Promise((r) => setTimeout(r, HOLD_LIMIT_MS).unref())]));
+    let limit: NodeJS.Timeout | undefined;
+    const done = this.pass().finally(() => clearTimeout(limit));
+    this.committer.holdCommits(Promise.race([done, new Promise((r) => (limit = setTimeout(r, HOLD_LIMIT_MS)))]));
   }
 
   private pass(): Promise<CheckpointResult> {
