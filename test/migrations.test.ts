@@ -138,4 +138,90 @@ test('SQLite migration 9 indexes the tasks recorded before it, packed or plain, 
   }
 });
 
+test('SQLite migration 15 rebuilds the chain table: entries of kept and deleted tasks are found by task, and the ledger verifies before and after new writes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runtrail-migrate-'));
+  const org = 'org-a';
+  const instant = (uuid: string) =>
+    ({
+      orgId: org,
+      taskUUID: uuid,
+      taskType: 'modelSearch',
+      requestText: `[{"taskType":"modelSearch","taskUUID":"${uuid}","search":"flux"}]`,
+      model: null,
+      transport: 'rest',
+      createdAt: Date.now(),
+    }) as const;
+  const done = (uuid: string) => ({
+    status: 'success' as const,
+    responseText: `{"data":[{"taskType":"modelSearch","taskUUID":"${uuid}","results":[]}]}`,
+    cost: null,
+    errorCode: null,
+    engine: 'builtin',
+    completedAt: Date.now(),
+    media: [],
+  });
+  const [kept, deleted, later, async] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+  try {
+    // A ledger written by this code, its chain table then put back as versions 11-14 kept it.
+    const first = openSqliteStorage(dir);
+    try {
+      for (const uuid of [kept, deleted, later]) await first.ledger.recordInstantTask(instant(uuid), done(uuid));
+      await first.ledger.recordRequest(instant(async));
+      await first.ledger.completeTask({ orgId: org, taskUUID: async, ...done(async) });
+      await first.ledger.deleteTask(org, deleted, 'operator');
+    } finally {
+      await first.close();
+    }
+    const old = openDatabase(join(dir, SQLITE_FILE), { migrate: false });
+    old.exec(`
+      CREATE TABLE chain_v14 (org_id TEXT NOT NULL, lane TEXT NOT NULL, seq INTEGER NOT NULL, task_uuid TEXT NOT NULL,
+        kind TEXT NOT NULL, recorded_at INTEGER NOT NULL, payload TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
+        PRIMARY KEY (org_id, lane, seq)) WITHOUT ROWID;
+      INSERT INTO chain_v14 SELECT org_id, lane, seq, task_uuid, kind, recorded_at, payload, prev_hash, hash FROM chain_entries;
+      DROP TABLE chain_entries;
+      ALTER TABLE chain_v14 RENAME TO chain_entries;
+      CREATE INDEX chain_entries_by_task ON chain_entries (org_id, task_uuid);
+      DELETE FROM schema_migrations WHERE version = 15;
+    `);
+    old.close();
+
+    const storage = openSqliteStorage(dir);
+    try {
+      const { verifyLedger } = await import('../src/integrity/verify-ledger.js');
+      const verified = await verifyLedger(storage, undefined, { checkMedia: false });
+      assert.equal(verified.ok, true, JSON.stringify(verified.problems));
+      assert.equal(verified.entries, 6, 'three finished, a record and its completion, a tombstone');
+      const kinds = async (uuid: string) => (await storage.chain.taskEntries(org, uuid)).map((e) => e.kind);
+      assert.deepEqual(await kinds(kept), ['finished']);
+      assert.deepEqual(await kinds(async), ['record', 'complete']);
+      assert.deepEqual(await kinds(deleted), ['finished', 'tombstone'], 'a task deleted before the migration');
+      assert.deepEqual(
+        await storage.chain.unchainedTasks(org, 10),
+        [],
+        'every task found its entry by its row number',
+      );
+
+      // After it: a deletion's tombstone covers the entries the migration carried over.
+      const receipt = await storage.ledger.deleteTask(org, later, 'request');
+      const { removedHash } = await import('../src/ledger/chain-payload.js');
+      const entries = await storage.chain.taskEntries(org, later);
+      assert.deepEqual(
+        entries.map((e) => e.kind),
+        ['finished', 'tombstone'],
+      );
+      assert.equal(receipt.tombstones[0]?.removed, removedHash([entries[0]!.hash]));
+      const fresh = randomUUID();
+      await storage.ledger.recordInstantTask(instant(fresh), done(fresh));
+      assert.deepEqual(await kinds(fresh), ['finished']);
+      const after = await verifyLedger(storage, undefined, { checkMedia: false });
+      assert.equal(after.ok, true, JSON.stringify(after.problems));
+      assert.equal(after.entries, 8);
+    } finally {
+      await storage.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 guardOpenHandles();

@@ -116,6 +116,8 @@ export class GroupCommitter {
   onBatch: ((writes: number) => void) | undefined;
   /** Told after each batch's transaction has committed (the log checkpointer, wal-checkpointer.ts). */
   afterCommit: (() => void) | undefined;
+  /** Called after a write or a whole batch rolled back: state kept beside the tables (the chain's heads) goes with it. */
+  afterRollback: (() => void) | undefined;
   private scheduled = false;
   private syncing = false;
   /** While set, batches wait to commit (holdCommits); queued writes stay queued. */
@@ -139,6 +141,12 @@ export class GroupCommitter {
       // This connection's commits become durable through the committer's own fsync of the log
       // (below), so SQLite itself need not sync on commit. Checkpoints still sync the database.
       db.pragma('synchronous = NORMAL');
+      // Each write runs in a savepoint, whose sub-journal keeps the first copy of every page the
+      // write changes. SQLite moves a sub-journal past 64 KiB (a task with its indexes, rollups
+      // and chain entry changes about 16 pages) into a new temporary file, which every commit
+      // then wrote in full: 10 KB per task, as much as the log itself. In memory, it is freed at
+      // each commit; its size is that of the pages one write changes (docs/performance.md).
+      db.pragma('temp_store = MEMORY');
       this.wal = logSyncer ?? new WalSyncer(`${db.name}-wal`);
     }
     this.savepoint = db.prepare('SAVEPOINT runtrail_write');
@@ -157,6 +165,7 @@ export class GroupCommitter {
             this.rollback.run();
             this.release.run();
           }
+          this.afterRollback?.();
         }
       });
     });
@@ -253,6 +262,7 @@ export class GroupCommitter {
       this.runBatch(batch, results, failures);
     } catch (err) {
       // The commit itself failed (disk full, I/O error): nothing in the batch is recorded.
+      this.afterRollback?.();
       fail(unavailable(err));
       return undefined;
     }

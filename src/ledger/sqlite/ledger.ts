@@ -127,6 +127,7 @@ export class SqliteTaskLedger implements TaskLedger {
     this.indexText = db.prepare('INSERT INTO tasks_text (rowid, request_text) VALUES (?, ?)');
     this.search = { db, inTurn: (query) => this.inTurn(query), dialect };
     this.chain = new SqliteChainWriter(db);
+    committer.afterRollback = () => this.chain.forgetHeads();
   }
 
   recordRequest(task: NewTask): Promise<RecordOutcome> {
@@ -213,7 +214,7 @@ export class SqliteTaskLedger implements TaskLedger {
     }
     if (written.changes !== 1) return false;
     this.blobs.hold(c.orgId, uuid, written.blobs);
-    this.chain.append(completionDraft(c));
+    this.chain.append(row ? { ...completionDraft(c), taskRow: row.id } : completionDraft(c));
     this.insertMediaRecords(c.media);
     this.insertDeliveries(c.deliveries ?? []);
     return true;
@@ -414,7 +415,7 @@ export class SqliteTaskLedger implements TaskLedger {
     });
     this.blobs.hold(task.orgId, uuid, blobs);
     this.indexText.run(row.lastInsertRowid, texts.requestText ?? task.requestText);
-    drafts.push(...draftsForNewTask(task, storedCompletion(task, media)));
+    drafts.push(...draftsForNewTask(task, storedCompletion(task, media), Number(row.lastInsertRowid)));
     for (const m of media) {
       this.insertMediaIfNew.run({
         ...m,
@@ -458,9 +459,16 @@ export class SqliteTaskLedger implements TaskLedger {
         `INSERT INTO tasks_text (tasks_text, rowid, request_text) SELECT 'delete', id, coalesce(request_text, runtrail_request_text(packed_texts)) ${these}`,
       )
       .run(keys, orgId, list);
-    const tasks = this.db.prepare(`DELETE ${these}`).run(keys, orgId, list).changes;
+    // The deleted rows' numbers go on their tombstones: the task's entries are found by them.
+    const rows = new Map(
+      this.db
+        .prepare<[string, string, string], { id: number; task_uuid: string }>(`DELETE ${these} RETURNING id, task_uuid`)
+        .all(keys, orgId, list)
+        .map((r) => [r.task_uuid, r.id]),
+    );
     const deletedAt = Date.now();
-    const tombstones = uuids.map((uuid) => this.chain.tombstone(orgId, uuid, reason, deletedAt));
+    const tombstones = uuids.map((uuid) => this.chain.tombstone(orgId, uuid, rows.get(uuid) ?? null, reason, deletedAt));
+    const tasks = rows.size;
     return { tasks, media, tombstones };
   }
 
@@ -519,7 +527,7 @@ export class SqliteTaskLedger implements TaskLedger {
     // The index holds what the row's request_text holds (a split text's literal runs), so that
     // deleteTasks tells it the same words.
     this.indexText.run(row.lastInsertRowid, texts.requestText ?? task.requestText);
-    this.chain.appendAll(draftsForNewTask(task, finishedFields(done)));
+    this.chain.appendAll(draftsForNewTask(task, finishedFields(done), Number(row.lastInsertRowid)));
     return { recorded: true };
   }
 }

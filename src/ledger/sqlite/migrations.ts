@@ -476,4 +476,52 @@ ${ROLLUP_SQL}
       CREATE INDEX usage_counters_by_start ON usage_counters (window_start);
     `,
   },
+  {
+    // Version 15: the chain's table as a rowid table, its entries found by task row number
+    // (docs/performance.md, "Hash chain"). Keyed by (org_id, lane, seq) without a rowid, and
+    // indexed by random taskUUIDs, every commit rewrote a random index page per task and split
+    // pages half-full: the chain tripled the bytes a commit wrote. Now an entry is appended at
+    // the table's end, `chain_entries_by_task_row` grows at its end too (a task's row number
+    // only grows), and the few tombstone and media-deleted entries have a small index of their
+    // own. task_row is the tasks.id of the task when the entry was written; an entry of a task
+    // deleted before this migration gets the negated first id of that task's entries, so its
+    // entries still share one number. Queries by task_row also compare task_uuid: a row number
+    // freed by a deletion may be given again.
+    version: 15,
+    sql: `
+      CREATE TABLE chain_entries_v15 (
+        id INTEGER PRIMARY KEY,
+        org_id TEXT NOT NULL,
+        lane TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        task_uuid TEXT NOT NULL,
+        task_row INTEGER,
+        kind TEXT NOT NULL,
+        recorded_at INTEGER NOT NULL,
+        payload TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+      );
+      INSERT INTO chain_entries_v15 (org_id, lane, seq, task_uuid, task_row, kind, recorded_at, payload, prev_hash, hash)
+        SELECT c.org_id, c.lane, c.seq, c.task_uuid,
+               (SELECT t.id FROM tasks t INDEXED BY tasks_by_uuid
+                 WHERE t.uuid_key = runtrail_uuid_key(c.task_uuid) AND t.task_uuid = c.task_uuid
+                   AND t.org = (SELECT o.seq FROM task_orgs o WHERE o.org_id = c.org_id)),
+               c.kind, c.recorded_at, c.payload, c.prev_hash, c.hash
+        FROM chain_entries c ORDER BY c.org_id, c.lane, c.seq;
+      CREATE TEMP TABLE chain_v15_unrowed AS
+        SELECT org_id, task_uuid, -min(id) AS task_row FROM chain_entries_v15
+        WHERE task_row IS NULL AND task_uuid <> '' GROUP BY org_id, task_uuid;
+      CREATE UNIQUE INDEX temp.chain_v15_unrowed_key ON chain_v15_unrowed (org_id, task_uuid);
+      UPDATE chain_entries_v15 AS c SET task_row = (SELECT u.task_row FROM chain_v15_unrowed u
+          WHERE u.org_id = c.org_id AND u.task_uuid = c.task_uuid)
+        WHERE c.task_row IS NULL AND c.task_uuid <> '';
+      DROP TABLE chain_v15_unrowed;
+      DROP TABLE chain_entries;
+      ALTER TABLE chain_entries_v15 RENAME TO chain_entries;
+      CREATE UNIQUE INDEX chain_entries_by_seq ON chain_entries (org_id, lane, seq);
+      CREATE INDEX chain_entries_by_task_row ON chain_entries (task_row) WHERE task_row IS NOT NULL;
+      CREATE INDEX chain_entries_removals ON chain_entries (org_id, task_uuid) WHERE kind IN ('tombstone', 'media-deleted');
+    `,
+  },
 ];
