@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { MediaRecord, NewTask, Storage, StoredTask, TaskLedger } from '../src/ledger/types.js';
+import type { MediaRecord, NewTask, Storage, StoredTask, TaskCursor, TaskLedger } from '../src/ledger/types.js';
 import { verifyLedger } from '../src/integrity/verify-ledger.js';
 
 export interface BackendUnderTest {
@@ -393,6 +393,23 @@ export function ledgerContract(backend: BackendUnderTest): void {
       await uuids({ text: 'LIGHTHOUSE', taskType: 'imageInference' }),
       pick((t, i) => i !== 4 && t.taskType === 'imageInference'),
     );
+
+    // The keys-only listing (the export's) pages exactly as the listing does, filters included.
+    for (const filter of [{}, { status: 'processing' as const }, { text: 'lighthouse' }]) {
+      const listed: TaskCursor[] = [];
+      const keyed: TaskCursor[] = [];
+      for (let c: TaskCursor | null = null, pages = 0; pages < 10; pages++) {
+        const page = await ledger.listTasks(a.id, filter, c, 3);
+        listed.push(...page.tasks.map((t) => ({ createdAt: t.createdAt, taskUUID: t.taskUUID })));
+        const keys = await ledger.listTaskKeys(a.id, filter, c, 3);
+        keyed.push(...keys.keys);
+        assert.deepEqual(keys.next, page.next, JSON.stringify(filter));
+        c = page.next;
+        if (!c) break;
+      }
+      assert.deepEqual(keyed, listed, JSON.stringify(filter));
+      assert.ok(keyed.length > 0);
+    }
 
     assert.deepEqual(await ledger.countTasks(a.id, {}), { total: 7, processing: 5, success: 1, error: 1 });
     assert.deepEqual(await ledger.countTasks(a.id, { taskType: 'imageUpload' }), {

@@ -38,6 +38,7 @@ import { deletionReceipt } from '../integrity/receipt.js';
 import type { Tombstone } from '../ledger/chain-types.js';
 import { describeProblem, EXIT_BROKEN } from './ledger.js';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { jsonPieces } from '../protocol/json-chunks.js';
 
 const EXPORT_PAGE = 200;
 const DELETE_BATCH = 500;
@@ -191,14 +192,18 @@ export function registerTasksCommands(program: Command): void {
           const progress = new ProgressBar('exporting', total, 'tasks');
           let written = 0;
           let cursor = null;
+          // A page of keys, then one task at a time, each line written in pieces: a ledger of
+          // 30 MiB requests is exported holding one of them (and a piece of its line) at once.
           do {
-            const page = await storage.ledger.listTasks(org.id, filter, cursor, EXPORT_PAGE);
-            for (const task of page.tasks) {
+            const page = await storage.ledger.listTaskKeys(org.id, filter, cursor, EXPORT_PAGE);
+            for (const { taskUUID } of page.keys) {
+              const task = await storage.ledger.findTask(org.id, taskUUID);
+              if (!task) continue; // deleted since the page was read
               const files = await storage.ledger.listTaskMedia(org.id, task.taskUUID);
               const archived = await storage.archives.listForTask(org.id, task.taskUUID);
-              const line =
-                JSON.stringify(await exportLine(task, files, opts.withMedia ? media : undefined, archived)) + '\n';
-              if (!sink.write(line)) await once(sink, 'drain');
+              const line = await exportLine(task, files, opts.withMedia ? media : undefined, archived);
+              for (const piece of jsonPieces(line)) if (!sink.write(piece)) await once(sink, 'drain');
+              if (!sink.write('\n')) await once(sink, 'drain');
               progress.update(++written);
             }
             cursor = page.next;

@@ -109,6 +109,11 @@ export interface TaskCursor {
   taskUUID: string;
 }
 
+export interface TaskKeyPage {
+  keys: TaskCursor[];
+  next: TaskCursor | null;
+}
+
 export interface TaskPage {
   tasks: StoredTask[];
   /** Where the next page starts, or null when this was the last one. */
@@ -157,6 +162,11 @@ export interface TaskLedger {
   deleteMedia(orgId: string, mediaUUID: string): Promise<MediaRecord | undefined>;
   /** One page of the organization's tasks matching the filter, newest first. */
   listTasks(orgId: string, filter: TaskFilter, cursor: TaskCursor | null, limit: number): Promise<TaskPage>;
+  /**
+   * The same page as listTasks, as each task's key alone: no text is read back whole. For readers
+   * that then take the tasks one at a time (the export), so a page of large bodies is never held at once.
+   */
+  listTaskKeys(orgId: string, filter: TaskFilter, cursor: TaskCursor | null, limit: number): Promise<TaskKeyPage>;
   /** How many of the organization's tasks match the filter, in all and by status. */
   countTasks(orgId: string, filter: TaskFilter): Promise<TaskCounts>;
   /** The media a task produced (or uploaded), oldest first. */

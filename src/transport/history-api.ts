@@ -17,6 +17,8 @@ import { archivedOutputViews } from '../archive/archive-view.js';
 import { replyEnvelope } from '../protocol/envelope.js';
 import { responseTextOf, taskNotFound } from '../tasks/task-state.js';
 import { noteCaller } from './request-log.js';
+import { Readable } from 'node:stream';
+import { stringPieces } from '../protocol/json-chunks.js';
 import type { UsageLimiter } from '../limits/usage-limiter.js';
 
 /** Webhook deliveries of a task, when async delivery records them; absent otherwise. */
@@ -152,15 +154,41 @@ export function registerHistoryApi(app: FastifyInstance, deps: HistoryApiDeps): 
       // Run again, both ways: the task this one re-ran, and the tasks run again from it.
       rerunOf: links.rerunOf ? links.rerunOf.originalTaskUUID : null,
       reruns: links.reruns.map((l) => ({ taskUUID: l.rerunTaskUUID, createdAt: new Date(l.createdAt).toISOString() })),
-      requestText: task.requestText,
-      responseText: task.responseText,
     });
     // request/response are spliced in as stored (as getTaskDetails does); requestText and
     // responseText carry the same bytes as strings for clients that parse before they look.
     const response = deps.currentResponse ? await deps.currentResponse(task) : responseTextOf(task);
-    const item = `${meta.slice(0, -1)},"request":${task.requestText},"response":${response}}`;
-    return reply.header('cache-control', 'no-store').type('application/json').send(`{"data":[${item}]}`);
+    const texts = { requestText: task.requestText, responseText: task.responseText };
+    reply.header('cache-control', 'no-store').type('application/json');
+    if (task.requestText.length + response.length < STREAMED_DETAIL_CHARS) {
+      const whole = `${meta.slice(0, -1)},${JSON.stringify(texts).slice(1, -1)},"request":${task.requestText},"response":${response}}`;
+      return reply.send(`{"data":[${whole}]}`);
+    }
+    // A large task goes out in pieces: the texts are held once, as the ledger gave them back,
+    // not again as one escaped reply (docs/performance.md, "Large bodies").
+    const pieces = function* () {
+      yield `{"data":[${meta.slice(0, -1)},`;
+      yield '"requestText":';
+      yield* stringPieces(task.requestText);
+      yield ',"responseText":';
+      if (task.responseText === null) yield 'null';
+      else yield* stringPieces(task.responseText);
+      yield ',"request":';
+      yield* rawPieces(task.requestText);
+      yield ',"response":';
+      yield* rawPieces(response);
+      yield '}]}';
+    };
+    return reply.send(Readable.from(pieces(), { objectMode: false }));
   });
+}
+
+/** Above this many characters of request and response, the task's details are answered in pieces. */
+const STREAMED_DETAIL_CHARS = 1 << 20;
+
+/** Text already JSON (a stored request or response), in slices for a stream. */
+function* rawPieces(text: string, pieceChars = 1 << 20): Generator<string> {
+  for (let at = 0; at < text.length; at += pieceChars) yield text.slice(at, at + pieceChars);
 }
 
 /** The organization of the request's Bearer key (the same keys as /v1), or the protocol's 401 error. */

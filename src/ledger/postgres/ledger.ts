@@ -13,6 +13,7 @@ import type {
   TaskCursor,
   TaskFilter,
   TaskLedger,
+  TaskKeyPage,
   TaskPage,
   TaskWithMedia,
 } from '../types.js';
@@ -149,6 +150,26 @@ export class PostgresTaskLedger implements TaskLedger {
     const sql = taskPageSql(orgId, filter, cursor, limit, dialect(params));
     const { rows } = await this.pool.query<TaskRow>(sql, params);
     return pageFrom(await tasksFromRows(this.pool, rows), limit);
+  }
+
+  async listTaskKeys(
+    orgId: string,
+    filter: TaskFilter,
+    cursor: TaskCursor | null,
+    limit: number,
+  ): Promise<TaskKeyPage> {
+    const params: unknown[] = [];
+    const sql = taskPageSql(orgId, filter, cursor, limit, dialect(params));
+    // Only the key columns leave the database: a large text's column is not read (nor its pieces).
+    const { rows } = await this.pool.query<{ created_at: string | number; task_uuid: string }>(
+      `SELECT p.created_at, p.task_uuid FROM (${sql}) p ORDER BY p.created_at DESC, p.task_uuid DESC`,
+      params,
+    );
+    const { tasks, next } = pageFrom(
+      rows.map((r) => ({ createdAt: Number(r.created_at), taskUUID: r.task_uuid })),
+      limit,
+    );
+    return { keys: tasks, next };
   }
 
   async countTasks(orgId: string, filter: TaskFilter): Promise<TaskCounts> {

@@ -13,6 +13,7 @@ import type {
   TaskCursor,
   TaskFilter,
   TaskLedger,
+  TaskKeyPage,
   TaskPage,
   TaskWithMedia,
 } from '../types.js';
@@ -291,6 +292,27 @@ export class SqliteTaskLedger implements TaskLedger {
     });
   }
 
+  async listTaskKeys(
+    orgId: string,
+    filter: TaskFilter,
+    cursor: TaskCursor | null,
+    limit: number,
+  ): Promise<TaskKeyPage> {
+    // The rows hold a large text's manifest, not its pieces: reading them costs little; taskOf would put the pieces together.
+    const rows = filter.text
+      ? await searchPage(this.search, orgId, filter, cursor, limit)
+      : await this.inTurn(() => {
+          const params: unknown[] = [];
+          const sql = taskPageSql(orgId, filter, cursor, limit, dialect(params));
+          return this.db.prepare<unknown[], TaskTableRow>(sql).all(...params);
+        });
+    const { tasks, next } = pageFrom(
+      rows.map((r) => ({ createdAt: r.created_at, taskUUID: r.task_uuid })),
+      limit,
+    );
+    return { keys: tasks, next };
+  }
+
   countTasks(orgId: string, filter: TaskFilter): Promise<TaskCounts> {
     if (filter.text) return searchCounts(this.search, orgId, filter);
     return this.inTurn(() => {
@@ -467,7 +489,9 @@ export class SqliteTaskLedger implements TaskLedger {
         .map((r) => [r.task_uuid, r.id]),
     );
     const deletedAt = Date.now();
-    const tombstones = uuids.map((uuid) => this.chain.tombstone(orgId, uuid, rows.get(uuid) ?? null, reason, deletedAt));
+    const tombstones = uuids.map((uuid) =>
+      this.chain.tombstone(orgId, uuid, rows.get(uuid) ?? null, reason, deletedAt),
+    );
     const tasks = rows.size;
     return { tasks, media, tombstones };
   }
