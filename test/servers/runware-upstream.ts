@@ -33,6 +33,8 @@ export interface RunwareTestUpstream {
   url: string;
   /** Every POST /v1 body exactly as received. */
   bodies: string[];
+  /** The Authorization header of each of those POSTs, in the same order. */
+  authorizations: (string | undefined)[];
   /** GETs of files, by file name: how many times each was asked for. */
   fileHits: Map<string, number>;
   /** The PNG every `ok` output serves (to compare archived copies with). */
@@ -64,6 +66,7 @@ export async function startRunwareUpstream(port = 0): Promise<RunwareTestUpstrea
   const svg =
     '<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8"/></svg>';
   const bodies: string[] = [];
+  const authorizations: (string | undefined)[] = [];
   const fileHits = new Map<string, number>();
   const asyncTasks = new Map<string, PendingAsync>();
   const deleted = new Set<string>();
@@ -169,6 +172,7 @@ export async function startRunwareUpstream(port = 0): Promise<RunwareTestUpstrea
     if (req.method === 'POST' && path === '/v1') {
       const body = (await readBody(req)).toString('utf8');
       bodies.push(body);
+      authorizations.push(req.headers.authorization);
       sendJson(res, 200, answerTasks(JSON.parse(body) as Record<string, unknown>[]));
       return;
     }
@@ -186,6 +190,7 @@ export async function startRunwareUpstream(port = 0): Promise<RunwareTestUpstrea
   const upstream: RunwareTestUpstream = {
     url: `${base}/v1`,
     bodies,
+    authorizations,
     fileHits,
     png,
     slowMs: 5000,
