@@ -310,7 +310,10 @@ async function announceUpstream(
   }
   const accounts = await storage.upstreamAccounts.listAccounts();
   const orgs = new Set(accounts.map((a) => a.orgId)).size;
-  log.info({ upstream: mode, accounts: accounts.length, organizations: orgs }, 'forwarding with organizations\' own upstream accounts only');
+  log.info(
+    { upstream: mode, accounts: accounts.length, organizations: orgs },
+    "forwarding with organizations' own upstream accounts only",
+  );
   say(
     `Upstream: organizations' own accounts only (no RUNTRAIL_UPSTREAM_URL; ${orgs} organization(s) hold one); tasks routed upstream from other organizations get providerUnavailable`,
   );

@@ -78,7 +78,10 @@ after(async () => {
 });
 
 test('the start line and /healthz say the server forwards with organizations’ own accounts only', async () => {
-  assert.match(a.stdout(), /Upstream: organizations' own accounts only \(no RUNTRAIL_UPSTREAM_URL; 0 organization\(s\) hold one\)/);
+  assert.match(
+    a.stdout(),
+    /Upstream: organizations' own accounts only \(no RUNTRAIL_UPSTREAM_URL; 0 organization\(s\) hold one\)/,
+  );
   const health = await fetch(`${a.url}/healthz`);
   assert.equal(health.status, 200);
   assert.deepEqual(await health.json(), { status: 'ok', upstream: 'accounts-only' });
@@ -93,7 +96,11 @@ test('an organization holding an account: its tasks go upstream with its key; on
   const reply = await a.post([own], { key: acmeKey });
   assert.equal(reply.status, 200, reply.text);
   assert.equal(reply.json.data![0]!['taskUUID'], own['taskUUID']);
-  assert.match(String(reply.json.data![0]!['imageURL']), /^http:\/\/127\.0\.0\.1:\d+\/files\/ok-/, 'the upstream’s answer');
+  assert.match(
+    String(reply.json.data![0]!['imageURL']),
+    /^http:\/\/127\.0\.0\.1:\d+\/files\/ok-/,
+    'the upstream’s answer',
+  );
   assert.equal(rest.bodies.length, before + 1);
   assert.equal(rest.authorizations.at(-1), `Bearer ${upKey}`, 'sent with acme’s own key');
 
@@ -133,9 +140,11 @@ test('async tasks of an organization’s account are polled with that account', 
     const r = await a.post([{ taskType: 'getResponse', taskUUID: t['taskUUID'] }], { key: acmeKey });
     return (r.json.data ?? []).length === 2 && r.json.data!.every((d) => d['status'] === 'success');
   });
-  const upstreamUUID = (JSON.parse(rest.bodies.find((b) => b.includes('"async"') && b.includes('numberResults'))!) as {
-    taskUUID: string;
-  }[])[0]!.taskUUID;
+  const upstreamUUID = (
+    JSON.parse(rest.bodies.find((b) => b.includes('"async"') && b.includes('numberResults'))!) as {
+      taskUUID: string;
+    }[]
+  )[0]!.taskUUID;
   const polls = rest.bodies.flatMap((b, i) => (b.includes('getResponse') && b.includes(upstreamUUID) ? [i] : []));
   assert.ok(polls.length >= 2, 'polled');
   assert.ok(
@@ -162,7 +171,9 @@ test('a WebSocket account (keys upstream --url ws://…): one socket; a replaced
   const listing = await cliOk(['keys', 'upstream', '--org', 'sockets'], { dataDir: a.dataDir });
   assert.match(listing, /^default\s+ws:\/\/127\.0\.0\.1:\d+\/v1\s+\(key stored sealed/m);
 
-  const first = await Promise.all([1, 2, 3].map(() => a.post([imageTask({ positivePrompt: 'plain' })], { key: socketOrgKey })));
+  const first = await Promise.all(
+    [1, 2, 3].map(() => a.post([imageTask({ positivePrompt: 'plain' })], { key: socketOrgKey })),
+  );
   for (const r of first) assert.equal(r.status, 200, r.text);
   assert.equal(ws.connections, 1, 'the three tasks shared one socket');
   assert.deepEqual(
@@ -234,7 +245,10 @@ test('routes the server cannot serve stop the start, saying why', async () => {
       /lists "upstreams" \(default, backup\), but RUNTRAIL_UPSTREAM_URL is not set/,
     ],
     [
-      { RUNTRAIL_ACCOUNTS_KEY: ACCOUNTS_KEY, RUNTRAIL_ROUTES: JSON.stringify([{ engine: 'upstream', account: 'server' }]) },
+      {
+        RUNTRAIL_ACCOUNTS_KEY: ACCOUNTS_KEY,
+        RUNTRAIL_ROUTES: JSON.stringify([{ engine: 'upstream', account: 'server' }]),
+      },
       /names the account "server" \(the server-wide upstream\), but RUNTRAIL_UPSTREAM_URL is not set/,
     ],
     [

@@ -194,8 +194,9 @@ export function registerTasksCommands(program: Command): void {
           do {
             const page = await storage.ledger.listTasks(org.id, filter, cursor, EXPORT_PAGE);
             for (const task of page.tasks) {
-              const files = await storage.ledger.listTaskMedia(org.id, task.taskUUID);
+              // Archives before media, so an output archived meanwhile comes with its file (one commit writes both).
               const archived = await storage.archives.listForTask(org.id, task.taskUUID);
+              const files = await storage.ledger.listTaskMedia(org.id, task.taskUUID);
               const line =
                 JSON.stringify(await exportLine(task, files, opts.withMedia ? media : undefined, archived)) + '\n';
               if (!sink.write(line)) await once(sink, 'drain');

@@ -130,7 +130,12 @@ export function removedHash(entryHashes: readonly string[]): string {
 
 /** The entry a newly recorded task gets: its record, or, when it was recorded finished, one `finished` entry. */
 export function draftsForNewTask(t: RecordedFields, done?: CompletedFields, taskRow?: number): EntryDraft[] {
-  const base = { orgId: t.orgId, taskUUID: t.taskUUID, recordedAt: t.createdAt, ...(taskRow === undefined ? {} : { taskRow }) };
+  const base = {
+    orgId: t.orgId,
+    taskUUID: t.taskUUID,
+    recordedAt: t.createdAt,
+    ...(taskRow === undefined ? {} : { taskRow }),
+  };
   return done
     ? [{ ...base, kind: 'finished', payload: finishedPayload(t, done) }]
     : [{ ...base, kind: 'record', payload: recordPayload(t) }];

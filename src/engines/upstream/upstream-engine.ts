@@ -52,9 +52,7 @@ export class UpstreamEngine implements ForwardingEngine {
     private readonly outputs?: OutputSink,
   ) {
     this.pool = new UpstreamPool(options);
-    this.upstreams = options.server
-      ? [{ name: DEFAULT_UPSTREAM, ...options.server }, ...options.fallbacks]
-      : [];
+    this.upstreams = options.server ? [{ name: DEFAULT_UPSTREAM, ...options.server }, ...options.fallbacks] : [];
   }
 
   close(): Promise<void> {

@@ -42,7 +42,9 @@ export class SqliteChainWriter {
     this.selectHead = db.prepare<[string, string], { seq: number; hash: string }>(
       'SELECT seq, hash FROM chain_entries WHERE org_id = ? AND lane = ? ORDER BY seq DESC LIMIT 1',
     );
-    this.insertEntry = db.prepare<[string, string, number, string, number | null, string, number, string, string, string]>(
+    this.insertEntry = db.prepare<
+      [string, string, number, string, number | null, string, number, string, string, string]
+    >(
       `INSERT INTO chain_entries (org_id, lane, seq, task_uuid, task_row, kind, recorded_at, payload, prev_hash, hash)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );

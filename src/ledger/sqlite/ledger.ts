@@ -467,7 +467,9 @@ export class SqliteTaskLedger implements TaskLedger {
         .map((r) => [r.task_uuid, r.id]),
     );
     const deletedAt = Date.now();
-    const tombstones = uuids.map((uuid) => this.chain.tombstone(orgId, uuid, rows.get(uuid) ?? null, reason, deletedAt));
+    const tombstones = uuids.map((uuid) =>
+      this.chain.tombstone(orgId, uuid, rows.get(uuid) ?? null, reason, deletedAt),
+    );
     const tasks = rows.size;
     return { tasks, media, tombstones };
   }
