@@ -98,7 +98,8 @@ if (!existsSync(CHROMIUM)) {
       assert.ok(Date.now() < deadline, JSON.stringify(detail.archivedOutputs));
       await new Promise((r) => setTimeout(r, 100));
     }
-    const copy = detail.archivedOutputs[0]!;
+    const copy = detail.archivedOutputs[0];
+    assert.ok(copy);
     // B forgets the task and its file: only A's copy is left.
     const gone = await runCli(['tasks', 'delete', detail.upstream[0]!.upstreamTaskUUID], { dataDir: b.dataDir });
     assert.equal(gone.code, 0, gone.stderr);

@@ -195,11 +195,7 @@ test('SQLite migration 15 rebuilds the chain table: entries of kept and deleted 
       assert.deepEqual(await kinds(kept), ['finished']);
       assert.deepEqual(await kinds(async), ['record', 'complete']);
       assert.deepEqual(await kinds(deleted), ['finished', 'tombstone'], 'a task deleted before the migration');
-      assert.deepEqual(
-        await storage.chain.unchainedTasks(org, 10),
-        [],
-        'every task found its entry by its row number',
-      );
+      assert.deepEqual(await storage.chain.unchainedTasks(org, 10), [], 'every task found its entry by its row number');
 
       // After it: a deletion's tombstone covers the entries the migration carried over.
       const receipt = await storage.ledger.deleteTask(org, later, 'request');

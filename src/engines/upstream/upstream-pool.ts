@@ -141,7 +141,10 @@ export class UpstreamPool {
     this.leaving.delete(entry);
     if (entry.shut) return;
     entry.shut = true;
-    if (!entry.transport.close) return void this.closedCount++;
+    if (!entry.transport.close) {
+      this.closedCount++;
+      return;
+    }
     const done = entry.transport
       .close()
       .catch(() => undefined)
