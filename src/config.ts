@@ -76,8 +76,10 @@ export interface Config {
   outOfLineBytes: number;
   /** The Ed25519 key that signs checkpoints and receipts (RUNTRAIL_LEDGER_SIGNING_KEY); unset: generated into the data folder. */
   ledgerSigningKey: string | undefined;
-  /** A Runware-compatible API tasks are forwarded to (RUNTRAIL_UPSTREAM_URL + _API_KEY; docs/engines.md). */
+  /** A Runware-compatible API tasks are forwarded to (RUNTRAIL_UPSTREAM_URL + _API_KEY; docs/engines.md); undefined without one. */
   upstream: UpstreamConfig | undefined;
+  /** How upstreams are called, set or not: organizations' own accounts need it without a server-wide upstream too. */
+  upstreamCalls: UpstreamCallConfig;
   /** Copies of forwarded tasks' outputs (RUNTRAIL_ARCHIVE_*; docs/engines.md). */
   archive: ArchiveConfig;
   /** Which engine runs which (taskType, model): RUNTRAIL_ROUTES, first match wins; empty means the defaults. */
@@ -124,11 +126,8 @@ export interface RouteRule {
 export const ENGINE_NAMES = ['builtin', 'upstream', 'openai-compatible', 'comfyui'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
 
-export interface UpstreamConfig {
-  /** The POST URL, e.g. https://api.runware.ai/v1. */
-  url: string;
-  /** Sent as `Authorization: Bearer`; never logged, recorded or shown. */
-  apiKey: string;
+/** How runtrail calls any upstream (the server-wide one, its fallbacks, organizations' own accounts). */
+export interface UpstreamCallConfig {
   /** One HTTP attempt's deadline (RUNTRAIL_UPSTREAM_TIMEOUT_MS). */
   timeoutMs: number;
   /** Further attempts after a failure that is safe to retry (RUNTRAIL_UPSTREAM_RETRIES). */
@@ -143,6 +142,16 @@ export interface UpstreamConfig {
   asyncTimeoutMs: number;
   /** The WebSocket transport's bounds, used when the URL is ws:// or wss:// (RUNTRAIL_UPSTREAM_WS_*). */
   ws: { pingMs: number; deadPeerMs: number; maxInFlight: number; maxBufferedBytes: number };
+  /** An organization's account transport (its socket) unused this long is closed (RUNTRAIL_UPSTREAM_ACCOUNT_IDLE_MS). */
+  accountIdleMs: number;
+}
+
+/** The server-wide upstream (RUNTRAIL_UPSTREAM_URL + _API_KEY) and its fallbacks. */
+export interface UpstreamConfig extends UpstreamCallConfig {
+  /** The POST URL, e.g. https://api.runware.ai/v1. */
+  url: string;
+  /** Sent as `Authorization: Bearer`; never logged, recorded or shown. */
+  apiKey: string;
   /** Further upstreams tried in order when one is unavailable (RUNTRAIL_UPSTREAM_FALLBACKS). */
   fallbacks: { name: string; url: string; apiKey: string }[];
 }
@@ -285,7 +294,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     ),
     outOfLineBytes: int('RUNTRAIL_OUT_OF_LINE_BYTES', 1024),
     ledgerSigningKey: raw('RUNTRAIL_LEDGER_SIGNING_KEY'),
-    upstream: upstreamConfig(raw, int),
+    upstream: upstreamConfig(raw, upstreamCallConfig(int)),
+    upstreamCalls: upstreamCallConfig(int),
     archive: archiveConfig(value, int),
     routes: readRoutes(raw('RUNTRAIL_ROUTES')),
     accountsKey: accountsKey(raw('RUNTRAIL_ACCOUNTS_KEY')),
@@ -338,16 +348,8 @@ function operatorEngine(
   }
 }
 
-function upstreamConfig(raw: RawSetting, int: IntegerSetting): UpstreamConfig | undefined {
-  const url = raw('RUNTRAIL_UPSTREAM_URL');
-  const apiKey = raw('RUNTRAIL_UPSTREAM_API_KEY');
-  if (url === undefined && apiKey === undefined) return undefined;
-  if (url === undefined || apiKey === undefined)
-    throw new ConfigError('RUNTRAIL_UPSTREAM_URL and RUNTRAIL_UPSTREAM_API_KEY are set together');
-  if (!UPSTREAM_URL.test(url)) throw new ConfigError('RUNTRAIL_UPSTREAM_URL must be an http(s):// or ws(s):// URL');
+function upstreamCallConfig(int: IntegerSetting): UpstreamCallConfig {
   return {
-    url,
-    apiKey,
     timeoutMs: int('RUNTRAIL_UPSTREAM_TIMEOUT_MS', 1),
     retries: int('RUNTRAIL_UPSTREAM_RETRIES', 0),
     retryBackoffMs: int('RUNTRAIL_UPSTREAM_RETRY_BACKOFF_MS', 0),
@@ -361,8 +363,24 @@ function upstreamConfig(raw: RawSetting, int: IntegerSetting): UpstreamConfig | 
       maxInFlight: int('RUNTRAIL_UPSTREAM_WS_MAX_IN_FLIGHT', 1),
       maxBufferedBytes: int('RUNTRAIL_UPSTREAM_WS_MAX_BUFFERED_BYTES', 1024),
     },
-    fallbacks: readFallbacks(raw('RUNTRAIL_UPSTREAM_FALLBACKS')),
+    accountIdleMs: int('RUNTRAIL_UPSTREAM_ACCOUNT_IDLE_MS', 1),
   };
+}
+
+function upstreamConfig(raw: RawSetting, calls: UpstreamCallConfig): UpstreamConfig | undefined {
+  const url = raw('RUNTRAIL_UPSTREAM_URL');
+  const apiKey = raw('RUNTRAIL_UPSTREAM_API_KEY');
+  if (url === undefined && apiKey === undefined) {
+    if (raw('RUNTRAIL_UPSTREAM_FALLBACKS') !== undefined)
+      throw new ConfigError(
+        'RUNTRAIL_UPSTREAM_FALLBACKS is set, but RUNTRAIL_UPSTREAM_URL is not: fallbacks follow a server-wide upstream',
+      );
+    return undefined;
+  }
+  if (url === undefined || apiKey === undefined)
+    throw new ConfigError('RUNTRAIL_UPSTREAM_URL and RUNTRAIL_UPSTREAM_API_KEY are set together');
+  if (!UPSTREAM_URL.test(url)) throw new ConfigError('RUNTRAIL_UPSTREAM_URL must be an http(s):// or ws(s):// URL');
+  return { ...calls, url, apiKey, fallbacks: readFallbacks(raw('RUNTRAIL_UPSTREAM_FALLBACKS')) };
 }
 
 const UPSTREAM_URL = /^(https?|wss?):\/\//i;

@@ -3,7 +3,7 @@
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
-import { buildEngineRouter } from './engines/routing.js';
+import { buildEngineRouter, planRoutes, type UpstreamMode } from './engines/routing.js';
 import type { EngineRouter } from './engines/engine.js';
 import { createApiKey, ensureApiKey } from './accounts/api-keys.js';
 import { openServerStorage } from './ledger/open-storage.js';
@@ -54,6 +54,9 @@ export function createLogger(config: Config): Logger {
 }
 
 export async function startServer(config: Config, log: Logger, say: (line: string) => void): Promise<RunningServer> {
+  // Routes that cannot be served (upstream with nowhere to go, unknown upstream names) stop the
+  // start here, before storage is opened, with the reason.
+  const upstreamMode = planRoutes(config).upstream;
   const storage = await openServerStorage(config);
   let engines: EngineRouter | undefined;
   let media: MediaStore | undefined;
@@ -64,20 +67,22 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
     // here, with a message saying which: better than a first task failing serviceUnavailable.
     await media.check();
     if (config.media.kind === 's3') log.info({ media: media.description }, 'media on object storage');
-    const upstreamAccounts = config.upstream
-      ? new UpstreamAccounts(storage.upstreamAccounts, config.accountsKey, config.upstream, log)
-      : undefined;
+    const upstreamAccounts =
+      upstreamMode !== undefined
+        ? new UpstreamAccounts(storage.upstreamAccounts, config.accountsKey, config.upstream, log)
+        : undefined;
     const accountsProblem = upstreamAccounts
       ? () => upstreamAccounts.problem()
       : async () =>
           (await storage.upstreamAccounts.listAccounts()).length > 0
-            ? 'organizations hold upstream accounts but RUNTRAIL_UPSTREAM_URL is not set: their tasks are not forwarded'
+            ? 'organizations hold upstream accounts but no route sends tasks upstream (neither RUNTRAIL_UPSTREAM_URL nor an "upstream" rule in RUNTRAIL_ROUTES): their tasks are not forwarded'
             : undefined;
     const accountsAtStart = await accountsProblem();
     if (accountsAtStart !== undefined) {
       log.warn(accountsAtStart);
       say(`Warning: ${accountsAtStart}`);
     }
+    await announceUpstream(upstreamMode, config, storage, log, say);
     const limiter = new UsageLimiter(storage.limits);
     const metrics = new Metrics();
     metrics.watchQueue(() => storage.aggregates.queueState());
@@ -202,6 +207,7 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
       health: () => services.engines.health(),
       metricsEndpoint: { onApiPort: config.metricsListen === undefined, token: config.metricsToken },
       accountsProblem,
+      upstreamMode,
       usage: limiter,
       probeStorage: async () => {
         await storage.probe();
@@ -281,6 +287,36 @@ export async function startServer(config: Config, log: Logger, say: (line: strin
     await storage.close();
     throw err;
   }
+}
+
+/** Says at start where forwarded tasks go: the server-wide upstream, or organizations' own accounts only. */
+async function announceUpstream(
+  mode: UpstreamMode | undefined,
+  config: Config,
+  storage: Storage,
+  log: Logger,
+  say: (line: string) => void,
+): Promise<void> {
+  if (mode === undefined) return;
+  if (mode === 'server-wide' && config.upstream) {
+    // The host only: a URL is the operator's to show, but nothing past it need be printed.
+    const host = new URL(config.upstream.url).host;
+    const fallbacks = config.upstream.fallbacks.map((f) => f.name);
+    log.info({ upstream: mode, host, fallbacks }, 'forwarding tasks upstream');
+    say(
+      `Upstream: ${host}${fallbacks.length > 0 ? ` (fallbacks: ${fallbacks.join(', ')})` : ''}; organizations holding their own account (runtrail keys upstream) use it instead`,
+    );
+    return;
+  }
+  const accounts = await storage.upstreamAccounts.listAccounts();
+  const orgs = new Set(accounts.map((a) => a.orgId)).size;
+  log.info(
+    { upstream: mode, accounts: accounts.length, organizations: orgs },
+    "forwarding with organizations' own upstream accounts only",
+  );
+  say(
+    `Upstream: organizations' own accounts only (no RUNTRAIL_UPSTREAM_URL; ${orgs} organization(s) hold one); tasks routed upstream from other organizations get providerUnavailable`,
+  );
 }
 
 /** Waits for `work`, but no longer than `ms`. */

@@ -341,6 +341,12 @@ export const SETTINGS = {
     aside: '16 MiB',
     description: 'bytes queued unsent on an upstream WebSocket beyond which a task is held back and retried',
   },
+  RUNTRAIL_UPSTREAM_ACCOUNT_IDLE_MS: {
+    default: '300000',
+    unit: 'ms',
+    description:
+      "an organization's own upstream connection (`runtrail keys upstream`) unused this long is closed; the next task opens it again",
+  },
   RUNTRAIL_ARCHIVE_OUTPUTS: {
     default: 'all',
     description:

@@ -207,6 +207,7 @@ test('routing: operator engines come before the built-in one; with an upstream, 
     pollMs: 1,
     asyncTimeoutMs: 1,
     ws: { pingMs: 1000, deadPeerMs: 1000, maxInFlight: 1, maxBufferedBytes: 1024 },
+    accountIdleMs: 1000,
     fallbacks: [],
   };
   const both = buildEngineRouter({ ...base, upstream }, audit);

@@ -11,7 +11,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { startServer, uuid, TEST_BACKEND, type TestServer } from './helpers/server.js';
+import { startServer, storedMediaNames, uuid, TEST_BACKEND, type TestServer } from './helpers/server.js';
+import { decodeVideo } from './helpers/media-probe.js';
 import { runCli } from './helpers/cli.js';
 import { createOrgKey } from './helpers/org-key.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
@@ -23,6 +24,7 @@ interface ArchivedOutput {
   form: string;
   upstreamURL: string | null;
   state: 'pending' | 'archived' | 'failed' | 'skipped';
+  mediaUUID: string | null;
   attempts: number;
   error: string | null;
   archivedURL: string | null;
@@ -248,6 +250,130 @@ test('async tasks archive each result as it arrives, before the task has ended',
     );
   } finally {
     upstream.pollsPerResult = 1;
+  }
+});
+
+test('mask, audio and video outputs are archived as their kind: each copy is the upstream’s bytes, served with its type', async () => {
+  const mask = {
+    taskType: 'imageMasking',
+    taskUUID: uuid(),
+    model: 'runware:35@1',
+    inputImage: `data:image/png;base64,${upstream.png.toString('base64')}`,
+  };
+  const audio = {
+    taskType: 'audioInference',
+    taskUUID: uuid(),
+    model: 'elevenlabs:1@1',
+    positivePrompt: 'rain on a tin roof',
+    duration: 10,
+  };
+  const video = {
+    taskType: 'videoInference',
+    taskUUID: uuid(),
+    model: 'klingai:5@3',
+    positivePrompt: 'waves breaking on rocks',
+    duration: 5,
+    deliveryMethod: 'async',
+  };
+  for (const t of [mask, audio, video]) {
+    const r = await a.post([t]);
+    assert.equal(r.status, 200, `${t.taskType}: ${r.text}`);
+  }
+  const expected: [typeof mask | typeof audio | typeof video, string, string, Buffer][] = [
+    [mask, 'maskImageURL', 'image/png', upstream.mask],
+    [audio, 'audioURL', 'audio/wav', upstream.wav],
+    [video, 'videoURL', 'video/mp4', upstream.mp4],
+  ];
+  for (const [t, field, type, bytes] of expected) {
+    const d = await settled(a, t.taskUUID);
+    const out = d.archivedOutputs[0]!;
+    assert.equal(d.archivedOutputs.length, 1, JSON.stringify(d.archivedOutputs));
+    assert.equal(out.state, 'archived', `${t.taskType}: ${JSON.stringify(out)}`);
+    assert.equal(out.field, field);
+    assert.equal(out.contentType, type);
+    assert.equal(out.bytes, bytes.length);
+    assert.equal(out.sha256, sha256(bytes));
+    upstream.deleteFile(out.upstreamURL!);
+    const copy = await fetchBytes(out.archivedURL!);
+    assert.equal(copy.status, 200, t.taskType);
+    assert.equal(copy.type, type);
+    assert.ok(copy.body.equals(bytes), `${t.taskType}: the copy is the upstream’s bytes`);
+  }
+  const videoCopy = (await settled(a, video.taskUUID)).archivedOutputs[0]!.archivedURL!;
+  const clip = await decodeVideo((await fetchBytes(videoCopy)).body, 'mp4');
+  assert.equal(clip.width, 64);
+  assert.ok(clip.frames >= 4, `the archived clip plays: ${clip.frames} frames`);
+});
+
+test('the history API never lists an output archived without its copy: archives are read before media, while copies land', async () => {
+  const t = task('ok', { numberResults: 8 });
+  assert.equal((await a.post([t])).status, 200);
+  const deadline = Date.now() + 20_000;
+  let snapshots = 0;
+  for (;;) {
+    const d = await detail(a, t.taskUUID);
+    snapshots++;
+    const mediaUUIDs = new Set(d.media.map((m) => m.imageUUID.toLowerCase()));
+    for (const o of d.archivedOutputs.filter((x) => x.state === 'archived')) {
+      assert.ok(o.archivedURL, `snapshot ${snapshots}: #${o.itemIndex} is archived but has no URL`);
+      assert.ok(mediaUUIDs.has(o.mediaUUID!.toLowerCase()), `snapshot ${snapshots}: its media row is listed`);
+    }
+    if (d.archivedOutputs.length === 8 && d.archivedOutputs.every((o) => o.state === 'archived')) break;
+    assert.ok(Date.now() < deadline, JSON.stringify(d.archivedOutputs.map((o) => o.state)));
+  }
+  // export --with-media embeds every archived copy, each the bytes its hash names.
+  const exported = await runCli(['tasks', 'export', '--ndjson', '-', '--with-media', '--text', t.taskUUID], {
+    dataDir: a.dataDir,
+  });
+  assert.equal(exported.code, 0, exported.stderr);
+  const line = JSON.parse(exported.stdout.trim().split('\n').pop()!) as {
+    media: { mediaUUID: string; data?: string }[];
+    archivedOutputs: { state: string; sha256: string; mediaUUID: string }[];
+  };
+  assert.equal(line.archivedOutputs.length, 8);
+  for (const o of line.archivedOutputs) {
+    const file = line.media.find((m) => m.mediaUUID === o.mediaUUID);
+    assert.ok(file?.data, `the copy ${o.mediaUUID} is embedded`);
+    assert.equal(sha256(Buffer.from(file.data, 'base64')), o.sha256);
+  }
+});
+
+test('retention removes archived copies with their task', async () => {
+  const server = await startServer({
+    env: {
+      ...ARCHIVE_ENV,
+      RUNTRAIL_RETENTION_SWEEP_SECONDS: '0.2',
+      RUNTRAIL_UPSTREAM_URL: upstream.url,
+      RUNTRAIL_UPSTREAM_API_KEY: 'k_' + uuid(),
+    },
+  });
+  try {
+    const brief = task('ok');
+    const kept = task('ok');
+    assert.equal((await server.post([brief], { headers: { 'X-Runtrail-Retention': '3s' } })).status, 200);
+    assert.equal((await server.post([kept])).status, 200);
+    const gone = (await settled(server, brief.taskUUID)).archivedOutputs[0]!;
+    const stays = (await settled(server, kept.taskUUID)).archivedOutputs[0]!;
+    assert.equal(gone.state, 'archived', JSON.stringify(gone));
+    assert.equal((await fetchBytes(gone.archivedURL!)).status, 200);
+    const file = gone.archivedURL!.split('/').pop()!;
+    assert.ok((await storedMediaNames(server.dataDir)).includes(file));
+    const deadline = Date.now() + 15_000;
+    while (
+      (await fetch(`${server.url}/api/tasks/${brief.taskUUID}`, { headers: { authorization: `Bearer ${server.key}` } }))
+        .status !== 404
+    ) {
+      assert.ok(Date.now() < deadline, 'the task was swept');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal((await fetchBytes(gone.archivedURL!)).status, 404, 'its archived copy is no longer served');
+    while ((await storedMediaNames(server.dataDir)).includes(file)) {
+      assert.ok(Date.now() < deadline, 'the archived file was removed');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal((await fetchBytes(stays.archivedURL!)).status, 200, 'the other task’s copy stays');
+  } finally {
+    await server.stop();
   }
 });
 

@@ -33,6 +33,8 @@ const SUITES = [
   'large-bodies',
   'task-retention',
   'output-archive',
+  'upstream-accounts-only',
+  'limits-gateway',
 ];
 
 if (await postgresSuiteGate('end-to-end suites on PostgreSQL')) {

@@ -338,7 +338,7 @@ test('routes: models no rule takes get unsupportedModel; modelSearch lists the r
   }
   await assert.rejects(
     startInProcess({ env: { RUNTRAIL_ROUTES: '[{"model":"runware:*","engine":"upstream"}]' } }),
-    /RUNTRAIL_UPSTREAM_URL is not set/,
+    /sends tasks to "upstream", but there is no upstream to send them to: set RUNTRAIL_UPSTREAM_URL/,
   );
 });
 

@@ -1,6 +1,7 @@
 // Organizations' own upstream accounts (`runtrail keys upstream`): which URL and key an upstream
 // call uses for a task. The server-wide upstream (RUNTRAIL_UPSTREAM_URL + _API_KEY) is the
-// default; an organization holding an account of the name its route asks for (`default` when the
+// default (without one, an organization holding no account is answered providerUnavailable);
+// an organization holding an account of the name its route asks for (`default` when the
 // route names none) calls with that instead. Keys are sealed at rest with RUNTRAIL_ACCOUNTS_KEY
 // and opened only here, per call; they never reach a log, a response or the ledger.
 
@@ -44,19 +45,20 @@ export class UpstreamAccounts {
   constructor(
     private readonly store: UpstreamAccountStore,
     private readonly accountsKey: Buffer | undefined,
-    private readonly server: { url: string; apiKey: string },
+    /** The server-wide upstream; undefined when the server forwards with organizations' own accounts only. */
+    private readonly server: { url: string; apiKey: string } | undefined,
     private readonly log: Pick<Logger, 'warn'>,
   ) {}
 
   /** The resolver the upstream engine calls. */
   readonly resolve: UpstreamTargetResolver = async (orgId, routeAccount) => {
-    if (routeAccount === SERVER_ACCOUNT) return { ...this.server, account: null };
+    if (routeAccount === SERVER_ACCOUNT) return this.serverWide(routeAccount);
     const name = routeAccount ?? DEFAULT_ACCOUNT;
     const account = await this.cache.get(
       `${orgId}\n${name}`,
       async () => (await this.store.findAccount(orgId, name)) ?? null,
     );
-    if (!account) return { ...this.server, account: null };
+    if (!account) return this.serverWide(name);
     if (!this.accountsKey) {
       this.log.warn(
         { orgId, account: name },
@@ -82,6 +84,17 @@ export class UpstreamAccounts {
       );
     }
   };
+
+  /** The server-wide upstream, or (accounts only) providerUnavailable: the organization has no account of that name. */
+  private serverWide(name: string): UpstreamTarget {
+    if (this.server) return { ...this.server, account: null };
+    throw new ProtocolError('providerUnavailable', {
+      subject: SUBJECT,
+      reason:
+        `your organization has no upstream account '${name}', and this server forwards tasks only with ` +
+        "organizations' own accounts; ask its operator to add one (runtrail keys upstream)",
+    });
+  }
 
   /** Told when an organization's account was refused, so the operator's log says which and why. */
   refused(orgId: string, account: string, err: ProtocolError): void {

@@ -21,7 +21,10 @@ export function registerKeyLimitCommands(keys: Command): void {
     .description("show, set or clear an organization's own upstream account (its tasks then go upstream with its key)")
     .option('--org <name>', ORG_HELP)
     .option('--account <name>', `the account's name (routes may name one; default '${DEFAULT_ACCOUNT}')`)
-    .option('--url <url>', "the upstream's POST URL, e.g. https://api.runware.ai/v1")
+    .option(
+      '--url <url>',
+      "the upstream's URL: https://api.runware.ai/v1 (REST), or wss://ws-api.runware.ai/v1 for one persistent WebSocket",
+    )
     .option('--key <key>', "the organization's key for that upstream; '-' reads it from standard input")
     .option('--clear', 'remove the account: its tasks use the server-wide upstream again')
     .action(
@@ -66,7 +69,7 @@ export function registerKeyLimitCommands(keys: Command): void {
               updatedAt: Date.now(),
             });
             say(`Organization '${org.name}' sends its tasks upstream to ${url} with its own key (account '${name}').`);
-            say('Running servers use it within a second.');
+            say('Running servers use it within a second (a connection open with an older key is closed).');
             return;
           }
           const accounts = await storage.upstreamAccounts.listAccounts(org.id);
@@ -198,9 +201,11 @@ function upstreamUrl(raw: string): string {
   try {
     url = new URL(raw);
   } catch {
-    throw new UsageError(`--url must be an http(s) URL (got "${raw.slice(0, 200)}").`);
+    throw new UsageError(`--url must be an http(s):// or ws(s):// URL (got "${raw.slice(0, 200)}").`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError('--url must be an http(s) URL.');
+  // ws:// and wss:// keep one persistent WebSocket to the upstream, as RUNTRAIL_UPSTREAM_URL does.
+  if (!['http:', 'https:', 'ws:', 'wss:'].includes(url.protocol))
+    throw new UsageError('--url must be an http(s):// or ws(s):// URL.');
   // A URL is shown in listings and kept unsealed: credentials belong in --key.
   if (url.username !== '' || url.password !== '')
     throw new UsageError('--url must not hold credentials; give the key with --key.');

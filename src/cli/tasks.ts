@@ -199,8 +199,9 @@ export function registerTasksCommands(program: Command): void {
             for (const { taskUUID } of page.keys) {
               const task = await storage.ledger.findTask(org.id, taskUUID);
               if (!task) continue; // deleted since the page was read
-              const files = await storage.ledger.listTaskMedia(org.id, task.taskUUID);
+              // Archives before media, so an output archived meanwhile comes with its file (one commit writes both).
               const archived = await storage.archives.listForTask(org.id, task.taskUUID);
+              const files = await storage.ledger.listTaskMedia(org.id, task.taskUUID);
               const line = await exportLine(task, files, opts.withMedia ? media : undefined, archived);
               for (const piece of jsonPieces(line)) if (!sink.write(piece)) await once(sink, 'drain');
               if (!sink.write('\n')) await once(sink, 'drain');

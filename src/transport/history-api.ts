@@ -118,12 +118,15 @@ export function registerHistoryApi(app: FastifyInstance, deps: HistoryApiDeps): 
         .type('application/json')
         .send(notFoundBody(req.params.taskUUID));
     const { org, task } = found;
-    const [media, attempts, exchanges, links, archived] = await Promise.all([
+    // The archive rows are read before the media rows: an output archived in between then has its
+    // media row in the second read (both are written in one commit). Read in the other order, a
+    // copy finished between the two reads would be listed archived without its URL.
+    const archived = deps.archives ? await deps.archives.listForTask(org.id, task.taskUUID) : [];
+    const [media, attempts, exchanges, links] = await Promise.all([
       deps.ledger.listTaskMedia(org.id, task.taskUUID),
       deps.webhookAttempts ? deps.webhookAttempts(org.id, task.taskUUID) : Promise.resolve([]),
       deps.audit ? deps.audit.listUpstreamExchanges(org.id, task.taskUUID) : Promise.resolve([]),
       deps.links ? deps.links.linksOf(org.id, task.taskUUID) : Promise.resolve({ rerunOf: null, reruns: [] }),
-      deps.archives ? deps.archives.listForTask(org.id, task.taskUUID) : Promise.resolve([]),
     ]);
     const meta = JSON.stringify({
       ...taskSummary(task),

@@ -65,6 +65,8 @@ export interface HttpDeps {
   probeStorage?: () => Promise<void>;
   /** Why organizations' upstream accounts cannot be used (no RUNTRAIL_ACCOUNTS_KEY), for /healthz; undefined when they can. */
   accountsProblem?: () => Promise<string | undefined>;
+  /** Where forwarded tasks go (src/engines/routing.ts), shown by /healthz as `upstream`; undefined when nothing is forwarded. */
+  upstreamMode?: 'server-wide' | 'accounts-only';
   /** Budgets and rate limits with what was spent of them, for GET /api/spend. */
   usage?: Pick<UsageLimiter, 'report'>;
   /** The ledger's chain, holds and signing key, for /api/ledger and task deletion (docs/ledger-integrity.md). */
@@ -195,14 +197,20 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
       .filter((e) => !e.ready)
       .map((e) => ({ name: e.name, operations: e.operations.filter((o) => !o.ready) }));
     const accounts = await deps.accountsProblem?.();
+    const upstream = deps.upstreamMode !== undefined ? { upstream: deps.upstreamMode } : {};
     const degraded = {
       status: 'degraded',
+      ...upstream,
       ...(notReady.length > 0 ? { engines: notReady } : {}),
       ...(accounts !== undefined ? { upstreamAccounts: accounts } : {}),
     };
     return reply
       .type('application/json')
-      .send(notReady.length === 0 && accounts === undefined ? '{"status":"ok"}' : JSON.stringify(degraded));
+      .send(
+        notReady.length === 0 && accounts === undefined
+          ? JSON.stringify({ status: 'ok', ...upstream })
+          : JSON.stringify(degraded),
+      );
   });
   app.get('/healthz/engines', async (_req, reply) =>
     reply.type('application/json').send(JSON.stringify({ engines: deps.health ? await deps.health() : [] })),

@@ -18,6 +18,10 @@
 // - `slow`: the file answers after `slowMs`;
 // - `svg`: an SVG document (served as image/svg+xml).
 //
+// The task type picks the member: audioInference answers an `audioURL` (a WAV file),
+// videoInference a `videoURL` (an MP4 that ffmpeg made at start), imageMasking a `maskImageURL`
+// (a grayscale PNG mask), every other task type an `imageURL`.
+//
 // POST /hooks answers 204 (a webhook receiver). deleteFile(url) makes that file answer 404 from then on, as when an upstream's storage expires.
 // Run alone: `node dist/test/servers/runware-upstream.js [port]`.
 
@@ -25,7 +29,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import sharp from 'sharp';
+import { ffmpeg } from '../../src/engines/builtin/av/ffmpeg-binary.js';
 import { readBody, sendJson, sleep } from './http-helpers.js';
 
 export interface RunwareTestUpstream {
@@ -33,10 +43,16 @@ export interface RunwareTestUpstream {
   url: string;
   /** Every POST /v1 body exactly as received. */
   bodies: string[];
+  /** The Authorization header of each of those POSTs, in the same order. */
+  authorizations: (string | undefined)[];
   /** GETs of files, by file name: how many times each was asked for. */
   fileHits: Map<string, number>;
   /** The PNG every `ok` output serves (to compare archived copies with). */
   png: Buffer;
+  /** What audioInference, videoInference and imageMasking outputs serve. */
+  wav: Buffer;
+  mp4: Buffer;
+  mask: Buffer;
   /** How long a `slow` file waits before answering. */
   slowMs: number;
   /** Polls of an async task between two of its results ending. */
@@ -61,15 +77,33 @@ export async function startRunwareUpstream(port = 0): Promise<RunwareTestUpstrea
     .toBuffer();
   const jpeg = await sharp(png).jpeg().toBuffer();
   const wav = wavFile();
+  const mp4 = await mp4File();
+  const mask = await sharp({ create: { width: 96, height: 64, channels: 3, background: '#000' } })
+    .composite([{ input: { create: { width: 40, height: 30, channels: 3, background: '#fff' } }, left: 20, top: 10 }])
+    .toColourspace('b-w')
+    .png()
+    .toBuffer();
   const svg =
     '<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8"/></svg>';
   const bodies: string[] = [];
+  const authorizations: (string | undefined)[] = [];
   const fileHits = new Map<string, number>();
   const asyncTasks = new Map<string, PendingAsync>();
   const deleted = new Set<string>();
   let base = '';
 
-  const outputsFor = (prompt: string, outputType: unknown, n: number): Record<string, unknown> => {
+  const outputsFor = (
+    prompt: string,
+    outputType: unknown,
+    n: number,
+    taskType: unknown = 'imageInference',
+  ): Record<string, unknown> => {
+    if (taskType === 'audioInference')
+      return { audioUUID: randomUUID(), audioURL: `${base}/files/wav-${n}-${randomUUID()}.wav` };
+    if (taskType === 'videoInference')
+      return { videoUUID: randomUUID(), videoURL: `${base}/files/mp4-${n}-${randomUUID()}.mp4` };
+    if (taskType === 'imageMasking')
+      return { maskImageUUID: randomUUID(), maskImageURL: `${base}/files/mask-${n}-${randomUUID()}.png` };
     if (outputType === 'base64Data') return { imageBase64Data: png.toString('base64') };
     if (outputType === 'dataURI') return { imageDataURI: `data:image/png;base64,${png.toString('base64')}` };
     if (prompt === 'private')
@@ -81,7 +115,7 @@ export async function startRunwareUpstream(port = 0): Promise<RunwareTestUpstrea
     taskType: task['taskType'],
     taskUUID: task['taskUUID'],
     imageUUID: randomUUID(),
-    ...outputsFor(String(task['positivePrompt'] ?? 'ok'), task['outputType'], index),
+    ...outputsFor(String(task['positivePrompt'] ?? 'ok'), task['outputType'], index, task['taskType']),
     cost: 0.001,
   });
 
@@ -113,11 +147,17 @@ export async function startRunwareUpstream(port = 0): Promise<RunwareTestUpstrea
           ? ['image/jpeg', png]
           : kind === 'audio-as-image'
             ? ['audio/wav', wav]
-            : kind === 'svg'
-              ? ['image/svg+xml', Buffer.from(svg)]
-              : kind === 'jpeg'
-                ? ['image/jpeg', jpeg]
-                : ['image/png', png];
+            : kind === 'wav'
+              ? ['audio/wav', wav]
+              : kind === 'mp4'
+                ? ['video/mp4', mp4]
+                : kind === 'mask'
+                  ? ['image/png', mask]
+                  : kind === 'svg'
+                    ? ['image/svg+xml', Buffer.from(svg)]
+                    : kind === 'jpeg'
+                      ? ['image/jpeg', jpeg]
+                      : ['image/png', png];
     res.writeHead(200, { 'content-type': type, 'content-length': body.length }).end(body);
   };
 
@@ -169,6 +209,7 @@ export async function startRunwareUpstream(port = 0): Promise<RunwareTestUpstrea
     if (req.method === 'POST' && path === '/v1') {
       const body = (await readBody(req)).toString('utf8');
       bodies.push(body);
+      authorizations.push(req.headers.authorization);
       sendJson(res, 200, answerTasks(JSON.parse(body) as Record<string, unknown>[]));
       return;
     }
@@ -186,8 +227,12 @@ export async function startRunwareUpstream(port = 0): Promise<RunwareTestUpstrea
   const upstream: RunwareTestUpstream = {
     url: `${base}/v1`,
     bodies,
+    authorizations,
     fileHits,
     png,
+    wav,
+    mp4,
+    mask,
     slowMs: 5000,
     pollsPerResult: 1,
     deleteFile: (url) => {
@@ -200,6 +245,35 @@ export async function startRunwareUpstream(port = 0): Promise<RunwareTestUpstrea
       }),
   };
   return upstream;
+}
+
+/** Half a second of a test pattern as MP4 (MPEG-4 Part 2), made with the ffmpeg runtrail uses. */
+async function mp4File(): Promise<Buffer> {
+  const found = ffmpeg();
+  if (!found.ok) throw new Error(`the test upstream needs ffmpeg for its video output: ${found.reason}`);
+  const dir = mkdtempSync(join(tmpdir(), 'runware-upstream-'));
+  try {
+    const file = join(dir, 'clip.mp4');
+    await promisify(execFile)(found.path, [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=64x48:rate=10',
+      '-t',
+      '0.5',
+      '-c:v',
+      'mpeg4',
+      '-pix_fmt',
+      'yuv420p',
+      file,
+    ]);
+    return readFileSync(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A short silent WAV file. */

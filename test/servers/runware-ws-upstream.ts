@@ -31,10 +31,14 @@ export interface WsUpstreamServer {
   /** ws://127.0.0.1:<port>/v1 */
   url: string;
   key: string;
+  /** Every key authentication accepts: `key` first; a test may add more (an organization's replaced key). */
+  acceptedKeys: string[];
   /** Sockets accepted so far. */
   connections: number;
-  /** Every authentication task received (the key replaced by whether it matched). */
-  authentications: { keyMatched: boolean; connectionSessionUUID?: unknown }[];
+  /** Sockets open now. */
+  openSockets(): number;
+  /** Every authentication task received (the key replaced by whether it matched, and which of acceptedKeys it was, -1 for none). */
+  authentications: { keyMatched: boolean; keyIndex: number; connectionSessionUUID?: unknown }[];
   /** Every other task received (pings excluded), in order. */
   tasks: Task[];
   /** The most tasks received on one socket before any of them was answered. */
@@ -65,7 +69,9 @@ export async function startWsUpstream(options: { key?: string; mortal?: boolean 
   const state: WsUpstreamServer = {
     url: '',
     key,
+    acceptedKeys: [key],
     connections: 0,
+    openSockets: () => wss.clients.size,
     authentications: [],
     tasks: [],
     maxPipelined: 0,
@@ -178,12 +184,14 @@ export async function startWsUpstream(options: { key?: string; mortal?: boolean 
       const tasks = JSON.parse(String(data)) as Task[];
       for (const task of tasks) {
         if (task['taskType'] === 'authentication') {
+          const keyIndex = state.acceptedKeys.indexOf(String(task['apiKey']));
           state.authentications.push({
-            keyMatched: task['apiKey'] === key,
+            keyMatched: keyIndex >= 0,
+            keyIndex,
             connectionSessionUUID: task['connectionSessionUUID'],
           });
           if (state.switches.neverAuthenticate) continue;
-          if (task['apiKey'] !== key) {
+          if (keyIndex < 0) {
             ws.send(
               JSON.stringify({
                 errors: [

@@ -13,14 +13,16 @@ import type { UpstreamTarget } from '../../accounts/upstream-accounts.js';
 import { editMembers } from '../../protocol/source-members.js';
 import type { OutputSink } from '../../archive/output-archiver.js';
 import type { EngineRoute, ForwardingEngine, ForwardOutcome, ForwardRequest, ModelInfo } from '../engine.js';
-import { UPSTREAM_SUBJECT, type UpstreamClientOptions } from './upstream-client.js';
+import { UPSTREAM_SUBJECT } from './upstream-client.js';
 import type { ExchangeRecorder, UpstreamAccount, UpstreamTransport } from './upstream-transport.js';
 import { UpstreamPool, type UpstreamPoolSettings } from './upstream-pool.js';
 import { DEFAULT_UPSTREAM, nextUpstreamMayTry, upstreamChain } from './fallback-chain.js';
 
-export interface UpstreamEngineOptions extends UpstreamClientOptions, UpstreamPoolSettings {
+export interface UpstreamEngineOptions extends UpstreamPoolSettings {
   pollMs: number;
   asyncTimeoutMs: number;
+  /** The server-wide upstream (RUNTRAIL_UPSTREAM_URL + _API_KEY); undefined: organizations' own accounts only. */
+  server: { url: string; apiKey: string } | undefined;
   /** Tried in order after the server-wide upstream when a route lists none of its own (RUNTRAIL_UPSTREAM_FALLBACKS). */
   fallbacks: UpstreamAccount[];
 }
@@ -50,7 +52,7 @@ export class UpstreamEngine implements ForwardingEngine {
     private readonly outputs?: OutputSink,
   ) {
     this.pool = new UpstreamPool(options);
-    this.upstreams = [{ name: DEFAULT_UPSTREAM, url: options.url, apiKey: options.apiKey }, ...options.fallbacks];
+    this.upstreams = options.server ? [{ name: DEFAULT_UPSTREAM, ...options.server }, ...options.fallbacks] : [];
   }
 
   close(): Promise<void> {
@@ -65,7 +67,16 @@ export class UpstreamEngine implements ForwardingEngine {
   private async chainFor(req: ForwardRequest): Promise<UpstreamAccount[]> {
     const target = this.orgAccounts ? await this.orgAccounts.resolve(req.orgId, req.account) : undefined;
     if (target && target.account !== null)
-      return [{ name: DEFAULT_UPSTREAM, url: target.url, apiKey: target.apiKey, account: target.account }];
+      return [
+        {
+          name: DEFAULT_UPSTREAM,
+          url: target.url,
+          apiKey: target.apiKey,
+          account: target.account,
+          // Its transport is the organization's account's: replaced when the key is, closed when idle.
+          slot: `${req.orgId}\n${target.account}`,
+        },
+      ];
     const model = typeof req.value['model'] === 'string' ? req.value['model'] : null;
     return upstreamChain({ taskType: req.taskType, model }, this.routes(), this.upstreams);
   }
@@ -123,8 +134,10 @@ export class UpstreamEngine implements ForwardingEngine {
         );
         return Promise.resolve();
       };
+    // Held until the task is done with it: a replaced or idle account transport closes only then.
+    const lease = this.pool.acquire(upstream);
     try {
-      const transport = this.pool.get(upstream);
+      const transport = lease.transport;
       const body = `[${forwardedSource(req, upstreamTaskUUID)}]`;
       const reply = await transport.post(body, record('task'));
       const first = parseEnvelope(reply.text, req);
@@ -147,6 +160,8 @@ export class UpstreamEngine implements ForwardingEngine {
       // The attempt's error is recorded after its exchanges (and before a fallback tries), as before.
       await Promise.all(audits);
       throw err;
+    } finally {
+      lease.release();
     }
   }
 

@@ -21,6 +21,11 @@ export interface UpstreamAccount {
   apiKey: string;
   /** The organization's own upstream account this is (src/accounts); absent for the server's upstreams. */
   account?: string;
+  /**
+   * For an organization's account, which one (organization and account name): the pool keeps one
+   * transport per slot, retires it when the slot's URL or key changes and closes it when idle.
+   */
+  slot?: string;
 }
 
 export interface UpstreamTransport {
