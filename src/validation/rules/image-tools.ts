@@ -1,18 +1,24 @@
 // The rule catalogue's part for the single-image tools whose Runware models have no limits of
-// their own beyond their task type's schema: removeBackground, vectorize and imageMasking. Each
+// their own beyond their task type's schema and the formats they write: removeBackground,
+// vectorize and imageMasking. Each
 // still has an entry per local model (what its engine honours, for the docs table and
 // modelSearch) and a generic one for the Runware AIRs it stands in for.
 
-import type { LocalModelRules, ModelRules, TaskTypeRules } from '../model-rules.js';
+import { formats, type LocalModelRules, type ModelRules, type ParamRule, type TaskTypeRules } from '../model-rules.js';
 
 const OUTPUTS = ['outputType', 'outputFormat', 'outputQuality', 'includeCost'] as const;
 
-function generic(taskType: string): ModelRules {
-  return { taskType, air: '*', name: 'any other AIR', source: 'runware-generic', params: {} };
+/** What the raster tools write, here and at Runware. */
+const RASTER: Readonly<Record<string, ParamRule>> = { outputFormat: formats('image', 'JPG', 'PNG', 'WEBP') };
+/** What the vectorizers write. */
+const VECTOR: Readonly<Record<string, ParamRule>> = { outputFormat: formats('vector', 'SVG') };
+
+function generic(taskType: string, params: Readonly<Record<string, ParamRule>>): ModelRules {
+  return { taskType, air: '*', name: 'any other AIR', source: 'runware-generic', params };
 }
 
 function tool(taskType: string, local: LocalModelRules): TaskTypeRules {
-  return { taskType, local: [local], runware: [], generic: generic(taskType) };
+  return { taskType, local: [local], runware: [], generic: generic(taskType, local.params) };
 }
 
 export const removeBackgroundRules = tool('removeBackground', {
@@ -20,7 +26,7 @@ export const removeBackgroundRules = tool('removeBackground', {
   air: 'runtrail:isnet@general-use',
   name: 'ISNet general-use (DIS), half precision',
   source: 'runtrail',
-  params: {},
+  params: RASTER,
   honours: [
     'inputImage',
     'inputs.image',
@@ -42,7 +48,7 @@ export const vectorizeRules = tool('vectorize', {
   air: 'runtrail:imagetracer@1',
   name: 'imagetracerjs colour tracer (not a learned vectorizer)',
   source: 'runtrail',
-  params: {},
+  params: VECTOR,
   honours: ['inputImage', 'inputs.image', 'model', 'outputType', 'outputFormat', 'includeCost'],
 });
 
@@ -52,7 +58,7 @@ export const imageMaskingRules = tool('imageMasking', {
   air: 'runtrail:*',
   name: "runtrail masking models (Human's networks)",
   source: 'runtrail',
-  params: {},
+  params: RASTER,
   honours: [
     'inputImage',
     'inputs.image',
