@@ -445,6 +445,67 @@ describe('modelSearch shows the rules each model meets', () => {
   });
 });
 
+describe('modelSearch shows the rules of the AIRs RUNTRAIL_MODEL_MAP sends to a model', () => {
+  let mapped: TestServer;
+  before(async () => {
+    mapped = await startServer({
+      env: {
+        RUNTRAIL_MODEL_MAP: JSON.stringify([
+          // An AIR with no entry of its own (its task type's generic rules), a pattern, an AIR the
+          // renderer already stands in for (listed once), and an AIR with rules of its own.
+          { taskType: 'imageInference', model: 'civitai:4201@130072', runs: 'runtrail:procedural@plasma-1' },
+          { model: 'acme:*', runs: 'runtrail:procedural@plasma-1' },
+          { taskType: 'imageInference', model: 'google:2@2', runs: 'runtrail:procedural@plasma-1' },
+          { taskType: 'upscale', model: 'runware:502@1', runs: 'runtrail:lanczos@3' },
+        ]),
+      },
+    });
+  });
+  after(async () => {
+    await mapped?.stop();
+  });
+
+  type View = { taskType: string; air: string; rulesOf: string; parameters: Record<string, unknown> } & Item;
+  const viewsOf = async (query: string, air: string): Promise<View[]> => {
+    const reply = await mapped.post([{ taskType: 'modelSearch', taskUUID: uuid(), search: query, limit: 100 }]);
+    assert.equal(reply.status, 200, reply.text);
+    const model = (reply.json.data![0]!['results'] as Item[]).find((m) => m['air'] === air);
+    assert.ok(model, `${query} finds ${air}: ${reply.text.slice(0, 300)}`);
+    return model['validationRules'] as View[];
+  };
+
+  test('a mapped AIR finds its model, whose rules list the mapped AIRs after its own', async () => {
+    const views = await viewsOf('civitai:4201@130072', 'runtrail:procedural@plasma-1');
+    assert.deepEqual(
+      views.slice(0, 3).map((v) => [v.taskType, v.air, v.rulesOf]),
+      [
+        ['imageInference', 'runtrail:procedural@plasma-1', 'runtrail procedural plasma (not a diffusion model)'],
+        ['imageInference', 'civitai:4201@130072', 'any other AIR'],
+        ['imageInference', 'acme:*', 'any other AIR'],
+      ],
+    );
+    const generic = views.find((v) => v.air === 'civitai:4201@130072')!;
+    assert.deepEqual(generic.parameters['width'], { type: 'integer', min: 128, max: 2048, multiplier: 64 });
+    assert.equal(views.filter((v) => v.air === 'google:2@2').length, 1, 'an AIR listed once');
+    const lanczos = await viewsOf('runware:502@1', 'runtrail:lanczos@3');
+    const latent = lanczos.find((v) => v.air === 'runware:502@1');
+    assert.deepEqual(latent?.parameters['upscaleFactor'], {
+      type: 'integer',
+      allowedValues: [2],
+      refusal: 'invalidUpscaleFactor',
+    });
+  });
+
+  test('what modelSearch shows for a mapped AIR is what a task naming it meets', async () => {
+    const reply = await mapped.post([imageTask({ model: 'civitai:4201@130072', width: 128, height: 2112 })]);
+    assert.equal(reply.status, 400, reply.text);
+    assert.equal(reply.json.errors![0]!['code'], 'invalidHeight');
+    assert.equal(reply.json.errors![0]!['max'], 2048);
+    const ok = await mapped.post([imageTask({ model: 'acme:7@1', width: 128, height: 128 })]);
+    assert.equal(ok.status, 200, ok.text);
+  });
+});
+
 describe('tasks routed upstream are judged by the upstream', () => {
   let upstream: Server;
   let front: TestServer;
@@ -488,6 +549,17 @@ describe('tasks routed upstream are judged by the upstream', () => {
     const sent = received.find((t) => t['positivePrompt'] === task['positivePrompt'] && t['model'] === 'runware:400@1');
     assert.ok(sent, 'the upstream received the task');
     assert.deepEqual(sent['inputs'], task['inputs'], 'the five reference images went as sent');
+  });
+
+  test('modelSearch lists the upstream route with no rules (the upstream judges), beside local models with theirs', async () => {
+    const reply = await front.post([{ taskType: 'modelSearch', taskUUID: uuid(), limit: 100 }]);
+    assert.equal(reply.status, 200, reply.text);
+    const results = reply.json.data![0]!['results'] as Item[];
+    const routed = results.filter((m) => m['architecture'] === 'upstream');
+    assert.ok(routed.length > 0, reply.text.slice(0, 400));
+    for (const m of routed) assert.deepEqual(m['validationRules'], [], String(m['air']));
+    const plasma = results.find((m) => m['air'] === 'runtrail:procedural@plasma-1');
+    assert.ok((plasma?.['validationRules'] as unknown[]).length > 0);
   });
 
   test('a runtrail model on the same server still meets the local rules', async () => {
