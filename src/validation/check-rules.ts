@@ -51,6 +51,13 @@ const PARAM_TYPES: Readonly<Record<string, string>> = {
   duration: 'float',
   fps: 'integer',
   outputFormat: 'string',
+  rgba: 'float[]',
+  postProcessMask: 'boolean',
+  returnOnlyMask: 'boolean',
+  alphaMatting: 'boolean',
+  alphaMattingForegroundThreshold: 'integer',
+  alphaMattingBackgroundThreshold: 'integer',
+  alphaMattingErodeSize: 'integer',
 };
 
 const AIR = new RegExp(AIR_PATTERN);
