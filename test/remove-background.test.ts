@@ -104,7 +104,8 @@ describe('removeBackground', () => {
         {
           taskType: 'removeBackground',
           taskUUID,
-          model: 'bria:2@1',
+          // RemBG 1.4 is the Runware model that takes settings (the others answer unsupportedParameter).
+          model: 'runware:109@1',
           inputs: { image: uploadedUUID },
           settings: { rgba: [0, 0, 255, 1] },
           outputFormat: 'JPG',
@@ -144,7 +145,7 @@ describe('removeBackground', () => {
 
       const queued = (await rw.removeImageBackground({
         inputImage: CUP_DATA_URI,
-        model: 'runware:112@5',
+        model: 'runtrail:isnet@general-use',
         deliveryMethod: 'async',
         settings: { alphaMatting: true },
       })) as unknown as Item;

@@ -16,6 +16,7 @@ import { REPO_ROOT, imageTask, startServer, uuid, type TestServer } from './help
 import { assertErrorEnvelope, assertErrorObject } from './helpers/error-envelope.js';
 import { RawClient } from './helpers/ws-client.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
+import { startRunwareUpstream, type RunwareTestUpstream } from './servers/runware-upstream.js';
 
 type Item = Record<string, unknown>;
 
@@ -87,6 +88,66 @@ describe("Runware's failed-task example", () => {
       assert.deepEqual(Object.keys(item.response), ['errors']);
       assert.deepEqual(item.response.errors, [{ ...expected, taskType: 'imageInference' }]);
     } finally {
+      await fresh.stop();
+    }
+  });
+
+  test('over WebSocket: the same error in the task’s frame, and getTaskDetails over the socket returns it', async () => {
+    const [request] = SEED.request;
+    const [expected] = SEED.response.errors;
+    const fresh = await startServer();
+    const ws = await RawClient.connect(fresh.url);
+    try {
+      await ws.authenticate(fresh.key);
+      ws.send(SEED.request);
+      const frame = await ws.next((f) => f.json.errors?.[0]?.['taskType'] === 'imageInference', 20_000);
+      assert.deepEqual(frame.json.data ?? [], [], frame.text);
+      assert.deepEqual(frame.json.errors, [{ ...expected, taskType: 'imageInference' }]);
+
+      ws.send([{ taskType: 'getTaskDetails', taskUUID: request!['taskUUID'] }]);
+      const details = await ws.next((f) => f.json.data?.[0]?.['taskType'] === 'getTaskDetails', 20_000);
+      const item = details.json.data![0]! as { request: Item[]; response: { errors: Item[] } };
+      assert.deepEqual(item.request, SEED.request, 'the request exactly as sent');
+      assert.deepEqual(Object.keys(item.response), ['errors']);
+      assert.deepEqual(item.response.errors, [{ ...expected, taskType: 'imageInference' }]);
+      assert.deepEqual(ws.violations, []);
+    } finally {
+      await ws.close();
+      await fresh.stop();
+    }
+  });
+
+  test('through @runware/sdk-js: requestImages rejects with the same error, and getTaskDetails returns it', async () => {
+    const [request] = SEED.request;
+    const [expected] = SEED.response.errors;
+    const fresh = await startServer();
+    const rw = (await RunwareServer.initialize({
+      apiKey: fresh.key,
+      url: fresh.url.replace(/^http/, 'ws') + '/v1',
+      timeoutDuration: 20_000,
+      globalMaxRetries: 1,
+    })) as InstanceType<typeof RunwareServer>;
+    try {
+      const { taskType: _taskType, ...params } = request!;
+      let rejection: unknown;
+      try {
+        await rw.requestImages(params as never);
+      } catch (err) {
+        rejection = err;
+      }
+      assert.equal(typeof rejection, 'object', `the SDK rejects (${String(rejection)})`);
+      // sdk-js rejects with `{error: <the error object>}`: Runware's error, field for field.
+      assert.deepEqual((rejection as { error: Item }).error, { ...expected, taskType: 'imageInference' });
+
+      const details = await fresh.post([{ taskType: 'getTaskDetails', taskUUID: request!['taskUUID'] }]);
+      assert.equal(details.status, 200, details.text);
+      const item = details.json.data![0]! as { request: Item[]; response: { errors: Item[] } };
+      // What the SDK put on the wire: the example's fields, as given.
+      const sent = item.request[0]!;
+      for (const [k, v] of Object.entries(request!)) assert.deepEqual(sent[k], v, k);
+      assert.deepEqual(item.response.errors, [{ ...expected, taskType: 'imageInference' }]);
+    } finally {
+      await rw.disconnect();
       await fresh.stop();
     }
   });
@@ -384,6 +445,67 @@ describe('modelSearch shows the rules each model meets', () => {
   });
 });
 
+describe('modelSearch shows the rules of the AIRs RUNTRAIL_MODEL_MAP sends to a model', () => {
+  let mapped: TestServer;
+  before(async () => {
+    mapped = await startServer({
+      env: {
+        RUNTRAIL_MODEL_MAP: JSON.stringify([
+          // An AIR with no entry of its own (its task type's generic rules), a pattern, an AIR the
+          // renderer already stands in for (listed once), and an AIR with rules of its own.
+          { taskType: 'imageInference', model: 'civitai:4201@130072', runs: 'runtrail:procedural@plasma-1' },
+          { model: 'acme:*', runs: 'runtrail:procedural@plasma-1' },
+          { taskType: 'imageInference', model: 'google:2@2', runs: 'runtrail:procedural@plasma-1' },
+          { taskType: 'upscale', model: 'runware:502@1', runs: 'runtrail:lanczos@3' },
+        ]),
+      },
+    });
+  });
+  after(async () => {
+    await mapped?.stop();
+  });
+
+  type View = { taskType: string; air: string; rulesOf: string; parameters: Record<string, unknown> } & Item;
+  const viewsOf = async (query: string, air: string): Promise<View[]> => {
+    const reply = await mapped.post([{ taskType: 'modelSearch', taskUUID: uuid(), search: query, limit: 100 }]);
+    assert.equal(reply.status, 200, reply.text);
+    const model = (reply.json.data![0]!['results'] as Item[]).find((m) => m['air'] === air);
+    assert.ok(model, `${query} finds ${air}: ${reply.text.slice(0, 300)}`);
+    return model['validationRules'] as View[];
+  };
+
+  test('a mapped AIR finds its model, whose rules list the mapped AIRs after its own', async () => {
+    const views = await viewsOf('civitai:4201@130072', 'runtrail:procedural@plasma-1');
+    assert.deepEqual(
+      views.slice(0, 3).map((v) => [v.taskType, v.air, v.rulesOf]),
+      [
+        ['imageInference', 'runtrail:procedural@plasma-1', 'runtrail procedural plasma (not a diffusion model)'],
+        ['imageInference', 'civitai:4201@130072', 'any other AIR'],
+        ['imageInference', 'acme:*', 'any other AIR'],
+      ],
+    );
+    const generic = views.find((v) => v.air === 'civitai:4201@130072')!;
+    assert.deepEqual(generic.parameters['width'], { type: 'integer', min: 128, max: 2048, multiplier: 64 });
+    assert.equal(views.filter((v) => v.air === 'google:2@2').length, 1, 'an AIR listed once');
+    const lanczos = await viewsOf('runware:502@1', 'runtrail:lanczos@3');
+    const latent = lanczos.find((v) => v.air === 'runware:502@1');
+    assert.deepEqual(latent?.parameters['upscaleFactor'], {
+      type: 'integer',
+      allowedValues: [2],
+      refusal: 'invalidUpscaleFactor',
+    });
+  });
+
+  test('what modelSearch shows for a mapped AIR is what a task naming it meets', async () => {
+    const reply = await mapped.post([imageTask({ model: 'civitai:4201@130072', width: 128, height: 2112 })]);
+    assert.equal(reply.status, 400, reply.text);
+    assert.equal(reply.json.errors![0]!['code'], 'invalidHeight');
+    assert.equal(reply.json.errors![0]!['max'], 2048);
+    const ok = await mapped.post([imageTask({ model: 'acme:7@1', width: 128, height: 128 })]);
+    assert.equal(ok.status, 200, ok.text);
+  });
+});
+
 describe('tasks routed upstream are judged by the upstream', () => {
   let upstream: Server;
   let front: TestServer;
@@ -429,12 +551,84 @@ describe('tasks routed upstream are judged by the upstream', () => {
     assert.deepEqual(sent['inputs'], task['inputs'], 'the five reference images went as sent');
   });
 
+  test('modelSearch lists the upstream route with no rules (the upstream judges), beside local models with theirs', async () => {
+    const reply = await front.post([{ taskType: 'modelSearch', taskUUID: uuid(), limit: 100 }]);
+    assert.equal(reply.status, 200, reply.text);
+    const results = reply.json.data![0]!['results'] as Item[];
+    const routed = results.filter((m) => m['architecture'] === 'upstream');
+    assert.ok(routed.length > 0, reply.text.slice(0, 400));
+    for (const m of routed) assert.deepEqual(m['validationRules'], [], String(m['air']));
+    const plasma = results.find((m) => m['air'] === 'runtrail:procedural@plasma-1');
+    assert.ok((plasma?.['validationRules'] as unknown[]).length > 0);
+  });
+
   test('a runtrail model on the same server still meets the local rules', async () => {
     const reply = await front.post([imageTask({ model: 'runtrail:procedural@plasma-1', width: 32, height: 32 })]);
     assert.equal(reply.status, 400, reply.text);
     assert.equal(reply.json.errors![0]!['code'], 'invalidWidth');
     assert.equal(reply.json.errors![0]!['min'], 64);
   });
+});
+
+describe('corpus rows routed to an upstream are forwarded unrefused (the upstream judges them)', () => {
+  let upstream: RunwareTestUpstream;
+  let front: TestServer;
+  let ws: RawClient;
+  before(async () => {
+    upstream = await startRunwareUpstream();
+    // Every task goes upstream, runtrail's own AIRs and tasks naming no model too.
+    front = await startServer({
+      env: {
+        RUNTRAIL_UPSTREAM_URL: upstream.url,
+        RUNTRAIL_UPSTREAM_API_KEY: 'up_key',
+        RUNTRAIL_ROUTES: JSON.stringify([{ engine: 'upstream' }]),
+      },
+    });
+    ws = await RawClient.connect(front.url);
+    await ws.authenticate(front.key);
+  });
+  after(async () => {
+    await ws?.close();
+    await front?.stop();
+    await upstream?.close();
+  });
+
+  /** The task the upstream received for a front taskUUID's row: the row's task, field for field. */
+  const assertForwarded = (row: Row, from: number) => {
+    const tasks = upstream.bodies
+      .slice(from)
+      .flatMap((b) => JSON.parse(b) as Item[])
+      .filter((t) => t['taskType'] !== 'authentication');
+    assert.equal(tasks.length, 1, `one task went upstream: ${JSON.stringify(tasks).slice(0, 400)}`);
+    const { taskUUID: _upstreamUUID, ...sent } = tasks[0]!;
+    assert.deepEqual(sent, row.task, 'the task went as sent');
+  };
+
+  for (const transport of ['REST', 'WebSocket'] as const) {
+    describe(transport, () => {
+      for (const row of CORPUS) {
+        test(row.name, async () => {
+          const taskUUID = uuid();
+          const from = upstream.bodies.length;
+          let answer: { data?: Item[]; errors?: Item[] };
+          let text: string;
+          if (transport === 'REST') {
+            const reply = await front.post([{ ...row.task, taskUUID }]);
+            assert.equal(reply.status, 200, reply.text);
+            ({ json: answer, text } = reply);
+          } else {
+            ws.send([{ ...row.task, taskUUID }]);
+            const frame = await ws.forTask(taskUUID, 30_000);
+            ({ json: answer, text } = frame);
+            assert.deepEqual(ws.violations, []);
+          }
+          assert.equal(answer.errors, undefined, text);
+          assert.equal(answer.data?.[0]?.['taskUUID'], taskUUID, text);
+          assertForwarded(row, from);
+        });
+      }
+    });
+  }
 });
 
 guardOpenHandles();

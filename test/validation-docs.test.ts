@@ -84,6 +84,73 @@ test("what a local model honours is among its task type's parameters", () => {
   }
 });
 
+/** Each task type's table in the section: its header cells and its rows' cells. */
+function documentedTables(): Map<string, { header: string[]; rows: string[][] }> {
+  const tables = new Map<string, { header: string[]; rows: string[][] }>();
+  const cells = (line: string) =>
+    line
+      .slice(1, -1)
+      .split(' | ')
+      .map((c) => c.trim());
+  for (const m of (section ?? '').matchAll(/^\*\*([A-Za-z]+)\*\*\n\n((?:\|.*\|\n)+)/gm)) {
+    const [head, , ...body] = m[2]!.trim().split('\n');
+    tables.set(m[1]!, { header: cells(head!), rows: body.map(cells) });
+  }
+  return tables;
+}
+
+test('every model of a task type with outputFormat has the formats it writes, and the docs table says them', () => {
+  const tables = documentedTables();
+  let checked = 0;
+  for (const r of allRules()) {
+    if (!parametersOf(r.taskType).includes('outputFormat')) continue;
+    const rule = r.params['outputFormat'];
+    assert.ok(rule?.kind === 'values' && rule.refusal === 'unsupported', `${r.taskType} ${r.air} lists its formats`);
+    assert.ok(rule.among && rule.allowed.every((f) => rule.among!.includes(String(f))), `${r.air}: documented formats`);
+  }
+  for (const row of announcedRows()) {
+    const table = tables.get(row.taskType);
+    assert.ok(table, `${row.taskType} has a table`);
+    const column = table.header.indexOf('outputFormat');
+    const formatsOf = row.rules?.params['outputFormat'];
+    if (formatsOf === undefined) {
+      assert.equal(column, -1, `${row.taskType}: no outputFormat column where no model writes files`);
+      continue;
+    }
+    assert.ok(column >= 0, `${row.taskType} has an outputFormat column`);
+    const cells = table.rows.find((c) => c[1] === (row.air === '*' ? 'any other AIR' : `\`${row.air}\``));
+    assert.ok(cells, `${row.taskType} ${row.air} has a row`);
+    assert.equal(cells[column], formatsOf.kind === 'values' ? formatsOf.allowed.join(', ') : '', row.air);
+    checked++;
+  }
+  assert.ok(checked >= 50, String(checked));
+});
+
+test('a format the model does not write answers unsupportedOutputFormat; one no task of its kind writes is the schema’s', () => {
+  const flux = rulesFor('imageInference', 'runware:101@1')!;
+  const error = (() => {
+    try {
+      checkRules(flux, { outputFormat: 'tiff' });
+    } catch (err) {
+      assert.ok(err instanceof ProtocolError);
+      return err;
+    }
+    throw new Error('expected a refusal');
+  })();
+  assert.deepEqual(error.toObject(), {
+    code: 'unsupportedOutputFormat',
+    message:
+      "Invalid value for 'outputFormat' parameter. Model 'runware:101@1' (FLUX.1 [dev]) takes outputFormat JPG, PNG, WEBP only.",
+    parameter: 'outputFormat',
+    type: 'string',
+    allowedValues: ['JPG', 'PNG', 'WEBP'],
+    documentation: 'https://runware.ai/docs',
+  });
+  // BMP is no format Runware documents: the schema answers invalidOutputFormat.
+  checkRules(flux, { outputFormat: 'BMP' });
+  checkRules(flux, { outputFormat: 'webp' });
+});
+
 /** A video model's rules, as the videoInference task type will declare them. */
 const VIDEO: ModelRules = {
   taskType: 'videoInference',
@@ -93,7 +160,7 @@ const VIDEO: ModelRules = {
   params: {
     duration: durations(6),
     fps: fpsValues(24, 30),
-    outputFormat: formats('MP4', 'WEBM'),
+    outputFormat: formats('video', 'MP4', 'WEBM'),
     CFGScale: float(0, 10),
   },
 };

@@ -167,6 +167,8 @@ export class EngineRouter {
     runs: string | null;
   }[];
   private readonly ownAirs: ReadonlySet<string>;
+  /** RUNTRAIL_MODEL_MAP's rules naming a local model, by that model's AIR (lower case). */
+  private readonly mappedTo = new Map<string, ModelMapping[]>();
 
   constructor(
     private readonly engines: readonly Engine[],
@@ -188,6 +190,19 @@ export class EngineRouter {
       runs: m.runs,
     }));
     this.ownAirs = new Set(engines.flatMap((e) => e.models().map((m) => m.air.toLowerCase())));
+    for (const m of modelMap) {
+      if (m.runs === null) continue;
+      const key = m.runs.toLowerCase();
+      this.mappedTo.set(key, [...(this.mappedTo.get(key) ?? []), m]);
+    }
+  }
+
+  /**
+   * The RUNTRAIL_MODEL_MAP rules that send tasks to the local model `air` (their AIR, maybe a
+   * pattern, and task type), for modelSearch to list the rules those AIRs meet.
+   */
+  mappedOnto(air: string): readonly ModelMapping[] {
+    return this.mappedTo.get(air.toLowerCase()) ?? [];
   }
 
   /** The engine name the routes give (taskType, model); undefined when no rule matches or no routes are set. */

@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { timingSafeEqual } from 'node:crypto';
 import { ProtocolError, invalidCode } from '../protocol/errors.js';
 import { looksLikeUuid } from '../protocol/uuid.js';
-import type { TaskLedger } from '../ledger/types.js';
+import type { MediaRecord, TaskLedger } from '../ledger/types.js';
 import type { MediaStore } from './media-store.js';
 import type { OutboundPolicy } from './outbound-policy.js';
 
@@ -86,14 +86,50 @@ export class ImageInputResolver {
     private readonly maxBytes: number,
   ) {}
 
+  /**
+   * Checks, without reading any bytes, that a media input naming this server's media (a UUID, or
+   * a media URL of this server) names media of the organization: run when a task is accepted, so
+   * that a task naming unknown or another organization's media is refused before it is queued.
+   * Other forms are left to `resolve` (a URL is fetched only when the task runs).
+   */
+  async checkOwned(orgId: string, parameter: string, value: string): Promise<void> {
+    const form = mediaFormOf(value);
+    if (form === 'uuid') await this.ownedByUuid(orgId, parameter, value);
+    else if (form === 'url') {
+      const own = this.media.parseOwnUrl(value);
+      if (own) await this.ownedByUrl(orgId, parameter, own);
+    }
+  }
+
+  private async ownedByUuid(orgId: string, parameter: string, value: string): Promise<MediaRecord> {
+    const record = await this.ledger.findMedia(orgId, value);
+    if (!record) throw mediaInputError(parameter, 'No image with this UUID exists in your organization.');
+    return record;
+  }
+
+  private async ownedByUrl(
+    orgId: string,
+    parameter: string,
+    own: { mediaUUID: string; accessToken: string },
+  ): Promise<MediaRecord> {
+    const record = await this.ledger.findMedia(orgId, own.mediaUUID);
+    const token = Buffer.from(own.accessToken);
+    if (
+      !record ||
+      token.length !== record.accessToken.length ||
+      !timingSafeEqual(token, Buffer.from(record.accessToken))
+    ) {
+      throw mediaInputError(parameter, 'No image exists at this URL for your organization.');
+    }
+    return record;
+  }
+
   async resolve(orgId: string, parameter: string, value: string): Promise<DecodedImage> {
     const fail = (why: string) => mediaInputError(parameter, why);
     let bytes: Buffer;
     const form = mediaFormOf(value);
     if (form === 'uuid') {
-      const record = await this.ledger.findMedia(orgId, value);
-      if (!record) throw fail('No image with this UUID exists in your organization.');
-      bytes = await this.media.read(record);
+      bytes = await this.media.read(await this.ownedByUuid(orgId, parameter, value));
     } else if (form === 'dataURI') {
       bytes = Buffer.from(value.slice(value.indexOf(',') + 1), 'base64');
     } else if (form === 'url') {
@@ -120,18 +156,7 @@ export class ImageInputResolver {
     fail: (why: string) => ProtocolError,
   ): Promise<Buffer> {
     const own = this.media.parseOwnUrl(value);
-    if (own) {
-      const record = await this.ledger.findMedia(orgId, own.mediaUUID);
-      const token = Buffer.from(own.accessToken);
-      if (
-        !record ||
-        token.length !== record.accessToken.length ||
-        !timingSafeEqual(token, Buffer.from(record.accessToken))
-      ) {
-        throw fail('No image exists at this URL for your organization.');
-      }
-      return this.media.read(record);
-    }
+    if (own) return this.media.read(await this.ownedByUrl(orgId, parameter, own));
     let url: URL;
     try {
       url = new URL(value);

@@ -52,12 +52,16 @@ const PreprocessParams = Type.Object({
   width: Type.Optional(Side),
   height: Type.Optional(Side),
   settings: Type.Optional(
-    Type.Object({
-      lowThresholdCanny: Type.Optional(Threshold),
-      highThresholdCanny: Type.Optional(Threshold),
-      includeHandsAndFaceOpenPose: Type.Optional(Type.Boolean()),
-      seed: Type.Optional(Seed),
-    }),
+    Type.Object(
+      {
+        lowThresholdCanny: Type.Optional(Threshold),
+        highThresholdCanny: Type.Optional(Threshold),
+        includeHandsAndFaceOpenPose: Type.Optional(Type.Boolean()),
+        seed: Type.Optional(Seed),
+      },
+      // Closed: a setting outside this list answers unsupportedParameter (docs/protocol.md).
+      { additionalProperties: false },
+    ),
   ),
   lowThresholdCanny: Type.Optional(Threshold),
   highThresholdCanny: Type.Optional(Threshold),

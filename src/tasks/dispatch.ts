@@ -20,7 +20,7 @@ import { TaskRunner } from './task-runner.js';
 import { ReceivedTasks, type Receipt } from './received-tasks.js';
 import { modelProblem, recordedModel, recordedTaskType } from './recorded-fields.js';
 import { checkModelRules } from '../validation/check-rules.js';
-import { checkMediaForms } from '../validation/media-inputs.js';
+import { checkMediaForms, checkMediaOwned } from '../validation/media-inputs.js';
 import type { UsageLimiter } from '../limits/usage-limiter.js';
 
 type Transport = NewTask['transport'];
@@ -294,12 +294,14 @@ export class TaskDispatcher {
         const recorded = module as RecordedTaskModule;
         const split = splitDeliveryOptions(first, recorded.taskType, recorded.deliveries);
         // The named model's rules first (narrower than the schema's ranges), then the schema, then
-        // the form of every media input. Forwarded tasks (taskType 'forwarded') meet none of the
+        // the form of every media input, and that the server's media it names (a UUID, a media
+        // URL) is the organization's. Forwarded tasks (taskType 'forwarded') meet none of the
         // local rules: the upstream judges what it runs (docs/protocol.md, per-model rules).
         checkModelRules(recorded.taskType, split.params);
         delivery = split.options;
         params = recorded.validate(split.params);
         checkMediaForms(recorded.taskType, split.params);
+        await checkMediaOwned(this.services.imageInputs, org.id, recorded.taskType, split.params);
         if (delivery.method === 'stream' && !stream) throw streamNeedsItsOwnRequest();
         await checkDeliveryTargets(delivery, this.targets);
       } catch (err) {

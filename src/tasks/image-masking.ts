@@ -28,12 +28,16 @@ const MaskingParams = Type.Object({
   inputImage: Type.Optional(Type.String({ minLength: 1 })),
   inputs: Type.Optional(Type.Object({ image: Type.Optional(Type.String({ minLength: 1 })) })),
   settings: Type.Optional(
-    Type.Object({
-      confidence: Type.Optional(Confidence),
-      maxDetections: Type.Optional(MaxDetections),
-      maskPadding: Type.Optional(MaskPadding),
-      maskBlur: Type.Optional(MaskBlur),
-    }),
+    Type.Object(
+      {
+        confidence: Type.Optional(Confidence),
+        maxDetections: Type.Optional(MaxDetections),
+        maskPadding: Type.Optional(MaskPadding),
+        maskBlur: Type.Optional(MaskBlur),
+      },
+      // Closed: a setting outside Runware's list answers unsupportedParameter (docs/protocol.md).
+      { additionalProperties: false },
+    ),
   ),
   confidence: Type.Optional(Confidence),
   maxDetections: Type.Optional(MaxDetections),

@@ -1,12 +1,13 @@
 // modelSearch: searches the models the configured engines serve (docs/protocol.md, task types) with the
 // documented filters and paging. Each result carries the documented fields plus what runtrail
 // knows besides: the task types the model serves, its price per produced item, and the rules a
-// task naming it (or an AIR it stands in for) meets (`validationRules`, src/validation).
+// task naming it (or an AIR it stands in for, or one RUNTRAIL_MODEL_MAP sends to it) meets
+// (`validationRules`, src/validation).
 
 import { Type, type Static } from '@sinclair/typebox';
 import type { ModelInfo } from '../engines/engine.js';
 import { compileValidator, oneOf } from './validate.js';
-import { modelRulesViews, type ModelRulesView } from '../validation/rules-view.js';
+import { modelRulesViewsWith, type ModelRulesView } from '../validation/rules-view.js';
 import type { RecordedTaskModule, TaskCall, TaskRun, TaskServices } from './task-module.js';
 
 const CATEGORIES = ['checkpoint', 'lora', 'lycoris', 'controlnet', 'vae', 'embeddings'] as const;
@@ -58,7 +59,8 @@ interface ModelResult {
 
 async function run(call: TaskCall<Params>): Promise<TaskRun> {
   const { params: p, services } = call;
-  const found = searchModels(services.engines.models(), p);
+  const mapped = (m: ModelInfo) => services.engines.mappedOnto(m.air).map((r) => r.model);
+  const found = searchModels(services.engines.models(), p, mapped);
   const offset = p.offset ?? 0;
   const page = found.slice(offset, offset + (p.limit ?? 20)).map((m) => resultOf(m, services));
   return {
@@ -74,7 +76,12 @@ async function run(call: TaskCall<Params>): Promise<TaskRun> {
 }
 
 /** Models matching every given filter; with `search`, best matches first (name phrase, then AIR, then the rest). */
-export function searchModels(models: readonly ModelInfo[], p: Omit<Params, 'taskType' | 'taskUUID'>): ModelInfo[] {
+export function searchModels(
+  models: readonly ModelInfo[],
+  p: Omit<Params, 'taskType' | 'taskUUID'>,
+  /** The AIRs RUNTRAIL_MODEL_MAP sends to a model (they find it, as the AIRs it stands in for do). */
+  mappedAirs: (model: ModelInfo) => readonly string[] = () => [],
+): ModelInfo[] {
   // Every model runtrail serves is public: only `public`/`all` (the default) find any.
   if (p.visibility !== undefined && p.visibility !== 'public' && p.visibility !== 'all') return [];
   const wanted = (a: string | undefined, b: string) => a === undefined || a.toLowerCase() === b.toLowerCase();
@@ -85,14 +92,14 @@ export function searchModels(models: readonly ModelInfo[], p: Omit<Params, 'task
     if (!wanted(p.category, model.category) || !wanted(p.architecture, model.architecture)) continue;
     // Engines report no tags, types or conditionings yet, so those filters match nothing.
     if (tags.length > 0 || p.type !== undefined || p.conditioning !== undefined) continue;
-    const score = query === '' ? 1 : relevance(model, query);
+    const score = query === '' ? 1 : relevance(model, query, mappedAirs(model));
     if (score > 0) scored.push({ model, score });
   }
   scored.sort((a, b) => b.score - a.score || a.model.air.localeCompare(b.model.air));
   return scored.map((s) => s.model);
 }
 
-function relevance(model: ModelInfo, query: string): number {
+function relevance(model: ModelInfo, query: string, mapped: readonly string[]): number {
   const name = model.name.toLowerCase();
   let score = 0;
   if (name.includes(query)) score += 10;
@@ -100,7 +107,7 @@ function relevance(model: ModelInfo, query: string): number {
   for (const word of query.split(/\s+/)) if (word !== '' && name.includes(word)) score += 1;
   if (model.version.toLowerCase() === query) score += 1;
   // Runware's AIRs find the local model that runs them (`runware:101@1` finds the renderer).
-  if ((model.standsInFor ?? []).some((air) => air.toLowerCase().includes(query))) score += 3;
+  if ([...mapped, ...(model.standsInFor ?? [])].some((air) => air.toLowerCase().includes(query))) score += 3;
   return score;
 }
 
@@ -118,6 +125,6 @@ function resultOf(model: ModelInfo, services: TaskServices): ModelResult {
     taskTypes: model.taskTypes,
     price: services.prices.perItem(model.taskTypes[0] ?? '', model.air),
     ...(model.shortDescription !== undefined ? { shortDescription: model.shortDescription } : {}),
-    validationRules: modelRulesViews(model),
+    validationRules: modelRulesViewsWith(model, services.engines.mappedOnto(model.air)),
   };
 }

@@ -3,7 +3,8 @@
 // answered with the model's limits. Runware's codes: `invalid<Param>` with min/max/multiplier,
 // `invalid<Param>Count` for an array's size (worded as Runware's own error for reference images),
 // `unsupportedParameter` for a parameter the model does not take, `unsupported<Param>` for a
-// value it does not take (`unsupportedDuration`), `unsupportedDimensions` for a size off its list.
+// value it does not take (`unsupportedDuration`, `unsupportedOutputFormat`), `unsupportedDimensions`
+// for a size off its list.
 
 import { ProtocolError, invalidCode, invalidCountCode, upperFirst } from '../protocol/errors.js';
 import { AIR_PATTERN } from '../tasks/validate.js';
@@ -49,6 +50,14 @@ const PARAM_TYPES: Readonly<Record<string, string>> = {
   CFGScale: 'float',
   duration: 'float',
   fps: 'integer',
+  outputFormat: 'string',
+  rgba: 'float[]',
+  postProcessMask: 'boolean',
+  returnOnlyMask: 'boolean',
+  alphaMatting: 'boolean',
+  alphaMattingForegroundThreshold: 'integer',
+  alphaMattingBackgroundThreshold: 'integer',
+  alphaMattingErodeSize: 'integer',
 };
 
 const AIR = new RegExp(AIR_PATTERN);
@@ -157,6 +166,7 @@ function checkValues(rules: ModelRules, name: string, path: string, r: ValuesRul
   const same = (a: string | number) =>
     typeof a === 'string' && typeof value === 'string' ? a.toLowerCase() === value.toLowerCase() : a === value;
   if (r.allowed.some(same)) return;
+  if (r.among && !r.among.some(same)) return;
   const listed = r.allowed.map((v) => String(v)).join(', ');
   // The unsupported<Param> codes (unsupportedDuration, …) share invalid<Param>'s template.
   const code =

@@ -1,6 +1,7 @@
-// Every media input of a task, found by its task type's list of places, checked for its form when
-// the task is accepted (a UUID, a data URI, base64 or a URL: anything else answers the field's own
-// code with its exact path), and resolved to image bytes by the task before any work runs.
+// Every media input of a task, found by its task type's list of places, checked when the task is
+// accepted (its form: a UUID, a data URI, base64 or a URL; and a UUID or media URL of this server
+// must name the organization's own media), anything else answering the field's own code with its
+// exact path; then resolved to image bytes by the task before any work runs.
 
 import {
   MEDIA_FORMS,
@@ -103,6 +104,24 @@ export function checkMediaForms(taskType: string, task: unknown): void {
   for (const input of mediaInputsOf(taskType, task)) {
     if (mediaFormOf(input.value) === null) throw mediaInputError(input.parameter, MEDIA_FORMS);
   }
+}
+
+/**
+ * Throws the first media input (in list order) naming this server's media that the organization
+ * does not hold: a UUID nobody uploaded, another organization's image, a media URL of another
+ * organization. Run when the task is accepted, after its forms are checked, so that an async task
+ * too is refused before it is queued; other forms resolve when the task runs.
+ */
+export async function checkMediaOwned(
+  resolver: ImageInputResolver,
+  orgId: string,
+  taskType: string,
+  task: unknown,
+): Promise<void> {
+  const inputs = mediaInputsOf(taskType, task);
+  if (inputs.length === 0) return;
+  const settled = await Promise.allSettled(inputs.map((i) => resolver.checkOwned(orgId, i.parameter, i.value)));
+  for (const s of settled) if (s.status === 'rejected') throw s.reason as Error;
 }
 
 /**

@@ -32,6 +32,11 @@ export interface ValuesRule {
   type: 'string' | 'integer' | 'float';
   allowed: readonly (string | number)[];
   refusal: 'unsupported' | 'invalid';
+  /**
+   * When set, only these values off `allowed` answer the refusal; any other is left to the task
+   * type's schema (an output format no Runware task of the kind writes is `invalidOutputFormat`).
+   */
+  among?: readonly string[];
 }
 
 /** A parameter the model does not take: `unsupportedParameter`. */
@@ -125,10 +130,27 @@ export const fpsValues = (...allowed: number[]): ValuesRule => ({
   allowed,
   refusal: 'unsupported',
 });
-/** Output formats a model can write (`unsupportedOutputFormat` for another documented one). */
-export const formats = (...allowed: string[]): ValuesRule => ({
+/**
+ * The output formats Runware documents for each kind of output: images JPG, PNG, WEBP (and TIFF,
+ * which its model pages name among the formats with transparency), video MP4, WEBM, MOV, audio
+ * MP3, WAV, FLAC, OGG, vector graphics SVG.
+ */
+export const DOCUMENTED_FORMATS = {
+  image: ['JPG', 'PNG', 'WEBP', 'TIFF'],
+  video: ['MP4', 'WEBM', 'MOV'],
+  audio: ['MP3', 'WAV', 'FLAC', 'OGG'],
+  vector: ['SVG'],
+} as const;
+
+/**
+ * The output formats a model writes (`outputFormat`, any case): another format Runware documents
+ * for that kind of output answers `unsupportedOutputFormat` with `allowedValues`; a format no
+ * Runware task of the kind writes is the schema's `invalidOutputFormat`.
+ */
+export const formats = (kind: keyof typeof DOCUMENTED_FORMATS, ...allowed: string[]): ValuesRule => ({
   kind: 'values',
   type: 'string',
   allowed,
   refusal: 'unsupported',
+  among: DOCUMENTED_FORMATS[kind],
 });

@@ -5,6 +5,7 @@
 
 import type { ModelInfo } from '../engines/engine.js';
 import type { LocalModelRules, ModelRules, ParamRule, RuleSource } from './model-rules.js';
+import { wildcardMatcher } from '../protocol/model-pattern.js';
 import { rulesFor } from './rule-catalogue.js';
 
 /** One parameter's rule as modelSearch shows it. */
@@ -62,13 +63,13 @@ export function rulesView(taskType: string, air: string, rules: ModelRules): Mod
   };
 }
 
+/** Views already built, per model object (an engine with a fixed catalogue hands out the same ones). */
+const viewsOf = new WeakMap<ModelInfo, ModelRulesView[]>();
+
 /**
  * The rules for each (task type, AIR) a model answers: its own AIR, then the AIRs it stands in
  * for. A model routed upstream has none here: the upstream judges what it runs.
  */
-/** Views already built, per model object (an engine with a fixed catalogue hands out the same ones). */
-const viewsOf = new WeakMap<ModelInfo, ModelRulesView[]>();
-
 export function modelRulesViews(model: ModelInfo): ModelRulesView[] {
   let views = viewsOf.get(model);
   if (views === undefined) {
@@ -76,6 +77,32 @@ export function modelRulesViews(model: ModelInfo): ModelRulesView[] {
     viewsOf.set(model, views);
   }
   return views;
+}
+
+/**
+ * The views of `model` with the AIRs an operator maps onto it (RUNTRAIL_MODEL_MAP, given as
+ * `mapped`): after its own AIR, each mapped AIR (a pattern as written) for each task type of the
+ * model the rule covers, then the AIRs it stands in for; an AIR listed twice is shown once.
+ */
+export function modelRulesViewsWith(
+  model: ModelInfo,
+  mapped: readonly { taskType?: string; model: string }[],
+): ModelRulesView[] {
+  const own = modelRulesViews(model);
+  if (mapped.length === 0 || model.architecture === 'upstream') return own;
+  const extra: ModelRulesView[] = [];
+  const seen = new Set(own.map((v) => `${v.taskType}\n${v.air.toLowerCase()}`));
+  for (const m of mapped) {
+    for (const taskType of model.taskTypes) {
+      if (m.taskType !== undefined && !wildcardMatcher(m.taskType)(taskType)) continue;
+      const key = `${taskType}\n${m.model.toLowerCase()}`;
+      const rules = seen.has(key) ? undefined : rulesFor(taskType, m.model);
+      seen.add(key);
+      if (rules) extra.push(rulesView(taskType, m.model, rules));
+    }
+  }
+  const firstOther = own.findIndex((v) => v.air.toLowerCase() !== model.air.toLowerCase());
+  return firstOther < 0 ? [...own, ...extra] : [...own.slice(0, firstOther), ...extra, ...own.slice(firstOther)];
 }
 
 function buildViews(model: ModelInfo): ModelRulesView[] {

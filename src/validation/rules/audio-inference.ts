@@ -7,6 +7,7 @@
 import {
   UNSUPPORTED,
   float,
+  formats,
   int,
   type LocalModelRules,
   type ModelRules,
@@ -15,6 +16,8 @@ import {
 } from '../model-rules.js';
 
 const NUMBER_RESULTS = int(1, 3);
+/** The four formats Runware's audio reference lists; ffmpeg writes each of them for the local models. */
+const AUDIO_FORMATS = formats('audio', 'MP3', 'WAV', 'FLAC', 'OGG');
 
 /** A speech model: what to say is `speech`; it has no length, steps or guidance of its own. */
 const SPEECH_PARAMS: Readonly<Record<string, ParamRule>> = {
@@ -22,6 +25,7 @@ const SPEECH_PARAMS: Readonly<Record<string, ParamRule>> = {
   duration: UNSUPPORTED,
   steps: UNSUPPORTED,
   CFGScale: UNSUPPORTED,
+  outputFormat: AUDIO_FORMATS,
 };
 
 /** A music or sound-effect model under Runware's generic ranges. */
@@ -31,6 +35,7 @@ const RUNWARE_SOUND_PARAMS: Readonly<Record<string, ParamRule>> = {
   steps: int(1, 100),
   CFGScale: float(0, 50),
   speech: UNSUPPORTED,
+  outputFormat: AUDIO_FORMATS,
 };
 
 const PROCEDURAL_SOUND_PARAMS: Readonly<Record<string, ParamRule>> = {
@@ -124,6 +129,6 @@ export const audioInferenceRules: TaskTypeRules = {
     air: '*',
     name: 'any other AIR',
     source: 'runware-generic',
-    params: { numberResults: NUMBER_RESULTS },
+    params: { numberResults: NUMBER_RESULTS, outputFormat: AUDIO_FORMATS },
   },
 };

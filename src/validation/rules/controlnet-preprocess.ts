@@ -5,6 +5,7 @@
 
 import {
   UNSUPPORTED,
+  formats,
   type LocalModelRules,
   type ModelRules,
   type ParamRule,
@@ -13,18 +14,24 @@ import {
 
 type Preprocessor = 'canny' | 'tile' | 'shuffle' | 'openpose';
 
+/** Every preprocessor writes its guide image as JPG, PNG or WEBP. */
+const OUTPUT_FORMAT = formats('image', 'JPG', 'PNG', 'WEBP');
+
 const CANNY_SETTINGS = ['lowThresholdCanny', 'highThresholdCanny'] as const;
 const OPENPOSE_SETTINGS = ['includeHandsAndFaceOpenPose'] as const;
 
-/** The settings a preprocessor does not take, at the task's root (legacy) and under `settings`. */
+/** The settings a preprocessor does not take, at the task's root (legacy) and under `settings`, and what it writes. */
 function paramsOf(preprocessor: Preprocessor): Readonly<Record<string, ParamRule>> {
   const refused = [
     ...(preprocessor === 'canny' ? [] : CANNY_SETTINGS),
     ...(preprocessor === 'openpose' ? [] : OPENPOSE_SETTINGS),
   ];
-  return Object.fromEntries(
-    refused.flatMap((name) => [[name, UNSUPPORTED] as const, [`settings.${name}`, UNSUPPORTED] as const]),
-  );
+  return {
+    ...Object.fromEntries(
+      refused.flatMap((name) => [[name, UNSUPPORTED] as const, [`settings.${name}`, UNSUPPORTED] as const]),
+    ),
+    outputFormat: OUTPUT_FORMAT,
+  };
 }
 
 const COMMON_HONOURS = [
@@ -73,7 +80,13 @@ export const controlNetPreprocessRules: TaskTypeRules = {
   taskType: 'controlNetPreprocess',
   local,
   runware,
-  generic: { taskType: 'controlNetPreprocess', air: '*', name: 'any other AIR', source: 'runware-generic', params: {} },
+  generic: {
+    taskType: 'controlNetPreprocess',
+    air: '*',
+    name: 'any other AIR',
+    source: 'runware-generic',
+    params: { outputFormat: OUTPUT_FORMAT },
+  },
   // The legacy name of the preprocessor (`lineart_anime`) is the AIR's version (`lineart-anime`).
   modelOf: (task) => {
     const type = task['preProcessorType'];

@@ -6,6 +6,7 @@ import {
   UNSUPPORTED,
   adapters,
   float,
+  formats,
   images,
   int,
   type LocalModelRules,
@@ -16,8 +17,9 @@ import {
 
 /**
  * Runware's generic imageInference ranges (its API reference: width and height 128–2048 in
- * multiples of 64, steps 1–100, CFGScale 0–50, numberResults 1–20). The counts bound what one
- * task may carry: ten reference images is the most any Runware model page names (FLUX.2 [flex]).
+ * multiples of 64, steps 1–100, CFGScale 0–50, numberResults 1–20; JPG, PNG or WEBP, as its model
+ * pages list). The counts bound what one task may carry: ten reference images is the most any
+ * Runware model page names (FLUX.2 [flex]).
  */
 const RUNWARE_IMAGE_GENERIC: Readonly<Record<string, ParamRule>> = {
   width: int(128, 2048, 64),
@@ -30,6 +32,7 @@ const RUNWARE_IMAGE_GENERIC: Readonly<Record<string, ParamRule>> = {
   embeddings: adapters(0, 10),
   controlNet: adapters(0, 10),
   ipAdapters: adapters(0, 10),
+  outputFormat: formats('image', 'JPG', 'PNG', 'WEBP'),
 };
 
 /** The procedural renderer takes the same parameters, and sizes from 64 px (cheap renders for tests and benchmarks). */

@@ -3,7 +3,22 @@
 // (their model pages); the legacy imageUpscale took 2, 3 or 4, which any other AIR (and a task
 // naming no model) keeps. ESRGAN here has weights for ×2 and ×4 only.
 
-import { int, intValues, type LocalModelRules, type ModelRules, type TaskTypeRules } from '../model-rules.js';
+import {
+  formats,
+  int,
+  intValues,
+  type LocalModelRules,
+  type ModelRules,
+  type ParamRule,
+  type TaskTypeRules,
+} from '../model-rules.js';
+
+/** Every upscaler, here and at Runware, writes JPG, PNG or WEBP. */
+const OUTPUT_FORMAT = formats('image', 'JPG', 'PNG', 'WEBP');
+const factors = (upscaleFactor: ParamRule): Readonly<Record<string, ParamRule>> => ({
+  upscaleFactor,
+  outputFormat: OUTPUT_FORMAT,
+});
 
 const HONOURS = [
   'inputImage',
@@ -22,7 +37,7 @@ const local: LocalModelRules[] = [
     air: 'runtrail:esrgan@slim',
     name: 'ESRGAN slim (RDN super-resolution, ×2 and ×4)',
     source: 'runtrail',
-    params: { upscaleFactor: intValues(2, 4) },
+    params: factors(intValues(2, 4)),
     honours: HONOURS,
   },
   {
@@ -30,7 +45,7 @@ const local: LocalModelRules[] = [
     air: 'runtrail:lanczos@3',
     name: 'runtrail Lanczos resampler (not a learned upscaler)',
     source: 'runtrail',
-    params: { upscaleFactor: int(2, 4) },
+    params: factors(int(2, 4)),
     honours: HONOURS,
   },
 ];
@@ -44,11 +59,11 @@ const upscaler = (air: string, name: string, rules: ModelRules['params'], page: 
 });
 
 const runware: ModelRules[] = [
-  upscaler('runware:500@1', 'Clarity', { upscaleFactor: int(2, 4) }, true),
-  upscaler('runware:501@1', 'CCSR', { upscaleFactor: intValues(2, 4) }, false),
-  upscaler('runware:502@1', 'Stable Diffusion Latent Upscaler', { upscaleFactor: intValues(2) }, true),
-  upscaler('runware:503@1', 'SwinIR', { upscaleFactor: intValues(2, 4) }, false),
-  upscaler('runware:504@1', 'Real-ESRGAN', { upscaleFactor: intValues(2, 4) }, false),
+  upscaler('runware:500@1', 'Clarity', factors(int(2, 4)), true),
+  upscaler('runware:501@1', 'CCSR', factors(intValues(2, 4)), false),
+  upscaler('runware:502@1', 'Stable Diffusion Latent Upscaler', factors(intValues(2)), true),
+  upscaler('runware:503@1', 'SwinIR', factors(intValues(2, 4)), false),
+  upscaler('runware:504@1', 'Real-ESRGAN', factors(intValues(2, 4)), false),
 ];
 
 export const upscaleRules: TaskTypeRules = {
@@ -60,6 +75,6 @@ export const upscaleRules: TaskTypeRules = {
     air: '*',
     name: 'any other AIR, or none',
     source: 'runware-generic',
-    params: { upscaleFactor: int(2, 4) },
+    params: factors(int(2, 4)),
   },
 };

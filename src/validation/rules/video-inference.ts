@@ -5,6 +5,7 @@
 import {
   durations,
   float,
+  formats,
   fpsValues,
   frames,
   int,
@@ -23,6 +24,7 @@ const RUNWARE_VIDEO_GENERIC: Readonly<Record<string, ParamRule>> = {
   steps: int(10, 50),
   CFGScale: float(0, 50),
   numberResults: int(1, 4),
+  outputFormat: formats('video', 'MP4', 'WEBM', 'MOV'),
 };
 
 const local: LocalModelRules[] = [
