@@ -372,6 +372,16 @@ if (wanted('chain')) {
     row('chain: REST modelSearch, build without the chain, tasks/s', o.baselineRps.toFixed(0));
     row('chain: ratio with / without the chain', o.ratio.toFixed(3), '>= 0.95', o.ratio >= 0.95);
     target('REST modelSearch with the hash chain / without it', o.ratio.toFixed(3), '>= 0.95', o.ratio >= 0.95);
+    const w = o.websocket;
+    row('chain: WebSocket pipelined modelSearch with the chain, tasks/s', w.chainRps.toFixed(0));
+    row('chain: WebSocket pipelined modelSearch, build without the chain, tasks/s', w.baselineRps.toFixed(0));
+    row('chain: WebSocket ratio with / without the chain', w.ratio.toFixed(3), '>= 0.95', w.ratio >= 0.95);
+    target(
+      'WebSocket pipelined modelSearch with the hash chain / without it',
+      w.ratio.toFixed(3),
+      '>= 0.95',
+      w.ratio >= 0.95,
+    );
   }
 }
 console.table(rows);

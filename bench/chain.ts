@@ -16,10 +16,10 @@ import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT, startServer } from './bench-server.js';
+import { REPO_ROOT, startServer, type BenchServer } from './bench-server.js';
 import { dropSchemaOf, postgresUnavailable, schemaDatabaseUrl, uniqueSchema } from './bench-postgres.js';
 import { bulkLoad } from './bulk-load.js';
-import { log, median, progress, searchTask, type BenchOptions } from './common.js';
+import { log, median, pipeline, progress, searchTask, type BenchOptions } from './common.js';
 import { restLoad } from './p1-rest.js';
 
 export interface VerifyFigure {
@@ -48,6 +48,8 @@ export interface OverheadFigure {
   ratio: number;
   non2xx: number;
   samples: { chain: number[]; baseline: number[] };
+  /** The same pair pipelined over WebSocket (as P2): larger commit batches, so the chain's pages per commit weigh less. */
+  websocket: { chainRps: number; baselineRps: number; ratio: number; samples: { chain: number[]; baseline: number[] } };
 }
 
 interface VerifyJson {
@@ -151,16 +153,23 @@ export async function chainOverhead(o: BenchOptions, baselineDist: string): Prom
   const root = resolve(baselineDist);
   if (!existsSync(join(root, 'bin/runtrail.js')) || !existsSync(join(root, 'dist/src')))
     throw new Error(`--baseline-dist ${baselineDist} is not a built checkout (bin/runtrail.js and dist/src/)`);
-  log(`chain: REST modelSearch, this build vs the build in ${root} (no chain), alternating`);
+  log(
+    `chain: modelSearch over REST (as P1) and pipelined over WebSocket (as P2), this build vs the build in ${root} (no chain), alternating`,
+  );
   const chain = await startServer();
   const baseline = await startServer({ repoRoot: root });
-  const chainRps: number[] = [];
-  const baselineRps: number[] = [];
+  const rest = { chain: [] as number[], baseline: [] as number[] };
+  const ws = { chain: [] as number[], baseline: [] as number[] };
   let non2xx = 0;
+  const wsUrl = (url: string) => url.replace(/^http/, 'ws') + '/v1';
+  const pipelined = async (server: BenchServer) =>
+    (await pipeline(wsUrl(server.url), server.key, searchTask, { seconds: o.seconds, window: o.window })).perSecond;
   try {
     // A warm-up of each, not counted.
-    await restLoad(o, chain.url, chain.key, searchTask);
-    await restLoad(o, baseline.url, baseline.key, searchTask);
+    for (const server of [chain, baseline]) {
+      await restLoad(o, server.url, server.key, searchTask);
+      await pipeline(wsUrl(server.url), server.key, searchTask, { seconds: 1, window: o.window });
+    }
     for (let r = 0; r < o.runs; r++) {
       // Which one goes first alternates too.
       const order = r % 2 === 0 ? (['chain', 'baseline'] as const) : (['baseline', 'chain'] as const);
@@ -168,10 +177,12 @@ export async function chainOverhead(o: BenchOptions, baselineDist: string): Prom
         const server = which === 'chain' ? chain : baseline;
         const got = await restLoad(o, server.url, server.key, searchTask);
         non2xx += got.non2xx;
-        (which === 'chain' ? chainRps : baselineRps).push(got.rps);
+        rest[which].push(got.rps);
       }
+      for (const which of order) ws[which].push(await pipelined(which === 'chain' ? chain : baseline));
       log(
-        `  run ${r + 1}: with the chain ${chainRps.at(-1)!.toFixed(0)}/s, without ${baselineRps.at(-1)!.toFixed(0)}/s`,
+        `  run ${r + 1}: REST with the chain ${rest.chain.at(-1)!.toFixed(0)}/s, without ${rest.baseline.at(-1)!.toFixed(0)}/s; ` +
+          `WebSocket with ${ws.chain.at(-1)!.toFixed(0)}/s, without ${ws.baseline.at(-1)!.toFixed(0)}/s`,
       );
     }
   } finally {
@@ -180,10 +191,16 @@ export async function chainOverhead(o: BenchOptions, baselineDist: string): Prom
   }
   return {
     baselineDist: root,
-    chainRps: median(chainRps),
-    baselineRps: median(baselineRps),
-    ratio: median(chainRps) / median(baselineRps),
+    chainRps: median(rest.chain),
+    baselineRps: median(rest.baseline),
+    ratio: median(rest.chain) / median(rest.baseline),
     non2xx,
-    samples: { chain: chainRps, baseline: baselineRps },
+    samples: rest,
+    websocket: {
+      chainRps: median(ws.chain),
+      baselineRps: median(ws.baseline),
+      ratio: median(ws.chain) / median(ws.baseline),
+      samples: ws,
+    },
   };
 }

@@ -285,11 +285,13 @@ describe('WebSocket protocol (default settings)', () => {
       });
     }
 
-    // A task failing while it runs surfaces in errors, with its taskUUID.
+    // A task failing while it runs surfaces in errors, with its taskUUID: its input is a data URI
+    // of the right form whose bytes are no image, found out when the task decodes it. (An unknown
+    // media UUID is refused before the acknowledgement.)
     const failing = {
       taskType: 'upscale',
       taskUUID: uuid(),
-      inputImage: uuid(),
+      inputImage: `data:image/png;base64,${Buffer.from('these bytes are not a picture').toString('base64')}`,
       upscaleFactor: 2,
       deliveryMethod: 'async',
     };
