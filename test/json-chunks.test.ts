@@ -6,15 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jsonPieces, stringPieces } from '../src/protocol/json-chunks.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
-
-/** A deterministic generator (a test that fails prints its seed and can be run again). */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { seededRandom as random } from './helpers/timing.js';
 
 const ALPHABET = ['a', 'Z', '0', ' ', '"', '\\', '\n', '\t', '\u0001', '\u2028', 'é', '😀', '\ud800', '\udc00', '/'];
 

@@ -13,6 +13,7 @@ import { imageTask, startServer, uuid, type Reply, type TestServer } from './hel
 import { createOrgKey } from './helpers/org-key.js';
 import { cliOk } from './helpers/cli.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
+import { awayFromMinuteEdge, setLimit } from './helpers/limit-window.js';
 import { startRunwareUpstream, type RunwareTestUpstream } from './servers/runware-upstream.js';
 
 /** How long a running server may keep limits and spend it read (src/limits/usage-limiter.ts), and a margin. */
@@ -41,15 +42,7 @@ after(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function limit(args: string[]): Promise<string> {
-  return cliOk(['keys', 'limit', ...args], { dataDir: server.dataDir });
-}
-
-/** Waits out the end of a minute when close to it, so a per-minute window holds the whole test step. */
-async function awayFromMinuteEdge(): Promise<void> {
-  const intoMinute = Date.now() % 60_000;
-  if (intoMinute > 45_000) await sleep(60_000 - intoMinute + 100);
-}
+const limit = (args: string[]) => setLimit(server, args);
 
 /** The taskUUIDs the test upstream was sent since `from` (its bodies carry its own taskUUIDs, so count them). */
 function sentSince(from: number): number {

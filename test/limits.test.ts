@@ -15,6 +15,7 @@ import { createOrgKey } from './helpers/org-key.js';
 import { cliOk, runCli } from './helpers/cli.js';
 import { RawClient } from './helpers/ws-client.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
+import { awayFromMinuteEdge, setLimit } from './helpers/limit-window.js';
 
 /** How long a running server may keep using limits it read (src/limits/usage-limiter.ts LIMITS_CACHE_MS), and a margin. */
 const CACHE_WAIT_MS = 1200;
@@ -35,15 +36,7 @@ after(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function limit(args: string[]): Promise<string> {
-  return cliOk(['keys', 'limit', ...args], { dataDir: server.dataDir });
-}
-
-/** Waits out the end of a minute when close to it, so a per-minute window holds the whole test step. */
-async function awayFromMinuteEdge(): Promise<void> {
-  const intoMinute = Date.now() % 60_000;
-  if (intoMinute > 45_000) await sleep(60_000 - intoMinute + 100);
-}
+const limit = (args: string[]) => setLimit(server, args);
 
 function codes(reply: Reply): string[] {
   return (reply.json.errors ?? []).map((e) => String(e['code']));

@@ -81,6 +81,18 @@ export function countsFrom(rows: readonly { status: string; n: number | string }
 }
 
 /** A page from `limit + 1` rows. */
+/** A page of task rows (created_at, task_uuid) as keys alone (listTaskKeys), with the next cursor. */
+export function keyPageFrom(
+  rows: readonly { created_at: string | number; task_uuid: string }[],
+  limit: number,
+): { keys: TaskCursor[]; next: TaskCursor | null } {
+  const { tasks, next } = pageFrom(
+    rows.map((r) => ({ createdAt: Number(r.created_at), taskUUID: r.task_uuid })),
+    limit,
+  );
+  return { keys: tasks, next };
+}
+
 export function pageFrom<T extends { createdAt: number; taskUUID: string }>(
   rows: T[],
   limit: number,

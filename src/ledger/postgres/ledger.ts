@@ -26,7 +26,15 @@ import {
   type MediaRow,
   type TaskRow,
 } from '../rows.js';
-import { containsPattern, countSql, countsFrom, pageFrom, taskPageSql, type SqlDialect } from '../task-query.js';
+import {
+  containsPattern,
+  countSql,
+  countsFrom,
+  keyPageFrom,
+  pageFrom,
+  taskPageSql,
+  type SqlDialect,
+} from '../task-query.js';
 import { startsWithWordChar } from '../text-search.js';
 import { inTransaction, type PgPool } from './database.js';
 import type pg from 'pg';
@@ -165,11 +173,7 @@ export class PostgresTaskLedger implements TaskLedger {
       `SELECT p.created_at, p.task_uuid FROM (${sql}) p ORDER BY p.created_at DESC, p.task_uuid DESC`,
       params,
     );
-    const { tasks, next } = pageFrom(
-      rows.map((r) => ({ createdAt: Number(r.created_at), taskUUID: r.task_uuid })),
-      limit,
-    );
-    return { keys: tasks, next };
+    return keyPageFrom(rows, limit);
   }
 
   async countTasks(orgId: string, filter: TaskFilter): Promise<TaskCounts> {

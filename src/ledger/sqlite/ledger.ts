@@ -27,7 +27,7 @@ import {
   type MediaRow,
   type TaskRow,
 } from '../rows.js';
-import { countSql, countsFrom, pageFrom, taskPageSql, type SqlDialect } from '../task-query.js';
+import { countSql, countsFrom, keyPageFrom, pageFrom, taskPageSql, type SqlDialect } from '../task-query.js';
 import type { GroupCommitter, SqliteDatabase } from './database.js';
 import { packTexts } from '../packed-texts.js';
 import { searchCounts, searchPage, type SearchContext } from './history-search.js';
@@ -306,11 +306,7 @@ export class SqliteTaskLedger implements TaskLedger {
           const sql = taskPageSql(orgId, filter, cursor, limit, dialect(params));
           return this.db.prepare<unknown[], TaskTableRow>(sql).all(...params);
         });
-    const { tasks, next } = pageFrom(
-      rows.map((r) => ({ createdAt: r.created_at, taskUUID: r.task_uuid })),
-      limit,
-    );
-    return { keys: tasks, next };
+    return keyPageFrom(rows, limit);
   }
 
   countTasks(orgId: string, filter: TaskFilter): Promise<TaskCounts> {
