@@ -506,4 +506,63 @@ export function chainContract(backend: ChainBackend): void {
       await backend.dispose(env);
     }
   });
+
+  test(`${backend.name} chain: tasks recorded before the chain existed are adopted by ledger adopt; a row slipped in later is not`, async () => {
+    const env = await backend.env();
+    const first = await startServer({ env });
+    const dataDir = first.dataDir;
+    let server: TestServer = first;
+    try {
+      const old = await sendSync(first, 3, 'a ledger older than its chain');
+      await first.stop({ keepData: true });
+      // A ledger from before the chain: its tasks have no entries, and the chain "began" after them.
+      await backend.sql(first, env, 'DELETE FROM chain_entries');
+      const began = Date.now() + 1;
+      await backend.sql(first, env, 'UPDATE schema_migrations SET applied_at = ? WHERE version = 11', [began]);
+      await new Promise((r) => setTimeout(r, 5));
+      server = await startServer({ env, dataDir, key: first.key });
+      const [later] = await sendSync(server, 1, 'recorded once the chain began');
+
+      const before = await verifyJson(server, env);
+      assert.deepEqual(
+        before.problems.map((p) => [p.kind, p.taskUUID]).sort(),
+        old.map((u) => ['row-inserted', u]).sort(),
+        JSON.stringify(before.problems),
+      );
+      assert.match(before.problems[0]!.detail, /runtrail ledger adopt/);
+
+      // A row slipped in after the chain began (a chained task renamed): adoption must leave it.
+      const sneaked = uuid();
+      await backend.sql(server, env, 'UPDATE tasks SET task_uuid = ? WHERE task_uuid = ?', [sneaked, later]);
+      const adopt = await runCli(['ledger', 'adopt'], { dataDir, env });
+      assert.equal(adopt.code, 0, adopt.stderr);
+      assert.match(adopt.stdout, /adopted 3 tasks created before/);
+      assert.match(adopt.stdout, /1 task without an entry created since were left/);
+      const after = await verifyJson(server, env);
+      assert.deepEqual(
+        after.problems.map((p) => [p.kind, p.taskUUID]).sort(),
+        [
+          ['row-inserted', sneaked],
+          ['row-removed', later],
+        ],
+        JSON.stringify(after.problems),
+      );
+
+      // Put back, the ledger verifies whole; adopting again appends nothing.
+      await backend.sql(server, env, 'UPDATE tasks SET task_uuid = ? WHERE task_uuid = ?', [later, sneaked]);
+      const clean = await verifyJson(server, env);
+      assert.equal(clean.ok, true, JSON.stringify(clean.firstProblem));
+      assert.equal(clean.entries, before.entries + 3, 'the three adopted entries beside what was there');
+      const again = await runCli(['ledger', 'adopt'], { dataDir, env });
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(again.stdout, '');
+      // An adopted task's deletion is receipted like any other's: its tombstone covers the adopted entry.
+      const deleted = await runCli(['tasks', 'delete', old[0]!], { dataDir, env });
+      assert.equal(deleted.code, 0, deleted.stderr);
+      assert.equal((await verifyJson(server, env)).ok, true);
+    } finally {
+      await server.stop();
+      await backend.dispose(env);
+    }
+  });
 }

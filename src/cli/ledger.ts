@@ -1,4 +1,4 @@
-// `runtrail ledger verify | checkpoint | public-key | hold | release | holds`: the ledger's
+// `runtrail ledger verify | checkpoint | adopt | public-key | hold | release | holds`: the ledger's
 // integrity from the command line (docs/ledger-integrity.md). Like the tasks commands they open
 // the data folder (or DATABASE_URL) directly, beside a running server.
 
@@ -19,6 +19,7 @@ import {
   type StorageFlags,
 } from './cli-storage.js';
 import { out } from './output.js';
+import { adoptUnchainedTasks } from '../integrity/adopt-tasks.js';
 
 /** Exit status of a verification that found the ledger changed (1 is a mistake in the command). */
 export const EXIT_BROKEN = 2;
@@ -121,6 +122,33 @@ export function registerLedgerCommands(program: Command): void {
         else {
           writeFileSync(opts.out, text);
           process.stderr.write(`Wrote a checkpoint of ${checkpoint.heads.length} lane heads to ${opts.out}.\n`);
+        }
+      });
+    });
+
+  storageOptions(ledger.command('adopt'))
+    .description(
+      'append chain entries for tasks recorded before the chain existed (verify reports them as row-inserted until then)',
+    )
+    .option('--org <name>', 'only this organization (default: all)')
+    .option('--before <time>', 'adopt only tasks created before this (default: when the chain began on this ledger)')
+    .action(async (opts: StorageFlags & { org?: string; before?: string }) => {
+      await withCliStorage(opts, async ({ storage }) => {
+        const before = parseTime(opts.before, 'before') ?? (await storage.chain.chainStartedAt());
+        if (before === undefined || before === null)
+          throw new UsageError('This ledger does not say when its chain began: give --before <time>.');
+        const orgs =
+          opts.org === undefined ? await storage.accounts.listOrganizations() : [await organization(storage, opts.org)];
+        for (const org of orgs) {
+          const { adopted, left } = await adoptUnchainedTasks(storage, org.id, before);
+          if (adopted === 0 && left === 0) continue;
+          out(
+            `Organization '${org.name}': adopted ${adopted} task${adopted === 1 ? '' : 's'} created before ${new Date(before).toISOString()}.\n`,
+          );
+          if (left > 0)
+            out(
+              `  ${left}${left >= 500 ? ' or more' : ''} task${left === 1 ? '' : 's'} without an entry created since were left; verify reports them.\n`,
+            );
         }
       });
     });

@@ -122,7 +122,7 @@ export async function verifyLedger(
         kind: 'row-inserted',
         orgId,
         taskUUID,
-        detail: `task ${taskUUID} is in the ledger, but no chain entry records it: it was written around the ledger`,
+        detail: `task ${taskUUID} is in the ledger, but no chain entry records it: it was written around the ledger (or recorded before the chain existed: runtrail ledger adopt)`,
       });
     }
     report.mediaFilesChecked += checker.mediaFilesChecked;

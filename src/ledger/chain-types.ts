@@ -3,6 +3,8 @@
 // verification, checkpoints and exports need. Legal holds live here too: they decide whether a
 // deletion may append a tombstone at all.
 
+import type { EntryDraft } from './chain-payload.js';
+
 /**
  * What a chain entry records about its task. A task recorded finished in one write (an instant
  * task, one refused before any work, an import) gets one `finished` entry, record and completion
@@ -76,6 +78,14 @@ export interface ChainStore {
   removals(orgId: string): Promise<{ tasks: Set<string>; media: Set<string> }>;
   /** Up to `limit` tasks of the organization that no `record` entry covers (rows written around the ledger). */
   unchainedTasks(orgId: string, limit: number): Promise<string[]>;
+  /**
+   * Appends, in one transaction and in the given order, the first entry of each task the drafts
+   * name that has none yet (`runtrail ledger adopt`: tasks recorded before the chain existed);
+   * returns how many it appended.
+   */
+  appendFirstEntries(drafts: readonly EntryDraft[]): Promise<number>;
+  /** When the chain began on this ledger (the migration that created it), or null if unknown. */
+  chainStartedAt(): Promise<number | null>;
   /** Places a hold (replacing the reason of an existing one). */
   placeHold(hold: LegalHold): Promise<void>;
   /** Lifts a hold; false when there was none. */

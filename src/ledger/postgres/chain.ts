@@ -13,7 +13,10 @@ import type { ChainEntry, ChainHead, ChainStore, DeletionReason, LegalHold, Tomb
 import { GENESIS_HASH, entryHash, removedHash, tombstonePayload, type EntryDraft } from '../chain-payload.js';
 import { entryFromRow, holdFromRow, removalSets, type EntryRow, type HoldRow } from '../chain-rows.js';
 import { uuidKey as key } from '../rows.js';
-import type { PgPool } from './database.js';
+import { inTransaction, type PgPool } from './database.js';
+
+/** The migration that created the chain (on both backends). */
+const CHAIN_MIGRATION = 11;
 
 const APPEND = `
   INSERT INTO chain_entries (org_id, lane, seq, task_uuid, kind, recorded_at, payload, prev_hash, hash)
@@ -138,6 +141,36 @@ export async function holdOn(client: pg.PoolClient, orgId: string, taskUUID: str
 
 export class PostgresChainStore implements ChainStore {
   constructor(private readonly pool: PgPool) {}
+
+  appendFirstEntries(drafts: readonly EntryDraft[]): Promise<number> {
+    return inTransaction(this.pool, async (client) => {
+      let appended = 0;
+      for (const d of drafts) {
+        const uuid = key(d.taskUUID);
+        // The task's row locked first: a deletion meanwhile waits, and a task already gone is skipped.
+        const { rows: task } = await client.query(
+          'SELECT 1 FROM tasks WHERE org_id = $1 AND task_uuid = $2 FOR UPDATE',
+          [d.orgId, uuid],
+        );
+        if (task.length === 0) continue;
+        const { rows: first } = await client.query(
+          `SELECT 1 FROM chain_entries WHERE org_id = $1 AND task_uuid = $2 AND kind IN ('record', 'finished') LIMIT 1`,
+          [d.orgId, uuid],
+        );
+        if (first.length > 0) continue;
+        await appendChainEntry(client, { ...d, taskUUID: uuid });
+        appended++;
+      }
+      return appended;
+    });
+  }
+
+  async chainStartedAt(): Promise<number | null> {
+    const { rows } = await this.pool.query<{ applied_at: string }>(
+      `SELECT applied_at FROM schema_migrations WHERE version = ${CHAIN_MIGRATION}`,
+    );
+    return rows[0] ? Number(rows[0].applied_at) : null;
+  }
 
   async organizations(): Promise<string[]> {
     const { rows } = await this.pool.query<{ org_id: string }>(

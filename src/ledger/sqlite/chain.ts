@@ -15,6 +15,9 @@ import { entryFromRow, holdFromRow, removalSets, type EntryRow, type HoldRow } f
 
 export const SQLITE_LANE = 'main';
 
+/** The migration that created the chain (on both backends). */
+const CHAIN_MIGRATION = 11;
+
 function isUniqueViolation(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
@@ -163,7 +166,37 @@ export class SqliteChainStore implements ChainStore {
   constructor(
     private readonly db: SqliteDatabase,
     private readonly committer: GroupCommitter,
+    private readonly writer: SqliteChainWriter,
   ) {}
+
+  appendFirstEntries(drafts: readonly EntryDraft[]): Promise<number> {
+    const hasFirst = this.db
+      .prepare<[number, string, string], number>(
+        `SELECT 1 FROM chain_entries INDEXED BY chain_entries_by_task_row
+         WHERE task_row = ? AND org_id = ? AND task_uuid = ? AND kind IN ('record', 'finished') LIMIT 1`,
+      )
+      .pluck();
+    return this.committer.write(() => {
+      let appended = 0;
+      for (const d of drafts) {
+        const uuid = key(d.taskUUID);
+        const taskRow = this.writer.taskRowOf(d.orgId, uuid);
+        if (taskRow === null || hasFirst.get(taskRow, d.orgId, uuid) !== undefined) continue;
+        this.writer.append({ ...d, taskUUID: uuid, taskRow });
+        appended++;
+      }
+      return appended;
+    });
+  }
+
+  async chainStartedAt(): Promise<number | null> {
+    return (
+      this.db
+        .prepare<[], number>(`SELECT applied_at FROM schema_migrations WHERE version = ${CHAIN_MIGRATION}`)
+        .pluck()
+        .get() ?? null
+    );
+  }
 
   async organizations(): Promise<string[]> {
     // The organizations are few; a skip-scan over the primary key finds each one's lanes.

@@ -39,7 +39,7 @@ export function openSqliteStorage(dataDir: string, options: LedgerOptions = {}):
     aggregates: new SqliteAggregateStore(db),
     links: new SqliteTaskLinkStore(db, committer),
     archives: new SqliteOutputArchiveStore(db, committer, ledger),
-    chain: new SqliteChainStore(db, committer),
+    chain: new SqliteChainStore(db, committer, ledger.chain),
     observeCommitBatches(listener) {
       committer.onBatch = listener;
     },
