@@ -135,7 +135,7 @@ export function registerLedgerCommands(program: Command): void {
     .action(async (opts: StorageFlags & { org?: string; before?: string }) => {
       await withCliStorage(opts, async ({ storage }) => {
         const before = parseTime(opts.before, 'before') ?? (await storage.chain.chainStartedAt());
-        if (before === undefined || before === null)
+        if (before === null)
           throw new UsageError('This ledger does not say when its chain began: give --before <time>.');
         const orgs =
           opts.org === undefined ? await storage.accounts.listOrganizations() : [await organization(storage, opts.org)];
