@@ -294,14 +294,18 @@ export class TaskDispatcher {
         const recorded = module as RecordedTaskModule;
         const split = splitDeliveryOptions(first, recorded.taskType, recorded.deliveries);
         // The named model's rules first (narrower than the schema's ranges), then the schema, then
-        // the form of every media input, and that the server's media it names (a UUID, a media
-        // URL) is the organization's. Forwarded tasks (taskType 'forwarded') meet none of the
-        // local rules: the upstream judges what it runs (docs/protocol.md, per-model rules).
+        // the form of every media input. A task to be queued also has the server's media it names
+        // (a UUID, a media URL) checked as the organization's now, so that it is refused before
+        // the acknowledgement; a sync task resolves its inputs right away, before any work, with
+        // the same checks and errors (ImageInputResolver), so it does not look them up twice.
+        // Forwarded tasks (taskType 'forwarded') meet none of the local rules: the upstream
+        // judges what it runs (docs/protocol.md, per-model rules).
         checkModelRules(recorded.taskType, split.params);
         delivery = split.options;
         params = recorded.validate(split.params);
         checkMediaForms(recorded.taskType, split.params);
-        await checkMediaOwned(this.services.imageInputs, org.id, recorded.taskType, split.params);
+        if (delivery.method === 'async')
+          await checkMediaOwned(this.services.imageInputs, org.id, recorded.taskType, split.params);
         if (delivery.method === 'stream' && !stream) throw streamNeedsItsOwnRequest();
         await checkDeliveryTargets(delivery, this.targets);
       } catch (err) {
