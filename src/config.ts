@@ -247,6 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
   const mediaDir = resolve(raw('RUNTRAIL_MEDIA_DIR') ?? join(dataDir, 'media'));
   const pricesFile = raw('RUNTRAIL_PRICES_FILE');
   const media = mediaConfig(env, raw, int, mediaDir);
+  const upstreamCalls = upstreamCallConfig(int);
   return {
     port: int('PORT', 0, 65535),
     host: value('HOST'),
@@ -294,8 +295,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     ),
     outOfLineBytes: int('RUNTRAIL_OUT_OF_LINE_BYTES', 1024),
     ledgerSigningKey: raw('RUNTRAIL_LEDGER_SIGNING_KEY'),
-    upstream: upstreamConfig(raw, upstreamCallConfig(int)),
-    upstreamCalls: upstreamCallConfig(int),
+    upstream: upstreamConfig(raw, upstreamCalls),
+    upstreamCalls,
     archive: archiveConfig(value, int),
     routes: readRoutes(raw('RUNTRAIL_ROUTES')),
     accountsKey: accountsKey(raw('RUNTRAIL_ACCOUNTS_KEY')),

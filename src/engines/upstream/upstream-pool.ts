@@ -56,8 +56,6 @@ export class UpstreamPool {
   /** Retired entries still held by a task, and closes under way: what close() waits for. */
   private readonly leaving = new Set<Entry>();
   private readonly closing = new Set<Promise<void>>();
-  private openedCount = 0;
-  private closedCount = 0;
 
   constructor(private readonly settings: UpstreamPoolSettings) {}
 
@@ -84,7 +82,6 @@ export class UpstreamPool {
         shut: false,
       };
       this.entries.set(key, entry);
-      this.openedCount++;
     }
     clearTimeout(entry.idleTimer);
     entry.idleTimer = undefined;
@@ -107,11 +104,6 @@ export class UpstreamPool {
         }
       },
     };
-  }
-
-  /** Transports made and closed so far, and open now (for tests and health). */
-  get stats(): { opened: number; closed: number; open: number } {
-    return { opened: this.openedCount, closed: this.closedCount, open: this.entries.size + this.leaving.size };
   }
 
   async close(): Promise<void> {
@@ -141,15 +133,11 @@ export class UpstreamPool {
     this.leaving.delete(entry);
     if (entry.shut) return;
     entry.shut = true;
-    if (!entry.transport.close) {
-      this.closedCount++;
-      return;
-    }
+    if (!entry.transport.close) return;
     const done = entry.transport
       .close()
       .catch(() => undefined)
       .then(() => {
-        this.closedCount++;
         this.closing.delete(done);
       });
     this.closing.add(done);
