@@ -154,3 +154,6 @@ export const formats = (kind: keyof typeof DOCUMENTED_FORMATS, ...allowed: strin
   refusal: 'unsupported',
   among: DOCUMENTED_FORMATS[kind],
 });
+
+/** What every local raster model writes (images, masks, upscales, preprocessor outputs): JPG, PNG or WEBP. */
+export const RASTER_FORMATS = formats('image', 'JPG', 'PNG', 'WEBP');

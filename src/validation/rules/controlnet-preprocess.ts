@@ -5,7 +5,7 @@
 
 import {
   UNSUPPORTED,
-  formats,
+  RASTER_FORMATS,
   type LocalModelRules,
   type ModelRules,
   type ParamRule,
@@ -15,7 +15,6 @@ import {
 type Preprocessor = 'canny' | 'tile' | 'shuffle' | 'openpose';
 
 /** Every preprocessor writes its guide image as JPG, PNG or WEBP. */
-const OUTPUT_FORMAT = formats('image', 'JPG', 'PNG', 'WEBP');
 
 const CANNY_SETTINGS = ['lowThresholdCanny', 'highThresholdCanny'] as const;
 const OPENPOSE_SETTINGS = ['includeHandsAndFaceOpenPose'] as const;
@@ -30,7 +29,7 @@ function paramsOf(preprocessor: Preprocessor): Readonly<Record<string, ParamRule
     ...Object.fromEntries(
       refused.flatMap((name) => [[name, UNSUPPORTED] as const, [`settings.${name}`, UNSUPPORTED] as const]),
     ),
-    outputFormat: OUTPUT_FORMAT,
+    outputFormat: RASTER_FORMATS,
   };
 }
 
@@ -85,7 +84,7 @@ export const controlNetPreprocessRules: TaskTypeRules = {
     air: '*',
     name: 'any other AIR',
     source: 'runware-generic',
-    params: { outputFormat: OUTPUT_FORMAT },
+    params: { outputFormat: RASTER_FORMATS },
   },
   // The legacy name of the preprocessor (`lineart_anime`) is the AIR's version (`lineart-anime`).
   modelOf: (task) => {

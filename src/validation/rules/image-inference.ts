@@ -6,7 +6,7 @@ import {
   UNSUPPORTED,
   adapters,
   float,
-  formats,
+  RASTER_FORMATS,
   images,
   int,
   type LocalModelRules,
@@ -32,7 +32,7 @@ const RUNWARE_IMAGE_GENERIC: Readonly<Record<string, ParamRule>> = {
   embeddings: adapters(0, 10),
   controlNet: adapters(0, 10),
   ipAdapters: adapters(0, 10),
-  outputFormat: formats('image', 'JPG', 'PNG', 'WEBP'),
+  outputFormat: RASTER_FORMATS,
 };
 
 /** The procedural renderer takes the same parameters, and sizes from 64 px (cheap renders for tests and benchmarks). */

@@ -5,6 +5,7 @@
 
 import {
   UNSUPPORTED,
+  RASTER_FORMATS,
   formats,
   type LocalModelRules,
   type ModelRules,
@@ -15,7 +16,7 @@ import {
 const OUTPUTS = ['outputType', 'outputFormat', 'outputQuality', 'includeCost'] as const;
 
 /** What the raster tools write, here and at Runware. */
-const RASTER: Readonly<Record<string, ParamRule>> = { outputFormat: formats('image', 'JPG', 'PNG', 'WEBP') };
+const RASTER: Readonly<Record<string, ParamRule>> = { outputFormat: RASTER_FORMATS };
 /** What the vectorizers write. */
 const VECTOR: Readonly<Record<string, ParamRule>> = { outputFormat: formats('vector', 'SVG') };
 

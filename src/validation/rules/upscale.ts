@@ -4,7 +4,7 @@
 // naming no model) keeps. ESRGAN here has weights for ×2 and ×4 only.
 
 import {
-  formats,
+  RASTER_FORMATS,
   int,
   intValues,
   type LocalModelRules,
@@ -13,11 +13,10 @@ import {
   type TaskTypeRules,
 } from '../model-rules.js';
 
-/** Every upscaler, here and at Runware, writes JPG, PNG or WEBP. */
-const OUTPUT_FORMAT = formats('image', 'JPG', 'PNG', 'WEBP');
+/** Every upscaler, here and at Runware, writes JPG, PNG or WEBP (RASTER_FORMATS). */
 const factors = (upscaleFactor: ParamRule): Readonly<Record<string, ParamRule>> => ({
   upscaleFactor,
-  outputFormat: OUTPUT_FORMAT,
+  outputFormat: RASTER_FORMATS,
 });
 
 const HONOURS = [
