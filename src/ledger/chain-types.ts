@@ -5,6 +5,9 @@
 
 import type { EntryDraft } from './chain-payload.js';
 
+/** The schema migration that created the chain, on both backends (its time is when the chain began). */
+export const CHAIN_MIGRATION = 11;
+
 /**
  * What a chain entry records about its task. A task recorded finished in one write (an instant
  * task, one refused before any work, an import) gets one `finished` entry, record and completion

@@ -9,14 +9,19 @@
 // describes, or not at all. A reused process id continues that lane, which is still serial.
 
 import type pg from 'pg';
-import type { ChainEntry, ChainHead, ChainStore, DeletionReason, LegalHold, Tombstone } from '../chain-types.js';
+import {
+  CHAIN_MIGRATION,
+  type ChainEntry,
+  type ChainHead,
+  type ChainStore,
+  type DeletionReason,
+  type LegalHold,
+  type Tombstone,
+} from '../chain-types.js';
 import { GENESIS_HASH, entryHash, removedHash, tombstonePayload, type EntryDraft } from '../chain-payload.js';
 import { entryFromRow, holdFromRow, removalSets, type EntryRow, type HoldRow } from '../chain-rows.js';
 import { uuidKey as key } from '../rows.js';
 import { inTransaction, type PgPool } from './database.js';
-
-/** The migration that created the chain (on both backends). */
-const CHAIN_MIGRATION = 11;
 
 const APPEND = `
   INSERT INTO chain_entries (org_id, lane, seq, task_uuid, kind, recorded_at, payload, prev_hash, hash)

@@ -8,15 +8,12 @@
 
 import type { ChainEntry, ChainHead, ChainStore, LegalHold } from '../chain-types.js';
 import { GENESIS_HASH, entryHash, removedHash, tombstonePayload, type EntryDraft } from '../chain-payload.js';
-import type { DeletionReason, Tombstone } from '../chain-types.js';
+import { CHAIN_MIGRATION, type DeletionReason, type Tombstone } from '../chain-types.js';
 import type { GroupCommitter, SqliteDatabase } from './database.js';
 import { uuidKey as key } from '../rows.js';
 import { entryFromRow, holdFromRow, removalSets, type EntryRow, type HoldRow } from '../chain-rows.js';
 
 export const SQLITE_LANE = 'main';
-
-/** The migration that created the chain (on both backends). */
-const CHAIN_MIGRATION = 11;
 
 function isUniqueViolation(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
