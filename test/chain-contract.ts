@@ -30,6 +30,14 @@ export interface ChainBackend {
     statement: string,
     params?: unknown[],
   ): Promise<Record<string, unknown>[]>;
+  /** Swaps entries `a` and `b` of one lane in place, the way someone reordering the table's rows would. */
+  swapEntries(
+    server: TestServer,
+    env: Record<string, string>,
+    lane: { orgId: string; lane: string },
+    a: number,
+    b: number,
+  ): Promise<void>;
   /** Replaces a task's stored request text (whatever layout the backend keeps it in). */
   editRequestText(
     server: TestServer,
@@ -138,11 +146,8 @@ export function chainContract(backend: ChainBackend): void {
         await sendSync(server, 1, `one at a time ${i}`);
       }
       const [lane] = await backend.sql(server, env, topQuery);
-      const where = 'org_id = ? AND lane = ?';
-      const at = [lane!['org_id'], lane!['lane']];
-      await backend.sql(server, env, `UPDATE chain_entries SET seq = -1 WHERE ${where} AND seq = 2`, at);
-      await backend.sql(server, env, `UPDATE chain_entries SET seq = 2 WHERE ${where} AND seq = 4`, at);
-      await backend.sql(server, env, `UPDATE chain_entries SET seq = 4 WHERE ${where} AND seq = -1`, at);
+      const swapped = { orgId: String(lane!['org_id']), lane: String(lane!['lane']) };
+      await backend.swapEntries(server, env, swapped, 2, 4);
       const reordered = await verifyJson(server, env);
       const chainProblems = reordered.problems.filter(
         (p) =>
@@ -152,9 +157,7 @@ export function chainContract(backend: ChainBackend): void {
       assert.equal(chainProblems[0]?.seq, 2);
       // Put them back, so the next finding is about the next tampering only (the swapped entries
       // may belong to the task it renames).
-      await backend.sql(server, env, `UPDATE chain_entries SET seq = -1 WHERE ${where} AND seq = 2`, at);
-      await backend.sql(server, env, `UPDATE chain_entries SET seq = 2 WHERE ${where} AND seq = 4`, at);
-      await backend.sql(server, env, `UPDATE chain_entries SET seq = 4 WHERE ${where} AND seq = -1`, at);
+      await backend.swapEntries(server, env, swapped, 2, 4);
 
       // 6. An inserted row: a task written around the ledger.
       const [row] = await backend.sql(server, env, 'SELECT * FROM tasks WHERE task_uuid = ?', [uuids[5]]);

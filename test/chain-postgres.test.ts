@@ -27,6 +27,18 @@ if (await postgresSuiteGate('postgres ledger chain')) {
     name: 'postgres',
     env: async () => ({ DATABASE_URL: await schemaDatabaseUrl(uniqueSchema()) }),
     sql: (_server, env, statement, params) => query(env['DATABASE_URL']!, statement, params),
+    async swapEntries(_server, env, lane, a, b) {
+      const where = 'org_id = ? AND lane = ?';
+      for (const [from, to] of [
+        [a, -1],
+        [b, a],
+        [-1, b],
+      ])
+        await query(env['DATABASE_URL']!, `UPDATE chain_entries SET seq = ${to} WHERE ${where} AND seq = ${from}`, [
+          lane.orgId,
+          lane.lane,
+        ]);
+    },
     async editRequestText(_server, env, taskUUID, edit) {
       const [row] = await query(env['DATABASE_URL']!, 'SELECT request_text FROM tasks WHERE task_uuid = ?', [taskUUID]);
       await query(env['DATABASE_URL']!, 'UPDATE tasks SET request_text = ? WHERE task_uuid = ?', [

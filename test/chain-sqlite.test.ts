@@ -27,6 +27,24 @@ chainContract({
       return stmt.reader ? (stmt.all(...params) as Record<string, unknown>[]) : (stmt.run(...params), []);
     });
   },
+  async swapEntries(server, _env, lane, a, b) {
+    // An entry's position is read off its rowid (migration 16): moving a row moves the entry.
+    withDb(server, (db) => {
+      const id = (seq: number) =>
+        db
+          .prepare('SELECT id FROM chain_entries WHERE org_id = ? AND lane = ? AND seq = ?')
+          .safeIntegers()
+          .pluck()
+          .get(lane.orgId, lane.lane, seq) as bigint;
+      const [ia, ib] = [id(a), id(b)];
+      const move = db.prepare('UPDATE chain_entries SET id = ? WHERE id = ?');
+      db.transaction(() => {
+        move.run(-1n, ia);
+        move.run(ia, ib);
+        move.run(ib, -1n);
+      })();
+    });
+  },
   async editRequestText(server, _env, taskUUID, edit) {
     withDb(server, (db) => {
       const row = db

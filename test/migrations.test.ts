@@ -138,7 +138,7 @@ test('SQLite migration 9 indexes the tasks recorded before it, packed or plain, 
   }
 });
 
-test('SQLite migration 15 rebuilds the chain table: entries of kept and deleted tasks are found by task, and the ledger verifies before and after new writes', async () => {
+test('SQLite migrations 15 and 16 rebuild the chain table: entries of kept and deleted tasks are found by task, and the ledger verifies before and after new writes', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'runtrail-migrate-'));
   const org = 'org-a';
   const instant = (uuid: string) =>
@@ -181,7 +181,9 @@ test('SQLite migration 15 rebuilds the chain table: entries of kept and deleted 
       DROP TABLE chain_entries;
       ALTER TABLE chain_v14 RENAME TO chain_entries;
       CREATE INDEX chain_entries_by_task ON chain_entries (org_id, task_uuid);
-      DELETE FROM schema_migrations WHERE version = 15;
+      ALTER TABLE tasks DROP COLUMN chain_seq;
+      ALTER TABLE tasks DROP COLUMN chain_later;
+      DELETE FROM schema_migrations WHERE version IN (15, 16);
     `);
     old.close();
 

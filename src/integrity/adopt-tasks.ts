@@ -5,7 +5,7 @@
 // operator who runs it says they are as they should be. Only tasks created before a cut-off
 // (by default when the chain began) are adopted, so a row slipped in later is still reported.
 
-import { draftsForNewTask, storedCompletion } from '../ledger/chain-payload.js';
+import { draftForNewTask, storedCompletion } from '../ledger/chain-payload.js';
 import type { Storage } from '../ledger/types.js';
 
 export interface AdoptionReport {
@@ -34,7 +34,7 @@ export async function adoptUnchainedTasks(
     left = uuids.length - due.length;
     if (due.length === 0) break;
     const appended = await storage.chain.appendFirstEntries(
-      due.flatMap(({ task, media }) => draftsForNewTask(task, storedCompletion(task, media))),
+      due.map(({ task, media }) => draftForNewTask(task, storedCompletion(task, media))),
     );
     adopted += appended;
     if (appended === 0) break; // another process adopted them meanwhile

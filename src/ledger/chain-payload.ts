@@ -30,10 +30,11 @@ export interface EntryDraft {
   recordedAt: number;
   payload: string;
   /**
-   * The task's row number, when the writer has it at hand (SQLite keys a task's entries by it;
-   * without it the SQLite writer looks the row up). PostgreSQL ignores it.
+   * The caller wrote the entry's position into the task's row itself, with the row (SQLite's
+   * tasks.chain_seq, from SqliteChainWriter.nextSeq); otherwise the SQLite writer points the row
+   * at the entry. PostgreSQL ignores it.
    */
-  taskRow?: number;
+  linked?: true;
 }
 
 /** The fields of a task fixed when it is recorded. */
@@ -129,16 +130,11 @@ export function removedHash(entryHashes: readonly string[]): string {
 }
 
 /** The entry a newly recorded task gets: its record, or, when it was recorded finished, one `finished` entry. */
-export function draftsForNewTask(t: RecordedFields, done?: CompletedFields, taskRow?: number): EntryDraft[] {
-  const base = {
-    orgId: t.orgId,
-    taskUUID: t.taskUUID,
-    recordedAt: t.createdAt,
-    ...(taskRow === undefined ? {} : { taskRow }),
-  };
+export function draftForNewTask(t: RecordedFields, done?: CompletedFields): EntryDraft {
+  const base = { orgId: t.orgId, taskUUID: t.taskUUID, recordedAt: t.createdAt };
   return done
-    ? [{ ...base, kind: 'finished', payload: finishedPayload(t, done) }]
-    : [{ ...base, kind: 'record', payload: recordPayload(t) }];
+    ? { ...base, kind: 'finished', payload: finishedPayload(t, done) }
+    : { ...base, kind: 'record', payload: recordPayload(t) };
 }
 
 export function completionDraft(c: TaskCompletion): EntryDraft {

@@ -44,7 +44,7 @@ import { holdBlobs, releaseBlobs, tasksFromRows } from './text-blobs.js';
 import { appendChainBatch, appendChainEntries, appendChainEntry, appendTombstone, holdOn } from './chain.js';
 import {
   completionDraft,
-  draftsForNewTask,
+  draftForNewTask,
   finishedFields,
   mediaDeletedPayload,
   storedCompletion,
@@ -304,7 +304,7 @@ export class PostgresTaskLedger implements TaskLedger {
       ]);
       if (inserted.rowCount !== 1) return false;
       await holdBlobs(client, task.orgId, key(task.taskUUID), [...(request?.blobs ?? []), ...(response?.blobs ?? [])]);
-      await appendChainEntries(client, draftsForNewTask(task, storedCompletion(task, media)));
+      await appendChainEntries(client, [draftForNewTask(task, storedCompletion(task, media))]);
       await this.insertImportedMedia(client, task, media);
       return true;
     });
@@ -353,7 +353,7 @@ export class PostgresTaskLedger implements TaskLedger {
           ...(request?.blobs ?? []),
           ...(response?.blobs ?? []),
         ]);
-        drafts.push(...draftsForNewTask(task, storedCompletion(task, media)));
+        drafts.push(draftForNewTask(task, storedCompletion(task, media)));
         await this.insertImportedMedia(client, task, media);
       }
       await appendChainBatch(client, drafts);
@@ -436,7 +436,7 @@ export class PostgresTaskLedger implements TaskLedger {
     if (inserted.rowCount === 1) {
       const blobs = [...(request?.blobs ?? []), ...(response?.blobs ?? [])];
       if (blobs.length > 0) await holdBlobs(db, task.orgId, key(task.taskUUID), blobs);
-      await appendChainEntries(db, draftsForNewTask(task, finishedFields(done)));
+      await appendChainEntries(db, [draftForNewTask(task, finishedFields(done))]);
       return { recorded: true };
     }
     const { rows } = await db.query<TaskRow>('SELECT * FROM tasks WHERE org_id = $1 AND task_uuid = $2', [

@@ -384,4 +384,11 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX chain_entries_removals ON chain_entries (org_id, task_uuid) WHERE kind IN ('tombstone', 'media-deleted');
     `,
   },
+  {
+    // Version 16: nothing to change here. SQLite's version 16 moves its chain into one B-tree
+    // keyed by organization and position; a heap table with its (org_id, lane, seq) key already
+    // appends each connection's lane at the end. The version keeps both backends' numbers equal.
+    version: 16,
+    sql: `SELECT 1;`,
+  },
 ];

@@ -2,114 +2,200 @@
 // every write in turn, so each organization's chain is one lane (`main`): an append reads the
 // lane's last entry and writes the next, inside the same committer write (and savepoint) as the
 // ledger rows it describes — a write that fails takes its entries with it, and a crash leaves
-// both or neither. A task's entries are found by its row number (`task_row`, migration 15), which
-// only grows, so the index a commit adds to stays at its end; each query by task_row also
-// compares task_uuid, as a row number freed by a deletion may be given again.
+// both or neither.
+//
+// Layout (migration 16): the table is its own index. An entry's rowid is its organization's
+// number (task_orgs.seq) shifted left ENTRY_ORG_SHIFT bits plus its position, so the entries of
+// a lane are in order in the table's one B-tree and a commit rewrites one leaf of it; `seq` is a
+// column computed from the rowid. A task's entries are found through its own row: `chain_seq`
+// names its record (or finished) entry, `chain_later` its later ones; a tombstone lists the
+// positions it covers in `covers`, so a deleted task's entries are found through its tombstones.
 
 import type { ChainEntry, ChainHead, ChainStore, LegalHold } from '../chain-types.js';
 import { GENESIS_HASH, entryHash, removedHash, tombstonePayload, type EntryDraft } from '../chain-payload.js';
 import { CHAIN_MIGRATION, type DeletionReason, type Tombstone } from '../chain-types.js';
 import type { GroupCommitter, SqliteDatabase } from './database.js';
 import { uuidKey as key } from '../rows.js';
+import { uuidLookupKey } from './uuid-key.js';
 import { entryFromRow, holdFromRow, removalSets, type EntryRow, type HoldRow } from '../chain-rows.js';
 
 export const SQLITE_LANE = 'main';
 
-function isUniqueViolation(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+/** Bits of an entry's rowid that hold its position; the organization's number is above them. */
+const ENTRY_ORG_SHIFT = 40n;
+const LAST_SEQ = (1n << ENTRY_ORG_SHIFT) - 1n;
+
+/** The rowid of position `seq` of organization number `org`. */
+function entryId(org: number, seq: number): bigint {
+  return (BigInt(org) << ENTRY_ORG_SHIFT) + BigInt(seq);
 }
 
-/**
- * The task_row of an (org_id, task_uuid) as SQL, parameters @org and @uuid: the
- * task's row while it exists, else the number its tombstone (or migration 15) gave its entries.
- */
-const TASK_ROW_OF = `coalesce(
-  (SELECT t.id FROM tasks t INDEXED BY tasks_by_uuid
-    WHERE t.uuid_key = runtrail_uuid_key(@uuid) AND t.task_uuid = @uuid AND t.org = (SELECT seq FROM task_orgs WHERE org_id = @org)),
-  (SELECT r.task_row FROM chain_entries r INDEXED BY chain_entries_removals
-    WHERE r.org_id = @org AND r.task_uuid = @uuid AND r.kind IN ('tombstone', 'media-deleted') AND r.task_row IS NOT NULL LIMIT 1))`;
+/** The columns of an entry as EntryRow names them (never the rowid: it passes 2^53). */
+const ENTRY_COLUMNS = 'org_id, lane, seq, task_uuid, kind, recorded_at, payload, prev_hash, hash';
+
+/** The positions a task row or a tombstone names, from its columns. */
+function positions(...lists: (number | string | null | undefined)[]): number[] {
+  const out: number[] = [];
+  for (const l of lists) {
+    if (l === null || l === undefined || l === '') continue;
+    if (typeof l === 'number') out.push(l);
+    else for (const p of l.split(',')) out.push(Number(p));
+  }
+  return out;
+}
+
+/** Entries in the order a task's entries are read (time, lane, position): the order a tombstone's hash covers them in. */
+function byRecording(a: ChainEntry, b: ChainEntry): number {
+  return a.recordedAt - b.recordedAt || (a.lane < b.lane ? -1 : a.lane > b.lane ? 1 : 0) || a.seq - b.seq;
+}
+
+/** The reads of the chain table both the writer and the store make. */
+class ChainReads {
+  private readonly selectOrg;
+  private readonly selectTaskLinks;
+  private readonly selectRemovals;
+  private readonly selectByIds;
+
+  constructor(db: SqliteDatabase) {
+    this.selectOrg = db.prepare<[string], number>('SELECT seq FROM task_orgs WHERE org_id = ?').pluck();
+    this.selectTaskLinks = db.prepare<
+      [number, string, string],
+      { chain_seq: number | null; chain_later: string | null }
+    >(
+      `SELECT chain_seq, chain_later FROM tasks INDEXED BY tasks_by_uuid
+       WHERE uuid_key = ? AND org = (SELECT seq FROM task_orgs WHERE org_id = ?) AND task_uuid = ?`,
+    );
+    this.selectRemovals = db.prepare<[string, string], { seq: number; covers: string | null }>(
+      `SELECT seq, covers FROM chain_entries INDEXED BY chain_entries_removals
+       WHERE org_id = ? AND task_uuid = ? AND kind IN ('tombstone', 'media-deleted')`,
+    );
+    // json_each hands the ids over as text (they pass 2^53): compared as integers.
+    this.selectByIds = db.prepare<[string], EntryRow>(
+      `SELECT ${ENTRY_COLUMNS} FROM chain_entries WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))`,
+    );
+  }
+
+  /** The organization's number (task_orgs.seq), undefined if it has none. */
+  orgNumber(orgId: string): number | undefined {
+    return this.selectOrg.get(orgId);
+  }
+
+  /**
+   * A task's entries, oldest first: while its row exists, those the row names; once deleted,
+   * those its tombstones cover and the tombstones (and media deletions) themselves.
+   */
+  taskEntries(orgId: string, taskUUID: string): ChainEntry[] {
+    const uuid = key(taskUUID);
+    const org = this.orgNumber(orgId);
+    if (org === undefined) return [];
+    const row = this.selectTaskLinks.get(uuidLookupKey(uuid), orgId, uuid);
+    const seqs = row
+      ? positions(row.chain_seq, row.chain_later)
+      : this.selectRemovals.all(orgId, uuid).flatMap((r) => positions(r.seq, r.covers));
+    return this.entriesAt(org, seqs);
+  }
+
+  /** The task's entries found under its UUID after its row is gone (its earlier tombstones and what they cover). */
+  removedEntries(orgId: string, taskUUID: string): number[] {
+    return this.selectRemovals.all(orgId, key(taskUUID)).flatMap((r) => positions(r.seq, r.covers));
+  }
+
+  entriesAt(org: number, seqs: readonly number[]): ChainEntry[] {
+    if (seqs.length === 0) return [];
+    const ids = JSON.stringify([...new Set(seqs)].map((s) => String(entryId(org, s))));
+    return this.selectByIds.all(ids).map(entryFromRow).sort(byRecording);
+  }
+}
 
 /** Appends entries; every method runs inside a committer write. */
-export class SqliteChainWriter {
+export class SqliteChainWriter extends ChainReads {
+  private readonly ensureOrg;
   private readonly selectHead;
   private readonly insertEntry;
-  private readonly selectTaskHashes;
-  private readonly selectTaskRow;
+  private readonly linkFirst;
+  private readonly linkLater;
   private readonly selectHold;
 
   constructor(db: SqliteDatabase) {
-    this.selectHead = db.prepare<[string, string], { seq: number; hash: string }>(
-      'SELECT seq, hash FROM chain_entries WHERE org_id = ? AND lane = ? ORDER BY seq DESC LIMIT 1',
+    super(db);
+    this.ensureOrg = db.prepare('INSERT INTO task_orgs (org_id) VALUES (?) ON CONFLICT (org_id) DO NOTHING');
+    this.selectHead = db.prepare<[bigint, bigint], { seq: number; hash: string }>(
+      'SELECT seq, hash FROM chain_entries WHERE id BETWEEN ? AND ? ORDER BY id DESC LIMIT 1',
     );
     this.insertEntry = db.prepare<
-      [string, string, number, string, number | null, string, number, string, string, string]
+      [bigint, string, string, string, string, number, string, string, string, string | null]
     >(
-      `INSERT INTO chain_entries (org_id, lane, seq, task_uuid, task_row, kind, recorded_at, payload, prev_hash, hash)
+      `INSERT INTO chain_entries (id, org_id, lane, task_uuid, kind, recorded_at, payload, prev_hash, hash, covers)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.selectTaskRow = db
-      .prepare<[{ org: string; uuid: string }], number | null>(`SELECT ${TASK_ROW_OF} AS task_row`)
-      .pluck();
-    this.selectTaskHashes = db
-      .prepare<[number, string, string], string>(
-        `SELECT hash FROM chain_entries INDEXED BY chain_entries_by_task_row
-         WHERE task_row = ? AND org_id = ? AND task_uuid = ? ORDER BY recorded_at, lane, seq`,
-      )
-      .pluck();
+    const theTask = `uuid_key = @uuidKey AND org = @org AND task_uuid = @uuid`;
+    this.linkFirst = db.prepare(`UPDATE tasks SET chain_seq = @seq WHERE ${theTask}`);
+    this.linkLater = db.prepare(
+      `UPDATE tasks SET chain_later = coalesce(chain_later || ',', '') || @seq WHERE ${theTask}`,
+    );
     this.selectHold = db.prepare<[string, string], HoldRow>(
       `SELECT * FROM legal_holds WHERE org_id = ? AND task_uuid IN ('', ?) ORDER BY task_uuid LIMIT 1`,
     );
   }
 
   /**
-   * Each organization's last entry, kept between appends: reading it from the table cost about
-   * as much as hashing the entry. It is dropped with any rolled-back write (forgetHeads), and an
-   * entry another connection appended meanwhile (the CLI beside a server) makes the insert meet
-   * the (org_id, lane, seq) index, after which the head is read again.
+   * Each organization's number and last entry, kept within one committer batch: reading the
+   * head for every entry cost about as much as hashing it. The committer drops them when a batch
+   * begins (beginBatch: another process, the CLI beside a server, may have appended since) and
+   * after any rolled-back write (the entries and organization rows it wrote are gone with it).
+   * Inside a batch nothing else can write: it holds the database's write lock from its start.
    */
-  private readonly heads = new Map<string, { seq: number; hash: string }>();
+  private readonly heads = new Map<string, { org: number; seq: number; hash: string }>();
 
-  /** Called when a write rolls back: the entries it appended are gone with it. */
   forgetHeads(): void {
     this.heads.clear();
   }
 
-  append(draft: EntryDraft): { lane: string; seq: number; hash: string } {
-    const uuid = key(draft.taskUUID);
-    const taskRow = draft.taskRow ?? this.taskRowOf(draft.orgId, uuid);
-    const cached = this.heads.get(draft.orgId);
-    try {
-      return this.insertAfter(draft, uuid, taskRow, cached ?? this.selectHead.get(draft.orgId, SQLITE_LANE));
-    } catch (err) {
-      if (cached === undefined || !isUniqueViolation(err)) throw err;
-      this.heads.delete(draft.orgId);
-      return this.insertAfter(draft, uuid, taskRow, this.selectHead.get(draft.orgId, SQLITE_LANE));
+  private head(orgId: string): { org: number; seq: number; hash: string } {
+    const known = this.heads.get(orgId);
+    if (known) return known;
+    let org = this.orgNumber(orgId);
+    if (org === undefined) {
+      this.ensureOrg.run(orgId);
+      org = this.orgNumber(orgId)!;
     }
+    const last = this.selectHead.get(entryId(org, 0), entryId(org, 0) + LAST_SEQ);
+    const head = { org, seq: last?.seq ?? 0, hash: last?.hash ?? GENESIS_HASH };
+    this.heads.set(orgId, head);
+    return head;
   }
 
-  private insertAfter(
-    draft: EntryDraft,
-    uuid: string,
-    taskRow: number | null,
-    head: { seq: number; hash: string } | undefined,
-  ): { lane: string; seq: number; hash: string } {
-    const prevHash = head?.hash ?? GENESIS_HASH;
-    const seq = (head?.seq ?? 0) + 1;
-    const hash = entryHash(prevHash, draft.payload);
+  /** The position the organization's next entry will take (written with a task's row: tasks.chain_seq). */
+  nextSeq(orgId: string): number {
+    return this.head(orgId).seq + 1;
+  }
+
+  /**
+   * Appends one entry and points its task's row at it, unless the draft says the caller wrote
+   * the position with the row (`linked`, from nextSeq). `covers` is a tombstone's list.
+   */
+  append(draft: EntryDraft, covers: readonly number[] | null = null): { lane: string; seq: number; hash: string } {
+    const uuid = key(draft.taskUUID);
+    const head = this.head(draft.orgId);
+    const seq = head.seq + 1;
+    const hash = entryHash(head.hash, draft.payload);
     this.insertEntry.run(
+      entryId(head.org, seq),
       draft.orgId,
       SQLITE_LANE,
-      seq,
       uuid,
-      taskRow,
       draft.kind,
       draft.recordedAt,
       draft.payload,
-      prevHash,
+      head.hash,
       hash,
+      covers === null ? null : covers.join(','),
     );
-    this.heads.set(draft.orgId, { seq, hash });
+    this.heads.set(draft.orgId, { org: head.org, seq, hash });
+    if (!draft.linked && uuid !== '' && draft.kind !== 'tombstone') {
+      const link = draft.kind === 'record' || draft.kind === 'finished' ? this.linkFirst : this.linkLater;
+      link.run({ uuidKey: uuidLookupKey(uuid), org: head.org, uuid, seq });
+    }
     return { lane: SQLITE_LANE, seq, hash };
   }
 
@@ -119,36 +205,32 @@ export class SqliteChainWriter {
   }
 
   /**
-   * The number a task's entries are found by: its row's id while the row exists, else the number
-   * its earlier entries carry (a tombstone's, or migration 15's for tasks deleted before it);
-   * null for a task that has neither (a media file deleted without a task).
-   */
-  taskRowOf(orgId: string, taskUUID: string): number | null {
-    return this.selectTaskRow.get({ org: orgId, uuid: taskUUID }) ?? null;
-  }
-
-  /**
-   * The tombstone of a task being deleted now: it covers the hashes of the task's entries so far.
-   * `taskRow` is the deleted row's number, read before the delete.
+   * The tombstone of a task being deleted now. It covers every entry recorded under the task's
+   * UUID so far: those its row named (`rowSeqs`, read as the row was deleted) and, for a UUID
+   * used again after an earlier deletion, the earlier tombstones and what they covered.
    */
   tombstone(
     orgId: string,
     taskUUID: string,
-    taskRow: number | null,
+    rowSeqs: readonly number[],
     reason: DeletionReason,
     deletedAt: number,
   ): Tombstone {
     const uuid = key(taskUUID);
-    const row = taskRow ?? this.taskRowOf(orgId, uuid);
-    const removed = removedHash(row === null ? [] : this.selectTaskHashes.all(row, orgId, uuid));
-    const at = this.append({
-      orgId,
-      taskUUID: uuid,
-      ...(row === null ? {} : { taskRow: row }),
-      kind: 'tombstone',
-      recordedAt: deletedAt,
-      payload: tombstonePayload(uuid, deletedAt, reason, removed),
-    });
+    const org = this.head(orgId).org;
+    const covers = [...new Set([...rowSeqs, ...this.removedEntries(orgId, uuid)])];
+    const covered = this.entriesAt(org, covers);
+    const removed = removedHash(covered.map((e) => e.hash));
+    const at = this.append(
+      {
+        orgId,
+        taskUUID: uuid,
+        kind: 'tombstone',
+        recordedAt: deletedAt,
+        payload: tombstonePayload(uuid, deletedAt, reason, removed),
+      },
+      covered.map((e) => e.seq),
+    );
     return { orgId, taskUUID: uuid, deletedAt, reason, removed, ...at };
   }
 
@@ -159,27 +241,41 @@ export class SqliteChainWriter {
   }
 }
 
+/** The positions a deleted tasks row named (its chain_seq and chain_later columns). */
+export function rowPositions(row: { chain_seq: number | null; chain_later: string | null }): number[] {
+  return positions(row.chain_seq, row.chain_later);
+}
+
 export class SqliteChainStore implements ChainStore {
+  private readonly reads: ChainReads;
+
   constructor(
     private readonly db: SqliteDatabase,
     private readonly committer: GroupCommitter,
     private readonly writer: SqliteChainWriter,
-  ) {}
+  ) {
+    this.reads = writer;
+  }
 
   appendFirstEntries(drafts: readonly EntryDraft[]): Promise<number> {
-    const hasFirst = this.db
-      .prepare<[number, string, string], number>(
-        `SELECT 1 FROM chain_entries INDEXED BY chain_entries_by_task_row
-         WHERE task_row = ? AND org_id = ? AND task_uuid = ? AND kind IN ('record', 'finished') LIMIT 1`,
+    // A task has its first entry when its row names a record or finished entry of its own.
+    const firstOf = this.db.prepare<[number, string, string], { org: number; chain_seq: number | null }>(
+      `SELECT org, chain_seq FROM tasks INDEXED BY tasks_by_uuid
+       WHERE uuid_key = ? AND org = (SELECT seq FROM task_orgs WHERE org_id = ?) AND task_uuid = ?`,
+    );
+    const isFirst = this.db
+      .prepare<[bigint, string], number>(
+        `SELECT 1 FROM chain_entries WHERE id = ? AND task_uuid = ? AND kind IN ('record', 'finished')`,
       )
       .pluck();
     return this.committer.write(() => {
       let appended = 0;
       for (const d of drafts) {
         const uuid = key(d.taskUUID);
-        const taskRow = this.writer.taskRowOf(d.orgId, uuid);
-        if (taskRow === null || hasFirst.get(taskRow, d.orgId, uuid) !== undefined) continue;
-        this.writer.append({ ...d, taskUUID: uuid, taskRow });
+        const row = firstOf.get(uuidLookupKey(uuid), d.orgId, uuid);
+        if (!row) continue;
+        if (row.chain_seq !== null && isFirst.get(entryId(row.org, row.chain_seq), uuid) !== undefined) continue;
+        this.writer.append({ ...d, taskUUID: uuid });
         appended++;
       }
       return appended;
@@ -196,37 +292,41 @@ export class SqliteChainStore implements ChainStore {
   }
 
   async organizations(): Promise<string[]> {
-    // The organizations are few; a skip-scan over the primary key finds each one's lanes.
-    return this.db.prepare<[], string>('SELECT DISTINCT org_id FROM chain_entries ORDER BY org_id').pluck().all();
+    // One probe of the table's key range per organization.
+    return this.db
+      .prepare<[], string>(
+        `SELECT o.org_id FROM task_orgs o
+         WHERE EXISTS (SELECT 1 FROM chain_entries c WHERE c.id BETWEEN o.seq << ${ENTRY_ORG_SHIFT} AND (o.seq << ${ENTRY_ORG_SHIFT}) + ${LAST_SEQ})
+         ORDER BY o.org_id`,
+      )
+      .pluck()
+      .all();
   }
 
   async heads(orgId: string): Promise<ChainHead[]> {
-    return this.db
-      .prepare<[string], ChainHead>(
-        `SELECT org_id AS orgId, lane, max(seq) AS seq,
-                (SELECT hash FROM chain_entries c2 WHERE c2.org_id = c.org_id AND c2.lane = c.lane ORDER BY seq DESC LIMIT 1) AS hash
-         FROM chain_entries c WHERE org_id = ? GROUP BY lane ORDER BY lane`,
+    const org = this.reads.orgNumber(orgId);
+    if (org === undefined) return [];
+    const last = this.db
+      .prepare<[bigint, bigint], ChainHead>(
+        `SELECT org_id AS orgId, lane, seq, hash FROM chain_entries WHERE id BETWEEN ? AND ? ORDER BY id DESC LIMIT 1`,
       )
-      .all(orgId);
+      .get(entryId(org, 0), entryId(org, 0) + LAST_SEQ);
+    return last ? [{ ...last, orgId }] : [];
   }
 
   async entries(orgId: string, lane: string, after: number, limit: number): Promise<ChainEntry[]> {
+    const org = this.reads.orgNumber(orgId);
+    if (org === undefined || lane !== SQLITE_LANE) return [];
     return this.db
-      .prepare<[string, string, number, number], EntryRow>(
-        'SELECT * FROM chain_entries WHERE org_id = ? AND lane = ? AND seq > ? ORDER BY seq LIMIT ?',
+      .prepare<[bigint, bigint, number], EntryRow>(
+        `SELECT ${ENTRY_COLUMNS} FROM chain_entries WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`,
       )
-      .all(orgId, lane, after, limit)
+      .all(entryId(org, after), entryId(org, 0) + LAST_SEQ, limit)
       .map(entryFromRow);
   }
 
   async taskEntries(orgId: string, taskUUID: string): Promise<ChainEntry[]> {
-    return this.db
-      .prepare<[{ org: string; uuid: string }], EntryRow>(
-        `SELECT * FROM chain_entries INDEXED BY chain_entries_by_task_row
-         WHERE task_row = ${TASK_ROW_OF} AND org_id = @org AND task_uuid = @uuid ORDER BY recorded_at, lane, seq`,
-      )
-      .all({ org: orgId, uuid: key(taskUUID) })
-      .map(entryFromRow);
+    return this.reads.taskEntries(orgId, taskUUID);
   }
 
   async removals(orgId: string): Promise<{ tasks: Set<string>; media: Set<string> }> {
@@ -240,13 +340,14 @@ export class SqliteChainStore implements ChainStore {
   }
 
   async unchainedTasks(orgId: string, limit: number): Promise<string[]> {
-    // INDEXED BY: left to itself the planner may probe the chain by organization, a scan of the
-    // organization's whole chain per task (verify then grows with the square of the ledger).
+    // A row is chained when the entry its chain_seq names is a record (or finished) entry of
+    // that same task: a row copied or renamed around the ledger names another task's entry.
     return this.db
       .prepare<[string, string, number], string>(
         `SELECT t.task_uuid FROM tasks t WHERE t.org = (SELECT seq FROM task_orgs WHERE org_id = ?)
-           AND NOT EXISTS (SELECT 1 FROM chain_entries c INDEXED BY chain_entries_by_task_row
-             WHERE c.task_row = t.id AND c.org_id = ? AND c.task_uuid = t.task_uuid AND c.kind IN ('record', 'finished'))
+           AND NOT EXISTS (SELECT 1 FROM chain_entries c
+             WHERE c.id = (t.org << ${ENTRY_ORG_SHIFT}) + t.chain_seq AND c.org_id = ? AND c.task_uuid = t.task_uuid
+               AND c.kind IN ('record', 'finished'))
          ORDER BY t.created_at LIMIT ?`,
       )
       .pluck()

@@ -116,6 +116,12 @@ export class GroupCommitter {
   onBatch: ((writes: number) => void) | undefined;
   /** Told after each batch's transaction has committed (the log checkpointer, wal-checkpointer.ts). */
   afterCommit: (() => void) | undefined;
+  /**
+   * Called as each batch's transaction begins, holding the write lock: state kept beside the
+   * tables between writes (the chain's heads) is read again, as another process may have
+   * written since the last batch.
+   */
+  beginBatch: (() => void) | undefined;
   /** Called after a write or a whole batch rolled back: state kept beside the tables (the chain's heads) goes with it. */
   afterRollback: (() => void) | undefined;
   private scheduled = false;
@@ -153,6 +159,7 @@ export class GroupCommitter {
     this.release = db.prepare('RELEASE runtrail_write');
     this.rollback = db.prepare('ROLLBACK TO runtrail_write');
     const batchTransaction = db.transaction((batch: PendingWrite[], results: unknown[], failures: unknown[]) => {
+      this.beginBatch?.();
       batch.forEach((w, i) => {
         // A savepoint per write: one failing write must not undo the others in the batch.
         this.savepoint.run();

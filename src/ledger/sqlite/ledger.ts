@@ -35,14 +35,13 @@ import { uuidLookupKey } from './uuid-key.js';
 import { goesOutOfLine, splitText, type TextBlob } from '../out-of-line.js';
 import { SqliteTextBlobs } from './text-blobs.js';
 import { DEFAULT_OUT_OF_LINE_BYTES, type LedgerOptions } from '../ledger-options.js';
-import { SqliteChainWriter } from './chain.js';
+import { SqliteChainWriter, rowPositions } from './chain.js';
 import {
   completionDraft,
-  draftsForNewTask,
+  draftForNewTask,
   finishedFields,
   mediaDeletedPayload,
   storedCompletion,
-  type EntryDraft,
 } from '../chain-payload.js';
 import type { DeletionReason } from '../chain-types.js';
 import { legalHoldError } from '../legal-hold.js';
@@ -83,10 +82,10 @@ export class SqliteTaskLedger implements TaskLedger {
     this.insertTask = db.prepare(
       `INSERT INTO tasks (uuid_key, org, task_uuid, task_type, status, request_text, response_text, packed_texts, model,
                           transport, cost, error_code, engine, created_at, completed_at, api_key_id, expires_at,
-                          request_parts, response_parts)
+                          request_parts, response_parts, chain_seq)
        VALUES (@uuidKey, ${orgSeq('@orgId')}, @taskUUID, @taskType, @status, @requestText, @responseText, @packedTexts, @model,
                @transport, @cost, @errorCode, @engine, @createdAt, @completedAt, @apiKeyId, @expiresAt,
-               @requestParts, @responseParts)`,
+               @requestParts, @responseParts, @chainSeq)`,
     );
     this.selectTask = db.prepare<[number, string, string], TaskTableRow>(
       `SELECT * FROM tasks WHERE uuid_key = ? AND org = ${orgSeq('?')} AND task_uuid = ?`,
@@ -128,6 +127,7 @@ export class SqliteTaskLedger implements TaskLedger {
     this.indexText = db.prepare('INSERT INTO tasks_text (rowid, request_text) VALUES (?, ?)');
     this.search = { db, inTurn: (query) => this.inTurn(query), dialect };
     this.chain = new SqliteChainWriter(db);
+    committer.beginBatch = () => this.chain.forgetHeads();
     committer.afterRollback = () => this.chain.forgetHeads();
   }
 
@@ -215,7 +215,7 @@ export class SqliteTaskLedger implements TaskLedger {
     }
     if (written.changes !== 1) return false;
     this.blobs.hold(c.orgId, uuid, written.blobs);
-    this.chain.append(row ? { ...completionDraft(c), taskRow: row.id } : completionDraft(c));
+    this.chain.append(completionDraft(c));
     this.insertMediaRecords(c.media);
     this.insertDeliveries(c.deliveries ?? []);
     return true;
@@ -398,27 +398,17 @@ export class SqliteTaskLedger implements TaskLedger {
   }
 
   importTask(task: StoredTask, media: MediaRecord[]): Promise<boolean> {
-    return this.committer.write(() => {
-      const drafts: EntryDraft[] = [];
-      const imported = this.importOne(task, media, drafts);
-      this.chain.appendAll(drafts);
-      return imported;
-    });
+    return this.committer.write(() => this.importOne(task, media));
   }
 
   importTasks(batch: readonly TaskWithMedia[]): Promise<boolean[]> {
     // One committer write (one savepoint): the batch commits whole or not at all, and a task
     // repeated in it finds its first copy already written.
-    return this.committer.write(() => {
-      const drafts: EntryDraft[] = [];
-      const imported = batch.map(({ task, media }) => this.importOne(task, media, drafts));
-      this.chain.appendAll(drafts);
-      return imported;
-    });
+    return this.committer.write(() => batch.map(({ task, media }) => this.importOne(task, media)));
   }
 
-  /** Runs inside a committer write: writes the task's rows, and adds its chain entries to `drafts` for the caller to append. */
-  private importOne(task: StoredTask, media: MediaRecord[], drafts: EntryDraft[]): boolean {
+  /** Runs inside a committer write: writes the task's rows and its chain entry. */
+  private importOne(task: StoredTask, media: MediaRecord[]): boolean {
     if (this.findRow(task.orgId, task.taskUUID)) return false;
     const uuid = key(task.taskUUID);
     this.ensureOrg.run(task.orgId);
@@ -430,10 +420,11 @@ export class SqliteTaskLedger implements TaskLedger {
       ...texts,
       apiKeyId: task.apiKeyId ?? null,
       expiresAt: task.expiresAt ?? null,
+      chainSeq: this.chain.nextSeq(task.orgId),
     });
     this.blobs.hold(task.orgId, uuid, blobs);
     this.indexText.run(row.lastInsertRowid, texts.requestText ?? task.requestText);
-    drafts.push(...draftsForNewTask(task, storedCompletion(task, media), Number(row.lastInsertRowid)));
+    this.chain.append({ ...draftForNewTask(task, storedCompletion(task, media)), linked: true });
     for (const m of media) {
       this.insertMediaIfNew.run({
         ...m,
@@ -477,17 +468,17 @@ export class SqliteTaskLedger implements TaskLedger {
         `INSERT INTO tasks_text (tasks_text, rowid, request_text) SELECT 'delete', id, coalesce(request_text, runtrail_request_text(packed_texts)) ${these}`,
       )
       .run(keys, orgId, list);
-    // The deleted rows' numbers go on their tombstones: the task's entries are found by them.
+    // The entries each deleted row named go on its tombstone: after the row, they are found through it.
     const rows = new Map(
       this.db
-        .prepare<[string, string, string], { id: number; task_uuid: string }>(`DELETE ${these} RETURNING id, task_uuid`)
+        .prepare<[string, string, string], { task_uuid: string; chain_seq: number | null; chain_later: string | null }>(
+          `DELETE ${these} RETURNING task_uuid, chain_seq, chain_later`,
+        )
         .all(keys, orgId, list)
-        .map((r) => [r.task_uuid, r.id]),
+        .map((r) => [r.task_uuid, rowPositions(r)]),
     );
     const deletedAt = Date.now();
-    const tombstones = uuids.map((uuid) =>
-      this.chain.tombstone(orgId, uuid, rows.get(uuid) ?? null, reason, deletedAt),
-    );
+    const tombstones = uuids.map((uuid) => this.chain.tombstone(orgId, uuid, rows.get(uuid) ?? [], reason, deletedAt));
     const tasks = rows.size;
     return { tasks, media, tombstones };
   }
@@ -542,12 +533,14 @@ export class SqliteTaskLedger implements TaskLedger {
       completedAt: done.completedAt ?? null,
       apiKeyId: task.apiKeyId ?? null,
       expiresAt: task.expiresAt ?? null,
+      // The position of the entry appended below, written with the row: no second write to find it by.
+      chainSeq: this.chain.nextSeq(task.orgId),
     });
     this.blobs.hold(task.orgId, uuid, blobs);
     // The index holds what the row's request_text holds (a split text's literal runs), so that
     // deleteTasks tells it the same words.
     this.indexText.run(row.lastInsertRowid, texts.requestText ?? task.requestText);
-    this.chain.appendAll(draftsForNewTask(task, finishedFields(done), Number(row.lastInsertRowid)));
+    this.chain.append({ ...draftForNewTask(task, finishedFields(done)), linked: true });
     return { recorded: true };
   }
 }

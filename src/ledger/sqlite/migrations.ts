@@ -524,4 +524,52 @@ ${ROLLUP_SQL}
       CREATE INDEX chain_entries_removals ON chain_entries (org_id, task_uuid) WHERE kind IN ('tombstone', 'media-deleted');
     `,
   },
+  {
+    // Version 16: one B-tree for the chain (docs/ledger-integrity.md, "How SQLite stores the
+    // chain"). An entry's rowid is its organization's number (task_orgs.seq) shifted left 40
+    // bits plus its position, so a lane's entries sit in order in the table itself and the
+    // (org_id, lane, seq) index is gone; `seq` is read off the rowid. A task's entries are found
+    // through its own row: `chain_seq` names its record or finished entry (written with the row,
+    // on a page the commit writes anyway) and `chain_later` its later entries (completion,
+    // result items, media deletions). A tombstone keeps the positions it covers in `covers`.
+    // Each commit used to rewrite a leaf of the table and of two indexes; now one leaf.
+    version: 16,
+    sql: `
+      ALTER TABLE tasks ADD COLUMN chain_seq INTEGER;
+      ALTER TABLE tasks ADD COLUMN chain_later TEXT;
+      UPDATE tasks SET
+        chain_seq = (SELECT min(c.seq) FROM chain_entries c INDEXED BY chain_entries_by_task_row
+          WHERE c.task_row = tasks.id AND c.task_uuid = tasks.task_uuid AND c.kind IN ('record', 'finished')
+            AND c.org_id = (SELECT o.org_id FROM task_orgs o WHERE o.seq = tasks.org)),
+        chain_later = (SELECT group_concat(c.seq, ',') FROM chain_entries c INDEXED BY chain_entries_by_task_row
+          WHERE c.task_row = tasks.id AND c.task_uuid = tasks.task_uuid AND c.kind IN ('complete', 'item', 'media-deleted')
+            AND c.org_id = (SELECT o.org_id FROM task_orgs o WHERE o.seq = tasks.org));
+      INSERT INTO task_orgs (org_id) SELECT DISTINCT org_id FROM chain_entries WHERE true ON CONFLICT (org_id) DO NOTHING;
+      CREATE TABLE chain_entries_v16 (
+        id INTEGER PRIMARY KEY,
+        org_id TEXT NOT NULL,
+        lane TEXT NOT NULL,
+        seq INTEGER GENERATED ALWAYS AS (id & 1099511627775) VIRTUAL,
+        task_uuid TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        recorded_at INTEGER NOT NULL,
+        payload TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        covers TEXT
+      );
+      INSERT INTO chain_entries_v16 (id, org_id, lane, task_uuid, kind, recorded_at, payload, prev_hash, hash, covers)
+        SELECT ((SELECT o.seq FROM task_orgs o WHERE o.org_id = c.org_id) << 40) + c.seq,
+               c.org_id, c.lane, c.task_uuid, c.kind, c.recorded_at, c.payload, c.prev_hash, c.hash,
+               CASE WHEN c.kind = 'tombstone' THEN
+                 (SELECT group_concat(x.seq, ',') FROM chain_entries x INDEXED BY chain_entries_by_task_row
+                   WHERE x.task_row = c.task_row AND x.org_id = c.org_id AND x.task_uuid = c.task_uuid
+                     AND x.lane = c.lane AND x.seq < c.seq)
+               END
+        FROM chain_entries c ORDER BY c.org_id, c.lane, c.seq;
+      DROP TABLE chain_entries;
+      ALTER TABLE chain_entries_v16 RENAME TO chain_entries;
+      CREATE INDEX chain_entries_removals ON chain_entries (org_id, task_uuid) WHERE kind IN ('tombstone', 'media-deleted');
+    `,
+  },
 ];
