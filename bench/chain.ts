@@ -6,10 +6,10 @@
 //            process on the stopped server's data folder): tasks/s and seconds, on SQLite and, when
 //            it answers, on PostgreSQL (bench/bench-postgres.ts), with the 1-minute load average
 //            after each.
-//   overhead REST modelSearch (autocannon, as P1) against a server of this build and one of a build
-//            without the chain (`--baseline-dist DIR`: a checkout of the commit before the chain,
-//            built), runs alternating, medians and their ratio. There is no switch to turn the
-//            chain off, so the code before it is the baseline.
+//   overhead REST modelSearch (autocannon, as P1) and pipelined over WebSocket (as P2) against a
+//            server of this build and one of the same tree without the chain's appends
+//            (`--baseline-dist build` makes it, bench/no-chain-build.ts; or `--baseline-dist DIR`,
+//            a built checkout), runs alternating, the median of the runs' ratios.
 
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -45,11 +45,33 @@ export interface OverheadFigure {
   baselineDist: string;
   chainRps: number;
   baselineRps: number;
+  /**
+   * The median over runs of each run's ratio, its two builds measured back to back: the
+   * machine's drift between runs (seen here at ±10 %) falls on both sides of a ratio alike.
+   */
   ratio: number;
+  /** The median with the chain over the median without (what this figure was until 2026-12-04). */
+  ratioOfMedians: number;
   non2xx: number;
   samples: { chain: number[]; baseline: number[] };
   /** The same pair pipelined over WebSocket (as P2): larger commit batches, so the chain's pages per commit weigh less. */
-  websocket: { chainRps: number; baselineRps: number; ratio: number; samples: { chain: number[]; baseline: number[] } };
+  websocket: {
+    chainRps: number;
+    baselineRps: number;
+    ratio: number;
+    ratioOfMedians: number;
+    samples: { chain: number[]; baseline: number[] };
+  };
+}
+
+/** The figures of one pair of builds over the runs. */
+function pairFigures(samples: { chain: number[]; baseline: number[] }) {
+  return {
+    chainRps: median(samples.chain),
+    baselineRps: median(samples.baseline),
+    ratio: median(samples.chain.map((c, i) => c / samples.baseline[i]!)),
+    ratioOfMedians: median(samples.chain) / median(samples.baseline),
+  };
 }
 
 interface VerifyJson {
@@ -141,9 +163,7 @@ export async function chainVerify(
 }
 
 /** The usage line printed when there is no baseline build. */
-export const BASELINE_HOWTO =
-  'git worktree add /tmp/runtrail-before-chain <first parent of the chain merge> && cp -a node_modules /tmp/runtrail-before-chain/ && ' +
-  '(cd /tmp/runtrail-before-chain && npx tsc -p tsconfig.json) && npm run bench -- --only chain --baseline-dist /tmp/runtrail-before-chain';
+export const BASELINE_HOWTO = 'npm run bench -- --only chain --chain-tasks 0 --baseline-dist build';
 
 /**
  * REST modelSearch against this build and the build at `baselineDist` (a checkout with bin/ and a
@@ -191,16 +211,9 @@ export async function chainOverhead(o: BenchOptions, baselineDist: string): Prom
   }
   return {
     baselineDist: root,
-    chainRps: median(rest.chain),
-    baselineRps: median(rest.baseline),
-    ratio: median(rest.chain) / median(rest.baseline),
+    ...pairFigures(rest),
     non2xx,
     samples: rest,
-    websocket: {
-      chainRps: median(ws.chain),
-      baselineRps: median(ws.baseline),
-      ratio: median(ws.chain) / median(ws.baseline),
-      samples: ws,
-    },
+    websocket: { ...pairFigures(ws), samples: ws },
   };
 }

@@ -42,6 +42,7 @@ import {
   finishedFields,
   mediaDeletedPayload,
   storedCompletion,
+  type EntryDraft,
 } from '../chain-payload.js';
 import type { DeletionReason } from '../chain-types.js';
 import { legalHoldError } from '../legal-hold.js';
@@ -131,9 +132,13 @@ export class SqliteTaskLedger implements TaskLedger {
     committer.afterRollback = () => this.chain.forgetHeads();
   }
 
+  // The chain entry's payload (its texts' hashes among it) is built before the committer write
+  // is queued, not inside it: the commit runs with the event loop held, and under load the
+  // hashing then falls in the time the loop spends waiting for the previous batch's log fsync.
   recordRequest(task: NewTask): Promise<RecordOutcome> {
+    const entry = draftForNewTask(task);
     const recorded = this.committer.write(() => {
-      const outcome = this.insertOrReport(task, { status: 'processing' });
+      const outcome = this.insertOrReport(task, { status: 'processing' }, entry);
       if (outcome.recorded) this.rememberRequest(task);
       return outcome;
     });
@@ -142,8 +147,9 @@ export class SqliteTaskLedger implements TaskLedger {
   }
 
   recordFailedTask(task: NewTask, completion: Omit<TaskCompletion, 'orgId' | 'taskUUID'>): Promise<RecordOutcome> {
+    const entry = draftForNewTask(task, finishedFields(completion));
     return this.committer.write(() => {
-      const outcome = this.insertOrReport(task, completion);
+      const outcome = this.insertOrReport(task, completion, entry);
       if (outcome.recorded) this.insertMediaRecords(completion.media);
       return outcome;
     });
@@ -158,7 +164,8 @@ export class SqliteTaskLedger implements TaskLedger {
     // The request text is still in memory for a task recorded by this process, so the write
     // needs no read of the row.
     const requestText = this.runningRequests.get(runningKey(c.orgId, c.taskUUID));
-    return this.committer.write(() => this.applyCompletion(c, requestText));
+    const entry = completionDraft(c);
+    return this.committer.write(() => this.applyCompletion(c, requestText, entry));
   }
 
   /** Keeps a running task's request text until it completes (bounded: past the bound, completions read the row). */
@@ -175,7 +182,7 @@ export class SqliteTaskLedger implements TaskLedger {
    * finished task is final). `knownRequestText` is the request when completeTask still had it;
    * otherwise the row is read.
    */
-  applyCompletion(c: TaskCompletion, knownRequestText?: string): boolean {
+  applyCompletion(c: TaskCompletion, knownRequestText?: string, entry?: EntryDraft): boolean {
     this.runningRequests.delete(runningKey(c.orgId, c.taskUUID));
     let row: TaskTableRow | undefined;
     if (knownRequestText === undefined) {
@@ -215,7 +222,7 @@ export class SqliteTaskLedger implements TaskLedger {
     }
     if (written.changes !== 1) return false;
     this.blobs.hold(c.orgId, uuid, written.blobs);
-    this.chain.append(completionDraft(c));
+    this.chain.append(entry ?? completionDraft(c));
     this.insertMediaRecords(c.media);
     this.insertDeliveries(c.deliveries ?? []);
     return true;
@@ -508,9 +515,11 @@ export class SqliteTaskLedger implements TaskLedger {
       : { requestText, responseText, packedTexts: null, ...none };
   }
 
+  /** `entry`: the task's chain entry when the caller built it before the write (it must be the one draftForNewTask gives). */
   insertOrReport(
     task: NewTask,
     done: { status: StoredTask['status'] } & Partial<Omit<TaskCompletion, 'orgId' | 'taskUUID' | 'status'>>,
+    entry?: EntryDraft,
   ): RecordOutcome {
     const existing = this.findRow(task.orgId, task.taskUUID);
     if (existing) return { recorded: false, existing: this.taskOf(existing, task.orgId) };
@@ -540,7 +549,7 @@ export class SqliteTaskLedger implements TaskLedger {
     // The index holds what the row's request_text holds (a split text's literal runs), so that
     // deleteTasks tells it the same words.
     this.indexText.run(row.lastInsertRowid, texts.requestText ?? task.requestText);
-    this.chain.append({ ...draftForNewTask(task, finishedFields(done)), linked: true });
+    this.chain.append({ ...(entry ?? draftForNewTask(task, finishedFields(done))), linked: true });
     return { recorded: true };
   }
 }
