@@ -16,27 +16,10 @@ import { verifyLedger } from '../src/integrity/verify-ledger.js';
 import { removedHash } from '../src/ledger/chain-payload.js';
 import type { MediaRecord } from '../src/ledger/types.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
+import { searchFinished, searchTask } from './helpers/ledger-rows.js';
 
-const instant = (orgId: string, uuid: string) =>
-  ({
-    orgId,
-    taskUUID: uuid,
-    taskType: 'modelSearch',
-    requestText: `[{"taskType":"modelSearch","taskUUID":"${uuid}","search":"flux"}]`,
-    model: null,
-    transport: 'rest',
-    createdAt: Date.now(),
-  }) as const;
-
-const done = (uuid: string, media: MediaRecord[] = []) => ({
-  status: 'success' as const,
-  responseText: `{"data":[{"taskType":"modelSearch","taskUUID":"${uuid}","results":[]}]}`,
-  cost: null,
-  errorCode: null,
-  engine: 'builtin',
-  completedAt: Date.now(),
-  media,
-});
+const instant = searchTask;
+const done = searchFinished;
 
 function mediaOf(orgId: string, taskUUID: string): MediaRecord {
   return {

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { openDatabase } from '../src/ledger/sqlite/database.js';
 import { openSqliteStorage, SQLITE_FILE } from '../src/ledger/sqlite/storage.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
+import { searchFinished, searchTask } from './helpers/ledger-rows.js';
 
 test('migration versions are unique and increase by one, on both backends alike', () => {
   for (const list of [SQLITE, POSTGRES])
@@ -141,25 +142,8 @@ test('SQLite migration 9 indexes the tasks recorded before it, packed or plain, 
 test('SQLite migrations 15 and 16 rebuild the chain table: entries of kept and deleted tasks are found by task, and the ledger verifies before and after new writes', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'runtrail-migrate-'));
   const org = 'org-a';
-  const instant = (uuid: string) =>
-    ({
-      orgId: org,
-      taskUUID: uuid,
-      taskType: 'modelSearch',
-      requestText: `[{"taskType":"modelSearch","taskUUID":"${uuid}","search":"flux"}]`,
-      model: null,
-      transport: 'rest',
-      createdAt: Date.now(),
-    }) as const;
-  const done = (uuid: string) => ({
-    status: 'success' as const,
-    responseText: `{"data":[{"taskType":"modelSearch","taskUUID":"${uuid}","results":[]}]}`,
-    cost: null,
-    errorCode: null,
-    engine: 'builtin',
-    completedAt: Date.now(),
-    media: [],
-  });
+  const instant = (uuid: string) => searchTask(org, uuid);
+  const done = searchFinished;
   const [kept, deleted, later, async] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
   try {
     // A ledger written by this code, its chain table then put back as versions 11-14 kept it.
