@@ -387,6 +387,14 @@ export function chainContract(backend: ChainBackend): void {
       const again = await fetch(`${server.url}/api/tasks/${viaApi!}`, { method: 'DELETE', headers: auth });
       assert.equal(again.status, 404);
       assert.equal(((await again.json()) as { errors: { code: string }[] }).errors[0]!.code, 'taskNotFound');
+      // The same taskUUID sent again after its deletion is a new task; deleting that one too leaves
+      // a second tombstone, which covers everything recorded under the UUID before it.
+      const resent = await server.post([{ ...imageTask({ positivePrompt: 'a windmill again' }), taskUUID: viaApi! }]);
+      assert.equal(resent.status, 200, resent.text);
+      const second = await fetch(`${server.url}/api/tasks/${viaApi!}`, { method: 'DELETE', headers: auth });
+      assert.equal(second.status, 200);
+      const reused = await verifyJson(server, env);
+      assert.equal(reused.ok, true, JSON.stringify(reused.firstProblem));
       const badUuid = await fetch(`${server.url}/api/tasks/not-a-uuid`, { method: 'DELETE', headers: auth });
       assert.equal(((await badUuid.json()) as { errors: { code: string }[] }).errors[0]!.code, 'invalidTaskUUID');
 
