@@ -89,10 +89,7 @@ class ChainReads {
     const org = this.orgNumber(orgId);
     if (org === undefined) return [];
     const row = this.selectTaskLinks.get(uuidLookupKey(uuid), orgId, uuid);
-    const seqs = row
-      ? positions(row.chain_seq, row.chain_later)
-      : this.selectRemovals.all(orgId, uuid).flatMap((r) => positions(r.seq, r.covers));
-    return this.entriesAt(org, seqs);
+    return this.entriesAt(org, row ? positions(row.chain_seq, row.chain_later) : this.removedEntries(orgId, uuid));
   }
 
   /** The task's entries found under its UUID after its row is gone (its earlier tombstones and what they cover). */
@@ -247,15 +244,11 @@ export function rowPositions(row: { chain_seq: number | null; chain_later: strin
 }
 
 export class SqliteChainStore implements ChainStore {
-  private readonly reads: ChainReads;
-
   constructor(
     private readonly db: SqliteDatabase,
     private readonly committer: GroupCommitter,
     private readonly writer: SqliteChainWriter,
-  ) {
-    this.reads = writer;
-  }
+  ) {}
 
   appendFirstEntries(drafts: readonly EntryDraft[]): Promise<number> {
     // A task has its first entry when its row names a record or finished entry of its own.
@@ -304,7 +297,7 @@ export class SqliteChainStore implements ChainStore {
   }
 
   async heads(orgId: string): Promise<ChainHead[]> {
-    const org = this.reads.orgNumber(orgId);
+    const org = this.writer.orgNumber(orgId);
     if (org === undefined) return [];
     const last = this.db
       .prepare<[bigint, bigint], ChainHead>(
@@ -315,7 +308,7 @@ export class SqliteChainStore implements ChainStore {
   }
 
   async entries(orgId: string, lane: string, after: number, limit: number): Promise<ChainEntry[]> {
-    const org = this.reads.orgNumber(orgId);
+    const org = this.writer.orgNumber(orgId);
     if (org === undefined || lane !== SQLITE_LANE) return [];
     return this.db
       .prepare<[bigint, bigint, number], EntryRow>(
@@ -326,7 +319,7 @@ export class SqliteChainStore implements ChainStore {
   }
 
   async taskEntries(orgId: string, taskUUID: string): Promise<ChainEntry[]> {
-    return this.reads.taskEntries(orgId, taskUUID);
+    return this.writer.taskEntries(orgId, taskUUID);
   }
 
   async removals(orgId: string): Promise<{ tasks: Set<string>; media: Set<string> }> {
