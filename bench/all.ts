@@ -28,7 +28,7 @@
 // Usage: npm run bench [-- --tasks 1000000 --seconds 5 --runs 3] (--only p1,p2,p3,p5,p6,tenant-latency,task-latency,fair,search,large,gateway,chain for parts,
 // written to bench/results/all-<parts>.json)
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -370,7 +370,9 @@ if (wanted('chain')) {
   } else {
     // `build`: the baseline is made from this working tree first (bench/no-chain-build.ts).
     const dist = baselineDist === 'build' ? buildNoChainBaseline() : baselineDist;
-    const o = await part('chain-overhead', () => chainOverhead(options, dist));
+    const o = await part('chain-overhead', () => chainOverhead(options, dist)).finally(() => {
+      if (dist !== baselineDist) rmSync(dist, { recursive: true, force: true });
+    });
     results['chainOverhead'] = o;
     // The same rows for each wire-speed figure: REST (as P1) and WebSocket pipelined (as P2).
     const pairRows = (

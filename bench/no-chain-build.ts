@@ -1,9 +1,10 @@
-// The baseline of the chain's overhead row (bench/chain.ts): this working tree (its files git does not ignore) with the SQLite
-// ledger's two chain appends of the write path taken out (the entry of a new task and that of a
-// completion) and nothing else changed, built into a folder of its own. There is no switch that
-// turns the chain off in the server itself, and a build from before the chain differs in more
-// than the chain. `--baseline-dist build` makes one in a temporary folder; a folder made by hand
-// the same way (docs/performance.md, "Hash chain") works as well.
+// The baseline of the chain's overhead row (bench/chain.ts): this working tree (the files git
+// does not ignore) with the SQLite ledger's chain work on the write path taken out (the appends
+// of a new task's and a completion's entries, the payloads built for them, and the position
+// written with a task's row) and nothing else changed, built into a folder of its own. There is
+// no switch that turns the chain off in the server itself, and a build from before the chain
+// differs in more than the chain. `--baseline-dist build` makes one in a temporary folder and
+// removes it after the row; `--baseline-dist DIR` takes a built folder made another way.
 
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
