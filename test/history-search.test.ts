@@ -71,9 +71,12 @@ test(
         assert.ok(a.ms < 5_000, `searching "${a.text}" took ${a.ms.toFixed(0)} ms`);
       }
       assert.ok(expected('needle') === 30 && expected('lighthouse') === 3000, 'the data set is as intended');
+      // What this catches is a search that holds the event loop (several seconds each before the
+      // index). A healthy server was seen at 1 015 ms on the 2-core CI machine, with PostgreSQL
+      // and a second test file on the same cores: the bound sits above that, far below a stall.
       const worst = Math.max(...healthz);
       assert.ok(
-        healthz.length > 0 && worst < 1_000,
+        healthz.length > 0 && worst < 2_500,
         `/healthz waited up to ${worst.toFixed(0)} ms during the searches`,
       );
     } finally {
