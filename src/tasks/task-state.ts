@@ -79,10 +79,13 @@ export function requestObject(task: StoredTask): Record<string, unknown> {
   }
 }
 
-/** The taskType and taskUUID as the task's sender spelled them, and how many results it asked for. */
+/**
+ * The taskType and taskUUID as the task's sender spelled them, and how many results it asked for:
+ * `numberResults`, or for promptEnhance `promptVersions` (one result each).
+ */
 export function originalTask(task: StoredTask): { taskType: string; taskUUID: string; numberResults: number } {
   const first = requestObject(task);
-  const n = first['numberResults'];
+  const n = first['taskType'] === 'promptEnhance' ? first['promptVersions'] : first['numberResults'];
   return {
     taskType: typeof first['taskType'] === 'string' ? first['taskType'] : task.taskType,
     taskUUID: typeof first['taskUUID'] === 'string' ? first['taskUUID'] : task.taskUUID,
