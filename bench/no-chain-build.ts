@@ -17,9 +17,9 @@ import { log } from './common.js';
 const CHAIN_APPENDS: readonly [string, string][] = [
   ['this.chain.append({ ...(entry ?? draftForNewTask(task, finishedFields(done))), linked: true });', 'void entry;'],
   ['this.chain.append(entry ?? completionDraft(c));', 'void entry;'],
-  ['    const entry = draftForNewTask(task);\n', '    const entry = undefined;\n'],
-  ['    const entry = draftForNewTask(task, finishedFields(completion));\n', '    const entry = undefined;\n'],
-  ['    const entry = completionDraft(c);\n', '    const entry = undefined;\n'],
+  ['    const entry = laterDraftForNewTask(task);\n', '    const entry = undefined;\n'],
+  ['    const entry = laterDraftForNewTask(task, finishedFields(completion));\n', '    const entry = undefined;\n'],
+  ['    const entry = laterCompletionDraft(c);\n', '    const entry = undefined;\n'],
   // The position written with the task's row belongs to the chain too.
   [
     '      chainSeq: this.chain.nextSeq(task.orgId),\n    });\n    this.blobs.hold(task.orgId, uuid, blobs);\n    // The index holds',

@@ -14,6 +14,7 @@ import Database from 'better-sqlite3';
 import { openSqliteStorage, SQLITE_FILE } from '../src/ledger/sqlite/storage.js';
 import { verifyLedger } from '../src/integrity/verify-ledger.js';
 import { removedHash } from '../src/ledger/chain-payload.js';
+import type { SqliteChainWriter } from '../src/ledger/sqlite/chain.js';
 import type { MediaRecord } from '../src/ledger/types.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
 import { searchFinished, searchTask } from './helpers/ledger-rows.js';
@@ -161,6 +162,46 @@ test('SQLite chain layout: a task row pointed at another task’s entry is repor
     );
   } finally {
     await again.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('SQLite chain: a write that rolls back gives its positions back; entries queued by earlier writes of its batch stay, also when it wrote them out', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runtrail-chain-rollback-'));
+  const org = 'org-r';
+  const storage = openSqliteStorage(dir);
+  // The committer is the ledger's own; a write of this test's composes chain calls with a failure.
+  const { committer, chain } = storage.ledger as unknown as {
+    committer: { write<T>(run: () => T): Promise<T> };
+    chain: SqliteChainWriter;
+  };
+  try {
+    const [first, second, third] = [randomUUID(), randomUUID(), randomUUID()];
+    // One batch: the first task's entry is queued; the failing write's tombstone writes it out
+    // (a tombstone reads the chain) and takes the next position; the rollback undoes both.
+    const recorded = storage.ledger.recordInstantTask(instant(org, first), done(first));
+    const failing = committer.write(() => {
+      chain.tombstone(org, randomUUID(), [], 'request', Date.now());
+      throw new Error('fails after writing the queue out');
+    });
+    const after = storage.ledger.recordInstantTask(instant(org, second), done(second));
+    await recorded;
+    await assert.rejects(failing, /fails after writing the queue out/);
+    await after;
+    await storage.ledger.recordInstantTask(instant(org, third), done(third));
+    const entries = await storage.chain.entries(org, 'main', 0, 100);
+    assert.deepEqual(
+      entries.map((e) => [e.seq, e.kind, e.taskUUID]),
+      [
+        [1, 'finished', first],
+        [2, 'finished', second],
+        [3, 'finished', third],
+      ],
+    );
+    const report = await verifyLedger(storage, undefined, { checkMedia: false });
+    assert.equal(report.ok, true, JSON.stringify(report.problems));
+  } finally {
+    await storage.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

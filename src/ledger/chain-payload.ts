@@ -37,6 +37,12 @@ export interface EntryDraft {
   linked?: true;
 }
 
+/**
+ * A draft whose payload may be built when the entry is written: the SQLite writer writes a
+ * batch's entries together at its end and builds their payloads there, in one loop.
+ */
+export type LaterDraft = Omit<EntryDraft, 'payload'> & { payload: string | (() => string) };
+
 /** The fields of a task fixed when it is recorded. */
 export type RecordedFields = Pick<
   StoredTask,
@@ -135,6 +141,25 @@ export function draftForNewTask(t: RecordedFields, done?: CompletedFields): Entr
   return done
     ? { ...base, kind: 'finished', payload: finishedPayload(t, done) }
     : { ...base, kind: 'record', payload: recordPayload(t) };
+}
+
+/** draftForNewTask, its payload built when the entry is written. */
+export function laterDraftForNewTask(t: RecordedFields, done?: CompletedFields): LaterDraft {
+  const base = { orgId: t.orgId, taskUUID: t.taskUUID, recordedAt: t.createdAt };
+  return done
+    ? { ...base, kind: 'finished', payload: () => finishedPayload(t, done) }
+    : { ...base, kind: 'record', payload: () => recordPayload(t) };
+}
+
+/** completionDraft, its payload built when the entry is written. */
+export function laterCompletionDraft(c: TaskCompletion): LaterDraft {
+  return {
+    orgId: c.orgId,
+    taskUUID: c.taskUUID,
+    kind: 'complete',
+    recordedAt: c.completedAt,
+    payload: () => completePayload(c.taskUUID, c),
+  };
 }
 
 export function completionDraft(c: TaskCompletion): EntryDraft {

@@ -1,8 +1,9 @@
 // The hash chain on SQLite. One process owns the database file and the group committer runs
-// every write in turn, so each organization's chain is one lane (`main`): an append reads the
-// lane's last entry and writes the next, inside the same committer write (and savepoint) as the
-// ledger rows it describes — a write that fails takes its entries with it, and a crash leaves
-// both or neither.
+// every write in turn, so each organization's chain is one lane (`main`). An append gives the
+// entry the lane's next position at once (the task's row is written with it); the entries of a
+// committer batch are built, hashed and inserted together at its end, inside the same
+// transaction as the rows they describe — a write that fails gives its positions back, and a
+// crash leaves both or neither.
 //
 // Layout (migration 16): the table is its own index. An entry's rowid is its organization's
 // number (task_orgs.seq) shifted left ENTRY_ORG_SHIFT bits plus its position, so the entries of
@@ -12,7 +13,14 @@
 // positions it covers in `covers`, so a deleted task's entries are found through its tombstones.
 
 import type { ChainEntry, ChainHead, ChainStore, LegalHold } from '../chain-types.js';
-import { GENESIS_HASH, entryHash, removedHash, tombstonePayload, type EntryDraft } from '../chain-payload.js';
+import {
+  GENESIS_HASH,
+  entryHash,
+  removedHash,
+  tombstonePayload,
+  type EntryDraft,
+  type LaterDraft,
+} from '../chain-payload.js';
 import { CHAIN_MIGRATION, type DeletionReason, type Tombstone } from '../chain-types.js';
 import type { GroupCommitter, SqliteDatabase } from './database.js';
 import { uuidKey as key } from '../rows.js';
@@ -112,9 +120,11 @@ export class SqliteChainWriter extends ChainReads {
   private readonly linkFirst;
   private readonly linkLater;
   private readonly selectHold;
+  private readonly selectDataVersion;
 
   constructor(db: SqliteDatabase) {
     super(db);
+    this.selectDataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
     this.ensureOrg = db.prepare('INSERT INTO task_orgs (org_id) VALUES (?) ON CONFLICT (org_id) DO NOTHING');
     this.selectHead = db.prepare<[bigint, bigint], { seq: number; hash: string }>(
       'SELECT seq, hash FROM chain_entries WHERE id BETWEEN ? AND ? ORDER BY id DESC LIMIT 1',
@@ -136,19 +146,75 @@ export class SqliteChainWriter extends ChainReads {
   }
 
   /**
-   * Each organization's number and last entry, kept within one committer batch: reading the
-   * head for every entry cost about as much as hashing it. The committer drops them when a batch
-   * begins (beginBatch: another process, the CLI beside a server, may have appended since) and
-   * after any rolled-back write (the entries and organization rows it wrote are gone with it).
-   * Inside a batch nothing else can write: it holds the database's write lock from its start.
+   * Each organization's number and the last position given out, kept from batch to batch:
+   * reading the head for every entry cost about as much as hashing it. They are dropped when a
+   * batch begins after another connection (the CLI beside a server) has committed
+   * (batchBegins: SQLite's data_version moved), and after a batch rolled back (the entries and
+   * organization rows it wrote are gone with it). Inside a batch nothing else can write: it
+   * holds the database's write lock from its start.
    */
-  private readonly heads = new Map<string, { org: number; seq: number; hash: string }>();
+  private readonly heads = new Map<string, { org: number; seq: number }>();
+  /** The last entry each organization has in the table (its position and hash): what the next written entry follows. */
+  private readonly written = new Map<string, { seq: number; hash: string }>();
+  /**
+   * Entries given a position but not yet hashed and inserted. They are written together at the
+   * end of the batch (beforeCommit), after its last write: appended inside each write's
+   * savepoint, every write copied the chain's leaf page into the savepoint journal and out
+   * again, and hashing one entry at a time between the other writes' statements cost twice what
+   * it costs in one loop (docs/performance.md). Anything that reads the chain inside a batch
+   * writes them first (flush).
+   */
+  private queue: { draft: LaterDraft; org: number; seq: number; covers: string | null }[] = [];
+  /** How many of the queue's entries are in the table already (a read in the batch wrote them). */
+  private flushed = 0;
+  /** Where beginWrite found the queue, for a write that rolls back (two numbers: a write's cost). */
+  private queuedAtWriteStart = 0;
+  private flushedAtWriteStart = 0;
 
-  forgetHeads(): void {
-    this.heads.clear();
+  /** SQLite's count of other connections' commits when this one last looked (undefined: heads unknown). */
+  private dataVersion: number | undefined;
+
+  /** A committer batch begins, holding the write lock: the heads kept hold unless another connection committed since. */
+  batchBegins(): void {
+    const version = this.selectDataVersion.get();
+    if (version !== this.dataVersion) this.forgetHeads();
+    this.dataVersion = version;
   }
 
-  private head(orgId: string): { org: number; seq: number; hash: string } {
+  /** A batch rolled back (or the heads are otherwise unknown): nothing kept from before holds. */
+  forgetHeads(): void {
+    this.dataVersion = undefined;
+    this.heads.clear();
+    this.written.clear();
+    this.queue = [];
+    this.flushed = 0;
+    this.queuedAtWriteStart = 0;
+    this.flushedAtWriteStart = 0;
+  }
+
+  /** A write begins: notes where the queue stood. */
+  beginWrite(): void {
+    this.queuedAtWriteStart = this.queue.length;
+    this.flushedAtWriteStart = this.flushed;
+  }
+
+  /**
+   * The write rolled back to its savepoint: the positions it took, and any entries of earlier
+   * writes it wrote to the table (a flush inside it), go back to the queue as they were.
+   */
+  writeRolledBack(): void {
+    this.queue.length = this.queuedAtWriteStart;
+    this.flushed = this.flushedAtWriteStart;
+    // The heads are found again: the table's (as the rollback left it), then the queue's positions.
+    this.heads.clear();
+    this.written.clear();
+    for (const e of this.queue) {
+      const head = this.head(e.draft.orgId);
+      this.heads.set(e.draft.orgId, { org: head.org, seq: e.seq });
+    }
+  }
+
+  private head(orgId: string): { org: number; seq: number } {
     const known = this.heads.get(orgId);
     if (known) return known;
     let org = this.orgNumber(orgId);
@@ -157,8 +223,9 @@ export class SqliteChainWriter extends ChainReads {
       org = this.orgNumber(orgId)!;
     }
     const last = this.selectHead.get(entryId(org, 0), entryId(org, 0) + LAST_SEQ);
-    const head = { org, seq: last?.seq ?? 0, hash: last?.hash ?? GENESIS_HASH };
+    const head = { org, seq: last?.seq ?? 0 };
     this.heads.set(orgId, head);
+    this.written.set(orgId, { seq: head.seq, hash: last?.hash ?? GENESIS_HASH });
     return head;
   }
 
@@ -168,37 +235,69 @@ export class SqliteChainWriter extends ChainReads {
   }
 
   /**
-   * Appends one entry and points its task's row at it, unless the draft says the caller wrote
-   * the position with the row (`linked`, from nextSeq). `covers` is a tombstone's list.
+   * Gives the entry the organization's next position and queues it to be written at the end of
+   * the batch; points its task's row at it now, unless the draft says the caller wrote the
+   * position with the row (`linked`, from nextSeq). `covers` is a tombstone's list.
    */
-  append(draft: EntryDraft, covers: readonly number[] | null = null): { lane: string; seq: number; hash: string } {
+  append(draft: LaterDraft, covers: readonly number[] | null = null): { lane: string; seq: number } {
     const uuid = key(draft.taskUUID);
     const head = this.head(draft.orgId);
     const seq = head.seq + 1;
-    const hash = entryHash(head.hash, draft.payload);
-    this.insertEntry.run(
-      entryId(head.org, seq),
-      draft.orgId,
-      SQLITE_LANE,
-      uuid,
-      draft.kind,
-      draft.recordedAt,
-      draft.payload,
-      head.hash,
-      hash,
-      covers === null ? null : covers.join(','),
-    );
-    this.heads.set(draft.orgId, { org: head.org, seq, hash });
+    this.heads.set(draft.orgId, { org: head.org, seq });
+    this.queue.push({
+      draft: uuid === draft.taskUUID ? draft : { ...draft, taskUUID: uuid },
+      org: head.org,
+      seq,
+      covers: covers === null ? null : covers.join(','),
+    });
     if (!draft.linked && uuid !== '' && draft.kind !== 'tombstone') {
       const link = draft.kind === 'record' || draft.kind === 'finished' ? this.linkFirst : this.linkLater;
       link.run({ uuidKey: uuidLookupKey(uuid), org: head.org, uuid, seq });
     }
-    return { lane: SQLITE_LANE, seq, hash };
+    return { lane: SQLITE_LANE, seq };
   }
 
   /** Appends the entries in order (a bulk import appends thousands). */
-  appendAll(drafts: readonly EntryDraft[]): void {
+  appendAll(drafts: readonly LaterDraft[]): void {
     for (const d of drafts) this.append(d);
+  }
+
+  /** Hashes and inserts the queued entries, in the order they were given their positions. */
+  flush(): void {
+    for (; this.flushed < this.queue.length; this.flushed++) {
+      const { draft, org, seq, covers } = this.queue[this.flushed]!;
+      const prev = this.written.get(draft.orgId)!;
+      if (prev.seq !== seq - 1) throw new Error(`chain: entry ${seq} of ${draft.orgId} does not follow ${prev.seq}`);
+      const payload = typeof draft.payload === 'string' ? draft.payload : draft.payload();
+      const hash = entryHash(prev.hash, payload);
+      this.insertEntry.run(
+        entryId(org, seq),
+        draft.orgId,
+        SQLITE_LANE,
+        draft.taskUUID,
+        draft.kind,
+        draft.recordedAt,
+        payload,
+        prev.hash,
+        hash,
+        covers,
+      );
+      this.written.set(draft.orgId, { seq, hash });
+    }
+  }
+
+  /** The end of the batch (the committer's beforeCommit): writes what is queued and starts the queue over. */
+  endBatch(): void {
+    this.flush();
+    this.queue = [];
+    this.flushed = 0;
+    this.queuedAtWriteStart = 0;
+    this.flushedAtWriteStart = 0;
+  }
+
+  override taskEntries(orgId: string, taskUUID: string): ChainEntry[] {
+    this.flush();
+    return super.taskEntries(orgId, taskUUID);
   }
 
   /**
@@ -213,6 +312,8 @@ export class SqliteChainWriter extends ChainReads {
     reason: DeletionReason,
     deletedAt: number,
   ): Tombstone {
+    // It reads the entries it covers, and its receipt carries its own hash: the queue is written first.
+    this.flush();
     const uuid = key(taskUUID);
     const org = this.head(orgId).org;
     const covers = [...new Set([...rowSeqs, ...this.removedEntries(orgId, uuid)])];
@@ -228,7 +329,8 @@ export class SqliteChainWriter extends ChainReads {
       },
       covered.map((e) => e.seq),
     );
-    return { orgId, taskUUID: uuid, deletedAt, reason, removed, ...at };
+    this.flush();
+    return { orgId, taskUUID: uuid, deletedAt, reason, removed, ...at, hash: this.written.get(orgId)!.hash };
   }
 
   /** The hold that stops deleting the task (the organization's first), if any. */
@@ -267,6 +369,8 @@ export class SqliteChainStore implements ChainStore {
         const uuid = key(d.taskUUID);
         const row = firstOf.get(uuidLookupKey(uuid), d.orgId, uuid);
         if (!row) continue;
+        // The check reads the table: entries queued in this batch are written first.
+        this.writer.flush();
         if (row.chain_seq !== null && isFirst.get(entryId(row.org, row.chain_seq), uuid) !== undefined) continue;
         this.writer.append({ ...d, taskUUID: uuid });
         appended++;

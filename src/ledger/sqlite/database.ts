@@ -122,7 +122,17 @@ export class GroupCommitter {
    * written since the last batch.
    */
   beginBatch: (() => void) | undefined;
-  /** Called after a write or a whole batch rolled back: state kept beside the tables (the chain's heads) goes with it. */
+  /** Called before each write's savepoint (the chain notes where its queue stood). */
+  beginWrite: (() => void) | undefined;
+  /** Called after one write rolled back to its savepoint: state kept beside the tables goes back to where beginWrite found it. */
+  writeRolledBack: (() => void) | undefined;
+  /**
+   * Called inside each batch's transaction after its last write, before the commit: work the
+   * writes left for the end of the batch (the chain's entries, sqlite/chain.ts). If it throws,
+   * the whole batch rolls back and fails.
+   */
+  beforeCommit: (() => void) | undefined;
+  /** Called after a whole batch rolled back: state kept beside the tables (the chain's heads) goes with it. */
   afterRollback: (() => void) | undefined;
   private scheduled = false;
   private syncing = false;
@@ -161,6 +171,7 @@ export class GroupCommitter {
     const batchTransaction = db.transaction((batch: PendingWrite[], results: unknown[], failures: unknown[]) => {
       this.beginBatch?.();
       batch.forEach((w, i) => {
+        this.beginWrite?.();
         // A savepoint per write: one failing write must not undo the others in the batch.
         this.savepoint.run();
         try {
@@ -172,9 +183,10 @@ export class GroupCommitter {
             this.rollback.run();
             this.release.run();
           }
-          this.afterRollback?.();
+          this.writeRolledBack?.();
         }
       });
+      this.beforeCommit?.();
     });
     // IMMEDIATE: the batch takes the write lock before its first read, so a write that looks
     // before it inserts (the ledger's taskUUID check) sees every commit of other processes too.

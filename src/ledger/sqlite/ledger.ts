@@ -42,7 +42,10 @@ import {
   finishedFields,
   mediaDeletedPayload,
   storedCompletion,
+  laterCompletionDraft,
+  laterDraftForNewTask,
   type EntryDraft,
+  type LaterDraft,
 } from '../chain-payload.js';
 import type { DeletionReason } from '../chain-types.js';
 import { legalHoldError } from '../legal-hold.js';
@@ -128,15 +131,17 @@ export class SqliteTaskLedger implements TaskLedger {
     this.indexText = db.prepare('INSERT INTO tasks_text (rowid, request_text) VALUES (?, ?)');
     this.search = { db, inTurn: (query) => this.inTurn(query), dialect };
     this.chain = new SqliteChainWriter(db);
-    committer.beginBatch = () => this.chain.forgetHeads();
+    committer.beginBatch = () => this.chain.batchBegins();
+    committer.beginWrite = () => this.chain.beginWrite();
+    committer.writeRolledBack = () => this.chain.writeRolledBack();
+    committer.beforeCommit = () => this.chain.endBatch();
     committer.afterRollback = () => this.chain.forgetHeads();
   }
 
-  // The chain entry's payload (its texts' hashes among it) is built before the committer write
-  // is queued, not inside it: the commit runs with the event loop held, and under load the
-  // hashing then falls in the time the loop spends waiting for the previous batch's log fsync.
+  // The chain entry's payload (its texts' hashes among it) is built when the writer writes the
+  // batch's entries, after the batch's last write (sqlite/chain.ts).
   recordRequest(task: NewTask): Promise<RecordOutcome> {
-    const entry = draftForNewTask(task);
+    const entry = laterDraftForNewTask(task);
     const recorded = this.committer.write(() => {
       const outcome = this.insertOrReport(task, { status: 'processing' }, entry);
       if (outcome.recorded) this.rememberRequest(task);
@@ -147,7 +152,7 @@ export class SqliteTaskLedger implements TaskLedger {
   }
 
   recordFailedTask(task: NewTask, completion: Omit<TaskCompletion, 'orgId' | 'taskUUID'>): Promise<RecordOutcome> {
-    const entry = draftForNewTask(task, finishedFields(completion));
+    const entry = laterDraftForNewTask(task, finishedFields(completion));
     return this.committer.write(() => {
       const outcome = this.insertOrReport(task, completion, entry);
       if (outcome.recorded) this.insertMediaRecords(completion.media);
@@ -164,7 +169,7 @@ export class SqliteTaskLedger implements TaskLedger {
     // The request text is still in memory for a task recorded by this process, so the write
     // needs no read of the row.
     const requestText = this.runningRequests.get(runningKey(c.orgId, c.taskUUID));
-    const entry = completionDraft(c);
+    const entry = laterCompletionDraft(c);
     return this.committer.write(() => this.applyCompletion(c, requestText, entry));
   }
 
@@ -182,7 +187,7 @@ export class SqliteTaskLedger implements TaskLedger {
    * finished task is final). `knownRequestText` is the request when completeTask still had it;
    * otherwise the row is read.
    */
-  applyCompletion(c: TaskCompletion, knownRequestText?: string, entry?: EntryDraft): boolean {
+  applyCompletion(c: TaskCompletion, knownRequestText?: string, entry?: LaterDraft): boolean {
     this.runningRequests.delete(runningKey(c.orgId, c.taskUUID));
     let row: TaskTableRow | undefined;
     if (knownRequestText === undefined) {
@@ -535,11 +540,11 @@ export class SqliteTaskLedger implements TaskLedger {
       : { requestText, responseText, packedTexts: null, ...none };
   }
 
-  /** `entry`: the task's chain entry when the caller built it before the write (it must be the one draftForNewTask gives). */
+  /** `entry`: the task's chain entry when the caller made it (it must be the one draftForNewTask gives). */
   insertOrReport(
     task: NewTask,
     done: { status: StoredTask['status'] } & Partial<Omit<TaskCompletion, 'orgId' | 'taskUUID' | 'status'>>,
-    entry?: EntryDraft,
+    entry?: LaterDraft,
   ): RecordOutcome {
     const existing = this.findRow(task.orgId, task.taskUUID);
     if (existing) return { recorded: false, existing: this.taskOf(existing, task.orgId) };
