@@ -137,14 +137,19 @@ export function removedHash(entryHashes: readonly string[]): string {
 
 /** The entry a newly recorded task gets: its record, or, when it was recorded finished, one `finished` entry. */
 export function draftForNewTask(t: RecordedFields, done?: CompletedFields): EntryDraft {
-  const base = { orgId: t.orgId, taskUUID: t.taskUUID, recordedAt: t.createdAt };
-  return done
-    ? { ...base, kind: 'finished', payload: finishedPayload(t, done) }
-    : { ...base, kind: 'record', payload: recordPayload(t) };
+  return builtNow(laterDraftForNewTask(t, done));
+}
+
+/** A draft with its payload built now. */
+function builtNow(d: LaterDraft & { payload: () => string }): EntryDraft {
+  return { ...d, payload: d.payload() };
 }
 
 /** draftForNewTask, its payload built when the entry is written. */
-export function laterDraftForNewTask(t: RecordedFields, done?: CompletedFields): LaterDraft {
+export function laterDraftForNewTask(
+  t: RecordedFields,
+  done?: CompletedFields,
+): LaterDraft & { payload: () => string } {
   const base = { orgId: t.orgId, taskUUID: t.taskUUID, recordedAt: t.createdAt };
   return done
     ? { ...base, kind: 'finished', payload: () => finishedPayload(t, done) }
@@ -152,7 +157,7 @@ export function laterDraftForNewTask(t: RecordedFields, done?: CompletedFields):
 }
 
 /** completionDraft, its payload built when the entry is written. */
-export function laterCompletionDraft(c: TaskCompletion): LaterDraft {
+export function laterCompletionDraft(c: TaskCompletion): LaterDraft & { payload: () => string } {
   return {
     orgId: c.orgId,
     taskUUID: c.taskUUID,
@@ -163,13 +168,7 @@ export function laterCompletionDraft(c: TaskCompletion): LaterDraft {
 }
 
 export function completionDraft(c: TaskCompletion): EntryDraft {
-  return {
-    orgId: c.orgId,
-    taskUUID: c.taskUUID,
-    kind: 'complete',
-    recordedAt: c.completedAt,
-    payload: completePayload(c.taskUUID, c),
-  };
+  return builtNow(laterCompletionDraft(c));
 }
 
 export function itemDraft(

@@ -6,6 +6,7 @@
 import { ProtocolError } from '../protocol/errors.js';
 import { outcomeFromEnvelope, taskEnvelope, type SerializedOutcome } from '../protocol/envelope.js';
 import type { StoredTask } from '../ledger/types.js';
+import { resultsAsked } from '../protocol/results-asked.js';
 import type { TaskServices } from './task-module.js';
 
 const MAX_RESULTS = 100;
@@ -79,17 +80,13 @@ export function requestObject(task: StoredTask): Record<string, unknown> {
   }
 }
 
-/**
- * The taskType and taskUUID as the task's sender spelled them, and how many results it asked for:
- * `numberResults`, or for promptEnhance `promptVersions` (one result each).
- */
+/** The taskType and taskUUID as the task's sender spelled them, and how many results it asked for. */
 export function originalTask(task: StoredTask): { taskType: string; taskUUID: string; numberResults: number } {
   const first = requestObject(task);
-  const n = first['taskType'] === 'promptEnhance' ? first['promptVersions'] : first['numberResults'];
   return {
     taskType: typeof first['taskType'] === 'string' ? first['taskType'] : task.taskType,
     taskUUID: typeof first['taskUUID'] === 'string' ? first['taskUUID'] : task.taskUUID,
-    numberResults: Number.isInteger(n) && (n as number) >= 1 ? Math.min(n as number, MAX_RESULTS) : 1,
+    numberResults: Math.min(resultsAsked(first), MAX_RESULTS),
   };
 }
 

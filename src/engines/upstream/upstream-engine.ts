@@ -17,6 +17,7 @@ import { UPSTREAM_SUBJECT } from './upstream-client.js';
 import type { ExchangeRecorder, UpstreamAccount, UpstreamTransport } from './upstream-transport.js';
 import { UpstreamPool, type UpstreamPoolSettings } from './upstream-pool.js';
 import { DEFAULT_UPSTREAM, nextUpstreamMayTry, upstreamChain } from './fallback-chain.js';
+import { resultsAsked } from '../../protocol/results-asked.js';
 
 export interface UpstreamEngineOptions extends UpstreamPoolSettings {
   pollMs: number;
@@ -172,7 +173,7 @@ export class UpstreamEngine implements ForwardingEngine {
     upstreamTaskUUID: string,
     record: ExchangeRecorder,
   ): Promise<ForwardOutcome> {
-    const expected = typeof req.value['numberResults'] === 'number' ? req.value['numberResults'] : 1;
+    const expected = resultsAsked(req.value);
     const body = JSON.stringify([{ taskType: 'getResponse', taskUUID: upstreamTaskUUID }]);
     const deadline = Date.now() + this.options.asyncTimeoutMs;
     // Only the last poll (and failures) are kept for audit: a long task would leave hundreds.

@@ -8,6 +8,7 @@
 
 import { WebSocket, type RawData } from 'ws';
 import { ProtocolError, statusForCode } from '../../protocol/errors.js';
+import { resultsAsked } from '../../protocol/results-asked.js';
 import { NotSentError, RemoteCaller, sleep, type RemoteCallOptions } from '../remote/remote-caller.js';
 import { UPSTREAM_SUBJECT, judgeUpstreamReply } from './upstream-client.js';
 import type { ExchangeRecorder, UpstreamReply, UpstreamTransport } from './upstream-transport.js';
@@ -334,10 +335,9 @@ function taskOf(body: string): TaskShape {
   const [task] = JSON.parse(body) as [Record<string, unknown>];
   const taskUUID = String(task['taskUUID']).toLowerCase();
   // An async acknowledgement and a getResponse answer come as one frame; a sync task's results
-  // may come one frame per item (counted, as the SDKs do, up to numberResults).
+  // may come one frame per item (counted, as the SDKs do, up to the results asked for).
   const oneFrame = task['taskType'] === 'getResponse' || task['deliveryMethod'] === 'async';
-  const n = task['numberResults'];
-  return { taskUUID, itemsExpected: oneFrame || typeof n !== 'number' || n < 1 ? 1 : Math.floor(n) };
+  return { taskUUID, itemsExpected: oneFrame ? 1 : resultsAsked(task) };
 }
 
 /** The answer as one envelope: the frame itself when one frame held it alone, else rebuilt from the items. */

@@ -158,11 +158,10 @@ export class SqliteChainWriter extends ChainReads {
   private readonly written = new Map<string, { seq: number; hash: string }>();
   /**
    * Entries given a position but not yet hashed and inserted. They are written together at the
-   * end of the batch (beforeCommit), after its last write: appended inside each write's
-   * savepoint, every write copied the chain's leaf page into the savepoint journal and out
-   * again, and hashing one entry at a time between the other writes' statements cost twice what
-   * it costs in one loop (docs/performance.md). Anything that reads the chain inside a batch
-   * writes them first (flush).
+   * end of the batch (beforeCommit), after its last write: built and hashed one write at a time,
+   * between the other statements of each write, they cost the main thread about twice what they
+   * cost in one loop (docs/performance.md). Anything that reads the chain inside a batch writes
+   * them first (flush).
    */
   private queue: { draft: LaterDraft; org: number; seq: number; covers: string | null }[] = [];
   /** How many of the queue's entries are in the table already (a read in the batch wrote them). */
