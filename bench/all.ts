@@ -379,13 +379,32 @@ if (wanted('chain')) {
       what: string,
       ratioRow: string,
       targetName: string,
-      pair: { chainRps: number; baselineRps: number; ratio: number; ratioOfMedians: number },
+      pair: {
+        chainRps: number;
+        baselineRps: number;
+        ratio: number;
+        ratioOfMedians: number;
+        cpu: { chainMicros: number; baselineMicros: number; ratio: number } | null;
+      },
     ) => {
       row(`chain: ${what} with the chain, tasks/s`, pair.chainRps.toFixed(0));
       row(`chain: ${what}, build without the chain, tasks/s`, pair.baselineRps.toFixed(0));
       row(`${ratioRow} (median of the runs' ratios)`, pair.ratio.toFixed(3), '>= 0.95', pair.ratio >= 0.95);
       row(`${ratioRow}, median over median`, pair.ratioOfMedians.toFixed(3));
       target(targetName, pair.ratio.toFixed(3), '>= 0.95', pair.ratio >= 0.95);
+      if (pair.cpu === null) {
+        row(`chain: ${what}, server main-thread µs per task`, 'not measured (needs Linux /proc)');
+        return;
+      }
+      row(`chain: ${what} with the chain, server main-thread µs per task`, pair.cpu.chainMicros.toFixed(1));
+      row(`chain: ${what}, build without the chain, main-thread µs per task`, pair.cpu.baselineMicros.toFixed(1));
+      row(
+        `${ratioRow}, from main-thread CPU per task (without / with, median of the runs' ratios)`,
+        pair.cpu.ratio.toFixed(3),
+        '>= 0.95',
+        pair.cpu.ratio >= 0.95,
+      );
+      target(`${targetName}, main-thread CPU per task`, pair.cpu.ratio.toFixed(3), '>= 0.95', pair.cpu.ratio >= 0.95);
     };
     pairRows(
       'REST modelSearch',

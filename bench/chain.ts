@@ -9,10 +9,12 @@
 //   overhead REST modelSearch (autocannon, as P1) and pipelined over WebSocket (as P2) against a
 //            server of this build and one of the same tree without the chain's appends
 //            (`--baseline-dist build` makes it, bench/no-chain-build.ts; or `--baseline-dist DIR`,
-//            a built checkout), runs alternating, the median of the runs' ratios.
+//            a built checkout), runs alternating, the median of the runs' ratios; beside each
+//            throughput, the server main thread's CPU time per task over the same run (Linux:
+//            /proc/<pid>/task/<pid>/schedstat), the figure that resolves a few per cent here.
 
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -54,6 +56,8 @@ export interface OverheadFigure {
   ratioOfMedians: number;
   non2xx: number;
   samples: { chain: number[]; baseline: number[] };
+  /** The main thread's CPU time per task, µs, over the same runs; null where /proc cannot tell (not Linux). */
+  cpu: CpuFigure | null;
   /** The same pair pipelined over WebSocket (as P2): larger commit batches, so the chain's pages per commit weigh less. */
   websocket: {
     chainRps: number;
@@ -61,6 +65,54 @@ export interface OverheadFigure {
     ratio: number;
     ratioOfMedians: number;
     samples: { chain: number[]; baseline: number[] };
+    cpu: CpuFigure | null;
+  };
+}
+
+/**
+ * The server's main thread is what saturates (it parses, records and answers every task), so its
+ * CPU time per task bounds throughput: `ratio` is baseline µs / chain µs, the median of the runs'
+ * ratios, read as the throughput ratio the main thread allows. Measured over the very runs the
+ * throughput figures come from, it does not move with the load generator's share of the machine.
+ */
+export interface CpuFigure {
+  chainMicros: number;
+  baselineMicros: number;
+  ratio: number;
+  samples: { chain: number[]; baseline: number[] };
+}
+
+/** Nanoseconds the process's main thread has been on a CPU (the first field of its schedstat); null off Linux. */
+function mainThreadCpuNs(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]);
+  } catch {
+    return null;
+  }
+}
+
+/** Runs one load against a server and gives its throughput and the main thread's µs per task. */
+async function measured(
+  server: BenchServer,
+  load: () => Promise<{ perSecond: number; tasks: number }>,
+): Promise<{ perSecond: number; cpuMicros: number | null }> {
+  const before = mainThreadCpuNs(server.process.pid);
+  const got = await load();
+  const after = mainThreadCpuNs(server.process.pid);
+  const cpuMicros = before === null || after === null || got.tasks === 0 ? null : (after - before) / 1000 / got.tasks;
+  return { perSecond: got.perSecond, cpuMicros };
+}
+
+function cpuFigure(samples: { chain: (number | null)[]; baseline: (number | null)[] }): CpuFigure | null {
+  const chain = samples.chain.filter((x): x is number => x !== null);
+  const baseline = samples.baseline.filter((x): x is number => x !== null);
+  if (chain.length === 0 || chain.length !== samples.chain.length || baseline.length !== chain.length) return null;
+  return {
+    chainMicros: median(chain),
+    baselineMicros: median(baseline),
+    ratio: median(chain.map((c, i) => baseline[i]! / c)),
+    samples: { chain, baseline },
   };
 }
 
@@ -180,10 +232,14 @@ export async function chainOverhead(o: BenchOptions, baselineDist: string): Prom
   const baseline = await startServer({ repoRoot: root });
   const rest = { chain: [] as number[], baseline: [] as number[] };
   const ws = { chain: [] as number[], baseline: [] as number[] };
+  const restCpu = { chain: [] as (number | null)[], baseline: [] as (number | null)[] };
+  const wsCpu = { chain: [] as (number | null)[], baseline: [] as (number | null)[] };
   let non2xx = 0;
   const wsUrl = (url: string) => url.replace(/^http/, 'ws') + '/v1';
-  const pipelined = async (server: BenchServer) =>
-    (await pipeline(wsUrl(server.url), server.key, searchTask, { seconds: o.seconds, window: o.window })).perSecond;
+  const pipelined = async (server: BenchServer) => {
+    const got = await pipeline(wsUrl(server.url), server.key, searchTask, { seconds: o.seconds, window: o.window });
+    return { perSecond: got.perSecond, tasks: got.answered };
+  };
   try {
     // A warm-up of each, not counted.
     for (const server of [chain, baseline]) {
@@ -195,14 +251,27 @@ export async function chainOverhead(o: BenchOptions, baselineDist: string): Prom
       const order = r % 2 === 0 ? (['chain', 'baseline'] as const) : (['baseline', 'chain'] as const);
       for (const which of order) {
         const server = which === 'chain' ? chain : baseline;
-        const got = await restLoad(o, server.url, server.key, searchTask);
-        non2xx += got.non2xx;
-        rest[which].push(got.rps);
+        const got = await measured(server, async () => {
+          const r = await restLoad(o, server.url, server.key, searchTask);
+          non2xx += r.non2xx;
+          return { perSecond: r.rps, tasks: r.total };
+        });
+        rest[which].push(got.perSecond);
+        restCpu[which].push(got.cpuMicros);
       }
-      for (const which of order) ws[which].push(await pipelined(which === 'chain' ? chain : baseline));
+      for (const which of order) {
+        const server = which === 'chain' ? chain : baseline;
+        const got = await measured(server, () => pipelined(server));
+        ws[which].push(got.perSecond);
+        wsCpu[which].push(got.cpuMicros);
+      }
       log(
         `  run ${r + 1}: REST with the chain ${rest.chain.at(-1)!.toFixed(0)}/s, without ${rest.baseline.at(-1)!.toFixed(0)}/s; ` +
-          `WebSocket with ${ws.chain.at(-1)!.toFixed(0)}/s, without ${ws.baseline.at(-1)!.toFixed(0)}/s`,
+          `WebSocket with ${ws.chain.at(-1)!.toFixed(0)}/s, without ${ws.baseline.at(-1)!.toFixed(0)}/s` +
+          (restCpu.chain.at(-1) == null
+            ? ''
+            : `; main thread µs/task REST ${restCpu.chain.at(-1)!.toFixed(0)} vs ${restCpu.baseline.at(-1)!.toFixed(0)}, ` +
+              `WebSocket ${wsCpu.chain.at(-1)!.toFixed(0)} vs ${wsCpu.baseline.at(-1)!.toFixed(0)}`),
       );
     }
   } finally {
@@ -214,6 +283,7 @@ export async function chainOverhead(o: BenchOptions, baselineDist: string): Prom
     ...pairFigures(rest),
     non2xx,
     samples: rest,
-    websocket: { ...pairFigures(ws), samples: ws },
+    cpu: cpuFigure(restCpu),
+    websocket: { ...pairFigures(ws), samples: ws, cpu: cpuFigure(wsCpu) },
   };
 }

@@ -14,7 +14,7 @@ export async function restLoad(
   url: string,
   key: string,
   makeTask: (taskUUID: string, i: number) => string = imageTask,
-): Promise<{ rps: number; p99: number; non2xx: number }> {
+): Promise<{ rps: number; p99: number; non2xx: number; total: number }> {
   let i = 0;
   const result = await autocannon({
     url: `${url}/v1`,
@@ -24,7 +24,7 @@ export async function restLoad(
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
     requests: [{ setupRequest: (req) => ({ ...req, body: `[${makeTask(randomUUID(), i++)}]` }) }],
   });
-  return { rps: result.requests.average, p99: result.latency.p99, non2xx: result.non2xx };
+  return { rps: result.requests.average, p99: result.latency.p99, non2xx: result.non2xx, total: result.requests.total };
 }
 
 /**
