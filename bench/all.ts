@@ -398,13 +398,11 @@ if (wanted('chain')) {
       }
       row(`chain: ${what} with the chain, server main-thread µs per task`, pair.cpu.chainMicros.toFixed(1));
       row(`chain: ${what}, build without the chain, main-thread µs per task`, pair.cpu.baselineMicros.toFixed(1));
+      // Printed beside the target, not a second one (docs/performance.md).
       row(
         `${ratioRow}, from main-thread CPU per task (without / with, median of the runs' ratios)`,
         pair.cpu.ratio.toFixed(3),
-        '>= 0.95',
-        pair.cpu.ratio >= 0.95,
       );
-      target(`${targetName}, main-thread CPU per task`, pair.cpu.ratio.toFixed(3), '>= 0.95', pair.cpu.ratio >= 0.95);
     };
     pairRows(
       'REST modelSearch',

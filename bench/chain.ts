@@ -11,7 +11,7 @@
 //            (`--baseline-dist build` makes it, bench/no-chain-build.ts; or `--baseline-dist DIR`,
 //            a built checkout), runs alternating, the median of the runs' ratios; beside each
 //            throughput, the server main thread's CPU time per task over the same run (Linux:
-//            /proc/<pid>/task/<pid>/schedstat), the figure that resolves a few per cent here.
+//            /proc/<pid>/task/<pid>/schedstat), printed beside the throughput ratios.
 
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -72,8 +72,8 @@ export interface OverheadFigure {
 /**
  * The server's main thread is what saturates (it parses, records and answers every task), so its
  * CPU time per task bounds throughput: `ratio` is baseline µs / chain µs, the median of the runs'
- * ratios, read as the throughput ratio the main thread allows. Measured over the very runs the
- * throughput figures come from, it does not move with the load generator's share of the machine.
+ * ratios, read as the throughput ratio the main thread allows. It comes from the very runs the
+ * throughput figures come from; it is noisy too (docs/performance.md).
  */
 export interface CpuFigure {
   chainMicros: number;
@@ -104,10 +104,11 @@ async function measured(
   return { perSecond: got.perSecond, cpuMicros };
 }
 
+/** The runs' CPU figures, or null if any run could not be measured. */
 function cpuFigure(samples: { chain: (number | null)[]; baseline: (number | null)[] }): CpuFigure | null {
-  const chain = samples.chain.filter((x): x is number => x !== null);
-  const baseline = samples.baseline.filter((x): x is number => x !== null);
-  if (chain.length === 0 || chain.length !== samples.chain.length || baseline.length !== chain.length) return null;
+  const all = (xs: (number | null)[]): xs is number[] => xs.length > 0 && xs.every((x) => x !== null);
+  const { chain, baseline } = samples;
+  if (!all(chain) || !all(baseline)) return null;
   return {
     chainMicros: median(chain),
     baselineMicros: median(baseline),
