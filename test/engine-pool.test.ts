@@ -17,8 +17,20 @@ import { imageTask, startServer, uuid } from './helpers/server.js';
 import { RawClient } from './helpers/ws-client.js';
 import { guardOpenHandles } from './helpers/open-handles.js';
 
+/**
+ * The process's threads, leaving out the image library's own workers: libvips names them
+ * "libvips worker", serves every thread of the process from them and keeps them after a pool
+ * thread ends, and how many it starts depends on how renders overlapped (CI once saw two more
+ * in the measured cycle than in the warm-up). Node's worker threads are named "node".
+ */
 const threadsOf = (pid: number | 'self') =>
-  Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+  readdirSync(`/proc/${pid}/task`).filter((tid) => {
+    try {
+      return !readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').startsWith('libvips');
+    } catch {
+      return false; // the thread ended between the listing and the read
+    }
+  }).length;
 /** Waits until the process's thread count has not changed for half a second (threads told to end leave a moment later). */
 async function steadyThreadCount(): Promise<void> {
   let last = threadsOf('self');
