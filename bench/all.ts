@@ -21,7 +21,7 @@
 //   gateway  runtrail in front of a mock Runware upstream (bench/mock-upstream.ts) vs the same client
 //      straight to the mock: throughput at --connections, latency p50/p99 at one (bench/gateway.ts)
 //   chain  bulk load and `runtrail ledger verify` of --chain-tasks tasks (default 1 000 000; SQLite, and PostgreSQL when it
-//      answers), and REST and WebSocket modelSearch against this tree built without the chain's appends
+//      answers), and REST and WebSocket modelSearch and imageInference (P1's and P2's task) against this tree built without the chain's appends
 //      (made first, about a minute; --baseline-dist DIR for a built folder, none to skip) (bench/chain.ts)
 // After the figures, the table of recording targets (ratios against same-run baselines) with met / not met,
 // and the machine's load average before and after each part (the machine is shared).
@@ -415,6 +415,18 @@ if (wanted('chain')) {
       'chain: WebSocket ratio with / without the chain',
       'WebSocket pipelined modelSearch with the hash chain / without it',
       o.websocket,
+    );
+    pairRows(
+      'REST imageInference (P1)',
+      'chain: REST imageInference ratio with / without the chain',
+      'REST imageInference (P1) with the hash chain / without it',
+      o.imageInference.rest,
+    );
+    pairRows(
+      'WebSocket pipelined imageInference (P2)',
+      'chain: WebSocket imageInference ratio with / without the chain',
+      'WebSocket pipelined imageInference (P2) with the hash chain / without it',
+      o.imageInference.websocket,
     );
   }
 }

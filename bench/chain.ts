@@ -6,8 +6,9 @@
 //            process on the stopped server's data folder): tasks/s and seconds, on SQLite and, when
 //            it answers, on PostgreSQL (bench/bench-postgres.ts), with the 1-minute load average
 //            after each.
-//   overhead REST modelSearch (autocannon, as P1) and pipelined over WebSocket (as P2) against a
-//            server of this build and one of the same tree without the chain's appends
+//   overhead REST (autocannon, as P1) and pipelined over WebSocket (as P2), modelSearch (no engine
+//            work: where the chain weighs most) and imageInference 64x64 (P1's and P2's own task),
+//            against a server of this build and one of the same tree without the chain's appends
 //            (`--baseline-dist build` makes it, bench/no-chain-build.ts; or `--baseline-dist DIR`,
 //            a built checkout), runs alternating, the median of the runs' ratios; beside each
 //            throughput, the server main thread's CPU time per task over the same run (Linux:
@@ -21,7 +22,7 @@ import { promisify } from 'node:util';
 import { REPO_ROOT, startServer, type BenchServer } from './bench-server.js';
 import { dropSchemaOf, postgresUnavailable, schemaDatabaseUrl, uniqueSchema } from './bench-postgres.js';
 import { bulkLoad } from './bulk-load.js';
-import { log, median, pipeline, progress, searchTask, type BenchOptions } from './common.js';
+import { imageTask, log, median, pipeline, progress, searchTask, type BenchOptions } from './common.js';
 import { restLoad } from './p1-rest.js';
 
 export interface VerifyFigure {
@@ -59,14 +60,23 @@ export interface OverheadFigure {
   /** The main thread's CPU time per task, µs, over the same runs; null where /proc cannot tell (not Linux). */
   cpu: CpuFigure | null;
   /** The same pair pipelined over WebSocket (as P2): larger commit batches, so the chain's pages per commit weigh less. */
-  websocket: {
-    chainRps: number;
-    baselineRps: number;
-    ratio: number;
-    ratioOfMedians: number;
-    samples: { chain: number[]; baseline: number[] };
-    cpu: CpuFigure | null;
-  };
+  websocket: PairFigure;
+  /**
+   * P1's and P2's own task (imageInference 64x64 on the built-in engine, bench/common.ts
+   * imageTask) over REST and pipelined over WebSocket: the wire-speed figures themselves, with
+   * their engine work, media files and the media hashes in each entry.
+   */
+  imageInference: { rest: PairFigure; websocket: PairFigure };
+}
+
+/** One load's figures over the runs, this build against the baseline. */
+export interface PairFigure {
+  chainRps: number;
+  baselineRps: number;
+  ratio: number;
+  ratioOfMedians: number;
+  samples: { chain: number[]; baseline: number[] };
+  cpu: CpuFigure | null;
 }
 
 /**
@@ -218,73 +228,96 @@ export async function chainVerify(
 /** The usage line printed when there is no baseline build. */
 export const BASELINE_HOWTO = 'npm run bench -- --only chain --chain-tasks 0 --baseline-dist build';
 
+/** The loads the overhead row measures, in the order each run takes them. */
+type LoadName = 'restSearch' | 'wsSearch' | 'restImage' | 'wsImage';
+
 /**
- * REST modelSearch against this build and the build at `baselineDist` (a checkout with bin/ and a
- * built dist/), alternating runs so drift on the shared machine falls on both alike.
+ * REST and pipelined WebSocket loads against this build and the build at `baselineDist` (a
+ * checkout with bin/ and a built dist/): modelSearch (a task with no engine work, where the chain
+ * weighs most) and P1's and P2's imageInference. Runs alternate, and so does which build goes
+ * first within a run, so drift on the shared machine falls on both alike.
  */
 export async function chainOverhead(o: BenchOptions, baselineDist: string): Promise<OverheadFigure> {
   const root = resolve(baselineDist);
   if (!existsSync(join(root, 'bin/runtrail.js')) || !existsSync(join(root, 'dist/src')))
     throw new Error(`--baseline-dist ${baselineDist} is not a built checkout (bin/runtrail.js and dist/src/)`);
   log(
-    `chain: modelSearch over REST (as P1) and pipelined over WebSocket (as P2), this build vs the build in ${root} (no chain), alternating`,
+    `chain: modelSearch and imageInference over REST (as P1) and pipelined over WebSocket (as P2), this build vs the build in ${root} (no chain), alternating`,
   );
   const chain = await startServer();
   const baseline = await startServer({ repoRoot: root });
-  const rest = { chain: [] as number[], baseline: [] as number[] };
-  const ws = { chain: [] as number[], baseline: [] as number[] };
-  const restCpu = { chain: [] as (number | null)[], baseline: [] as (number | null)[] };
-  const wsCpu = { chain: [] as (number | null)[], baseline: [] as (number | null)[] };
+  const names: LoadName[] = ['restSearch', 'wsSearch', 'restImage', 'wsImage'];
+  const rps = new Map(names.map((n) => [n, { chain: [] as number[], baseline: [] as number[] }]));
+  const cpu = new Map(names.map((n) => [n, { chain: [] as (number | null)[], baseline: [] as (number | null)[] }]));
   let non2xx = 0;
+  let wsErrors = 0;
   const wsUrl = (url: string) => url.replace(/^http/, 'ws') + '/v1';
-  const pipelined = async (server: BenchServer) => {
-    const got = await pipeline(wsUrl(server.url), server.key, searchTask, { seconds: o.seconds, window: o.window });
-    return { perSecond: got.perSecond, tasks: got.answered };
+  const loads: Record<
+    LoadName,
+    (server: BenchServer, seconds: number) => Promise<{ perSecond: number; tasks: number }>
+  > = {
+    restSearch: (server, seconds) => rest(server, searchTask, seconds),
+    wsSearch: (server, seconds) => pipelined(server, searchTask, seconds),
+    restImage: (server, seconds) => rest(server, imageTask, seconds),
+    wsImage: (server, seconds) => pipelined(server, imageTask, seconds),
   };
+  async function rest(server: BenchServer, task: (uuid: string, i: number) => string, seconds: number) {
+    const r = await restLoad({ ...o, seconds }, server.url, server.key, task);
+    non2xx += r.non2xx;
+    return { perSecond: r.rps, tasks: r.total };
+  }
+  async function pipelined(server: BenchServer, task: (uuid: string, i: number) => string, seconds: number) {
+    const got = await pipeline(wsUrl(server.url), server.key, task, { seconds, window: o.window });
+    wsErrors += got.errors;
+    return { perSecond: got.perSecond, tasks: got.answered };
+  }
   try {
-    // A warm-up of each, not counted.
-    for (const server of [chain, baseline]) {
-      await restLoad(o, server.url, server.key, searchTask);
-      await pipeline(wsUrl(server.url), server.key, searchTask, { seconds: 1, window: o.window });
-    }
+    // A warm-up of each load on each server, not counted.
+    for (const server of [chain, baseline]) for (const n of names) await loads[n](server, 1);
+    non2xx = 0;
+    wsErrors = 0;
     for (let r = 0; r < o.runs; r++) {
       // Which one goes first alternates too.
       const order = r % 2 === 0 ? (['chain', 'baseline'] as const) : (['baseline', 'chain'] as const);
-      for (const which of order) {
-        const server = which === 'chain' ? chain : baseline;
-        const got = await measured(server, async () => {
-          const r = await restLoad(o, server.url, server.key, searchTask);
-          non2xx += r.non2xx;
-          return { perSecond: r.rps, tasks: r.total };
-        });
-        rest[which].push(got.perSecond);
-        restCpu[which].push(got.cpuMicros);
+      const line: string[] = [];
+      for (const n of names) {
+        for (const which of order) {
+          const server = which === 'chain' ? chain : baseline;
+          const got = await measured(server, () => loads[n](server, o.seconds));
+          rps.get(n)![which].push(got.perSecond);
+          cpu.get(n)![which].push(got.cpuMicros);
+        }
+        const [c, b] = [rps.get(n)!.chain.at(-1)!, rps.get(n)!.baseline.at(-1)!];
+        const [cc, bc] = [cpu.get(n)!.chain.at(-1), cpu.get(n)!.baseline.at(-1)];
+        line.push(
+          `${LOAD_LABEL[n]} ${c.toFixed(0)} vs ${b.toFixed(0)}/s` +
+            (cc == null || bc == null ? '' : ` (${cc.toFixed(0)} vs ${bc.toFixed(0)} µs)`),
+        );
       }
-      for (const which of order) {
-        const server = which === 'chain' ? chain : baseline;
-        const got = await measured(server, () => pipelined(server));
-        ws[which].push(got.perSecond);
-        wsCpu[which].push(got.cpuMicros);
-      }
-      log(
-        `  run ${r + 1}: REST with the chain ${rest.chain.at(-1)!.toFixed(0)}/s, without ${rest.baseline.at(-1)!.toFixed(0)}/s; ` +
-          `WebSocket with ${ws.chain.at(-1)!.toFixed(0)}/s, without ${ws.baseline.at(-1)!.toFixed(0)}/s` +
-          (restCpu.chain.at(-1) == null
-            ? ''
-            : `; main thread µs/task REST ${restCpu.chain.at(-1)!.toFixed(0)} vs ${restCpu.baseline.at(-1)!.toFixed(0)}, ` +
-              `WebSocket ${wsCpu.chain.at(-1)!.toFixed(0)} vs ${wsCpu.baseline.at(-1)!.toFixed(0)}`),
-      );
+      log(`  run ${r + 1}, with the chain vs without: ${line.join('; ')}`);
     }
   } finally {
     await chain.stop();
     await baseline.stop();
   }
+  if (wsErrors > 0) throw new Error(`chain: ${wsErrors} WebSocket tasks were answered with errors`);
+  const pair = (n: LoadName): PairFigure => ({
+    ...pairFigures(rps.get(n)!),
+    samples: rps.get(n)!,
+    cpu: cpuFigure(cpu.get(n)!),
+  });
   return {
     baselineDist: root,
-    ...pairFigures(rest),
+    ...pair('restSearch'),
     non2xx,
-    samples: rest,
-    cpu: cpuFigure(restCpu),
-    websocket: { ...pairFigures(ws), samples: ws, cpu: cpuFigure(wsCpu) },
+    websocket: pair('wsSearch'),
+    imageInference: { rest: pair('restImage'), websocket: pair('wsImage') },
   };
 }
+
+const LOAD_LABEL: Record<LoadName, string> = {
+  restSearch: 'REST modelSearch',
+  wsSearch: 'WebSocket modelSearch',
+  restImage: 'REST imageInference',
+  wsImage: 'WebSocket imageInference',
+};

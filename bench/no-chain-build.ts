@@ -15,12 +15,13 @@ import { log } from './common.js';
 
 /** Each piece of src/ledger/sqlite/ledger.ts the baseline replaces; each must occur exactly once. */
 const CHAIN_APPENDS: readonly [string, string][] = [
-  ['this.chain.append({ ...(entry ?? draftForNewTask(task, finishedFields(done))), linked: true });', 'void entry;'],
-  ['this.chain.append(entry ?? completionDraft(c));', 'void entry;'],
+  ['this.chain.appendLinked(entry ?? draftForNewTask(task, finishedFields(done)));', 'void entry;'],
+  ['this.chain.appendLinked(entry ?? completionDraft(c));', 'void entry;'],
   ['    const entry = laterDraftForNewTask(task);\n', '    const entry = undefined;\n'],
   ['    const entry = laterDraftForNewTask(task, finishedFields(completion));\n', '    const entry = undefined;\n'],
   ['    const entry = laterCompletionDraft(c);\n', '    const entry = undefined;\n'],
-  // The position written with the task's row belongs to the chain too.
+  // The positions written with the task's row and with its completion belong to the chain too.
+  ['      chainLater: this.chain.nextSeq(c.orgId),\n', '      chainLater: null,\n'],
   [
     '      chainSeq: this.chain.nextSeq(task.orgId),\n    });\n    this.blobs.hold(task.orgId, uuid, blobs);\n    // The index holds',
     '      chainSeq: null,\n    });\n    this.blobs.hold(task.orgId, uuid, blobs);\n    // The index holds',

@@ -239,6 +239,19 @@ export class SqliteChainWriter extends ChainReads {
    * position with the row (`linked`, from nextSeq). `covers` is a tombstone's list.
    */
   append(draft: LaterDraft, covers: readonly number[] | null = null): { lane: string; seq: number } {
+    return this.enqueue(draft, covers, draft.linked !== true);
+  }
+
+  /**
+   * append for an entry whose position the caller wrote into its task's row itself, from nextSeq
+   * just before (with the row's insert or its completion's update), without a `linked` copy of
+   * the draft.
+   */
+  appendLinked(draft: LaterDraft): { lane: string; seq: number } {
+    return this.enqueue(draft, null, false);
+  }
+
+  private enqueue(draft: LaterDraft, covers: readonly number[] | null, link: boolean): { lane: string; seq: number } {
     const uuid = key(draft.taskUUID);
     const head = this.head(draft.orgId);
     const seq = head.seq + 1;
@@ -249,9 +262,9 @@ export class SqliteChainWriter extends ChainReads {
       seq,
       covers: covers === null ? null : covers.join(','),
     });
-    if (!draft.linked && uuid !== '' && draft.kind !== 'tombstone') {
-      const link = draft.kind === 'record' || draft.kind === 'finished' ? this.linkFirst : this.linkLater;
-      link.run({ uuidKey: uuidLookupKey(uuid), org: head.org, uuid, seq });
+    if (link && uuid !== '' && draft.kind !== 'tombstone') {
+      const statement = draft.kind === 'record' || draft.kind === 'finished' ? this.linkFirst : this.linkLater;
+      statement.run({ uuidKey: uuidLookupKey(uuid), org: head.org, uuid, seq });
     }
     return { lane: SQLITE_LANE, seq };
   }

@@ -97,13 +97,15 @@ export class SqliteTaskLedger implements TaskLedger {
     this.updateCompletion = db.prepare(
       `UPDATE tasks SET status = @status, request_text = @requestText, response_text = @responseText, packed_texts = @packedTexts,
                         request_parts = @requestParts, response_parts = @responseParts,
-                        cost = @cost, error_code = @errorCode, engine = @engine, completed_at = @completedAt
+                        cost = @cost, error_code = @errorCode, engine = @engine, completed_at = @completedAt,
+                        chain_later = coalesce(chain_later || ',', '') || @chainLater
        WHERE uuid_key = @uuidKey AND org = ${orgSeq('@orgId')} AND task_uuid = @taskUUID AND status = 'processing'`,
     );
     // A request stored out of line when it was recorded stays as it is: only the response is written.
     this.updateResponse = db.prepare(
       `UPDATE tasks SET status = @status, response_text = @responseText, response_parts = @responseParts,
-                        cost = @cost, error_code = @errorCode, engine = @engine, completed_at = @completedAt
+                        cost = @cost, error_code = @errorCode, engine = @engine, completed_at = @completedAt,
+                        chain_later = coalesce(chain_later || ',', '') || @chainLater
        WHERE uuid_key = @uuidKey AND org = ${orgSeq('@orgId')} AND task_uuid = @taskUUID AND status = 'processing'
          AND request_parts IS NOT NULL`,
     );
@@ -208,6 +210,9 @@ export class SqliteTaskLedger implements TaskLedger {
       errorCode: c.errorCode,
       engine: c.engine,
       completedAt: c.completedAt,
+      // The position of the completion's entry, appended below: written by the row's own update,
+      // not by a second one (the chain's cost per completion, docs/performance.md).
+      chainLater: this.chain.nextSeq(c.orgId),
     };
     let written: { changes: number; blobs: TextBlob[] } | undefined;
     if (requestOutOfLine) {
@@ -227,7 +232,7 @@ export class SqliteTaskLedger implements TaskLedger {
     }
     if (written.changes !== 1) return false;
     this.blobs.hold(c.orgId, uuid, written.blobs);
-    this.chain.append(entry ?? completionDraft(c));
+    this.chain.appendLinked(entry ?? completionDraft(c));
     this.insertMediaRecords(c.media);
     this.insertDeliveries(c.deliveries ?? []);
     return true;
@@ -574,7 +579,7 @@ export class SqliteTaskLedger implements TaskLedger {
     // The index holds what the row's request_text holds (a split text's literal runs), so that
     // deleteTasks tells it the same words.
     this.indexText.run(row.lastInsertRowid, texts.requestText ?? task.requestText);
-    this.chain.append({ ...(entry ?? draftForNewTask(task, finishedFields(done))), linked: true });
+    this.chain.appendLinked(entry ?? draftForNewTask(task, finishedFields(done)));
     return { recorded: true };
   }
 }
