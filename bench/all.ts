@@ -44,7 +44,7 @@ import { p3p4 } from './p3-p4-recall-storage.js';
 import { p5 } from './p5-memory.js';
 import { fairness } from './tenant-fairness.js';
 import { gateway, type GatewayFigure } from './gateway.js';
-import { BASELINE_HOWTO, chainOverhead, chainVerify } from './chain.js';
+import { BASELINE_HOWTO, chainOverhead, chainVerify, type PairFigure } from './chain.js';
 import { buildNoChainBaseline } from './no-chain-build.js';
 
 const { values } = parseArgs({
@@ -375,18 +375,7 @@ if (wanted('chain')) {
     });
     results['chainOverhead'] = o;
     // The same rows for each wire-speed figure: REST (as P1) and WebSocket pipelined (as P2).
-    const pairRows = (
-      what: string,
-      ratioRow: string,
-      targetName: string,
-      pair: {
-        chainRps: number;
-        baselineRps: number;
-        ratio: number;
-        ratioOfMedians: number;
-        cpu: { chainMicros: number; baselineMicros: number; ratio: number } | null;
-      },
-    ) => {
+    const pairRows = (what: string, ratioRow: string, targetName: string, pair: PairFigure) => {
       row(`chain: ${what} with the chain, tasks/s`, pair.chainRps.toFixed(0));
       row(`chain: ${what}, build without the chain, tasks/s`, pair.baselineRps.toFixed(0));
       row(`${ratioRow} (median of the runs' ratios)`, pair.ratio.toFixed(3), '>= 0.95', pair.ratio >= 0.95);

@@ -44,21 +44,10 @@ export interface VerifyFigure {
   loadavgAfterVerify: number;
 }
 
-export interface OverheadFigure {
+/** REST modelSearch's pair (as P1) at the top level, as the figure was first written, and the other loads beside it. */
+export interface OverheadFigure extends PairFigure {
   baselineDist: string;
-  chainRps: number;
-  baselineRps: number;
-  /**
-   * The median over runs of each run's ratio, its two builds measured back to back: the
-   * machine's drift between runs (seen here at ±10 %) falls on both sides of a ratio alike.
-   */
-  ratio: number;
-  /** The median with the chain over the median without (what this figure was until 2026-12-04). */
-  ratioOfMedians: number;
   non2xx: number;
-  samples: { chain: number[]; baseline: number[] };
-  /** The main thread's CPU time per task, µs, over the same runs; null where /proc cannot tell (not Linux). */
-  cpu: CpuFigure | null;
   /** The same pair pipelined over WebSocket (as P2): larger commit batches, so the chain's pages per commit weigh less. */
   websocket: PairFigure;
   /**
@@ -73,9 +62,15 @@ export interface OverheadFigure {
 export interface PairFigure {
   chainRps: number;
   baselineRps: number;
+  /**
+   * The median over runs of each run's ratio, its two builds measured back to back: the
+   * machine's drift between runs (seen here at ±10 %) falls on both sides of a ratio alike.
+   */
   ratio: number;
+  /** The median with the chain over the median without (what this figure was until 2026-12-04). */
   ratioOfMedians: number;
   samples: { chain: number[]; baseline: number[] };
+  /** The main thread's CPU time per task, µs, over the same runs; null where /proc cannot tell (not Linux). */
   cpu: CpuFigure | null;
 }
 
@@ -230,6 +225,12 @@ export const BASELINE_HOWTO = 'npm run bench -- --only chain --chain-tasks 0 --b
 
 /** The loads the overhead row measures, in the order each run takes them. */
 type LoadName = 'restSearch' | 'wsSearch' | 'restImage' | 'wsImage';
+const LOADS: readonly { name: LoadName; label: string; over: 'rest' | 'ws'; task: typeof imageTask }[] = [
+  { name: 'restSearch', label: 'REST modelSearch', over: 'rest', task: searchTask },
+  { name: 'wsSearch', label: 'WebSocket modelSearch', over: 'ws', task: searchTask },
+  { name: 'restImage', label: 'REST imageInference', over: 'rest', task: imageTask },
+  { name: 'wsImage', label: 'WebSocket imageInference', over: 'ws', task: imageTask },
+];
 
 /**
  * REST and pipelined WebSocket loads against this build and the build at `baselineDist` (a
@@ -246,51 +247,43 @@ export async function chainOverhead(o: BenchOptions, baselineDist: string): Prom
   );
   const chain = await startServer();
   const baseline = await startServer({ repoRoot: root });
-  const names: LoadName[] = ['restSearch', 'wsSearch', 'restImage', 'wsImage'];
-  const rps = new Map(names.map((n) => [n, { chain: [] as number[], baseline: [] as number[] }]));
-  const cpu = new Map(names.map((n) => [n, { chain: [] as (number | null)[], baseline: [] as (number | null)[] }]));
+  const rps = new Map(LOADS.map((l) => [l.name, { chain: [] as number[], baseline: [] as number[] }]));
+  const cpu = new Map(
+    LOADS.map((l) => [l.name, { chain: [] as (number | null)[], baseline: [] as (number | null)[] }]),
+  );
   let non2xx = 0;
   let wsErrors = 0;
   const wsUrl = (url: string) => url.replace(/^http/, 'ws') + '/v1';
-  const loads: Record<
-    LoadName,
-    (server: BenchServer, seconds: number) => Promise<{ perSecond: number; tasks: number }>
-  > = {
-    restSearch: (server, seconds) => rest(server, searchTask, seconds),
-    wsSearch: (server, seconds) => pipelined(server, searchTask, seconds),
-    restImage: (server, seconds) => rest(server, imageTask, seconds),
-    wsImage: (server, seconds) => pipelined(server, imageTask, seconds),
-  };
-  async function rest(server: BenchServer, task: (uuid: string, i: number) => string, seconds: number) {
-    const r = await restLoad({ ...o, seconds }, server.url, server.key, task);
-    non2xx += r.non2xx;
-    return { perSecond: r.rps, tasks: r.total };
-  }
-  async function pipelined(server: BenchServer, task: (uuid: string, i: number) => string, seconds: number) {
-    const got = await pipeline(wsUrl(server.url), server.key, task, { seconds, window: o.window });
+  async function run(load: (typeof LOADS)[number], server: BenchServer, seconds: number) {
+    if (load.over === 'rest') {
+      const r = await restLoad({ ...o, seconds }, server.url, server.key, load.task);
+      non2xx += r.non2xx;
+      return { perSecond: r.rps, tasks: r.total };
+    }
+    const got = await pipeline(wsUrl(server.url), server.key, load.task, { seconds, window: o.window });
     wsErrors += got.errors;
     return { perSecond: got.perSecond, tasks: got.answered };
   }
   try {
     // A warm-up of each load on each server, not counted.
-    for (const server of [chain, baseline]) for (const n of names) await loads[n](server, 1);
+    for (const server of [chain, baseline]) for (const load of LOADS) await run(load, server, 1);
     non2xx = 0;
     wsErrors = 0;
     for (let r = 0; r < o.runs; r++) {
       // Which one goes first alternates too.
       const order = r % 2 === 0 ? (['chain', 'baseline'] as const) : (['baseline', 'chain'] as const);
       const line: string[] = [];
-      for (const n of names) {
+      for (const load of LOADS) {
         for (const which of order) {
           const server = which === 'chain' ? chain : baseline;
-          const got = await measured(server, () => loads[n](server, o.seconds));
-          rps.get(n)![which].push(got.perSecond);
-          cpu.get(n)![which].push(got.cpuMicros);
+          const got = await measured(server, () => run(load, server, o.seconds));
+          rps.get(load.name)![which].push(got.perSecond);
+          cpu.get(load.name)![which].push(got.cpuMicros);
         }
-        const [c, b] = [rps.get(n)!.chain.at(-1)!, rps.get(n)!.baseline.at(-1)!];
-        const [cc, bc] = [cpu.get(n)!.chain.at(-1), cpu.get(n)!.baseline.at(-1)];
+        const [c, b] = [rps.get(load.name)!.chain.at(-1)!, rps.get(load.name)!.baseline.at(-1)!];
+        const [cc, bc] = [cpu.get(load.name)!.chain.at(-1), cpu.get(load.name)!.baseline.at(-1)];
         line.push(
-          `${LOAD_LABEL[n]} ${c.toFixed(0)} vs ${b.toFixed(0)}/s` +
+          `${load.label} ${c.toFixed(0)} vs ${b.toFixed(0)}/s` +
             (cc == null || bc == null ? '' : ` (${cc.toFixed(0)} vs ${bc.toFixed(0)} µs)`),
         );
       }
@@ -314,10 +307,3 @@ export async function chainOverhead(o: BenchOptions, baselineDist: string): Prom
     imageInference: { rest: pair('restImage'), websocket: pair('wsImage') },
   };
 }
-
-const LOAD_LABEL: Record<LoadName, string> = {
-  restSearch: 'REST modelSearch',
-  wsSearch: 'WebSocket modelSearch',
-  restImage: 'REST imageInference',
-  wsImage: 'WebSocket imageInference',
-};

@@ -54,9 +54,8 @@ const render = (size: number, seed = 7n) => ({
 test('threads start on the first operation, give the same bytes as the main thread, and all end on close', async () => {
   // The main thread's own sharp work starts libuv's threads first, so they are not counted below.
   const inline = await renderInline(render(128));
-  // So does one cycle of a pool like the one measured: the image library's own threads, which
-  // serve every thread of the process and outlive a worker, grow with the first concurrent
-  // renders in workers (three more were seen once); only the second cycle's threads are counted.
+  // And one cycle of a pool like the one measured, so that any thread the process starts once for
+  // its first workers is there before the count (threadsOf leaves the image library's out).
   const warm = new CpuPool({ threads: 2, maxQueue: 4 });
   await Promise.all([warm.run('procedural-render', render(128)), warm.run('procedural-render', render(128, 8n))]);
   await warm.close();

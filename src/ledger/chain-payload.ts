@@ -29,12 +29,6 @@ export interface EntryDraft {
   kind: ChainEntryKind;
   recordedAt: number;
   payload: string;
-  /**
-   * The caller wrote the entry's position into the task's row itself, with the row (SQLite's
-   * tasks.chain_seq, from SqliteChainWriter.nextSeq); otherwise the SQLite writer points the row
-   * at the entry. PostgreSQL ignores it.
-   */
-  linked?: true;
 }
 
 /**

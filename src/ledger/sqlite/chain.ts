@@ -235,17 +235,15 @@ export class SqliteChainWriter extends ChainReads {
 
   /**
    * Gives the entry the organization's next position and queues it to be written at the end of
-   * the batch; points its task's row at it now, unless the draft says the caller wrote the
-   * position with the row (`linked`, from nextSeq). `covers` is a tombstone's list.
+   * the batch; points its task's row at it now. `covers` is a tombstone's list.
    */
   append(draft: LaterDraft, covers: readonly number[] | null = null): { lane: string; seq: number } {
-    return this.enqueue(draft, covers, draft.linked !== true);
+    return this.enqueue(draft, covers, true);
   }
 
   /**
    * append for an entry whose position the caller wrote into its task's row itself, from nextSeq
-   * just before (with the row's insert or its completion's update), without a `linked` copy of
-   * the draft.
+   * just before (with the row's insert or its completion's update): the row is not updated again.
    */
   appendLinked(draft: LaterDraft): { lane: string; seq: number } {
     return this.enqueue(draft, null, false);
@@ -269,9 +267,9 @@ export class SqliteChainWriter extends ChainReads {
     return { lane: SQLITE_LANE, seq };
   }
 
-  /** Appends the entries in order (a bulk import appends thousands). */
-  appendAll(drafts: readonly LaterDraft[]): void {
-    for (const d of drafts) this.append(d);
+  /** appendLinked for each entry, in order (a bulk import appends thousands). */
+  appendAllLinked(drafts: readonly LaterDraft[]): void {
+    for (const d of drafts) this.appendLinked(d);
   }
 
   /** Hashes and inserts the queued entries, in the order they were given their positions. */

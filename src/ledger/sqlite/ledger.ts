@@ -429,7 +429,7 @@ export class SqliteTaskLedger implements TaskLedger {
       const entries: EntryDraft[] = [];
       const ahead = new Map<string, number>();
       const imported = batch.map(({ task, media }) => this.importOne(task, media, entries, ahead));
-      this.chain.appendAll(entries);
+      this.chain.appendAllLinked(entries);
       return imported;
     });
   }
@@ -461,7 +461,7 @@ export class SqliteTaskLedger implements TaskLedger {
     ahead.set(task.orgId, waiting + 1);
     this.blobs.hold(task.orgId, uuid, blobs);
     this.indexText.run(row.lastInsertRowid, texts.requestText ?? task.requestText);
-    entries.push({ ...draftForNewTask(task, storedCompletion(task, media)), linked: true });
+    entries.push(draftForNewTask(task, storedCompletion(task, media)));
     for (const m of media) {
       this.insertMediaIfNew.run({
         ...m,
